@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs Synod's build and test dependencies from Debian 12 packages.
+# Needs root (or sudo). Safe to run again.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+  build-essential cmake ninja-build pkg-config \
+  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev \
+  librocksdb-dev libabsl-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev \
+  iproute2 procps python3

@@ -1,0 +1,41 @@
+// Config: everything that shapes one Raft core. Time is in ticks; the driver
+// decides how long a tick is (Synod: heartbeat interval).
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "raft/types.h"
+
+namespace synod::raft {
+
+class LogStorage;
+
+struct Config {
+  NodeId id = kNoNode;
+  // A follower that hears no leader for a random number of ticks in
+  // [election_tick, 2*election_tick) starts an election (§3.4).
+  int election_tick = 10;
+  int heartbeat_tick = 1;
+  // Durable log and state; not owned; must outlive the core.
+  const LogStorage* storage = nullptr;
+  // The last index the driver's state machine has applied (restart point).
+  LogIndex applied = 0;
+  // Flow control (§10.2.1 pipelining): bytes of entries per MSG_APP and
+  // MSG_APP in flight per follower.
+  uint64_t max_size_per_msg = 1 << 20;
+  int max_inflight_msgs = 256;
+  // Bytes of committed entries per Ready (0 = no limit).
+  uint64_t max_committed_size_per_ready = 16 << 20;
+  // Bytes of uncommitted entries a leader accepts before refusing proposals
+  // (0 = no limit).
+  uint64_t max_uncommitted_entries_size = 0;
+  bool pre_vote = true;      // §9.6
+  bool check_quorum = true;  // §6.2: a leader that loses its quorum steps down
+  // Seed of the core's own PRNG (election jitter). Same seed, same history.
+  uint64_t seed = 0;
+
+  absl::Status Validate() const;
+};
+
+}  // namespace synod::raft

@@ -1,0 +1,52 @@
+// Ready: the work the Raft core hands to its driver, and how to do it.
+//
+// For each Ready, in this order (dissertation §10.2.1 lets the leader send
+// before its own write is durable):
+//   1. send `messages` at once;
+//   2. durably write `snapshot` (if any), `entries` and `hard_state` in one
+//      synced batch;
+//   3. send `persisted_messages` (they promise durability: votes, acks);
+//   4. apply `committed_entries` (after installing `snapshot`), hand out
+//      `read_states` once applied up to their index;
+//   5. call RawNode::Advance(ready).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "raft/types.h"
+
+namespace synod::raft {
+
+// Volatile state worth showing (not persisted).
+struct SoftState {
+  NodeId leader = kNoNode;
+  Role role = Role::kFollower;
+  bool operator==(const SoftState&) const = default;
+};
+
+// A linearizable read point (dissertation §6.4): once the state machine has
+// applied `index`, a read identified by `context` may be served.
+struct ReadState {
+  LogIndex index = 0;
+  std::string context;
+};
+
+struct Ready {
+  uint64_t number = 0;                      // increases by one per Ready
+  std::optional<SoftState> soft_state;      // set when it changed
+  std::optional<HardState> hard_state;      // set when it changed
+  std::optional<Snapshot> snapshot;         // to persist and install
+  std::vector<Entry> entries;               // to append (may overwrite a tail)
+  std::vector<Entry> committed_entries;     // to apply, in order
+  std::vector<Message> messages;            // send now
+  std::vector<Message> persisted_messages;  // send after the write is durable
+  std::vector<ReadState> read_states;
+  // True when entries or a changed term/vote need an fsync before
+  // persisted_messages go out (a commit-only change does not).
+  bool must_sync = false;
+};
+
+}  // namespace synod::raft

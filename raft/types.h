@@ -1,0 +1,29 @@
+// Basic Raft vocabulary shared by the core, its storage and its drivers.
+#pragma once
+
+#include <cstdint>
+
+#include "synod/v1/raft.pb.h"
+
+namespace synod::raft {
+
+using NodeId = uint64_t;    // 0 means "none"
+using Term = uint64_t;
+using LogIndex = uint64_t;  // first real entry is 1; 0 is "before the log"
+
+inline constexpr NodeId kNoNode = 0;
+
+using Entry = synod::raftpb::Entry;
+using HardState = synod::raftpb::HardState;
+using ConfState = synod::raftpb::ConfState;
+using ConfChange = synod::raftpb::ConfChange;
+using Snapshot = synod::raftpb::Snapshot;
+using SnapshotMetadata = synod::raftpb::SnapshotMetadata;
+using Message = synod::raftpb::Message;
+using MessageType = synod::raftpb::MessageType;
+
+enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
+
+const char* RoleName(Role role);
+
+}  // namespace synod::raft
