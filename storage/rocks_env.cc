@@ -1,0 +1,100 @@
+#include "storage/rocks_env.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+
+namespace synod::storage {
+
+const char* ColumnFamilyName(ColumnFamily cf) {
+  switch (cf) {
+    case ColumnFamily::kRaftLog:
+      return "raft_log";
+    case ColumnFamily::kRaftMeta:
+      return "raft_meta";
+    case ColumnFamily::kNodes:
+      return "nodes";
+    case ColumnFamily::kHistory:
+      return "history";
+    case ColumnFamily::kSessions:
+      return "sessions";
+    case ColumnFamily::kMeta:
+      return "meta";
+  }
+  return "unknown";
+}
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(msg);
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return absl::UnavailableError(msg);
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
+  return absl::InternalError(msg);
+}
+
+absl::StatusOr<std::unique_ptr<RocksEnv>> RocksEnv::Open(const Options& options) {
+  std::unique_ptr<RocksEnv> env(new RocksEnv());
+  env->path_ = options.path;
+  env->cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = env->cache_;
+  // Index and filter blocks live in the cache too, so memory stays bounded
+  // by the cache size however large the tree grows.
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+  table.format_version = 5;
+
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.compression = rocksdb::kNoCompression;
+  cf_options.write_buffer_size = 32u << 20;
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = options.create_if_missing;
+  db_options.max_background_jobs = 2;
+  db_options.max_open_files = 512;
+  // Bounded total memtable memory across column families.
+  db_options.db_write_buffer_size = 128u << 20;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+  for (int i = 0; i < kNumColumnFamilies; ++i) {
+    descriptors.emplace_back(ColumnFamilyName(static_cast<ColumnFamily>(i)), cf_options);
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open RocksDB at ", options.path));
+  env->db_.reset(raw);
+  // handles[0] is the default column family; RocksDB keeps it alive itself.
+  env->db_->DestroyColumnFamilyHandle(handles[0]);
+  for (int i = 0; i < kNumColumnFamilies; ++i) env->handles_[i] = handles[i + 1];
+  return env;
+}
+
+RocksEnv::~RocksEnv() {
+  if (!db_) return;
+  for (auto* h : handles_) {
+    if (h != nullptr) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  db_->Close().PermitUncheckedError();
+}
+
+absl::Status RocksEnv::Flush() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
+  if (auto s = db_->Flush(fo, all); !s.ok()) return FromRocks(s, "flush");
+  return FromRocks(db_->FlushWAL(/*sync=*/true), "flush WAL");
+}
+
+}  // namespace synod::storage

@@ -1,0 +1,69 @@
+// RocksEnv: the one RocksDB instance of a replica and its column families.
+//
+// The Raft log (LogStore) and the replicated state (TreeStore) share the DB so
+// that one process has one write-ahead log and one block cache. The state
+// column families (nodes, history, sessions, meta) are what a snapshot holds;
+// raft_log and raft_meta are the replica's own.
+//
+// Thread-safety: rocksdb::DB is thread-safe; RocksEnv is immutable after Open.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "rocksdb/db.h"
+
+namespace synod::storage {
+
+enum class ColumnFamily : int {
+  kRaftLog = 0,   // log entries by index
+  kRaftMeta = 1,  // hard state, conf state, snapshot metadata, identity
+  kNodes = 2,     // the tree
+  kHistory = 3,   // earlier versions of nodes
+  kSessions = 4,  // client sessions and their exactly-once results
+  kMeta = 5,      // applied index, digest, compaction revision, format
+};
+inline constexpr int kNumColumnFamilies = 6;
+
+const char* ColumnFamilyName(ColumnFamily cf);
+
+// Converts a rocksdb::Status into an absl::Status with the same meaning
+// (corruption -> DataLoss, no space -> ResourceExhausted, IO -> Internal).
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what);
+
+class RocksEnv {
+ public:
+  struct Options {
+    std::string path;
+    size_t block_cache_bytes = 256u << 20;
+    bool create_if_missing = true;
+  };
+
+  static absl::StatusOr<std::unique_ptr<RocksEnv>> Open(const Options& options);
+  ~RocksEnv();
+  RocksEnv(const RocksEnv&) = delete;
+  RocksEnv& operator=(const RocksEnv&) = delete;
+
+  rocksdb::DB* db() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* cf(ColumnFamily which) const {
+    return handles_[static_cast<int>(which)];
+  }
+  const std::string& path() const { return path_; }
+
+  // Flushes memtables and the WAL to disk (clean shutdown).
+  absl::Status Flush();
+
+ private:
+  RocksEnv() = default;
+  std::string path_;
+  std::shared_ptr<rocksdb::Cache> cache_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::array<rocksdb::ColumnFamilyHandle*, kNumColumnFamilies> handles_{};
+};
+
+}  // namespace synod::storage
