@@ -1,0 +1,10 @@
+# The durable Raft log (LogStore). Included by storage/CMakeLists.txt.
+add_library(synod_log_store STATIC ${CMAKE_CURRENT_SOURCE_DIR}/log_store.cc)
+synod_cc_defaults(synod_log_store)
+target_link_libraries(synod_log_store PUBLIC synod_rocks_env synod_raft_proto absl::status
+                                             absl::statusor absl::strings absl::synchronization)
+
+add_executable(log_store_test ${CMAKE_CURRENT_SOURCE_DIR}/log_store_test.cc)
+synod_cc_defaults(log_store_test)
+target_link_libraries(log_store_test PRIVATE synod_log_store synod_testing GTest::gtest_main)
+gtest_discover_tests(log_store_test)

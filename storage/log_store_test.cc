@@ -1,0 +1,272 @@
+#include "storage/log_store.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "rocksdb/iterator.h"
+#include "tests/testing/temp_dir.h"
+
+namespace synod::storage {
+namespace {
+
+raft::Entry MakeEntry(raft::LogIndex index, raft::Term term, const std::string& data = "") {
+  raft::Entry e;
+  e.set_index(index);
+  e.set_term(term);
+  e.set_data(data.empty() ? "cmd-" + std::to_string(index) : data);
+  return e;
+}
+
+std::vector<raft::Entry> Range(raft::LogIndex lo, raft::LogIndex hi, raft::Term term) {
+  std::vector<raft::Entry> out;
+  for (raft::LogIndex i = lo; i <= hi; ++i) out.push_back(MakeEntry(i, term));
+  return out;
+}
+
+raft::HardState Hard(raft::Term term, raft::NodeId vote, raft::LogIndex commit) {
+  raft::HardState hs;
+  hs.set_term(term);
+  hs.set_vote(vote);
+  hs.set_commit(commit);
+  return hs;
+}
+
+raft::Snapshot Snap(raft::LogIndex index, raft::Term term, std::vector<raft::NodeId> voters,
+                    const std::string& data = "") {
+  raft::Snapshot s;
+  s.mutable_metadata()->set_index(index);
+  s.mutable_metadata()->set_term(term);
+  for (raft::NodeId v : voters) s.mutable_metadata()->mutable_conf_state()->add_voters(v);
+  s.set_data(data);
+  return s;
+}
+
+class LogStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen(size_t cache_bytes = 64u << 20) {
+    absl::Status s = TryReopen(cache_bytes);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  absl::Status TryReopen(size_t cache_bytes = 64u << 20) {
+    store_.reset();
+    env_.reset();
+    RocksEnv::Options env_options;
+    env_options.path = dir_.Sub("db");
+    auto env = RocksEnv::Open(env_options);
+    if (!env.ok()) return env.status();
+    env_ = *std::move(env);
+    LogStore::Options options;
+    options.cache_bytes = cache_bytes;
+    auto store = LogStore::Open(env_.get(), options);
+    if (!store.ok()) return store.status();
+    store_ = *std::move(store);
+    return absl::OkStatus();
+  }
+
+  // Raw access to the log column family, to fake damage.
+  void RawPut(raft::LogIndex index, const std::string& value) {
+    ASSERT_TRUE(
+        env_->db()
+            ->Put(rocksdb::WriteOptions(), env_->cf(ColumnFamily::kRaftLog), LogKey(index), value)
+            .ok());
+  }
+  std::string RawGet(raft::LogIndex index) {
+    std::string v;
+    EXPECT_TRUE(
+        env_->db()
+            ->Get(rocksdb::ReadOptions(), env_->cf(ColumnFamily::kRaftLog), LogKey(index), &v)
+            .ok());
+    return v;
+  }
+  void RawDelete(raft::LogIndex index) {
+    ASSERT_TRUE(
+        env_->db()
+            ->Delete(rocksdb::WriteOptions(), env_->cf(ColumnFamily::kRaftLog), LogKey(index))
+            .ok());
+  }
+  int RawCount() {
+    std::unique_ptr<rocksdb::Iterator> it(
+        env_->db()->NewIterator(rocksdb::ReadOptions(), env_->cf(ColumnFamily::kRaftLog)));
+    int n = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+    return n;
+  }
+
+  void ExpectEntries(raft::LogIndex lo, raft::LogIndex hi, raft::Term term) {
+    auto got = store_->Entries(lo, hi + 1, UINT64_MAX);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->size(), hi - lo + 1);
+    for (raft::LogIndex i = lo; i <= hi; ++i) {
+      const raft::Entry& e = (*got)[i - lo];
+      EXPECT_EQ(e.index(), i);
+      EXPECT_EQ(e.term(), term);
+      EXPECT_EQ(e.data(), "cmd-" + std::to_string(i));
+    }
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<RocksEnv> env_;
+  std::unique_ptr<LogStore> store_;
+};
+
+TEST_F(LogStoreTest, EmptyAndBootstrap) {
+  EXPECT_TRUE(store_->IsEmpty());
+  EXPECT_EQ(store_->FirstIndex(), 1u);
+  EXPECT_EQ(store_->LastIndex(), 0u);
+  raft::ConfState cs;
+  cs.add_voters(1);
+  cs.add_voters(2);
+  cs.add_voters(3);
+  ASSERT_TRUE(store_->Bootstrap(cs, "descriptor").ok());
+  EXPECT_EQ(store_->Bootstrap(cs, "again").code(), absl::StatusCode::kFailedPrecondition);
+  Reopen();
+  EXPECT_FALSE(store_->IsEmpty());
+  auto init = store_->GetInitialState();
+  ASSERT_TRUE(init.ok());
+  EXPECT_EQ(init->conf_state.voters_size(), 3);
+  auto snap = store_->GetSnapshot();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->data(), "descriptor");
+  EXPECT_EQ(snap->metadata().index(), 0u);
+  EXPECT_EQ(*store_->TermAt(0), 0u);
+}
+
+TEST_F(LogStoreTest, AppendAndReopen) {
+  store_->Save(std::nullopt, Range(1, 10, 1), Hard(1, 2, 7), /*sync=*/true);
+  ExpectEntries(1, 10, 1);
+  Reopen();
+  EXPECT_EQ(store_->FirstIndex(), 1u);
+  EXPECT_EQ(store_->LastIndex(), 10u);
+  ExpectEntries(1, 10, 1);
+  EXPECT_EQ(store_->hard_state().commit(), 7u);
+  EXPECT_EQ(store_->GetInitialState()->hard_state.vote(), 2u);
+  EXPECT_EQ(*store_->TermAt(5), 1u);
+  EXPECT_EQ(store_->TermAt(11).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Entries(5, 12, UINT64_MAX).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(LogStoreTest, ConflictingTailIsTruncated) {
+  store_->Save(std::nullopt, Range(1, 10, 1), Hard(1, 1, 3), true);
+  // A new leader overwrites from 6 with a shorter log of term 2.
+  store_->Save(std::nullopt, {MakeEntry(6, 2, "cmd-6"), MakeEntry(7, 2, "cmd-7")}, Hard(2, 0, 3),
+               true);
+  EXPECT_EQ(store_->LastIndex(), 7u);
+  EXPECT_EQ(*store_->TermAt(7), 2u);
+  EXPECT_EQ(*store_->TermAt(5), 1u);
+  Reopen();
+  EXPECT_EQ(store_->LastIndex(), 7u);
+  EXPECT_EQ(*store_->TermAt(6), 2u);
+  ExpectEntries(6, 7, 2);
+  EXPECT_EQ(RawCount(), 7);
+}
+
+TEST_F(LogStoreTest, ReadsBelowTheCacheComeFromRocksDB) {
+  // A tiny cache keeps only the last entry; every other read hits RocksDB.
+  Reopen(/*cache_bytes=*/1);
+  store_->Save(std::nullopt, Range(1, 100, 3), Hard(3, 1, 10), true);
+  ExpectEntries(1, 100, 3);
+  ExpectEntries(40, 60, 3);
+  EXPECT_EQ(*store_->TermAt(50), 3u);
+  // Truncation below the cache.
+  store_->Save(std::nullopt, {MakeEntry(20, 4, "cmd-20")}, std::nullopt, true);
+  EXPECT_EQ(store_->LastIndex(), 20u);
+  EXPECT_EQ(*store_->TermAt(20), 4u);
+  EXPECT_EQ(*store_->TermAt(19), 3u);
+  Reopen(1);
+  EXPECT_EQ(store_->LastIndex(), 20u);
+}
+
+TEST_F(LogStoreTest, MaxBytesBoundsButReturnsAtLeastOne) {
+  store_->Save(std::nullopt, Range(1, 10, 1), std::nullopt, true);
+  const uint64_t one = MakeEntry(1, 1).ByteSizeLong();
+  for (size_t cache : {size_t{64} << 20, size_t{1}}) {
+    Reopen(cache);
+    auto got = store_->Entries(1, 11, 0);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->size(), 1u);
+    got = store_->Entries(1, 11, 3 * one);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->size(), 3u);
+  }
+}
+
+TEST_F(LogStoreTest, SnapshotCompactsTheLog) {
+  store_->Save(std::nullopt, Range(1, 20, 2), Hard(2, 1, 20), true);
+  ASSERT_TRUE(store_->SaveSnapshot(Snap(15, 2, {1, 2, 3}, "state@15")).ok());
+  EXPECT_EQ(store_->FirstIndex(), 16u);
+  EXPECT_EQ(store_->LastIndex(), 20u);
+  EXPECT_EQ(*store_->TermAt(15), 2u);
+  EXPECT_EQ(store_->TermAt(14).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(store_->Entries(15, 18, UINT64_MAX).status().code(), absl::StatusCode::kOutOfRange);
+  ExpectEntries(16, 20, 2);
+  EXPECT_EQ(RawCount(), 5);
+  // Older or foreign snapshots are refused.
+  EXPECT_EQ(store_->SaveSnapshot(Snap(10, 2, {1})).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->SaveSnapshot(Snap(25, 2, {1})).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->SaveSnapshot(Snap(18, 1, {1})).code(), absl::StatusCode::kFailedPrecondition);
+  Reopen();
+  EXPECT_EQ(store_->FirstIndex(), 16u);
+  EXPECT_EQ(store_->GetSnapshot()->data(), "state@15");
+  EXPECT_EQ(store_->GetInitialState()->conf_state.voters_size(), 3);
+  ExpectEntries(16, 20, 2);
+}
+
+TEST_F(LogStoreTest, InstalledSnapshotReplacesTheLog) {
+  store_->Save(std::nullopt, Range(1, 10, 1), Hard(1, 1, 5), true);
+  // A leader sends a snapshot at 50; the whole local log goes.
+  store_->Save(Snap(50, 3, {1, 2}), {}, Hard(3, 0, 50), false);
+  EXPECT_EQ(store_->FirstIndex(), 51u);
+  EXPECT_EQ(store_->LastIndex(), 50u);
+  EXPECT_EQ(*store_->TermAt(50), 3u);
+  EXPECT_EQ(RawCount(), 0);
+  store_->Save(std::nullopt, {MakeEntry(51, 3)}, std::nullopt, true);
+  Reopen();
+  EXPECT_EQ(store_->FirstIndex(), 51u);
+  EXPECT_EQ(store_->LastIndex(), 51u);
+  EXPECT_EQ(store_->hard_state().commit(), 50u);
+}
+
+TEST_F(LogStoreTest, CorruptEntryRefusedOnOpen) {
+  store_->Save(std::nullopt, Range(1, 5, 1), Hard(1, 1, 5), true);
+  std::string v = RawGet(3);
+  v[v.size() - 1] ^= 0x01;  // one flipped bit in the payload
+  RawPut(3, v);
+  absl::Status s = TryReopen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("checksum"), absl::string_view::npos) << s;
+}
+
+TEST_F(LogStoreTest, MisplacedEntryRefusedOnOpen) {
+  store_->Save(std::nullopt, Range(1, 5, 1), Hard(1, 1, 5), true);
+  RawPut(4, RawGet(2));  // a valid entry under the wrong key
+  EXPECT_EQ(TryReopen().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(LogStoreTest, TruncatedTailRefusedOnOpen) {
+  store_->Save(std::nullopt, Range(1, 5, 1), Hard(1, 1, 3), true);
+  RawDelete(5);
+  absl::Status s = TryReopen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("truncated"), absl::string_view::npos) << s;
+}
+
+TEST_F(LogStoreTest, HoleRefusedOnOpen) {
+  store_->Save(std::nullopt, Range(1, 5, 1), Hard(1, 1, 3), true);
+  RawDelete(3);
+  absl::Status s = TryReopen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("hole"), absl::string_view::npos) << s;
+}
+
+TEST_F(LogStoreTest, AppendWithHoleIsFatal) {
+  store_->Save(std::nullopt, Range(1, 5, 1), std::nullopt, true);
+  EXPECT_DEATH(store_->Save(std::nullopt, {MakeEntry(8, 1)}, std::nullopt, true), "leaves a hole");
+}
+
+}  // namespace
+}  // namespace synod::storage
