@@ -1,0 +1,107 @@
+// Apply: the ZooKeeper semantics of Synod's writes, in one place.
+//
+// ApplyCommand is a pure function of (state, command, revision, limits): it
+// reads through an Overlay and writes the deltas, results and watch events
+// into it. It reads no clock (time is the command's leader_time_ms), no
+// randomness and no local configuration: ApplyLimits must be identical on
+// every replica (the server takes them from cluster-wide flags).
+//
+// Applier runs batches of committed entries: one Overlay over one StateView
+// for the batch, one TreeStore::Commit with the batch's last index.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "storage/overlay.h"
+#include "storage/tree_store.h"
+#include "synod/v1/command.pb.h"
+
+namespace synod::storage {
+
+// Deterministic limits; identical on all replicas.
+struct ApplyLimits {
+  int64_t max_data_bytes = 1 << 20;  // larger data -> TOO_LARGE
+  size_t max_multi_ops = 1000;       // more ops -> TOO_MANY_OPS
+  // Versions kept per path (current version and tombstones included); >= 1.
+  uint32_t history_per_node = 10;
+};
+
+// One committed log entry. command == nullptr: an entry with no state change
+// (Raft no-op, configuration change) that still advances the applied index.
+struct ApplyEntry {
+  uint64_t index = 0;
+  const v1::Command* command = nullptr;
+};
+
+struct EntryOutcome {
+  uint64_t index = 0;
+  // The entry was at or below the applied index when the batch started
+  // (replay after a restart): nothing was done, result and events are empty.
+  bool skipped = false;
+  v1::CommandResult result;
+  std::vector<v1::WatchEvent> events;  // in order, all at revision `index`
+};
+
+// Applies `command` as the entry at `revision`. Synod outcomes go to
+// `result` (and bad input changes nothing); the absl::Status is only a
+// storage failure. Results:
+//  - txn: code = OK or the first failing op's code; one OpResult per op.
+//    A multi that fails changes nothing: its failing op has its code, the
+//    ops before it ROLLED_BACK, the ops after it RUNTIME_INCONSISTENCY.
+//    Command-level refusals have no per-op results: TOO_MANY_OPS,
+//    INVALID_ARGUMENT (a non-multi txn without exactly one op),
+//    SESSION_EXPIRED (write.session_id names no live session).
+//  - exactly-once (write.session_id != 0 and write.sequence != 0):
+//    sequence == the session's last one: the stored result, nothing applied;
+//    sequence < it: DEADLINE_EXCEEDED (that result is no longer kept, so
+//    whether it applied is unknown to the caller), nothing applied;
+//    sequence > it: applied, and (sequence, result) stored.
+//  - open_session: session_id = revision; INVALID_ARGUMENT if timeout <= 0.
+//  - close_session: SESSION_EXPIRED if unknown; expire_sessions: OK (unknown
+//    ids ignored). Both delete the sessions' ephemerals.
+//  - delete_expired: one OpResult per path; OK if deleted, else why not
+//    (NO_NODE, NOT_EMPTY, BAD_VERSION = not expired / not TTL or container).
+//  - digest_check: DATA_LOSS if `digest_at` says this replica's digest at
+//    that revision differs (the replica must stop), else OK.
+//  - compact_history: OK (a revision below the current one is ignored;
+//    above the revision being applied: INVALID_ARGUMENT).
+// `digest_at(rev)` returns the digest after entry `rev` if known.
+absl::Status ApplyCommand(const ApplyLimits& limits, uint64_t revision, const v1::Command& command,
+                          Overlay* state,
+                          const std::function<std::optional<uint64_t>(uint64_t)>& digest_at,
+                          v1::CommandResult* result);
+
+// Thread: the apply thread only.
+class Applier {
+ public:
+  // `store` must outlive the Applier.
+  Applier(TreeStore* store, const ApplyLimits& limits);
+
+  // Applies `entries` (strictly increasing indexes) and commits them in one
+  // batch. Returns one outcome per entry. Errors: storage failures (fatal
+  // for the replica), InvalidArgument if indexes do not increase.
+  absl::StatusOr<std::vector<EntryOutcome>> ApplyBatch(absl::Span<const ApplyEntry> entries);
+
+  // The digest after applying entry `revision`, if it is among the recent
+  // entries this Applier remembers (for DigestCheck).
+  std::optional<uint64_t> DigestAt(uint64_t revision) const;
+
+ private:
+  void RememberDigest(uint64_t revision, uint64_t digest);
+
+  TreeStore* store_;
+  ApplyLimits limits_;
+  // (revision, digest after it), oldest first, bounded.
+  std::deque<std::pair<uint64_t, uint64_t>> recent_digests_;
+};
+
+}  // namespace synod::storage

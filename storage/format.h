@@ -1,0 +1,76 @@
+// On-disk format of the replicated state (TreeStore) and of its snapshots.
+//
+// Versions: a store whose recorded format version is not one this binary
+// supports refuses to open (FailedPrecondition); a snapshot whose version is
+// unknown is refused before any state is touched.
+//   Store format 1: the key layout below; node/history/session values as
+//     encoded by storage/node.h (each value starts with its own tag byte).
+//   Snapshot format 1: see storage/snapshot.h.
+//
+// Key layout (all integers big-endian so that byte order is numeric order):
+//   kNodes     root: "/"; any other node: parent path + '\0' + name. '\0'
+//              sorts below every legal path byte, so the children of one
+//              parent are contiguous and ordered by name, and one iterator
+//              seeked to parent + '\0' + start lists a page of them.
+//   kHistory   'h' + path + '\0' + be64(seq): the versions of one path,
+//              contiguous, oldest first (seq counts per path, across
+//              deletes and re-creates, from 1).
+//              'e' + be64(revision) + be32(i): the i-th watch event of a
+//              revision, so events after R are one forward scan from R + 1.
+//   kSessions  's' + be64(id): a session; 'p' + be64(id) + path: an
+//              ephemeral node of that session (index for close/expire).
+//   kMeta      "format": be32 store format version; "state": applied index,
+//              digest, compaction revision; "restoring": present while a
+//              snapshot restore is under way; 'x' + path: a TTL or container
+//              node (index the leader scans for expired nodes).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace synod::storage {
+
+inline constexpr uint32_t kStoreFormatVersion = 1;
+inline constexpr uint32_t kSnapshotFormatVersion = 1;
+
+namespace keys {
+
+inline constexpr char kChildSeparator = '\0';
+
+inline constexpr std::string_view kMetaFormat = "format";
+inline constexpr std::string_view kMetaState = "state";
+inline constexpr std::string_view kMetaRestoring = "restoring";
+
+inline constexpr char kHistoryTag = 'h';
+inline constexpr char kEventTag = 'e';
+inline constexpr char kSessionTag = 's';
+inline constexpr char kEphemeralTag = 'p';
+inline constexpr char kExpiryTag = 'x';
+
+void AppendBigEndian64(std::string* out, uint64_t v);
+void AppendBigEndian32(std::string* out, uint32_t v);
+uint64_t ReadBigEndian64(std::string_view in);  // requires in.size() >= 8
+uint32_t ReadBigEndian32(std::string_view in);  // requires in.size() >= 4
+
+// kNodes. `path` must be valid (storage/path.h).
+std::string NodeKey(std::string_view path);
+std::string ChildrenPrefix(std::string_view parent);
+// Inverse of NodeKey; false if `key` is not a node key.
+bool PathFromNodeKey(std::string_view key, std::string* path);
+
+// kHistory.
+std::string HistoryPrefix(std::string_view path);
+std::string HistoryKey(std::string_view path, uint64_t seq);
+std::string EventKey(uint64_t revision, uint32_t index);
+
+// kSessions.
+std::string SessionKey(uint64_t session_id);
+std::string EphemeralPrefix(uint64_t session_id);
+std::string EphemeralKey(uint64_t session_id, std::string_view path);
+
+// kMeta.
+std::string ExpiryKey(std::string_view path);
+
+}  // namespace keys
+}  // namespace synod::storage

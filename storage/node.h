@@ -1,0 +1,97 @@
+// The records of the replicated state: nodes, their history entries and
+// client sessions, with their byte encodings (store format 1) and the
+// per-node digest term.
+//
+// Plain value types; no thread rules of their own.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "synod/v1/common.pb.h"
+
+namespace synod::storage {
+
+// ZooKeeper's Stat (DESIGN §2), field for field as common.proto's Stat.
+struct NodeStat {
+  uint64_t czxid = 0;
+  uint64_t mzxid = 0;
+  uint64_t pzxid = 0;
+  int64_t ctime = 0;
+  int64_t mtime = 0;
+  int64_t version = 0;
+  int64_t cversion = 0;
+  int64_t aversion = 0;
+  uint64_t ephemeral_owner = 0;
+  int64_t data_length = 0;
+  int64_t num_children = 0;
+
+  bool operator==(const NodeStat&) const = default;
+};
+
+v1::Stat ToProto(const NodeStat& stat);
+void ToProto(const NodeStat& stat, v1::Stat* out);
+
+// How a node lives and dies. Sequential is a naming rule, not a kind.
+enum class NodeKind : uint8_t {
+  kPersistent = 0,
+  kEphemeral = 1,  // stat.ephemeral_owner is its session; no children
+  kContainer = 2,  // deleted when its last child goes (once it had one)
+  kTtl = 3,        // deleted ttl_ms after its last data change, if childless
+};
+
+struct Node {
+  NodeStat stat;
+  NodeKind kind = NodeKind::kPersistent;
+  int64_t ttl_ms = 0;  // > 0 iff kind == kTtl
+  // Sequence number of this version's history entry (see format.h): the
+  // newest history entry of the path while the node exists.
+  uint64_t history_seq = 0;
+  std::string data;
+
+  bool operator==(const Node&) const = default;
+};
+
+// One retained version of a path: a data version written at `revision`
+// (create or set), or a tombstone (the node was deleted at `revision`; stat
+// is the deleted node's last stat, data is empty).
+struct HistoryEntry {
+  uint64_t revision = 0;
+  bool deleted = false;
+  NodeStat stat;
+  std::string data;
+
+  bool operator==(const HistoryEntry&) const = default;
+};
+
+// A client session as replicated: what exactly-once needs, nothing about
+// liveness (the leader's clock is not replicated state).
+struct Session {
+  uint64_t id = 0;  // the revision that opened it
+  int64_t timeout_ms = 0;
+  std::string secret;
+  // Exactly-once: the last applied write sequence of this session and its
+  // serialized v1::CommandResult (empty when last_sequence == 0).
+  uint64_t last_sequence = 0;
+  std::string last_result;
+
+  bool operator==(const Session&) const = default;
+};
+
+// Encodings (store format 1). Decode* return DataLoss on malformed input.
+std::string EncodeNode(const Node& node);
+absl::Status DecodeNode(std::string_view in, Node* node);
+std::string EncodeHistoryEntry(const HistoryEntry& entry);
+absl::Status DecodeHistoryEntry(std::string_view in, HistoryEntry* entry);
+std::string EncodeSession(const Session& session);
+absl::Status DecodeSession(std::string_view in, Session* session);
+
+// The term a live node contributes to the tree digest: a strong 64-bit hash
+// of (path, stat, kind, ttl, data). The digest is the sum (mod 2^64) of the
+// terms of all live nodes, so it is independent of order and updated by
+// subtracting the old term and adding the new one.
+uint64_t NodeDigestTerm(std::string_view path, const Node& node);
+
+}  // namespace synod::storage

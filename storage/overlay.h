@@ -1,0 +1,69 @@
+// Overlay: pending changes on top of a StateReader, readable as the state
+// they would make. Apply writes into an Overlay over a StateView for a whole
+// batch, and a multi into a nested Overlay merged only if every op succeeds,
+// which is what makes a multi all-or-nothing and lets each op see the ones
+// before it.
+//
+// The overlay keeps the digest and the secondary indexes (ephemerals by
+// session, TTL/container paths) in step with node changes, so apply code
+// only puts and deletes nodes.
+//
+// Thread: the apply thread; the base must outlive the overlay and not
+// change underneath it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/tree_store.h"
+#include "storage/write_set.h"
+
+namespace synod::storage {
+
+class Overlay : public StateReader {
+ public:
+  explicit Overlay(StateReader* base);
+  Overlay(const Overlay&) = delete;
+  Overlay& operator=(const Overlay&) = delete;
+
+  // The base's meta with this overlay's digest and compaction revision.
+  const StoreMeta& meta() const override { return meta_; }
+  absl::StatusOr<std::optional<Node>> GetNode(std::string_view path) override;
+  absl::StatusOr<std::optional<Session>> GetSession(uint64_t id) override;
+  absl::Status ListEphemerals(uint64_t session_id, std::vector<std::string>* out) override;
+  absl::StatusOr<uint64_t> LastHistorySeq(std::string_view path) override;
+
+  // Node writes; they update the digest and the indexes. Errors: as GetNode.
+  absl::Status PutNode(std::string_view path, Node node);
+  absl::Status DeleteNode(std::string_view path);
+
+  void PutHistory(std::string_view path, uint64_t seq, HistoryEntry entry);
+  void DeleteHistory(std::string_view path, uint64_t seq);
+  void PutSession(Session session);
+  void DeleteSession(uint64_t id);
+  void AddEvent(v1::WatchEvent event);
+  void SetCompactRevision(uint64_t revision);
+
+  const std::vector<v1::WatchEvent>& events() const { return changes_.events; }
+
+  // Folds every change into `parent`, the overlay this one was built on.
+  void MergeInto(Overlay* parent);
+  // Hands the changes over as a WriteSet stamped with `applied_index`.
+  WriteSet TakeWriteSet(uint64_t applied_index);
+
+ private:
+  StateReader* base_;
+  StoreMeta meta_;
+  WriteSet changes_;
+  // Base values already read (never changed here), so a node read twice in
+  // a batch is fetched once.
+  std::map<std::string, std::optional<Node>, std::less<>> read_cache_;
+  // Newest history seq per path written here.
+  std::map<std::string, uint64_t, std::less<>> last_seq_;
+};
+
+}  // namespace synod::storage

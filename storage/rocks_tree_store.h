@@ -1,0 +1,54 @@
+// RocksTreeStore: the TreeStore on the replica's RocksEnv, in the column
+// families kNodes, kHistory, kSessions and kMeta (key layout: format.h).
+//
+// Each Commit is one rocksdb::WriteBatch holding the changes and the meta
+// (applied index, digest, compaction revision), written without fsync: the
+// Raft log is the durable record, and the WAL keeps the batch atomic across
+// column families after a crash. Each StateView is a rocksdb::Snapshot.
+//
+// Thread-safety: reads from any thread; Commit/Restore from the apply thread
+// only (one writer).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/rocks_env.h"
+#include "storage/tree_store.h"
+
+namespace synod::storage {
+
+class RocksTreeStore : public TreeStore {
+ public:
+  // Opens the state in `env` (which must outlive the store). A fresh DB is
+  // initialized with the root node and the current format version.
+  // Errors: FailedPrecondition (unknown format version, or an interrupted
+  // snapshot restore: restore again or wipe), DataLoss, Internal.
+  static absl::StatusOr<std::unique_ptr<RocksTreeStore>> Open(RocksEnv* env);
+
+  absl::StatusOr<std::unique_ptr<StateView>> NewView() override;
+  absl::Status Commit(const WriteSet& ws) override;
+  StoreMeta meta() override;
+
+ protected:
+  absl::Status BeginRestore() override;
+  absl::Status RestoreChunk(const WriteSet& ws) override;
+  absl::Status FinishRestore(const StoreMeta& meta) override;
+
+ private:
+  class View;
+
+  explicit RocksTreeStore(RocksEnv* env) : env_(env) {}
+  absl::Status Initialize();
+  // Adds the changes of `ws` (not its meta) to `batch`.
+  absl::Status AddChanges(const WriteSet& ws, rocksdb::WriteBatch* batch);
+
+  RocksEnv* env_;
+  absl::Mutex meta_mu_;
+  StoreMeta meta_ ABSL_GUARDED_BY(meta_mu_);
+};
+
+}  // namespace synod::storage

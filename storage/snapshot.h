@@ -1,0 +1,36 @@
+// Snapshot files (format kSnapshotFormatVersion = 1): a consistent, portable
+// copy of the whole replicated state of one TreeStore (either backend) at
+// one applied index. The server streams the file to a lagging follower in
+// chunks and uses it for backups; the receiver restores it with
+// TreeStore::RestoreSnapshot.
+//
+// Layout (integers little-endian unless noted):
+//   header   "SYNODSNP" | u32 format version | u64 applied index
+//            | u64 digest | u64 compaction revision
+//   records  u8 type | varint32 key length | key | varint32 value length
+//            | value, where type is
+//              1 node     key = path, value = EncodeNode
+//              2 history  key = path + be64(seq), value = EncodeHistoryEntry
+//              3 session  key = be64(id), value = EncodeSession
+//              4 event    key = be64(revision) + be32(i), value = WatchEvent
+//   trailer  u8 0xFF | u64 record count | u64 checksum, the StreamHasher
+//            value of every byte before the checksum.
+// Secondary indexes (children, ephemerals, TTL/containers) are not stored:
+// the restore rebuilds them from the nodes. A restore also recomputes the
+// digest from the nodes and refuses the file if it differs from the header.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "storage/tree_store.h"
+
+namespace synod::storage {
+
+// Reads and checks only the header of a snapshot file (e.g. to learn its
+// applied index before restoring). Errors: NotFound, DataLoss (not a
+// snapshot), FailedPrecondition (unknown version).
+absl::StatusOr<SnapshotInfo> ReadSnapshotHeader(const std::string& file_path);
+
+}  // namespace synod::storage

@@ -1,0 +1,224 @@
+// TreeStore: the replicated state of one replica (the tree, node history,
+// watch-event log, sessions and the applied index / digest / compaction
+// revision), with one RocksDB implementation (rocks_tree_store.h) and one
+// in-memory reference implementation (memory_tree_store.h).
+//
+// The two implementations only store and read; ZooKeeper semantics live
+// once, in storage/apply.h (writes) and in the TreeStore read methods below
+// (reads), which are written once on top of a StateView.
+//
+// Threads: Commit, Restore and the Applier run on the apply thread only
+// (one writer). Every read method and NewView may be called from any thread,
+// concurrently with Commit; each read sees one consistent state (all of one
+// committed batch or none of it) and reports the applied index it saw.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/node.h"
+#include "storage/write_set.h"
+#include "synod/v1/common.pb.h"
+#include "synod/v1/watch.pb.h"
+
+namespace synod::storage {
+
+// What every committed batch records beside its changes.
+struct StoreMeta {
+  uint64_t applied_index = 0;     // revision of the last applied entry
+  uint64_t digest = 0;            // tree digest at applied_index
+  uint64_t compact_revision = 0;  // history/events below it are gone
+
+  bool operator==(const StoreMeta&) const = default;
+};
+
+// What apply reads. Errors: DataLoss (a stored record does not decode),
+// Internal / Unavailable (the storage engine failed).
+class StateReader {
+ public:
+  virtual ~StateReader() = default;
+  virtual const StoreMeta& meta() const = 0;
+  virtual absl::StatusOr<std::optional<Node>> GetNode(std::string_view path) = 0;
+  virtual absl::StatusOr<std::optional<Session>> GetSession(uint64_t id) = 0;
+  // Paths of the session's ephemeral nodes, in byte order.
+  virtual absl::Status ListEphemerals(uint64_t session_id, std::vector<std::string>* out) = 0;
+  // The newest history seq of `path` (0 if it has no history).
+  virtual absl::StatusOr<uint64_t> LastHistorySeq(std::string_view path) = 0;
+};
+
+// One child in a listing.
+struct ChildEntry {
+  std::string name;
+  Node node;
+};
+
+// A consistent, read-only view of one committed state (a rocksdb::Snapshot,
+// or a reader lock on the memory store). Use it briefly and from one thread;
+// while a MemoryTreeStore view lives, that store's Commit waits.
+// Errors of every method: as StateReader.
+class StateView : public StateReader {
+ public:
+  // Up to `limit` children of `parent` (0 = no limit) whose names are >
+  // `start_after` (empty = from the first), in byte order of name.
+  virtual absl::Status ListChildren(std::string_view parent, std::string_view start_after,
+                                    size_t limit, std::vector<ChildEntry>* out) = 0;
+  // Calls fn(seq, entry) for the path's history, newest first, until fn
+  // returns false.
+  virtual absl::Status ScanHistory(
+      std::string_view path, const std::function<bool(uint64_t seq, const HistoryEntry&)>& fn) = 0;
+  // Up to `limit` (0 = no limit) events with revision > after, in order.
+  virtual absl::Status ListEvents(uint64_t after_revision, size_t limit,
+                                  std::vector<v1::WatchEvent>* out) = 0;
+  virtual absl::Status ListSessions(std::vector<Session>* out) = 0;
+  // Paths of TTL and container nodes, in byte order.
+  virtual absl::Status ListExpiryCandidates(std::vector<std::string>* out) = 0;
+
+  // Full scans, in no particular order (snapshots, dumps, tests).
+  virtual absl::Status ForEachNode(
+      const std::function<absl::Status(std::string_view path, const Node&)>& fn) = 0;
+  virtual absl::Status ForEachHistory(
+      const std::function<absl::Status(std::string_view path, uint64_t seq, const HistoryEntry&)>&
+          fn) = 0;
+};
+
+// ---- Results of the read API. `code` is the Synod outcome (OK, NO_NODE,
+// INVALID_PATH, COMPACTED, INVALID_ARGUMENT); `revision` is the applied
+// index of the state the read saw, set whatever the code. ----
+
+struct NodeResult {
+  v1::ErrorCode code = v1::OK;
+  uint64_t revision = 0;
+  NodeStat stat;
+  std::string data;
+};
+
+struct ExistsResult {
+  v1::ErrorCode code = v1::OK;  // OK or INVALID_PATH; absent is not an error
+  uint64_t revision = 0;
+  bool exists = false;
+  NodeStat stat;
+};
+
+struct ChildrenResult {
+  v1::ErrorCode code = v1::OK;
+  uint64_t revision = 0;
+  NodeStat parent_stat;
+  std::vector<std::string> names;  // byte order
+  std::vector<NodeStat> stats;     // parallel to names if asked for
+  bool has_more = false;           // more children after names.back()
+};
+
+struct HistoryResult {
+  v1::ErrorCode code = v1::OK;
+  uint64_t revision = 0;
+  uint64_t compact_revision = 0;
+  std::vector<HistoryEntry> versions;  // newest first
+};
+
+struct SessionResult {
+  uint64_t revision = 0;
+  std::optional<Session> session;
+};
+
+struct EventsResult {
+  v1::ErrorCode code = v1::OK;  // OK or COMPACTED
+  uint64_t revision = 0;
+  std::vector<v1::WatchEvent> events;  // revision order
+  bool has_more = false;               // the limit cut the list
+};
+
+// Metadata of a snapshot file (storage/snapshot.h).
+struct SnapshotInfo {
+  uint32_t format_version = 0;
+  StoreMeta meta;
+  uint64_t bytes = 0;
+  uint64_t checksum = 0;
+};
+
+class TreeStore {
+ public:
+  virtual ~TreeStore() = default;
+
+  // ---- Reads (any thread). The absl::Status is a storage failure
+  // (DataLoss, Internal): the replica should stop. Synod outcomes are in the
+  // result's code. ----
+
+  // The node now. Codes: NO_NODE, INVALID_PATH.
+  absl::StatusOr<NodeResult> Get(std::string_view path);
+  // The node at data version `version` of its latest incarnation (the current
+  // one, or the last one before its delete). Codes: NO_NODE (no such path or
+  // version), COMPACTED (that version was dropped by the per-node bound or is
+  // below the compaction revision), INVALID_PATH, INVALID_ARGUMENT (< 0).
+  absl::StatusOr<NodeResult> GetAtVersion(std::string_view path, int64_t version);
+  // The node as it was at `revision` (data and stat as of its data version
+  // then; cversion/num_children as of that data version). Codes: NO_NODE
+  // (did not exist then), COMPACTED (revision < compaction revision, or the
+  // version it had then is no longer retained), INVALID_PATH,
+  // INVALID_ARGUMENT (revision ahead of the applied index).
+  absl::StatusOr<NodeResult> GetAtRevision(std::string_view path, uint64_t revision);
+  // Codes: INVALID_PATH.
+  absl::StatusOr<ExistsResult> Exists(std::string_view path);
+  // A page of children with names > start_after (empty = first page), at
+  // most `limit` (0 = all; the server caps it). Codes: NO_NODE, INVALID_PATH.
+  absl::StatusOr<ChildrenResult> GetChildren(std::string_view path, std::string_view start_after,
+                                             size_t limit, bool include_stats);
+  // Retained versions newest first (tombstones included), at most `limit`
+  // (0 = all). Codes: NO_NODE (never existed, or nothing left after
+  // compaction), INVALID_PATH.
+  absl::StatusOr<HistoryResult> History(std::string_view path, size_t limit);
+  absl::StatusOr<SessionResult> GetSession(uint64_t session_id);
+  // Every session (a new leader restarts their clocks).
+  absl::StatusOr<std::vector<Session>> ListSessions();
+  // Watch events with revision > after_revision, at most `limit` (0 = all).
+  // Codes: COMPACTED (after_revision < compaction revision: some events
+  // after it are gone).
+  absl::StatusOr<EventsResult> EventsAfter(uint64_t after_revision, size_t limit);
+  // TTL nodes and empty containers that a DeleteExpiredCommand stamped with
+  // now_ms would delete, at most `limit` (0 = all), in byte order. For the
+  // leader; apply checks each again.
+  absl::StatusOr<std::vector<std::string>> FindExpired(int64_t now_ms, size_t limit);
+
+  // The last committed meta (applied index, digest, compaction revision).
+  virtual StoreMeta meta() = 0;
+
+  // A consistent read view of the current state. Errors: Internal.
+  virtual absl::StatusOr<std::unique_ptr<StateView>> NewView() = 0;
+
+  // ---- Writes (apply thread only). ----
+
+  // Commits `ws` atomically with ws.applied_index and ws.digest. A no-op if
+  // ws.applied_index <= the stored applied index. Not synced: the Raft log is
+  // the durable record and is replayed from the applied index after a crash.
+  // Errors: Internal/DataLoss/ResourceExhausted from the engine (fatal for
+  // the replica: state and log may no longer agree).
+  virtual absl::Status Commit(const WriteSet& ws) = 0;
+
+  // Snapshots (storage/snapshot.h holds the file format).
+  // Writes a consistent snapshot of the whole state to a new file at
+  // `file_path`. Errors: AlreadyExists, Internal (I/O), DataLoss.
+  absl::StatusOr<SnapshotInfo> WriteSnapshot(const std::string& file_path);
+  // Replaces the whole state by the snapshot at `file_path`. The file is
+  // verified completely (version, checksum, digest) before any state is
+  // touched. Errors: DataLoss (damaged file or digest mismatch),
+  // FailedPrecondition (unknown format version), NotFound, Internal.
+  absl::StatusOr<SnapshotInfo> RestoreSnapshot(const std::string& file_path);
+
+ protected:
+  // Restore hooks, apply thread only. BeginRestore marks the store as being
+  // restored (a store that opens with the mark refuses to open) and drops all
+  // state; RestoreChunk adds records (nodes with their index entries,
+  // history, sessions, events; a revision's events never span two chunks);
+  // FinishRestore sets the meta and clears the mark.
+  virtual absl::Status BeginRestore() = 0;
+  virtual absl::Status RestoreChunk(const WriteSet& ws) = 0;
+  virtual absl::Status FinishRestore(const StoreMeta& meta) = 0;
+};
+
+}  // namespace synod::storage
