@@ -1,0 +1,762 @@
+#include "tests/sim/simulation.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "tests/sim/checker.h"
+#include "tests/sim/durable_log.h"
+#include "tests/sim/sim_node.h"
+#include "tests/sim/state_machine.h"
+#include "tests/sim/trace.h"
+
+namespace synod::sim {
+namespace {
+
+using raft::ConfChange;
+using raft::ConfState;
+using raft::Entry;
+using raft::LogIndex;
+using raft::Message;
+using raft::NodeId;
+
+// Network conditions; the nemesis changes them, the heal restores kCalm.
+struct NetConditions {
+  double loss = 0;
+  double duplicate = 0;
+  uint64_t min_delay = 1;
+  uint64_t max_delay = 20;
+  double long_delay = 0;  // chance of a delay of several ticks
+};
+
+// One closed-loop client: one operation at a time, with a timeout.
+struct Client {
+  enum class Kind { kIdle, kWrite, kRead };
+  Kind kind = Kind::kIdle;
+  uint64_t op = 0;  // unique per operation
+  NodeId node = raft::kNoNode;
+  uint64_t incarnation = 0;
+  uint64_t value = 0;
+  std::string context;
+  // Highest index any operation that completed before this one began had
+  // observed: a linearizable result must not be older.
+  LogIndex observed_at_start = 0;
+};
+
+class Simulation final : public SimNode::Host {
+ public:
+  Simulation(const SimOptions& options, std::ostream* trace)
+      : options_(options), rng_(options.seed), checker_(&now_), tracer_(&now_, trace) {}
+
+  SimResult Run();
+
+  // SimNode::Host.
+  uint64_t Now() const override { return now_; }
+  void Send(const Message& m) override;
+  uint64_t DiskDelay(NodeId id) override;
+  void ScheduleDiskDone(NodeId id, uint64_t incarnation, uint64_t at) override;
+  void OnApplied(NodeId id, uint64_t incarnation, const Entry& entry) override;
+  void OnConfChange(NodeId id, const ConfChange& change, const ConfState& conf_state) override;
+  void OnRead(NodeId id, uint64_t incarnation, const std::string& context, LogIndex index,
+              LogIndex applied) override;
+  Checker& checker() override { return checker_; }
+  Tracer& tracer() override { return tracer_; }
+
+ private:
+  // Randomness: every draw goes through rng_, in a fixed order.
+  uint64_t Rand(uint64_t lo, uint64_t hi) { return lo + rng_() % (hi - lo + 1); }
+  bool Chance(double p) { return static_cast<double>(rng_() >> 11) * 0x1.0p-53 < p; }
+  template <typename T>
+  T Pick(std::initializer_list<T> choices) {
+    return *(choices.begin() + Rand(0, choices.size() - 1));
+  }
+  NodeId PickNode(const std::vector<NodeId>& ids) { return ids[Rand(0, ids.size() - 1)]; }
+
+  void At(uint64_t time, std::function<void()> fn) {
+    events_.emplace(std::make_pair(time, next_seq_++), std::move(fn));
+  }
+  void After(uint64_t delay, std::function<void()> fn) { At(now_ + delay, std::move(fn)); }
+  void Trace(absl::string_view text) { tracer_.Line(text); }
+
+  void ChooseScenario();
+  SimNode* AddNode(NodeId id);
+  void StartNode(SimNode* node);
+  void Tick(NodeId id, uint64_t incarnation);
+  void Restart(NodeId id);
+  bool Up(NodeId id) const;
+  std::vector<NodeId> UpNodes() const;
+  SimNode* Leader() const;
+
+  bool Blocked(NodeId from, NodeId to) const { return blocked_.count({from, to}) > 0; }
+  void Deliver(const Message& m, uint64_t from_incarnation);
+  void Dropped(const Message& m, uint64_t from_incarnation);
+
+  void Nemesis();
+  void Partition();
+  void IsolateLeader();
+  void CutLinks();
+  void ChangeNetwork();
+  void CrashOne();
+  void ChangeMembership();
+  void TransferLeadership();
+  void Heal();
+
+  void ClientNext(int c);
+  void ClientDone(int c);
+  void LivenessProbe();
+  void FinalCheck(const std::vector<NodeId>& members);
+
+  const SimOptions options_;
+  std::mt19937_64 rng_;
+  uint64_t now_ = 0;
+  Checker checker_;
+  Tracer tracer_;
+  SimStats stats_;
+
+  // Pending events, by (time, sequence): equal times run in schedule order.
+  std::map<std::pair<uint64_t, uint64_t>, std::function<void()>> events_;
+  uint64_t next_seq_ = 0;
+
+  SimNode::Options node_options_;
+  std::map<NodeId, std::unique_ptr<DurableLog>> disks_;
+  std::map<NodeId, std::unique_ptr<SimNode>> nodes_;
+  std::set<NodeId> removed_;  // applied REMOVE_NODE: shut down for good
+  NodeId next_id_ = 0;
+  NodeId max_id_ = 0;
+  size_t min_voters_ = 0;
+  size_t max_voters_ = 0;
+
+  NetConditions calm_;
+  NetConditions net_;
+  std::set<std::pair<NodeId, NodeId>> blocked_;  // directed links that drop
+  std::set<NodeId> slow_disks_;
+  uint64_t disk_max_delay_ = 0;
+  double disk_instant_ = 1;
+
+  std::vector<Client> clients_;
+  uint64_t next_op_ = 1;
+  uint64_t next_value_ = 1;
+  LogIndex max_observed_ = 0;
+  std::vector<ListStateMachine::Value> acked_;  // writes acknowledged to clients
+  uint64_t client_timeout_ = 0;
+
+  bool faulty_ = true;  // the nemesis phase
+  bool done_ = false;
+  uint64_t heal_time_ = 0;
+  std::set<uint64_t> probes_;  // values proposed by the liveness probe
+  LogIndex probe_index_ = 0;   // where the first probe committed
+  uint64_t next_probe_ = 0;
+  bool leader_seen_ = false;
+};
+
+void Simulation::ChooseScenario() {
+  raft::Config& c = node_options_.config;
+  c.election_tick = static_cast<int>(Rand(6, 12));
+  c.heartbeat_tick = static_cast<int>(Rand(1, 3));
+  c.pre_vote = Chance(0.8);
+  c.check_quorum = Chance(0.8);
+  c.max_size_per_msg = Pick<uint64_t>({1, 600, 4096, 1 << 20});
+  c.max_inflight_msgs = Pick({1, 2, 16, 256});
+  c.max_committed_size_per_ready = Pick<uint64_t>({0, 1, 4096});
+  c.max_uncommitted_entries_size = Pick<uint64_t>({0, 0, 16384});
+  c.testing_unsafe_commit_prior_term = options_.inject_commit_prior_term;
+  node_options_.snapshot_every = Pick<uint64_t>({0, 8, 30, 100});
+  node_options_.compact_margin = Rand(0, 20);
+  calm_.max_delay = Rand(5, 60);
+  net_ = calm_;
+  disk_max_delay_ = Pick<uint64_t>({0, 10, 60});
+  disk_instant_ = Pick({0.3, 0.9});
+  clients_.resize(Rand(1, 4));
+  client_timeout_ = static_cast<uint64_t>(c.election_tick) * Rand(2, 5) * kTickUnits;
+  const size_t n = static_cast<size_t>(options_.nodes);
+  min_voters_ = n <= 3 ? 2 : 3;
+  max_voters_ = n + 1;
+  max_id_ = n + 4;
+  if (tracer_.on()) {
+    Trace(absl::StrCat(
+        "scenario seed=", options_.seed, " nodes=", n, " election_tick=", c.election_tick,
+        " heartbeat_tick=", c.heartbeat_tick, " pre_vote=", c.pre_vote,
+        " check_quorum=", c.check_quorum, " max_size_per_msg=", c.max_size_per_msg,
+        " max_inflight=", c.max_inflight_msgs, " max_committed_per_ready=",
+        c.max_committed_size_per_ready, " max_uncommitted=", c.max_uncommitted_entries_size,
+        " snapshot_every=", node_options_.snapshot_every,
+        " compact_margin=", node_options_.compact_margin, " net_delay<=", calm_.max_delay,
+        " disk_delay<=", disk_max_delay_, " clients=", clients_.size()));
+  }
+}
+
+SimNode* Simulation::AddNode(NodeId id) {
+  auto& disk = disks_[id];
+  disk = std::make_unique<DurableLog>();
+  auto& node = nodes_[id];
+  node = std::make_unique<SimNode>(id, this, disk.get(), node_options_);
+  return node.get();
+}
+
+void Simulation::StartNode(SimNode* node) {
+  node->Start(node->incarnation() + 1, rng_());
+  if (!node->alive()) return;
+  const uint64_t incarnation = node->incarnation();
+  const NodeId id = node->id();
+  After(Rand(1, kTickUnits), [this, id, incarnation] { Tick(id, incarnation); });
+}
+
+void Simulation::Tick(NodeId id, uint64_t incarnation) {
+  SimNode* node = nodes_[id].get();
+  if (!node->alive() || node->incarnation() != incarnation) return;
+  node->Tick();
+  // Clocks drift a little: a tick lasts 97..103 units.
+  After(kTickUnits - 3 + Rand(0, 6), [this, id, incarnation] { Tick(id, incarnation); });
+}
+
+bool Simulation::Up(NodeId id) const {
+  auto it = nodes_.find(id);
+  return it != nodes_.end() && it->second->alive() && removed_.count(id) == 0;
+}
+
+std::vector<NodeId> Simulation::UpNodes() const {
+  std::vector<NodeId> ids;
+  for (const auto& [id, node] : nodes_) {
+    if (Up(id)) ids.push_back(id);
+  }
+  return ids;
+}
+
+SimNode* Simulation::Leader() const {
+  SimNode* best = nullptr;
+  for (const auto& [id, node] : nodes_) {
+    if (!Up(id) || node->role() != raft::Role::kLeader) continue;
+    if (best == nullptr || node->term() > best->term()) best = node.get();
+  }
+  return best;
+}
+
+void Simulation::Restart(NodeId id) {
+  SimNode* node = nodes_[id].get();
+  if (node->alive() || removed_.count(id) > 0) return;
+  StartNode(node);
+}
+
+// --- network ---------------------------------------------------------------
+
+void Simulation::Send(const Message& m) {
+  ++stats_.messages;
+  auto from = nodes_.find(m.from());
+  if (from == nodes_.end()) {
+    checker_.Fail(absl::StrCat("message from unknown node ", m.from(), " (type ",
+                               raftpb::MessageType_Name(m.type()), ")"));
+    return;
+  }
+  const uint64_t from_incarnation = from->second->incarnation();
+  if (m.type() == raftpb::MSG_SNAP) ++stats_.snapshots_sent;
+  if (nodes_.count(m.to()) == 0 || Blocked(m.from(), m.to()) || Chance(net_.loss)) {
+    Dropped(m, from_incarnation);
+    return;
+  }
+  const int copies = Chance(net_.duplicate) ? 2 : 1;
+  for (int k = 0; k < copies; ++k) {
+    uint64_t delay = Rand(net_.min_delay, net_.max_delay);
+    if (Chance(net_.long_delay)) delay += Rand(kTickUnits, 30 * kTickUnits);
+    After(delay, [this, m, from_incarnation] { Deliver(m, from_incarnation); });
+  }
+}
+
+void Simulation::Deliver(const Message& m, uint64_t from_incarnation) {
+  SimNode* to = nodes_[m.to()].get();
+  if (Blocked(m.from(), m.to()) || !to->alive()) {
+    Dropped(m, from_incarnation);
+    return;
+  }
+  to->Deliver(m);
+  if (m.type() == raftpb::MSG_SNAP) {
+    const NodeId from = m.from();
+    const NodeId target = m.to();
+    After(Rand(1, 20), [this, from, target, from_incarnation] {
+      SimNode* sender = nodes_[from].get();
+      if (sender->alive() && sender->incarnation() == from_incarnation) {
+        sender->ReportSnapshot(target, true);
+      }
+    });
+  }
+}
+
+// A transport notices some failures: a snapshot stream breaks, a peer
+// connection drops. The sender hears of them later.
+void Simulation::Dropped(const Message& m, uint64_t from_incarnation) {
+  const bool snap = m.type() == raftpb::MSG_SNAP;
+  if (!snap && !Chance(0.2)) return;
+  const NodeId from = m.from();
+  const NodeId target = m.to();
+  After(Rand(1, 50), [this, from, target, from_incarnation, snap] {
+    SimNode* sender = nodes_[from].get();
+    if (!sender->alive() || sender->incarnation() != from_incarnation) return;
+    if (snap) {
+      sender->ReportSnapshot(target, false);
+    } else {
+      sender->ReportUnreachable(target);
+    }
+  });
+}
+
+uint64_t Simulation::DiskDelay(NodeId id) {
+  if (slow_disks_.count(id) > 0) return Rand(kTickUnits, 15 * kTickUnits);
+  if (disk_max_delay_ == 0 || Chance(disk_instant_)) return 0;
+  return Rand(1, disk_max_delay_);
+}
+
+void Simulation::ScheduleDiskDone(NodeId id, uint64_t incarnation, uint64_t at) {
+  At(at, [this, id, incarnation] { nodes_[id]->DiskDone(incarnation); });
+}
+
+// --- clients ---------------------------------------------------------------
+// Client callbacks run inside a replica's processing: they only schedule.
+
+void Simulation::ClientNext(int c) {
+  if (done_) return;
+  Client& client = clients_[c];
+  std::vector<NodeId> up = UpNodes();
+  if (up.empty()) {
+    After(kTickUnits, [this, c] { ClientNext(c); });
+    return;
+  }
+  SimNode* node = nodes_[PickNode(up)].get();
+  client.op = next_op_++;
+  client.node = node->id();
+  client.incarnation = node->incarnation();
+  client.observed_at_start = max_observed_;
+  const uint64_t op = client.op;
+  if (Chance(0.6)) {
+    client.kind = Client::Kind::kWrite;
+    client.value = next_value_++;
+    if (tracer_.on()) {
+      Trace(absl::StrCat("client ", c, " write v", client.value, " via n", node->id()));
+    }
+    node->Propose(EncodeValue(client.value, Rand(0, 300)), [this, c, op](absl::Status s) {
+      if (s.ok() || clients_[c].op != op) return;
+      if (tracer_.on()) Trace(absl::StrCat("client ", c, " write refused: ", s.ToString()));
+      ClientDone(c);
+    });
+  } else {
+    client.kind = Client::Kind::kRead;
+    client.context = absl::StrCat("read", op);
+    if (tracer_.on()) Trace(absl::StrCat("client ", c, " read via n", node->id()));
+    node->ReadIndex(client.context);
+  }
+  After(client_timeout_, [this, c, op] {
+    if (clients_[c].op != op) return;
+    ++stats_.client_timeouts;
+    if (tracer_.on()) Trace(absl::StrCat("client ", c, " op ", op, " timed out"));
+    ClientDone(c);
+  });
+}
+
+void Simulation::ClientDone(int c) {
+  clients_[c].kind = Client::Kind::kIdle;
+  clients_[c].op = 0;
+  After(Rand(0, 2 * kTickUnits), [this, c] { ClientNext(c); });
+}
+
+void Simulation::OnApplied(NodeId id, uint64_t incarnation, const Entry& entry) {
+  if (entry.type() != raftpb::ENTRY_NORMAL) return;
+  std::optional<uint64_t> value = DecodeValue(entry.data());
+  if (!value) return;
+  if (probes_.count(*value) > 0 && probe_index_ == 0) {
+    probe_index_ = entry.index();
+    Trace(absl::StrCat("liveness probe committed at ", probe_index_));
+  }
+  for (size_t c = 0; c < clients_.size(); ++c) {
+    Client& client = clients_[c];
+    if (client.kind != Client::Kind::kWrite || client.value != *value || client.node != id ||
+        client.incarnation != incarnation) {
+      continue;
+    }
+    if (entry.index() <= client.observed_at_start) {
+      checker_.Fail(absl::StrCat("linearizability: write v", *value, " acknowledged at index ",
+                                 entry.index(),
+                                 ", but an operation that completed before it "
+                                 "began had observed index ",
+                                 client.observed_at_start));
+      return;
+    }
+    max_observed_ = std::max(max_observed_, entry.index());
+    acked_.push_back({entry.index(), *value});
+    ++stats_.writes_acked;
+    if (tracer_.on()) {
+      Trace(absl::StrCat("client ", c, " write v", *value, " acked at ", entry.index()));
+    }
+    ClientDone(static_cast<int>(c));
+  }
+}
+
+void Simulation::OnRead(NodeId id, uint64_t incarnation, const std::string& context, LogIndex index,
+                        LogIndex applied) {
+  for (size_t c = 0; c < clients_.size(); ++c) {
+    Client& client = clients_[c];
+    if (client.kind != Client::Kind::kRead || client.context != context || client.node != id ||
+        client.incarnation != incarnation) {
+      continue;
+    }
+    if (index < client.observed_at_start) {
+      checker_.Fail(absl::StrCat("linearizability: read on node ", id, " got read index ", index,
+                                 ", but an operation that completed before it began had "
+                                 "observed index ",
+                                 client.observed_at_start));
+      return;
+    }
+    max_observed_ = std::max(max_observed_, applied);
+    ++stats_.reads_served;
+    if (tracer_.on()) {
+      Trace(absl::StrCat("client ", c, " read served by n", id, " index=", index,
+                         " applied=", applied));
+    }
+    ClientDone(static_cast<int>(c));
+  }
+}
+
+void Simulation::OnConfChange(NodeId id, const ConfChange& change, const ConfState&) {
+  SimNode* leader = Leader();
+  if (leader != nullptr && leader->id() == id) ++stats_.conf_changes;
+  if (change.type() != ConfChange::REMOVE_NODE) return;
+  const NodeId gone = change.node_id();
+  if (removed_.count(gone) > 0 || nodes_.count(gone) == 0) return;
+  // An operator stops a removed replica once its removal is committed; give
+  // it a moment first (a removed leader may still hand over).
+  removed_.insert(gone);
+  After(Rand(0, 3 * node_options_.config.election_tick * kTickUnits), [this, gone] {
+    Trace(absl::StrCat("shut down removed n", gone));
+    nodes_[gone]->Crash();
+  });
+}
+
+// --- nemesis ---------------------------------------------------------------
+
+void Simulation::Nemesis() {
+  if (!faulty_ || done_) return;
+  switch (Rand(0, 11)) {
+    case 0:
+      Partition();
+      break;
+    case 1:
+      IsolateLeader();
+      break;
+    case 2:
+      CutLinks();
+      break;
+    case 3:
+    case 4:
+      Trace("nemesis: heal network");
+      blocked_.clear();
+      break;
+    case 5:
+      ChangeNetwork();
+      break;
+    case 6:
+      CrashOne();
+      break;
+    case 7: {
+      std::vector<NodeId> up = UpNodes();
+      if (up.empty()) break;
+      const NodeId id = PickNode(up);
+      const bool slow = slow_disks_.count(id) == 0;
+      if (slow) {
+        slow_disks_.insert(id);
+      } else {
+        slow_disks_.erase(id);
+      }
+      Trace(absl::StrCat("nemesis: disk of n", id, slow ? " slow" : " normal"));
+      break;
+    }
+    case 8:
+    case 9:
+      ChangeMembership();
+      break;
+    case 10:
+      TransferLeadership();
+      break;
+    case 11: {
+      std::vector<NodeId> up = UpNodes();
+      if (up.empty()) break;
+      const NodeId id = PickNode(up);
+      const bool unavailable = Chance(0.3);
+      Trace(
+          absl::StrCat("nemesis: snapshot n", id, unavailable ? ", its snapshot unavailable" : ""));
+      disks_[id]->set_snapshot_unavailable(unavailable);
+      nodes_[id]->ForceSnapshot();
+      break;
+    }
+  }
+  After(Rand(1, 25) * kTickUnits, [this] { Nemesis(); });
+}
+
+void Simulation::Partition() {
+  std::vector<NodeId> a, b;
+  for (const auto& [id, node] : nodes_) (Chance(0.5) ? a : b).push_back(id);
+  blocked_.clear();
+  for (NodeId x : a) {
+    for (NodeId y : b) {
+      blocked_.insert({x, y});
+      blocked_.insert({y, x});
+    }
+  }
+  Trace(absl::StrCat("nemesis: partition {", absl::StrJoin(a, ","), "} | {", absl::StrJoin(b, ","),
+                     "}"));
+}
+
+void Simulation::IsolateLeader() {
+  SimNode* leader = Leader();
+  if (leader == nullptr) return;
+  const NodeId l = leader->id();
+  const bool one_way = Chance(0.3);  // it can still send, but hears nothing
+  for (const auto& [id, node] : nodes_) {
+    if (id == l) continue;
+    blocked_.insert({id, l});
+    if (!one_way) blocked_.insert({l, id});
+  }
+  Trace(absl::StrCat("nemesis: isolate leader n", l, one_way ? " (inbound only)" : ""));
+}
+
+void Simulation::CutLinks() {
+  std::vector<NodeId> ids;
+  for (const auto& [id, node] : nodes_) ids.push_back(id);
+  const uint64_t n = Rand(1, 4);
+  std::vector<std::string> cut;
+  for (uint64_t k = 0; k < n; ++k) {
+    const NodeId x = PickNode(ids);
+    const NodeId y = PickNode(ids);
+    if (x == y) continue;
+    blocked_.insert({x, y});
+    cut.push_back(absl::StrCat(x, "->", y));
+  }
+  Trace(absl::StrCat("nemesis: cut ", absl::StrJoin(cut, " ")));
+}
+
+void Simulation::ChangeNetwork() {
+  net_.loss = Pick({0.0, 0.01, 0.05, 0.2});
+  net_.duplicate = Pick({0.0, 0.02, 0.1});
+  net_.max_delay = Pick<uint64_t>({10, 50, 200, 600});
+  net_.long_delay = Pick({0.0, 0.0, 0.01});
+  Trace(absl::StrCat("nemesis: network loss=", net_.loss, " dup=", net_.duplicate,
+                     " delay<=", net_.max_delay, " long=", net_.long_delay));
+}
+
+void Simulation::CrashOne() {
+  std::vector<NodeId> up = UpNodes();
+  if (up.empty()) return;
+  SimNode* leader = Leader();
+  const NodeId id = leader != nullptr && Chance(0.5) ? leader->id() : PickNode(up);
+  Trace(absl::StrCat("nemesis: crash n", id));
+  nodes_[id]->Crash();
+  ++stats_.crashes;
+  After(Rand(1, 40) * kTickUnits + Rand(0, kTickUnits), [this, id] { Restart(id); });
+}
+
+void Simulation::ChangeMembership() {
+  SimNode* leader = Leader();
+  if (leader == nullptr) return;
+  const ConfState cs = leader->status().conf_state;
+  std::vector<NodeId> voters(cs.voters().begin(), cs.voters().end());
+  std::vector<NodeId> learners(cs.learners().begin(), cs.learners().end());
+  const bool can_add = next_id_ <= max_id_;
+  ConfChange cc;
+  switch (Rand(0, 4)) {
+    case 0:
+      if (!can_add) return;
+      cc.set_type(ConfChange::ADD_LEARNER);
+      cc.set_node_id(next_id_++);
+      break;
+    case 1:
+      if (!can_add || voters.size() >= max_voters_ || !Chance(0.3)) return;
+      cc.set_type(ConfChange::ADD_VOTER);
+      cc.set_node_id(next_id_++);
+      break;
+    case 2:
+      if (learners.empty() || voters.size() >= max_voters_) return;
+      cc.set_type(ConfChange::PROMOTE_LEARNER);
+      cc.set_node_id(PickNode(learners));
+      break;
+    case 3:
+      if (learners.empty()) return;
+      cc.set_type(ConfChange::REMOVE_NODE);
+      cc.set_node_id(PickNode(learners));
+      break;
+    case 4:
+      if (voters.size() <= min_voters_) return;
+      cc.set_type(ConfChange::REMOVE_NODE);
+      cc.set_node_id(Chance(0.3) ? leader->id() : PickNode(voters));
+      break;
+  }
+  if (nodes_.count(cc.node_id()) == 0) StartNode(AddNode(cc.node_id()));
+  Trace(absl::StrCat("nemesis: propose ", ConfChange::Type_Name(cc.type()), " ", cc.node_id(),
+                     " at leader n", leader->id()));
+  leader->ProposeConfChange(cc, [this](absl::Status s) {
+    if (!s.ok() && tracer_.on()) Trace(absl::StrCat("conf change refused: ", s.ToString()));
+  });
+}
+
+void Simulation::TransferLeadership() {
+  SimNode* leader = Leader();
+  if (leader == nullptr) return;
+  const ConfState cs = leader->status().conf_state;
+  std::vector<NodeId> targets;
+  for (NodeId v : cs.voters()) {
+    if (v != leader->id()) targets.push_back(v);
+  }
+  // Now and then an ineligible target (a learner) that must be refused.
+  if (Chance(0.1)) targets.assign(cs.learners().begin(), cs.learners().end());
+  if (targets.empty()) return;
+  const NodeId to = PickNode(targets);
+  Trace(absl::StrCat("nemesis: transfer leadership n", leader->id(), " -> n", to));
+  leader->TransferLeader(to);
+}
+
+// --- heal and liveness -----------------------------------------------------
+
+void Simulation::Heal() {
+  faulty_ = false;
+  heal_time_ = now_;
+  Trace("heal: network whole and calm, disks normal, every replica up");
+  blocked_.clear();
+  net_ = calm_;
+  slow_disks_.clear();
+  for (auto& [id, disk] : disks_) disk->set_snapshot_unavailable(false);
+  for (auto& [id, node] : nodes_) Restart(id);
+  LivenessProbe();
+  const int bound = options_.liveness_ticks > 0 ? options_.liveness_ticks
+                                                : 30 * node_options_.config.election_tick;
+  After(static_cast<uint64_t>(bound) * kTickUnits, [this, bound] {
+    if (done_) return;
+    std::string why = !leader_seen_       ? "no leader emerged"
+                      : probe_index_ == 0 ? "no proposal committed"
+                                          : "members did not catch up";
+    checker_.Fail(absl::StrCat("liveness: ", why, " within ", bound, " ticks after healing"));
+  });
+}
+
+void Simulation::LivenessProbe() {
+  if (done_ || checker_.failed()) return;
+  SimNode* leader = Leader();
+  if (leader != nullptr) leader_seen_ = true;
+  if (probe_index_ == 0) {
+    if (leader != nullptr && now_ >= next_probe_) {
+      const uint64_t value = next_value_++;
+      probes_.insert(value);
+      Trace(absl::StrCat("liveness probe v", value, " at leader n", leader->id()));
+      leader->Propose(EncodeValue(value, 0), [](absl::Status) {});
+      next_probe_ = now_ + 2 * node_options_.config.election_tick * kTickUnits;
+    }
+  } else {
+    // Membership as of the most advanced replica.
+    const SimNode* ahead = nullptr;
+    for (const auto& [id, node] : nodes_) {
+      if (!Up(id)) continue;
+      if (ahead == nullptr || node->state_machine().applied() > ahead->state_machine().applied()) {
+        ahead = node.get();
+      }
+    }
+    std::vector<NodeId> members;
+    if (ahead != nullptr) {
+      const ConfState& cs = ahead->state_machine().conf_state();
+      members.assign(cs.voters().begin(), cs.voters().end());
+      members.insert(members.end(), cs.learners().begin(), cs.learners().end());
+    }
+    bool caught_up = !members.empty();
+    for (NodeId id : members) {
+      caught_up = caught_up && Up(id) && nodes_[id]->state_machine().applied() >= probe_index_;
+    }
+    if (caught_up) {
+      stats_.recovery_ticks = (now_ - heal_time_) / kTickUnits;
+      Trace(
+          absl::StrCat("recovered: members {", absl::StrJoin(members, ","), "} applied the probe"));
+      FinalCheck(members);
+      done_ = true;
+      return;
+    }
+  }
+  After(kTickUnits, [this] { LivenessProbe(); });
+}
+
+void Simulation::FinalCheck(const std::vector<NodeId>& members) {
+  for (NodeId id : members) {
+    const ListStateMachine& sm = nodes_[id]->state_machine();
+    for (const ListStateMachine::Value& w : acked_) {
+      if (w.index <= sm.applied() && !sm.Contains(w.index, w.id)) {
+        checker_.Fail(absl::StrCat("acknowledged write v", w.id, " at index ", w.index,
+                                   " missing from the state of n", id));
+        return;
+      }
+    }
+  }
+}
+
+SimResult Simulation::Run() {
+  ChooseScenario();
+  const NodeId n = static_cast<NodeId>(options_.nodes);
+  // Bootstrap: every initial replica starts from the same snapshot at index
+  // 1 holding the initial membership, so a replica added later learns the
+  // membership from a snapshot, never from a log it cannot see.
+  raft::Snapshot boot;
+  {
+    ListStateMachine sm;
+    Entry first;
+    first.set_index(1);
+    first.set_term(1);
+    sm.Apply(first);
+    boot.set_data(sm.Serialize());
+    boot.mutable_metadata()->set_index(1);
+    boot.mutable_metadata()->set_term(1);
+    for (NodeId id = 1; id <= n; ++id)
+      boot.mutable_metadata()->mutable_conf_state()->add_voters(id);
+  }
+  raft::HardState boot_hs;
+  boot_hs.set_term(1);
+  boot_hs.set_commit(1);
+  for (NodeId id = 1; id <= n; ++id) {
+    SimNode* node = AddNode(id);
+    if (absl::Status s = disks_[id]->ApplySnapshot(boot); !s.ok()) {
+      checker_.Fail(absl::StrCat("bootstrap: ", s.ToString()));
+    }
+    disks_[id]->SetHardState(boot_hs, /*synced=*/true);
+    StartNode(node);
+  }
+  next_id_ = n + 1;
+  for (size_t c = 0; c < clients_.size(); ++c) {
+    After(Rand(0, 5 * kTickUnits), [this, c] { ClientNext(static_cast<int>(c)); });
+  }
+  After(Rand(5, 20) * kTickUnits, [this] { Nemesis(); });
+  At(static_cast<uint64_t>(options_.steps) * kTickUnits, [this] { Heal(); });
+
+  while (!events_.empty() && !done_ && !checker_.failed()) {
+    auto it = events_.begin();
+    now_ = it->first.first;
+    std::function<void()> fn = std::move(it->second);
+    events_.erase(it);
+    fn();
+    ++stats_.events;
+  }
+  if (!done_ && !checker_.failed()) checker_.Fail("simulation ran out of events");
+
+  stats_.leaders = checker_.leaders_elected();
+  stats_.final_index = checker_.max_committed();
+  SimResult result;
+  result.ok = !checker_.failed();
+  result.failure = checker_.failure();
+  result.stats = stats_;
+  Trace(result.ok ? "result: ok" : absl::StrCat("result: FAIL ", result.failure));
+  return result;
+}
+
+}  // namespace
+
+SimResult RunSimulation(const SimOptions& options, std::ostream* trace) {
+  Simulation sim(options, trace);
+  return sim.Run();
+}
+
+}  // namespace synod::sim
