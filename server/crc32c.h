@@ -1,0 +1,32 @@
+// Crc32c: CRC32C over a byte stream (snapshot transfers). Uses RocksDB's
+// implementation through its public checksum-generator interface, which
+// picks the CPU's CRC instruction when there is one.
+//
+// Thread: one owner.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/strings/string_view.h"
+
+namespace rocksdb {
+class FileChecksumGenerator;
+}
+
+namespace synod::server {
+
+class Crc32c {
+ public:
+  Crc32c();
+  ~Crc32c();
+  void Update(absl::string_view bytes);
+  // Ends the stream and returns the CRC of everything passed to Update.
+  // Call once.
+  uint32_t Finish();
+
+ private:
+  std::unique_ptr<rocksdb::FileChecksumGenerator> gen_;
+};
+
+}  // namespace synod::server

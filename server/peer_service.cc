@@ -1,0 +1,177 @@
+#include "server/peer_service.h"
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/crc32c.h"
+
+namespace synod::server {
+
+class PeerService::RaftReader final : public grpc::ServerReadReactor<v1::RaftBatch> {
+ public:
+  RaftReader(PeerService* service, v1::PeerAck* ack) : service_(service), ack_(ack) {
+    StartRead(&batch_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the sender closed its stream (or the call was cancelled)
+      ack_->set_code(v1::OK);
+      Finish(grpc::Status::OK);
+      return;
+    }
+    if (batch_.cluster_id() != service_->cluster_id_) {
+      const std::string msg =
+          absl::StrCat("cluster id mismatch: peer ", batch_.from(), " is in cluster ",
+                       batch_.cluster_id(), ", this replica in ", service_->cluster_id_);
+      std::fprintf(stderr, "peer stream refused: %s\n", msg.c_str());
+      ack_->set_code(v1::INVALID_ARGUMENT);
+      ack_->set_message(msg);
+      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, msg));
+      return;
+    }
+    if (!service_->faults_->Isolated(batch_.from())) {
+      std::vector<raft::Message> messages;
+      messages.reserve(batch_.messages_size());
+      for (raft::Message& m : *batch_.mutable_messages()) {
+        if (m.to() != service_->self_) continue;
+        messages.push_back(std::move(m));
+      }
+      if (!messages.empty()) service_->mailbox_->DeliverMessages(std::move(messages));
+    }
+    batch_.Clear();
+    StartRead(&batch_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  PeerService* const service_;
+  v1::PeerAck* const ack_;
+  v1::RaftBatch batch_;
+};
+
+class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::InstallSnapshotChunk> {
+ public:
+  SnapshotReader(PeerService* service, v1::PeerAck* ack) : service_(service), ack_(ack) {
+    StartRead(&chunk_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Fail(grpc::StatusCode::ABORTED, "snapshot stream ended before its last chunk");
+      return;
+    }
+    if (chunk_.cluster_id() != service_->cluster_id_) {
+      Fail(grpc::StatusCode::FAILED_PRECONDITION, "cluster id mismatch");
+      return;
+    }
+    if (!started_) {
+      if (!chunk_.has_message() || chunk_.message().type() != raft::MessageType::MSG_SNAP ||
+          chunk_.message().to() != service_->self_) {
+        Fail(grpc::StatusCode::INVALID_ARGUMENT, "first chunk must carry a MSG_SNAP to us");
+        return;
+      }
+      if (service_->faults_->Isolated(chunk_.message().from())) {
+        Fail(grpc::StatusCode::UNAVAILABLE, "isolated by fault injection");
+        return;
+      }
+      message_ = chunk_.message();
+      index_ = message_.snapshot().metadata().index();
+      temp_path_ = service_->snapshots_->TempPathFor(
+          index_, absl::StrCat("recv", service_->next_transfer_.fetch_add(1)));
+      out_.open(temp_path_, std::ios::binary | std::ios::trunc);
+      if (!out_) {
+        Fail(grpc::StatusCode::INTERNAL, "cannot create " + temp_path_);
+        return;
+      }
+      started_ = true;
+    }
+    const v1::SnapshotChunk& c = chunk_.chunk();
+    if (c.offset() != received_) {
+      Fail(grpc::StatusCode::INVALID_ARGUMENT,
+           absl::StrCat("chunk at offset ", c.offset(), ", expected ", received_));
+      return;
+    }
+    out_.write(c.data().data(), static_cast<std::streamsize>(c.data().size()));
+    if (!out_) {
+      Fail(grpc::StatusCode::INTERNAL, "write " + temp_path_);
+      return;
+    }
+    crc_.Update(c.data());
+    received_ += c.data().size();
+    if (!c.done()) {
+      chunk_.Clear();
+      StartRead(&chunk_);
+      return;
+    }
+    out_.close();
+    if (!out_) {
+      Fail(grpc::StatusCode::INTERNAL, "close " + temp_path_);
+      return;
+    }
+    if (crc_.Finish() != c.crc32c()) {
+      Fail(grpc::StatusCode::DATA_LOSS, "snapshot checksum mismatch");
+      return;
+    }
+    if (absl::Status s = service_->snapshots_->Publish(temp_path_, index_); !s.ok()) {
+      Fail(grpc::StatusCode::INTERNAL, std::string(s.message()));
+      return;
+    }
+    std::fprintf(stderr, "received snapshot %llu (%llu bytes) from member %llu\n",
+                 static_cast<unsigned long long>(index_),
+                 static_cast<unsigned long long>(received_),
+                 static_cast<unsigned long long>(message_.from()));
+    std::vector<raft::Message> messages;
+    messages.push_back(std::move(message_));
+    service_->mailbox_->DeliverMessages(std::move(messages));
+    ack_->set_code(v1::OK);
+    Finish(grpc::Status::OK);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Fail(grpc::StatusCode code, const std::string& message) {
+    if (out_.is_open()) out_.close();
+    if (!temp_path_.empty()) std::remove(temp_path_.c_str());
+    ack_->set_code(v1::INTERNAL);
+    ack_->set_message(message);
+    Finish(grpc::Status(code, message));
+  }
+
+  PeerService* const service_;
+  v1::PeerAck* const ack_;
+  v1::InstallSnapshotChunk chunk_;
+  bool started_ = false;
+  raft::Message message_;
+  uint64_t index_ = 0;
+  std::string temp_path_;
+  std::ofstream out_;
+  Crc32c crc_;
+  uint64_t received_ = 0;
+};
+
+grpc::ServerReadReactor<v1::RaftBatch>* PeerService::Raft(grpc::CallbackServerContext*,
+                                                          v1::PeerAck* response) {
+  return new RaftReader(this, response);
+}
+
+grpc::ServerReadReactor<v1::InstallSnapshotChunk>* PeerService::InstallSnapshot(
+    grpc::CallbackServerContext*, v1::PeerAck* response) {
+  return new SnapshotReader(this, response);
+}
+
+grpc::ServerUnaryReactor* PeerService::KeepAliveBatch(grpc::CallbackServerContext* context,
+                                                      const v1::KeepAliveBatchRequest*,
+                                                      v1::KeepAliveBatchResponse*) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "sessions are not served yet"));
+  return reactor;
+}
+
+}  // namespace synod::server

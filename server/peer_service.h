@@ -1,0 +1,56 @@
+// PeerService: the receiving end of the Peer gRPC service.
+//
+// `Raft` streams feed each batch of messages to the raft thread's mailbox
+// (never blocking a gRPC thread: the mailbox drops when full). A batch from
+// another cluster is refused. `InstallSnapshot` writes the streamed chunks to
+// a temporary file, checks their CRC32C, publishes the file under the
+// snapshot's index (fsynced) and only then hands the MSG_SNAP to the core, so
+// the state a Ready's snapshot names is always on disk before the Raft log
+// records it.
+//
+// Thread: gRPC callback threads; the reactors own their state.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "raft/types.h"
+#include "server/fault_injection.h"
+#include "server/raft_mailbox.h"
+#include "server/snapshot_files.h"
+#include "synod/v1/peer.grpc.pb.h"
+
+namespace synod::server {
+
+class PeerService final : public v1::Peer::CallbackService {
+ public:
+  // Not owned; must outlive the gRPC server.
+  PeerService(uint64_t cluster_id, raft::NodeId self, RaftMailbox* mailbox,
+              const SnapshotFiles* snapshots, const FaultInjection* faults)
+      : cluster_id_(cluster_id),
+        self_(self),
+        mailbox_(mailbox),
+        snapshots_(snapshots),
+        faults_(faults) {}
+
+  grpc::ServerReadReactor<v1::RaftBatch>* Raft(grpc::CallbackServerContext* context,
+                                               v1::PeerAck* response) override;
+  grpc::ServerReadReactor<v1::InstallSnapshotChunk>* InstallSnapshot(
+      grpc::CallbackServerContext* context, v1::PeerAck* response) override;
+  grpc::ServerUnaryReactor* KeepAliveBatch(grpc::CallbackServerContext* context,
+                                           const v1::KeepAliveBatchRequest* request,
+                                           v1::KeepAliveBatchResponse* response) override;
+
+ private:
+  class RaftReader;
+  class SnapshotReader;
+
+  const uint64_t cluster_id_;
+  const raft::NodeId self_;
+  RaftMailbox* const mailbox_;
+  const SnapshotFiles* const snapshots_;
+  const FaultInjection* const faults_;
+  std::atomic<uint64_t> next_transfer_{1};
+};
+
+}  // namespace synod::server

@@ -1,0 +1,291 @@
+#include "server/peer_transport.h"
+
+#include <cstdio>
+#include <fstream>
+#include <utility>
+
+#include "absl/time/time.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "server/crc32c.h"
+
+namespace synod::server {
+namespace {
+
+// Pause after a broken stream before the next attempt (gRPC's own reconnect
+// backoff is capped low too, see PeerChannelArguments).
+constexpr absl::Duration kRetryPause = absl::Milliseconds(100);
+
+}  // namespace
+
+grpc::ChannelArguments PeerChannelArguments(int max_message_bytes) {
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(max_message_bytes);
+  args.SetMaxReceiveMessageSize(max_message_bytes);
+  // A restarted peer must be reached again within an election timeout, not
+  // after gRPC's default backoff of up to two minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // Notice a silently dead connection (peer host gone) in seconds.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 2000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Each peer gets its own TCP connection even when two share an address
+  // (tests), so one slow stream never shares a window with another.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return args;
+}
+
+PeerTransport::PeerTransport(const Options& options, RaftMailbox* mailbox,
+                             const SnapshotFiles* snapshots, const FaultInjection* faults)
+    : options_(options), mailbox_(mailbox), snapshots_(snapshots), faults_(faults) {}
+
+PeerTransport::~PeerTransport() { Stop(); }
+
+std::unique_ptr<PeerTransport::Peer> PeerTransport::StartPeer(raft::NodeId id,
+                                                              const std::string& addr) {
+  auto peer = std::make_unique<Peer>();
+  peer->id = id;
+  peer->addr = addr;
+  auto channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(),
+                                           PeerChannelArguments(options_.max_message_bytes));
+  peer->stub = v1::Peer::NewStub(channel);
+  Peer* raw = peer.get();
+  peer->sender = std::thread([this, raw] { SenderLoop(raw); });
+  return peer;
+}
+
+void PeerTransport::StopPeer(Peer* peer) {
+  {
+    absl::MutexLock lock(&peer->mu);
+    peer->stopping = true;
+    if (peer->raft_call != nullptr) peer->raft_call->TryCancel();
+    if (peer->snapshot_call != nullptr) peer->snapshot_call->TryCancel();
+  }
+  if (peer->sender.joinable()) peer->sender.join();
+  if (peer->snapshot_sender.joinable()) peer->snapshot_sender.join();
+}
+
+void PeerTransport::UpdatePeers(const std::map<raft::NodeId, std::string>& peers) {
+  std::vector<std::unique_ptr<Peer>> stopped;
+  {
+    absl::MutexLock lock(&peers_mu_);
+    for (auto it = peers_.begin(); it != peers_.end();) {
+      auto want = peers.find(it->first);
+      if (want == peers.end() || want->second != it->second->addr) {
+        stopped.push_back(std::move(it->second));
+        it = peers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& [id, addr] : peers) {
+      if (id == options_.self || peers_.count(id) > 0) continue;
+      peers_[id] = StartPeer(id, addr);
+    }
+  }
+  for (auto& peer : stopped) StopPeer(peer.get());
+}
+
+void PeerTransport::Send(std::vector<raft::Message>* messages) {
+  std::vector<raft::NodeId> full;
+  {
+    absl::MutexLock lock(&peers_mu_);
+    for (raft::Message& m : *messages) {
+      auto it = peers_.find(m.to());
+      if (it == peers_.end()) continue;  // not (or no longer) a member we know
+      Peer* peer = it->second.get();
+      if (faults_->Isolated(peer->id)) {
+        if (m.type() == raft::MessageType::MSG_SNAP) mailbox_->ReportSnapshot(peer->id, false);
+        continue;
+      }
+      if (m.type() == raft::MessageType::MSG_SNAP) {
+        SendSnapshot(peer, std::move(m));
+        continue;
+      }
+      const size_t bytes = m.ByteSizeLong();
+      absl::MutexLock peer_lock(&peer->mu);
+      if (peer->queue.size() >= options_.max_queue_messages ||
+          peer->queue_bytes + bytes > options_.max_queue_bytes) {
+        if (full.empty() || full.back() != peer->id) full.push_back(peer->id);
+        continue;
+      }
+      peer->queue_bytes += bytes;
+      peer->queue.push_back(Queued{std::move(m), bytes});
+    }
+  }
+  messages->clear();
+  for (raft::NodeId id : full) mailbox_->ReportUnreachable(id);
+}
+
+bool PeerTransport::Reachable(raft::NodeId peer) const {
+  absl::MutexLock lock(&peers_mu_);
+  auto it = peers_.find(peer);
+  return it != peers_.end() && it->second->reachable.load() && !faults_->Isolated(peer);
+}
+
+void PeerTransport::Stop() {
+  std::map<raft::NodeId, std::unique_ptr<Peer>> peers;
+  {
+    absl::MutexLock lock(&peers_mu_);
+    peers.swap(peers_);
+  }
+  for (auto& [id, peer] : peers) StopPeer(peer.get());
+}
+
+void PeerTransport::SenderLoop(Peer* peer) {
+  std::unique_ptr<grpc::ClientContext> call;
+  std::unique_ptr<v1::PeerAck> ack;
+  std::unique_ptr<grpc::ClientWriter<v1::RaftBatch>> writer;
+  auto close_call = [&] {
+    if (writer == nullptr) return;
+    {
+      absl::MutexLock lock(&peer->mu);
+      peer->raft_call = nullptr;
+    }
+    call->TryCancel();
+    writer->Finish().IgnoreError();  // the stream is abandoned either way
+    writer.reset();
+    call.reset();
+    ack.reset();
+  };
+
+  while (true) {
+    v1::RaftBatch batch;
+    {
+      absl::MutexLock lock(&peer->mu);
+      auto ready = [peer]() ABSL_SHARED_LOCKS_REQUIRED(peer->mu) {
+        return peer->stopping || !peer->queue.empty();
+      };
+      peer->mu.Await(absl::Condition(&ready));
+      if (peer->stopping) break;
+      size_t bytes = 0;
+      while (!peer->queue.empty()) {
+        Queued& q = peer->queue.front();
+        if (batch.messages_size() > 0 && bytes + q.bytes > options_.max_batch_bytes) break;
+        bytes += q.bytes;
+        peer->queue_bytes -= q.bytes;
+        *batch.add_messages() = std::move(q.message);
+        peer->queue.pop_front();
+      }
+    }
+    if (faults_->Isolated(peer->id)) continue;
+    batch.set_cluster_id(options_.cluster_id);
+    batch.set_from(options_.self);
+
+    if (writer == nullptr) {
+      call = std::make_unique<grpc::ClientContext>();
+      ack = std::make_unique<v1::PeerAck>();
+      {
+        absl::MutexLock lock(&peer->mu);
+        if (peer->stopping) break;
+        peer->raft_call = call.get();
+      }
+      writer = peer->stub->Raft(call.get(), ack.get());
+    }
+    if (writer->Write(batch)) {
+      peer->reachable = true;
+      continue;
+    }
+    // Broken stream (peer down, restarted, or refusing us). Drop what is
+    // queued: Raft regenerates what is still needed, and stale heartbeats
+    // and appends would only delay the fresh ones.
+    close_call();
+    peer->reachable = false;
+    mailbox_->ReportUnreachable(peer->id);
+    absl::MutexLock lock(&peer->mu);
+    peer->queue.clear();
+    peer->queue_bytes = 0;
+    auto stopping = [peer]() ABSL_SHARED_LOCKS_REQUIRED(peer->mu) { return peer->stopping; };
+    peer->mu.AwaitWithTimeout(absl::Condition(&stopping), kRetryPause);
+    if (peer->stopping) break;
+  }
+  close_call();
+}
+
+void PeerTransport::SendSnapshot(Peer* peer, raft::Message message) {
+  if (peer->snapshot_active.exchange(true)) {
+    // One snapshot at a time per peer; the core retries after the report of
+    // the one in flight.
+    return;
+  }
+  if (peer->snapshot_sender.joinable()) peer->snapshot_sender.join();  // finished
+  peer->snapshot_sender = std::thread(
+      [this, peer, m = std::move(message)]() mutable { SnapshotLoop(peer, std::move(m)); });
+}
+
+void PeerTransport::SnapshotLoop(Peer* peer, raft::Message message) {
+  const bool ok = StreamSnapshot(peer, message);
+  std::fprintf(stderr, "snapshot %llu to member %llu: %s\n",
+               static_cast<unsigned long long>(message.snapshot().metadata().index()),
+               static_cast<unsigned long long>(peer->id), ok ? "sent" : "failed");
+  mailbox_->ReportSnapshot(peer->id, ok);
+  peer->snapshot_active = false;
+}
+
+bool PeerTransport::StreamSnapshot(Peer* peer, const raft::Message& message) {
+  const uint64_t index = message.snapshot().metadata().index();
+  const std::string path = snapshots_->PathFor(index);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "snapshot %llu: cannot open %s\n", static_cast<unsigned long long>(index),
+                 path.c_str());
+    return false;
+  }
+  grpc::ClientContext call;
+  v1::PeerAck ack;
+  {
+    absl::MutexLock lock(&peer->mu);
+    if (peer->stopping) return false;
+    peer->snapshot_call = &call;
+  }
+  auto writer = peer->stub->InstallSnapshot(&call, &ack);
+  Crc32c crc;
+  std::string buf(options_.snapshot_chunk_bytes, '\0');
+  uint64_t offset = 0;
+  bool ok = true;
+  bool first = true;
+  while (ok) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const size_t n = static_cast<size_t>(in.gcount());
+    const bool eof = in.eof();
+    if (!eof && !in) {
+      ok = false;
+      break;
+    }
+    v1::InstallSnapshotChunk chunk;
+    chunk.set_cluster_id(options_.cluster_id);
+    if (first) *chunk.mutable_message() = message;
+    first = false;
+    v1::SnapshotChunk* c = chunk.mutable_chunk();
+    c->set_file_name("state.snap");
+    c->set_offset(offset);
+    c->set_data(buf.data(), n);
+    c->set_last_in_file(eof);
+    crc.Update(absl::string_view(buf.data(), n));
+    offset += n;
+    if (eof) {
+      c->set_done(true);
+      c->set_crc32c(crc.Finish());
+    }
+    if (faults_->Isolated(peer->id) || !writer->Write(chunk)) ok = false;
+    if (eof) break;
+  }
+  if (ok) ok = writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  {
+    absl::MutexLock lock(&peer->mu);
+    peer->snapshot_call = nullptr;
+  }
+  if (ok && (!status.ok() || ack.code() != v1::OK)) {
+    std::fprintf(stderr, "snapshot %llu refused by member %llu: %s %s\n",
+                 static_cast<unsigned long long>(index), static_cast<unsigned long long>(peer->id),
+                 status.error_message().c_str(), ack.message().c_str());
+    ok = false;
+  }
+  return ok && status.ok();
+}
+
+}  // namespace synod::server

@@ -1,0 +1,118 @@
+// PeerTransport: sends Raft messages and snapshots to the other members over
+// the gRPC Peer service.
+//
+// One client-streaming `Raft` call per peer carries batches of messages. Each
+// peer has its own bounded queue and sender thread, so a slow or dead peer
+// only fills its own queue: when full, new messages to it are dropped and
+// the peer reported unreachable (Raft resends: a follower in probe state is
+// probed again at the next heartbeat). MSG_SNAP goes instead to a per-peer
+// snapshot thread that streams the snapshot file in chunks over the
+// `InstallSnapshot` call; gRPC's flow control paces it, and the outcome is
+// reported to the core (ReportSnapshot).
+//
+// Thread: Send/UpdatePeers/Stop are called by the raft thread (the owner);
+// sender and snapshot threads are internal and joined by Stop().
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/support/channel_arguments.h"
+#include "raft/types.h"
+#include "server/fault_injection.h"
+#include "server/raft_mailbox.h"
+#include "server/snapshot_files.h"
+#include "synod/v1/peer.grpc.pb.h"
+
+namespace synod::server {
+
+class PeerTransport {
+ public:
+  struct Options {
+    uint64_t cluster_id = 0;
+    raft::NodeId self = raft::kNoNode;
+    // Per-peer queue bounds (messages and bytes).
+    size_t max_queue_messages = 8192;
+    size_t max_queue_bytes = 64u << 20;
+    // Bytes of messages per RaftBatch (at least one message).
+    size_t max_batch_bytes = 4u << 20;
+    // gRPC max message size on peer channels: a batch or a snapshot chunk,
+    // with headroom (a single entry can be as large as the client API allows).
+    int max_message_bytes = 64 << 20;
+    size_t snapshot_chunk_bytes = 1u << 20;
+  };
+
+  // `mailbox`, `snapshots` and `faults` are not owned and outlive this.
+  PeerTransport(const Options& options, RaftMailbox* mailbox, const SnapshotFiles* snapshots,
+                const FaultInjection* faults);
+  ~PeerTransport();
+  PeerTransport(const PeerTransport&) = delete;
+  PeerTransport& operator=(const PeerTransport&) = delete;
+
+  // Sets the peers (id -> peer address), self excluded: starts senders for
+  // new ones, stops removed ones, reconnects changed addresses.
+  void UpdatePeers(const std::map<raft::NodeId, std::string>& peers);
+  // Queues messages (moved from). Peers whose queue was full are reported
+  // unreachable through the mailbox.
+  void Send(std::vector<raft::Message>* messages);
+  // Whether the last attempt to talk to `peer` worked.
+  bool Reachable(raft::NodeId peer) const;
+  // Stops and joins every thread; queued messages are dropped.
+  void Stop();
+
+ private:
+  struct Queued {
+    raft::Message message;
+    size_t bytes = 0;
+  };
+  struct Peer {
+    raft::NodeId id = raft::kNoNode;
+    std::string addr;
+    std::unique_ptr<v1::Peer::Stub> stub;
+
+    absl::Mutex mu;
+    std::deque<Queued> queue ABSL_GUARDED_BY(mu);
+    size_t queue_bytes ABSL_GUARDED_BY(mu) = 0;
+    bool stopping ABSL_GUARDED_BY(mu) = false;
+    // The call in progress, so Stop can cancel a Write blocked by flow control.
+    grpc::ClientContext* raft_call ABSL_GUARDED_BY(mu) = nullptr;
+    grpc::ClientContext* snapshot_call ABSL_GUARDED_BY(mu) = nullptr;
+
+    std::atomic<bool> reachable{true};
+    std::atomic<bool> snapshot_active{false};
+    std::thread sender;
+    std::thread snapshot_sender;
+  };
+
+  std::unique_ptr<Peer> StartPeer(raft::NodeId id, const std::string& addr);
+  void StopPeer(Peer* peer);
+  void SenderLoop(Peer* peer);
+  void SendSnapshot(Peer* peer, raft::Message message);
+  void SnapshotLoop(Peer* peer, raft::Message message);
+  bool StreamSnapshot(Peer* peer, const raft::Message& message);
+
+  const Options options_;
+  RaftMailbox* const mailbox_;
+  const SnapshotFiles* const snapshots_;
+  const FaultInjection* const faults_;
+
+  // Written by the raft thread only; read by it too (Reachable may be called
+  // from others: guarded).
+  mutable absl::Mutex peers_mu_;
+  std::map<raft::NodeId, std::unique_ptr<Peer>> peers_ ABSL_GUARDED_BY(peers_mu_);
+};
+
+// Channel arguments shared by every peer channel (message sizes, fast
+// reconnect, keepalive).
+grpc::ChannelArguments PeerChannelArguments(int max_message_bytes);
+
+}  // namespace synod::server

@@ -1,0 +1,237 @@
+#include "server/peer_transport.h"
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "gtest/gtest.h"
+#include "server/peer_service.h"
+#include "tests/testing/free_port.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/wait.h"
+
+namespace synod::server {
+namespace {
+
+using ::synod::testing::FreePort;
+using ::synod::testing::TempDir;
+using ::synod::testing::WaitUntil;
+
+class RecordingMailbox : public RaftMailbox {
+ public:
+  void DeliverMessages(std::vector<raft::Message> messages) override {
+    absl::MutexLock lock(&mu_);
+    for (auto& m : messages) received_.push_back(std::move(m));
+  }
+  void ReportUnreachable(raft::NodeId peer) override {
+    absl::MutexLock lock(&mu_);
+    ++unreachable_[peer];
+  }
+  void ReportSnapshot(raft::NodeId peer, bool ok) override {
+    absl::MutexLock lock(&mu_);
+    snapshots_.push_back({peer, ok});
+  }
+  std::vector<raft::Message> received() {
+    absl::MutexLock lock(&mu_);
+    return received_;
+  }
+  int unreachable(raft::NodeId peer) {
+    absl::MutexLock lock(&mu_);
+    return unreachable_[peer];
+  }
+  std::vector<std::pair<raft::NodeId, bool>> snapshots() {
+    absl::MutexLock lock(&mu_);
+    return snapshots_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<raft::Message> received_;
+  std::map<raft::NodeId, int> unreachable_;
+  std::vector<std::pair<raft::NodeId, bool>> snapshots_;
+};
+
+// One replica's receiving side: a gRPC server with the Peer service.
+struct Receiver {
+  Receiver(uint64_t cluster_id, raft::NodeId id, const std::string& dir)
+      : snapshots(dir), faults(""), service(cluster_id, id, &mailbox, &snapshots, &faults) {
+    EXPECT_TRUE(snapshots.Init().ok());
+    addr = absl::StrCat("127.0.0.1:", FreePort());
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(addr, grpc::InsecureServerCredentials());
+    builder.RegisterService(&service);
+    server = builder.BuildAndStart();
+  }
+  ~Receiver() { server->Shutdown(); }
+
+  RecordingMailbox mailbox;
+  SnapshotFiles snapshots;
+  FaultInjection faults;
+  PeerService service;
+  std::string addr;
+  std::unique_ptr<grpc::Server> server;
+};
+
+raft::Message Msg(raft::NodeId to, uint64_t index) {
+  raft::Message m;
+  m.set_type(raft::MessageType::MSG_APP);
+  m.set_from(1);
+  m.set_to(to);
+  m.set_index(index);
+  return m;
+}
+
+PeerTransport::Options TransportOptions(uint64_t cluster_id) {
+  PeerTransport::Options o;
+  o.cluster_id = cluster_id;
+  o.self = 1;
+  o.snapshot_chunk_bytes = 1000;  // several chunks for a small file
+  return o;
+}
+
+TEST(PeerTransportTest, DeadPeerDoesNotStallLivePeer) {
+  TempDir tmp;
+  Receiver two(42, 2, tmp.Sub("two"));
+  RecordingMailbox mailbox;
+  SnapshotFiles snapshots(tmp.Sub("one"));
+  FaultInjection faults("");
+  PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);
+  const std::string dead = absl::StrCat("127.0.0.1:", FreePort());  // nobody listens
+  transport.UpdatePeers({{2, two.addr}, {3, dead}});
+
+  constexpr int kCount = 2000;
+  for (int i = 1; i <= kCount; ++i) {
+    std::vector<raft::Message> batch = {Msg(2, i), Msg(3, i)};
+    transport.Send(&batch);
+  }
+  ASSERT_TRUE(
+      WaitUntil([&] { return two.mailbox.received().size() == kCount; }, absl::Seconds(20)));
+  auto got = two.mailbox.received();
+  for (int i = 0; i < kCount; ++i) EXPECT_EQ(got[i].index(), static_cast<uint64_t>(i + 1));
+  EXPECT_TRUE(WaitUntil([&] { return mailbox.unreachable(3) > 0; }, absl::Seconds(10)));
+  EXPECT_FALSE(transport.Reachable(3));
+  EXPECT_TRUE(transport.Reachable(2));
+  transport.Stop();
+}
+
+TEST(PeerTransportTest, OtherClusterIsRefused) {
+  TempDir tmp;
+  Receiver two(42, 2, tmp.Sub("two"));
+  RecordingMailbox mailbox;
+  SnapshotFiles snapshots(tmp.Sub("one"));
+  FaultInjection faults("");
+  PeerTransport transport(TransportOptions(43), &mailbox, &snapshots, &faults);
+  transport.UpdatePeers({{2, two.addr}});
+  // Keep sending until the refusal surfaces as an unreachable report.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::vector<raft::Message> batch = {Msg(2, 1)};
+        transport.Send(&batch);
+        return mailbox.unreachable(2) > 0;
+      },
+      absl::Seconds(10)));
+  EXPECT_TRUE(two.mailbox.received().empty());
+}
+
+TEST(PeerTransportTest, StreamsSnapshotInChunks) {
+  TempDir tmp;
+  Receiver two(42, 2, tmp.Sub("two"));
+  RecordingMailbox mailbox;
+  SnapshotFiles snapshots(tmp.Sub("one"));
+  ASSERT_TRUE(snapshots.Init().ok());
+  std::string content;
+  for (int i = 0; i < 5000; ++i) content += absl::StrCat(i, ",");
+  {
+    const std::string temp = snapshots.TempPathFor(77, "t");
+    std::ofstream(temp, std::ios::binary) << content;
+    ASSERT_TRUE(snapshots.Publish(temp, 77).ok());
+  }
+  FaultInjection faults("");
+  PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);
+  transport.UpdatePeers({{2, two.addr}});
+  raft::Message snap;
+  snap.set_type(raft::MessageType::MSG_SNAP);
+  snap.set_from(1);
+  snap.set_to(2);
+  snap.mutable_snapshot()->mutable_metadata()->set_index(77);
+  snap.mutable_snapshot()->mutable_metadata()->set_term(3);
+  std::vector<raft::Message> batch = {snap};
+  transport.Send(&batch);
+  ASSERT_TRUE(WaitUntil([&] { return !mailbox.snapshots().empty(); }, absl::Seconds(20)));
+  EXPECT_EQ(mailbox.snapshots()[0], std::make_pair(raft::NodeId{2}, true));
+  auto got = two.mailbox.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].type(), raft::MessageType::MSG_SNAP);
+  EXPECT_EQ(got[0].snapshot().metadata().index(), 77u);
+  std::ifstream in(two.snapshots.PathFor(77), std::ios::binary);
+  std::stringstream received;
+  received << in.rdbuf();
+  EXPECT_EQ(received.str(), content);
+}
+
+TEST(PeerTransportTest, MissingSnapshotFileReportsFailure) {
+  TempDir tmp;
+  Receiver two(42, 2, tmp.Sub("two"));
+  RecordingMailbox mailbox;
+  SnapshotFiles snapshots(tmp.Sub("one"));
+  ASSERT_TRUE(snapshots.Init().ok());
+  FaultInjection faults("");
+  PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);
+  transport.UpdatePeers({{2, two.addr}});
+  raft::Message snap;
+  snap.set_type(raft::MessageType::MSG_SNAP);
+  snap.set_to(2);
+  snap.mutable_snapshot()->mutable_metadata()->set_index(5);
+  std::vector<raft::Message> batch = {snap};
+  transport.Send(&batch);
+  ASSERT_TRUE(WaitUntil([&] { return !mailbox.snapshots().empty(); }, absl::Seconds(10)));
+  EXPECT_FALSE(mailbox.snapshots()[0].second);
+}
+
+TEST(PeerTransportTest, FaultInjectionDropsBothWays) {
+  TempDir tmp;
+  Receiver two(42, 2, tmp.Sub("two"));
+  RecordingMailbox mailbox;
+  SnapshotFiles snapshots(tmp.Sub("one"));
+  const std::string fault_file = tmp.Sub("faults");
+  FaultInjection faults(fault_file);
+  PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);
+  transport.UpdatePeers({{2, two.addr}});
+
+  std::ofstream(fault_file) << "2\n";
+  faults.Poll();
+  EXPECT_TRUE(faults.Isolated(2));
+  for (int i = 1; i <= 10; ++i) {
+    std::vector<raft::Message> batch = {Msg(2, i)};
+    transport.Send(&batch);
+  }
+  // Heal, then send a marker: it arrives, and nothing sent while isolated
+  // arrived before it.
+  std::ofstream(fault_file, std::ios::trunc) << "";
+  faults.Poll();
+  EXPECT_FALSE(faults.Isolated(2));
+  std::vector<raft::Message> marker = {Msg(2, 999)};
+  transport.Send(&marker);
+  ASSERT_TRUE(WaitUntil([&] { return !two.mailbox.received().empty(); }, absl::Seconds(10)));
+  auto got = two.mailbox.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].index(), 999u);
+
+  // The receiving side drops messages from an isolated sender.
+  std::ofstream(tmp.Sub("two-faults")) << "1";
+  FaultInjection recv_faults(tmp.Sub("two-faults"));
+  recv_faults.Poll();
+  EXPECT_TRUE(recv_faults.Isolated(1));
+  EXPECT_FALSE(recv_faults.Isolated(3));
+}
+
+}  // namespace
+}  // namespace synod::server
