@@ -17,6 +17,12 @@ void Checker::Fail(const std::string& what) {
   if (failure_.empty()) failure_ = absl::StrCat("t=", FormatTime(*now_), ": ", what);
 }
 
+void Checker::FailLiveness(const std::string& what) {
+  if (failed()) return;
+  Fail(absl::StrCat("liveness: ", what));
+  liveness_failure_ = true;
+}
+
 void Checker::Commit(NodeId id, LogIndex index, Term term, const char* how) {
   auto [it, inserted] = committed_.emplace(index, term);
   if (!inserted && it->second != term) {

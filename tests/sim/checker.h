@@ -34,7 +34,11 @@ class Checker {
   explicit Checker(const uint64_t* now) : now_(now) {}
 
   void Fail(const std::string& what);
+  // A liveness failure (no progress after healing), told apart from the
+  // safety violations above.
+  void FailLiveness(const std::string& what);
   bool failed() const { return !failure_.empty(); }
+  bool liveness_failure() const { return liveness_failure_; }
   const std::string& failure() const { return failure_; }
 
   // `id` became leader of `term`; `log` is its durable log, which holds
@@ -71,6 +75,7 @@ class Checker {
 
   const uint64_t* now_;
   std::string failure_;
+  bool liveness_failure_ = false;
   std::map<raft::Term, raft::NodeId> leaders_;
   std::map<std::pair<raft::LogIndex, raft::Term>, EntryInfo> entries_;
   std::map<raft::LogIndex, raft::Term> committed_;

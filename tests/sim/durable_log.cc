@@ -105,11 +105,6 @@ absl::Status DurableLog::Append(const std::vector<Entry>& entries) {
   return absl::OkStatus();
 }
 
-void DurableLog::SetHardState(const raft::HardState& hard_state, bool synced) {
-  hard_state_ = hard_state;
-  if (synced) synced_hard_state_ = hard_state;
-}
-
 absl::Status DurableLog::CreateSnapshot(LogIndex index, const raft::ConfState& conf_state,
                                         std::string data) {
   if (index <= snapshot_.metadata().index() || index > LastIndex()) {

@@ -4,8 +4,9 @@
 // It holds only what the driver has written: a Ready's snapshot, entries and
 // hard state land here when the simulated write completes, and so does the
 // driver's own snapshot + compaction. It survives a crash of its replica;
-// Crash() reverts what was written without fsync (a commit-only Ready, which
-// ready.h lets the driver write unsynced).
+// Crash() reverts what was written since the last Sync(), as a write-ahead
+// log loses its unsynced tail (a commit-only Ready may be written without
+// fsync, see ready.h).
 //
 // The simulator has its own storage rather than raft's MemoryLogStorage so
 // that it checks the core against the LogStorage contract and not against a
@@ -54,9 +55,11 @@ class DurableLog : public raft::LogStorage {
   // Refused if it leaves a gap or rewrites an entry at or below the durable
   // commit index.
   absl::Status Append(const std::vector<raft::Entry>& entries);
-  // `synced` false: the write is lost by the next Crash() unless a synced
-  // write follows.
-  void SetHardState(const raft::HardState& hard_state, bool synced);
+  void SetHardState(const raft::HardState& hard_state) { hard_state_ = hard_state; }
+  // fsync: everything written so far survives a crash. Entries and
+  // snapshots are only ever written by synced operations, so only the hard
+  // state can be lost (a commit-only Ready, written without fsync).
+  void Sync() { synced_hard_state_ = hard_state_; }
   // The driver's own snapshot of its state machine at `index` (<= LastIndex).
   absl::Status CreateSnapshot(raft::LogIndex index, const raft::ConfState& conf_state,
                               std::string data);

@@ -301,10 +301,11 @@ void SimNode::FinishReady(Ready rd) {
     }
   }
   if (rd.hard_state) {
-    log_->SetHardState(*rd.hard_state, rd.must_sync || rd.snapshot || !rd.entries.empty());
+    log_->SetHardState(*rd.hard_state);
     checker.OnHardState(id_, before, *rd.hard_state, *log_);
     commit_ = std::max(commit_, rd.hard_state->commit());
   }
+  if (rd.must_sync || rd.snapshot || !rd.entries.empty()) log_->Sync();
   if (checker.failed()) return;
   for (const Message& m : rd.persisted_messages) host_->Send(m);
 
@@ -379,6 +380,10 @@ void SimNode::MaybeSnapshot(bool force) {
     Fail(absl::StrCat("node ", id_, " snapshots at ", sm_.applied(), ": ", s.ToString()));
     return;
   }
+  // The snapshot is written synced: the commit index that covers it (in the
+  // hard state, maybe not yet synced) becomes durable with it, so a restart
+  // never finds applied > commit.
+  log_->Sync();
   const LogIndex upto =
       sm_.applied() > options_.compact_margin ? sm_.applied() - options_.compact_margin : 0;
   if (absl::Status s = log_->Compact(upto); !s.ok()) {

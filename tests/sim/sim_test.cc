@@ -41,7 +41,7 @@ TEST(DurableLogTest, AppendTruncatesTailAndRefusesGaps) {
 TEST(DurableLogTest, RefusesToRewriteCommittedEntries) {
   DurableLog log;
   ASSERT_TRUE(log.Append({E(1, 1), E(2, 1)}).ok());
-  log.SetHardState(HS(1, 0, 2), true);
+  log.SetHardState(HS(1, 0, 2));
   EXPECT_FALSE(log.Append({E(2, 2)}).ok());
   EXPECT_TRUE(log.Append({E(2, 1), E(3, 2)}).ok());
 }
@@ -49,8 +49,9 @@ TEST(DurableLogTest, RefusesToRewriteCommittedEntries) {
 TEST(DurableLogTest, CrashLosesUnsyncedHardState) {
   DurableLog log;
   ASSERT_TRUE(log.Append({E(1, 1), E(2, 1)}).ok());
-  log.SetHardState(HS(1, 2, 1), true);
-  log.SetHardState(HS(1, 2, 2), false);
+  log.SetHardState(HS(1, 2, 1));
+  log.Sync();
+  log.SetHardState(HS(1, 2, 2));
   log.Crash();
   EXPECT_EQ(log.hard_state().commit(), 1u);
 }
@@ -142,7 +143,7 @@ TEST_F(CheckerTest, LeaderWithoutCommittedEntry) {
   DurableLog log;
   ASSERT_TRUE(log.Append({E(1, 1)}).ok());
   checker_.OnAppend(1, DurableLog(), {E(1, 1)});
-  log.SetHardState(HS(1, 0, 1), true);
+  log.SetHardState(HS(1, 0, 1));
   checker_.OnHardState(1, HS(1, 0, 0), HS(1, 0, 1), log);
   checker_.OnLeader(2, 2, DurableLog());
   EXPECT_TRUE(checker_.failed());

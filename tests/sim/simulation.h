@@ -30,8 +30,9 @@ struct SimOptions {
   int nodes = 3;  // initial voters
   // Ticks of the faulty phase.
   int steps = 300;
-  // Ticks allowed, after the faults heal, for a leader, a commit and every
-  // member to catch up; 0 picks a bound from the election timeout.
+  // Ticks allowed, after the faults heal, for a leader to emerge and a
+  // proposal to commit, and then the longest a member catching up may go
+  // without progress; 0 picks 30 election timeouts.
   int liveness_ticks = 0;
   // Injects a known Raft bug into the core (Config's test-only switch):
   // commit entries of earlier terms by counting replicas (§3.6.2).
@@ -54,7 +55,8 @@ struct SimStats {
 
 struct SimResult {
   bool ok = true;
-  std::string failure;  // the first violation, with its simulated time
+  std::string failure;            // the first violation, with its simulated time
+  bool liveness_failure = false;  // the failure is liveness, not safety
   SimStats stats;
 };
 
