@@ -80,6 +80,16 @@ struct Session {
   bool operator==(const Session&) const = default;
 };
 
+// The root "/" of a fresh store (all stat fields 0, revision 0) and its one
+// history entry (seq 1). Both backends start from exactly this state.
+Node InitialRoot();
+HistoryEntry InitialRootHistory();
+
+// True if a DeleteExpiredCommand stamped `now_ms` deletes `node`: a TTL node
+// with no children whose last data change is at least ttl_ms old, or a
+// container with no children that has had one (cversion > 0).
+bool ExpiredAt(const Node& node, int64_t now_ms);
+
 // Encodings (store format 1). Decode* return DataLoss on malformed input.
 std::string EncodeNode(const Node& node);
 absl::Status DecodeNode(std::string_view in, Node* node);

@@ -52,7 +52,8 @@ class Overlay : public StateReader {
 
   // Folds every change into `parent`, the overlay this one was built on.
   void MergeInto(Overlay* parent);
-  // Hands the changes over as a WriteSet stamped with `applied_index`.
+  // Hands the changes over as a WriteSet stamped with `applied_index` and
+  // the digest. Once it is committed the base is stale: drop the overlay.
   WriteSet TakeWriteSet(uint64_t applied_index);
 
  private:

@@ -7,8 +7,8 @@
 // Layout (integers little-endian unless noted):
 //   header   "SYNODSNP" | u32 format version | u64 applied index
 //            | u64 digest | u64 compaction revision
-//   records  u8 type | varint32 key length | key | varint32 value length
-//            | value, where type is
+//   records  u8 type | u32 key length | key | u32 value length | value,
+//            where type is
 //              1 node     key = path, value = EncodeNode
 //              2 history  key = path + be64(seq), value = EncodeHistoryEntry
 //              3 session  key = be64(id), value = EncodeSession

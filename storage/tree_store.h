@@ -73,7 +73,9 @@ class StateView : public StateReader {
   // returns false.
   virtual absl::Status ScanHistory(
       std::string_view path, const std::function<bool(uint64_t seq, const HistoryEntry&)>& fn) = 0;
-  // Up to `limit` (0 = no limit) events with revision > after, in order.
+  // Events with revision > after, in order: at least `limit` (0 = no limit)
+  // unless there are fewer, and never a revision cut in two (the last
+  // revision is always complete, so a caller resumes after it).
   virtual absl::Status ListEvents(uint64_t after_revision, size_t limit,
                                   std::vector<v1::WatchEvent>* out) = 0;
   virtual absl::Status ListSessions(std::vector<Session>* out) = 0;
@@ -131,7 +133,7 @@ struct EventsResult {
   v1::ErrorCode code = v1::OK;  // OK or COMPACTED
   uint64_t revision = 0;
   std::vector<v1::WatchEvent> events;  // revision order
-  bool has_more = false;               // the limit cut the list
+  bool has_more = false;               // more events after the last one
 };
 
 // Metadata of a snapshot file (storage/snapshot.h).
@@ -176,9 +178,9 @@ class TreeStore {
   absl::StatusOr<SessionResult> GetSession(uint64_t session_id);
   // Every session (a new leader restarts their clocks).
   absl::StatusOr<std::vector<Session>> ListSessions();
-  // Watch events with revision > after_revision, at most `limit` (0 = all).
-  // Codes: COMPACTED (after_revision < compaction revision: some events
-  // after it are gone).
+  // Watch events with revision > after_revision: about `limit` (0 = all),
+  // whole revisions only (resume after the last event's revision). Codes: COMPACTED (after_revision
+  // < compaction revision: some events after it are gone).
   absl::StatusOr<EventsResult> EventsAfter(uint64_t after_revision, size_t limit);
   // TTL nodes and empty containers that a DeleteExpiredCommand stamped with
   // now_ms would delete, at most `limit` (0 = all), in byte order. For the

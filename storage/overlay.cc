@@ -1,0 +1,148 @@
+#include "storage/overlay.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace synod::storage {
+namespace {
+
+bool InExpiryIndex(const std::optional<Node>& node) {
+  return node.has_value() && (node->kind == NodeKind::kTtl || node->kind == NodeKind::kContainer);
+}
+
+uint64_t EphemeralOwner(const std::optional<Node>& node) {
+  return node.has_value() && node->kind == NodeKind::kEphemeral ? node->stat.ephemeral_owner : 0;
+}
+
+}  // namespace
+
+Overlay::Overlay(StateReader* base) : base_(base), meta_(base->meta()) {}
+
+absl::StatusOr<std::optional<Node>> Overlay::GetNode(std::string_view path) {
+  if (auto it = changes_.nodes.find(path); it != changes_.nodes.end()) return it->second;
+  if (auto it = read_cache_.find(path); it != read_cache_.end()) return it->second;
+  absl::StatusOr<std::optional<Node>> node = base_->GetNode(path);
+  if (!node.ok()) return node.status();
+  read_cache_.emplace(std::string(path), *node);
+  return node;
+}
+
+absl::StatusOr<std::optional<Session>> Overlay::GetSession(uint64_t id) {
+  if (auto it = changes_.sessions.find(id); it != changes_.sessions.end()) return it->second;
+  return base_->GetSession(id);
+}
+
+absl::Status Overlay::ListEphemerals(uint64_t session_id, std::vector<std::string>* out) {
+  std::vector<std::string> base;
+  if (absl::Status s = base_->ListEphemerals(session_id, &base); !s.ok()) return s;
+  // Merge the base list with the adds and removes made here, in byte order.
+  auto first = changes_.ephemerals.lower_bound({session_id, std::string()});
+  std::vector<std::string> merged;
+  size_t i = 0;
+  for (auto it = first; it != changes_.ephemerals.end() && it->first.first == session_id; ++it) {
+    const std::string& path = it->first.second;
+    while (i < base.size() && base[i] < path) merged.push_back(std::move(base[i++]));
+    if (i < base.size() && base[i] == path) ++i;
+    if (it->second) merged.push_back(path);
+  }
+  while (i < base.size()) merged.push_back(std::move(base[i++]));
+  out->insert(out->end(), std::make_move_iterator(merged.begin()),
+              std::make_move_iterator(merged.end()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Overlay::LastHistorySeq(std::string_view path) {
+  if (auto it = last_seq_.find(path); it != last_seq_.end()) return it->second;
+  return base_->LastHistorySeq(path);
+}
+
+absl::Status Overlay::PutNode(std::string_view path, Node node) {
+  absl::StatusOr<std::optional<Node>> old = GetNode(path);
+  if (!old.ok()) return old.status();
+  std::optional<Node> fresh(std::move(node));
+  if (old->has_value()) meta_.digest -= NodeDigestTerm(path, **old);
+  meta_.digest += NodeDigestTerm(path, *fresh);
+  uint64_t old_owner = EphemeralOwner(*old);
+  uint64_t new_owner = EphemeralOwner(fresh);
+  if (old_owner != new_owner) {
+    if (old_owner != 0) changes_.ephemerals[{old_owner, std::string(path)}] = false;
+    if (new_owner != 0) changes_.ephemerals[{new_owner, std::string(path)}] = true;
+  }
+  if (InExpiryIndex(*old) != InExpiryIndex(fresh)) {
+    changes_.expiry[std::string(path)] = InExpiryIndex(fresh);
+  }
+  changes_.nodes.insert_or_assign(std::string(path), std::move(fresh));
+  return absl::OkStatus();
+}
+
+absl::Status Overlay::DeleteNode(std::string_view path) {
+  absl::StatusOr<std::optional<Node>> old = GetNode(path);
+  if (!old.ok()) return old.status();
+  if (!old->has_value()) return absl::OkStatus();
+  meta_.digest -= NodeDigestTerm(path, **old);
+  if (uint64_t owner = EphemeralOwner(*old); owner != 0) {
+    changes_.ephemerals[{owner, std::string(path)}] = false;
+  }
+  if (InExpiryIndex(*old)) changes_.expiry[std::string(path)] = false;
+  changes_.nodes.insert_or_assign(std::string(path), std::nullopt);
+  return absl::OkStatus();
+}
+
+void Overlay::PutHistory(std::string_view path, uint64_t seq, HistoryEntry entry) {
+  auto& last = last_seq_[std::string(path)];
+  last = std::max(last, seq);
+  changes_.history.insert_or_assign({std::string(path), seq}, std::move(entry));
+}
+
+void Overlay::DeleteHistory(std::string_view path, uint64_t seq) {
+  changes_.history.insert_or_assign({std::string(path), seq}, std::nullopt);
+}
+
+void Overlay::PutSession(Session session) {
+  uint64_t id = session.id;
+  changes_.sessions.insert_or_assign(id, std::move(session));
+}
+
+void Overlay::DeleteSession(uint64_t id) { changes_.sessions.insert_or_assign(id, std::nullopt); }
+
+void Overlay::AddEvent(v1::WatchEvent event) { changes_.events.push_back(std::move(event)); }
+
+void Overlay::SetCompactRevision(uint64_t revision) {
+  changes_.compact_revision = revision;
+  meta_.compact_revision = revision;
+}
+
+void Overlay::MergeInto(Overlay* parent) {
+  WriteSet& to = parent->changes_;
+  for (auto& [path, node] : changes_.nodes) {
+    parent->read_cache_.erase(path);
+    to.nodes.insert_or_assign(path, std::move(node));
+  }
+  for (auto& [key, entry] : changes_.history) to.history.insert_or_assign(key, std::move(entry));
+  for (auto& [id, session] : changes_.sessions)
+    to.sessions.insert_or_assign(id, std::move(session));
+  for (auto& [key, add] : changes_.ephemerals) to.ephemerals.insert_or_assign(key, add);
+  for (auto& [key, add] : changes_.expiry) to.expiry.insert_or_assign(key, add);
+  for (auto& event : changes_.events) to.events.push_back(std::move(event));
+  if (changes_.compact_revision.has_value()) parent->SetCompactRevision(*changes_.compact_revision);
+  for (auto& [path, seq] : last_seq_) {
+    auto& last = parent->last_seq_[path];
+    last = std::max(last, seq);
+  }
+  parent->meta_.digest = meta_.digest;
+  changes_ = WriteSet();
+  last_seq_.clear();
+  read_cache_.clear();
+}
+
+WriteSet Overlay::TakeWriteSet(uint64_t applied_index) {
+  WriteSet out = std::move(changes_);
+  out.applied_index = applied_index;
+  out.digest = meta_.digest;
+  changes_ = WriteSet();
+  last_seq_.clear();
+  read_cache_.clear();
+  return out;
+}
+
+}  // namespace synod::storage

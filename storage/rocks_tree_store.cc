@@ -1,0 +1,422 @@
+#include "storage/rocks_tree_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/iterator.h"
+#include "rocksdb/write_batch.h"
+#include "storage/format.h"
+#include "storage/path.h"
+#include "storage/status_macros.h"
+
+namespace synod::storage {
+namespace {
+
+std::string EncodeMeta(const StoreMeta& meta) {
+  std::string out;
+  keys::AppendBigEndian64(&out, meta.applied_index);
+  keys::AppendBigEndian64(&out, meta.digest);
+  keys::AppendBigEndian64(&out, meta.compact_revision);
+  return out;
+}
+
+absl::Status DecodeMeta(std::string_view in, StoreMeta* meta) {
+  if (in.size() != 24) return absl::DataLossError("malformed state meta");
+  meta->applied_index = keys::ReadBigEndian64(in);
+  meta->digest = keys::ReadBigEndian64(in.substr(8));
+  meta->compact_revision = keys::ReadBigEndian64(in.substr(16));
+  return absl::OkStatus();
+}
+
+// The smallest key greater than every key starting with `prefix` (prefix
+// must not end in 0xff, which no prefix here does).
+std::string PrefixEnd(std::string prefix) {
+  prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
+  return prefix;
+}
+
+std::string_view Str(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+}  // namespace
+
+// An iterator over [lower, upper) of one column family (empty bound =
+// unbounded); it owns the bound strings RocksDB points to.
+class BoundedIterator {
+ public:
+  BoundedIterator(RocksEnv* env, ColumnFamily cf, rocksdb::ReadOptions options,
+                  std::string_view lower, std::string_view upper)
+      : lower_(lower), upper_(upper), lower_slice_(lower_), upper_slice_(upper_) {
+    if (!lower_.empty()) options.iterate_lower_bound = &lower_slice_;
+    if (!upper_.empty()) options.iterate_upper_bound = &upper_slice_;
+    it_.reset(env->db()->NewIterator(options, env->cf(cf)));
+  }
+  BoundedIterator(const BoundedIterator&) = delete;
+  BoundedIterator& operator=(const BoundedIterator&) = delete;
+  rocksdb::Iterator* operator->() { return it_.get(); }
+
+ private:
+  const std::string lower_, upper_;
+  const rocksdb::Slice lower_slice_, upper_slice_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+// A rocksdb::Snapshot and everything read through it.
+class RocksTreeStore::View : public StateView {
+ public:
+  View(RocksEnv* env) : env_(env), snapshot_(env->db()->GetSnapshot()) {
+    options_.snapshot = snapshot_;
+  }
+  ~View() override { env_->db()->ReleaseSnapshot(snapshot_); }
+
+  absl::Status Init() {
+    std::string value;
+    rocksdb::Status s =
+        env_->db()->Get(options_, env_->cf(ColumnFamily::kMeta), keys::kMetaState, &value);
+    if (!s.ok()) return FromRocks(s, "read state meta");
+    return DecodeMeta(value, &meta_);
+  }
+
+  const StoreMeta& meta() const override { return meta_; }
+
+  absl::StatusOr<std::optional<Node>> GetNode(std::string_view path) override {
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s =
+        env_->db()->Get(options_, env_->cf(ColumnFamily::kNodes), keys::NodeKey(path), &value);
+    if (s.IsNotFound()) return std::nullopt;
+    if (!s.ok()) return FromRocks(s, "read node");
+    Node node;
+    STORAGE_RETURN_IF_ERROR(DecodeNode(Str(value), &node));
+    return node;
+  }
+
+  absl::StatusOr<std::optional<Session>> GetSession(uint64_t id) override {
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s =
+        env_->db()->Get(options_, env_->cf(ColumnFamily::kSessions), keys::SessionKey(id), &value);
+    if (s.IsNotFound()) return std::nullopt;
+    if (!s.ok()) return FromRocks(s, "read session");
+    Session session;
+    STORAGE_RETURN_IF_ERROR(DecodeSession(Str(value), &session));
+    return session;
+  }
+
+  absl::Status ListEphemerals(uint64_t session_id, std::vector<std::string>* out) override {
+    std::string prefix = keys::EphemeralPrefix(session_id);
+    return Scan(ColumnFamily::kSessions, prefix, PrefixEnd(prefix),
+                [&](std::string_view key, std::string_view) {
+                  out->emplace_back(key.substr(prefix.size()));
+                  return absl::OkStatus();
+                });
+  }
+
+  absl::StatusOr<uint64_t> LastHistorySeq(std::string_view path) override {
+    std::string prefix = keys::HistoryPrefix(path);
+    std::string end = PrefixEnd(prefix);
+    BoundedIterator it(env_, ColumnFamily::kHistory, options_, prefix, end);
+    it->SeekToLast();
+    if (!it->Valid()) return FromRocks(it->status(), "scan history");
+    return keys::ReadBigEndian64(Str(it->key()).substr(prefix.size()));
+  }
+
+  absl::Status ListChildren(std::string_view parent, std::string_view start_after, size_t limit,
+                            std::vector<ChildEntry>* out) override {
+    std::string prefix = keys::ChildrenPrefix(parent);
+    std::string end = PrefixEnd(prefix);
+    BoundedIterator it(env_, ColumnFamily::kNodes, options_, prefix, end);
+    std::string start = prefix + std::string(start_after);
+    it->Seek(start);
+    if (it->Valid() && !start_after.empty() && Str(it->key()) == start) it->Next();
+    for (; it->Valid() && (limit == 0 || out->size() < limit); it->Next()) {
+      ChildEntry child;
+      child.name = std::string(Str(it->key()).substr(prefix.size()));
+      STORAGE_RETURN_IF_ERROR(DecodeNode(Str(it->value()), &child.node));
+      out->push_back(std::move(child));
+    }
+    return FromRocks(it->status(), "list children");
+  }
+
+  absl::Status ScanHistory(std::string_view path,
+                           const std::function<bool(uint64_t, const HistoryEntry&)>& fn) override {
+    std::string prefix = keys::HistoryPrefix(path);
+    std::string end = PrefixEnd(prefix);
+    BoundedIterator it(env_, ColumnFamily::kHistory, options_, prefix, end);
+    for (it->SeekToLast(); it->Valid(); it->Prev()) {
+      HistoryEntry entry;
+      STORAGE_RETURN_IF_ERROR(DecodeHistoryEntry(Str(it->value()), &entry));
+      if (!fn(keys::ReadBigEndian64(Str(it->key()).substr(prefix.size())), entry)) break;
+    }
+    return FromRocks(it->status(), "scan history");
+  }
+
+  absl::Status ListEvents(uint64_t after_revision, size_t limit,
+                          std::vector<v1::WatchEvent>* out) override {
+    std::string start = keys::EventKey(after_revision + 1, 0);
+    std::string end(1, keys::kEventTag + 1);
+    BoundedIterator it(env_, ColumnFamily::kHistory, options_, start, end);
+    size_t taken = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      uint64_t revision = keys::ReadBigEndian64(Str(it->key()).substr(1));
+      if (limit != 0 && taken >= limit && revision != out->back().revision()) break;
+      v1::WatchEvent event;
+      if (!event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("malformed event record");
+      }
+      out->push_back(std::move(event));
+      ++taken;
+    }
+    return FromRocks(it->status(), "list events");
+  }
+
+  absl::Status ListSessions(std::vector<Session>* out) override {
+    std::string prefix(1, keys::kSessionTag);
+    return Scan(ColumnFamily::kSessions, prefix, PrefixEnd(prefix),
+                [&](std::string_view, std::string_view value) {
+                  Session session;
+                  STORAGE_RETURN_IF_ERROR(DecodeSession(value, &session));
+                  out->push_back(std::move(session));
+                  return absl::OkStatus();
+                });
+  }
+
+  absl::Status ListExpiryCandidates(std::vector<std::string>* out) override {
+    std::string prefix(1, keys::kExpiryTag);
+    return Scan(ColumnFamily::kMeta, prefix, PrefixEnd(prefix),
+                [&](std::string_view key, std::string_view) {
+                  out->emplace_back(key.substr(1));
+                  return absl::OkStatus();
+                });
+  }
+
+  absl::Status ForEachNode(
+      const std::function<absl::Status(std::string_view, const Node&)>& fn) override {
+    BoundedIterator it(env_, ColumnFamily::kNodes, options_, std::string_view(),
+                       std::string_view());
+    std::string path;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (!keys::PathFromNodeKey(Str(it->key()), &path)) {
+        return absl::DataLossError("malformed node key");
+      }
+      Node node;
+      STORAGE_RETURN_IF_ERROR(DecodeNode(Str(it->value()), &node));
+      STORAGE_RETURN_IF_ERROR(fn(path, node));
+    }
+    return FromRocks(it->status(), "scan nodes");
+  }
+
+  absl::Status ForEachHistory(const std::function<absl::Status(std::string_view, uint64_t,
+                                                               const HistoryEntry&)>& fn) override {
+    std::string prefix(1, keys::kHistoryTag);
+    return Scan(ColumnFamily::kHistory, prefix, PrefixEnd(prefix),
+                [&](std::string_view key, std::string_view value) {
+                  if (key.size() < 1 + 1 + 1 + 8) return absl::DataLossError("bad history key");
+                  std::string_view path = key.substr(1, key.size() - 1 - 1 - 8);
+                  HistoryEntry entry;
+                  STORAGE_RETURN_IF_ERROR(DecodeHistoryEntry(value, &entry));
+                  return fn(path, keys::ReadBigEndian64(key.substr(key.size() - 8)), entry);
+                });
+  }
+
+ private:
+  absl::Status Scan(ColumnFamily cf, std::string_view lower, std::string_view upper,
+                    const std::function<absl::Status(std::string_view, std::string_view)>& fn) {
+    BoundedIterator it(env_, cf, options_, lower, upper);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      STORAGE_RETURN_IF_ERROR(fn(Str(it->key()), Str(it->value())));
+    }
+    return FromRocks(it->status(), "scan");
+  }
+
+  RocksEnv* env_;
+  const rocksdb::Snapshot* snapshot_;
+  rocksdb::ReadOptions options_;
+  StoreMeta meta_;
+};
+
+absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* env) {
+  std::unique_ptr<RocksTreeStore> store(new RocksTreeStore(env));
+  rocksdb::DB* db = env->db();
+  rocksdb::ColumnFamilyHandle* meta_cf = env->cf(ColumnFamily::kMeta);
+  std::string value;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaRestoring, &value);
+  if (s.ok()) {
+    return absl::FailedPreconditionError(
+        "a snapshot restore was interrupted: restore again, or wipe the replica's state");
+  }
+  if (!s.IsNotFound()) return FromRocks(s, "read restore mark");
+  s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaFormat, &value);
+  if (s.IsNotFound()) {
+    STORAGE_RETURN_IF_ERROR(store->Initialize());
+  } else if (!s.ok()) {
+    return FromRocks(s, "read format version");
+  } else if (value.size() != 4 || keys::ReadBigEndian32(value) != kStoreFormatVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("tree store format version ",
+                     value.size() == 4 ? absl::StrCat(keys::ReadBigEndian32(value)) : "?",
+                     " is not supported (this binary reads ", kStoreFormatVersion, ")"));
+  }
+  s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaState, &value);
+  if (!s.ok()) return FromRocks(s, "read state meta");
+  absl::MutexLock lock(&store->meta_mu_);
+  STORAGE_RETURN_IF_ERROR(DecodeMeta(value, &store->meta_));
+  return store;
+}
+
+absl::Status RocksTreeStore::Initialize() {
+  // A fresh state must not be laid over leftovers of another format.
+  std::unique_ptr<rocksdb::Iterator> it(
+      env_->db()->NewIterator(rocksdb::ReadOptions(), env_->cf(ColumnFamily::kNodes)));
+  it->SeekToFirst();
+  if (it->Valid()) {
+    return absl::FailedPreconditionError("tree column family holds data but no format version");
+  }
+  rocksdb::WriteBatch batch;
+  std::string format;
+  keys::AppendBigEndian32(&format, kStoreFormatVersion);
+  StoreMeta meta;
+  meta.digest = NodeDigestTerm("/", InitialRoot());
+  batch.Put(env_->cf(ColumnFamily::kNodes), keys::NodeKey("/"), EncodeNode(InitialRoot()));
+  batch.Put(env_->cf(ColumnFamily::kHistory), keys::HistoryKey("/", 1),
+            EncodeHistoryEntry(InitialRootHistory()));
+  batch.Put(env_->cf(ColumnFamily::kMeta), keys::kMetaState, EncodeMeta(meta));
+  batch.Put(env_->cf(ColumnFamily::kMeta), keys::kMetaFormat, format);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(env_->db()->Write(wo, &batch), "initialize tree store");
+}
+
+absl::StatusOr<std::unique_ptr<StateView>> RocksTreeStore::NewView() {
+  auto view = std::make_unique<View>(env_);
+  STORAGE_RETURN_IF_ERROR(view->Init());
+  return view;
+}
+
+StoreMeta RocksTreeStore::meta() {
+  absl::MutexLock lock(&meta_mu_);
+  return meta_;
+}
+
+absl::Status RocksTreeStore::AddChanges(const WriteSet& ws, rocksdb::WriteBatch* batch) {
+  auto check = [](rocksdb::Status s) { return FromRocks(s, "build write batch"); };
+  rocksdb::ColumnFamilyHandle* nodes = env_->cf(ColumnFamily::kNodes);
+  rocksdb::ColumnFamilyHandle* history = env_->cf(ColumnFamily::kHistory);
+  rocksdb::ColumnFamilyHandle* sessions = env_->cf(ColumnFamily::kSessions);
+  rocksdb::ColumnFamilyHandle* meta = env_->cf(ColumnFamily::kMeta);
+  for (const auto& [path, node] : ws.nodes) {
+    STORAGE_RETURN_IF_ERROR(check(node.has_value()
+                                      ? batch->Put(nodes, keys::NodeKey(path), EncodeNode(*node))
+                                      : batch->Delete(nodes, keys::NodeKey(path))));
+  }
+  for (const auto& [key, entry] : ws.history) {
+    std::string k = keys::HistoryKey(key.first, key.second);
+    STORAGE_RETURN_IF_ERROR(check(entry.has_value()
+                                      ? batch->Put(history, k, EncodeHistoryEntry(*entry))
+                                      : batch->Delete(history, k)));
+  }
+  for (const auto& [id, session] : ws.sessions) {
+    STORAGE_RETURN_IF_ERROR(check(
+        session.has_value() ? batch->Put(sessions, keys::SessionKey(id), EncodeSession(*session))
+                            : batch->Delete(sessions, keys::SessionKey(id))));
+  }
+  for (const auto& [key, add] : ws.ephemerals) {
+    std::string k = keys::EphemeralKey(key.first, key.second);
+    STORAGE_RETURN_IF_ERROR(check(add ? batch->Put(sessions, k, "") : batch->Delete(sessions, k)));
+  }
+  for (const auto& [path, add] : ws.expiry) {
+    std::string k = keys::ExpiryKey(path);
+    STORAGE_RETURN_IF_ERROR(check(add ? batch->Put(meta, k, "") : batch->Delete(meta, k)));
+  }
+  uint64_t revision = 0;
+  uint32_t index = 0;
+  std::string value;
+  for (const v1::WatchEvent& event : ws.events) {
+    index = event.revision() == revision ? index + 1 : 0;
+    revision = event.revision();
+    event.SerializeToString(&value);
+    STORAGE_RETURN_IF_ERROR(check(batch->Put(history, keys::EventKey(revision, index), value)));
+  }
+  if (ws.compact_revision.has_value()) {
+    STORAGE_RETURN_IF_ERROR(check(batch->DeleteRange(history, keys::EventKey(0, 0),
+                                                     keys::EventKey(*ws.compact_revision + 1, 0))));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RocksTreeStore::Commit(const WriteSet& ws) {
+  StoreMeta next;
+  {
+    absl::MutexLock lock(&meta_mu_);
+    if (ws.applied_index <= meta_.applied_index) return absl::OkStatus();
+    next = meta_;
+  }
+  next.applied_index = ws.applied_index;
+  next.digest = ws.digest;
+  if (ws.compact_revision.has_value()) next.compact_revision = *ws.compact_revision;
+  rocksdb::WriteBatch batch;
+  STORAGE_RETURN_IF_ERROR(AddChanges(ws, &batch));
+  STORAGE_RETURN_IF_ERROR(FromRocks(
+      batch.Put(env_->cf(ColumnFamily::kMeta), keys::kMetaState, EncodeMeta(next)), "batch"));
+  // Unsynced: the WAL keeps the batch atomic; the Raft log is the durable
+  // record and is replayed from the applied index after a crash.
+  rocksdb::WriteOptions wo;
+  wo.sync = false;
+  STORAGE_RETURN_IF_ERROR(FromRocks(env_->db()->Write(wo, &batch), "commit apply batch"));
+  absl::MutexLock lock(&meta_mu_);
+  meta_ = next;
+  return absl::OkStatus();
+}
+
+absl::Status RocksTreeStore::BeginRestore() {
+  rocksdb::WriteBatch batch;
+  for (ColumnFamily cf : {ColumnFamily::kNodes, ColumnFamily::kHistory, ColumnFamily::kSessions,
+                          ColumnFamily::kMeta}) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        env_->db()->NewIterator(rocksdb::ReadOptions(), env_->cf(cf)));
+    it->SeekToFirst();
+    if (!it->Valid()) {
+      STORAGE_RETURN_IF_ERROR(FromRocks(it->status(), "scan for restore"));
+      continue;
+    }
+    std::string first = it->key().ToString();
+    it->SeekToLast();
+    STORAGE_RETURN_IF_ERROR(FromRocks(it->status(), "scan for restore"));
+    std::string last = it->key().ToString();
+    STORAGE_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(env_->cf(cf), first, last), "batch"));
+    STORAGE_RETURN_IF_ERROR(FromRocks(batch.Delete(env_->cf(cf), last), "batch"));
+  }
+  // After the range deletes, so the mark survives them.
+  STORAGE_RETURN_IF_ERROR(
+      FromRocks(batch.Put(env_->cf(ColumnFamily::kMeta), keys::kMetaRestoring, ""), "batch"));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  STORAGE_RETURN_IF_ERROR(FromRocks(env_->db()->Write(wo, &batch), "begin restore"));
+  absl::MutexLock lock(&meta_mu_);
+  meta_ = StoreMeta();
+  return absl::OkStatus();
+}
+
+absl::Status RocksTreeStore::RestoreChunk(const WriteSet& ws) {
+  rocksdb::WriteBatch batch;
+  STORAGE_RETURN_IF_ERROR(AddChanges(ws, &batch));
+  return FromRocks(env_->db()->Write(rocksdb::WriteOptions(), &batch), "restore chunk");
+}
+
+absl::Status RocksTreeStore::FinishRestore(const StoreMeta& meta) {
+  rocksdb::WriteBatch batch;
+  std::string format;
+  keys::AppendBigEndian32(&format, kStoreFormatVersion);
+  rocksdb::ColumnFamilyHandle* meta_cf = env_->cf(ColumnFamily::kMeta);
+  STORAGE_RETURN_IF_ERROR(FromRocks(batch.Put(meta_cf, keys::kMetaFormat, format), "batch"));
+  STORAGE_RETURN_IF_ERROR(
+      FromRocks(batch.Put(meta_cf, keys::kMetaState, EncodeMeta(meta)), "batch"));
+  STORAGE_RETURN_IF_ERROR(FromRocks(batch.Delete(meta_cf, keys::kMetaRestoring), "batch"));
+  // Synced: once this returns the replica may drop log entries the snapshot
+  // covers.
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  STORAGE_RETURN_IF_ERROR(FromRocks(env_->db()->Write(wo, &batch), "finish restore"));
+  absl::MutexLock lock(&meta_mu_);
+  meta_ = meta;
+  return absl::OkStatus();
+}
+
+}  // namespace synod::storage

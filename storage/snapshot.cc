@@ -1,0 +1,400 @@
+// Snapshot files: TreeStore::WriteSnapshot / RestoreSnapshot and the file
+// format described in snapshot.h.
+#include "storage/snapshot.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "storage/format.h"
+#include "storage/hash.h"
+#include "storage/path.h"
+#include "storage/status_macros.h"
+
+namespace synod::storage {
+namespace {
+
+constexpr std::string_view kMagic = "SYNODSNP";
+constexpr size_t kHeaderBytes = 8 + 4 + 8 + 8 + 8;
+constexpr uint8_t kNodeRecord = 1;
+constexpr uint8_t kHistoryRecord = 2;
+constexpr uint8_t kSessionRecord = 3;
+constexpr uint8_t kEventRecord = 4;
+constexpr uint8_t kTrailer = 0xff;
+constexpr size_t kMaxRecordPart = 64u << 20;  // far above any legal key/value
+constexpr size_t kRestoreChunkRecords = 4096;
+
+void PutLe(std::string* out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) {
+    out->push_back(static_cast<char>(v & 0xff));
+    v >>= 8;
+  }
+}
+
+uint64_t GetLe(std::string_view in, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+absl::Status IoError(const std::string& what, const std::string& path) {
+  int err = errno;
+  std::string msg = absl::StrCat(what, " ", path, ": ", std::strerror(err));
+  if (err == ENOENT) return absl::NotFoundError(msg);
+  if (err == EEXIST) return absl::AlreadyExistsError(msg);
+  if (err == ENOSPC) return absl::ResourceExhaustedError(msg);
+  return absl::InternalError(msg);
+}
+
+// Buffered, checksummed writer of a new file.
+class FileWriter {
+ public:
+  absl::Status Open(const std::string& path) {
+    path_ = path;
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd_ < 0) return IoError("create", path);
+    return absl::OkStatus();
+  }
+  ~FileWriter() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      ::unlink(path_.c_str());  // not finished: leave no half file behind
+    }
+  }
+
+  absl::Status Append(std::string_view bytes, bool hashed = true) {
+    if (hashed) hasher_.Update(bytes);
+    buffer_.append(bytes);
+    bytes_ += bytes.size();
+    return buffer_.size() >= (1u << 20) ? Drain() : absl::OkStatus();
+  }
+
+  absl::Status Record(uint8_t type, std::string_view key, std::string_view value) {
+    scratch_.clear();
+    scratch_.push_back(static_cast<char>(type));
+    PutLe(&scratch_, key.size(), 4);
+    scratch_.append(key);
+    PutLe(&scratch_, value.size(), 4);
+    ++records_;
+    STORAGE_RETURN_IF_ERROR(Append(scratch_));
+    return Append(value);
+  }
+
+  // Writes the trailer, syncs and closes.
+  absl::Status Finish() {
+    std::string trailer(1, static_cast<char>(kTrailer));
+    PutLe(&trailer, records_, 8);
+    STORAGE_RETURN_IF_ERROR(Append(trailer));
+    checksum_ = hasher_.Finish();
+    std::string sum;
+    PutLe(&sum, checksum_, 8);
+    STORAGE_RETURN_IF_ERROR(Append(sum, /*hashed=*/false));
+    STORAGE_RETURN_IF_ERROR(Drain());
+    if (::fsync(fd_) != 0) return IoError("fsync", path_);
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) return IoError("close", path_);
+    return absl::OkStatus();
+  }
+
+  uint64_t bytes() const { return bytes_; }
+  uint64_t checksum() const { return checksum_; }
+
+ private:
+  absl::Status Drain() {
+    size_t done = 0;
+    while (done < buffer_.size()) {
+      ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return IoError("write", path_);
+      done += static_cast<size_t>(n);
+    }
+    buffer_.clear();
+    return absl::OkStatus();
+  }
+
+  std::string path_;
+  int fd_ = -1;
+  std::string buffer_;
+  std::string scratch_;
+  StreamHasher hasher_;
+  uint64_t bytes_ = 0;
+  uint64_t records_ = 0;
+  uint64_t checksum_ = 0;
+};
+
+// Buffered reader that checksums what it hands out.
+class FileReader {
+ public:
+  ~FileReader() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  absl::Status Open(const std::string& path) {
+    path_ = path;
+    file_ = std::fopen(path.c_str(), "rb");
+    if (file_ == nullptr) return IoError("open", path);
+    return absl::OkStatus();
+  }
+  // Reads exactly n bytes into *out; DataLoss on a short file.
+  absl::Status Read(size_t n, std::string* out, bool hashed = true) {
+    out->resize(n);
+    if (n > 0 && std::fread(out->data(), 1, n, file_) != n) {
+      if (std::ferror(file_)) return IoError("read", path_);
+      return absl::DataLossError(absl::StrCat("snapshot ", path_, " is truncated"));
+    }
+    if (hashed) hasher_.Update(*out);
+    bytes_ += n;
+    return absl::OkStatus();
+  }
+  bool AtEnd() { return std::fgetc(file_) == EOF; }
+  uint64_t checksum() const { return hasher_.Finish(); }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  StreamHasher hasher_;
+  uint64_t bytes_ = 0;
+};
+
+absl::Status ReadHeader(FileReader* reader, SnapshotInfo* info) {
+  std::string header;
+  STORAGE_RETURN_IF_ERROR(reader->Read(kHeaderBytes, &header));
+  if (std::string_view(header).substr(0, 8) != kMagic) {
+    return absl::DataLossError("not a Synod snapshot file");
+  }
+  std::string_view h(header);
+  info->format_version = static_cast<uint32_t>(GetLe(h.substr(8), 4));
+  if (info->format_version != kSnapshotFormatVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("snapshot format version ", info->format_version,
+                     " is not supported (this binary reads ", kSnapshotFormatVersion, ")"));
+  }
+  info->meta.applied_index = GetLe(h.substr(12), 8);
+  info->meta.digest = GetLe(h.substr(20), 8);
+  info->meta.compact_revision = GetLe(h.substr(28), 8);
+  return absl::OkStatus();
+}
+
+struct Record {
+  uint8_t type = 0;
+  std::string key;
+  std::string value;
+};
+
+// Reads the next record; false at the trailer (whose count it checks).
+absl::StatusOr<bool> NextRecord(FileReader* reader, uint64_t records_so_far, Record* record) {
+  std::string buf;
+  STORAGE_RETURN_IF_ERROR(reader->Read(1, &buf));
+  record->type = static_cast<uint8_t>(buf[0]);
+  if (record->type == kTrailer) {
+    STORAGE_RETURN_IF_ERROR(reader->Read(8, &buf));
+    if (GetLe(buf, 8) != records_so_far) return absl::DataLossError("snapshot record count");
+    return false;
+  }
+  if (record->type < kNodeRecord || record->type > kEventRecord) {
+    return absl::DataLossError("snapshot record of unknown type");
+  }
+  STORAGE_RETURN_IF_ERROR(reader->Read(4, &buf));
+  size_t key_len = GetLe(buf, 4);
+  if (key_len > kMaxRecordPart) return absl::DataLossError("snapshot key too long");
+  STORAGE_RETURN_IF_ERROR(reader->Read(key_len, &record->key));
+  STORAGE_RETURN_IF_ERROR(reader->Read(4, &buf));
+  size_t value_len = GetLe(buf, 4);
+  if (value_len > kMaxRecordPart) return absl::DataLossError("snapshot value too long");
+  STORAGE_RETURN_IF_ERROR(reader->Read(value_len, &record->value));
+  return true;
+}
+
+// Decoded content of one record, ready to go into a WriteSet.
+struct Decoded {
+  std::string path;
+  uint64_t number = 0;  // history seq, session id, or event revision
+  Node node;
+  HistoryEntry history;
+  Session session;
+  v1::WatchEvent event;
+};
+
+absl::Status DecodeRecord(const Record& r, Decoded* d) {
+  switch (r.type) {
+    case kNodeRecord:
+      if (!IsValidPath(r.key)) return absl::DataLossError("snapshot node path");
+      d->path = r.key;
+      return DecodeNode(r.value, &d->node);
+    case kHistoryRecord:
+      if (r.key.size() < 9 || !IsValidPath(std::string_view(r.key).substr(0, r.key.size() - 8))) {
+        return absl::DataLossError("snapshot history key");
+      }
+      d->path = r.key.substr(0, r.key.size() - 8);
+      d->number = keys::ReadBigEndian64(std::string_view(r.key).substr(r.key.size() - 8));
+      return DecodeHistoryEntry(r.value, &d->history);
+    case kSessionRecord:
+      if (r.key.size() != 8) return absl::DataLossError("snapshot session key");
+      d->number = keys::ReadBigEndian64(r.key);
+      return DecodeSession(r.value, &d->session);
+    case kEventRecord:
+      if (r.key.size() != 12) return absl::DataLossError("snapshot event key");
+      d->number = keys::ReadBigEndian64(r.key);
+      if (!d->event.ParseFromString(r.value) || d->event.revision() != d->number) {
+        return absl::DataLossError("snapshot event record");
+      }
+      return absl::OkStatus();
+  }
+  return absl::DataLossError("snapshot record of unknown type");
+}
+
+// One pass over a snapshot file: checks it end to end and, if `sink` is
+// set, feeds every decoded record to it.
+absl::StatusOr<SnapshotInfo> ScanSnapshot(
+    const std::string& file_path, const std::function<absl::Status(Decoded&, uint8_t)>& sink) {
+  FileReader reader;
+  STORAGE_RETURN_IF_ERROR(reader.Open(file_path));
+  SnapshotInfo info;
+  STORAGE_RETURN_IF_ERROR(ReadHeader(&reader, &info));
+  uint64_t records = 0;
+  uint64_t digest = 0;
+  Record record;
+  Decoded decoded;
+  for (;;) {
+    absl::StatusOr<bool> more = NextRecord(&reader, records, &record);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    ++records;
+    STORAGE_RETURN_IF_ERROR(DecodeRecord(record, &decoded));
+    if (record.type == kNodeRecord) digest += NodeDigestTerm(decoded.path, decoded.node);
+    if (sink) STORAGE_RETURN_IF_ERROR(sink(decoded, record.type));
+  }
+  uint64_t computed = reader.checksum();
+  std::string sum;
+  STORAGE_RETURN_IF_ERROR(reader.Read(8, &sum, /*hashed=*/false));
+  if (GetLe(sum, 8) != computed) return absl::DataLossError("snapshot checksum mismatch");
+  if (!reader.AtEnd()) return absl::DataLossError("snapshot has bytes after its trailer");
+  if (digest != info.meta.digest) return absl::DataLossError("snapshot digest mismatch");
+  info.bytes = reader.bytes();
+  info.checksum = computed;
+  return info;
+}
+
+}  // namespace
+
+absl::StatusOr<SnapshotInfo> ReadSnapshotHeader(const std::string& file_path) {
+  FileReader reader;
+  STORAGE_RETURN_IF_ERROR(reader.Open(file_path));
+  SnapshotInfo info;
+  STORAGE_RETURN_IF_ERROR(ReadHeader(&reader, &info));
+  return info;
+}
+
+absl::StatusOr<SnapshotInfo> TreeStore::WriteSnapshot(const std::string& file_path) {
+  absl::StatusOr<std::unique_ptr<StateView>> view = NewView();
+  if (!view.ok()) return view.status();
+  StateView* v = view->get();
+  FileWriter out;
+  STORAGE_RETURN_IF_ERROR(out.Open(file_path));
+  SnapshotInfo info;
+  info.format_version = kSnapshotFormatVersion;
+  info.meta = v->meta();
+  std::string header(kMagic);
+  PutLe(&header, kSnapshotFormatVersion, 4);
+  PutLe(&header, info.meta.applied_index, 8);
+  PutLe(&header, info.meta.digest, 8);
+  PutLe(&header, info.meta.compact_revision, 8);
+  STORAGE_RETURN_IF_ERROR(out.Append(header));
+
+  STORAGE_RETURN_IF_ERROR(v->ForEachNode([&](std::string_view path, const Node& node) {
+    return out.Record(kNodeRecord, path, EncodeNode(node));
+  }));
+  STORAGE_RETURN_IF_ERROR(
+      v->ForEachHistory([&](std::string_view path, uint64_t seq, const HistoryEntry& entry) {
+        std::string key(path);
+        keys::AppendBigEndian64(&key, seq);
+        return out.Record(kHistoryRecord, key, EncodeHistoryEntry(entry));
+      }));
+  std::vector<Session> sessions;
+  STORAGE_RETURN_IF_ERROR(v->ListSessions(&sessions));
+  for (const Session& session : sessions) {
+    std::string key;
+    keys::AppendBigEndian64(&key, session.id);
+    STORAGE_RETURN_IF_ERROR(out.Record(kSessionRecord, key, EncodeSession(session)));
+  }
+  uint64_t after = 0;
+  for (;;) {
+    std::vector<v1::WatchEvent> events;
+    STORAGE_RETURN_IF_ERROR(v->ListEvents(after, 4096, &events));
+    if (events.empty()) break;
+    uint32_t index = 0;
+    for (size_t i = 0; i < events.size(); ++i) {
+      index = i > 0 && events[i].revision() == events[i - 1].revision() ? index + 1 : 0;
+      std::string key;
+      keys::AppendBigEndian64(&key, events[i].revision());
+      keys::AppendBigEndian32(&key, index);
+      STORAGE_RETURN_IF_ERROR(out.Record(kEventRecord, key, events[i].SerializeAsString()));
+    }
+    after = events.back().revision();
+  }
+  STORAGE_RETURN_IF_ERROR(out.Finish());
+  info.bytes = out.bytes();
+  info.checksum = out.checksum();
+  return info;
+}
+
+absl::StatusOr<SnapshotInfo> TreeStore::RestoreSnapshot(const std::string& file_path) {
+  // First pass: the whole file must be sound before the state is touched.
+  absl::StatusOr<SnapshotInfo> checked = ScanSnapshot(file_path, nullptr);
+  if (!checked.ok()) return checked.status();
+
+  STORAGE_RETURN_IF_ERROR(BeginRestore());
+  WriteSet chunk;
+  size_t in_chunk = 0;
+  auto flush = [&]() -> absl::Status {
+    absl::Status s = RestoreChunk(chunk);
+    chunk = WriteSet();
+    in_chunk = 0;
+    return s;
+  };
+  absl::StatusOr<SnapshotInfo> loaded =
+      ScanSnapshot(file_path, [&](Decoded& d, uint8_t type) -> absl::Status {
+        // A revision's events stay in one chunk (stores number them per
+        // chunk).
+        bool same_revision = type == kEventRecord && !chunk.events.empty() &&
+                             chunk.events.back().revision() == d.number;
+        if (in_chunk >= kRestoreChunkRecords && !same_revision) STORAGE_RETURN_IF_ERROR(flush());
+        ++in_chunk;
+        switch (type) {
+          case kNodeRecord:
+            if (d.node.kind == NodeKind::kEphemeral) {
+              chunk.ephemerals[{d.node.stat.ephemeral_owner, d.path}] = true;
+            }
+            if (d.node.kind == NodeKind::kTtl || d.node.kind == NodeKind::kContainer) {
+              chunk.expiry[d.path] = true;
+            }
+            chunk.nodes.insert_or_assign(d.path, std::move(d.node));
+            break;
+          case kHistoryRecord:
+            chunk.history.insert_or_assign({d.path, d.number}, std::move(d.history));
+            break;
+          case kSessionRecord:
+            chunk.sessions.insert_or_assign(d.number, std::move(d.session));
+            break;
+          case kEventRecord:
+            chunk.events.push_back(std::move(d.event));
+            break;
+        }
+        return absl::OkStatus();
+      });
+  // A failure here leaves the store marked as being restored: it will not
+  // open until a restore completes.
+  if (!loaded.ok()) return loaded.status();
+  STORAGE_RETURN_IF_ERROR(flush());
+  STORAGE_RETURN_IF_ERROR(FinishRestore(loaded->meta));
+  return *loaded;
+}
+
+}  // namespace synod::storage
