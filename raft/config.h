@@ -25,6 +25,8 @@ struct Config {
   // MSG_APP in flight per follower.
   uint64_t max_size_per_msg = 1 << 20;
   int max_inflight_msgs = 256;
+  // Bytes of entries in flight per follower (0 = no limit).
+  uint64_t max_inflight_bytes = 0;
   // Bytes of committed entries per Ready (0 = no limit).
   uint64_t max_committed_size_per_ready = 16 << 20;
   // Bytes of uncommitted entries a leader accepts before refusing proposals
@@ -33,7 +35,15 @@ struct Config {
   bool pre_vote = true;      // §9.6
   bool check_quorum = true;  // §6.2: a leader that loses its quorum steps down
   // Seed of the core's own PRNG (election jitter). Same seed, same history.
+  // The core mixes `id` into it, so nodes sharing one seed still draw
+  // different timeouts.
   uint64_t seed = 0;
+
+  // TEST ONLY. When true the leader commits an entry as soon as a majority
+  // stores it, whatever its term: the unsafe rule of dissertation Figure 3.7
+  // (§3.6.2). It exists so the simulator can prove its checker catches a
+  // lost committed entry. Never set it outside tests.
+  bool testing_unsafe_commit_prior_term = false;
 
   absl::Status Validate() const;
 };

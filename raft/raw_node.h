@@ -10,7 +10,9 @@
 // proposal is never reported later: the driver times it out.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,11 @@ struct Status {
   ConfState conf_state;
   NodeId lead_transferee = kNoNode;
   std::vector<ProgressStatus> progress;  // leader only, sorted by id
+  // Election timer: ticks since the last reset, and the randomized timeout
+  // drawn for this round (for tests and traces).
+  int election_elapsed = 0;
+  int randomized_election_timeout = 0;
+  LogIndex committed = 0;  // == hard_state.commit()
 };
 
 class RaftImpl;
@@ -67,22 +74,47 @@ class RawNode {
   absl::Status Step(Message message);
   // Requests a linearizable read point (§6.4); answered in a Ready's
   // read_states with the same context, or dropped (driver times it out).
+  // The context must be non-empty and unique among pending reads.
   void ReadIndex(std::string context);
-  // Asks the leader to hand leadership to `transferee` (§3.10).
+  // Asks the leader to hand leadership to `transferee` (§3.10). Proposals
+  // are refused until the transfer ends (new leader, or abandoned after an
+  // election timeout).
   void TransferLeader(NodeId transferee);
   void ReportUnreachable(NodeId id);
   void ReportSnapshot(NodeId id, bool success);
 
+  // True when GetReady would return work. False while a Ready is
+  // outstanding (between GetReady and Advance).
   bool HasReady() const;
+  // At most one Ready is outstanding: call Advance before the next
+  // GetReady (checked). Tick/Step/Propose/... may be called in between;
+  // their output goes into the next Ready. The driver may move anything out
+  // of the Ready before calling Advance.
   Ready GetReady();
-  // Acknowledges that everything in `ready` was done (see ready.h).
+  // Acknowledges that everything in `ready` was done (see ready.h): its
+  // entries and snapshot are durable and its committed entries applied (or
+  // handed to the apply thread, see ready.h).
   void Advance(const Ready& ready);
 
   raft::Status GetStatus() const;
 
  private:
   explicit RawNode(std::unique_ptr<RaftImpl> impl);
+
+  // What the outstanding Ready handed out, for Advance.
+  struct Outstanding {
+    uint64_t number = 0;
+    LogIndex last_entry_index = 0;
+    Term last_entry_term = 0;
+    LogIndex snapshot_index = 0;
+    LogIndex last_committed_index = 0;
+  };
+
   std::unique_ptr<RaftImpl> impl_;
+  uint64_t ready_number_ = 0;
+  SoftState prev_soft_state_;
+  HardState prev_hard_state_;
+  std::optional<Outstanding> outstanding_;
 };
 
 }  // namespace synod::raft

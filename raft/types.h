@@ -7,7 +7,7 @@
 
 namespace synod::raft {
 
-using NodeId = uint64_t;    // 0 means "none"
+using NodeId = uint64_t;  // 0 means "none"
 using Term = uint64_t;
 using LogIndex = uint64_t;  // first real entry is 1; 0 is "before the log"
 
@@ -25,5 +25,9 @@ using MessageType = synod::raftpb::MessageType;
 enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
 
 const char* RoleName(Role role);
+
+// Size of an entry as counted against the byte limits of messages, Readies
+// and the uncommitted tail: payload plus a fixed allowance for the header.
+inline uint64_t EntryBytes(const Entry& entry) { return entry.data().size() + 16; }
 
 }  // namespace synod::raft
