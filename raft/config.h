@@ -41,8 +41,10 @@ struct Config {
 
   // TEST ONLY. When true the leader commits an entry as soon as a majority
   // stores it, whatever its term: the unsafe rule of dissertation Figure 3.7
-  // (§3.6.2). It exists so the simulator can prove its checker catches a
-  // lost committed entry. Never set it outside tests.
+  // (§3.6.2), and a new leader appends no no-op entry (which would reach a
+  // majority together with the old entries and mask the bug). It exists so
+  // the simulator can prove its checker catches a lost committed entry.
+  // Never set it outside tests.
   bool testing_unsafe_commit_prior_term = false;
 
   absl::Status Validate() const;
