@@ -41,7 +41,7 @@ class CheckFailure {
 // Lets the check macros be used as expressions of type void in both arms of
 // a conditional ("cond ? (void)0 : Voidify() & CheckFailure(...) << msg").
 struct Voidify {
-  void operator&(CheckFailure&) {}
+  void operator&(const CheckFailure&) {}
 };
 
 }  // namespace synod::internal

@@ -30,6 +30,7 @@ void Progress::ResetForNewTerm(LogIndex next_index) {
   match = 0;
   next = next_index;
   recent_active = false;
+  commit_sent = 0;
 }
 
 void Progress::BecomeProbe() {

@@ -42,6 +42,9 @@ struct Progress {
   bool probe_sent = false;
   Inflights inflights;
   bool learner = false;
+  // The commit index last sent in a MSG_APP: an empty MSG_APP that would
+  // only repeat it is not sent.
+  LogIndex commit_sent = 0;
 
   // A new term: nothing is known of the follower; probe from `next_index`.
   void ResetForNewTerm(LogIndex next_index);

@@ -80,6 +80,7 @@ bool RaftImpl::MaybeSendAppend(NodeId to, bool send_if_empty) {
   m.set_index(prev);
   m.set_log_term(*prev_term);
   m.set_commit(log_.committed());
+  pr->commit_sent = log_.committed();
   if (!ents->empty()) {
     uint64_t bytes = 0;
     for (const Entry& e : *ents) bytes += EntryBytes(e);
@@ -99,8 +100,10 @@ bool RaftImpl::MaybeSendAppend(NodeId to, bool send_if_empty) {
 }
 
 void RaftImpl::BroadcastAppend() {
+  // New entries go to everyone; an empty MSG_APP only to followers that
+  // have not been sent the current commit index yet.
   for (auto& [id, pr] : tracker_.progress()) {
-    if (id != id_) SendAppend(id);
+    if (id != id_) MaybeSendAppend(id, /*send_if_empty=*/pr.commit_sent < log_.committed());
   }
 }
 
