@@ -148,14 +148,20 @@ bool InteractionEnv::DeliverMsgs(NodeId id, const std::string& indent) {
     if (!Deliverable(m) || !Exists(id)) {
       Out(absl::StrCat(indent, desc, " DROPPED"));
       // The sender's driver learns that the snapshot did not arrive.
-      if (snap && Exists(from)) GetNode(from).raw->ReportSnapshot(id, false);
+      if (snap && Exists(from)) {
+        GetNode(from).raw->ReportSnapshot(id, false);
+        Out(absl::StrCat(indent, "  ", from, " reports snapshot to ", id, " failed"));
+      }
       continue;
     }
     Out(absl::StrCat(indent, desc));
     absl::Status s = GetNode(id).raw->Step(std::move(m));
     if (!s.ok()) Out(absl::StrCat(indent, "  ", s.ToString()));
     // The sender's driver reports a snapshot sent in full.
-    if (snap && Exists(from)) GetNode(from).raw->ReportSnapshot(id, true);
+    if (snap && Exists(from)) {
+      GetNode(from).raw->ReportSnapshot(id, true);
+      Out(absl::StrCat(indent, "  ", from, " reports snapshot to ", id, " sent"));
+    }
   }
   return true;
 }

@@ -59,8 +59,12 @@ void InteractionEnv::HandleAddNodes(const datadriven::TestData& d) {
   if (const datadriven::CmdArg* a = d.Arg("max-inflight")) {
     base.max_inflight_msgs = static_cast<int>(ToUint(a->vals.at(0)));
   }
-  if (const datadriven::CmdArg* a = d.Arg("max-size"))
+  if (const datadriven::CmdArg* a = d.Arg("max-size")) {
     base.max_size_per_msg = ToUint(a->vals.at(0));
+  }
+  if (const datadriven::CmdArg* a = d.Arg("election-tick")) {
+    base.election_tick = static_cast<int>(ToUint(a->vals.at(0)));
+  }
   ConfState cs;
   const datadriven::CmdArg* voters = d.Arg("voters");
   if (voters != nullptr) {

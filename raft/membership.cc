@@ -154,7 +154,7 @@ ConfState RaftImpl::ApplyConfChange(const ConfChange& change) {
       // The majority changed: the commit index may move; new members are
       // probed right away.
       if (MaybeCommit()) ReleasePendingReadIndexMessages();
-      bcast_pending_ = true;
+      BroadcastAppend();
     }
   }
   CheckInvariants();

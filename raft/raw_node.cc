@@ -91,7 +91,9 @@ bool RawNode::HasReady() const {
   const UnstableLog& u = r.log().unstable();
   if (u.HasPendingSnapshot() || u.HasPendingEntries()) return true;
   if (!impl_->msgs().empty() || !impl_->msgs_after_persist().empty()) return true;
-  if (!impl_->read_states().empty() || r.bcast_pending()) return true;
+  // A pending broadcast always comes with new entries or a new commit
+  // index, both checked here.
+  if (!impl_->read_states().empty()) return true;
   return r.log().HasNextCommittedEntries();
 }
 

@@ -223,7 +223,9 @@ void RaftImpl::HandleAppendResponse(const Message& m) {
   if (MaybeCommit()) {
     bcast_pending_ = true;
     ReleasePendingReadIndexMessages();
-  } else if (was_paused) {
+  } else if (was_paused && pr->commit_sent < log_.committed()) {
+    // The follower was waiting (probe): tell it the commit index even if
+    // there is nothing new to send.
     SendAppend(m.from());
   }
   // Fill the window.
