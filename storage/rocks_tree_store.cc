@@ -114,7 +114,10 @@ class RocksTreeStore::View : public StateView {
     std::string end = PrefixEnd(prefix);
     BoundedIterator it(env_, ColumnFamily::kHistory, options_, prefix, end);
     it->SeekToLast();
-    if (!it->Valid()) return FromRocks(it->status(), "scan history");
+    if (!it->Valid()) {
+      STORAGE_RETURN_IF_ERROR(FromRocks(it->status(), "scan history"));
+      return 0;  // no history: the path never existed (or all was dropped)
+    }
     return keys::ReadBigEndian64(Str(it->key()).substr(prefix.size()));
   }
 

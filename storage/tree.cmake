@@ -16,3 +16,16 @@ target_link_libraries(synod_tree PUBLIC
   synod_rocks_env synod_proto
   absl::status absl::statusor absl::strings absl::synchronization absl::span)
 
+
+add_library(synod_tree_test_util STATIC tree_test_util.cc)
+synod_cc_defaults(synod_tree_test_util)
+target_link_libraries(synod_tree_test_util PUBLIC synod_tree synod_testing GTest::gtest)
+
+add_executable(tree_store_test
+  path_test.cc
+  tree_store_test.cc
+  differential_test.cc
+  reopen_snapshot_test.cc)
+synod_cc_defaults(tree_store_test)
+target_link_libraries(tree_store_test PRIVATE synod_tree_test_util GTest::gtest_main GTest::gmock)
+gtest_discover_tests(tree_store_test)
