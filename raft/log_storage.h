@@ -22,6 +22,8 @@ namespace synod::raft {
 
 struct InitialState {
   HardState hard_state;
+  // The membership as of Config::applied: entries after it are applied
+  // again (and their membership changes with them).
   ConfState conf_state;
 };
 
@@ -38,7 +40,8 @@ class LogStorage {
                                                      uint64_t max_bytes) const = 0;
   // Term of entry i; i may be the snapshot index (its term is known).
   virtual absl::StatusOr<Term> TermAt(LogIndex i) const = 0;
-  // Index of the first entry still available (snapshot index + 1).
+  // Index of the first entry still available (at most snapshot index + 1:
+  // the driver may keep entries below its latest snapshot).
   virtual LogIndex FirstIndex() const = 0;
   // Index of the last entry (snapshot index if the log is empty).
   virtual LogIndex LastIndex() const = 0;

@@ -17,13 +17,13 @@ const char* VoteResultName(VoteResult result) {
   return "VoteUnknown";
 }
 
-LogIndex MajorityCommittedIndex(std::vector<LogIndex>* acked) {
-  if (acked->empty()) return 0;
+LogIndex MajorityCommittedIndex(absl::Span<LogIndex> acked) {
+  if (acked.empty()) return 0;
   // With the indexes in decreasing order, the one at position n/2 is held
   // by n/2 + 1 voters (itself and every larger one): a majority.
-  const size_t k = acked->size() / 2;
-  std::nth_element(acked->begin(), acked->begin() + k, acked->end(), std::greater<LogIndex>());
-  return (*acked)[k];
+  const size_t k = acked.size() / 2;
+  std::nth_element(acked.begin(), acked.begin() + k, acked.end(), std::greater<LogIndex>());
+  return acked[k];
 }
 
 LogIndex MajorityCommittedIndex(const std::vector<NodeId>& voters,
@@ -34,7 +34,7 @@ LogIndex MajorityCommittedIndex(const std::vector<NodeId>& voters,
     auto it = acked.find(id);
     indexes.push_back(it == acked.end() ? 0 : it->second);
   }
-  return MajorityCommittedIndex(&indexes);
+  return MajorityCommittedIndex(absl::MakeSpan(indexes));
 }
 
 VoteResult TallyVotes(const std::vector<NodeId>& voters, const std::map<NodeId, bool>& votes) {

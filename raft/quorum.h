@@ -6,6 +6,7 @@
 #include <map>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "raft/types.h"
 
 namespace synod::raft {
@@ -23,8 +24,8 @@ inline size_t MajorityOf(size_t n) { return n / 2 + 1; }
 LogIndex MajorityCommittedIndex(const std::vector<NodeId>& voters,
                                 const std::map<NodeId, LogIndex>& acked);
 // The same, given the acknowledged indexes of the voters directly (any
-// order; the vector is reordered).
-LogIndex MajorityCommittedIndex(std::vector<LogIndex>* acked);
+// order; reordered in place).
+LogIndex MajorityCommittedIndex(absl::Span<LogIndex> acked);
 
 // Outcome of an election given the votes received so far (true = granted).
 // Votes from non-voters are ignored.

@@ -4,11 +4,22 @@
 // before its own write is durable):
 //   1. send `messages` at once;
 //   2. durably write `snapshot` (if any), `entries` and `hard_state` in one
-//      synced batch;
+//      batch, synced if `must_sync`; `entries` may start below the last
+//      stored index: the stored tail from there on is replaced;
 //   3. send `persisted_messages` (they promise durability: votes, acks);
-//   4. apply `committed_entries` (after installing `snapshot`), hand out
-//      `read_states` once applied up to their index;
+//   4. install `snapshot` into the state machine, then apply
+//      `committed_entries` in order. For every ENTRY_CONF_CHANGE entry,
+//      call RawNode::ApplyConfChange(parsed ConfChange) on the raft thread,
+//      in log order, before step 5, and store the ConfState it returns
+//      together with the applied index (MemoryLogStorage::SetConfState);
+//      hand a `read_states` entry to its reader once the state machine has
+//      applied up to its index;
 //   5. call RawNode::Advance(ready).
+// A driver with a separate apply thread may call Advance once the
+// committed entries are queued there; ApplyConfChange must still happen on
+// the raft thread before Advance. The core counts the leader's own entries
+// towards commitment only after Advance reports them written.
+// Anything may be moved out of the Ready before Advance.
 #pragma once
 
 #include <cstdint>

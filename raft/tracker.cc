@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/container/inlined_vector.h"
 #include "raft/check.h"
 
 namespace synod::raft {
@@ -73,10 +74,10 @@ void ProgressTracker::Remove(NodeId id) {
 }
 
 LogIndex ProgressTracker::Committed() const {
-  std::vector<LogIndex> acked;
-  acked.reserve(voters_.size());
+  // Runs on every acknowledgement: no allocation for usual cluster sizes.
+  absl::InlinedVector<LogIndex, 8> acked;
   for (NodeId id : voters_) acked.push_back(progress_.at(id).match);
-  return MajorityCommittedIndex(&acked);
+  return MajorityCommittedIndex(absl::MakeSpan(acked));
 }
 
 bool ProgressTracker::QuorumActive(NodeId self) const {
