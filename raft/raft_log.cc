@@ -95,14 +95,32 @@ std::optional<LogIndex> RaftLog::MaybeAppend(LogIndex index, Term log_term, LogI
         << "entry " << conflict << " conflicts with the committed prefix (commit " << committed_
         << ")";
     entries->erase(entries->begin(), entries->begin() + (conflict - index - 1));
+    CheckTermsDontDecrease(*entries);
     unstable_.TruncateAndAppend(std::move(*entries));
   }
   CommitTo(std::min(commit, last_new));
   return last_new;
 }
 
+void RaftLog::CheckTermsDontDecrease(const std::vector<Entry>& entries) const {
+#if SYNOD_DCHECK_IS_ON
+  // Log terms never decrease along the log (entries of a term are appended
+  // by that term's leader after everything it inherited).
+  if (entries.empty()) return;
+  Term prev = ZeroTermOnError(entries.front().index() - 1);
+  for (const Entry& e : entries) {
+    SYNOD_DCHECK(e.term() >= prev)
+        << "entry " << e.index() << " has term " << e.term() << " after term " << prev;
+    prev = e.term();
+  }
+#else
+  (void)entries;
+#endif
+}
+
 LogIndex RaftLog::Append(std::vector<Entry>&& entries) {
   if (entries.empty()) return LastIndex();
+  CheckTermsDontDecrease(entries);
   SYNOD_CHECK(entries.front().index() > committed_)
       << "append at " << entries.front().index() << " would overwrite committed " << committed_;
   unstable_.TruncateAndAppend(std::move(entries));

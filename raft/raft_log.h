@@ -94,6 +94,8 @@ class RaftLog {
   absl::StatusOr<Snapshot> GetSnapshot() const;
 
  private:
+  void CheckTermsDontDecrease(const std::vector<Entry>& entries) const;
+
   const LogStorage* storage_;
   UnstableLog unstable_;
   LogIndex committed_ = 0;

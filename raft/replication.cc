@@ -26,6 +26,7 @@ bool RaftImpl::AppendEntries(std::vector<Entry>* entries) {
   // A leader never overwrites or deletes entries in its own log (Leader
   // Append-Only, §3.5 Figure 3.2).
   SYNOD_DCHECK(role_ == Role::kLeader) << "only a leader appends proposals";
+  SYNOD_DCHECK(log_.LastTerm() <= term_) << "a leader's log has an entry of a later term";
   for (Entry& e : *entries) log_.AppendOne(std::move(e));
   uncommitted_size_ += bytes;
   // The leader's own progress moves when the driver reports the entries
