@@ -19,7 +19,10 @@ struct Config {
   int heartbeat_tick = 1;
   // Durable log and state; not owned; must outlive the core.
   const LogStorage* storage = nullptr;
-  // The last index the driver's state machine has applied (restart point).
+  // The last index the driver's state machine has applied (restart point;
+  // entries after it are handed out again). May exceed the persisted
+  // commit index (an applied entry is committed); must not exceed the
+  // durable log. 0 means the storage's snapshot index.
   LogIndex applied = 0;
   // Flow control (§10.2.1 pipelining): bytes of entries per MSG_APP and
   // MSG_APP in flight per follower.

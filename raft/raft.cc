@@ -33,8 +33,8 @@ absl::StatusOr<std::unique_ptr<RaftImpl>> RaftImpl::Create(const Config& config)
   if (hs.commit() > r->log_.LastIndex()) {
     return absl::DataLossError("persisted commit index is past the last log entry");
   }
-  if (config.applied > hs.commit() && config.applied > r->log_.committed()) {
-    return absl::InvalidArgumentError("applied index is past the persisted commit index");
+  if (config.applied > r->log_.LastIndex()) {
+    return absl::DataLossError("applied index is past the last log entry");
   }
   r->term_ = hs.term();
   r->vote_ = hs.vote();

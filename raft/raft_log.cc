@@ -24,12 +24,12 @@ RaftLog::RaftLog(const LogStorage* storage)
 }
 
 void RaftLog::Init(LogIndex committed, LogIndex applied) {
-  committed_ = std::max(committed_, committed);
+  // An applied entry was committed, even if the commit index written with
+  // the hard state (unsynced when only it changed) did not survive a crash.
+  committed_ = std::max({committed_, committed, applied});
   SYNOD_CHECK(committed_ <= LastIndex())
-      << "persisted commit " << committed_ << " is past the last index " << LastIndex();
+      << "commit " << committed_ << " is past the last index " << LastIndex();
   if (applied > applied_) {
-    SYNOD_CHECK(applied <= committed_)
-        << "applied " << applied << " is past the commit index " << committed_;
     applied_ = applied;
     applying_ = applied;
   }

@@ -25,7 +25,8 @@ class RaftLog {
   // Reads the storage's first/last index; applied and committed start at
   // the storage's first index - 1 (its snapshot).
   explicit RaftLog(const LogStorage* storage);
-  // Restart: the driver's applied index and the persisted commit.
+  // Restart: the persisted commit and the driver's applied index (both
+  // checked <= LastIndex() by the caller).
   void Init(LogIndex committed, LogIndex applied);
 
   LogIndex committed() const { return committed_; }
