@@ -1,0 +1,444 @@
+// synod::Client: the C++ client of a Synod cluster.
+//
+// A Client is given a few endpoints, learns every member from any of them
+// (Cluster.MemberList) and routes each request: writes to the leader it knows
+// of (any replica would forward them; this saves a hop), reads and streams to
+// one sticky replica. On UNAVAILABLE / NOT_LEADER it retries with jittered
+// exponential backoff until the caller's deadline, on another replica when
+// the one it used failed, or straight on the leader a NOT_LEADER reply names.
+//
+// Retries never apply a write twice: reads and admin reads are retried
+// blindly; writes carry the session's (id, sequence) WriteContext, which the
+// replicated session table answers once; a write without a session is
+// retried only when the replica said it did not propose it (NOT_LEADER).
+//
+// Consistency: the client remembers the highest revision it handed to the
+// caller (reply headers and watch events) and sends it as min_revision on
+// every read, so a caller reads its own writes, and at least what it saw in
+// an event, on whichever replica serves the read.
+//
+// Sessions: the client opens at most one session at a time (lazily, before
+// the first write or ephemeral create, or with EnsureSession), keeps it alive
+// over a KeepAlive stream, moves it to another replica when its replica dies
+// (resume with id + secret) and reports connected / suspended / expired to
+// listeners. After expiry the next operation that needs one opens a new
+// session. Watches are resumed after a reconnect from the last revision they
+// delivered: no event is missed or delivered twice.
+//
+// Errors: absl::Status with a canonical code (DESIGN.md §3 table) and the
+// Synod ErrorCode as a payload; ErrorCodeOf(status) reads it back.
+//
+// Thread-safety: every method may be called from any thread. Async callbacks,
+// watch events and session listeners run on one client-owned callback thread,
+// in order, and may call the client, including its blocking methods. Do not
+// destroy the Client from inside one of its callbacks. Destruction closes
+// the session (its ephemeral nodes go at once), ends every watch, completes
+// pending async calls with CANCELLED and joins the client's two threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace synod {
+
+// Mirrors synod.v1.ErrorCode (proto/synod/v1/common.proto), value for value.
+enum class ErrorCode : int {
+  kOk = 0,
+  kNoNode = 1,
+  kNodeExists = 2,
+  kBadVersion = 3,
+  kNotEmpty = 4,
+  kNoChildrenForEphemerals = 5,
+  kInvalidPath = 6,
+  kSessionExpired = 7,
+  kTooLarge = 8,
+  kNotLeader = 9,
+  kCompacted = 10,
+  kUnavailable = 11,
+  kTooManyOps = 12,
+  kInvalidArgument = 13,
+  kRolledBack = 14,
+  kRuntimeInconsistency = 15,
+  kAuthFailed = 16,
+  kDeadlineExceeded = 17,
+  kDataLoss = 18,
+  kInternal = 19,
+  kMemberExists = 20,
+  kMemberNotFound = 21,
+  kLearnerNotReady = 22,
+  kMembershipChangeInProgress = 23,
+  kUnsafeMembershipChange = 24,
+  kWatchOverflow = 25,
+  kEphemeralNeedsSession = 26,
+  // Not a wire code: the server sent one this client does not know, or the
+  // failure happened in the client (e.g. CANCELLED at shutdown).
+  kUnknown = 1000,
+};
+
+// "BAD_VERSION" etc. (the proto enum names); "UNKNOWN" for kUnknown.
+absl::string_view ErrorCodeName(ErrorCode code);
+// Inverse of ErrorCodeName; nullopt for a name that is not a code.
+std::optional<ErrorCode> ErrorCodeFromName(absl::string_view name);
+// The canonical absl code a Synod code maps to (DESIGN.md §3 table).
+absl::StatusCode StatusCodeFor(ErrorCode code);
+// An error status carrying `code` as its payload; message "NAME: message".
+absl::Status SynodError(ErrorCode code, absl::string_view message);
+// The Synod code of a status: kOk for OK; the payload when there is one;
+// otherwise derived from the canonical code (e.g. UNAVAILABLE, or kUnknown).
+ErrorCode ErrorCodeOf(const absl::Status& status);
+
+// ZooKeeper's Stat, field for field (see DESIGN.md §2).
+struct Stat {
+  uint64_t czxid = 0;
+  uint64_t mzxid = 0;
+  uint64_t pzxid = 0;
+  int64_t ctime = 0;  // ms since the epoch, leader clock
+  int64_t mtime = 0;
+  int64_t version = 0;
+  int64_t cversion = 0;
+  int64_t aversion = 0;
+  uint64_t ephemeral_owner = 0;
+  int64_t data_length = 0;
+  int64_t num_children = 0;
+  bool operator==(const Stat&) const = default;
+};
+
+enum class CreateMode {
+  kPersistent,
+  kEphemeral,
+  kPersistentSequential,
+  kEphemeralSequential,
+  kContainer,
+  kPersistentWithTtl,
+  kPersistentSequentialWithTtl,
+};
+bool IsEphemeral(CreateMode mode);
+
+enum class Consistency {
+  kLinearizable,  // ReadIndex: sees every write acknowledged before the read
+  kSerializable,  // the serving replica's state as it is (may be behind)
+};
+
+struct ReadOptions {
+  Consistency consistency = Consistency::kLinearizable;
+  // Wait until the serving replica has applied this revision. The client
+  // raises it to the highest revision it has handed out (read-your-writes).
+  uint64_t min_revision = 0;
+};
+
+// Per-call deadline. Unset = now + Options::request_timeout.
+struct CallOptions {
+  std::optional<absl::Time> deadline;
+  static CallOptions Timeout(absl::Duration timeout) { return {absl::Now() + timeout}; }
+};
+
+struct CreateOptions {
+  CreateMode mode = CreateMode::kPersistent;
+  absl::Duration ttl = absl::ZeroDuration();  // required > 0 for TTL modes
+};
+struct CreateResult {
+  std::string path;  // with the sequence suffix for sequential modes
+  Stat stat;
+  uint64_t revision = 0;  // the serving replica's applied revision
+};
+
+struct GetOptions {
+  ReadOptions read;
+  std::optional<int64_t> version;  // the node as of this data version
+  uint64_t revision = 0;           // the node as it was at this revision
+};
+struct GetResult {
+  std::string data;
+  Stat stat;
+  uint64_t revision = 0;
+};
+
+struct ExistsResult {
+  bool exists = false;
+  Stat stat;  // when exists
+  uint64_t revision = 0;
+};
+
+struct SetResult {
+  Stat stat;
+  uint64_t revision = 0;
+};
+
+struct DeleteResult {
+  uint64_t revision = 0;
+};
+
+struct ChildrenOptions {
+  ReadOptions read;
+  // 0: every child (all pages). N: at most N, and next_page_token to go on.
+  uint32_t limit = 0;
+  std::string page_token;  // continue a limited listing
+  bool include_stat = false;
+};
+struct ChildrenResult {
+  std::vector<std::string> children;  // names, in byte order
+  std::vector<Stat> child_stats;      // parallel to children if include_stat
+  Stat stat;                          // the parent's stat
+  std::string next_page_token;        // empty when the listing is complete
+  uint64_t revision = 0;
+};
+
+// One op of a Multi.
+struct Op {
+  enum class Type { kCreate, kSet, kDelete, kCheck };
+  Type type = Type::kCheck;
+  std::string path;
+  std::string data;               // create, set
+  CreateOptions create;           // create
+  int64_t expected_version = -1;  // set, delete, check: -1 = any
+
+  static Op Create(std::string path, std::string data, CreateOptions options = {});
+  static Op Set(std::string path, std::string data, int64_t expected_version = -1);
+  static Op Delete(std::string path, int64_t expected_version = -1);
+  static Op Check(std::string path, int64_t expected_version = -1);
+};
+struct OpResult {
+  ErrorCode code = ErrorCode::kOk;
+  std::string path;  // create: the created path
+  Stat stat;         // create / set: the new stat
+};
+struct MultiResult {
+  std::vector<OpResult> results;  // one per op
+  uint64_t revision = 0;
+};
+
+struct HistoryOptions {
+  ReadOptions read;
+  uint32_t limit = 0;  // 0 = every retained version
+};
+struct NodeVersion {
+  std::string data;
+  Stat stat;
+  bool deleted = false;  // a tombstone: the node was deleted at deleted_revision
+  uint64_t deleted_revision = 0;
+};
+struct HistoryResult {
+  std::vector<NodeVersion> versions;  // newest first
+  uint64_t compact_revision = 0;      // reads below this fail with COMPACTED
+  uint64_t revision = 0;
+};
+
+enum class SessionState {
+  kConnected,  // heartbeats are acknowledged
+  kSuspended,  // the replica was lost; reconnecting (ephemerals still held)
+  kExpired,    // the session is gone; its ephemerals are (or will be) deleted
+  kClosed,     // closed by the caller
+};
+absl::string_view SessionStateName(SessionState state);
+using SessionListener = std::function<void(SessionState state, uint64_t session_id)>;
+
+enum class WatchKind {
+  kData,                 // one-shot: data change or delete of the node
+  kChildren,             // one-shot: child create/delete, or node delete
+  kExists,               // one-shot: create, data change or delete
+  kPersistent,           // every event on the node and its child list
+  kPersistentRecursive,  // every event on the node and its subtree
+};
+bool IsOneShot(WatchKind kind);
+
+enum class EventType { kNodeCreated, kNodeDeleted, kNodeDataChanged, kNodeChildrenChanged };
+absl::string_view EventTypeName(EventType type);  // "NODE_CREATED" etc.
+
+struct WatchEvent {
+  EventType type = EventType::kNodeCreated;
+  std::string path;
+  uint64_t revision = 0;
+  Stat stat;  // after the event; zero on delete
+};
+
+struct WatchOptions {
+  WatchKind kind = WatchKind::kPersistent;
+  // Deliver every matching event after this revision (from history when in
+  // the past, or fail with COMPACTED). 0 = from registration on.
+  uint64_t start_revision = 0;
+  // Ask the server to drop the watch with the session (opens one if needed).
+  bool bind_to_session = false;
+};
+// Runs on the callback thread, in revision order, each event once.
+using WatchEventCallback = std::function<void(const WatchEvent& event)>;
+// Runs once when the watch ends: OK when a one-shot watch fired, CANCELLED
+// after CancelWatch or client shutdown, else the reason (COMPACTED,
+// INVALID_PATH...). No event follows it.
+using WatchDoneCallback = std::function<void(const absl::Status& status)>;
+
+// Cluster administration.
+struct Member {
+  uint64_t id = 0;
+  std::string peer_addr;
+  std::string client_addr;
+  bool learner = false;
+};
+enum class Role { kFollower, kCandidate, kPreCandidate, kLeader, kLearner };
+absl::string_view RoleName(Role role);  // "follower" etc.
+struct MemberStatus {
+  Member member;
+  uint64_t match_index = 0;  // leader only
+  bool reachable = false;
+};
+struct ReplicaStatus {
+  uint64_t id = 0;
+  Role role = Role::kFollower;
+  uint64_t term = 0;
+  uint64_t leader_id = 0;
+  uint64_t commit_index = 0;
+  uint64_t applied_index = 0;
+  uint64_t digest = 0;
+  std::vector<MemberStatus> members;
+  uint64_t snapshot_index = 0;
+  uint64_t log_first_index = 0;
+  std::string version;
+  uint64_t revision = 0;
+};
+struct SnapshotInfo {
+  uint64_t applied_index = 0;
+  uint64_t applied_term = 0;
+  uint64_t digest = 0;
+  uint64_t bytes = 0;  // data bytes received
+  uint32_t crc32c = 0;
+};
+
+class Client {
+ public:
+  struct Options {
+    // host:port of some replicas' client addresses; more are discovered.
+    std::vector<std::string> endpoints;
+    // Deadline of a call that passes no CallOptions.
+    absl::Duration request_timeout = absl::Seconds(10);
+    // One attempt gives up after this long (then retried elsewhere if safe),
+    // so a hung replica does not eat the whole deadline.
+    absl::Duration attempt_timeout = absl::Seconds(3);
+    // Requested session timeout (the server clamps it).
+    absl::Duration session_timeout = absl::Seconds(10);
+    // Open a session before the first write so every write is exactly-once
+    // and may be retried. Off: writes without a session are at-most-once.
+    bool exactly_once_writes = true;
+    // Learn the other members through Cluster.MemberList.
+    bool discover_members = true;
+    // Start on a random endpoint (spreads clients over replicas).
+    bool randomize_endpoints = true;
+    // Retry backoff: starts at initial, doubles up to max, each delay drawn
+    // uniformly from [delay/2, delay].
+    absl::Duration initial_backoff = absl::Milliseconds(20);
+    absl::Duration max_backoff = absl::Seconds(1);
+  };
+
+  // Validates the options and sets up channels; connects lazily (no RPC is
+  // awaited). Errors: INVALID_ARGUMENT (no endpoints, malformed endpoint).
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(Options options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // --- Tree (blocking). Errors: the codes listed in tree.proto per method,
+  // plus UNAVAILABLE / DEADLINE_EXCEEDED when no replica answered in time.
+  absl::StatusOr<CreateResult> Create(absl::string_view path, absl::string_view data,
+                                      const CreateOptions& options = {},
+                                      const CallOptions& call = {});
+  absl::StatusOr<GetResult> Get(absl::string_view path, const GetOptions& options = {},
+                                const CallOptions& call = {});
+  absl::StatusOr<ExistsResult> Exists(absl::string_view path, const ReadOptions& options = {},
+                                      const CallOptions& call = {});
+  absl::StatusOr<SetResult> Set(absl::string_view path, absl::string_view data,
+                                int64_t expected_version = -1, const CallOptions& call = {});
+  absl::StatusOr<DeleteResult> Delete(absl::string_view path, int64_t expected_version = -1,
+                                      const CallOptions& call = {});
+  absl::StatusOr<ChildrenResult> GetChildren(absl::string_view path,
+                                             const ChildrenOptions& options = {},
+                                             const CallOptions& call = {});
+  // All ops apply or none. When an op fails the status is that op's error
+  // ("op 2 (set /a): BAD_VERSION: ..."), with its code as the payload.
+  absl::StatusOr<MultiResult> Multi(const std::vector<Op>& ops, const CallOptions& call = {});
+  absl::StatusOr<HistoryResult> History(absl::string_view path, const HistoryOptions& options = {},
+                                        const CallOptions& call = {});
+  // Returns the revision the serving replica had applied once it caught up
+  // with everything committed when the call arrived.
+  absl::StatusOr<uint64_t> Sync(absl::string_view path = "/", const CallOptions& call = {});
+
+  // --- Tree (async): `done` runs on the callback thread.
+  template <typename T>
+  using Callback = std::function<void(absl::StatusOr<T>)>;
+  void CreateAsync(absl::string_view path, absl::string_view data, const CreateOptions& options,
+                   const CallOptions& call, Callback<CreateResult> done);
+  void GetAsync(absl::string_view path, const GetOptions& options, const CallOptions& call,
+                Callback<GetResult> done);
+  void ExistsAsync(absl::string_view path, const ReadOptions& options, const CallOptions& call,
+                   Callback<ExistsResult> done);
+  void SetAsync(absl::string_view path, absl::string_view data, int64_t expected_version,
+                const CallOptions& call, Callback<SetResult> done);
+  void DeleteAsync(absl::string_view path, int64_t expected_version, const CallOptions& call,
+                   Callback<DeleteResult> done);
+  void GetChildrenAsync(absl::string_view path, const ChildrenOptions& options,
+                        const CallOptions& call, Callback<ChildrenResult> done);
+  void MultiAsync(std::vector<Op> ops, const CallOptions& call, Callback<MultiResult> done);
+  void HistoryAsync(absl::string_view path, const HistoryOptions& options, const CallOptions& call,
+                    Callback<HistoryResult> done);
+  void SyncAsync(absl::string_view path, const CallOptions& call, Callback<uint64_t> done);
+
+  // --- Session.
+  // Opens a session if there is none (or it expired); returns its id.
+  absl::StatusOr<uint64_t> EnsureSession(const CallOptions& call = {});
+  // 0 when there is none.
+  uint64_t session_id() const;
+  // The negotiated timeout of the current session (zero when none).
+  absl::Duration session_timeout() const;
+  SessionState session_state() const;
+  // Ends the session now (its ephemeral nodes are deleted). No-op without one.
+  absl::Status CloseSession(const CallOptions& call = {});
+  // Listeners see every state change after they are added. Returns an id.
+  int AddSessionListener(SessionListener listener);
+  void RemoveSessionListener(int id);
+
+  // --- Watches. Returns once the server acknowledged the watch (so events
+  // after the acknowledgement, or after start_revision, will be seen).
+  // Returns the watch id for CancelWatch.
+  absl::StatusOr<uint64_t> Watch(absl::string_view path, const WatchOptions& options,
+                                 WatchEventCallback on_event, WatchDoneCallback on_done = nullptr,
+                                 const CallOptions& call = {});
+  // Ends a watch; its done callback gets CANCELLED. No-op for an ended one.
+  void CancelWatch(uint64_t watch_id);
+
+  // --- Cluster administration (Cluster service).
+  absl::StatusOr<std::vector<Member>> MemberList(const CallOptions& call = {});
+  // The status of the replica at `client_addr` ("" = any replica).
+  absl::StatusOr<ReplicaStatus> GetStatus(absl::string_view client_addr = "",
+                                          const CallOptions& call = {});
+  absl::StatusOr<std::vector<Member>> MemberAdd(uint64_t id, absl::string_view peer_addr,
+                                                absl::string_view client_addr,
+                                                const CallOptions& call = {});
+  absl::StatusOr<std::vector<Member>> MemberPromote(uint64_t id, const CallOptions& call = {});
+  absl::StatusOr<std::vector<Member>> MemberRemove(uint64_t id, const CallOptions& call = {});
+  absl::Status TransferLeader(uint64_t id, const CallOptions& call = {});
+  // Streams a consistent snapshot from one replica into `file_path` (written
+  // to a temporary name, checked against the stream's CRC32C, then renamed).
+  // File format: see client/src/snapshot_file.h. Errors: DATA_LOSS when the
+  // checksum or framing is wrong, INTERNAL for file errors.
+  absl::StatusOr<SnapshotInfo> SaveSnapshot(const std::string& file_path,
+                                            const CallOptions& call = {});
+
+  // The highest revision handed to the caller so far.
+  uint64_t last_revision() const;
+  // The endpoints currently known (seeds and discovered members).
+  std::vector<std::string> endpoints() const;
+
+  class Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace synod

@@ -1,0 +1,219 @@
+// synod::Client: cluster administration and snapshots (Cluster service).
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "client/src/client_impl.h"
+#include "client/src/convert.h"
+#include "client/src/crc32c.h"
+#include "client/src/reply.h"
+#include "grpcpp/client_context.h"
+
+namespace synod {
+
+using client::Endpoint;
+using client::RetryPolicy;
+using client::Route;
+using client::RpcSpec;
+
+namespace {
+
+#define SYNOD_CLUSTER_METHOD(Name, Req, Resp)                                    \
+  [](Endpoint& ep, grpc::ClientContext* ctx, const v1::Req* req, v1::Resp* resp, \
+     std::function<void(grpc::Status)> done) {                                   \
+    ep.cluster->async()->Name(ctx, req, resp, std::move(done));                  \
+  }
+
+// Membership changes are not exactly-once (no session): a retry is safe
+// only when the replica refused to propose the change.
+template <typename Req, typename Resp>
+RpcSpec<Req, Resp> ChangeSpec(client::AsyncMethod<Req, Resp> method) {
+  RpcSpec<Req, Resp> spec;
+  spec.method = method;
+  spec.route = Route::kLeader;
+  spec.retry = RetryPolicy::kNotProposedOnly;
+  return spec;
+}
+
+template <typename Resp>
+absl::StatusOr<std::vector<Member>> MembersOf(Resp& r) {
+  return client::FromProto(r.members());
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Member>> Client::MemberList(const CallOptions& call) {
+  RpcSpec<v1::MemberListRequest, v1::MemberListResponse> spec;
+  spec.method = SYNOD_CLUSTER_METHOD(MemberList, MemberListRequest, MemberListResponse);
+  v1::MemberListRequest req;
+  return Impl::Wait<std::vector<Member>>([&](Impl::Done<std::vector<Member>> done) {
+    impl_->Run<v1::MemberListRequest, v1::MemberListResponse, std::vector<Member>>(
+        std::move(spec), std::move(req), impl_->DeadlineOf(call), MembersOf<v1::MemberListResponse>,
+        std::move(done));
+  });
+}
+
+absl::StatusOr<ReplicaStatus> Client::GetStatus(absl::string_view client_addr,
+                                                const CallOptions& call) {
+  RpcSpec<v1::StatusRequest, v1::StatusResponse> spec;
+  spec.method = SYNOD_CLUSTER_METHOD(Status, StatusRequest, StatusResponse);
+  if (!client_addr.empty()) {
+    spec.route = Route::kPinned;
+    spec.pinned = impl_->core().endpoints().ForAddress(std::string(client_addr));
+  }
+  return Impl::Wait<ReplicaStatus>([&](Impl::Done<ReplicaStatus> done) {
+    impl_->Run<v1::StatusRequest, v1::StatusResponse, ReplicaStatus>(
+        std::move(spec), v1::StatusRequest(), impl_->DeadlineOf(call),
+        [](v1::StatusResponse& r) -> absl::StatusOr<ReplicaStatus> { return client::FromProto(r); },
+        std::move(done));
+  });
+}
+
+absl::StatusOr<std::vector<Member>> Client::MemberAdd(uint64_t id, absl::string_view peer_addr,
+                                                      absl::string_view client_addr,
+                                                      const CallOptions& call) {
+  v1::MemberAddRequest req;
+  req.set_id(id);
+  req.set_peer_addr(std::string(peer_addr));
+  req.set_client_addr(std::string(client_addr));
+  return Impl::Wait<std::vector<Member>>([&](Impl::Done<std::vector<Member>> done) {
+    impl_->Run<v1::MemberAddRequest, v1::MemberAddResponse, std::vector<Member>>(
+        ChangeSpec<v1::MemberAddRequest, v1::MemberAddResponse>(
+            SYNOD_CLUSTER_METHOD(MemberAdd, MemberAddRequest, MemberAddResponse)),
+        std::move(req), impl_->DeadlineOf(call), MembersOf<v1::MemberAddResponse>, std::move(done));
+  });
+}
+
+absl::StatusOr<std::vector<Member>> Client::MemberPromote(uint64_t id, const CallOptions& call) {
+  v1::MemberPromoteRequest req;
+  req.set_id(id);
+  return Impl::Wait<std::vector<Member>>([&](Impl::Done<std::vector<Member>> done) {
+    impl_->Run<v1::MemberPromoteRequest, v1::MemberPromoteResponse, std::vector<Member>>(
+        ChangeSpec<v1::MemberPromoteRequest, v1::MemberPromoteResponse>(
+            SYNOD_CLUSTER_METHOD(MemberPromote, MemberPromoteRequest, MemberPromoteResponse)),
+        std::move(req), impl_->DeadlineOf(call), MembersOf<v1::MemberPromoteResponse>,
+        std::move(done));
+  });
+}
+
+absl::StatusOr<std::vector<Member>> Client::MemberRemove(uint64_t id, const CallOptions& call) {
+  v1::MemberRemoveRequest req;
+  req.set_id(id);
+  return Impl::Wait<std::vector<Member>>([&](Impl::Done<std::vector<Member>> done) {
+    impl_->Run<v1::MemberRemoveRequest, v1::MemberRemoveResponse, std::vector<Member>>(
+        ChangeSpec<v1::MemberRemoveRequest, v1::MemberRemoveResponse>(
+            SYNOD_CLUSTER_METHOD(MemberRemove, MemberRemoveRequest, MemberRemoveResponse)),
+        std::move(req), impl_->DeadlineOf(call), MembersOf<v1::MemberRemoveResponse>,
+        std::move(done));
+  });
+}
+
+absl::Status Client::TransferLeader(uint64_t id, const CallOptions& call) {
+  v1::TransferLeaderRequest req;
+  req.set_id(id);
+  return Impl::Wait<bool>([&](Impl::Done<bool> done) {
+           impl_->Run<v1::TransferLeaderRequest, v1::TransferLeaderResponse, bool>(
+               ChangeSpec<v1::TransferLeaderRequest, v1::TransferLeaderResponse>(
+                   SYNOD_CLUSTER_METHOD(TransferLeader, TransferLeaderRequest,
+                                        TransferLeaderResponse)),
+               std::move(req), impl_->DeadlineOf(call),
+               [](v1::TransferLeaderResponse&) -> absl::StatusOr<bool> { return true; },
+               std::move(done));
+         })
+      .status();
+}
+
+namespace {
+
+// Receives one snapshot stream into `path`. The stream is one file of the
+// server's snapshot format; the saved file is exactly its bytes.
+absl::StatusOr<SnapshotInfo> ReceiveSnapshot(Endpoint& ep, absl::Time deadline,
+                                             const std::string& path) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(deadline));
+  std::unique_ptr<grpc::ClientReader<v1::SnapshotChunk>> reader =
+      ep.cluster->Snapshot(&ctx, v1::SnapshotRequest());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return SynodError(ErrorCode::kInternal, absl::StrCat("cannot create ", path));
+  SnapshotInfo info;
+  client::Crc32c crc;
+  std::string file_name;
+  bool first = true;
+  bool done = false;
+  v1::SnapshotChunk chunk;
+  while (!done && reader->Read(&chunk)) {
+    if (first) {
+      info.applied_index = chunk.applied_index();
+      info.applied_term = chunk.applied_term();
+      info.digest = chunk.digest();
+      file_name = chunk.file_name();
+      first = false;
+    }
+    if (chunk.file_name() != file_name) {
+      ctx.TryCancel();
+      reader->Finish().ok();
+      return SynodError(ErrorCode::kInternal,
+                        absl::StrCat("snapshot has more than one file (", file_name, ", ",
+                                     chunk.file_name(), "); this client saves one"));
+    }
+    if (chunk.offset() != info.bytes) {
+      ctx.TryCancel();
+      reader->Finish().ok();
+      return SynodError(ErrorCode::kDataLoss, absl::StrCat("chunk at offset ", chunk.offset(),
+                                                           ", expected ", info.bytes));
+    }
+    out.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
+    crc.Update(chunk.data());
+    info.bytes += chunk.data().size();
+    if (chunk.done()) {
+      done = true;
+      info.crc32c = chunk.crc32c();
+    }
+  }
+  grpc::Status status = reader->Finish();
+  out.close();
+  if (!status.ok()) {
+    client::Reply r = client::ClassifyReply(status, v1::ResponseHeader(), ep.address);
+    return r.status;
+  }
+  if (!out) return SynodError(ErrorCode::kInternal, absl::StrCat("cannot write ", path));
+  if (!done) return SynodError(ErrorCode::kDataLoss, "snapshot stream ended before its last chunk");
+  if (crc.value() != info.crc32c) {
+    return SynodError(ErrorCode::kDataLoss, absl::StrCat("snapshot checksum mismatch: stream says ",
+                                                         info.crc32c, ", data has ", crc.value()));
+  }
+  return info;
+}
+
+}  // namespace
+
+absl::StatusOr<SnapshotInfo> Client::SaveSnapshot(const std::string& file_path,
+                                                  const CallOptions& call) {
+  const absl::Time deadline = impl_->DeadlineOf(call);
+  const std::string temp = file_path + ".part";
+  // A blocking stream: saving a backup is a blocking operation anyway. Each
+  // replica is tried once, starting with the current one.
+  absl::Status last = SynodError(ErrorCode::kUnavailable, "no replica reachable");
+  const std::vector<std::string> addresses = impl_->core().endpoints().Addresses();
+  std::shared_ptr<Endpoint> ep = impl_->core().endpoints().Current();
+  for (size_t i = 0; i < addresses.size() && absl::Now() < deadline; ++i) {
+    absl::StatusOr<SnapshotInfo> info = ReceiveSnapshot(*ep, deadline, temp);
+    if (info.ok()) {
+      if (std::rename(temp.c_str(), file_path.c_str()) != 0) {
+        std::remove(temp.c_str());
+        return SynodError(ErrorCode::kInternal, absl::StrCat("cannot rename to ", file_path));
+      }
+      return info;
+    }
+    std::remove(temp.c_str());
+    last = info.status();
+    const ErrorCode code = ErrorCodeOf(last);
+    if (code != ErrorCode::kUnavailable && code != ErrorCode::kNotLeader) return last;
+    impl_->core().endpoints().ReportFailure(*ep);
+    ep = impl_->core().endpoints().Current();
+  }
+  return last;
+}
+
+}  // namespace synod

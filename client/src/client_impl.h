@@ -1,0 +1,111 @@
+// Client::Impl: the parts of a Client and the plumbing shared by its
+// methods (client.cc: lifecycle, tree, sessions, watches; admin.cc: cluster
+// administration and snapshots).
+//
+// Thread-safety: as Client. Teardown order (destructor): close the session,
+// end watches and the keepalive stream, cancel and wait for calls in flight,
+// drain the callback thread, stop the loop.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "client/src/core.h"
+#include "client/src/executor.h"
+#include "client/src/session.h"
+#include "client/src/unary_call.h"
+#include "client/src/watch.h"
+#include "synod/client.h"
+
+namespace synod {
+
+class Client::Impl {
+ public:
+  template <typename T>
+  using Done = std::function<void(absl::StatusOr<T>)>;
+
+  Impl(Options options, size_t start_endpoint, uint64_t seed);
+  ~Impl();
+
+  client::ClientCore& core() { return core_; }
+  client::SessionManager& sessions() { return sessions_; }
+  client::WatchManager& watches() { return watches_; }
+  client::SerialExecutor& callbacks() { return callbacks_; }
+
+  absl::Time DeadlineOf(const CallOptions& call) const {
+    return call.deadline.value_or(absl::Now() + core_.options().request_timeout);
+  }
+
+  // Starts a call and converts its response; `done` runs on a gRPC or loop
+  // thread and must not block.
+  template <typename Req, typename Resp, typename T>
+  void Run(client::RpcSpec<Req, Resp> spec, Req req, absl::Time deadline,
+           std::function<absl::StatusOr<T>(Resp&)> convert, Done<T> done) {
+    client::StartCall<Req, Resp>(
+        &core_, std::move(spec), std::move(req), deadline,
+        [convert = std::move(convert), done = std::move(done)](absl::StatusOr<Resp> resp) {
+          if (!resp.ok()) {
+            done(resp.status());
+            return;
+          }
+          done(convert(*resp));
+        });
+  }
+
+  // Wraps a user callback so it runs on the callback thread.
+  template <typename T>
+  Done<T> OnCallbackThread(Done<T> user) {
+    return [this, user = std::move(user)](absl::StatusOr<T> result) {
+      callbacks_.Post([user, result = std::move(result)]() mutable { user(std::move(result)); });
+    };
+  }
+
+  // Runs `start` with a completion and waits for it. The completion does not
+  // go through the callback thread, so this works from inside a callback.
+  template <typename T>
+  static absl::StatusOr<T> Wait(const std::function<void(Done<T>)>& start) {
+    absl::Notification done;
+    std::optional<absl::StatusOr<T>> out;
+    start([&](absl::StatusOr<T> result) {
+      out.emplace(std::move(result));
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return std::move(*out);
+  }
+
+  // The write identity for a write: opens a session first when the write
+  // needs one (ephemeral create) or when writes are exactly-once.
+  void WithWriteId(bool needs_session, absl::Time deadline,
+                   std::function<void(absl::StatusOr<client::SessionManager::WriteId>)> k);
+
+  // Tree operations with internal completions.
+  void CreateImpl(absl::string_view path, absl::string_view data, const CreateOptions& options,
+                  absl::Time deadline, Done<CreateResult> done);
+  void GetImpl(absl::string_view path, const GetOptions& options, absl::Time deadline,
+               Done<GetResult> done);
+  void ExistsImpl(absl::string_view path, const ReadOptions& options, absl::Time deadline,
+                  Done<ExistsResult> done);
+  void SetImpl(absl::string_view path, absl::string_view data, int64_t expected_version,
+               absl::Time deadline, Done<SetResult> done);
+  void DeleteImpl(absl::string_view path, int64_t expected_version, absl::Time deadline,
+                  Done<DeleteResult> done);
+  void GetChildrenImpl(absl::string_view path, const ChildrenOptions& options, absl::Time deadline,
+                       Done<ChildrenResult> done);
+  void MultiImpl(const std::vector<Op>& ops, absl::Time deadline, Done<MultiResult> done);
+  void HistoryImpl(absl::string_view path, const HistoryOptions& options, absl::Time deadline,
+                   Done<HistoryResult> done);
+  void SyncImpl(absl::string_view path, absl::Time deadline, Done<uint64_t> done);
+
+ private:
+  client::ClientCore core_;
+  client::SerialExecutor callbacks_;
+  client::SessionManager sessions_;
+  client::WatchManager watches_;
+};
+
+}  // namespace synod

@@ -1,0 +1,131 @@
+#include "client/src/endpoints.h"
+
+#include <algorithm>
+
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace synod::client {
+namespace {
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  // A replica that comes back should be found again within about a second,
+  // not after gRPC's default backoff of up to two minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // Snapshots and large multis: the server sets its own limit deliberately.
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
+
+Endpoint::Endpoint(std::string addr)
+    : address(std::move(addr)),
+      channel(MakeChannel(address)),
+      tree(v1::Tree::NewStub(channel)),
+      session(v1::Session::NewStub(channel)),
+      watch(v1::Watch::NewStub(channel)),
+      cluster(v1::Cluster::NewStub(channel)) {}
+
+EndpointSet::EndpointSet(const std::vector<std::string>& seeds, size_t start) : seeds_(seeds) {
+  for (const std::string& s : seeds) {
+    if (FindLocked(s) == nullptr) endpoints_.push_back(std::make_shared<Endpoint>(s));
+  }
+  current_ = start % endpoints_.size();
+}
+
+std::shared_ptr<Endpoint> EndpointSet::FindLocked(const std::string& address) const {
+  for (const auto& ep : endpoints_) {
+    if (ep->address == address) return ep;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<Endpoint> EndpointSet::Current() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return endpoints_[current_];
+}
+
+std::shared_ptr<Endpoint> EndpointSet::Leader() const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (leader_id_ == 0) return nullptr;
+  for (const auto& ep : endpoints_) {
+    if (ep->member_id.load() == leader_id_) return ep;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<Endpoint> EndpointSet::ByMemberId(uint64_t id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& ep : endpoints_) {
+    if (id != 0 && ep->member_id.load() == id) return ep;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<Endpoint> EndpointSet::ForAddress(const std::string& address) const {
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (auto ep = FindLocked(address)) return ep;
+  }
+  return std::make_shared<Endpoint>(address);
+}
+
+uint64_t EndpointSet::leader_id() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return leader_id_;
+}
+
+void EndpointSet::ReportFailure(const Endpoint& ep) {
+  absl::MutexLock lock(&mu_);
+  if (endpoints_[current_].get() == &ep) current_ = (current_ + 1) % endpoints_.size();
+  if (leader_id_ != 0 && ep.member_id.load() == leader_id_) leader_id_ = 0;
+}
+
+bool EndpointSet::ReportHeader(Endpoint& ep, uint64_t member_id, uint64_t leader_id) {
+  if (member_id != 0) ep.member_id.store(member_id);
+  absl::MutexLock lock(&mu_);
+  if (leader_id != 0) leader_id_ = leader_id;
+  if (leader_id_ == 0) return false;
+  for (const auto& e : endpoints_) {
+    if (e->member_id.load() == leader_id_) return false;
+  }
+  return true;
+}
+
+void EndpointSet::SetMembers(const std::vector<Member>& members) {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<Endpoint>> next;
+  auto add = [&](const std::string& address) -> std::shared_ptr<Endpoint> {
+    for (const auto& ep : next) {
+      if (ep->address == address) return ep;
+    }
+    std::shared_ptr<Endpoint> ep = FindLocked(address);
+    if (ep == nullptr) ep = std::make_shared<Endpoint>(address);
+    next.push_back(ep);
+    return ep;
+  };
+  for (const Member& m : members) {
+    if (m.client_addr.empty()) continue;
+    add(m.client_addr)->member_id.store(m.id);
+  }
+  if (next.empty()) return;  // a member list without addresses tells nothing
+  for (const std::string& s : seeds_) add(s);
+  const std::shared_ptr<Endpoint> current = endpoints_[current_];
+  endpoints_ = std::move(next);
+  auto it = std::find(endpoints_.begin(), endpoints_.end(), current);
+  current_ = it != endpoints_.end() ? static_cast<size_t>(it - endpoints_.begin()) : 0;
+}
+
+std::vector<std::string> EndpointSet::Addresses() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::string> out;
+  for (const auto& ep : endpoints_) out.push_back(ep->address);
+  return out;
+}
+
+}  // namespace synod::client

@@ -1,0 +1,227 @@
+// UnaryCall: one client request, with routing and retries, over gRPC's
+// callback API (no thread waits for the reply).
+//
+// Each attempt goes to one replica chosen by the route; its outcome is
+// classified (reply.h). NOT_LEADER naming a known leader is retried there at
+// once; UNAVAILABLE, NOT_LEADER and attempt timeouts are retried after a
+// jittered exponential backoff, on the next replica when the one used failed,
+// as long as the caller's deadline leaves room and the retry policy allows it.
+// `done` runs exactly once, on a gRPC or event-loop thread; it must not block.
+//
+// Thread-safety: Start from any thread. The call object is shared by the
+// gRPC callback, the loop timer and the tracker; its mutex guards the fields
+// Cancel touches.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "client/src/core.h"
+#include "client/src/reply.h"
+#include "grpcpp/client_context.h"
+
+namespace synod::client {
+
+enum class Route {
+  kAny,     // the current replica (reads, sessions, admin reads)
+  kLeader,  // the leader if known, else the current replica (writes)
+  kPinned,  // one given replica, never another (status of a member)
+};
+
+enum class RetryPolicy {
+  kIdempotent,       // any UNAVAILABLE / NOT_LEADER / attempt timeout
+  kNotProposedOnly,  // only when the replica said NOT_LEADER (write not proposed)
+};
+
+template <typename Req, typename Resp>
+using AsyncMethod = void (*)(Endpoint& ep, grpc::ClientContext* ctx, const Req* req, Resp* resp,
+                             std::function<void(grpc::Status)> done);
+
+template <typename Req, typename Resp>
+struct RpcSpec {
+  AsyncMethod<Req, Resp> method = nullptr;
+  Route route = Route::kAny;
+  RetryPolicy retry = RetryPolicy::kIdempotent;
+  std::shared_ptr<Endpoint> pinned;  // for Route::kPinned
+  // If set and true for a response that came with gRPC OK, that response is
+  // the call's result even though its header reports an error (a failed
+  // multi still carries its per-op results).
+  bool (*accept_error)(const Resp& resp) = nullptr;
+};
+
+template <typename Req, typename Resp>
+class UnaryCall : public CallTracker::Call,
+                  public std::enable_shared_from_this<UnaryCall<Req, Resp>> {
+ public:
+  using Done = std::function<void(absl::StatusOr<Resp>)>;
+
+  static void Start(ClientCore* core, RpcSpec<Req, Resp> spec, Req req, absl::Time deadline,
+                    Done done) {
+    auto call = std::shared_ptr<UnaryCall>(
+        new UnaryCall(core, std::move(spec), std::move(req), deadline, std::move(done)));
+    if (!core->tracker().Register(call)) {
+      call->done_(absl::CancelledError("client is shutting down"));
+      return;
+    }
+    call->Attempt();
+  }
+
+  void Cancel() override {
+    std::shared_ptr<grpc::ClientContext> ctx;
+    SerialExecutor::TimerId timer = 0;
+    {
+      absl::ReleasableMutexLock lock(&mu_);
+      cancelled_ = true;
+      ctx = ctx_;
+      timer = timer_;
+    }
+    if (timer != 0 && core_->loop().Cancel(timer)) {
+      Finish(absl::CancelledError("client is shutting down"));
+      return;
+    }
+    if (ctx != nullptr) ctx->TryCancel();
+  }
+
+ private:
+  UnaryCall(ClientCore* core, RpcSpec<Req, Resp> spec, Req req, absl::Time deadline, Done done)
+      : core_(core),
+        spec_(std::move(spec)),
+        req_(std::move(req)),
+        deadline_(deadline),
+        done_(std::move(done)),
+        backoff_(core->options().initial_backoff) {}
+
+  std::shared_ptr<Endpoint> PickEndpoint() {
+    switch (spec_.route) {
+      case Route::kPinned:
+        return spec_.pinned;
+      case Route::kLeader:
+        if (auto leader = core_->endpoints().Leader()) return leader;
+        return core_->endpoints().Current();
+      case Route::kAny:
+        break;
+    }
+    return core_->endpoints().Current();
+  }
+
+  void Attempt(std::shared_ptr<Endpoint> target = nullptr) {
+    auto ctx = std::make_shared<grpc::ClientContext>();
+    const absl::Time now = absl::Now();
+    ctx->set_deadline(
+        absl::ToChronoTime(std::min(deadline_, now + core_->options().attempt_timeout)));
+    {
+      absl::ReleasableMutexLock lock(&mu_);
+      timer_ = 0;
+      if (cancelled_) {
+        lock.Release();
+        Finish(absl::CancelledError("client is shutting down"));
+        return;
+      }
+      ctx_ = ctx;
+    }
+    ep_ = target != nullptr ? std::move(target) : PickEndpoint();
+    ++attempts_;
+    resp_.Clear();
+    spec_.method(*ep_, ctx.get(), &req_, &resp_,
+                 [self = this->shared_from_this()](grpc::Status s) { self->OnDone(s); });
+  }
+
+  void OnDone(const grpc::Status& grpc_status) {
+    Reply r = ClassifyReply(grpc_status, resp_.header(), ep_->address);
+    if (r.answered) {
+      if (core_->endpoints().ReportHeader(*ep_, r.member_id, r.leader_id)) {
+        core_->RefreshMembers();
+      }
+      core_->NoteRevision(r.revision);
+    }
+    if ((r.code == ErrorCode::kOk && r.status.ok()) ||
+        (grpc_status.ok() && spec_.accept_error != nullptr && spec_.accept_error(resp_))) {
+      Finish(std::move(resp_));
+      return;
+    }
+    const bool not_leader = r.code == ErrorCode::kNotLeader && r.answered;
+    const bool transient = not_leader || r.code == ErrorCode::kUnavailable ||
+                           (r.code == ErrorCode::kDeadlineExceeded && !r.answered);
+    const bool allowed = spec_.retry == RetryPolicy::kIdempotent || not_leader;
+    if (!transient || !allowed) {
+      Finish(std::move(r.status));
+      return;
+    }
+    last_error_ = r.status;
+    // A NOT_LEADER that names a leader we can reach: go there now, but only
+    // a few times in a row, so two replicas naming each other cannot spin.
+    if (not_leader && spec_.route != Route::kPinned && redirects_ < 3) {
+      auto leader = core_->endpoints().ByMemberId(r.leader_id);
+      if (leader != nullptr && leader != ep_) {
+        ++redirects_;
+        Attempt(std::move(leader));
+        return;
+      }
+    }
+    redirects_ = 0;
+    // Not reached, cannot serve, or not the leader and no better hint:
+    // the next attempt goes to another replica.
+    if (!r.answered || r.code == ErrorCode::kUnavailable || not_leader) {
+      if (spec_.route != Route::kPinned) core_->endpoints().ReportFailure(*ep_);
+      if (core_->options().discover_members) core_->RefreshMembers();
+    }
+    const absl::Duration delay = core_->Jitter(backoff_);
+    backoff_ = core_->NextBackoff(backoff_);
+    const absl::Time at = absl::Now() + delay;
+    if (at >= deadline_) {
+      Finish(SynodError(ErrorCode::kDeadlineExceeded,
+                        absl::StrCat("deadline exceeded after ", attempts_,
+                                     " attempt(s); last error: ", last_error_.message())));
+      return;
+    }
+    absl::ReleasableMutexLock lock(&mu_);
+    if (cancelled_) {
+      lock.Release();
+      Finish(absl::CancelledError("client is shutting down"));
+      return;
+    }
+    timer_ = core_->loop().PostAt(at, [self = this->shared_from_this()] { self->Attempt(); });
+    if (timer_ == 0) {  // the loop has stopped
+      lock.Release();
+      Finish(absl::CancelledError("client is shutting down"));
+    }
+  }
+
+  void Finish(absl::StatusOr<Resp> result) {
+    done_(std::move(result));
+    // Last: once unregistered, the client may be destroyed.
+    core_->tracker().Unregister(this);
+  }
+
+  ClientCore* const core_;
+  const RpcSpec<Req, Resp> spec_;
+  const Req req_;
+  const absl::Time deadline_;
+  const Done done_;
+  // Touched only by the one thread that runs the current step of the call
+  // (attempt start, its completion, its retry timer): steps never overlap.
+  Resp resp_;
+  std::shared_ptr<Endpoint> ep_;
+  absl::Duration backoff_;
+  int attempts_ = 0;
+  int redirects_ = 0;
+  absl::Status last_error_;
+
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  std::shared_ptr<grpc::ClientContext> ctx_ ABSL_GUARDED_BY(mu_);
+  SerialExecutor::TimerId timer_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Starts a call; see UnaryCall.
+template <typename Req, typename Resp>
+void StartCall(ClientCore* core, RpcSpec<Req, Resp> spec, Req req, absl::Time deadline,
+               std::function<void(absl::StatusOr<Resp>)> done) {
+  UnaryCall<Req, Resp>::Start(core, std::move(spec), std::move(req), deadline, std::move(done));
+}
+
+}  // namespace synod::client
