@@ -1,0 +1,114 @@
+// SessionService: synod.v1.Session (Open, KeepAlive, Close) over a
+// SessionBackend that the server implements with its Raft driver, its
+// TreeStore and its SessionTracker / HeartbeatBatcher.
+//
+// What the service decides itself: the timeout clamp, the secret check
+// (constant-time), the codes (AUTH_FAILED for a wrong secret,
+// SESSION_EXPIRED for a session the replicated table no longer has,
+// UNAVAILABLE for one newer than this replica's state), and the gRPC status
+// of each reply (server/error_mapping).
+//
+// Thread: gRPC callback threads; backend completions on any thread. The
+// service has no state of its own beyond its options.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "synod/v1/session.grpc.pb.h"
+
+namespace synod::server {
+
+struct SessionServiceOptions {
+  // Session.Open clamps the requested timeout into [min, max] (ZooKeeper's
+  // 2 and 20 ticks of 2 s). The server takes them from flags.
+  int64_t min_timeout_ms = 4000;
+  int64_t max_timeout_ms = 40000;
+};
+
+// What a backend reports of one session in this replica's replicated table.
+struct SessionLookup {
+  uint64_t revision = 0;  // applied revision of the state read
+  bool found = false;
+  std::string secret;
+  int64_t timeout_ms = 0;
+};
+
+// The outcome of an OpenSessionCommand.
+struct OpenOutcome {
+  v1::ErrorCode code = v1::OK;  // e.g. NOT_LEADER, UNAVAILABLE, DEADLINE_EXCEEDED
+  std::string message;
+  uint64_t session_id = 0;
+  std::string secret;
+  int64_t timeout_ms = 0;
+};
+
+// Implemented by the server. Thread: called from gRPC callback threads;
+// must not block (proposals complete through their callbacks).
+class SessionBackend {
+ public:
+  virtual ~SessionBackend() = default;
+
+  // The header of every reply (member id, leader id, applied revision...);
+  // the service sets code and message.
+  virtual v1::ResponseHeader Header() = 0;
+
+  // Proposes an OpenSessionCommand with `timeout_ms` (already clamped) and a
+  // secret the leader chooses; `done` runs exactly once, on any thread, when
+  // the entry applied on this replica or the proposal failed.
+  virtual void ProposeOpen(int64_t timeout_ms, absl::AnyInvocable<void(OpenOutcome) &&> done) = 0;
+  // Proposes a CloseSessionCommand (the service has checked the secret).
+  // `done(code, message)` runs exactly once: OK once applied here,
+  // SESSION_EXPIRED if it was gone by then, or why the proposal failed.
+  virtual void ProposeClose(uint64_t session_id,
+                            absl::AnyInvocable<void(v1::ErrorCode, std::string) &&> done) = 0;
+  // Reads the session from this replica's applied state (TreeStore::
+  // GetSession). The Status is a storage failure.
+  virtual absl::StatusOr<SessionLookup> Lookup(uint64_t session_id) = 0;
+  // A valid heartbeat: the leader touches its SessionTracker, a follower
+  // adds the id to its HeartbeatBatcher.
+  virtual void Touch(uint64_t session_id) = 0;
+};
+
+class SessionService final : public v1::Session::CallbackService {
+ public:
+  // `backend` must outlive the service.
+  SessionService(SessionServiceOptions options, SessionBackend* backend);
+
+  grpc::ServerUnaryReactor* Open(grpc::CallbackServerContext* context,
+                                 const v1::OpenSessionRequest* request,
+                                 v1::OpenSessionResponse* response) override;
+  // One response per request, in order; a request for a bad session gets a
+  // response whose header carries the code, and the stream goes on (it may
+  // carry several sessions). The stream ends when the client half-closes.
+  grpc::ServerBidiReactor<v1::KeepAliveRequest, v1::KeepAliveResponse>* KeepAlive(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* Close(grpc::CallbackServerContext* context,
+                                  const v1::CloseSessionRequest* request,
+                                  v1::CloseSessionResponse* response) override;
+
+  // The clamp Open applies.
+  int64_t ClampTimeout(int64_t requested_ms) const;
+
+ private:
+  class KeepAliveStream;
+
+  struct Checked {
+    v1::ErrorCode code = v1::OK;
+    std::string message;
+    int64_t timeout_ms = 0;
+  };
+  // Is (id, secret) a live session here?
+  Checked Check(uint64_t session_id, std::string_view secret);
+  // The reply to one heartbeat (touches the session if it is valid).
+  v1::KeepAliveResponse Beat(const v1::KeepAliveRequest& request);
+
+  const SessionServiceOptions options_;
+  SessionBackend* const backend_;
+};
+
+}  // namespace synod::server
