@@ -142,6 +142,46 @@ void Checker::OnApply(NodeId id, const Entry& entry, uint64_t digest) {
   }
 }
 
+namespace {
+
+// Raft's up-to-date order on logs (§3.6.1): last term, then last index.
+std::pair<Term, LogIndex> LastOf(const DurableLog* log) {
+  if (log == nullptr) return {0, 0};
+  absl::StatusOr<Term> t = log->TermAt(log->LastIndex());
+  return {t.ok() ? *t : 0, log->LastIndex()};
+}
+
+bool Holds(const DurableLog* log, LogIndex index, Term term) {
+  if (log == nullptr) return false;
+  if (index <= log->snapshot().metadata().index()) return true;
+  absl::StatusOr<Term> t = log->TermAt(index);
+  return t.ok() && *t == term;
+}
+
+}  // namespace
+
+void Checker::OnLeaderCommit(NodeId id, LogIndex commit,
+                             const std::vector<std::pair<NodeId, const DurableLog*>>& voters) {
+  auto c = committed_.find(commit);
+  if (c == committed_.end() || voters.empty()) return;
+  for (const auto& [v, log] : voters) {
+    if (Holds(log, commit, c->second)) continue;
+    const std::pair<Term, LogIndex> mine = LastOf(log);
+    std::vector<NodeId> electors;
+    for (const auto& [q, qlog] : voters) {
+      if (LastOf(qlog) <= mine) electors.push_back(q);
+    }
+    if (2 * electors.size() > voters.size()) {
+      std::string who;
+      for (NodeId q : electors) absl::StrAppend(&who, who.empty() ? "" : ",", q);
+      Fail(absl::StrCat("commit safety: leader ", id, " commits index ", commit, " (term ",
+                        c->second, ") but node ", v, ", which lacks it (last entry ", mine.second,
+                        "/", mine.first, "), can win an election with votes from {", who, "}"));
+      return;
+    }
+  }
+}
+
 void Checker::OnRestart(NodeId id, const DurableLog& log) {
   const LogIndex commit = log.hard_state().commit();
   for (LogIndex i = log.FirstIndex(); i <= commit && i <= log.LastIndex() && !failed(); ++i) {

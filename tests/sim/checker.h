@@ -54,6 +54,15 @@ class Checker {
   void OnSnapshot(raft::NodeId id, const raft::SnapshotMetadata& metadata, uint64_t digest);
   // `id` applied `entry`, reaching `digest`.
   void OnApply(raft::NodeId id, const raft::Entry& entry, uint64_t digest);
+  // Leader `id` advanced its commit index to `commit`, counting replicas
+  // among `voters` (its configuration, with each voter's durable log; a
+  // missing log is an empty one). Commit safety (§3.6.2): no voter that
+  // lacks the entry may be able to win an election, i.e. find a majority of
+  // voters whose logs are no more up-to-date than its own. In correct Raft
+  // the majority storing a current-term entry at `commit` rules that out;
+  // an entry of an earlier term committed by counting replicas does not.
+  void OnLeaderCommit(raft::NodeId id, raft::LogIndex commit,
+                      const std::vector<std::pair<raft::NodeId, const DurableLog*>>& voters);
   // `id` restarts from `log`: what it holds as committed must still be so.
   void OnRestart(raft::NodeId id, const DurableLog& log);
 

@@ -6,13 +6,16 @@
 //   raft_sim --seeds=300 --inject_bug=commit_prior_term --expect_violation
 //
 // Exit status: 0 when every seed passed (with --expect_violation: when at
-// least one seed reported a violation), 1 otherwise. A core that aborts
-// kills the process; the seed it was running is printed first.
-#include <signal.h>
+// least one seed reported a safety violation), 1 otherwise. With several
+// seeds each runs in a child process: a core that aborts on its own
+// invariant check fails that seed only.
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -40,19 +43,86 @@ ABSL_FLAG(bool, stats, false, "Print aggregate statistics before the summary");
 
 namespace {
 
-// What the abort handler prints: the replay command of the running seed.
-char crash_line[512];
+using synod::sim::SimOptions;
+using synod::sim::SimResult;
+using synod::sim::SimStats;
 
-void OnAbort(int) {
-  ssize_t ignored = write(STDOUT_FILENO, crash_line, strlen(crash_line));
-  (void)ignored;
+// How one seed ended, as the child process reports it to the parent.
+struct Outcome {
+  bool ok = true;
+  bool liveness_failure = false;
+  bool crashed = false;  // the core aborted (or the process died otherwise)
+  SimStats stats;
+};
+
+void Report(uint64_t seed, const std::string& shape, const SimResult& r) {
+  if (r.ok) return;
+  std::cout << "seed " << seed << " FAILED: " << r.failure << "\n  replay: raft_sim --seed=" << seed
+            << shape << " --trace" << std::endl;
+}
+
+// Runs one seed in a child process, so that a core that aborts on one of its
+// own invariant checks costs that seed only and the run goes on.
+Outcome RunIsolated(const SimOptions& options, const std::string& shape) {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    perror("pipe");
+    exit(2);
+  }
+  std::cout.flush();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    exit(2);
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    SimResult r = synod::sim::RunSimulation(options, nullptr);
+    Report(options.seed, shape, r);
+    Outcome out;
+    out.ok = r.ok;
+    out.liveness_failure = r.liveness_failure;
+    out.stats = r.stats;
+    ssize_t n = write(fds[1], &out, sizeof(out));
+    _exit(n == static_cast<ssize_t>(sizeof(out)) ? 0 : 3);
+  }
+  close(fds[1]);
+  Outcome out;
+  ssize_t n = read(fds[0], &out, sizeof(out));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (n != static_cast<ssize_t>(sizeof(out)) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    out = Outcome();
+    out.ok = false;
+    out.crashed = true;
+    std::cout << "seed " << options.seed << " FAILED: the process died ("
+              << (WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no result")
+              << "; a core invariant check aborts: see stderr)\n  replay: raft_sim --seed="
+              << options.seed << shape << std::endl;
+  }
+  return out;
+}
+
+void Add(SimStats* total, const SimStats& s) {
+  total->events += s.events;
+  total->messages += s.messages;
+  total->leaders += s.leaders;
+  total->writes_acked += s.writes_acked;
+  total->reads_served += s.reads_served;
+  total->client_timeouts += s.client_timeouts;
+  total->crashes += s.crashes;
+  total->conf_changes += s.conf_changes;
+  total->snapshots_sent += s.snapshots_sent;
+  total->final_index += s.final_index;
+  total->recovery_ticks = std::max(total->recovery_ticks, s.recovery_ticks);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  synod::sim::SimOptions base;
+  SimOptions base;
   base.nodes = absl::GetFlag(FLAGS_nodes);
   base.steps = absl::GetFlag(FLAGS_steps);
   base.liveness_ticks = absl::GetFlag(FLAGS_liveness_ticks);
@@ -80,42 +150,27 @@ int main(int argc, char** argv) {
   if (base.liveness_ticks > 0) absl::StrAppend(&shape, " --liveness_ticks=", base.liveness_ticks);
   if (!bug.empty()) absl::StrAppend(&shape, " --inject_bug=", bug);
 
-  struct sigaction sa;
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = OnAbort;
-  sa.sa_flags = SA_RESETHAND;
-  sigaction(SIGABRT, &sa, nullptr);
-  sigaction(SIGSEGV, &sa, nullptr);
-
   int64_t failed = 0;
   int64_t safety_failed = 0;
-  synod::sim::SimStats total;
+  SimStats total;
   for (int64_t k = 0; k < count; ++k) {
-    synod::sim::SimOptions options = base;
+    SimOptions options = base;
     options.seed = static_cast<uint64_t>(first + k);
-    snprintf(crash_line, sizeof(crash_line),
-             "seed %lld CRASHED (abort/segfault): replay: %s --seed=%lld%s\n",
-             static_cast<long long>(options.seed), "raft_sim", static_cast<long long>(options.seed),
-             shape.c_str());
-    synod::sim::SimResult r = synod::sim::RunSimulation(options, trace ? &std::cout : nullptr);
-    const synod::sim::SimStats& s = r.stats;
-    total.events += s.events;
-    total.messages += s.messages;
-    total.leaders += s.leaders;
-    total.writes_acked += s.writes_acked;
-    total.reads_served += s.reads_served;
-    total.client_timeouts += s.client_timeouts;
-    total.crashes += s.crashes;
-    total.conf_changes += s.conf_changes;
-    total.snapshots_sent += s.snapshots_sent;
-    total.final_index += s.final_index;
-    total.recovery_ticks = std::max(total.recovery_ticks, s.recovery_ticks);
-    if (!r.ok) {
+    Outcome out;
+    if (count == 1) {
+      // Replay in this process (debuggers, --trace).
+      SimResult r = synod::sim::RunSimulation(options, trace ? &std::cout : nullptr);
+      Report(options.seed, shape, r);
+      out.ok = r.ok;
+      out.liveness_failure = r.liveness_failure;
+      out.stats = r.stats;
+    } else {
+      out = RunIsolated(options, shape);
+    }
+    Add(&total, out.stats);
+    if (!out.ok) {
       ++failed;
-      if (!r.liveness_failure) ++safety_failed;
-      std::cout << "seed " << options.seed << " FAILED: " << r.failure
-                << "\n  replay: raft_sim --seed=" << options.seed << shape << " --trace"
-                << std::endl;
+      if (!out.liveness_failure && !out.crashed) ++safety_failed;
     }
   }
   if (absl::GetFlag(FLAGS_stats) || trace) {

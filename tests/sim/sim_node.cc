@@ -306,6 +306,9 @@ void SimNode::FinishReady(Ready rd) {
     commit_ = std::max(commit_, rd.hard_state->commit());
   }
   if (rd.must_sync || rd.snapshot || !rd.entries.empty()) log_->Sync();
+  if (rd.hard_state && rd.hard_state->commit() > before.commit() && role_ == raft::Role::kLeader) {
+    host_->OnLeaderCommit(id_, rd.hard_state->commit(), sm_.conf_state());
+  }
   if (checker.failed()) return;
   for (const Message& m : rd.persisted_messages) host_->Send(m);
 

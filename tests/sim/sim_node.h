@@ -62,6 +62,9 @@ class SimNode {
     // is `index` and the state machine has applied `applied` >= index.
     virtual void OnRead(raft::NodeId id, uint64_t incarnation, const std::string& context,
                         raft::LogIndex index, raft::LogIndex applied) = 0;
+    // Leader `id` advanced its commit index, counting with `conf_state`.
+    virtual void OnLeaderCommit(raft::NodeId id, raft::LogIndex commit,
+                                const raft::ConfState& conf_state) = 0;
     virtual Checker& checker() = 0;
     virtual Tracer& tracer() = 0;
   };

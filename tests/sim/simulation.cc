@@ -66,6 +66,7 @@ class Simulation final : public SimNode::Host {
   void OnConfChange(NodeId id, const ConfChange& change, const ConfState& conf_state) override;
   void OnRead(NodeId id, uint64_t incarnation, const std::string& context, LogIndex index,
               LogIndex applied) override;
+  void OnLeaderCommit(NodeId id, LogIndex commit, const ConfState& conf_state) override;
   Checker& checker() override { return checker_; }
   Tracer& tracer() override { return tracer_; }
 
@@ -104,6 +105,7 @@ class Simulation final : public SimNode::Host {
   void CutLinks();
   void ChangeNetwork();
   void CrashOne();
+  void LeaderChurn();
   void ChangeMembership();
   void TransferLeadership();
   void Heal();
@@ -146,8 +148,10 @@ class Simulation final : public SimNode::Host {
   LogIndex max_observed_ = 0;
   std::vector<ListStateMachine::Value> acked_;  // writes acknowledged to clients
   uint64_t client_timeout_ = 0;
+  uint64_t client_think_ = 0;  // longest pause between two operations
 
   bool faulty_ = true;  // the nemesis phase
+  uint64_t churn_until_ = 0;
   bool done_ = false;
   uint64_t heal_time_ = 0;
   std::set<uint64_t> probes_;  // values proposed by the liveness probe
@@ -199,8 +203,11 @@ void Simulation::ChooseScenario() {
   net_ = calm_;
   disk_max_delay_ = Pick<uint64_t>({0, 10, 60});
   disk_instant_ = Pick({0.3, 0.9});
-  clients_.resize(Rand(1, 4));
-  client_timeout_ = static_cast<uint64_t>(c.election_tick) * Rand(2, 5) * kTickUnits;
+  clients_.resize(Rand(2, 8));
+  // Busy clients batch their writes; idle ones leave a new leader's first
+  // appends alone in their messages.
+  client_think_ = Pick<uint64_t>({1, 1, 10, 40}) * kTickUnits;
+  client_timeout_ = static_cast<uint64_t>(c.election_tick) * Rand(1, 3) * kTickUnits;
   const size_t n = static_cast<size_t>(options_.nodes);
   min_voters_ = n <= 3 ? 2 : 3;
   max_voters_ = n + 1;
@@ -296,7 +303,11 @@ void Simulation::Send(const Message& m) {
 
 void Simulation::Deliver(const Message& m, uint64_t from_incarnation) {
   SimNode* to = nodes_[m.to()].get();
-  if (Blocked(m.from(), m.to()) || !to->alive()) {
+  const SimNode* from = nodes_[m.from()].get();
+  // A process that dies takes the messages still in its socket buffers with
+  // it: a crashed leader's last appends often reach nobody.
+  const bool sender_died = !from->alive() || from->incarnation() != from_incarnation;
+  if (Blocked(m.from(), m.to()) || !to->alive() || (sender_died && Chance(0.5))) {
     Dropped(m, from_incarnation);
     return;
   }
@@ -386,7 +397,7 @@ void Simulation::ClientNext(int c) {
 void Simulation::ClientDone(int c) {
   clients_[c].kind = Client::Kind::kIdle;
   clients_[c].op = 0;
-  After(Rand(0, 2 * kTickUnits), [this, c] { ClientNext(c); });
+  After(Rand(0, client_think_), [this, c] { ClientNext(c); });
 }
 
 void Simulation::OnApplied(NodeId id, uint64_t incarnation, const Entry& entry) {
@@ -446,6 +457,15 @@ void Simulation::OnRead(NodeId id, uint64_t incarnation, const std::string& cont
   }
 }
 
+void Simulation::OnLeaderCommit(NodeId id, LogIndex commit, const ConfState& conf_state) {
+  std::vector<std::pair<NodeId, const DurableLog*>> voters;
+  for (NodeId v : conf_state.voters()) {
+    auto disk = disks_.find(v);
+    voters.emplace_back(v, disk == disks_.end() ? nullptr : disk->second.get());
+  }
+  checker_.OnLeaderCommit(id, commit, voters);
+}
+
 void Simulation::OnConfChange(NodeId id, const ConfChange& change, const ConfState&) {
   SimNode* leader = Leader();
   if (leader != nullptr && leader->id() == id) ++stats_.conf_changes;
@@ -465,7 +485,7 @@ void Simulation::OnConfChange(NodeId id, const ConfChange& change, const ConfSta
 
 void Simulation::Nemesis() {
   if (!faulty_ || done_) return;
-  switch (Rand(0, 11)) {
+  switch (Rand(0, 13)) {
     case 0:
       Partition();
       break;
@@ -517,8 +537,35 @@ void Simulation::Nemesis() {
       nodes_[id]->ForceSnapshot();
       break;
     }
+    case 12:
+    case 13:
+      if (now_ >= churn_until_) {
+        churn_until_ = now_ + Rand(20, 100) * kTickUnits;
+        Trace("nemesis: leader churn");
+        LeaderChurn();
+      }
+      break;
   }
   After(Rand(1, 25) * kTickUnits, [this] { Nemesis(); });
+}
+
+// Kills leaders as they appear, restarting them soon: old-term entries keep
+// being left on a few replicas and taken over by the next leader, the
+// history in which an unsafe commit rule loses committed entries
+// (dissertation Figure 3.7).
+void Simulation::LeaderChurn() {
+  if (!faulty_ || done_ || now_ >= churn_until_) return;
+  SimNode* leader = Leader();
+  // Checked ten times a tick: a leader lives two ticks on average, and
+  // often dies with its first appends still unreplicated.
+  if (leader != nullptr && Chance(0.05)) {
+    const NodeId id = leader->id();
+    Trace(absl::StrCat("nemesis: crash leader n", id));
+    leader->Crash();
+    ++stats_.crashes;
+    After(Rand(1, 10) * kTickUnits + Rand(0, kTickUnits), [this, id] { Restart(id); });
+  }
+  After(kTickUnits / 10, [this] { LeaderChurn(); });
 }
 
 void Simulation::Partition() {
