@@ -80,10 +80,9 @@ std::string HistoryKey(std::string_view path, uint64_t seq) {
   return key;
 }
 
-std::string EventKey(uint64_t revision, uint32_t index) {
+std::string EventKey(uint64_t last_revision) {
   std::string key(1, kEventTag);
-  AppendBigEndian64(&key, revision);
-  AppendBigEndian32(&key, index);
+  AppendBigEndian64(&key, last_revision);
   return key;
 }
 

@@ -15,8 +15,13 @@
 //   kHistory   'h' + path + '\0' + be64(seq): the versions of one path,
 //              contiguous, oldest first (seq counts per path, across
 //              deletes and re-creates, from 1).
-//              'e' + be64(revision) + be32(i): the i-th watch event of a
-//              revision, so events after R are one forward scan from R + 1.
+//              'e' + be64(R): the watch events of one committed batch (or
+//              restore chunk) whose last event has revision R, as a list of
+//              u32 length + serialized WatchEvent, so events after R are one
+//              forward scan from the key of R + 1 (one key per batch keeps
+//              the write path cheap). Events at or below the compaction
+//              revision are never returned, even where a batch that
+//              straddles it is still stored.
 //   kSessions  's' + be64(id): a session; 'p' + be64(id) + path: an
 //              ephemeral node of that session (index for close/expire).
 //   kMeta      "format": be32 store format version; "state": applied index,
@@ -62,7 +67,7 @@ bool PathFromNodeKey(std::string_view key, std::string* path);
 // kHistory.
 std::string HistoryPrefix(std::string_view path);
 std::string HistoryKey(std::string_view path, uint64_t seq);
-std::string EventKey(uint64_t revision, uint32_t index);
+std::string EventKey(uint64_t last_revision);
 
 // kSessions.
 std::string SessionKey(uint64_t session_id);

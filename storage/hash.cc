@@ -1,5 +1,6 @@
 #include "storage/hash.h"
 
+#include <bit>
 #include <cstring>
 
 namespace synod::storage {
@@ -12,7 +13,11 @@ inline uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 
 inline uint64_t LoadLittleEndian64(const char* p) {
   uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&v, p, 8);
+  } else {
+    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  }
   return v;
 }
 

@@ -1,5 +1,6 @@
 #include "storage/node.h"
 
+#include <bit>
 #include <cstring>
 
 #include "storage/hash.h"
@@ -15,18 +16,28 @@ constexpr char kSessionTag = 'S';
 
 constexpr size_t kStatBytes = 11 * 8;
 
+// Little-endian fixed-width integers (the byte order is part of the format;
+// on little-endian hosts this is a plain copy).
 void PutFixed64(std::string* out, uint64_t v) {
   char buf[8];
-  for (int i = 0; i < 8; ++i) {
-    buf[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(buf, &v, 8);
+  } else {
+    for (int i = 0; i < 8; ++i) {
+      buf[i] = static_cast<char>(v & 0xff);
+      v >>= 8;
+    }
   }
   out->append(buf, 8);
 }
 
 uint64_t GetFixed64(const char* p) {
   uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&v, p, 8);
+  } else {
+    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  }
   return v;
 }
 

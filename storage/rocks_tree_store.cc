@@ -1,6 +1,8 @@
 #include "storage/rocks_tree_store.h"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "rocksdb/iterator.h"
@@ -33,6 +35,34 @@ absl::Status DecodeMeta(std::string_view in, StoreMeta* meta) {
 std::string PrefixEnd(std::string prefix) {
   prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
   return prefix;
+}
+
+// A list of events: u32 length + serialized WatchEvent, repeated.
+std::string EncodeEvents(const std::vector<v1::WatchEvent>& events) {
+  std::string out;
+  std::string one;
+  for (const v1::WatchEvent& event : events) {
+    event.SerializeToString(&one);
+    uint32_t n = static_cast<uint32_t>(one.size());
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+    out.append(one);
+  }
+  return out;
+}
+
+absl::Status DecodeEvents(std::string_view in, std::vector<v1::WatchEvent>* out) {
+  while (!in.empty()) {
+    if (in.size() < 4) return absl::DataLossError("malformed event list");
+    uint32_t n = 0;
+    for (int i = 3; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(in[i]);
+    if (in.size() - 4 < n) return absl::DataLossError("malformed event list");
+    v1::WatchEvent& event = out->emplace_back();
+    if (!event.ParseFromArray(in.data() + 4, static_cast<int>(n))) {
+      return absl::DataLossError("malformed event record");
+    }
+    in.remove_prefix(4 + n);
+  }
+  return absl::OkStatus();
 }
 
 std::string_view Str(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
@@ -153,19 +183,25 @@ class RocksTreeStore::View : public StateView {
 
   absl::Status ListEvents(uint64_t after_revision, size_t limit,
                           std::vector<v1::WatchEvent>* out) override {
-    std::string start = keys::EventKey(after_revision + 1, 0);
+    // Compacted events may linger in a batch that straddles the compaction
+    // revision; they are not returned.
+    const uint64_t floor = std::max(after_revision, meta_.compact_revision);
+    std::string start = keys::EventKey(floor + 1);
     std::string end(1, keys::kEventTag + 1);
     BoundedIterator it(env_, ColumnFamily::kHistory, options_, start, end);
     size_t taken = 0;
+    std::vector<v1::WatchEvent> events;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      uint64_t revision = keys::ReadBigEndian64(Str(it->key()).substr(1));
-      if (limit != 0 && taken >= limit && revision != out->back().revision()) break;
-      v1::WatchEvent event;
-      if (!event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-        return absl::DataLossError("malformed event record");
+      events.clear();
+      STORAGE_RETURN_IF_ERROR(DecodeEvents(Str(it->value()), &events));
+      for (v1::WatchEvent& event : events) {
+        if (event.revision() <= floor) continue;
+        if (limit != 0 && taken >= limit && event.revision() != out->back().revision()) {
+          return absl::OkStatus();
+        }
+        out->push_back(std::move(event));
+        ++taken;
       }
-      out->push_back(std::move(event));
-      ++taken;
     }
     return FromRocks(it->status(), "list events");
   }
@@ -328,18 +364,13 @@ absl::Status RocksTreeStore::AddChanges(const WriteSet& ws, rocksdb::WriteBatch*
     std::string k = keys::ExpiryKey(path);
     STORAGE_RETURN_IF_ERROR(check(add ? batch->Put(meta, k, "") : batch->Delete(meta, k)));
   }
-  uint64_t revision = 0;
-  uint32_t index = 0;
-  std::string value;
-  for (const v1::WatchEvent& event : ws.events) {
-    index = event.revision() == revision ? index + 1 : 0;
-    revision = event.revision();
-    event.SerializeToString(&value);
-    STORAGE_RETURN_IF_ERROR(check(batch->Put(history, keys::EventKey(revision, index), value)));
+  if (!ws.events.empty()) {
+    STORAGE_RETURN_IF_ERROR(check(
+        batch->Put(history, keys::EventKey(ws.events.back().revision()), EncodeEvents(ws.events))));
   }
   if (ws.compact_revision.has_value()) {
-    STORAGE_RETURN_IF_ERROR(check(batch->DeleteRange(history, keys::EventKey(0, 0),
-                                                     keys::EventKey(*ws.compact_revision + 1, 0))));
+    STORAGE_RETURN_IF_ERROR(check(
+        batch->DeleteRange(history, keys::EventKey(0), keys::EventKey(*ws.compact_revision + 1))));
   }
   return absl::OkStatus();
 }

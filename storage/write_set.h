@@ -33,7 +33,8 @@ struct WriteSet {
   // true = add, false = remove.
   std::map<std::pair<uint64_t, std::string>, bool> ephemerals;
   std::map<std::string, bool, std::less<>> expiry;
-  // Watch events in apply order (all with revisions in this batch).
+  // Watch events in apply order (all with revisions in this batch; a
+  // revision's events are never split over two WriteSets).
   std::vector<v1::WatchEvent> events;
   // Set when the batch raised the history compaction revision.
   std::optional<uint64_t> compact_revision;
