@@ -75,6 +75,7 @@ Client::Impl::Impl(Options options, size_t start_endpoint, uint64_t seed)
 }
 
 Client::Impl::~Impl() {
+  sessions_.DropListeners();
   const absl::Duration grace = std::min(core_.options().request_timeout, absl::Seconds(2));
   // Best effort: the session's ephemerals go now rather than at expiry.
   sessions_.Close(absl::Now() + grace).IgnoreError();

@@ -196,6 +196,11 @@ void SessionManager::RemoveListener(int id) {
   listeners_.erase(id);
 }
 
+void SessionManager::DropListeners() {
+  absl::MutexLock lock(&mu_);
+  listeners_.clear();
+}
+
 void SessionManager::StartStream() {
   KeepAliveStream* stream;
   v1::KeepAliveRequest first;

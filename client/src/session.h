@@ -61,8 +61,11 @@ class SessionManager {
   absl::Status Close(absl::Time deadline);
   int AddListener(SessionListener listener);
   void RemoveListener(int id);
-  // Ends the keepalive stream and timers and waits for the stream to finish.
-  // The session itself is left to the caller (Close first to end it).
+  // Stops notifying listeners (they may capture objects destroyed with the
+  // client).
+  void DropListeners();
+  // Ends the keepalive stream and timers and waits for the stream to
+  // finish. The session itself is left to the caller (Close ends it).
   void Shutdown();
 
  private:

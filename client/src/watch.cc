@@ -284,9 +284,15 @@ void WatchManager::Shutdown() {
   shutting_down_ = true;
   if (reconnect_timer_ != 0) core_->loop().Cancel(reconnect_timer_);
   reconnect_timer_ = 0;
-  while (!entries_.empty()) {
-    EndLocked(entries_.begin(), absl::CancelledError("client is shutting down"), &run_after);
+  // Done callbacks are not called: they may capture objects the caller has
+  // already destroyed along with the client. Waiting Watch() calls learn.
+  for (auto& [id, e] : entries_) {
+    if (!e.ever_acked) {
+      run_after.push_back(
+          [cb = std::move(e.created)] { cb(absl::CancelledError("client is shutting down")); });
+    }
   }
+  entries_.clear();
   for (WatchStream* s : live_) s->Cancel();
   stream_ = nullptr;
   mu_.Await(absl::Condition(

@@ -45,7 +45,8 @@ class WatchManager {
   uint64_t Add(std::string path, WatchKind kind, uint64_t start_revision, uint64_t session_id,
                WatchEventCallback on_event, WatchDoneCallback on_done, CreatedCallback created);
   void Cancel(uint64_t id);
-  // Ends every watch (CANCELLED) and the stream; waits for it to finish.
+  // Ends every watch (without calling done callbacks) and the stream; waits
+  // for the stream to finish.
   void Shutdown();
 
  private:

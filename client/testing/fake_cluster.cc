@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/src/crc32c.h"
 #include "client/testing/fake_state.h"
+#include "grpc/grpc.h"
 #include "grpcpp/grpcpp.h"
 #include "synod/v1/cluster.grpc.pb.h"
 #include "synod/v1/session.grpc.pb.h"
@@ -439,10 +440,25 @@ class FakeReplica final : public v1::Tree::Service,
   std::set<grpc::ServerContext*> streams_ ABSL_GUARDED_BY(streams_mu_);
 };
 
+namespace {
+
+// Tests create and destroy many servers and channels; if gRPC shuts down
+// each time the last of them goes, a sync-server thread still finishing can
+// race with the next grpc_init. Keep the library up for the whole process.
+void KeepGrpcInitialized() {
+  static const bool initialized = [] {
+    grpc_init();
+    return true;
+  }();
+  (void)initialized;
+}
+
+}  // namespace
+
 FakeCluster::FakeCluster() : FakeCluster(Options()) {}
 
 FakeCluster::FakeCluster(Options options)
-    : options_(options),
+    : options_((KeepGrpcInitialized(), options)),
       state_(std::make_unique<FakeState>()),
       control_(std::make_unique<FakeControl>()) {
   {

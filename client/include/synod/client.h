@@ -32,8 +32,9 @@
 // watch events and session listeners run on one client-owned callback thread,
 // in order, and may call the client, including its blocking methods. Do not
 // destroy the Client from inside one of its callbacks. Destruction closes
-// the session (its ephemeral nodes go at once), ends every watch, completes
-// pending async calls with CANCELLED and joins the client's two threads.
+// the session (its ephemeral nodes go at once) without telling listeners,
+// ends every watch without calling its done callback, completes pending
+// async calls with CANCELLED and joins the client's two threads.
 #pragma once
 
 #include <cstdint>
@@ -271,8 +272,8 @@ struct WatchOptions {
 // Runs on the callback thread, in revision order, each event once.
 using WatchEventCallback = std::function<void(const WatchEvent& event)>;
 // Runs once when the watch ends: OK when a one-shot watch fired, CANCELLED
-// after CancelWatch or client shutdown, else the reason (COMPACTED,
-// INVALID_PATH...). No event follows it.
+// after CancelWatch, else the reason (COMPACTED, INVALID_PATH...). No event
+// follows it. Not called when the client is destroyed.
 using WatchDoneCallback = std::function<void(const absl::Status& status)>;
 
 // Cluster administration.
