@@ -113,6 +113,7 @@ std::string DescribeMessage(const Message& m) {
       if (m.reject()) absl::StrAppend(&out, " Rejected");
       break;
     case raftpb::MSG_HEARTBEAT:
+    case raftpb::MSG_TIMEOUT_NOW:
       absl::StrAppend(&out, " Commit:", m.commit());
       break;
     case raftpb::MSG_SNAP:

@@ -7,6 +7,8 @@
 //
 // MSG_TRANSFER_LEADER names the transferee in its `from` field (it is a
 // local message, or one forwarded by a follower to the leader).
+#include <algorithm>
+
 #include "raft/raft.h"
 
 namespace synod::raft {
@@ -33,6 +35,12 @@ void RaftImpl::SendTimeoutNow(NodeId to) {
   Message m;
   m.set_to(to);
   m.set_type(raftpb::MSG_TIMEOUT_NOW);
+  // Like a heartbeat, it tells the transferee how far the log is committed
+  // (as far as it holds it), so that it campaigns with the membership it
+  // would have applied: after a leader removed itself, the transferee may
+  // need the removal applied to win without the old leader's vote.
+  const Progress* pr = tracker_.Get(to);
+  m.set_commit(std::min(pr->match, log_.committed()));
   Send(std::move(m));
 }
 

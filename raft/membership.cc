@@ -27,9 +27,16 @@
 // answers vote requests until it is shut down.
 //
 // Removing the leader (§4.2.2): it keeps leading, and counting itself in
-// the old configuration, until the removal is committed and applied; then
-// it hands over with TimeoutNow to a caught-up voter if there is one, and
-// steps down. Being no longer a voter it never campaigns again.
+// the old configuration, until the removal is committed and applied. It
+// then still leads, no longer counted and refusing proposals, until a
+// majority of the new voters has reported (in their answers) a commit
+// index covering the removal: with membership taking effect on apply, the
+// new configuration can elect a leader without the old one only once its
+// members know the removal is committed (in a two-voter cluster the other
+// voter would otherwise need the removed node's vote forever). Then it
+// hands over with TimeoutNow to a caught-up voter, and steps down, or after
+// an election timeout without that news. Being no longer a voter it never
+// campaigns again; the driver may shut it down once it is not the leader.
 #include <algorithm>
 #include <utility>
 
@@ -146,7 +153,11 @@ ConfState RaftImpl::ApplyConfChange(const ConfChange& change) {
   }
   if (role_ == Role::kLeader) {
     if (!tracker_.IsVoter(id_)) {
-      StepDownAfterRemoval();
+      // The removal entry is among those being applied.
+      removal_index_ = std::max(removal_index_, log_.applying());
+      if (MaybeCommit()) ReleasePendingReadIndexMessages();
+      BroadcastAppend();
+      MaybeStepDownAfterRemoval();
     } else {
       if (lead_transferee_ != kNoNode && !tracker_.IsVoter(lead_transferee_)) {
         AbortLeaderTransfer();
@@ -159,6 +170,15 @@ ConfState RaftImpl::ApplyConfChange(const ConfChange& change) {
   }
   CheckInvariants();
   return tracker_.GetConfState();
+}
+
+void RaftImpl::MaybeStepDownAfterRemoval() {
+  if (role_ != Role::kLeader || removal_index_ == 0) return;
+  size_t informed = 0;
+  for (NodeId v : tracker_.voters()) {
+    if (tracker_.Get(v)->commit_known >= removal_index_) ++informed;
+  }
+  if (informed >= MajorityOf(tracker_.voters().size())) StepDownAfterRemoval();
 }
 
 void RaftImpl::StepDownAfterRemoval() {

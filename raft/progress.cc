@@ -31,6 +31,7 @@ void Progress::ResetForNewTerm(LogIndex next_index) {
   next = next_index;
   recent_active = false;
   commit_sent = 0;
+  commit_known = 0;
 }
 
 void Progress::BecomeProbe() {

@@ -45,6 +45,10 @@ struct Progress {
   // The commit index last sent in a MSG_APP: an empty MSG_APP that would
   // only repeat it is not sent.
   LogIndex commit_sent = 0;
+  // The commit index the follower last reported (in its MSG_APP_RESP or
+  // MSG_HEARTBEAT_RESP): a removed leader waits for the new configuration
+  // to know its removal is committed before stepping down.
+  LogIndex commit_known = 0;
 
   // A new term: nothing is known of the follower; probe from `next_index`.
   void ResetForNewTerm(LogIndex next_index);

@@ -1,6 +1,7 @@
 // RaftImpl: construction, terms and roles, ticks and Step dispatch.
 #include "raft/raft.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "raft/check.h"
@@ -89,6 +90,7 @@ void RaftImpl::Reset(Term term) {
   const LogIndex next = log_.LastIndex() + 1;
   for (auto& [id, pr] : tracker_.progress()) pr.ResetForNewTerm(next);
   pending_conf_index_ = 0;
+  removal_index_ = 0;
   uncommitted_size_ = 0;
   read_only_.Reset();
   pending_read_index_msgs_.clear();
@@ -183,6 +185,11 @@ void RaftImpl::TickHeartbeat() {
     // §3.10: a transfer that did not finish within an election timeout is
     // abandoned and the leader accepts proposals again.
     if (lead_transferee_ != kNoNode) AbortLeaderTransfer();
+    // A removed leader whose followers stay silent does not lead forever.
+    if (removal_index_ != 0) {
+      StepDownAfterRemoval();
+      return;
+    }
   }
   if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
     heartbeat_elapsed_ = 0;
@@ -377,7 +384,11 @@ absl::Status RaftImpl::StepFollower(Message& m) {
       break;
     case raftpb::MSG_TIMEOUT_NOW:
       // §3.10: the leader asks us to start an election at once, skipping
-      // pre-vote and the lease check of the voters.
+      // pre-vote and the lease check of the voters. It sent only once our
+      // log matched its own, so its commit index (bounded by our match)
+      // holds here.
+      lead_ = m.from();
+      log_.CommitTo(std::min(m.commit(), log_.LastIndex()));
       return Hup(/*transfer=*/true);
     case raftpb::MSG_READ_INDEX:
       if (lead_ == kNoNode) return absl::FailedPreconditionError("no leader known");

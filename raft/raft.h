@@ -142,6 +142,10 @@ class RaftImpl {
   // membership.cc
   absl::Status CheckConfChange(const ConfChange& change) const;
   absl::Status CheckConfChangeEntry(const Entry& entry) const;
+  // A leader that applied its own removal keeps leading (not counted, no
+  // new proposals) until a majority of the new voters reported a commit
+  // index covering the removal, then hands over and steps down.
+  void MaybeStepDownAfterRemoval();
   void StepDownAfterRemoval();
 
   // leadership_transfer.cc
@@ -162,6 +166,9 @@ class RaftImpl {
   // Index of the latest membership change the leader appended; another may
   // only be proposed once it is applied (one change at a time, §4.1).
   LogIndex pending_conf_index_ = 0;
+  // Set on a leader that applied its own removal: the index the new voters
+  // must know committed before it steps down (0 otherwise).
+  LogIndex removal_index_ = 0;
   // Bytes of the leader's entries appended but not yet handed out committed.
   uint64_t uncommitted_size_ = 0;
   ReadOnlyQueue read_only_;

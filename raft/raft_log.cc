@@ -33,6 +33,32 @@ void RaftLog::Init(LogIndex committed, LogIndex applied) {
     applied_ = applied;
     applying_ = applied;
   }
+  // Membership changes in the uncommitted durable tail.
+  if (committed_ < LastIndex()) {
+    absl::StatusOr<std::vector<Entry>> tail = Slice(committed_ + 1, LastIndex() + 1, UINT64_MAX);
+    SYNOD_CHECK(tail.ok()) << "uncommitted tail unreadable: " << tail.status();
+    NoteAppended(*tail);
+  }
+}
+
+void RaftLog::NoteAppended(const std::vector<Entry>& entries) {
+  if (entries.empty()) return;
+  const LogIndex first = entries.front().index();
+  while (!conf_indexes_.empty() && conf_indexes_.back() >= first) conf_indexes_.pop_back();
+  for (const Entry& e : entries) {
+    if (e.type() == raftpb::ENTRY_CONF_CHANGE) conf_indexes_.push_back(e.index());
+  }
+}
+
+void RaftLog::AppendOne(Entry&& entry) {
+  if (entry.type() == raftpb::ENTRY_CONF_CHANGE) conf_indexes_.push_back(entry.index());
+  unstable_.Append(std::move(entry));
+}
+
+bool RaftLog::TakeConfChangeCommitted() {
+  const bool committed = conf_change_committed_;
+  conf_change_committed_ = false;
+  return committed;
 }
 
 LogIndex RaftLog::FirstIndex() const {
@@ -96,6 +122,7 @@ std::optional<LogIndex> RaftLog::MaybeAppend(LogIndex index, Term log_term, LogI
         << ")";
     entries->erase(entries->begin(), entries->begin() + (conflict - index - 1));
     CheckTermsDontDecrease(*entries);
+    NoteAppended(*entries);
     unstable_.TruncateAndAppend(std::move(*entries));
   }
   CommitTo(std::min(commit, last_new));
@@ -123,6 +150,7 @@ LogIndex RaftLog::Append(std::vector<Entry>&& entries) {
   CheckTermsDontDecrease(entries);
   SYNOD_CHECK(entries.front().index() > committed_)
       << "append at " << entries.front().index() << " would overwrite committed " << committed_;
+  NoteAppended(entries);
   unstable_.TruncateAndAppend(std::move(entries));
   return LastIndex();
 }
@@ -202,6 +230,10 @@ void RaftLog::CommitTo(LogIndex index) {
   SYNOD_CHECK(index <= LastIndex()) << "commit " << index << " is past the last index "
                                     << LastIndex() << "; was the log lost or corrupted?";
   committed_ = index;
+  while (!conf_indexes_.empty() && conf_indexes_.front() <= index) {
+    conf_indexes_.pop_front();
+    conf_change_committed_ = true;
+  }
 }
 
 void RaftLog::AppliedTo(LogIndex index) {
@@ -217,6 +249,9 @@ void RaftLog::Restore(Snapshot snapshot) {
   SYNOD_DCHECK(index > committed_) << "restoring snapshot " << index << " at commit " << committed_;
   committed_ = index;
   applying_ = std::max(applying_, index);
+  // The snapshot carries the membership it covers; nothing above it is
+  // known any more.
+  conf_indexes_.clear();
   unstable_.Restore(std::move(snapshot));
 }
 

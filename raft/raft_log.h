@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -58,7 +59,7 @@ class RaftLog {
   // Appends entries after the current last index (leader side); returns the
   // new last index.
   LogIndex Append(std::vector<Entry>&& entries);
-  void AppendOne(Entry&& entry) { unstable_.Append(std::move(entry)); }
+  void AppendOne(Entry&& entry);
   // Index of the first entry in `entries` that is not in the log with the
   // same term, or 0 if all are present.
   LogIndex FindConflict(const std::vector<Entry>& entries) const;
@@ -94,8 +95,19 @@ class RaftLog {
   // The most recent snapshot (unstable first, then storage).
   absl::StatusOr<Snapshot> GetSnapshot() const;
 
+  // True once if the commit index moved past a membership change entry
+  // since the last call. The hard state carrying that commit index must be
+  // synced: a node acts on a committed membership change (applies it, and
+  // a removed node may be shut down), and forgetting after a crash that it
+  // was committed could leave the remaining voters needing a vote from a
+  // node that is gone.
+  bool TakeConfChangeCommitted();
+
  private:
   void CheckTermsDontDecrease(const std::vector<Entry>& entries) const;
+  // Keeps conf_indexes_ in step with entries appended from `entries`
+  // (replacing everything from entries.front().index() on).
+  void NoteAppended(const std::vector<Entry>& entries);
 
   const LogStorage* storage_;
   UnstableLog unstable_;
@@ -103,6 +115,9 @@ class RaftLog {
   LogIndex applied_ = 0;
   // Highest index handed out for applying; applied_ <= applying_ <= committed_.
   LogIndex applying_ = 0;
+  // Indexes of the membership change entries above committed_, ascending.
+  std::deque<LogIndex> conf_indexes_;
+  bool conf_change_committed_ = false;
 };
 
 }  // namespace synod::raft

@@ -132,3 +132,29 @@ TEST_F(RaftLogTest, CompactedSliceIsOutOfRange) {
 
 }  // namespace
 }  // namespace synod::raft
+
+namespace synod::raft {
+namespace {
+
+TEST(RaftLogConfTest, ReportsCommittedMembershipChangeOnce) {
+  MemoryLogStorage storage;
+  RaftLog log(&storage);
+  std::vector<Entry> ents = Es(1, {1, 1, 1});
+  ents[1].set_type(raftpb::ENTRY_CONF_CHANGE);
+  log.Append(std::move(ents));
+  log.CommitTo(1);
+  EXPECT_FALSE(log.TakeConfChangeCommitted());
+  log.CommitTo(3);
+  EXPECT_TRUE(log.TakeConfChangeCommitted());
+  EXPECT_FALSE(log.TakeConfChangeCommitted());
+  // A replaced uncommitted change is forgotten.
+  std::vector<Entry> more = Es(4, {1});
+  more[0].set_type(raftpb::ENTRY_CONF_CHANGE);
+  log.Append(std::move(more));
+  log.Append(Es(4, {2}));
+  log.CommitTo(4);
+  EXPECT_FALSE(log.TakeConfChangeCommitted());
+}
+
+}  // namespace
+}  // namespace synod::raft

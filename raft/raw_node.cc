@@ -112,8 +112,12 @@ Ready RawNode::GetReady() {
     prev_soft_state_ = soft;
   }
   const HardState hard = impl_->GetHardState();
+  // A commit index covering a membership change must survive a crash (see
+  // RaftLog::TakeConfChangeCommitted).
+  const bool conf_committed = impl_->mutable_log().TakeConfChangeCommitted();
   if (!SameHardState(hard, prev_hard_state_)) {
-    rd.must_sync = hard.term() != prev_hard_state_.term() || hard.vote() != prev_hard_state_.vote();
+    rd.must_sync = hard.term() != prev_hard_state_.term() ||
+                   hard.vote() != prev_hard_state_.vote() || conf_committed;
     rd.hard_state = hard;
     prev_hard_state_ = hard;
   }

@@ -56,7 +56,10 @@ struct Ready {
   std::vector<Message> persisted_messages;  // send after the write is durable
   std::vector<ReadState> read_states;
   // True when entries or a changed term/vote need an fsync before
-  // persisted_messages go out (a commit-only change does not).
+  // persisted_messages go out. A commit-only change does not, unless the
+  // commit index moved past a membership change entry: a node acts on a
+  // committed membership change, so it must not forget after a crash that
+  // the change was committed.
   bool must_sync = false;
 };
 

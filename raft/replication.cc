@@ -151,6 +151,7 @@ void RaftImpl::HandleAppendEntries(Message& m) {
   if (m.index() < log_.committed()) {
     // Everything up to our commit index is already known to match.
     resp.set_index(log_.committed());
+    resp.set_commit(log_.committed());
     Send(std::move(resp));
     return;
   }
@@ -160,6 +161,7 @@ void RaftImpl::HandleAppendEntries(Message& m) {
   if (std::optional<LogIndex> last =
           log_.MaybeAppend(m.index(), m.log_term(), m.commit(), &entries)) {
     resp.set_index(*last);
+    resp.set_commit(log_.committed());
     Send(std::move(resp));
     return;
   }
@@ -172,6 +174,7 @@ void RaftImpl::HandleAppendEntries(Message& m) {
   resp.set_reject(true);
   resp.set_reject_hint(hint_index);
   resp.set_log_term(hint_term);
+  resp.set_commit(log_.committed());
   Send(std::move(resp));
 }
 
@@ -181,12 +184,16 @@ void RaftImpl::HandleHeartbeat(const Message& m) {
   resp.set_to(m.from());
   resp.set_type(raftpb::MSG_HEARTBEAT_RESP);
   resp.set_context(m.context());
+  resp.set_commit(log_.committed());
   Send(std::move(resp));
 }
 
 void RaftImpl::HandleAppendResponse(const Message& m) {
   Progress* pr = tracker_.Get(m.from());
   pr->recent_active = true;
+  pr->commit_known = std::max(pr->commit_known, m.commit());
+  MaybeStepDownAfterRemoval();
+  if (role_ != Role::kLeader) return;
   if (m.reject()) {
     LogIndex next_probe = m.reject_hint();
     if (m.log_term() > 0) {
@@ -241,6 +248,9 @@ void RaftImpl::HandleAppendResponse(const Message& m) {
 void RaftImpl::HandleHeartbeatResponse(const Message& m) {
   Progress* pr = tracker_.Get(m.from());
   pr->recent_active = true;
+  pr->commit_known = std::max(pr->commit_known, m.commit());
+  MaybeStepDownAfterRemoval();
+  if (role_ != Role::kLeader) return;
   pr->probe_sent = false;
   // A window clogged by lost messages gets one slot back per heartbeat.
   if (pr->state == ProgressState::kReplicate && pr->inflights.Full()) {

@@ -44,6 +44,7 @@ void RaftImpl::HandleSnapshot(Message& m) {
   } else {
     resp.set_index(log_.committed());
   }
+  resp.set_commit(log_.committed());
   Send(std::move(resp));
 }
 
