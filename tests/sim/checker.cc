@@ -23,12 +23,15 @@ void Checker::FailLiveness(const std::string& what) {
   liveness_failure_ = true;
 }
 
-void Checker::Commit(NodeId id, LogIndex index, Term term, const char* how) {
-  auto [it, inserted] = committed_.emplace(index, term);
-  if (!inserted && it->second != term) {
+void Checker::Commit(NodeId id, LogIndex index, Term term, Term seen_in, const char* how) {
+  auto [it, inserted] = committed_.emplace(index, Committed{term, seen_in});
+  if (inserted) return;
+  if (it->second.term != term) {
     Fail(absl::StrCat("committed entry lost: index ", index, " was committed with term ",
-                      it->second, ", node ", id, " ", how, " it with term ", term));
+                      it->second.term, ", node ", id, " ", how, " it with term ", term));
+    return;
   }
+  it->second.seen_in = std::min(it->second.seen_in, seen_in);
 }
 
 void Checker::OnLeader(NodeId id, Term term, const DurableLog& log) {
@@ -39,11 +42,15 @@ void Checker::OnLeader(NodeId id, Term term, const DurableLog& log) {
   }
   // Entries up to the snapshot are vouched for by the snapshot's digest.
   const LogIndex snap = log.snapshot().metadata().index();
+  // A leader elected late in an old term may lack what a newer term
+  // committed; only entries committed before its term must be there.
   for (auto c = committed_.upper_bound(snap); c != committed_.end(); ++c) {
+    if (c->second.seen_in >= term) continue;
     absl::StatusOr<Term> t = log.TermAt(c->first);
-    if (!t.ok() || *t != c->second) {
-      Fail(absl::StrCat("leader completeness: node ", id, " leads term ", term,
-                        " without committed entry ", c->first, " (term ", c->second, "; has ",
+    if (!t.ok() || *t != c->second.term) {
+      Fail(absl::StrCat("leader completeness: node ", id, " leads term ", term, " without entry ",
+                        c->first, " (term ", c->second.term, ") committed in term ",
+                        c->second.seen_in, "; has ",
                         t.ok() ? absl::StrCat("term ", *t) : t.status().ToString(), ")"));
       return;
     }
@@ -113,12 +120,13 @@ void Checker::OnHardState(NodeId id, const raft::HardState& before, const raft::
   const LogIndex from = std::max(before.commit(), log.FirstIndex() - 1) + 1;
   for (LogIndex i = from; i <= after.commit() && !failed(); ++i) {
     absl::StatusOr<Term> t = log.TermAt(i);
-    if (t.ok()) Commit(id, i, *t, "commits");
+    if (t.ok()) Commit(id, i, *t, after.term(), "commits");
   }
 }
 
-void Checker::OnSnapshot(NodeId id, const raft::SnapshotMetadata& metadata, uint64_t digest) {
-  Commit(id, metadata.index(), metadata.term(), "installs a snapshot with");
+void Checker::OnSnapshot(NodeId id, Term term, const raft::SnapshotMetadata& metadata,
+                         uint64_t digest) {
+  Commit(id, metadata.index(), metadata.term(), term, "installs a snapshot with");
   auto [it, inserted] = digests_.emplace(metadata.index(), digest);
   if (!inserted && it->second != digest) {
     Fail(absl::StrCat("state machine safety: node ", id, " installs a snapshot at ",
@@ -126,8 +134,8 @@ void Checker::OnSnapshot(NodeId id, const raft::SnapshotMetadata& metadata, uint
   }
 }
 
-void Checker::OnApply(NodeId id, const Entry& entry, uint64_t digest) {
-  Commit(id, entry.index(), entry.term(), "applies");
+void Checker::OnApply(NodeId id, Term term, const Entry& entry, uint64_t digest) {
+  Commit(id, entry.index(), entry.term(), term, "applies");
   if (failed()) return;
   auto e = entries_.find({entry.index(), entry.term()});
   if (e == entries_.end() || e->second.hash != EntryHash(entry)) {
@@ -165,7 +173,7 @@ void Checker::OnLeaderCommit(NodeId id, LogIndex commit,
   auto c = committed_.find(commit);
   if (c == committed_.end() || voters.empty()) return;
   for (const auto& [v, log] : voters) {
-    if (Holds(log, commit, c->second)) continue;
+    if (Holds(log, commit, c->second.term)) continue;
     const std::pair<Term, LogIndex> mine = LastOf(log);
     std::vector<NodeId> electors;
     for (const auto& [q, qlog] : voters) {
@@ -175,8 +183,9 @@ void Checker::OnLeaderCommit(NodeId id, LogIndex commit,
       std::string who;
       for (NodeId q : electors) absl::StrAppend(&who, who.empty() ? "" : ",", q);
       Fail(absl::StrCat("commit safety: leader ", id, " commits index ", commit, " (term ",
-                        c->second, ") but node ", v, ", which lacks it (last entry ", mine.second,
-                        "/", mine.first, "), can win an election with votes from {", who, "}"));
+                        c->second.term, ") but node ", v, ", which lacks it (last entry ",
+                        mine.second, "/", mine.first, "), can win an election with votes from {",
+                        who, "}"));
       return;
     }
   }
@@ -186,7 +195,7 @@ void Checker::OnRestart(NodeId id, const DurableLog& log) {
   const LogIndex commit = log.hard_state().commit();
   for (LogIndex i = log.FirstIndex(); i <= commit && i <= log.LastIndex() && !failed(); ++i) {
     absl::StatusOr<Term> t = log.TermAt(i);
-    if (t.ok()) Commit(id, i, *t, "restarts holding");
+    if (t.ok()) Commit(id, i, *t, log.hard_state().term(), "restarts holding");
   }
 }
 

@@ -8,7 +8,7 @@
 //   - log matching: an (index, term) pair names one entry, with one
 //     predecessor term, on every replica; log terms never fall;
 //   - leader completeness: a new leader's log holds every entry seen
-//     committed so far;
+//     committed in an earlier term;
 //   - state machine safety: every replica applies the same entry at an index
 //     and reaches the same digest there, snapshots included;
 //   - no committed entry is lost: a committed index never changes its term,
@@ -50,10 +50,12 @@ class Checker {
   // entries.
   void OnHardState(raft::NodeId id, const raft::HardState& before, const raft::HardState& after,
                    const DurableLog& log);
-  // `id` installed a snapshot into its state machine, reaching `digest`.
-  void OnSnapshot(raft::NodeId id, const raft::SnapshotMetadata& metadata, uint64_t digest);
-  // `id` applied `entry`, reaching `digest`.
-  void OnApply(raft::NodeId id, const raft::Entry& entry, uint64_t digest);
+  // `id`, in `term`, installed a snapshot into its state machine, reaching
+  // `digest`.
+  void OnSnapshot(raft::NodeId id, raft::Term term, const raft::SnapshotMetadata& metadata,
+                  uint64_t digest);
+  // `id`, in `term`, applied `entry`, reaching `digest`.
+  void OnApply(raft::NodeId id, raft::Term term, const raft::Entry& entry, uint64_t digest);
   // Leader `id` advanced its commit index to `commit`, counting replicas
   // among `voters` (its configuration, with each voter's durable log; a
   // missing log is an empty one). Commit safety (§3.6.2): no voter that
@@ -79,15 +81,23 @@ class Checker {
     bool prev_known = false;
   };
 
-  // Records that (index, term) is committed, as `id` saw it.
-  void Commit(raft::NodeId id, raft::LogIndex index, raft::Term term, const char* how);
+  struct Committed {
+    raft::Term term = 0;  // the entry's term
+    // The lowest term in which a node saw it committed: it was committed in
+    // this term or earlier, so every leader of a later term must hold it.
+    raft::Term seen_in = 0;
+  };
+
+  // Records that (index, term) is committed, as `id` saw it in `seen_in`.
+  void Commit(raft::NodeId id, raft::LogIndex index, raft::Term term, raft::Term seen_in,
+              const char* how);
 
   const uint64_t* now_;
   std::string failure_;
   bool liveness_failure_ = false;
   std::map<raft::Term, raft::NodeId> leaders_;
   std::map<std::pair<raft::LogIndex, raft::Term>, EntryInfo> entries_;
-  std::map<raft::LogIndex, raft::Term> committed_;
+  std::map<raft::LogIndex, Committed> committed_;
   std::map<raft::LogIndex, uint64_t> digests_;
 };
 

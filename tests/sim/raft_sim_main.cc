@@ -111,6 +111,7 @@ void Add(SimStats* total, const SimStats& s) {
   total->writes_acked += s.writes_acked;
   total->reads_served += s.reads_served;
   total->client_timeouts += s.client_timeouts;
+  total->client_retries += s.client_retries;
   total->crashes += s.crashes;
   total->conf_changes += s.conf_changes;
   total->snapshots_sent += s.snapshots_sent;
@@ -177,7 +178,8 @@ int main(int argc, char** argv) {
     std::cout << "stats: events=" << total.events << " messages=" << total.messages
               << " leaders=" << total.leaders << " writes_acked=" << total.writes_acked
               << " reads_served=" << total.reads_served
-              << " client_timeouts=" << total.client_timeouts << " crashes=" << total.crashes
+              << " client_timeouts=" << total.client_timeouts
+              << " client_retries=" << total.client_retries << " crashes=" << total.crashes
               << " conf_changes=" << total.conf_changes
               << " snapshots_sent=" << total.snapshots_sent
               << " committed_entries=" << total.final_index

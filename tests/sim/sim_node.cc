@@ -252,6 +252,11 @@ void SimNode::HandleReady(Ready rd) {
     role_ = rd.soft_state->role;
     if (became_leader) {
       term_ = core_->GetStatus().hard_state.term();
+      const auto& voters = sm_.conf_state().voters();
+      if (std::find(voters.begin(), voters.end(), id_) == voters.end()) {
+        Fail(absl::StrCat("node ", id_, " becomes leader of term ", term_,
+                          " but is not a voter in its configuration"));
+      }
       host_->checker().OnLeader(id_, term_, *log_);
     }
   }
@@ -317,7 +322,7 @@ void SimNode::FinishReady(Ready rd) {
       Fail(absl::StrCat("node ", id_, " installs a snapshot: ", s.ToString()));
       return;
     }
-    checker.OnSnapshot(id_, rd.snapshot->metadata(), sm_.digest());
+    checker.OnSnapshot(id_, term_, rd.snapshot->metadata(), sm_.digest());
     Trace(absl::StrCat("installed snapshot ", rd.snapshot->metadata().index()));
   }
   for (const Entry& e : rd.committed_entries) {
@@ -343,7 +348,7 @@ void SimNode::ApplyEntry(const Entry& e) {
     return;
   }
   sm_.Apply(e);
-  host_->checker().OnApply(id_, e, sm_.digest());
+  host_->checker().OnApply(id_, term_, e, sm_.digest());
   if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
     raft::ConfChange cc;
     if (!cc.ParseFromString(e.data())) {

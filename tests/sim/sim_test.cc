@@ -132,10 +132,10 @@ TEST_F(CheckerTest, SamePairAfterDifferentPredecessors) {
 TEST_F(CheckerTest, LostCommittedEntry) {
   DurableLog log;
   checker_.OnAppend(1, log, {E(1, 1, "a")});
-  checker_.OnApply(1, E(1, 1, "a"), 7);
+  checker_.OnApply(1, 1, E(1, 1, "a"), 7);
   EXPECT_FALSE(checker_.failed());
   checker_.OnAppend(2, log, {E(1, 2, "b")});
-  checker_.OnApply(2, E(1, 2, "b"), 8);
+  checker_.OnApply(2, 2, E(1, 2, "b"), 8);
   EXPECT_TRUE(checker_.failed());
 }
 
@@ -149,6 +149,18 @@ TEST_F(CheckerTest, LeaderWithoutCommittedEntry) {
   EXPECT_TRUE(checker_.failed());
 }
 
+TEST_F(CheckerTest, LateLeaderOfAnOlderTermMayLackNewerCommits) {
+  DurableLog log;
+  ASSERT_TRUE(log.Append({E(1, 3)}).ok());
+  checker_.OnAppend(1, DurableLog(), {E(1, 3)});
+  log.SetHardState(HS(3, 0, 1));
+  checker_.OnHardState(1, HS(3, 0, 0), HS(3, 0, 1), log);
+  checker_.OnLeader(2, 2, DurableLog());  // votes gathered in term 2, before
+  EXPECT_FALSE(checker_.failed()) << checker_.failure();
+  checker_.OnLeader(2, 4, DurableLog());
+  EXPECT_TRUE(checker_.failed());
+}
+
 TEST_F(CheckerTest, VotesTwiceInATerm) {
   DurableLog log;
   checker_.OnHardState(1, HS(3, 2, 0), HS(3, 4, 0), log);
@@ -158,8 +170,8 @@ TEST_F(CheckerTest, VotesTwiceInATerm) {
 TEST_F(CheckerTest, DivergentApply) {
   DurableLog log;
   checker_.OnAppend(1, log, {E(1, 1, "a")});
-  checker_.OnApply(1, E(1, 1, "a"), 7);
-  checker_.OnApply(2, E(1, 1, "a"), 9);
+  checker_.OnApply(1, 1, E(1, 1, "a"), 7);
+  checker_.OnApply(2, 2, E(1, 1, "a"), 9);
   EXPECT_TRUE(checker_.failed());
 }
 

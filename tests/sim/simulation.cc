@@ -36,11 +36,15 @@ struct NetConditions {
   double long_delay = 0;  // chance of a delay of several ticks
 };
 
+// A refused or timed-out operation is retried this many times.
+constexpr int kClientRetries = 3;
+
 // One closed-loop client: one operation at a time, with a timeout.
 struct Client {
   enum class Kind { kIdle, kWrite, kRead };
   Kind kind = Kind::kIdle;
-  uint64_t op = 0;  // unique per operation
+  uint64_t op = 0;  // unique per attempt
+  int attempt = 0;  // 0: first try
   NodeId node = raft::kNoNode;
   uint64_t incarnation = 0;
   uint64_t value = 0;
@@ -106,11 +110,14 @@ class Simulation final : public SimNode::Host {
   void ChangeNetwork();
   void CrashOne();
   void LeaderChurn();
+  void Operator();
   void ChangeMembership();
   void TransferLeadership();
   void Heal();
 
   void ClientNext(int c);
+  void ClientAttempt(int c, Client::Kind kind, int attempt);
+  void ClientFailed(int c);
   void ClientDone(int c);
   void LivenessProbe();
   void FinalCheck(const std::vector<NodeId>& members);
@@ -139,6 +146,7 @@ class Simulation final : public SimNode::Host {
   NetConditions net_;
   std::set<std::pair<NodeId, NodeId>> blocked_;  // directed links that drop
   std::set<NodeId> slow_disks_;
+  std::map<NodeId, uint64_t> tick_period_;  // nodes whose clock runs fast or slow
   uint64_t disk_max_delay_ = 0;
   double disk_instant_ = 1;
 
@@ -152,6 +160,7 @@ class Simulation final : public SimNode::Host {
 
   bool faulty_ = true;  // the nemesis phase
   uint64_t churn_until_ = 0;
+  uint64_t operator_interval_ = 0;  // mean ticks between operator actions (0: none)
   bool done_ = false;
   uint64_t heal_time_ = 0;
   std::set<uint64_t> probes_;  // values proposed by the liveness probe
@@ -197,6 +206,7 @@ void Simulation::ChooseScenario() {
   c.max_uncommitted_entries_size = Pick<uint64_t>({0, 0, 16384});
   c.testing_unsafe_commit_prior_term = options_.inject_commit_prior_term;
   liveness_ticks_ = options_.liveness_ticks > 0 ? options_.liveness_ticks : 30 * c.election_tick;
+  operator_interval_ = Pick<uint64_t>({0, 5, 20});
   node_options_.snapshot_every = Pick<uint64_t>({0, 8, 30, 100});
   node_options_.compact_margin = Rand(0, 20);
   calm_.max_delay = Rand(5, 60);
@@ -221,7 +231,8 @@ void Simulation::ChooseScenario() {
         c.max_committed_size_per_ready, " max_uncommitted=", c.max_uncommitted_entries_size,
         " snapshot_every=", node_options_.snapshot_every,
         " compact_margin=", node_options_.compact_margin, " net_delay<=", calm_.max_delay,
-        " disk_delay<=", disk_max_delay_, " clients=", clients_.size()));
+        " disk_delay<=", disk_max_delay_, " clients=", clients_.size(), " think<=", client_think_,
+        " operator_every~", operator_interval_));
   }
 }
 
@@ -245,8 +256,11 @@ void Simulation::Tick(NodeId id, uint64_t incarnation) {
   SimNode* node = nodes_[id].get();
   if (!node->alive() || node->incarnation() != incarnation) return;
   node->Tick();
-  // Clocks drift a little: a tick lasts 97..103 units.
-  After(kTickUnits - 3 + Rand(0, 6), [this, id, incarnation] { Tick(id, incarnation); });
+  // Clocks jitter a little (a tick lasts 97..103 units), and the nemesis
+  // may make one run fast or slow.
+  auto period = tick_period_.find(id);
+  const uint64_t base = period == tick_period_.end() ? kTickUnits : period->second;
+  After(base - 3 + Rand(0, 6), [this, id, incarnation] { Tick(id, incarnation); });
 }
 
 bool Simulation::Up(NodeId id) const {
@@ -357,41 +371,69 @@ void Simulation::ScheduleDiskDone(NodeId id, uint64_t incarnation, uint64_t at) 
 
 void Simulation::ClientNext(int c) {
   if (done_) return;
+  ClientAttempt(c, Chance(0.6) ? Client::Kind::kWrite : Client::Kind::kRead, 0);
+}
+
+// One attempt of an operation, at a random replica. A refused or timed-out
+// attempt is retried elsewhere (as a new write value: the first attempt may
+// still commit, and must not be mistaken for the retry).
+void Simulation::ClientAttempt(int c, Client::Kind kind, int attempt) {
+  if (done_) return;
   Client& client = clients_[c];
   std::vector<NodeId> up = UpNodes();
+  if (up.size() > 1 && attempt > 0) {
+    up.erase(std::remove(up.begin(), up.end(), client.node), up.end());
+  }
   if (up.empty()) {
     After(kTickUnits, [this, c] { ClientNext(c); });
     return;
   }
   SimNode* node = nodes_[PickNode(up)].get();
+  client.kind = kind;
+  client.attempt = attempt;
   client.op = next_op_++;
   client.node = node->id();
   client.incarnation = node->incarnation();
   client.observed_at_start = max_observed_;
   const uint64_t op = client.op;
-  if (Chance(0.6)) {
-    client.kind = Client::Kind::kWrite;
+  if (kind == Client::Kind::kWrite) {
     client.value = next_value_++;
     if (tracer_.on()) {
-      Trace(absl::StrCat("client ", c, " write v", client.value, " via n", node->id()));
+      Trace(absl::StrCat("client ", c, " write v", client.value, " via n", node->id(),
+                         attempt > 0 ? " (retry)" : ""));
     }
     node->Propose(EncodeValue(client.value, Rand(0, 300)), [this, c, op](absl::Status s) {
       if (s.ok() || clients_[c].op != op) return;
       if (tracer_.on()) Trace(absl::StrCat("client ", c, " write refused: ", s.ToString()));
-      ClientDone(c);
+      ClientFailed(c);
     });
   } else {
-    client.kind = Client::Kind::kRead;
     client.context = absl::StrCat("read", op);
-    if (tracer_.on()) Trace(absl::StrCat("client ", c, " read via n", node->id()));
+    if (tracer_.on()) {
+      Trace(absl::StrCat("client ", c, " read via n", node->id(), attempt > 0 ? " (retry)" : ""));
+    }
     node->ReadIndex(client.context);
   }
   After(client_timeout_, [this, c, op] {
     if (clients_[c].op != op) return;
     ++stats_.client_timeouts;
     if (tracer_.on()) Trace(absl::StrCat("client ", c, " op ", op, " timed out"));
-    ClientDone(c);
+    ClientFailed(c);
   });
+}
+
+void Simulation::ClientFailed(int c) {
+  Client& client = clients_[c];
+  const Client::Kind kind = client.kind;
+  const int attempt = client.attempt;
+  client.kind = Client::Kind::kIdle;
+  client.op = 0;
+  if (attempt >= kClientRetries) {
+    After(Rand(0, client_think_), [this, c] { ClientNext(c); });
+    return;
+  }
+  ++stats_.client_retries;
+  After(Rand(1, kTickUnits / 2), [this, c, kind, attempt] { ClientAttempt(c, kind, attempt + 1); });
 }
 
 void Simulation::ClientDone(int c) {
@@ -485,7 +527,7 @@ void Simulation::OnConfChange(NodeId id, const ConfChange& change, const ConfSta
 
 void Simulation::Nemesis() {
   if (!faulty_ || done_) return;
-  switch (Rand(0, 13)) {
+  switch (Rand(0, 14)) {
     case 0:
       Partition();
       break;
@@ -545,6 +587,15 @@ void Simulation::Nemesis() {
         LeaderChurn();
       }
       break;
+    case 14: {
+      std::vector<NodeId> up = UpNodes();
+      if (up.empty()) break;
+      const NodeId id = PickNode(up);
+      const uint64_t period = Pick<uint64_t>({50, 70, 100, 150, 250});
+      tick_period_[id] = period;
+      Trace(absl::StrCat("nemesis: clock of n", id, " ticks every ", period, " units"));
+      break;
+    }
   }
   After(Rand(1, 25) * kTickUnits, [this] { Nemesis(); });
 }
@@ -566,6 +617,18 @@ void Simulation::LeaderChurn() {
     After(Rand(1, 10) * kTickUnits + Rand(0, kTickUnits), [this, id] { Restart(id); });
   }
   After(kTickUnits / 10, [this] { LeaderChurn(); });
+}
+
+// The operator: membership changes and leadership transfers at a steady
+// rate while clients run (the nemesis adds more at random).
+void Simulation::Operator() {
+  if (!faulty_ || done_) return;
+  if (Chance(0.7)) {
+    ChangeMembership();
+  } else {
+    TransferLeadership();
+  }
+  After(Rand(1, 2 * operator_interval_) * kTickUnits, [this] { Operator(); });
 }
 
 void Simulation::Partition() {
@@ -698,6 +761,7 @@ void Simulation::Heal() {
   blocked_.clear();
   net_ = calm_;
   slow_disks_.clear();
+  tick_period_.clear();
   for (auto& [id, disk] : disks_) disk->set_snapshot_unavailable(false);
   for (auto& [id, node] : nodes_) Restart(id);
   LivenessProbe();
@@ -828,6 +892,9 @@ SimResult Simulation::Run() {
     After(Rand(0, 5 * kTickUnits), [this, c] { ClientNext(static_cast<int>(c)); });
   }
   After(Rand(5, 20) * kTickUnits, [this] { Nemesis(); });
+  if (operator_interval_ > 0) {
+    After(Rand(1, operator_interval_) * kTickUnits, [this] { Operator(); });
+  }
   At(static_cast<uint64_t>(options_.steps) * kTickUnits, [this] { Heal(); });
 
   while (!events_.empty() && !done_ && !checker_.failed()) {

@@ -46,6 +46,7 @@ struct SimStats {
   uint64_t writes_acked = 0;
   uint64_t reads_served = 0;
   uint64_t client_timeouts = 0;
+  uint64_t client_retries = 0;
   uint64_t crashes = 0;
   uint64_t conf_changes = 0;  // applied by their proposer's leader
   uint64_t snapshots_sent = 0;
