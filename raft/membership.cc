@@ -155,6 +155,7 @@ ConfState RaftImpl::ApplyConfChange(const ConfChange& change) {
     if (!tracker_.IsVoter(id_)) {
       // The removal entry is among those being applied.
       removal_index_ = std::max(removal_index_, log_.applying());
+      election_elapsed_ = 0;  // a full election timeout to spread the news
       if (MaybeCommit()) ReleasePendingReadIndexMessages();
       BroadcastAppend();
       MaybeStepDownAfterRemoval();
