@@ -59,6 +59,7 @@ absl::Status RemoveNode(Overlay* st, const OpContext& ctx, std::string_view path
   tombstone.deleted = true;
   tombstone.stat = node.stat;
   AppendHistory(st, ctx.limits, path, node.history_seq + 1, std::move(tombstone));
+  st->AddGrave(Grave{ctx.revision, std::string(path), node.history_seq + 1});
   STORAGE_RETURN_IF_ERROR(st->DeleteNode(path));
 
   std::string_view parent_path = ParentPath(path);
@@ -422,6 +423,26 @@ absl::Status ApplyDeleteExpired(const ApplyLimits& limits, uint64_t revision,
   return RemoveEmptyContainers(st, ctx);
 }
 
+// Drops the history of paths deleted at or below the compaction revision and
+// not created again: no read at or above that revision can see any of it.
+absl::Status PurgeGraves(const ApplyLimits& limits, Overlay* st) {
+  std::vector<Grave> graves;
+  STORAGE_RETURN_IF_ERROR(
+      st->ListGraves(st->meta().compact_revision, limits.purge_per_compaction, &graves));
+  const uint64_t keep = std::max<uint32_t>(limits.history_per_node, 1);
+  for (const Grave& grave : graves) {
+    absl::StatusOr<std::optional<Node>> node = st->GetNode(grave.path);
+    if (!node.ok()) return node.status();
+    absl::StatusOr<uint64_t> last = st->LastHistorySeq(grave.path);
+    if (!last.ok()) return last.status();
+    // The per-node bound leaves at most `keep` entries, ending at the
+    // tombstone.
+    if (!node->has_value() && *last == grave.seq) st->DropHistory(grave.path, grave.seq, keep);
+    st->RemoveGrave(grave.revision, grave.path);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ApplyCommand(const ApplyLimits& limits, uint64_t revision, const v1::Command& command,
@@ -510,7 +531,7 @@ absl::Status ApplyCommand(const ApplyLimits& limits, uint64_t revision, const v1
       }
       if (target > st->meta().compact_revision) st->SetCompactRevision(target);
       result->set_code(v1::OK);
-      return absl::OkStatus();
+      return PurgeGraves(limits, st);
     }
     case v1::Command::BODY_NOT_SET:
       break;

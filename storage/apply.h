@@ -33,6 +33,9 @@ struct ApplyLimits {
   size_t max_multi_ops = 1000;       // more ops -> TOO_MANY_OPS
   // Versions kept per path (current version and tombstones included); >= 1.
   uint32_t history_per_node = 10;
+  // Deleted paths whose history one CompactHistoryCommand drops at most;
+  // the rest wait for the next one (bounds the work of one apply).
+  size_t purge_per_compaction = 10000;
 };
 
 // One committed log entry. command == nullptr: an entry with no state change

@@ -86,6 +86,13 @@ std::string EventKey(uint64_t last_revision) {
   return key;
 }
 
+std::string GraveKey(uint64_t revision, std::string_view path) {
+  std::string key(1, kGraveTag);
+  AppendBigEndian64(&key, revision);
+  key.append(path);
+  return key;
+}
+
 std::string SessionKey(uint64_t session_id) {
   std::string key(1, kSessionTag);
   AppendBigEndian64(&key, session_id);

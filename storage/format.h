@@ -22,6 +22,8 @@
 //              the write path cheap). Events at or below the compaction
 //              revision are never returned, even where a batch that
 //              straddles it is still stored.
+//              'd' + be64(revision) + path: a Grave (node.h), value
+//              be64(tombstone seq).
 //   kSessions  's' + be64(id): a session; 'p' + be64(id) + path: an
 //              ephemeral node of that session (index for close/expire).
 //   kMeta      "format": be32 store format version; "state": applied index,
@@ -49,6 +51,7 @@ inline constexpr std::string_view kMetaRestoring = "restoring";
 
 inline constexpr char kHistoryTag = 'h';
 inline constexpr char kEventTag = 'e';
+inline constexpr char kGraveTag = 'd';
 inline constexpr char kSessionTag = 's';
 inline constexpr char kEphemeralTag = 'p';
 inline constexpr char kExpiryTag = 'x';
@@ -68,6 +71,7 @@ bool PathFromNodeKey(std::string_view key, std::string* path);
 std::string HistoryPrefix(std::string_view path);
 std::string HistoryKey(std::string_view path, uint64_t seq);
 std::string EventKey(uint64_t last_revision);
+std::string GraveKey(uint64_t revision, std::string_view path);
 
 // kSessions.
 std::string SessionKey(uint64_t session_id);

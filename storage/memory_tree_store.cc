@@ -46,6 +46,15 @@ class MemoryTreeStore::View : public StateView {
     return it->second.rbegin()->first;
   }
 
+  absl::Status ListGraves(uint64_t max_revision, size_t limit,
+                          std::vector<Grave>* out) override ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    for (const auto& [key, seq] : store_->graves_) {
+      if (key.first > max_revision || (limit != 0 && out->size() >= limit)) break;
+      out->push_back(Grave{key.first, key.second, seq});
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status ListChildren(std::string_view parent, std::string_view start_after, size_t limit,
                             std::vector<ChildEntry>* out) override ABSL_NO_THREAD_SAFETY_ANALYSIS {
     auto set = store_->children_.find(parent);
@@ -187,6 +196,13 @@ void MemoryTreeStore::ApplyChanges(const WriteSet& ws) {
       sessions_.erase(id);
     }
   }
+  for (const auto& [key, seq] : ws.graves) {
+    if (seq.has_value()) {
+      graves_.insert_or_assign(key, *seq);
+    } else {
+      graves_.erase(key);
+    }
+  }
   uint64_t revision = 0;
   uint32_t index = 0;
   for (const v1::WatchEvent& event : ws.events) {
@@ -206,6 +222,7 @@ void MemoryTreeStore::ClearState() {
   history_.clear();
   events_.clear();
   sessions_.clear();
+  graves_.clear();
   ephemerals_.clear();
   expiry_.clear();
 }

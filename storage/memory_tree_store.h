@@ -51,6 +51,7 @@ class MemoryTreeStore : public TreeStore {
       ABSL_GUARDED_BY(mu_);
   std::map<std::pair<uint64_t, uint32_t>, v1::WatchEvent> events_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Session> sessions_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<uint64_t, std::string>, uint64_t> graves_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<uint64_t, std::string>> ephemerals_ ABSL_GUARDED_BY(mu_);
   std::set<std::string, std::less<>> expiry_ ABSL_GUARDED_BY(mu_);
 };

@@ -66,6 +66,18 @@ struct HistoryEntry {
   bool operator==(const HistoryEntry&) const = default;
 };
 
+// A deleted path whose history waits for compaction: when the compaction
+// revision reaches `revision` and the path was not created again, its whole
+// history (ending with the tombstone `seq`) is dropped, so paths that come
+// and go (queues, ephemerals) do not leave history behind forever.
+struct Grave {
+  uint64_t revision = 0;  // of the delete
+  std::string path;
+  uint64_t seq = 0;  // the tombstone's history seq
+
+  bool operator==(const Grave&) const = default;
+};
+
 // A client session as replicated: what exactly-once needs, nothing about
 // liveness (the leader's clock is not replicated state).
 struct Session {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "storage/status_macros.h"
+
 namespace synod::storage {
 namespace {
 
@@ -56,6 +58,32 @@ absl::StatusOr<uint64_t> Overlay::LastHistorySeq(std::string_view path) {
   return base_->LastHistorySeq(path);
 }
 
+absl::Status Overlay::ListGraves(uint64_t max_revision, size_t limit, std::vector<Grave>* out) {
+  // The base's graves (enough of them to fill `limit` after removals) merged
+  // with the ones added and removed here, in (revision, path) order.
+  size_t removed = 0;
+  for (const auto& [key, seq] : changes_.graves) {
+    if (!seq.has_value()) ++removed;
+  }
+  std::vector<Grave> base;
+  STORAGE_RETURN_IF_ERROR(base_->ListGraves(max_revision, limit == 0 ? 0 : limit + removed, &base));
+  std::map<std::pair<uint64_t, std::string>, uint64_t> merged;
+  for (Grave& g : base) merged.emplace(std::make_pair(g.revision, std::move(g.path)), g.seq);
+  for (const auto& [key, seq] : changes_.graves) {
+    if (key.first > max_revision) continue;
+    if (seq.has_value()) {
+      merged.insert_or_assign(key, *seq);
+    } else {
+      merged.erase(key);
+    }
+  }
+  for (auto& [key, seq] : merged) {
+    if (limit != 0 && out->size() >= limit) break;
+    out->push_back(Grave{key.first, key.second, seq});
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Overlay::PutNode(std::string_view path, Node node) {
   absl::StatusOr<std::optional<Node>> old = GetNode(path);
   if (!old.ok()) return old.status();
@@ -98,6 +126,21 @@ void Overlay::DeleteHistory(std::string_view path, uint64_t seq) {
   changes_.history.insert_or_assign({std::string(path), seq}, std::nullopt);
 }
 
+void Overlay::AddGrave(const Grave& grave) {
+  changes_.graves.insert_or_assign({grave.revision, grave.path}, grave.seq);
+}
+
+void Overlay::RemoveGrave(uint64_t revision, std::string_view path) {
+  changes_.graves.insert_or_assign({revision, std::string(path)}, std::nullopt);
+}
+
+void Overlay::DropHistory(std::string_view path, uint64_t newest_seq, uint64_t count) {
+  for (uint64_t seq = newest_seq; seq > 0 && newest_seq - seq < count; --seq) {
+    DeleteHistory(path, seq);
+  }
+  last_seq_.insert_or_assign(std::string(path), 0);
+}
+
 void Overlay::PutSession(Session session) {
   uint64_t id = session.id;
   changes_.sessions.insert_or_assign(id, std::move(session));
@@ -119,16 +162,16 @@ void Overlay::MergeInto(Overlay* parent) {
     to.nodes.insert_or_assign(path, std::move(node));
   }
   for (auto& [key, entry] : changes_.history) to.history.insert_or_assign(key, std::move(entry));
-  for (auto& [id, session] : changes_.sessions)
+  for (auto& [id, session] : changes_.sessions) {
     to.sessions.insert_or_assign(id, std::move(session));
+  }
+  for (auto& [key, seq] : changes_.graves) to.graves.insert_or_assign(key, seq);
   for (auto& [key, add] : changes_.ephemerals) to.ephemerals.insert_or_assign(key, add);
   for (auto& [key, add] : changes_.expiry) to.expiry.insert_or_assign(key, add);
   for (auto& event : changes_.events) to.events.push_back(std::move(event));
   if (changes_.compact_revision.has_value()) parent->SetCompactRevision(*changes_.compact_revision);
-  for (auto& [path, seq] : last_seq_) {
-    auto& last = parent->last_seq_[path];
-    last = std::max(last, seq);
-  }
+  // Newer than the parent's view of the same path: it replaces it.
+  for (auto& [path, seq] : last_seq_) parent->last_seq_.insert_or_assign(path, seq);
   parent->meta_.digest = meta_.digest;
   changes_ = WriteSet();
   last_seq_.clear();

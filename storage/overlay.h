@@ -36,13 +36,20 @@ class Overlay : public StateReader {
   absl::StatusOr<std::optional<Session>> GetSession(uint64_t id) override;
   absl::Status ListEphemerals(uint64_t session_id, std::vector<std::string>* out) override;
   absl::StatusOr<uint64_t> LastHistorySeq(std::string_view path) override;
+  absl::Status ListGraves(uint64_t max_revision, size_t limit, std::vector<Grave>* out) override;
 
   // Node writes; they update the digest and the indexes. Errors: as GetNode.
   absl::Status PutNode(std::string_view path, Node node);
   absl::Status DeleteNode(std::string_view path);
 
   void PutHistory(std::string_view path, uint64_t seq, HistoryEntry entry);
+  // Deletes one entry that is not the path's newest (the per-node bound).
   void DeleteHistory(std::string_view path, uint64_t seq);
+  // Deletes the path's whole history: the `count` entries ending at
+  // `newest_seq`. The path then has no history (LastHistorySeq = 0).
+  void DropHistory(std::string_view path, uint64_t newest_seq, uint64_t count);
+  void AddGrave(const Grave& grave);
+  void RemoveGrave(uint64_t revision, std::string_view path);
   void PutSession(Session session);
   void DeleteSession(uint64_t id);
   void AddEvent(v1::WatchEvent event);

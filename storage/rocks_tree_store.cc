@@ -30,10 +30,12 @@ absl::Status DecodeMeta(std::string_view in, StoreMeta* meta) {
   return absl::OkStatus();
 }
 
-// The smallest key greater than every key starting with `prefix` (prefix
-// must not end in 0xff, which no prefix here does).
+// The smallest key greater than every key starting with `prefix`, or ""
+// (no upper bound) if there is none. Trailing 0xff bytes carry, as in
+// 'p' + be64(0x5ff).
 std::string PrefixEnd(std::string prefix) {
-  prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
+  while (!prefix.empty() && static_cast<uint8_t>(prefix.back()) == 0xff) prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
   return prefix;
 }
 
@@ -149,6 +151,20 @@ class RocksTreeStore::View : public StateView {
       return 0;  // no history: the path never existed (or all was dropped)
     }
     return keys::ReadBigEndian64(Str(it->key()).substr(prefix.size()));
+  }
+
+  absl::Status ListGraves(uint64_t max_revision, size_t limit, std::vector<Grave>* out) override {
+    std::string prefix(1, keys::kGraveTag);
+    BoundedIterator it(env_, ColumnFamily::kHistory, options_, prefix, PrefixEnd(prefix));
+    for (it->SeekToFirst(); it->Valid() && (limit == 0 || out->size() < limit); it->Next()) {
+      std::string_view key = Str(it->key());
+      std::string_view value = Str(it->value());
+      if (key.size() < 10 || value.size() != 8) return absl::DataLossError("malformed grave");
+      uint64_t revision = keys::ReadBigEndian64(key.substr(1));
+      if (revision > max_revision) break;
+      out->push_back(Grave{revision, std::string(key.substr(9)), keys::ReadBigEndian64(value)});
+    }
+    return FromRocks(it->status(), "list graves");
   }
 
   absl::Status ListChildren(std::string_view parent, std::string_view start_after, size_t limit,
@@ -355,6 +371,13 @@ absl::Status RocksTreeStore::AddChanges(const WriteSet& ws, rocksdb::WriteBatch*
     STORAGE_RETURN_IF_ERROR(check(
         session.has_value() ? batch->Put(sessions, keys::SessionKey(id), EncodeSession(*session))
                             : batch->Delete(sessions, keys::SessionKey(id))));
+  }
+  for (const auto& [key, seq] : ws.graves) {
+    std::string k = keys::GraveKey(key.first, key.second);
+    std::string v;
+    if (seq.has_value()) keys::AppendBigEndian64(&v, *seq);
+    STORAGE_RETURN_IF_ERROR(
+        check(seq.has_value() ? batch->Put(history, k, v) : batch->Delete(history, k)));
   }
   for (const auto& [key, add] : ws.ephemerals) {
     std::string k = keys::EphemeralKey(key.first, key.second);

@@ -26,6 +26,7 @@ constexpr uint8_t kNodeRecord = 1;
 constexpr uint8_t kHistoryRecord = 2;
 constexpr uint8_t kSessionRecord = 3;
 constexpr uint8_t kEventRecord = 4;
+constexpr uint8_t kGraveRecord = 5;
 constexpr uint8_t kTrailer = 0xff;
 constexpr size_t kMaxRecordPart = 64u << 20;  // far above any legal key/value
 constexpr size_t kRestoreChunkRecords = 4096;
@@ -198,7 +199,7 @@ absl::StatusOr<bool> NextRecord(FileReader* reader, uint64_t records_so_far, Rec
     if (GetLe(buf, 8) != records_so_far) return absl::DataLossError("snapshot record count");
     return false;
   }
-  if (record->type < kNodeRecord || record->type > kEventRecord) {
+  if (record->type < kNodeRecord || record->type > kGraveRecord) {
     return absl::DataLossError("snapshot record of unknown type");
   }
   STORAGE_RETURN_IF_ERROR(reader->Read(4, &buf));
@@ -215,7 +216,8 @@ absl::StatusOr<bool> NextRecord(FileReader* reader, uint64_t records_so_far, Rec
 // Decoded content of one record, ready to go into a WriteSet.
 struct Decoded {
   std::string path;
-  uint64_t number = 0;  // history seq, session id, or event revision
+  uint64_t number = 0;  // history seq, session id, event or grave revision
+  uint64_t seq = 0;     // grave
   Node node;
   HistoryEntry history;
   Session session;
@@ -239,6 +241,15 @@ absl::Status DecodeRecord(const Record& r, Decoded* d) {
       if (r.key.size() != 8) return absl::DataLossError("snapshot session key");
       d->number = keys::ReadBigEndian64(r.key);
       return DecodeSession(r.value, &d->session);
+    case kGraveRecord:
+      if (r.key.size() < 9 || r.value.size() != 8 ||
+          !IsValidPath(std::string_view(r.key).substr(8))) {
+        return absl::DataLossError("snapshot grave record");
+      }
+      d->number = keys::ReadBigEndian64(r.key);
+      d->path = r.key.substr(8);
+      d->seq = keys::ReadBigEndian64(r.value);
+      return absl::OkStatus();
     case kEventRecord:
       if (r.key.size() != 12) return absl::DataLossError("snapshot event key");
       d->number = keys::ReadBigEndian64(r.key);
@@ -324,6 +335,16 @@ absl::StatusOr<SnapshotInfo> TreeStore::WriteSnapshot(const std::string& file_pa
     keys::AppendBigEndian64(&key, session.id);
     STORAGE_RETURN_IF_ERROR(out.Record(kSessionRecord, key, EncodeSession(session)));
   }
+  std::vector<Grave> graves;
+  STORAGE_RETURN_IF_ERROR(v->ListGraves(UINT64_MAX, 0, &graves));
+  for (const Grave& grave : graves) {
+    std::string key;
+    keys::AppendBigEndian64(&key, grave.revision);
+    key.append(grave.path);
+    std::string value;
+    keys::AppendBigEndian64(&value, grave.seq);
+    STORAGE_RETURN_IF_ERROR(out.Record(kGraveRecord, key, value));
+  }
   uint64_t after = 0;
   for (;;) {
     std::vector<v1::WatchEvent> events;
@@ -385,6 +406,9 @@ absl::StatusOr<SnapshotInfo> TreeStore::RestoreSnapshot(const std::string& file_
             break;
           case kEventRecord:
             chunk.events.push_back(std::move(d.event));
+            break;
+          case kGraveRecord:
+            chunk.graves.insert_or_assign({d.number, d.path}, d.seq);
             break;
         }
         return absl::OkStatus();

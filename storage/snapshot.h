@@ -13,6 +13,7 @@
 //              2 history  key = path + be64(seq), value = EncodeHistoryEntry
 //              3 session  key = be64(id), value = EncodeSession
 //              4 event    key = be64(revision) + be32(i), value = WatchEvent
+//              5 grave    key = be64(revision) + path, value = be64(seq)
 //   trailer  u8 0xFF | u64 record count | u64 checksum, the StreamHasher
 //            value of every byte before the checksum.
 // Secondary indexes (children, ephemerals, TTL/containers) are not stored:

@@ -51,6 +51,9 @@ class StateReader {
   virtual absl::Status ListEphemerals(uint64_t session_id, std::vector<std::string>* out) = 0;
   // The newest history seq of `path` (0 if it has no history).
   virtual absl::StatusOr<uint64_t> LastHistorySeq(std::string_view path) = 0;
+  // Up to `limit` (0 = no limit) graves with revision <= max_revision, in
+  // (revision, path) order.
+  virtual absl::Status ListGraves(uint64_t max_revision, size_t limit, std::vector<Grave>* out) = 0;
 };
 
 // One child in a listing.
@@ -217,7 +220,8 @@ class TreeStore {
   // restored (a store that opens with the mark refuses to open) and drops all
   // state; RestoreChunk adds records (nodes with their index entries,
   // history, sessions, events; a revision's events never span two chunks);
-  // FinishRestore sets the meta and clears the mark.
+  // FinishRestore sets the meta and clears the mark. Graves come in the
+  // chunks' `graves`.
   virtual absl::Status BeginRestore() = 0;
   virtual absl::Status RestoreChunk(const WriteSet& ws) = 0;
   virtual absl::Status FinishRestore(const StoreMeta& meta) = 0;

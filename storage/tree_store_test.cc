@@ -324,6 +324,20 @@ TYPED_TEST(TreeStoreTest, EphemeralsDieWithTheirSession) {
   EXPECT_EQ(this->store()->meta().digest, RecomputeDigest(this->store()));
 }
 
+// Session ids are revisions: one ending in a 0xff byte must still find its
+// ephemerals (a prefix scan bound must carry).
+TYPED_TEST(TreeStoreTest, SessionIdEndingInAllOnesByte) {
+  this->driver_.set_next_index(0x5ff);
+  uint64_t s = this->OpenSession();
+  ASSERT_EQ(s, 0x5ffu);
+  uint64_t next = this->OpenSession();
+  ASSERT_EQ(this->Code(CreateCmd("/e1", "", v1::EPHEMERAL, 0, s)), v1::OK);
+  ASSERT_EQ(this->Code(CreateCmd("/e2", "", v1::EPHEMERAL, 0, next)), v1::OK);
+  ASSERT_EQ(this->Code(CloseSessionCmd(s)), v1::OK);
+  EXPECT_THAT(this->Children("/"), ElementsAre("e2"));
+  EXPECT_EQ(Dump(this->store()).find("BROKEN"), std::string::npos);
+}
+
 TYPED_TEST(TreeStoreTest, SessionsRecordTimeoutAndSecret) {
   EntryOutcome out = this->Apply(OpenSessionCmd(6000, "secret!"));
   ASSERT_EQ(out.result.code(), v1::OK);
@@ -532,6 +546,34 @@ TYPED_TEST(TreeStoreTest, CompactionHidesOldRevisionsAndEvents) {
   ASSERT_EQ(events->code, v1::OK);
   ASSERT_EQ(events->events.size(), 1u);
   EXPECT_EQ(events->events[0].revision(), r5);
+}
+
+TYPED_TEST(TreeStoreTest, CompactionDropsHistoryOfDeletedPaths) {
+  ASSERT_EQ(this->Code(CreateCmd("/q", "")), v1::OK);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(this->Code(CreateCmd("/q/item" + std::to_string(i), "x")), v1::OK);
+    ASSERT_EQ(this->Code(DeleteCmd("/q/item" + std::to_string(i))), v1::OK);
+  }
+  ASSERT_EQ(this->Code(CreateCmd("/back", "1")), v1::OK);
+  const uint64_t deleted = this->Apply(DeleteCmd("/back")).index;
+  const uint64_t recreated = this->Apply(CreateCmd("/back", "2")).index;
+  EXPECT_NE(Dump(this->store()).find("hist /q/item0 "), std::string::npos);
+  ASSERT_EQ(this->Code(CompactCmd(deleted)), v1::OK);
+  const std::string dump = Dump(this->store());
+  EXPECT_EQ(dump.find("hist /q/item"), std::string::npos) << dump;
+  EXPECT_EQ(dump.find("grave"), std::string::npos) << dump;
+  EXPECT_EQ(this->store()->History("/q/item3", 0)->code, v1::NO_NODE);
+  EXPECT_EQ(this->store()->GetAtRevision("/q/item3", deleted)->code, v1::NO_NODE);
+  // A path created again keeps its new incarnation.
+  auto h = this->store()->History("/back", 0);
+  ASSERT_EQ(h->code, v1::OK);
+  EXPECT_EQ(h->versions[0].data, "2");
+  EXPECT_EQ(this->store()->GetAtRevision("/back", recreated)->data, "2");
+  // A purged path starts its history afresh when created again.
+  ASSERT_EQ(this->Code(CreateCmd("/q/item0", "again")), v1::OK);
+  EXPECT_EQ(this->store()->GetAtRevision("/q/item0", deleted)->code, v1::NO_NODE);
+  EXPECT_EQ(this->Get("/q/item0").data, "again");
+  EXPECT_NE(Dump(this->store()).find("hist /q/item0 #1 "), std::string::npos);
 }
 
 TYPED_TEST(TreeStoreTest, ChildrenPagination) {

@@ -219,6 +219,12 @@ std::string Dump(TreeStore* store) {
   s = view->ListExpiryCandidates(&expiry);
   if (!s.ok()) absl::StrAppend(&out, "BROKEN expiry: ", s.ToString(), "\n");
   if (expiry != expected_expiry) absl::StrAppend(&out, "BROKEN expiry index\n");
+  std::vector<Grave> graves;
+  s = view->ListGraves(UINT64_MAX, 0, &graves);
+  if (!s.ok()) absl::StrAppend(&out, "BROKEN graves: ", s.ToString(), "\n");
+  for (const Grave& g : graves) {
+    absl::StrAppend(&out, "grave ", g.revision, " ", g.path, " #", g.seq, "\n");
+  }
   std::vector<v1::WatchEvent> events;
   s = view->ListEvents(0, 0, &events);
   if (!s.ok()) absl::StrAppend(&out, "BROKEN events: ", s.ToString(), "\n");

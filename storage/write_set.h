@@ -28,6 +28,8 @@ struct WriteSet {
   // (path, seq) -> entry; nullopt = delete (pruned by the per-node bound).
   std::map<std::pair<std::string, uint64_t>, std::optional<HistoryEntry>> history;
   std::map<uint64_t, std::optional<Session>> sessions;
+  // (delete revision, path) -> tombstone seq; nullopt = remove (see Grave).
+  std::map<std::pair<uint64_t, std::string>, std::optional<uint64_t>> graves;
   // Secondary indexes, kept by the overlay from the node changes above:
   // (session, path) of ephemeral nodes, and paths of TTL/container nodes.
   // true = add, false = remove.
@@ -40,8 +42,8 @@ struct WriteSet {
   std::optional<uint64_t> compact_revision;
 
   bool empty_changes() const {
-    return nodes.empty() && history.empty() && sessions.empty() && events.empty() &&
-           !compact_revision.has_value();
+    return nodes.empty() && history.empty() && sessions.empty() && graves.empty() &&
+           events.empty() && !compact_revision.has_value();
   }
 };
 
