@@ -191,6 +191,14 @@ void Checker::OnLeaderCommit(NodeId id, LogIndex commit,
   }
 }
 
+void Checker::OnVote(NodeId voter, Term term, NodeId candidate) {
+  auto [it, inserted] = votes_.emplace(std::make_pair(voter, term), candidate);
+  if (!inserted && it->second != candidate) {
+    Fail(absl::StrCat("node ", voter, " votes twice in term ", term, ": for ", it->second,
+                      " and for ", candidate));
+  }
+}
+
 void Checker::OnRestart(NodeId id, const DurableLog& log) {
   const LogIndex commit = log.hard_state().commit();
   for (LogIndex i = log.FirstIndex(); i <= commit && i <= log.LastIndex() && !failed(); ++i) {

@@ -13,7 +13,8 @@
 //     and reaches the same digest there, snapshots included;
 //   - no committed entry is lost: a committed index never changes its term,
 //     on any replica, across crashes;
-//   - durable term/vote/commit never go back; one vote per term.
+//   - durable term/vote/commit never go back; one vote per voter and term,
+//     counting the votes it sent.
 // The first violation is kept (with its simulated time) and ends the run.
 #pragma once
 
@@ -65,6 +66,10 @@ class Checker {
   // an entry of an earlier term committed by counting replicas does not.
   void OnLeaderCommit(raft::NodeId id, raft::LogIndex commit,
                       const std::vector<std::pair<raft::NodeId, const DurableLog*>>& voters);
+  // `voter` granted its vote in `term` to `candidate` (a vote sent, or a
+  // candidate's durable vote for itself): one vote per voter and term,
+  // across crashes.
+  void OnVote(raft::NodeId voter, raft::Term term, raft::NodeId candidate);
   // `id` restarts from `log`: what it holds as committed must still be so.
   void OnRestart(raft::NodeId id, const DurableLog& log);
 
@@ -96,6 +101,7 @@ class Checker {
   std::string failure_;
   bool liveness_failure_ = false;
   std::map<raft::Term, raft::NodeId> leaders_;
+  std::map<std::pair<raft::NodeId, raft::Term>, raft::NodeId> votes_;
   std::map<std::pair<raft::LogIndex, raft::Term>, EntryInfo> entries_;
   std::map<raft::LogIndex, Committed> committed_;
   std::map<raft::LogIndex, uint64_t> digests_;

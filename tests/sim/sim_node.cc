@@ -308,6 +308,7 @@ void SimNode::FinishReady(Ready rd) {
   if (rd.hard_state) {
     log_->SetHardState(*rd.hard_state);
     checker.OnHardState(id_, before, *rd.hard_state, *log_);
+    if (rd.hard_state->vote() == id_) checker.OnVote(id_, rd.hard_state->term(), id_);
     commit_ = std::max(commit_, rd.hard_state->commit());
   }
   if (rd.must_sync || rd.snapshot || !rd.entries.empty()) log_->Sync();

@@ -167,6 +167,15 @@ TEST_F(CheckerTest, VotesTwiceInATerm) {
   EXPECT_TRUE(checker_.failed());
 }
 
+TEST_F(CheckerTest, VoteSentTwiceInATerm) {
+  checker_.OnVote(1, 4, 2);
+  checker_.OnVote(1, 4, 2);  // a duplicated answer
+  checker_.OnVote(1, 5, 3);
+  EXPECT_FALSE(checker_.failed());
+  checker_.OnVote(1, 4, 3);
+  EXPECT_TRUE(checker_.failed());
+}
+
 TEST_F(CheckerTest, DivergentApply) {
   DurableLog log;
   checker_.OnAppend(1, log, {E(1, 1, "a")});

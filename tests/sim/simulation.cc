@@ -302,6 +302,7 @@ void Simulation::Send(const Message& m) {
     return;
   }
   const uint64_t from_incarnation = from->second->incarnation();
+  if (m.type() == raftpb::MSG_VOTE_RESP && !m.reject()) checker_.OnVote(m.from(), m.term(), m.to());
   if (m.type() == raftpb::MSG_SNAP) ++stats_.snapshots_sent;
   if (nodes_.count(m.to()) == 0 || Blocked(m.from(), m.to()) || Chance(net_.loss)) {
     Dropped(m, from_incarnation);
