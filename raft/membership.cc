@@ -26,6 +26,13 @@
 // Voting itself does not depend on membership: a removed node still
 // answers vote requests until it is shut down.
 //
+// Because nodes act on a committed change (a removed node may be shut
+// down), knowing that a change is committed must survive crashes: the
+// Ready that moves the commit index past a change is synced (must_sync),
+// and the leader announces such a commit index only after that sync
+// (RaftImpl::Send). Otherwise a leader that crashed and forgot the commit
+// could need the vote of the node it removed, which is gone.
+//
 // Removing the leader (§4.2.2): it keeps leading, and counting itself in
 // the old configuration, until the removal is committed and applied. It
 // then still leads, no longer counted and refusing proposals, until a

@@ -215,7 +215,16 @@ void RaftImpl::Send(Message m) {
   // §10.2.1: a leader may send while its own write is in flight; anything
   // else a node says may promise durable state (a vote, an ack, a term),
   // so it leaves only after the Ready's write. Pre-votes promise nothing.
-  if (role_ == Role::kLeader || t == raftpb::MSG_PRE_VOTE || t == raftpb::MSG_PRE_VOTE_RESP) {
+  // One exception for the leader: once its commit index passed a
+  // membership change, the commit index it announces waits until its own
+  // (synced) hard state records it. Nodes act on a committed change (a
+  // removed one may be shut down); if the leader crashed and forgot the
+  // commit, the survivors could need the vote of a node that is gone.
+  const bool leader_may_send_now =
+      role_ == Role::kLeader &&
+      !(log_.conf_change_committed() &&
+        (t == raftpb::MSG_APP || t == raftpb::MSG_HEARTBEAT || t == raftpb::MSG_TIMEOUT_NOW));
+  if (leader_may_send_now || t == raftpb::MSG_PRE_VOTE || t == raftpb::MSG_PRE_VOTE_RESP) {
     msgs_.push_back(std::move(m));
   } else {
     msgs_after_persist_.push_back(std::move(m));

@@ -102,6 +102,8 @@ class RaftLog {
   // was committed could leave the remaining voters needing a vote from a
   // node that is gone.
   bool TakeConfChangeCommitted();
+  // The same, without consuming it.
+  bool conf_change_committed() const { return conf_change_committed_; }
 
  private:
   void CheckTermsDontDecrease(const std::vector<Entry>& entries) const;
