@@ -145,6 +145,7 @@ StoreMeta MemoryTreeStore::meta() {
 
 absl::Status MemoryTreeStore::Commit(const WriteSet& ws) {
   absl::MutexLock lock(&mu_);
+  if (restore_pending_) return absl::FailedPreconditionError("a snapshot restore must complete");
   if (ws.applied_index <= meta_.applied_index) return absl::OkStatus();
   ApplyChanges(ws);
   meta_.applied_index = ws.applied_index;
@@ -230,6 +231,7 @@ void MemoryTreeStore::ClearState() {
 absl::Status MemoryTreeStore::BeginRestore() {
   absl::MutexLock lock(&mu_);
   ClearState();
+  restore_pending_ = true;
   return absl::OkStatus();
 }
 
@@ -242,6 +244,7 @@ absl::Status MemoryTreeStore::RestoreChunk(const WriteSet& ws) {
 absl::Status MemoryTreeStore::FinishRestore(const StoreMeta& meta) {
   absl::MutexLock lock(&mu_);
   meta_ = meta;
+  restore_pending_ = false;
   return absl::OkStatus();
 }
 

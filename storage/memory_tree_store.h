@@ -43,6 +43,7 @@ class MemoryTreeStore : public TreeStore {
 
   absl::Mutex mu_;
   StoreMeta meta_ ABSL_GUARDED_BY(mu_);
+  bool restore_pending_ ABSL_GUARDED_BY(mu_) = false;  // refuses Commit
   std::map<std::string, Node, std::less<>> nodes_ ABSL_GUARDED_BY(mu_);
   // parent path -> child names (byte order).
   std::map<std::string, std::set<std::string, std::less<>>, std::less<>> children_

@@ -20,13 +20,12 @@ ApplyLimits Limits() {
 }
 
 // Applies `count` random commands in random batches; returns them.
-std::vector<v1::Command> Fill(StoreHolder* holder, Driver* driver, uint64_t seed, int count) {
+std::vector<v1::Command> Fill(TreeStore* store, Driver* driver, uint64_t seed, int count) {
   CommandGenerator gen(seed);
   std::vector<v1::Command> all;
   while (static_cast<int>(all.size()) < count) {
     std::vector<v1::Command> batch;
-    for (int i = 0; i < 5; ++i)
-      batch.push_back(gen.Next(driver->next_index() + i, holder->store()));
+    for (int i = 0; i < 5; ++i) batch.push_back(gen.Next(driver->next_index() + i, store));
     driver->ApplyBatch(batch);
     all.insert(all.end(), batch.begin(), batch.end());
   }
@@ -36,7 +35,7 @@ std::vector<v1::Command> Fill(StoreHolder* holder, Driver* driver, uint64_t seed
 TEST(RocksReopenTest, StateDigestAndReplaySurviveReopen) {
   RocksHolder rocks;
   Driver driver(rocks.store(), Limits());
-  std::vector<v1::Command> applied = Fill(&rocks, &driver, 42, 400);
+  std::vector<v1::Command> applied = Fill(rocks.store(), &driver, 42, 400);
   const std::string before = Dump(rocks.store());
   const StoreMeta meta = rocks.store()->meta();
   ASSERT_EQ(meta.applied_index, applied.size());
@@ -87,17 +86,42 @@ TEST(RocksReopenTest, UnknownFormatVersionRefusesToOpen) {
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
 }
 
-TEST(RocksReopenTest, InterruptedRestoreRefusesToOpen) {
+TEST(RocksReopenTest, InterruptedRestoreRefusesToOpenUnlessAllowed) {
   synod::testing::TempDir dir("synod-tree-");
+  MemoryHolder source;
+  Driver source_driver(source.store(), Limits());
+  Fill(source.store(), &source_driver, 8, 60);
+  ASSERT_TRUE(source.store()->WriteSnapshot(dir.Sub("snap")).ok());
+
   RocksEnv::Options options;
   options.path = dir.Sub("db");
   auto env = RocksEnv::Open(options);
   ASSERT_TRUE(env.ok());
-  ASSERT_TRUE(RocksTreeStore::Open(env->get()).ok());
+  {
+    auto store = RocksTreeStore::Open(env->get());
+    ASSERT_TRUE(store.ok());
+    Driver driver(store->get(), Limits());
+    Fill(store->get(), &driver, 9, 30);
+  }
+  // As if a restore had crashed half way.
   ASSERT_TRUE(
       (*env)->db()->Put({}, (*env)->cf(ColumnFamily::kMeta), keys::kMetaRestoring, "").ok());
   EXPECT_EQ(RocksTreeStore::Open(env->get()).status().code(),
             absl::StatusCode::kFailedPrecondition);
+  RocksTreeStore::OpenOptions allow;
+  allow.allow_interrupted_restore = true;
+  auto store = RocksTreeStore::Open(env->get(), allow);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_TRUE((*store)->restore_pending());
+  EXPECT_EQ((*store)->meta().applied_index, 0u);
+  WriteSet ws;
+  ws.applied_index = 1000;
+  EXPECT_EQ((*store)->Commit(ws).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE((*store)->RestoreSnapshot(dir.Sub("snap")).ok());
+  EXPECT_FALSE((*store)->restore_pending());
+  EXPECT_EQ(Dump(store->get()), Dump(source.store()));
+  store->reset();
+  EXPECT_TRUE(RocksTreeStore::Open(env->get()).ok());
 }
 
 template <typename From, typename To>
@@ -105,7 +129,7 @@ void RoundTrip() {
   synod::testing::TempDir dir("synod-snap-");
   From from;
   Driver driver(from.store(), Limits());
-  Fill(&from, &driver, 99, 300);
+  Fill(from.store(), &driver, 99, 300);
   const std::string expected = Dump(from.store());
   auto info = from.store()->WriteSnapshot(dir.Sub("snap"));
   ASSERT_TRUE(info.ok()) << info.status();
@@ -117,7 +141,7 @@ void RoundTrip() {
   To to;
   // Some state to be replaced.
   Driver other(to.store(), Limits());
-  Fill(&to, &other, 5, 40);
+  Fill(to.store(), &other, 5, 40);
   auto restored = to.store()->RestoreSnapshot(dir.Sub("snap"));
   ASSERT_TRUE(restored.ok()) << restored.status();
   EXPECT_EQ(restored->checksum, info->checksum);
@@ -153,7 +177,7 @@ TEST(SnapshotTest, DamagedFilesAreRefusedBeforeTouchingState) {
   synod::testing::TempDir dir("synod-snap-");
   MemoryHolder from;
   Driver driver(from.store(), Limits());
-  Fill(&from, &driver, 11, 100);
+  Fill(from.store(), &driver, 11, 100);
   ASSERT_TRUE(from.store()->WriteSnapshot(dir.Sub("snap")).ok());
   EXPECT_EQ(from.store()->WriteSnapshot(dir.Sub("snap")).status().code(),
             absl::StatusCode::kAlreadyExists);
@@ -161,7 +185,7 @@ TEST(SnapshotTest, DamagedFilesAreRefusedBeforeTouchingState) {
 
   RocksHolder to;
   Driver other(to.store(), Limits());
-  Fill(&to, &other, 12, 30);
+  Fill(to.store(), &other, 12, 30);
   const std::string untouched = Dump(to.store());
   auto expect_refused = [&](const std::string& bytes, absl::StatusCode code, const char* what) {
     WriteFile(dir.Sub("bad"), bytes);

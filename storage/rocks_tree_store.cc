@@ -104,6 +104,8 @@ class RocksTreeStore::View : public StateView {
     std::string value;
     rocksdb::Status s =
         env_->db()->Get(options_, env_->cf(ColumnFamily::kMeta), keys::kMetaState, &value);
+    // No state meta: a restore is under way and the state is empty so far.
+    if (s.IsNotFound()) return absl::OkStatus();
     if (!s.ok()) return FromRocks(s, "read state meta");
     return DecodeMeta(value, &meta_);
   }
@@ -287,15 +289,23 @@ class RocksTreeStore::View : public StateView {
   StoreMeta meta_;
 };
 
-absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* env) {
+absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* env,
+                                                                     const OpenOptions& options) {
   std::unique_ptr<RocksTreeStore> store(new RocksTreeStore(env));
   rocksdb::DB* db = env->db();
   rocksdb::ColumnFamilyHandle* meta_cf = env->cf(ColumnFamily::kMeta);
   std::string value;
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaRestoring, &value);
   if (s.ok()) {
-    return absl::FailedPreconditionError(
-        "a snapshot restore was interrupted: restore again, or wipe the replica's state");
+    if (!options.allow_interrupted_restore) {
+      return absl::FailedPreconditionError(
+          "a snapshot restore was interrupted: restore again, or wipe the replica's state");
+    }
+    // The state is partial: present it as empty until a restore completes.
+    STORAGE_RETURN_IF_ERROR(store->BeginRestore());
+    absl::MutexLock lock(&store->meta_mu_);
+    store->restore_pending_ = true;
+    return store;
   }
   if (!s.IsNotFound()) return FromRocks(s, "read restore mark");
   s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaFormat, &value);
@@ -398,10 +408,18 @@ absl::Status RocksTreeStore::AddChanges(const WriteSet& ws, rocksdb::WriteBatch*
   return absl::OkStatus();
 }
 
+bool RocksTreeStore::restore_pending() {
+  absl::MutexLock lock(&meta_mu_);
+  return restore_pending_;
+}
+
 absl::Status RocksTreeStore::Commit(const WriteSet& ws) {
   StoreMeta next;
   {
     absl::MutexLock lock(&meta_mu_);
+    if (restore_pending_) {
+      return absl::FailedPreconditionError("a snapshot restore must complete first");
+    }
     if (ws.applied_index <= meta_.applied_index) return absl::OkStatus();
     next = meta_;
   }
@@ -448,6 +466,7 @@ absl::Status RocksTreeStore::BeginRestore() {
   STORAGE_RETURN_IF_ERROR(FromRocks(env_->db()->Write(wo, &batch), "begin restore"));
   absl::MutexLock lock(&meta_mu_);
   meta_ = StoreMeta();
+  restore_pending_ = true;
   return absl::OkStatus();
 }
 
@@ -473,6 +492,7 @@ absl::Status RocksTreeStore::FinishRestore(const StoreMeta& meta) {
   STORAGE_RETURN_IF_ERROR(FromRocks(env_->db()->Write(wo, &batch), "finish restore"));
   absl::MutexLock lock(&meta_mu_);
   meta_ = meta;
+  restore_pending_ = false;
   return absl::OkStatus();
 }
 

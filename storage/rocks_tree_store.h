@@ -23,11 +23,25 @@ namespace synod::storage {
 
 class RocksTreeStore : public TreeStore {
  public:
+  struct OpenOptions {
+    // A snapshot restore was cut short (crash): open anyway with an empty
+    // state (applied index 0) that refuses Commit until RestoreSnapshot
+    // completes. Otherwise such a store refuses to open.
+    bool allow_interrupted_restore = false;
+  };
+
   // Opens the state in `env` (which must outlive the store). A fresh DB is
   // initialized with the root node and the current format version.
   // Errors: FailedPrecondition (unknown format version, or an interrupted
-  // snapshot restore: restore again or wipe), DataLoss, Internal.
-  static absl::StatusOr<std::unique_ptr<RocksTreeStore>> Open(RocksEnv* env);
+  // snapshot restore without allow_interrupted_restore), DataLoss, Internal.
+  static absl::StatusOr<std::unique_ptr<RocksTreeStore>> Open(RocksEnv* env,
+                                                              const OpenOptions& options);
+  static absl::StatusOr<std::unique_ptr<RocksTreeStore>> Open(RocksEnv* env) {
+    return Open(env, OpenOptions());
+  }
+
+  // True while a restore is unfinished (see OpenOptions).
+  bool restore_pending();
 
   absl::StatusOr<std::unique_ptr<StateView>> NewView() override;
   absl::Status Commit(const WriteSet& ws) override;
@@ -49,6 +63,7 @@ class RocksTreeStore : public TreeStore {
   RocksEnv* env_;
   absl::Mutex meta_mu_;
   StoreMeta meta_ ABSL_GUARDED_BY(meta_mu_);
+  bool restore_pending_ ABSL_GUARDED_BY(meta_mu_) = false;
 };
 
 }  // namespace synod::storage

@@ -202,7 +202,8 @@ class TreeStore {
   // ws.applied_index <= the stored applied index. Not synced: the Raft log is
   // the durable record and is replayed from the applied index after a crash.
   // Errors: Internal/DataLoss/ResourceExhausted from the engine (fatal for
-  // the replica: state and log may no longer agree).
+  // the replica: state and log may no longer agree); FailedPrecondition
+  // while a snapshot restore is unfinished.
   virtual absl::Status Commit(const WriteSet& ws) = 0;
 
   // Snapshots (storage/snapshot.h holds the file format).
@@ -211,7 +212,8 @@ class TreeStore {
   absl::StatusOr<SnapshotInfo> WriteSnapshot(const std::string& file_path);
   // Replaces the whole state by the snapshot at `file_path`. The file is
   // verified completely (version, checksum, digest) before any state is
-  // touched. Errors: DataLoss (damaged file or digest mismatch),
+  // touched. If it fails after that (I/O), the store refuses Commit until a
+  // restore succeeds. Errors: DataLoss (damaged file or digest mismatch),
   // FailedPrecondition (unknown format version), NotFound, Internal.
   absl::StatusOr<SnapshotInfo> RestoreSnapshot(const std::string& file_path);
 
