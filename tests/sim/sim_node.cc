@@ -108,7 +108,11 @@ void SimNode::Crash() {
 void SimNode::Input(std::function<void()> fn) {
   if (!alive_) return;
   if (pending_) {
-    inbox_.push_back(std::move(fn));
+    if (options_.step_while_writing) {
+      fn();  // the next Ready waits for Advance
+    } else {
+      inbox_.push_back(std::move(fn));
+    }
     return;
   }
   fn();
@@ -176,6 +180,18 @@ void SimNode::CheckReady(const Ready& rd) {
   if (!rd.must_sync && (!rd.entries.empty() || rd.snapshot || term_or_vote_changed)) {
     Fail(absl::StrCat("node ", id_, ": Ready ", rd.number,
                       " has must_sync=false but carries entries, a snapshot or a new term/vote"));
+  }
+  if (!rd.must_sync && rd.hard_state && rd.hard_state->commit() > durable.commit()) {
+    // ready.h: a commit index that passes a membership change is synced.
+    for (LogIndex i = std::max(durable.commit(), log_->FirstIndex() - 1) + 1;
+         i <= rd.hard_state->commit() && i <= log_->LastIndex(); ++i) {
+      absl::StatusOr<std::vector<Entry>> e = log_->Entries(i, i + 1, 0);
+      if (e.ok() && e->front().type() == raftpb::ENTRY_CONF_CHANGE) {
+        Fail(absl::StrCat("node ", id_, ": Ready ", rd.number, " commits membership change ", i,
+                          " with must_sync=false"));
+        break;
+      }
+    }
   }
   for (size_t k = 1; k < rd.entries.size(); ++k) {
     if (rd.entries[k].index() != rd.entries[k - 1].index() + 1) {
@@ -389,10 +405,10 @@ void SimNode::MaybeSnapshot(bool force) {
     Fail(absl::StrCat("node ", id_, " snapshots at ", sm_.applied(), ": ", s.ToString()));
     return;
   }
-  // The snapshot is written synced: the commit index that covers it (in the
-  // hard state, maybe not yet synced) becomes durable with it, so a restart
-  // never finds applied > commit.
-  log_->Sync();
+  // A synced snapshot write makes the commit index that covers it (in the
+  // hard state, maybe not yet synced) durable with it; otherwise a restart
+  // may find applied > commit, which the core accepts.
+  if (options_.snapshot_syncs_commit) log_->Sync();
   const LogIndex upto =
       sm_.applied() > options_.compact_margin ? sm_.applied() - options_.compact_margin : 0;
   if (absl::Status s = log_->Compact(upto); !s.ok()) {

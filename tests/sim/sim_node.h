@@ -4,7 +4,8 @@
 // The driver follows raft/ready.h to the letter, as a single-threaded server
 // would: for each Ready it sends `messages` at once, writes snapshot, entries
 // and hard state to the DurableLog (taking a simulated disk delay, during
-// which the replica is blocked and its inputs queue up), sends
+// which the replica is blocked: its inputs queue up, or reach the core at
+// once if the driver steps while writing), sends
 // `persisted_messages`, installs the snapshot, applies committed entries
 // (membership changes through ApplyConfChange), hands out read states once
 // applied up to their index, and calls Advance. Inputs queued during a write
@@ -76,6 +77,14 @@ class SimNode {
     uint64_t snapshot_every = 0;
     // Keep this many entries below the snapshot when compacting.
     uint64_t compact_margin = 0;
+    // Feed inputs to the core while a Ready's write is in flight (raw_node.h
+    // allows Step/Tick/Propose between GetReady and Advance), as a driver
+    // that keeps receiving during fsync does; otherwise they wait.
+    bool step_while_writing = false;
+    // Whether the driver's own snapshot is written with an fsync that also
+    // makes the commit index durable; if not, a restart may find the state
+    // machine (its snapshot) past the durable commit index.
+    bool snapshot_syncs_commit = true;
   };
 
   SimNode(raft::NodeId id, Host* host, DurableLog* log, Options options);

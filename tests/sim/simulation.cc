@@ -111,6 +111,7 @@ class Simulation final : public SimNode::Host {
   void CrashOne();
   void LeaderChurn();
   void Operator();
+  void HealLinksLater();
   void ChangeMembership();
   void TransferLeadership();
   void Heal();
@@ -147,6 +148,12 @@ class Simulation final : public SimNode::Host {
   std::set<std::pair<NodeId, NodeId>> blocked_;  // directed links that drop
   std::set<NodeId> slow_disks_;
   std::map<NodeId, uint64_t> tick_period_;  // nodes whose clock runs fast or slow
+  // Generations of the faults that end by themselves: an end applies only
+  // if no newer fault of its kind replaced the one it ends.
+  uint64_t links_gen_ = 0;
+  uint64_t net_gen_ = 0;
+  std::map<NodeId, uint64_t> disk_gen_;
+  std::map<NodeId, uint64_t> clock_gen_;
   uint64_t disk_max_delay_ = 0;
   double disk_instant_ = 1;
 
@@ -209,6 +216,8 @@ void Simulation::ChooseScenario() {
   operator_interval_ = Pick<uint64_t>({0, 5, 20});
   node_options_.snapshot_every = Pick<uint64_t>({0, 8, 30, 100});
   node_options_.compact_margin = Rand(0, 20);
+  node_options_.step_while_writing = Chance(0.5);
+  node_options_.snapshot_syncs_commit = Chance(0.5);
   calm_.max_delay = Rand(5, 60);
   net_ = calm_;
   disk_max_delay_ = Pick<uint64_t>({0, 10, 60});
@@ -223,16 +232,19 @@ void Simulation::ChooseScenario() {
   max_voters_ = n + 1;
   max_id_ = n + 4;
   if (tracer_.on()) {
-    Trace(absl::StrCat(
-        "scenario seed=", options_.seed, " nodes=", n, " election_tick=", c.election_tick,
-        " heartbeat_tick=", c.heartbeat_tick, " pre_vote=", c.pre_vote,
-        " check_quorum=", c.check_quorum, " max_size_per_msg=", c.max_size_per_msg,
-        " max_inflight=", c.max_inflight_msgs, " max_committed_per_ready=",
-        c.max_committed_size_per_ready, " max_uncommitted=", c.max_uncommitted_entries_size,
-        " snapshot_every=", node_options_.snapshot_every,
-        " compact_margin=", node_options_.compact_margin, " net_delay<=", calm_.max_delay,
-        " disk_delay<=", disk_max_delay_, " clients=", clients_.size(), " think<=", client_think_,
-        " operator_every~", operator_interval_));
+    Trace(absl::StrCat("scenario seed=", options_.seed, " nodes=", n,
+                       " election_tick=", c.election_tick, " heartbeat_tick=", c.heartbeat_tick,
+                       " pre_vote=", c.pre_vote, " check_quorum=", c.check_quorum,
+                       " max_size_per_msg=", c.max_size_per_msg,
+                       " max_inflight=", c.max_inflight_msgs,
+                       " max_committed_per_ready=", c.max_committed_size_per_ready,
+                       " max_uncommitted=", c.max_uncommitted_entries_size,
+                       " snapshot_every=", node_options_.snapshot_every,
+                       " compact_margin=", node_options_.compact_margin,
+                       " net_delay<=", calm_.max_delay, " disk_delay<=", disk_max_delay_,
+                       " clients=", clients_.size(), " think<=", client_think_, " operator_every~",
+                       operator_interval_, " step_while_writing=", node_options_.step_while_writing,
+                       " snapshot_syncs_commit=", node_options_.snapshot_syncs_commit));
   }
 }
 
@@ -553,13 +565,14 @@ void Simulation::Nemesis() {
       std::vector<NodeId> up = UpNodes();
       if (up.empty()) break;
       const NodeId id = PickNode(up);
-      const bool slow = slow_disks_.count(id) == 0;
-      if (slow) {
-        slow_disks_.insert(id);
-      } else {
+      slow_disks_.insert(id);
+      Trace(absl::StrCat("nemesis: disk of n", id, " slow"));
+      const uint64_t gen = ++disk_gen_[id];
+      After(Rand(5, 60) * kTickUnits, [this, id, gen] {
+        if (disk_gen_[id] != gen) return;
         slow_disks_.erase(id);
-      }
-      Trace(absl::StrCat("nemesis: disk of n", id, slow ? " slow" : " normal"));
+        Trace(absl::StrCat("nemesis: disk of n", id, " normal"));
+      });
       break;
     }
     case 8:
@@ -595,6 +608,10 @@ void Simulation::Nemesis() {
       const uint64_t period = Pick<uint64_t>({50, 70, 100, 150, 250});
       tick_period_[id] = period;
       Trace(absl::StrCat("nemesis: clock of n", id, " ticks every ", period, " units"));
+      const uint64_t gen = ++clock_gen_[id];
+      After(Rand(10, 100) * kTickUnits, [this, id, gen] {
+        if (clock_gen_[id] == gen) tick_period_.erase(id);
+      });
       break;
     }
   }
@@ -644,6 +661,18 @@ void Simulation::Partition() {
   }
   Trace(absl::StrCat("nemesis: partition {", absl::StrJoin(a, ","), "} | {", absl::StrJoin(b, ","),
                      "}"));
+  HealLinksLater();
+}
+
+// Faults end by themselves after a while (or are replaced by newer ones):
+// a cluster kept unavailable for the whole history tests little.
+void Simulation::HealLinksLater() {
+  const uint64_t gen = ++links_gen_;
+  After(Rand(10, 100) * kTickUnits, [this, gen] {
+    if (links_gen_ != gen || blocked_.empty()) return;
+    Trace("nemesis: links heal");
+    blocked_.clear();
+  });
 }
 
 void Simulation::IsolateLeader() {
@@ -657,6 +686,7 @@ void Simulation::IsolateLeader() {
     if (!one_way) blocked_.insert({l, id});
   }
   Trace(absl::StrCat("nemesis: isolate leader n", l, one_way ? " (inbound only)" : ""));
+  HealLinksLater();
 }
 
 void Simulation::CutLinks() {
@@ -672,15 +702,22 @@ void Simulation::CutLinks() {
     cut.push_back(absl::StrCat(x, "->", y));
   }
   Trace(absl::StrCat("nemesis: cut ", absl::StrJoin(cut, " ")));
+  HealLinksLater();
 }
 
 void Simulation::ChangeNetwork() {
   net_.loss = Pick({0.0, 0.01, 0.05, 0.2});
-  net_.duplicate = Pick({0.0, 0.02, 0.1});
+  net_.duplicate = Pick({0.0, 0.02, 0.1, 0.3});
   net_.max_delay = Pick<uint64_t>({10, 50, 200, 600});
   net_.long_delay = Pick({0.0, 0.0, 0.01});
   Trace(absl::StrCat("nemesis: network loss=", net_.loss, " dup=", net_.duplicate,
                      " delay<=", net_.max_delay, " long=", net_.long_delay));
+  const uint64_t gen = ++net_gen_;
+  After(Rand(10, 100) * kTickUnits, [this, gen] {
+    if (net_gen_ != gen) return;
+    Trace("nemesis: network calm");
+    net_ = calm_;
+  });
 }
 
 void Simulation::CrashOne() {
