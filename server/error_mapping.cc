@@ -58,6 +58,12 @@ grpc::Status ToGrpcStatus(v1::ErrorCode code, const std::string& message) {
   return grpc::Status(GrpcCodeFor(code), text);
 }
 
+grpc::Status ToGrpcStatus(const v1::ResponseHeader& header) {
+  if (header.code() == v1::OK) return grpc::Status::OK;
+  grpc::Status base = ToGrpcStatus(header.code(), header.message());
+  return grpc::Status(base.error_code(), base.error_message(), header.SerializeAsString());
+}
+
 v1::ErrorCode ErrorCodeFor(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kOk:

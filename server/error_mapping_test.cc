@@ -41,3 +41,26 @@ TEST(ErrorMappingTest, MessageNamesTheCode) {
 
 }  // namespace
 }  // namespace synod::server
+
+namespace synod::server {
+namespace {
+
+TEST(ErrorMappingTest, HeaderTravelsInErrorDetails) {
+  v1::ResponseHeader header;
+  header.set_member_id(2);
+  header.set_leader_id(3);
+  header.set_revision(99);
+  header.set_code(v1::NOT_LEADER);
+  header.set_message("ask 3");
+  grpc::Status s = ToGrpcStatus(header);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  v1::ResponseHeader back;
+  ASSERT_TRUE(back.ParseFromString(s.error_details()));
+  EXPECT_EQ(back.leader_id(), 3u);
+  EXPECT_EQ(back.code(), v1::NOT_LEADER);
+  header.set_code(v1::OK);
+  EXPECT_TRUE(ToGrpcStatus(header).ok());
+}
+
+}  // namespace
+}  // namespace synod::server

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "server/log.h"
+
 namespace synod::server {
 
 bool FaultInjection::Isolated(uint64_t peer) const {
@@ -39,8 +41,7 @@ void FaultInjection::Poll() {
   while (words >> id) isolated.insert(id);
   std::string list;
   for (uint64_t p : isolated) list += " " + std::to_string(p);
-  std::fprintf(stderr, "fault injection: isolated from peers:%s\n",
-               list.empty() ? " (none)" : list.c_str());
+  Log("fault injection: isolated from peers:%s", list.empty() ? " (none)" : list.c_str());
   absl::MutexLock lock(&mu_);
   isolated_ = std::move(isolated);
 }

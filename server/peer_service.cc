@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/crc32c.h"
+#include "server/log.h"
 
 namespace synod::server {
 
@@ -28,7 +29,7 @@ class PeerService::RaftReader final : public grpc::ServerReadReactor<v1::RaftBat
       const std::string msg =
           absl::StrCat("cluster id mismatch: peer ", batch_.from(), " is in cluster ",
                        batch_.cluster_id(), ", this replica in ", service_->cluster_id_);
-      std::fprintf(stderr, "peer stream refused: %s\n", msg.c_str());
+      Log("peer stream refused: %s", msg.c_str());
       ack_->set_code(v1::INVALID_ARGUMENT);
       ack_->set_message(msg);
       Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, msg));
@@ -122,10 +123,9 @@ class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::Ins
       Fail(grpc::StatusCode::INTERNAL, std::string(s.message()));
       return;
     }
-    std::fprintf(stderr, "received snapshot %llu (%llu bytes) from member %llu\n",
-                 static_cast<unsigned long long>(index_),
-                 static_cast<unsigned long long>(received_),
-                 static_cast<unsigned long long>(message_.from()));
+    Log("received snapshot %llu (%llu bytes) from member %llu",
+        static_cast<unsigned long long>(index_), static_cast<unsigned long long>(received_),
+        static_cast<unsigned long long>(message_.from()));
     std::vector<raft::Message> messages;
     messages.push_back(std::move(message_));
     service_->mailbox_->DeliverMessages(std::move(messages));

@@ -8,6 +8,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "server/crc32c.h"
+#include "server/log.h"
 
 namespace synod::server {
 namespace {
@@ -25,8 +26,14 @@ grpc::ChannelArguments PeerChannelArguments(int max_message_bytes) {
   // A restarted peer must be reached again within an election timeout, not
   // after gRPC's default backoff of up to two minutes.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  // (GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is also the connect timeout: keep its
+  // default; a small value fails handshakes on a busy machine.)
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // A failed connection makes the channel re-resolve its target, and gRPC
+  // rate-limits re-resolution to once per 30 s by default: without this a
+  // peer that was down at startup stays unreachable for up to 30 s after it
+  // comes up.
+  args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 200);
   // Notice a silently dead connection (peer host gone) in seconds.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 2000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
@@ -218,9 +225,9 @@ void PeerTransport::SendSnapshot(Peer* peer, raft::Message message) {
 
 void PeerTransport::SnapshotLoop(Peer* peer, raft::Message message) {
   const bool ok = StreamSnapshot(peer, message);
-  std::fprintf(stderr, "snapshot %llu to member %llu: %s\n",
-               static_cast<unsigned long long>(message.snapshot().metadata().index()),
-               static_cast<unsigned long long>(peer->id), ok ? "sent" : "failed");
+  Log("snapshot %llu to member %llu: %s",
+      static_cast<unsigned long long>(message.snapshot().metadata().index()),
+      static_cast<unsigned long long>(peer->id), ok ? "sent" : "failed");
   mailbox_->ReportSnapshot(peer->id, ok);
   peer->snapshot_active = false;
 }
@@ -230,8 +237,7 @@ bool PeerTransport::StreamSnapshot(Peer* peer, const raft::Message& message) {
   const std::string path = snapshots_->PathFor(index);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    std::fprintf(stderr, "snapshot %llu: cannot open %s\n", static_cast<unsigned long long>(index),
-                 path.c_str());
+    Log("snapshot %llu: cannot open %s", static_cast<unsigned long long>(index), path.c_str());
     return false;
   }
   grpc::ClientContext call;
@@ -280,9 +286,9 @@ bool PeerTransport::StreamSnapshot(Peer* peer, const raft::Message& message) {
     peer->snapshot_call = nullptr;
   }
   if (ok && (!status.ok() || ack.code() != v1::OK)) {
-    std::fprintf(stderr, "snapshot %llu refused by member %llu: %s %s\n",
-                 static_cast<unsigned long long>(index), static_cast<unsigned long long>(peer->id),
-                 status.error_message().c_str(), ack.message().c_str());
+    Log("snapshot %llu refused by member %llu: %s %s", static_cast<unsigned long long>(index),
+        static_cast<unsigned long long>(peer->id), status.error_message().c_str(),
+        ack.message().c_str());
     ok = false;
   }
   return ok && status.ok();

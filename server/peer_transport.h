@@ -52,11 +52,14 @@ class PeerTransport {
   };
 
   // `mailbox`, `snapshots` and `faults` are not owned and outlive this.
+  // `mailbox` may be set later (set_mailbox), before the first UpdatePeers.
   PeerTransport(const Options& options, RaftMailbox* mailbox, const SnapshotFiles* snapshots,
                 const FaultInjection* faults);
   ~PeerTransport();
   PeerTransport(const PeerTransport&) = delete;
   PeerTransport& operator=(const PeerTransport&) = delete;
+
+  void set_mailbox(RaftMailbox* mailbox) { mailbox_ = mailbox; }
 
   // Sets the peers (id -> peer address), self excluded: starts senders for
   // new ones, stops removed ones, reconnects changed addresses.
@@ -101,7 +104,7 @@ class PeerTransport {
   bool StreamSnapshot(Peer* peer, const raft::Message& message);
 
   const Options options_;
-  RaftMailbox* const mailbox_;
+  RaftMailbox* mailbox_;
   const SnapshotFiles* const snapshots_;
   const FaultInjection* const faults_;
 

@@ -185,10 +185,19 @@ bool LogStore::IsEmpty() const {
 
 absl::Status LogStore::Bootstrap(const raft::ConfState& conf_state, std::string descriptor) {
   if (!IsEmpty()) return absl::FailedPreconditionError("log store is not empty");
+  // The same start as raft::MemoryLogStorage::Bootstrap: a snapshot at
+  // index 1, term 1 that holds the founding membership (and an empty state),
+  // so every founding member starts from an identical log, and a member
+  // added later with an empty log is caught up by a snapshot.
   raft::Snapshot snapshot;
+  snapshot.mutable_metadata()->set_index(kBootstrapIndex);
+  snapshot.mutable_metadata()->set_term(1);
   *snapshot.mutable_metadata()->mutable_conf_state() = conf_state;
   snapshot.set_data(std::move(descriptor));
-  Save(snapshot, {}, std::nullopt, /*sync=*/true);
+  raft::HardState hard_state;
+  hard_state.set_term(1);
+  hard_state.set_commit(kBootstrapIndex);
+  Save(snapshot, {}, hard_state, /*sync=*/true);
   return absl::OkStatus();
 }
 

@@ -58,6 +58,10 @@
 
 namespace synod::storage {
 
+// Index of the snapshot every founding member starts from (its state is the
+// empty tree).
+inline constexpr raft::LogIndex kBootstrapIndex = 1;
+
 class LogStore final : public raft::LogStorage {
  public:
   struct Options {
@@ -78,8 +82,9 @@ class LogStore final : public raft::LogStorage {
   // True when nothing was ever written (no hard state, no snapshot, no log).
   bool IsEmpty() const;
 
-  // Makes a fresh store the start of a new cluster: an empty log whose
-  // "snapshot" at index 0 holds the founding membership and `descriptor`.
+  // Makes a fresh store the start of a new cluster: an empty log after a
+  // "snapshot" at kBootstrapIndex (term 1) that holds the founding membership
+  // and `descriptor`, hard state {term 1, commit kBootstrapIndex}.
   // FailedPrecondition if the store is not empty. Synced.
   absl::Status Bootstrap(const raft::ConfState& conf_state, std::string descriptor);
 

@@ -132,8 +132,12 @@ TEST_F(LogStoreTest, EmptyAndBootstrap) {
   auto snap = store_->GetSnapshot();
   ASSERT_TRUE(snap.ok());
   EXPECT_EQ(snap->data(), "descriptor");
-  EXPECT_EQ(snap->metadata().index(), 0u);
-  EXPECT_EQ(*store_->TermAt(0), 0u);
+  EXPECT_EQ(snap->metadata().index(), kBootstrapIndex);
+  EXPECT_EQ(*store_->TermAt(kBootstrapIndex), 1u);
+  EXPECT_EQ(store_->FirstIndex(), kBootstrapIndex + 1);
+  EXPECT_EQ(store_->LastIndex(), kBootstrapIndex);
+  EXPECT_EQ(init->hard_state.term(), 1u);
+  EXPECT_EQ(init->hard_state.commit(), kBootstrapIndex);
 }
 
 TEST_F(LogStoreTest, AppendAndReopen) {

@@ -1,0 +1,115 @@
+// synod: one replica of a Synod cluster.
+//
+// With no flags it runs a single-replica cluster in ./synod-data, serving
+// clients on 127.0.0.1:7001. A three-replica cluster on one machine:
+//   synod --id=1 --data_dir=d1 --initial_cluster=$C
+//   synod --id=2 --data_dir=d2 --initial_cluster=$C
+//   synod --id=3 --data_dir=d3 --initial_cluster=$C
+// with C=1=127.0.0.1:7101/127.0.0.1:7001,2=127.0.0.1:7102/127.0.0.1:7002,
+//        3=127.0.0.1:7103/127.0.0.1:7003   (deploy/cluster.sh does this).
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/time/time.h"
+#include "server/log.h"
+#include "server/replica.h"
+
+ABSL_FLAG(uint64_t, id, 1, "This member's id (1, 2, ...), as in --initial_cluster.");
+ABSL_FLAG(std::string, data_dir, "synod-data",
+          "Directory for this replica's Raft log, state and snapshots. Created if missing; "
+          "it remembers its cluster and member id and refuses to start as another.");
+ABSL_FLAG(std::string, client_addr, "",
+          "host:port for the client API (Tree, Cluster). Default: this member's client "
+          "address in --initial_cluster, else 127.0.0.1:7001.");
+ABSL_FLAG(std::string, peer_addr, "",
+          "host:port for Raft traffic between replicas. Default: this member's address in "
+          "--initial_cluster, else 127.0.0.1:7101.");
+ABSL_FLAG(std::string, initial_cluster, "",
+          "Founding members, comma-separated id=peer_host:port[/client_host:port], e.g. "
+          "1=127.0.0.1:7101/127.0.0.1:7001,2=127.0.0.1:7102/127.0.0.1:7002. Identical on "
+          "every founding member; the cluster id is derived from it. Empty: a cluster of "
+          "this replica alone.");
+ABSL_FLAG(int32_t, heartbeat_ms, 100, "Leader heartbeat interval (one Raft tick), ms.");
+ABSL_FLAG(int32_t, election_ms, 1000,
+          "Election timeout, ms: a follower that hears no leader for a random time in "
+          "[election_ms, 2 x election_ms) starts an election. At least 3 x heartbeat_ms.");
+ABSL_FLAG(uint64_t, snapshot_threshold, 100000,
+          "Applied entries between two state snapshots; the Raft log keeps one to two "
+          "thresholds of entries. 0 disables snapshots (the log then grows forever).");
+ABSL_FLAG(int32_t, cache_mb, 256, "RocksDB block cache, MiB (bounds memory for reads).");
+ABSL_FLAG(int32_t, log_cache_mb, 64, "Recent Raft log entries kept in memory, MiB.");
+ABSL_FLAG(int64_t, max_data_bytes, 1 << 20,
+          "Largest node data accepted (TOO_LARGE above). Must be equal on all replicas.");
+ABSL_FLAG(int32_t, max_multi_ops, 1000,
+          "Most ops in one Multi (TOO_MANY_OPS above). Must be equal on all replicas.");
+ABSL_FLAG(int32_t, history_per_node, 10,
+          "Versions of each node kept for History and versioned Get. Must be equal on all "
+          "replicas.");
+ABSL_FLAG(int32_t, max_page_size, 10000, "Most children in one GetChildren page.");
+ABSL_FLAG(int32_t, request_timeout_ms, 10000,
+          "Longest a request may wait on this replica when the client sets no shorter "
+          "deadline; a write that times out may or may not have been applied.");
+ABSL_FLAG(int32_t, max_request_mb, 8,
+          "Largest client request, MiB; gRPC refuses larger ones with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(std::string, fault_injection_file, "",
+          "TESTS ONLY. A file listing peer ids this replica drops all Raft traffic to and "
+          "from (re-read when it changes). Leave empty in production.");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "synod: one replica of a Synod cluster (ZooKeeper-style tree, Raft, RocksDB, gRPC).\n"
+      "With no flags: a single-replica cluster in ./synod-data, clients on 127.0.0.1:7001.\n"
+      "SIGTERM or SIGINT stop it cleanly.");
+  absl::ParseCommandLine(argc, argv);
+
+  // Every thread started from here on inherits the blocked set; only the
+  // main thread takes the stop signals, with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  synod::server::ReplicaOptions options;
+  options.id = absl::GetFlag(FLAGS_id);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.client_addr = absl::GetFlag(FLAGS_client_addr);
+  options.peer_addr = absl::GetFlag(FLAGS_peer_addr);
+  options.initial_cluster = absl::GetFlag(FLAGS_initial_cluster);
+  options.heartbeat = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_ms));
+  options.election_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_election_ms));
+  options.snapshot_threshold = absl::GetFlag(FLAGS_snapshot_threshold);
+  options.cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_cache_mb)) << 20;
+  options.log_cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_log_cache_mb)) << 20;
+  options.max_data_bytes = absl::GetFlag(FLAGS_max_data_bytes);
+  options.max_multi_ops = static_cast<size_t>(absl::GetFlag(FLAGS_max_multi_ops));
+  options.history_per_node = static_cast<uint32_t>(absl::GetFlag(FLAGS_history_per_node));
+  options.max_page_size = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_page_size));
+  options.request_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_request_timeout_ms));
+  options.max_request_bytes = absl::GetFlag(FLAGS_max_request_mb) << 20;
+  options.fault_injection_file = absl::GetFlag(FLAGS_fault_injection_file);
+  if (options.heartbeat <= absl::ZeroDuration() || options.max_data_bytes <= 0 ||
+      absl::GetFlag(FLAGS_cache_mb) <= 0 || absl::GetFlag(FLAGS_max_request_mb) <= 0 ||
+      options.history_per_node == 0) {
+    synod::server::Log("synod: flags must be positive (see --help)");
+    return 2;
+  }
+
+  auto replica = synod::server::Replica::Start(options);
+  if (!replica.ok()) {
+    synod::server::Log("synod: %s", replica.status().ToString().c_str());
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  synod::server::Log("synod: signal %d, shutting down", sig);
+  (*replica)->Shutdown();
+  return 0;
+}

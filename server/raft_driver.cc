@@ -1,0 +1,502 @@
+#include "server/raft_driver.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "raft/check.h"
+#include "server/log.h"
+#include "synod/v1/cluster.pb.h"
+
+namespace synod::server {
+namespace {
+
+std::string ReadContext(uint64_t n) {
+  std::string ctx(8, '\0');
+  for (int i = 0; i < 8; ++i) ctx[i] = static_cast<char>(n >> (56 - 8 * i));
+  return ctx;
+}
+
+}  // namespace
+
+std::string RaftDriver::EncodeDescriptor(const std::vector<v1::Member>& members) {
+  // The snapshot manifest message doubles as the descriptor: members only.
+  v1::SnapshotChunk descriptor;
+  for (const v1::Member& m : members) *descriptor.add_members() = m;
+  return descriptor.SerializeAsString();
+}
+
+absl::StatusOr<std::vector<v1::Member>> RaftDriver::DecodeDescriptor(const std::string& data) {
+  v1::SnapshotChunk descriptor;
+  if (!descriptor.ParseFromString(data)) {
+    return absl::DataLossError("log snapshot descriptor does not parse");
+  }
+  return std::vector<v1::Member>(descriptor.members().begin(), descriptor.members().end());
+}
+
+RaftDriver::RaftDriver(const Options& options, storage::LogStore* log, storage::TreeStore* store,
+                       PeerTransport* transport, StateMachine* state_machine,
+                       RequestTracker* tracker, ReplicaState* state, const SnapshotFiles* snapshots,
+                       FaultInjection* faults)
+    : options_(options),
+      log_(log),
+      store_(store),
+      transport_(transport),
+      state_machine_(state_machine),
+      tracker_(tracker),
+      state_(state),
+      snapshots_(snapshots),
+      faults_(faults),
+      snapshotter_(store, snapshots, [this](uint64_t index, bool ok) {
+        absl::MutexLock lock(&mu_);
+        inbox_.snapshots_created.emplace_back(index, ok);
+      }) {}
+
+RaftDriver::~RaftDriver() { Stop(); }
+
+absl::Status RaftDriver::Start() {
+  absl::StatusOr<raft::Snapshot> snapshot = log_->GetSnapshot();
+  if (!snapshot.ok()) return snapshot.status();
+  absl::StatusOr<std::vector<v1::Member>> members = DecodeDescriptor(snapshot->data());
+  if (!members.ok()) return members.status();
+  ConfPoint start;
+  start.index = snapshot->metadata().index();
+  start.conf_state = snapshot->metadata().conf_state();
+  for (const v1::Member& m : *members) start.members[m.id()] = m;
+  conf_history_ = {start};
+  last_snapshot_index_ = start.index;
+
+  raft::Config config;
+  config.id = options_.self;
+  config.election_tick = options_.election_ticks;
+  config.heartbeat_tick = 1;
+  config.storage = log_;
+  config.applied = start.index;
+  config.max_size_per_msg = options_.max_size_per_msg;
+  config.max_inflight_msgs = options_.max_inflight_msgs;
+  config.max_uncommitted_entries_size = options_.max_uncommitted_bytes;
+  config.pre_vote = true;
+  config.check_quorum = true;
+  config.seed = options_.seed;
+  absl::StatusOr<std::unique_ptr<raft::RawNode>> node = raft::RawNode::Create(config);
+  if (!node.ok()) return node.status();
+  node_ = *std::move(node);
+  InstallMembership(start);
+  const raft::HardState hs = log_->hard_state();
+  state_->set_term(hs.term());
+  state_->set_commit(hs.commit());
+
+  // A lone voter need not wait an election timeout to lead itself.
+  if (start.conf_state.voters_size() == 1 && start.conf_state.voters(0) == options_.self &&
+      start.conf_state.learners_size() == 0) {
+    node_->Campaign().IgnoreError();  // refused only if it is not promotable
+  }
+  snapshotter_.Start();
+  thread_ = std::thread([this] { Loop(); });
+  return absl::OkStatus();
+}
+
+void RaftDriver::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  snapshotter_.Stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+// ---- Inbox (any thread) ------------------------------------------------------
+
+void RaftDriver::Propose(v1::Command command) {
+  const uint64_t id = command.origin_request();
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_ && inbox_.proposals.size() < options_.max_inbox_proposals) {
+      inbox_.proposals.push_back(std::move(command));
+      return;
+    }
+  }
+  Outcome outcome;
+  outcome.code = v1::UNAVAILABLE;
+  outcome.message = "replica overloaded or shutting down; retry";
+  tracker_->Complete(id, outcome);
+}
+
+void RaftDriver::ReadIndex(uint64_t request_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_ && inbox_.reads.size() < options_.max_inbox_proposals) {
+      inbox_.reads.push_back(request_id);
+      return;
+    }
+  }
+  Outcome outcome;
+  outcome.code = v1::UNAVAILABLE;
+  outcome.message = "replica overloaded or shutting down; retry";
+  tracker_->Complete(request_id, outcome);
+}
+
+void RaftDriver::QueryStatus(std::function<void(const DriverStatus&)> done) {
+  absl::MutexLock lock(&mu_);
+  inbox_.status_queries.push_back(std::move(done));
+}
+
+void RaftDriver::DeliverMessages(std::vector<raft::Message> messages) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  for (raft::Message& m : messages) {
+    if (inbox_.messages.size() >= options_.max_inbox_messages) break;  // Raft resends
+    inbox_.messages.push_back(std::move(m));
+  }
+}
+
+void RaftDriver::ReportUnreachable(raft::NodeId peer) {
+  absl::MutexLock lock(&mu_);
+  if (std::find(inbox_.unreachable.begin(), inbox_.unreachable.end(), peer) ==
+      inbox_.unreachable.end()) {
+    inbox_.unreachable.push_back(peer);
+  }
+}
+
+void RaftDriver::ReportSnapshot(raft::NodeId peer, bool ok) {
+  absl::MutexLock lock(&mu_);
+  inbox_.snapshot_reports.emplace_back(peer, ok);
+}
+
+// ---- Raft thread --------------------------------------------------------------
+
+void RaftDriver::Loop() {
+  absl::Time next_tick = absl::Now() + options_.tick;
+  while (true) {
+    Inbox inbox;
+    {
+      absl::MutexLock lock(&mu_);
+      auto wake = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || !inbox_.empty(); };
+      mu_.AwaitWithDeadline(absl::Condition(&wake), next_tick);
+      if (stopping_) break;
+      std::swap(inbox, inbox_);
+    }
+    Process(&inbox);
+    const absl::Time now = absl::Now();
+    if (now >= next_tick) {
+      Tick();
+      next_tick += options_.tick;
+      // After a long stall (a slow fsync), do not fire a burst of ticks: a
+      // burst would time out elections that real time did not.
+      if (next_tick < now) next_tick = now + options_.tick;
+    }
+    while (node_->HasReady()) HandleReady(node_->GetReady());
+  }
+  // Whatever is still queued is refused; requests waiting on read batches
+  // are completed by the tracker at shutdown.
+  absl::MutexLock lock(&mu_);
+  for (v1::Command& c : inbox_.proposals) {
+    Outcome outcome;
+    outcome.code = v1::UNAVAILABLE;
+    outcome.message = "replica is shutting down";
+    tracker_->Complete(c.origin_request(), outcome);
+  }
+  inbox_.proposals.clear();
+}
+
+void RaftDriver::Process(Inbox* inbox) {
+  for (raft::Message& m : inbox->messages) StepMessage(std::move(m));
+  for (raft::NodeId peer : inbox->unreachable) node_->ReportUnreachable(peer);
+  for (auto& [peer, ok] : inbox->snapshot_reports) node_->ReportSnapshot(peer, ok);
+  for (v1::Command& c : inbox->proposals) DoPropose(&c);
+  if (!inbox->reads.empty()) IssueReads(std::move(inbox->reads));
+  for (auto& [index, ok] : inbox->snapshots_created) OnSnapshotCreated(index, ok);
+  if (!inbox->status_queries.empty()) {
+    const DriverStatus status = BuildStatus();
+    for (auto& done : inbox->status_queries) done(status);
+  }
+}
+
+void RaftDriver::Tick() {
+  node_->Tick();
+  faults_->Poll();
+  // Read batches the core dropped (leader change, lost messages) are asked
+  // again; the requests' own deadlines bound the whole wait.
+  std::vector<uint64_t> retry;
+  for (auto it = read_batches_.begin(); it != read_batches_.end();) {
+    if (++it->second.age_ticks >= options_.election_ticks) {
+      retry.insert(retry.end(), it->second.request_ids.begin(), it->second.request_ids.end());
+      it = read_batches_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!retry.empty()) IssueReads(std::move(retry));
+  MaybeRequestSnapshot();
+}
+
+int64_t RaftDriver::StampTime() {
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  last_stamp_ms_ = std::max(last_stamp_ms_, now);
+  return last_stamp_ms_;
+}
+
+void RaftDriver::StepMessage(raft::Message m) {
+  if (m.type() == raft::MessageType::MSG_PROP && soft_.role == raft::Role::kLeader) {
+    // Forwarded proposals get the leader's clock (see the class comment).
+    for (raft::Entry& e : *m.mutable_entries()) {
+      if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty()) continue;
+      v1::Command c;
+      if (!c.ParseFromString(e.data())) continue;  // applied as a no-op everywhere
+      c.set_leader_time_ms(StampTime());
+      e.set_data(c.SerializeAsString());
+    }
+  }
+  // Errors are the core refusing a message (stale term, unknown peer): the
+  // sender's problem, and Raft recovers by itself.
+  node_->Step(std::move(m)).IgnoreError();
+}
+
+void RaftDriver::DoPropose(v1::Command* command) {
+  const uint64_t id = command->origin_request();
+  command->set_origin_member(options_.self);
+  command->set_leader_time_ms(StampTime());
+  v1::ErrorCode code = v1::OK;
+  std::string why;
+  if (soft_.leader == raft::kNoNode) {
+    code = v1::UNAVAILABLE;
+    why = "no leader (election in progress or this replica is cut off); retry";
+  } else {
+    absl::Status s = node_->Propose(command->SerializeAsString());
+    if (!s.ok()) {
+      code = s.code() == absl::StatusCode::kResourceExhausted ? v1::UNAVAILABLE : v1::NOT_LEADER;
+      why = std::string(s.message());
+    }
+  }
+  if (code != v1::OK) {
+    Outcome outcome;
+    outcome.code = code;
+    outcome.message = why;
+    tracker_->Complete(id, outcome);
+  }
+}
+
+void RaftDriver::FailRequests(const std::vector<uint64_t>& ids, v1::ErrorCode code,
+                              const std::string& why) {
+  Outcome outcome;
+  outcome.code = code;
+  outcome.message = why;
+  for (uint64_t id : ids) tracker_->Complete(id, outcome);
+}
+
+void RaftDriver::IssueReads(std::vector<uint64_t> request_ids) {
+  // Requests that already finished (timed out) need no read index.
+  request_ids.erase(std::remove_if(request_ids.begin(), request_ids.end(),
+                                   [this](uint64_t id) { return !tracker_->Pending(id); }),
+                    request_ids.end());
+  if (request_ids.empty()) return;
+  if (soft_.leader == raft::kNoNode) {
+    FailRequests(request_ids, v1::UNAVAILABLE,
+                 "no leader (election in progress or this replica is cut off); retry");
+    return;
+  }
+  // All reads that arrived together share one ReadIndex round (§6.4): one
+  // heartbeat round confirms leadership for all of them.
+  std::string ctx = ReadContext(next_read_ctx_++);
+  node_->ReadIndex(ctx);
+  read_batches_[ctx] = ReadBatch{std::move(request_ids), 0};
+}
+
+void RaftDriver::ServeReadState(const raft::ReadState& rs) {
+  auto it = read_batches_.find(rs.context);
+  if (it == read_batches_.end()) return;  // retried under another context
+  std::vector<uint64_t> ids = std::move(it->second.request_ids);
+  read_batches_.erase(it);
+  RequestTracker* tracker = tracker_;
+  state_machine_->WaitApplied(
+      rs.index,
+      [tracker, ids = std::move(ids)] {
+        Outcome ok;
+        for (uint64_t id : ids) tracker->Complete(id, ok);
+      },
+      /*inline_ok=*/false);
+}
+
+void RaftDriver::HandleReady(raft::Ready rd) {
+  if (rd.soft_state.has_value()) {
+    if (rd.soft_state->leader != soft_.leader || rd.soft_state->role != soft_.role) {
+      Log("member %llu: %s, leader %llu", static_cast<unsigned long long>(options_.self),
+          raft::RoleName(rd.soft_state->role),
+          static_cast<unsigned long long>(rd.soft_state->leader));
+    }
+    soft_ = *rd.soft_state;
+    state_->set_leader(soft_.leader);
+    state_->set_role(soft_.role);
+  }
+  if (rd.hard_state.has_value()) {
+    state_->set_term(rd.hard_state->term());
+    state_->set_commit(rd.hard_state->commit());
+  }
+  // 1. Send before persisting (§10.2.1).
+  transport_->Send(&rd.messages);
+  // 2. One write for snapshot + entries + hard state.
+  if (rd.snapshot.has_value()) {
+    const raft::LogIndex index = rd.snapshot->metadata().index();
+    SYNOD_CHECK(index == storage::kBootstrapIndex || snapshots_->Exists(index))
+        << "snapshot " << index << " to install has no file";
+  }
+  log_->Save(rd);
+  // 3. Messages that promise durability.
+  transport_->Send(&rd.persisted_messages);
+  // 4. Membership, then state.
+  ApplyWork work;
+  if (rd.snapshot.has_value()) {
+    OnSnapshotInstalled(*rd.snapshot);
+    work.restore_index = rd.snapshot->metadata().index();
+  }
+  for (const raft::Entry& e : rd.committed_entries) {
+    if (e.type() == raftpb::ENTRY_CONF_CHANGE) ApplyConfChangeEntry(e);
+  }
+  work.entries = std::move(rd.committed_entries);
+  state_machine_->Enqueue(std::move(work));  // blocks when apply is behind
+  for (const raft::ReadState& rs : rd.read_states) ServeReadState(rs);
+  // 5.
+  node_->Advance(rd);
+}
+
+// ---- Membership ---------------------------------------------------------------
+
+void RaftDriver::ApplyConfChangeEntry(const raft::Entry& entry) {
+  raft::ConfChange cc;
+  if (!cc.ParseFromString(entry.data())) {
+    Log("entry %llu: undecodable membership change ignored",
+        static_cast<unsigned long long>(entry.index()));
+    return;
+  }
+  ConfPoint point = conf_history_.back();
+  point.index = entry.index();
+  point.conf_state = node_->ApplyConfChange(cc);
+  const raft::NodeId id = cc.node_id();
+  switch (cc.type()) {
+    case raft::ConfChange::ADD_LEARNER:
+    case raft::ConfChange::ADD_VOTER: {
+      v1::Member m;
+      if (!cc.context().empty() && !m.ParseFromString(cc.context())) m.Clear();
+      m.set_id(id);
+      m.set_learner(cc.type() == raft::ConfChange::ADD_LEARNER);
+      point.members[id] = m;
+      break;
+    }
+    case raft::ConfChange::PROMOTE_LEARNER:
+      point.members[id].set_learner(false);
+      break;
+    case raft::ConfChange::REMOVE_NODE:
+      point.members.erase(id);
+      break;
+    default:
+      break;
+  }
+  // Only members the core kept count (a change it ignored changes nothing).
+  for (auto it = point.members.begin(); it != point.members.end();) {
+    const auto& cs = point.conf_state;
+    const bool member =
+        std::find(cs.voters().begin(), cs.voters().end(), it->first) != cs.voters().end() ||
+        std::find(cs.learners().begin(), cs.learners().end(), it->first) != cs.learners().end();
+    it = member ? std::next(it) : point.members.erase(it);
+  }
+  Log("membership change at %llu: %s member %llu", static_cast<unsigned long long>(entry.index()),
+      raft::ConfChange::Type_Name(cc.type()).c_str(), static_cast<unsigned long long>(id));
+  conf_history_.push_back(point);
+  InstallMembership(point);
+}
+
+void RaftDriver::InstallMembership(const ConfPoint& point) {
+  std::vector<v1::Member> members;
+  std::map<raft::NodeId, std::string> peers;
+  for (const auto& [id, m] : point.members) {
+    members.push_back(m);
+    if (id != options_.self && !m.peer_addr().empty()) peers[id] = m.peer_addr();
+  }
+  state_->set_members(std::move(members));
+  transport_->UpdatePeers(peers);
+}
+
+const RaftDriver::ConfPoint& RaftDriver::ConfAt(raft::LogIndex index) const {
+  for (auto it = conf_history_.rbegin(); it != conf_history_.rend(); ++it) {
+    if (it->index <= index) return *it;
+  }
+  return conf_history_.front();
+}
+
+// ---- Snapshots ----------------------------------------------------------------
+
+void RaftDriver::OnSnapshotInstalled(const raft::Snapshot& snapshot) {
+  absl::StatusOr<std::vector<v1::Member>> members = DecodeDescriptor(snapshot.data());
+  SYNOD_CHECK_OK(members.status()) << "snapshot from the leader";
+  ConfPoint point;
+  point.index = snapshot.metadata().index();
+  point.conf_state = snapshot.metadata().conf_state();
+  for (const v1::Member& m : *members) point.members[m.id()] = m;
+  conf_history_ = {point};
+  pending_snapshot_.reset();
+  last_snapshot_index_ = point.index;
+  snapshots_->Prune(point.index);
+  InstallMembership(point);
+  Log("installed snapshot at index %llu from the leader",
+      static_cast<unsigned long long>(point.index));
+}
+
+void RaftDriver::MaybeRequestSnapshot() {
+  if (snapshot_requested_ || options_.snapshot_threshold == 0) return;
+  if (state_machine_->applied() < last_snapshot_index_ + options_.snapshot_threshold) return;
+  snapshot_requested_ = true;
+  snapshotter_.Request();
+}
+
+void RaftDriver::OnSnapshotCreated(uint64_t index, bool ok) {
+  snapshot_requested_ = false;
+  if (!ok || index <= last_snapshot_index_) return;
+  absl::StatusOr<raft::Term> term = log_->TermAt(index);
+  if (!term.ok()) {
+    // The log moved past it (a snapshot from the leader was installed).
+    return;
+  }
+  if (pending_snapshot_.has_value()) {
+    // The previous file becomes the log snapshot: compact up to it.
+    raft::Snapshot snap;
+    snap.mutable_metadata()->set_index(pending_snapshot_->index);
+    snap.mutable_metadata()->set_term(pending_snapshot_->term);
+    *snap.mutable_metadata()->mutable_conf_state() = pending_snapshot_->conf.conf_state;
+    std::vector<v1::Member> members;
+    for (const auto& [id, m] : pending_snapshot_->conf.members) members.push_back(m);
+    snap.set_data(EncodeDescriptor(members));
+    absl::Status s = log_->SaveSnapshot(snap);
+    if (s.ok()) {
+      const raft::LogIndex compacted = pending_snapshot_->index;
+      snapshots_->Prune(compacted);
+      // Keep the membership point in force at the new log snapshot.
+      while (conf_history_.size() > 1 && conf_history_[1].index <= compacted) {
+        conf_history_.erase(conf_history_.begin());
+      }
+    } else {
+      Log("log compaction to %llu skipped: %s",
+          static_cast<unsigned long long>(pending_snapshot_->index), s.ToString().c_str());
+    }
+  }
+  pending_snapshot_ = PendingSnapshot{index, *term, ConfAt(index)};
+  pending_snapshot_->conf.index = index;
+  last_snapshot_index_ = index;
+}
+
+DriverStatus RaftDriver::BuildStatus() const {
+  DriverStatus st;
+  st.raft = node_->GetStatus();
+  absl::StatusOr<raft::Snapshot> snap = log_->GetSnapshot();
+  if (snap.ok()) st.snapshot_index = snap->metadata().index();
+  st.log_first_index = log_->FirstIndex();
+  st.members = state_->members();
+  for (const v1::Member& m : st.members) {
+    st.reachable[m.id()] = m.id() == options_.self || transport_->Reachable(m.id());
+  }
+  return st;
+}
+
+}  // namespace synod::server

@@ -1,0 +1,216 @@
+// RaftDriver: the raft thread. It alone owns the RawNode and drives it:
+// ticks, steps peer messages, proposes commands, asks for read indexes, and
+// carries out every Ready in the order raft/ready.h prescribes:
+//   1. send `messages` (the leader sends before its own write, §10.2.1);
+//   2. persist snapshot + entries + hard state in ONE LogStore write, synced
+//      when the Ready asks (group commit: every proposal that arrived since
+//      the last Ready shares the fsync);
+//   3. send `persisted_messages` (votes and acks promise durability);
+//   4. apply membership changes, hand committed entries (and an installed
+//      snapshot) to the apply thread, route read states;
+//   5. Advance.
+//
+// Inputs arrive through a bounded inbox from any thread: peer messages and
+// reports (RaftMailbox), proposals, read-index requests, status queries,
+// snapshot completions. A full inbox drops peer messages (Raft resends) and
+// refuses proposals (UNAVAILABLE: the client retries).
+//
+// Leader time: the command's leader_time_ms (ctime/mtime, TTL) must come from
+// the leader's clock, but a follower forwards proposals inside the core
+// (MSG_PROP). So the proposing replica stamps its own clock, and the leader's
+// driver re-stamps every forwarded MSG_PROP entry with its own clock before
+// stepping it: every command in the log carries the clock of the leader that
+// appended it, taken when it was appended. The stamp never goes back within
+// one leader process (max with the previous stamp).
+//
+// Log snapshots: every --snapshot_threshold applied entries the snapshot
+// thread writes a state snapshot file. The newest file waits as "pending";
+// when the next one is written, the pending one becomes the LogStore's
+// snapshot and the log is compacted up to it. So the log keeps between one
+// and two thresholds of entries, and a follower slightly behind catches up
+// from the log instead of needing a snapshot.
+//
+// Restart: the core starts from the LogStore's snapshot S (Config.applied =
+// S, membership as of S); entries after S are handed out again, their
+// membership changes re-applied to the core, and the apply thread skips the
+// ones the state already holds.
+//
+// Thread: Start/Stop by the owner; the public enqueue methods from any
+// thread; everything else on the raft thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "raft/raw_node.h"
+#include "raft/types.h"
+#include "server/fault_injection.h"
+#include "server/peer_transport.h"
+#include "server/raft_mailbox.h"
+#include "server/replica_state.h"
+#include "server/request_tracker.h"
+#include "server/snapshot_files.h"
+#include "server/snapshotter.h"
+#include "server/state_machine.h"
+#include "storage/log_store.h"
+#include "storage/tree_store.h"
+#include "synod/v1/cluster.pb.h"
+#include "synod/v1/command.pb.h"
+
+namespace synod::server {
+
+// What Cluster.Status needs from the raft thread.
+struct DriverStatus {
+  raft::Status raft;
+  raft::LogIndex snapshot_index = 0;
+  raft::LogIndex log_first_index = 0;
+  std::vector<v1::Member> members;
+  std::map<raft::NodeId, bool> reachable;
+};
+
+class RaftDriver final : public RaftMailbox {
+ public:
+  struct Options {
+    raft::NodeId self = raft::kNoNode;
+    uint64_t cluster_id = 0;
+    absl::Duration tick = absl::Milliseconds(100);  // = heartbeat interval
+    int election_ticks = 10;
+    uint64_t snapshot_threshold = 100000;  // applied entries between snapshots
+    size_t max_inbox_messages = 65536;
+    size_t max_inbox_proposals = 65536;
+    uint64_t max_size_per_msg = 1u << 20;
+    int max_inflight_msgs = 256;
+    uint64_t max_uncommitted_bytes = 256u << 20;
+    uint64_t seed = 0;
+  };
+
+  // Not owned; all outlive the driver.
+  RaftDriver(const Options& options, storage::LogStore* log, storage::TreeStore* store,
+             PeerTransport* transport, StateMachine* state_machine, RequestTracker* tracker,
+             ReplicaState* state, const SnapshotFiles* snapshots, FaultInjection* faults);
+  ~RaftDriver() override;
+  RaftDriver(const RaftDriver&) = delete;
+  RaftDriver& operator=(const RaftDriver&) = delete;
+
+  // Creates the core from the LogStore (which must be bootstrapped) and
+  // starts the raft and snapshot threads. Errors: from RawNode::Create or a
+  // malformed snapshot descriptor.
+  absl::Status Start();
+  // Stops the snapshot and raft threads. Requests still waiting on the core
+  // are left to the tracker (its Stop completes them).
+  void Stop();
+
+  // Any thread. Proposes `command`; its origin_request is the tracker id to
+  // complete if the proposal is refused. Stamps origin_member and the time.
+  void Propose(v1::Command command);
+  // Any thread. Completes tracker request `request_id` with OK once this
+  // replica has applied up to a linearizable read index (§6.4), or with
+  // UNAVAILABLE when there is no leader.
+  void ReadIndex(uint64_t request_id);
+  // Any thread. Runs `done` on the raft thread with the current status.
+  void QueryStatus(std::function<void(const DriverStatus&)> done);
+
+  // RaftMailbox.
+  void DeliverMessages(std::vector<raft::Message> messages) override;
+  void ReportUnreachable(raft::NodeId peer) override;
+  void ReportSnapshot(raft::NodeId peer, bool ok) override;
+
+  // Encodes / decodes the descriptor stored in a log snapshot's data: the
+  // members (with addresses) as of the snapshot index.
+  static std::string EncodeDescriptor(const std::vector<v1::Member>& members);
+  static absl::StatusOr<std::vector<v1::Member>> DecodeDescriptor(const std::string& data);
+
+ private:
+  struct Inbox {
+    std::vector<raft::Message> messages;
+    std::vector<v1::Command> proposals;
+    std::vector<uint64_t> reads;
+    std::vector<std::function<void(const DriverStatus&)>> status_queries;
+    std::vector<raft::NodeId> unreachable;
+    std::vector<std::pair<raft::NodeId, bool>> snapshot_reports;
+    std::vector<std::pair<uint64_t, bool>> snapshots_created;
+    bool empty() const {
+      return messages.empty() && proposals.empty() && reads.empty() && status_queries.empty() &&
+             unreachable.empty() && snapshot_reports.empty() && snapshots_created.empty();
+    }
+  };
+  // Membership as of a log index.
+  struct ConfPoint {
+    raft::LogIndex index = 0;
+    raft::ConfState conf_state;
+    std::map<raft::NodeId, v1::Member> members;
+  };
+  struct PendingSnapshot {
+    raft::LogIndex index = 0;
+    raft::Term term = 0;
+    ConfPoint conf;
+  };
+  struct ReadBatch {
+    std::vector<uint64_t> request_ids;
+    int age_ticks = 0;
+  };
+
+  void Loop();
+  void Process(Inbox* inbox);
+  void HandleReady(raft::Ready rd);
+  void Tick();
+
+  void StepMessage(raft::Message m);
+  void DoPropose(v1::Command* command);
+  void IssueReads(std::vector<uint64_t> request_ids);
+  void FailRequests(const std::vector<uint64_t>& ids, v1::ErrorCode code, const std::string& why);
+  void ServeReadState(const raft::ReadState& rs);
+
+  void ApplyConfChangeEntry(const raft::Entry& entry);
+  void InstallMembership(const ConfPoint& point);
+  void OnSnapshotInstalled(const raft::Snapshot& snapshot);
+  void OnSnapshotCreated(uint64_t index, bool ok);
+  void MaybeRequestSnapshot();
+  const ConfPoint& ConfAt(raft::LogIndex index) const;
+  int64_t StampTime();
+  DriverStatus BuildStatus() const;
+
+  const Options options_;
+  storage::LogStore* const log_;
+  storage::TreeStore* const store_;
+  PeerTransport* const transport_;
+  StateMachine* const state_machine_;
+  RequestTracker* const tracker_;
+  ReplicaState* const state_;
+  const SnapshotFiles* const snapshots_;
+  FaultInjection* const faults_;
+  Snapshotter snapshotter_;
+
+  // Inbox (any thread -> raft thread).
+  absl::Mutex mu_;
+  Inbox inbox_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Raft thread only.
+  std::unique_ptr<raft::RawNode> node_;
+  raft::SoftState soft_;
+  int64_t last_stamp_ms_ = 0;
+  uint64_t next_read_ctx_ = 1;
+  std::map<std::string, ReadBatch> read_batches_;  // by ReadIndex context
+  // Membership history from the log snapshot on, ascending by index; the
+  // back is the current membership.
+  std::vector<ConfPoint> conf_history_;
+  std::optional<PendingSnapshot> pending_snapshot_;
+  bool snapshot_requested_ = false;
+  raft::LogIndex last_snapshot_index_ = 0;  // newest snapshot file (log or pending)
+
+  std::thread thread_;
+};
+
+}  // namespace synod::server

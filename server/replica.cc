@@ -1,0 +1,284 @@
+#include "server/replica.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "server/cluster_config.h"
+#include "server/data_dir.h"
+#include "server/fault_injection.h"
+#include "server/log.h"
+#include "server/peer_service.h"
+#include "server/peer_transport.h"
+#include "server/raft_driver.h"
+#include "server/replica_state.h"
+#include "server/request_tracker.h"
+#include "server/services/cluster_service.h"
+#include "server/services/request_flow.h"
+#include "server/services/tree_service.h"
+#include "server/snapshot_files.h"
+#include "server/state_machine.h"
+#include "storage/log_store.h"
+#include "storage/rocks_env.h"
+#include "storage/rocks_tree_store.h"
+
+#ifndef SYNOD_VERSION
+#define SYNOD_VERSION "unknown"
+#endif
+
+namespace synod::server {
+
+// Declared in the order they are built; destroyed in reverse.
+struct Replica::Parts {
+  ReplicaOptions options;
+  std::string client_addr;
+  std::string peer_addr;
+  std::unique_ptr<DataDir> data_dir;
+  std::unique_ptr<storage::RocksEnv> env;
+  std::unique_ptr<storage::LogStore> log;
+  std::unique_ptr<storage::RocksTreeStore> store;
+  std::unique_ptr<SnapshotFiles> snapshots;
+  std::unique_ptr<ReplicaState> state;
+  std::unique_ptr<FaultInjection> faults;
+  std::unique_ptr<RequestTracker> tracker;
+  std::unique_ptr<StateMachine> state_machine;
+  std::unique_ptr<PeerTransport> transport;
+  std::unique_ptr<RaftDriver> driver;
+  std::unique_ptr<RequestFlow> flow;
+  std::unique_ptr<PeerService> peer_service;
+  std::unique_ptr<TreeService> tree_service;
+  std::unique_ptr<ClusterService> cluster_service;
+  std::unique_ptr<grpc::Server> peer_server;
+  std::unique_ptr<grpc::Server> client_server;
+  bool shut_down = false;
+};
+
+namespace {
+
+// Resolves addresses and membership from the options.
+absl::Status ResolveCluster(const ReplicaOptions& options, InitialCluster* cluster,
+                            std::string* client_addr, std::string* peer_addr) {
+  std::string spec = options.initial_cluster;
+  if (spec.empty()) {
+    spec = absl::StrCat(options.id, "=",
+                        options.peer_addr.empty() ? "127.0.0.1:7101" : options.peer_addr, "/",
+                        options.client_addr.empty() ? "127.0.0.1:7001" : options.client_addr);
+  }
+  absl::StatusOr<InitialCluster> parsed = ParseInitialCluster(spec);
+  if (!parsed.ok()) return parsed.status();
+  *cluster = *std::move(parsed);
+  auto self = std::find_if(cluster->members.begin(), cluster->members.end(),
+                           [&](const v1::Member& m) { return m.id() == options.id; });
+  if (self == cluster->members.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--id=", options.id, " is not in --initial_cluster=", spec));
+  }
+  *peer_addr = options.peer_addr.empty() ? self->peer_addr() : options.peer_addr;
+  if (*peer_addr != self->peer_addr()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--peer_addr=", *peer_addr, " but --initial_cluster gives member ", options.id,
+                     " the peer address ", self->peer_addr()));
+  }
+  *client_addr = !options.client_addr.empty()   ? options.client_addr
+                 : !self->client_addr().empty() ? self->client_addr()
+                                                : "127.0.0.1:7001";
+  if (self->client_addr().empty()) self->set_client_addr(*client_addr);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Replica::Replica(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Replica::~Replica() { Shutdown(); }
+
+const std::string& Replica::client_addr() const { return parts_->client_addr; }
+const std::string& Replica::peer_addr() const { return parts_->peer_addr; }
+
+absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& options) {
+  auto p = std::make_unique<Parts>();
+  p->options = options;
+  if (options.id == 0) return absl::InvalidArgumentError("--id must be >= 1");
+  if (options.election_timeout < 3 * options.heartbeat) {
+    return absl::InvalidArgumentError("--election_ms must be at least 3 x --heartbeat_ms");
+  }
+  InitialCluster cluster;
+  if (absl::Status s = ResolveCluster(options, &cluster, &p->client_addr, &p->peer_addr); !s.ok()) {
+    return s;
+  }
+
+  Identity identity;
+  identity.cluster_id = cluster.cluster_id;
+  identity.member_id = options.id;
+  absl::StatusOr<std::unique_ptr<DataDir>> dir = DataDir::Open(options.data_dir, identity);
+  if (!dir.ok()) return dir.status();
+  p->data_dir = *std::move(dir);
+
+  storage::RocksEnv::Options env_options;
+  env_options.path = p->data_dir->db_path();
+  env_options.block_cache_bytes = options.cache_bytes;
+  absl::StatusOr<std::unique_ptr<storage::RocksEnv>> env = storage::RocksEnv::Open(env_options);
+  if (!env.ok()) return env.status();
+  p->env = *std::move(env);
+
+  storage::LogStore::Options log_options;
+  log_options.cache_bytes = options.log_cache_bytes;
+  absl::StatusOr<std::unique_ptr<storage::LogStore>> log =
+      storage::LogStore::Open(p->env.get(), log_options);
+  if (!log.ok()) {
+    return absl::Status(log.status().code(),
+                        absl::StrCat(log.status().message(),
+                                     " -- this replica's Raft log cannot be trusted; move its data "
+                                     "dir away and let it rejoin empty"));
+  }
+  p->log = *std::move(log);
+  if (p->log->IsEmpty()) {
+    raft::ConfState conf;
+    for (const v1::Member& m : cluster.members) conf.add_voters(m.id());
+    if (absl::Status s = p->log->Bootstrap(conf, RaftDriver::EncodeDescriptor(cluster.members));
+        !s.ok()) {
+      return s;
+    }
+    Log("bootstrapped member %llu of a new cluster (%zu members, id %llu)",
+        static_cast<unsigned long long>(options.id), cluster.members.size(),
+        static_cast<unsigned long long>(cluster.cluster_id));
+  }
+
+  absl::StatusOr<std::unique_ptr<storage::RocksTreeStore>> store =
+      storage::RocksTreeStore::Open(p->env.get());
+  if (!store.ok()) return store.status();
+  p->store = *std::move(store);
+
+  p->snapshots = std::make_unique<SnapshotFiles>(p->data_dir->snapshot_dir());
+  if (absl::Status s = p->snapshots->Init(); !s.ok()) return s;
+  absl::StatusOr<raft::Snapshot> log_snapshot = p->log->GetSnapshot();
+  if (!log_snapshot.ok()) return log_snapshot.status();
+  const raft::LogIndex snap_index = log_snapshot->metadata().index();
+  if (p->store->meta().applied_index < snap_index && snap_index != storage::kBootstrapIndex) {
+    // The log was reset to a snapshot from the leader but the state was not
+    // restored from it before the process stopped: do it now.
+    const std::string path = p->snapshots->PathFor(snap_index);
+    Log("restoring state from %s (applied %llu < log snapshot %llu)", path.c_str(),
+        static_cast<unsigned long long>(p->store->meta().applied_index),
+        static_cast<unsigned long long>(snap_index));
+    absl::StatusOr<storage::SnapshotInfo> restored = p->store->RestoreSnapshot(path);
+    if (!restored.ok()) return restored.status();
+  }
+  p->snapshots->Prune(snap_index);
+
+  p->state = std::make_unique<ReplicaState>(cluster.cluster_id, options.id);
+  p->faults = std::make_unique<FaultInjection>(options.fault_injection_file);
+  p->faults->Poll();
+  p->tracker = std::make_unique<RequestTracker>();
+
+  storage::ApplyLimits limits;
+  limits.max_data_bytes = options.max_data_bytes;
+  limits.max_multi_ops = options.max_multi_ops;
+  limits.history_per_node = options.history_per_node;
+  StateMachine::Options sm_options;
+  sm_options.self = options.id;
+  p->state_machine = std::make_unique<StateMachine>(
+      sm_options, p->store.get(), limits, p->tracker.get(), p->state.get(), p->snapshots.get());
+
+  const int max_peer_message = std::max(64 << 20, 4 * options.max_request_bytes);
+  PeerTransport::Options transport_options;
+  transport_options.cluster_id = cluster.cluster_id;
+  transport_options.self = options.id;
+  transport_options.max_message_bytes = max_peer_message;
+  p->transport = std::make_unique<PeerTransport>(transport_options, nullptr, p->snapshots.get(),
+                                                 p->faults.get());
+
+  RaftDriver::Options driver_options;
+  driver_options.self = options.id;
+  driver_options.cluster_id = cluster.cluster_id;
+  driver_options.tick = options.heartbeat;
+  driver_options.election_ticks =
+      static_cast<int>(absl::FDivDuration(options.election_timeout, options.heartbeat));
+  driver_options.snapshot_threshold = options.snapshot_threshold;
+  driver_options.seed = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())) ^ options.id;
+  p->driver = std::make_unique<RaftDriver>(
+      driver_options, p->log.get(), p->store.get(), p->transport.get(), p->state_machine.get(),
+      p->tracker.get(), p->state.get(), p->snapshots.get(), p->faults.get());
+  p->transport->set_mailbox(p->driver.get());
+
+  // Peers first: the raft thread's messages need somewhere to go, and peers
+  // may already be talking to us.
+  p->peer_service = std::make_unique<PeerService>(cluster.cluster_id, options.id, p->driver.get(),
+                                                  p->snapshots.get(), p->faults.get());
+  {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(p->peer_addr, grpc::InsecureServerCredentials());
+    builder.RegisterService(p->peer_service.get());
+    builder.SetMaxReceiveMessageSize(max_peer_message);
+    builder.SetMaxSendMessageSize(max_peer_message);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    p->peer_server = builder.BuildAndStart();
+    if (p->peer_server == nullptr) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen for peers on ", p->peer_addr, " (address in use?)"));
+    }
+  }
+
+  p->state_machine->Start();
+  if (absl::Status s = p->driver->Start(); !s.ok()) return s;
+
+  p->flow = std::make_unique<RequestFlow>(p->state.get(), p->tracker.get(), p->driver.get(),
+                                          p->state_machine.get(), options.request_timeout);
+  TreeService::Limits tree_limits;
+  tree_limits.max_data_bytes = options.max_data_bytes;
+  tree_limits.max_multi_ops = options.max_multi_ops;
+  tree_limits.max_page_size = options.max_page_size;
+  p->tree_service = std::make_unique<TreeService>(p->flow.get(), p->store.get(), tree_limits);
+  p->cluster_service = std::make_unique<ClusterService>(p->flow.get(), p->driver.get(),
+                                                        p->store.get(), SYNOD_VERSION);
+  {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(p->client_addr, grpc::InsecureServerCredentials());
+    builder.RegisterService(p->tree_service.get());
+    builder.RegisterService(p->cluster_service.get());
+    // Requests larger than this are refused by gRPC itself (RESOURCE_EXHAUSTED)
+    // before they cost anything; replies can hold a page of children.
+    builder.SetMaxReceiveMessageSize(options.max_request_bytes);
+    builder.SetMaxSendMessageSize(std::max(64 << 20, options.max_request_bytes));
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    p->client_server = builder.BuildAndStart();
+    if (p->client_server == nullptr) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen for clients on ", p->client_addr, " (address in use?)"));
+    }
+  }
+  Log("synod %s member %llu serving clients on %s, peers on %s, data in %s", SYNOD_VERSION,
+      static_cast<unsigned long long>(options.id), p->client_addr.c_str(), p->peer_addr.c_str(),
+      options.data_dir.c_str());
+  return std::unique_ptr<Replica>(new Replica(std::move(p)));
+}
+
+void Replica::Shutdown() {
+  Parts* p = parts_.get();
+  if (p == nullptr || p->shut_down) return;
+  p->shut_down = true;
+  p->state->set_serving(false);
+  p->driver->Stop();
+  p->state_machine->Stop();  // applies what was handed over, completes those
+  p->tracker->Stop();        // the rest: UNAVAILABLE
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  p->client_server->Shutdown(deadline);
+  p->peer_server->Shutdown(deadline);
+  p->transport->Stop();
+  if (absl::Status s = p->env->Flush(); !s.ok()) {
+    Log("flush at shutdown failed: %s", s.ToString().c_str());
+  }
+  Log("member %llu stopped cleanly at applied index %llu",
+      static_cast<unsigned long long>(p->options.id),
+      static_cast<unsigned long long>(p->state_machine->applied()));
+}
+
+}  // namespace synod::server

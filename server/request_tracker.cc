@@ -1,0 +1,111 @@
+#include "server/request_tracker.h"
+
+#include <vector>
+
+#include "absl/time/clock.h"
+
+namespace synod::server {
+
+RequestTracker::RequestTracker() : deadline_thread_([this] { DeadlineLoop(); }) {}
+
+RequestTracker::~RequestTracker() { Stop(); }
+
+uint64_t RequestTracker::Register(absl::Time deadline, Callback callback,
+                                  v1::ErrorCode on_timeout_code) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopped_) {
+      const uint64_t id = next_id_++;
+      by_deadline_.insert({deadline, id});
+      pending_.emplace(id, Entry{deadline, std::move(callback), on_timeout_code});
+      return id;
+    }
+  }
+  Outcome outcome;
+  outcome.code = v1::UNAVAILABLE;
+  outcome.message = "replica is shutting down";
+  callback(outcome);
+  return 0;
+}
+
+bool RequestTracker::Complete(uint64_t id, const Outcome& outcome) {
+  Callback callback;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return false;
+    by_deadline_.erase({it->second.deadline, id});
+    callback = std::move(it->second.callback);
+    pending_.erase(it);
+  }
+  callback(outcome);
+  return true;
+}
+
+bool RequestTracker::Pending(uint64_t id) const {
+  absl::MutexLock lock(&mu_);
+  return pending_.count(id) > 0;
+}
+
+size_t RequestTracker::size() const {
+  absl::MutexLock lock(&mu_);
+  return pending_.size();
+}
+
+void RequestTracker::DeadlineLoop() {
+  while (true) {
+    std::vector<std::pair<Callback, v1::ErrorCode>> expired;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopped_) return;
+      const absl::Time now = absl::Now();
+      while (!by_deadline_.empty() && by_deadline_.begin()->first <= now) {
+        const uint64_t id = by_deadline_.begin()->second;
+        by_deadline_.erase(by_deadline_.begin());
+        auto it = pending_.find(id);
+        expired.emplace_back(std::move(it->second.callback), it->second.on_timeout);
+        pending_.erase(it);
+      }
+      if (expired.empty()) {
+        // Sleep until the earliest deadline, a new earlier one, or Stop.
+        const absl::Time wake =
+            by_deadline_.empty() ? now + absl::Seconds(1) : by_deadline_.begin()->first;
+        const absl::Time first =
+            by_deadline_.empty() ? absl::InfiniteFuture() : by_deadline_.begin()->first;
+        auto changed = [this, first]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+          return stopped_ || (!by_deadline_.empty() && by_deadline_.begin()->first < first);
+        };
+        mu_.AwaitWithDeadline(absl::Condition(&changed), wake);
+        continue;
+      }
+    }
+    for (auto& [callback, code] : expired) {
+      Outcome outcome;
+      outcome.code = code;
+      outcome.message = code == v1::DEADLINE_EXCEEDED
+                            ? "deadline passed before the request completed; a write may or "
+                              "may not have been applied"
+                            : "deadline passed";
+      callback(outcome);
+    }
+  }
+}
+
+void RequestTracker::Stop() {
+  std::map<uint64_t, Entry> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    stopped_ = true;
+    pending.swap(pending_);
+    by_deadline_.clear();
+  }
+  if (deadline_thread_.joinable()) deadline_thread_.join();
+  for (auto& [id, entry] : pending) {
+    Outcome outcome;
+    outcome.code = v1::UNAVAILABLE;
+    outcome.message = "replica is shutting down";
+    entry.callback(outcome);
+  }
+}
+
+}  // namespace synod::server

@@ -1,0 +1,90 @@
+#include "server/services/request_flow.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/time/clock.h"
+
+namespace synod::server {
+
+absl::Time RequestFlow::Deadline(const grpc::CallbackServerContext* context) const {
+  const absl::Time cap = absl::Now() + max_request_time_;
+  const auto client = context->deadline();
+  if (client == std::chrono::system_clock::time_point::max()) return cap;
+  return std::min(cap, absl::FromChrono(client));
+}
+
+void RequestFlow::Write(absl::Time deadline, v1::Command command, RequestTracker::Callback done) {
+  if (!state_->serving()) {
+    Outcome outcome;
+    outcome.code = v1::UNAVAILABLE;
+    outcome.message = "replica is shutting down";
+    done(outcome);
+    return;
+  }
+  const uint64_t id = tracker_->Register(deadline, std::move(done), v1::DEADLINE_EXCEEDED);
+  if (id == 0) return;  // already completed (shutdown)
+  command.set_origin_request(id);
+  driver_->Propose(std::move(command));
+}
+
+void RequestFlow::WaitApplied(absl::Time deadline, uint64_t index, std::function<void()> read,
+                              RequestTracker::Callback fail) {
+  if (state_machine_->applied() >= index) {
+    read();
+    return;
+  }
+  auto run = [read = std::move(read), fail = std::move(fail)](const Outcome& o) {
+    if (o.code == v1::OK) {
+      read();
+    } else {
+      fail(o);
+    }
+  };
+  const uint64_t id = tracker_->Register(deadline, std::move(run), v1::DEADLINE_EXCEEDED);
+  if (id == 0) return;
+  RequestTracker* tracker = tracker_;
+  state_machine_->WaitApplied(index, [tracker, id] { tracker->Complete(id, Outcome{}); });
+}
+
+void RequestFlow::Read(absl::Time deadline, const v1::ReadOptions& options,
+                       std::function<void()> read, RequestTracker::Callback fail) {
+  if (!state_->serving()) {
+    Outcome outcome;
+    outcome.code = v1::UNAVAILABLE;
+    outcome.message = "replica is shutting down";
+    fail(outcome);
+    return;
+  }
+  const uint64_t min_revision = options.min_revision();
+  switch (options.consistency()) {
+    case v1::SERIALIZABLE:
+      WaitApplied(deadline, min_revision, std::move(read), std::move(fail));
+      return;
+    case v1::LINEARIZABLE:
+      break;
+    default: {
+      Outcome outcome;
+      outcome.code = v1::INVALID_ARGUMENT;
+      outcome.message = "unknown read consistency";
+      fail(outcome);
+      return;
+    }
+  }
+  // After the read index is applied, a min_revision beyond it (a client
+  // that saw a newer revision elsewhere) is waited for too, within the same
+  // deadline.
+  auto after_index = [this, deadline, min_revision, read = std::move(read),
+                      fail](const Outcome& o) mutable {
+    if (o.code != v1::OK) {
+      fail(o);
+      return;
+    }
+    WaitApplied(deadline, min_revision, std::move(read), std::move(fail));
+  };
+  const uint64_t id = tracker_->Register(deadline, std::move(after_index), v1::DEADLINE_EXCEEDED);
+  if (id == 0) return;
+  driver_->ReadIndex(id);
+}
+
+}  // namespace synod::server

@@ -1,0 +1,70 @@
+// RequestFlow: how a client request travels through a replica, shared by the
+// gRPC services.
+//
+// Writes: the request gets a tracker id and a deadline, its Command is
+// proposed through the raft thread, and the callback runs once: when this
+// replica applies the entry (so the client then reads its own write here),
+// or when the write is refused (no leader: UNAVAILABLE with the leader hint
+// in the header), or at the deadline (DEADLINE_EXCEEDED: outcome unknown).
+//
+// Reads: SERIALIZABLE runs at once on the calling thread; min_revision waits
+// until this replica applied that revision; LINEARIZABLE waits for a
+// ReadIndex (§6.4) and then until applied up to it. A read never waits past
+// its deadline.
+//
+// The deadline is the client's, capped by the server's request timeout.
+// Nothing here blocks: callers are gRPC callback handlers.
+//
+// Thread-safe.
+#pragma once
+
+#include <functional>
+
+#include "absl/time/time.h"
+#include "grpcpp/server_context.h"
+#include "server/raft_driver.h"
+#include "server/replica_state.h"
+#include "server/request_tracker.h"
+#include "server/state_machine.h"
+#include "synod/v1/command.pb.h"
+#include "synod/v1/common.pb.h"
+
+namespace synod::server {
+
+class RequestFlow {
+ public:
+  // Not owned; all outlive this object.
+  RequestFlow(ReplicaState* state, RequestTracker* tracker, RaftDriver* driver,
+              StateMachine* state_machine, absl::Duration max_request_time)
+      : state_(state),
+        tracker_(tracker),
+        driver_(driver),
+        state_machine_(state_machine),
+        max_request_time_(max_request_time) {}
+
+  // min(client deadline, now + max request time).
+  absl::Time Deadline(const grpc::CallbackServerContext* context) const;
+
+  // Proposes `command`; `done` runs exactly once.
+  void Write(absl::Time deadline, v1::Command command, RequestTracker::Callback done);
+
+  // Runs `read` once `options` allow, or `fail` with the reason (invalid
+  // options, no leader, deadline). Exactly one of them runs, once.
+  void Read(absl::Time deadline, const v1::ReadOptions& options, std::function<void()> read,
+            RequestTracker::Callback fail);
+
+  ReplicaState* state() const { return state_; }
+
+ private:
+  // Runs `read` when applied >= index, or `fail` at the deadline.
+  void WaitApplied(absl::Time deadline, uint64_t index, std::function<void()> read,
+                   RequestTracker::Callback fail);
+
+  ReplicaState* const state_;
+  RequestTracker* const tracker_;
+  RaftDriver* const driver_;
+  StateMachine* const state_machine_;
+  const absl::Duration max_request_time_;
+};
+
+}  // namespace synod::server

@@ -1,0 +1,62 @@
+#include "server/snapshotter.h"
+
+#include <cstdio>
+
+#include "absl/time/clock.h"
+#include "server/log.h"
+
+namespace synod::server {
+
+Snapshotter::Snapshotter(storage::TreeStore* store, const SnapshotFiles* files,
+                         std::function<void(uint64_t, bool)> done)
+    : store_(store), files_(files), done_(std::move(done)) {}
+
+Snapshotter::~Snapshotter() { Stop(); }
+
+void Snapshotter::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Snapshotter::Request() {
+  absl::MutexLock lock(&mu_);
+  requested_ = true;
+}
+
+void Snapshotter::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Snapshotter::Loop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto wake = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return requested_ || stopping_; };
+      mu_.Await(absl::Condition(&wake));
+      if (stopping_) return;
+      requested_ = false;
+    }
+    const absl::Time start = absl::Now();
+    const std::string temp = files_->TempPathFor(0, "create");
+    std::remove(temp.c_str());
+    absl::StatusOr<storage::SnapshotInfo> info = store_->WriteSnapshot(temp);
+    absl::Status published = info.status();
+    if (info.ok()) published = files_->Publish(temp, info->meta.applied_index);
+    if (!published.ok()) {
+      std::remove(temp.c_str());
+      Log("snapshot failed: %s", published.ToString().c_str());
+      done_(0, false);
+      continue;
+    }
+    Log("snapshot at index %llu written (%llu bytes, %s)",
+        static_cast<unsigned long long>(info->meta.applied_index),
+        static_cast<unsigned long long>(info->bytes),
+        absl::FormatDuration(absl::Now() - start).c_str());
+    done_(info->meta.applied_index, true);
+  }
+}
+
+}  // namespace synod::server

@@ -1,0 +1,125 @@
+// StateMachine: the apply thread. Applies committed entries in batches to
+// the TreeStore (one unsynced WriteBatch per batch, with the applied index,
+// through storage::Applier), completes the requests this replica proposed,
+// runs reads once their index is applied, and tells a watch sink what each
+// batch changed.
+//
+// Input comes from the raft thread through a bounded queue: when apply falls
+// behind, Enqueue blocks the raft thread (back-pressure: the core then stops
+// handing out committed entries, and the leader's flow control slows
+// replication instead of this replica buffering without bound).
+//
+// A storage failure while applying is fatal: the state and the log would no
+// longer agree, and answering from such a state could break linearizability.
+//
+// Thread: the apply thread owns the Applier and the TreeStore writes.
+// Enqueue is called by the raft thread; WaitApplied and applied() by any.
+// Invariant: applied() only grows, except when a snapshot from the leader
+// replaces the state (then it jumps to the snapshot's index, which is above
+// the old value).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "raft/types.h"
+#include "server/replica_state.h"
+#include "server/request_tracker.h"
+#include "server/snapshot_files.h"
+#include "storage/apply.h"
+#include "storage/tree_store.h"
+
+namespace synod::server {
+
+// Hook for the watch hub (issue 6): told, on the apply thread, about every
+// applied batch and every restore. Implementations must not block.
+class ApplyObserver {
+ public:
+  virtual ~ApplyObserver() = default;
+  // Outcomes of one batch, in index order (skipped replays included).
+  virtual void OnApplied(absl::Span<const storage::EntryOutcome> outcomes) = 0;
+  // The state was replaced by a snapshot at `index`; events between the
+  // last applied index and it were not seen one by one.
+  virtual void OnRestored(uint64_t index) = 0;
+};
+
+// Work handed from the raft thread to the apply thread, in log order.
+struct ApplyWork {
+  // Replace the state by the snapshot file at this index first.
+  std::optional<uint64_t> restore_index;
+  std::vector<raft::Entry> entries;
+};
+
+class StateMachine {
+ public:
+  struct Options {
+    raft::NodeId self = raft::kNoNode;
+    // Queue bound in entries (a restore counts as one).
+    size_t max_queue_entries = 16384;
+    // Entries per storage batch.
+    size_t max_batch_entries = 4096;
+  };
+
+  // Not owned: all must outlive this object.
+  StateMachine(const Options& options, storage::TreeStore* store,
+               const storage::ApplyLimits& limits, RequestTracker* tracker, ReplicaState* state,
+               const SnapshotFiles* snapshots);
+  ~StateMachine();
+  StateMachine(const StateMachine&) = delete;
+  StateMachine& operator=(const StateMachine&) = delete;
+
+  void set_observer(ApplyObserver* observer) { observer_ = observer; }
+
+  void Start();
+  // Applies everything already queued, runs the reads it can, then joins.
+  void Stop();
+
+  // Raft thread. Blocks while the queue is full.
+  void Enqueue(ApplyWork work);
+
+  // Runs `run` once the applied index is >= `index`: on the apply thread
+  // after the batch that reaches it, or, if it already is, at once on the
+  // calling thread (inline_ok) or soon on the apply thread (!inline_ok: the
+  // raft thread must not spend its time on reads). Waits still pending at
+  // Stop are dropped (their requests are completed by the tracker's
+  // shutdown).
+  void WaitApplied(uint64_t index, std::function<void()> run, bool inline_ok = true);
+
+  uint64_t applied() const;
+
+ private:
+  void Loop();
+  void ApplyEntries(std::vector<raft::Entry>* entries);
+  void Restore(uint64_t index);
+  void PublishApplied(uint64_t index);
+
+  const Options options_;
+  storage::TreeStore* const store_;
+  RequestTracker* const tracker_;
+  ReplicaState* const state_;
+  const SnapshotFiles* const snapshots_;
+  ApplyObserver* observer_ = nullptr;
+  storage::Applier applier_;  // apply thread only
+
+  mutable absl::Mutex mu_;
+  std::deque<ApplyWork> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_entries_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  std::multimap<uint64_t, std::function<void()>> waits_ ABSL_GUARDED_BY(mu_);
+  // Runs due now, handed over by threads that must not run them.
+  std::vector<std::function<void()>> due_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace synod::server
