@@ -111,6 +111,7 @@ class Simulation final : public SimNode::Host {
   void CrashOne();
   void LeaderChurn();
   void Operator();
+  void ShutDownWhenSafe(NodeId gone, LogIndex index, const std::vector<NodeId>& voters);
   void HealLinksLater();
   void ChangeMembership();
   void TransferLeadership();
@@ -137,7 +138,8 @@ class Simulation final : public SimNode::Host {
   SimNode::Options node_options_;
   std::map<NodeId, std::unique_ptr<DurableLog>> disks_;
   std::map<NodeId, std::unique_ptr<SimNode>> nodes_;
-  std::set<NodeId> removed_;  // applied REMOVE_NODE: shut down for good
+  std::set<NodeId> removed_;    // some node applied their REMOVE_NODE
+  std::set<NodeId> shut_down_;  // removed and stopped for good
   NodeId next_id_ = 0;
   NodeId max_id_ = 0;
   size_t min_voters_ = 0;
@@ -277,7 +279,7 @@ void Simulation::Tick(NodeId id, uint64_t incarnation) {
 
 bool Simulation::Up(NodeId id) const {
   auto it = nodes_.find(id);
-  return it != nodes_.end() && it->second->alive() && removed_.count(id) == 0;
+  return it != nodes_.end() && it->second->alive() && shut_down_.count(id) == 0;
 }
 
 std::vector<NodeId> Simulation::UpNodes() const {
@@ -299,7 +301,7 @@ SimNode* Simulation::Leader() const {
 
 void Simulation::Restart(NodeId id) {
   SimNode* node = nodes_[id].get();
-  if (node->alive() || removed_.count(id) > 0) return;
+  if (node->alive() || shut_down_.count(id) > 0) return;
   StartNode(node);
 }
 
@@ -521,19 +523,43 @@ void Simulation::OnLeaderCommit(NodeId id, LogIndex commit, const ConfState& con
   checker_.OnLeaderCommit(id, commit, voters);
 }
 
-void Simulation::OnConfChange(NodeId id, const ConfChange& change, const ConfState&) {
+void Simulation::OnConfChange(NodeId id, const ConfChange& change, const ConfState& conf_state) {
   SimNode* leader = Leader();
   if (leader != nullptr && leader->id() == id) ++stats_.conf_changes;
   if (change.type() != ConfChange::REMOVE_NODE) return;
   const NodeId gone = change.node_id();
   if (removed_.count(gone) > 0 || nodes_.count(gone) == 0) return;
-  // An operator stops a removed replica once its removal is committed; give
-  // it a moment first (a removed leader may still hand over).
   removed_.insert(gone);
-  After(Rand(0, 3 * node_options_.config.election_tick * kTickUnits), [this, gone] {
+  const LogIndex index = nodes_[id]->state_machine().applied();
+  std::vector<NodeId> voters(conf_state.voters().begin(), conf_state.voters().end());
+  After(Rand(0, 3 * node_options_.config.election_tick) * kTickUnits,
+        [this, gone, index, voters] { ShutDownWhenSafe(gone, index, voters); });
+}
+
+// The operator stops a removed replica once it is not the leader (the core
+// lets a removed leader hand over first) and a majority of the new voters
+// have applied its removal. Stopping it earlier can leave the new voters
+// needing its vote for good: membership takes effect on apply, and in a
+// two-to-one shrink the last voter may not know the removal is committed.
+// Until then the removed replica crashes and restarts like any other.
+void Simulation::ShutDownWhenSafe(NodeId gone, LogIndex index, const std::vector<NodeId>& voters) {
+  if (done_ || checker_.failed()) return;
+  SimNode* node = nodes_[gone].get();
+  size_t applied = 0;
+  for (NodeId v : voters) {
+    auto it = nodes_.find(v);
+    if (it != nodes_.end() && it->second->alive() &&
+        it->second->state_machine().applied() >= index) {
+      ++applied;
+    }
+  }
+  if (node->alive() && node->role() != raft::Role::kLeader && 2 * applied > voters.size()) {
     Trace(absl::StrCat("shut down removed n", gone));
-    nodes_[gone]->Crash();
-  });
+    node->Crash();
+    shut_down_.insert(gone);
+    return;
+  }
+  After(kTickUnits, [this, gone, index, voters] { ShutDownWhenSafe(gone, index, voters); });
 }
 
 // --- nemesis ---------------------------------------------------------------
