@@ -265,11 +265,14 @@ absl::Status RaftImpl::Step(Message m) {
       resp.set_to(m.from());
       resp.set_type(raftpb::MSG_APP_RESP);
       Send(std::move(resp));
-    } else if (t == raftpb::MSG_PRE_VOTE) {
-      // Tell the pre-candidate our term so it catches up.
+    } else if (t == raftpb::MSG_PRE_VOTE || t == raftpb::MSG_VOTE) {
+      // Tell the (pre-)candidate our term so it catches up. Without this a
+      // lagging voter that keeps campaigning with a stale membership (so
+      // never contacting this candidate) and a candidate it ignores could
+      // each wait for the other's vote forever.
       Message resp;
       resp.set_to(m.from());
-      resp.set_type(raftpb::MSG_PRE_VOTE_RESP);
+      resp.set_type(t == raftpb::MSG_PRE_VOTE ? raftpb::MSG_PRE_VOTE_RESP : raftpb::MSG_VOTE_RESP);
       resp.set_term(term_);
       resp.set_reject(true);
       Send(std::move(resp));
