@@ -587,6 +587,35 @@ absl::StatusOr<std::vector<EntryOutcome>> Applier::ApplyBatch(
   }
   auto digest_at = [this](uint64_t rev) { return DigestAt(rev); };
   Overlay batch(view->get());
+  // The nodes the batch's ops name (and their parents, for creates and
+  // deletes), read in one batched lookup instead of one by one.
+  std::vector<std::string> wanted;
+  for (const ApplyEntry& entry : entries) {
+    if (entry.command == nullptr || entry.index <= applied || !entry.command->has_txn()) continue;
+    for (const v1::Op& op : entry.command->txn().ops()) {
+      const std::string* path = nullptr;
+      bool parent = false;
+      switch (op.op_case()) {
+        case v1::Op::kCreate:
+          path = &op.create().path();
+          parent = true;
+          break;
+        case v1::Op::kSet:
+          path = &op.set().path();
+          break;
+        case v1::Op::kDelete:
+          path = &op.delete_().path();
+          parent = true;
+          break;
+        default:
+          break;
+      }
+      if (path == nullptr || !IsValidPath(*path) || *path == "/") continue;
+      wanted.push_back(*path);
+      if (parent) wanted.emplace_back(ParentPath(*path));
+    }
+  }
+  if (absl::Status s = batch.Prefetch(std::move(wanted)); !s.ok()) return s;
   for (size_t i = 0; i < entries.size(); ++i) {
     EntryOutcome& out = outcomes[i];
     out.index = entries[i].index;

@@ -29,6 +29,21 @@ absl::StatusOr<std::optional<Node>> Overlay::GetNode(std::string_view path) {
   return node;
 }
 
+absl::Status Overlay::Prefetch(std::vector<std::string> paths) {
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  std::erase_if(paths, [this](const std::string& p) {
+    return changes_.nodes.contains(p) || read_cache_.contains(p);
+  });
+  if (paths.empty()) return absl::OkStatus();
+  std::vector<std::optional<Node>> nodes;
+  STORAGE_RETURN_IF_ERROR(base_->GetNodes(paths, &nodes));
+  for (size_t i = 0; i < paths.size(); ++i) {
+    read_cache_.emplace(std::move(paths[i]), std::move(nodes[i]));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<Session>> Overlay::GetSession(uint64_t id) {
   if (auto it = changes_.sessions.find(id); it != changes_.sessions.end()) return it->second;
   return base_->GetSession(id);

@@ -38,6 +38,11 @@ class Overlay : public StateReader {
   absl::StatusOr<uint64_t> LastHistorySeq(std::string_view path) override;
   absl::Status ListGraves(uint64_t max_revision, size_t limit, std::vector<Grave>* out) override;
 
+  // Reads the given nodes from the base in one batch (those not already
+  // read or written here), so the apply of a batch's ops then finds them in
+  // memory. Errors: as GetNode.
+  absl::Status Prefetch(std::vector<std::string> paths);
+
   // Node writes; they update the digest and the indexes. Errors: as GetNode.
   absl::Status PutNode(std::string_view path, Node node);
   absl::Status DeleteNode(std::string_view path);

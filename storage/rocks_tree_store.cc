@@ -98,7 +98,10 @@ class RocksTreeStore::View : public StateView {
   View(RocksEnv* env) : env_(env), snapshot_(env->db()->GetSnapshot()) {
     options_.snapshot = snapshot_;
   }
-  ~View() override { env_->db()->ReleaseSnapshot(snapshot_); }
+  ~View() override {
+    history_it_.reset();  // before the snapshot it reads
+    env_->db()->ReleaseSnapshot(snapshot_);
+  }
 
   absl::Status Init() {
     std::string value;
@@ -123,6 +126,27 @@ class RocksTreeStore::View : public StateView {
     return node;
   }
 
+  absl::Status GetNodes(const std::vector<std::string>& paths,
+                        std::vector<std::optional<Node>>* out) override {
+    std::vector<std::string> keys;
+    keys.reserve(paths.size());
+    for (const std::string& path : paths) keys.push_back(keys::NodeKey(path));
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    env_->db()->MultiGet(options_, env_->cf(ColumnFamily::kNodes), keys.size(), slices.data(),
+                         values.data(), statuses.data());
+    out->clear();
+    out->resize(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (statuses[i].IsNotFound()) continue;
+      if (!statuses[i].ok()) return FromRocks(statuses[i], "read nodes");
+      Node& node = out->at(i).emplace();
+      STORAGE_RETURN_IF_ERROR(DecodeNode(Str(values[i]), &node));
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<std::optional<Session>> GetSession(uint64_t id) override {
     rocksdb::PinnableSlice value;
     rocksdb::Status s =
@@ -144,15 +168,19 @@ class RocksTreeStore::View : public StateView {
   }
 
   absl::StatusOr<uint64_t> LastHistorySeq(std::string_view path) override {
+    // One unbounded iterator serves every call on this view (apply asks once
+    // per create): building an iterator costs more than the seek itself.
+    if (history_it_ == nullptr) {
+      history_it_.reset(env_->db()->NewIterator(options_, env_->cf(ColumnFamily::kHistory)));
+    }
     std::string prefix = keys::HistoryPrefix(path);
-    std::string end = PrefixEnd(prefix);
-    BoundedIterator it(env_, ColumnFamily::kHistory, options_, prefix, end);
-    it->SeekToLast();
-    if (!it->Valid()) {
-      STORAGE_RETURN_IF_ERROR(FromRocks(it->status(), "scan history"));
+    std::string last = keys::HistoryKey(path, UINT64_MAX);
+    history_it_->SeekForPrev(last);
+    if (!history_it_->Valid() || !Str(history_it_->key()).starts_with(prefix)) {
+      STORAGE_RETURN_IF_ERROR(FromRocks(history_it_->status(), "scan history"));
       return 0;  // no history: the path never existed (or all was dropped)
     }
-    return keys::ReadBigEndian64(Str(it->key()).substr(prefix.size()));
+    return keys::ReadBigEndian64(Str(history_it_->key()).substr(prefix.size()));
   }
 
   absl::Status ListGraves(uint64_t max_revision, size_t limit, std::vector<Grave>* out) override {
@@ -287,6 +315,7 @@ class RocksTreeStore::View : public StateView {
   const rocksdb::Snapshot* snapshot_;
   rocksdb::ReadOptions options_;
   StoreMeta meta_;
+  std::unique_ptr<rocksdb::Iterator> history_it_;  // LastHistorySeq; lazily
 };
 
 absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* env,

@@ -29,6 +29,18 @@ bool Compacted(const std::vector<Version>& versions, size_t i, uint64_t compact_
 
 }  // namespace
 
+absl::Status StateReader::GetNodes(const std::vector<std::string>& paths,
+                                   std::vector<std::optional<Node>>* out) {
+  out->clear();
+  out->reserve(paths.size());
+  for (const std::string& path : paths) {
+    absl::StatusOr<std::optional<Node>> node = GetNode(path);
+    if (!node.ok()) return node.status();
+    out->push_back(std::move(*node));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<NodeResult> TreeStore::Get(std::string_view path) {
   absl::StatusOr<std::unique_ptr<StateView>> view = NewView();
   if (!view.ok()) return view.status();

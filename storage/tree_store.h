@@ -47,6 +47,10 @@ class StateReader {
   virtual const StoreMeta& meta() const = 0;
   virtual absl::StatusOr<std::optional<Node>> GetNode(std::string_view path) = 0;
   virtual absl::StatusOr<std::optional<Session>> GetSession(uint64_t id) = 0;
+  // GetNode for several paths at once (out[i] for paths[i]); a backend may
+  // batch the lookups.
+  virtual absl::Status GetNodes(const std::vector<std::string>& paths,
+                                std::vector<std::optional<Node>>* out);
   // Paths of the session's ephemeral nodes, in byte order.
   virtual absl::Status ListEphemerals(uint64_t session_id, std::vector<std::string>* out) = 0;
   // The newest history seq of `path` (0 if it has no history).

@@ -49,7 +49,9 @@ class BenchStore {
     auto store = RocksTreeStore::Open(env_.get());
     if (!store.ok()) Die(store.status());
     store_ = std::move(*store);
-    applier_ = std::make_unique<Applier>(store_.get(), ApplyLimits());
+    ApplyLimits limits;
+    if (const char* h = std::getenv("SYNOD_BENCH_HISTORY")) limits.history_per_node = std::atoi(h);
+    applier_ = std::make_unique<Applier>(store_.get(), limits);
     next_ = store_->meta().applied_index + 1;
   }
   ~BenchStore() {
@@ -263,6 +265,15 @@ BENCHMARK(BM_GetChildrenPages)
     ->Arg(1)
     ->ArgName("with_stats")
     ->Unit(benchmark::kMillisecond);
+
+// The digest term of a 256-byte node (twice per set: old and new).
+void BM_DigestTerm(benchmark::State& state) {
+  Node node;
+  node.data.assign(kDataBytes, 'x');
+  for (auto _ : state) benchmark::DoNotOptimize(NodeDigestTerm("/b/n000012345", node));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DigestTerm);
 
 // ---- Growth mode. ----
 
