@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/synchronization/notification.h"
 #include "client/testing/fake_cluster.h"
+#include "client/testing/test_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "synod/v1/tree.pb.h"
@@ -27,20 +28,11 @@ using ::testing::SizeIs;
 using ::testing::UnorderedElementsAreArray;
 
 Client::Options OptionsFor(const FakeCluster& cluster) {
-  Client::Options o;
-  o.endpoints = cluster.endpoints();
-  o.randomize_endpoints = false;  // start on member 1: tests know who serves
-  o.request_timeout = absl::Seconds(5);
-  o.attempt_timeout = absl::Seconds(2);
-  o.initial_backoff = absl::Milliseconds(5);
-  o.max_backoff = absl::Milliseconds(50);
-  return o;
+  return client::testing::FakeClientOptions(cluster);
 }
 
 std::unique_ptr<Client> Connect(Client::Options o) {
-  absl::StatusOr<std::unique_ptr<Client>> c = Client::Connect(std::move(o));
-  EXPECT_TRUE(c.ok()) << c.status();
-  return std::move(*c);
+  return client::testing::ConnectOrDie(std::move(o));
 }
 
 template <typename Message>

@@ -49,8 +49,10 @@ class KeepAliveStream
     }
     v1::KeepAliveResponse copy = std::move(resp_);
     resp_.Clear();
-    StartRead(&resp_);
+    // Post before the next read: its reaction may run on another thread
+    // at once, and responses must reach the loop in stream order.
     Post([this, copy = std::move(copy)] { owner_->OnResponse(this, copy); });
+    StartRead(&resp_);
   }
   void OnWriteDone(bool /*ok*/) override {
     Post([this] { write_pending_ = false; });
@@ -175,30 +177,41 @@ void SessionManager::SetStateLocked(SessionState state) {
   state_ = state;
   const uint64_t id = id_;
   callbacks_->Post([this, state, id] {
-    std::vector<SessionListener> listeners;
+    std::vector<Listener> listeners;
     {
       absl::MutexLock lock(&mu_);
       for (const auto& [key, l] : listeners_) listeners.push_back(l);
     }
-    for (const auto& l : listeners) l(state, id);
+    for (const Listener& l : listeners) l.gate->Run([&] { l.fn(state, id); });
   });
 }
 
 int SessionManager::AddListener(SessionListener listener) {
   absl::MutexLock lock(&mu_);
   const int id = next_listener_++;
-  listeners_.emplace(id, std::move(listener));
+  listeners_.emplace(id, Listener{std::move(listener), std::make_shared<CallbackGate>()});
   return id;
 }
 
 void SessionManager::RemoveListener(int id) {
-  absl::MutexLock lock(&mu_);
-  listeners_.erase(id);
+  std::shared_ptr<CallbackGate> gate;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = listeners_.find(id);
+    if (it == listeners_.end()) return;
+    gate = it->second.gate;
+    listeners_.erase(it);
+  }
+  gate->Close();
 }
 
 void SessionManager::DropListeners() {
-  absl::MutexLock lock(&mu_);
-  listeners_.clear();
+  std::map<int, Listener> dropped;
+  {
+    absl::MutexLock lock(&mu_);
+    dropped.swap(listeners_);
+  }
+  for (auto& [id, l] : dropped) l.gate->Close();
 }
 
 void SessionManager::StartStream() {

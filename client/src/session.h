@@ -28,6 +28,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "client/src/callback_gate.h"
 #include "client/src/core.h"
 #include "client/src/executor.h"
 #include "synod/client.h"
@@ -60,6 +61,8 @@ class SessionManager {
   // Closes the open session (blocking). OK if there is none.
   absl::Status Close(absl::Time deadline);
   int AddListener(SessionListener listener);
+  // Once it returns, the listener is not running and will not be called
+  // (unless called from inside it: then not after it returns).
   void RemoveListener(int id);
   // Stops notifying listeners (they may capture objects destroyed with the
   // client).
@@ -100,7 +103,11 @@ class SessionManager {
   absl::Time last_ack_ ABSL_GUARDED_BY(mu_);
   absl::Time stream_started_ ABSL_GUARDED_BY(mu_);
   std::vector<std::function<void(absl::StatusOr<uint64_t>)>> waiters_ ABSL_GUARDED_BY(mu_);
-  std::map<int, SessionListener> listeners_ ABSL_GUARDED_BY(mu_);
+  struct Listener {
+    SessionListener fn;
+    std::shared_ptr<CallbackGate> gate;  // closed by RemoveListener
+  };
+  std::map<int, Listener> listeners_ ABSL_GUARDED_BY(mu_);
   int next_listener_ ABSL_GUARDED_BY(mu_) = 1;
   // The stream heartbeats go to (null while reconnecting).
   KeepAliveStream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -46,8 +46,10 @@ class WatchStream : public grpc::ClientBidiReactor<v1::WatchRequest, v1::WatchRe
     }
     v1::WatchResponse copy = std::move(resp_);
     resp_.Clear();
-    StartRead(&resp_);
+    // Post before the next read: its reaction may run on another thread
+    // at once, and responses must reach the loop in stream order.
     Post([this, copy = std::move(copy)] { owner_->OnResponse(this, copy); });
+    StartRead(&resp_);
   }
   void OnWriteDone(bool /*ok*/) override {
     Post([this] {
@@ -121,6 +123,14 @@ uint64_t WatchManager::Add(std::string path, WatchKind kind, uint64_t start_revi
 }
 
 void WatchManager::Cancel(uint64_t id) {
+  std::shared_ptr<CallbackGate> gate;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(id);
+    if (it == entries_.end()) return;
+    gate = it->second.gate;
+  }
+  gate->Close();
   core_->loop().Post([this, id] {
     std::vector<std::function<void()>> run_after;
     {
@@ -205,8 +215,10 @@ void WatchManager::DeliverLocked(Entry& e, const v1::WatchEvent& event) {
   // Before the callback runs: a read the caller makes after seeing the
   // event asks for at least this revision.
   core_->NoteRevision(r);
-  callbacks_->Post([cb = e.on_event, ev = FromProto(event)] {
-    if (cb) cb(ev);
+  callbacks_->Post([gate = e.gate, cb = e.on_event, ev = FromProto(event)] {
+    gate->Run([&] {
+      if (cb) cb(ev);
+    });
   });
 }
 
@@ -216,7 +228,10 @@ void WatchManager::EndLocked(std::map<uint64_t, Entry>::iterator it, absl::Statu
   if (!e.ever_acked) {
     run_after->push_back([cb = std::move(e.created), status] { cb(status); });
   } else if (e.on_done) {
-    callbacks_->Post([cb = std::move(e.on_done), status] { cb(status); });
+    callbacks_->Post([gate = e.gate, cb = std::move(e.on_done), status] {
+      gate->Run([&] { cb(status); });
+      gate->Close();
+    });
   }
   entries_.erase(it);
 }
@@ -280,25 +295,32 @@ void WatchManager::OnStreamDone(WatchStream* stream) {
 
 void WatchManager::Shutdown() {
   std::vector<std::function<void()>> run_after;
-  absl::ReleasableMutexLock lock(&mu_);
-  shutting_down_ = true;
-  if (reconnect_timer_ != 0) core_->loop().Cancel(reconnect_timer_);
-  reconnect_timer_ = 0;
-  // Done callbacks are not called: they may capture objects the caller has
-  // already destroyed along with the client. Waiting Watch() calls learn.
-  for (auto& [id, e] : entries_) {
-    if (!e.ever_acked) {
-      run_after.push_back(
-          [cb = std::move(e.created)] { cb(absl::CancelledError("client is shutting down")); });
+  std::vector<std::shared_ptr<CallbackGate>> gates;
+  {
+    absl::MutexLock lock(&mu_);
+    shutting_down_ = true;
+    if (reconnect_timer_ != 0) core_->loop().Cancel(reconnect_timer_);
+    reconnect_timer_ = 0;
+    // Done callbacks are not called: they may capture objects the caller
+    // has already destroyed along with the client. Waiting Watch() calls
+    // learn.
+    for (auto& [id, e] : entries_) {
+      gates.push_back(e.gate);
+      if (!e.ever_acked) {
+        run_after.push_back(
+            [cb = std::move(e.created)] { cb(absl::CancelledError("client is shutting down")); });
+      }
     }
+    entries_.clear();
+    for (WatchStream* s : live_) s->Cancel();
+    stream_ = nullptr;
   }
-  entries_.clear();
-  for (WatchStream* s : live_) s->Cancel();
-  stream_ = nullptr;
+  // Outside mu_: a running callback may be calling into the manager.
+  for (auto& g : gates) g->Close();
+  for (auto& f : run_after) f();
+  absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
       +[](absl::flat_hash_set<WatchStream*>* live) { return live->empty(); }, &live_));
-  lock.Release();
-  for (auto& f : run_after) f();
 }
 
 }  // namespace synod::client

@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "client/src/callback_gate.h"
 #include "client/src/core.h"
 #include "client/src/executor.h"
 #include "synod/client.h"
@@ -44,6 +45,9 @@ class WatchManager {
 
   uint64_t Add(std::string path, WatchKind kind, uint64_t start_revision, uint64_t session_id,
                WatchEventCallback on_event, WatchDoneCallback on_done, CreatedCallback created);
+  // Once it returns no callback of the watch runs (from inside one of them:
+  // none after it returns). A watch not yet acknowledged gets CANCELLED in
+  // its created callback.
   void Cancel(uint64_t id);
   // Ends every watch (without calling done callbacks) and the stream; waits
   // for the stream to finish.
@@ -59,6 +63,8 @@ class WatchManager {
     WatchEventCallback on_event;
     WatchDoneCallback on_done;
     CreatedCallback created;
+    // Closed by Cancel / Shutdown: no user callback runs after that.
+    std::shared_ptr<CallbackGate> gate = std::make_shared<CallbackGate>();
     bool sent = false;               // created on the current stream
     bool ever_acked = false;         // `created` has run
     bool from_now = false;           // asked with start_revision 0

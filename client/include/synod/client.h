@@ -271,9 +271,9 @@ struct WatchOptions {
 };
 // Runs on the callback thread, in revision order, each event once.
 using WatchEventCallback = std::function<void(const WatchEvent& event)>;
-// Runs once when the watch ends: OK when a one-shot watch fired, CANCELLED
-// after CancelWatch, else the reason (COMPACTED, INVALID_PATH...). No event
-// follows it. Not called when the client is destroyed.
+// Runs once when the server ends the watch: OK when a one-shot watch fired,
+// else the reason (COMPACTED, INVALID_PATH, SESSION_EXPIRED...). No event
+// follows it. Not called after CancelWatch or when the client is destroyed.
 using WatchDoneCallback = std::function<void(const absl::Status& status)>;
 
 // Cluster administration.
@@ -401,6 +401,8 @@ class Client {
   absl::Status CloseSession(const CallOptions& call = {});
   // Listeners see every state change after they are added. Returns an id.
   int AddSessionListener(SessionListener listener);
+  // Once it returns the listener is not running and will not be called (if
+  // called from inside it: not after it returns).
   void RemoveSessionListener(int id);
 
   // --- Watches. Returns once the server acknowledged the watch (so events
@@ -409,7 +411,9 @@ class Client {
   absl::StatusOr<uint64_t> Watch(absl::string_view path, const WatchOptions& options,
                                  WatchEventCallback on_event, WatchDoneCallback on_done = nullptr,
                                  const CallOptions& call = {});
-  // Ends a watch; its done callback gets CANCELLED. No-op for an ended one.
+  // Ends a watch. Once it returns, none of the watch's callbacks runs (if
+  // called from one of them: none after that one returns). No-op for an
+  // ended watch.
   void CancelWatch(uint64_t watch_id);
 
   // --- Cluster administration (Cluster service).
