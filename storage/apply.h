@@ -71,12 +71,16 @@ struct EntryOutcome {
 //  - open_session: session_id = revision; INVALID_ARGUMENT if timeout <= 0.
 //  - close_session: SESSION_EXPIRED if unknown; expire_sessions: OK (unknown
 //    ids ignored). Both delete the sessions' ephemerals.
-//  - delete_expired: one OpResult per path; OK if deleted, else why not
-//    (NO_NODE, NOT_EMPTY, BAD_VERSION = not expired / not TTL or container).
+//  - delete_expired: one OpResult per path; OK if deleted, else why not:
+//    NO_NODE, NOT_EMPTY, INVALID_PATH, BAD_VERSION (not a TTL node or
+//    container, or not expired at leader_time_ms: see ExpiredAt).
+//    Containers emptied by any delete are removed in the same apply.
 //  - digest_check: DATA_LOSS if `digest_at` says this replica's digest at
 //    that revision differs (the replica must stop), else OK.
 //  - compact_history: OK (a revision below the current one is ignored;
-//    above the revision being applied: INVALID_ARGUMENT).
+//    above the revision being applied: INVALID_ARGUMENT). Also drops the
+//    history of paths deleted at or below the compaction revision (at most
+//    purge_per_compaction of them per command).
 // `digest_at(rev)` returns the digest after entry `rev` if known.
 absl::Status ApplyCommand(const ApplyLimits& limits, uint64_t revision, const v1::Command& command,
                           Overlay* state,
