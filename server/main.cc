@@ -55,6 +55,10 @@ ABSL_FLAG(int32_t, max_page_size, 10000, "Most children in one GetChildren page.
 ABSL_FLAG(int32_t, request_timeout_ms, 10000,
           "Longest a request may wait on this replica when the client sets no shorter "
           "deadline; a write that times out may or may not have been applied.");
+ABSL_FLAG(int64_t, min_session_timeout_ms, 4000,
+          "Shortest session timeout granted; Session.Open requests are clamped up to it.");
+ABSL_FLAG(int64_t, max_session_timeout_ms, 40000,
+          "Longest session timeout granted; Session.Open requests are clamped down to it.");
 ABSL_FLAG(int32_t, max_request_mb, 8,
           "Largest client request, MiB; gRPC refuses larger ones with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(std::string, fault_injection_file, "",
@@ -94,10 +98,13 @@ int main(int argc, char** argv) {
   options.max_page_size = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_page_size));
   options.request_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_request_timeout_ms));
   options.max_request_bytes = absl::GetFlag(FLAGS_max_request_mb) << 20;
+  options.min_session_timeout_ms = absl::GetFlag(FLAGS_min_session_timeout_ms);
+  options.max_session_timeout_ms = absl::GetFlag(FLAGS_max_session_timeout_ms);
   options.fault_injection_file = absl::GetFlag(FLAGS_fault_injection_file);
   if (options.heartbeat <= absl::ZeroDuration() || options.max_data_bytes <= 0 ||
       absl::GetFlag(FLAGS_cache_mb) <= 0 || absl::GetFlag(FLAGS_max_request_mb) <= 0 ||
-      options.history_per_node == 0) {
+      options.history_per_node == 0 || options.min_session_timeout_ms <= 0 ||
+      options.max_session_timeout_ms < options.min_session_timeout_ms) {
     synod::server::Log("synod: flags must be positive (see --help)");
     return 2;
   }

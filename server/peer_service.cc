@@ -167,10 +167,19 @@ grpc::ServerReadReactor<v1::InstallSnapshotChunk>* PeerService::InstallSnapshot(
 }
 
 grpc::ServerUnaryReactor* PeerService::KeepAliveBatch(grpc::CallbackServerContext* context,
-                                                      const v1::KeepAliveBatchRequest*,
-                                                      v1::KeepAliveBatchResponse*) {
+                                                      const v1::KeepAliveBatchRequest* request,
+                                                      v1::KeepAliveBatchResponse* response) {
   auto* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "sessions are not served yet"));
+  if (!keep_alive_) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "sessions are not served"));
+    return reactor;
+  }
+  if (faults_->Isolated(request->from())) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "isolated by fault injection"));
+    return reactor;
+  }
+  keep_alive_(*request, response);
+  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 

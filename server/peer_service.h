@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 
 #include "raft/types.h"
 #include "server/fault_injection.h"
@@ -33,6 +34,12 @@ class PeerService final : public v1::Peer::CallbackService {
         snapshots_(snapshots),
         faults_(faults) {}
 
+  // Answers a follower's batch of session heartbeats (runs on a gRPC
+  // thread; must not block). Unset: UNIMPLEMENTED.
+  using KeepAliveHandler =
+      std::function<void(const v1::KeepAliveBatchRequest&, v1::KeepAliveBatchResponse*)>;
+  void set_keep_alive_handler(KeepAliveHandler handler) { keep_alive_ = std::move(handler); }
+
   grpc::ServerReadReactor<v1::RaftBatch>* Raft(grpc::CallbackServerContext* context,
                                                v1::PeerAck* response) override;
   grpc::ServerReadReactor<v1::InstallSnapshotChunk>* InstallSnapshot(
@@ -51,6 +58,7 @@ class PeerService final : public v1::Peer::CallbackService {
   const SnapshotFiles* const snapshots_;
   const FaultInjection* const faults_;
   std::atomic<uint64_t> next_transfer_{1};
+  KeepAliveHandler keep_alive_;
 };
 
 }  // namespace synod::server

@@ -56,9 +56,9 @@ std::unique_ptr<PeerTransport::Peer> PeerTransport::StartPeer(raft::NodeId id,
   auto peer = std::make_unique<Peer>();
   peer->id = id;
   peer->addr = addr;
-  auto channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(),
-                                           PeerChannelArguments(options_.max_message_bytes));
-  peer->stub = v1::Peer::NewStub(channel);
+  peer->channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(),
+                                            PeerChannelArguments(options_.max_message_bytes));
+  peer->stub = v1::Peer::NewStub(peer->channel);
   Peer* raw = peer.get();
   peer->sender = std::thread([this, raw] { SenderLoop(raw); });
   return peer;
@@ -125,6 +125,25 @@ void PeerTransport::Send(std::vector<raft::Message>* messages) {
   }
   messages->clear();
   for (raft::NodeId id : full) mailbox_->ReportUnreachable(id);
+}
+
+absl::StatusOr<v1::KeepAliveBatchResponse> PeerTransport::KeepAliveBatch(
+    raft::NodeId peer, const v1::KeepAliveBatchRequest& request, absl::Duration timeout) {
+  std::shared_ptr<grpc::Channel> channel;
+  {
+    absl::MutexLock lock(&peers_mu_);
+    auto it = peers_.find(peer);
+    if (it == peers_.end()) return absl::NotFoundError("unknown peer");
+    // Shared: the peer entry may be replaced while the call runs.
+    channel = it->second->channel;
+  }
+  if (faults_->Isolated(peer)) return absl::UnavailableError("isolated by fault injection");
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  v1::KeepAliveBatchResponse response;
+  grpc::Status status = v1::Peer::NewStub(channel)->KeepAliveBatch(&context, request, &response);
+  if (!status.ok()) return absl::UnavailableError(status.error_message());
+  return response;
 }
 
 bool PeerTransport::Reachable(raft::NodeId peer) const {

@@ -25,7 +25,9 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "raft/types.h"
 #include "server/fault_injection.h"
@@ -67,6 +69,11 @@ class PeerTransport {
   // Queues messages (moved from). Peers whose queue was full are reported
   // unreachable through the mailbox.
   void Send(std::vector<raft::Message>* messages);
+  // Forwards a follower's batch of session heartbeats to `peer` (the
+  // leader). Blocks the caller up to `timeout`. Errors: NotFound (unknown
+  // peer), Unavailable (isolated or the call failed).
+  absl::StatusOr<v1::KeepAliveBatchResponse> KeepAliveBatch(
+      raft::NodeId peer, const v1::KeepAliveBatchRequest& request, absl::Duration timeout);
   // Whether the last attempt to talk to `peer` worked.
   bool Reachable(raft::NodeId peer) const;
   // Stops and joins every thread; queued messages are dropped.
@@ -80,6 +87,7 @@ class PeerTransport {
   struct Peer {
     raft::NodeId id = raft::kNoNode;
     std::string addr;
+    std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<v1::Peer::Stub> stub;
 
     absl::Mutex mu;

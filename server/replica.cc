@@ -10,6 +10,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "server/apply_fanout.h"
 #include "server/cluster_config.h"
 #include "server/data_dir.h"
 #include "server/fault_injection.h"
@@ -22,9 +23,18 @@
 #include "server/services/cluster_service.h"
 #include "server/services/request_flow.h"
 #include "server/services/tree_service.h"
+#include "server/session/session_service.h"
+#include "server/session/session_tracker.h"
+#include "server/session_backend.h"
+#include "server/session_keeper.h"
 #include "server/snapshot_files.h"
 #include "server/state_machine.h"
+#include "server/watch/task_runner.h"
+#include "server/watch/tree_store_history.h"
+#include "server/watch/watch_hub.h"
+#include "server/watch/watch_service.h"
 #include "storage/log_store.h"
+#include "storage/path.h"
 #include "storage/rocks_env.h"
 #include "storage/rocks_tree_store.h"
 
@@ -47,6 +57,12 @@ struct Replica::Parts {
   std::unique_ptr<ReplicaState> state;
   std::unique_ptr<FaultInjection> faults;
   std::unique_ptr<RequestTracker> tracker;
+  std::unique_ptr<SessionTracker> sessions;
+  std::unique_ptr<HeartbeatBatcher> heartbeats;
+  std::unique_ptr<TreeStoreHistory> history;
+  std::unique_ptr<WorkerThread> watch_runner;
+  std::unique_ptr<WatchHub> watch_hub;
+  std::unique_ptr<ApplyFanout> fanout;
   std::unique_ptr<StateMachine> state_machine;
   std::unique_ptr<PeerTransport> transport;
   std::unique_ptr<RaftDriver> driver;
@@ -54,6 +70,10 @@ struct Replica::Parts {
   std::unique_ptr<PeerService> peer_service;
   std::unique_ptr<TreeService> tree_service;
   std::unique_ptr<ClusterService> cluster_service;
+  std::unique_ptr<ReplicaSessionBackend> session_backend;
+  std::unique_ptr<SessionService> session_service;
+  std::unique_ptr<WatchService> watch_service;
+  std::unique_ptr<SessionKeeper> keeper;
   std::unique_ptr<grpc::Server> peer_server;
   std::unique_ptr<grpc::Server> client_server;
   bool shut_down = false;
@@ -176,6 +196,18 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   p->faults = std::make_unique<FaultInjection>(options.fault_injection_file);
   p->faults->Poll();
   p->tracker = std::make_unique<RequestTracker>();
+  p->sessions = std::make_unique<SessionTracker>();
+  // Followers forward heartbeats at a quarter of the shortest session
+  // timeout: a session sees several refreshes per timeout.
+  p->heartbeats = std::make_unique<HeartbeatBatcher>(
+      std::max(absl::Milliseconds(100), absl::Milliseconds(options.min_session_timeout_ms) / 4));
+  p->history = std::make_unique<TreeStoreHistory>(p->store.get());
+  p->watch_runner = std::make_unique<WorkerThread>();
+  WatchHubOptions hub_options;
+  hub_options.validate_path = [](std::string_view path) { return storage::ValidatePath(path); };
+  p->watch_hub = std::make_unique<WatchHub>(hub_options, p->history.get(), p->watch_runner.get(),
+                                            p->store->meta().applied_index);
+  p->fanout = std::make_unique<ApplyFanout>(p->watch_hub.get(), p->sessions.get(), p->store.get());
 
   storage::ApplyLimits limits;
   limits.max_data_bytes = options.max_data_bytes;
@@ -185,6 +217,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   sm_options.self = options.id;
   p->state_machine = std::make_unique<StateMachine>(
       sm_options, p->store.get(), limits, p->tracker.get(), p->state.get(), p->snapshots.get());
+  p->state_machine->set_observer(p->fanout.get());
 
   const int max_peer_message = std::max(64 << 20, 4 * options.max_request_bytes);
   PeerTransport::Options transport_options;
@@ -211,6 +244,22 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   // may already be talking to us.
   p->peer_service = std::make_unique<PeerService>(cluster.cluster_id, options.id, p->driver.get(),
                                                   p->snapshots.get(), p->faults.get());
+  {
+    ReplicaState* state = p->state.get();
+    SessionTracker* sessions = p->sessions.get();
+    p->peer_service->set_keep_alive_handler(
+        [state, sessions](const v1::KeepAliveBatchRequest& request,
+                          v1::KeepAliveBatchResponse* response) {
+          if (state->role() != raft::Role::kLeader) {
+            state->FillHeader(response->mutable_header(), v1::NOT_LEADER, "not the leader");
+            return;
+          }
+          for (uint64_t id : sessions->TouchAll(request.session_ids(), absl::Now())) {
+            response->add_expired(id);
+          }
+          state->FillHeader(response->mutable_header());
+        });
+  }
   {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(p->peer_addr, grpc::InsecureServerCredentials());
@@ -239,11 +288,32 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   p->tree_service = std::make_unique<TreeService>(p->flow.get(), p->store.get(), tree_limits);
   p->cluster_service = std::make_unique<ClusterService>(p->flow.get(), p->driver.get(),
                                                         p->store.get(), SYNOD_VERSION);
+  p->session_backend =
+      std::make_unique<ReplicaSessionBackend>(p->flow.get(), p->store.get(), p->sessions.get(),
+                                              p->heartbeats.get(), options.request_timeout);
+  SessionServiceOptions session_options;
+  session_options.min_timeout_ms = options.min_session_timeout_ms;
+  session_options.max_timeout_ms = options.max_session_timeout_ms;
+  p->session_service = std::make_unique<SessionService>(session_options, p->session_backend.get());
+  {
+    const ReplicaState* state = p->state.get();
+    p->watch_service = std::make_unique<WatchService>(p->watch_hub.get(), [state] {
+      v1::ResponseHeader header;
+      state->FillHeader(&header);
+      return header;
+    });
+  }
+  p->keeper = std::make_unique<SessionKeeper>(SessionKeeper::Options(), p->state.get(),
+                                              p->driver.get(), p->store.get(), p->transport.get(),
+                                              p->sessions.get(), p->heartbeats.get());
+  p->keeper->Start();
   {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(p->client_addr, grpc::InsecureServerCredentials());
     builder.RegisterService(p->tree_service.get());
     builder.RegisterService(p->cluster_service.get());
+    builder.RegisterService(p->session_service.get());
+    builder.RegisterService(p->watch_service.get());
     // Requests larger than this are refused by gRPC itself (RESOURCE_EXHAUSTED)
     // before they cost anything; replies can hold a page of children.
     builder.SetMaxReceiveMessageSize(options.max_request_bytes);
@@ -266,6 +336,8 @@ void Replica::Shutdown() {
   if (p == nullptr || p->shut_down) return;
   p->shut_down = true;
   p->state->set_serving(false);
+  p->watch_service->Shutdown();  // ends watch streams: they never finish by themselves
+  p->keeper->Stop();
   p->driver->Stop();
   p->state_machine->Stop();  // applies what was handed over, completes those
   p->tracker->Stop();        // the rest: UNAVAILABLE
@@ -273,6 +345,7 @@ void Replica::Shutdown() {
   p->client_server->Shutdown(deadline);
   p->peer_server->Shutdown(deadline);
   p->transport->Stop();
+  p->watch_runner->Stop();
   if (absl::Status s = p->env->Flush(); !s.ok()) {
     Log("flush at shutdown failed: %s", s.ToString().c_str());
   }

@@ -155,7 +155,15 @@ void StateMachine::ApplyEntries(std::vector<raft::Entry>* entries) {
     outcome.result = &o.result;
     tracker_->Complete(a.command->origin_request(), outcome);
   }
-  if (observer_ != nullptr) observer_->OnApplied(*outcomes);
+  if (observer_ != nullptr) {
+    std::vector<AppliedEntry> applied_entries;
+    applied_entries.reserve(outcomes->size());
+    for (size_t i = 0; i < outcomes->size(); ++i) {
+      if ((*outcomes)[i].skipped) continue;
+      applied_entries.push_back(AppliedEntry{batch[i].index, batch[i].command, &(*outcomes)[i]});
+    }
+    observer_->OnApplied(applied_entries);
+  }
   entries->clear();
 }
 

@@ -41,13 +41,24 @@
 
 namespace synod::server {
 
-// Hook for the watch hub (issue 6): told, on the apply thread, about every
-// applied batch and every restore. Implementations must not block.
+// One applied entry as observers see it.
+struct AppliedEntry {
+  uint64_t index = 0;
+  // The decoded command; null for a Raft no-op, a membership change or an
+  // undecodable entry.
+  const v1::Command* command = nullptr;
+  const storage::EntryOutcome* outcome = nullptr;
+};
+
+// Hook for watches and session liveness: told, on the apply thread, about
+// every applied batch (after it is committed to the store) and every
+// restore. Implementations must not block.
 class ApplyObserver {
  public:
   virtual ~ApplyObserver() = default;
-  // Outcomes of one batch, in index order (skipped replays included).
-  virtual void OnApplied(absl::Span<const storage::EntryOutcome> outcomes) = 0;
+  // The entries of one batch, in index order; replays of entries the state
+  // already held (after a restart) are left out.
+  virtual void OnApplied(absl::Span<const AppliedEntry> entries) = 0;
   // The state was replaced by a snapshot at `index`; events between the
   // last applied index and it were not seen one by one.
   virtual void OnRestored(uint64_t index) = 0;

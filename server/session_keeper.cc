@@ -1,0 +1,99 @@
+#include "server/session_keeper.h"
+
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "server/log.h"
+
+namespace synod::server {
+
+SessionKeeper::~SessionKeeper() { Stop(); }
+
+void SessionKeeper::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void SessionKeeper::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void SessionKeeper::Loop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
+      mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.tick);
+      if (stopping_) return;
+    }
+    const absl::Time now = absl::Now();
+    const bool leader = state_->role() == raft::Role::kLeader;
+    if (leader && !was_leader_) {
+      absl::StatusOr<std::vector<storage::Session>> sessions = store_->ListSessions();
+      if (!sessions.ok()) {
+        Log("cannot list sessions as new leader: %s", sessions.status().ToString().c_str());
+        continue;  // try again next tick
+      }
+      std::vector<SessionTracker::SessionInfo> infos;
+      for (const storage::Session& s : *sessions) {
+        infos.push_back({s.id, absl::Milliseconds(s.timeout_ms)});
+      }
+      tracker_->OnBecomeLeader(infos, now);
+      Log("leader: tracking %zu sessions, clocks restarted", infos.size());
+    } else if (!leader && was_leader_) {
+      tracker_->OnLoseLeadership();
+    }
+    was_leader_ = leader;
+    if (leader) {
+      LeaderWork(now);
+    } else {
+      FollowerWork(now);
+    }
+  }
+}
+
+void SessionKeeper::LeaderWork(absl::Time now) {
+  std::vector<uint64_t> expired = tracker_->Expired(now);
+  for (size_t i = 0; i < expired.size(); i += options_.max_expired_per_command) {
+    v1::Command command;
+    for (size_t j = i; j < expired.size() && j < i + options_.max_expired_per_command; ++j) {
+      command.mutable_expire_sessions()->add_session_ids(expired[j]);
+    }
+    // No request waits on it (origin_request 0); a lost proposal is
+    // reported again by the tracker after its retry interval.
+    driver_->Propose(std::move(command));
+  }
+  if (now < next_sweep_) return;
+  next_sweep_ = now + options_.ttl_sweep;
+  absl::StatusOr<std::vector<std::string>> paths =
+      store_->FindExpired(absl::ToUnixMillis(now), options_.max_expired_per_command);
+  if (!paths.ok()) {
+    Log("TTL sweep failed: %s", paths.status().ToString().c_str());
+    return;
+  }
+  if (paths->empty()) return;
+  v1::Command command;
+  for (std::string& p : *paths) command.mutable_delete_expired()->add_paths(std::move(p));
+  driver_->Propose(std::move(command));
+}
+
+void SessionKeeper::FollowerWork(absl::Time now) {
+  std::vector<uint64_t> ids = batcher_->TakeIfDue(now);
+  if (ids.empty()) return;
+  const raft::NodeId leader = state_->leader();
+  if (leader == raft::kNoNode || leader == state_->self()) {
+    batcher_->Requeue(ids);
+    return;
+  }
+  v1::KeepAliveBatchRequest request;
+  request.set_from(state_->self());
+  for (uint64_t id : ids) request.add_session_ids(id);
+  absl::StatusOr<v1::KeepAliveBatchResponse> response =
+      transport_->KeepAliveBatch(leader, request, absl::Seconds(1));
+  if (!response.ok() || response->header().code() != v1::OK) batcher_->Requeue(ids);
+}
+
+}  // namespace synod::server

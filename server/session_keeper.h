@@ -1,0 +1,75 @@
+// SessionKeeper: the timer side of sessions and TTL nodes.
+//
+// On the leader it proposes ExpireSessionsCommand for sessions whose
+// deadline passed (SessionTracker), and DeleteExpiredCommand for TTL nodes
+// and empty containers due by its clock (TreeStore::FindExpired; apply
+// checks each again against the command's leader time). When this replica
+// becomes leader it restarts every session's clock (a new leader cannot know
+// when the old one last heard from each client); when it loses leadership
+// the tracker stops expiring.
+//
+// On a follower it forwards the heartbeats its clients sent (batched by
+// HeartbeatBatcher) to the leader in one Peer.KeepAliveBatch per interval.
+//
+// Thread: owns one thread, woken every `tick`; Start/Stop from the owner.
+#pragma once
+
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/peer_transport.h"
+#include "server/raft_driver.h"
+#include "server/replica_state.h"
+#include "server/session/session_tracker.h"
+#include "storage/tree_store.h"
+
+namespace synod::server {
+
+class SessionKeeper {
+ public:
+  struct Options {
+    absl::Duration tick = absl::Milliseconds(100);
+    absl::Duration ttl_sweep = absl::Seconds(1);
+    size_t max_expired_per_command = 1000;
+  };
+
+  // Not owned; all outlive the keeper.
+  SessionKeeper(const Options& options, ReplicaState* state, RaftDriver* driver,
+                storage::TreeStore* store, PeerTransport* transport, SessionTracker* tracker,
+                HeartbeatBatcher* batcher)
+      : options_(options),
+        state_(state),
+        driver_(driver),
+        store_(store),
+        transport_(transport),
+        tracker_(tracker),
+        batcher_(batcher) {}
+  ~SessionKeeper();
+
+  void Start();
+  void Stop();
+
+ private:
+  void Loop();
+  void LeaderWork(absl::Time now);
+  void FollowerWork(absl::Time now);
+
+  const Options options_;
+  ReplicaState* const state_;
+  RaftDriver* const driver_;
+  storage::TreeStore* const store_;
+  PeerTransport* const transport_;
+  SessionTracker* const tracker_;
+  HeartbeatBatcher* const batcher_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+  // Keeper thread only.
+  bool was_leader_ = false;
+  absl::Time next_sweep_ = absl::InfinitePast();
+};
+
+}  // namespace synod::server
