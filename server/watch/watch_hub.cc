@@ -87,7 +87,15 @@ struct WatchHub::Stream {
   std::shared_ptr<Notifier> notifier;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Watch>> watches;
   std::deque<Item> queue;
+  // Acks and events in `queue` (what an overflow drops). Cancel notices
+  // are not counted: there is at most one per watch the stream created,
+  // plus one per cancel of an unknown id, and the service stops reading
+  // requests while the queue is long (Backlogged).
+  size_t droppable = 0;
   size_t held = 0;  // live events held by this stream's catching-up watches
+
+  // What the limit applies to.
+  size_t Load() const { return droppable + held; }
   // on_ready was called and Poll has not yet found the queue empty: the
   // consumer is due to poll, no need to call it again.
   bool ready_signaled = false;
@@ -267,6 +275,7 @@ bool WatchHub::Poll(StreamId stream, v1::WatchResponse* out) {
     }
     taken.push_back(std::move(s->queue.front()));
     s->queue.pop_front();
+    if (taken.front().type != Item::Type::kCanceled) --s->droppable;
     const uint64_t watch_id = taken.front().watch_id;
     if (taken.front().type == Item::Type::kEvent && !taken.front().last) {
       while (!s->queue.empty() && taken.size() < options_.max_events_per_response) {
@@ -275,10 +284,11 @@ bool WatchHub::Poll(StreamId stream, v1::WatchResponse* out) {
         const bool last = next.last;
         taken.push_back(std::move(next));
         s->queue.pop_front();
+        --s->droppable;
         if (last) break;
       }
     }
-    if (!s->parked.empty() && s->queue.size() + s->held <= options_.max_stream_buffer / 4) {
+    if (!s->parked.empty() && s->Load() <= options_.max_stream_buffer / 4) {
       ResumeParked(s);
     }
   }
@@ -400,14 +410,17 @@ void WatchHub::FireOneShots(std::vector<Watch*>* list,
   walking.swap(*list);
   for (Watch* w : walking) {
     ++match_visits_;
-    if (event->revision() <= w->start_revision || w->catching_up) {
-      if (w->catching_up && event->revision() > w->start_revision) Trigger(w, event, wake);
-      w->slot = keep.size();
-      keep.push_back(w);
+    const bool passes = event->revision() > w->start_revision;
+    if (passes && !w->catching_up) {
+      w->indexed = false;
+      Deliver(w, event, wake);
       continue;
     }
-    w->indexed = false;
-    Deliver(w, event, wake);
+    // Not yet due (start_revision ahead), or catching up: it stays armed; a
+    // catching-up one-shot holds the event and fires when history is read.
+    if (passes) Trigger(w, event, wake);
+    w->slot = keep.size();
+    keep.push_back(w);
   }
   list->swap(keep);
 }
@@ -483,7 +496,7 @@ void WatchHub::RunCatchUp(uint64_t serial) {
     if (it == catching_up_.end()) return;  // canceled or overflowed meanwhile
     Watch* w = it->second;
     Stream* s = w->stream;
-    if (s->queue.size() + s->held > options_.max_stream_buffer / 2) {
+    if (s->Load() > options_.max_stream_buffer / 2) {
       // Let the consumer drain first; Poll posts us again.
       w->task_active = false;
       w->parked = true;
@@ -573,7 +586,7 @@ void WatchHub::RunCatchUp(uint64_t serial) {
 // ------------------------------------------------------------------ queues --
 
 bool WatchHub::WouldOverflow(const Stream* s) const {
-  return s->queue.size() + s->held >= options_.max_stream_buffer;
+  return s->Load() >= options_.max_stream_buffer;
 }
 
 void WatchHub::MarkOverflowed(Stream* s) {
@@ -590,6 +603,7 @@ void WatchHub::Enqueue(Stream* s, Item item, WakeList* wake) {
     return;
   }
   s->queue.push_back(std::move(item));
+  ++s->droppable;
   if (!s->ready_signaled) {
     s->ready_signaled = true;
     wake->Add(s->notifier);
@@ -603,8 +617,8 @@ void WatchHub::EnqueueCancel(Stream* s, uint64_t watch_id, v1::ErrorCode code, s
   item.watch_id = watch_id;
   item.code = code;
   item.reason = std::move(reason);
-  // Not subject to the limit: a stream gets at most one notice per watch it
-  // created, and the client waits for them.
+  // Not subject to the limit (see Stream::droppable): the client waits
+  // for them.
   s->queue.push_back(std::move(item));
   if (!s->ready_signaled) {
     s->ready_signaled = true;
@@ -627,6 +641,7 @@ void WatchHub::FinishOverflows(WakeList* wake) {
       }
     }
     s->queue.swap(kept);
+    s->droppable = 0;
     std::vector<Watch*> watches;
     for (auto& [id, w] : s->watches) watches.push_back(w.get());
     for (Watch* w : watches) {
@@ -695,6 +710,12 @@ void WatchHub::RemoveWatch(Watch* w) {
   if (w->parked) s->parked.erase(std::find(s->parked.begin(), s->parked.end(), w));
   --watch_count_;
   s->watches.erase(w->id);
+}
+
+bool WatchHub::Backlogged(StreamId stream) const {
+  absl::MutexLock lock(&mu_);
+  auto it = streams_.find(stream);
+  return it != streams_.end() && it->second->queue.size() >= options_.max_stream_buffer;
 }
 
 WatchHub::Stats WatchHub::GetStats() const {

@@ -59,8 +59,9 @@
 namespace synod::server {
 
 struct WatchHubOptions {
-  // Items (events, created acks, cancel notices) a stream may have queued,
-  // plus live events held for its catching-up watches, before it overflows.
+  // Events and created acks a stream may have queued, plus live events held
+  // for its catching-up watches, before it overflows (cancel notices are
+  // not counted; see WatchHub::Backlogged).
   size_t max_stream_buffer = 65536;
   // Events of one watch merged into one WatchResponse by Poll.
   size_t max_events_per_response = 256;
@@ -127,6 +128,12 @@ class WatchHub {
   // unknown); on_ready is called again once something is queued.
   bool Poll(StreamId stream, v1::WatchResponse* out);
 
+  // True while the stream's queue (cancel notices included) is at least
+  // max_stream_buffer long: its consumer should stop taking requests until
+  // Poll has drained it, so a client that sends creates or cancels without
+  // reading the replies cannot grow the queue without bound.
+  bool Backlogged(StreamId stream) const;
+
   // ---- Apply thread. ----
 
   // The entry at `revision` was applied and committed to the store (call it
@@ -161,11 +168,13 @@ class WatchHub {
   // Removes `w` from every map and destroys it.
   void RemoveWatch(Watch* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Queues an event for `w`; a one-shot watch is removed (the caller has
-  // already taken it out of the index when `in_index` is false).
+  // Queues an event for `w`; a one-shot watch is removed and destroyed
+  // (FireOneShots clears w->indexed first, as it rebuilds the index list
+  // itself).
   void Deliver(Watch* w, const std::shared_ptr<const v1::WatchEvent>& event, WakeList* wake)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A live trigger of `w` by `event` from OnApplied.
+  // A live trigger of `w` by `event` from OnApplied: delivered, or held
+  // while `w` catches up.
   void Trigger(Watch* w, const std::shared_ptr<const v1::WatchEvent>& event, WakeList* wake)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fires the one-shot watches of `list` that `event` passes, removing them.

@@ -538,6 +538,42 @@ TEST_F(WatchHubTest, HeldLiveEventsOfACatchingUpWatchCountTowardTheLimit) {
   EXPECT_EQ(history_.reads(), 0);
 }
 
+TEST_F(WatchHubTest, CancelNoticesNeverOverflowButMakeTheStreamBacklogged) {
+  WatchHubOptions options;
+  options.max_stream_buffer = 4;
+  Reset(options);
+  auto s = Open();
+  for (uint64_t id = 1; id <= 3; ++id) hub_->Create(s, Req(id, "/a", v1::WATCH_PERSISTENT));
+  Drain(s);
+  hub_->Cancel(s, 0);
+  for (uint64_t id = 10; id < 15; ++id) hub_->Cancel(s, id);  // unknown ids
+  EXPECT_TRUE(hub_->Backlogged(s));
+  EXPECT_EQ(hub_->GetStats().overflows, 0u);
+  Seen seen = Drain(s);
+  EXPECT_EQ(seen.canceled.size(), 8u);
+  EXPECT_FALSE(hub_->Backlogged(s));
+}
+
+TEST_F(WatchHubTest, ACreateFloodOverflowsInBoundedSteps) {
+  WatchHubOptions options;
+  options.max_stream_buffer = 100;
+  Reset(options);
+  auto s = Open();
+  for (uint64_t id = 1; id <= 1000; ++id) hub_->Create(s, Req(id, "/a", v1::WATCH_PERSISTENT));
+  // Every 101st ack finds 100 queued: the stream overflows and all its
+  // watches so far are canceled.
+  EXPECT_EQ(hub_->GetStats().overflows, 9u);
+  EXPECT_EQ(hub_->GetStats().watches, 91u);
+  Seen seen = Drain(s);
+  std::set<uint64_t> ids(seen.created.begin(), seen.created.end());
+  for (const auto& [id, code] : seen.canceled) {
+    EXPECT_EQ(code, v1::WATCH_OVERFLOW);
+    EXPECT_TRUE(ids.insert(id).second) << "both created and canceled: " << id;
+  }
+  EXPECT_EQ(ids.size(), 1000u);
+  EXPECT_EQ(seen.created.size(), 91u);
+}
+
 // ------------------------------------------------------------- catch-up --
 
 TEST_F(WatchHubTest, StartInThePastReplaysHistoryThenLiveWithNoGapOrDuplicate) {

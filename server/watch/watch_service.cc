@@ -53,6 +53,16 @@ class WatchService::Stream final
       default:
         break;  // an empty request asks for nothing
     }
+    {
+      // A client that sends requests without reading the replies is not
+      // read from until its queue drains (TryWrite resumes reading).
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      if (service_->hub_->Backlogged(stream_id_)) {
+        read_paused_ = true;
+        return;
+      }
+    }
     StartRead(&request_);
   }
 
@@ -92,6 +102,7 @@ class WatchService::Stream final
   void TryWrite() {
     enum class Action { kNone, kWrite, kFinish };
     Action action = Action::kNone;
+    bool resume_read = false;
     grpc::Status status;
     {
       absl::MutexLock lock(&mu_);
@@ -100,12 +111,19 @@ class WatchService::Stream final
         finished_ = true;
         status = *finish_status_;
         action = Action::kFinish;
-      } else if (service_->hub_->Poll(stream_id_, &response_)) {
-        if (service_->header_) *response_.mutable_header() = service_->header_();
-        write_in_flight_ = true;
-        action = Action::kWrite;
+      } else {
+        if (service_->hub_->Poll(stream_id_, &response_)) {
+          if (service_->header_) *response_.mutable_header() = service_->header_();
+          write_in_flight_ = true;
+          action = Action::kWrite;
+        }
+        if (read_paused_ && !service_->hub_->Backlogged(stream_id_)) {
+          read_paused_ = false;
+          resume_read = true;
+        }
       }
     }
+    if (resume_read) StartRead(&request_);
     if (action == Action::kWrite) {
       StartWrite(&response_);
     } else if (action == Action::kFinish) {
@@ -123,6 +141,8 @@ class WatchService::Stream final
   // Owned by the write in flight while write_in_flight_.
   v1::WatchResponse response_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // No read is outstanding because the stream was backlogged.
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);  // set: finish when idle
   bool finished_ ABSL_GUARDED_BY(mu_) = false;                      // Finish was called
 };

@@ -7,6 +7,10 @@
 // write is started from the service's sender thread, so the apply thread
 // only queues a task per signaled stream.
 //
+// While the hub reports the stream Backlogged (a client sending requests
+// without reading the replies), the stream stops reading requests until
+// its queue drains, so gRPC flow control pushes back on that client.
+//
 // A stream ends when the client half-closes or cancels it, when a write
 // fails, or on Shutdown(); its watches are then dropped from the hub
 // (queued responses are not sent).
