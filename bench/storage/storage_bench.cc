@@ -142,11 +142,13 @@ void BM_ApplySets(benchmark::State& state) {
   constexpr uint64_t kNodes = 100000;
   const std::string data(kDataBytes, 'x');
   // Populated once: Google Benchmark calls this function several times.
-  static BenchStore& s = *[&] {
-    auto* store = new BenchStore();
-    Populate(store, kNodes, data);
-    return store;
+  // (A static: its destructor removes the temp dir at exit.)
+  static std::unique_ptr<BenchStore> store = [&] {
+    auto fresh = std::make_unique<BenchStore>();
+    Populate(fresh.get(), kNodes, data);
+    return fresh;
   }();
+  BenchStore& s = *store;
   std::vector<v1::Command> batch;
   for (int i = 0; i < kBatch; ++i) batch.push_back(Set("/b/" + NodeName(0), data));
   static uint64_t i = 0;
@@ -241,11 +243,12 @@ BENCHMARK(BM_ApplySetsMemory)->Unit(benchmark::kMicrosecond);
 // whole listing; items = children returned).
 void BM_GetChildrenPages(benchmark::State& state) {
   constexpr uint64_t kChildren = 100000;
-  static BenchStore& s = *[] {
-    auto* store = new BenchStore();
-    Populate(store, kChildren, std::string(32, 'x'));
-    return store;
+  static std::unique_ptr<BenchStore> store = [] {
+    auto fresh = std::make_unique<BenchStore>();
+    Populate(fresh.get(), kChildren, std::string(32, 'x'));
+    return fresh;
   }();
+  BenchStore& s = *store;
   for (auto _ : state) {
     std::string after;
     uint64_t seen = 0;
