@@ -1,5 +1,7 @@
 #include "server/log.h"
 
+#include <pthread.h>
+
 #include <cstdarg>
 #include <cstdio>
 #include <string>
@@ -19,5 +21,7 @@ void Log(const char* format, ...) {
       absl::FormatTime("%Y-%m-%d %H:%M:%E3S", absl::Now(), absl::LocalTimeZone());
   std::fprintf(stderr, "%s %s\n", when.c_str(), body);
 }
+
+void NameThread(const char* name) { pthread_setname_np(pthread_self(), name); }
 
 }  // namespace synod::server

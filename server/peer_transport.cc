@@ -60,7 +60,10 @@ std::unique_ptr<PeerTransport::Peer> PeerTransport::StartPeer(raft::NodeId id,
                                             PeerChannelArguments(options_.max_message_bytes));
   peer->stub = v1::Peer::NewStub(peer->channel);
   Peer* raw = peer.get();
-  peer->sender = std::thread([this, raw] { SenderLoop(raw); });
+  peer->sender = std::thread([this, raw] {
+    NameThread("synod-peer-send");
+    SenderLoop(raw);
+  });
   return peer;
 }
 

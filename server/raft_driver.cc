@@ -94,7 +94,10 @@ absl::Status RaftDriver::Start() {
     node_->Campaign().IgnoreError();  // refused only if it is not promotable
   }
   snapshotter_.Start();
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThread("synod-raft");
+    Loop();
+  });
   return absl::OkStatus();
 }
 
@@ -337,6 +340,26 @@ void RaftDriver::HandleReady(raft::Ready rd) {
   }
   // 1. Send before persisting (§10.2.1).
   transport_->Send(&rd.messages);
+  // Committed entries that were durable here before this Ready (always so
+  // on the leader, which commits only what it persisted) go to the apply
+  // thread now, while the fsync below runs: apply latency does not include
+  // the next batch's fsync. Entries that arrive in this very Ready wait for
+  // it, so the state never runs ahead of the local log.
+  if (!rd.snapshot.has_value() && !rd.committed_entries.empty()) {
+    const raft::LogIndex durable = log_->LastIndex();
+    size_t n = 0;
+    while (n < rd.committed_entries.size() && rd.committed_entries[n].index() <= durable) ++n;
+    if (n > 0) {
+      ApplyWork early;
+      early.entries.assign(std::make_move_iterator(rd.committed_entries.begin()),
+                           std::make_move_iterator(rd.committed_entries.begin() + n));
+      rd.committed_entries.erase(rd.committed_entries.begin(), rd.committed_entries.begin() + n);
+      for (const raft::Entry& e : early.entries) {
+        if (e.type() == raftpb::ENTRY_CONF_CHANGE) ApplyConfChangeEntry(e);
+      }
+      state_machine_->Enqueue(std::move(early));
+    }
+  }
   // 2. One write for snapshot + entries + hard state.
   if (rd.snapshot.has_value()) {
     const raft::LogIndex index = rd.snapshot->metadata().index();
@@ -357,6 +380,8 @@ void RaftDriver::HandleReady(raft::Ready rd) {
   }
   work.entries = std::move(rd.committed_entries);
   state_machine_->Enqueue(std::move(work));  // blocks when apply is behind
+  // (rd.committed_entries is now empty; Advance uses its own record of what
+  // this Ready handed out.)
   for (const raft::ReadState& rs : rd.read_states) ServeReadState(rs);
   // 5.
   node_->Advance(rd);

@@ -3,10 +3,15 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "server/log.h"
 
 namespace synod::server {
 
-RequestTracker::RequestTracker() : deadline_thread_([this] { DeadlineLoop(); }) {}
+RequestTracker::RequestTracker()
+    : deadline_thread_([this] {
+        NameThread("synod-deadline");
+        DeadlineLoop();
+      }) {}
 
 RequestTracker::~RequestTracker() { Stop(); }
 

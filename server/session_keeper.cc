@@ -10,7 +10,10 @@ namespace synod::server {
 SessionKeeper::~SessionKeeper() { Stop(); }
 
 void SessionKeeper::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThread("synod-sessions");
+    Loop();
+  });
 }
 
 void SessionKeeper::Stop() {

@@ -14,7 +14,10 @@ Snapshotter::Snapshotter(storage::TreeStore* store, const SnapshotFiles* files,
 Snapshotter::~Snapshotter() { Stop(); }
 
 void Snapshotter::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThread("synod-snapshot");
+    Loop();
+  });
 }
 
 void Snapshotter::Request() {

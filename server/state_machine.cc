@@ -25,7 +25,10 @@ StateMachine::StateMachine(const Options& options, storage::TreeStore* store,
 StateMachine::~StateMachine() { Stop(); }
 
 void StateMachine::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThread("synod-apply");
+    Loop();
+  });
 }
 
 void StateMachine::Stop() {
