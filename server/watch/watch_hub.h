@@ -115,7 +115,8 @@ class WatchHub {
   // start_revision is gone, INTERNAL if reading it fails).
   void Create(StreamId stream, const v1::WatchCreateRequest& request);
   // Cancels one watch of the stream (watch_id 0: all of them) and queues a
-  // cancel notice (code OK) for each; for an unknown id, one notice saying so.
+  // cancel notice (code OK) for each; for an unknown id, one notice saying
+  // so (watch_id 0 on a stream with no watches queues nothing).
   void Cancel(StreamId stream, uint64_t watch_id);
   // Cancels every watch created with this session id, on every stream
   // (session closed or expired): notices carry SESSION_EXPIRED.
