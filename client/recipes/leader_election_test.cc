@@ -119,6 +119,9 @@ TEST(LeaderObserver, ReportsEachNewLeader) {
   ASSERT_TRUE(ea.Campaign().ok());
   std::thread t([&] { EXPECT_TRUE(eb.Campaign(absl::Now() + absl::Seconds(10)).ok()); });
   ASSERT_TRUE(Eventually([&] { return seen_now().size() == 2; }));
+  // b is in line before a resigns (else nobody would lead for a moment).
+  ASSERT_TRUE(Eventually(
+      [&] { return a->GetChildren("/obs").value_or(ChildrenResult{}).children.size() == 2; }));
   ASSERT_TRUE(ea.Resign().ok());
   t.join();
   ASSERT_TRUE(Eventually([&] { return seen_now().size() == 3; }));

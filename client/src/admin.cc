@@ -33,6 +33,7 @@ RpcSpec<Req, Resp> ChangeSpec(client::AsyncMethod<Req, Resp> method) {
   spec.method = method;
   spec.route = Route::kLeader;
   spec.retry = RetryPolicy::kNotProposedOnly;
+  spec.write = true;
   return spec;
 }
 

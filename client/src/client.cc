@@ -43,6 +43,7 @@ RpcSpec<Req, Resp> WriteSpec(client::AsyncMethod<Req, Resp> method,
   // first outcome; without one only a write the replica refused to propose
   // may be sent again.
   spec.retry = id.session_id != 0 ? RetryPolicy::kIdempotent : RetryPolicy::kNotProposedOnly;
+  spec.write = true;
   return spec;
 }
 

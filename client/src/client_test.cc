@@ -251,8 +251,10 @@ TEST(Routing, GivesUpAtTheDeadlineWithJitteredBackoff) {
   absl::StatusOr<GetResult> got =
       client->Get("/x", {}, CallOptions::Timeout(absl::Milliseconds(400)));
   const absl::Duration took = absl::Now() - start;
-  EXPECT_EQ(ErrorCodeOf(got.status()), ErrorCode::kDeadlineExceeded) << got.status();
-  EXPECT_THAT(got.status().message(), HasSubstr("UNAVAILABLE"));
+  // A read that nobody could serve: UNAVAILABLE (a write would say
+  // DEADLINE_EXCEEDED: its outcome would be unknown).
+  EXPECT_EQ(ErrorCodeOf(got.status()), ErrorCode::kUnavailable) << got.status();
+  EXPECT_THAT(got.status().message(), HasSubstr("gave up at the deadline"));
   // Never past the deadline (plus scheduling slack), and not a busy loop:
   // backoff 10, 20, 40, 80, 80... ms (each drawn from [d/2, d]) allows at
   // most ~16 attempts in 400 ms.
@@ -261,6 +263,13 @@ TEST(Routing, GivesUpAtTheDeadlineWithJitteredBackoff) {
   for (uint64_t m = 1; m <= 3; ++m) attempts += cluster.calls(m, "Get");
   EXPECT_GE(attempts, 3);
   EXPECT_LE(attempts, 20);
+
+  // A write that kept failing may have happened: DEADLINE_EXCEEDED.
+  ASSERT_TRUE(client->EnsureSession().ok());
+  for (uint64_t m = 1; m <= 3; ++m) cluster.FailNext(m, "Set", 1000, ErrorCode::kUnavailable);
+  absl::StatusOr<SetResult> set =
+      client->Set("/x", "v", -1, CallOptions::Timeout(absl::Milliseconds(200)));
+  EXPECT_EQ(ErrorCodeOf(set.status()), ErrorCode::kDeadlineExceeded) << set.status();
 }
 
 TEST(Routing, NotLeaderRedirectsToTheNamedLeader) {

@@ -113,6 +113,7 @@ void SessionManager::Ensure(absl::Time deadline,
   // Retrying an Open can at worst leave an unused session behind, which the
   // server expires after its timeout.
   spec.route = Route::kLeader;
+  spec.write = true;
   v1::OpenSessionRequest req;
   req.set_timeout_ms(absl::ToInt64Milliseconds(core_->options().session_timeout));
   StartCall<v1::OpenSessionRequest, v1::OpenSessionResponse>(
@@ -328,6 +329,7 @@ void SessionManager::CloseRemote(uint64_t id, std::string secret, absl::Time dea
     ep.session->async()->Close(ctx, req, resp, std::move(cb));
   };
   spec.route = Route::kLeader;
+  spec.write = true;
   v1::CloseSessionRequest req;
   req.set_session_id(id);
   req.set_secret(std::move(secret));

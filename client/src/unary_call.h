@@ -46,6 +46,10 @@ struct RpcSpec {
   AsyncMethod<Req, Resp> method = nullptr;
   Route route = Route::kAny;
   RetryPolicy retry = RetryPolicy::kIdempotent;
+  // A write whose last attempt may have reached a replica has an unknown
+  // outcome when the deadline ends the retries: DEADLINE_EXCEEDED. A read
+  // then reports the last error (UNAVAILABLE: nobody could serve it).
+  bool write = false;
   std::shared_ptr<Endpoint> pinned;  // for Route::kPinned
   // If set and true for a response that came with gRPC OK, that response is
   // the call's result even though its header reports an error (a failed
@@ -151,7 +155,11 @@ class UnaryCall : public CallTracker::Call,
       Finish(std::move(r.status));
       return;
     }
-    last_error_ = r.status;
+    // An attempt cut short by the caller's own deadline says less than the
+    // error before it (say, UNAVAILABLE): keep that one.
+    if (!(r.code == ErrorCode::kDeadlineExceeded && !r.answered && !last_error_.ok())) {
+      last_error_ = r.status;
+    }
     // A NOT_LEADER that names a leader we can reach: go there now, but only
     // a few times in a row, so two replicas naming each other cannot spin.
     if (not_leader && spec_.route != Route::kPinned && redirects_ < 3) {
@@ -173,9 +181,9 @@ class UnaryCall : public CallTracker::Call,
     backoff_ = core_->NextBackoff(backoff_);
     const absl::Time at = absl::Now() + delay;
     if (at >= deadline_) {
-      Finish(SynodError(ErrorCode::kDeadlineExceeded,
-                        absl::StrCat("deadline exceeded after ", attempts_,
-                                     " attempt(s); last error: ", last_error_.message())));
+      const ErrorCode code = spec_.write ? ErrorCode::kDeadlineExceeded : ErrorCodeOf(last_error_);
+      Finish(SynodError(code, absl::StrCat("gave up at the deadline after ", attempts_,
+                                           " attempt(s); last error: ", last_error_.message())));
       return;
     }
     absl::ReleasableMutexLock lock(&mu_);

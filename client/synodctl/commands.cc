@@ -1,0 +1,160 @@
+// The command table and helpers shared by the command files.
+#include "client/synodctl/commands.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace synod::ctl {
+
+const std::vector<FlagSpec>& GlobalFlags() {
+  static const auto* flags = new std::vector<FlagSpec>{
+      {"endpoints", true, 0}, {"output", true, 'o'},        {"timeout", true, 0},
+      {"help", false, 'h'},   {"session_timeout", true, 0},
+  };
+  return *flags;
+}
+
+const std::vector<Command>& Commands() {
+  static const auto* commands = new std::vector<Command>{
+      {"create",
+       "",
+       "[--ephemeral] [--sequential] [--container] [--ttl=DUR] PATH [DATA]",
+       "create a node, print its path (--ephemeral: hold it until interrupted)",
+       {{"ephemeral"}, {"sequential"}, {"container"}, {"ttl", true}},
+       1,
+       2,
+       CmdCreate},
+      {"get",
+       "",
+       "[--version=V | --revision=R] [--consistency=linearizable|serializable] "
+       "[--min_revision=R] PATH",
+       "print a node's data (now, at a data version, or as it was at a revision)",
+       {{"version", true}, {"revision", true}, {"consistency", true}, {"min_revision", true}},
+       1,
+       1,
+       CmdGet},
+      {"stat",
+       "",
+       "[--consistency=...] PATH",
+       "print a node's stat",
+       {{"consistency", true}, {"min_revision", true}},
+       1,
+       1,
+       CmdStat},
+      {"set",
+       "",
+       "[--version=V] PATH DATA",
+       "set a node's data (if its version is V)",
+       {{"version", true}},
+       2,
+       2,
+       CmdSet},
+      {"delete",
+       "",
+       "[--version=V] [--recursive] PATH",
+       "delete a node (--recursive: and its subtree, leaves first; not atomic)",
+       {{"version", true}, {"recursive"}},
+       1,
+       1,
+       CmdDelete},
+      {"ls",
+       "",
+       "[--stat] [--limit=N] PATH",
+       "list a node's children (all unless --limit)",
+       {{"stat"}, {"limit", true}, {"consistency", true}},
+       1,
+       1,
+       CmdLs},
+      {"history",
+       "",
+       "[--limit=N] PATH",
+       "list a node's retained versions, newest first",
+       {{"limit", true}},
+       1,
+       1,
+       CmdHistory},
+      {"watch",
+       "",
+       "[--recursive] [--from_revision=R] PATH",
+       "print events on PATH (--recursive: its subtree) as they come, until interrupted",
+       {{"recursive"}, {"from_revision", true}},
+       1,
+       1,
+       CmdWatch},
+      {"multi",
+       "",
+       "< OPS",
+       "apply the ops read from stdin atomically (all or none)",
+       {},
+       0,
+       0,
+       CmdMulti},
+      {"elect",
+       "",
+       "NAME [VALUE]",
+       "campaign with VALUE (without: only observe) and print the leader's value at each "
+       "change, until interrupted; NAME is a path or lives under /synod/elections",
+       {},
+       1,
+       2,
+       CmdElect},
+      {"lock",
+       "",
+       "NAME [-- COMMAND...]",
+       "take the lock, print its fencing token, then run COMMAND (env SYNOD_LOCK_TOKEN) or "
+       "hold until interrupted; NAME is a path or lives under /synod/locks",
+       {},
+       1,
+       1,
+       CmdLock},
+      {"status",
+       "",
+       "",
+       "table of the members: id, addresses, role, term, commit/applied, lag, digest",
+       {},
+       0,
+       0,
+       CmdStatus},
+      {"member", "list", "", "list the members", {}, 0, 0, CmdMemberList},
+      {"member",
+       "add",
+       "ID PEER_ADDR CLIENT_ADDR",
+       "add a member as a learner",
+       {},
+       3,
+       3,
+       CmdMemberAdd},
+      {"member", "promote", "ID", "make a caught-up learner a voter", {}, 1, 1, CmdMemberPromote},
+      {"member", "remove", "ID", "remove a member", {}, 1, 1, CmdMemberRemove},
+      {"leader", "transfer", "ID", "move leadership to member ID", {}, 1, 1, CmdLeaderTransfer},
+      {"snapshot",
+       "save",
+       "FILE",
+       "stream a consistent snapshot of the state into FILE",
+       {},
+       1,
+       1,
+       CmdSnapshotSave},
+  };
+  return *commands;
+}
+
+std::string FormatTime(int64_t unix_ms) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(unix_ms),
+                          absl::UTCTimeZone());
+}
+
+void PrintData(Ctx& ctx, const std::string& data) {
+  if (ctx.io().out_is_tty && (data.empty() || data.back() != '\n')) {
+    ctx.io().Out(absl::StrCat(data, "\n"));
+  } else {
+    ctx.io().Out(data);
+  }
+}
+
+std::string RecipePath(const std::string& base, const std::string& name) {
+  if (!name.empty() && name[0] == '/') return name;
+  return absl::StrCat(base, "/", name);
+}
+
+}  // namespace synod::ctl
