@@ -48,7 +48,14 @@ absl::StatusOr<std::unique_ptr<RocksEnv>> RocksEnv::Open(const Options& options)
   // Index and filter blocks live in the cache too, so memory stays bounded
   // by the cache size however large the tree grows.
   table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Partitioned index and filters: only the small top-level index must stay
+  // in the cache, so a cache much smaller than the tree still serves point
+  // reads without re-reading whole index blocks per lookup.
+  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.pin_top_level_index_and_filter = true;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
   table.format_version = 5;
 
