@@ -143,8 +143,14 @@ void RaftDriver::ReadIndex(uint64_t request_id) {
 }
 
 void RaftDriver::QueryStatus(std::function<void(const DriverStatus&)> done) {
-  absl::MutexLock lock(&mu_);
-  inbox_.status_queries.push_back(std::move(done));
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      inbox_.status_queries.push_back(std::move(done));
+      return;
+    }
+  }
+  done(DriverStatus());  // shutting down: nothing to report, but answer
 }
 
 void RaftDriver::DeliverMessages(std::vector<raft::Message> messages) {
@@ -194,7 +200,17 @@ void RaftDriver::Loop() {
     while (node_->HasReady()) HandleReady(node_->GetReady());
   }
   // Whatever is still queued is refused; requests waiting on read batches
-  // are completed by the tracker at shutdown.
+  // are completed by the tracker at shutdown. Status queries are answered
+  // (their reactors must finish).
+  std::vector<std::function<void(const DriverStatus&)>> queries;
+  {
+    absl::MutexLock lock(&mu_);
+    queries.swap(inbox_.status_queries);
+  }
+  if (!queries.empty()) {
+    const DriverStatus status = BuildStatus();
+    for (auto& done : queries) done(status);
+  }
   absl::MutexLock lock(&mu_);
   for (v1::Command& c : inbox_.proposals) {
     Outcome outcome;

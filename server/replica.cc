@@ -341,9 +341,12 @@ void Replica::Shutdown() {
   p->driver->Stop();
   p->state_machine->Stop();  // applies what was handed over, completes those
   p->tracker->Stop();        // the rest: UNAVAILABLE
-  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  // Every unary call has been answered by now; what is left are streams
+  // that never end by themselves (session keep-alives, peers' Raft
+  // streams): cancel them after a short grace instead of waiting.
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(200);
   p->client_server->Shutdown(deadline);
-  p->peer_server->Shutdown(deadline);
+  p->peer_server->Shutdown(std::chrono::system_clock::now());
   p->transport->Stop();
   p->watch_runner->Stop();
   if (absl::Status s = p->env->Flush(); !s.ok()) {

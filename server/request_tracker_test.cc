@@ -1,0 +1,94 @@
+#include "server/request_tracker.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/wait.h"
+
+namespace synod::server {
+namespace {
+
+using ::synod::testing::WaitUntil;
+
+TEST(RequestTrackerTest, CompletesOnce) {
+  RequestTracker tracker;
+  int calls = 0;
+  v1::ErrorCode seen = v1::INTERNAL;
+  const uint64_t id = tracker.Register(absl::Now() + absl::Hours(1), [&](const Outcome& o) {
+    ++calls;
+    seen = o.code;
+  });
+  ASSERT_NE(id, 0u);
+  EXPECT_TRUE(tracker.Pending(id));
+  Outcome ok;
+  EXPECT_TRUE(tracker.Complete(id, ok));
+  Outcome late;
+  late.code = v1::UNAVAILABLE;
+  EXPECT_FALSE(tracker.Complete(id, late));
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(seen, v1::OK);
+  EXPECT_FALSE(tracker.Pending(id));
+}
+
+TEST(RequestTrackerTest, DeadlineCompletesWithItsCode) {
+  RequestTracker tracker;
+  std::atomic<int> code{-1};
+  const absl::Time start = absl::Now();
+  tracker.Register(
+      absl::Now() + absl::Milliseconds(50), [&](const Outcome& o) { code = o.code; },
+      v1::DEADLINE_EXCEEDED);
+  ASSERT_TRUE(WaitUntil([&] { return code.load() != -1; }, absl::Seconds(10)));
+  EXPECT_EQ(code.load(), v1::DEADLINE_EXCEEDED);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
+  EXPECT_EQ(tracker.size(), 0u);
+}
+
+TEST(RequestTrackerTest, EarlierDeadlineRegisteredLaterStillFiresFirst) {
+  RequestTracker tracker;
+  std::atomic<int> late{0};
+  std::atomic<int> early{0};
+  tracker.Register(absl::Now() + absl::Hours(1), [&](const Outcome&) { late++; });
+  tracker.Register(absl::Now() + absl::Milliseconds(20), [&](const Outcome&) { early++; });
+  ASSERT_TRUE(WaitUntil([&] { return early.load() == 1; }, absl::Seconds(10)));
+  EXPECT_EQ(late.load(), 0);
+}
+
+TEST(RequestTrackerTest, StopCompletesPendingAndRefusesNew) {
+  RequestTracker tracker;
+  std::vector<v1::ErrorCode> codes;
+  tracker.Register(absl::Now() + absl::Hours(1),
+                   [&](const Outcome& o) { codes.push_back(o.code); });
+  tracker.Stop();
+  ASSERT_EQ(codes.size(), 1u);
+  EXPECT_EQ(codes[0], v1::UNAVAILABLE);
+  EXPECT_EQ(tracker.Register(absl::Now() + absl::Hours(1),
+                             [&](const Outcome& o) { codes.push_back(o.code); }),
+            0u);
+  EXPECT_EQ(codes.size(), 2u);
+}
+
+TEST(RequestTrackerTest, ConcurrentCompletersFinishEachRequestOnce) {
+  RequestTracker tracker;
+  constexpr int kRequests = 2000;
+  std::atomic<int> calls{0};
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < kRequests; ++i) {
+    ids.push_back(tracker.Register(absl::Now() + absl::Milliseconds(i % 50),
+                                   [&](const Outcome&) { calls++; }));
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&] {
+      for (uint64_t id : ids) tracker.Complete(id, Outcome());
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(WaitUntil([&] { return tracker.size() == 0; }, absl::Seconds(10)));
+  EXPECT_EQ(calls.load(), kRequests);
+}
+
+}  // namespace
+}  // namespace synod::server
