@@ -16,9 +16,15 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "server/log.h"
 #include "server/replica.h"
+
+#ifndef SYNOD_VERSION
+#define SYNOD_VERSION "unknown"
+#endif
 
 ABSL_FLAG(uint64_t, id, 1, "This member's id (1, 2, ...), as in --initial_cluster.");
 ABSL_FLAG(std::string, data_dir, "synod-data",
@@ -67,9 +73,18 @@ ABSL_FLAG(std::string, fault_injection_file, "",
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "synod: one replica of a Synod cluster (ZooKeeper-style tree, Raft, RocksDB, gRPC).\n"
+      "one replica of a Synod cluster (ZooKeeper-style tree, Raft, RocksDB, gRPC).\n"
       "With no flags: a single-replica cluster in ./synod-data, clients on 127.0.0.1:7001.\n"
       "SIGTERM or SIGINT stop it cleanly.");
+  // --help lists the flags defined in this file (absl's default looks for
+  // a file named after the binary).
+  absl::FlagsUsageConfig usage;
+  usage.contains_helpshort_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "server/main.cc");
+  };
+  usage.contains_help_flags = usage.contains_helpshort_flags;
+  usage.version_string = [] { return std::string("synod ") + SYNOD_VERSION + "\n"; };
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
 
   // Every thread started from here on inherits the blocked set; only the
