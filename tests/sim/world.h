@@ -37,7 +37,8 @@ using raft::LogIndex;
 using raft::Message;
 using raft::NodeId;
 
-// Network conditions; the nemesis changes them, the heal restores kCalm.
+// Network conditions; the nemesis changes them for a while, then calm_
+// (the seed's normal network) returns.
 struct NetConditions {
   double loss = 0;
   double duplicate = 0;
@@ -105,6 +106,7 @@ class Simulation final : public SimNode::Host {
   void StartNode(SimNode* node);
   void Tick(NodeId id, uint64_t incarnation);
   void Restart(NodeId id);
+  // Alive and not shut down for good (a removed replica still up counts).
   bool Up(NodeId id) const;
   std::vector<NodeId> UpNodes() const;
   SimNode* Leader() const;
