@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "absl/synchronization/notification.h"
 #include "raft/check.h"
 #include "server/log.h"
 
@@ -34,9 +35,15 @@ void StateMachine::Start() {
 void StateMachine::Stop() {
   {
     absl::MutexLock lock(&mu_);
+    if (stopping_) return;
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  // Replies of everything applied go out before the thread stops.
+  absl::Notification drained;
+  replies_.Post([&drained] { drained.Notify(); });
+  drained.WaitForNotification();
+  replies_.Stop();
 }
 
 void StateMachine::Enqueue(ApplyWork work) {
@@ -61,7 +68,7 @@ void StateMachine::WaitApplied(uint64_t index, std::function<void()> run, bool i
       return;
     }
     if (!inline_ok) {
-      due_.push_back(std::move(run));
+      replies_.Post(std::move(run));
       return;
     }
   }
@@ -83,25 +90,24 @@ void StateMachine::PublishApplied(uint64_t index) {
     for (auto it = waits_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
     waits_.erase(waits_.begin(), end);
   }
-  for (auto& run : ready) run();
+  if (ready.empty()) return;
+  replies_.Post([ready = std::move(ready)]() mutable {
+    for (auto& run : ready) run();
+  });
 }
 
 void StateMachine::Loop() {
   while (true) {
     std::deque<ApplyWork> work;
-    std::vector<std::function<void()>> due;
     {
       absl::MutexLock lock(&mu_);
-      auto has_work = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return !queue_.empty() || !due_.empty() || stopping_;
-      };
+      auto has_work = [this]()
+                          ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
       mu_.Await(absl::Condition(&has_work));
-      if (queue_.empty() && due_.empty()) break;  // stopping, everything applied
+      if (queue_.empty()) break;  // stopping, and everything queued is applied
       work.swap(queue_);
       queued_entries_ = 0;
-      due.swap(due_);
     }
-    for (auto& run : due) run();
     // Coalesce consecutive entries into large storage batches.
     std::vector<raft::Entry> pending;
     for (ApplyWork& w : work) {
@@ -147,17 +153,6 @@ void StateMachine::ApplyEntries(std::vector<raft::Entry>* entries) {
   SYNOD_CHECK_OK(outcomes.status())
       << "applying entries " << batch.front().index << ".." << batch.back().index;
   const uint64_t last = batch.back().index;
-  PublishApplied(last);
-  for (size_t i = 0; i < outcomes->size(); ++i) {
-    const storage::EntryOutcome& o = (*outcomes)[i];
-    const storage::ApplyEntry& a = batch[i];
-    if (o.skipped || a.command == nullptr) continue;
-    if (a.command->origin_member() != options_.self || a.command->origin_request() == 0) continue;
-    Outcome outcome;
-    outcome.code = o.result.code();
-    outcome.result = &o.result;
-    tracker_->Complete(a.command->origin_request(), outcome);
-  }
   if (observer_ != nullptr) {
     std::vector<AppliedEntry> applied_entries;
     applied_entries.reserve(outcomes->size());
@@ -166,6 +161,28 @@ void StateMachine::ApplyEntries(std::vector<raft::Entry>* entries) {
       applied_entries.push_back(AppliedEntry{batch[i].index, batch[i].command, &(*outcomes)[i]});
     }
     observer_->OnApplied(applied_entries);
+  }
+  // This replica's requests complete on the reply thread, after the reads
+  // that waited for this batch were released (both in apply order).
+  PublishApplied(last);
+  std::vector<std::pair<uint64_t, v1::CommandResult>> done;
+  for (size_t i = 0; i < outcomes->size(); ++i) {
+    storage::EntryOutcome& o = (*outcomes)[i];
+    const storage::ApplyEntry& a = batch[i];
+    if (o.skipped || a.command == nullptr) continue;
+    if (a.command->origin_member() != options_.self || a.command->origin_request() == 0) continue;
+    done.emplace_back(a.command->origin_request(), std::move(o.result));
+  }
+  if (!done.empty()) {
+    RequestTracker* tracker = tracker_;
+    replies_.Post([tracker, done = std::move(done)] {
+      for (const auto& [id, result] : done) {
+        Outcome outcome;
+        outcome.code = result.code();
+        outcome.result = &result;
+        tracker->Complete(id, outcome);
+      }
+    });
   }
   entries->clear();
 }

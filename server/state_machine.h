@@ -9,6 +9,10 @@
 // handing out committed entries, and the leader's flow control slows
 // replication instead of this replica buffering without bound).
 //
+// Replies and reads are not run on the apply thread: completing a gRPC call
+// writes to the network inline, and the apply thread is every replica's one
+// serial stage. They go, in apply order, to a reply thread.
+//
 // A storage failure while applying is fatal: the state and the log would no
 // longer agree, and answering from such a state could break linearizability.
 //
@@ -36,6 +40,7 @@
 #include "server/replica_state.h"
 #include "server/request_tracker.h"
 #include "server/snapshot_files.h"
+#include "server/watch/task_runner.h"
 #include "storage/apply.h"
 #include "storage/tree_store.h"
 
@@ -98,9 +103,9 @@ class StateMachine {
   // Raft thread. Blocks while the queue is full.
   void Enqueue(ApplyWork work);
 
-  // Runs `run` once the applied index is >= `index`: on the apply thread
+  // Runs `run` once the applied index is >= `index`: on the reply thread
   // after the batch that reaches it, or, if it already is, at once on the
-  // calling thread (inline_ok) or soon on the apply thread (!inline_ok: the
+  // calling thread (inline_ok) or soon on the reply thread (!inline_ok: the
   // raft thread must not spend its time on reads). Waits still pending at
   // Stop are dropped (their requests are completed by the tracker's
   // shutdown).
@@ -128,9 +133,9 @@ class StateMachine {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
   std::multimap<uint64_t, std::function<void()>> waits_ ABSL_GUARDED_BY(mu_);
-  // Runs due now, handed over by threads that must not run them.
-  std::vector<std::function<void()>> due_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
+  // Completes requests and runs reads, in order (see the class comment).
+  WorkerThread replies_;
 };
 
 }  // namespace synod::server
