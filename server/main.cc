@@ -41,6 +41,11 @@ ABSL_FLAG(std::string, initial_cluster, "",
           "1=127.0.0.1:7101/127.0.0.1:7001,2=127.0.0.1:7102/127.0.0.1:7002. Identical on "
           "every founding member; the cluster id is derived from it. Empty: a cluster of "
           "this replica alone.");
+ABSL_FLAG(std::string, join, "",
+          "Client addresses (comma-separated) of running members of a cluster to join, "
+          "instead of --initial_cluster. Add this member first (Cluster.MemberAdd / "
+          "synodctl member add): it joins as a learner with an empty data dir and is caught "
+          "up by the leader; promote it once it has caught up.");
 ABSL_FLAG(int32_t, heartbeat_ms, 100, "Leader heartbeat interval (one Raft tick), ms.");
 ABSL_FLAG(int32_t, election_ms, 1000,
           "Election timeout, ms: a follower that hears no leader for a random time in "
@@ -102,6 +107,7 @@ int main(int argc, char** argv) {
   options.client_addr = absl::GetFlag(FLAGS_client_addr);
   options.peer_addr = absl::GetFlag(FLAGS_peer_addr);
   options.initial_cluster = absl::GetFlag(FLAGS_initial_cluster);
+  options.join = absl::GetFlag(FLAGS_join);
   options.heartbeat = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_ms));
   options.election_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_election_ms));
   options.snapshot_threshold = absl::GetFlag(FLAGS_snapshot_threshold);

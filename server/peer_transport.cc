@@ -9,6 +9,7 @@
 #include "grpcpp/security/credentials.h"
 #include "server/crc32c.h"
 #include "server/log.h"
+#include "storage/log_store.h"
 
 namespace synod::server {
 namespace {
@@ -258,6 +259,11 @@ bool PeerTransport::StreamSnapshot(Peer* peer, const raft::Message& message) {
   const uint64_t index = message.snapshot().metadata().index();
   const std::string path = snapshots_->PathFor(index);
   std::ifstream in(path, std::ios::binary);
+  if (!in && index == storage::kBootstrapIndex) {
+    // The founding snapshot is the empty tree and has no file: an empty
+    // stream stands for it (the receiver restores nothing).
+    in.open("/dev/null", std::ios::binary);
+  }
   if (!in) {
     Log("snapshot %llu: cannot open %s", static_cast<unsigned long long>(index), path.c_str());
     return false;

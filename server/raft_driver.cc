@@ -142,6 +142,20 @@ void RaftDriver::ReadIndex(uint64_t request_id) {
   tracker_->Complete(request_id, outcome);
 }
 
+void RaftDriver::RequestMembership(MembershipRequest request) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      inbox_.membership.push_back(std::move(request));
+      return;
+    }
+  }
+  Outcome outcome;
+  outcome.code = v1::UNAVAILABLE;
+  outcome.message = "replica is shutting down";
+  tracker_->Complete(request.request_id, outcome);
+}
+
 void RaftDriver::QueryStatus(std::function<void(const DriverStatus&)> done) {
   {
     absl::MutexLock lock(&mu_);
@@ -228,6 +242,7 @@ void RaftDriver::Process(Inbox* inbox) {
   for (v1::Command& c : inbox->proposals) DoPropose(&c);
   if (!inbox->reads.empty()) IssueReads(std::move(inbox->reads));
   for (auto& [index, ok] : inbox->snapshots_created) OnSnapshotCreated(index, ok);
+  for (const MembershipRequest& r : inbox->membership) DoMembership(r);
   if (!inbox->status_queries.empty()) {
     const DriverStatus status = BuildStatus();
     for (auto& done : inbox->status_queries) done(status);
@@ -349,6 +364,10 @@ void RaftDriver::HandleReady(raft::Ready rd) {
     soft_ = *rd.soft_state;
     state_->set_leader(soft_.leader);
     state_->set_role(soft_.role);
+    if (pending_transfer_.has_value() && soft_.leader == pending_transfer_->transferee) {
+      tracker_->Complete(pending_transfer_->request_id, Outcome());
+      pending_transfer_.reset();
+    }
   }
   if (rd.hard_state.has_value()) {
     state_->set_term(rd.hard_state->term());
@@ -447,6 +466,15 @@ void RaftDriver::ApplyConfChangeEntry(const raft::Entry& entry) {
       raft::ConfChange::Type_Name(cc.type()).c_str(), static_cast<unsigned long long>(id));
   conf_history_.push_back(point);
   InstallMembership(point);
+  if (pending_change_.has_value() && pending_change_->change.type() == cc.type() &&
+      pending_change_->change.node_id() == cc.node_id()) {
+    // After the install: the reply lists the new membership.
+    tracker_->Complete(pending_change_->request_id, Outcome());
+    pending_change_.reset();
+  }
+  if (cc.type() == raft::ConfChange::REMOVE_NODE && id == options_.self) {
+    Log("this member was removed from the cluster; it may be shut down");
+  }
 }
 
 void RaftDriver::InstallMembership(const ConfPoint& point) {
@@ -456,8 +484,148 @@ void RaftDriver::InstallMembership(const ConfPoint& point) {
     members.push_back(m);
     if (id != options_.self && !m.peer_addr().empty()) peers[id] = m.peer_addr();
   }
+  if (point.members.empty()) peers = options_.seed_peers;
   state_->set_members(std::move(members));
   transport_->UpdatePeers(peers);
+}
+
+v1::ErrorCode RaftDriver::CheckMembership(const raft::ConfChange& change, std::string* why) const {
+  const raft::Status st = node_->GetStatus();
+  const raft::ConfState& cs = st.conf_state;
+  auto contains = [](const auto& list, raft::NodeId id) {
+    return std::find(list.begin(), list.end(), id) != list.end();
+  };
+  const raft::NodeId id = change.node_id();
+  const bool voter = contains(cs.voters(), id);
+  const bool learner = contains(cs.learners(), id);
+  switch (change.type()) {
+    case raft::ConfChange::ADD_LEARNER:
+    case raft::ConfChange::ADD_VOTER: {
+      if (voter || learner) {
+        *why = absl::StrCat("member ", id, " exists");
+        return v1::MEMBER_EXISTS;
+      }
+      v1::Member m;
+      if (!m.ParseFromString(change.context()) || m.peer_addr().empty()) {
+        *why = "the new member needs a peer address";
+        return v1::INVALID_ARGUMENT;
+      }
+      for (const auto& [other, member] : conf_history_.back().members) {
+        if (member.peer_addr() == m.peer_addr() ||
+            (!m.client_addr().empty() && member.client_addr() == m.client_addr())) {
+          *why = absl::StrCat("member ", other, " already uses that address");
+          return v1::MEMBER_EXISTS;
+        }
+      }
+      return v1::OK;
+    }
+    case raft::ConfChange::PROMOTE_LEARNER: {
+      if (!learner) {
+        *why = absl::StrCat("member ", id, " is not a learner");
+        return voter ? v1::MEMBER_EXISTS : v1::MEMBER_NOT_FOUND;
+      }
+      for (const raft::ProgressStatus& p : st.progress) {
+        if (p.id != id) continue;
+        // Replicating (it acknowledged a matching log and is streaming)
+        // and close to the end; a learner that never answered has match 0
+        // and is probed, not replicating.
+        if (p.state != raft::ProgressStatus::State::kReplicate || p.match == 0 ||
+            p.match + options_.max_learner_lag < st.last_index || !p.recent_active) {
+          *why = absl::StrCat("learner ", id, " has ", p.match, " of ", st.last_index,
+                              " entries; promote it once it has caught up");
+          return v1::LEARNER_NOT_READY;
+        }
+        return v1::OK;
+      }
+      *why = absl::StrCat("no replication progress for learner ", id);
+      return v1::LEARNER_NOT_READY;
+    }
+    case raft::ConfChange::REMOVE_NODE: {
+      if (!voter && !learner) {
+        *why = absl::StrCat("member ", id, " does not exist");
+        return v1::MEMBER_NOT_FOUND;
+      }
+      if (!voter) return v1::OK;
+      // The voters that remain must still hold a live majority among
+      // themselves, or the cluster stops committing.
+      int remaining = 0;
+      int live = 0;
+      for (raft::NodeId v : cs.voters()) {
+        if (v == id) continue;
+        ++remaining;
+        if (v == options_.self) {
+          ++live;
+          continue;
+        }
+        // Live: heard from within the last election timeout (check-quorum)
+        // and its stream is up (a killed peer breaks it at once).
+        for (const raft::ProgressStatus& p : st.progress) {
+          if (p.id == v && p.recent_active && transport_->Reachable(v)) ++live;
+        }
+      }
+      if (remaining == 0 || live < remaining / 2 + 1) {
+        *why = absl::StrCat("removing ", id, " leaves ", live, " live of ", remaining,
+                            " voters: no majority");
+        return v1::UNSAFE_MEMBERSHIP_CHANGE;
+      }
+      return v1::OK;
+    }
+    default:
+      *why = "unknown membership change";
+      return v1::INVALID_ARGUMENT;
+  }
+}
+
+void RaftDriver::DoMembership(const MembershipRequest& request) {
+  Outcome refused;
+  auto refuse = [&](v1::ErrorCode code, std::string why) {
+    refused.code = code;
+    refused.message = std::move(why);
+    tracker_->Complete(request.request_id, refused);
+  };
+  if (soft_.role != raft::Role::kLeader) {
+    refuse(v1::NOT_LEADER, "membership changes go to the leader");
+    return;
+  }
+  if (request.kind == MembershipRequest::Kind::kTransfer) {
+    const raft::ConfState cs = node_->GetStatus().conf_state;
+    if (std::find(cs.voters().begin(), cs.voters().end(), request.transferee) ==
+        cs.voters().end()) {
+      refuse(v1::MEMBER_NOT_FOUND, absl::StrCat("member ", request.transferee, " is not a voter"));
+      return;
+    }
+    if (request.transferee == options_.self) {
+      tracker_->Complete(request.request_id, Outcome());  // already leading
+      return;
+    }
+    if (pending_transfer_.has_value()) {
+      refuse(v1::MEMBERSHIP_CHANGE_IN_PROGRESS, "a leadership transfer is under way");
+      return;
+    }
+    pending_transfer_ = request;
+    node_->TransferLeader(request.transferee);
+    return;
+  }
+  std::string why;
+  if (v1::ErrorCode code = CheckMembership(request.change, &why); code != v1::OK) {
+    refuse(code, why);
+    return;
+  }
+  if (pending_change_.has_value() && tracker_->Pending(pending_change_->request_id)) {
+    refuse(v1::MEMBERSHIP_CHANGE_IN_PROGRESS, "another membership change is under way");
+    return;
+  }
+  absl::Status s = node_->ProposeConfChange(request.change);
+  if (!s.ok()) {
+    const v1::ErrorCode code = s.code() == absl::StatusCode::kAlreadyExists ? v1::MEMBER_EXISTS
+                               : s.code() == absl::StatusCode::kNotFound    ? v1::MEMBER_NOT_FOUND
+                               : s.code() == absl::StatusCode::kInvalidArgument
+                                   ? v1::INVALID_ARGUMENT
+                                   : v1::MEMBERSHIP_CHANGE_IN_PROGRESS;
+    refuse(code, std::string(s.message()));
+    return;
+  }
+  pending_change_ = request;
 }
 
 const RaftDriver::ConfPoint& RaftDriver::ConfAt(raft::LogIndex index) const {

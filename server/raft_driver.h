@@ -79,6 +79,15 @@ struct DriverStatus {
   std::map<raft::NodeId, bool> reachable;
 };
 
+// A membership change or leadership transfer asked of the leader.
+struct MembershipRequest {
+  enum class Kind { kChange, kTransfer };
+  Kind kind = Kind::kChange;
+  raft::ConfChange change;                  // kChange; context = serialized v1::Member
+  raft::NodeId transferee = raft::kNoNode;  // kTransfer
+  uint64_t request_id = 0;                  // tracker id completed with the outcome
+};
+
 class RaftDriver final : public RaftMailbox {
  public:
   struct Options {
@@ -92,7 +101,13 @@ class RaftDriver final : public RaftMailbox {
     uint64_t max_size_per_msg = 1u << 20;
     int max_inflight_msgs = 256;
     uint64_t max_uncommitted_bytes = 256u << 20;
+    // A learner is promoted only if its log is at most this many entries
+    // behind the leader's.
+    uint64_t max_learner_lag = 1000;
     uint64_t seed = 0;
+    // Peers to talk to while the log holds no membership yet (a member that
+    // joins with an empty log).
+    std::map<raft::NodeId, std::string> seed_peers;
   };
 
   // Not owned; all outlive the driver.
@@ -118,6 +133,14 @@ class RaftDriver final : public RaftMailbox {
   // replica has applied up to a linearizable read index (§6.4), or with
   // UNAVAILABLE when there is no leader.
   void ReadIndex(uint64_t request_id);
+  // Any thread. Carries out a membership change or leadership transfer on
+  // the leader and completes `request.request_id`: OK once the change is
+  // committed and applied here (transfer: once the transferee leads), else
+  // NOT_LEADER, MEMBER_EXISTS, MEMBER_NOT_FOUND, LEARNER_NOT_READY,
+  // UNSAFE_MEMBERSHIP_CHANGE, MEMBERSHIP_CHANGE_IN_PROGRESS,
+  // INVALID_ARGUMENT. One change at a time (§4.1: the core refuses a second
+  // until the first is applied).
+  void RequestMembership(MembershipRequest request);
   // Any thread. Runs `done` on the raft thread with the current status.
   void QueryStatus(std::function<void(const DriverStatus&)> done);
 
@@ -140,9 +163,11 @@ class RaftDriver final : public RaftMailbox {
     std::vector<raft::NodeId> unreachable;
     std::vector<std::pair<raft::NodeId, bool>> snapshot_reports;
     std::vector<std::pair<uint64_t, bool>> snapshots_created;
+    std::vector<MembershipRequest> membership;
     bool empty() const {
       return messages.empty() && proposals.empty() && reads.empty() && status_queries.empty() &&
-             unreachable.empty() && snapshot_reports.empty() && snapshots_created.empty();
+             unreachable.empty() && snapshot_reports.empty() && snapshots_created.empty() &&
+             membership.empty();
     }
   };
   // Membership as of a log index.
@@ -172,6 +197,9 @@ class RaftDriver final : public RaftMailbox {
   void FailRequests(const std::vector<uint64_t>& ids, v1::ErrorCode code, const std::string& why);
   void ServeReadState(const raft::ReadState& rs);
 
+  void DoMembership(const MembershipRequest& request);
+  // Why `change` is unsafe or invalid here (OK if it may be proposed).
+  v1::ErrorCode CheckMembership(const raft::ConfChange& change, std::string* why) const;
   void ApplyConfChangeEntry(const raft::Entry& entry);
   void InstallMembership(const ConfPoint& point);
   void OnSnapshotInstalled(const raft::Snapshot& snapshot);
@@ -207,6 +235,10 @@ class RaftDriver final : public RaftMailbox {
   // back is the current membership.
   std::vector<ConfPoint> conf_history_;
   std::optional<PendingSnapshot> pending_snapshot_;
+  // The membership change / transfer this leader proposed and a request
+  // waits for (one at a time).
+  std::optional<MembershipRequest> pending_change_;
+  std::optional<MembershipRequest> pending_transfer_;
   bool snapshot_requested_ = false;
   raft::LogIndex last_snapshot_index_ = 0;  // newest snapshot file (log or pending)
 

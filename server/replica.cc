@@ -14,6 +14,7 @@
 #include "server/cluster_config.h"
 #include "server/data_dir.h"
 #include "server/fault_injection.h"
+#include "server/join.h"
 #include "server/log.h"
 #include "server/peer_service.h"
 #include "server/peer_transport.h"
@@ -129,7 +130,26 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     return absl::InvalidArgumentError("--election_ms must be at least 3 x --heartbeat_ms");
   }
   InitialCluster cluster;
-  if (absl::Status s = ResolveCluster(options, &cluster, &p->client_addr, &p->peer_addr); !s.ok()) {
+  const bool joining = !options.join.empty();
+  if (joining) {
+    if (!options.initial_cluster.empty()) {
+      return absl::InvalidArgumentError("give --join or --initial_cluster, not both");
+    }
+    absl::StatusOr<JoinInfo> info = DiscoverCluster(options.join, options.id, absl::Seconds(5));
+    if (!info.ok()) return info.status();
+    cluster.cluster_id = info->cluster_id;
+    cluster.members = info->members;
+    p->peer_addr = options.peer_addr.empty() ? info->self.peer_addr() : options.peer_addr;
+    if (p->peer_addr != info->self.peer_addr()) {
+      return absl::InvalidArgumentError(absl::StrCat("--peer_addr=", p->peer_addr, " but member ",
+                                                     options.id, " was added with ",
+                                                     info->self.peer_addr()));
+    }
+    p->client_addr = !options.client_addr.empty()        ? options.client_addr
+                     : !info->self.client_addr().empty() ? info->self.client_addr()
+                                                         : "127.0.0.1:7001";
+  } else if (absl::Status s = ResolveCluster(options, &cluster, &p->client_addr, &p->peer_addr);
+             !s.ok()) {
     return s;
   }
 
@@ -158,7 +178,11 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
                                      "dir away and let it rejoin empty"));
   }
   p->log = *std::move(log);
-  if (p->log->IsEmpty()) {
+  if (p->log->IsEmpty() && joining) {
+    Log("joining cluster %llu as member %llu: waiting for the leader's snapshot",
+        static_cast<unsigned long long>(cluster.cluster_id),
+        static_cast<unsigned long long>(options.id));
+  } else if (p->log->IsEmpty()) {
     raft::ConfState conf;
     for (const v1::Member& m : cluster.members) conf.add_voters(m.id());
     if (absl::Status s = p->log->Bootstrap(conf, RaftDriver::EncodeDescriptor(cluster.members));
@@ -235,6 +259,13 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
       static_cast<int>(absl::FDivDuration(options.election_timeout, options.heartbeat));
   driver_options.snapshot_threshold = options.snapshot_threshold;
   driver_options.seed = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())) ^ options.id;
+  if (joining) {
+    // Until the leader's snapshot tells it the membership, a joining member
+    // answers the leader through the addresses the cluster gave it.
+    for (const v1::Member& m : cluster.members) {
+      if (m.id() != options.id) driver_options.seed_peers[m.id()] = m.peer_addr();
+    }
+  }
   p->driver = std::make_unique<RaftDriver>(
       driver_options, p->log.get(), p->store.get(), p->transport.get(), p->state_machine.get(),
       p->tracker.get(), p->state.get(), p->snapshots.get(), p->faults.get());

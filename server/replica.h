@@ -31,8 +31,12 @@ struct ReplicaOptions {
   // defaults 127.0.0.1:7001 (client) / 127.0.0.1:7101 (peer).
   std::string client_addr;
   std::string peer_addr;
-  // Empty: a cluster of this replica alone.
+  // Empty: a cluster of this replica alone (unless `join` is set).
   std::string initial_cluster;
+  // Client addresses of running members of the cluster to join (this
+  // member must have been added with MemberAdd). Exclusive with
+  // initial_cluster.
+  std::string join;
   absl::Duration heartbeat = absl::Milliseconds(100);
   absl::Duration election_timeout = absl::Milliseconds(1000);
   uint64_t snapshot_threshold = 100000;

@@ -7,6 +7,7 @@
 #include "absl/synchronization/notification.h"
 #include "raft/check.h"
 #include "server/log.h"
+#include "storage/log_store.h"
 
 namespace synod::server {
 
@@ -189,6 +190,12 @@ void StateMachine::ApplyEntries(std::vector<raft::Entry>* entries) {
 
 void StateMachine::Restore(uint64_t index) {
   if (store_->meta().applied_index >= index) return;  // already there (restart)
+  if (index == storage::kBootstrapIndex && store_->meta().applied_index == 0) {
+    // The founding snapshot holds the empty tree, which a fresh store is.
+    PublishApplied(index);
+    if (observer_ != nullptr) observer_->OnRestored(index);
+    return;
+  }
   const std::string path = snapshots_->PathFor(index);
   absl::StatusOr<storage::SnapshotInfo> info = store_->RestoreSnapshot(path);
   SYNOD_CHECK_OK(info.status()) << "restoring snapshot " << path;

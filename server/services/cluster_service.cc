@@ -1,6 +1,8 @@
 #include "server/services/cluster_service.h"
 
 #include <algorithm>
+#include <type_traits>
+#include <utility>
 
 #include "server/services/reply.h"
 
@@ -58,6 +60,76 @@ grpc::ServerUnaryReactor* ClusterService::Status(grpc::CallbackServerContext* co
     FinishReply(reactor, response, *state, v1::OK, "", meta.applied_index);
   });
   return reactor;
+}
+
+template <typename Response>
+grpc::ServerUnaryReactor* ClusterService::Submit(grpc::CallbackServerContext* context,
+                                                 MembershipRequest request, Response* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const ReplicaState* state = flow_->state();
+  const bool transfer = request.kind == MembershipRequest::Kind::kTransfer;
+  auto done = [reactor, response, state](const Outcome& o) {
+    if (o.code == v1::OK) {
+      if constexpr (!std::is_same_v<Response, v1::TransferLeaderResponse>) {
+        for (const v1::Member& m : state->members()) *response->add_members() = m;
+      }
+    }
+    FinishReply(reactor, response, *state, o.code, o.message);
+  };
+  // A transfer that does not happen in time did not happen (UNAVAILABLE);
+  // a membership change that timed out may still commit.
+  request.request_id = flow_->Track(flow_->Deadline(context), std::move(done),
+                                    transfer ? v1::UNAVAILABLE : v1::DEADLINE_EXCEEDED);
+  if (request.request_id != 0) driver_->RequestMembership(std::move(request));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberAdd(grpc::CallbackServerContext* context,
+                                                    const v1::MemberAddRequest* request,
+                                                    v1::MemberAddResponse* response) {
+  if (request->id() == 0 || request->peer_addr().empty()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    FinishReply(reactor, response, *flow_->state(), v1::INVALID_ARGUMENT,
+                "a new member needs an id >= 1 and a peer address");
+    return reactor;
+  }
+  MembershipRequest r;
+  r.change.set_type(raft::ConfChange::ADD_LEARNER);
+  r.change.set_node_id(request->id());
+  v1::Member m;
+  m.set_id(request->id());
+  m.set_peer_addr(request->peer_addr());
+  m.set_client_addr(request->client_addr());
+  m.set_learner(true);
+  r.change.set_context(m.SerializeAsString());
+  return Submit(context, std::move(r), response);
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberPromote(grpc::CallbackServerContext* context,
+                                                        const v1::MemberPromoteRequest* request,
+                                                        v1::MemberPromoteResponse* response) {
+  MembershipRequest r;
+  r.change.set_type(raft::ConfChange::PROMOTE_LEARNER);
+  r.change.set_node_id(request->id());
+  return Submit(context, std::move(r), response);
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberRemove(grpc::CallbackServerContext* context,
+                                                       const v1::MemberRemoveRequest* request,
+                                                       v1::MemberRemoveResponse* response) {
+  MembershipRequest r;
+  r.change.set_type(raft::ConfChange::REMOVE_NODE);
+  r.change.set_node_id(request->id());
+  return Submit(context, std::move(r), response);
+}
+
+grpc::ServerUnaryReactor* ClusterService::TransferLeader(grpc::CallbackServerContext* context,
+                                                         const v1::TransferLeaderRequest* request,
+                                                         v1::TransferLeaderResponse* response) {
+  MembershipRequest r;
+  r.kind = MembershipRequest::Kind::kTransfer;
+  r.transferee = request->id();
+  return Submit(context, std::move(r), response);
 }
 
 grpc::ServerUnaryReactor* ClusterService::MemberList(grpc::CallbackServerContext* context,

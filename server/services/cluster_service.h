@@ -1,6 +1,8 @@
-// ClusterService: Cluster.Status and Cluster.MemberList. Membership changes,
-// leadership transfer and backups (MemberAdd/Promote/Remove, TransferLeader,
-// Snapshot) belong to the operations work and answer UNIMPLEMENTED here.
+// ClusterService: Cluster.Status, MemberList, and the membership RPCs
+// (MemberAdd adds a learner, MemberPromote, MemberRemove, TransferLeader),
+// which go to the leader's raft thread (RaftDriver::RequestMembership; a
+// follower answers NOT_LEADER with the leader hint). Snapshot (backup) is
+// not served yet: UNIMPLEMENTED.
 //
 // Status asks the raft thread for its view (a queued query, answered on the
 // raft thread, which then finishes the reactor), so it never blocks a gRPC
@@ -30,8 +32,25 @@ class ClusterService final : public v1::Cluster::CallbackService {
   grpc::ServerUnaryReactor* MemberList(grpc::CallbackServerContext* context,
                                        const v1::MemberListRequest* request,
                                        v1::MemberListResponse* response) override;
+  grpc::ServerUnaryReactor* MemberAdd(grpc::CallbackServerContext* context,
+                                      const v1::MemberAddRequest* request,
+                                      v1::MemberAddResponse* response) override;
+  grpc::ServerUnaryReactor* MemberPromote(grpc::CallbackServerContext* context,
+                                          const v1::MemberPromoteRequest* request,
+                                          v1::MemberPromoteResponse* response) override;
+  grpc::ServerUnaryReactor* MemberRemove(grpc::CallbackServerContext* context,
+                                         const v1::MemberRemoveRequest* request,
+                                         v1::MemberRemoveResponse* response) override;
+  grpc::ServerUnaryReactor* TransferLeader(grpc::CallbackServerContext* context,
+                                           const v1::TransferLeaderRequest* request,
+                                           v1::TransferLeaderResponse* response) override;
 
  private:
+  // Submits a membership request; the reply lists the members on success.
+  template <typename Response>
+  grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context, MembershipRequest request,
+                                   Response* response);
+
   RequestFlow* const flow_;
   RaftDriver* const driver_;
   storage::TreeStore* const store_;

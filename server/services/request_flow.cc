@@ -28,6 +28,18 @@ void RequestFlow::Write(absl::Time deadline, v1::Command command, RequestTracker
   driver_->Propose(std::move(command));
 }
 
+uint64_t RequestFlow::Track(absl::Time deadline, RequestTracker::Callback done,
+                            v1::ErrorCode on_timeout_code) {
+  if (!state_->serving()) {
+    Outcome outcome;
+    outcome.code = v1::UNAVAILABLE;
+    outcome.message = "replica is shutting down";
+    done(outcome);
+    return 0;
+  }
+  return tracker_->Register(deadline, std::move(done), on_timeout_code);
+}
+
 void RequestFlow::WaitApplied(absl::Time deadline, uint64_t index, std::function<void()> read,
                               RequestTracker::Callback fail) {
   if (state_machine_->applied() >= index) {

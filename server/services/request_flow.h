@@ -53,6 +53,10 @@ class RequestFlow {
   void Read(absl::Time deadline, const v1::ReadOptions& options, std::function<void()> read,
             RequestTracker::Callback fail);
 
+  // Registers another kind of request (membership changes): `done` runs
+  // once. Returns its tracker id, or 0 if `done` already ran (shutting down).
+  uint64_t Track(absl::Time deadline, RequestTracker::Callback done, v1::ErrorCode on_timeout_code);
+
   ReplicaState* state() const { return state_; }
 
  private:

@@ -78,10 +78,17 @@ v1::ErrorCode GetNode(v1::Tree::Stub* tree, const std::string& path, std::string
 TestCluster::TestCluster(const Options& options) : options_(options), dir_("synod-e2e-") {
   std::vector<std::string> entries;
   for (int id = 1; id <= options_.size; ++id) {
-    Member& m = members_[id];
-    m.client_addr = absl::StrCat("127.0.0.1:", testing::FreePort());
-    m.peer_addr = absl::StrCat("127.0.0.1:", testing::FreePort());
+    Member& m = NewMember(id);
     entries.push_back(absl::StrCat(id, "=", m.peer_addr, "/", m.client_addr));
+  }
+  initial_cluster_ = absl::StrJoin(entries, ",");
+}
+
+TestCluster::Member& TestCluster::NewMember(int id) {
+  Member& m = members_[id];
+  m.client_addr = absl::StrCat("127.0.0.1:", testing::FreePort());
+  m.peer_addr = absl::StrCat("127.0.0.1:", testing::FreePort());
+  {
     // Members come and go in these tests: reconnect within 100-200 ms, not
     // after gRPC's default backoff of seconds.
     grpc::ChannelArguments args;
@@ -96,7 +103,19 @@ TestCluster::TestCluster(const Options& options) : options_(options), dir_("syno
     m.cluster = v1::Cluster::NewStub(m.channel);
     std::ofstream(FaultFile(id), std::ios::trunc);
   }
-  initial_cluster_ = absl::StrJoin(entries, ",");
+  return m;
+}
+
+int TestCluster::AddMemberSlot() {
+  const int id = static_cast<int>(members_.size()) + 1;
+  NewMember(id);
+  return id;
+}
+
+std::string TestCluster::FoundingClientAddrs() const {
+  std::vector<std::string> addrs;
+  for (int id = 1; id <= options_.size; ++id) addrs.push_back(members_.at(id).client_addr);
+  return absl::StrJoin(addrs, ",");
 }
 
 TestCluster::~TestCluster() {
@@ -136,7 +155,8 @@ absl::Status TestCluster::Start(int id) {
   po.log_path = log_path(id);
   po.args = {absl::StrCat("--id=", id),
              absl::StrCat("--data_dir=", data_dir(id)),
-             absl::StrCat("--initial_cluster=", initial_cluster_),
+             id <= options_.size ? absl::StrCat("--initial_cluster=", initial_cluster_)
+                                 : absl::StrCat("--join=", FoundingClientAddrs()),
              absl::StrCat("--heartbeat_ms=", options_.heartbeat_ms),
              absl::StrCat("--election_ms=", options_.election_ms),
              absl::StrCat("--snapshot_threshold=", options_.snapshot_threshold),
@@ -176,7 +196,7 @@ bool TestCluster::Running(int id) {
 
 std::vector<int> TestCluster::RunningIds() {
   std::vector<int> out;
-  for (int id = 1; id <= options_.size; ++id) {
+  for (const auto& [id, m] : members_) {
     if (Running(id)) out.push_back(id);
   }
   return out;

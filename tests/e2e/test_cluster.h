@@ -41,8 +41,11 @@ class TestCluster {
   explicit TestCluster(const Options& options);
   ~TestCluster();
 
-  // Starts every member that is not running.
+  // Starts every founding member that is not running.
   absl::Status StartAll();
+  // Reserves ports and a data dir for a new member (not a founding one);
+  // returns its id. Start(id) then runs it with --join (add it first).
+  int AddMemberSlot();
   // Starts member `id` (1-based), which must not be running, and waits until
   // it accepts client connections.
   absl::Status Start(int id);
@@ -55,6 +58,9 @@ class TestCluster {
   std::vector<int> RunningIds();
 
   const std::string& client_addr(int id) const { return members_.at(id).client_addr; }
+  const std::string& peer_addr(int id) const { return members_.at(id).peer_addr; }
+  // Client addresses of the founding members, comma-separated.
+  std::string FoundingClientAddrs() const;
   std::string data_dir(int id) const;
   std::string log_path(int id) const;
   std::string LogTail(int id, size_t bytes = 4000) const;
@@ -83,6 +89,7 @@ class TestCluster {
     std::unique_ptr<v1::Cluster::Stub> cluster;
   };
   std::string FaultFile(int id) const;
+  Member& NewMember(int id);
   void WriteFaults(int id, const std::set<int>& peers);
 
   const Options options_;
