@@ -194,8 +194,13 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
         static_cast<unsigned long long>(cluster.cluster_id));
   }
 
+  // A restore cut short by a crash is finished below from the log's
+  // snapshot file (the log records a received snapshot only once its file
+  // is on disk, and before the state is restored from it).
+  storage::RocksTreeStore::OpenOptions store_options;
+  store_options.allow_interrupted_restore = true;
   absl::StatusOr<std::unique_ptr<storage::RocksTreeStore>> store =
-      storage::RocksTreeStore::Open(p->env.get());
+      storage::RocksTreeStore::Open(p->env.get(), store_options);
   if (!store.ok()) return store.status();
   p->store = *std::move(store);
 
@@ -204,7 +209,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   absl::StatusOr<raft::Snapshot> log_snapshot = p->log->GetSnapshot();
   if (!log_snapshot.ok()) return log_snapshot.status();
   const raft::LogIndex snap_index = log_snapshot->metadata().index();
-  if (p->store->meta().applied_index < snap_index && snap_index != storage::kBootstrapIndex) {
+  if (p->store->restore_pending() ||
+      (p->store->meta().applied_index < snap_index && snap_index != storage::kBootstrapIndex)) {
     // The log was reset to a snapshot from the leader but the state was not
     // restored from it before the process stopped: do it now.
     const std::string path = p->snapshots->PathFor(snap_index);
