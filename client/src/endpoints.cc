@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/debugging/leak_check.h"
 #include "absl/synchronization/notification.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -20,30 +21,38 @@ namespace {
 // doing the same would crash alike. One channel that has made a callback
 // call and is never destroyed keeps the queue up for the whole process.
 void PinCallbackCompletionQueue() {
-  static const bool pinned = [] {
-    auto* channel = new std::shared_ptr<grpc::Channel>(
-        grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()));
-    auto* stub = v1::Cluster::NewStub(*channel).release();
+  struct Pin {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<v1::Cluster::Stub> stub;
+  };
+  // Lives for the whole process, on purpose.
+  static const Pin* pin = [] {
+    auto* p = absl::IgnoreLeak(new Pin);
+    p->channel = grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
+    p->stub = v1::Cluster::NewStub(p->channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now());  // fails at once, unsent
     v1::StatusRequest req;
     v1::StatusResponse resp;
     absl::Notification done;
-    stub->async()->Status(&ctx, &req, &resp, [&done](grpc::Status) { done.Notify(); });
+    p->stub->async()->Status(&ctx, &req, &resp, [&done](grpc::Status) { done.Notify(); });
     done.WaitForNotification();
-    return true;
+    return p;
   }();
-  (void)pinned;
+  (void)pin;
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   PinCallbackCompletionQueue();
   grpc::ChannelArguments args;
   // A replica that comes back should be found again within about a second,
-  // not after gRPC's default backoff of up to two minutes.
+  // not after gRPC's default backoff of up to two minutes. (Not
+  // GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: it is also the connect timeout.)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // After a failed connect the name is resolved again, by default at most
+  // every 30 s: too slow for a replica that restarts.
+  args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 1000);
   // Snapshots and large multis: the server sets its own limit deliberately.
   args.SetMaxReceiveMessageSize(64 << 20);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);

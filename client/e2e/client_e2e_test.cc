@@ -1,0 +1,376 @@
+// synod::Client, the recipes and synodctl against real `synod` replicas
+// (tests/e2e TestCluster: free ports, temp dirs, processes stopped by PID).
+//
+// - tree calls and typed errors; read-your-writes on a follower;
+// - failover of the leader under a steady exactly-once writer: no error
+//   surfaces, every write applies once, the session survives, a recursive
+//   watch sees every event once and in order;
+// - an ephemeral node of a kill -9'd synodctl vanishes within its session
+//   timeout and a child watch fires;
+// - a lock held by a kill -9'd synodctl passes to the next holder with a
+//   higher fencing token; an election moves on the same way;
+// - synodctl's output and exit statuses.
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "client/recipes/leader_election.h"
+#include "client/recipes/lock.h"
+#include "client/recipes/queue.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "synod/client.h"
+#include "tests/e2e/test_cluster.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/wait.h"
+
+namespace synod {
+namespace {
+
+using synod::testing::WaitUntil;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// Short session timeouts keep the kill -9 tests short.
+e2e::TestCluster::Options ClusterOptions() {
+  e2e::TestCluster::Options o;
+  o.extra_flags = {"--min_session_timeout_ms=1000"};
+  return o;
+}
+
+std::string Logs(e2e::TestCluster& c) {
+  std::string out;
+  for (int id = 1; id <= c.size(); ++id) out += c.LogTail(id, 2000) + "\n";
+  return out;
+}
+
+std::vector<std::string> Endpoints(e2e::TestCluster& c) {
+  std::vector<std::string> out;
+  for (int id = 1; id <= c.size(); ++id) out.push_back(c.client_addr(id));
+  return out;
+}
+
+std::unique_ptr<Client> Connect(std::vector<std::string> endpoints,
+                                absl::Duration session_timeout = absl::Seconds(2)) {
+  Client::Options o;
+  o.endpoints = std::move(endpoints);
+  o.request_timeout = absl::Seconds(20);
+  o.attempt_timeout = absl::Seconds(2);
+  o.session_timeout = session_timeout;
+  absl::StatusOr<std::unique_ptr<Client>> c = Client::Connect(std::move(o));
+  EXPECT_TRUE(c.ok()) << c.status();
+  return c.ok() ? std::move(*c) : nullptr;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A synodctl child process; its stdout and stderr go to `log`.
+absl::StatusOr<testing::Subprocess> Synodctl(e2e::TestCluster& c, const std::string& log,
+                                             std::vector<std::string> args) {
+  testing::Subprocess::Options o;
+  o.binary = SYNODCTL_BIN;
+  o.args = {"--endpoints=" + absl::StrJoin(Endpoints(c), ","), "--session_timeout=1s"};
+  o.args.insert(o.args.end(), args.begin(), args.end());
+  o.log_path = log;
+  o.stop_grace = absl::Seconds(5);
+  return testing::Subprocess::Start(o);
+}
+
+// Runs synodctl to completion: exit status and output.
+std::pair<int, std::string> RunSynodctl(e2e::TestCluster& c, const testing::TempDir& dir,
+                                        std::vector<std::string> args) {
+  static std::atomic<int> n{0};
+  const std::string log = dir.Sub(absl::StrCat("ctl", n++, ".log"));
+  absl::StatusOr<testing::Subprocess> p = Synodctl(c, log, std::move(args));
+  if (!p.ok()) return {-1, std::string(p.status().message())};
+  absl::StatusOr<int> status = p->Wait(absl::Seconds(60));
+  if (!status.ok() || !WIFEXITED(*status)) return {-1, ReadFile(log)};
+  return {WEXITSTATUS(*status), ReadFile(log)};
+}
+
+class ClientE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cluster_.StartAll().ok()) << Logs(cluster_);
+    leader_ = cluster_.WaitForLeader(absl::Seconds(20));
+    ASSERT_NE(leader_, 0) << Logs(cluster_);
+  }
+
+  e2e::TestCluster cluster_{ClusterOptions()};
+  testing::TempDir dir_{"synod-client-e2e-"};
+  int leader_ = 0;
+};
+
+TEST_F(ClientE2ETest, TreeCallsTypedErrorsAndReadYourWrites) {
+  auto client = Connect(Endpoints(cluster_));
+  ASSERT_NE(client, nullptr);
+  absl::StatusOr<CreateResult> c = client->Create("/app", "v0");
+  ASSERT_TRUE(c.ok()) << c.status() << Logs(cluster_);
+  EXPECT_EQ(ErrorCodeOf(client->Create("/app", "").status()), ErrorCode::kNodeExists);
+  EXPECT_EQ(ErrorCodeOf(client->Get("/nope").status()), ErrorCode::kNoNode);
+  EXPECT_EQ(ErrorCodeOf(client->Set("/app", "x", 7).status()), ErrorCode::kBadVersion);
+  EXPECT_EQ(ErrorCodeOf(client->Get("bad").status()), ErrorCode::kInvalidPath);
+  absl::StatusOr<SetResult> s = client->Set("/app", "v1", 0);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->stat.version, 1);
+  ASSERT_TRUE(client->Create("/app/a", "").ok());
+  ASSERT_TRUE(client->Create("/app/b", "").ok());
+  absl::StatusOr<ChildrenResult> kids = client->GetChildren("/app");
+  ASSERT_TRUE(kids.ok()) << kids.status();
+  EXPECT_THAT(kids->children, ::testing::ElementsAre("a", "b"));
+  absl::StatusOr<MultiResult> m = client->Multi({Op::Create("/app/c", ""), Op::Check("/app", 0)});
+  EXPECT_EQ(ErrorCodeOf(m.status()), ErrorCode::kBadVersion) << m.status();
+  EXPECT_EQ(ErrorCodeOf(client->Get("/app/c").status()), ErrorCode::kNoNode);
+  absl::StatusOr<HistoryResult> h = client->History("/app");
+  ASSERT_TRUE(h.ok()) << h.status();
+  ASSERT_GE(h->versions.size(), 2u);
+  EXPECT_EQ(h->versions[0].data, "v1");
+
+  // Read-your-writes on a follower: a client that only knows that follower
+  // reads serializably, with the writer's revision as its floor.
+  const int follower = leader_ % cluster_.size() + 1;
+  Client::Options fo;
+  fo.endpoints = {cluster_.client_addr(follower)};
+  fo.discover_members = false;
+  absl::StatusOr<std::unique_ptr<Client>> reader = Client::Connect(fo);
+  ASSERT_TRUE(reader.ok());
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<SetResult> w = client->Set("/app", absl::StrCat("n", i));
+    ASSERT_TRUE(w.ok()) << w.status();
+    GetOptions g;
+    g.read.consistency = Consistency::kSerializable;
+    g.read.min_revision = client->last_revision();
+    absl::StatusOr<GetResult> r = (*reader)->Get("/app", g);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->data, absl::StrCat("n", i));
+  }
+
+  // Discovery: from one endpoint, the client learns all three.
+  auto one = Connect({cluster_.client_addr(follower)});
+  ASSERT_TRUE(one->Exists("/").ok());
+  EXPECT_TRUE(WaitUntil([&] { return one->endpoints().size() == 3u; }, absl::Seconds(10)));
+}
+
+// The issue's failover test: kill -9 the leader while a writer runs.
+TEST_F(ClientE2ETest, LeaderFailoverUnderLoadLosesNothing) {
+  auto writer = Connect(Endpoints(cluster_));
+  auto watcher = Connect(Endpoints(cluster_));
+  ASSERT_TRUE(writer->Create("/load", "").ok()) << Logs(cluster_);
+  const uint64_t session = writer->session_id();
+  ASSERT_NE(session, 0u);
+
+  absl::Mutex mu;
+  std::vector<std::pair<std::string, uint64_t>> seen;
+  WatchOptions rec;
+  rec.kind = WatchKind::kPersistentRecursive;
+  // Node events of the children only (whether the server also reports the
+  // parent's child-list changes to a recursive watch is not the point here).
+  absl::StatusOr<uint64_t> watch = watcher->Watch("/load", rec, [&](const WatchEvent& e) {
+    if (e.path == "/load") return;
+    absl::MutexLock lock(&mu);
+    seen.emplace_back(e.path, e.revision);
+  });
+  ASSERT_TRUE(watch.ok()) << watch.status();
+
+  constexpr int kWrites = 150;
+  std::vector<std::pair<std::string, uint64_t>> expected;
+  for (int i = 0; i < kWrites; ++i) {
+    if (i == 50) cluster_.Kill(leader_);
+    const std::string path = absl::StrCat("/load/k", i);
+    absl::StatusOr<CreateResult> c = writer->Create(path, absl::StrCat(i));
+    // Exactly-once: a retried create returns its first result, never
+    // NODE_EXISTS, and no error outlives the failover.
+    ASSERT_TRUE(c.ok()) << i << ": " << c.status() << Logs(cluster_);
+    expected.emplace_back(path, c->stat.czxid);
+  }
+  EXPECT_EQ(writer->session_id(), session) << "the session did not survive";
+  EXPECT_NE(writer->session_state(), SessionState::kExpired);
+
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::MutexLock lock(&mu);
+        return seen.size() >= expected.size();
+      },
+      absl::Seconds(20)));
+  {
+    absl::MutexLock lock(&mu);
+    const std::vector<std::pair<std::string, uint64_t>>& created = seen;
+    if (created != expected) {
+      std::string diff;
+      std::multiset<std::pair<std::string, uint64_t>> want(expected.begin(), expected.end());
+      std::multiset<std::pair<std::string, uint64_t>> got(created.begin(), created.end());
+      for (const auto& e : want) {
+        if (got.count(e) != 1)
+          absl::StrAppend(&diff, " ", e.first, "@", e.second, "x", got.count(e));
+      }
+      for (const auto& e : got) {
+        if (!want.contains(e)) absl::StrAppend(&diff, " extra:", e.first, "@", e.second);
+      }
+      ADD_FAILURE() << "events missed, repeated or out of order (" << created.size() << " vs "
+                    << expected.size() << "):" << diff;
+    }
+  }
+  absl::StatusOr<ChildrenResult> kids = writer->GetChildren("/load");
+  ASSERT_TRUE(kids.ok()) << kids.status();
+  EXPECT_EQ(kids->children.size(), static_cast<size_t>(kWrites));
+
+  // The killed replica comes back and catches up.
+  ASSERT_TRUE(cluster_.Start(leader_).ok()) << Logs(cluster_);
+  EXPECT_TRUE(cluster_.WaitForApplied(writer->last_revision(), absl::Seconds(20)));
+}
+
+TEST_F(ClientE2ETest, EphemeralOfAKilledProcessVanishes) {
+  auto client = Connect(Endpoints(cluster_));
+  ASSERT_TRUE(client->Create("/members", "").ok()) << Logs(cluster_);
+  absl::StatusOr<testing::Subprocess> holder =
+      Synodctl(cluster_, dir_.Sub("holder.log"), {"create", "--ephemeral", "/members/w1", "up"});
+  ASSERT_TRUE(holder.ok()) << holder.status();
+  ASSERT_TRUE(
+      WaitUntil([&] { return client->Exists("/members/w1").value_or(ExistsResult{}).exists; },
+                absl::Seconds(20)))
+      << ReadFile(dir_.Sub("holder.log"));
+  std::atomic<int> fired{0};
+  absl::StatusOr<ChildrenResult> kids = client->GetChildren("/members");
+  ASSERT_TRUE(kids.ok());
+  WatchOptions w;
+  w.kind = WatchKind::kChildren;
+  w.start_revision = kids->revision;
+  ASSERT_TRUE(client->Watch("/members", w, [&](const WatchEvent&) { ++fired; }).ok());
+
+  holder->Kill();
+  const absl::Time killed = absl::Now();
+  ASSERT_TRUE(
+      WaitUntil([&] { return !client->Exists("/members/w1").value_or(ExistsResult{}).exists; },
+                absl::Seconds(10)));
+  // Session timeout 1 s (+ the server's expiry check) + 2 s.
+  EXPECT_LT(absl::Now() - killed, absl::Seconds(3) + absl::Seconds(2));
+  EXPECT_TRUE(WaitUntil([&] { return fired.load() == 1; }, absl::Seconds(5)));
+}
+
+TEST_F(ClientE2ETest, LockPassesFromAKilledHolderWithAHigherToken) {
+  const std::string log = dir_.Sub("lock.log");
+  absl::StatusOr<testing::Subprocess> holder = Synodctl(cluster_, log, {"lock", "job"});
+  ASSERT_TRUE(holder.ok());
+  uint64_t held_token = 0;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFile(log)), &held_token) &&
+               held_token > 0;
+      },
+      absl::Seconds(20)))
+      << ReadFile(log) << Logs(cluster_);
+
+  auto client = Connect(Endpoints(cluster_));
+  recipes::Lock lock(client.get(), "/synod/locks/job");
+  EXPECT_EQ(lock.TryAcquire().status().code(), absl::StatusCode::kFailedPrecondition);
+  holder->Kill();
+  const absl::Time killed = absl::Now();
+  absl::StatusOr<uint64_t> token = lock.Acquire(absl::Now() + absl::Seconds(15));
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_GT(*token, held_token);
+  EXPECT_LT(absl::Now() - killed, absl::Seconds(5));
+  ASSERT_TRUE(lock.Release().ok());
+}
+
+TEST_F(ClientE2ETest, ElectionMovesOnWhenTheLeaderDies) {
+  const std::string log = dir_.Sub("elect.log");
+  absl::StatusOr<testing::Subprocess> alpha = Synodctl(cluster_, log, {"elect", "svc", "alpha"});
+  ASSERT_TRUE(alpha.ok());
+  ASSERT_TRUE(WaitUntil([&] { return ReadFile(log) == "alpha\n"; }, absl::Seconds(20)))
+      << ReadFile(log);
+  auto client = Connect(Endpoints(cluster_));
+  recipes::LeaderElection beta(client.get(), "/synod/elections/svc", "beta");
+  std::atomic<bool> done{false};
+  absl::Status campaign;
+  std::thread t([&] {
+    campaign = beta.Campaign(absl::Now() + absl::Seconds(20));
+    done = true;
+  });
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return client->GetChildren("/synod/elections/svc")
+                   .value_or(ChildrenResult{})
+                   .children.size() == 2;
+      },
+      absl::Seconds(10)));
+  EXPECT_FALSE(done.load()) << "two leaders at once";
+  alpha->Kill();
+  t.join();
+  EXPECT_TRUE(campaign.ok()) << campaign;
+  absl::StatusOr<recipes::LeaderInfo> now =
+      recipes::LeaderElection::CurrentLeader(*client, "/synod/elections/svc");
+  ASSERT_TRUE(now.ok()) << now.status();
+  EXPECT_EQ(now->value, "beta");
+}
+
+TEST_F(ClientE2ETest, QueueDeliversEachItemOnceToConcurrentConsumers) {
+  constexpr int kItems = 40;
+  auto producer = Connect(Endpoints(cluster_));
+  recipes::DistributedQueue q(producer.get(), "/jobs");
+  for (int i = 0; i < kItems; ++i) ASSERT_TRUE(q.Offer(absl::StrCat("j", i)).ok());
+  absl::Mutex mu;
+  std::multiset<std::string> taken;
+  std::vector<std::thread> consumers;
+  for (int c = 0; c < 3; ++c) {
+    consumers.emplace_back([&] {
+      auto client = Connect(Endpoints(cluster_));
+      recipes::DistributedQueue mine(client.get(), "/jobs");
+      for (;;) {
+        absl::StatusOr<std::string> item = mine.Poll();
+        if (!item.ok()) {
+          EXPECT_EQ(ErrorCodeOf(item.status()), ErrorCode::kNoNode) << item.status();
+          return;
+        }
+        absl::MutexLock lock(&mu);
+        taken.insert(*item);
+      }
+    });
+  }
+  for (auto& t : consumers) t.join();
+  EXPECT_EQ(taken.size(), static_cast<size_t>(kItems));
+  EXPECT_EQ(std::set<std::string>(taken.begin(), taken.end()).size(), static_cast<size_t>(kItems));
+}
+
+TEST_F(ClientE2ETest, SynodctlOutputsAndExitStatuses) {
+  auto [code, out] = RunSynodctl(cluster_, dir_, {"create", "/cfg", "color=blue"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out, "/cfg\n");
+  std::tie(code, out) = RunSynodctl(cluster_, dir_, {"get", "-o", "json", "/cfg"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_THAT(out, StartsWith("{\"path\":\"/cfg\",\"data\":\"Y29sb3I9Ymx1ZQ==\",\"stat\":{"));
+  std::tie(code, out) = RunSynodctl(cluster_, dir_, {"set", "--version=3", "/cfg", "x"});
+  EXPECT_EQ(code, 5) << out;
+  EXPECT_THAT(out, StartsWith("Error: BAD_VERSION: "));
+  std::tie(code, out) = RunSynodctl(cluster_, dir_, {"get", "/missing"});
+  EXPECT_EQ(code, 3) << out;
+  std::tie(code, out) = RunSynodctl(cluster_, dir_, {"ls", "/"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("cfg\n"));
+  std::tie(code, out) = RunSynodctl(cluster_, dir_, {"status"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("leader"));
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 5) << out;
+  std::tie(code, out) = RunSynodctl(cluster_, dir_, {"-o", "json", "status"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("\"reachable\":true"));
+}
+
+}  // namespace
+}  // namespace synod
