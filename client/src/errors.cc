@@ -88,7 +88,9 @@ absl::StatusCode StatusCodeFor(ErrorCode code) {
 
 absl::Status SynodError(ErrorCode code, absl::string_view message) {
   if (code == ErrorCode::kOk) return absl::OkStatus();
-  absl::Status status(StatusCodeFor(code), absl::StrCat(ErrorCodeName(code), ": ", message));
+  absl::Status status(StatusCodeFor(code), message.empty()
+                                               ? std::string(ErrorCodeName(code))
+                                               : absl::StrCat(ErrorCodeName(code), ": ", message));
   status.SetPayload(kPayloadUrl, absl::Cord(absl::StrCat(static_cast<int>(code))));
   return status;
 }

@@ -5,10 +5,18 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "client/src/convert.h"
 
 namespace synod::client {
 namespace {
+
+// The detail of a server's gRPC error text "NAME: detail" (or "NAME").
+absl::string_view DetailOf(absl::string_view text, v1::ErrorCode code) {
+  const std::string& name = v1::ErrorCode_Name(code);
+  if (absl::ConsumePrefix(&text, name)) absl::ConsumePrefix(&text, ":");
+  return absl::StripLeadingAsciiWhitespace(text);
+}
 
 Reply FromHeader(const v1::ResponseHeader& header, absl::string_view fallback_message) {
   Reply r;
@@ -18,7 +26,9 @@ Reply FromHeader(const v1::ResponseHeader& header, absl::string_view fallback_me
   r.revision = header.revision();
   r.code = FromProto(header.code());
   if (r.code != ErrorCode::kOk) {
-    r.status = SynodError(r.code, header.message().empty() ? fallback_message : header.message());
+    r.status =
+        SynodError(r.code, header.message().empty() ? DetailOf(fallback_message, header.code())
+                                                    : absl::string_view(header.message()));
   }
   return r;
 }
@@ -38,14 +48,14 @@ Reply ClassifyReply(const grpc::Status& status, const v1::ResponseHeader& header
   // ("BAD_VERSION: expected 3"): the replica answered, but its leader hint
   // and revision are lost.
   const std::string& text = status.error_message();
-  if (const size_t colon = text.find(':'); colon != std::string::npos) {
-    std::optional<ErrorCode> code = ErrorCodeFromName(absl::string_view(text).substr(0, colon));
+  {
+    const absl::string_view name = absl::string_view(text).substr(0, text.find(':'));
+    std::optional<ErrorCode> code = ErrorCodeFromName(name);
     if (code.has_value() && *code != ErrorCode::kOk && *code != ErrorCode::kUnknown) {
       Reply r;
       r.answered = true;
       r.code = *code;
-      r.status = SynodError(
-          *code, absl::StripLeadingAsciiWhitespace(absl::string_view(text).substr(colon + 1)));
+      r.status = SynodError(*code, DetailOf(text, static_cast<v1::ErrorCode>(*code)));
       return r;
     }
   }
@@ -58,6 +68,11 @@ Reply ClassifyReply(const grpc::Status& status, const v1::ResponseHeader& header
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       r.code = ErrorCode::kDeadlineExceeded;
       r.status = SynodError(r.code, absl::StrCat(address, ": no reply in time"));
+      break;
+    case grpc::StatusCode::UNIMPLEMENTED:
+      r.status = absl::UnimplementedError(
+          absl::StrCat(address, " does not implement this call", text.empty() ? "" : ": ", text));
+      r.code = ErrorCode::kUnknown;
       break;
     default:
       // The gRPC and absl canonical codes have the same values.

@@ -110,7 +110,8 @@ std::string DescribeError(const absl::Status& status) {
     name = absl::StatusCodeToString(status.code());  // "UNIMPLEMENTED" etc.
   }
   absl::string_view message = status.message();
-  // Client errors already read "NAME: detail".
+  // Client errors already read "NAME: detail" (or just "NAME").
+  if (message == name) return name;
   if (absl::StartsWith(message, name + ": ")) message.remove_prefix(name.size() + 2);
   return absl::StrCat(name, ": ", message);
 }

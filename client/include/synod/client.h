@@ -91,7 +91,8 @@ absl::string_view ErrorCodeName(ErrorCode code);
 std::optional<ErrorCode> ErrorCodeFromName(absl::string_view name);
 // The canonical absl code a Synod code maps to (DESIGN.md §3 table).
 absl::StatusCode StatusCodeFor(ErrorCode code);
-// An error status carrying `code` as its payload; message "NAME: message".
+// An error status carrying `code` as its payload; message "NAME: message"
+// ("NAME" alone when `message` is empty).
 absl::Status SynodError(ErrorCode code, absl::string_view message);
 // The Synod code of a status: kOk for OK; the payload when there is one;
 // otherwise derived from the canonical code (e.g. UNAVAILABLE, or kUnknown).
