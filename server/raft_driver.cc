@@ -264,6 +264,17 @@ void RaftDriver::Tick() {
     }
   }
   if (!retry.empty()) IssueReads(std::move(retry));
+  // The core abandons a transfer that did not finish within an election
+  // timeout (§3.10); while the request still waits, ask again.
+  if (pending_transfer_.has_value()) {
+    if (!tracker_->Pending(pending_transfer_->request_id)) {
+      pending_transfer_.reset();  // timed out
+    } else if (soft_.role == raft::Role::kLeader &&
+               ++transfer_age_ticks_ >= options_.election_ticks) {
+      transfer_age_ticks_ = 0;
+      node_->TransferLeader(pending_transfer_->transferee);
+    }
+  }
   MaybeRequestSnapshot();
 }
 
@@ -603,6 +614,7 @@ void RaftDriver::DoMembership(const MembershipRequest& request) {
       return;
     }
     pending_transfer_ = request;
+    transfer_age_ticks_ = 0;
     node_->TransferLeader(request.transferee);
     return;
   }

@@ -239,6 +239,7 @@ class RaftDriver final : public RaftMailbox {
   // waits for (one at a time).
   std::optional<MembershipRequest> pending_change_;
   std::optional<MembershipRequest> pending_transfer_;
+  int transfer_age_ticks_ = 0;
   bool snapshot_requested_ = false;
   raft::LogIndex last_snapshot_index_ = 0;  // newest snapshot file (log or pending)
 
