@@ -1,5 +1,9 @@
 #include "storage/log_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -268,8 +272,41 @@ TEST_F(LogStoreTest, HoleRefusedOnOpen) {
 }
 
 TEST_F(LogStoreTest, AppendWithHoleIsFatal) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // RocksDB runs threads
   store_->Save(std::nullopt, Range(1, 5, 1), std::nullopt, true);
   EXPECT_DEATH(store_->Save(std::nullopt, {MakeEntry(8, 1)}, std::nullopt, true), "leaves a hole");
+}
+
+// Makes every write to this process's RocksDB write-ahead log fail, as a
+// dying disk would: the log file's descriptor is replaced by a read-only one.
+// Returns how many descriptors it replaced.
+int BreakWriteAheadLog(const std::string& db_path) {
+  int broken = 0;
+  const int readonly = open("/dev/null", O_RDONLY);
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
+    if (ec || target.rfind(db_path, 0) != 0 || target.size() < 4 ||
+        target.substr(target.size() - 4) != ".log") {
+      continue;
+    }
+    if (dup2(readonly, std::stoi(fd.path().filename().string())) >= 0) ++broken;
+  }
+  return broken;
+}
+
+TEST_F(LogStoreTest, FailedSyncedWriteIsFatal) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // RocksDB runs threads
+  store_->Save(std::nullopt, Range(1, 5, 1), Hard(1, 1, 5), true);
+  // Never acknowledge what was not persisted: the process must stop.
+  EXPECT_DEATH(
+      {
+        if (BreakWriteAheadLog(std::filesystem::canonical(dir_.Sub("db")).string()) == 0) {
+          std::abort();  // (would not match the expected message)
+        }
+        store_->Save(std::nullopt, Range(6, 6, 1), Hard(1, 1, 5), true);
+      },
+      "FATAL: LogStore: write Raft log batch");
 }
 
 }  // namespace
