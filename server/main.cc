@@ -70,6 +70,9 @@ ABSL_FLAG(int64_t, min_session_timeout_ms, 4000,
           "Shortest session timeout granted; Session.Open requests are clamped up to it.");
 ABSL_FLAG(int64_t, max_session_timeout_ms, 40000,
           "Longest session timeout granted; Session.Open requests are clamped down to it.");
+ABSL_FLAG(int32_t, digest_check_ms, 10000,
+          "How often the leader proposes a check of the tree digest at its applied revision; "
+          "a replica whose digest there differs stops. 0: never.");
 ABSL_FLAG(int32_t, max_request_mb, 8,
           "Largest client request, MiB; gRPC refuses larger ones with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(std::string, fault_injection_file, "",
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
   options.request_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_request_timeout_ms));
   options.max_request_bytes = absl::GetFlag(FLAGS_max_request_mb) << 20;
   options.min_session_timeout_ms = absl::GetFlag(FLAGS_min_session_timeout_ms);
+  options.digest_check_interval = absl::Milliseconds(absl::GetFlag(FLAGS_digest_check_ms));
   options.max_session_timeout_ms = absl::GetFlag(FLAGS_max_session_timeout_ms);
   options.fault_injection_file = absl::GetFlag(FLAGS_fault_injection_file);
   if (options.heartbeat <= absl::ZeroDuration() || options.max_data_bytes <= 0 ||

@@ -340,9 +340,11 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
       return header;
     });
   }
-  p->keeper = std::make_unique<SessionKeeper>(SessionKeeper::Options(), p->state.get(),
-                                              p->driver.get(), p->store.get(), p->transport.get(),
-                                              p->sessions.get(), p->heartbeats.get());
+  SessionKeeper::Options keeper_options;
+  keeper_options.digest_check = options.digest_check_interval;
+  p->keeper = std::make_unique<SessionKeeper>(keeper_options, p->state.get(), p->driver.get(),
+                                              p->store.get(), p->transport.get(), p->sessions.get(),
+                                              p->heartbeats.get());
   p->keeper->Start();
   {
     grpc::ServerBuilder builder;

@@ -47,6 +47,7 @@ struct ReplicaOptions {
   uint32_t history_per_node = 10;
   uint32_t max_page_size = 10000;
   absl::Duration request_timeout = absl::Seconds(10);
+  absl::Duration digest_check_interval = absl::Seconds(10);  // zero: off
   int64_t min_session_timeout_ms = 4000;
   int64_t max_session_timeout_ms = 40000;
   int max_request_bytes = 8 << 20;   // gRPC max receive size, client API

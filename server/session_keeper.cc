@@ -69,6 +69,17 @@ void SessionKeeper::LeaderWork(absl::Time now) {
     // reported again by the tracker after its retry interval.
     driver_->Propose(std::move(command));
   }
+  if (options_.digest_check > absl::ZeroDuration() && now >= next_digest_check_) {
+    next_digest_check_ = now + options_.digest_check;
+    const storage::StoreMeta meta = store_->meta();
+    if (meta.applied_index > last_digest_check_) {
+      last_digest_check_ = meta.applied_index;
+      v1::Command command;
+      command.mutable_digest_check()->set_revision(meta.applied_index);
+      command.mutable_digest_check()->set_digest(meta.digest);
+      driver_->Propose(std::move(command));
+    }
+  }
   if (now < next_sweep_) return;
   next_sweep_ = now + options_.ttl_sweep;
   absl::StatusOr<std::vector<std::string>> paths =

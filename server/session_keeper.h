@@ -8,6 +8,10 @@
 // when the old one last heard from each client); when it loses leadership
 // the tracker stops expiring.
 //
+// Also on the leader, every `digest_check` it proposes a DigestCheckCommand
+// with its applied revision and tree digest; a replica whose digest at that
+// revision differs stops (StateMachine), rather than serve a diverged state.
+//
 // On a follower it forwards the heartbeats its clients sent (batched by
 // HeartbeatBatcher) to the leader in one Peer.KeepAliveBatch per interval.
 //
@@ -32,6 +36,7 @@ class SessionKeeper {
   struct Options {
     absl::Duration tick = absl::Milliseconds(100);
     absl::Duration ttl_sweep = absl::Seconds(1);
+    absl::Duration digest_check = absl::Seconds(10);  // zero: never
     size_t max_expired_per_command = 1000;
   };
 
@@ -70,6 +75,8 @@ class SessionKeeper {
   // Keeper thread only.
   bool was_leader_ = false;
   absl::Time next_sweep_ = absl::InfinitePast();
+  absl::Time next_digest_check_ = absl::InfinitePast();
+  uint64_t last_digest_check_ = 0;
 };
 
 }  // namespace synod::server

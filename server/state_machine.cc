@@ -154,6 +154,17 @@ void StateMachine::ApplyEntries(std::vector<raft::Entry>* entries) {
   SYNOD_CHECK_OK(outcomes.status())
       << "applying entries " << batch.front().index << ".." << batch.back().index;
   const uint64_t last = batch.back().index;
+  for (size_t i = 0; i < outcomes->size(); ++i) {
+    const storage::ApplyEntry& a = batch[i];
+    if (a.command == nullptr || !a.command->has_digest_check()) continue;
+    // STYLE §1: a replica whose tree differs from the leader's at the same
+    // revision must not serve it; stop loudly (rebuild it from its peers).
+    SYNOD_CHECK((*outcomes)[i].result.code() != v1::DATA_LOSS)
+        << "tree digest differs from the leader's at revision "
+        << a.command->digest_check().revision() << " (leader " << a.command->digest_check().digest()
+        << "): this replica's state has diverged; stopping. Move its data dir away and let it "
+           "rejoin empty.";
+  }
   if (observer_ != nullptr) {
     std::vector<AppliedEntry> applied_entries;
     applied_entries.reserve(outcomes->size());

@@ -162,6 +162,7 @@ absl::Status TestCluster::Start(int id) {
              absl::StrCat("--snapshot_threshold=", options_.snapshot_threshold),
              absl::StrCat("--fault_injection_file=", FaultFile(id)),
              "--cache_mb=16",
+             "--digest_check_ms=200",  // exercised under every test's load
              "--log_cache_mb=16"};
   po.args.insert(po.args.end(), options_.extra_flags.begin(), options_.extra_flags.end());
   absl::StatusOr<testing::Subprocess> p = testing::Subprocess::Start(po);
