@@ -348,6 +348,40 @@ TEST_F(ClientE2ETest, QueueDeliversEachItemOnceToConcurrentConsumers) {
   EXPECT_EQ(std::set<std::string>(taken.begin(), taken.end()).size(), static_cast<size_t>(kItems));
 }
 
+// Many writes of one client at once, from threads and the async API: all
+// apply once. (The session table keeps only the last sequence's result;
+// the client orders its session's writes so none is refused.)
+TEST_F(ClientE2ETest, ConcurrentWritesOfOneClientAllApply) {
+  auto client = Connect(Endpoints(cluster_));
+  ASSERT_TRUE(client->Create("/many", "").ok()) << Logs(cluster_);
+  constexpr int kAsync = 60;
+  std::atomic<int> ok{0};
+  std::atomic<int> done{0};
+  for (int i = 0; i < kAsync; ++i) {
+    client->CreateAsync(absl::StrCat("/many/a", i), "", {}, {},
+                        [&](absl::StatusOr<CreateResult> r) {
+                          EXPECT_TRUE(r.ok()) << r.status();
+                          ok += r.ok();
+                          ++done;
+                        });
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        absl::StatusOr<CreateResult> r = client->Create(absl::StrCat("/many/t", t, "-", i), "");
+        EXPECT_TRUE(r.ok()) << r.status();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(WaitUntil([&] { return done.load() == kAsync; }, absl::Seconds(30)));
+  EXPECT_EQ(ok.load(), kAsync);
+  absl::StatusOr<ChildrenResult> kids = client->GetChildren("/many");
+  ASSERT_TRUE(kids.ok());
+  EXPECT_EQ(kids->children.size(), static_cast<size_t>(kAsync + 40));
+}
+
 TEST_F(ClientE2ETest, SynodctlOutputsAndExitStatuses) {
   auto [code, out] = RunSynodctl(cluster_, dir_, {"create", "/cfg", "color=blue"});
   EXPECT_EQ(code, 0) << out;

@@ -33,23 +33,15 @@ RpcSpec<Req, Resp> ReadSpec(client::AsyncMethod<Req, Resp> method) {
   return spec;
 }
 
+// Writes go to the leader (a follower would forward them: one hop less).
+// RunWrite sets the retry policy once the write identity is known.
 template <typename Req, typename Resp>
-RpcSpec<Req, Resp> WriteSpec(client::AsyncMethod<Req, Resp> method,
-                             const SessionManager::WriteId& id) {
+RpcSpec<Req, Resp> WriteSpec(client::AsyncMethod<Req, Resp> method) {
   RpcSpec<Req, Resp> spec;
   spec.method = method;
   spec.route = Route::kLeader;
-  // With a session the replicated session table answers a retry with the
-  // first outcome; without one only a write the replica refused to propose
-  // may be sent again.
-  spec.retry = id.session_id != 0 ? RetryPolicy::kIdempotent : RetryPolicy::kNotProposedOnly;
   spec.write = true;
   return spec;
-}
-
-void SetWriteContext(const SessionManager::WriteId& id, v1::WriteContext* out) {
-  out->set_session_id(id.session_id);
-  out->set_sequence(id.sequence);
 }
 
 absl::string_view OpTypeName(Op::Type type) {
@@ -83,6 +75,7 @@ Client::Impl::~Impl() {
   watches_.Shutdown();
   sessions_.Shutdown();
   core_.tracker().CloseAndWait();
+  gate_.Close();
   callbacks_.Stop();
   core_.loop().Stop();
 }
@@ -111,23 +104,14 @@ void Client::Impl::CreateImpl(absl::string_view path, absl::string_view data,
   op->set_data(std::string(data));
   op->set_mode(client::ToProto(options.mode));
   op->set_ttl_ms(absl::ToInt64Milliseconds(options.ttl));
-  WithWriteId(
-      IsEphemeral(options.mode), deadline,
-      [this, req = std::move(req), deadline,
-       done = std::move(done)](absl::StatusOr<SessionManager::WriteId> id) mutable {
-        if (!id.ok()) {
-          done(id.status());
-          return;
-        }
-        SetWriteContext(*id, req.mutable_write());
-        Run<v1::CreateRequest, v1::CreateResponse, CreateResult>(
-            WriteSpec<v1::CreateRequest, v1::CreateResponse>(SYNOD_TREE_METHOD(Create), *id),
-            std::move(req), deadline,
-            [](v1::CreateResponse& r) -> absl::StatusOr<CreateResult> {
-              return CreateResult{r.path(), client::FromProto(r.stat()), r.header().revision()};
-            },
-            std::move(done));
-      });
+  RunWrite<v1::CreateRequest, v1::CreateResponse, CreateResult>(
+      IsEphemeral(options.mode),
+      WriteSpec<v1::CreateRequest, v1::CreateResponse>(SYNOD_TREE_METHOD(Create)), std::move(req),
+      deadline,
+      [](v1::CreateResponse& r) -> absl::StatusOr<CreateResult> {
+        return CreateResult{r.path(), client::FromProto(r.stat()), r.header().revision()};
+      },
+      std::move(done));
 }
 
 void Client::Impl::GetImpl(absl::string_view path, const GetOptions& options, absl::Time deadline,
@@ -167,22 +151,13 @@ void Client::Impl::SetImpl(absl::string_view path, absl::string_view data, int64
   op->set_path(std::string(path));
   op->set_data(std::string(data));
   if (expected_version != -1) op->set_expected_version(expected_version);
-  WithWriteId(false, deadline,
-              [this, req = std::move(req), deadline,
-               done = std::move(done)](absl::StatusOr<SessionManager::WriteId> id) mutable {
-                if (!id.ok()) {
-                  done(id.status());
-                  return;
-                }
-                SetWriteContext(*id, req.mutable_write());
-                Run<v1::SetRequest, v1::SetResponse, SetResult>(
-                    WriteSpec<v1::SetRequest, v1::SetResponse>(SYNOD_TREE_METHOD(Set), *id),
-                    std::move(req), deadline,
-                    [](v1::SetResponse& r) -> absl::StatusOr<SetResult> {
-                      return SetResult{client::FromProto(r.stat()), r.header().revision()};
-                    },
-                    std::move(done));
-              });
+  RunWrite<v1::SetRequest, v1::SetResponse, SetResult>(
+      false, WriteSpec<v1::SetRequest, v1::SetResponse>(SYNOD_TREE_METHOD(Set)), std::move(req),
+      deadline,
+      [](v1::SetResponse& r) -> absl::StatusOr<SetResult> {
+        return SetResult{client::FromProto(r.stat()), r.header().revision()};
+      },
+      std::move(done));
 }
 
 void Client::Impl::DeleteImpl(absl::string_view path, int64_t expected_version, absl::Time deadline,
@@ -191,23 +166,13 @@ void Client::Impl::DeleteImpl(absl::string_view path, int64_t expected_version, 
   v1::DeleteOp* op = req.mutable_op();
   op->set_path(std::string(path));
   if (expected_version != -1) op->set_expected_version(expected_version);
-  WithWriteId(
-      false, deadline,
-      [this, req = std::move(req), deadline,
-       done = std::move(done)](absl::StatusOr<SessionManager::WriteId> id) mutable {
-        if (!id.ok()) {
-          done(id.status());
-          return;
-        }
-        SetWriteContext(*id, req.mutable_write());
-        Run<v1::DeleteRequest, v1::DeleteResponse, DeleteResult>(
-            WriteSpec<v1::DeleteRequest, v1::DeleteResponse>(SYNOD_TREE_METHOD(Delete), *id),
-            std::move(req), deadline,
-            [](v1::DeleteResponse& r) -> absl::StatusOr<DeleteResult> {
-              return DeleteResult{r.header().revision()};
-            },
-            std::move(done));
-      });
+  RunWrite<v1::DeleteRequest, v1::DeleteResponse, DeleteResult>(
+      false, WriteSpec<v1::DeleteRequest, v1::DeleteResponse>(SYNOD_TREE_METHOD(Delete)),
+      std::move(req), deadline,
+      [](v1::DeleteResponse& r) -> absl::StatusOr<DeleteResult> {
+        return DeleteResult{r.header().revision()};
+      },
+      std::move(done));
 }
 
 namespace {
@@ -293,33 +258,23 @@ void Client::Impl::MultiImpl(const std::vector<Op>& ops, absl::Time deadline,
     }
     return SynodError(client::FromProto(r.header().code()), r.header().message());
   };
-  WithWriteId(needs_session, deadline,
-              [this, req = std::move(req), deadline, describe = std::move(describe),
-               done = std::move(done)](absl::StatusOr<SessionManager::WriteId> id) mutable {
-                if (!id.ok()) {
-                  done(id.status());
-                  return;
-                }
-                SetWriteContext(*id, req.mutable_write());
-                auto spec =
-                    WriteSpec<v1::MultiRequest, v1::MultiResponse>(SYNOD_TREE_METHOD(Multi), *id);
-                // A failed multi still carries its per-op results: hand them
-                // to the conversion rather than failing the call.
-                spec.accept_error = [](const v1::MultiResponse& r) { return r.results_size() > 0; };
-                Run<v1::MultiRequest, v1::MultiResponse, MultiResult>(
-                    std::move(spec), std::move(req), deadline,
-                    [describe](v1::MultiResponse& r) -> absl::StatusOr<MultiResult> {
-                      if (r.header().code() != v1::OK) return describe(r);
-                      MultiResult out;
-                      for (const v1::OpResult& res : r.results()) {
-                        if (res.code() != v1::OK) return describe(r);
-                        out.results.push_back(client::FromProto(res));
-                      }
-                      out.revision = r.header().revision();
-                      return out;
-                    },
-                    std::move(done));
-              });
+  auto spec = WriteSpec<v1::MultiRequest, v1::MultiResponse>(SYNOD_TREE_METHOD(Multi));
+  // A failed multi that came back with its body carries per-op results:
+  // hand them to the conversion rather than failing the call.
+  spec.accept_error = [](const v1::MultiResponse& r) { return r.results_size() > 0; };
+  RunWrite<v1::MultiRequest, v1::MultiResponse, MultiResult>(
+      needs_session, std::move(spec), std::move(req), deadline,
+      [describe](v1::MultiResponse& r) -> absl::StatusOr<MultiResult> {
+        if (r.header().code() != v1::OK) return describe(r);
+        MultiResult out;
+        for (const v1::OpResult& res : r.results()) {
+          if (res.code() != v1::OK) return describe(r);
+          out.results.push_back(client::FromProto(res));
+        }
+        out.revision = r.header().revision();
+        return out;
+      },
+      std::move(done));
 }
 
 void Client::Impl::HistoryImpl(absl::string_view path, const HistoryOptions& options,

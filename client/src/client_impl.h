@@ -19,6 +19,7 @@
 #include "client/src/session.h"
 #include "client/src/unary_call.h"
 #include "client/src/watch.h"
+#include "client/src/write_gate.h"
 #include "synod/client.h"
 
 namespace synod {
@@ -83,6 +84,39 @@ class Client::Impl {
   void WithWriteId(bool needs_session, absl::Time deadline,
                    std::function<void(absl::StatusOr<client::SessionManager::WriteId>)> k);
 
+  // Runs a tree write: waits for its turn at the write gate, takes its
+  // write identity, sends it (retried per WriteSpec), leaves the gate, then
+  // calls `done` with the converted response.
+  template <typename Req, typename Resp, typename T>
+  void RunWrite(bool needs_session, client::RpcSpec<Req, Resp> spec, Req req, absl::Time deadline,
+                std::function<absl::StatusOr<T>(Resp&)> convert, Done<T> done) {
+    gate_.Enter([this, needs_session, spec = std::move(spec), req = std::move(req), deadline,
+                 convert = std::move(convert), done = std::move(done)]() mutable {
+      WithWriteId(needs_session, deadline,
+                  [this, spec = std::move(spec), req = std::move(req), deadline,
+                   convert = std::move(convert), done = std::move(done)](
+                      absl::StatusOr<client::SessionManager::WriteId> id) mutable {
+                    if (!id.ok()) {
+                      gate_.Leave();
+                      done(id.status());
+                      return;
+                    }
+                    req.mutable_write()->set_session_id(id->session_id);
+                    req.mutable_write()->set_sequence(id->sequence);
+                    // Only writes that carry a sequence need the order.
+                    const bool ordered = id->session_id != 0;
+                    if (!ordered) gate_.Leave();
+                    spec.retry = ordered ? client::RetryPolicy::kIdempotent
+                                         : client::RetryPolicy::kNotProposedOnly;
+                    Run<Req, Resp, T>(std::move(spec), std::move(req), deadline, std::move(convert),
+                                      [this, ordered, done = std::move(done)](absl::StatusOr<T> r) {
+                                        if (ordered) gate_.Leave();
+                                        done(std::move(r));
+                                      });
+                  });
+    });
+  }
+
   // Tree operations with internal completions.
   void CreateImpl(absl::string_view path, absl::string_view data, const CreateOptions& options,
                   absl::Time deadline, Done<CreateResult> done);
@@ -106,6 +140,7 @@ class Client::Impl {
   client::SerialExecutor callbacks_;
   client::SessionManager sessions_;
   client::WatchManager watches_;
+  client::WriteGate gate_{&core_.loop()};
 };
 
 }  // namespace synod
