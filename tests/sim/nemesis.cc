@@ -218,7 +218,9 @@ void Simulation::ChangeMembership() {
   const ConfState cs = leader->status().conf_state;
   std::vector<NodeId> voters(cs.voters().begin(), cs.voters().end());
   std::vector<NodeId> learners(cs.learners().begin(), cs.learners().end());
-  const bool can_add = next_id_ <= max_id_;
+  // Ids are never reused; members stay few and ids many, so a long history
+  // keeps changing its membership.
+  const bool can_add = voters.size() + learners.size() < max_members_ && next_id_ <= max_id_;
   ConfChange cc;
   switch (Rand(0, 4)) {
     case 0:

@@ -68,7 +68,8 @@ void Simulation::ChooseScenario() {
   const size_t n = static_cast<size_t>(options_.nodes);
   min_voters_ = n <= 3 ? 2 : 3;
   max_voters_ = n + 1;
-  max_id_ = n + 4;
+  max_members_ = n + 3;
+  max_id_ = n + 30;
   if (tracer_.on()) {
     Trace(absl::StrCat("scenario seed=", options_.seed, " nodes=", n,
                        " election_tick=", c.election_tick, " heartbeat_tick=", c.heartbeat_tick,

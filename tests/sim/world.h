@@ -153,6 +153,7 @@ class Simulation final : public SimNode::Host {
   std::set<NodeId> removed_;    // some node applied their REMOVE_NODE
   std::set<NodeId> shut_down_;  // removed and stopped for good
   NodeId next_id_ = 0;
+  size_t max_members_ = 0;  // voters + learners, as the leader sees them
   NodeId max_id_ = 0;
   size_t min_voters_ = 0;
   size_t max_voters_ = 0;
