@@ -13,10 +13,8 @@
 namespace synod::server {
 namespace {
 
-std::string ReadContext(uint64_t n) {
-  std::string ctx(8, '\0');
-  for (int i = 0; i < 8; ++i) ctx[i] = static_cast<char>(n >> (56 - 8 * i));
-  return ctx;
+void AppendBigEndian(std::string* out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
 }
 
 }  // namespace
@@ -80,6 +78,7 @@ absl::Status RaftDriver::Start() {
   config.pre_vote = true;
   config.check_quorum = true;
   config.seed = options_.seed;
+  read_nonce_ = options_.seed;
   absl::StatusOr<std::unique_ptr<raft::RawNode>> node = raft::RawNode::Create(config);
   if (!node.ok()) return node.status();
   node_ = *std::move(node);
@@ -253,10 +252,13 @@ void RaftDriver::Tick() {
   node_->Tick();
   faults_->Poll();
   // Read batches the core dropped (leader change, lost messages) are asked
-  // again; the requests' own deadlines bound the whole wait.
+  // again. A round needs one heartbeat exchange, no fsync: a third of an
+  // election timeout without an answer means it is lost. The requests' own
+  // deadlines bound the whole wait.
+  const int read_retry_ticks = std::max(2, options_.election_ticks / 3);
   std::vector<uint64_t> retry;
   for (auto it = read_batches_.begin(); it != read_batches_.end();) {
-    if (++it->second.age_ticks >= options_.election_ticks) {
+    if (++it->second.age_ticks >= read_retry_ticks) {
       retry.insert(retry.end(), it->second.request_ids.begin(), it->second.request_ids.end());
       it = read_batches_.erase(it);
     } else {
@@ -345,7 +347,13 @@ void RaftDriver::IssueReads(std::vector<uint64_t> request_ids) {
   }
   // All reads that arrived together share one ReadIndex round (§6.4): one
   // heartbeat round confirms leadership for all of them.
-  std::string ctx = ReadContext(next_read_ctx_++);
+  // The leader keys pending rounds by context, for every replica's reads:
+  // member id + this process's nonce + a counter make it unique cluster-wide
+  // (a clash would silently drop a round until the retry).
+  std::string ctx;
+  AppendBigEndian(&ctx, options_.self);
+  AppendBigEndian(&ctx, read_nonce_);
+  AppendBigEndian(&ctx, next_read_ctx_++);
   node_->ReadIndex(ctx);
   read_batches_[ctx] = ReadBatch{std::move(request_ids), 0};
 }

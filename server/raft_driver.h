@@ -230,6 +230,7 @@ class RaftDriver final : public RaftMailbox {
   raft::SoftState soft_;
   int64_t last_stamp_ms_ = 0;
   uint64_t next_read_ctx_ = 1;
+  uint64_t read_nonce_ = 0;                        // differs per process start (the seed)
   std::map<std::string, ReadBatch> read_batches_;  // by ReadIndex context
   // Membership history from the log snapshot on, ascending by index; the
   // back is the current membership.
