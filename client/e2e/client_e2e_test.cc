@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -63,9 +64,11 @@ std::vector<std::string> Endpoints(e2e::TestCluster& c) {
 }
 
 std::unique_ptr<Client> Connect(std::vector<std::string> endpoints,
-                                absl::Duration session_timeout = absl::Seconds(2)) {
+                                absl::Duration session_timeout = absl::Seconds(2),
+                                bool first_endpoint_first = false) {
   Client::Options o;
   o.endpoints = std::move(endpoints);
+  o.randomize_endpoints = !first_endpoint_first;
   o.request_timeout = absl::Seconds(20);
   o.attempt_timeout = absl::Seconds(2);
   o.session_timeout = session_timeout;
@@ -170,8 +173,14 @@ TEST_F(ClientE2ETest, TreeCallsTypedErrorsAndReadYourWrites) {
 
 // The failover test: kill -9 the leader while a writer runs.
 TEST_F(ClientE2ETest, LeaderFailoverUnderLoadLosesNothing) {
-  auto writer = Connect(Endpoints(cluster_));
-  auto watcher = Connect(Endpoints(cluster_));
+  // Both clients start on the leader: the writer's session stream and the
+  // watcher's watch stream must move to another replica when it dies.
+  std::vector<std::string> leader_first = {cluster_.client_addr(leader_)};
+  for (int id = 1; id <= cluster_.size(); ++id) {
+    if (id != leader_) leader_first.push_back(cluster_.client_addr(id));
+  }
+  auto writer = Connect(leader_first, absl::Seconds(2), true);
+  auto watcher = Connect(leader_first, absl::Seconds(2), true);
   ASSERT_TRUE(writer->Create("/load", "").ok()) << Logs(cluster_);
   const uint64_t session = writer->session_id();
   ASSERT_NE(session, 0u);
@@ -194,7 +203,11 @@ TEST_F(ClientE2ETest, LeaderFailoverUnderLoadLosesNothing) {
   for (int i = 0; i < kWrites; ++i) {
     if (i == 50) cluster_.Kill(leader_);
     const std::string path = absl::StrCat("/load/k", i);
+    const absl::Time start = absl::Now();
     absl::StatusOr<CreateResult> c = writer->Create(path, absl::StrCat(i));
+    if (absl::Now() - start > absl::Milliseconds(500)) {
+      std::cerr << "write " << i << " took " << absl::Now() - start << "\n";
+    }
     // Exactly-once: a retried create returns its first result, never
     // NODE_EXISTS, and no error outlives the failover.
     ASSERT_TRUE(c.ok()) << i << ": " << c.status() << Logs(cluster_);

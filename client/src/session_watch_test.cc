@@ -120,7 +120,11 @@ TEST(Session, ResumesOnAnotherReplicaWhenItsStreamBreaks) {
 
 TEST(Session, LeavesASilentReplica) {
   FakeCluster cluster;
-  auto client = Connect(OptionsFor(cluster));
+  Client::Options o = OptionsFor(cluster);
+  // Room between "silent for timeout/2: move" and "silent for a timeout:
+  // expired", also in slow (sanitizer) builds.
+  o.session_timeout = absl::Seconds(2);
+  auto client = Connect(o);
   Recorder<SessionState> states;
   client->AddSessionListener([&](SessionState s, uint64_t) { states.Add(s); });
   absl::StatusOr<uint64_t> id = client->EnsureSession();
