@@ -1,5 +1,7 @@
 #include "server/request_tracker.h"
 
+#include <sys/random.h>
+
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -7,8 +9,22 @@
 
 namespace synod::server {
 
+namespace {
+
+uint64_t RandomStart() {
+  uint64_t v = 0;
+  size_t got = 0;
+  while (got < sizeof(v)) {
+    const ssize_t n = getrandom(reinterpret_cast<char*>(&v) + got, sizeof(v) - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  return (v >> 1) | 1;  // never 0, and 2^63 ids before wrapping
+}
+
+}  // namespace
+
 RequestTracker::RequestTracker()
-    : deadline_thread_([this] {
+    : next_id_(RandomStart()), deadline_thread_([this] {
         NameThread("synod-deadline");
         DeadlineLoop();
       }) {}
@@ -21,6 +37,7 @@ uint64_t RequestTracker::Register(absl::Time deadline, Callback callback,
     absl::MutexLock lock(&mu_);
     if (!stopped_) {
       const uint64_t id = next_id_++;
+      if (next_id_ == 0) next_id_ = 1;
       by_deadline_.insert({deadline, id});
       pending_.emplace(id, Entry{deadline, std::move(callback), on_timeout_code});
       return id;

@@ -68,7 +68,10 @@ class RequestTracker {
   void DeadlineLoop();
 
   mutable absl::Mutex mu_;
-  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  // Starts at a random value: ids travel in log entries (origin_request),
+  // and an entry proposed before a restart may apply after it; a fresh
+  // count from 1 would let it complete an unrelated new request.
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::map<uint64_t, Entry> pending_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<absl::Time, uint64_t>> by_deadline_ ABSL_GUARDED_BY(mu_);
