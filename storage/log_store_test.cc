@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -46,6 +47,32 @@ raft::Snapshot Snap(raft::LogIndex index, raft::Term term, std::vector<raft::Nod
   s.set_data(data);
   return s;
 }
+
+// Death tests run "threadsafe" (RocksDB runs threads): the child re-runs
+// the test from scratch, fixture included, and dies before cleaning up, so
+// while one runs, TMPDIR points inside the parent's temp dir (which the
+// parent removes); the previous TMPDIR comes back afterwards.
+class DeathTestScope {
+ public:
+  explicit DeathTestScope(const std::string& parent_dir) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    const char* old = std::getenv("TMPDIR");
+    if (old != nullptr) old_ = old;
+    had_ = old != nullptr;
+    setenv("TMPDIR", parent_dir.c_str(), 1);
+  }
+  ~DeathTestScope() {
+    if (had_) {
+      setenv("TMPDIR", old_.c_str(), 1);
+    } else {
+      unsetenv("TMPDIR");
+    }
+  }
+
+ private:
+  std::string old_;
+  bool had_ = false;
+};
 
 class LogStoreTest : public ::testing::Test {
  protected:
@@ -272,7 +299,7 @@ TEST_F(LogStoreTest, HoleRefusedOnOpen) {
 }
 
 TEST_F(LogStoreTest, AppendWithHoleIsFatal) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");  // RocksDB runs threads
+  DeathTestScope scope(dir_.path());
   store_->Save(std::nullopt, Range(1, 5, 1), std::nullopt, true);
   EXPECT_DEATH(store_->Save(std::nullopt, {MakeEntry(8, 1)}, std::nullopt, true), "leaves a hole");
 }
@@ -296,7 +323,7 @@ int BreakWriteAheadLog(const std::string& db_path) {
 }
 
 TEST_F(LogStoreTest, FailedSyncedWriteIsFatal) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");  // RocksDB runs threads
+  DeathTestScope scope(dir_.path());
   store_->Save(std::nullopt, Range(1, 5, 1), Hard(1, 1, 5), true);
   // Never acknowledge what was not persisted: the process must stop.
   EXPECT_DEATH(
