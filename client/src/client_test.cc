@@ -348,6 +348,23 @@ TEST(Routing, ExactlyOnceRetryAfterALostReply) {
   EXPECT_EQ(s.write().sequence(), b.write().sequence() + 1);
 }
 
+TEST(Routing, ServerReportedDeadlineIsRetriedOnlyWhenSafe) {
+  FakeCluster cluster;
+  auto with_session = Connect(OptionsFor(cluster));
+  ASSERT_TRUE(with_session->Create("/d", "0").ok());
+  // A replica that could not finish (say, forwarding to a dead leader)
+  // answers DEADLINE_EXCEEDED: a session write is retried (exactly-once)...
+  cluster.FailNext(1, "Set", 1, ErrorCode::kDeadlineExceeded);
+  EXPECT_TRUE(with_session->Set("/d", "1").ok());
+  EXPECT_EQ(*cluster.data("/d"), "1");
+  // ...a write without a session is not: its outcome is unknown.
+  Client::Options o = OptionsFor(cluster);
+  o.exactly_once_writes = false;
+  auto plain = Connect(o);
+  cluster.FailNext(1, "Set", 1, ErrorCode::kDeadlineExceeded);
+  EXPECT_EQ(ErrorCodeOf(plain->Set("/d", "2").status()), ErrorCode::kDeadlineExceeded);
+}
+
 TEST(Routing, AttemptTimeoutMovesToAnotherReplica) {
   FakeCluster cluster;
   Client::Options o = OptionsFor(cluster);

@@ -148,8 +148,12 @@ class UnaryCall : public CallTracker::Call,
       return;
     }
     const bool not_leader = r.code == ErrorCode::kNotLeader && r.answered;
-    const bool transient = not_leader || r.code == ErrorCode::kUnavailable ||
-                           (r.code == ErrorCode::kDeadlineExceeded && !r.answered);
+    // DEADLINE_EXCEEDED, from our attempt timeout or from a replica that
+    // could not finish in time (say, forwarding to a leader that just
+    // died), means "outcome unknown": safe to retry for idempotent calls
+    // and session writes, which the session table answers once.
+    const bool transient =
+        not_leader || r.code == ErrorCode::kUnavailable || r.code == ErrorCode::kDeadlineExceeded;
     const bool allowed = spec_.retry == RetryPolicy::kIdempotent || not_leader;
     if (!transient || !allowed) {
       Finish(std::move(r.status));
@@ -157,7 +161,7 @@ class UnaryCall : public CallTracker::Call,
     }
     // An attempt cut short by the caller's own deadline says less than the
     // error before it (say, UNAVAILABLE): keep that one.
-    if (!(r.code == ErrorCode::kDeadlineExceeded && !r.answered && !last_error_.ok())) {
+    if (!(r.code == ErrorCode::kDeadlineExceeded && !last_error_.ok())) {
       last_error_ = r.status;
     }
     // A NOT_LEADER that names a leader we can reach: go there now, but only
@@ -173,7 +177,8 @@ class UnaryCall : public CallTracker::Call,
     redirects_ = 0;
     // Not reached, cannot serve, or not the leader and no better hint:
     // the next attempt goes to another replica.
-    if (!r.answered || r.code == ErrorCode::kUnavailable || not_leader) {
+    if (!r.answered || r.code == ErrorCode::kUnavailable ||
+        r.code == ErrorCode::kDeadlineExceeded || not_leader) {
       if (spec_.route != Route::kPinned) core_->endpoints().ReportFailure(*ep_);
       if (core_->options().discover_members) core_->RefreshMembers();
     }
