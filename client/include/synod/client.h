@@ -11,6 +11,8 @@
 // blindly; writes carry the session's (id, sequence) WriteContext, which the
 // replicated session table answers once; a write without a session is
 // retried only when the replica said it did not propose it (NOT_LEADER).
+// The session table keeps only the last sequence's result, so a client's
+// session writes are sent one at a time (others wait their turn).
 //
 // Consistency: the client remembers the highest revision it handed to the
 // caller (reply headers and watch events) and sends it as min_revision on
