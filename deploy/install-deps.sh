@@ -11,4 +11,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev \
   librocksdb-dev libabsl-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  iproute2 procps python3
+  iproute2 procps python3 \
+  python3-prometheus-client
