@@ -12,4 +12,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
   librocksdb-dev libabsl-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
   iproute2 procps python3 \
-  python3-prometheus-client
+  python3-prometheus-client \
+  python3-yaml
