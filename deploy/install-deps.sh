@@ -12,5 +12,6 @@ $SUDO apt-get install -y -q --no-install-recommends \
   librocksdb-dev libabsl-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
   iproute2 procps python3 \
+  libzookeeper-mt-dev \
   python3-prometheus-client \
   python3-yaml

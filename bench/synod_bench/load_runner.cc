@@ -1,0 +1,221 @@
+#include "bench/synod_bench/load_runner.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+
+namespace synod::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A slot that fails this many times in a row gives up (a dead connection);
+// until then it retries with a short pause, so an election does not end it.
+constexpr int kMaxConsecutiveErrors = 1000;
+
+struct Shared {
+  const RunOptions* options;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> measuring{false};
+  std::atomic<uint64_t> next_seq{0};  // create/preload keys; counted-run tickets
+  std::atomic<uint64_t> create_seq{0};
+  std::string create_prefix;  // unique per run, so creates never collide
+
+  std::mutex mu;
+  std::condition_variable idle_cv;
+  int active = 0;  // slots with an op out or about to issue one
+  Clock::time_point last_done;
+  std::vector<std::string> first_errors;
+
+  void NoteError(std::string_view error) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (first_errors.size() < 5) first_errors.emplace_back(error);
+  }
+  void SlotIdle() {
+    std::lock_guard<std::mutex> lock(mu);
+    last_done = Clock::now();
+    if (--active == 0) idle_cv.notify_all();
+  }
+};
+
+class Slot : public Completion {
+ public:
+  Slot(Shared* shared, Connection* conn, uint64_t seed)
+      : shared_(shared), conn_(conn), rng_(seed) {}
+
+  void Next() {
+    const RunOptions& o = *shared_->options;
+    if (shared_->stop.load(std::memory_order_relaxed)) return shared_->SlotIdle();
+    if (o.count > 0 || o.workload == Workload::kPreload) {
+      const uint64_t ticket = shared_->next_seq.fetch_add(1);
+      const uint64_t limit = o.workload == Workload::kPreload ? o.keys : o.count;
+      if (ticket >= limit) return shared_->SlotIdle();
+      if (o.workload == Workload::kPreload) {
+        kind_ = OpKind::kCreate;
+        key_ = KeyPath(ticket);
+        return Send();
+      }
+    }
+    switch (o.workload) {
+      case Workload::kWrite:
+        kind_ = OpKind::kWrite;
+        break;
+      case Workload::kReadLinearizable:
+        kind_ = OpKind::kReadLinearizable;
+        break;
+      case Workload::kReadSerializable:
+        kind_ = OpKind::kReadSerializable;
+        break;
+      case Workload::kMixed:
+        kind_ =
+            static_cast<int>(rng_() % 100) < o.mixed_write_percent ? OpKind::kWrite : o.mixed_read;
+        break;
+      case Workload::kCreate:
+      case Workload::kPreload:
+        kind_ = OpKind::kCreate;
+        key_ = absl::StrCat(shared_->create_prefix, shared_->create_seq.fetch_add(1));
+        return Send();
+    }
+    key_ = KeyPath(rng_() % o.keys);
+    Send();
+  }
+
+  void Done(OpOutcome outcome, absl::string_view error) override {
+    const double us = std::chrono::duration<double, std::micro>(Clock::now() - start_).count();
+    const bool ok = outcome == OpOutcome::kOk || (outcome == OpOutcome::kExists &&
+                                                  shared_->options->workload == Workload::kPreload);
+    if (shared_->measuring.load(std::memory_order_relaxed)) {
+      if (ok) {
+        ++ok_;
+        latencies_.push_back(us);
+      } else {
+        ++errors_;
+      }
+    }
+    if (ok) {
+      consecutive_errors_ = 0;
+    } else {
+      shared_->NoteError(std::string_view(error.data(), error.size()));
+      if (++consecutive_errors_ >= kMaxConsecutiveErrors) return shared_->SlotIdle();
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(consecutive_errors_, 10)));
+    }
+    Next();
+  }
+
+  uint64_t ok() const { return ok_; }
+  uint64_t errors() const { return errors_; }
+  std::vector<double>& latencies() { return latencies_; }
+
+ private:
+  void Send() {
+    start_ = Clock::now();
+    conn_->Issue(kind_, key_, shared_->options->value, this);
+  }
+
+  Shared* const shared_;
+  Connection* const conn_;
+  std::mt19937_64 rng_;
+  // The op in flight (one at a time): its kind, key and start time.
+  OpKind kind_ = OpKind::kWrite;
+  std::string key_;
+  Clock::time_point start_;
+  int consecutive_errors_ = 0;
+  uint64_t ok_ = 0;
+  uint64_t errors_ = 0;
+  std::vector<double> latencies_;
+};
+
+}  // namespace
+
+absl::StatusOr<Workload> ParseWorkload(const std::string& name) {
+  if (name == "write") return Workload::kWrite;
+  if (name == "read_linearizable") return Workload::kReadLinearizable;
+  if (name == "read_serializable") return Workload::kReadSerializable;
+  if (name == "mixed") return Workload::kMixed;
+  if (name == "create") return Workload::kCreate;
+  if (name == "preload") return Workload::kPreload;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown workload '", name,
+                   "' (write, read_linearizable, read_serializable, mixed, create, preload)"));
+}
+
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+  return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+RunResult RunLoad(const RunOptions& options, const std::vector<Connection*>& connections,
+                  const WindowHooks& hooks) {
+  Shared shared;
+  shared.options = &options;
+  std::mt19937_64 rng(options.seed);
+  // Wall-clock time in the prefix: creates of later runs on the same data
+  // never collide with earlier ones.
+  shared.create_prefix = absl::StrCat(
+      "/bench/c", std::chrono::system_clock::now().time_since_epoch().count() % 1000000000000, "-");
+  std::vector<std::unique_ptr<Slot>> slots;
+  for (Connection* c : connections) {
+    for (int i = 0; i < options.inflight; ++i) {
+      slots.push_back(std::make_unique<Slot>(&shared, c, rng()));
+    }
+  }
+  shared.active = static_cast<int>(slots.size());
+  const bool counted = options.count > 0 || options.workload == Workload::kPreload;
+
+  RunResult result;
+  Clock::time_point begin;
+  if (counted) {
+    shared.measuring = true;
+    hooks.begin();
+    begin = Clock::now();
+  }
+  for (auto& s : slots) s->Next();
+  if (!counted) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(options.warmup_s));
+    hooks.begin();
+    begin = Clock::now();
+    shared.measuring = true;
+    std::this_thread::sleep_for(std::chrono::duration<double>(options.duration_s));
+    shared.measuring = false;
+    result.seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+    hooks.end();
+    shared.stop = true;
+  }
+  {
+    std::unique_lock<std::mutex> lock(shared.mu);
+    // Every op has a deadline (gRPC) or a session timeout (ZooKeeper); a
+    // minute past that nothing more will come.
+    if (!shared.idle_cv.wait_for(lock, std::chrono::seconds(counted ? 3600 : 60),
+                                 [&] { return shared.active == 0; })) {
+      std::fprintf(stderr, "synod-bench: %d slots still busy; exiting without them\n",
+                   shared.active);
+      std::fflush(stderr);
+      std::_Exit(3);
+    }
+    if (counted) {
+      result.seconds = std::chrono::duration<double>(shared.last_done - begin).count();
+    }
+    result.first_errors = shared.first_errors;
+  }
+  if (counted) hooks.end();
+  for (auto& s : slots) {
+    result.ok += s->ok();
+    result.errors += s->errors();
+    result.latencies_us.insert(result.latencies_us.end(), s->latencies().begin(),
+                               s->latencies().end());
+  }
+  std::sort(result.latencies_us.begin(), result.latencies_us.end());
+  return result;
+}
+
+}  // namespace synod::bench

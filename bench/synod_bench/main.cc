@@ -1,0 +1,241 @@
+// synod-bench: an asynchronous load generator for Synod, ZooKeeper and etcd
+// clusters, so the three can be measured the same way on the same machine.
+//
+// It opens --clients connections over the --target replicas, keeps
+// --inflight operations outstanding on each (closed loop, the client
+// libraries' asynchronous APIs, no thread per request), and prints one line
+// per run: ops/s, latency p50/p99/p99.9, errors, and CPU per op of the
+// servers (--server_pids, from /proc) and of synod-bench itself.
+//
+// Workloads (keys are /bench/k0 .. /bench/k<keys-1>, preloaded):
+//   write              overwrite existing keys (Synod Set, ZooKeeper setData, etcd Put)
+//   read_linearizable  Synod LINEARIZABLE Get, etcd Range, ZooKeeper sync + getData
+//   read_serializable  Synod SERIALIZABLE Get, etcd serializable Range, ZooKeeper getData
+//   mixed              --mixed_write_percent writes, the rest --mixed_read reads
+//   create             new keys under /bench (etcd: Put of a new key)
+//   preload            create /bench/k0 .. /bench/k<keys-1> (existing ones count as done)
+//
+// Example (deploy/cluster.sh start 3 first):
+//   synod-bench --system=synod --workload=preload --keys=1000
+//   synod-bench --system=synod --workload=write --clients=16 --inflight=4
+#include <cinttypes>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "bench/synod_bench/driver.h"
+#include "bench/synod_bench/load_runner.h"
+#include "bench/synod_bench/proc_stats.h"
+
+ABSL_FLAG(std::string, system, "synod", "synod | zookeeper | etcd");
+ABSL_FLAG(std::string, workload, "write",
+          "write | read_linearizable | read_serializable | mixed | create | preload");
+ABSL_FLAG(std::string, endpoints, "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003",
+          "Client addresses (host:port) of the replicas, comma-separated.");
+ABSL_FLAG(std::string, target, "all",
+          "all: connections spread over every endpoint; leader: the leader only; follower: "
+          "one follower only.");
+ABSL_FLAG(int, clients, 1, "Connections (each its own TCP connection / session).");
+ABSL_FLAG(int, inflight, 1, "Outstanding operations per connection.");
+ABSL_FLAG(double, duration_s, 10, "Measured seconds (timed runs).");
+ABSL_FLAG(double, warmup_s, 2, "Seconds of load before the measured window (timed runs).");
+ABSL_FLAG(uint64_t, count, 0, "If > 0: run exactly this many operations instead of a duration.");
+ABSL_FLAG(int, value_size, 256, "Bytes per written value.");
+ABSL_FLAG(uint64_t, keys, 1000, "Keys the workloads spread over (and preload creates).");
+ABSL_FLAG(int, mixed_write_percent, 10, "Share of writes in the mixed workload, percent.");
+ABSL_FLAG(std::string, mixed_read, "linearizable",
+          "Reads of the mixed workload: linearizable | serializable.");
+ABSL_FLAG(std::string, server_pids, "",
+          "Comma-separated PIDs of the server processes: their CPU time (/proc/PID/stat) over "
+          "the measured window gives server CPU per op, and their RSS is reported after.");
+ABSL_FLAG(int, timeout_ms, 10000,
+          "Deadline per request (Synod, etcd); session timeout (ZooKeeper).");
+ABSL_FLAG(bool, json, false, "Print the result as one JSON object instead of a text line.");
+ABSL_FLAG(std::string, label, "", "Free text copied into the result (e.g. the run's name).");
+
+namespace synod::bench {
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "synod-bench: %s\n", message.c_str());
+  return 1;
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += absl::StrFormat("\\u%04x", c);
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+int Main() {
+  const std::string system = absl::GetFlag(FLAGS_system);
+  const int timeout_ms = absl::GetFlag(FLAGS_timeout_ms);
+  std::unique_ptr<Driver> driver;
+  if (system == "synod") {
+    driver = NewSynodDriver(timeout_ms);
+  } else if (system == "etcd") {
+    driver = NewEtcdDriver(timeout_ms);
+  } else if (system == "zookeeper") {
+    driver = NewZooKeeperDriver(timeout_ms);
+  } else {
+    return Fail(absl::StrCat("unknown --system '", system, "' (synod, zookeeper, etcd)"));
+  }
+
+  absl::StatusOr<Workload> workload = ParseWorkload(absl::GetFlag(FLAGS_workload));
+  if (!workload.ok()) return Fail(std::string(workload.status().message()));
+  RunOptions options;
+  options.workload = *workload;
+  options.inflight = std::max(1, absl::GetFlag(FLAGS_inflight));
+  options.duration_s = absl::GetFlag(FLAGS_duration_s);
+  options.warmup_s = absl::GetFlag(FLAGS_warmup_s);
+  options.count = absl::GetFlag(FLAGS_count);
+  options.keys = std::max<uint64_t>(1, absl::GetFlag(FLAGS_keys));
+  options.mixed_write_percent = absl::GetFlag(FLAGS_mixed_write_percent);
+  const std::string mixed_read = absl::GetFlag(FLAGS_mixed_read);
+  if (mixed_read == "serializable") {
+    options.mixed_read = OpKind::kReadSerializable;
+  } else if (mixed_read != "linearizable") {
+    return Fail("--mixed_read must be linearizable or serializable");
+  }
+  // Printable, fixed bytes: the same value for every system and run.
+  options.value.resize(static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_value_size))));
+  for (size_t i = 0; i < options.value.size(); ++i) options.value[i] = 'a' + i % 26;
+
+  std::vector<int> pids;
+  for (absl::string_view p :
+       absl::StrSplit(absl::GetFlag(FLAGS_server_pids), ',', absl::SkipEmpty())) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(p, &pid) || pid <= 0) return Fail("bad --server_pids");
+    pids.push_back(pid);
+  }
+
+  std::vector<std::string> endpoints =
+      absl::StrSplit(absl::GetFlag(FLAGS_endpoints), ',', absl::SkipEmpty());
+  if (endpoints.empty()) return Fail("no --endpoints");
+  const std::string target = absl::GetFlag(FLAGS_target);
+  if (target == "leader" || target == "follower") {
+    absl::StatusOr<std::string> leader = driver->FindLeader(endpoints);
+    if (!leader.ok()) return Fail(std::string(leader.status().message()));
+    if (target == "leader") {
+      endpoints = {*leader};
+    } else {
+      std::string follower;
+      for (const std::string& e : endpoints) {
+        if (e != *leader) {
+          follower = e;
+          break;
+        }
+      }
+      if (follower.empty()) return Fail("no follower among --endpoints");
+      endpoints = {follower};
+    }
+  } else if (target != "all") {
+    return Fail("--target must be all, leader or follower");
+  }
+  if (absl::Status s = driver->Prepare(endpoints[0]); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
+
+  const int nclients = std::max(1, absl::GetFlag(FLAGS_clients));
+  std::vector<std::unique_ptr<Connection>> connections;
+  std::vector<Connection*> raw;
+  for (int i = 0; i < nclients; ++i) {
+    absl::StatusOr<std::unique_ptr<Connection>> c =
+        driver->Connect(endpoints[static_cast<size_t>(i) % endpoints.size()], i);
+    if (!c.ok()) return Fail(std::string(c.status().message()));
+    raw.push_back(c->get());
+    connections.push_back(*std::move(c));
+  }
+
+  double server_cpu0 = 0, server_cpu1 = 0, self_cpu0 = 0, self_cpu1 = 0;
+  bool cpu_ok = !pids.empty();
+  WindowHooks hooks;
+  hooks.begin = [&] {
+    self_cpu0 = SelfCpuSeconds();
+    if (!cpu_ok) return;
+    absl::StatusOr<double> c = CpuSeconds(pids);
+    cpu_ok = c.ok();
+    if (cpu_ok) server_cpu0 = *c;
+  };
+  hooks.end = [&] {
+    self_cpu1 = SelfCpuSeconds();
+    if (!cpu_ok) return;
+    absl::StatusOr<double> c = CpuSeconds(pids);
+    cpu_ok = c.ok();
+    if (cpu_ok) server_cpu1 = *c;
+  };
+  RunResult r = RunLoad(options, raw, hooks);
+  connections.clear();
+
+  uint64_t rss = 0;
+  if (!pids.empty()) {
+    absl::StatusOr<uint64_t> b = RssBytes(pids);
+    if (b.ok()) rss = *b;
+  }
+  const double ops = static_cast<double>(r.ok);
+  const double ops_per_s = r.seconds > 0 ? ops / r.seconds : 0;
+  const double server_us = cpu_ok && r.ok > 0 ? (server_cpu1 - server_cpu0) * 1e6 / ops : -1;
+  const double client_us = r.ok > 0 ? (self_cpu1 - self_cpu0) * 1e6 / ops : -1;
+  const double p50 = Percentile(r.latencies_us, 0.5) / 1000;
+  const double p99 = Percentile(r.latencies_us, 0.99) / 1000;
+  const double p999 = Percentile(r.latencies_us, 0.999) / 1000;
+  const std::string workload_name = absl::GetFlag(FLAGS_workload);
+  const int value_size = absl::GetFlag(FLAGS_value_size);
+
+  if (absl::GetFlag(FLAGS_json)) {
+    std::printf(
+        "{\"label\":%s,\"system\":%s,\"workload\":%s,\"target\":%s,\"clients\":%d,"
+        "\"inflight\":%d,\"value_size\":%d,\"keys\":%" PRIu64 ",\"ok\":%" PRIu64
+        ",\"errors\":%" PRIu64
+        ",\"seconds\":%.3f,\"ops_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+        "\"p999_ms\":%.3f,\"server_cpu_us_per_op\":%.1f,\"client_cpu_us_per_op\":%.1f,"
+        "\"server_rss_bytes\":%" PRIu64 ",\"server_pids\":%zu,\"first_errors\":[%s]}\n",
+        JsonString(absl::GetFlag(FLAGS_label)).c_str(), JsonString(system).c_str(),
+        JsonString(workload_name).c_str(), JsonString(target).c_str(), nclients, options.inflight,
+        value_size, options.keys, r.ok, r.errors, r.seconds, ops_per_s, p50, p99, p999, server_us,
+        client_us, rss, pids.size(),
+        absl::StrJoin(r.first_errors, ",", [](std::string* out, const std::string& e) {
+          out->append(JsonString(e));
+        }).c_str());
+  } else {
+    std::printf(
+        "%s %s target=%s clients=%dx%d value=%dB keys=%" PRIu64
+        ": %.0f ops/s, p50 %.3f ms, "
+        "p99 %.3f ms, p99.9 %.3f ms, %" PRIu64 " ok, %" PRIu64
+        " errors in %.1f s, server cpu %.0f us/op, client cpu %.0f us/op, server rss %.1f MiB\n",
+        system.c_str(), workload_name.c_str(), target.c_str(), nclients, options.inflight,
+        value_size, options.keys, ops_per_s, p50, p99, p999, r.ok, r.errors, r.seconds, server_us,
+        client_us, static_cast<double>(rss) / (1 << 20));
+    for (const std::string& e : r.first_errors) std::printf("  error: %s\n", e.c_str());
+  }
+  std::fflush(stdout);
+  return r.ok > 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace synod::bench
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "synod-bench: load generator for Synod, ZooKeeper and etcd clusters (see main.cc)");
+  absl::ParseCommandLine(argc, argv);
+  return synod::bench::Main();
+}
