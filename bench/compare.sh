@@ -1,0 +1,532 @@
+#!/usr/bin/env bash
+# Synod, ZooKeeper and etcd side by side on this machine, measured by
+# synod-bench in one run.
+#
+#   bench/compare.sh [--quick] [--repeats N] [--duration S] [--warmup S]
+#                    [--systems "synod zookeeper etcd"] [--workloads "write_64 ..."]
+#                    [--memory-nodes N] [--no-memory] [--build-dir DIR] [--synod-bin FILE]
+#                    [--keep] [--no-publish]
+#
+# Defaults: 5 rounds, 10 s measured after 2 s of warm-up per run, 200,000
+# nodes for memory. --quick: 2 rounds, 3 s + 1 s, 50,000 nodes (explicit
+# options still win). --no-publish: print the table only (no results file,
+# README untouched). --keep: leave the temporary directory (logs, data).
+#
+# For each round (--repeats, default 5) it takes the systems in turn, in an
+# order that rotates every round: starts that system's 3-replica cluster on
+# 127.0.0.1 in a fresh temporary directory, preloads the same keys, runs every
+# workload once, and stops the cluster. Then, once per system, a fresh
+# cluster is loaded with --memory-nodes nodes of 256 B and its memory (RSS of
+# the 3 replicas, summed) and disk (data directories) are measured.
+#
+# It prints one markdown table (median [min-max] per system, and Synod's
+# ratio to each peer) and writes bench/results/<UTC date>.md with the
+# machine description and every raw result line; the table also replaces the
+# latest one in bench/README.md.
+#
+# Peers come from Debian (zookeeperd 3.8, etcd-server 3.4), installed here
+# with apt-get if missing. Their packaged services are stopped: this script
+# starts its own servers and stops every process it started, by PID, when it
+# exits (even on error or Ctrl-C).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ORIG_ARGS="$*"
+BUILD_DIR=${SYNOD_BUILD_DIR:-$ROOT/build}
+REPEATS=""
+DURATION=""
+WARMUP=""
+MEMORY_NODES=""
+SYNOD_SRC_BIN=""
+DO_MEMORY=1
+KEEP=0
+PUBLISH=1
+QUICK=0
+SYSTEMS="synod zookeeper etcd"
+KEYS=1000
+VALUE_SIZE=256
+ALL_WORKLOADS="write_1_leader write_1_follower write_64 read_lin_64 read_ser_64 mixed_64 create_64"
+WORKLOADS=$ALL_WORKLOADS
+
+die() { echo "compare.sh: $*" >&2; exit 1; }
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+
+while (($#)); do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --repeats) REPEATS=$2; shift ;;
+    --duration) DURATION=$2; shift ;;
+    --warmup) WARMUP=$2; shift ;;
+    --systems) SYSTEMS=$2; shift ;;
+    --workloads) WORKLOADS=$2; shift ;;
+    --memory-nodes) MEMORY_NODES=$2; shift ;;
+    --no-memory) DO_MEMORY=0 ;;
+    --build-dir) BUILD_DIR=$2; shift ;;
+    --synod-bin) SYNOD_SRC_BIN=$2; shift ;;
+    --keep) KEEP=1 ;;
+    --no-publish) PUBLISH=0 ;;
+    -h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+  shift
+done
+if ((QUICK)); then
+  # A short run to see that everything works; figures are rough.
+  : "${REPEATS:=2}" "${DURATION:=3}" "${WARMUP:=1}" "${MEMORY_NODES:=50000}"
+else
+  : "${REPEATS:=5}" "${DURATION:=10}" "${WARMUP:=2}" "${MEMORY_NODES:=200000}"
+fi
+[[ "$REPEATS" =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive number"
+
+BENCH_BIN="$BUILD_DIR/bench/synod_bench/synod-bench"
+: "${SYNOD_SRC_BIN:=$BUILD_DIR/server/synod}"
+[[ -x "$BENCH_BIN" ]] || die "$BENCH_BIN not found: build it (ninja -C $BUILD_DIR synod-bench)"
+if [[ " $SYSTEMS " == *" synod "* ]]; then
+  [[ -x "$SYNOD_SRC_BIN" ]] || die "$SYNOD_SRC_BIN not found: build it (ninja -C $BUILD_DIR synod)"
+fi
+
+# ---------------------------------------------------------------- peers ----
+install_peers() {
+  local missing=0
+  command -v etcd > /dev/null || missing=1
+  [[ -f /usr/share/java/zookeeper.jar ]] || missing=1
+  [[ -f /usr/include/zookeeper/zookeeper.h ]] || missing=1
+  if ((missing)); then
+    log "installing ZooKeeper and etcd from Debian"
+    local sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo=sudo
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
+      zookeeperd libzookeeper-mt-dev etcd-server etcd-client > /dev/null
+  fi
+  # The packages may start system services on the default ports; this
+  # script runs its own servers, so those are stopped and kept from starting.
+  if command -v systemctl > /dev/null && [[ -d /run/systemd/system ]]; then
+    local unit
+    for unit in zookeeper etcd; do
+      if systemctl is-active --quiet "$unit" 2> /dev/null; then
+        log "stopping the packaged $unit service"
+        systemctl stop "$unit" || true
+        systemctl disable "$unit" > /dev/null 2>&1 || true
+      fi
+    done
+  fi
+}
+
+# ------------------------------------------------------------ processes ----
+WORK=$(mktemp -d /tmp/synod-compare.XXXXXX)
+declare -a CLUSTER_PIDS=()  # the running cluster's server PIDs
+declare -a ALL_PIDS=()      # every server PID this script started
+
+stop_pids() {  # TERM, wait up to 15 s, then KILL; only PIDs we started
+  local pid deadline
+  for pid in "$@"; do kill -TERM "$pid" 2> /dev/null || true; done
+  deadline=$((SECONDS + 15))
+  for pid in "$@"; do
+    while kill -0 "$pid" 2> /dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+    if kill -0 "$pid" 2> /dev/null; then
+      log "pid $pid ignored SIGTERM; sending SIGKILL"
+      kill -KILL "$pid" 2> /dev/null || true
+    fi
+    wait "$pid" 2> /dev/null || true
+  done
+}
+
+cleanup() {
+  local rc=$?
+  if ((${#ALL_PIDS[@]})); then stop_pids "${ALL_PIDS[@]}"; fi
+  if ((KEEP)); then log "kept $WORK"; else rm -rf "$WORK"; fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_open() { (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
+
+# Ports, chosen away from deploy/cluster.sh's 7000s and the peers' defaults.
+SYNOD_CLIENT=(27001 27002 27003)
+SYNOD_PEER=(27101 27102 27103)
+ZK_CLIENT=(27181 27182 27183)
+ZK_QUORUM=(27281 27282 27283)
+ZK_ELECTION=(27381 27382 27383)
+ETCD_CLIENT=(27791 27792 27793)
+ETCD_PEER=(27801 27802 27803)
+
+endpoints_of() {
+  local -n ports=$1
+  local out="" p
+  for p in "${ports[@]}"; do out+="${out:+,}127.0.0.1:$p"; done
+  echo "$out"
+}
+
+wait_ports() {  # wait_ports NAME PORT... : all accept within 60 s
+  local name=$1 deadline=$((SECONDS + 60)) p up pid
+  shift
+  while :; do
+    up=0
+    for p in "$@"; do port_open "$p" && up=$((up + 1)); done
+    ((up == $#)) && return 0
+    for pid in "${CLUSTER_PIDS[@]}"; do
+      kill -0 "$pid" 2> /dev/null || die "$name server pid $pid exited; logs in $CLUSTER_DIR"
+    done
+    ((SECONDS < deadline)) || die "$name ports $* not all open within 60 s; logs in $CLUSTER_DIR"
+    sleep 0.2
+  done
+}
+
+ensure_ports_free() {
+  local p
+  for p in "$@"; do
+    port_open "$p" && die "port $p is already in use; stop whatever listens there"
+  done
+  return 0
+}
+
+CLUSTER_DIR=""
+start_cluster() {  # start_cluster SYSTEM TAG: sets CLUSTER_PIDS, ENDPOINTS, DATA_DIRS
+  local system=$1 tag=$2 i pid
+  CLUSTER_DIR="$WORK/$tag-$system"
+  mkdir -p "$CLUSTER_DIR"
+  CLUSTER_PIDS=()
+  DATA_DIRS=()
+  case "$system" in
+    synod)
+      ensure_ports_free "${SYNOD_CLIENT[@]}" "${SYNOD_PEER[@]}"
+      local cluster=""
+      for i in 1 2 3; do
+        cluster+="${cluster:+,}$i=127.0.0.1:${SYNOD_PEER[i - 1]}/127.0.0.1:${SYNOD_CLIENT[i - 1]}"
+      done
+      for i in 1 2 3; do
+        mkdir -p "$CLUSTER_DIR/$i"
+        "$SYNOD_BIN" --id="$i" --data_dir="$CLUSTER_DIR/$i/data" --initial_cluster="$cluster" \
+          > "$CLUSTER_DIR/$i/synod.log" 2>&1 < /dev/null &
+        pid=$!
+        CLUSTER_PIDS+=("$pid")
+        ALL_PIDS+=("$pid")
+        DATA_DIRS+=("$CLUSTER_DIR/$i/data")
+      done
+      ENDPOINTS=$(endpoints_of SYNOD_CLIENT)
+      wait_ports synod "${SYNOD_CLIENT[@]}"
+      ;;
+    zookeeper)
+      ensure_ports_free "${ZK_CLIENT[@]}" "${ZK_QUORUM[@]}" "${ZK_ELECTION[@]}"
+      for i in 1 2 3; do
+        local d="$CLUSTER_DIR/$i"
+        mkdir -p "$d/data" "$d/conf"
+        echo "$i" > "$d/data/myid"
+        cat > "$d/conf/zoo.cfg" << EOF
+tickTime=2000
+initLimit=10
+syncLimit=5
+dataDir=$d/data
+clientPort=${ZK_CLIENT[i - 1]}
+clientPortAddress=127.0.0.1
+forceSync=yes
+maxClientCnxns=0
+admin.enableServer=false
+4lw.commands.whitelist=srvr,ruok
+server.1=127.0.0.1:${ZK_QUORUM[0]}:${ZK_ELECTION[0]}
+server.2=127.0.0.1:${ZK_QUORUM[1]}:${ZK_ELECTION[1]}
+server.3=127.0.0.1:${ZK_QUORUM[2]}:${ZK_ELECTION[2]}
+EOF
+        # What zkServer.sh runs, minus the service wrapper; heap capped at 2 GiB.
+        java -Xmx2g -Dzookeeper.log.dir="$d" -Dzookeeper.root.logger=INFO,CONSOLE \
+          -cp "$d/conf:/usr/share/java/zookeeper.jar" \
+          org.apache.zookeeper.server.quorum.QuorumPeerMain "$d/conf/zoo.cfg" \
+          > "$d/zookeeper.log" 2>&1 < /dev/null &
+        pid=$!
+        CLUSTER_PIDS+=("$pid")
+        ALL_PIDS+=("$pid")
+        DATA_DIRS+=("$d/data")
+      done
+      ENDPOINTS=$(endpoints_of ZK_CLIENT)
+      wait_ports zookeeper "${ZK_CLIENT[@]}"
+      ;;
+    etcd)
+      ensure_ports_free "${ETCD_CLIENT[@]}" "${ETCD_PEER[@]}"
+      local cluster=""
+      for i in 1 2 3; do cluster+="${cluster:+,}e$i=http://127.0.0.1:${ETCD_PEER[i - 1]}"; done
+      for i in 1 2 3; do
+        local d="$CLUSTER_DIR/$i"
+        mkdir -p "$d"
+        etcd --name "e$i" --data-dir "$d/data" \
+          --listen-client-urls "http://127.0.0.1:${ETCD_CLIENT[i - 1]}" \
+          --advertise-client-urls "http://127.0.0.1:${ETCD_CLIENT[i - 1]}" \
+          --listen-peer-urls "http://127.0.0.1:${ETCD_PEER[i - 1]}" \
+          --initial-advertise-peer-urls "http://127.0.0.1:${ETCD_PEER[i - 1]}" \
+          --initial-cluster "$cluster" --initial-cluster-state new \
+          --initial-cluster-token synod-compare \
+          > "$d/etcd.log" 2>&1 < /dev/null &
+        pid=$!
+        CLUSTER_PIDS+=("$pid")
+        ALL_PIDS+=("$pid")
+        DATA_DIRS+=("$d/data")
+      done
+      ENDPOINTS=$(endpoints_of ETCD_CLIENT)
+      wait_ports etcd "${ETCD_CLIENT[@]}"
+      ;;
+    *) die "unknown system $system" ;;
+  esac
+  SERVER_PIDS=$(IFS=,; echo "${CLUSTER_PIDS[*]}")
+}
+
+stop_cluster() {
+  stop_pids "${CLUSTER_PIDS[@]}"
+  local keep=() pid c
+  for pid in "${ALL_PIDS[@]}"; do
+    c=0
+    for s in "${CLUSTER_PIDS[@]}"; do [[ $pid == "$s" ]] && c=1; done
+    ((c)) || keep+=("$pid")
+  done
+  ALL_PIDS=("${keep[@]+"${keep[@]}"}")
+  CLUSTER_PIDS=()
+  ((KEEP)) || rm -rf "$CLUSTER_DIR"
+}
+
+# -------------------------------------------------------------- running ----
+RAW="$WORK/raw.jsonl"
+: > "$RAW"
+
+workload_args() {
+  case "$1" in
+    write_1_leader) echo "--workload=write --clients=1 --inflight=1 --target=leader" ;;
+    write_1_follower) echo "--workload=write --clients=1 --inflight=1 --target=follower" ;;
+    write_64) echo "--workload=write --clients=16 --inflight=4 --target=all" ;;
+    read_lin_64) echo "--workload=read_linearizable --clients=16 --inflight=4 --target=all" ;;
+    read_ser_64) echo "--workload=read_serializable --clients=16 --inflight=4 --target=all" ;;
+    mixed_64) echo "--workload=mixed --clients=16 --inflight=4 --target=all" ;;
+    create_64) echo "--workload=create --clients=16 --inflight=4 --target=all" ;;
+    *) die "unknown workload $1 (known: $ALL_WORKLOADS)" ;;
+  esac
+}
+
+# bench SYSTEM LABEL ROUND ARGS...: one synod-bench run, its JSON line (plus
+# round and load average) appended to $RAW. A failed run is recorded too.
+bench() {
+  local system=$1 label=$2 round=$3 out load
+  shift 3
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  if out=$("$BENCH_BIN" --json --system="$system" --endpoints="$ENDPOINTS" \
+    --server_pids="$SERVER_PIDS" --label="$label" --keys="$KEYS" --value_size="$VALUE_SIZE" \
+    "$@" 2> "$WORK/bench.err"); then
+    :
+  else
+    log "$system $label failed: $(tail -n 3 "$WORK/bench.err" | tr '\n' ' ')"
+    [[ -n "$out" ]] || out="{\"label\":\"$label\",\"system\":\"$system\",\"ok\":0,\"errors\":-1,\"failed\":true}"
+  fi
+  echo "${out%\}},\"round\":$round,\"loadavg_before\":\"$load\"}" >> "$RAW"
+  echo "${out%\}},\"round\":$round}"
+}
+
+# Keys for the workloads: preloaded through a tool run, retried while the
+# new cluster elects its first leader.
+preload() {
+  local system=$1 keys=$2 tries=0
+  until "$BENCH_BIN" --system="$system" --endpoints="$ENDPOINTS" --workload=preload \
+    --keys="$keys" --value_size="$VALUE_SIZE" --clients=8 --inflight=16 --target=leader \
+    > "$WORK/preload.out" 2>&1; do
+    tries=$((tries + 1))
+    ((tries < 30)) || die "preload on $system failed: $(tail -n 3 "$WORK/preload.out")"
+    sleep 1
+  done
+}
+
+run_round() {
+  local round=$1 system=$2 w
+  start_cluster "$system" "r$round"
+  log "round $round: $system up (pids $SERVER_PIDS)"
+  preload "$system" "$KEYS"
+  for w in $WORKLOADS; do
+    # shellcheck disable=SC2046
+    bench "$system" "$w" "$round" $(workload_args "$w") --duration_s="$DURATION" \
+      --warmup_s="$WARMUP" | summarize_line
+  done
+  stop_cluster
+}
+
+run_memory() {
+  local system=$1 load du_bytes out
+  start_cluster "$system" "mem"
+  log "memory: $system up (pids $SERVER_PIDS), loading $MEMORY_NODES nodes of $VALUE_SIZE B"
+  preload "$system" 1
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  out=$("$BENCH_BIN" --json --system="$system" --endpoints="$ENDPOINTS" \
+    --server_pids="$SERVER_PIDS" --label="memory_nodes" --workload=preload \
+    --keys="$MEMORY_NODES" --value_size="$VALUE_SIZE" --clients=8 --inflight=16 --target=leader \
+    2> "$WORK/bench.err") || log "memory load on $system: $(tail -n 3 "$WORK/bench.err")"
+  [[ -n "$out" ]] || out="{\"label\":\"memory_nodes\",\"system\":\"$system\",\"ok\":0,\"failed\":true}"
+  # Let each server settle (flushes, GC) before RSS and disk are read.
+  sleep 5
+  local rss=0 pid kb
+  for pid in "${CLUSTER_PIDS[@]}"; do
+    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2> /dev/null || echo 0)
+    rss=$((rss + ${kb:-0} * 1024))
+  done
+  du_bytes=$(du -sb "${DATA_DIRS[@]}" | awk '{s += $1} END {print s}')
+  out="${out%\}},\"round\":0,\"settled_rss_bytes\":$rss,\"disk_bytes\":$du_bytes,\"memory_nodes\":$MEMORY_NODES,\"loadavg_before\":\"$load\"}"
+  echo "$out" >> "$RAW"
+  echo "$out" | summarize_line
+  stop_cluster
+}
+
+summarize_line() {  # one short human line per JSON result, to stderr
+  python3 -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    if r.get("failed"):
+        print("  %-10s %-17s FAILED" % (r["system"], r["label"]), file=sys.stderr); continue
+    extra = ""
+    if "settled_rss_bytes" in r:
+        extra = "  rss %.0f MiB  disk %.0f MiB" % (r["settled_rss_bytes"] / 2**20, r["disk_bytes"] / 2**20)
+    print("  %-10s %-17s %9.0f ops/s  p50 %7.3f ms  p99 %7.3f ms  cpu %6.0f us/op  err %d%s" % (
+        r["system"], r["label"], r["ops_per_s"], r["p50_ms"], r["p99_ms"],
+        r["server_cpu_us_per_op"], r["errors"], extra), file=sys.stderr)
+'
+}
+
+# ------------------------------------------------------------ the run ----
+install_peers
+# The measured binary is a copy: a rebuild during the run changes nothing.
+if [[ " $SYSTEMS " == *" synod "* ]]; then
+  SYNOD_BIN="$WORK/synod"
+  cp "$SYNOD_SRC_BIN" "$SYNOD_BIN"
+fi
+
+STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+log "work dir $WORK; $REPEATS rounds x [$SYSTEMS] x [$WORKLOADS], ${DURATION}s each (+${WARMUP}s warm-up)"
+read -r -a SYS_ARR <<< "$SYSTEMS"
+for ((round = 1; round <= REPEATS; round++)); do
+  # Rotate the order each round so no system always runs first or last.
+  n=${#SYS_ARR[@]}
+  for ((k = 0; k < n; k++)); do
+    run_round "$round" "${SYS_ARR[(k + round - 1) % n]}"
+  done
+done
+if ((DO_MEMORY)); then
+  for s in "${SYS_ARR[@]}"; do run_memory "$s"; done
+fi
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ------------------------------------------------------------- report ----
+machine() {
+  echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores online"
+  echo "- RAM: $(free -g | awk '/^Mem:/ {print $2}') GiB"
+  local dev
+  dev=$(df --output=source "$WORK" | tail -1)
+  local base=${dev#/dev/}
+  base=${base%%[0-9]*}
+  local rota
+  rota=$(cat "/sys/block/$base/queue/rotational" 2> /dev/null || echo "?")
+  echo "- Disk: $dev ($(df --output=fstype "$WORK" | tail -1)), rotational=$rota (data dirs under /tmp)"
+  echo "- Kernel: $(uname -sr)"
+  echo "- Synod: $(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo '?') (working tree" \
+    "$( [[ -n "$(git -C "$ROOT" status --porcelain -- server storage raft 2> /dev/null)" ]] && echo 'with uncommitted server/storage/raft changes' || echo clean)), binary $SYNOD_SRC_BIN built $(date -u -r "$SYNOD_SRC_BIN" +%Y-%m-%dT%H:%MZ 2> /dev/null || echo '?')"
+  echo "- ZooKeeper: $(dpkg-query -W -f '${Version}' zookeeper 2> /dev/null), $(java -version 2>&1 | head -1), -Xmx2g, forceSync=yes"
+  echo "- etcd: $(etcd --version 2> /dev/null | head -1 | sed 's/etcd Version: //') (default flags)"
+  echo "- Load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END" \
+    "(the machine is shared: other builds ran during the measurement)"
+}
+
+TABLE=$(python3 - "$RAW" "$SYSTEMS" "$WORKLOADS" << 'PY'
+import json, statistics, sys
+raw, systems, workloads = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+rows = [json.loads(l) for l in open(raw) if l.strip()]
+def runs(label, system):
+    return [r for r in rows if r.get("label") == label and r.get("system") == system]
+def cell(vals):
+    if not vals: return "–", None
+    m = statistics.median(vals)
+    fmt = (lambda v: "%.0f" % v) if m >= 100 else (lambda v: "%.2f" % v) if m >= 1 else (lambda v: "%.3f" % v)
+    return "%s [%s–%s]" % (fmt(m), fmt(min(vals)), fmt(max(vals))), m
+figures = [("ops/s", "ops_per_s", 1), ("p50 ms", "p50_ms", 1), ("p99 ms", "p99_ms", 1),
+           ("p99.9 ms", "p999_ms", 1), ("server CPU µs/op", "server_cpu_us_per_op", 1)]
+peers = [s for s in systems if s != "synod"]
+head = "| workload | figure | " + " | ".join(systems) + "".join(" | Synod ÷ %s" % p for p in peers if "synod" in systems) + " |"
+print(head)
+print("|" + "---|" * (head.count("|") - 1))
+def emit(name, fig, values_by_sys, notes):
+    cells, med = [], {}
+    for s in systems:
+        c, m = cell(values_by_sys.get(s, []))
+        cells.append(c + notes.get(s, ""))
+        med[s] = m
+    ratios = []
+    if "synod" in systems:
+        for p in peers:
+            a, b = med.get("synod"), med.get(p)
+            ratios.append("%.2f×" % (a / b) if a is not None and b else "–")
+    print("| %s | %s | %s |" % (name, fig, " | ".join(cells + ratios)))
+for w in workloads:
+    for fig, key, _ in figures:
+        vals, notes = {}, {}
+        for s in systems:
+            rs = runs(w, s)
+            good = [r for r in rs if not r.get("failed") and r.get("ok", 0) > 0]
+            vals[s] = [r[key] for r in good if r.get(key, -1) >= 0]
+            errs = sum(max(0, r.get("errors", 0)) for r in good)
+            failed = len(rs) - len(good)
+            if fig == "ops/s" and (errs or failed):
+                notes[s] = " (%s)" % ", ".join(x for x in [
+                    "%d errors" % errs if errs else "", "%d runs failed" % failed if failed else ""] if x)
+        emit(w, fig, vals, notes)
+mem = {s: runs("memory_nodes", s) for s in systems}
+if any(mem.values()):
+    n = next((r.get("memory_nodes") for v in mem.values() for r in v), "?")
+    for fig, key in [("RSS, 3 replicas, MiB", "settled_rss_bytes"), ("disk, 3 replicas, MiB", "disk_bytes")]:
+        emit("memory %s × 256 B" % n, fig,
+             {s: [r[key] / 2**20 for r in mem[s] if r.get(key)] for s in systems}, {})
+    emit("memory %s × 256 B" % n, "load ops/s",
+         {s: [r["ops_per_s"] for r in mem[s] if r.get("ops_per_s")] for s in systems}, {})
+PY
+)
+
+echo
+echo "$TABLE"
+
+((PUBLISH)) || exit 0
+STAMP=$(date -u +%Y-%m-%d-%H%M)
+RESULT_FILE="$ROOT/bench/results/$STAMP.md"
+mkdir -p "$ROOT/bench/results"
+SETTINGS="$REPEATS rounds (systems alternating, order rotating), ${DURATION} s measured + ${WARMUP} s warm-up per run, $KEYS keys × $VALUE_SIZE B preloaded; memory: $MEMORY_NODES nodes × $VALUE_SIZE B"
+((QUICK)) && SETTINGS="--quick: $SETTINGS"
+{
+  echo "# Synod vs ZooKeeper vs etcd, $STARTED"
+  echo
+  echo "Run: \`bench/compare.sh $ORIG_ARGS\`; $SETTINGS."
+  echo
+  echo "## Machine"
+  echo
+  machine
+  echo
+  echo "## Table"
+  echo
+  echo "Median [min–max] over the rounds. Synod ÷ peer: above 1 is better for ops/s;"
+  echo "below 1 is better for latency, CPU, RSS and disk."
+  echo
+  echo "$TABLE"
+  echo
+  echo "## Raw results (synod-bench --json, one line per run)"
+  echo
+  echo '```'
+  cat "$RAW"
+  echo '```'
+} > "$RESULT_FILE"
+log "wrote $RESULT_FILE"
+
+README="$ROOT/bench/README.md"
+if [[ -f "$README" ]] && grep -q '<!-- latest-table:begin -->' "$README"; then
+  python3 - "$README" "$RESULT_FILE" "$STARTED" "$SETTINGS" << 'PY'
+import sys, re, os
+readme, result, started, settings = sys.argv[1:]
+text = open(readme).read()
+body = open(result).read()
+machine = body.split("## Machine\n\n", 1)[1].split("\n## ", 1)[0].strip()
+table = body.split("## Table\n\n", 1)[1].split("\n## ", 1)[0].strip()
+block = ("<!-- latest-table:begin -->\nFrom `bench/results/%s` (%s; %s).\n\n%s\n\n%s\n<!-- latest-table:end -->"
+         % (os.path.basename(result), started, settings, machine, table))
+text = re.sub(r"<!-- latest-table:begin -->.*?<!-- latest-table:end -->", lambda m: block, text, flags=re.S)
+open(readme, "w").write(text)
+PY
+  log "updated the latest table in $README"
+fi
