@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/membership_calls.h"
 #include "tests/e2e/test_cluster.h"
 #include "tests/testing/wait.h"
 
@@ -14,64 +15,6 @@ namespace synod::e2e {
 namespace {
 
 using ::synod::testing::WaitUntil;
-
-std::string Logs(TestCluster& c, int extra = 0) {
-  std::string out;
-  for (int id = 1; id <= c.size() + extra; ++id) out += c.LogTail(id, 2500) + "\n";
-  return out;
-}
-
-v1::ErrorCode Add(TestCluster& c, int via, int id) {
-  v1::MemberAddRequest req;
-  req.set_id(id);
-  req.set_peer_addr(c.peer_addr(id));
-  req.set_client_addr(c.client_addr(id));
-  v1::MemberAddResponse resp;
-  grpc::Status s = c.cluster(via)->MemberAdd(Ctx().get(), req, &resp);
-  return CodeOf(s, resp.header());
-}
-
-v1::ErrorCode Promote(TestCluster& c, int via, int id) {
-  v1::MemberPromoteRequest req;
-  req.set_id(id);
-  v1::MemberPromoteResponse resp;
-  grpc::Status s = c.cluster(via)->MemberPromote(Ctx().get(), req, &resp);
-  return CodeOf(s, resp.header());
-}
-
-v1::ErrorCode Remove(TestCluster& c, int via, int id) {
-  v1::MemberRemoveRequest req;
-  req.set_id(id);
-  v1::MemberRemoveResponse resp;
-  grpc::Status s = c.cluster(via)->MemberRemove(Ctx().get(), req, &resp);
-  return CodeOf(s, resp.header());
-}
-
-v1::ErrorCode Transfer(TestCluster& c, int via, int id) {
-  v1::TransferLeaderRequest req;
-  req.set_id(id);
-  v1::TransferLeaderResponse resp;
-  grpc::Status s = c.cluster(via)->TransferLeader(Ctx().get(), req, &resp);
-  return CodeOf(s, resp.header());
-}
-
-uint64_t Digest(TestCluster& c, std::set<int> among) {
-  uint64_t digest = 0;
-  WaitUntil(
-      [&] {
-        std::set<std::pair<uint64_t, uint64_t>> seen;
-        for (int id : among) {
-          auto st = c.Status(id);
-          if (!st.ok()) return false;
-          seen.insert({st->applied_index(), st->digest()});
-        }
-        if (seen.size() != 1) return false;
-        digest = seen.begin()->second;
-        return true;
-      },
-      absl::Seconds(30), absl::Milliseconds(100));
-  return digest;
-}
 
 TEST(MembershipE2ETest, JoinPromoteTransferRemove) {
   TestCluster::Options o;
