@@ -1,0 +1,213 @@
+#include "server/metrics/metrics_http.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "server/log.h"
+
+namespace synod::server::metrics {
+namespace {
+
+const char* Reason(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
+  }
+}
+
+// Writes all of `data`; false on error or timeout.
+bool WriteAll(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status SplitHostPort(const std::string& addr, std::string* host, std::string* port) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("'", addr, "' is not host:port"));
+  }
+  std::string h = addr.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  const std::string p = addr.substr(colon + 1);
+  int number = 0;
+  if (p.empty() || !absl::SimpleAtoi(p, &number) || number < 0 || number > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("'", addr, "': bad port"));
+  }
+  *host = h;
+  *port = p;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(Options options) {
+  std::string host;
+  std::string port;
+  if (absl::Status s = SplitHostPort(options.addr, &host, &port); !s.ok()) return s;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
+      rc != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("metrics address ", options.addr, ": ", gai_strerror(rc)));
+  }
+  std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer(std::move(options)));
+  std::string error = "no address";
+  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      error = std::strerror(errno);
+      continue;
+    }
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, 16) != 0) {
+      error = std::strerror(errno);
+      ::close(fd);
+      continue;
+    }
+    server->listen_fd_ = fd;
+    break;
+  }
+  freeaddrinfo(found);
+  if (server->listen_fd_ < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for metrics on ", server->options_.addr, ": ", error));
+  }
+  sockaddr_storage bound{};
+  socklen_t len = sizeof(bound);
+  ::getsockname(server->listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len);
+  server->port_ =
+      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                        : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  if (::pipe2(server->wake_fds_, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  }
+  MetricsHttpServer* self = server.get();
+  server->thread_ = std::thread([self] {
+    NameThread("synod-metrics");
+    self->Loop();
+  });
+  return server;
+}
+
+MetricsHttpServer::~MetricsHttpServer() {
+  Stop();
+  for (int fd : wake_fds_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+void MetricsHttpServer::Stop() {
+  if (thread_.joinable()) {
+    const char byte = 1;
+    while (::write(wake_fds_[1], &byte, 1) < 0 && errno == EINTR) {
+    }
+    thread_.join();
+  }
+  // Closed here, not in the destructor: once stopped, the port refuses.
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  listen_fd_ = -1;
+}
+
+void MetricsHttpServer::Loop() {
+  while (true) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fds_[0], POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      Log(LogLevel::kError, "metrics server: poll: %s", std::strerror(errno));
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;  // the client went away, or out of fds: try the next one
+    Serve(fd);
+    ::close(fd);
+  }
+}
+
+void MetricsHttpServer::Serve(int fd) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(absl::ToInt64Seconds(options_.io_timeout));
+  tv.tv_usec = static_cast<suseconds_t>(
+      absl::ToInt64Microseconds(options_.io_timeout - absl::Seconds(tv.tv_sec)));
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  // Only the request line matters; read up to the end of the headers.
+  std::string request;
+  char buf[2048];
+  while (request.find("\r\n\r\n") == std::string::npos &&
+         request.find("\n\n") == std::string::npos) {
+    if (request.size() >= options_.max_request_bytes) break;
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    request.append(buf, static_cast<size_t>(n));
+  }
+  HttpResponse response;
+  bool head = false;
+  const size_t eol = request.find_first_of("\r\n");
+  const std::string line = request.substr(0, eol);
+  const size_t sp1 = line.find(' ');
+  const size_t sp2 = sp1 == std::string::npos ? std::string::npos : line.find(' ', sp1 + 1);
+  if (eol == std::string::npos || sp2 == std::string::npos ||
+      line.compare(sp2 + 1, 5, "HTTP/") != 0) {
+    response.status = 400;
+    response.body = "bad request\n";
+  } else {
+    const std::string method = line.substr(0, sp1);
+    std::string target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    target = target.substr(0, target.find('?'));
+    head = method == "HEAD";
+    auto handler = options_.handlers.find(target);
+    if (method != "GET" && !head) {
+      response.status = 405;
+      response.body = "only GET and HEAD\n";
+    } else if (handler == options_.handlers.end()) {
+      response.status = 404;
+      response.body = "not found\n";
+    } else {
+      response = handler->second();
+    }
+  }
+  std::string out =
+      absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
+                   "\r\nContent-Type: ", response.content_type,
+                   "\r\nContent-Length: ", response.body.size(), "\r\nConnection: close\r\n\r\n");
+  if (!head) out += response.body;
+  WriteAll(fd, out);  // a client that left early gets nothing; nothing to do
+}
+
+}  // namespace synod::server::metrics

@@ -1,0 +1,39 @@
+#include "server/metrics/server_metrics.h"
+
+namespace synod::server::metrics {
+
+ServerMetrics::ServerMetrics(MetricsRegistry* r)
+    : leader_changes(r->NewCounter("synod_raft_leader_changes_total",
+                                   "Times this replica saw a new leader (or itself became one).")),
+      proposals_failed(r->NewCounter(
+          "synod_raft_proposals_failed_total",
+          "Proposals this replica refused before they reached the log (no leader, overload, "
+          "refused by the Raft core).")),
+      snapshots_received(r->NewCounter("synod_raft_snapshots_received_total",
+                                       "State snapshots installed from the leader.")),
+      log_sync_seconds(r->NewHistogram(
+          "synod_storage_log_sync_duration_seconds",
+          "Latency of a synced Raft log write (entries + hard state in one fsynced RocksDB "
+          "write; one per Ready, shared by every proposal in it).",
+          LatencyBuckets())),
+      snapshots_sent(r->NewCounter("synod_raft_snapshots_sent_total",
+                                   "State snapshots streamed to followers, by outcome.",
+                                   {{"result", "ok"}})),
+      snapshots_send_failed(r->NewCounter("synod_raft_snapshots_sent_total",
+                                          "State snapshots streamed to followers, by outcome.",
+                                          {{"result", "failed"}})),
+      proposals_committed(
+          r->NewCounter("synod_raft_proposals_committed_total",
+                        "Commands this replica proposed that were committed and applied.")),
+      sessions_expired(r->NewCounter("synod_sessions_expired_total",
+                                     "Client sessions expired by the leader, as applied here.")),
+      apply_batch_seconds(r->NewHistogram(
+          "synod_storage_apply_batch_duration_seconds",
+          "Latency of applying one batch of committed entries (decode, validate, one unsynced "
+          "RocksDB WriteBatch with the applied index).",
+          LatencyBuckets())),
+      apply_batch_entries(r->NewHistogram("synod_storage_apply_batch_entries",
+                                          "Committed entries per apply batch.",
+                                          {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096})) {}
+
+}  // namespace synod::server::metrics

@@ -1,0 +1,34 @@
+// ServerMetrics: the instruments the raft, apply and transport threads
+// update as things happen (counts and latencies that no state holds). Gauges
+// of state that lives elsewhere are read at scrape time (replica_metrics.h).
+//
+// The driver and state machine take a ServerMetrics* that may be null (no
+// metrics: unit tests, tools); the pointed-to object outlives them.
+//
+// Thread: any (relaxed atomics).
+#pragma once
+
+#include "server/metrics/metrics_registry.h"
+
+namespace synod::server::metrics {
+
+struct ServerMetrics {
+  // Registers every instrument in `registry` (which must outlive this).
+  explicit ServerMetrics(MetricsRegistry* registry);
+
+  // Raft thread.
+  Counter* leader_changes;      // a new known leader, as this replica saw it
+  Counter* proposals_failed;    // refused before reaching the log
+  Counter* snapshots_received;  // installed from the leader
+  Histogram* log_sync_seconds;  // LogStore::Save with fsync
+  // Transport threads.
+  Counter* snapshots_sent;
+  Counter* snapshots_send_failed;
+  // Apply thread.
+  Counter* proposals_committed;  // this replica's proposals, applied
+  Counter* sessions_expired;
+  Histogram* apply_batch_seconds;  // one Applier::ApplyBatch (one WriteBatch)
+  Histogram* apply_batch_entries;
+};
+
+}  // namespace synod::server::metrics
