@@ -44,6 +44,22 @@ RpcSpec<Req, Resp> WriteSpec(client::AsyncMethod<Req, Resp> method) {
   return spec;
 }
 
+// The server names most failures by code alone ("BAD_VERSION"): name the
+// path the call was about, as ZooKeeper's exceptions do ("BAD_VERSION:
+// /app"), so a log line or synodctl's "Error: CODE: detail" says which node.
+template <typename T>
+Client::Impl::Done<T> NamingPath(absl::string_view path, Client::Impl::Done<T> done) {
+  return [path = std::string(path), done = std::move(done)](absl::StatusOr<T> r) {
+    if (!r.ok()) {
+      const ErrorCode code = ErrorCodeOf(r.status());
+      if (code != ErrorCode::kUnknown && r.status().message() == ErrorCodeName(code)) {
+        r = SynodError(code, path);
+      }
+    }
+    done(std::move(r));
+  };
+}
+
 absl::string_view OpTypeName(Op::Type type) {
   switch (type) {
     case Op::Type::kCreate:
@@ -111,7 +127,7 @@ void Client::Impl::CreateImpl(absl::string_view path, absl::string_view data,
       [](v1::CreateResponse& r) -> absl::StatusOr<CreateResult> {
         return CreateResult{r.path(), client::FromProto(r.stat()), r.header().revision()};
       },
-      std::move(done));
+      NamingPath(path, std::move(done)));
 }
 
 void Client::Impl::GetImpl(absl::string_view path, const GetOptions& options, absl::Time deadline,
@@ -127,7 +143,7 @@ void Client::Impl::GetImpl(absl::string_view path, const GetOptions& options, ab
         return GetResult{std::move(*r.mutable_data()), client::FromProto(r.stat()),
                          r.header().revision()};
       },
-      std::move(done));
+      NamingPath(path, std::move(done)));
 }
 
 void Client::Impl::ExistsImpl(absl::string_view path, const ReadOptions& options,
@@ -141,7 +157,7 @@ void Client::Impl::ExistsImpl(absl::string_view path, const ReadOptions& options
       [](v1::ExistsResponse& r) -> absl::StatusOr<ExistsResult> {
         return ExistsResult{r.exists(), client::FromProto(r.stat()), r.header().revision()};
       },
-      std::move(done));
+      NamingPath(path, std::move(done)));
 }
 
 void Client::Impl::SetImpl(absl::string_view path, absl::string_view data, int64_t expected_version,
@@ -157,7 +173,7 @@ void Client::Impl::SetImpl(absl::string_view path, absl::string_view data, int64
       [](v1::SetResponse& r) -> absl::StatusOr<SetResult> {
         return SetResult{client::FromProto(r.stat()), r.header().revision()};
       },
-      std::move(done));
+      NamingPath(path, std::move(done)));
 }
 
 void Client::Impl::DeleteImpl(absl::string_view path, int64_t expected_version, absl::Time deadline,
@@ -172,7 +188,7 @@ void Client::Impl::DeleteImpl(absl::string_view path, int64_t expected_version, 
       [](v1::DeleteResponse& r) -> absl::StatusOr<DeleteResult> {
         return DeleteResult{r.header().revision()};
       },
-      std::move(done));
+      NamingPath(path, std::move(done)));
 }
 
 namespace {
@@ -227,7 +243,7 @@ void Client::Impl::GetChildrenImpl(absl::string_view path, const ChildrenOptions
   listing->req.set_include_stat(options.include_stat);
   listing->limit = options.limit;
   listing->deadline = deadline;
-  listing->done = std::move(done);
+  listing->done = NamingPath(path, std::move(done));
   FetchPage(this, std::move(listing));
 }
 
@@ -293,7 +309,7 @@ void Client::Impl::HistoryImpl(absl::string_view path, const HistoryOptions& opt
         out.revision = r.header().revision();
         return out;
       },
-      std::move(done));
+      NamingPath(path, std::move(done)));
 }
 
 void Client::Impl::SyncImpl(absl::string_view path, absl::Time deadline, Done<uint64_t> done) {
