@@ -62,6 +62,10 @@ ABSL_FLAG(int32_t, max_multi_ops, 1000,
 ABSL_FLAG(int32_t, history_per_node, 10,
           "Versions of each node kept for History and versioned Get. Must be equal on all "
           "replicas.");
+ABSL_FLAG(uint64_t, history_retention, 0,
+          "Revisions of watch events and node history kept: the leader compacts older ones, "
+          "and a watch or read from below the compaction revision fails with COMPACTED. "
+          "0: keep all.");
 ABSL_FLAG(int32_t, max_page_size, 10000, "Most children in one GetChildren page.");
 ABSL_FLAG(int32_t, request_timeout_ms, 10000,
           "Longest a request may wait on this replica when the client sets no shorter "
@@ -119,6 +123,7 @@ int main(int argc, char** argv) {
   options.max_data_bytes = absl::GetFlag(FLAGS_max_data_bytes);
   options.max_multi_ops = static_cast<size_t>(absl::GetFlag(FLAGS_max_multi_ops));
   options.history_per_node = static_cast<uint32_t>(absl::GetFlag(FLAGS_history_per_node));
+  options.history_retention = absl::GetFlag(FLAGS_history_retention);
   options.max_page_size = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_page_size));
   options.request_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_request_timeout_ms));
   options.max_request_bytes = absl::GetFlag(FLAGS_max_request_mb) << 20;

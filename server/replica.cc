@@ -342,6 +342,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   }
   SessionKeeper::Options keeper_options;
   keeper_options.digest_check = options.digest_check_interval;
+  keeper_options.history_retention = options.history_retention;
   p->keeper = std::make_unique<SessionKeeper>(keeper_options, p->state.get(), p->driver.get(),
                                               p->store.get(), p->transport.get(), p->sessions.get(),
                                               p->heartbeats.get());

@@ -45,6 +45,9 @@ struct ReplicaOptions {
   int64_t max_data_bytes = 1 << 20;
   size_t max_multi_ops = 1000;
   uint32_t history_per_node = 10;
+  // Revisions of watch events and node history kept (the leader compacts
+  // older ones); 0: all, forever.
+  uint64_t history_retention = 0;
   uint32_t max_page_size = 10000;
   absl::Duration request_timeout = absl::Seconds(10);
   absl::Duration digest_check_interval = absl::Seconds(10);  // zero: off

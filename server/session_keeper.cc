@@ -1,5 +1,6 @@
 #include "server/session_keeper.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -82,6 +83,7 @@ void SessionKeeper::LeaderWork(absl::Time now) {
   }
   if (now < next_sweep_) return;
   next_sweep_ = now + options_.ttl_sweep;
+  MaybeCompactHistory();
   absl::StatusOr<std::vector<std::string>> paths =
       store_->FindExpired(absl::ToUnixMillis(now), options_.max_expired_per_command);
   if (!paths.ok()) {
@@ -91,6 +93,20 @@ void SessionKeeper::LeaderWork(absl::Time now) {
   if (paths->empty()) return;
   v1::Command command;
   for (std::string& p : *paths) command.mutable_delete_expired()->add_paths(std::move(p));
+  driver_->Propose(std::move(command));
+}
+
+void SessionKeeper::MaybeCompactHistory() {
+  const uint64_t keep = options_.history_retention;
+  if (keep == 0) return;
+  const storage::StoreMeta meta = store_->meta();
+  if (meta.applied_index <= keep) return;
+  const uint64_t target = meta.applied_index - keep;
+  const uint64_t step = std::max<uint64_t>(2, keep / 8);
+  if (target < meta.compact_revision + step) return;
+  v1::Command command;
+  command.mutable_compact_history()->set_revision(target);
+  // Nothing waits on it; if it is lost the next sweep proposes it again.
   driver_->Propose(std::move(command));
 }
 

@@ -8,6 +8,14 @@
 // when the old one last heard from each client); when it loses leadership
 // the tracker stops expiring.
 //
+// Also on the leader, once per TTL sweep, when `history_retention` is set
+// and the applied revision ran that far (plus a step) past the compaction
+// revision, it proposes a CompactHistoryCommand at applied - retention:
+// watch events and node versions older than that go, and a watch or read
+// from below it fails with COMPACTED. Without it the event log only grows.
+// The step (an eighth of the retention, at least 2) keeps an idle leader
+// from proposing one compaction per sweep for its own previous one.
+//
 // Also on the leader, every `digest_check` it proposes a DigestCheckCommand
 // with its applied revision and tree digest; a replica whose digest at that
 // revision differs stops (StateMachine), rather than serve a diverged state.
@@ -38,6 +46,8 @@ class SessionKeeper {
     absl::Duration ttl_sweep = absl::Seconds(1);
     absl::Duration digest_check = absl::Seconds(10);  // zero: never
     size_t max_expired_per_command = 1000;
+    // Revisions of watch events and node history kept; 0: all, forever.
+    uint64_t history_retention = 0;
   };
 
   // Not owned; all outlive the keeper.
@@ -60,6 +70,7 @@ class SessionKeeper {
   void Loop();
   void LeaderWork(absl::Time now);
   void FollowerWork(absl::Time now);
+  void MaybeCompactHistory();
 
   const Options options_;
   ReplicaState* const state_;

@@ -1,14 +1,20 @@
 // End-to-end checks that sessions and watches are wired into the replica:
 // ephemerals vanish on close and on expiry, heartbeats through a follower
 // keep a session alive, and a watch on a third replica sees the changes.
+// Also the server-deleted nodes: a TTL node goes after its TTL since its
+// last change (never while it has children), a container when its last
+// child goes (never before it had one), on every replica.
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "synod/v1/session.grpc.pb.h"
 #include "synod/v1/watch.grpc.pb.h"
+#include "tests/e2e/session_calls.h"
 #include "tests/e2e/test_cluster.h"
 #include "tests/testing/wait.h"
 
@@ -134,6 +140,130 @@ TEST(SessionWatchE2ETest, EphemeralsFollowTheirSession) {
   std::string data;
   EXPECT_EQ(GetNode(c.tree(follower), "/e2", &data, v1::SERIALIZABLE), v1::NO_NODE);
   watch_ctx.TryCancel();
+}
+
+v1::ErrorCode CreateWithMode(TestCluster& c, int id, const std::string& path, v1::CreateMode mode,
+                             int64_t ttl_ms, v1::CreateResponse* resp) {
+  v1::CreateRequest req;
+  req.mutable_op()->set_path(path);
+  req.mutable_op()->set_mode(mode);
+  req.mutable_op()->set_ttl_ms(ttl_ms);
+  grpc::Status s = c.tree(id)->Create(Ctx().get(), req, resp);
+  return CodeOf(s, resp->header());
+}
+
+v1::ErrorCode DeleteNode(TestCluster& c, int id, const std::string& path, uint64_t* revision) {
+  v1::DeleteRequest req;
+  req.mutable_op()->set_path(path);
+  v1::DeleteResponse resp;
+  grpc::Status s = c.tree(id)->Delete(Ctx().get(), req, &resp);
+  *revision = HeaderOf(s, resp.header()).revision();
+  return CodeOf(s, resp.header());
+}
+
+// True if `path` stays on every running member for `span` (polled).
+bool StaysOnAll(TestCluster& c, const std::string& path, absl::Duration span) {
+  const absl::Time until = absl::Now() + span;
+  while (absl::Now() < until) {
+    if (!ExistsOnAll(c, path, true)) return false;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return true;
+}
+
+// Wall-clock ms now (the replicas run on this machine: same clock as the
+// leader's timestamps in ctime / mtime).
+int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
+
+TEST(SessionWatchE2ETest, TtlAndContainerNodesAreRemovedByTheServer) {
+  TestCluster c({});
+  ASSERT_TRUE(c.StartAll().ok()) << Logs(c);
+  const int leader = c.WaitForLeader(absl::Seconds(20));
+  ASSERT_NE(leader, 0) << Logs(c);
+  const int follower = leader % 3 + 1;
+  constexpr int64_t kTtlMs = 3000;
+
+  // A TTL node with a child outlives its TTL; a TTL node that is set
+  // halfway counts its TTL from the set.
+  v1::CreateResponse parent;
+  ASSERT_EQ(CreateWithMode(c, follower, "/ttl_parent", v1::PERSISTENT_WITH_TTL, kTtlMs, &parent),
+            v1::OK)
+      << Logs(c);
+  ASSERT_EQ(CreateNode(c.tree(follower), "/ttl_parent/child", ""), v1::OK);
+  v1::CreateResponse touched;
+  ASSERT_EQ(CreateWithMode(c, follower, "/ttl_set", v1::PERSISTENT_WITH_TTL, kTtlMs, &touched),
+            v1::OK);
+  EXPECT_EQ(touched.stat().mtime(), touched.stat().ctime());
+  absl::SleepFor(absl::Milliseconds(kTtlMs / 2));  // the change comes halfway through the TTL
+  v1::SetRequest set;
+  set.mutable_op()->set_path("/ttl_set");
+  set.mutable_op()->set_data("changed");
+  v1::SetResponse set_resp;
+  ASSERT_TRUE(c.tree(follower)->Set(Ctx().get(), set, &set_resp).ok());
+  const int64_t set_mtime = set_resp.stat().mtime();
+  ASSERT_GE(set_mtime, touched.stat().mtime() + kTtlMs / 2);
+
+  ASSERT_TRUE(WaitUntil([&] { return ExistsOnAll(c, "/ttl_set", false); }, absl::Seconds(20)))
+      << Logs(c);
+  const int64_t ttl_set_gone = NowMs();
+  EXPECT_GE(ttl_set_gone, set_mtime + kTtlMs) << "deleted before its TTL since the set";
+  EXPECT_LE(ttl_set_gone, set_mtime + kTtlMs + 3000) << "deleted late";
+  std::printf("TTL node gone on every replica %lld ms after its last change (TTL %lld ms)\n",
+              static_cast<long long>(ttl_set_gone - set_mtime), static_cast<long long>(kTtlMs));
+  // By now /ttl_parent is well past its TTL, but it has a child.
+  ASSERT_GE(NowMs(), parent.stat().mtime() + kTtlMs);
+  EXPECT_TRUE(StaysOnAll(c, "/ttl_parent", absl::Seconds(2))) << "TTL node with a child deleted";
+  uint64_t revision = 0;
+  ASSERT_EQ(DeleteNode(c, follower, "/ttl_parent/child", &revision), v1::OK);
+  const int64_t child_gone = NowMs();
+  ASSERT_TRUE(WaitUntil([&] { return ExistsOnAll(c, "/ttl_parent", false); }, absl::Seconds(10)))
+      << Logs(c);
+  EXPECT_LE(NowMs() - child_gone, 3000) << "an expired TTL node outlived its last child by long";
+
+  // A container is never deleted before it had a child...
+  v1::CreateResponse container;
+  ASSERT_EQ(CreateWithMode(c, follower, "/box", v1::CONTAINER, 0, &container), v1::OK);
+  // (several TTL sweeps of the leader, which also looks for empty containers)
+  EXPECT_TRUE(StaysOnAll(c, "/box", absl::Seconds(3))) << "empty container deleted";
+  ASSERT_EQ(CreateNode(c.tree(follower), "/box/a", ""), v1::OK);
+  ASSERT_EQ(CreateNode(c.tree(follower), "/box/b", ""), v1::OK);
+  ASSERT_EQ(DeleteNode(c, follower, "/box/a", &revision), v1::OK);
+  EXPECT_TRUE(StaysOnAll(c, "/box", absl::Seconds(2))) << "container with a child deleted";
+
+  // ...and goes in the same apply as its last child, on every replica: a
+  // persistent watch on it sees its deletion at the child's revision.
+  WatchStream watcher(c.channel(follower % 3 + 1));
+  ASSERT_TRUE(watcher.Create(1, "/box", v1::WATCH_PERSISTENT));
+  ASSERT_TRUE(watcher.Create(2, "/box/b", v1::WATCH_DATA));
+  ASSERT_TRUE(watcher.WaitCreated(1, 2, absl::Seconds(10)));
+  ASSERT_EQ(DeleteNode(c, follower, "/box/b", &revision), v1::OK);
+  std::string data;
+  EXPECT_EQ(GetNode(c.tree(follower), "/box", &data, v1::SERIALIZABLE), v1::NO_NODE)
+      << "the container outlived the apply of its last child's delete";
+  for (int id : c.RunningIds()) {
+    v1::GetRequest get;
+    get.set_path("/box");
+    get.mutable_read()->set_consistency(v1::SERIALIZABLE);
+    get.mutable_read()->set_min_revision(revision);
+    v1::GetResponse got;
+    grpc::Status s = c.tree(id)->Get(Ctx().get(), get, &got);
+    EXPECT_EQ(CodeOf(s, got.header()), v1::NO_NODE) << "member " << id;
+  }
+  ASSERT_TRUE(watcher.WaitFor(
+      [](const std::map<uint64_t, WatchStream::WatchLog>& logs) {
+        if (!logs.count(1)) return false;
+        for (const v1::WatchEvent& e : logs.at(1).events) {
+          if (e.type() == v1::EVENT_NODE_DELETED) return true;
+        }
+        return false;
+      },
+      absl::Seconds(10)));
+  const std::vector<v1::WatchEvent> box = watcher.Log(1).events;
+  const std::vector<v1::WatchEvent> child = watcher.Log(2).events;
+  ASSERT_EQ(child.size(), 1u);
+  EXPECT_EQ(child[0].type(), v1::EVENT_NODE_DELETED);
+  EXPECT_EQ(box.back().type(), v1::EVENT_NODE_DELETED);
+  EXPECT_EQ(box.back().revision(), child[0].revision()) << "not removed in the child's apply";
 }
 
 }  // namespace

@@ -183,6 +183,11 @@ void TestCluster::Kill(int id) {
   if (m.process.has_value()) m.process->Kill();
 }
 
+void TestCluster::Signal(int id, int sig) {
+  Member& m = members_.at(id);
+  if (m.process.has_value()) m.process->Signal(sig);
+}
+
 std::string TestCluster::Stop(int id) {
   Member& m = members_.at(id);
   if (!m.process.has_value()) return "not started";

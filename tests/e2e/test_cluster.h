@@ -51,6 +51,9 @@ class TestCluster {
   absl::Status Start(int id);
   // kill -9.
   void Kill(int id);
+  // Sends `sig` to member `id` if it runs (e.g. SIGSTOP / SIGCONT to freeze
+  // a replica without closing its sockets).
+  void Signal(int id, int sig);
   // SIGTERM; returns the exit status description ("exit 0" on a clean stop).
   std::string Stop(int id);
   bool Running(int id);
@@ -66,6 +69,9 @@ class TestCluster {
   std::string LogTail(int id, size_t bytes = 4000) const;
 
   v1::Tree::Stub* tree(int id);
+  // The channel to member `id`'s client address; it lives as long as the
+  // cluster (so other stubs can share it).
+  std::shared_ptr<grpc::Channel> channel(int id) const { return members_.at(id).channel; }
   v1::Cluster::Stub* cluster(int id);
 
   absl::StatusOr<v1::StatusResponse> Status(int id, absl::Duration timeout = absl::Seconds(2));
