@@ -418,7 +418,10 @@ machine() {
   base=${base%%[0-9]*}
   local rota
   rota=$(cat "/sys/block/$base/queue/rotational" 2> /dev/null || echo "?")
-  echo "- Disk: $dev ($(df --output=fstype "$WORK" | tail -1)), rotational=$rota (data dirs under /tmp)"
+  local driver
+  driver=$(basename "$(readlink -f "/sys/block/$base/device/driver" 2> /dev/null)" 2> /dev/null || echo "?")
+  # A virtual disk reports what its driver says, not what backs it.
+  echo "- Disk: $dev ($(df --output=fstype "$WORK" | tail -1)), driver $driver, kernel says rotational=$rota; all data dirs under $(dirname "$WORK")"
   echo "- Kernel: $(uname -sr)"
   echo "- Synod: $(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo '?') (working tree" \
     "$( [[ -n "$(git -C "$ROOT" status --porcelain -- server storage raft 2> /dev/null)" ]] && echo 'with uncommitted server/storage/raft changes' || echo clean)), binary $SYNOD_SRC_BIN built $(date -u -r "$SYNOD_SRC_BIN" +%Y-%m-%dT%H:%MZ 2> /dev/null || echo '?')"
