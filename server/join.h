@@ -23,8 +23,10 @@ struct JoinInfo {
 };
 
 // Tries each endpoint (client addresses, comma-separated) until one answers
-// Cluster.Status. Errors: Unavailable (none answered), FailedPrecondition
-// (`member_id` is not a member: add it first).
+// Cluster.Status listing `member_id`. When replicas answer without listing
+// it, asks all of them again for up to 10 s (one may have just restarted
+// and not yet re-read its membership). Errors: Unavailable (none answered),
+// FailedPrecondition (`member_id` is not a member: add it first).
 absl::StatusOr<JoinInfo> DiscoverCluster(absl::string_view endpoints, uint64_t member_id,
                                          absl::Duration timeout_per_endpoint);
 
