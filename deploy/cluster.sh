@@ -258,6 +258,7 @@ status() {
     printf "%-8s %-9s %-8s %-17s %-17s %-17s %s\n" "$i" "$state" "$pid" \
       "$(client_addr "$i")" "$(peer_addr "$i")" "$metrics" "$CLUSTER_DIR/$i/synod.log"
   done
+  echo "roles, lag and digests: $SYNODCTL --endpoints=$(client_endpoints) status"
 }
 
 add() {

@@ -101,6 +101,34 @@ for i in $want; do
 done
 ! grep -Eq "^$old " <<< "$status" || fail "status still lists removed member $old"
 
+# With --metrics_addr in this synod, every member serves /health and /ready
+# on its metrics port (7200+i from the base).
+if [[ -f "$SYNOD_CLUSTER_DIR/1/metrics_addr" ]]; then
+  for i in $want; do
+    addr=$(cat "$SYNOD_CLUSTER_DIR/$i/metrics_addr")
+    [[ "$addr" == "127.0.0.1:$((base + 200 + i))" ]] || fail "replica $i metrics on $addr"
+    grep -Eq "^$i +running .* $addr " <<< "$status" || fail "status does not show $addr"
+    for path in health ready; do
+      code=0
+      for _ in $(seq 1 50); do
+        code=$(python3 -c '
+import sys, urllib.request, urllib.error
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=5).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except OSError:
+    print(0)' "http://$addr/$path")
+        [[ "$code" == 200 ]] && break
+        sleep 0.1
+      done
+      [[ "$code" == 200 ]] || fail "replica $i /$path answers $code"
+    done
+  done
+else
+  echo "synod has no --metrics_addr: /health and /ready not checked"
+fi
+
 "$CLUSTER" restart || fail "restart"
 [[ "$(ctl get /k)" == "v2" ]] || fail "/k after restart"
 
