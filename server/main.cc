@@ -79,6 +79,16 @@ ABSL_FLAG(int32_t, digest_check_ms, 10000,
           "a replica whose digest there differs stops. 0: never.");
 ABSL_FLAG(int32_t, max_request_mb, 8,
           "Largest client request, MiB; gRPC refuses larger ones with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(std::string, metrics_addr, "",
+          "host:port of an HTTP listener serving /metrics (Prometheus text format), /health "
+          "(200 while this replica is a serving member that knows a leader, else 503) and "
+          "/ready (200 once it is also within --ready_max_lag of the commit index). Default "
+          "empty: no listener. Example: 127.0.0.1:9101 (port 0: any free port).");
+ABSL_FLAG(uint64_t, ready_max_lag, 1000,
+          "/ready answers 503 while this replica's applied index trails the commit index it "
+          "knows by more than this many entries.");
+ABSL_FLAG(std::string, log_level, "info",
+          "Least severe log lines written to stderr: debug, info, warning or error.");
 ABSL_FLAG(std::string, fault_injection_file, "",
           "TESTS ONLY. A file listing peer ids this replica drops all Raft traffic to and "
           "from (re-read when it changes). Leave empty in production.");
@@ -131,6 +141,15 @@ int main(int argc, char** argv) {
   options.digest_check_interval = absl::Milliseconds(absl::GetFlag(FLAGS_digest_check_ms));
   options.max_session_timeout_ms = absl::GetFlag(FLAGS_max_session_timeout_ms);
   options.fault_injection_file = absl::GetFlag(FLAGS_fault_injection_file);
+  options.metrics_addr = absl::GetFlag(FLAGS_metrics_addr);
+  options.ready_max_lag = absl::GetFlag(FLAGS_ready_max_lag);
+  if (synod::server::LogLevel level;
+      synod::server::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    synod::server::SetMinLogLevel(level);
+  } else {
+    synod::server::Log("synod: --log_level must be debug, info, warning or error");
+    return 2;
+  }
   if (options.heartbeat <= absl::ZeroDuration() || options.max_data_bytes <= 0 ||
       absl::GetFlag(FLAGS_cache_mb) <= 0 || absl::GetFlag(FLAGS_max_request_mb) <= 0 ||
       options.history_per_node == 0 || options.min_session_timeout_ms <= 0 ||

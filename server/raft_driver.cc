@@ -121,6 +121,7 @@ void RaftDriver::Propose(v1::Command command) {
       return;
     }
   }
+  if (metrics_ != nullptr) metrics_->proposals_failed->Inc();
   Outcome outcome;
   outcome.code = v1::UNAVAILABLE;
   outcome.message = "replica overloaded or shutting down; retry";
@@ -184,6 +185,7 @@ void RaftDriver::ReportUnreachable(raft::NodeId peer) {
 }
 
 void RaftDriver::ReportSnapshot(raft::NodeId peer, bool ok) {
+  if (metrics_ != nullptr) (ok ? metrics_->snapshots_sent : metrics_->snapshots_send_failed)->Inc();
   absl::MutexLock lock(&mu_);
   inbox_.snapshot_reports.emplace_back(peer, ok);
 }
@@ -319,6 +321,7 @@ void RaftDriver::DoPropose(v1::Command* command) {
     }
   }
   if (code != v1::OK) {
+    if (metrics_ != nullptr) metrics_->proposals_failed->Inc();
     Outcome outcome;
     outcome.code = code;
     outcome.message = why;
@@ -375,10 +378,21 @@ void RaftDriver::ServeReadState(const raft::ReadState& rs) {
 
 void RaftDriver::HandleReady(raft::Ready rd) {
   if (rd.soft_state.has_value()) {
+    // One line per change of leader (event=leader_change) or, with the same
+    // leader, of this member's role (event=role_change).
     if (rd.soft_state->leader != soft_.leader || rd.soft_state->role != soft_.role) {
-      Log("member %llu: %s, leader %llu", static_cast<unsigned long long>(options_.self),
-          raft::RoleName(rd.soft_state->role),
-          static_cast<unsigned long long>(rd.soft_state->leader));
+      const bool leader_changed = rd.soft_state->leader != soft_.leader;
+      Log(leader_changed ? LogLevel::kInfo : LogLevel::kDebug,
+          "event=%s member=%llu role=%s leader=%llu previous_leader=%llu term=%llu",
+          leader_changed ? "leader_change" : "role_change",
+          static_cast<unsigned long long>(options_.self), raft::RoleName(rd.soft_state->role),
+          static_cast<unsigned long long>(rd.soft_state->leader),
+          static_cast<unsigned long long>(soft_.leader),
+          static_cast<unsigned long long>(rd.hard_state.has_value() ? rd.hard_state->term()
+                                                                    : state_->term()));
+      if (metrics_ != nullptr && leader_changed && rd.soft_state->leader != raft::kNoNode) {
+        metrics_->leader_changes->Inc();
+      }
     }
     soft_ = *rd.soft_state;
     state_->set_leader(soft_.leader);
@@ -420,7 +434,11 @@ void RaftDriver::HandleReady(raft::Ready rd) {
     SYNOD_CHECK(index == storage::kBootstrapIndex || snapshots_->Exists(index))
         << "snapshot " << index << " to install has no file";
   }
+  const absl::Time save_start = absl::Now();
   log_->Save(rd);
+  if (metrics_ != nullptr && (rd.must_sync || rd.snapshot.has_value())) {
+    metrics_->log_sync_seconds->ObserveDuration(absl::Now() - save_start);
+  }
   // 3. Messages that promise durability.
   transport_->Send(&rd.persisted_messages);
   // 4. Membership, then state.
@@ -481,8 +499,13 @@ void RaftDriver::ApplyConfChangeEntry(const raft::Entry& entry) {
         std::find(cs.learners().begin(), cs.learners().end(), it->first) != cs.learners().end();
     it = member ? std::next(it) : point.members.erase(it);
   }
-  Log("membership change at %llu: %s member %llu", static_cast<unsigned long long>(entry.index()),
-      raft::ConfChange::Type_Name(cc.type()).c_str(), static_cast<unsigned long long>(id));
+  Log("event=member_change index=%llu change=%s member=%llu voters=%d learners=%d%s",
+      static_cast<unsigned long long>(entry.index()),
+      raft::ConfChange::Type_Name(cc.type()).c_str(), static_cast<unsigned long long>(id),
+      point.conf_state.voters_size(), point.conf_state.learners_size(),
+      cc.type() == raft::ConfChange::REMOVE_NODE && id == options_.self
+          ? " note=\"this member was removed from the cluster; it may be shut down\""
+          : "");
   conf_history_.push_back(point);
   InstallMembership(point);
   if (pending_change_.has_value() && pending_change_->change.type() == cc.type() &&
@@ -490,9 +513,6 @@ void RaftDriver::ApplyConfChangeEntry(const raft::Entry& entry) {
     // After the install: the reply lists the new membership.
     tracker_->Complete(pending_change_->request_id, Outcome());
     pending_change_.reset();
-  }
-  if (cc.type() == raft::ConfChange::REMOVE_NODE && id == options_.self) {
-    Log("this member was removed from the cluster; it may be shut down");
   }
 }
 
@@ -669,7 +689,10 @@ void RaftDriver::OnSnapshotInstalled(const raft::Snapshot& snapshot) {
   last_snapshot_index_ = point.index;
   snapshots_->Prune(point.index);
   InstallMembership(point);
-  Log("installed snapshot at index %llu from the leader",
+  if (metrics_ != nullptr) metrics_->snapshots_received->Inc();
+  // Debug: the transfer was logged when the file arrived ("received
+  // snapshot"), one line per snapshot received.
+  Log(LogLevel::kDebug, "installed snapshot at index %llu from the leader",
       static_cast<unsigned long long>(point.index));
 }
 

@@ -56,6 +56,7 @@
 #include "raft/raw_node.h"
 #include "raft/types.h"
 #include "server/fault_injection.h"
+#include "server/metrics/server_metrics.h"
 #include "server/peer_transport.h"
 #include "server/raft_mailbox.h"
 #include "server/replica_state.h"
@@ -125,6 +126,10 @@ class RaftDriver final : public RaftMailbox {
   // Stops the snapshot and raft threads. Requests still waiting on the core
   // are left to the tracker (its Stop completes them).
   void Stop();
+
+  // Counters and latencies this driver updates; null: none. Set before
+  // Start; `metrics` outlives the driver.
+  void set_metrics(metrics::ServerMetrics* metrics) { metrics_ = metrics; }
 
   // Any thread. Proposes `command`; its origin_request is the tracker id to
   // complete if the proposal is refused. Stamps origin_member and the time.
@@ -219,6 +224,7 @@ class RaftDriver final : public RaftMailbox {
   const SnapshotFiles* const snapshots_;
   FaultInjection* const faults_;
   Snapshotter snapshotter_;
+  metrics::ServerMetrics* metrics_ = nullptr;  // set before Start
 
   // Inbox (any thread -> raft thread).
   absl::Mutex mu_;

@@ -16,6 +16,13 @@
 #include "server/fault_injection.h"
 #include "server/join.h"
 #include "server/log.h"
+#include "server/metrics/api_metrics.h"
+#include "server/metrics/health.h"
+#include "server/metrics/metrics_http.h"
+#include "server/metrics/metrics_registry.h"
+#include "server/metrics/process_metrics.h"
+#include "server/metrics/replica_metrics.h"
+#include "server/metrics/server_metrics.h"
 #include "server/peer_service.h"
 #include "server/peer_transport.h"
 #include "server/raft_driver.h"
@@ -48,6 +55,10 @@ namespace synod::server {
 // Declared in the order they are built; destroyed in reverse.
 struct Replica::Parts {
   ReplicaOptions options;
+  // Before everything that counts into them.
+  std::unique_ptr<metrics::MetricsRegistry> registry;
+  std::unique_ptr<metrics::ServerMetrics> metrics;
+  std::unique_ptr<metrics::ApiMetrics> api_metrics;
   std::string client_addr;
   std::string peer_addr;
   std::unique_ptr<DataDir> data_dir;
@@ -77,6 +88,8 @@ struct Replica::Parts {
   std::unique_ptr<SessionKeeper> keeper;
   std::unique_ptr<grpc::Server> peer_server;
   std::unique_ptr<grpc::Server> client_server;
+  // Last: destroyed first, it reads most of the above.
+  std::unique_ptr<metrics::MetricsHttpServer> metrics_http;
   bool shut_down = false;
 };
 
@@ -121,10 +134,59 @@ Replica::~Replica() { Shutdown(); }
 
 const std::string& Replica::client_addr() const { return parts_->client_addr; }
 const std::string& Replica::peer_addr() const { return parts_->peer_addr; }
+int Replica::metrics_port() const {
+  return parts_->metrics_http != nullptr ? parts_->metrics_http->port() : 0;
+}
+
+// Registers the collectors and, with --metrics_addr, serves /metrics,
+// /health and /ready.
+absl::Status Replica::StartMetrics(Parts* p) {
+  metrics::ApiMetrics* api = p->api_metrics.get();
+  p->registry->AddCollector([api](std::vector<metrics::MetricFamily>* out) { api->Collect(out); });
+  p->registry->AddCollector(metrics::CollectProcessMetrics);
+  metrics::ReplicaSources sources;
+  sources.state = p->state.get();
+  sources.env = p->env.get();
+  sources.log = p->log.get();
+  sources.store = p->store.get();
+  sources.sessions = p->sessions.get();
+  sources.watches = p->watch_hub.get();
+  sources.version = SYNOD_VERSION;
+  metrics::AddReplicaCollector(p->registry.get(), sources);
+  if (p->options.metrics_addr.empty()) return absl::OkStatus();
+  metrics::MetricsHttpServer::Options http;
+  http.addr = p->options.metrics_addr;
+  const metrics::MetricsRegistry* registry = p->registry.get();
+  const ReplicaState* state = p->state.get();
+  const uint64_t max_lag = p->options.ready_max_lag;
+  http.handlers["/metrics"] = [registry] {
+    metrics::HttpResponse r;
+    r.content_type = metrics::kTextContentType;
+    r.body = registry->Render();
+    return r;
+  };
+  http.handlers["/health"] = [state] {
+    return metrics::ProbeResponse(metrics::CheckHealth(*state));
+  };
+  http.handlers["/ready"] = [state, max_lag] {
+    return metrics::ProbeResponse(metrics::CheckReady(*state, max_lag));
+  };
+  absl::StatusOr<std::unique_ptr<metrics::MetricsHttpServer>> server =
+      metrics::MetricsHttpServer::Start(std::move(http));
+  if (!server.ok()) return server.status();
+  p->metrics_http = *std::move(server);
+  Log("metrics on %s (port %d): /metrics /health /ready", p->options.metrics_addr.c_str(),
+      p->metrics_http->port());
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& options) {
   auto p = std::make_unique<Parts>();
   p->options = options;
+  p->registry = std::make_unique<metrics::MetricsRegistry>();
+  p->metrics = std::make_unique<metrics::ServerMetrics>(p->registry.get());
+  p->api_metrics = std::make_unique<metrics::ApiMetrics>(std::vector<std::string>{
+      "synod.v1.Tree", "synod.v1.Cluster", "synod.v1.Session", "synod.v1.Watch"});
   if (options.id == 0) return absl::InvalidArgumentError("--id must be >= 1");
   if (options.election_timeout < 3 * options.heartbeat) {
     return absl::InvalidArgumentError("--election_ms must be at least 3 x --heartbeat_ms");
@@ -248,6 +310,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   p->state_machine = std::make_unique<StateMachine>(
       sm_options, p->store.get(), limits, p->tracker.get(), p->state.get(), p->snapshots.get());
   p->state_machine->set_observer(p->fanout.get());
+  p->state_machine->set_metrics(p->metrics.get());
 
   const int max_peer_message = std::max(64 << 20, 4 * options.max_request_bytes);
   PeerTransport::Options transport_options;
@@ -276,6 +339,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
       driver_options, p->log.get(), p->store.get(), p->transport.get(), p->state_machine.get(),
       p->tracker.get(), p->state.get(), p->snapshots.get(), p->faults.get());
   p->transport->set_mailbox(p->driver.get());
+  p->driver->set_metrics(p->metrics.get());
 
   // Peers first: the raft thread's messages need somewhere to go, and peers
   // may already be talking to us.
@@ -347,6 +411,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
                                               p->store.get(), p->transport.get(), p->sessions.get(),
                                               p->heartbeats.get());
   p->keeper->Start();
+  if (absl::Status s = StartMetrics(p.get()); !s.ok()) return s;
   {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(p->client_addr, grpc::InsecureServerCredentials());
@@ -354,6 +419,12 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     builder.RegisterService(p->cluster_service.get());
     builder.RegisterService(p->session_service.get());
     builder.RegisterService(p->watch_service.get());
+    {
+      // Requests by method and code, latencies: one hook for all services.
+      std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> hooks;
+      hooks.push_back(p->api_metrics->NewInterceptorFactory());
+      builder.experimental().SetInterceptorCreators(std::move(hooks));
+    }
     // Requests larger than this are refused by gRPC itself (RESOURCE_EXHAUSTED)
     // before they cost anything; replies can hold a page of children.
     builder.SetMaxReceiveMessageSize(options.max_request_bytes);
@@ -389,6 +460,7 @@ void Replica::Shutdown() {
   p->peer_server->Shutdown(std::chrono::system_clock::now());
   p->transport->Stop();
   p->watch_runner->Stop();
+  if (p->metrics_http != nullptr) p->metrics_http->Stop();
   if (absl::Status s = p->env->Flush(); !s.ok()) {
     Log("flush at shutdown failed: %s", s.ToString().c_str());
   }

@@ -55,6 +55,12 @@ struct ReplicaOptions {
   int64_t max_session_timeout_ms = 40000;
   int max_request_bytes = 8 << 20;   // gRPC max receive size, client API
   std::string fault_injection_file;  // tests only
+  // host:port of the HTTP listener for /metrics, /health and /ready (port 0:
+  // any free one, see metrics_port()); empty: no listener.
+  std::string metrics_addr;
+  // /ready: how many entries the applied index may trail the commit index
+  // this replica knows.
+  uint64_t ready_max_lag = 1000;
 };
 
 class Replica {
@@ -69,10 +75,13 @@ class Replica {
 
   const std::string& client_addr() const;
   const std::string& peer_addr() const;
+  // The port /metrics is served on; 0 without --metrics_addr.
+  int metrics_port() const;
 
  private:
   struct Parts;
   explicit Replica(std::unique_ptr<Parts> parts);
+  static absl::Status StartMetrics(Parts* p);
   std::unique_ptr<Parts> parts_;
 };
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "raft/check.h"
 #include "server/log.h"
 #include "storage/log_store.h"
@@ -150,7 +151,12 @@ void StateMachine::ApplyEntries(std::vector<raft::Entry>* entries) {
     }
     batch.push_back(a);
   }
+  const absl::Time apply_start = absl::Now();
   absl::StatusOr<std::vector<storage::EntryOutcome>> outcomes = applier_.ApplyBatch(batch);
+  if (metrics_ != nullptr) {
+    metrics_->apply_batch_seconds->ObserveDuration(absl::Now() - apply_start);
+    metrics_->apply_batch_entries->Observe(static_cast<double>(batch.size()));
+  }
   SYNOD_CHECK_OK(outcomes.status())
       << "applying entries " << batch.front().index << ".." << batch.back().index;
   const uint64_t last = batch.back().index;
@@ -164,6 +170,20 @@ void StateMachine::ApplyEntries(std::vector<raft::Entry>* entries) {
         << a.command->digest_check().revision() << " (leader " << a.command->digest_check().digest()
         << "): this replica's state has diverged; stopping. Move its data dir away and let it "
            "rejoin empty.";
+  }
+  // One line per expired session (replays after a restart are skipped).
+  for (size_t i = 0; i < outcomes->size(); ++i) {
+    const storage::ApplyEntry& a = batch[i];
+    if ((*outcomes)[i].skipped || a.command == nullptr) continue;
+    if (metrics_ != nullptr && a.command->origin_member() == options_.self) {
+      metrics_->proposals_committed->Inc();
+    }
+    if (!a.command->has_expire_sessions()) continue;
+    for (uint64_t id : a.command->expire_sessions().session_ids()) {
+      if (metrics_ != nullptr) metrics_->sessions_expired->Inc();
+      Log("event=session_expired session=%llu revision=%llu", static_cast<unsigned long long>(id),
+          static_cast<unsigned long long>(a.index));
+    }
   }
   if (observer_ != nullptr) {
     std::vector<AppliedEntry> applied_entries;
@@ -212,7 +232,9 @@ void StateMachine::Restore(uint64_t index) {
   SYNOD_CHECK_OK(info.status()) << "restoring snapshot " << path;
   SYNOD_CHECK(info->meta.applied_index == index)
       << "snapshot file " << path << " holds index " << info->meta.applied_index;
-  Log("state restored from snapshot at index %llu", static_cast<unsigned long long>(index));
+  // Debug: the snapshot was logged when it was received.
+  Log(LogLevel::kDebug, "state restored from snapshot at index %llu",
+      static_cast<unsigned long long>(index));
   PublishApplied(index);
   if (observer_ != nullptr) observer_->OnRestored(index);
 }

@@ -37,6 +37,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "raft/types.h"
+#include "server/metrics/server_metrics.h"
 #include "server/replica_state.h"
 #include "server/request_tracker.h"
 #include "server/snapshot_files.h"
@@ -95,6 +96,9 @@ class StateMachine {
   StateMachine& operator=(const StateMachine&) = delete;
 
   void set_observer(ApplyObserver* observer) { observer_ = observer; }
+  // Counters and latencies the apply thread updates; null: none. Set
+  // before Start; `metrics` outlives this object.
+  void set_metrics(metrics::ServerMetrics* metrics) { metrics_ = metrics; }
 
   void Start();
   // Applies everything already queued, runs the reads it can, then joins.
@@ -125,6 +129,7 @@ class StateMachine {
   ReplicaState* const state_;
   const SnapshotFiles* const snapshots_;
   ApplyObserver* observer_ = nullptr;
+  metrics::ServerMetrics* metrics_ = nullptr;
   storage::Applier applier_;  // apply thread only
 
   mutable absl::Mutex mu_;
