@@ -513,6 +513,18 @@ TEST_F(SynodctlE2ETest, StatusMembersAndErrorExits) {
         << absl::StrJoin(c.args, " ");
     EXPECT_THAT(r.out, IsEmpty()) << absl::StrJoin(c.args, " ");
   }
+  // The server sends the code alone; the client names the path.
+  r = Ctl({"get", "/e/missing"});
+  EXPECT_EQ(r.err, "Error: NO_NODE: /e/missing\n");
+  // A version older than the kept history (10 per node by default).
+  ASSERT_TRUE(client_->Create("/hist", "v0").ok());
+  for (int v = 1; v <= 11; ++v) ASSERT_TRUE(client_->Set("/hist", absl::StrCat("v", v)).ok());
+  r = Ctl({"get", "--version=0", "/hist"});
+  EXPECT_RUN(r, 11);
+  EXPECT_EQ(r.err, "Error: COMPACTED: /hist\n");
+  r = Ctl({"get", "--version=11", "/hist"});
+  EXPECT_RUN(r, 0);
+  EXPECT_EQ(r.out, "v11");
   // No replica at the endpoint: UNAVAILABLE (9) once the deadline passes.
   r = Ctl({"--timeout=1s", "get", "/e"}, "", "127.0.0.1:1");
   EXPECT_RUN(r, 9);
