@@ -88,6 +88,7 @@ TestCluster::Member& TestCluster::NewMember(int id) {
   Member& m = members_[id];
   m.client_addr = absl::StrCat("127.0.0.1:", testing::FreePort());
   m.peer_addr = absl::StrCat("127.0.0.1:", testing::FreePort());
+  if (options_.metrics) m.metrics_addr = absl::StrCat("127.0.0.1:", testing::FreePort());
   {
     // Members come and go in these tests: reconnect within 100-200 ms, not
     // after gRPC's default backoff of seconds.
@@ -165,6 +166,7 @@ absl::Status TestCluster::Start(int id) {
              "--digest_check_ms=200",  // exercised under every test's load
              "--log_cache_mb=16"};
   po.args.insert(po.args.end(), options_.extra_flags.begin(), options_.extra_flags.end());
+  if (!m.metrics_addr.empty()) po.args.push_back(absl::StrCat("--metrics_addr=", m.metrics_addr));
   absl::StatusOr<testing::Subprocess> p = testing::Subprocess::Start(po);
   if (!p.ok()) return p.status();
   m.process.emplace(*std::move(p));

@@ -36,6 +36,8 @@ class TestCluster {
     int heartbeat_ms = 50;
     int election_ms = 500;
     std::vector<std::string> extra_flags;
+    // Give each member --metrics_addr on a free port (see metrics_addr()).
+    bool metrics = false;
   };
 
   explicit TestCluster(const Options& options);
@@ -62,6 +64,8 @@ class TestCluster {
 
   const std::string& client_addr(int id) const { return members_.at(id).client_addr; }
   const std::string& peer_addr(int id) const { return members_.at(id).peer_addr; }
+  // host:port of /metrics, /health, /ready; empty unless Options.metrics.
+  const std::string& metrics_addr(int id) const { return members_.at(id).metrics_addr; }
   // Client addresses of the founding members, comma-separated.
   std::string FoundingClientAddrs() const;
   std::string data_dir(int id) const;
@@ -89,6 +93,7 @@ class TestCluster {
   struct Member {
     std::string client_addr;
     std::string peer_addr;
+    std::string metrics_addr;
     std::optional<testing::Subprocess> process;
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<v1::Tree::Stub> tree;
