@@ -8,7 +8,8 @@
 // exact shape, binary data raw and base64), stat, set --version, delete
 // (--version, --recursive), ls (--stat, --limit, every page), history,
 // watch (--recursive, --from_revision), multi from stdin, elect, lock --
-// COMMAND, status (-o json), member list, and the exit statuses.
+// COMMAND, status (-o json), member list|add|promote|remove, leader
+// transfer, and the exit statuses.
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -65,6 +66,14 @@ std::string StatJson(const Stat& s) {
 }
 
 size_t Lines(const std::string& s) { return std::count(s.begin(), s.end(), '\n'); }
+
+// The first line of `text` that contains `needle` ("" if none).
+std::string LineWith(const std::string& text, const std::string& needle) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StrContains(line, needle)) return std::string(line);
+  }
+  return "";
+}
 
 size_t Count(absl::string_view haystack, absl::string_view needle) {
   size_t n = 0;
@@ -532,6 +541,44 @@ TEST_F(SynodctlE2ETest, StatusMembersAndErrorExits) {
   r = Ctl({"--help"});
   EXPECT_RUN(r, 0);
   EXPECT_THAT(r.out, HasSubstr("   5  BAD_VERSION\n"));
+}
+
+// Last in the suite: it changes the membership.
+TEST_F(SynodctlE2ETest, MemberAddPromoteRemoveAndLeaderTransfer) {
+  const int old_leader = cluster_->WaitForLeader(absl::Seconds(10));
+  ASSERT_NE(old_leader, 0);
+  const int four = cluster_->AddMemberSlot();
+  const std::string id = absl::StrCat(four);
+  CtlRun r = Ctl({"member", "add", id, cluster_->peer_addr(four), cluster_->client_addr(four)});
+  EXPECT_RUN(r, 0);
+  EXPECT_EQ(Lines(r.out), 5u) << r.out;  // header + 4 members
+  EXPECT_THAT(LineWith(r.out, cluster_->client_addr(four)), ::testing::EndsWith(" yes"));
+  r = Ctl({"member", "add", id, cluster_->peer_addr(four), cluster_->client_addr(four)});
+  EXPECT_RUN(r, 12);
+  EXPECT_THAT(r.err, StartsWith("Error: MEMBER_EXISTS"));
+  ASSERT_TRUE(cluster_->Start(four).ok()) << Logs();
+  // A learner is promoted once it has caught up (LEARNER_NOT_READY before).
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        r = Ctl({"member", "promote", id});
+        return r.code == 0;
+      },
+      absl::Seconds(30), absl::Milliseconds(200)))
+      << r.err << Logs();
+  EXPECT_THAT(LineWith(r.out, cluster_->client_addr(four)), ::testing::EndsWith(" no"));
+  r = Ctl({"leader", "transfer", id});
+  EXPECT_RUN(r, 0);
+  EXPECT_EQ(r.out, "OK\n");
+  EXPECT_EQ(cluster_->WaitForLeader(absl::Seconds(10)), four) << Logs();
+  r = Ctl({"-o", "json", "leader", "transfer", absl::StrCat(old_leader)});
+  EXPECT_RUN(r, 0);
+  EXPECT_EQ(r.out, absl::StrCat("{\"leader_id\":", old_leader, "}\n"));
+  EXPECT_EQ(cluster_->WaitForLeader(absl::Seconds(10)), old_leader) << Logs();
+  r = Ctl({"member", "remove", id});
+  EXPECT_RUN(r, 0);
+  EXPECT_EQ(Lines(r.out), 4u) << r.out;
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr(cluster_->client_addr(four))));
+  cluster_->Stop(four);
 }
 
 }  // namespace
