@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "server/log.h"
 #include "server/replica.h"
+#include "server/restore.h"
 
 #ifndef SYNOD_VERSION
 #define SYNOD_VERSION "unknown"
@@ -46,6 +47,13 @@ ABSL_FLAG(std::string, join, "",
           "instead of --initial_cluster. Add this member first (Cluster.MemberAdd / "
           "synodctl member add): it joins as a learner with an empty data dir and is caught "
           "up by the leader; promote it once it has caught up.");
+ABSL_FLAG(std::string, restore, "",
+          "Backup snapshot file (synodctl snapshot save) to start a NEW cluster from: the "
+          "whole file is verified (a damaged one is refused, nothing changed), then this "
+          "member is created in the empty or absent --data_dir with the file's tree, at the "
+          "file's revision. Start every founding member with the same file and the same "
+          "--initial_cluster. A data dir made by this restore starts normally when the flag "
+          "is given again; any other non-empty dir is refused.");
 ABSL_FLAG(int32_t, heartbeat_ms, 100, "Leader heartbeat interval (one Raft tick), ms.");
 ABSL_FLAG(int32_t, election_ms, 1000,
           "Election timeout, ms: a follower that hears no leader for a random time in "
@@ -97,7 +105,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "one replica of a Synod cluster (ZooKeeper-style tree, Raft, RocksDB, gRPC).\n"
       "With no flags: a single-replica cluster in ./synod-data, clients on 127.0.0.1:7001.\n"
-      "SIGTERM or SIGINT stop it cleanly.");
+      "SIGTERM or SIGINT stop it cleanly.\n"
+      "Restore a backup into a new cluster: start each founding member with "
+      "--restore=FILE --initial_cluster=... --id=N --data_dir=EMPTY_DIR.");
   // --help lists the flags defined in this file (absl's default looks for
   // a file named after the binary).
   absl::FlagsUsageConfig usage;
@@ -158,6 +168,12 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (const std::string restore = absl::GetFlag(FLAGS_restore); !restore.empty()) {
+    if (absl::Status s = synod::server::RestoreMember(options, restore); !s.ok()) {
+      synod::server::Log("synod: --restore: %s", s.ToString().c_str());
+      return 1;
+    }
+  }
   auto replica = synod::server::Replica::Start(options);
   if (!replica.ok()) {
     synod::server::Log("synod: %s", replica.status().ToString().c_str());

@@ -387,8 +387,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   tree_limits.max_multi_ops = options.max_multi_ops;
   tree_limits.max_page_size = options.max_page_size;
   p->tree_service = std::make_unique<TreeService>(p->flow.get(), p->store.get(), tree_limits);
-  p->cluster_service = std::make_unique<ClusterService>(p->flow.get(), p->driver.get(),
-                                                        p->store.get(), SYNOD_VERSION);
+  p->cluster_service = std::make_unique<ClusterService>(
+      p->flow.get(), p->driver.get(), p->store.get(), p->snapshots.get(), SYNOD_VERSION);
   p->session_backend =
       std::make_unique<ReplicaSessionBackend>(p->flow.get(), p->store.get(), p->sessions.get(),
                                               p->heartbeats.get(), options.request_timeout);

@@ -303,6 +303,31 @@ absl::StatusOr<SnapshotInfo> ReadSnapshotHeader(const std::string& file_path) {
   return info;
 }
 
+absl::StatusOr<SnapshotSummary> VerifySnapshot(const std::string& file_path) {
+  SnapshotSummary summary;
+  absl::StatusOr<SnapshotInfo> info =
+      ScanSnapshot(file_path, [&summary](Decoded&, uint8_t type) -> absl::Status {
+        switch (type) {
+          case kNodeRecord:
+            ++summary.nodes;
+            break;
+          case kSessionRecord:
+            ++summary.sessions;
+            break;
+          case kHistoryRecord:
+            ++summary.history_entries;
+            break;
+          case kEventRecord:
+            ++summary.events;
+            break;
+        }
+        return absl::OkStatus();
+      });
+  if (!info.ok()) return info.status();
+  summary.info = *info;
+  return summary;
+}
+
 absl::StatusOr<SnapshotInfo> TreeStore::WriteSnapshot(const std::string& file_path) {
   absl::StatusOr<std::unique_ptr<StateView>> view = NewView();
   if (!view.ok()) return view.status();

@@ -34,4 +34,21 @@ namespace synod::storage {
 // snapshot), FailedPrecondition (unknown version).
 absl::StatusOr<SnapshotInfo> ReadSnapshotHeader(const std::string& file_path);
 
+// What a whole-file check found (backups: synodctl snapshot status, synod
+// --restore).
+struct SnapshotSummary {
+  SnapshotInfo info;  // header, size and checksum
+  uint64_t nodes = 0;
+  uint64_t sessions = 0;
+  uint64_t history_entries = 0;
+  uint64_t events = 0;
+};
+
+// Reads the whole file and checks it as a restore would, without touching
+// any state: header, every record, record count, checksum, no trailing
+// bytes, and the digest recomputed from the nodes equal to the header's.
+// Errors: NotFound, DataLoss (damaged, truncated or not a snapshot),
+// FailedPrecondition (unknown version), Internal (I/O).
+absl::StatusOr<SnapshotSummary> VerifySnapshot(const std::string& file_path);
+
 }  // namespace synod::storage

@@ -1,5 +1,5 @@
 // synodctl's cluster commands: status, member list|add|promote|remove,
-// leader transfer, snapshot save.
+// leader transfer (snapshot save/status: snapshot.cc).
 #include <algorithm>
 #include <map>
 #include <set>
@@ -196,30 +196,6 @@ absl::Status CmdLeaderTransfer(Ctx& ctx) {
     ctx.io().Out(j.str() + "\n");
   } else {
     ctx.io().Out("OK\n");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CmdSnapshotSave(Ctx& ctx) {
-  absl::StatusOr<Client*> client = ctx.client();
-  if (!client.ok()) return client.status();
-  absl::StatusOr<SnapshotInfo> info = (*client)->SaveSnapshot(ctx.Arg(0), ctx.call());
-  if (!info.ok()) return info.status();
-  if (ctx.json()) {
-    JsonWriter j;
-    j.BeginObject()
-        .Field("file", ctx.Arg(0))
-        .Field("bytes", info->bytes)
-        .Field("applied_index", info->applied_index)
-        .Field("applied_term", info->applied_term)
-        .Field("digest", absl::StrFormat("%016x", info->digest))
-        .Field("crc32c", static_cast<uint64_t>(info->crc32c))
-        .EndObject();
-    ctx.io().Out(j.str() + "\n");
-  } else {
-    ctx.io().Out(absl::StrFormat("saved %s: %d bytes, applied index %d (term %d), digest %016x\n",
-                                 ctx.Arg(0), info->bytes, info->applied_index, info->applied_term,
-                                 info->digest));
   }
   return absl::OkStatus();
 }

@@ -130,11 +130,21 @@ const std::vector<Command>& Commands() {
       {"snapshot",
        "save",
        "FILE",
-       "stream a consistent snapshot of the state into FILE",
+       "back up: stream a consistent snapshot from one replica into FILE (via FILE.tmp, "
+       "synced and verified before the rename); print its revision, digest, size, nodes",
        {},
        1,
        1,
        CmdSnapshotSave},
+      {"snapshot",
+       "status",
+       "FILE",
+       "verify a backup file offline (checksums, digest) and print its revision, digest, "
+       "nodes; exit 13 if it is damaged",
+       {},
+       1,
+       1,
+       CmdSnapshotStatus},
   };
   return *commands;
 }

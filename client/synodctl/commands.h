@@ -101,6 +101,8 @@ absl::Status CmdMemberAdd(Ctx& ctx);
 absl::Status CmdMemberPromote(Ctx& ctx);
 absl::Status CmdMemberRemove(Ctx& ctx);
 absl::Status CmdLeaderTransfer(Ctx& ctx);
+// snapshot.cc
 absl::Status CmdSnapshotSave(Ctx& ctx);
+absl::Status CmdSnapshotStatus(Ctx& ctx);
 
 }  // namespace synod::ctl

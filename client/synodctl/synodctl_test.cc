@@ -374,12 +374,22 @@ TEST_F(SynodctlTest, ClusterCommands) {
   EXPECT_EQ(Run({"leader", "transfer", "2"}).out, "OK\n");
   EXPECT_EQ(Run({"leader", "transfer", "9"}).code, kExitMembership);
 
+  // The fake streams its own dump, not a Synod snapshot file: save checks
+  // the received file as a restore would and keeps nothing (real snapshots:
+  // tests/e2e/backup_e2e_test.cc).
   testing::TempDir dir;
   Result snap = Run({"snapshot", "save", dir.Sub("s.snap")});
-  EXPECT_EQ(snap.code, 0) << snap.err;
-  EXPECT_THAT(snap.out, StartsWith("saved " + dir.Sub("s.snap")));
+  EXPECT_EQ(snap.code, kExitDataLoss) << snap.err;
+  EXPECT_THAT(snap.err, StartsWith("Error: DATA_LOSS: "));
+  EXPECT_FALSE(std::ifstream(dir.Sub("s.snap")).good());
+  EXPECT_FALSE(std::ifstream(dir.Sub("s.snap.tmp")).good());
   cluster_.CorruptNextSnapshot();
   EXPECT_EQ(Run({"snapshot", "save", dir.Sub("bad.snap")}).code, kExitDataLoss);
+  EXPECT_EQ(Run({"snapshot", "status", dir.Sub("absent.snap")}).code, kExitError);
+  std::ofstream(dir.Sub("junk.snap")) << "not a snapshot, only text long enough for a header";
+  Result junk = Run({"snapshot", "status", dir.Sub("junk.snap")});
+  EXPECT_EQ(junk.code, kExitDataLoss);
+  EXPECT_THAT(junk.err, StartsWith("Error: DATA_LOSS: "));
 }
 
 TEST_F(SynodctlTest, EndpointsFromEnvironmentAndUnreachableCluster) {

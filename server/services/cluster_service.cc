@@ -149,4 +149,9 @@ grpc::ServerUnaryReactor* ClusterService::MemberList(grpc::CallbackServerContext
   return reactor;
 }
 
+grpc::ServerWriteReactor<v1::SnapshotChunk>* ClusterService::Snapshot(
+    grpc::CallbackServerContext* /*context*/, const v1::SnapshotRequest* request) {
+  return snapshot_streamer_->Start(*request);
+}
+
 }  // namespace synod::server

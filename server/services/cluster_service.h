@@ -1,8 +1,9 @@
 // ClusterService: Cluster.Status, MemberList, and the membership RPCs
 // (MemberAdd adds a learner, MemberPromote, MemberRemove, TransferLeader),
 // which go to the leader's raft thread (RaftDriver::RequestMembership; a
-// follower answers NOT_LEADER with the leader hint). Snapshot (backup) is
-// not served yet: UNIMPLEMENTED.
+// follower answers NOT_LEADER with the leader hint). Snapshot (backup)
+// streams a fresh consistent snapshot of this replica's state
+// (snapshot_stream.h).
 //
 // Status asks the raft thread for its view (a queued query, answered on the
 // raft thread, which then finishes the reactor), so it never blocks a gRPC
@@ -11,10 +12,13 @@
 // Thread: gRPC callback threads.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "server/raft_driver.h"
 #include "server/services/request_flow.h"
+#include "server/services/snapshot_stream.h"
+#include "server/snapshot_files.h"
 #include "storage/tree_store.h"
 #include "synod/v1/cluster.grpc.pb.h"
 
@@ -22,9 +26,16 @@ namespace synod::server {
 
 class ClusterService final : public v1::Cluster::CallbackService {
  public:
+  // Not owned; all outlive the service. Destroy the service only after the
+  // gRPC server that serves it has shut down.
   ClusterService(RequestFlow* flow, RaftDriver* driver, storage::TreeStore* store,
-                 std::string version)
-      : flow_(flow), driver_(driver), store_(store), version_(std::move(version)) {}
+                 const SnapshotFiles* snapshots, std::string version)
+      : flow_(flow),
+        driver_(driver),
+        store_(store),
+        version_(std::move(version)),
+        snapshot_streamer_(std::make_unique<SnapshotStreamer>(SnapshotStreamer::Options(), store,
+                                                              snapshots, flow->state())) {}
 
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
                                    const v1::StatusRequest* request,
@@ -44,6 +55,8 @@ class ClusterService final : public v1::Cluster::CallbackService {
   grpc::ServerUnaryReactor* TransferLeader(grpc::CallbackServerContext* context,
                                            const v1::TransferLeaderRequest* request,
                                            v1::TransferLeaderResponse* response) override;
+  grpc::ServerWriteReactor<v1::SnapshotChunk>* Snapshot(
+      grpc::CallbackServerContext* context, const v1::SnapshotRequest* request) override;
 
  private:
   // Submits a membership request; the reply lists the members on success.
@@ -55,6 +68,7 @@ class ClusterService final : public v1::Cluster::CallbackService {
   RaftDriver* const driver_;
   storage::TreeStore* const store_;
   const std::string version_;
+  const std::unique_ptr<SnapshotStreamer> snapshot_streamer_;
 };
 
 }  // namespace synod::server
