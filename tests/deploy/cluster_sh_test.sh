@@ -103,7 +103,8 @@ done
 
 # With --metrics_addr in this synod, every member serves /health and /ready
 # on its metrics port (7200+i from the base).
-if [[ -f "$SYNOD_CLUSTER_DIR/1/metrics_addr" ]]; then
+help=$("$SYNOD_BUILD_DIR/server/synod" --help 2>&1 || true)  # --help exits 1
+if grep -q -- --metrics_addr <<< "$help"; then
   for i in $want; do
     addr=$(cat "$SYNOD_CLUSTER_DIR/$i/metrics_addr")
     [[ "$addr" == "127.0.0.1:$((base + 200 + i))" ]] || fail "replica $i metrics on $addr"
