@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/session_calls.h"
 #include "tests/e2e/test_cluster.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
@@ -137,6 +138,10 @@ class Writer {
   std::thread thread_;
 };
 
+// Long enough that the restored cluster's digests are read before it
+// expires the restored session (which changes the tree).
+constexpr int64_t kSessionTimeoutMs = 6000;
+
 TEST(BackupE2E, SaveUnderWritesRestoreIntoNewClusterRefuseDamagedFiles) {
   testing::TempDir dir("synod-backup-e2e-");
   const std::string file = dir.Sub("backup.snap");
@@ -153,6 +158,23 @@ TEST(BackupE2E, SaveUnderWritesRestoreIntoNewClusterRefuseDamagedFiles) {
     ASSERT_TRUE(old_cluster.StartAll().ok()) << Logs(old_cluster);
     ASSERT_NE(old_cluster.WaitForLeader(absl::Seconds(10)), 0) << Logs(old_cluster);
     ASSERT_EQ(CreateNode(old_cluster.tree(1), "/backup", ""), v1::OK);
+    // A live session with an ephemeral node: restored as it is, then
+    // expired by the new cluster (no client heartbeats it there).
+    v1::OpenSessionResponse session = OpenSession(old_cluster.channel(1), kSessionTimeoutMs);
+    ASSERT_EQ(session.header().code(), v1::OK) << session.DebugString();
+    ASSERT_EQ(session.timeout_ms(), kSessionTimeoutMs);
+    Heartbeater heartbeats(old_cluster.channel(1), session.session_id(), session.secret(),
+                           absl::Seconds(1));
+    {
+      v1::CreateRequest create;
+      create.mutable_op()->set_path("/backup-ephemeral");
+      create.mutable_op()->set_mode(v1::EPHEMERAL);
+      create.mutable_write()->set_session_id(session.session_id());
+      create.mutable_write()->set_sequence(1);
+      v1::CreateResponse created;
+      grpc::Status s = old_cluster.tree(1)->Create(Ctx().get(), create, &created);
+      ASSERT_EQ(CodeOf(s, created.header()), v1::OK) << s.error_message();
+    }
 
     Writer writer(&old_cluster, 5000);
     ASSERT_TRUE(WaitUntil([&] { return writer.acked() >= 150; }, absl::Seconds(30)))
@@ -175,6 +197,7 @@ TEST(BackupE2E, SaveUnderWritesRestoreIntoNewClusterRefuseDamagedFiles) {
     EXPECT_EQ(JsonUint(save.output, "bytes"), std::filesystem::file_size(file)) << save.output;
     EXPECT_FALSE(std::filesystem::exists(file + ".tmp"));
     acked = writer.acked_writes();
+    heartbeats.Stop();
   }  // the source cluster stops here: the restore does not need it
 
   // Offline check of the saved file.
@@ -229,6 +252,16 @@ TEST(BackupE2E, SaveUnderWritesRestoreIntoNewClusterRefuseDamagedFiles) {
     std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(st->digest()));
     EXPECT_EQ(hex, digest_hex) << "member " << id;
     EXPECT_EQ(st->snapshot_index(), revision) << "member " << id;
+  }
+  // The old session's ephemeral came back with the tree; nobody heartbeats
+  // it here, so the new leader expires it after its timeout.
+  {
+    std::string data;
+    EXPECT_EQ(GetNode(restored.tree(1), "/backup-ephemeral", &data), v1::OK);
+    EXPECT_TRUE(WaitUntil(
+        [&] { return GetNode(restored.tree(1), "/backup-ephemeral", &data) == v1::NO_NODE; },
+        absl::Milliseconds(kSessionTimeoutMs) + absl::Seconds(20), absl::Milliseconds(200)))
+        << Logs(restored);
   }
   // Exactly the writes up to the backup's revision are there.
   int present = 0;
