@@ -14,4 +14,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
   iproute2 procps python3 \
   libzookeeper-mt-dev \
   python3-prometheus-client \
-  python3-yaml
+  python3-yaml \
+  libgoogle-perftools-dev
