@@ -170,7 +170,8 @@ int main(int argc, char** argv) {
 
   if (const std::string restore = absl::GetFlag(FLAGS_restore); !restore.empty()) {
     if (absl::Status s = synod::server::RestoreMember(options, restore); !s.ok()) {
-      synod::server::Log("synod: --restore: %s", s.ToString().c_str());
+      synod::server::Log(synod::server::LogLevel::kError, "synod: --restore: %s",
+                         s.ToString().c_str());
       return 1;
     }
   }

@@ -131,7 +131,8 @@ const std::vector<Command>& Commands() {
        "save",
        "FILE",
        "back up: stream a consistent snapshot from one replica into FILE (via FILE.tmp, "
-       "synced and verified before the rename); print its revision, digest, size, nodes",
+       "synced and verified before the rename); print its revision, digest, size, nodes "
+       "(default --timeout here: 10m for the whole transfer)",
        {},
        1,
        1,

@@ -22,6 +22,8 @@
 namespace synod::ctl {
 namespace {
 
+constexpr absl::Duration kSaveTimeout = absl::Minutes(10);
+
 // fsyncs a file or directory; a backup that is not on disk is no backup.
 absl::Status Fsync(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -87,7 +89,11 @@ absl::Status CmdSnapshotSave(Ctx& ctx) {
   // The stream lands in FILE.tmp (the client checks the stream's CRC32C on
   // the way); only a synced file whose own checksums and digest check out
   // is renamed to FILE, so FILE is never a partial backup.
-  absl::StatusOr<SnapshotInfo> streamed = (*client)->SaveSnapshot(temp, ctx.call());
+  // A backup of a large tree takes longer than one request: without an
+  // explicit --timeout the whole transfer gets kSaveTimeout.
+  const CallOptions call =
+      ctx.args().Has("timeout") ? ctx.call() : CallOptions::Timeout(kSaveTimeout);
+  absl::StatusOr<SnapshotInfo> streamed = (*client)->SaveSnapshot(temp, call);
   if (!streamed.ok()) return streamed.status();
   auto fail = [&temp](absl::Status s) {
     std::remove(temp.c_str());
