@@ -25,6 +25,7 @@ using client::testing::FakeCluster;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
+using ::testing::StartsWith;
 using ::testing::UnorderedElementsAreArray;
 
 Client::Options OptionsFor(const FakeCluster& cluster) {
@@ -222,10 +223,37 @@ TEST_P(TreeTest, HistoryAndReadsAtVersionOrRevision) {
   EXPECT_GE(*synced, s2->stat.mzxid);
 }
 
+// Every error reads "CODE: detail"; with no detail from the server, the
+// detail is the path the call was about.
+TEST_P(TreeTest, ErrorsNameTheirCodeAndPath) {
+  ASSERT_TRUE(client_->Create("/named", "").ok());
+  ASSERT_TRUE(client_->Create("/named/kid", "").ok());
+  const absl::Status no_node = client_->Get("/named/none").status();
+  const absl::Status bad_version = client_->Set("/named", "x", 5).status();
+  const absl::Status not_empty = client_->Delete("/named").status();
+  const absl::Status exists = client_->Create("/named", "").status();
+  const absl::Status listing = client_->GetChildren("/none").status();
+  EXPECT_EQ(ErrorCodeOf(no_node), ErrorCode::kNoNode);
+  EXPECT_EQ(ErrorCodeOf(bad_version), ErrorCode::kBadVersion);
+  EXPECT_EQ(ErrorCodeOf(not_empty), ErrorCode::kNotEmpty);
+  EXPECT_EQ(ErrorCodeOf(exists), ErrorCode::kNodeExists);
+  EXPECT_EQ(ErrorCodeOf(listing), ErrorCode::kNoNode);
+  EXPECT_EQ(bad_version.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(std::string(bad_version.message()), StartsWith("BAD_VERSION: "));
+  if (GetParam() == FakeCluster::ErrorStyle::kCodeOnly) {
+    EXPECT_EQ(no_node.message(), "NO_NODE: /named/none");
+    EXPECT_EQ(bad_version.message(), "BAD_VERSION: /named");
+    EXPECT_EQ(not_empty.message(), "NOT_EMPTY: /named");
+    EXPECT_EQ(exists.message(), "NODE_EXISTS: /named");
+    EXPECT_EQ(listing.message(), "NO_NODE: /none");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(ErrorStyles, TreeTest,
                          ::testing::Values(FakeCluster::ErrorStyle::kDetails,
                                            FakeCluster::ErrorStyle::kHeader,
-                                           FakeCluster::ErrorStyle::kMessageOnly));
+                                           FakeCluster::ErrorStyle::kMessageOnly,
+                                           FakeCluster::ErrorStyle::kCodeOnly));
 
 TEST(Routing, RetriesUnavailableOnAnotherReplica) {
   FakeCluster cluster;

@@ -356,8 +356,11 @@ class FakeReplica final : public v1::Tree::Service,
     v1::ResponseHeader h;
     FillHeader(FakeState::Outcome{static_cast<v1::ErrorCode>(*code), "injected failure"}, &h);
     const auto grpc_code = static_cast<grpc::StatusCode>(StatusCodeFor(*code));
-    const std::string text = absl::StrCat(v1::ErrorCode_Name(h.code()), ": ", h.message());
-    if (options_.errors == FakeCluster::ErrorStyle::kDetails) {
+    const std::string text = h.message().empty()
+                                 ? v1::ErrorCode_Name(h.code())
+                                 : absl::StrCat(v1::ErrorCode_Name(h.code()), ": ", h.message());
+    if (options_.errors == FakeCluster::ErrorStyle::kDetails ||
+        options_.errors == FakeCluster::ErrorStyle::kCodeOnly) {
       return grpc::Status(grpc_code, text, h.SerializeAsString());
     }
     return grpc::Status(grpc_code, text);
@@ -379,7 +382,7 @@ class FakeReplica final : public v1::Tree::Service,
     h->set_revision(state_->revision());
     h->set_raft_term(1);
     h->set_code(out.code);
-    h->set_message(out.message);
+    if (options_.errors != FakeCluster::ErrorStyle::kCodeOnly) h->set_message(out.message);
   }
 
   grpc::Status ToStatus(const v1::ResponseHeader& h) {
@@ -388,8 +391,11 @@ class FakeReplica final : public v1::Tree::Service,
     }
     const auto code =
         static_cast<grpc::StatusCode>(StatusCodeFor(static_cast<ErrorCode>(h.code())));
-    const std::string text = absl::StrCat(v1::ErrorCode_Name(h.code()), ": ", h.message());
-    if (options_.errors == FakeCluster::ErrorStyle::kDetails) {
+    const std::string text = h.message().empty()
+                                 ? v1::ErrorCode_Name(h.code())
+                                 : absl::StrCat(v1::ErrorCode_Name(h.code()), ": ", h.message());
+    if (options_.errors == FakeCluster::ErrorStyle::kDetails ||
+        options_.errors == FakeCluster::ErrorStyle::kCodeOnly) {
       return grpc::Status(code, text, h.SerializeAsString());
     }
     return grpc::Status(code, text);

@@ -43,6 +43,9 @@ class FakeCluster {
     kDetails,      // gRPC status mapped from the code + ResponseHeader as details
     kHeader,       // gRPC OK, the code in the reply header
     kMessageOnly,  // gRPC status mapped from the code, "CODE: message" only
+    // As kDetails, but with no detail text ("CODE" alone), as the real
+    // server sends most tree errors.
+    kCodeOnly,
   };
   struct Options {
     int replicas = 3;
