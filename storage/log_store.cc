@@ -258,9 +258,16 @@ void LogStore::Save(const std::optional<raft::Snapshot>& snapshot,
             "batch put hard state");
   }
 
-  rocksdb::WriteOptions wo;
-  wo.sync = sync || snapshot.has_value();
-  CheckOk(env_->db()->Write(wo, &batch), "write Raft log batch");
+  // Written unsynced, then made durable with SyncWAL: the same fdatasync of
+  // the shared WAL (and of its directory after a WAL switch) as a synced
+  // Write, and Save still returns only after it. But a synced Write keeps
+  // RocksDB's write queue through the fdatasync, so the apply thread's
+  // unsynced batch that queues behind it (or joins its group) waits for the
+  // disk; SyncWAL runs outside the queue. The batch is readable in RocksDB
+  // before it is durable, but the core (on this thread) learns of the new
+  // entries only through the view updated below, after the sync.
+  CheckOk(env_->db()->Write(rocksdb::WriteOptions(), &batch), "write Raft log batch");
+  if (sync || snapshot.has_value()) CheckOk(env_->db()->SyncWAL(), "sync Raft log");
 
   absl::MutexLock lock(&mu_);
   if (snapshot.has_value()) {
