@@ -122,15 +122,16 @@ class SnapshotStreamer::Stream final : public grpc::ServerWriteReactor<v1::Snaps
     chunk_.set_offset(offset_);
     crc_.Update(*data);
     offset_ += n;
-    if (offset_ == size_) {
+    const bool last = offset_ == size_;
+    if (last) {
       chunk_.set_last_in_file(true);
       chunk_.set_done(true);
       chunk_.set_crc32c(crc_.Finish());
-      last_ = true;
     }
     bool cancelled = false;
     {
       absl::MutexLock lock(&mu_);
+      last_ = last;
       if (finished_) return;
       if (cancelled_) {
         finished_ = true;
@@ -197,7 +198,6 @@ class SnapshotStreamer::Stream final : public grpc::ServerWriteReactor<v1::Snaps
   int fd_ = -1;
   uint64_t size_ = 0;
   uint64_t offset_ = 0;  // bytes already handed to StartWrite
-  bool last_ = false;    // chunk_ is (or was) the last one
   std::string file_name_;
   Crc32c crc_;
   v1::SnapshotChunk chunk_;
@@ -206,6 +206,7 @@ class SnapshotStreamer::Stream final : public grpc::ServerWriteReactor<v1::Snaps
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Finish was (or is being) called
+  bool last_ ABSL_GUARDED_BY(mu_) = false;      // chunk_ is (or was) the last one
 };
 
 SnapshotStreamer::SnapshotStreamer(const Options& options, storage::TreeStore* store,
