@@ -690,10 +690,12 @@ void RaftDriver::OnSnapshotInstalled(const raft::Snapshot& snapshot) {
   snapshots_->Prune(point.index);
   InstallMembership(point);
   if (metrics_ != nullptr) metrics_->snapshots_received->Inc();
-  // Debug: the transfer was logged when the file arrived ("received
-  // snapshot"), one line per snapshot received.
-  Log(LogLevel::kDebug, "installed snapshot at index %llu from the leader",
-      static_cast<unsigned long long>(point.index));
+  // The event line of a snapshot received: the core took it and the log
+  // now starts after it (the line the transport logs when the file arrives
+  // does not mean the core accepted it). Tests look for "installed snapshot".
+  Log("event=snapshot_received index=%llu term=%llu msg=\"installed snapshot from the leader\"",
+      static_cast<unsigned long long>(point.index),
+      static_cast<unsigned long long>(snapshot.metadata().term()));
 }
 
 void RaftDriver::MaybeRequestSnapshot() {
