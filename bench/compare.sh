@@ -5,12 +5,14 @@
 #   bench/compare.sh [--quick] [--repeats N] [--duration S] [--warmup S]
 #                    [--systems "synod zookeeper etcd"] [--workloads "write_64 ..."]
 #                    [--memory-nodes N] [--no-memory] [--build-dir DIR] [--synod-bin FILE]
-#                    [--keep] [--no-publish]
+#                    [--keep] [--no-publish] [--no-readme]
 #
 # Defaults: 5 rounds, 10 s measured after 2 s of warm-up per run, 200,000
 # nodes for memory. --quick: 2 rounds, 3 s + 1 s, 50,000 nodes (explicit
 # options still win). --no-publish: print the table only (no results file,
-# README untouched). --keep: leave the temporary directory (logs, data).
+# README untouched); --no-readme: write the results file but leave the
+# README's table. --repeats 0: the memory measurement only. --keep: leave
+# the temporary directory (logs, data).
 #
 # For each round (--repeats, default 5) it takes the systems in turn, in an
 # order that rotates every round: starts that system's 3-replica cluster on
@@ -41,6 +43,7 @@ SYNOD_SRC_BIN=""
 DO_MEMORY=1
 KEEP=0
 PUBLISH=1
+README_UPDATE=1
 QUICK=0
 SYSTEMS="synod zookeeper etcd"
 KEYS=1000
@@ -65,6 +68,7 @@ while (($#)); do
     --synod-bin) SYNOD_SRC_BIN=$2; shift ;;
     --keep) KEEP=1 ;;
     --no-publish) PUBLISH=0 ;;
+    --no-readme) README_UPDATE=0 ;;
     -h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -76,7 +80,7 @@ if ((QUICK)); then
 else
   : "${REPEATS:=5}" "${DURATION:=10}" "${WARMUP:=2}" "${MEMORY_NODES:=200000}"
 fi
-[[ "$REPEATS" =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive number"
+[[ "$REPEATS" =~ ^[0-9]+$ ]] || die "--repeats must be a number (0: memory only)"
 
 BENCH_BIN="$BUILD_DIR/bench/synod_bench/synod-bench"
 : "${SYNOD_SRC_BIN:=$BUILD_DIR/server/synod}"
@@ -356,13 +360,15 @@ run_memory() {
   [[ -n "$out" ]] || out="{\"label\":\"memory_nodes\",\"system\":\"$system\",\"ok\":0,\"failed\":true}"
   # Let each server settle (flushes, GC) before RSS and disk are read.
   sleep 5
-  local rss=0 pid kb
+  local rss=0 pid kb per_rss="" per_disk
   for pid in "${CLUSTER_PIDS[@]}"; do
     kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2> /dev/null || echo 0)
     rss=$((rss + ${kb:-0} * 1024))
+    per_rss+="${per_rss:+,}$((${kb:-0} * 1024))"
   done
   du_bytes=$(du -sb "${DATA_DIRS[@]}" | awk '{s += $1} END {print s}')
-  out="${out%\}},\"round\":0,\"settled_rss_bytes\":$rss,\"disk_bytes\":$du_bytes,\"memory_nodes\":$MEMORY_NODES,\"loadavg_before\":\"$load\"}"
+  per_disk=$(du -sb "${DATA_DIRS[@]}" | awk '{printf "%s%s", (NR > 1 ? "," : ""), $1}')
+  out="${out%\}},\"round\":0,\"settled_rss_bytes\":$rss,\"disk_bytes\":$du_bytes,\"rss_per_replica\":[$per_rss],\"disk_per_replica\":[$per_disk],\"memory_nodes\":$MEMORY_NODES,\"loadavg_before\":\"$load\"}"
   echo "$out" >> "$RAW"
   echo "$out" | summarize_line
   stop_cluster
@@ -461,6 +467,8 @@ def emit(name, fig, values_by_sys, notes):
             ratios.append("%.2f×" % (a / b) if a is not None and b else "–")
     print("| %s | %s | %s |" % (name, fig, " | ".join(cells + ratios)))
 for w in workloads:
+    if not any(runs(w, s) for s in systems):
+        continue  # not run (e.g. --repeats 0)
     for fig, key, _ in figures:
         vals, notes = {}, {}
         for s in systems:
@@ -518,7 +526,7 @@ SETTINGS="$REPEATS rounds (systems alternating, order rotating), ${DURATION} s m
 log "wrote $RESULT_FILE"
 
 README="$ROOT/bench/README.md"
-if [[ -f "$README" ]] && grep -q '<!-- latest-table:begin -->' "$README"; then
+if ((README_UPDATE)) && [[ -f "$README" ]] && grep -q '<!-- latest-table:begin -->' "$README"; then
   python3 - "$README" "$RESULT_FILE" "$STARTED" "$SETTINGS" << 'PY'
 import sys, re, os
 readme, result, started, settings = sys.argv[1:]
