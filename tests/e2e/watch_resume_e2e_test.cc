@@ -118,10 +118,13 @@ TEST(WatchResumeE2ETest, RecursiveWatchResumesOnAnotherReplicaThenCompacts) {
   ASSERT_NE(leader, 0) << LogTails(c);
   const int a = leader % 3 + 1;
   const int b = a % 3 + 1;
-  ASSERT_EQ(CreateNode(c.tree(leader), "/w", ""), v1::OK);
+  uint64_t w_created = 0;
+  ASSERT_EQ(CreateNode(c.tree(leader), "/w", "", absl::Seconds(5), &w_created), v1::OK);
 
+  // From /w's creation on: member `a` may not have applied it yet, and a
+  // watch from "now" there would also see /w appear.
   auto first = std::make_unique<WatchStream>(c.channel(a));
-  ASSERT_TRUE(first->Create(1, "/w", v1::WATCH_PERSISTENT_RECURSIVE));
+  ASSERT_TRUE(first->Create(1, "/w", v1::WATCH_PERSISTENT_RECURSIVE, w_created));
   ASSERT_TRUE(first->WaitCreated(1, 1, absl::Seconds(10)));
 
   // Writes run without pause; the watcher drops its stream (as when its
@@ -169,7 +172,15 @@ TEST(WatchResumeE2ETest, RecursiveWatchResumesOnAnotherReplicaThenCompacts) {
   seen.insert(seen.end(), resumed.begin(), resumed.end());
 
   // Every write once, in order, with its revision.
-  ASSERT_EQ(seen.size(), expected.size());
+  ASSERT_EQ(seen.size(), expected.size()) << [&] {
+    std::string diff = "got (type path revision):";
+    for (const v1::WatchEvent& e : seen) {
+      absl::StrAppend(&diff, " ", e.type(), e.path(), "@", e.revision());
+    }
+    diff += "\nwant:";
+    for (const Expected& e : expected) absl::StrAppend(&diff, " ", e.type, e.path, "@", e.revision);
+    return diff;
+  }();
   uint64_t previous = 0;
   for (size_t i = 0; i < expected.size(); ++i) {
     SCOPED_TRACE(absl::StrCat("write ", i, " (", expected[i].path, ")"));
