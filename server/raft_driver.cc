@@ -435,7 +435,7 @@ void RaftDriver::HandleReady(raft::Ready rd) {
         << "snapshot " << index << " to install has no file";
   }
   const absl::Time save_start = absl::Now();
-  log_->Save(rd);
+  log_->Save(&rd);  // moves rd.entries into the log cache
   if (metrics_ != nullptr && (rd.must_sync || rd.snapshot.has_value())) {
     metrics_->log_sync_seconds->ObserveDuration(absl::Now() - save_start);
   }

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -28,10 +29,9 @@ uint64_t GetBigEndian64(const char* p) {
   return v;
 }
 
-uint32_t Crc32c(const std::string& bytes) {
-  // RocksDB's CRC32C (hardware-accelerated where the CPU has it) through its
-  // public checksum-generator interface; the 4 bytes it returns are compared
-  // as a number.
+uint32_t Crc32c(std::string_view bytes) {
+  // RocksDB's CRC32C through its public checksum-generator interface; the
+  // 4 bytes it returns are compared as a number.
   static const auto factory = rocksdb::GetFileChecksumGenCrc32cFactory();
   auto gen = factory->CreateFileChecksumGenerator(rocksdb::FileChecksumGenContext{});
   gen->Update(bytes.data(), bytes.size());
@@ -43,12 +43,13 @@ uint32_t Crc32c(const std::string& bytes) {
 }
 
 std::string EncodeEntry(const raft::Entry& entry) {
-  std::string body = entry.SerializeAsString();
-  const uint32_t crc = Crc32c(body);
-  std::string out;
-  out.reserve(4 + body.size());
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(crc >> shift));
-  out += body;
+  // Serialized in place after the 4 checksum bytes: one allocation and no
+  // copy of the body (entries are mostly client data).
+  const size_t size = entry.ByteSizeLong();
+  std::string out(4 + size, '\0');
+  entry.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out.data() + 4));
+  const uint32_t crc = Crc32c(std::string_view(out).substr(4));
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(crc >> (24 - 8 * i));
   return out;
 }
 
@@ -58,12 +59,12 @@ absl::StatusOr<raft::Entry> DecodeEntry(raft::LogIndex key_index, const rocksdb:
   }
   uint32_t stored = 0;
   for (int i = 0; i < 4; ++i) stored = (stored << 8) | static_cast<uint8_t>(value.data()[i]);
-  std::string body(value.data() + 4, value.size() - 4);
+  const std::string_view body(value.data() + 4, value.size() - 4);
   if (Crc32c(body) != stored) {
     return absl::DataLossError(absl::StrCat("log entry ", key_index, ": checksum mismatch"));
   }
   raft::Entry entry;
-  if (!entry.ParseFromString(body)) {
+  if (!entry.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
     return absl::DataLossError(absl::StrCat("log entry ", key_index, ": unparsable"));
   }
   if (entry.index() != key_index) {
@@ -205,8 +206,12 @@ void LogStore::Save(const raft::Ready& ready) {
   Save(ready.snapshot, ready.entries, ready.hard_state, ready.must_sync);
 }
 
-void LogStore::Save(const std::optional<raft::Snapshot>& snapshot,
-                    const std::vector<raft::Entry>& entries,
+void LogStore::Save(raft::Ready* ready) {
+  Save(ready->snapshot, std::move(ready->entries), ready->hard_state, ready->must_sync);
+  ready->entries.clear();
+}
+
+void LogStore::Save(const std::optional<raft::Snapshot>& snapshot, std::vector<raft::Entry> entries,
                     const std::optional<raft::HardState>& hard_state, bool sync) {
   if (!snapshot.has_value() && entries.empty() && !hard_state.has_value()) return;
   rocksdb::ColumnFamilyHandle* log = env_->cf(ColumnFamily::kRaftLog);
@@ -278,14 +283,14 @@ void LogStore::Save(const std::optional<raft::Snapshot>& snapshot,
     last_index_ = snapshot->metadata().index();
     last_term_ = snapshot->metadata().term();
   }
-  if (!entries.empty()) CacheAppend(entries);
+  if (!entries.empty()) CacheAppend(std::move(entries));
   if (hard_state.has_value()) {
     hard_state_ = *hard_state;
     has_hard_state_ = true;
   }
 }
 
-void LogStore::CacheAppend(const std::vector<raft::Entry>& entries) {
+void LogStore::CacheAppend(std::vector<raft::Entry>&& entries) {
   const raft::LogIndex first = entries.front().index();
   while (!cache_.empty() && cache_.back().entry.index() >= first) {
     cache_bytes_ -= cache_.back().bytes;
@@ -293,13 +298,13 @@ void LogStore::CacheAppend(const std::vector<raft::Entry>& entries) {
   }
   // Keep the cache a contiguous suffix: if a truncation reached below it,
   // it is now empty and restarts with these entries.
-  for (const raft::Entry& e : entries) {
-    const size_t bytes = e.ByteSizeLong();
-    cache_.push_back(Cached{e, bytes});
-    cache_bytes_ += bytes;
-  }
   last_index_ = entries.back().index();
   last_term_ = entries.back().term();
+  for (raft::Entry& e : entries) {
+    const size_t bytes = e.ByteSizeLong();
+    cache_.push_back(Cached{std::move(e), bytes});
+    cache_bytes_ += bytes;
+  }
   CacheTrim();
 }
 

@@ -93,7 +93,10 @@ class LogStore final : public raft::LogStorage {
   // conflicts with them is removed) and its hard state. Synced if
   // ready.must_sync or a snapshot is present. Aborts the process on failure.
   void Save(const raft::Ready& ready);
-  void Save(const std::optional<raft::Snapshot>& snapshot, const std::vector<raft::Entry>& entries,
+  // The same, but moves ready->entries into the in-memory cache instead of
+  // copying them; ready->entries is empty afterwards.
+  void Save(raft::Ready* ready);
+  void Save(const std::optional<raft::Snapshot>& snapshot, std::vector<raft::Entry> entries,
             const std::optional<raft::HardState>& hard_state, bool sync);
 
   // Records that a durable state snapshot covering [1, snapshot.index] now
@@ -127,7 +130,7 @@ class LogStore final : public raft::LogStorage {
   absl::StatusOr<std::vector<raft::Entry>> ReadEntries(raft::LogIndex lo, raft::LogIndex hi,
                                                        uint64_t max_bytes) const;
   // Cache maintenance after a successful write (mu_ held).
-  void CacheAppend(const std::vector<raft::Entry>& entries) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CacheAppend(std::vector<raft::Entry>&& entries) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CacheTrim() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   RocksEnv* const env_;
