@@ -378,13 +378,17 @@ void RaftDriver::ServeReadState(const raft::ReadState& rs) {
 
 void RaftDriver::HandleReady(raft::Ready rd) {
   if (rd.soft_state.has_value()) {
-    // One line per change of leader (event=leader_change) or, with the same
-    // leader, of this member's role (event=role_change).
+    // One line per new known leader (event=leader_change, counted in
+    // synod_raft_leader_changes_total), per loss of the leader
+    // (event=leader_lost), or, with the same leader, per change of this
+    // member's role (event=role_change, debug).
     if (rd.soft_state->leader != soft_.leader || rd.soft_state->role != soft_.role) {
       const bool leader_changed = rd.soft_state->leader != soft_.leader;
       Log(leader_changed ? LogLevel::kInfo : LogLevel::kDebug,
           "event=%s member=%llu role=%s leader=%llu previous_leader=%llu term=%llu",
-          leader_changed ? "leader_change" : "role_change",
+          !leader_changed                          ? "role_change"
+          : rd.soft_state->leader == raft::kNoNode ? "leader_lost"
+                                                   : "leader_change",
           static_cast<unsigned long long>(options_.self), raft::RoleName(rd.soft_state->role),
           static_cast<unsigned long long>(rd.soft_state->leader),
           static_cast<unsigned long long>(soft_.leader),
