@@ -99,7 +99,7 @@ class RecipesE2ETest : public ::testing::Test {
     o.stop_grace = absl::Seconds(2);
     absl::StatusOr<testing::Subprocess> p = testing::Subprocess::Start(o);
     EXPECT_TRUE(p.ok()) << p.status();
-    return std::move(*p);
+    return std::move(p).value();  // throws (the test fails) if it did not start
   }
   std::string log(const std::string& name) { return dir_.Sub(name + ".log"); }
 
