@@ -326,6 +326,65 @@ void RaftDriver::DoPropose(v1::Command* command) {
     outcome.code = code;
     outcome.message = why;
     tracker_->Complete(id, outcome);
+    return;
+  }
+  if (id != 0) RememberProposal(id);
+}
+
+void RaftDriver::RememberProposal(uint64_t request_id) {
+  std::vector<uint64_t>& ids = proposed_by_term_[state_->term()];
+  ids.push_back(request_id);
+  if (ids.size() < proposed_prune_at_) return;
+  // A long term proposes without end: drop the ids that already finished,
+  // so the list holds about what is in flight.
+  ids.erase(std::remove_if(ids.begin(), ids.end(),
+                           [this](uint64_t id) { return !tracker_->Pending(id); }),
+            ids.end());
+  proposed_prune_at_ = std::max<size_t>(1024, 2 * ids.size());
+}
+
+// A write proposed here in term T went to the leader of T (or was appended
+// by this replica as that leader). Entries of term T precede the first entry
+// of any later term in the log (§3.6: terms in a log never decrease), and a
+// new leader's first entry is its no-op (§6.4). So once that entry is
+// applied here, a write of an earlier term that is still pending was either
+// lost with the old leader or forwarded again and appended later: nobody can
+// tell which here. Its caller hears DEADLINE_EXCEEDED ("outcome unknown")
+// now rather than at its deadline; a session write is retried and the
+// session table answers it once (§6.3), a plain write is reported as
+// unknown, as it would have been at the deadline.
+void RaftDriver::FailWritesOfEarlierTerms(const std::vector<raft::Entry>& committed) {
+  for (const raft::Entry& e : committed) {
+    if (e.term() <= committed_term_) continue;
+    committed_term_ = e.term();
+    std::vector<uint64_t> stale;
+    auto end = proposed_by_term_.lower_bound(e.term());
+    for (auto it = proposed_by_term_.begin(); it != end; ++it) {
+      stale.insert(stale.end(), it->second.begin(), it->second.end());
+    }
+    proposed_by_term_.erase(proposed_by_term_.begin(), end);
+    if (stale.empty()) continue;
+    RequestTracker* tracker = tracker_;
+    StateMachine* state_machine = state_machine_;
+    const uint64_t index = e.index();
+    // The waiter runs when `index` is applied, before the replies of that
+    // apply batch are posted; going round the reply thread once more lets a
+    // write applied in the same batch complete with its result first.
+    state_machine_->WaitApplied(
+        index,
+        [tracker, state_machine, index, stale = std::move(stale)]() mutable {
+          state_machine->WaitApplied(
+              index,
+              [tracker, stale = std::move(stale)] {
+                Outcome outcome;
+                outcome.code = v1::DEADLINE_EXCEEDED;
+                outcome.message =
+                    "the leader changed before this write was applied; its outcome is unknown";
+                for (uint64_t id : stale) tracker->Complete(id, outcome);
+              },
+              /*inline_ok=*/false);
+        },
+        /*inline_ok=*/false);
   }
 }
 
@@ -429,6 +488,7 @@ void RaftDriver::HandleReady(raft::Ready rd) {
       for (const raft::Entry& e : early.entries) {
         if (e.type() == raftpb::ENTRY_CONF_CHANGE) ApplyConfChangeEntry(e);
       }
+      FailWritesOfEarlierTerms(early.entries);
       state_machine_->Enqueue(std::move(early));
     }
   }
@@ -454,6 +514,7 @@ void RaftDriver::HandleReady(raft::Ready rd) {
   for (const raft::Entry& e : rd.committed_entries) {
     if (e.type() == raftpb::ENTRY_CONF_CHANGE) ApplyConfChangeEntry(e);
   }
+  FailWritesOfEarlierTerms(rd.committed_entries);
   work.entries = std::move(rd.committed_entries);
   state_machine_->Enqueue(std::move(work));  // blocks when apply is behind
   // (rd.committed_entries is now empty; Advance uses its own record of what

@@ -201,6 +201,12 @@ class RaftDriver final : public RaftMailbox {
   void IssueReads(std::vector<uint64_t> request_ids);
   void FailRequests(const std::vector<uint64_t>& ids, v1::ErrorCode code, const std::string& why);
   void ServeReadState(const raft::ReadState& rs);
+  // Writes proposed through this replica under an earlier leader that are
+  // still pending when the first entry of a newer term is applied here
+  // complete with DEADLINE_EXCEEDED (outcome unknown) at once, instead of
+  // waiting out their deadline: see the .cc.
+  void RememberProposal(uint64_t request_id);
+  void FailWritesOfEarlierTerms(const std::vector<raft::Entry>& committed);
 
   void DoMembership(const MembershipRequest& request);
   // Why `change` is unsafe or invalid here (OK if it may be proposed).
@@ -238,6 +244,12 @@ class RaftDriver final : public RaftMailbox {
   uint64_t next_read_ctx_ = 1;
   uint64_t read_nonce_ = 0;                        // differs per process start (the seed)
   std::map<std::string, ReadBatch> read_batches_;  // by ReadIndex context
+  // Tracker ids of writes proposed here, by the term they were proposed in
+  // (pruned of finished ones as it grows), and the highest term of an entry
+  // handed to the apply thread.
+  std::map<raft::Term, std::vector<uint64_t>> proposed_by_term_;
+  size_t proposed_prune_at_ = 1024;
+  raft::Term committed_term_ = 0;
   // Membership history from the log snapshot on, ascending by index; the
   // back is the current membership.
   std::vector<ConfPoint> conf_history_;
