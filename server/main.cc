@@ -70,10 +70,10 @@ ABSL_FLAG(int32_t, max_multi_ops, 1000,
 ABSL_FLAG(int32_t, history_per_node, 10,
           "Versions of each node kept for History and versioned Get. Must be equal on all "
           "replicas.");
-ABSL_FLAG(uint64_t, history_retention, 0,
+ABSL_FLAG(uint64_t, history_retention, 1000000,
           "Revisions of watch events and node history kept: the leader compacts older ones, "
           "and a watch or read from below the compaction revision fails with COMPACTED. "
-          "0: keep all.");
+          "0: keep all (the event log then grows without bound).");
 ABSL_FLAG(int32_t, max_page_size, 10000, "Most children in one GetChildren page.");
 ABSL_FLAG(int32_t, request_timeout_ms, 10000,
           "Longest a request may wait on this replica when the client sets no shorter "
