@@ -123,7 +123,8 @@ class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::Ins
       Fail(grpc::StatusCode::INTERNAL, std::string(s.message()));
       return;
     }
-    Log("received snapshot %llu (%llu bytes) from member %llu",
+    // Debug: the raft thread logs event=snapshot_received when it installs it.
+    Log(LogLevel::kDebug, "received snapshot %llu (%llu bytes) from member %llu",
         static_cast<unsigned long long>(index_), static_cast<unsigned long long>(received_),
         static_cast<unsigned long long>(message_.from()));
     std::vector<raft::Message> messages;

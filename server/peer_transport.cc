@@ -248,9 +248,10 @@ void PeerTransport::SendSnapshot(Peer* peer, raft::Message message) {
 
 void PeerTransport::SnapshotLoop(Peer* peer, raft::Message message) {
   const bool ok = StreamSnapshot(peer, message);
-  Log("snapshot %llu to member %llu: %s",
+  Log(ok ? LogLevel::kInfo : LogLevel::kWarning,
+      "event=snapshot_sent index=%llu member=%llu result=%s",
       static_cast<unsigned long long>(message.snapshot().metadata().index()),
-      static_cast<unsigned long long>(peer->id), ok ? "sent" : "failed");
+      static_cast<unsigned long long>(peer->id), ok ? "ok" : "failed");
   mailbox_->ReportSnapshot(peer->id, ok);
   peer->snapshot_active = false;
 }

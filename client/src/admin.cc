@@ -1,4 +1,7 @@
 // synod::Client: cluster administration and snapshots (Cluster service).
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -127,6 +130,16 @@ absl::Status Client::TransferLeader(uint64_t id, const CallOptions& call) {
 
 namespace {
 
+// fsync of a file or directory: a saved backup must survive a crash of the
+// machine that saved it, and so must its name after the rename.
+bool SyncPath(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
 // Receives one snapshot stream into `path`. The stream is one file of the
 // server's snapshot format; the saved file is exactly its bytes.
 absl::StatusOr<SnapshotInfo> ReceiveSnapshot(Endpoint& ep, absl::Time deadline,
@@ -174,6 +187,9 @@ absl::StatusOr<SnapshotInfo> ReceiveSnapshot(Endpoint& ep, absl::Time deadline,
   }
   grpc::Status status = reader->Finish();
   out.close();
+  if (status.ok() && out && !SyncPath(path)) {
+    return SynodError(ErrorCode::kInternal, absl::StrCat("cannot fsync ", path));
+  }
   if (!status.ok()) {
     client::Reply r = client::ClassifyReply(status, v1::ResponseHeader(), ep.address);
     return r.status;
@@ -204,6 +220,11 @@ absl::StatusOr<SnapshotInfo> Client::SaveSnapshot(const std::string& file_path,
       if (std::rename(temp.c_str(), file_path.c_str()) != 0) {
         std::remove(temp.c_str());
         return SynodError(ErrorCode::kInternal, absl::StrCat("cannot rename to ", file_path));
+      }
+      const size_t slash = file_path.rfind('/');
+      const std::string dir = slash == std::string::npos ? "." : file_path.substr(0, slash + 1);
+      if (!SyncPath(dir)) {
+        return SynodError(ErrorCode::kInternal, absl::StrCat("cannot fsync directory ", dir));
       }
       return info;
     }

@@ -431,8 +431,9 @@ class Client {
   absl::StatusOr<std::vector<Member>> MemberRemove(uint64_t id, const CallOptions& call = {});
   absl::Status TransferLeader(uint64_t id, const CallOptions& call = {});
   // Streams a consistent snapshot from one replica into `file_path` (written
-  // to a temporary name, checked against the stream's CRC32C, then renamed).
-  // File format: see client/src/snapshot_file.h. Errors: DATA_LOSS when the
+  // to a temporary name, checked against the stream's CRC32C, fsynced, then
+  // renamed). The file is the server's snapshot format (storage/snapshot.h),
+  // which `synod --restore` reads. Errors: DATA_LOSS when the
   // checksum or framing is wrong, INTERNAL for file errors.
   absl::StatusOr<SnapshotInfo> SaveSnapshot(const std::string& file_path,
                                             const CallOptions& call = {});
