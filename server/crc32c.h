@@ -1,6 +1,7 @@
 // Crc32c: CRC32C over a byte stream (snapshot transfers). Uses RocksDB's
-// implementation through its public checksum-generator interface, which
-// picks the CPU's CRC instruction when there is one.
+// implementation through its public checksum-generator interface. Debian's
+// RocksDB 7.8 build takes its portable software path here (Slow_CRC32 in
+// profiles), not the CPU's CRC instruction.
 //
 // Thread: one owner.
 #pragma once
