@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bench/synod_bench/driver.h"
+#include "bench/synod_bench/grpc_common.h"
 #include "etcd_kv.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -15,18 +16,11 @@
 namespace synod::bench {
 namespace {
 
-std::chrono::system_clock::time_point DeadlineIn(int ms) {
-  return std::chrono::system_clock::now() + std::chrono::milliseconds(ms);
-}
-
 // Thread: any (gRPC's callback threads call Done).
 class EtcdConnection : public Connection {
  public:
   EtcdConnection(const std::string& endpoint, int index, int timeout_ms) : timeout_ms_(timeout_ms) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // own TCP connection
-    args.SetInt("synod.bench.connection", index);
-    channel_ = grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+    channel_ = OwnConnectionChannel(endpoint, index);
     stub_ = etcdserverpb::KV::NewStub(channel_);
   }
 
@@ -86,21 +80,15 @@ class EtcdDriver : public Driver {
   absl::Status Prepare(const std::string&) override { return absl::OkStatus(); }
 
   absl::StatusOr<std::string> FindLeader(const std::vector<std::string>& endpoints) override {
-    std::string last_error = "no endpoints";
-    for (const std::string& e : endpoints) {
-      auto stub = etcdserverpb::Maintenance::NewStub(Channel(e));
-      grpc::ClientContext ctx;
-      ctx.set_deadline(DeadlineIn(2000));
-      etcdserverpb::StatusResponse st;
-      grpc::Status s = stub->Status(&ctx, etcdserverpb::StatusRequest(), &st);
-      if (!s.ok()) {
-        last_error = absl::StrCat(e, ": ", s.error_message());
-        continue;
-      }
-      if (st.leader() != 0 && st.leader() == st.header().member_id()) return e;
-    }
-    return absl::UnavailableError(
-        absl::StrCat("no etcd leader among endpoints (", last_error, ")"));
+    return control_.FindLeader(
+        endpoints, "etcd",
+        [](std::shared_ptr<grpc::Channel> ch, grpc::ClientContext* ctx) -> absl::StatusOr<bool> {
+          etcdserverpb::StatusResponse st;
+          grpc::Status s = etcdserverpb::Maintenance::NewStub(ch)->Status(
+              ctx, etcdserverpb::StatusRequest(), &st);
+          if (!s.ok()) return absl::UnavailableError(s.error_message());
+          return st.leader() != 0 && st.leader() == st.header().member_id();
+        });
   }
 
   absl::StatusOr<std::unique_ptr<Connection>> Connect(const std::string& endpoint,
@@ -109,16 +97,8 @@ class EtcdDriver : public Driver {
   }
 
  private:
-  // Kept for the driver's life (gRPC 1.51 aborts if the last channel goes
-  // and a new one is made).
-  std::shared_ptr<grpc::Channel> Channel(const std::string& endpoint) {
-    auto& ch = control_[endpoint];
-    if (!ch) ch = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
-    return ch;
-  }
-
   const int timeout_ms_;
-  std::map<std::string, std::shared_ptr<grpc::Channel>> control_;
+  ControlChannels control_;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bench/synod_bench/driver.h"
+#include "bench/synod_bench/grpc_common.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "synod/v1/cluster.grpc.pb.h"
@@ -14,25 +15,12 @@
 namespace synod::bench {
 namespace {
 
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& endpoint, int index) {
-  grpc::ChannelArguments args;
-  // Each connection gets its own TCP connection, as separate client
-  // processes would.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetInt("synod.bench.connection", index);
-  return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
-}
-
-std::chrono::system_clock::time_point DeadlineIn(int ms) {
-  return std::chrono::system_clock::now() + std::chrono::milliseconds(ms);
-}
-
 // Thread: any (gRPC's callback threads call Done). Each call owns its
 // request/response until its callback runs.
 class SynodConnection : public Connection {
  public:
   SynodConnection(const std::string& endpoint, int index, int timeout_ms)
-      : channel_(NewChannel(endpoint, index)),
+      : channel_(OwnConnectionChannel(endpoint, index)),
         stub_(v1::Tree::NewStub(channel_)),
         timeout_ms_(timeout_ms) {}
 
@@ -100,7 +88,7 @@ class SynodDriver : public Driver {
   explicit SynodDriver(int timeout_ms) : timeout_ms_(timeout_ms) {}
 
   absl::Status Prepare(const std::string& endpoint) override {
-    auto stub = v1::Tree::NewStub(Channel(endpoint));
+    auto stub = v1::Tree::NewStub(control_.Channel(endpoint));
     grpc::ClientContext ctx;
     ctx.set_deadline(DeadlineIn(timeout_ms_));
     v1::CreateRequest req;
@@ -113,21 +101,14 @@ class SynodDriver : public Driver {
   }
 
   absl::StatusOr<std::string> FindLeader(const std::vector<std::string>& endpoints) override {
-    std::string last_error = "no endpoints";
-    for (const std::string& e : endpoints) {
-      auto stub = v1::Cluster::NewStub(Channel(e));
-      grpc::ClientContext ctx;
-      ctx.set_deadline(DeadlineIn(2000));
-      v1::StatusResponse st;
-      grpc::Status s = stub->Status(&ctx, v1::StatusRequest(), &st);
-      if (!s.ok()) {
-        last_error = absl::StrCat(e, ": ", s.error_message());
-        continue;
-      }
-      if (st.role() == v1::ROLE_LEADER) return e;
-    }
-    return absl::UnavailableError(
-        absl::StrCat("no Synod leader among endpoints (", last_error, ")"));
+    return control_.FindLeader(
+        endpoints, "Synod",
+        [](std::shared_ptr<grpc::Channel> ch, grpc::ClientContext* ctx) -> absl::StatusOr<bool> {
+          v1::StatusResponse st;
+          grpc::Status s = v1::Cluster::NewStub(ch)->Status(ctx, v1::StatusRequest(), &st);
+          if (!s.ok()) return absl::UnavailableError(s.error_message());
+          return st.role() == v1::ROLE_LEADER;
+        });
   }
 
   absl::StatusOr<std::unique_ptr<Connection>> Connect(const std::string& endpoint,
@@ -136,16 +117,8 @@ class SynodDriver : public Driver {
   }
 
  private:
-  // Control-plane channels are kept for the driver's life: gRPC 1.51 aborts
-  // if a process drops its last channel and then makes a new one.
-  std::shared_ptr<grpc::Channel> Channel(const std::string& endpoint) {
-    auto& ch = control_[endpoint];
-    if (!ch) ch = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
-    return ch;
-  }
-
   const int timeout_ms_;
-  std::map<std::string, std::shared_ptr<grpc::Channel>> control_;
+  ControlChannels control_;
 };
 
 }  // namespace
