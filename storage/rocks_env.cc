@@ -68,6 +68,10 @@ absl::StatusOr<std::unique_ptr<RocksEnv>> RocksEnv::Open(const Options& options)
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = options.create_if_missing;
   db_options.max_background_jobs = 2;
+  // The state column families are written without the WAL (see
+  // rocks_tree_store.h): they must reach disk together, as one point in
+  // time. The Raft log's own writes keep the WAL.
+  db_options.atomic_flush = true;
   db_options.max_open_files = 512;
   // Bounded total memtable memory across column families.
   db_options.db_write_buffer_size = 128u << 20;

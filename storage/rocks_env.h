@@ -1,8 +1,11 @@
 // RocksEnv: the one RocksDB instance of a replica and its column families.
 //
 // The Raft log (LogStore) and the replicated state (TreeStore) share the DB so
-// that one process has one write-ahead log and one block cache. The state
-// column families (nodes, history, sessions, meta) are what a snapshot holds;
+// that one process has one block cache. Only the log's writes go through
+// RocksDB's WAL; the state is written to memtables only and flushed
+// atomically across column families (atomic_flush), because the Raft log
+// already is its write-ahead log (rocks_tree_store.h). The state column
+// families (nodes, history, sessions, meta) are what a snapshot holds;
 // raft_log and raft_meta are the replica's own.
 //
 // Thread-safety: rocksdb::DB is thread-safe; RocksEnv is immutable after Open.

@@ -373,9 +373,26 @@ absl::Status RocksTreeStore::Initialize() {
             EncodeHistoryEntry(InitialRootHistory()));
   batch.Put(env_->cf(ColumnFamily::kMeta), keys::kMetaState, EncodeMeta(meta));
   batch.Put(env_->cf(ColumnFamily::kMeta), keys::kMetaFormat, format);
+  return WriteState(&batch, /*durable=*/true, "initialize tree store");
+}
+
+absl::Status RocksTreeStore::WriteState(rocksdb::WriteBatch* batch, bool durable,
+                                        const char* what) {
   rocksdb::WriteOptions wo;
-  wo.sync = true;
-  return FromRocks(env_->db()->Write(wo, &batch), "initialize tree store");
+  wo.disableWAL = true;
+  STORAGE_RETURN_IF_ERROR(FromRocks(env_->db()->Write(wo, batch), what));
+  if (!durable) return absl::OkStatus();
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  // Flushes happen in the background; let this one proceed even when
+  // writes are stalled, or it could wait on itself.
+  fo.allow_write_stall = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> state;
+  for (ColumnFamily cf : {ColumnFamily::kNodes, ColumnFamily::kHistory, ColumnFamily::kSessions,
+                          ColumnFamily::kMeta}) {
+    state.push_back(env_->cf(cf));
+  }
+  return FromRocks(env_->db()->Flush(fo, state), what);
 }
 
 absl::StatusOr<std::unique_ptr<StateView>> RocksTreeStore::NewView() {
@@ -459,11 +476,9 @@ absl::Status RocksTreeStore::Commit(const WriteSet& ws) {
   STORAGE_RETURN_IF_ERROR(AddChanges(ws, &batch));
   STORAGE_RETURN_IF_ERROR(FromRocks(
       batch.Put(env_->cf(ColumnFamily::kMeta), keys::kMetaState, EncodeMeta(next)), "batch"));
-  // Unsynced: the WAL keeps the batch atomic; the Raft log is the durable
-  // record and is replayed from the applied index after a crash.
-  rocksdb::WriteOptions wo;
-  wo.sync = false;
-  STORAGE_RETURN_IF_ERROR(FromRocks(env_->db()->Write(wo, &batch), "commit apply batch"));
+  // Memtables only (see the class comment): the Raft log is the durable
+  // record and is replayed from the flushed applied index after a crash.
+  STORAGE_RETURN_IF_ERROR(WriteState(&batch, /*durable=*/false, "commit apply batch"));
   absl::MutexLock lock(&meta_mu_);
   meta_ = next;
   return absl::OkStatus();
@@ -490,9 +505,7 @@ absl::Status RocksTreeStore::BeginRestore() {
   // After the range deletes, so the mark survives them.
   STORAGE_RETURN_IF_ERROR(
       FromRocks(batch.Put(env_->cf(ColumnFamily::kMeta), keys::kMetaRestoring, ""), "batch"));
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  STORAGE_RETURN_IF_ERROR(FromRocks(env_->db()->Write(wo, &batch), "begin restore"));
+  STORAGE_RETURN_IF_ERROR(WriteState(&batch, /*durable=*/true, "begin restore"));
   absl::MutexLock lock(&meta_mu_);
   meta_ = StoreMeta();
   restore_pending_ = true;
@@ -502,7 +515,7 @@ absl::Status RocksTreeStore::BeginRestore() {
 absl::Status RocksTreeStore::RestoreChunk(const WriteSet& ws) {
   rocksdb::WriteBatch batch;
   STORAGE_RETURN_IF_ERROR(AddChanges(ws, &batch));
-  return FromRocks(env_->db()->Write(rocksdb::WriteOptions(), &batch), "restore chunk");
+  return WriteState(&batch, /*durable=*/false, "restore chunk");
 }
 
 absl::Status RocksTreeStore::FinishRestore(const StoreMeta& meta) {
@@ -514,11 +527,9 @@ absl::Status RocksTreeStore::FinishRestore(const StoreMeta& meta) {
   STORAGE_RETURN_IF_ERROR(
       FromRocks(batch.Put(meta_cf, keys::kMetaState, EncodeMeta(meta)), "batch"));
   STORAGE_RETURN_IF_ERROR(FromRocks(batch.Delete(meta_cf, keys::kMetaRestoring), "batch"));
-  // Synced: once this returns the replica may drop log entries the snapshot
-  // covers.
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  STORAGE_RETURN_IF_ERROR(FromRocks(env_->db()->Write(wo, &batch), "finish restore"));
+  // Durable: once this returns the replica may drop log entries the
+  // snapshot covers.
+  STORAGE_RETURN_IF_ERROR(WriteState(&batch, /*durable=*/true, "finish restore"));
   absl::MutexLock lock(&meta_mu_);
   meta_ = meta;
   restore_pending_ = false;

@@ -2,9 +2,17 @@
 // families kNodes, kHistory, kSessions and kMeta (key layout: format.h).
 //
 // Each Commit is one rocksdb::WriteBatch holding the changes and the meta
-// (applied index, digest, compaction revision), written without fsync: the
-// Raft log is the durable record, and the WAL keeps the batch atomic across
-// column families after a crash. Each StateView is a rocksdb::Snapshot.
+// (applied index, digest, compaction revision), written to the memtables
+// only, without RocksDB's WAL: the Raft log is the durable record (as in
+// etcd, whose state backend commits lazily behind its WAL). RocksEnv opens
+// the DB with atomic_flush, so the state column families always reach disk
+// together as the state after some prefix of the commits; after a crash the
+// replica replays the log from the flushed applied index, or restores the
+// log's snapshot file when the flushed state is older than it (replica.cc).
+// Writes that must survive on their own (initialisation, the restore
+// marks) are followed by a flush of the state column families. No state
+// write may use the WAL: a WAL write replayed on top of an older flushed
+// state would mix two points in time. Each StateView is a rocksdb::Snapshot.
 //
 // Thread-safety: reads from any thread; Commit/Restore from the apply thread
 // only (one writer).
@@ -57,6 +65,9 @@ class RocksTreeStore : public TreeStore {
 
   explicit RocksTreeStore(RocksEnv* env) : env_(env) {}
   absl::Status Initialize();
+  // Writes `batch` (state column families only) without the WAL; with
+  // `durable`, flushes the state column families before returning.
+  absl::Status WriteState(rocksdb::WriteBatch* batch, bool durable, const char* what);
   // Adds the changes of `ws` (not its meta) to `batch`.
   absl::Status AddChanges(const WriteSet& ws, rocksdb::WriteBatch* batch);
 
