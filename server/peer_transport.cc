@@ -1,5 +1,6 @@
 #include "server/peer_transport.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <utility>
@@ -60,22 +61,28 @@ std::unique_ptr<PeerTransport::Peer> PeerTransport::StartPeer(raft::NodeId id,
   peer->channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(),
                                             PeerChannelArguments(options_.max_message_bytes));
   peer->stub = v1::Peer::NewStub(peer->channel);
-  Peer* raw = peer.get();
-  peer->sender = std::thread([this, raw] {
-    NameThread("synod-peer-send");
-    SenderLoop(raw);
-  });
   return peer;
 }
 
 void PeerTransport::StopPeer(Peer* peer) {
+  Stream* live = nullptr;
+  std::vector<std::unique_ptr<Stream>> streams;
   {
     absl::MutexLock lock(&peer->mu);
     peer->stopping = true;
-    if (peer->raft_call != nullptr) peer->raft_call->TryCancel();
+    peer->queue.clear();
+    peer->queue_bytes = 0;
+    if (peer->stream != nullptr) {
+      live = peer->stream.get();
+      peer->retired.push_back(std::move(peer->stream));
+    }
+    streams.swap(peer->retired);
     if (peer->snapshot_call != nullptr) peer->snapshot_call->TryCancel();
   }
-  if (peer->sender.joinable()) peer->sender.join();
+  for (auto& stream : streams) stream->context.TryCancel();
+  // The live stream's hold is ours to drop (retired ones dropped theirs).
+  if (live != nullptr) live->RemoveHold();
+  for (auto& stream : streams) stream->done.WaitForNotification();
   if (peer->snapshot_sender.joinable()) peer->snapshot_sender.join();
 }
 
@@ -102,6 +109,7 @@ void PeerTransport::UpdatePeers(const std::map<raft::NodeId, std::string>& peers
 
 void PeerTransport::Send(std::vector<raft::Message>* messages) {
   std::vector<raft::NodeId> full;
+  std::vector<Peer*> touched;
   {
     absl::MutexLock lock(&peers_mu_);
     for (raft::Message& m : *messages) {
@@ -125,10 +133,92 @@ void PeerTransport::Send(std::vector<raft::Message>* messages) {
       }
       peer->queue_bytes += bytes;
       peer->queue.push_back(Queued{std::move(m), bytes});
+      if (touched.empty() || touched.back() != peer) touched.push_back(peer);
     }
   }
   messages->clear();
+  // Peers are added and removed only on this (the raft) thread, so the
+  // pointers stay valid without the map's lock.
+  for (Peer* peer : touched) Pump(peer);
   for (raft::NodeId id : full) mailbox_->ReportUnreachable(id);
+}
+
+void PeerTransport::TakeBatch(Peer* peer, v1::RaftBatch* batch) {
+  batch->Clear();
+  batch->set_cluster_id(options_.cluster_id);
+  batch->set_from(options_.self);
+  size_t bytes = 0;
+  while (!peer->queue.empty()) {
+    Queued& q = peer->queue.front();
+    if (batch->messages_size() > 0 && bytes + q.bytes > options_.max_batch_bytes) break;
+    bytes += q.bytes;
+    peer->queue_bytes -= q.bytes;
+    *batch->add_messages() = std::move(q.message);
+    peer->queue.pop_front();
+  }
+}
+
+void PeerTransport::Pump(Peer* peer) {
+  Stream* stream = nullptr;
+  {
+    absl::MutexLock lock(&peer->mu);
+    if (peer->stopping || peer->writing || peer->queue.empty()) return;
+    if (peer->stream == nullptr) {
+      if (absl::Now() < peer->retry_at) return;  // stays queued (bounded) until then
+      // Streams gRPC is done with can go now.
+      peer->retired.erase(std::remove_if(peer->retired.begin(), peer->retired.end(),
+                                         [](const std::unique_ptr<Stream>& s) {
+                                           return s->done.HasBeenNotified();
+                                         }),
+                          peer->retired.end());
+      peer->stream = std::make_unique<Stream>(this, peer);
+      Stream* s = peer->stream.get();
+      peer->stub->async()->Raft(&s->context, &s->ack, s);
+      s->AddHold();
+      s->StartCall();
+    }
+    stream = peer->stream.get();
+    TakeBatch(peer, &stream->batch);
+    peer->writing = true;
+  }
+  stream->StartWrite(&stream->batch);
+}
+
+void PeerTransport::OnWriteDone(Peer* peer, Stream* stream, bool ok) {
+  bool retire = false;
+  {
+    absl::MutexLock lock(&peer->mu);
+    if (ok && !peer->stopping && peer->stream.get() == stream) {
+      peer->reachable = true;
+      if (peer->queue.empty() || faults_->Isolated(peer->id)) {
+        peer->writing = false;
+        return;
+      }
+      TakeBatch(peer, &stream->batch);
+    } else {
+      peer->writing = false;
+      if (peer->stream.get() != stream) return;  // retired by StopPeer
+      // Broken stream (peer down, restarted, or refusing us). Drop what is
+      // queued: Raft regenerates what is still needed, and stale heartbeats
+      // and appends would only delay the fresh ones.
+      peer->retired.push_back(std::move(peer->stream));
+      peer->queue.clear();
+      peer->queue_bytes = 0;
+      peer->retry_at = absl::Now() + kRetryPause;
+      peer->reachable = false;
+      retire = true;
+    }
+  }
+  if (retire) {
+    // Dropping the hold may finish the call and let StopPeer free `peer`
+    // and `stream`: it comes last.
+    const raft::NodeId id = peer->id;
+    stream->context.TryCancel();
+    mailbox_->ReportUnreachable(id);
+    stream->RemoveHold();
+    return;
+  }
+  stream->StartWrite(&stream->batch);
 }
 
 absl::StatusOr<v1::KeepAliveBatchResponse> PeerTransport::KeepAliveBatch(
@@ -163,76 +253,6 @@ void PeerTransport::Stop() {
     peers.swap(peers_);
   }
   for (auto& [id, peer] : peers) StopPeer(peer.get());
-}
-
-void PeerTransport::SenderLoop(Peer* peer) {
-  std::unique_ptr<grpc::ClientContext> call;
-  std::unique_ptr<v1::PeerAck> ack;
-  std::unique_ptr<grpc::ClientWriter<v1::RaftBatch>> writer;
-  auto close_call = [&] {
-    if (writer == nullptr) return;
-    {
-      absl::MutexLock lock(&peer->mu);
-      peer->raft_call = nullptr;
-    }
-    call->TryCancel();
-    writer->Finish().IgnoreError();  // the stream is abandoned either way
-    writer.reset();
-    call.reset();
-    ack.reset();
-  };
-
-  while (true) {
-    v1::RaftBatch batch;
-    {
-      absl::MutexLock lock(&peer->mu);
-      auto ready = [peer]() ABSL_SHARED_LOCKS_REQUIRED(peer->mu) {
-        return peer->stopping || !peer->queue.empty();
-      };
-      peer->mu.Await(absl::Condition(&ready));
-      if (peer->stopping) break;
-      size_t bytes = 0;
-      while (!peer->queue.empty()) {
-        Queued& q = peer->queue.front();
-        if (batch.messages_size() > 0 && bytes + q.bytes > options_.max_batch_bytes) break;
-        bytes += q.bytes;
-        peer->queue_bytes -= q.bytes;
-        *batch.add_messages() = std::move(q.message);
-        peer->queue.pop_front();
-      }
-    }
-    if (faults_->Isolated(peer->id)) continue;
-    batch.set_cluster_id(options_.cluster_id);
-    batch.set_from(options_.self);
-
-    if (writer == nullptr) {
-      call = std::make_unique<grpc::ClientContext>();
-      ack = std::make_unique<v1::PeerAck>();
-      {
-        absl::MutexLock lock(&peer->mu);
-        if (peer->stopping) break;
-        peer->raft_call = call.get();
-      }
-      writer = peer->stub->Raft(call.get(), ack.get());
-    }
-    if (writer->Write(batch)) {
-      peer->reachable = true;
-      continue;
-    }
-    // Broken stream (peer down, restarted, or refusing us). Drop what is
-    // queued: Raft regenerates what is still needed, and stale heartbeats
-    // and appends would only delay the fresh ones.
-    close_call();
-    peer->reachable = false;
-    mailbox_->ReportUnreachable(peer->id);
-    absl::MutexLock lock(&peer->mu);
-    peer->queue.clear();
-    peer->queue_bytes = 0;
-    auto stopping = [peer]() ABSL_SHARED_LOCKS_REQUIRED(peer->mu) { return peer->stopping; };
-    peer->mu.AwaitWithTimeout(absl::Condition(&stopping), kRetryPause);
-    if (peer->stopping) break;
-  }
-  close_call();
 }
 
 void PeerTransport::SendSnapshot(Peer* peer, raft::Message message) {

@@ -1,17 +1,24 @@
 // PeerTransport: sends Raft messages and snapshots to the other members over
 // the gRPC Peer service.
 //
-// One client-streaming `Raft` call per peer carries batches of messages. Each
-// peer has its own bounded queue and sender thread, so a slow or dead peer
-// only fills its own queue: when full, new messages to it are dropped and
-// the peer reported unreachable (Raft resends: a follower in probe state is
-// probed again at the next heartbeat). MSG_SNAP goes instead to a per-peer
-// snapshot thread that streams the snapshot file in chunks over the
-// `InstallSnapshot` call; gRPC's flow control paces it, and the outcome is
-// reported to the core (ReportSnapshot).
+// One client-streaming `Raft` call per peer carries batches of messages,
+// driven by gRPC's callback API: Send (the raft thread) starts a write
+// itself when none is in flight, and the completion of a write starts the
+// next one with everything queued meanwhile. So a message leaves on the
+// raft thread without waking any other thread, and under load the queue
+// turns into large batches. Each peer has its own bounded queue, so a slow
+// or dead peer only fills its own: when full, new messages to it are
+// dropped and the peer reported unreachable (Raft resends: a follower in
+// probe state is probed again at the next heartbeat). A broken stream drops
+// what is queued and is replaced, after a short pause, by the next Send.
+// MSG_SNAP goes instead to a per-peer snapshot thread that streams the
+// snapshot file in chunks over the `InstallSnapshot` call; gRPC's flow
+// control paces it, and the outcome is reported to the core
+// (ReportSnapshot).
 //
 // Thread: Send/UpdatePeers/Stop are called by the raft thread (the owner);
-// sender and snapshot threads are internal and joined by Stop().
+// write completions run on gRPC's threads; snapshot threads are internal.
+// Stop() waits for every stream and snapshot thread to finish.
 #pragma once
 
 #include <atomic>
@@ -27,8 +34,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "grpcpp/support/client_callback.h"
 #include "raft/types.h"
 #include "server/fault_injection.h"
 #include "server/raft_mailbox.h"
@@ -84,6 +93,25 @@ class PeerTransport {
     raft::Message message;
     size_t bytes = 0;
   };
+  struct Peer;
+  // One `Raft` call. Holds a gRPC hold from StartCall until it is retired
+  // (broken or stopped), so writes may be started from outside reactions.
+  class Stream final : public grpc::ClientWriteReactor<v1::RaftBatch> {
+   public:
+    Stream(PeerTransport* transport, Peer* peer) : transport_(transport), peer_(peer) {}
+    void OnWriteDone(bool ok) override { transport_->OnWriteDone(peer_, this, ok); }
+    void OnDone(const grpc::Status& /*status*/) override { done.Notify(); }
+
+    grpc::ClientContext context;
+    v1::PeerAck ack;
+    // The batch being written: owned by whoever holds Peer::writing.
+    v1::RaftBatch batch;
+    absl::Notification done;
+
+   private:
+    PeerTransport* const transport_;
+    Peer* const peer_;
+  };
   struct Peer {
     raft::NodeId id = raft::kNoNode;
     std::string addr;
@@ -94,19 +122,31 @@ class PeerTransport {
     std::deque<Queued> queue ABSL_GUARDED_BY(mu);
     size_t queue_bytes ABSL_GUARDED_BY(mu) = 0;
     bool stopping ABSL_GUARDED_BY(mu) = false;
-    // The call in progress, so Stop can cancel a Write blocked by flow control.
-    grpc::ClientContext* raft_call ABSL_GUARDED_BY(mu) = nullptr;
+    // The live stream (null: none yet, or broken and not yet replaced).
+    std::unique_ptr<Stream> stream ABSL_GUARDED_BY(mu);
+    // Streams retired after a failure, deleted once gRPC is done with them.
+    std::vector<std::unique_ptr<Stream>> retired ABSL_GUARDED_BY(mu);
+    // A write is in flight on `stream` (one at a time keeps the order).
+    bool writing ABSL_GUARDED_BY(mu) = false;
+    // No new stream before this time after a broken one.
+    absl::Time retry_at ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+    // The snapshot call in progress, so Stop can cancel it.
     grpc::ClientContext* snapshot_call ABSL_GUARDED_BY(mu) = nullptr;
 
     std::atomic<bool> reachable{true};
     std::atomic<bool> snapshot_active{false};
-    std::thread sender;
     std::thread snapshot_sender;
   };
 
   std::unique_ptr<Peer> StartPeer(raft::NodeId id, const std::string& addr);
   void StopPeer(Peer* peer);
-  void SenderLoop(Peer* peer);
+  // Moves up to max_batch_bytes of the queue into `batch`.
+  void TakeBatch(Peer* peer, v1::RaftBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(peer->mu);
+  // Raft thread: starts a write of what is queued unless one is in flight,
+  // opening a stream first if there is none (and the retry pause is over).
+  void Pump(Peer* peer);
+  // gRPC thread: a write finished; start the next or retire the stream.
+  void OnWriteDone(Peer* peer, Stream* stream, bool ok);
   void SendSnapshot(Peer* peer, raft::Message message);
   void SnapshotLoop(Peer* peer, raft::Message message);
   bool StreamSnapshot(Peer* peer, const raft::Message& message);
