@@ -32,6 +32,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -51,7 +53,8 @@ ABSL_FLAG(std::string, endpoints, "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
           "Client addresses (host:port) of the replicas, comma-separated.");
 ABSL_FLAG(std::string, target, "all",
           "all: connections spread over every endpoint; leader: the leader only; follower: "
-          "one follower only.");
+          "one follower only. watch_fanout: where the watchers are; its writer is always on "
+          "the leader.");
 ABSL_FLAG(int, clients, 1,
           "Connections (each its own TCP connection / session). watch_fanout: the connections "
           "(Watch streams, ZooKeeper sessions) the watchers are spread over; session_churn: "
@@ -75,7 +78,9 @@ ABSL_FLAG(std::string, server_pids, "",
           "Comma-separated PIDs of the server processes: their CPU time (/proc/PID/stat) over "
           "the measured window gives server CPU per op, and their RSS is reported after.");
 ABSL_FLAG(int, timeout_ms, 10000,
-          "Deadline per request (Synod, etcd); session timeout (ZooKeeper).");
+          "Deadline per request (Synod, etcd); session timeout (ZooKeeper). session_churn: "
+          "also the session timeout of Synod and the lease TTL (rounded up to s) of etcd. "
+          "watch_fanout: also the longest wait for one set's events.");
 ABSL_FLAG(bool, json, false, "Print the result as one JSON object instead of a text line.");
 ABSL_FLAG(std::string, label, "", "Free text copied into the result (e.g. the run's name).");
 
@@ -316,7 +321,20 @@ int Main() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "synod-bench: load generator for Synod, ZooKeeper and etcd clusters (see main.cc)");
+      "load generator for Synod, ZooKeeper and etcd clusters.\n"
+      "Workloads: write, read_linearizable, read_serializable, mixed, create, preload,\n"
+      "watch_fanout (--watchers watches on /bench/watch, --count sets by a writer on the\n"
+      "leader, latency from each set's send to each watcher's event), session_churn\n"
+      "(--clients loops of open session, create ephemeral, close session; then counts the\n"
+      "ephemerals left). See bench/README.md.");
+  // abseil's --help lists the flags of files named after the program;
+  // synod-bench's are in main.cc.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "synod_bench/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   return synod::bench::Main();
 }
