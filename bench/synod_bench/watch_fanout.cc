@@ -19,9 +19,17 @@ void FanoutTracker::NoteErrorLocked(absl::string_view error) {
   if (totals_.first_errors.size() < 5) totals_.first_errors.emplace_back(error);
 }
 
+bool FanoutTracker::KnownLocked(int id) {
+  if (id >= 0 && id < static_cast<int>(watchers_.size())) return true;
+  ++totals_.unexpected;
+  NoteErrorLocked(absl::StrCat("reply for unknown watcher ", id));
+  return false;
+}
+
 void FanoutTracker::Armed(int id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Watcher& w = watchers_.at(static_cast<size_t>(id));
+  if (!KnownLocked(id)) return;
+  Watcher& w = watchers_[static_cast<size_t>(id)];
   const bool was_done = DoneLocked(w);
   w.armed = true;
   UpdateLocked(w, was_done);
@@ -29,7 +37,8 @@ void FanoutTracker::Armed(int id) {
 
 void FanoutTracker::Event(int id, Clock::time_point received, bool still_armed) {
   std::lock_guard<std::mutex> lock(mu_);
-  Watcher& w = watchers_.at(static_cast<size_t>(id));
+  if (!KnownLocked(id)) return;
+  Watcher& w = watchers_[static_cast<size_t>(id)];
   const bool was_done = DoneLocked(w);
   if (write_ == 0 || w.last_write == write_) {
     ++totals_.unexpected;
@@ -45,7 +54,8 @@ void FanoutTracker::Event(int id, Clock::time_point received, bool still_armed) 
 
 void FanoutTracker::Lost(int id, absl::string_view error) {
   std::lock_guard<std::mutex> lock(mu_);
-  Watcher& w = watchers_.at(static_cast<size_t>(id));
+  if (!KnownLocked(id)) return;
+  Watcher& w = watchers_[static_cast<size_t>(id)];
   if (w.lost) return;
   const bool was_done = DoneLocked(w);
   w.lost = true;

@@ -27,7 +27,8 @@ namespace synod::bench {
 // Which write each receipt belongs to, and how long it took. Writes are
 // numbered from 1 by BeginWrite; a receipt belongs to the write in flight
 // (the writer never has two out), a watcher's second receipt for one write
-// is unexpected, and so is any receipt before the first write.
+// is unexpected, and so is any receipt before the first write or for an id
+// it does not know.
 class FanoutTracker : public WatchSink {
  public:
   using Clock = std::chrono::steady_clock;
@@ -66,6 +67,9 @@ class FanoutTracker : public WatchSink {
   }
   // Re-counts done_ after `w` changed from `was_done`.
   void UpdateLocked(const Watcher& w, bool was_done);
+  // Whether `id` is one of ours; a reply for another one (a server answering
+  // with an id it was not given) is counted as unexpected.
+  bool KnownLocked(int id);
   void NoteErrorLocked(absl::string_view error);
 
   std::mutex mu_;

@@ -69,6 +69,21 @@ TEST(FanoutTrackerTest, DuplicatesAndStraysAreUnexpected) {
   EXPECT_EQ(s.latencies_us.size(), 1u);
 }
 
+TEST(FanoutTrackerTest, UnknownIdsAreUnexpectedNotFatal) {
+  FanoutTracker t(1);
+  t.Armed(-1);
+  t.Armed(1);
+  t.Lost(7, "canceled");
+  t.Armed(0);
+  t.BeginWrite(At(0));
+  t.Event(1, At(1), true);
+  EXPECT_FALSE(t.WaitAllDone(Now()));
+  FanoutTracker::Totals s = t.Snapshot();
+  EXPECT_EQ(s.unexpected, 4u);
+  EXPECT_EQ(s.received, 0u);
+  EXPECT_EQ(s.lost, 0);
+}
+
 TEST(FanoutTrackerTest, OneShotWatcherIsDoneOnlyWhenArmedAgain) {
   FanoutTracker t(1);
   t.Armed(0);
