@@ -16,9 +16,12 @@
 // notifies each session once per path; the library then calls every watcher
 // that session registered on it. A session cycle is zookeeper_init, wait
 // for the connection, a synchronous zoo_create (the library's zoo_acreate
-// plus a wait) of a ZOO_EPHEMERAL node, zookeeper_close (which waits for
-// the server's answer to the close), all on a new handle with its own I/O
-// and completion threads, as a new ZooKeeper client has.
+// plus a wait) of a ZOO_EPHEMERAL node, zookeeper_close, all on a new
+// handle with its own I/O and completion threads, as a new ZooKeeper client
+// has. zookeeper_close only flushes the close request to the socket and
+// returns; it does not wait for the server's answer, so the close's commit
+// is not in a ZooKeeper cycle's time (Synod's and etcd's cycles wait for
+// theirs).
 #define THREADED
 #include <netdb.h>
 #include <sys/socket.h>
