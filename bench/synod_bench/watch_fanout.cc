@@ -152,13 +152,14 @@ FanoutResult RunFanout(const FanoutOptions& options, Driver* driver,
   }
 
   Ack ack;
+  const std::string key = kWatchKey;  // Issue needs it alive until the set completes
   std::vector<std::string> set_errors;
   hooks.begin();
   const Clock::time_point start = Clock::now();
   for (uint64_t n = 0; n < options.writes; ++n) {
     const Clock::time_point sent = Clock::now();
     tracker.BeginWrite(sent);
-    writer->Issue(OpKind::kWrite, kWatchKey, options.value, &ack);
+    writer->Issue(OpKind::kWrite, key, options.value, &ack);
     std::string error;
     const bool ok = ack.Wait(&error);
     result.ack_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - sent).count());
