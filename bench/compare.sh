@@ -5,11 +5,12 @@
 #   bench/compare.sh [--quick] [--repeats N] [--duration S] [--warmup S]
 #                    [--systems "synod zookeeper etcd"] [--workloads "write_64 ..."]
 #                    [--memory-nodes N] [--no-memory] [--build-dir DIR] [--synod-bin FILE]
-#                    [--keep] [--no-publish] [--no-readme]
+#                    [--fanout-writes N] [--port-base P] [--keep] [--no-publish] [--no-readme]
 #
 # Defaults: 5 rounds, 10 s measured after 2 s of warm-up per run, 200,000
-# nodes for memory. --quick: 2 rounds, 3 s + 1 s, 50,000 nodes (explicit
-# options still win). --no-publish: print the table only (no results file,
+# nodes for memory, 200 sets per watch_fanout run. --quick: 2 rounds, 3 s +
+# 1 s, 50,000 nodes, 50 sets (explicit options still win). --port-base P:
+# the clusters listen on P+1 .. P+803 (default 27000). --no-publish: print the table only (no results file,
 # README untouched); --no-readme: write the results file but leave the
 # README's table. --repeats 0: the memory measurement only. --keep: leave
 # the temporary directory (logs, data).
@@ -39,6 +40,8 @@ REPEATS=""
 DURATION=""
 WARMUP=""
 MEMORY_NODES=""
+FANOUT_WRITES=""
+PORT_BASE=27000
 SYNOD_SRC_BIN=""
 DO_MEMORY=1
 KEEP=0
@@ -48,7 +51,7 @@ QUICK=0
 SYSTEMS="synod zookeeper etcd"
 KEYS=1000
 VALUE_SIZE=256
-ALL_WORKLOADS="write_1_leader write_1_follower write_64 read_lin_64 read_ser_64 mixed_64 create_64"
+ALL_WORKLOADS="write_1_leader write_1_follower write_64 read_lin_64 read_ser_64 mixed_64 create_64 watch_fanout session_churn"
 WORKLOADS=$ALL_WORKLOADS
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
@@ -63,24 +66,28 @@ while (($#)); do
     --systems) SYSTEMS=$2; shift ;;
     --workloads) WORKLOADS=$2; shift ;;
     --memory-nodes) MEMORY_NODES=$2; shift ;;
+    --fanout-writes) FANOUT_WRITES=$2; shift ;;
+    --port-base) PORT_BASE=$2; shift ;;
     --no-memory) DO_MEMORY=0 ;;
     --build-dir) BUILD_DIR=$2; shift ;;
     --synod-bin) SYNOD_SRC_BIN=$2; shift ;;
     --keep) KEEP=1 ;;
     --no-publish) PUBLISH=0 ;;
     --no-readme) README_UPDATE=0 ;;
-    -h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
 done
 if ((QUICK)); then
   # A short run to see that everything works; figures are rough.
-  : "${REPEATS:=2}" "${DURATION:=3}" "${WARMUP:=1}" "${MEMORY_NODES:=50000}"
+  : "${REPEATS:=2}" "${DURATION:=3}" "${WARMUP:=1}" "${MEMORY_NODES:=50000}" "${FANOUT_WRITES:=50}"
 else
-  : "${REPEATS:=5}" "${DURATION:=10}" "${WARMUP:=2}" "${MEMORY_NODES:=200000}"
+  : "${REPEATS:=5}" "${DURATION:=10}" "${WARMUP:=2}" "${MEMORY_NODES:=200000}" "${FANOUT_WRITES:=200}"
 fi
 [[ "$REPEATS" =~ ^[0-9]+$ ]] || die "--repeats must be a number (0: memory only)"
+[[ "$PORT_BASE" =~ ^[0-9]+$ ]] && ((PORT_BASE >= 1024 && PORT_BASE <= 64000)) ||
+  die "--port-base must be a number from 1024 to 64000"
 
 BENCH_BIN="$BUILD_DIR/bench/synod_bench/synod-bench"
 : "${SYNOD_SRC_BIN:=$BUILD_DIR/server/synod}"
@@ -146,14 +153,16 @@ trap 'exit 130' INT TERM
 
 port_open() { (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
 
-# Ports, chosen away from deploy/cluster.sh's 7000s and the peers' defaults.
-SYNOD_CLIENT=(27001 27002 27003)
-SYNOD_PEER=(27101 27102 27103)
-ZK_CLIENT=(27181 27182 27183)
-ZK_QUORUM=(27281 27282 27283)
-ZK_ELECTION=(27381 27382 27383)
-ETCD_CLIENT=(27791 27792 27793)
-ETCD_PEER=(27801 27802 27803)
+# Ports, by default (27000) away from deploy/cluster.sh's 7000s and the
+# peers' defaults.
+ports_at() { echo "$((PORT_BASE + $1)) $((PORT_BASE + $1 + 1)) $((PORT_BASE + $1 + 2))"; }
+read -r -a SYNOD_CLIENT <<< "$(ports_at 1)"
+read -r -a SYNOD_PEER <<< "$(ports_at 101)"
+read -r -a ZK_CLIENT <<< "$(ports_at 181)"
+read -r -a ZK_QUORUM <<< "$(ports_at 281)"
+read -r -a ZK_ELECTION <<< "$(ports_at 381)"
+read -r -a ETCD_CLIENT <<< "$(ports_at 791)"
+read -r -a ETCD_PEER <<< "$(ports_at 801)"
 
 endpoints_of() {
   local -n ports=$1
@@ -299,6 +308,13 @@ workload_args() {
     read_ser_64) echo "--workload=read_serializable --clients=16 --inflight=4 --target=all" ;;
     mixed_64) echo "--workload=mixed --clients=16 --inflight=4 --target=all" ;;
     create_64) echo "--workload=create --clients=16 --inflight=4 --target=all" ;;
+    # 1,000 watchers of one node over 16 connections (Watch streams, ZooKeeper
+    # sessions) on all replicas; the writer is on the leader. Counted: the
+    # duration flags do not apply.
+    watch_fanout)
+      echo "--workload=watch_fanout --watchers=1000 --clients=16 --count=$FANOUT_WRITES --target=all"
+      ;;
+    session_churn) echo "--workload=session_churn --clients=8 --inflight=1 --target=all" ;;
     *) die "unknown workload $1 (known: $ALL_WORKLOADS)" ;;
   esac
 }
@@ -382,10 +398,15 @@ for line in sys.stdin:
     if r.get("failed"):
         print("  %-10s %-17s FAILED" % (r["system"], r["label"]), file=sys.stderr); continue
     extra = ""
+    if "expected_events" in r:
+        extra = "  events %d/%d, lost watchers %d" % (r["received_events"], r["expected_events"], r["lost_watchers"])
+    if "ephemerals_left" in r:
+        extra = "  ephemerals left %d" % r["ephemerals_left"]
     if "settled_rss_bytes" in r:
         extra = "  rss %.0f MiB  disk %.0f MiB" % (r["settled_rss_bytes"] / 2**20, r["disk_bytes"] / 2**20)
-    print("  %-10s %-17s %9.0f ops/s  p50 %7.3f ms  p99 %7.3f ms  cpu %6.0f us/op  err %d%s" % (
-        r["system"], r["label"], r["ops_per_s"], r["p50_ms"], r["p99_ms"],
+    rate = {"watch_fanout": "ev/s", "session_churn": "ses/s"}.get(r["label"], "ops/s")
+    print("  %-10s %-17s %9.0f %-5s  p50 %7.3f ms  p99 %7.3f ms  cpu %6.0f us/op  err %d%s" % (
+        r["system"], r["label"], r["ops_per_s"], rate, r["p50_ms"], r["p99_ms"],
         r["server_cpu_us_per_op"], r["errors"], extra), file=sys.stderr)
 '
 }
@@ -400,7 +421,7 @@ fi
 
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-log "work dir $WORK; $REPEATS rounds x [$SYSTEMS] x [$WORKLOADS], ${DURATION}s each (+${WARMUP}s warm-up)"
+log "work dir $WORK; $REPEATS rounds x [$SYSTEMS] x [$WORKLOADS], ${DURATION}s each (+${WARMUP}s warm-up; watch_fanout: $FANOUT_WRITES sets), ports from $PORT_BASE"
 read -r -a SYS_ARR <<< "$SYSTEMS"
 for ((round = 1; round <= REPEATS; round++)); do
   # Rotate the order each round so no system always runs first or last.
@@ -450,6 +471,9 @@ def cell(vals):
     return "%s [%s–%s]" % (fmt(m), fmt(min(vals)), fmt(max(vals))), m
 figures = [("ops/s", "ops_per_s", 1), ("p50 ms", "p50_ms", 1), ("p99 ms", "p99_ms", 1),
            ("p99.9 ms", "p999_ms", 1), ("server CPU µs/op", "server_cpu_us_per_op", 1)]
+# What an "op" is where it is not one request: a delivered watch event, one
+# open-create-close session cycle.
+op_name = {"watch_fanout": "event", "session_churn": "session"}
 peers = [s for s in systems if s != "synod"]
 head = "| workload | figure | " + " | ".join(systems) + "".join(" | Synod ÷ %s" % p for p in peers if "synod" in systems) + " |"
 print(head)
@@ -470,6 +494,9 @@ for w in workloads:
     if not any(runs(w, s) for s in systems):
         continue  # not run (e.g. --repeats 0)
     for fig, key, _ in figures:
+        unit = op_name.get(w)
+        if unit:
+            fig = fig.replace("ops/s", unit + "s/s").replace("µs/op", "µs/" + unit)
         vals, notes = {}, {}
         for s in systems:
             rs = runs(w, s)
@@ -477,9 +504,13 @@ for w in workloads:
             vals[s] = [r[key] for r in good if r.get(key, -1) >= 0]
             errs = sum(max(0, r.get("errors", 0)) for r in good)
             failed = len(rs) - len(good)
-            if fig == "ops/s" and (errs or failed):
+            left = sum(max(0, r.get("ephemerals_left", 0)) for r in good)
+            lost = sum(r.get("lost_watchers", 0) for r in good)
+            if key == "ops_per_s" and (errs or failed or left or lost):
                 notes[s] = " (%s)" % ", ".join(x for x in [
-                    "%d errors" % errs if errs else "", "%d runs failed" % failed if failed else ""] if x)
+                    "%d errors" % errs if errs else "", "%d runs failed" % failed if failed else "",
+                    "%d ephemerals left" % left if left else "",
+                    "%d watchers lost" % lost if lost else ""] if x)
         emit(w, fig, vals, notes)
 mem = {s: runs("memory_nodes", s) for s in systems}
 if any(mem.values()):
@@ -499,7 +530,7 @@ echo "$TABLE"
 STAMP=$(date -u +%Y-%m-%d-%H%M)
 RESULT_FILE="$ROOT/bench/results/$STAMP.md"
 mkdir -p "$ROOT/bench/results"
-SETTINGS="$REPEATS rounds (systems alternating, order rotating), ${DURATION} s measured + ${WARMUP} s warm-up per run, $KEYS keys × $VALUE_SIZE B preloaded; memory: $MEMORY_NODES nodes × $VALUE_SIZE B"
+SETTINGS="$REPEATS rounds (systems alternating, order rotating), ${DURATION} s measured + ${WARMUP} s warm-up per run, $KEYS keys × $VALUE_SIZE B preloaded; watch_fanout: $FANOUT_WRITES sets; memory: $MEMORY_NODES nodes × $VALUE_SIZE B"
 ((QUICK)) && SETTINGS="--quick: $SETTINGS"
 {
   echo "# Synod vs ZooKeeper vs etcd, $STARTED"

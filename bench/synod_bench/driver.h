@@ -6,8 +6,14 @@
 // Completion it was given; it never blocks the caller and never spawns a
 // thread per request (each driver uses its client library's asynchronous
 // API). Completions run on the client library's threads.
+//
+// For the watch_fanout workload a Driver also registers watches (Watch, told
+// through a WatchSink), and for session_churn it opens SessionClients, whose
+// Cycle blocks: opening a session is a handshake on every system, and a
+// churn loop has nothing else to do meanwhile.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -49,11 +55,43 @@ class Connection {
                      Completion* done) = 0;
 };
 
+// Told by a driver's watches, on client library threads. Watcher ids are
+// the ones given to Driver::Watch.
+class WatchSink {
+ public:
+  virtual ~WatchSink() = default;
+  // Watcher `id` is registered: it will see the next change of its key.
+  virtual void Armed(int id) = 0;
+  // Watcher `id` saw a change of its key, stamped on arrival. `still_armed`:
+  // it sees the next change without registering again (a persistent watch);
+  // otherwise it calls Armed once it is registered again.
+  virtual void Event(int id, std::chrono::steady_clock::time_point received, bool still_armed) = 0;
+  // Watcher `id` will see nothing more (stream broken, watch canceled).
+  virtual void Lost(int id, absl::string_view error) = 0;
+};
+
+// Watches registered by Driver::Watch; destroying it ends them (and waits
+// until the driver no longer calls the sink).
+class Watchers {
+ public:
+  virtual ~Watchers() = default;
+};
+
+// One client that opens and closes sessions, one after another.
+class SessionClient {
+ public:
+  virtual ~SessionClient() = default;
+  // Opens a session, creates `key` (holding `value`) as an ephemeral node of
+  // that session (etcd: a key attached to a lease), and closes the session
+  // (etcd: revokes the lease), which deletes the node. Blocks.
+  virtual absl::Status Cycle(const std::string& key, const std::string& value) = 0;
+};
+
 class Driver {
  public:
   virtual ~Driver() = default;
-  // Makes the cluster ready for keys from KeyPath (e.g. creates the parent
-  // node), through `endpoint`.
+  // Makes the cluster ready for keys from KeyPath, kWatchKey and under
+  // kChurnParent (creates the nodes that must exist), through `endpoint`.
   virtual absl::Status Prepare(const std::string& endpoint) = 0;
   // The endpoint, out of `endpoints`, of the current leader.
   virtual absl::StatusOr<std::string> FindLeader(const std::vector<std::string>& endpoints) = 0;
@@ -61,10 +99,29 @@ class Driver {
   // connection / session).
   virtual absl::StatusOr<std::unique_ptr<Connection>> Connect(const std::string& endpoint,
                                                               int index) = 0;
+  // Watchers `ids` on `key`, all on one new connection (its own TCP
+  // connection / stream / session; `index` as for Connect) to `endpoint`.
+  // Returns once every registration is sent; the sink hears Armed per id.
+  virtual absl::StatusOr<std::unique_ptr<Watchers>> Watch(const std::string& endpoint, int index,
+                                                          const std::string& key,
+                                                          const std::vector<int>& ids,
+                                                          WatchSink* sink) = 0;
+  // A session client with its own connection to `endpoint`; sessions time
+  // out after the driver's timeout.
+  virtual absl::StatusOr<std::unique_ptr<SessionClient>> NewSessionClient(
+      const std::string& endpoint, int index) = 0;
+  // How many keys are under `parent` (its children; etcd: keys prefixed
+  // `parent` + "/"), read linearizably through `endpoint`.
+  virtual absl::StatusOr<int64_t> CountChildren(const std::string& endpoint,
+                                                const std::string& parent) = 0;
 };
 
 // Key names shared by every system, so preloads and workloads agree.
 inline std::string KeyPath(uint64_t i) { return "/bench/k" + std::to_string(i); }
+// The node every watch_fanout watcher watches, and the parent of the
+// session_churn ephemerals; Prepare creates both (where a parent must exist).
+inline constexpr char kWatchKey[] = "/bench/watch";
+inline constexpr char kChurnParent[] = "/bench/churn";
 
 std::unique_ptr<Driver> NewSynodDriver(int timeout_ms);
 std::unique_ptr<Driver> NewEtcdDriver(int timeout_ms);

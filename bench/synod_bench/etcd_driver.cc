@@ -1,10 +1,16 @@
 // The etcd driver: etcd v3's KV gRPC service (the minimal proto in etcd/),
 // callback API. etcd has no create-if-absent outside a Txn, so kCreate is a
 // Put of a key that does not exist yet: the same write, without the check.
+// Watches are etcd's Watch stream (they stay until canceled); etcd's
+// session is a lease: a session cycle is LeaseGrant, Put with the lease,
+// LeaseRevoke (which deletes the key).
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "bench/synod_bench/driver.h"
@@ -73,6 +79,125 @@ class EtcdConnection : public Connection {
   const int timeout_ms_;
 };
 
+// Watchers on one etcd Watch stream; watch ids are the watcher ids plus one
+// (etcd 3.4 takes client-chosen ids). A reader thread per stream stamps each
+// event as it arrives.
+//
+// Thread: the reader thread calls the sink; the destructor cancels the
+// stream and joins it.
+class EtcdWatchers : public Watchers {
+ public:
+  EtcdWatchers(const std::string& endpoint, int index, WatchSink* sink)
+      : channel_(OwnConnectionChannel(endpoint, index)),
+        stub_(etcdserverpb::Watch::NewStub(channel_)),
+        sink_(sink) {}
+
+  absl::Status Start(const std::string& key, const std::vector<int>& ids) {
+    ids_ = ids;
+    stream_ = stub_->Watch(&ctx_);
+    reader_ = std::thread([this] { Read(); });
+    for (int id : ids) {
+      etcdserverpb::WatchRequest req;
+      req.mutable_create_request()->set_key(key);
+      req.mutable_create_request()->set_watch_id(id + 1);
+      if (!stream_->Write(req)) return absl::UnavailableError("watch stream broke");
+    }
+    return absl::OkStatus();
+  }
+
+  ~EtcdWatchers() override {
+    if (!stream_) return;
+    closing_ = true;
+    ctx_.TryCancel();
+    reader_.join();
+    stream_->Finish().IgnoreError();  // canceled on purpose
+  }
+
+ private:
+  void Read() {
+    etcdserverpb::WatchResponse resp;
+    while (stream_->Read(&resp)) {
+      const auto now = std::chrono::steady_clock::now();
+      const int id = static_cast<int>(resp.watch_id()) - 1;
+      if (resp.canceled()) {
+        sink_->Lost(id, absl::StrCat("canceled: ", resp.cancel_reason()));
+        continue;
+      }
+      if (resp.created()) sink_->Armed(id);
+      for (int i = 0; i < resp.events_size(); ++i) sink_->Event(id, now, true);
+    }
+    if (closing_) return;
+    for (int id : ids_) sink_->Lost(id, "watch stream ended");
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<etcdserverpb::Watch::Stub> stub_;
+  WatchSink* const sink_;
+  std::vector<int> ids_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>>
+      stream_;
+  std::atomic<bool> closing_{false};
+  std::thread reader_;
+};
+
+class EtcdSessionClient : public SessionClient {
+ public:
+  EtcdSessionClient(const std::string& endpoint, int index, int timeout_ms)
+      : channel_(OwnConnectionChannel(endpoint, index)),
+        leases_(etcdserverpb::Lease::NewStub(channel_)),
+        kv_(etcdserverpb::KV::NewStub(channel_)),
+        timeout_ms_(timeout_ms) {}
+
+  absl::Status Cycle(const std::string& key, const std::string& value) override {
+    etcdserverpb::LeaseGrantRequest grant;
+    // The session timeout of the other systems, in etcd's whole seconds.
+    grant.set_ttl(std::max(1, (timeout_ms_ + 999) / 1000));
+    etcdserverpb::LeaseGrantResponse granted;
+    {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(DeadlineIn(timeout_ms_));
+      grpc::Status s = leases_->LeaseGrant(&ctx, grant, &granted);
+      if (!s.ok()) return Error("lease grant", s);
+      if (!granted.error().empty()) {
+        return absl::UnavailableError(absl::StrCat("lease grant: ", granted.error()));
+      }
+    }
+    etcdserverpb::PutRequest put;
+    put.set_key(key);
+    put.set_value(value);
+    put.set_lease(granted.id());
+    etcdserverpb::PutResponse put_resp;
+    grpc::Status put_status;
+    {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(DeadlineIn(timeout_ms_));
+      put_status = kv_->Put(&ctx, put, &put_resp);
+    }
+    // Revoked even if the put failed, as a closed session would be.
+    etcdserverpb::LeaseRevokeRequest revoke;
+    revoke.set_id(granted.id());
+    etcdserverpb::LeaseRevokeResponse revoked;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(timeout_ms_));
+    grpc::Status revoke_status = leases_->LeaseRevoke(&ctx, revoke, &revoked);
+    if (!put_status.ok()) return Error("put with lease", put_status);
+    if (!revoke_status.ok()) return Error("lease revoke", revoke_status);
+    return absl::OkStatus();
+  }
+
+ private:
+  static absl::Status Error(const char* what, const grpc::Status& s) {
+    return absl::UnavailableError(
+        absl::StrCat(what, ": grpc ", s.error_code(), ": ", s.error_message()));
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<etcdserverpb::Lease::Stub> leases_;
+  std::unique_ptr<etcdserverpb::KV::Stub> kv_;
+  const int timeout_ms_;
+};
+
 class EtcdDriver : public Driver {
  public:
   explicit EtcdDriver(int timeout_ms) : timeout_ms_(timeout_ms) {}
@@ -94,6 +219,38 @@ class EtcdDriver : public Driver {
   absl::StatusOr<std::unique_ptr<Connection>> Connect(const std::string& endpoint,
                                                       int index) override {
     return std::make_unique<EtcdConnection>(endpoint, index, timeout_ms_);
+  }
+
+  absl::StatusOr<std::unique_ptr<Watchers>> Watch(const std::string& endpoint, int index,
+                                                  const std::string& key,
+                                                  const std::vector<int>& ids,
+                                                  WatchSink* sink) override {
+    auto w = std::make_unique<EtcdWatchers>(endpoint, index, sink);
+    if (absl::Status s = w->Start(key, ids); !s.ok()) return s;
+    return w;
+  }
+
+  absl::StatusOr<std::unique_ptr<SessionClient>> NewSessionClient(const std::string& endpoint,
+                                                                  int index) override {
+    return std::make_unique<EtcdSessionClient>(endpoint, index, timeout_ms_);
+  }
+
+  // etcd's keys are flat: the "children" are the keys prefixed parent + "/".
+  absl::StatusOr<int64_t> CountChildren(const std::string& endpoint,
+                                        const std::string& parent) override {
+    auto stub = etcdserverpb::KV::NewStub(control_.Channel(endpoint));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(timeout_ms_));
+    etcdserverpb::RangeRequest req;
+    req.set_key(parent + "/");
+    req.set_range_end(parent + "0");  // '0' follows '/'
+    req.set_count_only(true);
+    etcdserverpb::RangeResponse resp;
+    grpc::Status s = stub->Range(&ctx, req, &resp);
+    if (!s.ok()) {
+      return absl::UnavailableError(absl::StrCat("count ", parent, "/: ", s.error_message()));
+    }
+    return resp.count();
   }
 
  private:

@@ -29,6 +29,7 @@ struct Shared {
   std::atomic<uint64_t> next_seq{0};  // create/preload keys; counted-run tickets
   std::atomic<uint64_t> create_seq{0};
   std::string create_prefix;  // unique per run, so creates never collide
+  std::string churn_prefix;   // the same, for session_churn's ephemerals
 
   std::mutex mu;
   std::condition_variable idle_cv;
@@ -84,6 +85,14 @@ class Slot : public Completion {
         kind_ = OpKind::kCreate;
         key_ = absl::StrCat(shared_->create_prefix, shared_->create_seq.fetch_add(1));
         return Send();
+      case Workload::kSessionChurn:
+        kind_ = OpKind::kCreate;
+        key_ = absl::StrCat(shared_->churn_prefix, shared_->create_seq.fetch_add(1));
+        return Send();
+      case Workload::kWatchFanout:
+        // RunFanout's job; a caller that gets here anyway gets sets.
+        kind_ = OpKind::kWrite;
+        break;
     }
     key_ = KeyPath(rng_() % o.keys);
     Send();
@@ -143,9 +152,12 @@ absl::StatusOr<Workload> ParseWorkload(const std::string& name) {
   if (name == "mixed") return Workload::kMixed;
   if (name == "create") return Workload::kCreate;
   if (name == "preload") return Workload::kPreload;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown workload '", name,
-                   "' (write, read_linearizable, read_serializable, mixed, create, preload)"));
+  if (name == "watch_fanout") return Workload::kWatchFanout;
+  if (name == "session_churn") return Workload::kSessionChurn;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown workload '", name,
+      "' (write, read_linearizable, read_serializable, mixed, create, preload, watch_fanout, "
+      "session_churn)"));
 }
 
 double Percentile(const std::vector<double>& sorted, double p) {
@@ -161,8 +173,9 @@ RunResult RunLoad(const RunOptions& options, const std::vector<Connection*>& con
   std::mt19937_64 rng(options.seed);
   // Wall-clock time in the prefix: creates of later runs on the same data
   // never collide with earlier ones.
-  shared.create_prefix = absl::StrCat(
-      "/bench/c", std::chrono::system_clock::now().time_since_epoch().count() % 1000000000000, "-");
+  const auto run_id = std::chrono::system_clock::now().time_since_epoch().count() % 1000000000000;
+  shared.create_prefix = absl::StrCat("/bench/c", run_id, "-");
+  shared.churn_prefix = absl::StrCat(kChurnParent, "/", run_id, "-");
   std::vector<std::unique_ptr<Slot>> slots;
   for (Connection* c : connections) {
     for (int i = 0; i < options.inflight; ++i) {

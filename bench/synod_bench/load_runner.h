@@ -5,7 +5,10 @@
 // previous one (closed loop), so a slot never has two operations out and
 // there is no thread per request. A run is either timed (warm-up, then a
 // measured window of duration_s) or counted (exactly `count` operations, all
-// measured). The preload workload creates keys 0..keys-1 once each.
+// measured). The preload workload creates keys 0..keys-1 once each;
+// session_churn issues creates of new keys under kChurnParent, for
+// ChurnConnections to run as session cycles. watch_fanout is not run here
+// (RunFanout in watch_fanout.h).
 //
 // Thread: RunLoad blocks its caller; completions run on the drivers'
 // threads. Latencies are kept per slot (one op at a time per slot, so no
@@ -23,7 +26,16 @@
 
 namespace synod::bench {
 
-enum class Workload { kWrite, kReadLinearizable, kReadSerializable, kMixed, kCreate, kPreload };
+enum class Workload {
+  kWrite,
+  kReadLinearizable,
+  kReadSerializable,
+  kMixed,
+  kCreate,
+  kPreload,
+  kWatchFanout,
+  kSessionChurn,
+};
 
 absl::StatusOr<Workload> ParseWorkload(const std::string& name);
 
@@ -55,6 +67,7 @@ struct WindowHooks {
 };
 
 // Runs `options` over `connections` (each gets options.inflight slots).
+// Not for kWatchFanout.
 RunResult RunLoad(const RunOptions& options, const std::vector<Connection*>& connections,
                   const WindowHooks& hooks);
 

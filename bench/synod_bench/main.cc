@@ -14,6 +14,11 @@
 //   mixed              --mixed_write_percent writes, the rest --mixed_read reads
 //   create             new keys under /bench (etcd: Put of a new key)
 //   preload            create /bench/k0 .. /bench/k<keys-1> (existing ones count as done)
+//   watch_fanout       --watchers watches on /bench/watch over --clients connections of
+//                      the --target replicas; --count sets of it, one at a time, by a
+//                      writer on the leader; latency = set sent -> each watcher's event
+//   session_churn      each of --clients loops: open a session, create an ephemeral
+//                      under /bench/churn, close the session; then counts what is left
 //
 // Example (deploy/cluster.sh start 3 first):
 //   synod-bench --system=synod --workload=preload --keys=1000
@@ -27,6 +32,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -35,20 +42,33 @@
 #include "bench/synod_bench/driver.h"
 #include "bench/synod_bench/load_runner.h"
 #include "bench/synod_bench/proc_stats.h"
+#include "bench/synod_bench/session_churn.h"
+#include "bench/synod_bench/watch_fanout.h"
 
 ABSL_FLAG(std::string, system, "synod", "synod | zookeeper | etcd");
 ABSL_FLAG(std::string, workload, "write",
-          "write | read_linearizable | read_serializable | mixed | create | preload");
+          "write | read_linearizable | read_serializable | mixed | create | preload | "
+          "watch_fanout | session_churn");
 ABSL_FLAG(std::string, endpoints, "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003",
           "Client addresses (host:port) of the replicas, comma-separated.");
 ABSL_FLAG(std::string, target, "all",
           "all: connections spread over every endpoint; leader: the leader only; follower: "
-          "one follower only.");
-ABSL_FLAG(int, clients, 1, "Connections (each its own TCP connection / session).");
-ABSL_FLAG(int, inflight, 1, "Outstanding operations per connection.");
-ABSL_FLAG(double, duration_s, 10, "Measured seconds (timed runs).");
-ABSL_FLAG(double, warmup_s, 2, "Seconds of load before the measured window (timed runs).");
-ABSL_FLAG(uint64_t, count, 0, "If > 0: run exactly this many operations instead of a duration.");
+          "one follower only. watch_fanout: where the watchers are; its writer is always on "
+          "the leader.");
+ABSL_FLAG(int, clients, 1,
+          "Connections (each its own TCP connection / session). watch_fanout: the connections "
+          "(Watch streams, ZooKeeper sessions) the watchers are spread over; session_churn: "
+          "concurrent open-create-close loops.");
+ABSL_FLAG(int, inflight, 1,
+          "Outstanding operations per connection (session_churn and watch_fanout: always 1).");
+ABSL_FLAG(double, duration_s, 10, "Measured seconds (timed runs; not watch_fanout).");
+ABSL_FLAG(double, warmup_s, 2,
+          "Seconds of load before the measured window (timed runs; not watch_fanout).");
+ABSL_FLAG(uint64_t, count, 0,
+          "If > 0: run exactly this many operations (session_churn: cycles) instead of a "
+          "duration. watch_fanout: the number of sets of the watched node (0: 200).");
+ABSL_FLAG(int, watchers, 1000,
+          "watch_fanout: watches on /bench/watch, watcher i on connection i mod --clients.");
 ABSL_FLAG(int, value_size, 256, "Bytes per written value.");
 ABSL_FLAG(uint64_t, keys, 1000, "Keys the workloads spread over (and preload creates).");
 ABSL_FLAG(int, mixed_write_percent, 10, "Share of writes in the mixed workload, percent.");
@@ -58,7 +78,9 @@ ABSL_FLAG(std::string, server_pids, "",
           "Comma-separated PIDs of the server processes: their CPU time (/proc/PID/stat) over "
           "the measured window gives server CPU per op, and their RSS is reported after.");
 ABSL_FLAG(int, timeout_ms, 10000,
-          "Deadline per request (Synod, etcd); session timeout (ZooKeeper).");
+          "Deadline per request (Synod, etcd); session timeout (ZooKeeper). session_churn: "
+          "also the session timeout of Synod and the lease TTL (rounded up to s) of etcd. "
+          "watch_fanout: also the longest wait for one set's events.");
 ABSL_FLAG(bool, json, false, "Print the result as one JSON object instead of a text line.");
 ABSL_FLAG(std::string, label, "", "Free text copied into the result (e.g. the run's name).");
 
@@ -127,42 +149,34 @@ int Main() {
     pids.push_back(pid);
   }
 
-  std::vector<std::string> endpoints =
+  const std::vector<std::string> all_endpoints =
       absl::StrSplit(absl::GetFlag(FLAGS_endpoints), ',', absl::SkipEmpty());
-  if (endpoints.empty()) return Fail("no --endpoints");
+  if (all_endpoints.empty()) return Fail("no --endpoints");
+  std::vector<std::string> endpoints = all_endpoints;
   const std::string target = absl::GetFlag(FLAGS_target);
-  if (target == "leader" || target == "follower") {
-    absl::StatusOr<std::string> leader = driver->FindLeader(endpoints);
-    if (!leader.ok()) return Fail(std::string(leader.status().message()));
-    if (target == "leader") {
-      endpoints = {*leader};
-    } else {
-      std::string follower;
-      for (const std::string& e : endpoints) {
-        if (e != *leader) {
-          follower = e;
-          break;
-        }
+  std::string leader;
+  if (target == "leader" || target == "follower" || options.workload == Workload::kWatchFanout) {
+    absl::StatusOr<std::string> l = driver->FindLeader(all_endpoints);
+    if (!l.ok()) return Fail(std::string(l.status().message()));
+    leader = *l;
+  }
+  if (target == "leader") {
+    endpoints = {leader};
+  } else if (target == "follower") {
+    std::string follower;
+    for (const std::string& e : all_endpoints) {
+      if (e != leader) {
+        follower = e;
+        break;
       }
-      if (follower.empty()) return Fail("no follower among --endpoints");
-      endpoints = {follower};
     }
+    if (follower.empty()) return Fail("no follower among --endpoints");
+    endpoints = {follower};
   } else if (target != "all") {
     return Fail("--target must be all, leader or follower");
   }
   if (absl::Status s = driver->Prepare(endpoints[0]); !s.ok()) {
     return Fail(std::string(s.message()));
-  }
-
-  const int nclients = std::max(1, absl::GetFlag(FLAGS_clients));
-  std::vector<std::unique_ptr<Connection>> connections;
-  std::vector<Connection*> raw;
-  for (int i = 0; i < nclients; ++i) {
-    absl::StatusOr<std::unique_ptr<Connection>> c =
-        driver->Connect(endpoints[static_cast<size_t>(i) % endpoints.size()], i);
-    if (!c.ok()) return Fail(std::string(c.status().message()));
-    raw.push_back(c->get());
-    connections.push_back(*std::move(c));
   }
 
   double server_cpu0 = 0, server_cpu1 = 0, self_cpu0 = 0, self_cpu1 = 0;
@@ -182,8 +196,79 @@ int Main() {
     cpu_ok = c.ok();
     if (cpu_ok) server_cpu1 = *c;
   };
-  RunResult r = RunLoad(options, raw, hooks);
-  connections.clear();
+
+  const int nclients = std::max(1, absl::GetFlag(FLAGS_clients));
+  // What every workload reports; `extra_json` / `extra_text` carry a
+  // workload's own figures.
+  RunResult r;
+  std::string extra_json, extra_text;
+  bool run_ok = true;
+  if (options.workload == Workload::kWatchFanout) {
+    FanoutOptions fo;
+    fo.watchers = std::max(1, absl::GetFlag(FLAGS_watchers));
+    fo.connections = nclients;
+    fo.writes = options.count > 0 ? options.count : 200;
+    fo.value = options.value;
+    fo.timeout_ms = timeout_ms;
+    options.inflight = 1;
+    absl::StatusOr<std::unique_ptr<Connection>> writer = driver->Connect(leader, nclients);
+    if (!writer.ok()) return Fail(std::string(writer.status().message()));
+    FanoutResult f = RunFanout(fo, driver.get(), endpoints, writer->get(), hooks);
+    if (!f.setup_error.empty()) return Fail(f.setup_error);
+    const uint64_t missed = f.expected - std::min(f.expected, f.totals.received);
+    r.ok = f.totals.received;
+    r.errors = missed + f.totals.unexpected + f.write_errors;
+    r.seconds = f.seconds;
+    r.latencies_us = std::move(f.totals.latencies_us);
+    r.first_errors = std::move(f.totals.first_errors);
+    extra_json = absl::StrFormat(
+        ",\"watchers\":%d,\"writes\":%" PRIu64 ",\"expected_events\":%" PRIu64
+        ",\"received_events\":%" PRIu64 ",\"missed_events\":%" PRIu64
+        ",\"unexpected_events\":%" PRIu64 ",\"write_errors\":%" PRIu64
+        ",\"incomplete_writes\":%" PRIu64
+        ",\"lost_watchers\":%d,\"write_ack_p50_ms\":%.3f,\"write_ack_p99_ms\":%.3f,"
+        "\"latency_from\":\"send\"",
+        fo.watchers, f.totals.writes, f.expected, f.totals.received, missed, f.totals.unexpected,
+        f.write_errors, f.incomplete_writes, f.totals.lost, Percentile(f.ack_us, 0.5) / 1000,
+        Percentile(f.ack_us, 0.99) / 1000);
+    extra_text = absl::StrFormat(
+        "  fan-out: %d watchers, %" PRIu64 " writes, %" PRIu64 " of %" PRIu64
+        " events (%" PRIu64 " unexpected, %" PRIu64 " writes failed, %d watchers lost), "
+        "latency from the set's send; set round trip p50 %.3f ms\n",
+        fo.watchers, f.totals.writes, f.totals.received, f.expected, f.totals.unexpected,
+        f.write_errors, f.totals.lost, Percentile(f.ack_us, 0.5) / 1000);
+    run_ok = r.ok > 0 && missed == 0 && f.totals.unexpected == 0 && f.write_errors == 0;
+  } else {
+    std::vector<std::unique_ptr<Connection>> connections;
+    std::vector<Connection*> raw;
+    for (int i = 0; i < nclients; ++i) {
+      const std::string& e = endpoints[static_cast<size_t>(i) % endpoints.size()];
+      if (options.workload == Workload::kSessionChurn) {
+        absl::StatusOr<std::unique_ptr<SessionClient>> sc = driver->NewSessionClient(e, i);
+        if (!sc.ok()) return Fail(std::string(sc.status().message()));
+        connections.push_back(std::make_unique<ChurnConnection>(*std::move(sc)));
+      } else {
+        absl::StatusOr<std::unique_ptr<Connection>> c = driver->Connect(e, i);
+        if (!c.ok()) return Fail(std::string(c.status().message()));
+        connections.push_back(*std::move(c));
+      }
+      raw.push_back(connections.back().get());
+    }
+    if (options.workload == Workload::kSessionChurn) options.inflight = 1;
+    r = RunLoad(options, raw, hooks);
+    connections.clear();
+    if (options.workload == Workload::kSessionChurn) {
+      // Every cycle closed its session (or failed): nothing may be left.
+      absl::StatusOr<int64_t> left = driver->CountChildren(endpoints[0], kChurnParent);
+      extra_json = absl::StrFormat(",\"ephemerals_left\":%d", left.ok() ? *left : -1);
+      extra_text = left.ok() ? absl::StrFormat("  ephemerals left under %s: %d\n", kChurnParent,
+                                               *left)
+                             : absl::StrCat("  counting ephemerals failed: ",
+                                            left.status().message(), "\n");
+      if (!left.ok() || *left != 0) run_ok = false;
+    }
+    run_ok = run_ok && r.ok > 0;
+  }
 
   uint64_t rss = 0;
   if (!pids.empty()) {
@@ -207,11 +292,11 @@ int Main() {
         ",\"errors\":%" PRIu64
         ",\"seconds\":%.3f,\"ops_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
         "\"p999_ms\":%.3f,\"server_cpu_us_per_op\":%.1f,\"client_cpu_us_per_op\":%.1f,"
-        "\"server_rss_bytes\":%" PRIu64 ",\"server_pids\":%zu,\"first_errors\":[%s]}\n",
+        "\"server_rss_bytes\":%" PRIu64 ",\"server_pids\":%zu%s,\"first_errors\":[%s]}\n",
         JsonString(absl::GetFlag(FLAGS_label)).c_str(), JsonString(system).c_str(),
         JsonString(workload_name).c_str(), JsonString(target).c_str(), nclients, options.inflight,
         value_size, options.keys, r.ok, r.errors, r.seconds, ops_per_s, p50, p99, p999, server_us,
-        client_us, rss, pids.size(),
+        client_us, rss, pids.size(), extra_json.c_str(),
         absl::StrJoin(r.first_errors, ",", [](std::string* out, const std::string& e) {
           out->append(JsonString(e));
         }).c_str());
@@ -224,10 +309,11 @@ int Main() {
         system.c_str(), workload_name.c_str(), target.c_str(), nclients, options.inflight,
         value_size, options.keys, ops_per_s, p50, p99, p999, r.ok, r.errors, r.seconds, server_us,
         client_us, static_cast<double>(rss) / (1 << 20));
+    std::printf("%s", extra_text.c_str());
     for (const std::string& e : r.first_errors) std::printf("  error: %s\n", e.c_str());
   }
   std::fflush(stdout);
-  return r.ok > 0 ? 0 : 1;
+  return run_ok ? 0 : 1;
 }
 
 }  // namespace
@@ -235,7 +321,20 @@ int Main() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "synod-bench: load generator for Synod, ZooKeeper and etcd clusters (see main.cc)");
+      "load generator for Synod, ZooKeeper and etcd clusters.\n"
+      "Workloads: write, read_linearizable, read_serializable, mixed, create, preload,\n"
+      "watch_fanout (--watchers watches on /bench/watch, --count sets by a writer on the\n"
+      "leader, latency from each set's send to each watcher's event), session_churn\n"
+      "(--clients loops of open session, create ephemeral, close session; then counts the\n"
+      "ephemerals left). See bench/README.md.");
+  // abseil's --help lists the flags of files named after the program;
+  // synod-bench's are in main.cc.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "synod_bench/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   return synod::bench::Main();
 }

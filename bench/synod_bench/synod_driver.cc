@@ -1,8 +1,11 @@
-// The Synod driver: Synod's Tree and Cluster gRPC services, callback API.
+// The Synod driver: Synod's Tree and Cluster gRPC services (callback API),
+// its Watch stream (persistent watches) and its Session service.
 #include <chrono>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "bench/synod_bench/driver.h"
@@ -10,7 +13,9 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "synod/v1/cluster.grpc.pb.h"
+#include "synod/v1/session.grpc.pb.h"
 #include "synod/v1/tree.grpc.pb.h"
+#include "synod/v1/watch.grpc.pb.h"
 
 namespace synod::bench {
 namespace {
@@ -83,21 +88,146 @@ class SynodConnection : public Connection {
   const int timeout_ms_;
 };
 
+// Watchers on one Watch stream, each a WATCH_PERSISTENT watch (it stays
+// armed, so no re-registration is measured). Watch ids are the watcher ids
+// plus one. A reader thread per stream stamps each event as it arrives.
+//
+// Thread: the reader thread calls the sink; the destructor cancels the
+// stream and joins it.
+class SynodWatchers : public Watchers {
+ public:
+  SynodWatchers(const std::string& endpoint, int index, WatchSink* sink)
+      : channel_(OwnConnectionChannel(endpoint, index)),
+        stub_(v1::Watch::NewStub(channel_)),
+        sink_(sink) {}
+
+  absl::Status Start(const std::string& key, const std::vector<int>& ids) {
+    ids_ = ids;
+    stream_ = stub_->Watch(&ctx_);
+    reader_ = std::thread([this] { Read(); });
+    for (int id : ids) {
+      v1::WatchRequest req;
+      req.mutable_create()->set_watch_id(static_cast<uint64_t>(id) + 1);
+      req.mutable_create()->set_path(key);
+      req.mutable_create()->set_kind(v1::WATCH_PERSISTENT);
+      if (!stream_->Write(req)) return absl::UnavailableError("watch stream broke");
+    }
+    return absl::OkStatus();
+  }
+
+  ~SynodWatchers() override {
+    if (!stream_) return;
+    closing_ = true;
+    ctx_.TryCancel();
+    reader_.join();
+    stream_->Finish().IgnoreError();  // canceled on purpose
+  }
+
+ private:
+  void Read() {
+    v1::WatchResponse resp;
+    while (stream_->Read(&resp)) {
+      const auto now = std::chrono::steady_clock::now();
+      const int id = static_cast<int>(resp.watch_id()) - 1;
+      if (resp.canceled()) {
+        sink_->Lost(id, absl::StrCat("canceled: ", resp.cancel_reason()));
+        continue;
+      }
+      if (resp.created()) sink_->Armed(id);
+      for (int i = 0; i < resp.events_size(); ++i) sink_->Event(id, now, true);
+    }
+    if (closing_) return;
+    for (int id : ids_) sink_->Lost(id, "watch stream ended");
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Watch::Stub> stub_;
+  WatchSink* const sink_;
+  std::vector<int> ids_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::WatchRequest, v1::WatchResponse>> stream_;
+  std::atomic<bool> closing_{false};
+  std::thread reader_;
+};
+
+// Session.Open, Create (EPHEMERAL, with the session as its write context),
+// Session.Close: the three round trips of a short-lived Synod client.
+class SynodSessionClient : public SessionClient {
+ public:
+  SynodSessionClient(const std::string& endpoint, int index, int timeout_ms)
+      : channel_(OwnConnectionChannel(endpoint, index)),
+        sessions_(v1::Session::NewStub(channel_)),
+        tree_(v1::Tree::NewStub(channel_)),
+        timeout_ms_(timeout_ms) {}
+
+  absl::Status Cycle(const std::string& key, const std::string& value) override {
+    v1::OpenSessionRequest open;
+    open.set_timeout_ms(timeout_ms_);
+    v1::OpenSessionResponse opened;
+    {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(DeadlineIn(timeout_ms_));
+      grpc::Status s = sessions_->Open(&ctx, open, &opened);
+      if (!s.ok()) return Error("open session", s);
+    }
+    v1::CreateRequest create;
+    create.mutable_op()->set_path(key);
+    create.mutable_op()->set_data(value);
+    create.mutable_op()->set_mode(v1::EPHEMERAL);
+    create.mutable_write()->set_session_id(opened.session_id());
+    create.mutable_write()->set_sequence(1);
+    v1::CreateResponse created;
+    grpc::Status create_status;
+    {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(DeadlineIn(timeout_ms_));
+      create_status = tree_->Create(&ctx, create, &created);
+    }
+    // Closed even if the create failed: an open session would hold on to
+    // whatever it did create until it timed out.
+    v1::CloseSessionRequest close;
+    close.set_session_id(opened.session_id());
+    close.set_secret(opened.secret());
+    v1::CloseSessionResponse closed;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(timeout_ms_));
+    grpc::Status close_status = sessions_->Close(&ctx, close, &closed);
+    if (!create_status.ok()) return Error("create ephemeral", create_status);
+    if (!close_status.ok()) return Error("close session", close_status);
+    return absl::OkStatus();
+  }
+
+ private:
+  static absl::Status Error(const char* what, const grpc::Status& s) {
+    return absl::UnavailableError(
+        absl::StrCat(what, ": grpc ", s.error_code(), ": ", s.error_message()));
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Session::Stub> sessions_;
+  std::unique_ptr<v1::Tree::Stub> tree_;
+  const int timeout_ms_;
+};
+
 class SynodDriver : public Driver {
  public:
   explicit SynodDriver(int timeout_ms) : timeout_ms_(timeout_ms) {}
 
   absl::Status Prepare(const std::string& endpoint) override {
     auto stub = v1::Tree::NewStub(control_.Channel(endpoint));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(DeadlineIn(timeout_ms_));
-    v1::CreateRequest req;
-    req.mutable_op()->set_path("/bench");
-    v1::CreateResponse resp;
-    grpc::Status s = stub->Create(&ctx, req, &resp);
-    if (s.ok() || s.error_code() == grpc::StatusCode::ALREADY_EXISTS) return absl::OkStatus();
-    return absl::UnavailableError(
-        absl::StrCat("create /bench at ", endpoint, ": ", s.error_message()));
+    for (const char* path : {"/bench", kWatchKey, kChurnParent}) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(DeadlineIn(timeout_ms_));
+      v1::CreateRequest req;
+      req.mutable_op()->set_path(path);
+      v1::CreateResponse resp;
+      grpc::Status s = stub->Create(&ctx, req, &resp);
+      if (!s.ok() && s.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
+        return absl::UnavailableError(
+            absl::StrCat("create ", path, " at ", endpoint, ": ", s.error_message()));
+      }
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::string> FindLeader(const std::vector<std::string>& endpoints) override {
@@ -114,6 +244,36 @@ class SynodDriver : public Driver {
   absl::StatusOr<std::unique_ptr<Connection>> Connect(const std::string& endpoint,
                                                       int index) override {
     return std::make_unique<SynodConnection>(endpoint, index, timeout_ms_);
+  }
+
+  absl::StatusOr<std::unique_ptr<Watchers>> Watch(const std::string& endpoint, int index,
+                                                  const std::string& key,
+                                                  const std::vector<int>& ids,
+                                                  WatchSink* sink) override {
+    auto w = std::make_unique<SynodWatchers>(endpoint, index, sink);
+    if (absl::Status s = w->Start(key, ids); !s.ok()) return s;
+    return w;
+  }
+
+  absl::StatusOr<std::unique_ptr<SessionClient>> NewSessionClient(const std::string& endpoint,
+                                                                  int index) override {
+    return std::make_unique<SynodSessionClient>(endpoint, index, timeout_ms_);
+  }
+
+  absl::StatusOr<int64_t> CountChildren(const std::string& endpoint,
+                                        const std::string& parent) override {
+    auto stub = v1::Tree::NewStub(control_.Channel(endpoint));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(timeout_ms_));
+    v1::ExistsRequest req;
+    req.set_path(parent);
+    req.mutable_read()->set_consistency(v1::LINEARIZABLE);
+    v1::ExistsResponse resp;
+    grpc::Status s = stub->Exists(&ctx, req, &resp);
+    if (!s.ok()) {
+      return absl::UnavailableError(absl::StrCat("exists ", parent, ": ", s.error_message()));
+    }
+    return resp.stat().num_children();
   }
 
  private:

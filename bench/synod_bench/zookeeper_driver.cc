@@ -8,6 +8,20 @@
 // serves a session's requests in order, so the read is answered only after
 // the sync has caught the replica up with the leader. The read counts as
 // failed if either half fails.
+//
+// Watches: libzookeeper-mt 3.8 has no call for ZooKeeper 3.6's persistent
+// watches (addWatch), so a watcher is a one-shot data watch (zoo_awget),
+// re-armed by another zoo_awget from its own event callback: that round trip
+// per watcher per event is part of what ZooKeeper costs here. The server
+// notifies each session once per path; the library then calls every watcher
+// that session registered on it. A session cycle is zookeeper_init, wait
+// for the connection, a synchronous zoo_create (the library's zoo_acreate
+// plus a wait) of a ZOO_EPHEMERAL node, zookeeper_close, all on a new
+// handle with its own I/O and completion threads, as a new ZooKeeper client
+// has. zookeeper_close only flushes the close request to the socket and
+// returns; it does not wait for the server's answer, so the close's commit
+// is not in a ZooKeeper cycle's time (Synod's and etcd's cycles wait for
+// theirs).
 #define THREADED
 #include <netdb.h>
 #include <sys/socket.h>
@@ -15,10 +29,12 @@
 #include <zookeeper/zookeeper.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -131,6 +147,117 @@ class ZooKeeperConnection : public Connection {
   zhandle_t* const zh_;
 };
 
+// Watchers on one session, each its own one-shot watch on the same node.
+//
+// Thread: the session's completion thread calls the callbacks (and so the
+// sink); the destructor closes the session first, then frees the contexts.
+class ZooKeeperWatchers : public Watchers {
+ public:
+  ZooKeeperWatchers(WatchSink* sink, std::string key) : sink_(sink), key_(std::move(key)) {}
+  ~ZooKeeperWatchers() override {
+    closing_ = true;
+    if (zh_ != nullptr) zookeeper_close(zh_);
+  }
+
+  absl::Status Start(const std::string& endpoint, int session_timeout_ms,
+                     const std::vector<int>& ids) {
+    absl::StatusOr<zhandle_t*> zh = Open(endpoint, session_timeout_ms, &state_);
+    if (!zh.ok()) return zh.status();
+    zh_ = *zh;
+    for (int id : ids) watchers_.push_back(std::make_unique<One>(One{this, id}));
+    for (auto& w : watchers_) Arm(w.get());
+    return absl::OkStatus();
+  }
+
+ private:
+  struct One {
+    ZooKeeperWatchers* owner;
+    int id;
+  };
+
+  void Arm(One* w) {
+    const int rc = zoo_awget(zh_, key_.c_str(), &ZooKeeperWatchers::OnWatch, w,
+                             &ZooKeeperWatchers::OnArmed, w);
+    if (rc != ZOK) Fail(w, rc);
+  }
+
+  void Fail(One* w, int rc) {
+    if (!closing_) sink_->Lost(w->id, absl::StrCat("zookeeper ", rc, ": ", zerror(rc)));
+  }
+
+  static void OnArmed(int rc, const char*, int, const struct Stat*, const void* data) {
+    One* w = static_cast<One*>(const_cast<void*>(data));
+    if (rc == ZOK) {
+      w->owner->sink_->Armed(w->id);
+    } else {
+      w->owner->Fail(w, rc);
+    }
+  }
+
+  static void OnWatch(zhandle_t*, int type, int state, const char*, void* ctx) {
+    const auto now = std::chrono::steady_clock::now();
+    One* w = static_cast<One*>(ctx);
+    ZooKeeperWatchers* self = w->owner;
+    if (self->closing_) return;
+    if (type == ZOO_CHANGED_EVENT) {
+      self->sink_->Event(w->id, now, false);
+      self->Arm(w);
+    } else if (type == ZOO_SESSION_EVENT) {
+      // A reconnect keeps the watch; only an expired session loses it.
+      if (state == ZOO_EXPIRED_SESSION_STATE) self->Fail(w, ZSESSIONEXPIRED);
+    } else {
+      self->sink_->Lost(w->id, absl::StrCat("unexpected watch event type ", type));
+    }
+  }
+
+  WatchSink* const sink_;
+  const std::string key_;
+  SessionState state_;  // the session watcher's context: outlives zh_
+  std::vector<std::unique_ptr<One>> watchers_;
+  std::atomic<bool> closing_{false};
+  zhandle_t* zh_ = nullptr;
+};
+
+class ZooKeeperSessionClient : public SessionClient {
+ public:
+  ZooKeeperSessionClient(std::string endpoint, int session_timeout_ms)
+      : endpoint_(std::move(endpoint)), session_timeout_ms_(session_timeout_ms) {}
+
+  absl::Status Cycle(const std::string& key, const std::string& value) override {
+    SessionState state;
+    absl::StatusOr<zhandle_t*> zh = Open(endpoint_, session_timeout_ms_, &state);
+    if (!zh.ok()) return zh.status();
+    const int rc = zoo_create(*zh, key.c_str(), value.data(), static_cast<int>(value.size()),
+                              &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, nullptr, 0);
+    // Closed even if the create failed, as the other systems' cycles do.
+    const int close_rc = zookeeper_close(*zh);
+    if (rc != ZOK) return absl::UnavailableError(absl::StrCat("create ephemeral: ", zerror(rc)));
+    if (close_rc != ZOK) {
+      return absl::UnavailableError(absl::StrCat("zookeeper_close: ", zerror(close_rc)));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const std::string endpoint_;
+  const int session_timeout_ms_;
+};
+
+// A blocking wait for one zoo_async.
+struct Synced {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+};
+
+// A failed sync shows as a failed (or stale) zoo_exists after it.
+void SyncDone(int, const char*, const void* data) {
+  auto* s = static_cast<Synced*>(const_cast<void*>(data));
+  std::lock_guard<std::mutex> lock(s->mu);
+  s->done = true;
+  s->cv.notify_all();
+}
+
 // The reply to a four-letter-word command ("srvr"), or "" on failure.
 std::string FourLetterWord(const std::string& endpoint, const std::string& cmd) {
   const size_t colon = endpoint.rfind(':');
@@ -163,10 +290,18 @@ class ZooKeeperDriver : public Driver {
     SessionState state;
     absl::StatusOr<zhandle_t*> zh = Open(endpoint, session_timeout_ms_, &state);
     if (!zh.ok()) return zh.status();
-    const int rc = zoo_create(*zh, "/bench", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+    int rc = ZOK;
+    std::string failed;
+    for (const char* path : {"/bench", kWatchKey, kChurnParent}) {
+      rc = zoo_create(*zh, path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+      if (rc != ZOK && rc != ZNODEEXISTS) {
+        failed = path;
+        break;
+      }
+    }
     zookeeper_close(*zh);
-    if (rc == ZOK || rc == ZNODEEXISTS) return absl::OkStatus();
-    return absl::UnavailableError(absl::StrCat("create /bench: ", zerror(rc)));
+    if (failed.empty()) return absl::OkStatus();
+    return absl::UnavailableError(absl::StrCat("create ", failed, ": ", zerror(rc)));
   }
 
   // Needs "srvr" in the servers' 4lw.commands.whitelist.
@@ -187,6 +322,42 @@ class ZooKeeperDriver : public Driver {
     absl::StatusOr<zhandle_t*> zh = Open(endpoint, session_timeout_ms_, state.get());
     if (!zh.ok()) return zh.status();
     return std::make_unique<ZooKeeperConnection>(*zh, std::move(state));
+  }
+
+  absl::StatusOr<std::unique_ptr<Watchers>> Watch(const std::string& endpoint, int,
+                                                  const std::string& key,
+                                                  const std::vector<int>& ids,
+                                                  WatchSink* sink) override {
+    auto w = std::make_unique<ZooKeeperWatchers>(sink, key);
+    if (absl::Status s = w->Start(endpoint, session_timeout_ms_, ids); !s.ok()) return s;
+    return w;
+  }
+
+  absl::StatusOr<std::unique_ptr<SessionClient>> NewSessionClient(const std::string& endpoint,
+                                                                  int) override {
+    return std::make_unique<ZooKeeperSessionClient>(endpoint, session_timeout_ms_);
+  }
+
+  // sync, then exists, on one session: ZooKeeper's linearizable read.
+  absl::StatusOr<int64_t> CountChildren(const std::string& endpoint,
+                                        const std::string& parent) override {
+    SessionState state;
+    absl::StatusOr<zhandle_t*> zh = Open(endpoint, session_timeout_ms_, &state);
+    if (!zh.ok()) return zh.status();
+    Synced synced;
+    int rc = zoo_async(*zh, parent.c_str(), SyncDone, &synced);
+    if (rc == ZOK) {
+      std::unique_lock<std::mutex> lock(synced.mu);
+      if (!synced.cv.wait_for(lock, std::chrono::milliseconds(session_timeout_ms_),
+                              [&] { return synced.done; })) {
+        rc = ZOPERATIONTIMEOUT;
+      }
+    }
+    struct Stat stat {};
+    if (rc == ZOK) rc = zoo_exists(*zh, parent.c_str(), 0, &stat);
+    zookeeper_close(*zh);
+    if (rc != ZOK) return absl::UnavailableError(absl::StrCat("exists ", parent, ": ", zerror(rc)));
+    return stat.numChildren;
   }
 
  private:
