@@ -72,11 +72,6 @@ absl::StatusOr<std::unique_ptr<RocksEnv>> RocksEnv::Open(const Options& options)
   // rocks_tree_store.h): they must reach disk together, as one point in
   // time. The Raft log's own writes keep the WAL.
   db_options.atomic_flush = true;
-  // WAL files are reused once their memtables are flushed: overwriting an
-  // allocated file lets each Raft log fdatasync skip the file-size journal
-  // commit that appending needs (measured here: ~35 instead of ~60 us of
-  // kernel CPU per sync, and lower latency).
-  db_options.recycle_log_file_num = 4;
   db_options.max_open_files = 512;
   // Bounded total memtable memory across column families.
   db_options.db_write_buffer_size = 128u << 20;
