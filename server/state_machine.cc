@@ -194,28 +194,23 @@ void StateMachine::ApplyEntries(std::vector<raft::Entry>* entries) {
     }
     observer_->OnApplied(applied_entries);
   }
-  // This replica's requests complete on the reply thread, after the reads
-  // that waited for this batch were released (both in apply order).
-  PublishApplied(last);
-  std::vector<std::pair<uint64_t, v1::CommandResult>> done;
+  // This replica's writes complete here, at once: finishing a unary gRPC
+  // reply only queues it on the call (no blocking), and a hop through the
+  // reply thread cost every write a thread wake-up. They complete before
+  // the reads and waiters this batch releases (those run on the reply
+  // thread, after PublishApplied), so a waiter that fails writes of an
+  // earlier term (RaftDriver) never overtakes a write applied here.
   for (size_t i = 0; i < outcomes->size(); ++i) {
     storage::EntryOutcome& o = (*outcomes)[i];
     const storage::ApplyEntry& a = batch[i];
     if (o.skipped || a.command == nullptr) continue;
     if (a.command->origin_member() != options_.self || a.command->origin_request() == 0) continue;
-    done.emplace_back(a.command->origin_request(), std::move(o.result));
+    Outcome outcome;
+    outcome.code = o.result.code();
+    outcome.result = &o.result;
+    tracker_->Complete(a.command->origin_request(), outcome);
   }
-  if (!done.empty()) {
-    RequestTracker* tracker = tracker_;
-    replies_.Post([tracker, done = std::move(done)] {
-      for (const auto& [id, result] : done) {
-        Outcome outcome;
-        outcome.code = result.code();
-        outcome.result = &result;
-        tracker->Complete(id, outcome);
-      }
-    });
-  }
+  PublishApplied(last);
   entries->clear();
 }
 

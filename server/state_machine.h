@@ -9,9 +9,11 @@
 // handing out committed entries, and the leader's flow control slows
 // replication instead of this replica buffering without bound).
 //
-// Replies and reads are not run on the apply thread: completing a gRPC call
-// writes to the network inline, and the apply thread is every replica's one
-// serial stage. They go, in apply order, to a reply thread.
+// The writes this replica proposed complete on the apply thread as their
+// batch is applied (finishing a unary reply only queues it on the call).
+// Reads and other waiters do real work (a read of the tree, a response to
+// build), and the apply thread is every replica's one serial stage: they
+// go, in apply order, to a reply thread, after the batch's writes.
 //
 // A storage failure while applying is fatal: the state and the log would no
 // longer agree, and answering from such a state could break linearizability.
