@@ -1,7 +1,5 @@
 #include "server/snapshotter.h"
 
-#include <sys/stat.h>
-
 #include <cstdio>
 
 #include "absl/time/clock.h"
@@ -16,12 +14,6 @@ Snapshotter::Snapshotter(storage::TreeStore* store, const SnapshotFiles* files,
 Snapshotter::~Snapshotter() { Stop(); }
 
 void Snapshotter::Start() {
-  // After a restart, pace the next snapshot by the state as last written.
-  const std::vector<uint64_t> on_disk = files_->List();
-  struct stat st;
-  if (!on_disk.empty() && ::stat(files_->PathFor(on_disk.back()).c_str(), &st) == 0) {
-    last_bytes_.store(static_cast<uint64_t>(st.st_size), std::memory_order_relaxed);
-  }
   thread_ = std::thread([this] {
     NameThread("synod-snapshot");
     Loop();
@@ -66,10 +58,11 @@ void Snapshotter::Loop() {
       done_(0, false);
       continue;
     }
-    last_bytes_.store(info->bytes, std::memory_order_relaxed);
-    Log("snapshot at index %llu written (%llu bytes, %s)",
+    last_bytes_.store(info->plain_bytes, std::memory_order_relaxed);
+    Log("snapshot at index %llu written (%llu bytes, %llu before compression, %s)",
         static_cast<unsigned long long>(info->meta.applied_index),
         static_cast<unsigned long long>(info->bytes),
+        static_cast<unsigned long long>(info->plain_bytes),
         absl::FormatDuration(absl::Now() - start).c_str());
     done_(info->meta.applied_index, true);
   }

@@ -6,8 +6,10 @@
 // It also says how often snapshots are worth writing: each one rewrites the
 // whole state, so with a fixed entry threshold a large tree would spend most
 // of its disk bandwidth on snapshots (and keep several of them on disk).
-// MinEntriesBetween() grows with the newest file's size so that snapshot
-// writing costs about kSnapshotBytesPerEntry bytes per applied entry at most.
+// MinEntriesBetween() grows with the state's size (the plain bytes of the
+// newest snapshot, before compression) so that snapshot writing costs about
+// kSnapshotBytesPerEntry bytes of state read and compressed per applied
+// entry at most.
 //
 // Thread: owns one thread; Request and Stop from the raft thread.
 #pragma once
@@ -33,7 +35,7 @@ class Snapshotter {
   Snapshotter(const Snapshotter&) = delete;
   Snapshotter& operator=(const Snapshotter&) = delete;
 
-  // Bytes of snapshot written per applied entry, at most, over time.
+  // Bytes of state snapshotted per applied entry, at most, over time.
   static constexpr uint64_t kSnapshotBytesPerEntry = 1024;
 
   void Start();
@@ -42,8 +44,9 @@ class Snapshotter {
   void Stop();
 
   // The fewest applied entries between two snapshots for the current state
-  // size: the newest snapshot file's bytes / kSnapshotBytesPerEntry (0 before
-  // any file exists). Any thread.
+  // size: the newest snapshot's plain bytes / kSnapshotBytesPerEntry (0
+  // until this process wrote one: after a restart the first snapshot comes
+  // after --snapshot_threshold entries). Any thread.
   uint64_t MinEntriesBetween() const;
 
  private:
@@ -56,8 +59,7 @@ class Snapshotter {
   bool requested_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
-  // Size of the newest snapshot file this replica wrote (at Start: the
-  // newest file on disk).
+  // Plain bytes of the newest snapshot this process wrote.
   std::atomic<uint64_t> last_bytes_{0};
 };
 

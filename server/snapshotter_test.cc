@@ -1,16 +1,16 @@
 #include "server/snapshotter.h"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdint>
-#include <cstdio>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "storage/memory_tree_store.h"
+#include "storage/snapshot.h"
+#include "storage/write_set.h"
 #include "tests/testing/temp_dir.h"
 
 namespace synod::server {
@@ -49,41 +49,43 @@ uint64_t FileSize(const std::string& path) {
   return static_cast<uint64_t>(st.st_size);
 }
 
-TEST(SnapshotterTest, SpacingGrowsWithTheNewestFile) {
+TEST(SnapshotterTest, SpacingGrowsWithTheState) {
   testing::TempDir dir;
   SnapshotFiles files(dir.Sub("snapshots"));
   ASSERT_TRUE(files.Init().ok());
   storage::MemoryTreeStore store;
   Reports reports;
-  {
-    Snapshotter snapshotter(&store, &files,
-                            [&](uint64_t index, bool ok) { reports.Done(index, ok); });
-    snapshotter.Start();
-    // No file yet: no floor beyond the configured threshold.
-    EXPECT_EQ(snapshotter.MinEntriesBetween(), 0u);
-    snapshotter.Request();
-    ASSERT_TRUE(reports.WaitFor(1));
-    ASSERT_TRUE(reports.last_ok());
-    ASSERT_EQ(files.List().size(), 1u);
-    const uint64_t bytes = FileSize(files.PathFor(files.List().back()));
-    EXPECT_EQ(snapshotter.MinEntriesBetween(), bytes / Snapshotter::kSnapshotBytesPerEntry);
-    snapshotter.Stop();
+  Snapshotter snapshotter(&store, &files, [&](uint64_t index, bool ok) { reports.Done(index, ok); });
+  snapshotter.Start();
+  // No snapshot yet: no floor beyond the configured threshold.
+  EXPECT_EQ(snapshotter.MinEntriesBetween(), 0u);
+  snapshotter.Request();
+  ASSERT_TRUE(reports.WaitFor(1));
+  ASSERT_TRUE(reports.last_ok());
+  ASSERT_EQ(files.List().size(), 1u);
+  auto summary = storage::VerifySnapshot(files.PathFor(files.List().back()));
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  const uint64_t small = snapshotter.MinEntriesBetween();
+
+  // A state with 2,000 nodes of 2 KiB (4 MiB of data)
+  // asks for at least 4 MiB / 1 KiB entries between snapshots, though its
+  // (compressed) file is much smaller than that.
+  storage::WriteSet ws;
+  for (int i = 0; i < 2000; ++i) {
+    storage::Node node;
+    node.data = std::string(2048, static_cast<char>('a' + i % 26));
+    ws.nodes.insert_or_assign("/n" + std::to_string(i), std::move(node));
   }
-  // A restarted snapshotter paces by the newest file on disk: a large
-  // state (faked by a large file) asks for proportionally more entries.
-  const uint64_t big_index = files.List().back() + 100;
-  const std::string temp = files.TempPathFor(big_index, "test");
-  {
-    std::FILE* f = std::fopen(temp.c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    ASSERT_EQ(::ftruncate(fileno(f), 8u << 20), 0);
-    std::fclose(f);
-  }
-  ASSERT_TRUE(files.Publish(temp, big_index).ok());
-  Snapshotter restarted(&store, &files, [&](uint64_t index, bool ok) { reports.Done(index, ok); });
-  restarted.Start();
-  EXPECT_EQ(restarted.MinEntriesBetween(), (8u << 20) / Snapshotter::kSnapshotBytesPerEntry);
-  restarted.Stop();
+  ws.applied_index = 10;
+  ASSERT_TRUE(store.Commit(ws).ok());
+  snapshotter.Request();
+  ASSERT_TRUE(reports.WaitFor(2));
+  ASSERT_TRUE(reports.last_ok());
+  const uint64_t file = FileSize(files.PathFor(files.List().back()));
+  EXPECT_GT(snapshotter.MinEntriesBetween(), small);
+  EXPECT_GE(snapshotter.MinEntriesBetween(), (4u << 20) / Snapshotter::kSnapshotBytesPerEntry);
+  EXPECT_LT(file / Snapshotter::kSnapshotBytesPerEntry, snapshotter.MinEntriesBetween());
+  snapshotter.Stop();
 }
 
 }  // namespace

@@ -82,6 +82,7 @@ class FileWriter {
   absl::Status Append(std::string_view bytes, bool hashed = true) {
     if (hashed) hasher_.Update(bytes);
     buffer_.append(bytes);
+    plain_bytes_ += bytes.size();
     return buffer_.size() >= kBlockBytes ? Drain() : absl::OkStatus();
   }
 
@@ -123,6 +124,7 @@ class FileWriter {
   }
 
   uint64_t bytes() const { return bytes_; }
+  uint64_t plain_bytes() const { return plain_bytes_; }
   uint64_t checksum() const { return checksum_; }
 
  private:
@@ -171,6 +173,7 @@ class FileWriter {
   std::string scratch_;
   StreamHasher hasher_;
   uint64_t bytes_ = 0;  // written to the file
+  uint64_t plain_bytes_ = 0;  // appended
   uint64_t records_ = 0;
   uint64_t checksum_ = 0;
 };
@@ -482,6 +485,7 @@ absl::StatusOr<SnapshotInfo> TreeStore::WriteSnapshot(const std::string& file_pa
   }
   STORAGE_RETURN_IF_ERROR(out.Finish());
   info.bytes = out.bytes();
+  info.plain_bytes = out.plain_bytes();
   info.checksum = out.checksum();
   return info;
 }
