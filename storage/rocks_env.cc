@@ -85,25 +85,23 @@ absl::StatusOr<std::unique_ptr<RocksEnv>> RocksEnv::Open(const Options& options)
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
   table.format_version = 5;
 
-  rocksdb::ColumnFamilyOptions log_options;
-  log_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  // The Raft log is deleted by range after every snapshot: compressing it
-  // would spend CPU on bytes that rarely live past one compaction.
-  log_options.compression = rocksdb::kNoCompression;
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // Small memtables: the write buffer manager above flushes by total size,
   // and with atomic_flush one flush writes every column family, so what a
   // memtable may hold is bounded by the shared budget rather than per family.
-  log_options.write_buffer_size = 16u << 20;
-  log_options.max_write_buffer_number = 2;
-
-  rocksdb::ColumnFamilyOptions state_options = log_options;
-  // The state is most of the disk. L0 (the flush, on the write path's
-  // heels) stays uncompressed; every level below is written by background
-  // compaction, where LZ4 costs little CPU. Without LZ4 support in the
+  cf_options.write_buffer_size = 16u << 20;
+  cf_options.max_write_buffer_number = 2;
+  // L0 (the flush, on the write path's heels) stays uncompressed; every
+  // level below is written by background compaction, where LZ4 costs little
+  // CPU. That covers the Raft log too: it holds the entries of up to two
+  // snapshot spacings, which grow with the state (server/snapshotter.h), so
+  // most of it lives long enough to reach L1. Without LZ4 support in the
   // RocksDB build, nothing is compressed.
+  cf_options.compression = rocksdb::kNoCompression;
   if (Supported(rocksdb::kLZ4Compression)) {
-    state_options.compression_per_level.assign(7, rocksdb::kLZ4Compression);
-    state_options.compression_per_level[0] = rocksdb::kNoCompression;
+    cf_options.compression_per_level.assign(7, rocksdb::kLZ4Compression);
+    cf_options.compression_per_level[0] = rocksdb::kNoCompression;
   }
 
   rocksdb::DBOptions db_options;
@@ -118,11 +116,9 @@ absl::StatusOr<std::unique_ptr<RocksEnv>> RocksEnv::Open(const Options& options)
   db_options.write_buffer_manager = env->write_buffers_;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, log_options);
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
   for (int i = 0; i < kNumColumnFamilies; ++i) {
-    const auto cf = static_cast<ColumnFamily>(i);
-    const bool log = cf == ColumnFamily::kRaftLog || cf == ColumnFamily::kRaftMeta;
-    descriptors.emplace_back(ColumnFamilyName(cf), log ? log_options : state_options);
+    descriptors.emplace_back(ColumnFamilyName(static_cast<ColumnFamily>(i)), cf_options);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
