@@ -59,8 +59,9 @@ ABSL_FLAG(int32_t, election_ms, 1000,
           "Election timeout, ms: a follower that hears no leader for a random time in "
           "[election_ms, 2 x election_ms) starts an election. At least 3 x heartbeat_ms.");
 ABSL_FLAG(uint64_t, snapshot_threshold, 100000,
-          "Applied entries between two state snapshots; the Raft log keeps one to two "
-          "thresholds of entries. 0 disables snapshots (the log then grows forever).");
+          "Applied entries between two state snapshots, at least; a large state waits "
+          "longer (its size / 1 KiB entries). The Raft log keeps one to two spacings of "
+          "entries. 0 disables snapshots (the log then grows forever).");
 ABSL_FLAG(int32_t, cache_mb, 64,
           "RocksDB memory, MiB: block cache, index/filter partitions and memtables "
           "together (memtables take at most half). With --log_cache_mb and a fixed "
