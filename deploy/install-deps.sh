@@ -9,7 +9,7 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
   build-essential cmake ninja-build pkg-config \
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev \
-  librocksdb-dev libabsl-dev \
+  librocksdb-dev libzstd-dev libabsl-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
   iproute2 procps python3 \
   libzookeeper-mt-dev \

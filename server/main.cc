@@ -59,10 +59,16 @@ ABSL_FLAG(int32_t, election_ms, 1000,
           "Election timeout, ms: a follower that hears no leader for a random time in "
           "[election_ms, 2 x election_ms) starts an election. At least 3 x heartbeat_ms.");
 ABSL_FLAG(uint64_t, snapshot_threshold, 100000,
-          "Applied entries between two state snapshots; the Raft log keeps one to two "
-          "thresholds of entries. 0 disables snapshots (the log then grows forever).");
-ABSL_FLAG(int32_t, cache_mb, 256, "RocksDB block cache, MiB (bounds memory for reads).");
-ABSL_FLAG(int32_t, log_cache_mb, 64, "Recent Raft log entries kept in memory, MiB.");
+          "Applied entries between two state snapshots, at least; a large state waits "
+          "longer (its size / 1 KiB entries). The Raft log keeps one to two spacings of "
+          "entries. 0 disables snapshots (the log then grows forever).");
+ABSL_FLAG(int32_t, cache_mb, 64,
+          "RocksDB memory, MiB: block cache, index/filter partitions and memtables "
+          "together (memtables take at most half). With --log_cache_mb and a fixed "
+          "overhead it bounds the replica's memory, whatever the tree's size.");
+ABSL_FLAG(int32_t, log_cache_mb, 16,
+          "Recent Raft log entries kept in memory, MiB (a follower behind by less is "
+          "served without reading RocksDB).");
 ABSL_FLAG(int64_t, max_data_bytes, 1 << 20,
           "Largest node data accepted (TOO_LARGE above). Must be equal on all replicas.");
 ABSL_FLAG(int32_t, max_multi_ops, 1000,

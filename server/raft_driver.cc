@@ -765,7 +765,9 @@ void RaftDriver::OnSnapshotInstalled(const raft::Snapshot& snapshot) {
 
 void RaftDriver::MaybeRequestSnapshot() {
   if (snapshot_requested_ || options_.snapshot_threshold == 0) return;
-  if (state_machine_->applied() < last_snapshot_index_ + options_.snapshot_threshold) return;
+  // A large state is snapshotted less often (Snapshotter::MinEntriesBetween).
+  const uint64_t between = std::max(options_.snapshot_threshold, snapshotter_.MinEntriesBetween());
+  if (state_machine_->applied() < last_snapshot_index_ + between) return;
   snapshot_requested_ = true;
   snapshotter_.Request();
 }

@@ -25,6 +25,10 @@ void Snapshotter::Request() {
   requested_ = true;
 }
 
+uint64_t Snapshotter::MinEntriesBetween() const {
+  return last_bytes_.load(std::memory_order_relaxed) / kSnapshotBytesPerEntry;
+}
+
 void Snapshotter::Stop() {
   {
     absl::MutexLock lock(&mu_);
@@ -54,9 +58,11 @@ void Snapshotter::Loop() {
       done_(0, false);
       continue;
     }
-    Log("snapshot at index %llu written (%llu bytes, %s)",
+    last_bytes_.store(info->plain_bytes, std::memory_order_relaxed);
+    Log("snapshot at index %llu written (%llu bytes, %llu before compression, %s)",
         static_cast<unsigned long long>(info->meta.applied_index),
         static_cast<unsigned long long>(info->bytes),
+        static_cast<unsigned long long>(info->plain_bytes),
         absl::FormatDuration(absl::Now() - start).c_str());
     done_(info->meta.applied_index, true);
   }

@@ -6,6 +6,9 @@
 //   Store format 1: the key layout below; node/history/session values as
 //     encoded by storage/node.h (each value starts with its own tag byte).
 //   Snapshot format 1: see storage/snapshot.h.
+//   Snapshot format 2: format 1's records and trailer, zstd-compressed in
+//     blocks after the (plain) header; written since then, and format 1
+//     files (older backups) are still read.
 //
 // Key layout (all integers big-endian so that byte order is numeric order):
 //   kNodes     root: "/"; any other node: parent path + '\0' + name. '\0'
@@ -39,7 +42,8 @@
 namespace synod::storage {
 
 inline constexpr uint32_t kStoreFormatVersion = 1;
-inline constexpr uint32_t kSnapshotFormatVersion = 1;
+inline constexpr uint32_t kSnapshotFormatVersion = 2;  // what this binary writes
+inline constexpr uint32_t kOldestSnapshotFormatVersion = 1;  // oldest it reads
 
 namespace keys {
 

@@ -156,9 +156,7 @@ absl::Status LogStore::Load() {
     }
     last_index_ = index;
     last_term_ = entry->term();
-    const size_t bytes = entry->ByteSizeLong();
-    cache_.push_back(Cached{*std::move(entry), bytes});
-    cache_bytes_ += bytes;
+    CachePush(*std::move(entry));
     CacheTrim();
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scan log");
@@ -279,7 +277,7 @@ void LogStore::Save(const std::optional<raft::Snapshot>& snapshot, std::vector<r
     snapshot_ = *snapshot;
     has_snapshot_ = true;
     cache_.clear();
-    cache_bytes_ = 0;
+    cache_memory_ = 0;
     last_index_ = snapshot->metadata().index();
     last_term_ = snapshot->metadata().term();
   }
@@ -293,26 +291,41 @@ void LogStore::Save(const std::optional<raft::Snapshot>& snapshot, std::vector<r
 void LogStore::CacheAppend(std::vector<raft::Entry>&& entries) {
   const raft::LogIndex first = entries.front().index();
   while (!cache_.empty() && cache_.back().entry.index() >= first) {
-    cache_bytes_ -= cache_.back().bytes;
+    cache_memory_ -= cache_.back().memory;
     cache_.pop_back();
   }
   // Keep the cache a contiguous suffix: if a truncation reached below it,
   // it is now empty and restarts with these entries.
   last_index_ = entries.back().index();
   last_term_ = entries.back().term();
-  for (raft::Entry& e : entries) {
-    const size_t bytes = e.ByteSizeLong();
-    cache_.push_back(Cached{std::move(e), bytes});
-    cache_bytes_ += bytes;
-  }
+  for (raft::Entry& e : entries) CachePush(std::move(e));
   CacheTrim();
 }
 
+size_t LogStore::CachedMemory(const raft::Entry& entry) {
+  // The entry's payload lives in its own heap block; the message, its
+  // bookkeeping and the deque slot are sizeof(Cached). Other fields are
+  // integers inside the message.
+  return sizeof(Cached) + entry.data().capacity();
+}
+
+void LogStore::CachePush(raft::Entry&& entry) {
+  const size_t bytes = entry.ByteSizeLong();
+  const size_t memory = CachedMemory(entry);
+  cache_.push_back(Cached{std::move(entry), bytes, memory});
+  cache_memory_ += memory;
+}
+
 void LogStore::CacheTrim() {
-  while (cache_.size() > 1 && cache_bytes_ > options_.cache_bytes) {
-    cache_bytes_ -= cache_.front().bytes;
+  while (cache_.size() > 1 && cache_memory_ > options_.cache_bytes) {
+    cache_memory_ -= cache_.front().memory;
     cache_.pop_front();
   }
+}
+
+size_t LogStore::cache_memory() const {
+  absl::MutexLock lock(&mu_);
+  return cache_memory_;
 }
 
 absl::Status LogStore::SaveSnapshot(const raft::Snapshot& snapshot) {
@@ -351,7 +364,7 @@ absl::Status LogStore::SaveSnapshot(const raft::Snapshot& snapshot) {
   snapshot_ = snapshot;
   has_snapshot_ = true;
   while (!cache_.empty() && cache_.front().entry.index() <= index) {
-    cache_bytes_ -= cache_.front().bytes;
+    cache_memory_ -= cache_.front().memory;
     cache_.pop_front();
   }
   return absl::OkStatus();

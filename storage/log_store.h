@@ -65,9 +65,12 @@ inline constexpr raft::LogIndex kBootstrapIndex = 1;
 class LogStore final : public raft::LogStorage {
  public:
   struct Options {
-    // Bytes of recent entries kept in memory (at least the last entry is
-    // always kept, whatever its size).
-    size_t cache_bytes = 64u << 20;
+    // Memory for recent entries kept in memory, counted as what the cache
+    // really holds (payload allocation plus per-entry bookkeeping), not the
+    // serialized size; at least the last entry is always kept, whatever its
+    // size. A follower that is behind by less than this is served without
+    // reading RocksDB.
+    size_t cache_bytes = 16u << 20;
   };
 
   // Loads and verifies the log (checksums, contiguity, terms, "log_last").
@@ -117,11 +120,17 @@ class LogStore final : public raft::LogStorage {
 
   raft::HardState hard_state() const;
 
+  // Memory the entry cache holds now, as counted against
+  // Options::cache_bytes.
+  size_t cache_memory() const;
+
  private:
   struct Cached {
     raft::Entry entry;
-    size_t bytes = 0;
+    size_t bytes = 0;   // serialized size (what Entries' max_bytes limits)
+    size_t memory = 0;  // CachedMemory(entry), what the cache bound counts
   };
+  static size_t CachedMemory(const raft::Entry& entry);
 
   LogStore(RocksEnv* env, const Options& options) : env_(env), options_(options) {}
 
@@ -131,6 +140,7 @@ class LogStore final : public raft::LogStorage {
                                                        uint64_t max_bytes) const;
   // Cache maintenance after a successful write (mu_ held).
   void CacheAppend(std::vector<raft::Entry>&& entries) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CachePush(raft::Entry&& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CacheTrim() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   RocksEnv* const env_;
@@ -146,7 +156,7 @@ class LogStore final : public raft::LogStorage {
   // A suffix of the log: cache_.back() is last_index_ when non-empty, and
   // cache_.front().entry.index() >= FirstIndex().
   std::deque<Cached> cache_ ABSL_GUARDED_BY(mu_);
-  size_t cache_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t cache_memory_ ABSL_GUARDED_BY(mu_) = 0;  // sum of cache_[i].memory
 };
 
 // Encodes a log index as a RocksDB key that sorts in index order.

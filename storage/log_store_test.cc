@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/iterator.h"
 #include "tests/testing/temp_dir.h"
 
@@ -214,6 +215,57 @@ TEST_F(LogStoreTest, ReadsBelowTheCacheComeFromRocksDB) {
   EXPECT_EQ(*store_->TermAt(19), 3u);
   Reopen(1);
   EXPECT_EQ(store_->LastIndex(), 20u);
+}
+
+TEST_F(LogStoreTest, CacheIsBoundedByTheMemoryItHolds) {
+  // 1,000 entries of 4 KiB against a 64 KiB bound: the cache counts the
+  // payload allocations, so it keeps about 15 entries, never the whole log.
+  constexpr size_t kBound = 64u << 10;
+  Reopen(kBound);
+  const std::string payload(4096, 'x');
+  for (raft::LogIndex i = 1; i <= 1000; i += 10) {
+    std::vector<raft::Entry> batch;
+    for (raft::LogIndex j = i; j < i + 10; ++j) batch.push_back(MakeEntry(j, 1, payload));
+    store_->Save(std::nullopt, std::move(batch), Hard(1, 1, i + 9), true);
+    EXPECT_LE(store_->cache_memory(), kBound);
+  }
+  EXPECT_GE(store_->cache_memory(), kBound - 2 * (payload.size() + 256));
+  auto all = store_->Entries(1, 1001, UINT64_MAX);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 1000u);
+  EXPECT_EQ(all->front().data(), payload);
+  // The last entry stays cached even when it alone exceeds the bound.
+  Reopen(1);
+  EXPECT_GE(store_->cache_memory(), payload.size());
+  EXPECT_LT(store_->cache_memory(), 2 * payload.size());
+}
+
+TEST(RocksEnvTest, MemtablesAreChargedToTheCache) {
+  // Unflushed writes show up as cache usage: the cache bounds memtables
+  // and blocks together.
+  testing::TempDir dir;
+  RocksEnv::Options options;
+  options.path = dir.Sub("db");
+  options.block_cache_bytes = 32u << 20;
+  auto env = RocksEnv::Open(options);
+  ASSERT_TRUE(env.ok()) << env.status();
+  const size_t before = (*env)->cache()->GetUsage();
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  const std::string value(1024, 'v');
+  for (int i = 0; i < 4096; ++i) {
+    ASSERT_TRUE((*env)
+                    ->db()
+                    ->Put(wo, (*env)->cf(ColumnFamily::kNodes), "/k" + std::to_string(i), value)
+                    .ok());
+  }
+  uint64_t memtables = 0;
+  ASSERT_TRUE((*env)->db()->GetIntProperty((*env)->cf(ColumnFamily::kNodes),
+                                           "rocksdb.cur-size-all-mem-tables", &memtables));
+  ASSERT_GT(memtables, 4u << 20);
+  EXPECT_GE((*env)->cache()->GetUsage(), before + memtables / 2);
+  EXPECT_EQ(RocksEnv::MemtableBudget(32u << 20), 16u << 20);
+  EXPECT_EQ(RocksEnv::MemtableBudget(1u << 20), 4u << 20);
 }
 
 TEST_F(LogStoreTest, MaxBytesBoundsButReturnsAtLeastOne) {

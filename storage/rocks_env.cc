@@ -1,11 +1,14 @@
 #include "storage/rocks_env.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "rocksdb/cache.h"
+#include "rocksdb/convenience.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
+#include "rocksdb/write_buffer_manager.h"
 
 namespace synod::storage {
 
@@ -38,10 +41,33 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   return absl::InternalError(msg);
 }
 
+namespace {
+
+bool Supported(rocksdb::CompressionType type) {
+  const std::vector<rocksdb::CompressionType> all = rocksdb::GetSupportedCompressions();
+  return std::find(all.begin(), all.end(), type) != all.end();
+}
+
+}  // namespace
+
+size_t RocksEnv::MemtableBudget(size_t block_cache_bytes) {
+  // Half the budget at most, so reads keep at least half of the cache, and
+  // 4 MiB at least, so a tiny cache does not turn every few writes into a
+  // flush.
+  return std::max<size_t>(block_cache_bytes / 2, 4u << 20);
+}
+
 absl::StatusOr<std::unique_ptr<RocksEnv>> RocksEnv::Open(const Options& options) {
   std::unique_ptr<RocksEnv> env(new RocksEnv());
   env->path_ = options.path;
   env->cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
+  // Memtables are charged to the same cache (as dummy entries that evict
+  // data blocks), so block_cache_bytes bounds blocks, index and filter
+  // partitions and memtables together: the RocksDB part of the replica's
+  // memory does not grow with the tree. The manager also flushes the
+  // largest memtable once all of them together reach its size.
+  env->write_buffers_ = std::make_shared<rocksdb::WriteBufferManager>(
+      MemtableBudget(options.block_cache_bytes), env->cache_);
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = env->cache_;
@@ -61,8 +87,22 @@ absl::StatusOr<std::unique_ptr<RocksEnv>> RocksEnv::Open(const Options& options)
 
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Small memtables: the write buffer manager above flushes by total size,
+  // and with atomic_flush one flush writes every column family, so what a
+  // memtable may hold is bounded by the shared budget rather than per family.
+  cf_options.write_buffer_size = 16u << 20;
+  cf_options.max_write_buffer_number = 2;
+  // L0 (the flush, on the write path's heels) stays uncompressed; every
+  // level below is written by background compaction, where LZ4 costs little
+  // CPU. That covers the Raft log too: it holds the entries of up to two
+  // snapshot spacings, which grow with the state (server/snapshotter.h), so
+  // most of it lives long enough to reach L1. Without LZ4 support in the
+  // RocksDB build, nothing is compressed.
   cf_options.compression = rocksdb::kNoCompression;
-  cf_options.write_buffer_size = 32u << 20;
+  if (Supported(rocksdb::kLZ4Compression)) {
+    cf_options.compression_per_level.assign(7, rocksdb::kLZ4Compression);
+    cf_options.compression_per_level[0] = rocksdb::kNoCompression;
+  }
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = options.create_if_missing;
@@ -73,8 +113,7 @@ absl::StatusOr<std::unique_ptr<RocksEnv>> RocksEnv::Open(const Options& options)
   // time. The Raft log's own writes keep the WAL.
   db_options.atomic_flush = true;
   db_options.max_open_files = 512;
-  // Bounded total memtable memory across column families.
-  db_options.db_write_buffer_size = 128u << 20;
+  db_options.write_buffer_manager = env->write_buffers_;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);

@@ -8,6 +8,10 @@
 // families (nodes, history, sessions, meta) are what a snapshot holds;
 // raft_log and raft_meta are the replica's own.
 //
+// Memory: block_cache_bytes bounds the block cache, the index and filter
+// partitions and the memtables together (memtables are charged to the
+// cache); what RocksDB holds beyond that does not grow with the tree.
+//
 // Thread-safety: rocksdb::DB is thread-safe; RocksEnv is immutable after Open.
 #pragma once
 
@@ -20,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "rocksdb/db.h"
+#include "rocksdb/write_buffer_manager.h"
 
 namespace synod::storage {
 
@@ -43,7 +48,9 @@ class RocksEnv {
  public:
   struct Options {
     std::string path;
-    size_t block_cache_bytes = 256u << 20;
+    // RocksDB's whole memory budget: blocks, index/filter partitions and
+    // memtables (up to MemtableBudget of it).
+    size_t block_cache_bytes = 64u << 20;
     bool create_if_missing = true;
   };
 
@@ -61,10 +68,16 @@ class RocksEnv {
   // Flushes memtables and the WAL to disk (clean shutdown).
   absl::Status Flush();
 
+  // Bytes of the cache the memtables of all column families may take
+  // before the largest is flushed.
+  static size_t MemtableBudget(size_t block_cache_bytes);
+  const std::shared_ptr<rocksdb::Cache>& cache() const { return cache_; }
+
  private:
   RocksEnv() = default;
   std::string path_;
   std::shared_ptr<rocksdb::Cache> cache_;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, kNumColumnFamilies> handles_{};
 };

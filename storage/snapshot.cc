@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/format.h"
+#include "zstd.h"
 #include "storage/hash.h"
 #include "storage/path.h"
 #include "storage/status_macros.h"
@@ -30,6 +32,12 @@ constexpr uint8_t kGraveRecord = 5;
 constexpr uint8_t kTrailer = 0xff;
 constexpr size_t kMaxRecordPart = 64u << 20;  // far above any legal key/value
 constexpr size_t kRestoreChunkRecords = 4096;
+// Plain bytes per compressed block (format 2): big enough for zstd to find
+// the repeats between neighbouring records, small enough to bound the
+// writer's and reader's buffers.
+constexpr size_t kBlockBytes = 1u << 20;
+// zstd's fastest level: the snapshot thread competes with the write path.
+constexpr int kZstdLevel = 1;
 
 void PutLe(std::string* out, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) {
@@ -53,7 +61,8 @@ absl::Status IoError(const std::string& what, const std::string& path) {
   return absl::InternalError(msg);
 }
 
-// Buffered, checksummed writer of a new file.
+// Buffered, checksummed writer of a new file. Bytes appended after
+// StartBlocks() are written as compressed blocks (format 2).
 class FileWriter {
  public:
   absl::Status Open(const std::string& path) {
@@ -67,13 +76,23 @@ class FileWriter {
       ::close(fd_);
       ::unlink(path_.c_str());  // not finished: leave no half file behind
     }
+    if (cctx_ != nullptr) ZSTD_freeCCtx(cctx_);
   }
 
   absl::Status Append(std::string_view bytes, bool hashed = true) {
     if (hashed) hasher_.Update(bytes);
     buffer_.append(bytes);
-    bytes_ += bytes.size();
-    return buffer_.size() >= (1u << 20) ? Drain() : absl::OkStatus();
+    plain_bytes_ += bytes.size();
+    return buffer_.size() >= kBlockBytes ? Drain() : absl::OkStatus();
+  }
+
+  // Writes what is buffered as it is; everything appended later goes into
+  // compressed blocks.
+  absl::Status StartBlocks() {
+    STORAGE_RETURN_IF_ERROR(Drain());
+    cctx_ = ZSTD_createCCtx();
+    if (cctx_ == nullptr) return absl::ResourceExhaustedError("zstd compression context");
+    return absl::OkStatus();
   }
 
   absl::Status Record(uint8_t type, std::string_view key, std::string_view value) {
@@ -105,36 +124,67 @@ class FileWriter {
   }
 
   uint64_t bytes() const { return bytes_; }
+  uint64_t plain_bytes() const { return plain_bytes_; }
   uint64_t checksum() const { return checksum_; }
 
  private:
   absl::Status Drain() {
-    size_t done = 0;
-    while (done < buffer_.size()) {
-      ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return IoError("write", path_);
-      done += static_cast<size_t>(n);
+    if (cctx_ == nullptr) {
+      STORAGE_RETURN_IF_ERROR(WriteAll(buffer_));
+      buffer_.clear();
+      return absl::OkStatus();
+    }
+    for (size_t at = 0; at < buffer_.size(); at += kBlockBytes) {
+      const size_t plain = std::min(kBlockBytes, buffer_.size() - at);
+      block_.resize(8 + ZSTD_compressBound(plain));
+      const size_t packed = ZSTD_compressCCtx(cctx_, block_.data() + 8, block_.size() - 8,
+                                              buffer_.data() + at, plain, kZstdLevel);
+      if (ZSTD_isError(packed)) {
+        return absl::InternalError(absl::StrCat("compress ", path_, ": ", ZSTD_getErrorName(packed)));
+      }
+      std::string frame_header;
+      PutLe(&frame_header, packed, 4);
+      PutLe(&frame_header, plain, 4);
+      std::memcpy(block_.data(), frame_header.data(), 8);
+      block_.resize(8 + packed);
+      STORAGE_RETURN_IF_ERROR(WriteAll(block_));
     }
     buffer_.clear();
     return absl::OkStatus();
   }
 
+  absl::Status WriteAll(std::string_view bytes) {
+    size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return IoError("write", path_);
+      done += static_cast<size_t>(n);
+    }
+    bytes_ += bytes.size();
+    return absl::OkStatus();
+  }
+
   std::string path_;
   int fd_ = -1;
+  ZSTD_CCtx* cctx_ = nullptr;  // set once the blocks start
   std::string buffer_;
+  std::string block_;
   std::string scratch_;
   StreamHasher hasher_;
-  uint64_t bytes_ = 0;
+  uint64_t bytes_ = 0;  // written to the file
+  uint64_t plain_bytes_ = 0;  // appended
   uint64_t records_ = 0;
   uint64_t checksum_ = 0;
 };
 
-// Buffered reader that checksums what it hands out.
+// Buffered reader that checksums what it hands out. After StartBlocks() it
+// hands out the plain bytes of the compressed blocks (format 2).
 class FileReader {
  public:
   ~FileReader() {
     if (file_ != nullptr) std::fclose(file_);
+    if (dctx_ != nullptr) ZSTD_freeDCtx(dctx_);
   }
   absl::Status Open(const std::string& path) {
     path_ = path;
@@ -142,26 +192,71 @@ class FileReader {
     if (file_ == nullptr) return IoError("open", path);
     return absl::OkStatus();
   }
+  absl::Status StartBlocks() {
+    dctx_ = ZSTD_createDCtx();
+    if (dctx_ == nullptr) return absl::ResourceExhaustedError("zstd decompression context");
+    return absl::OkStatus();
+  }
   // Reads exactly n bytes into *out; DataLoss on a short file.
   absl::Status Read(size_t n, std::string* out, bool hashed = true) {
     out->resize(n);
-    if (n > 0 && std::fread(out->data(), 1, n, file_) != n) {
-      if (std::ferror(file_)) return IoError("read", path_);
-      return absl::DataLossError(absl::StrCat("snapshot ", path_, " is truncated"));
+    if (dctx_ == nullptr) {
+      STORAGE_RETURN_IF_ERROR(ReadFile(n, out->data()));
+    } else {
+      size_t got = 0;
+      while (got < n) {
+        if (plain_at_ == plain_.size()) STORAGE_RETURN_IF_ERROR(NextBlock());
+        const size_t take = std::min(n - got, plain_.size() - plain_at_);
+        std::memcpy(out->data() + got, plain_.data() + plain_at_, take);
+        got += take;
+        plain_at_ += take;
+      }
     }
     if (hashed) hasher_.Update(*out);
-    bytes_ += n;
     return absl::OkStatus();
   }
-  bool AtEnd() { return std::fgetc(file_) == EOF; }
+  bool AtEnd() { return plain_at_ == plain_.size() && std::fgetc(file_) == EOF; }
   uint64_t checksum() const { return hasher_.Finish(); }
   uint64_t bytes() const { return bytes_; }
 
  private:
+  absl::Status ReadFile(size_t n, char* out) {
+    if (n > 0 && std::fread(out, 1, n, file_) != n) {
+      if (std::ferror(file_)) return IoError("read", path_);
+      return absl::DataLossError(absl::StrCat("snapshot ", path_, " is truncated"));
+    }
+    bytes_ += n;
+    return absl::OkStatus();
+  }
+
+  absl::Status NextBlock() {
+    char frame_header[8];
+    STORAGE_RETURN_IF_ERROR(ReadFile(8, frame_header));
+    const std::string_view h(frame_header, 8);
+    const size_t packed = GetLe(h, 4);
+    const size_t plain = GetLe(h.substr(4), 4);
+    if (plain == 0 || plain > kBlockBytes || packed > ZSTD_compressBound(plain)) {
+      return absl::DataLossError(absl::StrCat("snapshot ", path_, ": bad block lengths"));
+    }
+    packed_.resize(packed);
+    STORAGE_RETURN_IF_ERROR(ReadFile(packed, packed_.data()));
+    plain_.resize(plain);
+    const size_t n = ZSTD_decompressDCtx(dctx_, plain_.data(), plain, packed_.data(), packed);
+    if (ZSTD_isError(n) || n != plain) {
+      return absl::DataLossError(absl::StrCat("snapshot ", path_, ": damaged compressed block"));
+    }
+    plain_at_ = 0;
+    return absl::OkStatus();
+  }
+
   std::string path_;
   std::FILE* file_ = nullptr;
+  ZSTD_DCtx* dctx_ = nullptr;  // set once the blocks start
+  std::string packed_;
+  std::string plain_;  // the current block, handed out from plain_at_
+  size_t plain_at_ = 0;
   StreamHasher hasher_;
-  uint64_t bytes_ = 0;
+  uint64_t bytes_ = 0;  // read from the file
 };
 
 absl::Status ReadHeader(FileReader* reader, SnapshotInfo* info) {
@@ -172,10 +267,11 @@ absl::Status ReadHeader(FileReader* reader, SnapshotInfo* info) {
   }
   std::string_view h(header);
   info->format_version = static_cast<uint32_t>(GetLe(h.substr(8), 4));
-  if (info->format_version != kSnapshotFormatVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("snapshot format version ", info->format_version,
-                     " is not supported (this binary reads ", kSnapshotFormatVersion, ")"));
+  if (info->format_version < kOldestSnapshotFormatVersion ||
+      info->format_version > kSnapshotFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "snapshot format version ", info->format_version, " is not supported (this binary reads ",
+        kOldestSnapshotFormatVersion, " to ", kSnapshotFormatVersion, ")"));
   }
   info->meta.applied_index = GetLe(h.substr(12), 8);
   info->meta.digest = GetLe(h.substr(20), 8);
@@ -269,6 +365,7 @@ absl::StatusOr<SnapshotInfo> ScanSnapshot(
   STORAGE_RETURN_IF_ERROR(reader.Open(file_path));
   SnapshotInfo info;
   STORAGE_RETURN_IF_ERROR(ReadHeader(&reader, &info));
+  if (info.format_version >= 2) STORAGE_RETURN_IF_ERROR(reader.StartBlocks());
   uint64_t records = 0;
   uint64_t digest = 0;
   Record record;
@@ -343,6 +440,7 @@ absl::StatusOr<SnapshotInfo> TreeStore::WriteSnapshot(const std::string& file_pa
   PutLe(&header, info.meta.digest, 8);
   PutLe(&header, info.meta.compact_revision, 8);
   STORAGE_RETURN_IF_ERROR(out.Append(header));
+  STORAGE_RETURN_IF_ERROR(out.StartBlocks());
 
   STORAGE_RETURN_IF_ERROR(v->ForEachNode([&](std::string_view path, const Node& node) {
     return out.Record(kNodeRecord, path, EncodeNode(node));
@@ -387,6 +485,7 @@ absl::StatusOr<SnapshotInfo> TreeStore::WriteSnapshot(const std::string& file_pa
   }
   STORAGE_RETURN_IF_ERROR(out.Finish());
   info.bytes = out.bytes();
+  info.plain_bytes = out.plain_bytes();
   info.checksum = out.checksum();
   return info;
 }

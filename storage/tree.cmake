@@ -12,9 +12,12 @@ add_library(synod_tree STATIC
   snapshot.cc
   tree_store.cc)
 synod_cc_defaults(synod_tree)
+# Snapshot files are zstd-compressed (Debian libzstd-dev).
+find_library(SYNOD_ZSTD_LIBRARY zstd REQUIRED)
 target_link_libraries(synod_tree PUBLIC
   synod_rocks_env synod_proto
   absl::status absl::statusor absl::strings absl::synchronization absl::span)
+target_link_libraries(synod_tree PRIVATE ${SYNOD_ZSTD_LIBRARY})
 
 
 add_library(synod_tree_test_util STATIC tree_test_util.cc)

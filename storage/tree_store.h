@@ -147,7 +147,8 @@ struct EventsResult {
 struct SnapshotInfo {
   uint32_t format_version = 0;
   StoreMeta meta;
-  uint64_t bytes = 0;
+  uint64_t bytes = 0;        // of the file
+  uint64_t plain_bytes = 0;  // of the records before compression (the work a snapshot is)
   uint64_t checksum = 0;
 };
 

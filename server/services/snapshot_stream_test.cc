@@ -82,11 +82,20 @@ TEST(SnapshotStreamTest, StreamsAVerifiableFileAndCancelledCallsFreeTheirSlot) {
                st.role() == v1::ROLE_LEADER;
       },
       absl::Seconds(10)));
-  // About 2.7 MiB of state: several 1 MiB chunks.
+  // About 2.7 MiB of state: several 1 MiB chunks. Pseudo-random bytes, so
+  // the file's compression leaves them that large.
+  uint64_t noise = 88172645463325252u;
   for (int i = 0; i < 3; ++i) {
     v1::CreateRequest req;
     req.mutable_op()->set_path(absl::StrCat("/big", i));
-    req.mutable_op()->set_data(std::string(900 << 10, static_cast<char>('a' + i)));
+    std::string data(900 << 10, '\0');
+    for (char& c : data) {
+      noise ^= noise << 13;
+      noise ^= noise >> 7;
+      noise ^= noise << 17;
+      c = static_cast<char>(noise);
+    }
+    req.mutable_op()->set_data(std::move(data));
     v1::CreateResponse resp;
     ASSERT_TRUE(tree->Create(Ctx().get(), req, &resp).ok());
   }
