@@ -23,7 +23,8 @@
 // appended it, taken when it was appended. The stamp never goes back within
 // one leader process (max with the previous stamp).
 //
-// Log snapshots: every --snapshot_threshold applied entries the snapshot
+// Log snapshots: every --snapshot_threshold applied entries (more for a
+// large state: at least the last file's plain size / 1 KiB) the snapshot
 // thread writes a state snapshot file. The newest file waits as "pending";
 // when the next one is written, the pending one becomes the LogStore's
 // snapshot and the log is compacted up to it. So the log keeps between one

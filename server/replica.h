@@ -40,8 +40,8 @@ struct ReplicaOptions {
   absl::Duration heartbeat = absl::Milliseconds(100);
   absl::Duration election_timeout = absl::Milliseconds(1000);
   uint64_t snapshot_threshold = 100000;
-  size_t cache_bytes = 256u << 20;     // RocksDB block cache
-  size_t log_cache_bytes = 64u << 20;  // LogStore tail cache
+  size_t cache_bytes = 64u << 20;      // RocksDB block cache and memtables (--cache_mb)
+  size_t log_cache_bytes = 16u << 20;  // LogStore tail cache (--log_cache_mb)
   int64_t max_data_bytes = 1 << 20;
   size_t max_multi_ops = 1000;
   uint32_t history_per_node = 10;
