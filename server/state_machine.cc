@@ -82,16 +82,20 @@ uint64_t StateMachine::applied() const {
   return applied_;
 }
 
-void StateMachine::PublishApplied(uint64_t index) {
+void StateMachine::PublishApplied(uint64_t index) { RunReady(SetApplied(index)); }
+
+std::vector<std::function<void()>> StateMachine::SetApplied(uint64_t index) {
   std::vector<std::function<void()>> ready;
-  {
-    absl::MutexLock lock(&mu_);
-    applied_ = index;
-    state_->set_applied(index);
-    auto end = waits_.upper_bound(index);
-    for (auto it = waits_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
-    waits_.erase(waits_.begin(), end);
-  }
+  absl::MutexLock lock(&mu_);
+  applied_ = index;
+  state_->set_applied(index);
+  auto end = waits_.upper_bound(index);
+  for (auto it = waits_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+  waits_.erase(waits_.begin(), end);
+  return ready;
+}
+
+void StateMachine::RunReady(std::vector<std::function<void()>> ready) {
   if (ready.empty()) return;
   replies_.Post([ready = std::move(ready)]() mutable {
     for (auto& run : ready) run();
@@ -194,12 +198,15 @@ void StateMachine::ApplyEntries(std::vector<raft::Entry>* entries) {
     }
     observer_->OnApplied(applied_entries);
   }
-  // This replica's writes complete here, at once: finishing a unary gRPC
-  // reply only queues it on the call (no blocking), and a hop through the
-  // reply thread cost every write a thread wake-up. They complete before
-  // the reads and waiters this batch releases (those run on the reply
-  // thread, after PublishApplied), so a waiter that fails writes of an
-  // earlier term (RaftDriver) never overtakes a write applied here.
+  // The applied index is published first: a client that has the reply may
+  // at once read at its revision or watch from it, anywhere on this
+  // replica. This replica's writes then complete here, at once: finishing
+  // a unary gRPC reply only queues it on the call (no blocking), and a hop
+  // through the reply thread cost every write a thread wake-up. The reads
+  // and waiters this batch released go to the reply thread only after
+  // that, so a waiter that fails writes of an earlier term (RaftDriver)
+  // never overtakes a write applied here.
+  std::vector<std::function<void()>> ready = SetApplied(last);
   for (size_t i = 0; i < outcomes->size(); ++i) {
     storage::EntryOutcome& o = (*outcomes)[i];
     const storage::ApplyEntry& a = batch[i];
@@ -210,7 +217,7 @@ void StateMachine::ApplyEntries(std::vector<raft::Entry>* entries) {
     outcome.result = &o.result;
     tracker_->Complete(a.command->origin_request(), outcome);
   }
-  PublishApplied(last);
+  RunReady(std::move(ready));
   entries->clear();
 }
 

@@ -124,6 +124,10 @@ class StateMachine {
   void ApplyEntries(std::vector<raft::Entry>* entries);
   void Restore(uint64_t index);
   void PublishApplied(uint64_t index);
+  // Publishes `index` as applied and returns the waits it released.
+  std::vector<std::function<void()>> SetApplied(uint64_t index);
+  // Runs released waits on the reply thread, in order.
+  void RunReady(std::vector<std::function<void()>> ready);
 
   const Options options_;
   storage::TreeStore* const store_;
