@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/synod_bench/driver.h"
 #include "bench/synod_bench/grpc_common.h"
+#include "bench/synod_bench/grpc_watchers.h"
 #include "etcd_kv.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -79,67 +80,6 @@ class EtcdConnection : public Connection {
   const int timeout_ms_;
 };
 
-// Watchers on one etcd Watch stream; watch ids are the watcher ids plus one
-// (etcd 3.4 takes client-chosen ids). A reader thread per stream stamps each
-// event as it arrives.
-//
-// Thread: the reader thread calls the sink; the destructor cancels the
-// stream and joins it.
-class EtcdWatchers : public Watchers {
- public:
-  EtcdWatchers(const std::string& endpoint, int index, WatchSink* sink)
-      : channel_(OwnConnectionChannel(endpoint, index)),
-        stub_(etcdserverpb::Watch::NewStub(channel_)),
-        sink_(sink) {}
-
-  absl::Status Start(const std::string& key, const std::vector<int>& ids) {
-    ids_ = ids;
-    stream_ = stub_->Watch(&ctx_);
-    reader_ = std::thread([this] { Read(); });
-    for (int id : ids) {
-      etcdserverpb::WatchRequest req;
-      req.mutable_create_request()->set_key(key);
-      req.mutable_create_request()->set_watch_id(id + 1);
-      if (!stream_->Write(req)) return absl::UnavailableError("watch stream broke");
-    }
-    return absl::OkStatus();
-  }
-
-  ~EtcdWatchers() override {
-    if (!stream_) return;
-    closing_ = true;
-    ctx_.TryCancel();
-    reader_.join();
-    stream_->Finish().IgnoreError();  // canceled on purpose
-  }
-
- private:
-  void Read() {
-    etcdserverpb::WatchResponse resp;
-    while (stream_->Read(&resp)) {
-      const auto now = std::chrono::steady_clock::now();
-      const int id = static_cast<int>(resp.watch_id()) - 1;
-      if (resp.canceled()) {
-        sink_->Lost(id, absl::StrCat("canceled: ", resp.cancel_reason()));
-        continue;
-      }
-      if (resp.created()) sink_->Armed(id);
-      for (int i = 0; i < resp.events_size(); ++i) sink_->Event(id, now, true);
-    }
-    if (closing_) return;
-    for (int id : ids_) sink_->Lost(id, "watch stream ended");
-  }
-
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<etcdserverpb::Watch::Stub> stub_;
-  WatchSink* const sink_;
-  std::vector<int> ids_;
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>>
-      stream_;
-  std::atomic<bool> closing_{false};
-  std::thread reader_;
-};
 
 class EtcdSessionClient : public SessionClient {
  public:
@@ -225,7 +165,16 @@ class EtcdDriver : public Driver {
                                                   const std::string& key,
                                                   const std::vector<int>& ids,
                                                   WatchSink* sink) override {
-    auto w = std::make_unique<EtcdWatchers>(endpoint, index, sink);
+    // Watch ids on the wire are the watcher ids plus one (etcd 3.4 takes
+    // client-chosen ids too).
+    auto w = std::make_unique<GrpcWatchers<etcdserverpb::Watch, etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>>(
+        OwnConnectionChannel(endpoint, index), sink,
+        [](const std::string& key, uint64_t watch_id) {
+          etcdserverpb::WatchRequest req;
+          req.mutable_create_request()->set_key(key);
+          req.mutable_create_request()->set_watch_id(static_cast<int64_t>(watch_id));
+          return req;
+        });
     if (absl::Status s = w->Start(key, ids); !s.ok()) return s;
     return w;
   }

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/synod_bench/driver.h"
 #include "bench/synod_bench/grpc_common.h"
+#include "bench/synod_bench/grpc_watchers.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "synod/v1/cluster.grpc.pb.h"
@@ -88,67 +89,6 @@ class SynodConnection : public Connection {
   const int timeout_ms_;
 };
 
-// Watchers on one Watch stream, each a WATCH_PERSISTENT watch (it stays
-// armed, so no re-registration is measured). Watch ids are the watcher ids
-// plus one. A reader thread per stream stamps each event as it arrives.
-//
-// Thread: the reader thread calls the sink; the destructor cancels the
-// stream and joins it.
-class SynodWatchers : public Watchers {
- public:
-  SynodWatchers(const std::string& endpoint, int index, WatchSink* sink)
-      : channel_(OwnConnectionChannel(endpoint, index)),
-        stub_(v1::Watch::NewStub(channel_)),
-        sink_(sink) {}
-
-  absl::Status Start(const std::string& key, const std::vector<int>& ids) {
-    ids_ = ids;
-    stream_ = stub_->Watch(&ctx_);
-    reader_ = std::thread([this] { Read(); });
-    for (int id : ids) {
-      v1::WatchRequest req;
-      req.mutable_create()->set_watch_id(static_cast<uint64_t>(id) + 1);
-      req.mutable_create()->set_path(key);
-      req.mutable_create()->set_kind(v1::WATCH_PERSISTENT);
-      if (!stream_->Write(req)) return absl::UnavailableError("watch stream broke");
-    }
-    return absl::OkStatus();
-  }
-
-  ~SynodWatchers() override {
-    if (!stream_) return;
-    closing_ = true;
-    ctx_.TryCancel();
-    reader_.join();
-    stream_->Finish().IgnoreError();  // canceled on purpose
-  }
-
- private:
-  void Read() {
-    v1::WatchResponse resp;
-    while (stream_->Read(&resp)) {
-      const auto now = std::chrono::steady_clock::now();
-      const int id = static_cast<int>(resp.watch_id()) - 1;
-      if (resp.canceled()) {
-        sink_->Lost(id, absl::StrCat("canceled: ", resp.cancel_reason()));
-        continue;
-      }
-      if (resp.created()) sink_->Armed(id);
-      for (int i = 0; i < resp.events_size(); ++i) sink_->Event(id, now, true);
-    }
-    if (closing_) return;
-    for (int id : ids_) sink_->Lost(id, "watch stream ended");
-  }
-
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Watch::Stub> stub_;
-  WatchSink* const sink_;
-  std::vector<int> ids_;
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::WatchRequest, v1::WatchResponse>> stream_;
-  std::atomic<bool> closing_{false};
-  std::thread reader_;
-};
 
 // Session.Open, Create (EPHEMERAL, with the session as its write context),
 // Session.Close: the three round trips of a short-lived Synod client.
@@ -250,7 +190,17 @@ class SynodDriver : public Driver {
                                                   const std::string& key,
                                                   const std::vector<int>& ids,
                                                   WatchSink* sink) override {
-    auto w = std::make_unique<SynodWatchers>(endpoint, index, sink);
+    // Watch ids on the wire are the watcher ids plus one (etcd 3.4 takes
+    // client-chosen ids too).
+    auto w = std::make_unique<GrpcWatchers<v1::Watch, v1::WatchRequest, v1::WatchResponse>>(
+        OwnConnectionChannel(endpoint, index), sink,
+        [](const std::string& key, uint64_t watch_id) {
+          v1::WatchRequest req;
+          req.mutable_create()->set_watch_id(watch_id);
+          req.mutable_create()->set_path(key);
+          req.mutable_create()->set_kind(v1::WATCH_PERSISTENT);
+          return req;
+        });
     if (absl::Status s = w->Start(key, ids); !s.ok()) return s;
     return w;
   }
