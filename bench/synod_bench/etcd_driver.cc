@@ -98,7 +98,7 @@ class EtcdSessionClient : public SessionClient {
       grpc::ClientContext ctx;
       ctx.set_deadline(DeadlineIn(timeout_ms_));
       grpc::Status s = leases_->LeaseGrant(&ctx, grant, &granted);
-      if (!s.ok()) return Error("lease grant", s);
+      if (!s.ok()) return CallError("lease grant", s);
       if (!granted.error().empty()) {
         return absl::UnavailableError(absl::StrCat("lease grant: ", granted.error()));
       }
@@ -121,17 +121,12 @@ class EtcdSessionClient : public SessionClient {
     grpc::ClientContext ctx;
     ctx.set_deadline(DeadlineIn(timeout_ms_));
     grpc::Status revoke_status = leases_->LeaseRevoke(&ctx, revoke, &revoked);
-    if (!put_status.ok()) return Error("put with lease", put_status);
-    if (!revoke_status.ok()) return Error("lease revoke", revoke_status);
+    if (!put_status.ok()) return CallError("put with lease", put_status);
+    if (!revoke_status.ok()) return CallError("lease revoke", revoke_status);
     return absl::OkStatus();
   }
 
  private:
-  static absl::Status Error(const char* what, const grpc::Status& s) {
-    return absl::UnavailableError(
-        absl::StrCat(what, ": grpc ", s.error_code(), ": ", s.error_message()));
-  }
-
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<etcdserverpb::Lease::Stub> leases_;
   std::unique_ptr<etcdserverpb::KV::Stub> kv_;

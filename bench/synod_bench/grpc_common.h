@@ -10,16 +10,24 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/status.h"
 
 namespace synod::bench {
 
 inline std::chrono::system_clock::time_point DeadlineIn(int ms) {
   return std::chrono::system_clock::now() + std::chrono::milliseconds(ms);
+}
+
+// A failed call as the error of the step `what` of a workload.
+inline absl::Status CallError(const char* what, const grpc::Status& s) {
+  return absl::UnavailableError(
+      absl::StrCat(what, ": grpc ", s.error_code(), ": ", s.error_message()));
 }
 
 // Each load connection gets its own TCP connection, as separate client

@@ -108,7 +108,7 @@ class SynodSessionClient : public SessionClient {
       grpc::ClientContext ctx;
       ctx.set_deadline(DeadlineIn(timeout_ms_));
       grpc::Status s = sessions_->Open(&ctx, open, &opened);
-      if (!s.ok()) return Error("open session", s);
+      if (!s.ok()) return CallError("open session", s);
     }
     v1::CreateRequest create;
     create.mutable_op()->set_path(key);
@@ -132,17 +132,12 @@ class SynodSessionClient : public SessionClient {
     grpc::ClientContext ctx;
     ctx.set_deadline(DeadlineIn(timeout_ms_));
     grpc::Status close_status = sessions_->Close(&ctx, close, &closed);
-    if (!create_status.ok()) return Error("create ephemeral", create_status);
-    if (!close_status.ok()) return Error("close session", close_status);
+    if (!create_status.ok()) return CallError("create ephemeral", create_status);
+    if (!close_status.ok()) return CallError("close session", close_status);
     return absl::OkStatus();
   }
 
  private:
-  static absl::Status Error(const char* what, const grpc::Status& s) {
-    return absl::UnavailableError(
-        absl::StrCat(what, ": grpc ", s.error_code(), ": ", s.error_message()));
-  }
-
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Session::Stub> sessions_;
   std::unique_ptr<v1::Tree::Stub> tree_;
