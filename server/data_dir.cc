@@ -102,7 +102,7 @@ absl::StatusOr<std::unique_ptr<DataDir>> DataDir::Open(const std::string& path,
   const std::string id_path = path + "/IDENTITY";
   std::ifstream in(id_path);
   if (!in) {
-    if (std::filesystem::exists(dir->db_path())) {
+    if (std::filesystem::exists(dir->db_path()) || std::filesystem::exists(dir->raft_log_dir())) {
       return absl::FailedPreconditionError(
           absl::StrCat("data dir ", path,
                        " holds a database but no IDENTITY file; refusing to guess whose "

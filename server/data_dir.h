@@ -44,6 +44,7 @@ class DataDir {
 
   const std::string& path() const { return path_; }
   std::string db_path() const { return path_ + "/db"; }
+  std::string raft_log_dir() const { return path_ + "/raftlog"; }
   std::string snapshot_dir() const { return path_ + "/snapshots"; }
   const Identity& identity() const { return identity_; }
   // True if this Open created the identity (a brand-new member).

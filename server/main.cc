@@ -68,7 +68,11 @@ ABSL_FLAG(int32_t, cache_mb, 64,
           "overhead it bounds the replica's memory, whatever the tree's size.");
 ABSL_FLAG(int32_t, log_cache_mb, 16,
           "Recent Raft log entries kept in memory, MiB (a follower behind by less is "
-          "served without reading RocksDB).");
+          "served without reading the disk).");
+ABSL_FLAG(int32_t, log_segment_mb, 16,
+          "Size of one Raft log segment file, MiB (1 to 1024). Segments are filled with "
+          "zeros before use so that the fsync of each write overwrites allocated blocks; "
+          "the log's disk use is a few segments.");
 ABSL_FLAG(int64_t, max_data_bytes, 1 << 20,
           "Largest node data accepted (TOO_LARGE above). Must be equal on all replicas.");
 ABSL_FLAG(int32_t, max_multi_ops, 1000,
@@ -146,6 +150,7 @@ int main(int argc, char** argv) {
   options.snapshot_threshold = absl::GetFlag(FLAGS_snapshot_threshold);
   options.cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_cache_mb)) << 20;
   options.log_cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_log_cache_mb)) << 20;
+  options.log_segment_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_log_segment_mb)) << 20;
   options.max_data_bytes = absl::GetFlag(FLAGS_max_data_bytes);
   options.max_multi_ops = static_cast<size_t>(absl::GetFlag(FLAGS_max_multi_ops));
   options.history_per_node = static_cast<uint32_t>(absl::GetFlag(FLAGS_history_per_node));
@@ -171,6 +176,10 @@ int main(int argc, char** argv) {
       options.history_per_node == 0 || options.min_session_timeout_ms <= 0 ||
       options.max_session_timeout_ms < options.min_session_timeout_ms) {
     synod::server::Log("synod: flags must be positive (see --help)");
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_log_segment_mb) < 1 || absl::GetFlag(FLAGS_log_segment_mb) > 1024) {
+    synod::server::Log("synod: --log_segment_mb must be between 1 and 1024");
     return 2;
   }
 

@@ -240,6 +240,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
 
   storage::LogStore::Options log_options;
   log_options.cache_bytes = options.log_cache_bytes;
+  log_options.dir = p->data_dir->raft_log_dir();
+  log_options.segment_bytes = options.log_segment_bytes;
   absl::StatusOr<std::unique_ptr<storage::LogStore>> log =
       storage::LogStore::Open(p->env.get(), log_options);
   if (!log.ok()) {

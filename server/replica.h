@@ -42,6 +42,7 @@ struct ReplicaOptions {
   uint64_t snapshot_threshold = 100000;
   size_t cache_bytes = 64u << 20;      // RocksDB block cache and memtables (--cache_mb)
   size_t log_cache_bytes = 16u << 20;  // LogStore tail cache (--log_cache_mb)
+  uint64_t log_segment_bytes = 16u << 20;  // LogStore segment files (--log_segment_mb)
   int64_t max_data_bytes = 1 << 20;
   size_t max_multi_ops = 1000;
   uint32_t history_per_node = 10;

@@ -158,8 +158,10 @@ absl::Status BuildMember(const ReplicaOptions& options, const InitialCluster& cl
   env_options.block_cache_bytes = std::min<size_t>(options.cache_bytes, 64u << 20);
   absl::StatusOr<std::unique_ptr<storage::RocksEnv>> env = storage::RocksEnv::Open(env_options);
   if (!env.ok()) return env.status();
+  storage::LogStore::Options log_options;
+  log_options.dir = (*data_dir)->raft_log_dir();
   absl::StatusOr<std::unique_ptr<storage::LogStore>> log =
-      storage::LogStore::Open(env->get(), storage::LogStore::Options());
+      storage::LogStore::Open(env->get(), log_options);
   if (!log.ok()) return log.status();
   if (!(*log)->IsEmpty()) return absl::InternalError(absl::StrCat(dir, " already holds a log"));
   absl::StatusOr<std::unique_ptr<storage::RocksTreeStore>> store =

@@ -91,7 +91,9 @@ TEST_F(RestoreTest, BuildsAMemberAtTheBackupsRevision) {
   env_options.block_cache_bytes = 8 << 20;
   auto env = storage::RocksEnv::Open(env_options);
   ASSERT_TRUE(env.ok()) << env.status();
-  auto log = storage::LogStore::Open(env->get(), storage::LogStore::Options());
+  storage::LogStore::Options log_options;
+  log_options.dir = (*dd)->raft_log_dir();
+  auto log = storage::LogStore::Open(env->get(), log_options);
   ASSERT_TRUE(log.ok()) << log.status();
   absl::StatusOr<raft::Snapshot> snap = (*log)->GetSnapshot();
   ASSERT_TRUE(snap.ok());

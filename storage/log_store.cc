@@ -1,85 +1,15 @@
 #include "storage/log_store.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <limits>
-#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "rocksdb/file_checksum.h"
-#include "rocksdb/iterator.h"
-#include "rocksdb/slice.h"
-#include "rocksdb/write_batch.h"
+#include "storage/legacy_log.h"
 
 namespace synod::storage {
 namespace {
-
-constexpr char kHardStateKey[] = "hard_state";
-constexpr char kSnapshotKey[] = "snapshot";
-constexpr char kLogLastKey[] = "log_last";
-
-void PutBigEndian64(std::string* out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
-}
-
-uint64_t GetBigEndian64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-
-uint32_t Crc32c(std::string_view bytes) {
-  // RocksDB's CRC32C through its public checksum-generator interface; the
-  // 4 bytes it returns are compared as a number.
-  static const auto factory = rocksdb::GetFileChecksumGenCrc32cFactory();
-  auto gen = factory->CreateFileChecksumGenerator(rocksdb::FileChecksumGenContext{});
-  gen->Update(bytes.data(), bytes.size());
-  gen->Finalize();
-  const std::string sum = gen->GetChecksum();
-  uint32_t v = 0;
-  for (char c : sum) v = (v << 8) | static_cast<uint8_t>(c);
-  return v;
-}
-
-std::string EncodeEntry(const raft::Entry& entry) {
-  // Serialized in place after the 4 checksum bytes: one allocation and no
-  // copy of the body (entries are mostly client data).
-  const size_t size = entry.ByteSizeLong();
-  std::string out(4 + size, '\0');
-  entry.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out.data() + 4));
-  const uint32_t crc = Crc32c(std::string_view(out).substr(4));
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(crc >> (24 - 8 * i));
-  return out;
-}
-
-absl::StatusOr<raft::Entry> DecodeEntry(raft::LogIndex key_index, const rocksdb::Slice& value) {
-  if (value.size() < 4) {
-    return absl::DataLossError(absl::StrCat("log entry ", key_index, ": value too short"));
-  }
-  uint32_t stored = 0;
-  for (int i = 0; i < 4; ++i) stored = (stored << 8) | static_cast<uint8_t>(value.data()[i]);
-  const std::string_view body(value.data() + 4, value.size() - 4);
-  if (Crc32c(body) != stored) {
-    return absl::DataLossError(absl::StrCat("log entry ", key_index, ": checksum mismatch"));
-  }
-  raft::Entry entry;
-  if (!entry.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-    return absl::DataLossError(absl::StrCat("log entry ", key_index, ": unparsable"));
-  }
-  if (entry.index() != key_index) {
-    return absl::DataLossError(
-        absl::StrCat("log entry under key ", key_index, " has index ", entry.index()));
-  }
-  return entry;
-}
-
-std::string EncodeLast(raft::LogIndex index, raft::Term term) {
-  std::string out;
-  PutBigEndian64(&out, index);
-  PutBigEndian64(&out, term);
-  return out;
-}
 
 [[noreturn]] void Fatal(const absl::Status& status, const char* what) {
   std::fprintf(stderr, "FATAL: LogStore: %s: %s\n", what, status.ToString().c_str());
@@ -87,94 +17,143 @@ std::string EncodeLast(raft::LogIndex index, raft::Term term) {
   std::abort();
 }
 
-void CheckOk(const rocksdb::Status& s, const char* what) {
-  if (!s.ok()) Fatal(FromRocks(s, what), what);
+template <typename Message>
+absl::Status Parse(std::string_view body, Message* out, const RecordLocation& at,
+                   const char* what) {
+  if (!out->ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    return absl::DataLossError(absl::StrCat("log segment ", at.segment, " offset ", at.offset,
+                                            ": unparsable ", what));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-std::string LogKey(raft::LogIndex index) {
-  std::string key;
-  PutBigEndian64(&key, index);
-  return key;
-}
-
 absl::StatusOr<std::unique_ptr<LogStore>> LogStore::Open(RocksEnv* env, const Options& options) {
-  std::unique_ptr<LogStore> store(new LogStore(env, options));
-  if (absl::Status s = store->Load(); !s.ok()) return s;
+  std::unique_ptr<LogStore> store(new LogStore(options));
+  LogSegments::Options seg_options;
+  seg_options.dir = options.dir;
+  seg_options.segment_bytes = options.segment_bytes;
+  LogStore* self = store.get();
+  {
+    // Replay runs on this thread, inside LogSegments::Open.
+    absl::MutexLock lock(&self->mu_);
+    absl::StatusOr<std::unique_ptr<LogSegments>> segments = LogSegments::Open(
+        seg_options,
+        [self](RecordType type, std::string_view body, const RecordLocation& at)
+            ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->Replay(type, body, at); });
+    if (!segments.ok()) return segments.status();
+    store->segments_ = *std::move(segments);
+    if (absl::Status s = store->Verify(); !s.ok()) return s;
+  }
+  if (env != nullptr) {
+    if (absl::Status s = store->MoveLegacyLog(env); !s.ok()) return s;
+  }
   return store;
 }
 
-absl::Status LogStore::Load() {
-  rocksdb::DB* db = env_->db();
-  rocksdb::ColumnFamilyHandle* meta = env_->cf(ColumnFamily::kRaftMeta);
-  absl::MutexLock lock(&mu_);
+absl::Status LogStore::Replay(RecordType type, std::string_view body, const RecordLocation& at) {
+  switch (type) {
+    case RecordType::kEntry: {
+      raft::Entry entry;
+      if (absl::Status s = Parse(body, &entry, at, "entry"); !s.ok()) return s;
+      const raft::LogIndex index = entry.index();
+      if (index <= snapshot_.metadata().index()) {
+        return absl::DataLossError(absl::StrCat("log entry ", index, " is at or below the snapshot ",
+                                                snapshot_.metadata().index()));
+      }
+      if (index > last_index_ + 1) {
+        // Entries before it were in segments deleted after a snapshot
+        // covered them; a snapshot-base record further on must close the
+        // gap (Verify checks).
+        ResetTo(index - 1, 0);
+      } else if (index <= last_index_) {
+        // A conflicting tail (§5.3): this entry replaces it.
+        if (index >= locs_first_) {
+          locs_.resize(index - locs_first_);
+        } else {
+          locs_.clear();
+        }
+        while (!cache_.empty() && cache_.back().entry.index() >= index) {
+          cache_memory_ -= cache_.back().memory;
+          cache_.pop_back();
+        }
+      }
+      raft::Term prev_term = 0;
+      if (index - 1 == snapshot_.metadata().index()) {
+        prev_term = snapshot_.metadata().term();
+      } else if (!cache_.empty() && cache_.back().entry.index() == index - 1) {
+        prev_term = cache_.back().entry.term();
+      }
+      if (entry.term() < prev_term) {
+        return absl::DataLossError(absl::StrCat("log entry ", index, " has term ", entry.term(),
+                                                " below its predecessor's ", prev_term));
+      }
+      AppendLocation(index, at);
+      std::vector<raft::Entry> one;
+      one.push_back(std::move(entry));
+      CacheAppend(std::move(one));
+      raft::LogIndex& seg_last = segment_last_[at.segment];
+      seg_last = std::max(seg_last, index);
+      return absl::OkStatus();
+    }
+    case RecordType::kHardState:
+      has_hard_state_ = true;
+      return Parse(body, &hard_state_, at, "hard state");
+    case RecordType::kSnapshotReset: {
+      raft::Snapshot snapshot;
+      if (absl::Status s = Parse(body, &snapshot, at, "snapshot"); !s.ok()) return s;
+      snapshot_ = std::move(snapshot);
+      has_snapshot_ = true;
+      ResetTo(snapshot_.metadata().index(), snapshot_.metadata().term());
+      return absl::OkStatus();
+    }
+    case RecordType::kSnapshotBase: {
+      raft::Snapshot snapshot;
+      if (absl::Status s = Parse(body, &snapshot, at, "snapshot"); !s.ok()) return s;
+      if (has_snapshot_ && snapshot.metadata().index() <= snapshot_.metadata().index()) {
+        return absl::OkStatus();  // a segment's head repeating what is known
+      }
+      snapshot_ = std::move(snapshot);
+      has_snapshot_ = true;
+      DropThrough(snapshot_.metadata().index());
+      return absl::OkStatus();
+    }
+  }
+  return absl::DataLossError(absl::StrCat("log record of unknown type ", static_cast<int>(type)));
+}
 
-  std::string value;
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, kHardStateKey, &value);
-  if (s.ok()) {
-    if (!hard_state_.ParseFromString(value)) return absl::DataLossError("unparsable hard state");
-    has_hard_state_ = true;
-  } else if (!s.IsNotFound()) {
-    return FromRocks(s, "read hard state");
-  }
-  s = db->Get(rocksdb::ReadOptions(), meta, kSnapshotKey, &value);
-  if (s.ok()) {
-    if (!snapshot_.ParseFromString(value)) return absl::DataLossError("unparsable snapshot record");
-    has_snapshot_ = true;
-  } else if (!s.IsNotFound()) {
-    return FromRocks(s, "read snapshot record");
-  }
-  std::optional<std::pair<raft::LogIndex, raft::Term>> recorded_last;
-  s = db->Get(rocksdb::ReadOptions(), meta, kLogLastKey, &value);
-  if (s.ok()) {
-    if (value.size() != 16) return absl::DataLossError("malformed log_last record");
-    recorded_last.emplace(GetBigEndian64(value.data()), GetBigEndian64(value.data() + 8));
-  } else if (!s.IsNotFound()) {
-    return FromRocks(s, "read log_last record");
-  }
-
+absl::Status LogStore::Verify() const {
   const raft::LogIndex snap_index = snapshot_.metadata().index();
-  last_index_ = snap_index;
-  last_term_ = snapshot_.metadata().term();
-
-  // Verify every retained entry; keep the newest ones in the cache.
-  std::unique_ptr<rocksdb::Iterator> it(
-      db->NewIterator(rocksdb::ReadOptions(), env_->cf(ColumnFamily::kRaftLog)));
-  for (it->Seek(LogKey(snap_index + 1)); it->Valid(); it->Next()) {
-    if (it->key().size() != 8) return absl::DataLossError("malformed log key");
-    const raft::LogIndex index = GetBigEndian64(it->key().data());
-    if (index != last_index_ + 1) {
-      return absl::DataLossError(
-          absl::StrCat("hole in the log: entry ", index, " follows ", last_index_));
-    }
-    absl::StatusOr<raft::Entry> entry = DecodeEntry(index, it->value());
-    if (!entry.ok()) return entry.status();
-    if (entry->term() < last_term_) {
-      return absl::DataLossError(absl::StrCat("log entry ", index, " has term ", entry->term(),
-                                              " below its predecessor's ", last_term_));
-    }
-    last_index_ = index;
-    last_term_ = entry->term();
-    CachePush(*std::move(entry));
-    CacheTrim();
+  if (!locs_.empty() && locs_first_ != snap_index + 1) {
+    return absl::DataLossError(absl::StrCat("hole in the log: entry ", locs_first_,
+                                            " follows the snapshot at ", snap_index));
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "scan log");
-
-  if (recorded_last.has_value()) {
-    if (recorded_last->first != last_index_ || recorded_last->second != last_term_) {
-      return absl::DataLossError(absl::StrCat(
-          "log ends at index ", last_index_, " term ", last_term_, " but was written up to index ",
-          recorded_last->first, " term ", recorded_last->second, " (truncated or corrupt tail)"));
-    }
-  } else if (last_index_ != snap_index) {
-    return absl::DataLossError("log entries present without a log_last record");
+  if (last_index_ < snap_index) {
+    return absl::DataLossError(
+        absl::StrCat("log ends at ", last_index_, ", before its snapshot at ", snap_index));
   }
   if (hard_state_.commit() > last_index_) {
     return absl::DataLossError(absl::StrCat("commit index ", hard_state_.commit(),
                                             " is past the end of the log (", last_index_, ")"));
   }
   return absl::OkStatus();
+}
+
+absl::Status LogStore::MoveLegacyLog(RocksEnv* env) {
+  absl::StatusOr<std::optional<LegacyLog>> legacy = ReadLegacyLog(env);
+  if (!legacy.ok()) return legacy.status();
+  if (!legacy->has_value()) return absl::OkStatus();
+  if (IsEmpty()) {
+    LegacyLog& log = **legacy;
+    // One synced write holds it all; only then is the old copy dropped (a
+    // crash in between leaves both, and the next Open drops the old one).
+    const size_t count = log.entries.size();
+    Save(log.snapshot, std::move(log.entries), log.hard_state, /*sync=*/true);
+    std::fprintf(stderr, "LogStore: moved the Raft log (%zu entries) from RocksDB to %s\n", count,
+                 options_.dir.c_str());
+  }
+  return DropLegacyLog(env);
 }
 
 bool LogStore::IsEmpty() const {
@@ -209,82 +188,97 @@ void LogStore::Save(raft::Ready* ready) {
   ready->entries.clear();
 }
 
+RecordLocation LogStore::WriteBatch(RecordBatch* batch, bool sync) {
+  if (!segments_->Fits(batch->bytes())) {
+    // The new segment starts with everything a replay from it needs.
+    RecordBatch head;
+    {
+      absl::MutexLock lock(&mu_);
+      if (has_snapshot_) head.Add(RecordType::kSnapshotBase, snapshot_);
+      if (has_hard_state_) head.Add(RecordType::kHardState, hard_state_);
+    }
+    segments_->Rotate(head.bytes() + batch->bytes());
+    if (!head.empty()) segments_->Write(&head, /*sync=*/false);
+  }
+  return segments_->Write(batch, sync);
+}
+
 void LogStore::Save(const std::optional<raft::Snapshot>& snapshot, std::vector<raft::Entry> entries,
                     const std::optional<raft::HardState>& hard_state, bool sync) {
   if (!snapshot.has_value() && entries.empty() && !hard_state.has_value()) return;
-  rocksdb::ColumnFamilyHandle* log = env_->cf(ColumnFamily::kRaftLog);
-  rocksdb::ColumnFamilyHandle* meta = env_->cf(ColumnFamily::kRaftMeta);
-
   raft::LogIndex last_index;
-  raft::Term last_term;
   {
     absl::MutexLock lock(&mu_);
     last_index = last_index_;
-    last_term = last_term_;
+  }
+  if (snapshot.has_value()) last_index = snapshot->metadata().index();
+  if (!entries.empty() && entries.front().index() > last_index + 1) {
+    Fatal(absl::InternalError(absl::StrCat("append at ", entries.front().index(),
+                                           " leaves a hole after ", last_index)),
+          "append");
   }
 
-  rocksdb::WriteBatch batch;
-  if (snapshot.has_value()) {
-    // An installed snapshot replaces the whole log (§5.3: the follower's log
-    // is discarded; entries after the snapshot arrive afterwards).
-    CheckOk(batch.DeleteRange(log, LogKey(0), LogKey(std::numeric_limits<uint64_t>::max())),
-            "batch delete log");
-    CheckOk(batch.Put(meta, kSnapshotKey, snapshot->SerializeAsString()), "batch put snapshot");
-    last_index = snapshot->metadata().index();
-    last_term = snapshot->metadata().term();
-  }
+  RecordBatch batch;
+  if (snapshot.has_value()) batch.Add(RecordType::kSnapshotReset, *snapshot);
+  std::vector<size_t> starts;
+  starts.reserve(entries.size());
+  for (const raft::Entry& e : entries) starts.push_back(batch.Add(RecordType::kEntry, e));
+  if (hard_state.has_value()) batch.Add(RecordType::kHardState, *hard_state);
+  const RecordLocation at = WriteBatch(&batch, sync || snapshot.has_value());
+
   if (!entries.empty()) {
-    const raft::LogIndex first = entries.front().index();
-    if (first > last_index + 1) {
-      Fatal(absl::InternalError(
-                absl::StrCat("append at ", first, " leaves a hole after ", last_index)),
-            "append");
-    }
-    const raft::LogIndex new_last = entries.back().index();
-    if (new_last < last_index) {
-      // The new entries conflict with a longer tail: drop what they do not
-      // overwrite (overwritten keys are simply Put again).
-      CheckOk(batch.DeleteRange(log, LogKey(new_last + 1), LogKey(last_index + 1)),
-              "batch truncate log");
-    }
-    for (const raft::Entry& e : entries) {
-      CheckOk(batch.Put(log, LogKey(e.index()), EncodeEntry(e)), "batch put entry");
-    }
-    last_index = new_last;
-    last_term = entries.back().term();
+    raft::LogIndex& seg_last = segment_last_[at.segment];
+    seg_last = std::max(seg_last, entries.back().index());
   }
-  if (snapshot.has_value() || !entries.empty()) {
-    CheckOk(batch.Put(meta, kLogLastKey, EncodeLast(last_index, last_term)), "batch put log_last");
-  }
-  if (hard_state.has_value()) {
-    CheckOk(batch.Put(meta, kHardStateKey, hard_state->SerializeAsString()),
-            "batch put hard state");
-  }
-
-  // Written unsynced, then made durable with SyncWAL: the same fdatasync of
-  // the shared WAL (and of its directory after a WAL switch) as a synced
-  // Write, and Save still returns only after it. But a synced Write keeps
-  // RocksDB's write queue through the fdatasync, so the apply thread's
-  // unsynced batch that queues behind it (or joins its group) waits for the
-  // disk; SyncWAL runs outside the queue. The batch is readable in RocksDB
-  // before it is durable, but the core (on this thread) learns of the new
-  // entries only through the view updated below, after the sync.
-  CheckOk(env_->db()->Write(rocksdb::WriteOptions(), &batch), "write Raft log batch");
-  if (sync || snapshot.has_value()) CheckOk(env_->db()->SyncWAL(), "sync Raft log");
-
   absl::MutexLock lock(&mu_);
   if (snapshot.has_value()) {
     snapshot_ = *snapshot;
     has_snapshot_ = true;
-    cache_.clear();
-    cache_memory_ = 0;
-    last_index_ = snapshot->metadata().index();
-    last_term_ = snapshot->metadata().term();
+    ResetTo(snapshot->metadata().index(), snapshot->metadata().term());
   }
-  if (!entries.empty()) CacheAppend(std::move(entries));
+  if (!entries.empty()) {
+    const raft::LogIndex first = entries.front().index();
+    if (first <= last_index_) locs_.resize(first > locs_first_ ? first - locs_first_ : 0);
+    for (size_t i = 0; i < entries.size(); ++i) {
+      // RecordBatch::Add computed each entry's size (cached in the message).
+      const auto size = static_cast<uint32_t>(entries[i].GetCachedSize());
+      AppendLocation(entries[i].index(),
+                     RecordLocation{at.segment, static_cast<uint32_t>(at.offset + starts[i]), size});
+    }
+    CacheAppend(std::move(entries));
+  }
   if (hard_state.has_value()) {
     hard_state_ = *hard_state;
     has_hard_state_ = true;
+  }
+}
+
+void LogStore::AppendLocation(raft::LogIndex index, const RecordLocation& at) {
+  if (locs_.empty()) locs_first_ = index;
+  locs_.push_back(at);
+}
+
+void LogStore::ResetTo(raft::LogIndex index, raft::Term term) {
+  locs_.clear();
+  locs_first_ = index + 1;
+  cache_.clear();
+  cache_memory_ = 0;
+  last_index_ = index;
+  last_term_ = term;
+}
+
+void LogStore::DropThrough(raft::LogIndex index) {
+  if (index >= last_index_) {
+    ResetTo(index, snapshot_.metadata().term());
+    return;
+  }
+  if (index >= locs_first_) {
+    locs_.erase(locs_.begin(), locs_.begin() + static_cast<ptrdiff_t>(index + 1 - locs_first_));
+    locs_first_ = index + 1;
+  }
+  while (!cache_.empty() && cache_.front().entry.index() <= index) {
+    cache_memory_ -= cache_.front().memory;
+    cache_.pop_front();
   }
 }
 
@@ -304,9 +298,9 @@ void LogStore::CacheAppend(std::vector<raft::Entry>&& entries) {
 
 size_t LogStore::CachedMemory(const raft::Entry& entry) {
   // The entry's payload lives in its own heap block; the message, its
-  // bookkeeping and the deque slot are sizeof(Cached). Other fields are
-  // integers inside the message.
-  return sizeof(Cached) + entry.data().capacity();
+  // bookkeeping and the deque slot are sizeof(Cached), its location another
+  // deque slot. Other fields are integers inside the message.
+  return sizeof(Cached) + sizeof(RecordLocation) + entry.data().capacity();
 }
 
 void LogStore::CachePush(raft::Entry&& entry) {
@@ -330,7 +324,6 @@ size_t LogStore::cache_memory() const {
 
 absl::Status LogStore::SaveSnapshot(const raft::Snapshot& snapshot) {
   const raft::LogIndex index = snapshot.metadata().index();
-  raft::LogIndex first;
   {
     absl::MutexLock lock(&mu_);
     if (index <= snapshot_.metadata().index()) {
@@ -341,7 +334,6 @@ absl::Status LogStore::SaveSnapshot(const raft::Snapshot& snapshot) {
       return absl::FailedPreconditionError(
           absl::StrCat("snapshot at ", index, " is past the log end ", last_index_));
     }
-    first = snapshot_.metadata().index() + 1;
   }
   absl::StatusOr<raft::Term> term = TermAt(index);
   if (!term.ok()) return term.status();
@@ -349,24 +341,27 @@ absl::Status LogStore::SaveSnapshot(const raft::Snapshot& snapshot) {
     return absl::FailedPreconditionError(absl::StrCat(
         "snapshot at ", index, " has term ", snapshot.metadata().term(), ", log has ", *term));
   }
-  rocksdb::WriteBatch batch;
-  CheckOk(batch.Put(env_->cf(ColumnFamily::kRaftMeta), kSnapshotKey, snapshot.SerializeAsString()),
-          "batch put snapshot");
-  CheckOk(batch.DeleteRange(env_->cf(ColumnFamily::kRaftLog), LogKey(first), LogKey(index + 1)),
-          "batch compact log");
-  // Synced: it also makes every earlier (unsynced) apply batch durable, so
-  // the state covers the deleted entries before they are gone.
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  CheckOk(env_->db()->Write(wo, &batch), "write snapshot record");
-
-  absl::MutexLock lock(&mu_);
-  snapshot_ = snapshot;
-  has_snapshot_ = true;
-  while (!cache_.empty() && cache_.front().entry.index() <= index) {
-    cache_memory_ -= cache_.front().memory;
-    cache_.pop_front();
+  RecordBatch batch;
+  batch.Add(RecordType::kSnapshotBase, snapshot);
+  // Synced before any segment goes: a replay from the remaining ones needs
+  // this record to close the gap the deleted entries leave.
+  WriteBatch(&batch, /*sync=*/true);
+  {
+    absl::MutexLock lock(&mu_);
+    snapshot_ = snapshot;
+    has_snapshot_ = true;
+    DropThrough(index);
   }
+  // Delete the oldest segments while every entry they hold is covered.
+  uint32_t keep_from = segments_->current_segment();
+  for (const auto& [segment, last] : segment_last_) {
+    if (last > index) {
+      keep_from = std::min(keep_from, segment);
+      break;
+    }
+  }
+  segments_->DeleteBefore(keep_from);
+  segment_last_.erase(segment_last_.begin(), segment_last_.lower_bound(keep_from));
   return absl::OkStatus();
 }
 
@@ -381,7 +376,6 @@ absl::StatusOr<raft::InitialState> LogStore::GetInitialState() const {
 absl::StatusOr<std::vector<raft::Entry>> LogStore::Entries(raft::LogIndex lo, raft::LogIndex hi,
                                                            uint64_t max_bytes) const {
   std::vector<raft::Entry> out;
-  raft::LogIndex cache_first;
   {
     absl::MutexLock lock(&mu_);
     if (lo <= snapshot_.metadata().index()) {
@@ -392,7 +386,8 @@ absl::StatusOr<std::vector<raft::Entry>> LogStore::Entries(raft::LogIndex lo, ra
           absl::StrCat("entries up to ", hi - 1, " requested; log ends at ", last_index_));
     }
     if (lo >= hi) return out;
-    cache_first = cache_.empty() ? last_index_ + 1 : cache_.front().entry.index();
+    const raft::LogIndex cache_first =
+        cache_.empty() ? last_index_ + 1 : cache_.front().entry.index();
     if (lo >= cache_first) {
       uint64_t bytes = 0;
       for (size_t i = lo - cache_first; i < cache_.size() && cache_[i].entry.index() < hi; ++i) {
@@ -403,45 +398,46 @@ absl::StatusOr<std::vector<raft::Entry>> LogStore::Entries(raft::LogIndex lo, ra
       return out;
     }
   }
-  // Older than the cache: read from RocksDB (outside the lock; the writer
-  // never rewrites entries below the cache except by truncation, which the
-  // core never asks to read concurrently).
-  absl::StatusOr<std::vector<raft::Entry>> read = ReadEntries(lo, hi, max_bytes);
-  if (!read.ok()) return read.status();
-  return read;
+  // Older than the cache: read the files (outside the lock).
+  return ReadEntries(lo, hi, max_bytes);
 }
 
 absl::StatusOr<std::vector<raft::Entry>> LogStore::ReadEntries(raft::LogIndex lo, raft::LogIndex hi,
                                                                uint64_t max_bytes) const {
-  std::vector<raft::Entry> out;
-  const std::string upper = LogKey(hi);
-  rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(
-      env_->db()->NewIterator(ro, env_->cf(ColumnFamily::kRaftLog)));
-  uint64_t bytes = 0;
-  raft::LogIndex expect = lo;
-  for (it->Seek(LogKey(lo)); it->Valid(); it->Next()) {
-    const raft::LogIndex index = GetBigEndian64(it->key().data());
-    if (index != expect) {
-      return absl::DataLossError(absl::StrCat("log entry ", expect, " missing"));
-    }
-    absl::StatusOr<raft::Entry> entry = DecodeEntry(index, it->value());
-    if (!entry.ok()) return entry.status();
-    bytes += entry->ByteSizeLong();
-    if (!out.empty() && bytes > max_bytes) break;
-    out.push_back(*std::move(entry));
-    ++expect;
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "read log");
-  if (out.empty() || (expect < hi && bytes <= max_bytes)) {
-    // The range was compacted under us (a snapshot landed meanwhile).
+  std::vector<RecordLocation> where;
+  {
     absl::MutexLock lock(&mu_);
-    if (lo <= snapshot_.metadata().index()) {
+    if (lo < locs_first_) {
       return absl::OutOfRangeError(absl::StrCat("entry ", lo, " is compacted"));
     }
-    return absl::DataLossError(absl::StrCat("log entries [", lo, ", ", hi, ") missing"));
+    hi = std::min(hi, last_index_ + 1);
+    uint64_t bytes = 0;
+    for (raft::LogIndex i = lo; i < hi; ++i) {
+      const RecordLocation& at = locs_[i - locs_first_];
+      bytes += at.size;
+      if (!where.empty() && bytes > max_bytes) break;
+      where.push_back(at);
+    }
+  }
+  std::vector<raft::Entry> out;
+  out.reserve(where.size());
+  for (const RecordLocation& at : where) {
+    absl::StatusOr<std::string> body = segments_->Read(at, RecordType::kEntry);
+    if (!body.ok()) {
+      absl::MutexLock lock(&mu_);
+      if (lo <= snapshot_.metadata().index()) {
+        // Compacted under us (a snapshot landed meanwhile).
+        return absl::OutOfRangeError(absl::StrCat("entry ", lo, " is compacted"));
+      }
+      return body.status();
+    }
+    raft::Entry& entry = out.emplace_back();
+    if (absl::Status s = Parse(*body, &entry, at, "entry"); !s.ok()) return s;
+    const raft::LogIndex expect = lo + out.size() - 1;
+    if (entry.index() != expect) {
+      return absl::DataLossError(absl::StrCat("log record for entry ", expect, " holds entry ",
+                                              entry.index()));
+    }
   }
   return out;
 }

@@ -1,37 +1,36 @@
-// LogStore: the replica's durable Raft log and Raft metadata, on RocksDB.
+// LogStore: the replica's durable Raft log and Raft metadata, in segment
+// files of its own (LogSegments: pre-zeroed files, checksummed records).
 //
 // It is the LogStorage the Raft core reads, and the driver's one way to make a
 // Ready durable: Save() writes the Ready's snapshot metadata, its entries
-// (truncating a conflicting tail) and its hard state in ONE WriteBatch, synced
-// when the Ready says so. One fsync per Ready is the group commit of
-// dissertation §10.2.1: every proposal that reached the core since the last
-// Ready shares it.
+// and its hard state as records of ONE write, synced when the Ready says so.
+// One fsync per Ready is the group commit of dissertation §10.2.1: every
+// proposal that reached the core since the last Ready shares it.
 //
-// Layout:
-//   kRaftLog:  key = 8-byte big-endian index (so iteration is in log order),
-//              value = 4-byte CRC32C of the rest + serialized raftpb::Entry.
-//   kRaftMeta: "hard_state", "snapshot" (raftpb::Snapshot: metadata plus the
-//              small descriptor the driver puts in data), "log_last"
-//              (big-endian last index + term, written with every change of
-//              the log so a lost or truncated tail is noticed).
+// Records (log_segments.h): an entry record replaces the log from its index
+// on (a conflicting tail is dropped by the next entry at its index, §5.3); a
+// hard-state record replaces the hard state; a snapshot-reset record (an
+// installed snapshot) restarts the log after it; a snapshot-base record
+// (SaveSnapshot, and the head of every new segment together with the hard
+// state) compacts the log up to it. Every segment thus starts with all the
+// metadata, so once a snapshot covers all the entries of the oldest
+// segments they are deleted whole.
 //
-// What the per-entry checksum adds to RocksDB's own WAL and block checksums:
-// those prove that bytes read back are bytes RocksDB wrote; ours proves that
-// the entry under key i is the entry the driver wrote at index i (index and
-// term live inside the checksummed value), so a misplaced value, a value
-// mangled above RocksDB, a hole in the log or a tail shorter than "log_last"
-// is caught at Open instead of being served to the core or to a follower.
-// Open refuses such a log with DataLoss: it may hold entries this replica
-// acknowledged, so dropping them silently could lose committed writes; the
-// operator must rebuild this replica from its peers.
+// Open replays the records and verifies the log: entry index and term live
+// inside each checksummed record, and the log must be contiguous from the
+// snapshot with non-decreasing terms and a commit index inside it; else
+// DataLoss: it may hold entries this replica acknowledged, so dropping them
+// silently could lose committed writes; the operator must rebuild this
+// replica from its peers. A log kept in RocksDB by an earlier version
+// (legacy_log.h) is moved into segment files on the first Open.
 //
 // Failure policy: a failed write is fatal (the process aborts with a message).
 // After a failed fsync the kernel may have dropped the data; continuing could
 // acknowledge what was never persisted.
 //
-// Thread: Save/SaveSnapshot/Compact/Bootstrap are called by one writer thread
-// (the raft thread); the LogStorage reads may come from any thread. A mutex
-// guards the in-memory view; it is not held during RocksDB writes, and the
+// Thread: Save/SaveSnapshot/Bootstrap are called by one writer thread (the
+// raft thread); the LogStorage reads may come from any thread. A mutex
+// guards the in-memory view; it is not held during file writes, and the
 // view changes only after the write succeeded.
 //
 // Invariants: FirstIndex() == snapshot index + 1; LastIndex() >= snapshot
@@ -42,9 +41,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -54,6 +55,7 @@
 #include "raft/log_storage.h"
 #include "raft/ready.h"
 #include "raft/types.h"
+#include "storage/log_segments.h"
 #include "storage/rocks_env.h"
 
 namespace synod::storage {
@@ -71,12 +73,17 @@ class LogStore final : public raft::LogStorage {
     // size. A follower that is behind by less than this is served without
     // reading RocksDB.
     size_t cache_bytes = 16u << 20;
+    // Directory of the segment files (required).
+    std::string dir;
+    // Size of one segment file; the log's disk use is a few of them.
+    uint64_t segment_bytes = 16u << 20;
   };
 
-  // Loads and verifies the log (checksums, contiguity, terms, "log_last").
-  // `env` is not owned and must outlive the store.
-  // Errors: DataLoss (corrupt, truncated or inconsistent log), others from
-  // RocksDB.
+  // Loads and verifies the log (checksums, contiguity, terms); moves a
+  // legacy log out of `env` first. `env` may be null (no legacy log to look
+  // for); it is used only during Open.
+  // Errors: DataLoss (corrupt or inconsistent log), InvalidArgument (no
+  // dir), Internal (I/O), others from RocksDB.
   static absl::StatusOr<std::unique_ptr<LogStore>> Open(RocksEnv* env, const Options& options);
 
   LogStore(const LogStore&) = delete;
@@ -103,7 +110,8 @@ class LogStore final : public raft::LogStorage {
             const std::optional<raft::HardState>& hard_state, bool sync);
 
   // Records that a durable state snapshot covering [1, snapshot.index] now
-  // exists, and deletes the log entries it covers (DeleteRange). The log
+  // exists, and drops the log entries it covers (segments whose entries it
+  // all covers are deleted). The log
   // must hold snapshot.metadata.index with snapshot.metadata.term.
   // Errors: FailedPrecondition if the snapshot is older than the current one
   // or not in the log. Aborts the process on a failed write.
@@ -123,6 +131,8 @@ class LogStore final : public raft::LogStorage {
   // Memory the entry cache holds now, as counted against
   // Options::cache_bytes.
   size_t cache_memory() const;
+  // Segment files on disk now (tests, metrics).
+  size_t segment_count() const { return segments_->segment_count(); }
 
  private:
   struct Cached {
@@ -132,19 +142,32 @@ class LogStore final : public raft::LogStorage {
   };
   static size_t CachedMemory(const raft::Entry& entry);
 
-  LogStore(RocksEnv* env, const Options& options) : env_(env), options_(options) {}
+  explicit LogStore(const Options& options) : options_(options) {}
 
-  absl::Status Load();
-  // Reads [lo, hi) from RocksDB (not the cache), verifying each entry.
+  // Replays one record (Open).
+  absl::Status Replay(RecordType type, std::string_view body, const RecordLocation& at)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Verify() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status MoveLegacyLog(RocksEnv* env);
+  // Writes `batch` (starting a new segment, headed by the current snapshot
+  // and hard state, if it does not fit) and returns where it landed.
+  RecordLocation WriteBatch(RecordBatch* batch, bool sync);
+  // Reads entries [lo, hi) from the files (not the cache), verifying each.
   absl::StatusOr<std::vector<raft::Entry>> ReadEntries(raft::LogIndex lo, raft::LogIndex hi,
                                                        uint64_t max_bytes) const;
-  // Cache maintenance after a successful write (mu_ held).
+  // In-memory view changes (mu_ held).
+  void AppendLocation(raft::LogIndex index, const RecordLocation& at)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ResetTo(raft::LogIndex index, raft::Term term) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropThrough(raft::LogIndex index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CacheAppend(std::vector<raft::Entry>&& entries) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CachePush(raft::Entry&& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CacheTrim() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  RocksEnv* const env_;
   const Options options_;
+  std::unique_ptr<LogSegments> segments_;
+  // Highest entry index written to each segment (writer thread; Open).
+  std::map<uint32_t, raft::LogIndex> segment_last_;
 
   mutable absl::Mutex mu_;
   raft::HardState hard_state_ ABSL_GUARDED_BY(mu_);
@@ -153,13 +176,14 @@ class LogStore final : public raft::LogStorage {
   bool has_hard_state_ ABSL_GUARDED_BY(mu_) = false;
   raft::LogIndex last_index_ ABSL_GUARDED_BY(mu_) = 0;  // == snapshot index if log empty
   raft::Term last_term_ ABSL_GUARDED_BY(mu_) = 0;
+  // Where entries [locs_first_, last_index_] are; after Open, locs_first_ is
+  // FirstIndex().
+  std::deque<RecordLocation> locs_ ABSL_GUARDED_BY(mu_);
+  raft::LogIndex locs_first_ ABSL_GUARDED_BY(mu_) = 1;
   // A suffix of the log: cache_.back() is last_index_ when non-empty, and
   // cache_.front().entry.index() >= FirstIndex().
   std::deque<Cached> cache_ ABSL_GUARDED_BY(mu_);
   size_t cache_memory_ ABSL_GUARDED_BY(mu_) = 0;  // sum of cache_[i].memory
 };
-
-// Encodes a log index as a RocksDB key that sorts in index order.
-std::string LogKey(raft::LogIndex index);
 
 }  // namespace synod::storage

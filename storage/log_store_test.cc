@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -11,7 +14,10 @@
 
 #include "gtest/gtest.h"
 #include "rocksdb/cache.h"
+#include "rocksdb/file_checksum.h"
 #include "rocksdb/iterator.h"
+#include "storage/crc32c.h"
+#include "storage/legacy_log.h"
 #include "tests/testing/temp_dir.h"
 
 namespace synod::storage {
@@ -94,39 +100,37 @@ class LogStoreTest : public ::testing::Test {
     env_ = *std::move(env);
     LogStore::Options options;
     options.cache_bytes = cache_bytes;
+    options.dir = LogDir();
+    options.segment_bytes = segment_bytes_;
     auto store = LogStore::Open(env_.get(), options);
     if (!store.ok()) return store.status();
     store_ = *std::move(store);
     return absl::OkStatus();
   }
 
-  // Raw access to the log column family, to fake damage.
-  void RawPut(raft::LogIndex index, const std::string& value) {
-    ASSERT_TRUE(
-        env_->db()
-            ->Put(rocksdb::WriteOptions(), env_->cf(ColumnFamily::kRaftLog), LogKey(index), value)
-            .ok());
+  std::string LogDir() { return dir_.Sub("raftlog"); }
+  // The segment files, oldest first.
+  std::vector<std::string> Segments() {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(LogDir())) {
+      if (e.path().extension() == ".seg") out.push_back(e.path().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
   }
-  std::string RawGet(raft::LogIndex index) {
-    std::string v;
-    EXPECT_TRUE(
-        env_->db()
-            ->Get(rocksdb::ReadOptions(), env_->cf(ColumnFamily::kRaftLog), LogKey(index), &v)
-            .ok());
-    return v;
+  static std::string ReadFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
   }
-  void RawDelete(raft::LogIndex index) {
-    ASSERT_TRUE(
-        env_->db()
-            ->Delete(rocksdb::WriteOptions(), env_->cf(ColumnFamily::kRaftLog), LogKey(index))
-            .ok());
+  static void WriteFile(const std::string& path, const std::string& bytes) {
+    std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    ASSERT_TRUE(out.good());
   }
-  int RawCount() {
-    std::unique_ptr<rocksdb::Iterator> it(
-        env_->db()->NewIterator(rocksdb::ReadOptions(), env_->cf(ColumnFamily::kRaftLog)));
-    int n = 0;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
-    return n;
+  // Offset just past the last non-zero byte of `bytes`.
+  static size_t DataEnd(const std::string& bytes) {
+    const size_t last = bytes.find_last_not_of('\0');
+    return last == std::string::npos ? 0 : last + 1;
   }
 
   void ExpectEntries(raft::LogIndex lo, raft::LogIndex hi, raft::Term term) {
@@ -142,6 +146,7 @@ class LogStoreTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  uint64_t segment_bytes_ = 1u << 20;
   std::unique_ptr<RocksEnv> env_;
   std::unique_ptr<LogStore> store_;
 };
@@ -198,11 +203,11 @@ TEST_F(LogStoreTest, ConflictingTailIsTruncated) {
   EXPECT_EQ(store_->LastIndex(), 7u);
   EXPECT_EQ(*store_->TermAt(6), 2u);
   ExpectEntries(6, 7, 2);
-  EXPECT_EQ(RawCount(), 7);
+  ExpectEntries(1, 5, 1);
 }
 
-TEST_F(LogStoreTest, ReadsBelowTheCacheComeFromRocksDB) {
-  // A tiny cache keeps only the last entry; every other read hits RocksDB.
+TEST_F(LogStoreTest, ReadsBelowTheCacheComeFromTheFiles) {
+  // A tiny cache keeps only the last entry; every other read hits the files.
   Reopen(/*cache_bytes=*/1);
   store_->Save(std::nullopt, Range(1, 100, 3), Hard(3, 1, 10), true);
   ExpectEntries(1, 100, 3);
@@ -291,7 +296,6 @@ TEST_F(LogStoreTest, SnapshotCompactsTheLog) {
   EXPECT_EQ(store_->TermAt(14).status().code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(store_->Entries(15, 18, UINT64_MAX).status().code(), absl::StatusCode::kOutOfRange);
   ExpectEntries(16, 20, 2);
-  EXPECT_EQ(RawCount(), 5);
   // Older or foreign snapshots are refused.
   EXPECT_EQ(store_->SaveSnapshot(Snap(10, 2, {1})).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store_->SaveSnapshot(Snap(25, 2, {1})).code(), absl::StatusCode::kFailedPrecondition);
@@ -310,7 +314,7 @@ TEST_F(LogStoreTest, InstalledSnapshotReplacesTheLog) {
   EXPECT_EQ(store_->FirstIndex(), 51u);
   EXPECT_EQ(store_->LastIndex(), 50u);
   EXPECT_EQ(*store_->TermAt(50), 3u);
-  EXPECT_EQ(RawCount(), 0);
+  EXPECT_EQ(store_->Entries(5, 6, UINT64_MAX).status().code(), absl::StatusCode::kOutOfRange);
   store_->Save(std::nullopt, {MakeEntry(51, 3)}, std::nullopt, true);
   Reopen();
   EXPECT_EQ(store_->FirstIndex(), 51u);
@@ -318,36 +322,176 @@ TEST_F(LogStoreTest, InstalledSnapshotReplacesTheLog) {
   EXPECT_EQ(store_->hard_state().commit(), 50u);
 }
 
-TEST_F(LogStoreTest, CorruptEntryRefusedOnOpen) {
-  store_->Save(std::nullopt, Range(1, 5, 1), Hard(1, 1, 5), true);
-  std::string v = RawGet(3);
-  v[v.size() - 1] ^= 0x01;  // one flipped bit in the payload
-  RawPut(3, v);
+TEST_F(LogStoreTest, SegmentsRotateAndSnapshotsDeleteThem) {
+  // 8 KiB segments and ~30-byte entries: a few hundred entries per segment.
+  segment_bytes_ = 8 << 10;
+  Reopen(/*cache_bytes=*/1);
+  for (raft::LogIndex i = 1; i <= 2000; i += 50) {
+    store_->Save(std::nullopt, Range(i, i + 49, 2), Hard(2, 1, i + 49), true);
+  }
+  const size_t before = Segments().size();
+  ASSERT_GE(before, 5u);
+  Reopen(1);
+  ExpectEntries(1, 2000, 2);
+  ASSERT_TRUE(store_->SaveSnapshot(Snap(1500, 2, {1, 2, 3}, "state@1500")).ok());
+  EXPECT_LT(Segments().size(), before);
+  EXPECT_EQ(store_->segment_count(), Segments().size());
+  ExpectEntries(1501, 2000, 2);
+  // The oldest remaining segment starts after a gap the snapshot record
+  // closes; the log replays from it.
+  store_->Save(std::nullopt, Range(2001, 2010, 2), Hard(2, 1, 2010), true);
+  Reopen(1);
+  EXPECT_EQ(store_->FirstIndex(), 1501u);
+  EXPECT_EQ(store_->LastIndex(), 2010u);
+  EXPECT_EQ(store_->GetSnapshot()->data(), "state@1500");
+  EXPECT_EQ(store_->hard_state().commit(), 2010u);
+  ExpectEntries(1501, 2010, 2);
+}
+
+TEST_F(LogStoreTest, CorruptRecordBeforeTheLastSegmentRefusedOnOpen) {
+  segment_bytes_ = 8 << 10;
+  Reopen();
+  for (raft::LogIndex i = 1; i <= 1000; i += 50) {
+    store_->Save(std::nullopt, Range(i, i + 49, 1), Hard(1, 1, i + 49), true);
+  }
+  store_.reset();
+  const std::vector<std::string> segments = Segments();
+  ASSERT_GE(segments.size(), 2u);
+  std::string bytes = ReadFile(segments[0]);
+  bytes[200] ^= 0x01;  // one flipped bit inside a record
+  WriteFile(segments[0], bytes);
   absl::Status s = TryReopen();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_NE(s.message().find("checksum"), absl::string_view::npos) << s;
 }
 
-TEST_F(LogStoreTest, MisplacedEntryRefusedOnOpen) {
-  store_->Save(std::nullopt, Range(1, 5, 1), Hard(1, 1, 5), true);
-  RawPut(4, RawGet(2));  // a valid entry under the wrong key
+TEST_F(LogStoreTest, RecordCopiedElsewhereDoesNotVerify) {
+  // A valid record moved to another offset (or segment) fails its checksum,
+  // which covers where it was written.
+  segment_bytes_ = 8 << 10;
+  Reopen();
+  for (raft::LogIndex i = 1; i <= 1000; i += 50) {
+    store_->Save(std::nullopt, Range(i, i + 49, 1), Hard(1, 1, i + 49), true);
+  }
+  store_.reset();
+  const std::vector<std::string> segments = Segments();
+  ASSERT_GE(segments.size(), 3u);
+  // The second segment's head (snapshot base / hard state / entries) over
+  // the first one's.
+  const std::string second = ReadFile(segments[1]);
+  std::string first = ReadFile(segments[0]);
+  first.replace(16, 400, second.substr(16, 400));
+  WriteFile(segments[0], first);
   EXPECT_EQ(TryReopen().code(), absl::StatusCode::kDataLoss);
 }
 
-TEST_F(LogStoreTest, TruncatedTailRefusedOnOpen) {
+TEST_F(LogStoreTest, UnfinishedWriteAtTheTailIsDropped) {
   store_->Save(std::nullopt, Range(1, 5, 1), Hard(1, 1, 3), true);
-  RawDelete(5);
+  store_.reset();
+  std::string path = Segments().back();
+  std::string bytes = ReadFile(path);
+  const size_t end = DataEnd(bytes);
+  store_ = nullptr;
+  Reopen();
+  store_->Save(std::nullopt, Range(6, 6, 1), std::nullopt, true);
+  store_.reset();
+  // Damage entry 6 (the last write) as a crash in the middle of writing it
+  // would, and leave stray bytes further on.
+  bytes = ReadFile(path);
+  const size_t end6 = DataEnd(bytes);
+  ASSERT_GT(end6, end);
+  bytes[end6 - 1] ^= 0x55;
+  bytes[end6 + 100] = 'x';
+  WriteFile(path, bytes);
+  Reopen();
+  EXPECT_EQ(store_->LastIndex(), 5u);
+  ExpectEntries(1, 5, 1);
+  // The remains were zeroed: the next write is followed by zeros only.
+  EXPECT_EQ(DataEnd(ReadFile(path)), end);
+  store_->Save(std::nullopt, {MakeEntry(6, 2, "cmd-6")}, Hard(2, 0, 3), true);
+  Reopen();
+  EXPECT_EQ(store_->LastIndex(), 6u);
+  EXPECT_EQ(*store_->TermAt(6), 2u);
+}
+
+TEST_F(LogStoreTest, MissingSegmentRefusedOnOpen) {
+  segment_bytes_ = 8 << 10;
+  Reopen();
+  for (raft::LogIndex i = 1; i <= 1000; i += 50) {
+    store_->Save(std::nullopt, Range(i, i + 49, 1), Hard(1, 1, i + 49), true);
+  }
+  store_.reset();
+  std::vector<std::string> segments = Segments();
+  ASSERT_GE(segments.size(), 3u);
+  std::filesystem::remove(segments[1]);
   absl::Status s = TryReopen();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
-  EXPECT_NE(s.message().find("truncated"), absl::string_view::npos) << s;
+  EXPECT_NE(s.message().find("missing"), absl::string_view::npos) << s;
 }
 
 TEST_F(LogStoreTest, HoleRefusedOnOpen) {
-  store_->Save(std::nullopt, Range(1, 5, 1), Hard(1, 1, 3), true);
-  RawDelete(3);
+  // The oldest segment deleted while no snapshot covers its entries.
+  segment_bytes_ = 8 << 10;
+  Reopen();
+  for (raft::LogIndex i = 1; i <= 1000; i += 50) {
+    store_->Save(std::nullopt, Range(i, i + 49, 1), Hard(1, 1, i + 49), true);
+  }
+  store_.reset();
+  std::filesystem::remove(Segments().front());
   absl::Status s = TryReopen();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_NE(s.message().find("hole"), absl::string_view::npos) << s;
+}
+
+TEST_F(LogStoreTest, LegacyLogInRocksDBIsMovedOnOpen) {
+  store_.reset();
+  std::filesystem::remove_all(LogDir());
+  LegacyLog legacy;
+  legacy.snapshot = Snap(10, 1, {1, 2, 3}, "state@10");
+  legacy.hard_state = Hard(2, 1, 15);
+  for (raft::LogIndex i = 11; i <= 20; ++i) legacy.entries.push_back(MakeEntry(i, 2));
+  ASSERT_TRUE(WriteLegacyLog(env_.get(), legacy).ok());
+  Reopen();
+  EXPECT_EQ(store_->FirstIndex(), 11u);
+  EXPECT_EQ(store_->GetSnapshot()->data(), "state@10");
+  EXPECT_EQ(store_->hard_state().commit(), 15u);
+  ExpectEntries(11, 20, 2);
+  auto left = ReadLegacyLog(env_.get());
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_FALSE(left->has_value());
+  Reopen();
+  ExpectEntries(11, 20, 2);
+}
+
+TEST_F(LogStoreTest, DamagedLegacyLogRefused) {
+  store_.reset();
+  std::filesystem::remove_all(LogDir());
+  LegacyLog legacy;
+  legacy.hard_state = Hard(1, 1, 3);
+  for (raft::LogIndex i = 1; i <= 5; ++i) legacy.entries.push_back(MakeEntry(i, 1));
+  ASSERT_TRUE(WriteLegacyLog(env_.get(), legacy).ok());
+  // A hole: entry 3 gone.
+  ASSERT_TRUE(env_->db()
+                  ->Delete(rocksdb::WriteOptions(), env_->cf(ColumnFamily::kRaftLog),
+                           std::string("\0\0\0\0\0\0\0\x03", 8))
+                  .ok());
+  absl::Status s = TryReopen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("hole"), absl::string_view::npos) << s;
+}
+
+TEST(Crc32cTest, MatchesTheStandardAndRocksDB) {
+  EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);
+  const std::string data(1000, 'q');
+  auto gen = rocksdb::GetFileChecksumGenCrc32cFactory()->CreateFileChecksumGenerator(
+      rocksdb::FileChecksumGenContext{});
+  gen->Update(data.data(), data.size());
+  gen->Finalize();
+  uint32_t rocks = 0;
+  for (char c : gen->GetChecksum()) rocks = (rocks << 8) | static_cast<uint8_t>(c);
+  EXPECT_EQ(Crc32c(data), rocks);
+  EXPECT_EQ(Crc32cExtend(Crc32c(data.substr(0, 3)), data.data() + 3, data.size() - 3),
+            Crc32c(data));
 }
 
 TEST_F(LogStoreTest, AppendWithHoleIsFatal) {
@@ -356,17 +500,17 @@ TEST_F(LogStoreTest, AppendWithHoleIsFatal) {
   EXPECT_DEATH(store_->Save(std::nullopt, {MakeEntry(8, 1)}, std::nullopt, true), "leaves a hole");
 }
 
-// Makes every write to this process's RocksDB write-ahead log fail, as a
-// dying disk would: the log file's descriptor is replaced by a read-only one.
-// Returns how many descriptors it replaced.
-int BreakWriteAheadLog(const std::string& db_path) {
+// Makes every write to this process's log segments fail, as a dying disk
+// would: each segment's descriptor is replaced by a read-only one. Returns
+// how many descriptors it replaced.
+int BreakSegments(const std::string& log_dir) {
   int broken = 0;
   const int readonly = open("/dev/null", O_RDONLY);
   for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
     std::error_code ec;
     const std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
-    if (ec || target.rfind(db_path, 0) != 0 || target.size() < 4 ||
-        target.substr(target.size() - 4) != ".log") {
+    if (ec || target.rfind(log_dir, 0) != 0 || target.size() < 4 ||
+        target.substr(target.size() - 4) != ".seg") {
       continue;
     }
     if (dup2(readonly, std::stoi(fd.path().filename().string())) >= 0) ++broken;
@@ -380,12 +524,12 @@ TEST_F(LogStoreTest, FailedSyncedWriteIsFatal) {
   // Never acknowledge what was not persisted: the process must stop.
   EXPECT_DEATH(
       {
-        if (BreakWriteAheadLog(std::filesystem::canonical(dir_.Sub("db")).string()) == 0) {
+        if (BreakSegments(std::filesystem::canonical(LogDir()).string()) == 0) {
           std::abort();  // (would not match the expected message)
         }
         store_->Save(std::nullopt, Range(6, 6, 1), Hard(1, 1, 5), true);
       },
-      "FATAL: LogStore: write Raft log batch");
+      "FATAL: LogStore: write");
 }
 
 }  // namespace

@@ -1,12 +1,12 @@
 // RocksEnv: the one RocksDB instance of a replica and its column families.
 //
-// The Raft log (LogStore) and the replicated state (TreeStore) share the DB so
-// that one process has one block cache. Only the log's writes go through
-// RocksDB's WAL; the state is written to memtables only and flushed
-// atomically across column families (atomic_flush), because the Raft log
-// already is its write-ahead log (rocks_tree_store.h). The state column
+// It holds the replicated state (TreeStore). The state is written to
+// memtables only and flushed atomically across column families
+// (atomic_flush), because the Raft log (LogStore, in segment files of its
+// own) already is its write-ahead log (rocks_tree_store.h). The state column
 // families (nodes, history, sessions, meta) are what a snapshot holds;
-// raft_log and raft_meta are the replica's own.
+// raft_log and raft_meta held the Raft log in earlier versions and are read
+// once to move it (legacy_log.h).
 //
 // Memory: block_cache_bytes bounds the block cache, the index and filter
 // partitions and the memtables together (memtables are charged to the
@@ -29,8 +29,8 @@
 namespace synod::storage {
 
 enum class ColumnFamily : int {
-  kRaftLog = 0,   // log entries by index
-  kRaftMeta = 1,  // hard state, conf state, snapshot metadata, identity
+  kRaftLog = 0,   // legacy: log entries by index (now LogStore segment files)
+  kRaftMeta = 1,  // legacy: hard state, snapshot metadata
   kNodes = 2,     // the tree
   kHistory = 3,   // earlier versions of nodes
   kSessions = 4,  // client sessions and their exactly-once results
