@@ -17,6 +17,10 @@ namespace {
   std::abort();
 }
 
+bool SameHardState(const raft::HardState& a, const raft::HardState& b) {
+  return a.term() == b.term() && a.vote() == b.vote() && a.commit() == b.commit();
+}
+
 template <typename Message>
 absl::Status Parse(std::string_view body, Message* out, const RecordLocation& at,
                    const char* what) {
@@ -45,6 +49,12 @@ absl::StatusOr<std::unique_ptr<LogStore>> LogStore::Open(RocksEnv* env, const Op
     if (!segments.ok()) return segments.status();
     store->segments_ = *std::move(segments);
     if (absl::Status s = store->Verify(); !s.ok()) return s;
+    // The commit index was written lazily (Save); the snapshot was taken of
+    // applied, hence committed, entries.
+    if (store->has_hard_state_ &&
+        store->hard_state_.commit() < store->snapshot_.metadata().index()) {
+      store->hard_state_.set_commit(store->snapshot_.metadata().index());
+    }
   }
   if (env != nullptr) {
     if (absl::Status s = store->MoveLegacyLog(env); !s.ok()) return s;
@@ -99,7 +109,9 @@ absl::Status LogStore::Replay(RecordType type, std::string_view body, const Reco
     }
     case RecordType::kHardState:
       has_hard_state_ = true;
-      return Parse(body, &hard_state_, at, "hard state");
+      if (absl::Status s = Parse(body, &hard_state_, at, "hard state"); !s.ok()) return s;
+      written_hard_state_ = hard_state_;
+      return absl::OkStatus();
     case RecordType::kSnapshotReset: {
       raft::Snapshot snapshot;
       if (absl::Status s = Parse(body, &snapshot, at, "snapshot"); !s.ok()) return s;
@@ -206,6 +218,18 @@ RecordLocation LogStore::WriteBatch(RecordBatch* batch, bool sync) {
 void LogStore::Save(const std::optional<raft::Snapshot>& snapshot, std::vector<raft::Entry> entries,
                     const std::optional<raft::HardState>& hard_state, bool sync) {
   if (!snapshot.has_value() && entries.empty() && !hard_state.has_value()) return;
+  if (!sync && !snapshot.has_value() && entries.empty()) {
+    // Only the commit index moved (the core asks for a sync when the term,
+    // the vote or a committed membership change must survive a crash). The
+    // commit index is volatile state (Raft, dissertation Figure 3.1): a
+    // restarted replica learns it again from the leader, and Open never
+    // reports it below the snapshot. Writing it would cost a write on the
+    // path of every commit; it goes out with the next entries instead.
+    absl::MutexLock lock(&mu_);
+    hard_state_ = *hard_state;
+    has_hard_state_ = true;
+    return;
+  }
   raft::LogIndex last_index;
   {
     absl::MutexLock lock(&mu_);
@@ -223,7 +247,14 @@ void LogStore::Save(const std::optional<raft::Snapshot>& snapshot, std::vector<r
   std::vector<size_t> starts;
   starts.reserve(entries.size());
   for (const raft::Entry& e : entries) starts.push_back(batch.Add(RecordType::kEntry, e));
-  if (hard_state.has_value()) batch.Add(RecordType::kHardState, *hard_state);
+  if (hard_state.has_value()) {
+    batch.Add(RecordType::kHardState, *hard_state);
+  } else {
+    absl::MutexLock lock(&mu_);
+    if (has_hard_state_ && !SameHardState(hard_state_, written_hard_state_)) {
+      batch.Add(RecordType::kHardState, hard_state_);  // a commit index kept back
+    }
+  }
   const RecordLocation at = WriteBatch(&batch, sync || snapshot.has_value());
 
   if (!entries.empty()) {
@@ -251,6 +282,7 @@ void LogStore::Save(const std::optional<raft::Snapshot>& snapshot, std::vector<r
     hard_state_ = *hard_state;
     has_hard_state_ = true;
   }
+  written_hard_state_ = hard_state_;
 }
 
 void LogStore::AppendLocation(raft::LogIndex index, const RecordLocation& at) {

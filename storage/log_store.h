@@ -98,10 +98,13 @@ class LogStore final : public raft::LogStorage {
   // FailedPrecondition if the store is not empty. Synced.
   absl::Status Bootstrap(const raft::ConfState& conf_state, std::string descriptor);
 
-  // Persists the durable part of `ready` in one WriteBatch: its snapshot
-  // (the log is then reset to start after it), its entries (a tail that
+  // Persists the durable part of `ready` in one write: its snapshot (the
+  // log is then reset to start after it), its entries (a tail that
   // conflicts with them is removed) and its hard state. Synced if
-  // ready.must_sync or a snapshot is present. Aborts the process on failure.
+  // ready.must_sync or a snapshot is present. A Ready with nothing but a new
+  // commit index (must_sync false) is kept in memory and written with the
+  // next entries: the commit index is volatile state. Aborts the process on
+  // failure.
   void Save(const raft::Ready& ready);
   // The same, but moves ready->entries into the in-memory cache instead of
   // copying them; ready->entries is empty afterwards.
@@ -171,6 +174,9 @@ class LogStore final : public raft::LogStorage {
 
   mutable absl::Mutex mu_;
   raft::HardState hard_state_ ABSL_GUARDED_BY(mu_);
+  // The hard state as last written (hard_state_ may hold a newer commit
+  // index: Save).
+  raft::HardState written_hard_state_ ABSL_GUARDED_BY(mu_);
   raft::Snapshot snapshot_ ABSL_GUARDED_BY(mu_);  // data + metadata of the latest
   bool has_snapshot_ ABSL_GUARDED_BY(mu_) = false;
   bool has_hard_state_ ABSL_GUARDED_BY(mu_) = false;

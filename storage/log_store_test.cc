@@ -322,6 +322,30 @@ TEST_F(LogStoreTest, InstalledSnapshotReplacesTheLog) {
   EXPECT_EQ(store_->hard_state().commit(), 50u);
 }
 
+TEST_F(LogStoreTest, CommitIndexAloneIsWrittenWithTheNextEntries) {
+  store_->Save(std::nullopt, Range(1, 10, 1), Hard(1, 1, 3), true);
+  // A Ready that only moves the commit index: kept in memory.
+  store_->Save(std::nullopt, {}, Hard(1, 1, 8), false);
+  EXPECT_EQ(store_->hard_state().commit(), 8u);
+  Reopen();
+  EXPECT_EQ(store_->hard_state().commit(), 3u);  // volatile; relearned from the leader
+  store_->Save(std::nullopt, {}, Hard(1, 1, 9), false);
+  store_->Save(std::nullopt, Range(11, 11, 1), std::nullopt, true);
+  Reopen();
+  EXPECT_EQ(store_->hard_state().commit(), 9u);
+  EXPECT_EQ(store_->hard_state().vote(), 1u);
+  // Never reported below the snapshot (which covers applied entries only).
+  store_->Save(std::nullopt, {}, Hard(1, 1, 11), false);
+  ASSERT_TRUE(store_->SaveSnapshot(Snap(10, 1, {1})).ok());
+  Reopen();
+  EXPECT_EQ(store_->hard_state().commit(), 10u);
+  // A term or vote change is written at once (the core syncs it).
+  store_->Save(std::nullopt, {}, Hard(2, 3, 10), true);
+  Reopen();
+  EXPECT_EQ(store_->hard_state().term(), 2u);
+  EXPECT_EQ(store_->hard_state().vote(), 3u);
+}
+
 TEST_F(LogStoreTest, SegmentsRotateAndSnapshotsDeleteThem) {
   // 8 KiB segments and ~30-byte entries: a few hundred entries per segment.
   segment_bytes_ = 8 << 10;
