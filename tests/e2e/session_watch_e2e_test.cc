@@ -163,6 +163,9 @@ v1::ErrorCode DeleteNode(TestCluster& c, int id, const std::string& path, uint64
 
 // True if `path` stays on every running member for `span` (polled).
 bool StaysOnAll(TestCluster& c, const std::string& path, absl::Duration span) {
+  // The reads are serializable: a replica that has not applied the create
+  // yet does not have the node. Wait until every replica has it first.
+  if (!WaitUntil([&] { return ExistsOnAll(c, path, true); }, absl::Seconds(10))) return false;
   const absl::Time until = absl::Now() + span;
   while (absl::Now() < until) {
     if (!ExistsOnAll(c, path, true)) return false;
