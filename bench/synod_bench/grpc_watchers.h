@@ -25,6 +25,16 @@
 
 namespace synod::bench {
 
+// The responses one message carries: itself, unless a system packs several
+// into one (it then specializes this).
+template <typename Response>
+struct CarriedResponses {
+  template <typename F>
+  static void ForEach(const Response& resp, F&& f) {
+    f(resp);
+  }
+};
+
 // Service: the generated service class (Service::Stub, Service::NewStub).
 // Response must have watch_id(), created(), canceled(), cancel_reason()
 // and events_size().
@@ -64,13 +74,15 @@ class GrpcWatchers final : public Watchers {
     Response resp;
     while (stream_->Read(&resp)) {
       const auto now = std::chrono::steady_clock::now();
-      const int id = static_cast<int>(resp.watch_id()) - 1;
-      if (resp.canceled()) {
-        sink_->Lost(id, absl::StrCat("canceled: ", resp.cancel_reason()));
-        continue;
-      }
-      if (resp.created()) sink_->Armed(id);
-      for (int i = 0; i < resp.events_size(); ++i) sink_->Event(id, now, true);
+      CarriedResponses<Response>::ForEach(resp, [&](const Response& one) {
+        const int id = static_cast<int>(one.watch_id()) - 1;
+        if (one.canceled()) {
+          sink_->Lost(id, absl::StrCat("canceled: ", one.cancel_reason()));
+          return;
+        }
+        if (one.created()) sink_->Armed(id);
+        for (int i = 0; i < one.events_size(); ++i) sink_->Event(id, now, true);
+      });
     }
     if (closing_) return;
     for (int id : ids_) sink_->Lost(id, "watch stream ended");

@@ -19,6 +19,18 @@
 #include "synod/v1/watch.grpc.pb.h"
 
 namespace synod::bench {
+
+// Synod packs the responses queued for a stream into one message
+// (WatchResponse.batched) once the stream asks for it.
+template <>
+struct CarriedResponses<v1::WatchResponse> {
+  template <typename F>
+  static void ForEach(const v1::WatchResponse& resp, F&& f) {
+    f(resp);
+    for (const v1::WatchResponse& more : resp.batched()) f(more);
+  }
+};
+
 namespace {
 
 // Thread: any (gRPC's callback threads call Done). Each call owns its
@@ -191,6 +203,7 @@ class SynodDriver : public Driver {
         OwnConnectionChannel(endpoint, index), sink,
         [](const std::string& key, uint64_t watch_id) {
           v1::WatchRequest req;
+          req.set_accept_batches(true);  // CarriedResponses<v1::WatchResponse>
           req.mutable_create()->set_watch_id(watch_id);
           req.mutable_create()->set_path(key);
           req.mutable_create()->set_kind(v1::WATCH_PERSISTENT);

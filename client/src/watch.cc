@@ -167,6 +167,7 @@ void WatchManager::Reconnect() {
 
 void WatchManager::SendCreateLocked(uint64_t id, Entry& e) {
   v1::WatchRequest req;
+  req.set_accept_batches(true);  // HandleLocked reads WatchResponse.batched
   v1::WatchCreateRequest* c = req.mutable_create();
   c->set_watch_id(id);
   c->set_path(e.path);
@@ -244,39 +245,50 @@ void WatchManager::OnResponse(WatchStream* stream, const v1::WatchResponse& resp
   std::vector<std::function<void()>> run_after;
   {
     absl::MutexLock lock(&mu_);
-    if (stream != stream_) return;
-    if (resp.watch_id() == 0 && h.code() != v1::OK) {
-      // The replica cannot serve watches now: try another.
-      core_->endpoints().ReportFailure(*stream->endpoint());
-      stream->Cancel();
-      return;
-    }
-    auto it = entries_.find(resp.watch_id());
-    if (it == entries_.end()) return;  // cancelled by us; late messages
-    Entry& e = it->second;
-    if (resp.created()) {
-      reconnect_backoff_ = core_->options().initial_backoff;
-      if (e.from_now && !e.ever_acked) e.last_revision = h.revision();
-      if (!e.ever_acked) {
-        e.ever_acked = true;
-        run_after.push_back([cb = std::move(e.created)] { cb(absl::OkStatus()); });
-        e.created = nullptr;
-      }
-    }
-    for (const v1::WatchEvent& ev : resp.events()) DeliverLocked(e, ev);
-    if (resp.canceled()) {
-      const ErrorCode code = FromProto(resp.cancel_code());
-      if (code == ErrorCode::kWatchOverflow) {
-        SendCreateLocked(it->first, e);
-        FlushLocked();
-      } else if (code == ErrorCode::kOk) {
-        EndLocked(it, absl::OkStatus(), &run_after);
-      } else {
-        EndLocked(it, SynodError(code, resp.cancel_reason()), &run_after);
-      }
+    if (!HandleLocked(stream, resp, h, &run_after)) return;
+    // Responses packed into this one come after it, under its header.
+    for (const v1::WatchResponse& more : resp.batched()) {
+      if (!HandleLocked(stream, more, h, &run_after)) return;
     }
   }
   for (auto& f : run_after) f();
+}
+
+bool WatchManager::HandleLocked(WatchStream* stream, const v1::WatchResponse& resp,
+                                const v1::ResponseHeader& h,
+                                std::vector<std::function<void()>>* run_after) {
+  if (stream != stream_) return false;
+  if (resp.watch_id() == 0 && h.code() != v1::OK) {
+    // The replica cannot serve watches now: try another.
+    core_->endpoints().ReportFailure(*stream->endpoint());
+    stream->Cancel();
+    return false;
+  }
+  auto it = entries_.find(resp.watch_id());
+  if (it == entries_.end()) return true;  // cancelled by us; late messages
+  Entry& e = it->second;
+  if (resp.created()) {
+    reconnect_backoff_ = core_->options().initial_backoff;
+    if (e.from_now && !e.ever_acked) e.last_revision = h.revision();
+    if (!e.ever_acked) {
+      e.ever_acked = true;
+      run_after->push_back([cb = std::move(e.created)] { cb(absl::OkStatus()); });
+      e.created = nullptr;
+    }
+  }
+  for (const v1::WatchEvent& ev : resp.events()) DeliverLocked(e, ev);
+  if (resp.canceled()) {
+    const ErrorCode code = FromProto(resp.cancel_code());
+    if (code == ErrorCode::kWatchOverflow) {
+      SendCreateLocked(it->first, e);
+      FlushLocked();
+    } else if (code == ErrorCode::kOk) {
+      EndLocked(it, absl::OkStatus(), run_after);
+    } else {
+      EndLocked(it, SynodError(code, resp.cancel_reason()), run_after);
+    }
+  }
+  return true;
 }
 
 void WatchManager::OnStreamDone(WatchStream* stream) {

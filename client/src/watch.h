@@ -81,6 +81,12 @@ class WatchManager {
   void Reconnect();
   void OnWriteDone(WatchStream* stream);
   void OnResponse(WatchStream* stream, const v1::WatchResponse& resp);
+  // One response (the message or one it carries in `batched`) under header
+  // `h`. False: stop handling this message (the stream is not ours any
+  // more, or the replica refused).
+  bool HandleLocked(WatchStream* stream, const v1::WatchResponse& resp,
+                    const v1::ResponseHeader& h, std::vector<std::function<void()>>* run_after)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnStreamDone(WatchStream* stream);
   void DeliverLocked(Entry& e, const v1::WatchEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the entry and reports `status` (to created or on_done).

@@ -42,6 +42,7 @@ class WatchService::Stream final
     {
       absl::MutexLock lock(&mu_);
       if (finished_) return;
+      if (request_.accept_batches()) accept_batches_ = true;
     }
     switch (request_.request_case()) {
       case v1::WatchRequest::kCreate:
@@ -113,6 +114,7 @@ class WatchService::Stream final
         action = Action::kFinish;
       } else {
         if (service_->hub_->Poll(stream_id_, &response_)) {
+          if (accept_batches_) AddBatched();
           if (service_->header_) *response_.mutable_header() = service_->header_();
           write_in_flight_ = true;
           action = Action::kWrite;
@@ -132,6 +134,23 @@ class WatchService::Stream final
   }
 
  private:
+  // Packs further queued responses into response_.batched: one write (one
+  // gRPC reaction, one syscall) for what would be many, bounded in count
+  // and bytes.
+  void AddBatched() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    constexpr int kMaxBatched = 256;
+    constexpr size_t kMaxBytes = 1u << 20;
+    size_t bytes = response_.ByteSizeLong();
+    for (int n = 0; n < kMaxBatched && bytes < kMaxBytes; ++n) {
+      v1::WatchResponse* next = response_.add_batched();
+      if (!service_->hub_->Poll(stream_id_, next)) {
+        response_.mutable_batched()->RemoveLast();
+        return;
+      }
+      bytes += next->ByteSizeLong();
+    }
+  }
+
   WatchService* const service_;
   WatchHub::StreamId stream_id_ = 0;  // set in Start, 0 if refused
   v1::WatchRequest request_;          // owned by the read in flight
@@ -143,6 +162,7 @@ class WatchService::Stream final
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   // No read is outstanding because the stream was backlogged.
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool accept_batches_ ABSL_GUARDED_BY(mu_) = false;  // the client reads `batched`
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);  // set: finish when idle
   bool finished_ ABSL_GUARDED_BY(mu_) = false;                      // Finish was called
 };

@@ -2,7 +2,9 @@
 //
 // Each stream is a bidi reactor: requests (create / cancel) go straight to
 // the hub; responses come from WatchHub::Poll, one write in flight at a time,
-// each stamped with a ResponseHeader from the server's supplier. When the
+// each stamped with a ResponseHeader from the server's supplier. A stream
+// whose client set WatchRequest.accept_batches gets the responses queued
+// meanwhile packed into the same write (WatchResponse.batched). When the
 // hub signals a stream (from the apply thread or the catch-up runner), the
 // write is started from the service's sender thread, so the apply thread
 // only queues a task per signaled stream.

@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -274,6 +275,51 @@ TEST_F(WatchServiceTest, ManyStreamsEachGetTheEventOnce) {
     EXPECT_EQ(r.events_size(), 0);
   }
   EXPECT_EQ(hub_->GetStats().watches, 0u);
+}
+
+TEST_F(WatchServiceTest, OneEventToManyWatchesTravelsInOneMessageWhenAsked) {
+  constexpr int kWatches = 50;
+  auto batching = Connect();
+  auto plain = Connect();
+  for (int i = 1; i <= kWatches; ++i) {
+    v1::WatchRequest req = CreateReq(i, "/hot", v1::WATCH_PERSISTENT);
+    req.set_accept_batches(true);
+    ASSERT_TRUE(batching->stream->Write(req));
+    ASSERT_TRUE(plain->stream->Write(CreateReq(i, "/hot", v1::WATCH_PERSISTENT)));
+  }
+  // Reads messages until `want` responses with `field` set arrived; returns
+  // the message count, checks the watch ids and headers.
+  auto read = [&](Client* c, int want, bool (*field)(const v1::WatchResponse&)) {
+    std::set<uint64_t> ids;
+    int messages = 0;
+    v1::WatchResponse r;
+    while (static_cast<int>(ids.size()) < want && c->stream->Read(&r)) {
+      ++messages;
+      EXPECT_EQ(r.header().member_id(), 7u);
+      std::vector<const v1::WatchResponse*> all = {&r};
+      for (const v1::WatchResponse& more : r.batched()) {
+        EXPECT_FALSE(more.has_header());
+        all.push_back(&more);
+      }
+      for (const v1::WatchResponse* one : all) {
+        EXPECT_TRUE(field(*one));
+        EXPECT_TRUE(ids.insert(one->watch_id()).second) << one->watch_id();
+      }
+    }
+    EXPECT_EQ(static_cast<int>(ids.size()), want);
+    return messages;
+  };
+  auto created = [](const v1::WatchResponse& r) { return r.created(); };
+  auto one_event = [](const v1::WatchResponse& r) {
+    return r.events_size() == 1 && r.events(0).revision() == 1u;
+  };
+  read(batching.get(), kWatches, created);
+  EXPECT_EQ(read(plain.get(), kWatches, created), kWatches);
+  Apply(v1::EVENT_NODE_DATA_CHANGED, "/hot");
+  // All 50 responses are queued at once: one write carries them.
+  EXPECT_EQ(read(batching.get(), kWatches, one_event), 1);
+  // A client that did not ask gets one message per watch, as before.
+  EXPECT_EQ(read(plain.get(), kWatches, one_event), kWatches);
 }
 
 }  // namespace
