@@ -111,6 +111,7 @@ absl::StatusOr<std::optional<LegacyLog>> ReadLegacyLog(RocksEnv* env) {
     log.entries.push_back(*std::move(entry));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scan log");
+  // Nothing, or only the fence: no legacy log.
   if (!log.hard_state && !log.snapshot && log.entries.empty()) return std::nullopt;
 
   if (recorded_last.has_value()) {
@@ -125,18 +126,38 @@ absl::StatusOr<std::optional<LegacyLog>> ReadLegacyLog(RocksEnv* env) {
   return log;
 }
 
+std::string FenceValue() {
+  std::string v;
+  PutBigEndian64(&v, std::numeric_limits<uint64_t>::max());
+  PutBigEndian64(&v, 0);
+  return v;
+}
+
 absl::Status DropLegacyLog(RocksEnv* env) {
   rocksdb::WriteBatch batch;
   rocksdb::ColumnFamilyHandle* meta = env->cf(ColumnFamily::kRaftMeta);
   rocksdb::Status s = batch.DeleteRange(env->cf(ColumnFamily::kRaftLog), Key(0),
                                         Key(std::numeric_limits<uint64_t>::max()));
-  for (const char* key : {kHardStateKey, kSnapshotKey, kLogLastKey}) {
+  for (const char* key : {kHardStateKey, kSnapshotKey}) {
     if (s.ok()) s = batch.Delete(meta, key);
   }
+  if (s.ok()) s = batch.Put(meta, kLogLastKey, FenceValue());
   rocksdb::WriteOptions wo;
   wo.sync = true;
   if (s.ok()) s = env->db()->Write(wo, &batch);
   return s.ok() ? absl::OkStatus() : FromRocks(s, "drop the old Raft log");
+}
+
+absl::Status FenceLegacyLog(RocksEnv* env) {
+  std::string value;
+  rocksdb::Status s = env->db()->Get(rocksdb::ReadOptions(), env->cf(ColumnFamily::kRaftMeta),
+                                     kLogLastKey, &value);
+  if (s.ok() && value == FenceValue()) return absl::OkStatus();
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read the legacy log fence");
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s = env->db()->Put(wo, env->cf(ColumnFamily::kRaftMeta), kLogLastKey, FenceValue());
+  return s.ok() ? absl::OkStatus() : FromRocks(s, "fence the legacy log");
 }
 
 absl::Status WriteLegacyLog(RocksEnv* env, const LegacyLog& log) {

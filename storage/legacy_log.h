@@ -29,8 +29,14 @@ struct LegacyLog {
 // Reads and verifies the legacy log (checksums, contiguity, terms,
 // "log_last"); nullopt if there is none. Errors: DataLoss, RocksDB's.
 absl::StatusOr<std::optional<LegacyLog>> ReadLegacyLog(RocksEnv* env);
-// Deletes the legacy log (synced).
+// Deletes the legacy log and fences it (synced).
 absl::Status DropLegacyLog(RocksEnv* env);
+// Makes binaries that keep the log in RocksDB refuse this data dir: they
+// would take the empty legacy log for a new member's and start a log that
+// contradicts the state. The fence is a "log_last" record no log matches
+// (index 2^64-1), so their log check fails loudly at startup ("truncated or
+// corrupt tail"). Written once (synced); ReadLegacyLog ignores it.
+absl::Status FenceLegacyLog(RocksEnv* env);
 // Writes `log` in the legacy layout (tests of the move).
 absl::Status WriteLegacyLog(RocksEnv* env, const LegacyLog& log);
 

@@ -155,7 +155,7 @@ absl::Status LogStore::Verify() const {
 absl::Status LogStore::MoveLegacyLog(RocksEnv* env) {
   absl::StatusOr<std::optional<LegacyLog>> legacy = ReadLegacyLog(env);
   if (!legacy.ok()) return legacy.status();
-  if (!legacy->has_value()) return absl::OkStatus();
+  if (!legacy->has_value()) return FenceLegacyLog(env);
   if (IsEmpty()) {
     LegacyLog& log = **legacy;
     // One synced write holds it all; only then is the old copy dropped (a

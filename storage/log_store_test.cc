@@ -487,6 +487,22 @@ TEST_F(LogStoreTest, LegacyLogInRocksDBIsMovedOnOpen) {
   ExpectEntries(11, 20, 2);
 }
 
+TEST_F(LogStoreTest, BinariesWithTheLogInRocksDBAreFencedOut) {
+  // What an older binary reads at startup: "log_last" says the log goes up
+  // to an index no log reaches, so its check refuses the data dir.
+  std::string last;
+  ASSERT_TRUE(env_->db()
+                  ->Get(rocksdb::ReadOptions(), env_->cf(ColumnFamily::kRaftMeta), "log_last",
+                        &last)
+                  .ok());
+  ASSERT_EQ(last.size(), 16u);
+  EXPECT_EQ(last.substr(0, 8), std::string(8, '\xff'));
+  // And it does not look like a legacy log to this one.
+  auto legacy = ReadLegacyLog(env_.get());
+  ASSERT_TRUE(legacy.ok()) << legacy.status();
+  EXPECT_FALSE(legacy->has_value());
+}
+
 TEST_F(LogStoreTest, DamagedLegacyLogRefused) {
   store_.reset();
   std::filesystem::remove_all(LogDir());
