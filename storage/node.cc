@@ -103,12 +103,16 @@ v1::Stat ToProto(const NodeStat& stat) {
 }
 
 // Node: 'N' | kind | stat | ttl_ms | history_seq | data
+void AppendNodeHead(const Node& node, std::string* out) {
+  out->push_back(kNodeTag);
+  PutNodeHead(out, node);
+  PutFixed64(out, node.history_seq);
+}
+
 std::string EncodeNode(const Node& node) {
   std::string out;
   out.reserve(2 + kStatBytes + 16 + node.data.size());
-  out.push_back(kNodeTag);
-  PutNodeHead(&out, node);
-  PutFixed64(&out, node.history_seq);
+  AppendNodeHead(node, &out);
   out.append(node.data);
   return out;
 }
@@ -127,13 +131,17 @@ absl::Status DecodeNode(std::string_view in, Node* node) {
 }
 
 // History entry: 'H' | deleted | revision | stat | data
+void AppendHistoryEntryHead(const HistoryEntry& entry, std::string* out) {
+  out->push_back(kHistoryTag);
+  out->push_back(entry.deleted ? 1 : 0);
+  PutFixed64(out, entry.revision);
+  PutStat(out, entry.stat);
+}
+
 std::string EncodeHistoryEntry(const HistoryEntry& entry) {
   std::string out;
   out.reserve(2 + 8 + kStatBytes + entry.data.size());
-  out.push_back(kHistoryTag);
-  out.push_back(entry.deleted ? 1 : 0);
-  PutFixed64(&out, entry.revision);
-  PutStat(&out, entry.stat);
+  AppendHistoryEntryHead(entry, &out);
   out.append(entry.data);
   return out;
 }

@@ -104,6 +104,11 @@ bool ExpiredAt(const Node& node, int64_t now_ms);
 
 // Encodings (store format 1). Decode* return DataLoss on malformed input.
 std::string EncodeNode(const Node& node);
+// The record EncodeNode(node) / EncodeHistoryEntry(entry) would return, up to
+// (not including) the data, which always comes last: a writer can hand the
+// head and the data to the storage engine as parts, without joining them.
+void AppendNodeHead(const Node& node, std::string* out);
+void AppendHistoryEntryHead(const HistoryEntry& entry, std::string* out);
 absl::Status DecodeNode(std::string_view in, Node* node);
 std::string EncodeHistoryEntry(const HistoryEntry& entry);
 absl::Status DecodeHistoryEntry(std::string_view in, HistoryEntry* entry);
