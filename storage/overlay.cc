@@ -21,12 +21,17 @@ uint64_t EphemeralOwner(const std::optional<Node>& node) {
 Overlay::Overlay(StateReader* base) : base_(base), meta_(base->meta()) {}
 
 absl::StatusOr<std::optional<Node>> Overlay::GetNode(std::string_view path) {
-  if (auto it = changes_.nodes.find(path); it != changes_.nodes.end()) return it->second;
-  if (auto it = read_cache_.find(path); it != read_cache_.end()) return it->second;
+  absl::StatusOr<const std::optional<Node>*> found = Find(path);
+  if (!found.ok()) return found.status();
+  return **found;
+}
+
+absl::StatusOr<const std::optional<Node>*> Overlay::Find(std::string_view path) {
+  if (auto it = changes_.nodes.find(path); it != changes_.nodes.end()) return &it->second;
+  if (auto it = read_cache_.find(path); it != read_cache_.end()) return &it->second;
   absl::StatusOr<std::optional<Node>> node = base_->GetNode(path);
   if (!node.ok()) return node.status();
-  read_cache_.emplace(std::string(path), *node);
-  return node;
+  return &read_cache_.emplace(std::string(path), std::move(*node)).first->second;
 }
 
 absl::Status Overlay::Prefetch(std::vector<std::string> paths) {
@@ -100,18 +105,20 @@ absl::Status Overlay::ListGraves(uint64_t max_revision, size_t limit, std::vecto
 }
 
 absl::Status Overlay::PutNode(std::string_view path, Node node) {
-  absl::StatusOr<std::optional<Node>> old = GetNode(path);
-  if (!old.ok()) return old.status();
+  absl::StatusOr<const std::optional<Node>*> found = Find(path);
+  if (!found.ok()) return found.status();
+  // Read before the assignment below, which may overwrite it in place.
+  const std::optional<Node>& old = **found;
   std::optional<Node> fresh(std::move(node));
-  if (old->has_value()) meta_.digest -= NodeDigestTerm(path, **old);
+  if (old.has_value()) meta_.digest -= NodeDigestTerm(path, *old);
   meta_.digest += NodeDigestTerm(path, *fresh);
-  uint64_t old_owner = EphemeralOwner(*old);
+  uint64_t old_owner = EphemeralOwner(old);
   uint64_t new_owner = EphemeralOwner(fresh);
   if (old_owner != new_owner) {
     if (old_owner != 0) changes_.ephemerals[{old_owner, std::string(path)}] = false;
     if (new_owner != 0) changes_.ephemerals[{new_owner, std::string(path)}] = true;
   }
-  if (InExpiryIndex(*old) != InExpiryIndex(fresh)) {
+  if (InExpiryIndex(old) != InExpiryIndex(fresh)) {
     changes_.expiry[std::string(path)] = InExpiryIndex(fresh);
   }
   changes_.nodes.insert_or_assign(std::string(path), std::move(fresh));
@@ -119,14 +126,15 @@ absl::Status Overlay::PutNode(std::string_view path, Node node) {
 }
 
 absl::Status Overlay::DeleteNode(std::string_view path) {
-  absl::StatusOr<std::optional<Node>> old = GetNode(path);
-  if (!old.ok()) return old.status();
-  if (!old->has_value()) return absl::OkStatus();
-  meta_.digest -= NodeDigestTerm(path, **old);
-  if (uint64_t owner = EphemeralOwner(*old); owner != 0) {
+  absl::StatusOr<const std::optional<Node>*> found = Find(path);
+  if (!found.ok()) return found.status();
+  const std::optional<Node>& old = **found;
+  if (!old.has_value()) return absl::OkStatus();
+  meta_.digest -= NodeDigestTerm(path, *old);
+  if (uint64_t owner = EphemeralOwner(old); owner != 0) {
     changes_.ephemerals[{owner, std::string(path)}] = false;
   }
-  if (InExpiryIndex(*old)) changes_.expiry[std::string(path)] = false;
+  if (InExpiryIndex(old)) changes_.expiry[std::string(path)] = false;
   changes_.nodes.insert_or_assign(std::string(path), std::nullopt);
   return absl::OkStatus();
 }

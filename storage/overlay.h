@@ -69,6 +69,11 @@ class Overlay : public StateReader {
   WriteSet TakeWriteSet(uint64_t applied_index);
 
  private:
+  // The value GetNode would return, without copying it: a pointer into
+  // changes_.nodes or read_cache_ (reading the base on a miss), valid until
+  // that entry is next written.
+  absl::StatusOr<const std::optional<Node>*> Find(std::string_view path);
+
   StateReader* base_;
   StoreMeta meta_;
   WriteSet changes_;
