@@ -616,25 +616,32 @@ absl::StatusOr<std::vector<EntryOutcome>> Applier::ApplyBatch(
     }
   }
   if (absl::Status s = batch.Prefetch(std::move(wanted)); !s.ok()) return s;
+  // Each outcome's events are [event_begin[i], event_begin[i + 1]) of the
+  // batch's; they are moved out once the batch is committed.
+  std::vector<size_t> event_begin(entries.size() + 1, 0);
   for (size_t i = 0; i < entries.size(); ++i) {
     EntryOutcome& out = outcomes[i];
     out.index = entries[i].index;
+    event_begin[i] = batch.events().size();
     if (entries[i].index <= applied) {
       out.skipped = true;
       continue;
     }
     if (entries[i].command != nullptr) {
-      size_t first_event = batch.events().size();
       absl::Status s =
           ApplyCommand(limits_, out.index, *entries[i].command, &batch, digest_at, &out.result);
       if (!s.ok()) return s;
-      out.events.assign(batch.events().begin() + first_event, batch.events().end());
     }
     RememberDigest(out.index, batch.meta().digest);
   }
+  event_begin[entries.size()] = batch.events().size();
   WriteSet ws = batch.TakeWriteSet(entries.back().index);
   view->reset();
   if (absl::Status s = store_->Commit(ws); !s.ok()) return s;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    outcomes[i].events.assign(std::make_move_iterator(ws.events.begin() + event_begin[i]),
+                              std::make_move_iterator(ws.events.begin() + event_begin[i + 1]));
+  }
   return outcomes;
 }
 
