@@ -94,10 +94,7 @@ absl::StatusOr<std::unique_ptr<RocksEnv>> RocksEnv::Open(const Options& options)
   cf_options.max_write_buffer_number = 2;
   // L0 (the flush, on the write path's heels) stays uncompressed; every
   // level below is written by background compaction, where LZ4 costs little
-  // CPU. That covers the Raft log too: it holds the entries of up to two
-  // snapshot spacings, which grow with the state (server/snapshotter.h), so
-  // most of it lives long enough to reach L1. Without LZ4 support in the
-  // RocksDB build, nothing is compressed.
+  // CPU. Without LZ4 support in the RocksDB build, nothing is compressed.
   cf_options.compression = rocksdb::kNoCompression;
   if (Supported(rocksdb::kLZ4Compression)) {
     cf_options.compression_per_level.assign(7, rocksdb::kLZ4Compression);
@@ -110,7 +107,7 @@ absl::StatusOr<std::unique_ptr<RocksEnv>> RocksEnv::Open(const Options& options)
   db_options.max_background_jobs = 2;
   // The state column families are written without the WAL (see
   // rocks_tree_store.h): they must reach disk together, as one point in
-  // time. The Raft log's own writes keep the WAL.
+  // time.
   db_options.atomic_flush = true;
   db_options.max_open_files = 512;
   db_options.write_buffer_manager = env->write_buffers_;
