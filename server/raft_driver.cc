@@ -213,6 +213,11 @@ void RaftDriver::Loop() {
       if (next_tick < now) next_tick = now + options_.tick;
     }
     while (node_->HasReady()) HandleReady(node_->GetReady());
+    // Rounds that finished in those Readys make room for the reads queued
+    // behind them.
+    if (MaybeIssueReads()) {
+      while (node_->HasReady()) HandleReady(node_->GetReady());
+    }
   }
   // Whatever is still queued is refused; requests waiting on read batches
   // are completed by the tracker at shutdown. Status queries are answered
@@ -241,7 +246,10 @@ void RaftDriver::Process(Inbox* inbox) {
   for (raft::NodeId peer : inbox->unreachable) node_->ReportUnreachable(peer);
   for (auto& [peer, ok] : inbox->snapshot_reports) node_->ReportSnapshot(peer, ok);
   for (v1::Command& c : inbox->proposals) DoPropose(&c);
-  if (!inbox->reads.empty()) IssueReads(std::move(inbox->reads));
+  if (!inbox->reads.empty()) {
+    queued_reads_.insert(queued_reads_.end(), inbox->reads.begin(), inbox->reads.end());
+    MaybeIssueReads();
+  }
   for (auto& [index, ok] : inbox->snapshots_created) OnSnapshotCreated(index, ok);
   for (const MembershipRequest& r : inbox->membership) DoMembership(r);
   if (!inbox->status_queries.empty()) {
@@ -394,6 +402,14 @@ void RaftDriver::FailRequests(const std::vector<uint64_t>& ids, v1::ErrorCode co
   outcome.code = code;
   outcome.message = why;
   for (uint64_t id : ids) tracker_->Complete(id, outcome);
+}
+
+bool RaftDriver::MaybeIssueReads() {
+  if (queued_reads_.empty() || read_batches_.size() >= kMaxReadRounds) return false;
+  std::vector<uint64_t> ids;
+  ids.swap(queued_reads_);
+  IssueReads(std::move(ids));
+  return true;
 }
 
 void RaftDriver::IssueReads(std::vector<uint64_t> request_ids) {

@@ -200,6 +200,12 @@ class RaftDriver final : public RaftMailbox {
   void StepMessage(raft::Message m);
   void DoPropose(v1::Command* command);
   void IssueReads(std::vector<uint64_t> request_ids);
+  // Issues the queued reads as one round if fewer than kMaxReadRounds are
+  // in flight. A read never joins a round already started (its read index
+  // may predate the read, §6.4); it waits for the next one, so under load
+  // each round serves more reads and costs the same heartbeats. True if a
+  // round was started.
+  bool MaybeIssueReads();
   void FailRequests(const std::vector<uint64_t>& ids, v1::ErrorCode code, const std::string& why);
   void ServeReadState(const raft::ReadState& rs);
   // Writes proposed through this replica under an earlier leader that are
@@ -245,6 +251,8 @@ class RaftDriver final : public RaftMailbox {
   uint64_t next_read_ctx_ = 1;
   uint64_t read_nonce_ = 0;                        // differs per process start (the seed)
   std::map<std::string, ReadBatch> read_batches_;  // by ReadIndex context
+  static constexpr size_t kMaxReadRounds = 2;
+  std::vector<uint64_t> queued_reads_;  // linearizable reads waiting for a round
   // Tracker ids of writes proposed here, by the term they were proposed in
   // (pruned of finished ones as it grows), and the highest term of an entry
   // handed to the apply thread.
