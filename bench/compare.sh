@@ -455,7 +455,7 @@ machine() {
   echo "- ZooKeeper: $(dpkg-query -W -f '${Version}' zookeeper 2> /dev/null), $(java -version 2>&1 | head -1), -Xmx2g, forceSync=yes"
   echo "- etcd: $(etcd --version 2> /dev/null | head -1 | sed 's/etcd Version: //') (default flags)"
   echo "- Load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END" \
-    "(the machine is shared: other builds ran during the measurement)"
+    "(it counts the run's own clusters and load generator; each raw result line has the load average before its run)"
 }
 
 TABLE=$(python3 - "$RAW" "$SYSTEMS" "$WORKLOADS" << 'PY'
