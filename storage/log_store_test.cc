@@ -108,6 +108,17 @@ class LogStoreTest : public ::testing::Test {
     return absl::OkStatus();
   }
 
+  // Entries 1..1000 (term 1) in 8 KiB segments, then the store closed: a
+  // log of several segments to damage.
+  void WriteSeveralSegmentsAndClose() {
+    segment_bytes_ = 8 << 10;
+    Reopen();
+    for (raft::LogIndex i = 1; i <= 1000; i += 50) {
+      store_->Save(std::nullopt, Range(i, i + 49, 1), Hard(1, 1, i + 49), true);
+    }
+    store_.reset();
+  }
+
   std::string LogDir() { return dir_.Sub("raftlog"); }
   // The segment files, oldest first.
   std::vector<std::string> Segments() {
@@ -373,12 +384,7 @@ TEST_F(LogStoreTest, SegmentsRotateAndSnapshotsDeleteThem) {
 }
 
 TEST_F(LogStoreTest, CorruptRecordBeforeTheLastSegmentRefusedOnOpen) {
-  segment_bytes_ = 8 << 10;
-  Reopen();
-  for (raft::LogIndex i = 1; i <= 1000; i += 50) {
-    store_->Save(std::nullopt, Range(i, i + 49, 1), Hard(1, 1, i + 49), true);
-  }
-  store_.reset();
+  WriteSeveralSegmentsAndClose();
   const std::vector<std::string> segments = Segments();
   ASSERT_GE(segments.size(), 2u);
   std::string bytes = ReadFile(segments[0]);
@@ -392,12 +398,7 @@ TEST_F(LogStoreTest, CorruptRecordBeforeTheLastSegmentRefusedOnOpen) {
 TEST_F(LogStoreTest, RecordCopiedElsewhereDoesNotVerify) {
   // A valid record moved to another offset (or segment) fails its checksum,
   // which covers where it was written.
-  segment_bytes_ = 8 << 10;
-  Reopen();
-  for (raft::LogIndex i = 1; i <= 1000; i += 50) {
-    store_->Save(std::nullopt, Range(i, i + 49, 1), Hard(1, 1, i + 49), true);
-  }
-  store_.reset();
+  WriteSeveralSegmentsAndClose();
   const std::vector<std::string> segments = Segments();
   ASSERT_GE(segments.size(), 3u);
   // The second segment's head (snapshot base / hard state / entries) over
@@ -439,12 +440,7 @@ TEST_F(LogStoreTest, UnfinishedWriteAtTheTailIsDropped) {
 }
 
 TEST_F(LogStoreTest, MissingSegmentRefusedOnOpen) {
-  segment_bytes_ = 8 << 10;
-  Reopen();
-  for (raft::LogIndex i = 1; i <= 1000; i += 50) {
-    store_->Save(std::nullopt, Range(i, i + 49, 1), Hard(1, 1, i + 49), true);
-  }
-  store_.reset();
+  WriteSeveralSegmentsAndClose();
   std::vector<std::string> segments = Segments();
   ASSERT_GE(segments.size(), 3u);
   std::filesystem::remove(segments[1]);
@@ -455,12 +451,7 @@ TEST_F(LogStoreTest, MissingSegmentRefusedOnOpen) {
 
 TEST_F(LogStoreTest, HoleRefusedOnOpen) {
   // The oldest segment deleted while no snapshot covers its entries.
-  segment_bytes_ = 8 << 10;
-  Reopen();
-  for (raft::LogIndex i = 1; i <= 1000; i += 50) {
-    store_->Save(std::nullopt, Range(i, i + 49, 1), Hard(1, 1, i + 49), true);
-  }
-  store_.reset();
+  WriteSeveralSegmentsAndClose();
   std::filesystem::remove(Segments().front());
   absl::Status s = TryReopen();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;

@@ -137,58 +137,46 @@ void Populate(BenchStore* s, uint64_t count, const std::string& data) {
   if (!batch.empty()) s->Apply(batch);
 }
 
-// 256-byte sets over 100,000 existing nodes, in batches of 64.
-void BM_ApplySets(benchmark::State& state) {
-  constexpr uint64_t kNodes = 100000;
+// 256-byte sets over `s`'s `nodes` existing nodes, `batch_size` per batch,
+// with a stride that spreads them over the key space as clients would.
+void ApplySets(benchmark::State& state, BenchStore* s, uint64_t nodes, int batch_size) {
   const std::string data(kDataBytes, 'x');
-  // Populated once: Google Benchmark calls this function several times.
-  // (A static: its destructor removes the temp dir at exit.)
-  static std::unique_ptr<BenchStore> store = [&] {
-    auto fresh = std::make_unique<BenchStore>();
-    Populate(fresh.get(), kNodes, data);
-    return fresh;
-  }();
-  BenchStore& s = *store;
-  std::vector<v1::Command> batch;
-  for (int i = 0; i < kBatch; ++i) batch.push_back(Set("/b/" + NodeName(0), data));
-  static uint64_t i = 0;
+  std::vector<v1::Command> batch(batch_size, Set("/b/" + NodeName(0), data));
+  uint64_t i = 0;
   for (auto _ : state) {
     for (v1::Command& c : batch) {
-      // A stride spreads the writes over the key space, as clients would.
-      c.mutable_txn()->mutable_ops(0)->mutable_set()->set_path("/b/" +
-                                                               NodeName((i * 7919) % kNodes));
+      c.mutable_txn()->mutable_ops(0)->mutable_set()->set_path("/b/" + NodeName((i * 7919) % nodes));
       ++i;
     }
-    s.Apply(batch);
+    s->Apply(batch);
   }
-  state.SetItemsProcessed(state.iterations() * kBatch);
+  state.SetItemsProcessed(state.iterations() * batch_size);
+}
+
+// A store holding `nodes` nodes of 256 B, populated once per shape: Google
+// Benchmark calls a benchmark function several times. (Static: its
+// destructor removes the temp dir at exit.)
+template <uint64_t kNodes>
+BenchStore* PopulatedStore() {
+  static std::unique_ptr<BenchStore> store = [] {
+    auto fresh = std::make_unique<BenchStore>();
+    Populate(fresh.get(), kNodes, std::string(kDataBytes, 'x'));
+    return fresh;
+  }();
+  return store.get();
+}
+
+// Over 100,000 nodes, in batches of 64.
+void BM_ApplySets(benchmark::State& state) {
+  ApplySets(state, PopulatedStore<100000>(), 100000, kBatch);
 }
 BENCHMARK(BM_ApplySets)->Unit(benchmark::kMicrosecond)->MinTime(3);
 
-// 256-byte sets over 1,000 existing nodes, two per batch: the shape of the
-// server's apply under a few writes in flight (small batches, hot keys), where
-// per-batch and per-set costs are not hidden behind batches of 64.
+// Over 1,000 nodes, two per batch: the shape of the server's apply under a
+// few writes in flight (small batches, hot keys), where per-batch and
+// per-set costs are not hidden behind batches of 64.
 void BM_ApplySetsSmallBatches(benchmark::State& state) {
-  constexpr uint64_t kNodes = 1000;
-  constexpr int kSmallBatch = 2;
-  const std::string data(kDataBytes, 'x');
-  static std::unique_ptr<BenchStore> store = [&] {
-    auto fresh = std::make_unique<BenchStore>();
-    Populate(fresh.get(), kNodes, data);
-    return fresh;
-  }();
-  BenchStore& s = *store;
-  std::vector<v1::Command> batch(kSmallBatch, Set("/b/" + NodeName(0), data));
-  static uint64_t i = 0;
-  for (auto _ : state) {
-    for (v1::Command& c : batch) {
-      c.mutable_txn()->mutable_ops(0)->mutable_set()->set_path("/b/" +
-                                                               NodeName((i * 7919) % kNodes));
-      ++i;
-    }
-    s.Apply(batch);
-  }
-  state.SetItemsProcessed(state.iterations() * kSmallBatch);
+  ApplySets(state, PopulatedStore<1000>(), 1000, 2);
 }
 BENCHMARK(BM_ApplySetsSmallBatches)->Unit(benchmark::kMicrosecond)->MinTime(3);
 
