@@ -54,6 +54,20 @@ absl::StatusOr<raft::Entry> DecodeEntry(raft::LogIndex key_index, const rocksdb:
   return entry;
 }
 
+// Reads the raft_meta record `key` into `out` (left empty if absent).
+template <typename Message>
+absl::Status ReadRecord(RocksEnv* env, const char* key, const char* what,
+                        std::optional<Message>* out) {
+  std::string value;
+  rocksdb::Status s =
+      env->db()->Get(rocksdb::ReadOptions(), env->cf(ColumnFamily::kRaftMeta), key, &value);
+  if (s.IsNotFound()) return absl::OkStatus();
+  if (!s.ok()) return FromRocks(s, absl::StrCat("read ", what));
+  out->emplace();
+  if (!(*out)->ParseFromString(value)) return absl::DataLossError(absl::StrCat("unparsable ", what));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<LegacyLog>> ReadLegacyLog(RocksEnv* env) {
@@ -61,26 +75,15 @@ absl::StatusOr<std::optional<LegacyLog>> ReadLegacyLog(RocksEnv* env) {
   rocksdb::ColumnFamilyHandle* meta = env->cf(ColumnFamily::kRaftMeta);
   LegacyLog log;
   std::string value;
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, kHardStateKey, &value);
-  if (s.ok()) {
-    log.hard_state.emplace();
-    if (!log.hard_state->ParseFromString(value)) {
-      return absl::DataLossError("unparsable hard state");
-    }
-  } else if (!s.IsNotFound()) {
-    return FromRocks(s, "read hard state");
+  if (absl::Status st = ReadRecord(env, kHardStateKey, "hard state", &log.hard_state); !st.ok()) {
+    return st;
   }
-  s = db->Get(rocksdb::ReadOptions(), meta, kSnapshotKey, &value);
-  if (s.ok()) {
-    log.snapshot.emplace();
-    if (!log.snapshot->ParseFromString(value)) {
-      return absl::DataLossError("unparsable snapshot record");
-    }
-  } else if (!s.IsNotFound()) {
-    return FromRocks(s, "read snapshot record");
+  if (absl::Status st = ReadRecord(env, kSnapshotKey, "snapshot record", &log.snapshot);
+      !st.ok()) {
+    return st;
   }
   std::optional<std::pair<raft::LogIndex, raft::Term>> recorded_last;
-  s = db->Get(rocksdb::ReadOptions(), meta, kLogLastKey, &value);
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, kLogLastKey, &value);
   if (s.ok()) {
     if (value.size() != 16) return absl::DataLossError("malformed log_last record");
     recorded_last.emplace(GetBigEndian64(value.data()), GetBigEndian64(value.data() + 8));
