@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "server/crc32c.h"
 #include "server/log.h"
+#include "storage/crc32c.h"
 
 namespace synod::server {
 
@@ -115,7 +115,7 @@ class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::Ins
       Fail(grpc::StatusCode::INTERNAL, "close " + temp_path_);
       return;
     }
-    if (crc_.Finish() != c.crc32c()) {
+    if (crc_.value() != c.crc32c()) {
       Fail(grpc::StatusCode::DATA_LOSS, "snapshot checksum mismatch");
       return;
     }
@@ -153,7 +153,7 @@ class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::Ins
   uint64_t index_ = 0;
   std::string temp_path_;
   std::ofstream out_;
-  Crc32c crc_;
+  storage::Crc32cStream crc_;
   uint64_t received_ = 0;
 };
 

@@ -3,13 +3,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <string_view>
 #include <utility>
 
 #include "absl/time/time.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "server/crc32c.h"
 #include "server/log.h"
+#include "storage/crc32c.h"
 #include "storage/log_store.h"
 
 namespace synod::server {
@@ -297,7 +298,7 @@ bool PeerTransport::StreamSnapshot(Peer* peer, const raft::Message& message) {
     peer->snapshot_call = &call;
   }
   auto writer = peer->stub->InstallSnapshot(&call, &ack);
-  Crc32c crc;
+  storage::Crc32cStream crc;
   std::string buf(options_.snapshot_chunk_bytes, '\0');
   uint64_t offset = 0;
   bool ok = true;
@@ -319,11 +320,11 @@ bool PeerTransport::StreamSnapshot(Peer* peer, const raft::Message& message) {
     c->set_offset(offset);
     c->set_data(buf.data(), n);
     c->set_last_in_file(eof);
-    crc.Update(absl::string_view(buf.data(), n));
+    crc.Update(std::string_view(buf.data(), n));
     offset += n;
     if (eof) {
       c->set_done(true);
-      c->set_crc32c(crc.Finish());
+      c->set_crc32c(crc.value());
     }
     if (faults_->Isolated(peer->id) || !writer->Write(chunk)) ok = false;
     if (eof) break;

@@ -1,11 +1,10 @@
 # The durable Raft log (LogStore). Included by storage/CMakeLists.txt.
 add_library(synod_log_store STATIC
-  ${CMAKE_CURRENT_SOURCE_DIR}/crc32c.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/legacy_log.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/log_segments.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/log_store.cc)
 synod_cc_defaults(synod_log_store)
-target_link_libraries(synod_log_store PUBLIC synod_rocks_env synod_raft_proto absl::status
+target_link_libraries(synod_log_store PUBLIC synod_crc32c synod_rocks_env synod_raft_proto absl::status
                                              absl::statusor absl::strings absl::str_format absl::synchronization)
 
 add_executable(log_store_test ${CMAKE_CURRENT_SOURCE_DIR}/log_store_test.cc)

@@ -13,9 +13,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "server/crc32c.h"
 #include "server/error_mapping.h"
 #include "server/log.h"
+#include "storage/crc32c.h"
 
 namespace synod::server {
 
@@ -126,7 +126,7 @@ class SnapshotStreamer::Stream final : public grpc::ServerWriteReactor<v1::Snaps
     if (last) {
       chunk_.set_last_in_file(true);
       chunk_.set_done(true);
-      chunk_.set_crc32c(crc_.Finish());
+      chunk_.set_crc32c(crc_.value());
     }
     bool cancelled = false;
     {
@@ -199,7 +199,7 @@ class SnapshotStreamer::Stream final : public grpc::ServerWriteReactor<v1::Snaps
   uint64_t size_ = 0;
   uint64_t offset_ = 0;  // bytes already handed to StartWrite
   std::string file_name_;
-  Crc32c crc_;
+  storage::Crc32cStream crc_;
   v1::SnapshotChunk chunk_;
 
   absl::Mutex mu_;

@@ -12,8 +12,8 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "server/crc32c.h"
 #include "server/replica.h"
+#include "storage/crc32c.h"
 #include "storage/format.h"
 #include "storage/snapshot.h"
 #include "synod/v1/cluster.grpc.pb.h"
@@ -113,9 +113,9 @@ TEST(SnapshotStreamTest, StreamsAVerifiableFileAndCancelledCallsFreeTheirSlot) {
     offset += full.sizes[i];
   }
   EXPECT_EQ(offset, full.bytes.size());
-  Crc32c crc;
+  storage::Crc32cStream crc;
   crc.Update(full.bytes);
-  EXPECT_EQ(full.chunks.back().crc32c(), crc.Finish());
+  EXPECT_EQ(full.chunks.back().crc32c(), crc.value());
   const v1::SnapshotChunk& manifest = full.chunks.front();
   EXPECT_EQ(manifest.format_version(), storage::kSnapshotFormatVersion);
   ASSERT_EQ(manifest.members_size(), 1);
