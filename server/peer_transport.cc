@@ -1,15 +1,26 @@
 #include "server/peer_transport.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "server/log.h"
+#include "server/raft_link.h"
+#include "server/tcp_socket.h"
 #include "storage/crc32c.h"
 #include "storage/log_store.h"
 
@@ -19,6 +30,12 @@ namespace {
 // Pause after a broken stream before the next attempt (gRPC's own reconnect
 // backoff is capped low too, see PeerChannelArguments).
 constexpr absl::Duration kRetryPause = absl::Milliseconds(100);
+
+// For what cannot fail short of a broken process (eventfd, poll).
+[[noreturn]] void Fatal(const std::string& what) {
+  Log(LogLevel::kError, "peer transport: %s", what.c_str());
+  std::abort();
+}
 
 }  // namespace
 
@@ -62,6 +79,18 @@ std::unique_ptr<PeerTransport::Peer> PeerTransport::StartPeer(raft::NodeId id,
   peer->channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(),
                                             PeerChannelArguments(options_.max_message_bytes));
   peer->stub = v1::Peer::NewStub(peer->channel);
+  peer->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  peer->stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (peer->wake_fd < 0 || peer->stop_fd < 0) {
+    // Out of file descriptors at startup or on a membership change: nothing
+    // sensible can continue.
+    Fatal(absl::StrCat("eventfd for peer ", id, ": ", std::strerror(errno)));
+  }
+  Peer* p = peer.get();
+  peer->link_thread = std::thread([this, p] {
+    NameThread("synod-peer-out");
+    LinkLoop(p);
+  });
   return peer;
 }
 
@@ -80,6 +109,16 @@ void PeerTransport::StopPeer(Peer* peer) {
     streams.swap(peer->retired);
     if (peer->snapshot_call != nullptr) peer->snapshot_call->TryCancel();
   }
+  const uint64_t one = 1;
+  (void)!::write(peer->stop_fd, &one, sizeof(one));
+  if (peer->link_thread.joinable()) peer->link_thread.join();
+  {
+    absl::MutexLock lock(&peer->mu);
+    if (peer->link_fd >= 0) ::close(peer->link_fd);
+    peer->link_fd = -1;
+  }
+  ::close(peer->wake_fd);
+  ::close(peer->stop_fd);
   for (auto& stream : streams) stream->context.TryCancel();
   // The live stream's hold is ours to drop (retired ones dropped theirs).
   if (live != nullptr) live->RemoveHold();
@@ -160,10 +199,222 @@ void PeerTransport::TakeBatch(Peer* peer, v1::RaftBatch* batch) {
 }
 
 void PeerTransport::Pump(Peer* peer) {
+  bool legacy = false;
+  bool wake = false;
+  bool broke = false;
+  {
+    absl::MutexLock lock(&peer->mu);
+    if (peer->stopping || peer->queue.empty()) return;
+    if (peer->legacy) {
+      legacy = true;
+    } else {
+      if (peer->link_fd < 0 || peer->link_broken) {
+        wake = true;  // the link thread connects
+      } else if (peer->unsent.empty()) {
+        broke = !WriteLink(peer);
+        wake = broke || !peer->unsent.empty();
+      }  // else the link thread is finishing a write and takes the queue next
+    }
+  }
+  if (broke) mailbox_->ReportUnreachable(peer->id);
+  if (wake) Wake(peer);
+  if (legacy) PumpStream(peer);
+}
+
+bool PeerTransport::WriteLink(Peer* peer) {
+  while (true) {
+    if (peer->unsent.empty()) {
+      TakeBatch(peer, &peer->scratch);
+      if (peer->scratch.messages_size() == 0) return true;  // all written
+      AppendLinkFrame(peer->scratch, &peer->unsent);
+      peer->scratch.Clear();
+    }
+    size_t done = 0;
+    while (done < peer->unsent.size()) {
+      const ssize_t n = ::send(peer->link_fd, peer->unsent.data() + done,
+                               peer->unsent.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      BreakLink(peer);
+      return false;
+    }
+    peer->unsent.erase(0, done);
+    peer->reachable = true;
+    if (!peer->unsent.empty()) return true;  // the socket is full: the link thread waits
+  }
+}
+
+void PeerTransport::BreakLink(Peer* peer) {
+  peer->link_broken = true;
+  peer->unsent.clear();
+  peer->queue.clear();
+  peer->queue_bytes = 0;
+  peer->reachable = false;
+}
+
+void PeerTransport::Wake(Peer* peer) {
+  const uint64_t one = 1;
+  (void)!::write(peer->wake_fd, &one, sizeof(one));
+}
+
+void PeerTransport::LinkLoop(Peer* peer) {
+  while (true) {
+    bool connect = false;
+    bool report = false;
+    bool want_write = false;
+    int fd = -1;
+    absl::Time retry_at = absl::InfiniteFuture();
+    {
+      absl::MutexLock lock(&peer->mu);
+      if (peer->stopping) return;
+      if (peer->link_broken) {
+        if (peer->link_fd >= 0) ::close(peer->link_fd);
+        peer->link_fd = -1;
+        peer->link_broken = false;
+        peer->retry_at = absl::Now() + kRetryPause;
+      }
+      if (peer->link_fd >= 0 && (!peer->unsent.empty() || !peer->queue.empty())) {
+        report = !WriteLink(peer);
+        want_write = !report && !peer->unsent.empty();
+      }
+      fd = peer->link_fd;
+      if (fd < 0 && !peer->legacy && !peer->queue.empty()) {
+        if (absl::Now() >= peer->retry_at) {
+          connect = true;
+        } else {
+          retry_at = peer->retry_at;
+        }
+      }
+    }
+    if (report) {
+      mailbox_->ReportUnreachable(peer->id);
+      continue;
+    }
+    if (connect) {
+      ConnectLink(peer);
+      continue;
+    }
+    // Sleep until there is work, the socket takes more, the link closes (the
+    // receiver never writes after its answer: readable means closed), the
+    // retry pause ends, or Stop.
+    pollfd fds[3] = {{peer->stop_fd, POLLIN, 0}, {peer->wake_fd, POLLIN, 0}, {fd, 0, 0}};
+    nfds_t count = 2;
+    if (fd >= 0) {
+      fds[2].events = static_cast<short>(POLLIN | (want_write ? POLLOUT : 0));
+      count = 3;
+    }
+    int timeout_ms = -1;
+    if (retry_at != absl::InfiniteFuture()) {
+      timeout_ms = static_cast<int>(
+          std::max<int64_t>(0, absl::ToInt64Milliseconds(retry_at - absl::Now()) + 1));
+    }
+    if (::poll(fds, count, timeout_ms) < 0 && errno != EINTR) {
+      Fatal(absl::StrCat("poll on the link to member ", peer->id, ": ", std::strerror(errno)));
+    }
+    if (fds[0].revents != 0) return;
+    if (fds[1].revents != 0) {
+      uint64_t n = 0;
+      (void)!::read(peer->wake_fd, &n, sizeof(n));
+    }
+    if (count == 3 && (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      char byte = 0;
+      const ssize_t n = ::recv(fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
+      if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        {
+          absl::MutexLock lock(&peer->mu);
+          if (peer->link_fd == fd) BreakLink(peer);
+        }
+        Log(LogLevel::kInfo, "raft link to member %llu closed by the peer",
+            static_cast<unsigned long long>(peer->id));
+        mailbox_->ReportUnreachable(peer->id);
+      }
+    }
+  }
+}
+
+void PeerTransport::ConnectLink(Peer* peer) {
+  const absl::Time deadline = absl::Now() + options_.link_timeout;
+  absl::StatusOr<int> fd = ConnectTcp(peer->addr, options_.link_timeout, peer->stop_fd);
+  std::string failure;
+  bool legacy = false;
+  LinkAnswer answer = LinkAnswer::kAccepted;
+  if (!fd.ok()) {
+    failure = std::string(fd.status().message());
+  } else {
+    LinkHello hello;
+    hello.cluster_id = options_.cluster_id;
+    hello.from = options_.self;
+    hello.to = peer->id;
+    const std::string out = EncodeLinkHello(hello);
+    std::string in(kLinkAnswerBytes, '\0');
+    if (!SendExactly(*fd, out.data(), out.size(), deadline, peer->stop_fd)) {
+      failure = "hello not sent";
+    } else if (!RecvExactly(*fd, in.data(), 1, deadline, peer->stop_fd)) {
+      failure = "no answer to the hello";
+    } else if (in[0] != kLinkAnswerMagic[0]) {
+      legacy = true;  // HTTP/2 (a SETTINGS frame) from a gRPC-only replica
+    } else if (!RecvExactly(*fd, in.data() + 1, in.size() - 1, deadline, peer->stop_fd) ||
+               !DecodeLinkAnswer(in, &answer)) {
+      failure = "unreadable answer to the hello";
+    } else if (answer != LinkAnswer::kAccepted) {
+      failure = absl::StrCat("refused: ", LinkAnswerName(answer));
+    }
+    if (!failure.empty() || legacy) ::close(*fd);
+  }
+  bool stopping = false;
+  bool log_failure = false;
+  bool up = false;
+  {
+    absl::MutexLock lock(&peer->mu);
+    stopping = peer->stopping;
+    if (stopping) {
+      if (failure.empty() && !legacy) ::close(*fd);
+    } else if (legacy) {
+      peer->legacy = true;
+      peer->link_failing = false;
+    } else if (!failure.empty()) {
+      log_failure = !peer->link_failing || answer != LinkAnswer::kAccepted;
+      peer->link_failing = true;
+      BreakLink(peer);
+      peer->link_broken = false;
+      // A refusal will not change soon: wait longer before the next try.
+      peer->retry_at =
+          absl::Now() + (answer != LinkAnswer::kAccepted ? absl::Seconds(1) : kRetryPause);
+    } else {
+      up = true;
+      peer->link_failing = false;
+      peer->link_fd = *fd;
+      peer->reachable = true;
+    }
+  }
+  if (stopping) return;
+  if (legacy) {
+    Log(LogLevel::kWarning,
+        "member %llu answered the Raft link with HTTP/2 (an older version): using the gRPC "
+        "Raft stream",
+        static_cast<unsigned long long>(peer->id));
+    PumpStream(peer);
+  } else if (!failure.empty()) {
+    if (log_failure) {
+      Log(LogLevel::kWarning, "raft link to member %llu at %s: %s",
+          static_cast<unsigned long long>(peer->id), peer->addr.c_str(), failure.c_str());
+    }
+    mailbox_->ReportUnreachable(peer->id);
+  } else if (up) {
+    Log(LogLevel::kInfo, "raft link to member %llu at %s is up",
+        static_cast<unsigned long long>(peer->id), peer->addr.c_str());
+  }
+}
+
+void PeerTransport::PumpStream(Peer* peer) {
   Stream* stream = nullptr;
   {
     absl::MutexLock lock(&peer->mu);
-    if (peer->stopping || peer->writing || peer->queue.empty()) return;
+    if (!peer->legacy || peer->stopping || peer->writing || peer->queue.empty()) return;
     if (peer->stream == nullptr) {
       if (absl::Now() < peer->retry_at) return;  // stays queued (bounded) until then
       // Streams gRPC is done with can go now.
@@ -207,6 +458,8 @@ void PeerTransport::OnWriteDone(Peer* peer, Stream* stream, bool ok) {
       peer->queue_bytes = 0;
       peer->retry_at = absl::Now() + kRetryPause;
       peer->reachable = false;
+      // The peer may have been upgraded: try the link first next time.
+      peer->legacy = false;
       retire = true;
     }
   }

@@ -1,30 +1,36 @@
-// PeerTransport: sends Raft messages and snapshots to the other members over
-// the gRPC Peer service.
+// PeerTransport: sends Raft messages and snapshots to the other members.
 //
-// One client-streaming `Raft` call per peer carries batches of messages,
-// driven by gRPC's callback API: Send (the raft thread) starts a write
-// itself when none is in flight, and the completion of a write starts the
-// next one with everything queued meanwhile. So a message leaves on the
-// raft thread without waking any other thread, and under load the queue
-// turns into large batches. Each peer has its own bounded queue, so a slow
-// or dead peer only fills its own: when full, new messages to it are
-// dropped and the peer reported unreachable (Raft resends: a follower in
-// probe state is probed again at the next heartbeat). A broken stream drops
-// what is queued and is replaced, after a short pause, by the next Send.
+// Raft messages go over the Raft link (raft_link.h): one TCP connection per
+// peer carrying length-prefixed batches. Send (the raft thread) writes what
+// is queued straight to the socket when nothing else is pending, so in the
+// steady state a message leaves on the raft thread without waking another
+// thread; under load the queue turns into large batches. Each peer has a
+// link thread that connects (and reconnects after a pause), finishes
+// partial writes when the socket is full, and notices a closed link. A peer
+// that answers the hello with HTTP/2 runs an older version: for it, the
+// messages go over the gRPC `Raft` stream instead (driven by gRPC's
+// callback API the same way), until that stream breaks.
+//
+// Each peer has its own bounded queue, so a slow or dead peer only fills its
+// own: when full, new messages to it are dropped and the peer reported
+// unreachable (Raft resends: a follower in probe state is probed again at
+// the next heartbeat). A broken link or stream drops what is queued and is
+// replaced, after a short pause, when there is something to send.
 // MSG_SNAP goes instead to a per-peer snapshot thread that streams the
-// snapshot file in chunks over the `InstallSnapshot` call; gRPC's flow
+// snapshot file in chunks over the gRPC `InstallSnapshot` call; gRPC's flow
 // control paces it, and the outcome is reported to the core
 // (ReportSnapshot).
 //
 // Thread: Send/UpdatePeers/Stop are called by the raft thread (the owner);
-// write completions run on gRPC's threads; snapshot threads are internal.
-// Stop() waits for every stream and snapshot thread to finish.
+// link threads and snapshot threads are internal; gRPC stream completions
+// run on gRPC's threads. Stop() waits for all of them to finish.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,6 +62,8 @@ class PeerTransport {
     size_t max_queue_bytes = 64u << 20;
     // Bytes of messages per RaftBatch (at least one message).
     size_t max_batch_bytes = 4u << 20;
+    // Connecting a link, and its hello and answer, may take this long.
+    absl::Duration link_timeout = absl::Seconds(1);
     // gRPC max message size on peer channels: a batch or a snapshot chunk,
     // with headroom (a single entry can be as large as the client API allows).
     int max_message_bytes = 64 << 20;
@@ -120,13 +128,31 @@ class PeerTransport {
 
     absl::Mutex mu;
     std::deque<Queued> queue ABSL_GUARDED_BY(mu);
+    // The Raft link: the connected socket (-1: none); created and closed by
+    // the link thread, written by whoever holds `mu`.
+    int link_fd ABSL_GUARDED_BY(mu) = -1;
+    // A write on the link failed: the link thread closes it.
+    bool link_broken ABSL_GUARDED_BY(mu) = false;
+    // Framed bytes not yet written (the socket was full): the link thread
+    // writes them, then what is queued.
+    std::string unsent ABSL_GUARDED_BY(mu);
+    // The peer answered the hello with HTTP/2: an older version that only
+    // has the gRPC stream. Cleared when that stream breaks.
+    bool legacy ABSL_GUARDED_BY(mu) = false;
+    // The link thread's last connect failed (logged once until it works).
+    bool link_failing ABSL_GUARDED_BY(mu) = false;
+    v1::RaftBatch scratch ABSL_GUARDED_BY(mu);
+    int wake_fd = -1;  // eventfd: work for the link thread
+    int stop_fd = -1;  // eventfd: readable once the peer is stopping
+    std::thread link_thread;
     size_t queue_bytes ABSL_GUARDED_BY(mu) = 0;
     bool stopping ABSL_GUARDED_BY(mu) = false;
     // The live stream (null: none yet, or broken and not yet replaced).
     std::unique_ptr<Stream> stream ABSL_GUARDED_BY(mu);
     // Streams retired after a failure, deleted once gRPC is done with them.
     std::vector<std::unique_ptr<Stream>> retired ABSL_GUARDED_BY(mu);
-    // A write is in flight on `stream` (one at a time keeps the order).
+    // (gRPC stream, legacy peers only.) A write is in flight on `stream`
+    // (one at a time keeps the order).
     bool writing ABSL_GUARDED_BY(mu) = false;
     // No new stream before this time after a broken one.
     absl::Time retry_at ABSL_GUARDED_BY(mu) = absl::InfinitePast();
@@ -142,9 +168,23 @@ class PeerTransport {
   void StopPeer(Peer* peer);
   // Moves up to max_batch_bytes of the queue into `batch`.
   void TakeBatch(Peer* peer, v1::RaftBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(peer->mu);
-  // Raft thread: starts a write of what is queued unless one is in flight,
-  // opening a stream first if there is none (and the retry pause is over).
+  // Raft thread: writes what is queued to the link unless a write is
+  // pending, or wakes the link thread when there is no link yet.
   void Pump(Peer* peer);
+  // Frames what is queued and writes as much as the socket takes; the rest
+  // stays in `unsent`. False when the link broke.
+  bool WriteLink(Peer* peer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(peer->mu);
+  // Marks the link broken and drops what is queued (the raft thread is told
+  // through ReportUnreachable by the caller).
+  void BreakLink(Peer* peer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(peer->mu);
+  void Wake(Peer* peer);
+  // The link thread: connect, flush, watch for the link closing.
+  void LinkLoop(Peer* peer);
+  // Connects and exchanges hello and answer; sets link_fd or legacy.
+  void ConnectLink(Peer* peer);
+  // Legacy peers: starts a write on the gRPC stream unless one is in flight,
+  // opening a stream first if there is none (and the retry pause is over).
+  void PumpStream(Peer* peer);
   // gRPC thread: a write finished; start the next or retire the stream.
   void OnWriteDone(Peer* peer, Stream* stream, bool ok);
   void SendSnapshot(Peer* peer, raft::Message message);

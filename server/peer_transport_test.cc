@@ -13,6 +13,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "server/peer_listener.h"
 #include "server/peer_service.h"
 #include "tests/testing/free_port.h"
 #include "tests/testing/temp_dir.h"
@@ -59,18 +60,33 @@ class RecordingMailbox : public RaftMailbox {
   std::vector<std::pair<raft::NodeId, bool>> snapshots_;
 };
 
-// One replica's receiving side: a gRPC server with the Peer service.
+// One replica's receiving side: the peer listener and the gRPC server with
+// the Peer service behind it; `legacy`: the gRPC server alone on the port,
+// as replicas before the Raft link had it.
 struct Receiver {
-  Receiver(uint64_t cluster_id, raft::NodeId id, const std::string& dir)
+  Receiver(uint64_t cluster_id, raft::NodeId id, const std::string& dir, bool legacy = false,
+           std::string at = "")
       : snapshots(dir), faults(""), service(cluster_id, id, &mailbox, &snapshots, &faults) {
     EXPECT_TRUE(snapshots.Init().ok());
-    addr = absl::StrCat("127.0.0.1:", FreePort());
+    addr = at.empty() ? absl::StrCat("127.0.0.1:", FreePort()) : at;
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(addr, grpc::InsecureServerCredentials());
+    if (legacy) builder.AddListeningPort(addr, grpc::InsecureServerCredentials());
     builder.RegisterService(&service);
     server = builder.BuildAndStart();
+    if (!legacy) {
+      PeerListener::Options o;
+      o.addr = addr;
+      o.cluster_id = cluster_id;
+      o.self = id;
+      auto started = PeerListener::Start(o, &mailbox, &faults, server.get());
+      EXPECT_TRUE(started.ok()) << started.status();
+      if (started.ok()) listener = *std::move(started);
+    }
   }
-  ~Receiver() { server->Shutdown(); }
+  ~Receiver() {
+    if (listener != nullptr) listener->Stop();
+    server->Shutdown();
+  }
 
   RecordingMailbox mailbox;
   SnapshotFiles snapshots;
@@ -78,6 +94,7 @@ struct Receiver {
   PeerService service;
   std::string addr;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<PeerListener> listener;
 };
 
 raft::Message Msg(raft::NodeId to, uint64_t index) {
@@ -231,6 +248,125 @@ TEST(PeerTransportTest, FaultInjectionDropsBothWays) {
   recv_faults.Poll();
   EXPECT_TRUE(recv_faults.Isolated(1));
   EXPECT_FALSE(recv_faults.Isolated(3));
+}
+
+// Sends `count` MSG_APPs to member `to` with indexes first.. and waits until
+// `receiver` has them all, in order.
+void SendAndExpectInOrder(PeerTransport* transport, Receiver* receiver, raft::NodeId to,
+                          int first, int count) {
+  for (int i = first; i < first + count; ++i) {
+    std::vector<raft::Message> batch = {Msg(to, i)};
+    transport->Send(&batch);
+  }
+  ASSERT_TRUE(WaitUntil(
+      [&] { return receiver->mailbox.received().size() >= static_cast<size_t>(first + count - 1); },
+      absl::Seconds(20)));
+  auto got = receiver->mailbox.received();
+  ASSERT_EQ(got.size(), static_cast<size_t>(first + count - 1));
+  for (int i = 0; i < first + count - 1; ++i) {
+    EXPECT_EQ(got[i].index(), static_cast<uint64_t>(i + 1));
+  }
+}
+
+TEST(PeerTransportTest, OlderPeerGetsTheGrpcStream) {
+  TempDir tmp;
+  Receiver two(42, 2, tmp.Sub("two"), /*legacy=*/true);
+  RecordingMailbox mailbox;
+  SnapshotFiles snapshots(tmp.Sub("one"));
+  FaultInjection faults("");
+  PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);
+  transport.UpdatePeers({{2, two.addr}});
+  SendAndExpectInOrder(&transport, &two, 2, 1, 500);
+  EXPECT_TRUE(transport.Reachable(2));
+  transport.Stop();
+}
+
+TEST(PeerTransportTest, RestartedPeerIsReachedAgain) {
+  TempDir tmp;
+  RecordingMailbox mailbox;
+  SnapshotFiles snapshots(tmp.Sub("one"));
+  FaultInjection faults("");
+  PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);
+  auto two = std::make_unique<Receiver>(42, 2, tmp.Sub("two"));
+  const std::string addr = two->addr;
+  transport.UpdatePeers({{2, addr}});
+  SendAndExpectInOrder(&transport, two.get(), 2, 1, 100);
+  two.reset();  // the peer goes away: its links close
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::vector<raft::Message> batch = {Msg(2, 0)};
+        transport.Send(&batch);
+        return mailbox.unreachable(2) > 0;
+      },
+      absl::Seconds(10)));
+  // Back on the same address (a restart): messages flow again (the ones
+  // queued while it was away may arrive first).
+  Receiver again(42, 2, tmp.Sub("two-again"), /*legacy=*/false, addr);
+  ASSERT_NE(again.listener, nullptr);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::vector<raft::Message> batch = {Msg(2, 7)};
+        transport.Send(&batch);
+        auto got = again.mailbox.received();
+        return !got.empty() && got.back().index() == 7u;
+      },
+      absl::Seconds(10)));
+  EXPECT_TRUE(transport.Reachable(2));
+  transport.Stop();
+}
+
+TEST(PeerTransportTest, BurstLargerThanTheSocketArrivesWhole) {
+  TempDir tmp;
+  Receiver two(42, 2, tmp.Sub("two"));
+  RecordingMailbox mailbox;
+  SnapshotFiles snapshots(tmp.Sub("one"));
+  FaultInjection faults("");
+  PeerTransport::Options options = TransportOptions(42);
+  options.max_batch_bytes = 256u << 10;
+  PeerTransport transport(options, &mailbox, &snapshots, &faults);
+  transport.UpdatePeers({{2, two.addr}});
+  SendAndExpectInOrder(&transport, &two, 2, 1, 1);  // the link is up
+  // 32 MiB in one go: far more than the socket buffers take, so writes end
+  // part-way and the link thread finishes them; the last, small message is
+  // queued while that is going on and must not wait for another Send.
+  constexpr int kCount = 128;
+  const std::string payload(256u << 10, 'x');
+  for (int i = 2; i <= kCount; ++i) {
+    raft::Message m = Msg(2, i);
+    m.add_entries()->set_data(payload);
+    std::vector<raft::Message> batch = {std::move(m)};
+    transport.Send(&batch);
+  }
+  std::vector<raft::Message> last = {Msg(2, kCount + 1)};
+  transport.Send(&last);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return two.mailbox.received().size() == static_cast<size_t>(kCount + 1); },
+      absl::Seconds(30)));
+  auto got = two.mailbox.received();
+  for (int i = 0; i <= kCount; ++i) EXPECT_EQ(got[i].index(), static_cast<uint64_t>(i + 1));
+  EXPECT_EQ(got[kCount - 1].entries(0).data().size(), payload.size());
+  EXPECT_EQ(mailbox.unreachable(2), 0);
+  transport.Stop();
+}
+
+TEST(PeerTransportTest, LinkMeantForAnotherMemberIsRefused) {
+  TempDir tmp;
+  Receiver three(42, 3, tmp.Sub("three"));
+  RecordingMailbox mailbox;
+  SnapshotFiles snapshots(tmp.Sub("one"));
+  FaultInjection faults("");
+  PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);
+  // Member 2's address points at member 3 (a stale membership).
+  transport.UpdatePeers({{2, three.addr}});
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::vector<raft::Message> batch = {Msg(2, 1)};
+        transport.Send(&batch);
+        return mailbox.unreachable(2) > 0;
+      },
+      absl::Seconds(10)));
+  EXPECT_TRUE(three.mailbox.received().empty());
+  EXPECT_FALSE(transport.Reachable(2));
 }
 
 }  // namespace

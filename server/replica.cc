@@ -24,6 +24,7 @@
 #include "server/metrics/process_metrics.h"
 #include "server/metrics/replica_metrics.h"
 #include "server/metrics/server_metrics.h"
+#include "server/peer_listener.h"
 #include "server/peer_service.h"
 #include "server/peer_transport.h"
 #include "server/raft_driver.h"
@@ -88,6 +89,8 @@ struct Replica::Parts {
   std::unique_ptr<WatchService> watch_service;
   std::unique_ptr<SessionKeeper> keeper;
   std::unique_ptr<grpc::Server> peer_server;
+  // After peer_server: stopped before it (it hands connections to it).
+  std::unique_ptr<PeerListener> peer_listener;
   std::unique_ptr<grpc::Server> client_server;
   // Last: destroyed first, it reads most of the above.
   std::unique_ptr<metrics::MetricsHttpServer> metrics_http;
@@ -373,8 +376,10 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
         });
   }
   {
+    // The gRPC server has no port of its own: the listener owns the peer
+    // port and hands it the HTTP/2 connections (Raft links it serves
+    // itself, see peer_listener.h).
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(p->peer_addr, grpc::InsecureServerCredentials());
     builder.RegisterService(p->peer_service.get());
     builder.SetMaxReceiveMessageSize(max_peer_message);
     builder.SetMaxSendMessageSize(max_peer_message);
@@ -382,10 +387,21 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     p->peer_server = builder.BuildAndStart();
-    if (p->peer_server == nullptr) {
+    if (p->peer_server == nullptr) return absl::InternalError("cannot start the peer gRPC server");
+    PeerListener::Options listen;
+    listen.addr = p->peer_addr;
+    listen.cluster_id = cluster.cluster_id;
+    listen.self = options.id;
+    listen.max_frame_bytes = static_cast<size_t>(max_peer_message);
+    absl::StatusOr<std::unique_ptr<PeerListener>> listener =
+        PeerListener::Start(listen, p->driver.get(), p->faults.get(), p->peer_server.get());
+    if (!listener.ok()) {
+      p->peer_listener->Stop();
+  p->peer_server->Shutdown(std::chrono::system_clock::now());
       return absl::UnavailableError(
-          absl::StrCat("cannot listen for peers on ", p->peer_addr, " (address in use?)"));
+          absl::StrCat(listener.status().message(), " (address in use?)"));
     }
+    p->peer_listener = *std::move(listener);
   }
 
   p->state_machine->Start();
@@ -468,6 +484,7 @@ void Replica::Shutdown() {
   // streams): cancel them after a short grace instead of waiting.
   const auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(200);
   p->client_server->Shutdown(deadline);
+  p->peer_listener->Stop();
   p->peer_server->Shutdown(std::chrono::system_clock::now());
   p->transport->Stop();
   p->watch_runner->Stop();

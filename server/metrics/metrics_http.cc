@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/log.h"
+#include "server/tcp_socket.h"
 
 namespace synod::server::metrics {
 namespace {
@@ -51,66 +52,12 @@ bool WriteAll(int fd, const std::string& data) {
 
 }  // namespace
 
-absl::Status SplitHostPort(const std::string& addr, std::string* host, std::string* port) {
-  size_t colon = addr.rfind(':');
-  if (colon == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("'", addr, "' is not host:port"));
-  }
-  std::string h = addr.substr(0, colon);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  const std::string p = addr.substr(colon + 1);
-  int number = 0;
-  if (p.empty() || !absl::SimpleAtoi(p, &number) || number < 0 || number > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("'", addr, "': bad port"));
-  }
-  *host = h;
-  *port = p;
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(Options options) {
-  std::string host;
-  std::string port;
-  if (absl::Status s = SplitHostPort(options.addr, &host, &port); !s.ok()) return s;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  if (int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
-      rc != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("metrics address ", options.addr, ": ", gai_strerror(rc)));
-  }
+  absl::StatusOr<ListeningSocket> listening = ListenTcp(options.addr, 16, "metrics");
+  if (!listening.ok()) return listening.status();
   std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer(std::move(options)));
-  std::string error = "no address";
-  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      error = std::strerror(errno);
-      continue;
-    }
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, 16) != 0) {
-      error = std::strerror(errno);
-      ::close(fd);
-      continue;
-    }
-    server->listen_fd_ = fd;
-    break;
-  }
-  freeaddrinfo(found);
-  if (server->listen_fd_ < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen for metrics on ", server->options_.addr, ": ", error));
-  }
-  sockaddr_storage bound{};
-  socklen_t len = sizeof(bound);
-  ::getsockname(server->listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len);
-  server->port_ =
-      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                        : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  server->listen_fd_ = listening->fd;
+  server->port_ = listening->port;
   if (::pipe2(server->wake_fds_, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   }

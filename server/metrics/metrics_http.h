@@ -68,7 +68,4 @@ class MetricsHttpServer {
   std::thread thread_;
 };
 
-// Splits "host:port" / "[v6]:port" / ":port". Errors: InvalidArgument.
-absl::Status SplitHostPort(const std::string& addr, std::string* host, std::string* port);
-
 }  // namespace synod::server::metrics

@@ -115,17 +115,6 @@ TEST(MetricsHttpTest, RefusesBadAddressesAndBusyPorts) {
   EXPECT_EQ(MetricsHttpServer::Start(o).status().code(), absl::StatusCode::kUnavailable);
 }
 
-TEST(MetricsHttpTest, SplitsHostAndPort) {
-  std::string host;
-  std::string port;
-  ASSERT_TRUE(SplitHostPort("[::1]:9100", &host, &port).ok());
-  EXPECT_EQ(host, "::1");
-  EXPECT_EQ(port, "9100");
-  ASSERT_TRUE(SplitHostPort(":9100", &host, &port).ok());
-  EXPECT_EQ(host, "");
-  EXPECT_FALSE(SplitHostPort("host:", &host, &port).ok());
-}
-
 TEST(MetricsHttpTest, StopsWhileIdle) {
   std::atomic<int> calls{0};
   auto server = StartServer(&calls);

@@ -1,0 +1,240 @@
+#include "server/peer_listener.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "grpcpp/server_posix.h"
+#include "server/log.h"
+#include "server/raft_link.h"
+#include "server/tcp_socket.h"
+
+namespace synod::server {
+namespace {
+
+// How long a new connection may take to send its first bytes, and a link
+// its hello.
+constexpr absl::Duration kClassifyTimeout = absl::Seconds(10);
+// recv size on a link: many small batches per call under load.
+constexpr size_t kReadChunk = 256u << 10;
+
+}  // namespace
+
+PeerListener::PeerListener(const Options& options, RaftMailbox* mailbox,
+                           const FaultInjection* faults, grpc::Server* grpc_server)
+    : options_(options), mailbox_(mailbox), faults_(faults), grpc_server_(grpc_server) {}
+
+absl::StatusOr<std::unique_ptr<PeerListener>> PeerListener::Start(const Options& options,
+                                                                  RaftMailbox* mailbox,
+                                                                  const FaultInjection* faults,
+                                                                  grpc::Server* grpc_server) {
+  absl::StatusOr<ListeningSocket> listening = ListenTcp(options.addr, 128, "peers");
+  if (!listening.ok()) return listening.status();
+  std::unique_ptr<PeerListener> listener(
+      new PeerListener(options, mailbox, faults, grpc_server));
+  listener->listen_fd_ = listening->fd;
+  listener->port_ = listening->port;
+  listener->stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (listener->stop_fd_ < 0) {
+    return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  }
+  PeerListener* self = listener.get();
+  listener->accept_thread_ = std::thread([self] {
+    NameThread("synod-peer-acc");
+    self->AcceptLoop();
+  });
+  return listener;
+}
+
+PeerListener::~PeerListener() {
+  Stop();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+}
+
+void PeerListener::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    const uint64_t one = 1;
+    (void)!::write(stop_fd_, &one, sizeof(one));
+    // Wakes the link threads blocked in recv; each closes its own fd.
+    for (Connection& conn : connections_) {
+      if (conn.fd >= 0) ::shutdown(conn.fd, SHUT_RDWR);
+    }
+  }
+  if (accept_thread_.joinable()) accept_thread_.join();
+  std::list<Connection> connections;
+  {
+    absl::MutexLock lock(&mu_);
+    connections.swap(connections_);
+  }
+  for (Connection& conn : connections) {
+    if (conn.thread.joinable()) conn.thread.join();
+  }
+}
+
+void PeerListener::Reap() {
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    if (it->finished.load()) {
+      it->thread.join();
+      it = connections_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void PeerListener::AcceptLoop() {
+  while (true) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      Log(LogLevel::kError, "peer listener: poll: %s", std::strerror(errno));
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) continue;  // the peer went away, or out of fds: try the next one
+    absl::MutexLock lock(&mu_);
+    Reap();
+    if (stopping_) {
+      ::close(fd);
+      return;
+    }
+    if (connections_.size() >= options_.max_connections) {
+      Log(LogLevel::kWarning, "peer listener: %zu connections open, closing a new one",
+          connections_.size());
+      ::close(fd);
+      continue;
+    }
+    Connection& conn = connections_.emplace_back();
+    conn.fd = fd;
+    Connection* c = &conn;
+    conn.thread = std::thread([this, c] {
+      NameThread("synod-peer-in");
+      Serve(c);
+    });
+  }
+}
+
+void PeerListener::Serve(Connection* conn) {
+  const int fd = conn->fd;  // ours until we close it or hand it to gRPC
+  const absl::Time deadline = absl::Now() + kClassifyTimeout;
+  // The first byte decides: 'S' opens a link's hello, anything else is
+  // HTTP/2 (or garbage, which gRPC refuses).
+  char first = 0;
+  bool link = false;
+  bool ok = false;
+  while (true) {
+    const ssize_t n = ::recv(fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 1) {
+      link = first == kLinkMagic[0];
+      ok = true;
+      break;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;
+    pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    const int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+    if (wait_ms <= 0 || ::poll(fds, 2, wait_ms) <= 0 || fds[1].revents != 0) break;
+  }
+  if (ok && !link) {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      conn->fd = -1;  // gRPC's now
+      grpc::AddInsecureChannelFromFd(grpc_server_, fd);
+      conn->finished = true;
+      return;
+    }
+    ok = false;
+  }
+  if (ok) {
+    std::string hello_bytes(kLinkHelloBytes, '\0');
+    LinkHello hello;
+    if (!RecvExactly(fd, hello_bytes.data(), hello_bytes.size(), deadline, stop_fd_) ||
+        !DecodeLinkHello(hello_bytes, &hello)) {
+      Log(LogLevel::kWarning, "peer listener: a connection sent no valid Raft link hello");
+    } else {
+      LinkAnswer answer = LinkAnswer::kAccepted;
+      if (hello.cluster_id != options_.cluster_id) {
+        answer = LinkAnswer::kOtherCluster;
+        Log(LogLevel::kWarning,
+            "raft link refused: cluster id mismatch: peer %llu is in cluster %llu, this replica "
+            "in %llu",
+            static_cast<unsigned long long>(hello.from),
+            static_cast<unsigned long long>(hello.cluster_id),
+            static_cast<unsigned long long>(options_.cluster_id));
+      } else if (hello.to != options_.self) {
+        answer = LinkAnswer::kNotMe;
+        Log(LogLevel::kWarning,
+            "raft link refused: peer %llu meant member %llu, this replica is member %llu",
+            static_cast<unsigned long long>(hello.from),
+            static_cast<unsigned long long>(hello.to),
+            static_cast<unsigned long long>(options_.self));
+      }
+      const std::string reply = EncodeLinkAnswer(answer);
+      if (SendExactly(fd, reply.data(), reply.size(), deadline, stop_fd_) &&
+          answer == LinkAnswer::kAccepted) {
+        // From here the thread only reads: blocking recv, woken by Stop's
+        // shutdown.
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        SetLinkSocketOptions(fd);
+        ReadLink(fd, hello.from);
+      }
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  ::close(fd);
+  conn->fd = -1;
+  conn->finished = true;
+}
+
+void PeerListener::ReadLink(int fd, raft::NodeId from) {
+  LinkFrameReader reader(options_.max_frame_bytes);
+  v1::RaftBatch batch;
+  while (true) {
+    size_t room = 0;
+    char* at = reader.Reserve(kReadChunk, &room);
+    const ssize_t n = ::recv(fd, at, room, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // the sender closed, the link broke, or Stop
+    reader.Commit(static_cast<size_t>(n));
+    std::string_view frame;
+    while (true) {
+      const LinkFrameReader::Result r = reader.Next(&frame);
+      if (r == LinkFrameReader::Result::kNeedMore) break;
+      if (r == LinkFrameReader::Result::kTooLarge) {
+        Log(LogLevel::kWarning, "raft link from member %llu: frame of %zu bytes > limit %zu",
+            static_cast<unsigned long long>(from), reader.refused_length(),
+            options_.max_frame_bytes);
+        return;
+      }
+      if (!batch.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
+        Log(LogLevel::kWarning, "raft link from member %llu: unreadable batch, closing",
+            static_cast<unsigned long long>(from));
+        return;
+      }
+      if (faults_->Isolated(from)) continue;
+      std::vector<raft::Message> messages;
+      messages.reserve(batch.messages_size());
+      for (raft::Message& m : *batch.mutable_messages()) {
+        if (m.to() != options_.self) continue;
+        messages.push_back(std::move(m));
+      }
+      if (!messages.empty()) mailbox_->DeliverMessages(std::move(messages));
+    }
+  }
+}
+
+}  // namespace synod::server

@@ -1,0 +1,85 @@
+// The Raft link: the wire format replicas use to send each other Raft
+// messages over plain TCP, on the same port as the Peer gRPC service.
+//
+// Why not the gRPC `Peer.Raft` stream: every message there goes through
+// HTTP/2 framing, flow-control window updates and a callback on a gRPC
+// thread, which cost more CPU and latency than the messages themselves (see
+// bench/README.md). The link is a byte stream with a length per batch.
+//
+//   sender   -> hello:  "SYNODRL1", cluster id, sender id, receiver id
+//                        (each a little-endian u64; 32 bytes)
+//   receiver -> answer: "SYNODLA" and one code byte (8 bytes), then never
+//                        writes again; on a refusal it closes.
+//   sender   -> frames: a little-endian u32 length, then that many bytes
+//                        of a serialized v1::RaftBatch; forever.
+//
+// The first bytes tell the two protocols on the peer port apart: an HTTP/2
+// client starts with "PRI * HTTP/2.0". A sender talking to a replica of an
+// older version (gRPC only) gets HTTP/2 bytes back instead of an answer and
+// falls back to the gRPC stream.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "raft/types.h"
+#include "synod/v1/peer.pb.h"
+
+namespace synod::server {
+
+inline constexpr std::string_view kLinkMagic = "SYNODRL1";
+inline constexpr size_t kLinkHelloBytes = 32;
+inline constexpr std::string_view kLinkAnswerMagic = "SYNODLA";
+inline constexpr size_t kLinkAnswerBytes = 8;
+inline constexpr size_t kLinkFrameHeaderBytes = 4;
+
+struct LinkHello {
+  uint64_t cluster_id = 0;
+  raft::NodeId from = raft::kNoNode;
+  raft::NodeId to = raft::kNoNode;
+};
+
+enum class LinkAnswer : uint8_t {
+  kAccepted = 0,
+  kOtherCluster = 1,  // the receiver belongs to another cluster
+  kNotMe = 2,         // the receiver is not the member the sender meant
+};
+
+std::string EncodeLinkHello(const LinkHello& hello);
+// False when `bytes` (kLinkHelloBytes) does not start with kLinkMagic.
+bool DecodeLinkHello(std::string_view bytes, LinkHello* hello);
+
+std::string EncodeLinkAnswer(LinkAnswer answer);
+// False when `bytes` (kLinkAnswerBytes) is not an answer this version knows
+// (for instance HTTP/2 bytes from a replica that only speaks gRPC).
+bool DecodeLinkAnswer(std::string_view bytes, LinkAnswer* answer);
+const char* LinkAnswerName(LinkAnswer answer);
+
+// Appends one frame holding `batch` to `out`.
+void AppendLinkFrame(const v1::RaftBatch& batch, std::string* out);
+
+// Splits a received byte stream into frames. Feed it what recv returned;
+// Next yields whole frames in order.
+class LinkFrameReader {
+ public:
+  explicit LinkFrameReader(size_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
+  // Room for at least `min` more bytes; returns where to write them.
+  char* Reserve(size_t min, size_t* room);
+  void Commit(size_t n) { end_ += n; }
+  enum class Result { kFrame, kNeedMore, kTooLarge };
+  // On kFrame, `frame` views the payload until the next call.
+  Result Next(std::string_view* frame);
+  // The length that kTooLarge refused.
+  size_t refused_length() const { return refused_; }
+
+ private:
+  const size_t max_frame_bytes_;
+  std::string buf_;
+  size_t start_ = 0;
+  size_t end_ = 0;
+  size_t refused_ = 0;
+};
+
+}  // namespace synod::server
