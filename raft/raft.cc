@@ -95,6 +95,8 @@ void RaftImpl::Reset(Term term) {
   read_only_.Reset();
   pending_read_index_msgs_.clear();
   bcast_pending_ = false;
+  read_bcast_pending_ = false;
+  read_bcast_context_.clear();
   campaign_after_apply_ = false;
 }
 
@@ -447,6 +449,9 @@ void RaftImpl::OnApplied(LogIndex index) {
 void RaftImpl::FlushBroadcast() {
   if (bcast_pending_ && role_ == Role::kLeader) BroadcastAppend();
   bcast_pending_ = false;
+  if (read_bcast_pending_ && role_ == Role::kLeader) BroadcastHeartbeat(read_bcast_context_);
+  read_bcast_pending_ = false;
+  read_bcast_context_.clear();
 }
 
 void RaftImpl::ReduceUncommittedSize(const std::vector<Entry>& entries) {

@@ -55,7 +55,8 @@ class RaftImpl {
   void OnSnapshotPersisted(LogIndex index);
   void OnApplied(LogIndex index);
   // Sends the MSG_APPs that proposals since the last Ready asked for: all
-  // proposals between two Readies share one MSG_APP per follower.
+  // proposals between two Readies share one MSG_APP per follower. Likewise
+  // one heartbeat round for the ReadIndex requests since the last Ready.
   void FlushBroadcast();
 
   // --- outputs and state ---------------------------------------------------
@@ -79,6 +80,7 @@ class RaftImpl {
   std::vector<Message>& msgs_after_persist() { return msgs_after_persist_; }
   std::vector<ReadState>& read_states() { return read_states_; }
   bool bcast_pending() const { return bcast_pending_; }
+  bool read_bcast_pending() const { return read_bcast_pending_; }
   // Committed entries were handed out: the uncommitted tail shrinks.
   void ReduceUncommittedSize(const std::vector<Entry>& entries);
 
@@ -187,6 +189,12 @@ class RaftImpl {
   std::vector<Message> msgs_after_persist_;
   std::vector<ReadState> read_states_;
   bool bcast_pending_ = false;
+  // ReadIndex requests arrived since the last Ready: one heartbeat round,
+  // carrying the newest one's context, confirms them all (§6.4: it is sent
+  // after each of them arrived, and its acknowledgement advances every
+  // request queued before that context).
+  bool read_bcast_pending_ = false;
+  std::string read_bcast_context_;
   // A MSG_TIMEOUT_NOW arrived while a committed membership change was not
   // applied yet; campaign as soon as it is (same term only).
   bool campaign_after_apply_ = false;

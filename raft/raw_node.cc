@@ -94,6 +94,7 @@ bool RawNode::HasReady() const {
   // A pending broadcast always comes with new entries or a new commit
   // index, both checked here.
   if (!impl_->read_states().empty()) return true;
+  if (impl_->read_bcast_pending()) return true;
   return r.log().HasNextCommittedEntries();
 }
 

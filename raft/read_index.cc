@@ -5,7 +5,10 @@
 //    arrive before wait in pending_read_index_msgs_).
 // 2. It records its commit index as the read index.
 // 3. It confirms it is still the leader with a heartbeat round acknowledged
-//    by a majority (the heartbeats carry the request's context).
+//    by a majority (the heartbeats carry the request's context). Requests
+//    that arrive between two Readies share one round: the heartbeats carry
+//    the newest context and are sent with the Ready, after all of them
+//    arrived; an acknowledgement of that context serves all of them.
 // 4. The read may be served once the state machine has applied the read
 //    index; the driver does that with the ReadState.
 // A follower forwards the request to the leader and gets the index back
@@ -27,10 +30,13 @@ void RaftImpl::HandleReadIndexAsLeader(Message& m) {
     RespondToReadIndex(std::move(m), index);
     return;
   }
-  const std::string context = m.context();
+  std::string context = m.context();
   read_only_.Add(index, std::move(m));
   if (tracker_.IsVoter(id_)) read_only_.RecvAck(id_, context);
-  BroadcastHeartbeat(context);
+  // The heartbeats go out with the next Ready (FlushBroadcast), once for
+  // every request that arrived before it.
+  read_bcast_context_ = std::move(context);
+  read_bcast_pending_ = true;
 }
 
 void RaftImpl::AckReadIndexRound(const Message& m) {

@@ -198,7 +198,11 @@ void RaftDriver::Loop() {
     Inbox inbox;
     {
       absl::MutexLock lock(&mu_);
-      auto wake = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || !inbox_.empty(); };
+      reads_paused_ = read_batches_.size() >= kMaxReadRounds;
+      auto wake = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !inbox_.EmptyBesidesReads() ||
+               (!inbox_.reads.empty() && !reads_paused_);
+      };
       mu_.AwaitWithDeadline(absl::Condition(&wake), next_tick);
       if (stopping_) break;
       std::swap(inbox, inbox_);

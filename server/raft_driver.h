@@ -170,8 +170,9 @@ class RaftDriver final : public RaftMailbox {
     std::vector<std::pair<raft::NodeId, bool>> snapshot_reports;
     std::vector<std::pair<uint64_t, bool>> snapshots_created;
     std::vector<MembershipRequest> membership;
-    bool empty() const {
-      return messages.empty() && proposals.empty() && reads.empty() && status_queries.empty() &&
+    bool empty() const { return reads.empty() && EmptyBesidesReads(); }
+    bool EmptyBesidesReads() const {
+      return messages.empty() && proposals.empty() && status_queries.empty() &&
              unreachable.empty() && snapshot_reports.empty() && snapshots_created.empty() &&
              membership.empty();
     }
@@ -243,6 +244,10 @@ class RaftDriver final : public RaftMailbox {
   absl::Mutex mu_;
   Inbox inbox_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // kMaxReadRounds rounds are in flight: a new read could only be queued,
+  // so it does not wake the raft thread (the next swap of the inbox, or the
+  // end of a round, takes it).
+  bool reads_paused_ ABSL_GUARDED_BY(mu_) = false;
 
   // Raft thread only.
   std::unique_ptr<raft::RawNode> node_;
