@@ -421,6 +421,8 @@ fi
 
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+# The source revision as the run starts (the tree may change while it runs).
+SYNOD_REV="$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo '?') (working tree $( [[ -n "$(git -C "$ROOT" status --porcelain -- server storage raft 2> /dev/null)" ]] && echo 'with uncommitted server/storage/raft changes' || echo clean) at the start)"
 log "work dir $WORK; $REPEATS rounds x [$SYSTEMS] x [$WORKLOADS], ${DURATION}s each (+${WARMUP}s warm-up; watch_fanout: $FANOUT_WRITES sets), ports from $PORT_BASE"
 read -r -a SYS_ARR <<< "$SYSTEMS"
 for ((round = 1; round <= REPEATS; round++)); do
@@ -450,8 +452,7 @@ machine() {
   # A virtual disk reports what its driver says, not what backs it.
   echo "- Disk: $dev ($(df --output=fstype "$WORK" | tail -1)), driver $driver, kernel says rotational=$rota; all data dirs under $(dirname "$WORK")"
   echo "- Kernel: $(uname -sr)"
-  echo "- Synod: $(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo '?') (working tree" \
-    "$( [[ -n "$(git -C "$ROOT" status --porcelain -- server storage raft 2> /dev/null)" ]] && echo 'with uncommitted server/storage/raft changes' || echo clean)), binary $SYNOD_SRC_BIN built $(date -u -r "$SYNOD_SRC_BIN" +%Y-%m-%dT%H:%MZ 2> /dev/null || echo '?')"
+  echo "- Synod: $SYNOD_REV, binary $SYNOD_SRC_BIN built $(date -u -r "$SYNOD_SRC_BIN" +%Y-%m-%dT%H:%MZ 2> /dev/null || echo '?')"
   echo "- ZooKeeper: $(dpkg-query -W -f '${Version}' zookeeper 2> /dev/null), $(java -version 2>&1 | head -1), -Xmx2g, forceSync=yes"
   echo "- etcd: $(etcd --version 2> /dev/null | head -1 | sed 's/etcd Version: //') (default flags)"
   echo "- Load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END" \
