@@ -210,6 +210,9 @@ void PeerListener::ReadLink(int fd, raft::NodeId from) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;  // the sender closed, the link broke, or Stop
     reader.Commit(static_cast<size_t>(n));
+    // Every whole frame this read completed goes to the mailbox in one
+    // delivery: one wake-up of the raft thread, not one per frame.
+    std::vector<raft::Message> messages;
     std::string_view frame;
     while (true) {
       const LinkFrameReader::Result r = reader.Next(&frame);
@@ -226,14 +229,12 @@ void PeerListener::ReadLink(int fd, raft::NodeId from) {
         return;
       }
       if (faults_->Isolated(from)) continue;
-      std::vector<raft::Message> messages;
-      messages.reserve(batch.messages_size());
       for (raft::Message& m : *batch.mutable_messages()) {
         if (m.to() != options_.self) continue;
         messages.push_back(std::move(m));
       }
-      if (!messages.empty()) mailbox_->DeliverMessages(std::move(messages));
     }
+    if (!messages.empty()) mailbox_->DeliverMessages(std::move(messages));
   }
 }
 
