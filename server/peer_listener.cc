@@ -74,6 +74,10 @@ void PeerListener::Stop() {
     }
   }
   if (accept_thread_.joinable()) accept_thread_.join();
+  // Connections still waiting in the backlog are reset, not left hanging
+  // until the destructor.
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  listen_fd_ = -1;
   std::list<Connection> connections;
   {
     absl::MutexLock lock(&mu_);

@@ -1,0 +1,183 @@
+#include "server/peer_listener.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "gtest/gtest.h"
+#include "server/peer_service.h"
+#include "server/raft_link.h"
+#include "server/tcp_socket.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/wait.h"
+
+namespace synod::server {
+namespace {
+
+using ::synod::testing::WaitUntil;
+
+class CountingMailbox : public RaftMailbox {
+ public:
+  void DeliverMessages(std::vector<raft::Message> messages) override {
+    absl::MutexLock lock(&mu_);
+    for (auto& m : messages) indexes_.push_back(m.index());
+  }
+  void ReportUnreachable(raft::NodeId) override {}
+  void ReportSnapshot(raft::NodeId, bool) override {}
+  std::vector<uint64_t> indexes() {
+    absl::MutexLock lock(&mu_);
+    return indexes_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<uint64_t> indexes_;
+};
+
+// A listener for member 2 of cluster 42 on a free port.
+struct Fixture {
+  Fixture()
+      : faults(""),
+        snapshots(tmp.Sub("snapshots")),
+        service(42, 2, &mailbox, &snapshots, &faults) {
+    // The gRPC side as in a replica: the Peer service, no port of its own.
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service);
+    server = builder.BuildAndStart();
+    PeerListener::Options o;
+    o.addr = "127.0.0.1:0";
+    o.cluster_id = 42;
+    o.self = 2;
+    o.max_frame_bytes = 1 << 16;
+    auto started = PeerListener::Start(o, &mailbox, &faults, server.get());
+    EXPECT_TRUE(started.ok()) << started.status();
+    listener = *std::move(started);
+    addr = absl::StrCat("127.0.0.1:", listener->port());
+  }
+  ~Fixture() {
+    listener->Stop();
+    server->Shutdown();
+  }
+  // Connects and sends `bytes`; returns the socket.
+  int Send(const std::string& bytes) {
+    absl::StatusOr<int> fd = ConnectTcp(addr, absl::Seconds(5), -1);
+    EXPECT_TRUE(fd.ok()) << fd.status();
+    EXPECT_TRUE(SendExactly(*fd, bytes.data(), bytes.size(), absl::Now() + absl::Seconds(5), -1));
+    return *fd;
+  }
+  // True when the listener closed `fd` (end of stream or reset) within 5 s,
+  // after whatever it answered; false on a timeout.
+  static bool ClosedByPeer(int fd) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    char buf[64];
+    while (absl::Now() < deadline) {
+      const ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+      if (n == 0) return true;
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return true;
+      if (n < 0) absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
+  }
+
+  ::synod::testing::TempDir tmp;
+  CountingMailbox mailbox;
+  FaultInjection faults;
+  SnapshotFiles snapshots;
+  PeerService service;
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<PeerListener> listener;
+  std::string addr;
+};
+
+std::string Frame(uint64_t index) {
+  v1::RaftBatch batch;
+  raft::Message* m = batch.add_messages();
+  m->set_type(raft::MessageType::MSG_APP);
+  m->set_to(2);
+  m->set_index(index);
+  std::string out;
+  AppendLinkFrame(batch, &out);
+  return out;
+}
+
+TEST(PeerListenerTest, AcceptedLinkDeliversFramesInOrder) {
+  Fixture f;
+  const int fd = f.Send(EncodeLinkHello({42, 1, 2}));
+  std::string answer(kLinkAnswerBytes, '\0');
+  ASSERT_TRUE(RecvExactly(fd, answer.data(), answer.size(), absl::Now() + absl::Seconds(5), -1));
+  LinkAnswer a;
+  ASSERT_TRUE(DecodeLinkAnswer(answer, &a));
+  EXPECT_EQ(a, LinkAnswer::kAccepted);
+  std::string frames;
+  for (uint64_t i = 1; i <= 50; ++i) frames += Frame(i);
+  // In two pieces, split inside a frame.
+  ASSERT_TRUE(SendExactly(fd, frames.data(), 7, absl::Now() + absl::Seconds(5), -1));
+  ASSERT_TRUE(SendExactly(fd, frames.data() + 7, frames.size() - 7,
+                          absl::Now() + absl::Seconds(5), -1));
+  ASSERT_TRUE(WaitUntil([&] { return f.mailbox.indexes().size() == 50; }, absl::Seconds(10)));
+  std::vector<uint64_t> got = f.mailbox.indexes();
+  for (uint64_t i = 0; i < 50; ++i) EXPECT_EQ(got[i], i + 1);
+  ::close(fd);
+}
+
+TEST(PeerListenerTest, BadInputClosesTheConnectionAndDeliversNothing) {
+  Fixture f;
+  // Starts like a hello but is none.
+  int fd = f.Send("SYNODXX1" + std::string(24, '\0'));
+  EXPECT_TRUE(Fixture::ClosedByPeer(fd));
+  ::close(fd);
+  // Another cluster: refused with an answer, then closed.
+  fd = f.Send(EncodeLinkHello({43, 1, 2}));
+  std::string answer(kLinkAnswerBytes, '\0');
+  ASSERT_TRUE(RecvExactly(fd, answer.data(), answer.size(), absl::Now() + absl::Seconds(5), -1));
+  LinkAnswer a;
+  ASSERT_TRUE(DecodeLinkAnswer(answer, &a));
+  EXPECT_EQ(a, LinkAnswer::kOtherCluster);
+  EXPECT_TRUE(Fixture::ClosedByPeer(fd));
+  ::close(fd);
+  // Accepted, then a frame above the limit: the link is closed.
+  fd = f.Send(EncodeLinkHello({42, 1, 2}));
+  ASSERT_TRUE(RecvExactly(fd, answer.data(), answer.size(), absl::Now() + absl::Seconds(5), -1));
+  const std::string huge("\xff\xff\xff\x00", 4);
+  ASSERT_TRUE(SendExactly(fd, huge.data(), huge.size(), absl::Now() + absl::Seconds(5), -1));
+  EXPECT_TRUE(Fixture::ClosedByPeer(fd));
+  ::close(fd);
+  // Accepted, then bytes that are no RaftBatch: closed.
+  fd = f.Send(EncodeLinkHello({42, 1, 2}));
+  ASSERT_TRUE(RecvExactly(fd, answer.data(), answer.size(), absl::Now() + absl::Seconds(5), -1));
+  const std::string junk("\x03\x00\x00\x00\xff\xff\xff", 7);
+  ASSERT_TRUE(SendExactly(fd, junk.data(), junk.size(), absl::Now() + absl::Seconds(5), -1));
+  EXPECT_TRUE(Fixture::ClosedByPeer(fd));
+  ::close(fd);
+  EXPECT_TRUE(f.mailbox.indexes().empty());
+}
+
+TEST(PeerListenerTest, StopEndsOpenLinksAndSilentConnections) {
+  auto f = std::make_unique<Fixture>();
+  const int link = f->Send(EncodeLinkHello({42, 1, 2}));
+  std::string answer(kLinkAnswerBytes, '\0');
+  ASSERT_TRUE(
+      RecvExactly(link, answer.data(), answer.size(), absl::Now() + absl::Seconds(5), -1));
+  // Connected but silent: still being classified when Stop comes.
+  absl::StatusOr<int> silent = ConnectTcp(f->addr, absl::Seconds(5), -1);
+  ASSERT_TRUE(silent.ok());
+  const absl::Time start = absl::Now();
+  f->listener->Stop();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // not the 10 s classify timeout
+  EXPECT_TRUE(Fixture::ClosedByPeer(link));
+  EXPECT_TRUE(Fixture::ClosedByPeer(*silent));
+  ::close(link);
+  ::close(*silent);
+}
+
+}  // namespace
+}  // namespace synod::server
