@@ -24,8 +24,6 @@ namespace {
 // How long a new connection may take to send its first bytes, and a link
 // its hello.
 constexpr absl::Duration kClassifyTimeout = absl::Seconds(10);
-// recv size on a link: many small batches per call under load.
-constexpr size_t kReadChunk = 256u << 10;
 
 }  // namespace
 
@@ -206,39 +204,22 @@ void PeerListener::Serve(Connection* conn) {
 
 void PeerListener::ReadLink(int fd, raft::NodeId from) {
   LinkFrameReader reader(options_.max_frame_bytes);
-  v1::RaftBatch batch;
+  v1::RaftBatch scratch;
+  std::string why;
   while (true) {
-    size_t room = 0;
-    char* at = reader.Reserve(kReadChunk, &room);
-    const ssize_t n = ::recv(fd, at, room, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the sender closed, the link broke, or Stop
-    reader.Commit(static_cast<size_t>(n));
-    // Every whole frame this read completed goes to the mailbox in one
+    // Every whole frame one read completed goes to the mailbox in one
     // delivery: one wake-up of the raft thread, not one per frame.
     std::vector<raft::Message> messages;
-    std::string_view frame;
-    while (true) {
-      const LinkFrameReader::Result r = reader.Next(&frame);
-      if (r == LinkFrameReader::Result::kNeedMore) break;
-      if (r == LinkFrameReader::Result::kTooLarge) {
-        Log(LogLevel::kWarning, "raft link from member %llu: frame of %zu bytes > limit %zu",
-            static_cast<unsigned long long>(from), reader.refused_length(),
-            options_.max_frame_bytes);
-        return;
-      }
-      if (!batch.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
-        Log(LogLevel::kWarning, "raft link from member %llu: unreadable batch, closing",
-            static_cast<unsigned long long>(from));
-        return;
-      }
-      if (faults_->Isolated(from)) continue;
-      for (raft::Message& m : *batch.mutable_messages()) {
-        if (m.to() != options_.self) continue;
-        messages.push_back(std::move(m));
-      }
+    const bool open =
+        ReadLinkFrames(fd, /*drain=*/false, &reader, options_.self, &scratch, &messages, &why);
+    if (!messages.empty() && !faults_->Isolated(from)) {
+      mailbox_->DeliverMessages(std::move(messages));
     }
-    if (!messages.empty()) mailbox_->DeliverMessages(std::move(messages));
+    if (!open) break;
+  }
+  if (!why.empty()) {
+    Log(LogLevel::kWarning, "raft link from member %llu closed: %s",
+        static_cast<unsigned long long>(from), why.c_str());
   }
 }
 

@@ -1,6 +1,11 @@
 #include "server/raft_link.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstring>
+
+#include "absl/strings/str_cat.h"
 
 namespace synod::server {
 namespace {
@@ -99,6 +104,38 @@ LinkFrameReader::Result LinkFrameReader::Next(std::string_view* frame) {
   *frame = std::string_view(p + kLinkFrameHeaderBytes, size);
   start_ += kLinkFrameHeaderBytes + size;
   return Result::kFrame;
+}
+
+bool ReadLinkFrames(int fd, bool drain, LinkFrameReader* reader, raft::NodeId self, v1::RaftBatch* scratch,
+                    std::vector<raft::Message>* out, std::string* why) {
+  // recv size: many small batches per call under load.
+  constexpr size_t kReadChunk = 256u << 10;
+  while (true) {
+    size_t room = 0;
+    char* at = reader->Reserve(kReadChunk, &room);
+    const ssize_t n = ::recv(fd, at, room, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;  // drained
+    if (n <= 0) return false;  // the sender closed, the link broke, or shutdown
+    reader->Commit(static_cast<size_t>(n));
+    std::string_view frame;
+    while (true) {
+      const LinkFrameReader::Result r = reader->Next(&frame);
+      if (r == LinkFrameReader::Result::kNeedMore) break;
+      if (r == LinkFrameReader::Result::kTooLarge) {
+        *why = absl::StrCat("frame of ", reader->refused_length(), " bytes over the limit");
+        return false;
+      }
+      if (!scratch->ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
+        *why = "unreadable batch";
+        return false;
+      }
+      for (raft::Message& m : *scratch->mutable_messages()) {
+        if (m.to() == self) out->push_back(std::move(m));
+      }
+    }
+    if (!drain) return true;
+  }
 }
 
 }  // namespace synod::server

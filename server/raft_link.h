@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "raft/types.h"
 #include "synod/v1/peer.pb.h"
@@ -81,5 +82,14 @@ class LinkFrameReader {
   size_t end_ = 0;
   size_t refused_ = 0;
 };
+
+// Reads what the link socket `fd` holds into `reader` (`drain` false, a
+// blocking socket: one recv; true, a non-blocking one: until it would
+// block) and appends the
+// messages of every whole frame addressed to `self` to `out`. False when
+// the link ended: end of stream, an error, an oversized or unreadable frame
+// (`why` says which; empty for an orderly end or an error of the socket).
+bool ReadLinkFrames(int fd, bool drain, LinkFrameReader* reader, raft::NodeId self, v1::RaftBatch* scratch,
+                    std::vector<raft::Message>* out, std::string* why);
 
 }  // namespace synod::server
