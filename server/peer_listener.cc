@@ -188,11 +188,21 @@ void PeerListener::Serve(Connection* conn) {
       const std::string reply = EncodeLinkAnswer(answer);
       if (SendExactly(fd, reply.data(), reply.size(), deadline, stop_fd_) &&
           answer == LinkAnswer::kAccepted) {
-        // From here the thread only reads: blocking recv, woken by Stop's
-        // shutdown.
-        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
         SetLinkSocketOptions(fd);
-        ReadLink(fd, hello.from);
+        if (options_.adopt_link) {
+          absl::MutexLock lock(&mu_);
+          if (!stopping_) {
+            conn->fd = -1;  // the adopter's now
+            options_.adopt_link(fd, hello.from);
+            conn->finished = true;
+            return;
+          }
+        } else {
+          // From here the thread only reads: blocking recv, woken by Stop's
+          // shutdown.
+          ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+          ReadLink(fd, hello.from);
+        }
       }
     }
   }

@@ -4,10 +4,11 @@
 // snapshots, session heartbeats and older senders' Raft streams) is handed
 // to the gRPC server, which has no listening port of its own.
 //
-// Each Raft link gets a thread that reads frames and hands each batch to the
-// raft thread's mailbox (never blocking on it: the mailbox drops when full,
-// dissertation §3.5 resends). A peer has one link to us, so these threads
-// are as many as the members. A hello from another cluster or meant for
+// An accepted Raft link goes to Options::adopt_link (the raft thread reads
+// it: one thread woken per message). Without one, the link gets a thread
+// that reads frames and hands each read's messages to the raft thread's
+// mailbox (never blocking on it: the mailbox drops when full, dissertation
+// §3.5 resends). A hello from another cluster or meant for
 // another member is refused and logged. A connection that says nothing for
 // kClassifyTimeout is closed.
 //
@@ -18,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <string>
@@ -43,6 +45,10 @@ class PeerListener {
     // Connections not yet classified or linked, beyond which new ones are
     // closed at once.
     size_t max_connections = 256;
+    // Set: an accepted link's socket (non-blocking) is handed over to this
+    // (the raft thread reads it, RaftDriver::AdoptLink) instead of being
+    // read by a thread of the listener into the mailbox.
+    std::function<void(int fd, raft::NodeId from)> adopt_link;
   };
 
   // `mailbox`, `faults` and `grpc_server` are not owned and outlive this;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
 
 #include <memory>
 #include <string>
@@ -45,7 +46,8 @@ class CountingMailbox : public RaftMailbox {
 
 // A listener for member 2 of cluster 42 on a free port.
 struct Fixture {
-  Fixture()
+  using Adopt = std::function<void(int, raft::NodeId)>;
+  explicit Fixture(Adopt adopt = nullptr)
       : faults(""),
         snapshots(tmp.Sub("snapshots")),
         service(42, 2, &mailbox, &snapshots, &faults) {
@@ -58,6 +60,7 @@ struct Fixture {
     o.cluster_id = 42;
     o.self = 2;
     o.max_frame_bytes = 1 << 16;
+    o.adopt_link = std::move(adopt);
     auto started = PeerListener::Start(o, &mailbox, &faults, server.get());
     EXPECT_TRUE(started.ok()) << started.status();
     listener = *std::move(started);
@@ -159,6 +162,39 @@ TEST(PeerListenerTest, BadInputClosesTheConnectionAndDeliversNothing) {
   EXPECT_TRUE(Fixture::ClosedByPeer(fd));
   ::close(fd);
   EXPECT_TRUE(f.mailbox.indexes().empty());
+}
+
+TEST(PeerListenerTest, AcceptedLinksGoToTheAdopterRefusedOnesDoNot) {
+  absl::Mutex mu;
+  std::vector<std::pair<int, raft::NodeId>> adopted;
+  Fixture f([&](int fd, raft::NodeId from) {
+    absl::MutexLock lock(&mu);
+    adopted.emplace_back(fd, from);
+  });
+  const int refused = f.Send(EncodeLinkHello({42, 1, 3}));  // meant for member 3
+  EXPECT_TRUE(Fixture::ClosedByPeer(refused));
+  const int link = f.Send(EncodeLinkHello({42, 7, 2}));
+  std::string answer(kLinkAnswerBytes, '\0');
+  ASSERT_TRUE(RecvExactly(link, answer.data(), answer.size(), absl::Now() + absl::Seconds(5), -1));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::MutexLock lock(&mu);
+        return !adopted.empty();
+      },
+      absl::Seconds(5)));
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(adopted.size(), 1u);
+  EXPECT_EQ(adopted[0].second, 7u);
+  // The adopter reads the frames: the listener does not.
+  const std::string frame = Frame(5);
+  ASSERT_TRUE(SendExactly(link, frame.data(), frame.size(), absl::Now() + absl::Seconds(5), -1));
+  char buf[64];
+  ASSERT_TRUE(RecvExactly(adopted[0].first, buf, frame.size(), absl::Now() + absl::Seconds(5), -1));
+  EXPECT_EQ(std::string(buf, frame.size()), frame);
+  EXPECT_TRUE(f.mailbox.indexes().empty());
+  ::close(adopted[0].first);
+  ::close(link);
+  ::close(refused);
 }
 
 TEST(PeerListenerTest, StopEndsOpenLinksAndSilentConnections) {

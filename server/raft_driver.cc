@@ -1,6 +1,13 @@
 #include "server/raft_driver.h"
 
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 #include <utility>
 
@@ -48,11 +55,21 @@ RaftDriver::RaftDriver(const Options& options, storage::LogStore* log, storage::
       snapshots_(snapshots),
       faults_(faults),
       snapshotter_(store, snapshots, [this](uint64_t index, bool ok) {
-        absl::MutexLock lock(&mu_);
+        InboxLock lock(this);
         inbox_.snapshots_created.emplace_back(index, ok);
       }) {}
 
-RaftDriver::~RaftDriver() { Stop(); }
+RaftDriver::~RaftDriver() {
+  Stop();
+  // Links adopted before (or while) the raft thread ran.
+  for (auto& [fd, link] : links_) ::close(fd);
+  links_.clear();
+  absl::MutexLock lock(&mu_);
+  for (auto& [fd, from] : inbox_.links) ::close(fd);
+  inbox_.links.clear();
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
 
 absl::Status RaftDriver::Start() {
   absl::StatusOr<raft::Snapshot> snapshot = log_->GetSnapshot();
@@ -92,6 +109,17 @@ absl::Status RaftDriver::Start() {
       start.conf_state.learners_size() == 0) {
     node_->Campaign().IgnoreError();  // refused only if it is not promotable
   }
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (wake_fd_ < 0 || epoll_fd_ < 0) {
+    return absl::InternalError(absl::StrCat("eventfd/epoll: ", std::strerror(errno)));
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_fd_;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
+    return absl::InternalError(absl::StrCat("epoll_ctl: ", std::strerror(errno)));
+  }
   snapshotter_.Start();
   thread_ = std::thread([this] {
     NameThread("synod-raft");
@@ -102,7 +130,7 @@ absl::Status RaftDriver::Start() {
 
 void RaftDriver::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    InboxLock lock(this);
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
   }
@@ -115,7 +143,7 @@ void RaftDriver::Stop() {
 void RaftDriver::Propose(v1::Command command) {
   const uint64_t id = command.origin_request();
   {
-    absl::MutexLock lock(&mu_);
+    InboxLock lock(this);
     if (!stopping_ && inbox_.proposals.size() < options_.max_inbox_proposals) {
       inbox_.proposals.push_back(std::move(command));
       return;
@@ -130,7 +158,7 @@ void RaftDriver::Propose(v1::Command command) {
 
 void RaftDriver::ReadIndex(uint64_t request_id) {
   {
-    absl::MutexLock lock(&mu_);
+    InboxLock lock(this);
     if (!stopping_ && inbox_.reads.size() < options_.max_inbox_proposals) {
       inbox_.reads.push_back(request_id);
       return;
@@ -144,7 +172,7 @@ void RaftDriver::ReadIndex(uint64_t request_id) {
 
 void RaftDriver::RequestMembership(MembershipRequest request) {
   {
-    absl::MutexLock lock(&mu_);
+    InboxLock lock(this);
     if (!stopping_) {
       inbox_.membership.push_back(std::move(request));
       return;
@@ -158,7 +186,7 @@ void RaftDriver::RequestMembership(MembershipRequest request) {
 
 void RaftDriver::QueryStatus(std::function<void(const DriverStatus&)> done) {
   {
-    absl::MutexLock lock(&mu_);
+    InboxLock lock(this);
     if (!stopping_) {
       inbox_.status_queries.push_back(std::move(done));
       return;
@@ -168,7 +196,7 @@ void RaftDriver::QueryStatus(std::function<void(const DriverStatus&)> done) {
 }
 
 void RaftDriver::DeliverMessages(std::vector<raft::Message> messages) {
-  absl::MutexLock lock(&mu_);
+  InboxLock lock(this);
   if (stopping_) return;
   for (raft::Message& m : messages) {
     if (inbox_.messages.size() >= options_.max_inbox_messages) break;  // Raft resends
@@ -177,7 +205,7 @@ void RaftDriver::DeliverMessages(std::vector<raft::Message> messages) {
 }
 
 void RaftDriver::ReportUnreachable(raft::NodeId peer) {
-  absl::MutexLock lock(&mu_);
+  InboxLock lock(this);
   if (std::find(inbox_.unreachable.begin(), inbox_.unreachable.end(), peer) ==
       inbox_.unreachable.end()) {
     inbox_.unreachable.push_back(peer);
@@ -186,7 +214,7 @@ void RaftDriver::ReportUnreachable(raft::NodeId peer) {
 
 void RaftDriver::ReportSnapshot(raft::NodeId peer, bool ok) {
   if (metrics_ != nullptr) (ok ? metrics_->snapshots_sent : metrics_->snapshots_send_failed)->Inc();
-  absl::MutexLock lock(&mu_);
+  InboxLock lock(this);
   inbox_.snapshot_reports.emplace_back(peer, ok);
 }
 
@@ -195,18 +223,14 @@ void RaftDriver::ReportSnapshot(raft::NodeId peer, bool ok) {
 void RaftDriver::Loop() {
   absl::Time next_tick = absl::Now() + options_.tick;
   while (true) {
+    WaitAndReadLinks(next_tick);
     Inbox inbox;
     {
       absl::MutexLock lock(&mu_);
-      reads_paused_ = read_batches_.size() >= kMaxReadRounds;
-      auto wake = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return stopping_ || !inbox_.EmptyBesidesReads() ||
-               (!inbox_.reads.empty() && !reads_paused_);
-      };
-      mu_.AwaitWithDeadline(absl::Condition(&wake), next_tick);
       if (stopping_) break;
       std::swap(inbox, inbox_);
     }
+    for (auto& [fd, from] : inbox.links) AddLink(fd, from);
     Process(&inbox);
     const absl::Time now = absl::Now();
     if (now >= next_tick) {
@@ -223,6 +247,7 @@ void RaftDriver::Loop() {
       while (node_->HasReady()) HandleReady(node_->GetReady());
     }
   }
+  while (!links_.empty()) CloseLink(links_.begin()->first, "");
   // Whatever is still queued is refused; requests waiting on read batches
   // are completed by the tracker at shutdown. Status queries are answered
   // (their reactors must finish).
@@ -243,6 +268,96 @@ void RaftDriver::Loop() {
     tracker_->Complete(c.origin_request(), outcome);
   }
   inbox_.proposals.clear();
+}
+
+void RaftDriver::WakeLocked() {
+  if (!sleeping_ || signaled_) return;
+  if (!stopping_ && inbox_.EmptyBesidesReads() && (inbox_.reads.empty() || reads_paused_)) return;
+  signaled_ = true;
+  const uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof(one));
+}
+
+void RaftDriver::AdoptLink(int fd, raft::NodeId from) {
+  InboxLock lock(this);
+  if (stopping_) {
+    ::close(fd);
+    return;
+  }
+  inbox_.links.emplace_back(fd, from);
+}
+
+void RaftDriver::AddLink(int fd, raft::NodeId from) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    Log(LogLevel::kWarning, "raft link from member %llu: epoll_ctl: %s",
+        static_cast<unsigned long long>(from), std::strerror(errno));
+    ::close(fd);
+    return;
+  }
+  Link& link = links_[fd];
+  link.from = from;
+  link.reader = std::make_unique<LinkFrameReader>(options_.max_link_frame_bytes);
+}
+
+void RaftDriver::CloseLink(int fd, const std::string& why) {
+  auto it = links_.find(fd);
+  if (it == links_.end()) return;
+  if (!why.empty()) {
+    Log(LogLevel::kWarning, "raft link from member %llu closed: %s",
+        static_cast<unsigned long long>(it->second.from), why.c_str());
+  }
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  ::close(fd);
+  links_.erase(it);
+}
+
+void RaftDriver::WaitAndReadLinks(absl::Time deadline) {
+  bool sleep = false;
+  {
+    absl::MutexLock lock(&mu_);
+    reads_paused_ = read_batches_.size() >= kMaxReadRounds;
+    sleep = !stopping_ && inbox_.EmptyBesidesReads() && (inbox_.reads.empty() || reads_paused_);
+    sleeping_ = sleep;
+    signaled_ = false;
+  }
+  int timeout_ms = 0;
+  if (sleep) {
+    const absl::Duration left = deadline - absl::Now();
+    timeout_ms = left <= absl::ZeroDuration()
+                     ? 0
+                     : static_cast<int>(absl::ToInt64Milliseconds(left + absl::Microseconds(999)));
+  }
+  epoll_event events[16];
+  int n = ::epoll_wait(epoll_fd_, events, 16, timeout_ms);
+  if (n < 0 && errno != EINTR) {
+    Log(LogLevel::kError, "raft thread: epoll_wait: %s", std::strerror(errno));
+    std::abort();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    sleeping_ = false;
+  }
+  for (int i = 0; i < n; ++i) {
+    const int fd = events[i].data.fd;
+    if (fd == wake_fd_) {
+      uint64_t count = 0;
+      (void)!::read(wake_fd_, &count, sizeof(count));
+      continue;
+    }
+    auto it = links_.find(fd);
+    if (it == links_.end()) continue;
+    std::vector<raft::Message> messages;
+    std::string why;
+    const bool open = ReadLinkFrames(fd, /*drain=*/true, it->second.reader.get(), options_.self,
+                                     &link_scratch_, &messages, &why);
+    if (!faults_->Isolated(it->second.from)) {
+      for (raft::Message& m : messages) StepMessage(std::move(m));
+    }
+    if (!open) CloseLink(fd, why);
+  }
 }
 
 void RaftDriver::Process(Inbox* inbox) {

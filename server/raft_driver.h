@@ -13,7 +13,10 @@
 // Inputs arrive through a bounded inbox from any thread: peer messages and
 // reports (RaftMailbox), proposals, read-index requests, status queries,
 // snapshot completions. A full inbox drops peer messages (Raft resends) and
-// refuses proposals (UNAVAILABLE: the client retries).
+// refuses proposals (UNAVAILABLE: the client retries). Raft links handed
+// over by the peer listener (AdoptLink) are read by the raft thread itself:
+// it sleeps in epoll on the links and an eventfd the inbox signals, so a
+// message from a peer wakes one thread, not a reader and then this one.
 //
 // Leader time: the command's leader_time_ms (ctime/mtime, TTL) must come from
 // the leader's clock, but a follower forwards proposals inside the core
@@ -57,6 +60,7 @@
 #include "raft/raw_node.h"
 #include "raft/types.h"
 #include "server/fault_injection.h"
+#include "server/raft_link.h"
 #include "server/metrics/server_metrics.h"
 #include "server/peer_transport.h"
 #include "server/raft_mailbox.h"
@@ -101,6 +105,8 @@ class RaftDriver final : public RaftMailbox {
     size_t max_inbox_messages = 65536;
     size_t max_inbox_proposals = 65536;
     uint64_t max_size_per_msg = 1u << 20;
+    // Largest frame an adopted Raft link may carry.
+    size_t max_link_frame_bytes = 64u << 20;
     int max_inflight_msgs = 256;
     uint64_t max_uncommitted_bytes = 256u << 20;
     // A learner is promoted only if its log is at most this many entries
@@ -150,6 +156,11 @@ class RaftDriver final : public RaftMailbox {
   // Any thread. Runs `done` on the raft thread with the current status.
   void QueryStatus(std::function<void(const DriverStatus&)> done);
 
+  // Any thread. Takes over the Raft link socket `fd` (its hello accepted,
+  // non-blocking) from member `from`: the raft thread reads its frames and
+  // closes it when it ends or at Stop.
+  void AdoptLink(int fd, raft::NodeId from);
+
   // RaftMailbox.
   void DeliverMessages(std::vector<raft::Message> messages) override;
   void ReportUnreachable(raft::NodeId peer) override;
@@ -170,11 +181,12 @@ class RaftDriver final : public RaftMailbox {
     std::vector<std::pair<raft::NodeId, bool>> snapshot_reports;
     std::vector<std::pair<uint64_t, bool>> snapshots_created;
     std::vector<MembershipRequest> membership;
+    std::vector<std::pair<int, raft::NodeId>> links;
     bool empty() const { return reads.empty() && EmptyBesidesReads(); }
     bool EmptyBesidesReads() const {
       return messages.empty() && proposals.empty() && status_queries.empty() &&
              unreachable.empty() && snapshot_reports.empty() && snapshots_created.empty() &&
-             membership.empty();
+             membership.empty() && links.empty();
     }
   };
   // Membership as of a log index.
@@ -248,8 +260,44 @@ class RaftDriver final : public RaftMailbox {
   // so it does not wake the raft thread (the next swap of the inbox, or the
   // end of a round, takes it).
   bool reads_paused_ ABSL_GUARDED_BY(mu_) = false;
+  // The raft thread sleeps in epoll_wait: whoever fills the inbox writes
+  // wake_fd_ (once per sleep).
+  bool sleeping_ ABSL_GUARDED_BY(mu_) = false;
+  bool signaled_ ABSL_GUARDED_BY(mu_) = false;
+  int wake_fd_ = -1;   // eventfd
+  int epoll_fd_ = -1;  // wake_fd_ and the adopted links
+  // After a change to the inbox (or stopping_): wakes the raft thread if it
+  // sleeps and now has something to do.
+  void WakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // mu_ held for the scope, then WakeLocked.
+  class ABSL_SCOPED_LOCKABLE InboxLock {
+   public:
+    explicit InboxLock(RaftDriver* d) ABSL_EXCLUSIVE_LOCK_FUNCTION(d->mu_) : d_(d) {
+      d_->mu_.Lock();
+    }
+    ~InboxLock() ABSL_UNLOCK_FUNCTION() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      d_->WakeLocked();
+      d_->mu_.Unlock();
+    }
+    InboxLock(const InboxLock&) = delete;
+    InboxLock& operator=(const InboxLock&) = delete;
+
+   private:
+    RaftDriver* const d_;
+  };
 
   // Raft thread only.
+  struct Link {
+    raft::NodeId from = raft::kNoNode;
+    std::unique_ptr<LinkFrameReader> reader;
+  };
+  std::map<int, Link> links_;  // by fd
+  v1::RaftBatch link_scratch_;
+  // Waits until the inbox has work, a link is readable, or `deadline`;
+  // steps what the readable links carry.
+  void WaitAndReadLinks(absl::Time deadline);
+  void AddLink(int fd, raft::NodeId from);
+  void CloseLink(int fd, const std::string& why);
   std::unique_ptr<raft::RawNode> node_;
   raft::SoftState soft_;
   int64_t last_stamp_ms_ = 0;

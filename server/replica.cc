@@ -341,6 +341,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   driver_options.election_ticks =
       static_cast<int>(absl::FDivDuration(options.election_timeout, options.heartbeat));
   driver_options.snapshot_threshold = options.snapshot_threshold;
+  driver_options.max_link_frame_bytes = static_cast<size_t>(max_peer_message);
   driver_options.seed = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())) ^ options.id;
   if (joining) {
     // Until the leader's snapshot tells it the membership, a joining member
@@ -393,6 +394,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     listen.cluster_id = cluster.cluster_id;
     listen.self = options.id;
     listen.max_frame_bytes = static_cast<size_t>(max_peer_message);
+    RaftDriver* driver = p->driver.get();
+    listen.adopt_link = [driver](int fd, raft::NodeId from) { driver->AdoptLink(fd, from); };
     absl::StatusOr<std::unique_ptr<PeerListener>> listener =
         PeerListener::Start(listen, p->driver.get(), p->faults.get(), p->peer_server.get());
     if (!listener.ok()) {
