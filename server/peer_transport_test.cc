@@ -106,6 +106,18 @@ raft::Message Msg(raft::NodeId to, uint64_t index) {
   return m;
 }
 
+// Keeps sending to `to` until the transport reports it unreachable (a
+// refusal or a broken link surfaces that way); false after 10 s.
+bool SendUntilUnreachable(PeerTransport* transport, RecordingMailbox* mailbox, raft::NodeId to) {
+  return WaitUntil(
+      [&] {
+        std::vector<raft::Message> batch = {Msg(to, 1)};
+        transport->Send(&batch);
+        return mailbox->unreachable(to) > 0;
+      },
+      absl::Seconds(10));
+}
+
 PeerTransport::Options TransportOptions(uint64_t cluster_id) {
   PeerTransport::Options o;
   o.cluster_id = cluster_id;
@@ -147,14 +159,7 @@ TEST(PeerTransportTest, OtherClusterIsRefused) {
   FaultInjection faults("");
   PeerTransport transport(TransportOptions(43), &mailbox, &snapshots, &faults);
   transport.UpdatePeers({{2, two.addr}});
-  // Keep sending until the refusal surfaces as an unreachable report.
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        std::vector<raft::Message> batch = {Msg(2, 1)};
-        transport.Send(&batch);
-        return mailbox.unreachable(2) > 0;
-      },
-      absl::Seconds(10)));
+  ASSERT_TRUE(SendUntilUnreachable(&transport, &mailbox, 2));
   EXPECT_TRUE(two.mailbox.received().empty());
 }
 
@@ -292,13 +297,7 @@ TEST(PeerTransportTest, RestartedPeerIsReachedAgain) {
   transport.UpdatePeers({{2, addr}});
   SendAndExpectInOrder(&transport, two.get(), 2, 1, 100);
   two.reset();  // the peer goes away: its links close
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        std::vector<raft::Message> batch = {Msg(2, 0)};
-        transport.Send(&batch);
-        return mailbox.unreachable(2) > 0;
-      },
-      absl::Seconds(10)));
+  ASSERT_TRUE(SendUntilUnreachable(&transport, &mailbox, 2));
   // Back on the same address (a restart): messages flow again (the ones
   // queued while it was away may arrive first).
   Receiver again(42, 2, tmp.Sub("two-again"), /*legacy=*/false, addr);
@@ -358,13 +357,7 @@ TEST(PeerTransportTest, LinkMeantForAnotherMemberIsRefused) {
   PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);
   // Member 2's address points at member 3 (a stale membership).
   transport.UpdatePeers({{2, three.addr}});
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        std::vector<raft::Message> batch = {Msg(2, 1)};
-        transport.Send(&batch);
-        return mailbox.unreachable(2) > 0;
-      },
-      absl::Seconds(10)));
+  ASSERT_TRUE(SendUntilUnreachable(&transport, &mailbox, 2));
   EXPECT_TRUE(three.mailbox.received().empty());
   EXPECT_FALSE(transport.Reachable(2));
 }
