@@ -336,7 +336,7 @@ void RaftDriver::WaitAndReadLinks(absl::Time deadline) {
     Log(LogLevel::kError, "raft thread: epoll_wait: %s", std::strerror(errno));
     std::abort();
   }
-  {
+  if (sleep) {
     absl::MutexLock lock(&mu_);
     sleeping_ = false;
   }
