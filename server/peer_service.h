@@ -1,7 +1,9 @@
 // PeerService: the receiving end of the Peer gRPC service.
 //
-// `Raft` streams feed each batch of messages to the raft thread's mailbox
-// (never blocking a gRPC thread: the mailbox drops when full). A batch from
+// `Raft` streams (from members of older versions; current ones send over
+// the Raft link, peer_listener.h) feed each batch of messages to the raft
+// thread's mailbox (never blocking a gRPC thread: the mailbox drops when
+// full). A batch from
 // another cluster is refused. `InstallSnapshot` writes the streamed chunks to
 // a temporary file, checks their CRC32C, publishes the file under the
 // snapshot's index (fsynced) and only then hands the MSG_SNAP to the core, so
