@@ -1,8 +1,12 @@
 #include "server/log.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <string>
@@ -102,5 +106,20 @@ std::string LogQuote(std::string_view value) {
 }
 
 void NameThread(const char* name) { pthread_setname_np(pthread_self(), name); }
+
+void YieldThreadToForeground() {
+  // On Linux the nice value is per thread (a tid is a "process" here).
+  // Relative to the current value, so a replica started with `nice` keeps
+  // its background work below its own threads. A failure (say, a seccomp
+  // policy) only leaves the thread at its priority.
+  constexpr int kBackgroundNice = 10;
+  const id_t tid = static_cast<id_t>(gettid());
+  errno = 0;
+  const int current = getpriority(PRIO_PROCESS, tid);
+  if (current == -1 && errno != 0) return;
+  if (setpriority(PRIO_PROCESS, tid, std::min(current + kBackgroundNice, 19)) != 0) {
+    Log(LogLevel::kDebug, "event=thread_priority_unchanged errno=%d", errno);
+  }
+}
 
 }  // namespace synod::server

@@ -12,7 +12,9 @@
 // dropped before they are formatted.
 //
 // NameThread: names the calling thread (top -H, gdb, perf), at most 15
-// characters.
+// characters. YieldThreadToForeground: gives the calling thread a lower CPU
+// priority (nice +10) than the request path's threads, for work that can
+// wait (snapshots): on a busy machine it then runs in what they leave.
 #pragma once
 
 #include <string>
@@ -39,5 +41,6 @@ char LogLevelLetter(LogLevel level);
 std::string LogQuote(std::string_view value);
 
 void NameThread(const char* name);
+void YieldThreadToForeground();
 
 }  // namespace synod::server

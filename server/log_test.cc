@@ -1,11 +1,15 @@
 #include "server/log.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
@@ -30,6 +34,25 @@ std::string CaptureStderr(F body) {
   std::stringstream ss;
   ss << std::ifstream(path).rdbuf();
   return ss.str();
+}
+
+TEST(LogTest, BackgroundThreadRunsTenNiceLevelsBelowTheOthers) {
+  auto nice_of_this_thread = [] {
+    errno = 0;
+    return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  };
+  const int process_nice = nice_of_this_thread();
+  int before = -100, after = -100;
+  std::thread background([&] {
+    before = nice_of_this_thread();
+    YieldThreadToForeground();
+    after = nice_of_this_thread();
+  });
+  background.join();
+  EXPECT_EQ(before, process_nice);
+  EXPECT_EQ(after, std::min(process_nice + 10, 19));
+  // Only that thread: the caller's priority is unchanged.
+  EXPECT_EQ(nice_of_this_thread(), process_nice);
 }
 
 TEST(LogTest, LinesCarryTheirLevelAndLowLevelsAreDropped) {
