@@ -91,12 +91,21 @@ absl::Status SyncDir(const std::string& dir) {
   return absl::OkStatus();
 }
 
-// Writes zeros over [from, to) of `fd`.
+// Writes zeros over [from, to) of `fd`, each chunk out to the disk before
+// the next (not yet durable: the caller syncs). A segment is 16 MiB: left
+// to one fdatasync at the end, all of it would enter the disk's queue at
+// once, and the fdatasync of a Ready issued meanwhile would wait behind it
+// (tens of ms of write latency every few seconds under load).
 bool WriteZeros(int fd, uint64_t from, uint64_t to) {
   static const std::string zeros(kZeroChunk, '\0');
   while (from < to) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunk, to - from));
     if (!PwriteAll(fd, zeros.data(), n, from)) return false;
+    // Only pacing: the caller's fdatasync is what makes it durable and
+    // reports a failure, so a file system without this call loses nothing.
+    (void)sync_file_range(fd, static_cast<off_t>(from), static_cast<off_t>(n),
+                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                              SYNC_FILE_RANGE_WAIT_AFTER);
     from += n;
   }
   return true;
