@@ -92,10 +92,10 @@ absl::Status SyncDir(const std::string& dir) {
 }
 
 // Writes zeros over [from, to) of `fd`, each chunk out to the disk before
-// the next (not yet durable: the caller syncs). A segment is 16 MiB: left
-// to one fdatasync at the end, all of it would enter the disk's queue at
-// once, and the fdatasync of a Ready issued meanwhile would wait behind it
-// (tens of ms of write latency every few seconds under load).
+// the next (not yet durable: the caller syncs). A segment is 16 MiB by
+// default: left to one fdatasync at the end, all of it would enter the
+// disk's queue at once, and the fdatasync of a Ready issued meanwhile would
+// wait behind it (tens of ms of write latency every few seconds under load).
 bool WriteZeros(int fd, uint64_t from, uint64_t to) {
   static const std::string zeros(kZeroChunk, '\0');
   while (from < to) {
