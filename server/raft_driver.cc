@@ -887,7 +887,11 @@ void RaftDriver::OnSnapshotInstalled(const raft::Snapshot& snapshot) {
   conf_history_ = {point};
   pending_snapshot_.reset();
   last_snapshot_index_ = point.index;
-  snapshots_->Prune(point.index);
+  // Older files go, except one the apply thread has yet to restore: a
+  // snapshot installed in an earlier Ready may still wait in its queue
+  // (two snapshots can arrive back to back while it is busy), and it
+  // restores each in turn. Those are above its applied index.
+  snapshots_->Prune(std::min<uint64_t>(point.index, state_machine_->applied() + 1));
   InstallMembership(point);
   if (metrics_ != nullptr) metrics_->snapshots_received->Inc();
   // The event line of a snapshot received: the core took it and the log
