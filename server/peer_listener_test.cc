@@ -147,20 +147,17 @@ TEST(PeerListenerTest, BadInputClosesTheConnectionAndDeliversNothing) {
   EXPECT_EQ(a, LinkAnswer::kOtherCluster);
   EXPECT_TRUE(Fixture::ClosedByPeer(fd));
   ::close(fd);
-  // Accepted, then a frame above the limit: the link is closed.
-  fd = f.Send(EncodeLinkHello({42, 1, 2}));
-  ASSERT_TRUE(RecvExactly(fd, answer.data(), answer.size(), absl::Now() + absl::Seconds(5), -1));
-  const std::string huge("\xff\xff\xff\x00", 4);
-  ASSERT_TRUE(SendExactly(fd, huge.data(), huge.size(), absl::Now() + absl::Seconds(5), -1));
-  EXPECT_TRUE(Fixture::ClosedByPeer(fd));
-  ::close(fd);
-  // Accepted, then bytes that are no RaftBatch: closed.
-  fd = f.Send(EncodeLinkHello({42, 1, 2}));
-  ASSERT_TRUE(RecvExactly(fd, answer.data(), answer.size(), absl::Now() + absl::Seconds(5), -1));
-  const std::string junk("\x03\x00\x00\x00\xff\xff\xff", 7);
-  ASSERT_TRUE(SendExactly(fd, junk.data(), junk.size(), absl::Now() + absl::Seconds(5), -1));
-  EXPECT_TRUE(Fixture::ClosedByPeer(fd));
-  ::close(fd);
+  // An accepted link that then sends `bytes` is closed.
+  auto expect_closed_after = [&](const std::string& bytes) {
+    const int link = f.Send(EncodeLinkHello({42, 1, 2}));
+    ASSERT_TRUE(
+        RecvExactly(link, answer.data(), answer.size(), absl::Now() + absl::Seconds(5), -1));
+    ASSERT_TRUE(SendExactly(link, bytes.data(), bytes.size(), absl::Now() + absl::Seconds(5), -1));
+    EXPECT_TRUE(Fixture::ClosedByPeer(link));
+    ::close(link);
+  };
+  expect_closed_after(std::string("\xff\xff\xff\x00", 4));  // a frame above the limit
+  expect_closed_after(std::string("\x03\x00\x00\x00\xff\xff\xff", 7));  // no RaftBatch
   EXPECT_TRUE(f.mailbox.indexes().empty());
 }
 
