@@ -400,7 +400,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
         PeerListener::Start(listen, p->driver.get(), p->faults.get(), p->peer_server.get());
     if (!listener.ok()) {
       p->peer_listener->Stop();
-  p->peer_server->Shutdown(std::chrono::system_clock::now());
+      p->peer_server->Shutdown(std::chrono::system_clock::now());
       return absl::UnavailableError(
           absl::StrCat(listener.status().message(), " (address in use?)"));
     }
@@ -416,7 +416,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   tree_limits.max_data_bytes = options.max_data_bytes;
   tree_limits.max_multi_ops = options.max_multi_ops;
   tree_limits.max_page_size = options.max_page_size;
-  p->tree_service = std::make_unique<TreeService>(p->flow.get(), p->store.get(), tree_limits);
+  p->tree_service = std::make_unique<TreeService>(p->flow.get(), p->store.get(), tree_limits,
+                                                  p->api_metrics.get());
   p->cluster_service = std::make_unique<ClusterService>(
       p->flow.get(), p->driver.get(), p->store.get(), p->snapshots.get(), SYNOD_VERSION);
   p->session_backend =

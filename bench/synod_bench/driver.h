@@ -123,7 +123,9 @@ inline std::string KeyPath(uint64_t i) { return "/bench/k" + std::to_string(i); 
 inline constexpr char kWatchKey[] = "/bench/watch";
 inline constexpr char kChurnParent[] = "/bench/churn";
 
-std::unique_ptr<Driver> NewSynodDriver(int timeout_ms);
+// `pipeline`: tree calls go on one Tree.Pipeline stream per connection
+// instead of one unary call each.
+std::unique_ptr<Driver> NewSynodDriver(int timeout_ms, bool pipeline);
 std::unique_ptr<Driver> NewEtcdDriver(int timeout_ms);
 std::unique_ptr<Driver> NewZooKeeperDriver(int session_timeout_ms);
 

@@ -81,6 +81,10 @@ ABSL_FLAG(int, timeout_ms, 10000,
           "Deadline per request (Synod, etcd); session timeout (ZooKeeper). session_churn: "
           "also the session timeout of Synod and the lease TTL (rounded up to s) of etcd. "
           "watch_fanout: also the longest wait for one set's events.");
+ABSL_FLAG(std::string, synod_api, "pipeline",
+          "How the Synod driver sends tree calls: pipeline (each connection's calls on one "
+          "Tree.Pipeline stream, as a client with many requests in flight does) or unary (one "
+          "gRPC call per request).");
 ABSL_FLAG(bool, json, false, "Print the result as one JSON object instead of a text line.");
 ABSL_FLAG(std::string, label, "", "Free text copied into the result (e.g. the run's name).");
 
@@ -112,7 +116,11 @@ int Main() {
   const int timeout_ms = absl::GetFlag(FLAGS_timeout_ms);
   std::unique_ptr<Driver> driver;
   if (system == "synod") {
-    driver = NewSynodDriver(timeout_ms);
+    const std::string api = absl::GetFlag(FLAGS_synod_api);
+    if (api != "pipeline" && api != "unary") {
+      return Fail(absl::StrCat("--synod_api must be pipeline or unary, not '", api, "'"));
+    }
+    driver = NewSynodDriver(timeout_ms, api == "pipeline");
   } else if (system == "etcd") {
     driver = NewEtcdDriver(timeout_ms);
   } else if (system == "zookeeper") {
@@ -221,22 +229,23 @@ int Main() {
     r.seconds = f.seconds;
     r.latencies_us = std::move(f.totals.latencies_us);
     r.first_errors = std::move(f.totals.first_errors);
-    extra_json = absl::StrFormat(
-        ",\"watchers\":%d,\"writes\":%" PRIu64 ",\"expected_events\":%" PRIu64
-        ",\"received_events\":%" PRIu64 ",\"missed_events\":%" PRIu64
-        ",\"unexpected_events\":%" PRIu64 ",\"write_errors\":%" PRIu64
-        ",\"incomplete_writes\":%" PRIu64
-        ",\"lost_watchers\":%d,\"write_ack_p50_ms\":%.3f,\"write_ack_p99_ms\":%.3f,"
-        "\"latency_from\":\"send\"",
-        fo.watchers, f.totals.writes, f.expected, f.totals.received, missed, f.totals.unexpected,
-        f.write_errors, f.incomplete_writes, f.totals.lost, Percentile(f.ack_us, 0.5) / 1000,
-        Percentile(f.ack_us, 0.99) / 1000);
-    extra_text = absl::StrFormat(
-        "  fan-out: %d watchers, %" PRIu64 " writes, %" PRIu64 " of %" PRIu64
-        " events (%" PRIu64 " unexpected, %" PRIu64 " writes failed, %d watchers lost), "
-        "latency from the set's send; set round trip p50 %.3f ms\n",
-        fo.watchers, f.totals.writes, f.totals.received, f.expected, f.totals.unexpected,
-        f.write_errors, f.totals.lost, Percentile(f.ack_us, 0.5) / 1000);
+    extra_json =
+        absl::StrFormat(",\"watchers\":%d,\"writes\":%" PRIu64 ",\"expected_events\":%" PRIu64
+                        ",\"received_events\":%" PRIu64 ",\"missed_events\":%" PRIu64
+                        ",\"unexpected_events\":%" PRIu64 ",\"write_errors\":%" PRIu64
+                        ",\"incomplete_writes\":%" PRIu64
+                        ",\"lost_watchers\":%d,\"write_ack_p50_ms\":%.3f,\"write_ack_p99_ms\":%.3f,"
+                        "\"latency_from\":\"send\"",
+                        fo.watchers, f.totals.writes, f.expected, f.totals.received, missed,
+                        f.totals.unexpected, f.write_errors, f.incomplete_writes, f.totals.lost,
+                        Percentile(f.ack_us, 0.5) / 1000, Percentile(f.ack_us, 0.99) / 1000);
+    extra_text = absl::StrFormat("  fan-out: %d watchers, %" PRIu64 " writes, %" PRIu64
+                                 " of %" PRIu64 " events (%" PRIu64 " unexpected, %" PRIu64
+                                 " writes failed, %d watchers lost), "
+                                 "latency from the set's send; set round trip p50 %.3f ms\n",
+                                 fo.watchers, f.totals.writes, f.totals.received, f.expected,
+                                 f.totals.unexpected, f.write_errors, f.totals.lost,
+                                 Percentile(f.ack_us, 0.5) / 1000);
     run_ok = r.ok > 0 && missed == 0 && f.totals.unexpected == 0 && f.write_errors == 0;
   } else {
     std::vector<std::unique_ptr<Connection>> connections;
@@ -261,10 +270,9 @@ int Main() {
       // Every cycle closed its session (or failed): nothing may be left.
       absl::StatusOr<int64_t> left = driver->CountChildren(endpoints[0], kChurnParent);
       extra_json = absl::StrFormat(",\"ephemerals_left\":%d", left.ok() ? *left : -1);
-      extra_text = left.ok() ? absl::StrFormat("  ephemerals left under %s: %d\n", kChurnParent,
-                                               *left)
-                             : absl::StrCat("  counting ephemerals failed: ",
-                                            left.status().message(), "\n");
+      extra_text =
+          left.ok() ? absl::StrFormat("  ephemerals left under %s: %d\n", kChurnParent, *left)
+                    : absl::StrCat("  counting ephemerals failed: ", left.status().message(), "\n");
       if (!left.ok() || *left != 0) run_ok = false;
     }
     run_ok = run_ok && r.ok > 0;

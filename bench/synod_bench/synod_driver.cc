@@ -1,11 +1,15 @@
 // The Synod driver: Synod's Tree and Cluster gRPC services (callback API),
 // its Watch stream (persistent watches) and its Session service.
-#include <chrono>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "bench/synod_bench/driver.h"
@@ -101,6 +105,148 @@ class SynodConnection : public Connection {
   const int timeout_ms_;
 };
 
+// The same calls on one Tree.Pipeline stream: calls issued while a write is
+// in flight leave together in the next message, and the replica packs the
+// replies that are ready together. This is what a Synod client with many
+// requests in flight uses.
+//
+// Thread: Issue from any thread; gRPC's callback threads run the
+// reactions. mu_ guards the outgoing queue and the calls in flight; Done is
+// told outside it (it issues the next call).
+class SynodPipelineConnection
+    : public Connection,
+      public grpc::ClientBidiReactor<v1::PipelineRequest, v1::PipelineResponse> {
+ public:
+  SynodPipelineConnection(const std::string& endpoint, int index, int timeout_ms)
+      : channel_(OwnConnectionChannel(endpoint, index)),
+        stub_(v1::Tree::NewStub(channel_)),
+        timeout_ms_(timeout_ms) {
+    stub_->async()->Pipeline(&ctx_, this);
+    StartRead(&in_);
+    StartCall();
+  }
+
+  // Ends the stream; calls still in flight are told it broke.
+  ~SynodPipelineConnection() override {
+    ctx_.TryCancel();
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [this] { return done_; });
+  }
+
+  void Issue(OpKind kind, const std::string& key, const std::string& value,
+             Completion* done) override {
+    bool write = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (broken_) {
+        lock.unlock();
+        done->Done(OpOutcome::kError, "pipeline stream broken");
+        return;
+      }
+      const uint64_t id = next_id_++;
+      v1::PipelineCall* call = queued_.add_calls();
+      call->set_id(id);
+      call->set_timeout_ms(static_cast<uint32_t>(timeout_ms_));
+      switch (kind) {
+        case OpKind::kWrite:
+          call->mutable_set()->mutable_op()->set_path(key);
+          call->mutable_set()->mutable_op()->set_data(value);
+          break;
+        case OpKind::kCreate:
+          call->mutable_create()->mutable_op()->set_path(key);
+          call->mutable_create()->mutable_op()->set_data(value);
+          break;
+        case OpKind::kReadLinearizable:
+        case OpKind::kReadSerializable:
+          call->mutable_get()->set_path(key);
+          call->mutable_get()->mutable_read()->set_consistency(
+              kind == OpKind::kReadSerializable ? v1::SERIALIZABLE : v1::LINEARIZABLE);
+          break;
+      }
+      in_flight_.emplace(id, done);
+      write = TakeQueuedLocked();
+    }
+    if (write) StartWrite(&out_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool write = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (ok) write = TakeQueuedLocked();
+    }
+    if (write) StartWrite(&out_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows
+    std::vector<std::pair<Completion*, const v1::PipelineReply*>> answered;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const v1::PipelineReply& r : in_.replies()) {
+        auto it = in_flight_.find(r.id());
+        if (it == in_flight_.end()) continue;
+        answered.emplace_back(it->second, &r);
+        in_flight_.erase(it);
+      }
+    }
+    for (const auto& [done, r] : answered) {
+      OpOutcome outcome = OpOutcome::kOk;
+      std::string error;
+      if (r->status_code() != 0) {
+        outcome = r->status_code() == static_cast<int>(grpc::StatusCode::ALREADY_EXISTS)
+                      ? OpOutcome::kExists
+                      : OpOutcome::kError;
+        error = absl::StrCat("grpc ", r->status_code(), ": ", r->status_message());
+      }
+      done->Done(outcome, error);
+    }
+    StartRead(&in_);
+  }
+
+  void OnDone(const grpc::Status& s) override {
+    std::map<uint64_t, Completion*> lost;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      broken_ = true;
+      lost.swap(in_flight_);
+    }
+    const std::string error =
+        absl::StrCat("pipeline stream ended: grpc ", s.error_code(), ": ", s.error_message());
+    for (const auto& [id, done] : lost) done->Done(OpOutcome::kError, error);
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    done_cv_.notify_all();
+  }
+
+ private:
+  // Moves the queued calls into out_ if no write is in flight; true if the
+  // caller must start that write (outside mu_).
+  bool TakeQueuedLocked() {
+    if (writing_ || broken_ || queued_.calls_size() == 0) return false;
+    out_.Clear();
+    out_.Swap(&queued_);
+    writing_ = true;
+    return true;
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Tree::Stub> stub_;
+  const int timeout_ms_;
+  grpc::ClientContext ctx_;
+  v1::PipelineResponse in_;  // owned by the read in flight
+
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  v1::PipelineRequest queued_;  // calls waiting for the write in flight
+  v1::PipelineRequest out_;     // owned by the write in flight while writing_
+  bool writing_ = false;
+  bool broken_ = false;
+  bool done_ = false;  // OnDone ran
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, Completion*> in_flight_;
+};
 
 // Session.Open, Create (EPHEMERAL, with the session as its write context),
 // Session.Close: the three round trips of a short-lived Synod client.
@@ -158,7 +304,7 @@ class SynodSessionClient : public SessionClient {
 
 class SynodDriver : public Driver {
  public:
-  explicit SynodDriver(int timeout_ms) : timeout_ms_(timeout_ms) {}
+  SynodDriver(int timeout_ms, bool pipeline) : timeout_ms_(timeout_ms), pipeline_(pipeline) {}
 
   absl::Status Prepare(const std::string& endpoint) override {
     auto stub = v1::Tree::NewStub(control_.Channel(endpoint));
@@ -190,6 +336,7 @@ class SynodDriver : public Driver {
 
   absl::StatusOr<std::unique_ptr<Connection>> Connect(const std::string& endpoint,
                                                       int index) override {
+    if (pipeline_) return std::make_unique<SynodPipelineConnection>(endpoint, index, timeout_ms_);
     return std::make_unique<SynodConnection>(endpoint, index, timeout_ms_);
   }
 
@@ -200,8 +347,7 @@ class SynodDriver : public Driver {
     // Watch ids on the wire are the watcher ids plus one (etcd 3.4 takes
     // client-chosen ids too).
     auto w = std::make_unique<GrpcWatchers<v1::Watch, v1::WatchRequest, v1::WatchResponse>>(
-        OwnConnectionChannel(endpoint, index), sink,
-        [](const std::string& key, uint64_t watch_id) {
+        OwnConnectionChannel(endpoint, index), sink, [](const std::string& key, uint64_t watch_id) {
           v1::WatchRequest req;
           req.set_accept_batches(true);  // CarriedResponses<v1::WatchResponse>
           req.mutable_create()->set_watch_id(watch_id);
@@ -236,13 +382,14 @@ class SynodDriver : public Driver {
 
  private:
   const int timeout_ms_;
+  const bool pipeline_;
   ControlChannels control_;
 };
 
 }  // namespace
 
-std::unique_ptr<Driver> NewSynodDriver(int timeout_ms) {
-  return std::make_unique<SynodDriver>(timeout_ms);
+std::unique_ptr<Driver> NewSynodDriver(int timeout_ms, bool pipeline) {
+  return std::make_unique<SynodDriver>(timeout_ms, pipeline);
 }
 
 }  // namespace synod::bench

@@ -1,5 +1,6 @@
 #include "server/services/request_flow.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -12,6 +13,12 @@ absl::Time RequestFlow::Deadline(const grpc::CallbackServerContext* context) con
   const auto client = context->deadline();
   if (client == std::chrono::system_clock::time_point::max()) return cap;
   return std::min(cap, absl::FromChrono(client));
+}
+
+absl::Time RequestFlow::Deadline(absl::Duration timeout) const {
+  const absl::Duration limit =
+      timeout > absl::ZeroDuration() ? std::min(timeout, max_request_time_) : max_request_time_;
+  return absl::Now() + limit;
 }
 
 void RequestFlow::Write(absl::Time deadline, v1::Command command, RequestTracker::Callback done) {

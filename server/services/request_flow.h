@@ -44,6 +44,8 @@ class RequestFlow {
 
   // min(client deadline, now + max request time).
   absl::Time Deadline(const grpc::CallbackServerContext* context) const;
+  // min(now + timeout, now + max request time); a zero timeout means the max.
+  absl::Time Deadline(absl::Duration timeout) const;
 
   // Proposes `command`; `done` runs exactly once.
   void Write(absl::Time deadline, v1::Command command, RequestTracker::Callback done);

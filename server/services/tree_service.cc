@@ -8,21 +8,20 @@
 #include "absl/strings/str_cat.h"
 #include "server/log.h"
 #include "server/services/reply.h"
+#include "server/services/tree_pipeline.h"
 #include "storage/node.h"
 #include "storage/path.h"
 
 namespace synod::server {
 namespace {
 
-using Reactor = grpc::ServerUnaryReactor;
-
 // A storage failure reaching a client: reported as such (DATA_LOSS or
 // INTERNAL), never disguised as a Synod outcome.
 template <typename Response>
-void FinishStorageError(Reactor* reactor, Response* response, const ReplicaState& state,
+void FinishStorageError(const Replier& reply, Response* response, const ReplicaState& state,
                         const absl::Status& s) {
   Log("read failed: %s", s.ToString().c_str());
-  FinishReply(reactor, response, state, ErrorCodeFor(s), std::string(s.message()));
+  FinishReply(reply, response, state, ErrorCodeFor(s), std::string(s.message()));
 }
 
 // The outcome of a single-op write: the command's code, or the failure that
@@ -107,88 +106,172 @@ v1::ErrorCode TreeService::CheckOp(const v1::Op& op, std::string* why) const {
   return v1::INVALID_ARGUMENT;
 }
 
+// ---- Unary RPCs ---------------------------------------------------------------
+
+grpc::ServerUnaryReactor* TreeService::Create(grpc::CallbackServerContext* context,
+                                              const v1::CreateRequest* request,
+                                              v1::CreateResponse* response) {
+  return ServeUnary(context, request, response, &TreeService::DoCreate);
+}
+
+grpc::ServerUnaryReactor* TreeService::Get(grpc::CallbackServerContext* context,
+                                           const v1::GetRequest* request,
+                                           v1::GetResponse* response) {
+  return ServeUnary(context, request, response, &TreeService::DoGet);
+}
+
+grpc::ServerUnaryReactor* TreeService::Exists(grpc::CallbackServerContext* context,
+                                              const v1::ExistsRequest* request,
+                                              v1::ExistsResponse* response) {
+  return ServeUnary(context, request, response, &TreeService::DoExists);
+}
+
+grpc::ServerUnaryReactor* TreeService::Set(grpc::CallbackServerContext* context,
+                                           const v1::SetRequest* request,
+                                           v1::SetResponse* response) {
+  return ServeUnary(context, request, response, &TreeService::DoSet);
+}
+
+grpc::ServerUnaryReactor* TreeService::Delete(grpc::CallbackServerContext* context,
+                                              const v1::DeleteRequest* request,
+                                              v1::DeleteResponse* response) {
+  return ServeUnary(context, request, response, &TreeService::DoDelete);
+}
+
+grpc::ServerUnaryReactor* TreeService::GetChildren(grpc::CallbackServerContext* context,
+                                                   const v1::GetChildrenRequest* request,
+                                                   v1::GetChildrenResponse* response) {
+  return ServeUnary(context, request, response, &TreeService::DoGetChildren);
+}
+
+grpc::ServerUnaryReactor* TreeService::Multi(grpc::CallbackServerContext* context,
+                                             const v1::MultiRequest* request,
+                                             v1::MultiResponse* response) {
+  return ServeUnary(context, request, response, &TreeService::DoMulti);
+}
+
+grpc::ServerUnaryReactor* TreeService::History(grpc::CallbackServerContext* context,
+                                               const v1::HistoryRequest* request,
+                                               v1::HistoryResponse* response) {
+  return ServeUnary(context, request, response, &TreeService::DoHistory);
+}
+
+grpc::ServerUnaryReactor* TreeService::Sync(grpc::CallbackServerContext* context,
+                                            const v1::SyncRequest* request,
+                                            v1::SyncResponse* response) {
+  return ServeUnary(context, request, response, &TreeService::DoSync);
+}
+
+// ---- Pipeline -----------------------------------------------------------------
+
+void TreeService::Serve(const v1::PipelineCall& call, v1::PipelineReply* reply, Replier replier) {
+  const absl::Time deadline = flow_->Deadline(absl::Milliseconds(call.timeout_ms()));
+  switch (call.request_case()) {
+    case v1::PipelineCall::kCreate:
+      return DoCreate(std::move(replier), deadline, &call.create(), reply->mutable_create());
+    case v1::PipelineCall::kGet:
+      return DoGet(std::move(replier), deadline, &call.get(), reply->mutable_get());
+    case v1::PipelineCall::kExists:
+      return DoExists(std::move(replier), deadline, &call.exists(), reply->mutable_exists());
+    case v1::PipelineCall::kSet:
+      return DoSet(std::move(replier), deadline, &call.set(), reply->mutable_set());
+    case v1::PipelineCall::kDelete:
+      return DoDelete(std::move(replier), deadline, &call.delete_(), reply->mutable_delete_());
+    case v1::PipelineCall::kGetChildren:
+      return DoGetChildren(std::move(replier), deadline, &call.get_children(),
+                           reply->mutable_get_children());
+    case v1::PipelineCall::kMulti:
+      return DoMulti(std::move(replier), deadline, &call.multi(), reply->mutable_multi());
+    case v1::PipelineCall::kHistory:
+      return DoHistory(std::move(replier), deadline, &call.history(), reply->mutable_history());
+    case v1::PipelineCall::kSync:
+      return DoSync(std::move(replier), deadline, &call.sync(), reply->mutable_sync());
+    case v1::PipelineCall::REQUEST_NOT_SET:
+      break;
+  }
+  replier.Finish(
+      grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a pipeline call with no request"));
+}
+
+grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>* TreeService::Pipeline(
+    grpc::CallbackServerContext*) {
+  return PipelineStream::Open([this](const v1::PipelineCall& call, v1::PipelineReply* reply,
+                                     Replier replier) { Serve(call, reply, std::move(replier)); },
+                              metrics_);
+}
+
 // ---- Writes -------------------------------------------------------------------
 
-Reactor* TreeService::Create(grpc::CallbackServerContext* context, const v1::CreateRequest* request,
-                             v1::CreateResponse* response) {
-  Reactor* reactor = context->DefaultReactor();
+void TreeService::DoCreate(Replier reply, absl::Time deadline, const v1::CreateRequest* request,
+                           v1::CreateResponse* response) {
   v1::Command command;
   *command.mutable_txn()->add_ops()->mutable_create() = request->op();
   std::string why;
   if (v1::ErrorCode code = CheckOp(command.txn().ops(0), &why); code != v1::OK) {
-    FinishReply(reactor, response, *flow_->state(), code, why);
-    return reactor;
+    FinishReply(reply, response, *flow_->state(), code, why);
+    return;
   }
   *command.mutable_write() = request->write();
   const ReplicaState* state = flow_->state();
-  flow_->Write(flow_->Deadline(context), std::move(command),
-               [reactor, response, state](const Outcome& o) {
-                 if (o.result != nullptr && o.result->results_size() > 0) {
-                   const v1::OpResult& r = o.result->results(0);
-                   if (r.code() == v1::OK) {
-                     response->set_path(r.path());
-                     *response->mutable_stat() = r.stat();
-                   }
-                 }
-                 FinishReply(reactor, response, *state, WriteCode(o), o.message);
-               });
-  return reactor;
+  flow_->Write(deadline, std::move(command), [reply, response, state](const Outcome& o) {
+    if (o.result != nullptr && o.result->results_size() > 0) {
+      const v1::OpResult& r = o.result->results(0);
+      if (r.code() == v1::OK) {
+        response->set_path(r.path());
+        *response->mutable_stat() = r.stat();
+      }
+    }
+    FinishReply(reply, response, *state, WriteCode(o), o.message);
+  });
 }
 
-Reactor* TreeService::Set(grpc::CallbackServerContext* context, const v1::SetRequest* request,
-                          v1::SetResponse* response) {
-  Reactor* reactor = context->DefaultReactor();
+void TreeService::DoSet(Replier reply, absl::Time deadline, const v1::SetRequest* request,
+                        v1::SetResponse* response) {
   v1::Command command;
   *command.mutable_txn()->add_ops()->mutable_set() = request->op();
   std::string why;
   if (v1::ErrorCode code = CheckOp(command.txn().ops(0), &why); code != v1::OK) {
-    FinishReply(reactor, response, *flow_->state(), code, why);
-    return reactor;
+    FinishReply(reply, response, *flow_->state(), code, why);
+    return;
   }
   *command.mutable_write() = request->write();
   const ReplicaState* state = flow_->state();
-  flow_->Write(flow_->Deadline(context), std::move(command),
-               [reactor, response, state](const Outcome& o) {
-                 if (o.result != nullptr && o.result->results_size() > 0 &&
-                     o.result->results(0).code() == v1::OK) {
-                   *response->mutable_stat() = o.result->results(0).stat();
-                 }
-                 FinishReply(reactor, response, *state, WriteCode(o), o.message);
-               });
-  return reactor;
+  flow_->Write(deadline, std::move(command), [reply, response, state](const Outcome& o) {
+    if (o.result != nullptr && o.result->results_size() > 0 &&
+        o.result->results(0).code() == v1::OK) {
+      *response->mutable_stat() = o.result->results(0).stat();
+    }
+    FinishReply(reply, response, *state, WriteCode(o), o.message);
+  });
 }
 
-Reactor* TreeService::Delete(grpc::CallbackServerContext* context, const v1::DeleteRequest* request,
-                             v1::DeleteResponse* response) {
-  Reactor* reactor = context->DefaultReactor();
+void TreeService::DoDelete(Replier reply, absl::Time deadline, const v1::DeleteRequest* request,
+                           v1::DeleteResponse* response) {
   v1::Command command;
   *command.mutable_txn()->add_ops()->mutable_delete_() = request->op();
   std::string why;
   if (v1::ErrorCode code = CheckOp(command.txn().ops(0), &why); code != v1::OK) {
-    FinishReply(reactor, response, *flow_->state(), code, why);
-    return reactor;
+    FinishReply(reply, response, *flow_->state(), code, why);
+    return;
   }
   if (request->op().path() == "/") {
-    FinishReply(reactor, response, *flow_->state(), v1::INVALID_ARGUMENT,
+    FinishReply(reply, response, *flow_->state(), v1::INVALID_ARGUMENT,
                 "the root cannot be deleted");
-    return reactor;
+    return;
   }
   *command.mutable_write() = request->write();
   const ReplicaState* state = flow_->state();
-  flow_->Write(flow_->Deadline(context), std::move(command),
-               [reactor, response, state](const Outcome& o) {
-                 FinishReply(reactor, response, *state, WriteCode(o), o.message);
-               });
-  return reactor;
+  flow_->Write(deadline, std::move(command), [reply, response, state](const Outcome& o) {
+    FinishReply(reply, response, *state, WriteCode(o), o.message);
+  });
 }
 
-Reactor* TreeService::Multi(grpc::CallbackServerContext* context, const v1::MultiRequest* request,
-                            v1::MultiResponse* response) {
-  Reactor* reactor = context->DefaultReactor();
+void TreeService::DoMulti(Replier reply, absl::Time deadline, const v1::MultiRequest* request,
+                          v1::MultiResponse* response) {
   if (static_cast<size_t>(request->ops_size()) > limits_.max_multi_ops) {
-    FinishReply(reactor, response, *flow_->state(), v1::TOO_MANY_OPS,
+    FinishReply(reply, response, *flow_->state(), v1::TOO_MANY_OPS,
                 absl::StrCat(request->ops_size(), " ops; at most ", limits_.max_multi_ops));
-    return reactor;
+    return;
   }
   int64_t total = 0;
   for (int i = 0; i < request->ops_size(); ++i) {
@@ -200,10 +283,10 @@ Reactor* TreeService::Multi(grpc::CallbackServerContext* context, const v1::Mult
   // The whole multi is one log entry: bound it like one node's data, with
   // room for the paths (a bigger one would stall replication for everyone).
   if (total > 4 * limits_.max_data_bytes) {
-    FinishReply(reactor, response, *flow_->state(), v1::TOO_LARGE,
+    FinishReply(reply, response, *flow_->state(), v1::TOO_LARGE,
                 absl::StrCat("multi carries ", total, " bytes of data; at most ",
                              4 * limits_.max_data_bytes));
-    return reactor;
+    return;
   }
   // Malformed ops are refused before proposing, in the multi result shape.
   for (int i = 0; i < request->ops_size(); ++i) {
@@ -217,8 +300,8 @@ Reactor* TreeService::Multi(grpc::CallbackServerContext* context, const v1::Mult
     }
     v1::ResponseHeader* header = response->mutable_header();
     flow_->state()->FillHeader(header, code, absl::StrCat("op ", i, ": ", why));
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
+    reply.Finish(grpc::Status::OK);
+    return;
   }
   v1::Command command;
   v1::TxnCommand* txn = command.mutable_txn();
@@ -226,96 +309,89 @@ Reactor* TreeService::Multi(grpc::CallbackServerContext* context, const v1::Mult
   txn->set_is_multi(true);
   *command.mutable_write() = request->write();
   const ReplicaState* state = flow_->state();
-  flow_->Write(flow_->Deadline(context), std::move(command),
-               [reactor, response, state](const Outcome& o) {
-                 if (o.result == nullptr || o.result->results_size() == 0) {
-                   FinishReply(reactor, response, *state, WriteCode(o), o.message);
-                   return;
-                 }
-                 // Per-op results reach the client only with gRPC OK.
-                 *response->mutable_results() = o.result->results();
-                 state->FillHeader(response->mutable_header(), o.result->code(), o.message);
-                 reactor->Finish(grpc::Status::OK);
-               });
-  return reactor;
+  flow_->Write(deadline, std::move(command), [reply, response, state](const Outcome& o) {
+    if (o.result == nullptr || o.result->results_size() == 0) {
+      FinishReply(reply, response, *state, WriteCode(o), o.message);
+      return;
+    }
+    // Per-op results reach the client only with gRPC OK.
+    *response->mutable_results() = o.result->results();
+    state->FillHeader(response->mutable_header(), o.result->code(), o.message);
+    reply.Finish(grpc::Status::OK);
+  });
 }
 
 // ---- Reads --------------------------------------------------------------------
 
-Reactor* TreeService::Get(grpc::CallbackServerContext* context, const v1::GetRequest* request,
-                          v1::GetResponse* response) {
-  Reactor* reactor = context->DefaultReactor();
+void TreeService::DoGet(Replier reply, absl::Time deadline, const v1::GetRequest* request,
+                        v1::GetResponse* response) {
   const ReplicaState* state = flow_->state();
   if (request->has_version() && request->revision() != 0) {
-    FinishReply(reactor, response, *state, v1::INVALID_ARGUMENT,
+    FinishReply(reply, response, *state, v1::INVALID_ARGUMENT,
                 "give at most one of version and revision");
-    return reactor;
+    return;
   }
   storage::TreeStore* store = store_;
-  auto read = [reactor, request, response, state, store] {
+  auto read = [reply, request, response, state, store] {
     absl::StatusOr<storage::NodeResult> r =
         request->has_version()    ? store->GetAtVersion(request->path(), request->version())
         : request->revision() > 0 ? store->GetAtRevision(request->path(), request->revision())
                                   : store->Get(request->path());
     if (!r.ok()) {
-      FinishStorageError(reactor, response, *state, r.status());
+      FinishStorageError(reply, response, *state, r.status());
       return;
     }
     if (r->code == v1::OK) {
       response->set_data(std::move(r->data));
       storage::ToProto(r->stat, response->mutable_stat());
     }
-    FinishReply(reactor, response, *state, r->code, "", r->revision);
+    FinishReply(reply, response, *state, r->code, "", r->revision);
   };
-  flow_->Read(flow_->Deadline(context), request->read(), std::move(read),
-              [reactor, response, state](const Outcome& o) {
-                FinishReply(reactor, response, *state, o.code, o.message);
+  flow_->Read(deadline, request->read(), std::move(read),
+              [reply, response, state](const Outcome& o) {
+                FinishReply(reply, response, *state, o.code, o.message);
               });
-  return reactor;
 }
 
-Reactor* TreeService::Exists(grpc::CallbackServerContext* context, const v1::ExistsRequest* request,
-                             v1::ExistsResponse* response) {
-  Reactor* reactor = context->DefaultReactor();
+void TreeService::DoExists(Replier reply, absl::Time deadline, const v1::ExistsRequest* request,
+                           v1::ExistsResponse* response) {
   const ReplicaState* state = flow_->state();
   storage::TreeStore* store = store_;
-  auto read = [reactor, request, response, state, store] {
+  auto read = [reply, request, response, state, store] {
     absl::StatusOr<storage::ExistsResult> r = store->Exists(request->path());
     if (!r.ok()) {
-      FinishStorageError(reactor, response, *state, r.status());
+      FinishStorageError(reply, response, *state, r.status());
       return;
     }
     response->set_exists(r->exists);
     if (r->exists) storage::ToProto(r->stat, response->mutable_stat());
-    FinishReply(reactor, response, *state, r->code, "", r->revision);
+    FinishReply(reply, response, *state, r->code, "", r->revision);
   };
-  flow_->Read(flow_->Deadline(context), request->read(), std::move(read),
-              [reactor, response, state](const Outcome& o) {
-                FinishReply(reactor, response, *state, o.code, o.message);
+  flow_->Read(deadline, request->read(), std::move(read),
+              [reply, response, state](const Outcome& o) {
+                FinishReply(reply, response, *state, o.code, o.message);
               });
-  return reactor;
 }
 
-Reactor* TreeService::GetChildren(grpc::CallbackServerContext* context,
-                                  const v1::GetChildrenRequest* request,
-                                  v1::GetChildrenResponse* response) {
-  Reactor* reactor = context->DefaultReactor();
+void TreeService::DoGetChildren(Replier reply, absl::Time deadline,
+                                const v1::GetChildrenRequest* request,
+                                v1::GetChildrenResponse* response) {
   const ReplicaState* state = flow_->state();
   std::string start_after;
   if (!ParsePageToken(request->page_token(), &start_after)) {
-    FinishReply(reactor, response, *state, v1::INVALID_ARGUMENT, "malformed page token");
-    return reactor;
+    FinishReply(reply, response, *state, v1::INVALID_ARGUMENT, "malformed page token");
+    return;
   }
   const uint32_t limit = request->limit() == 0 || request->limit() > limits_.max_page_size
                              ? limits_.max_page_size
                              : request->limit();
   storage::TreeStore* store = store_;
-  auto read = [reactor, request, response, state, store, limit,
+  auto read = [reply, request, response, state, store, limit,
                start_after = std::move(start_after)] {
     absl::StatusOr<storage::ChildrenResult> r =
         store->GetChildren(request->path(), start_after, limit, request->include_stat());
     if (!r.ok()) {
-      FinishStorageError(reactor, response, *state, r.status());
+      FinishStorageError(reply, response, *state, r.status());
       return;
     }
     if (r->code == v1::OK) {
@@ -326,24 +402,22 @@ Reactor* TreeService::GetChildren(grpc::CallbackServerContext* context,
         response->set_next_page_token(PageToken(response->children(response->children_size() - 1)));
       }
     }
-    FinishReply(reactor, response, *state, r->code, "", r->revision);
+    FinishReply(reply, response, *state, r->code, "", r->revision);
   };
-  flow_->Read(flow_->Deadline(context), request->read(), std::move(read),
-              [reactor, response, state](const Outcome& o) {
-                FinishReply(reactor, response, *state, o.code, o.message);
+  flow_->Read(deadline, request->read(), std::move(read),
+              [reply, response, state](const Outcome& o) {
+                FinishReply(reply, response, *state, o.code, o.message);
               });
-  return reactor;
 }
 
-Reactor* TreeService::History(grpc::CallbackServerContext* context,
-                              const v1::HistoryRequest* request, v1::HistoryResponse* response) {
-  Reactor* reactor = context->DefaultReactor();
+void TreeService::DoHistory(Replier reply, absl::Time deadline, const v1::HistoryRequest* request,
+                            v1::HistoryResponse* response) {
   const ReplicaState* state = flow_->state();
   storage::TreeStore* store = store_;
-  auto read = [reactor, request, response, state, store] {
+  auto read = [reply, request, response, state, store] {
     absl::StatusOr<storage::HistoryResult> r = store->History(request->path(), request->limit());
     if (!r.ok()) {
-      FinishStorageError(reactor, response, *state, r.status());
+      FinishStorageError(reply, response, *state, r.status());
       return;
     }
     response->set_compact_revision(r->compact_revision);
@@ -356,29 +430,25 @@ Reactor* TreeService::History(grpc::CallbackServerContext* context,
         if (h.deleted) v->set_deleted_revision(h.revision);
       }
     }
-    FinishReply(reactor, response, *state, r->code, "", r->revision);
+    FinishReply(reply, response, *state, r->code, "", r->revision);
   };
-  flow_->Read(flow_->Deadline(context), request->read(), std::move(read),
-              [reactor, response, state](const Outcome& o) {
-                FinishReply(reactor, response, *state, o.code, o.message);
+  flow_->Read(deadline, request->read(), std::move(read),
+              [reply, response, state](const Outcome& o) {
+                FinishReply(reply, response, *state, o.code, o.message);
               });
-  return reactor;
 }
 
-Reactor* TreeService::Sync(grpc::CallbackServerContext* context, const v1::SyncRequest*,
-                           v1::SyncResponse* response) {
-  Reactor* reactor = context->DefaultReactor();
+void TreeService::DoSync(Replier reply, absl::Time deadline, const v1::SyncRequest*,
+                         v1::SyncResponse* response) {
   const ReplicaState* state = flow_->state();
   // A linearizable no-op read: done once this replica applied everything
   // committed when the call arrived.
   v1::ReadOptions linearizable;
   flow_->Read(
-      flow_->Deadline(context), linearizable,
-      [reactor, response, state] { FinishReply(reactor, response, *state); },
-      [reactor, response, state](const Outcome& o) {
-        FinishReply(reactor, response, *state, o.code, o.message);
+      deadline, linearizable, [reply, response, state] { FinishReply(reply, response, *state); },
+      [reply, response, state](const Outcome& o) {
+        FinishReply(reply, response, *state, o.code, o.message);
       });
-  return reactor;
 }
 
 }  // namespace synod::server

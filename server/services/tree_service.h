@@ -17,11 +17,18 @@
 // Cheap checks happen before proposing (path syntax, data size, op count),
 // so bad input costs no log entry; apply checks everything again anyway.
 //
+// Pipeline carries any number of these calls on one stream
+// (tree_pipeline.h); each is served by the same handler as its unary RPC,
+// through a Replier, and counted in the API metrics under that RPC's name.
+//
 // Thread: gRPC callback threads; stateless apart from its collaborators.
 #pragma once
 
 #include <cstdint>
 
+#include "absl/time/time.h"
+#include "server/metrics/api_metrics.h"
+#include "server/services/reply.h"
 #include "server/services/request_flow.h"
 #include "storage/tree_store.h"
 #include "synod/v1/tree.grpc.pb.h"
@@ -36,8 +43,11 @@ class TreeService final : public v1::Tree::CallbackService {
     uint32_t max_page_size = 10000;  // GetChildren
   };
 
-  TreeService(RequestFlow* flow, storage::TreeStore* store, const Limits& limits)
-      : flow_(flow), store_(store), limits_(limits) {}
+  // `metrics` (may be null) counts the calls that arrive on Pipeline
+  // streams; unary calls are counted by its interceptor.
+  TreeService(RequestFlow* flow, storage::TreeStore* store, const Limits& limits,
+              metrics::ApiMetrics* metrics = nullptr)
+      : flow_(flow), store_(store), limits_(limits), metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* context,
                                    const v1::CreateRequest* request,
@@ -64,8 +74,47 @@ class TreeService final : public v1::Tree::CallbackService {
   grpc::ServerUnaryReactor* Sync(grpc::CallbackServerContext* context,
                                  const v1::SyncRequest* request,
                                  v1::SyncResponse* response) override;
+  grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>* Pipeline(
+      grpc::CallbackServerContext* context) override;
+
+  // Serves one call of a Pipeline stream: `reply` receives the response of
+  // the call's kind, then `replier` is finished. INVALID_ARGUMENT for a call
+  // that carries no request.
+  void Serve(const v1::PipelineCall& call, v1::PipelineReply* reply, Replier replier);
 
  private:
+  // A unary RPC: its reactor, with `handler` started on it.
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* context, const Request* request,
+                                       Response* response,
+                                       void (TreeService::*handler)(Replier, absl::Time,
+                                                                    const Request*, Response*)) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    (this->*handler)(reactor, flow_->Deadline(context), request, response);
+    return reactor;
+  }
+
+  // The handlers behind both the unary RPCs and Pipeline. `request` and
+  // `response` live until `reply` is finished.
+  void DoCreate(Replier reply, absl::Time deadline, const v1::CreateRequest* request,
+                v1::CreateResponse* response);
+  void DoGet(Replier reply, absl::Time deadline, const v1::GetRequest* request,
+             v1::GetResponse* response);
+  void DoExists(Replier reply, absl::Time deadline, const v1::ExistsRequest* request,
+                v1::ExistsResponse* response);
+  void DoSet(Replier reply, absl::Time deadline, const v1::SetRequest* request,
+             v1::SetResponse* response);
+  void DoDelete(Replier reply, absl::Time deadline, const v1::DeleteRequest* request,
+                v1::DeleteResponse* response);
+  void DoGetChildren(Replier reply, absl::Time deadline, const v1::GetChildrenRequest* request,
+                     v1::GetChildrenResponse* response);
+  void DoMulti(Replier reply, absl::Time deadline, const v1::MultiRequest* request,
+               v1::MultiResponse* response);
+  void DoHistory(Replier reply, absl::Time deadline, const v1::HistoryRequest* request,
+                 v1::HistoryResponse* response);
+  void DoSync(Replier reply, absl::Time deadline, const v1::SyncRequest* request,
+              v1::SyncResponse* response);
+
   // Checks an op before it is proposed: INVALID_PATH, TOO_LARGE,
   // INVALID_ARGUMENT (unknown mode, empty op). OK if it may be proposed.
   v1::ErrorCode CheckOp(const v1::Op& op, std::string* why) const;
@@ -73,6 +122,7 @@ class TreeService final : public v1::Tree::CallbackService {
   RequestFlow* const flow_;
   storage::TreeStore* const store_;
   const Limits limits_;
+  metrics::ApiMetrics* const metrics_;
 };
 
 }  // namespace synod::server

@@ -1,0 +1,89 @@
+// PipelineStream: one Tree.Pipeline call, a stream of tree calls answered
+// in any order.
+//
+// Promises: every call read is handed to the handler once and answered once
+// (unless the client went away first); replies that are ready while a write
+// is in flight leave together in the next message (at most 1 MiB of them,
+// so a message stays well under gRPC's 4 MiB default); the stream stops
+// reading while 1,024 calls are unanswered (flow control back to the
+// client) and finishes OK once the client half-closed and everything is
+// answered and written.
+//
+// Lifetime: owned by itself from Open until OnDone, and by each unanswered
+// call (a write applied after the client left finds the stream finished and
+// drops its reply).
+//
+// Thread: gRPC's callback threads read and write; any thread (apply, raft,
+// deadline, gRPC) finishes a call. mu_ guards the queue and the flags; gRPC
+// operations start outside it, as a reaction may run on the calling thread.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/support/server_callback.h"
+#include "server/metrics/api_metrics.h"
+#include "server/services/reply.h"
+#include "synod/v1/tree.pb.h"
+
+namespace synod::server {
+
+class PipelineStream final
+    : public grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>,
+      public std::enable_shared_from_this<PipelineStream> {
+ public:
+  // Serves one call: fills `reply`'s response, then finishes `replier`.
+  using Handler =
+      std::function<void(const v1::PipelineCall& call, v1::PipelineReply* reply, Replier replier)>;
+
+  static constexpr size_t kMaxUnanswered = 1024;
+  static constexpr size_t kMaxReplyBytes = 1 << 20;
+
+  // Starts reading; gRPC owns the returned reactor until OnDone. `metrics`
+  // (may be null) counts each call under its unary RPC's name.
+  static PipelineStream* Open(Handler handler, metrics::ApiMetrics* metrics);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+  // Use Open.
+  PipelineStream(Handler handler, metrics::ApiMetrics* metrics)
+      : handler_(std::move(handler)), metrics_(metrics) {}
+
+ private:
+  class Call;
+
+  // A call's reply is ready: queue it and write if idle.
+  void Answer(v1::PipelineReply* reply, const grpc::Status& status, const char* method,
+              absl::Time start);
+  // Finishes with `status` once no write is in flight (first status wins).
+  void End(grpc::Status status);
+  // Starts the next write, a paused read, or Finish, as the state allows.
+  void Pump();
+
+  const Handler handler_;
+  metrics::ApiMetrics* const metrics_;
+  std::shared_ptr<PipelineStream> self_;  // set in Open, dropped in OnDone
+  v1::PipelineRequest request_;           // owned by the read in flight
+
+  absl::Mutex mu_;
+  v1::PipelineResponse response_ ABSL_GUARDED_BY(mu_);  // owned by the write in flight
+  std::deque<v1::PipelineResponse> queued_ ABSL_GUARDED_BY(mu_);
+  size_t back_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // encoded size of queued_.back()
+  size_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;         // too many unanswered: not reading
+  bool half_closed_ ABSL_GUARDED_BY(mu_) = false;         // the client sends no more calls
+  std::optional<grpc::Status> end_ ABSL_GUARDED_BY(mu_);  // set: finish when idle
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;            // Finish was called
+};
+
+}  // namespace synod::server
