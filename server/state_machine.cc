@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "raft/check.h"
 #include "server/log.h"
+#include "server/reply_batch.h"
 #include "storage/log_store.h"
 
 namespace synod::server {
@@ -98,6 +99,7 @@ std::vector<std::function<void()>> StateMachine::SetApplied(uint64_t index) {
 void StateMachine::RunReady(std::vector<std::function<void()>> ready) {
   if (ready.empty()) return;
   replies_.Post([ready = std::move(ready)]() mutable {
+    ReplyBatch replies;
     for (auto& run : ready) run();
   });
 }
@@ -207,6 +209,7 @@ void StateMachine::ApplyEntries(std::vector<raft::Entry>* entries) {
   // that, so a waiter that fails writes of an earlier term (RaftDriver)
   // never overtakes a write applied here.
   std::vector<std::function<void()>> ready = SetApplied(last);
+  ReplyBatch replies;  // a stream's replies from this batch leave together
   for (size_t i = 0; i < outcomes->size(); ++i) {
     storage::EntryOutcome& o = (*outcomes)[i];
     const storage::ApplyEntry& a = batch[i];

@@ -119,6 +119,19 @@ void PipelineStream::Answer(v1::PipelineReply* reply, const grpc::Status& status
     queued_.back().add_replies()->Swap(reply);
     back_bytes_ += bytes;
     --unanswered_;
+    if (flush_deferred_) return;  // the open ReplyBatch flushes this stream
+    if (ReplyBatch::Defer(shared_from_this())) {
+      flush_deferred_ = true;
+      return;
+    }
+  }
+  Pump();
+}
+
+void PipelineStream::Flush() {
+  {
+    absl::MutexLock lock(&mu_);
+    flush_deferred_ = false;
   }
   Pump();
 }

@@ -3,11 +3,10 @@
 //
 // Promises: every call read is handed to the handler once and answered once
 // (unless the client went away first); replies that are ready while a write
-// is in flight leave together in the next message (at most 1 MiB of them,
-// so a message stays well under gRPC's 4 MiB default); the stream stops
-// reading while 1,024 calls are unanswered (flow control back to the
-// client) and finishes OK once the client half-closed and everything is
-// answered and written.
+// is in flight, or within one ReplyBatch, leave together in the next message (at most 1 MiB of
+// them, so a message stays well under gRPC's 4 MiB default); the stream stops reading while 1,024
+// calls are unanswered (flow control back to the client) and finishes OK once the client
+// half-closed and everything is answered and written.
 //
 // Lifetime: owned by itself from Open until OnDone, and by each unanswered
 // call (a write applied after the client left finds the stream finished and
@@ -29,6 +28,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/support/server_callback.h"
 #include "server/metrics/api_metrics.h"
+#include "server/reply_batch.h"
 #include "server/services/reply.h"
 #include "synod/v1/tree.pb.h"
 
@@ -36,6 +36,7 @@ namespace synod::server {
 
 class PipelineStream final
     : public grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>,
+      public ReplyBatch::Flushable,
       public std::enable_shared_from_this<PipelineStream> {
  public:
   // Serves one call: fills `reply`'s response, then finishes `replier`.
@@ -53,6 +54,8 @@ class PipelineStream final
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
   void OnDone() override;
+  // The end of the ReplyBatch this stream's answers were deferred to.
+  void Flush() override;
 
   // Use Open.
   PipelineStream(Handler handler, metrics::ApiMetrics* metrics)
@@ -80,6 +83,7 @@ class PipelineStream final
   size_t back_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // encoded size of queued_.back()
   size_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool flush_deferred_ ABSL_GUARDED_BY(mu_) = false;      // a ReplyBatch will Flush
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;         // too many unanswered: not reading
   bool half_closed_ ABSL_GUARDED_BY(mu_) = false;         // the client sends no more calls
   std::optional<grpc::Status> end_ ABSL_GUARDED_BY(mu_);  // set: finish when idle
