@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -392,6 +393,31 @@ TEST_F(ClientE2ETest, ElectionMovesOnWhenTheLeaderDies) {
 // Many writes of one client at once, from threads and the async API: all
 // apply once. (The session table keeps only the last sequence's result;
 // the client orders its session's writes so none is refused.)
+// Tree calls ride one pipeline stream per replica; a replica that stops
+// answering without closing its connection must cost a call one attempt
+// timeout, not its whole deadline, and the retry goes elsewhere.
+TEST_F(ClientE2ETest, AFrozenReplicaCostsAPipelinedReadOneAttempt) {
+  const int frozen = leader_ == 1 ? 2 : 1;
+  std::vector<std::string> endpoints = {cluster_.client_addr(frozen)};
+  for (int id = 1; id <= cluster_.size(); ++id) {
+    if (id != frozen) endpoints.push_back(cluster_.client_addr(id));
+  }
+  auto client = Connect(endpoints, absl::Seconds(2), /*first_endpoint_first=*/true);
+  ASSERT_TRUE(client->Create("/frozen", "v").ok()) << Logs(cluster_);
+  // The stream to `frozen` is open: reads go to the first endpoint.
+  ASSERT_TRUE(client->Get("/frozen").ok());
+  cluster_.Signal(frozen, SIGSTOP);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<GetResult> r = client->Get("/frozen");
+  const absl::Duration took = absl::Now() - start;
+  cluster_.Signal(frozen, SIGCONT);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->data, "v");
+  // One attempt timeout (2 s) and a backoff, far from the 20 s deadline.
+  EXPECT_GE(took, absl::Milliseconds(1900));
+  EXPECT_LT(took, absl::Seconds(10));
+}
+
 TEST_F(ClientE2ETest, ConcurrentWritesOfOneClientAllApply) {
   auto client = Connect(Endpoints(cluster_));
   ASSERT_TRUE(client->Create("/many", "").ok()) << Logs(cluster_);

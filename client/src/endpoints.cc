@@ -73,7 +73,8 @@ Endpoint::Endpoint(std::string addr)
       tree(v1::Tree::NewStub(channel)),
       session(v1::Session::NewStub(channel)),
       watch(v1::Watch::NewStub(channel)),
-      cluster(v1::Cluster::NewStub(channel)) {}
+      cluster(v1::Cluster::NewStub(channel)),
+      pipeline(channel) {}
 
 EndpointSet::EndpointSet(const std::vector<std::string>& seeds, size_t start) : seeds_(seeds) {
   for (const std::string& s : seeds) {

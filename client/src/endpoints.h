@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "client/src/pipeline.h"
 #include "grpcpp/channel.h"
 #include "synod/client.h"
 #include "synod/v1/cluster.grpc.pb.h"
@@ -36,6 +37,8 @@ struct Endpoint {
   const std::unique_ptr<v1::Session::Stub> session;
   const std::unique_ptr<v1::Watch::Stub> watch;
   const std::unique_ptr<v1::Cluster::Stub> cluster;
+  // The tree calls sent here, on one stream (unless the replica lacks it).
+  Pipeline pipeline;
   // The member id this address serves, once a reply or MemberList said so.
   std::atomic<uint64_t> member_id{0};
 };

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "client/src/core.h"
+#include "client/src/pipeline.h"
 #include "client/src/reply.h"
 #include "grpcpp/client_context.h"
 
@@ -77,11 +78,20 @@ class UnaryCall : public CallTracker::Call,
   void Cancel() override {
     std::shared_ptr<grpc::ClientContext> ctx;
     SerialExecutor::TimerId timer = 0;
+    std::shared_ptr<Endpoint> pipelined;
+    uint64_t pipelined_id = 0;
     {
       absl::ReleasableMutexLock lock(&mu_);
       cancelled_ = true;
       ctx = ctx_;
       timer = timer_;
+      pipelined = pipelined_;
+      pipelined_id = pipelined_id_;
+    }
+    if (pipelined != nullptr) {
+      // An id of 0: Start has not returned; the attempt cancels itself.
+      if (pipelined_id != 0) pipelined->pipeline.Cancel(pipelined_id);
+      return;
     }
     if (timer != 0 && core_->loop().Cancel(timer)) {
       Finish(absl::CancelledError("client is shutting down"));
@@ -113,10 +123,11 @@ class UnaryCall : public CallTracker::Call,
   }
 
   void Attempt(std::shared_ptr<Endpoint> target = nullptr) {
+    const absl::Time attempt_deadline =
+        std::min(deadline_, absl::Now() + core_->options().attempt_timeout);
+    if (AttemptPipelined(target, attempt_deadline)) return;
     auto ctx = std::make_shared<grpc::ClientContext>();
-    const absl::Time now = absl::Now();
-    ctx->set_deadline(
-        absl::ToChronoTime(std::min(deadline_, now + core_->options().attempt_timeout)));
+    ctx->set_deadline(absl::ToChronoTime(attempt_deadline));
     {
       absl::ReleasableMutexLock lock(&mu_);
       timer_ = 0;
@@ -132,6 +143,86 @@ class UnaryCall : public CallTracker::Call,
     resp_.Clear();
     spec_.method(*ep_, ctx.get(), &req_, &resp_,
                  [self = this->shared_from_this()](grpc::Status s) { self->OnDone(s); });
+  }
+
+  // Sends the attempt on the replica's pipeline, if it is a tree call that
+  // may go there; false if it must be a unary call.
+  bool AttemptPipelined(std::shared_ptr<Endpoint>& target, absl::Time attempt_deadline) {
+    if constexpr (!PipelineOf<Req>::kPipelined) {
+      return false;
+    } else {
+      constexpr size_t kMaxPipelinedBytes = 512 << 10;
+      if (!core_->options().pipeline_calls || req_.ByteSizeLong() > kMaxPipelinedBytes) {
+        return false;
+      }
+      std::shared_ptr<Endpoint> ep = target != nullptr ? target : PickEndpoint();
+      if (!ep->pipeline.supported()) {
+        target = std::move(ep);
+        return false;
+      }
+      v1::PipelineCall call;
+      PipelineOf<Req>::Put(req_, &call);
+      uint64_t token = 0;
+      {
+        absl::ReleasableMutexLock lock(&mu_);
+        timer_ = 0;
+        if (cancelled_) {
+          lock.Release();
+          Finish(absl::CancelledError("client is shutting down"));
+          return true;
+        }
+        token = ++pipelined_token_;
+        pipelined_ = ep;
+        pipelined_id_ = 0;
+      }
+      ep_ = ep;
+      ++attempts_;
+      resp_.Clear();
+      // Not under mu_: the call may end on another thread at once, and
+      // gRPC may run a reaction on this one.
+      const uint64_t id = ep->pipeline.Start(std::move(call), attempt_deadline, &core_->loop(),
+                                             [self = this->shared_from_this(), token](
+                                                 const grpc::Status& s, v1::PipelineReply* reply) {
+                                               self->OnPipelined(token, s, reply);
+                                             });
+      bool cancel = false;
+      {
+        absl::MutexLock lock(&mu_);
+        if (pipelined_token_ == token && pipelined_ != nullptr) {
+          pipelined_id_ = id;
+          cancel = cancelled_;  // Cancel came before the id was known
+        }
+      }
+      if (cancel) ep->pipeline.Cancel(id);
+      return true;
+    }
+  }
+
+  void OnPipelined(uint64_t token, const grpc::Status& s, v1::PipelineReply* reply) {
+    if constexpr (PipelineOf<Req>::kPipelined) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (pipelined_token_ == token) {
+          pipelined_ = nullptr;
+          pipelined_id_ = 0;
+        }
+      }
+      if (reply == nullptr && s.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+        // A replica without Tree.Pipeline: the same attempt, as a unary call.
+        --attempts_;
+        Attempt(ep_);
+        return;
+      }
+      if (reply == nullptr) {
+        OnDone(s);
+        return;
+      }
+      PipelineOf<Req>::Take(reply, &resp_);
+      // As a failed unary call carries it: the header in the details.
+      OnDone(s.ok() ? s
+                    : grpc::Status(s.error_code(), s.error_message(),
+                                   resp_.header().SerializeAsString()));
+    }
   }
 
   void OnDone(const grpc::Status& grpc_status) {
@@ -227,6 +318,10 @@ class UnaryCall : public CallTracker::Call,
   absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<grpc::ClientContext> ctx_ ABSL_GUARDED_BY(mu_);
+  // The pipelined attempt in flight, if any (for Cancel).
+  std::shared_ptr<Endpoint> pipelined_ ABSL_GUARDED_BY(mu_);
+  uint64_t pipelined_id_ ABSL_GUARDED_BY(mu_) = 0;     // 0 until Start returned
+  uint64_t pipelined_token_ ABSL_GUARDED_BY(mu_) = 0;  // counts pipelined attempts
   SerialExecutor::TimerId timer_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -332,6 +332,11 @@ class Client {
     bool exactly_once_writes = true;
     // Learn the other members through Cluster.MemberList.
     bool discover_members = true;
+    // Send tree calls to a replica on one Tree.Pipeline stream instead of a
+    // gRPC call each: cheaper for client and replica when many calls are in
+    // flight. Replicas without it get unary calls; requests over 512 KiB
+    // always go as unary calls.
+    bool pipeline_calls = true;
     // Start on a random endpoint (spreads clients over replicas).
     bool randomize_endpoints = true;
     // Retry backoff: starts at initial, doubles up to max, each delay drawn

@@ -1,0 +1,247 @@
+#include "client/src/pipeline.h"
+
+#include <algorithm>
+#include <deque>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/client_callback.h"
+
+namespace synod::client {
+namespace {
+
+constexpr size_t kMaxMessageBytes = 1 << 20;
+
+}  // namespace
+
+// What the Pipeline and its streams share; outlives both as needed (a
+// stream may finish after the Pipeline is gone, a timer may fire after the
+// call ended).
+struct Pipeline::Shared {
+  struct Pending {
+    Done done;
+    SerialExecutor* loop = nullptr;
+    SerialExecutor::TimerId timer = 0;
+    const Stream* stream = nullptr;
+  };
+
+  explicit Shared(std::shared_ptr<grpc::Channel> ch)
+      : channel(std::move(ch)), stub(v1::Tree::NewStub(channel)) {}
+
+  // Removes call `id` if it has not ended yet; its timer is cancelled.
+  std::optional<Pending> Take(uint64_t id) {
+    std::optional<Pending> p;
+    {
+      absl::MutexLock lock(&mu);
+      auto it = pending.find(id);
+      if (it == pending.end()) return std::nullopt;
+      p = std::move(it->second);
+      pending.erase(it);
+    }
+    if (p->timer != 0) p->loop->Cancel(p->timer);
+    return p;
+  }
+
+  const std::shared_ptr<grpc::Channel> channel;
+  const std::unique_ptr<v1::Tree::Stub> stub;
+
+  absl::Mutex mu;
+  std::shared_ptr<Stream> stream ABSL_GUARDED_BY(mu);  // null: none open
+  bool unsupported ABSL_GUARDED_BY(mu) = false;
+  uint64_t next_id ABSL_GUARDED_BY(mu) = 1;
+  absl::flat_hash_map<uint64_t, Pending> pending ABSL_GUARDED_BY(mu);
+};
+
+// One Tree.Pipeline call. Owned by itself from Open until OnDone (and by
+// Shared while it is the current stream).
+class Pipeline::Stream final
+    : public grpc::ClientBidiReactor<v1::PipelineRequest, v1::PipelineResponse>,
+      public std::enable_shared_from_this<Stream> {
+ public:
+  explicit Stream(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+
+  void Open() {
+    self_ = shared_from_this();
+    shared_->stub->async()->Pipeline(&ctx_, this);
+    StartRead(&in_);
+    StartCall();
+  }
+
+  void Break() { ctx_.TryCancel(); }
+
+  // Queues `call`; writes at once if no write is in flight.
+  void Send(v1::PipelineCall call) {
+    const size_t bytes = call.ByteSizeLong();
+    {
+      absl::MutexLock lock(&mu_);
+      if (ended_) return;  // OnDone already ended the call
+      if (queued_.empty() || back_bytes_ + bytes > kMaxMessageBytes) {
+        queued_.emplace_back();
+        back_bytes_ = 0;
+      }
+      *queued_.back().add_calls() = std::move(call);
+      back_bytes_ += bytes;
+      if (!TakeNextLocked()) return;
+    }
+    StartWrite(&out_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok || !TakeNextLocked()) return;  // not ok: OnDone follows
+    }
+    StartWrite(&out_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows
+    for (v1::PipelineReply& reply : *in_.mutable_replies()) {
+      std::optional<Shared::Pending> p = shared_->Take(reply.id());
+      if (!p.has_value()) continue;  // timed out or cancelled meanwhile
+      const grpc::Status status(static_cast<grpc::StatusCode>(reply.status_code()),
+                                reply.status_message());
+      p->done(status, &reply);
+    }
+    in_.Clear();
+    StartRead(&in_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    const bool unimplemented = status.error_code() == grpc::StatusCode::UNIMPLEMENTED;
+    std::vector<Shared::Pending> lost;
+    {
+      absl::MutexLock lock(&mu_);
+      ended_ = true;
+    }
+    {
+      absl::MutexLock lock(&shared_->mu);
+      if (shared_->stream.get() == this) shared_->stream.reset();
+      if (unimplemented) shared_->unsupported = true;
+      for (auto it = shared_->pending.begin(); it != shared_->pending.end();) {
+        if (it->second.stream == this) {
+          lost.push_back(std::move(it->second));
+          shared_->pending.erase(it++);
+        } else {
+          ++it;
+        }
+      }
+    }
+    const grpc::Status end =
+        unimplemented
+            ? status
+            : grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                           absl::StrCat("pipeline stream ended: ", status.error_message()));
+    for (Shared::Pending& p : lost) {
+      if (p.timer != 0) p.loop->Cancel(p.timer);
+      p.done(end, nullptr);
+    }
+    // Last: may destroy this.
+    std::shared_ptr<Stream> self = std::move(self_);
+  }
+
+ private:
+  // Moves the next queued message into out_ if no write is in flight.
+  bool TakeNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || queued_.empty()) return false;
+    out_ = std::move(queued_.front());
+    queued_.pop_front();
+    if (queued_.empty()) back_bytes_ = 0;
+    writing_ = true;
+    return true;
+  }
+
+  const std::shared_ptr<Shared> shared_;
+  std::shared_ptr<Stream> self_;  // set in Open, dropped in OnDone
+  grpc::ClientContext ctx_;
+  v1::PipelineResponse in_;  // owned by the read in flight
+
+  absl::Mutex mu_;
+  std::deque<v1::PipelineRequest> queued_ ABSL_GUARDED_BY(mu_);
+  size_t back_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // encoded calls in queued_.back()
+  v1::PipelineRequest out_;                     // owned by the write in flight
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran
+};
+
+Pipeline::Pipeline(std::shared_ptr<grpc::Channel> channel)
+    : shared_(std::make_shared<Shared>(std::move(channel))) {}
+
+Pipeline::~Pipeline() {
+  std::shared_ptr<Stream> stream;
+  {
+    absl::MutexLock lock(&shared_->mu);
+    stream = std::move(shared_->stream);
+  }
+  if (stream != nullptr) stream->Break();
+}
+
+bool Pipeline::supported() const {
+  absl::MutexLock lock(&shared_->mu);
+  return !shared_->unsupported;
+}
+
+uint64_t Pipeline::Start(v1::PipelineCall call, absl::Time deadline, SerialExecutor* loop,
+                         Done done) {
+  const absl::Duration left = deadline - absl::Now();
+  call.set_timeout_ms(static_cast<uint32_t>(
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(left), 1, int64_t{1} << 31)));
+  std::shared_ptr<Stream> stream;
+  bool open = false;
+  uint64_t id = 0;
+  {
+    absl::MutexLock lock(&shared_->mu);
+    if (shared_->stream == nullptr) {
+      shared_->stream = std::make_shared<Stream>(shared_);
+      open = true;
+    }
+    stream = shared_->stream;
+    id = shared_->next_id++;
+    Shared::Pending& p = shared_->pending[id];
+    p.done = std::move(done);
+    p.loop = loop;
+    p.stream = stream.get();
+  }
+  call.set_id(id);
+  if (open) stream->Open();
+  // The timer ends the call if no reply came by the deadline (a replica
+  // that stopped answering without closing the connection).
+  std::weak_ptr<Shared> weak = shared_;
+  const SerialExecutor::TimerId timer = loop->PostAt(deadline, [weak, id] {
+    std::shared_ptr<Shared> shared = weak.lock();
+    if (shared == nullptr) return;
+    std::optional<Shared::Pending> p = shared->Take(id);
+    if (p.has_value()) {
+      p->done(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "no reply in time"), nullptr);
+    }
+  });
+  bool ended = false;
+  {
+    absl::MutexLock lock(&shared_->mu);
+    auto it = shared_->pending.find(id);
+    if (it != shared_->pending.end()) {
+      it->second.timer = timer;
+    } else {
+      ended = true;  // answered or broken already
+    }
+  }
+  if (ended && timer != 0) loop->Cancel(timer);
+  stream->Send(std::move(call));
+  return id;
+}
+
+void Pipeline::Cancel(uint64_t id) {
+  std::optional<Shared::Pending> p = shared_->Take(id);
+  if (p.has_value()) p->done(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"), nullptr);
+}
+
+}  // namespace synod::client
