@@ -1,7 +1,5 @@
 #include "server/metrics/metrics_http.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -9,35 +7,13 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/testing/http_exchange.h"
 
 namespace synod::server::metrics {
 namespace {
 
-int Connect(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Sends `request` raw and returns everything the server answered.
-std::string Exchange(int port, const std::string& request) {
-  const int fd = Connect(port);
-  if (fd < 0) return "connect failed";
-  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return out;
-}
+using ::synod::testing::ConnectLoopback;
+using ::synod::testing::HttpExchange;
 
 std::unique_ptr<MetricsHttpServer> StartServer(std::atomic<int>* calls) {
   MetricsHttpServer::Options o;
@@ -66,12 +42,13 @@ TEST(MetricsHttpTest, ServesRegisteredPaths) {
   auto server = StartServer(&calls);
   ASSERT_NE(server, nullptr);
   ASSERT_GT(server->port(), 0);
-  const std::string ok = Exchange(server->port(), "GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+  const std::string ok =
+      HttpExchange(server->port(), "GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
   EXPECT_EQ(ok,
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
             "Content-Length: 4\r\nConnection: close\r\n\r\nx 1\n");
   EXPECT_EQ(calls.load(), 1);
-  const std::string unhealthy = Exchange(server->port(), "GET /health HTTP/1.0\r\n\r\n");
+  const std::string unhealthy = HttpExchange(server->port(), "GET /health HTTP/1.0\r\n\r\n");
   EXPECT_EQ(unhealthy.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << unhealthy;
   EXPECT_NE(unhealthy.find("\r\n\r\nno known leader\n"), std::string::npos);
 }
@@ -80,11 +57,12 @@ TEST(MetricsHttpTest, AnswersErrorsAndHead) {
   std::atomic<int> calls{0};
   auto server = StartServer(&calls);
   ASSERT_NE(server, nullptr);
-  EXPECT_EQ(Exchange(server->port(), "GET /nope HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 404 ", 0), 0u);
-  EXPECT_EQ(Exchange(server->port(), "POST /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405 ", 0),
+  EXPECT_EQ(HttpExchange(server->port(), "GET /nope HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 404 ", 0),
             0u);
-  EXPECT_EQ(Exchange(server->port(), "garbage\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
-  const std::string head = Exchange(server->port(), "HEAD /metrics HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(
+      HttpExchange(server->port(), "POST /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405 ", 0), 0u);
+  EXPECT_EQ(HttpExchange(server->port(), "garbage\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
+  const std::string head = HttpExchange(server->port(), "HEAD /metrics HTTP/1.1\r\n\r\n");
   EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
   EXPECT_NE(head.find("Content-Length: 4\r\n"), std::string::npos);
   EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");  // no body
@@ -95,9 +73,10 @@ TEST(MetricsHttpTest, SilentClientIsDroppedAndOthersAreServed) {
   std::atomic<int> calls{0};
   auto server = StartServer(&calls);
   ASSERT_NE(server, nullptr);
-  const int silent = Connect(server->port());
+  const int silent = ConnectLoopback(server->port());
   ASSERT_GE(silent, 0);
-  EXPECT_EQ(Exchange(server->port(), "GET /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(HttpExchange(server->port(), "GET /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200", 0),
+            0u);
   ::close(silent);
   EXPECT_EQ(calls.load(), 1);
 }
@@ -122,7 +101,7 @@ TEST(MetricsHttpTest, StopsWhileIdle) {
   const int port = server->port();
   server->Stop();
   server->Stop();  // idempotent
-  EXPECT_EQ(Connect(port), -1);
+  EXPECT_EQ(ConnectLoopback(port), -1);
 }
 
 }  // namespace

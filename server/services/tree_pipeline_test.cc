@@ -18,6 +18,7 @@
 #include "synod/v1/cluster.grpc.pb.h"
 #include "synod/v1/tree.grpc.pb.h"
 #include "tests/testing/free_port.h"
+#include "tests/testing/http_exchange.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/wait.h"
 
@@ -25,6 +26,7 @@ namespace synod::server {
 namespace {
 
 using ::synod::testing::FreePort;
+using ::synod::testing::HttpExchange;
 using ::synod::testing::TempDir;
 using ::synod::testing::WaitUntil;
 using Stream = grpc::ClientReaderWriter<v1::PipelineRequest, v1::PipelineResponse>;
@@ -42,6 +44,7 @@ class TreePipelineTest : public ::testing::Test {
     options.heartbeat = absl::Milliseconds(20);
     options.election_timeout = absl::Milliseconds(200);
     options.cache_bytes = 8 << 20;
+    options.metrics_addr = "127.0.0.1:0";
     auto replica = Replica::Start(options);
     ASSERT_TRUE(replica.ok()) << replica.status();
     replica_ = *std::move(replica);
@@ -148,6 +151,18 @@ TEST_F(TreePipelineTest, AnswersEachCallOnceWithItsUnaryStatus) {
   EXPECT_EQ(got[8].multi().results(0).code(), v1::ROLLED_BACK);
   // Everything answered and the client half-closed: the stream ends OK.
   EXPECT_TRUE(stream->Finish().ok());
+  // Each call is counted as its own RPC, as if it had come unary.
+  const std::string metrics =
+      HttpExchange(replica_->metrics_port(), "GET /metrics HTTP/1.0\r\n\r\n");
+  EXPECT_NE(metrics.find(R"(synod_api_requests_total{method="/synod.v1.Tree/Set",code="OK"} 1)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(
+      metrics.find(R"(synod_api_requests_total{method="/synod.v1.Tree/Set",code="ABORTED"} 1)"),
+      std::string::npos);
+  EXPECT_NE(
+      metrics.find(R"(synod_api_requests_total{method="/synod.v1.Tree/Get",code="NOT_FOUND"} 1)"),
+      std::string::npos);
 }
 
 TEST_F(TreePipelineTest, AStreamFinishesOnlyAfterItsLastAnswer) {

@@ -1,0 +1,15 @@
+// Raw HTTP over loopback for tests of the replica's HTTP endpoints.
+#pragma once
+
+#include <string>
+
+namespace synod::testing {
+
+// A TCP connection to 127.0.0.1:port, or -1 if refused. The caller closes it.
+int ConnectLoopback(int port);
+
+// Sends `request` as given and returns everything the server answered until
+// it closed the connection ("connect failed" if it could not connect).
+std::string HttpExchange(int port, const std::string& request);
+
+}  // namespace synod::testing
