@@ -61,7 +61,9 @@ struct Pipeline::Shared {
 };
 
 // One Tree.Pipeline call. Owned by itself from Open until OnDone (and by
-// Shared while it is the current stream).
+// Shared while it is the current stream). Once its reads fail (the replica
+// went away, or Break) it closes: calls already on it end in OnDone, new
+// ones open the next stream.
 class Pipeline::Stream final
     : public grpc::ClientBidiReactor<v1::PipelineRequest, v1::PipelineResponse>,
       public std::enable_shared_from_this<Stream> {
@@ -71,6 +73,9 @@ class Pipeline::Stream final
   void Open() {
     self_ = shared_from_this();
     shared_->stub->async()->Pipeline(&ctx_, this);
+    // Writes start outside reactions (Send): the hold keeps the call, and
+    // OnDone, away until no write can start any more (Close).
+    AddHold();
     StartRead(&in_);
     StartCall();
   }
@@ -82,7 +87,7 @@ class Pipeline::Stream final
     const size_t bytes = call.ByteSizeLong();
     {
       absl::MutexLock lock(&mu_);
-      if (ended_) return;  // OnDone already ended the call
+      if (closing_) return;  // OnDone ends the call (it is pending on this stream)
       if (queued_.empty() || back_bytes_ + bytes > kMaxMessageBytes) {
         queued_.emplace_back();
         back_bytes_ = 0;
@@ -95,16 +100,25 @@ class Pipeline::Stream final
   }
 
   void OnWriteDone(bool ok) override {
+    bool write = false;
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
-      if (!ok || !TakeNextLocked()) return;  // not ok: OnDone follows
+      if (ok && !closing_) write = TakeNextLocked();
     }
-    StartWrite(&out_);
+    if (write) {
+      StartWrite(&out_);
+      return;
+    }
+    if (!ok) Close();
+    ReleaseHoldIfClosing();
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) return;  // OnDone follows
+    if (!ok) {
+      Close();  // broken or cancelled: OnDone follows once writes stop
+      return;
+    }
     for (v1::PipelineReply& reply : *in_.mutable_replies()) {
       std::optional<Shared::Pending> p = shared_->Take(reply.id());
       if (!p.has_value()) continue;  // timed out or cancelled meanwhile
@@ -119,10 +133,6 @@ class Pipeline::Stream final
   void OnDone(const grpc::Status& status) override {
     const bool unimplemented = status.error_code() == grpc::StatusCode::UNIMPLEMENTED;
     std::vector<Shared::Pending> lost;
-    {
-      absl::MutexLock lock(&mu_);
-      ended_ = true;
-    }
     {
       absl::MutexLock lock(&shared_->mu);
       if (shared_->stream.get() == this) shared_->stream.reset();
@@ -150,6 +160,30 @@ class Pipeline::Stream final
   }
 
  private:
+  // No more writes start on this stream: new calls go to a new one, and
+  // the hold goes once no write is in flight, which lets OnDone come.
+  void Close() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (closing_) return;
+      closing_ = true;
+    }
+    {
+      absl::MutexLock lock(&shared_->mu);
+      if (shared_->stream.get() == this) shared_->stream.reset();  // self_ keeps it
+    }
+    ReleaseHoldIfClosing();
+  }
+
+  void ReleaseHoldIfClosing() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!closing_ || writing_ || hold_released_) return;
+      hold_released_ = true;
+    }
+    RemoveHold();
+  }
+
   // Moves the next queued message into out_ if no write is in flight.
   bool TakeNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || queued_.empty()) return false;
@@ -170,7 +204,8 @@ class Pipeline::Stream final
   size_t back_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // encoded calls in queued_.back()
   v1::PipelineRequest out_;                     // owned by the write in flight
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool ended_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;        // no write starts any more
+  bool hold_released_ ABSL_GUARDED_BY(mu_) = false;  // the hold of Open is gone
 };
 
 Pipeline::Pipeline(std::shared_ptr<grpc::Channel> channel)

@@ -96,8 +96,18 @@ void PipelineStream::OnReadDone(bool ok) {
       read_paused_ = true;  // Pump resumes reading as answers leave
       return;
     }
+    starting_read_ = true;
   }
+  StartReadOutsideLock();
+}
+
+void PipelineStream::StartReadOutsideLock() {
   StartRead(&request_);
+  {
+    absl::MutexLock lock(&mu_);
+    starting_read_ = false;
+  }
+  Pump();  // a Finish held back meanwhile
 }
 
 void PipelineStream::Answer(v1::PipelineReply* reply, const grpc::Status& status,
@@ -174,19 +184,20 @@ void PipelineStream::Pump() {
         if (queued_.empty()) back_bytes_ = 0;
         write_in_flight_ = true;
         write = true;
-      } else if (end_ || (half_closed_ && unanswered_ == 0)) {
+      } else if (!starting_read_ && (end_ || (half_closed_ && unanswered_ == 0))) {
         finished_ = true;
         finish = end_.value_or(grpc::Status::OK);
       }
     }
     if (!finished_ && read_paused_ && !half_closed_ && unanswered_ < kMaxUnanswered) {
       read_paused_ = false;
+      starting_read_ = true;
       read = true;
     }
   }
-  if (read) StartRead(&request_);
   if (write) StartWrite(&response_);
   if (finish) Finish(*std::move(finish));
+  if (read) StartReadOutsideLock();
 }
 
 }  // namespace synod::server

@@ -71,6 +71,9 @@ class PipelineStream final
   void End(grpc::Status status);
   // Starts the next write, a paused read, or Finish, as the state allows.
   void Pump();
+  // StartRead, decided under mu_ (starting_read_ set), started outside it;
+  // Finish waits for it, so no read starts on a finished call.
+  void StartReadOutsideLock();
 
   const Handler handler_;
   metrics::ApiMetrics* const metrics_;
@@ -85,6 +88,7 @@ class PipelineStream final
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool flush_deferred_ ABSL_GUARDED_BY(mu_) = false;      // a ReplyBatch will Flush
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;         // too many unanswered: not reading
+  bool starting_read_ ABSL_GUARDED_BY(mu_) = false;       // a StartRead is about to be made
   bool half_closed_ ABSL_GUARDED_BY(mu_) = false;         // the client sends no more calls
   std::optional<grpc::Status> end_ ABSL_GUARDED_BY(mu_);  // set: finish when idle
   bool finished_ ABSL_GUARDED_BY(mu_) = false;            // Finish was called
