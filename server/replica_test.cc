@@ -10,16 +10,15 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "server/replica_testing.h"
 #include "synod/v1/cluster.grpc.pb.h"
 #include "synod/v1/tree.grpc.pb.h"
-#include "tests/testing/free_port.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/wait.h"
 
 namespace synod::server {
 namespace {
 
-using ::synod::testing::FreePort;
 using ::synod::testing::TempDir;
 using ::synod::testing::WaitUntil;
 
@@ -31,16 +30,7 @@ std::unique_ptr<grpc::ClientContext> Ctx() {
 
 class ReplicaTest : public ::testing::Test {
  protected:
-  ReplicaTest() {
-    options_.id = 1;
-    options_.data_dir = dir_.Sub("data");
-    options_.client_addr = absl::StrCat("127.0.0.1:", FreePort());
-    options_.peer_addr = absl::StrCat("127.0.0.1:", FreePort());
-    options_.heartbeat = absl::Milliseconds(20);
-    options_.election_timeout = absl::Milliseconds(200);
-    options_.snapshot_threshold = 50;
-    options_.cache_bytes = 8 << 20;
-  }
+  ReplicaTest() : options_(SingleReplicaOptions(dir_)) { options_.snapshot_threshold = 50; }
 
   void Start() {
     auto replica = Replica::Start(options_);

@@ -13,19 +13,18 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "server/replica.h"
+#include "server/replica_testing.h"
 #include "storage/crc32c.h"
 #include "storage/format.h"
 #include "storage/snapshot.h"
 #include "synod/v1/cluster.grpc.pb.h"
 #include "synod/v1/tree.grpc.pb.h"
-#include "tests/testing/free_port.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/wait.h"
 
 namespace synod::server {
 namespace {
 
-using ::synod::testing::FreePort;
 using ::synod::testing::TempDir;
 using ::synod::testing::WaitUntil;
 
@@ -60,13 +59,7 @@ Received ReadStream(v1::Cluster::Stub* cluster) {
 
 TEST(SnapshotStreamTest, StreamsAVerifiableFileAndCancelledCallsFreeTheirSlot) {
   TempDir dir;
-  ReplicaOptions options;
-  options.data_dir = dir.Sub("data");
-  options.client_addr = absl::StrCat("127.0.0.1:", FreePort());
-  options.peer_addr = absl::StrCat("127.0.0.1:", FreePort());
-  options.heartbeat = absl::Milliseconds(20);
-  options.election_timeout = absl::Milliseconds(200);
-  options.cache_bytes = 8 << 20;
+  ReplicaOptions options = SingleReplicaOptions(dir);
   auto replica = Replica::Start(options);
   ASSERT_TRUE(replica.ok()) << replica.status();
   // One channel for the whole test process (gRPC 1.51 must not see its

@@ -9,15 +9,14 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "server/replica.h"
+#include "server/replica_testing.h"
 #include "synod/v1/cluster.grpc.pb.h"
 #include "synod/v1/tree.grpc.pb.h"
-#include "tests/testing/free_port.h"
 #include "tests/testing/http_exchange.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/wait.h"
@@ -25,7 +24,6 @@
 namespace synod::server {
 namespace {
 
-using ::synod::testing::FreePort;
 using ::synod::testing::HttpExchange;
 using ::synod::testing::TempDir;
 using ::synod::testing::WaitUntil;
@@ -36,14 +34,7 @@ constexpr uint64_t kFarRevision = uint64_t{1} << 40;  // never applied in a test
 class TreePipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ReplicaOptions options;
-    options.id = 1;
-    options.data_dir = dir_.Sub("data");
-    options.client_addr = absl::StrCat("127.0.0.1:", FreePort());
-    options.peer_addr = absl::StrCat("127.0.0.1:", FreePort());
-    options.heartbeat = absl::Milliseconds(20);
-    options.election_timeout = absl::Milliseconds(200);
-    options.cache_bytes = 8 << 20;
+    ReplicaOptions options = SingleReplicaOptions(dir_);
     options.metrics_addr = "127.0.0.1:0";
     auto replica = Replica::Start(options);
     ASSERT_TRUE(replica.ok()) << replica.status();
