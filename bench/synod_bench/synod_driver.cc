@@ -106,9 +106,9 @@ class SynodConnection : public Connection {
 };
 
 // The same calls on one Tree.Pipeline stream: calls issued while a write is
-// in flight leave together in the next message, and the replica packs the
-// replies that are ready together. This is what a Synod client with many
-// requests in flight uses.
+// in flight, or by the completions of one reply message, leave together in
+// the next message, and the replica packs the replies that are ready
+// together. The client library sends its tree calls on the same stream.
 //
 // Thread: Issue from any thread; gRPC's callback threads run the
 // reactions. mu_ guards the outgoing queue and the calls in flight; Done is
@@ -184,6 +184,9 @@ class SynodPipelineConnection
     std::vector<std::pair<Completion*, const v1::PipelineReply*>> answered;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      // The calls these completions issue leave in one message, after all
+      // of them (below), not the first alone and the rest behind it.
+      corked_ = true;
       for (const v1::PipelineReply& r : in_.replies()) {
         auto it = in_flight_.find(r.id());
         if (it == in_flight_.end()) continue;
@@ -202,6 +205,13 @@ class SynodPipelineConnection
       }
       done->Done(outcome, error);
     }
+    bool write = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      corked_ = false;
+      write = TakeQueuedLocked();
+    }
+    if (write) StartWrite(&out_);
     StartRead(&in_);
   }
 
@@ -224,7 +234,7 @@ class SynodPipelineConnection
   // Moves the queued calls into out_ if no write is in flight; true if the
   // caller must start that write (outside mu_).
   bool TakeQueuedLocked() {
-    if (writing_ || broken_ || queued_.calls_size() == 0) return false;
+    if (writing_ || corked_ || broken_ || queued_.calls_size() == 0) return false;
     out_.Clear();
     out_.Swap(&queued_);
     writing_ = true;
@@ -242,6 +252,7 @@ class SynodPipelineConnection
   v1::PipelineRequest queued_;  // calls waiting for the write in flight
   v1::PipelineRequest out_;     // owned by the write in flight while writing_
   bool writing_ = false;
+  bool corked_ = false;  // completions of a reply message are running
   bool broken_ = false;
   bool done_ = false;  // OnDone ran
   uint64_t next_id_ = 1;
