@@ -79,7 +79,7 @@ ABSL_FLAG(int32_t, max_multi_ops, 1000,
           "Most ops in one Multi (TOO_MANY_OPS above). Must be equal on all replicas.");
 ABSL_FLAG(int32_t, history_per_node, 10,
           "Versions of each node kept for History and versioned Get. Must be equal on all "
-          "replicas.");
+          "replicas. Changing it rewrites the stored history at the next start.");
 ABSL_FLAG(uint64_t, history_retention, 1000000,
           "Revisions of watch events and node history kept: the leader compacts older ones, "
           "and a watch or read from below the compaction revision fails with COMPACTED. "

@@ -275,6 +275,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   // is on disk, and before the state is restored from it).
   storage::RocksTreeStore::OpenOptions store_options;
   store_options.allow_interrupted_restore = true;
+  store_options.history_ring = std::max<uint32_t>(options.history_per_node, 1);
   absl::StatusOr<std::unique_ptr<storage::RocksTreeStore>> store =
       storage::RocksTreeStore::Open(p->env.get(), store_options);
   if (!store.ok()) return store.status();

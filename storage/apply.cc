@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "storage/path.h"
 #include "storage/status_macros.h"
 
@@ -567,6 +568,14 @@ absl::StatusOr<std::vector<EntryOutcome>> Applier::ApplyBatch(
     absl::Span<const ApplyEntry> entries) {
   std::vector<EntryOutcome> outcomes(entries.size());
   if (entries.empty()) return outcomes;
+  // The store drops each version that falls out of the bound by writing the
+  // new one over it: it must be built for this very bound.
+  if (const uint32_t ring = store_->history_ring();
+      ring != 0 && ring != std::max<uint32_t>(limits_.history_per_node, 1)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the store keeps ", ring, " versions per node, the applier ",
+                     limits_.history_per_node));
+  }
   for (size_t i = 1; i < entries.size(); ++i) {
     if (entries[i].index <= entries[i - 1].index) {
       return absl::InvalidArgumentError("entry indexes must increase");

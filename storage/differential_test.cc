@@ -22,7 +22,7 @@ void RunSeed(uint64_t seed, int batches) {
   SCOPED_TRACE("seed " + std::to_string(seed) + " (rerun: SYNOD_TREE_SEED=" + std::to_string(seed) +
                ")");
   MemoryHolder memory;
-  RocksHolder rocks;
+  RocksHolder rocks(SmallLimits().history_per_node);
   Driver mem_driver(memory.store(), SmallLimits());
   Driver rocks_driver(rocks.store(), SmallLimits());
   CommandGenerator gen(seed);

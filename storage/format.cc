@@ -74,9 +74,9 @@ std::string HistoryPrefix(std::string_view path) {
   return key;
 }
 
-std::string HistoryKey(std::string_view path, uint64_t seq) {
+std::string HistoryKey(std::string_view path, uint64_t slot) {
   std::string key = HistoryPrefix(path);
-  AppendBigEndian64(&key, seq);
+  AppendBigEndian64(&key, slot);
   return key;
 }
 

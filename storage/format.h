@@ -3,8 +3,12 @@
 // Versions: a store whose recorded format version is not one this binary
 // supports refuses to open (FailedPrecondition); a snapshot whose version is
 // unknown is refused before any state is touched.
-//   Store format 1: the key layout below; node/history/session values as
-//     encoded by storage/node.h (each value starts with its own tag byte).
+//   Store format 1: history entries keyed by seq ('h' + path + '\0' +
+//     be64(seq)), each set adding one and deleting the one that fell out of
+//     the per-node bound. Opened stores of format 1 are migrated to 2.
+//   Store format 2: the key layout below; node/history/session values as
+//     encoded by storage/node.h (each value starts with its own tag byte),
+//     history values prefixed by their seq.
 //   Snapshot format 1: see storage/snapshot.h.
 //   Snapshot format 2: format 1's records and trailer, zstd-compressed in
 //     blocks after the (plain) header; written since then, and format 1
@@ -15,9 +19,14 @@
 //              sorts below every legal path byte, so the children of one
 //              parent are contiguous and ordered by name, and one iterator
 //              seeked to parent + '\0' + start lists a page of them.
-//   kHistory   'h' + path + '\0' + be64(seq): the versions of one path,
-//              contiguous, oldest first (seq counts per path, across
-//              deletes and re-creates, from 1).
+//   kHistory   'h' + path + '\0' + be64(seq mod ring): the versions of one
+//              path, contiguous, in a ring of `ring` slots (the per-node
+//              bound, kept in meta "history_ring"); value be64(seq) + the
+//              entry. seq counts per path, across deletes and re-creates,
+//              from 1. A set puts the new version into the slot of the one
+//              that falls out of the bound: one memtable entry per version,
+//              where a key per seq needed a delete as well, and the bound
+//              holds by construction.
 //              'e' + be64(R): the watch events of one committed batch (or
 //              restore chunk) whose last event has revision R, as a list of
 //              u32 length + serialized WatchEvent, so events after R are one
@@ -29,7 +38,8 @@
 //              be64(tombstone seq).
 //   kSessions  's' + be64(id): a session; 'p' + be64(id) + path: an
 //              ephemeral node of that session (index for close/expire).
-//   kMeta      "format": be32 store format version; "state": applied index,
+//   kMeta      "format": be32 store format version; "history_ring": be32
+//              history slots per path; "state": applied index,
 //              digest, compaction revision; "restoring": present while a
 //              snapshot restore is under way; 'x' + path: a TTL or container
 //              node (index the leader scans for expired nodes).
@@ -41,7 +51,8 @@
 
 namespace synod::storage {
 
-inline constexpr uint32_t kStoreFormatVersion = 1;
+inline constexpr uint32_t kStoreFormatVersion = 2;        // what this binary writes
+inline constexpr uint32_t kOldestStoreFormatVersion = 1;  // oldest it migrates
 inline constexpr uint32_t kSnapshotFormatVersion = 2;  // what this binary writes
 inline constexpr uint32_t kOldestSnapshotFormatVersion = 1;  // oldest it reads
 
@@ -52,6 +63,7 @@ inline constexpr char kChildSeparator = '\0';
 inline constexpr std::string_view kMetaFormat = "format";
 inline constexpr std::string_view kMetaState = "state";
 inline constexpr std::string_view kMetaRestoring = "restoring";
+inline constexpr std::string_view kMetaHistoryRing = "history_ring";
 
 inline constexpr char kHistoryTag = 'h';
 inline constexpr char kEventTag = 'e';
@@ -73,7 +85,8 @@ bool PathFromNodeKey(std::string_view key, std::string* path);
 
 // kHistory.
 std::string HistoryPrefix(std::string_view path);
-std::string HistoryKey(std::string_view path, uint64_t seq);
+// `slot`: seq mod ring (store format 1: the seq itself).
+std::string HistoryKey(std::string_view path, uint64_t slot);
 std::string EventKey(uint64_t last_revision);
 std::string GraveKey(uint64_t revision, std::string_view path);
 

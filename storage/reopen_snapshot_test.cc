@@ -26,6 +26,13 @@ ApplyLimits Limits() {
   return limits;
 }
 
+// Stores for Limits()'s bound.
+RocksTreeStore::OpenOptions StoreOptions() {
+  RocksTreeStore::OpenOptions options;
+  options.history_ring = Limits().history_per_node;
+  return options;
+}
+
 // Applies `count` random commands in random batches; returns them.
 std::vector<v1::Command> Fill(TreeStore* store, Driver* driver, uint64_t seed, int count) {
   CommandGenerator gen(seed);
@@ -40,7 +47,7 @@ std::vector<v1::Command> Fill(TreeStore* store, Driver* driver, uint64_t seed, i
 }
 
 TEST(RocksReopenTest, StateDigestAndReplaySurviveReopen) {
-  RocksHolder rocks;
+  RocksHolder rocks(Limits().history_per_node);
   Driver driver(rocks.store(), Limits());
   std::vector<v1::Command> applied = Fill(rocks.store(), &driver, 42, 400);
   const std::string before = Dump(rocks.store());
@@ -87,7 +94,7 @@ TEST(RocksReopenTest, DISABLED_CrashChild) {
   options.block_cache_bytes = 8 << 20;
   auto env = RocksEnv::Open(options);
   ASSERT_TRUE(env.ok()) << env.status();
-  auto store = RocksTreeStore::Open(env->get());
+  auto store = RocksTreeStore::Open(env->get(), StoreOptions());
   ASSERT_TRUE(store.ok()) << store.status();
   Driver driver(store->get(), Limits());
   Fill(store->get(), &driver, 42, 200);
@@ -122,7 +129,7 @@ TEST(RocksReopenTest, CrashKeepsAConsistentFlushedPrefix) {
   options.block_cache_bytes = 8 << 20;
   auto env = RocksEnv::Open(options);
   ASSERT_TRUE(env.ok()) << env.status();
-  auto store = RocksTreeStore::Open(env->get());
+  auto store = RocksTreeStore::Open(env->get(), StoreOptions());
   ASSERT_TRUE(store.ok()) << store.status();
   // The same commands on a memory store give the state the flush saw.
   MemoryHolder memory;
@@ -142,14 +149,14 @@ TEST(RocksReopenTest, UnknownFormatVersionRefusesToOpen) {
   {
     auto env = RocksEnv::Open(options);
     ASSERT_TRUE(env.ok());
-    ASSERT_TRUE(RocksTreeStore::Open(env->get()).ok());
+    ASSERT_TRUE(RocksTreeStore::Open(env->get(), StoreOptions()).ok());
     std::string v;
     keys::AppendBigEndian32(&v, kStoreFormatVersion + 1);
     ASSERT_TRUE((*env)->db()->Put({}, (*env)->cf(ColumnFamily::kMeta), keys::kMetaFormat, v).ok());
   }
   auto env = RocksEnv::Open(options);
   ASSERT_TRUE(env.ok());
-  auto store = RocksTreeStore::Open(env->get());
+  auto store = RocksTreeStore::Open(env->get(), StoreOptions());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
 }
 
@@ -165,7 +172,7 @@ TEST(RocksReopenTest, InterruptedRestoreRefusesToOpenUnlessAllowed) {
   auto env = RocksEnv::Open(options);
   ASSERT_TRUE(env.ok());
   {
-    auto store = RocksTreeStore::Open(env->get());
+    auto store = RocksTreeStore::Open(env->get(), StoreOptions());
     ASSERT_TRUE(store.ok());
     Driver driver(store->get(), Limits());
     Fill(store->get(), &driver, 9, 30);
@@ -173,9 +180,9 @@ TEST(RocksReopenTest, InterruptedRestoreRefusesToOpenUnlessAllowed) {
   // As if a restore had crashed half way.
   ASSERT_TRUE(
       (*env)->db()->Put({}, (*env)->cf(ColumnFamily::kMeta), keys::kMetaRestoring, "").ok());
-  EXPECT_EQ(RocksTreeStore::Open(env->get()).status().code(),
+  EXPECT_EQ(RocksTreeStore::Open(env->get(), StoreOptions()).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  RocksTreeStore::OpenOptions allow;
+  RocksTreeStore::OpenOptions allow = StoreOptions();
   allow.allow_interrupted_restore = true;
   auto store = RocksTreeStore::Open(env->get(), allow);
   ASSERT_TRUE(store.ok()) << store.status();
@@ -188,13 +195,13 @@ TEST(RocksReopenTest, InterruptedRestoreRefusesToOpenUnlessAllowed) {
   EXPECT_FALSE((*store)->restore_pending());
   EXPECT_EQ(Dump(store->get()), Dump(source.store()));
   store->reset();
-  EXPECT_TRUE(RocksTreeStore::Open(env->get()).ok());
+  EXPECT_TRUE(RocksTreeStore::Open(env->get(), StoreOptions()).ok());
 }
 
 template <typename From, typename To>
 void RoundTrip() {
   synod::testing::TempDir dir("synod-snap-");
-  From from;
+  From from(Limits().history_per_node);
   Driver driver(from.store(), Limits());
   Fill(from.store(), &driver, 99, 300);
   const std::string expected = Dump(from.store());
@@ -205,7 +212,7 @@ void RoundTrip() {
   ASSERT_TRUE(header.ok());
   EXPECT_EQ(header->meta, info->meta);
 
-  To to;
+  To to(Limits().history_per_node);
   // Some state to be replaced.
   Driver other(to.store(), Limits());
   Fill(to.store(), &other, 5, 40);
@@ -250,7 +257,7 @@ TEST(SnapshotTest, DamagedFilesAreRefusedBeforeTouchingState) {
             absl::StatusCode::kAlreadyExists);
   const std::string good = ReadFile(dir.Sub("snap"));
 
-  RocksHolder to;
+  RocksHolder to(Limits().history_per_node);
   Driver other(to.store(), Limits());
   Fill(to.store(), &other, 12, 30);
   const std::string untouched = Dump(to.store());
@@ -306,7 +313,7 @@ std::string AsFormat1(const std::string& v2) {
 
 TEST(SnapshotTest, WritesCompressedFormat2AndStillReadsFormat1) {
   synod::testing::TempDir dir("synod-snap-");
-  RocksHolder from;
+  RocksHolder from(Limits().history_per_node);
   Driver driver(from.store(), Limits());
   Fill(from.store(), &driver, 21, 400);
   auto info = from.store()->WriteSnapshot(dir.Sub("snap"));

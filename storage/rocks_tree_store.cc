@@ -39,6 +39,31 @@ std::string PrefixEnd(std::string prefix) {
   return prefix;
 }
 
+// A history record (format.h, kHistory): be64(seq) + the encoded entry.
+// Store format 1 values were the entry alone (first byte 'H', which no
+// format 2 value starts with: that would be a seq of at least 2^62).
+constexpr size_t kSeqBytes = 8;
+
+absl::Status HistoryRecordSeq(std::string_view value, uint64_t* seq) {
+  if (value.size() < kSeqBytes) return absl::DataLossError("malformed history record");
+  *seq = keys::ReadBigEndian64(value);
+  return absl::OkStatus();
+}
+
+absl::Status DecodeHistoryRecord(std::string_view value, uint64_t* seq, HistoryEntry* entry) {
+  STORAGE_RETURN_IF_ERROR(HistoryRecordSeq(value, seq));
+  return DecodeHistoryEntry(value.substr(kSeqBytes), entry);
+}
+
+// The path of a history key ('h' + path + '\0' + be64), or false.
+bool PathFromHistoryKey(std::string_view key, std::string_view* path) {
+  if (key.size() < 1 + 1 + 1 + 8 || key[0] != keys::kHistoryTag || key[key.size() - 9] != '\0') {
+    return false;
+  }
+  *path = key.substr(1, key.size() - 1 - 1 - 8);
+  return true;
+}
+
 // A list of events: u32 length + serialized WatchEvent, repeated.
 std::string EncodeEvents(const std::vector<v1::WatchEvent>& events) {
   std::string out;
@@ -173,14 +198,18 @@ class RocksTreeStore::View : public StateView {
     if (history_it_ == nullptr) {
       history_it_.reset(env_->db()->NewIterator(options_, env_->cf(ColumnFamily::kHistory)));
     }
+    // The ring's slots are not in seq order: the largest of (at most
+    // `ring`) records. None: the path never existed (or all was dropped).
     std::string prefix = keys::HistoryPrefix(path);
-    std::string last = keys::HistoryKey(path, UINT64_MAX);
-    history_it_->SeekForPrev(last);
-    if (!history_it_->Valid() || !Str(history_it_->key()).starts_with(prefix)) {
-      STORAGE_RETURN_IF_ERROR(FromRocks(history_it_->status(), "scan history"));
-      return 0;  // no history: the path never existed (or all was dropped)
+    uint64_t last = 0;
+    for (history_it_->Seek(prefix);
+         history_it_->Valid() && Str(history_it_->key()).starts_with(prefix); history_it_->Next()) {
+      uint64_t seq = 0;
+      STORAGE_RETURN_IF_ERROR(HistoryRecordSeq(Str(history_it_->value()), &seq));
+      last = std::max(last, seq);
     }
-    return keys::ReadBigEndian64(Str(history_it_->key()).substr(prefix.size()));
+    STORAGE_RETURN_IF_ERROR(FromRocks(history_it_->status(), "scan history"));
+    return last;
   }
 
   absl::Status ListGraves(uint64_t max_revision, size_t limit, std::vector<Grave>* out) override {
@@ -219,12 +248,18 @@ class RocksTreeStore::View : public StateView {
     std::string prefix = keys::HistoryPrefix(path);
     std::string end = PrefixEnd(prefix);
     BoundedIterator it(env_, ColumnFamily::kHistory, options_, prefix, end);
-    for (it->SeekToLast(); it->Valid(); it->Prev()) {
-      HistoryEntry entry;
-      STORAGE_RETURN_IF_ERROR(DecodeHistoryEntry(Str(it->value()), &entry));
-      if (!fn(keys::ReadBigEndian64(Str(it->key()).substr(prefix.size())), entry)) break;
+    std::vector<std::pair<uint64_t, HistoryEntry>> entries;  // at most `ring`
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto& [seq, entry] = entries.emplace_back();
+      STORAGE_RETURN_IF_ERROR(DecodeHistoryRecord(Str(it->value()), &seq, &entry));
     }
-    return FromRocks(it->status(), "scan history");
+    STORAGE_RETURN_IF_ERROR(FromRocks(it->status(), "scan history"));
+    std::sort(entries.begin(), entries.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (const auto& [seq, entry] : entries) {
+      if (!fn(seq, entry)) break;
+    }
+    return absl::OkStatus();
   }
 
   absl::Status ListEvents(uint64_t after_revision, size_t limit,
@@ -290,15 +325,32 @@ class RocksTreeStore::View : public StateView {
 
   absl::Status ForEachHistory(const std::function<absl::Status(std::string_view, uint64_t,
                                                                const HistoryEntry&)>& fn) override {
+    // Path by path, oldest first (as keys by seq were): a restore into a
+    // smaller ring then keeps the newest of each path.
     std::string prefix(1, keys::kHistoryTag);
-    return Scan(ColumnFamily::kHistory, prefix, PrefixEnd(prefix),
-                [&](std::string_view key, std::string_view value) {
-                  if (key.size() < 1 + 1 + 1 + 8) return absl::DataLossError("bad history key");
-                  std::string_view path = key.substr(1, key.size() - 1 - 1 - 8);
-                  HistoryEntry entry;
-                  STORAGE_RETURN_IF_ERROR(DecodeHistoryEntry(value, &entry));
-                  return fn(path, keys::ReadBigEndian64(key.substr(key.size() - 8)), entry);
-                });
+    std::string current;
+    std::vector<std::pair<uint64_t, HistoryEntry>> entries;
+    auto flush = [&]() -> absl::Status {
+      std::sort(entries.begin(), entries.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (const auto& [seq, entry] : entries) STORAGE_RETURN_IF_ERROR(fn(current, seq, entry));
+      entries.clear();
+      return absl::OkStatus();
+    };
+    STORAGE_RETURN_IF_ERROR(Scan(ColumnFamily::kHistory, prefix, PrefixEnd(prefix),
+                                 [&](std::string_view key, std::string_view value) {
+                                   std::string_view path;
+                                   if (!PathFromHistoryKey(key, &path)) {
+                                     return absl::DataLossError("bad history key");
+                                   }
+                                   if (path != current) {
+                                     STORAGE_RETURN_IF_ERROR(flush());
+                                     current.assign(path);
+                                   }
+                                   auto& [seq, entry] = entries.emplace_back();
+                                   return DecodeHistoryRecord(value, &seq, &entry);
+                                 }));
+    return flush();
   }
 
  private:
@@ -320,7 +372,10 @@ class RocksTreeStore::View : public StateView {
 
 absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* env,
                                                                      const OpenOptions& options) {
-  std::unique_ptr<RocksTreeStore> store(new RocksTreeStore(env));
+  if (options.history_ring == 0) {
+    return absl::InvalidArgumentError("history ring must have at least one slot");
+  }
+  std::unique_ptr<RocksTreeStore> store(new RocksTreeStore(env, options.history_ring));
   rocksdb::DB* db = env->db();
   rocksdb::ColumnFamilyHandle* meta_cf = env->cf(ColumnFamily::kMeta);
   std::string value;
@@ -342,11 +397,23 @@ absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* e
     STORAGE_RETURN_IF_ERROR(store->Initialize());
   } else if (!s.ok()) {
     return FromRocks(s, "read format version");
-  } else if (value.size() != 4 || keys::ReadBigEndian32(value) != kStoreFormatVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("tree store format version ",
-                     value.size() == 4 ? absl::StrCat(keys::ReadBigEndian32(value)) : "?",
-                     " is not supported (this binary reads ", kStoreFormatVersion, ")"));
+  } else {
+    const uint32_t version = value.size() == 4 ? keys::ReadBigEndian32(value) : 0;
+    if (version < kOldestStoreFormatVersion || version > kStoreFormatVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "tree store format version ", version == 0 ? "?" : absl::StrCat(version),
+          " is not supported (this binary reads ", kOldestStoreFormatVersion, " to ",
+          kStoreFormatVersion, ")"));
+    }
+    uint32_t ring = 0;
+    if (version == kStoreFormatVersion) {
+      s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaHistoryRing, &value);
+      if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read history ring");
+      if (s.ok() && value.size() == 4) ring = keys::ReadBigEndian32(value);
+    }
+    // An older layout, or a ring of another size (the bound changed):
+    // rewrite the history before anything reads it.
+    if (ring != store->ring_) STORAGE_RETURN_IF_ERROR(store->RebuildHistory());
   }
   s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaState, &value);
   if (!s.ok()) return FromRocks(s, "read state meta");
@@ -364,16 +431,87 @@ absl::Status RocksTreeStore::Initialize() {
     return absl::FailedPreconditionError("tree column family holds data but no format version");
   }
   rocksdb::WriteBatch batch;
-  std::string format;
-  keys::AppendBigEndian32(&format, kStoreFormatVersion);
   StoreMeta meta;
   meta.digest = NodeDigestTerm("/", InitialRoot());
   batch.Put(env_->cf(ColumnFamily::kNodes), keys::NodeKey("/"), EncodeNode(InitialRoot()));
-  batch.Put(env_->cf(ColumnFamily::kHistory), keys::HistoryKey("/", 1),
-            EncodeHistoryEntry(InitialRootHistory()));
+  std::string record;
+  keys::AppendBigEndian64(&record, 1);
+  record.append(EncodeHistoryEntry(InitialRootHistory()));
+  batch.Put(env_->cf(ColumnFamily::kHistory), keys::HistoryKey("/", 1 % ring_), record);
   batch.Put(env_->cf(ColumnFamily::kMeta), keys::kMetaState, EncodeMeta(meta));
-  batch.Put(env_->cf(ColumnFamily::kMeta), keys::kMetaFormat, format);
+  STORAGE_RETURN_IF_ERROR(AddFormat(&batch));
   return WriteState(&batch, /*durable=*/true, "initialize tree store");
+}
+
+absl::Status RocksTreeStore::AddFormat(rocksdb::WriteBatch* batch) {
+  std::string format;
+  keys::AppendBigEndian32(&format, kStoreFormatVersion);
+  std::string ring;
+  keys::AppendBigEndian32(&ring, ring_);
+  rocksdb::ColumnFamilyHandle* meta = env_->cf(ColumnFamily::kMeta);
+  STORAGE_RETURN_IF_ERROR(FromRocks(batch->Put(meta, keys::kMetaFormat, format), "batch"));
+  return FromRocks(batch->Put(meta, keys::kMetaHistoryRing, ring), "batch");
+}
+
+absl::Status RocksTreeStore::RebuildHistory() {
+  // Path by path, each in one write batch: its old records go, its newest
+  // `ring_` versions come back in their slots. A crash part way leaves each
+  // path whole in one layout or the other, and the format records (written
+  // last, durably) still ask for this rebuild, which then redoes it: format
+  // 1 records are told apart by their first byte, and rewriting a path
+  // already in this ring writes the same records again.
+  rocksdb::ColumnFamilyHandle* history = env_->cf(ColumnFamily::kHistory);
+  std::unique_ptr<rocksdb::Iterator> it(env_->db()->NewIterator(rocksdb::ReadOptions(), history));
+  const std::string prefix(1, keys::kHistoryTag);
+  const std::string end = PrefixEnd(prefix);
+  rocksdb::WriteBatch batch;
+  std::string path;
+  std::vector<std::string> old_keys;
+  std::vector<std::pair<uint64_t, std::string>> versions;  // seq, entry
+  auto rewrite = [&]() -> absl::Status {
+    for (const std::string& k : old_keys) {
+      STORAGE_RETURN_IF_ERROR(FromRocks(batch.Delete(history, k), "batch"));
+    }
+    std::sort(versions.begin(), versions.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
+    if (versions.size() > ring_) versions.resize(ring_);
+    for (const auto& [seq, entry] : versions) {
+      std::string record;
+      keys::AppendBigEndian64(&record, seq);
+      record.append(entry);
+      STORAGE_RETURN_IF_ERROR(
+          FromRocks(batch.Put(history, keys::HistoryKey(path, seq % ring_), record), "batch"));
+    }
+    old_keys.clear();
+    versions.clear();
+    if (batch.GetDataSize() < (4u << 20)) return absl::OkStatus();
+    STORAGE_RETURN_IF_ERROR(WriteState(&batch, /*durable=*/false, "rebuild history"));
+    batch.Clear();
+    return absl::OkStatus();
+  };
+  for (it->Seek(prefix); it->Valid() && Str(it->key()) < end; it->Next()) {
+    std::string_view key = Str(it->key());
+    std::string_view value = Str(it->value());
+    std::string_view key_path;
+    if (!PathFromHistoryKey(key, &key_path)) return absl::DataLossError("bad history key");
+    if (key_path != path) {
+      STORAGE_RETURN_IF_ERROR(rewrite());
+      path.assign(key_path);
+    }
+    old_keys.emplace_back(key);
+    if (!value.empty() && value[0] == 'H') {
+      // Format 1: the key holds the seq, the value is the entry.
+      versions.emplace_back(keys::ReadBigEndian64(key.substr(key.size() - 8)), std::string(value));
+    } else {
+      uint64_t seq = 0;
+      STORAGE_RETURN_IF_ERROR(HistoryRecordSeq(value, &seq));
+      versions.emplace_back(seq, std::string(value.substr(kSeqBytes)));
+    }
+  }
+  STORAGE_RETURN_IF_ERROR(FromRocks(it->status(), "scan history"));
+  STORAGE_RETURN_IF_ERROR(rewrite());
+  STORAGE_RETURN_IF_ERROR(AddFormat(&batch));
+  return WriteState(&batch, /*durable=*/true, "rebuild history");
 }
 
 absl::Status RocksTreeStore::WriteState(rocksdb::WriteBatch* batch, bool durable,
@@ -432,12 +570,20 @@ absl::Status RocksTreeStore::AddChanges(const WriteSet& ws, rocksdb::WriteBatch*
     STORAGE_RETURN_IF_ERROR(check(put_parts(nodes, k, node->data)));
   }
   for (const auto& [key, entry] : ws.history) {
-    std::string k = keys::HistoryKey(key.first, key.second);
+    const auto& [path, seq] = key;
+    std::string k = keys::HistoryKey(path, seq % ring_);
     if (!entry.has_value()) {
+      // The version that falls out of the bound shares its slot with the one
+      // this batch adds (seq + ring): the put replaces it, no delete needed.
+      // Any other deleted seq is among the newest `ring_` of its path (the
+      // Applier's bound is the ring), so its slot still holds it.
+      auto next = ws.history.find(std::make_pair(path, seq + ring_));
+      if (next != ws.history.end() && next->second.has_value()) continue;
       STORAGE_RETURN_IF_ERROR(check(batch->Delete(history, k)));
       continue;
     }
     head.clear();
+    keys::AppendBigEndian64(&head, seq);
     AppendHistoryEntryHead(*entry, &head);
     STORAGE_RETURN_IF_ERROR(check(put_parts(history, k, entry->data)));
   }
@@ -548,10 +694,8 @@ absl::Status RocksTreeStore::RestoreChunk(const WriteSet& ws) {
 
 absl::Status RocksTreeStore::FinishRestore(const StoreMeta& meta) {
   rocksdb::WriteBatch batch;
-  std::string format;
-  keys::AppendBigEndian32(&format, kStoreFormatVersion);
   rocksdb::ColumnFamilyHandle* meta_cf = env_->cf(ColumnFamily::kMeta);
-  STORAGE_RETURN_IF_ERROR(FromRocks(batch.Put(meta_cf, keys::kMetaFormat, format), "batch"));
+  STORAGE_RETURN_IF_ERROR(AddFormat(&batch));
   STORAGE_RETURN_IF_ERROR(
       FromRocks(batch.Put(meta_cf, keys::kMetaState, EncodeMeta(meta)), "batch"));
   STORAGE_RETURN_IF_ERROR(FromRocks(batch.Delete(meta_cf, keys::kMetaRestoring), "batch"));

@@ -36,12 +36,19 @@ class RocksTreeStore : public TreeStore {
     // state (applied index 0) that refuses Commit until RestoreSnapshot
     // completes. Otherwise such a store refuses to open.
     bool allow_interrupted_restore = false;
+    // Versions kept per node (the Applier's ApplyLimits::history_per_node,
+    // which must be the same): the slots of each path's history ring
+    // (format.h). A store written with another bound, or in store format 1,
+    // has its history rewritten to this one on open: the newest versions of
+    // each path stay.
+    uint32_t history_ring = 10;
   };
 
   // Opens the state in `env` (which must outlive the store). A fresh DB is
   // initialized with the root node and the current format version.
   // Errors: FailedPrecondition (unknown format version, or an interrupted
-  // snapshot restore without allow_interrupted_restore), DataLoss, Internal.
+  // snapshot restore without allow_interrupted_restore), InvalidArgument
+  // (history_ring 0), DataLoss, Internal.
   static absl::StatusOr<std::unique_ptr<RocksTreeStore>> Open(RocksEnv* env,
                                                               const OpenOptions& options);
   static absl::StatusOr<std::unique_ptr<RocksTreeStore>> Open(RocksEnv* env) {
@@ -54,6 +61,7 @@ class RocksTreeStore : public TreeStore {
   absl::StatusOr<std::unique_ptr<StateView>> NewView() override;
   absl::Status Commit(const WriteSet& ws) override;
   StoreMeta meta() override;
+  uint32_t history_ring() const override { return ring_; }
 
  protected:
   absl::Status BeginRestore() override;
@@ -63,8 +71,13 @@ class RocksTreeStore : public TreeStore {
  private:
   class View;
 
-  explicit RocksTreeStore(RocksEnv* env) : env_(env) {}
+  RocksTreeStore(RocksEnv* env, uint32_t ring) : env_(env), ring_(ring) {}
   absl::Status Initialize();
+  // Adds the format version and the history ring size to `batch`.
+  absl::Status AddFormat(rocksdb::WriteBatch* batch);
+  // Rewrites the history into rings of ring_ slots (from store format 1, or
+  // from another ring size) and records the format; see Open.
+  absl::Status RebuildHistory();
   // Writes `batch` (state column families only) without the WAL; with
   // `durable`, flushes the state column families before returning.
   absl::Status WriteState(rocksdb::WriteBatch* batch, bool durable, const char* what);
@@ -72,6 +85,7 @@ class RocksTreeStore : public TreeStore {
   absl::Status AddChanges(const WriteSet& ws, rocksdb::WriteBatch* batch);
 
   RocksEnv* env_;
+  const uint32_t ring_;  // history slots per path
   absl::Mutex meta_mu_;
   StoreMeta meta_ ABSL_GUARDED_BY(meta_mu_);
   bool restore_pending_ ABSL_GUARDED_BY(meta_mu_) = false;

@@ -198,6 +198,10 @@ class TreeStore {
   // The last committed meta (applied index, digest, compaction revision).
   virtual StoreMeta meta() = 0;
 
+  // The per-node history bound this store's layout is built for (the
+  // Applier's must be the same), or 0 if it takes any.
+  virtual uint32_t history_ring() const { return 0; }
+
   // A consistent read view of the current state. Errors: Internal.
   virtual absl::StatusOr<std::unique_ptr<StateView>> NewView() = 0;
 

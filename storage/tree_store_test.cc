@@ -46,7 +46,7 @@ class TreeStoreTest : public ::testing::Test {
   }
   uint64_t OpenSession() { return Apply(OpenSessionCmd()).result.session_id(); }
 
-  Holder holder_;
+  Holder holder_{Limits().history_per_node};
   Driver driver_;
 };
 

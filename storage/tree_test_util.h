@@ -31,6 +31,8 @@ class StoreHolder {
 
 class MemoryHolder : public StoreHolder {
  public:
+  MemoryHolder() = default;
+  explicit MemoryHolder(uint32_t /*history_per_node: any*/) {}
   TreeStore* store() override { return &store_; }
 
  private:
@@ -39,7 +41,11 @@ class MemoryHolder : public StoreHolder {
 
 class RocksHolder : public StoreHolder {
  public:
-  RocksHolder() { Open(); }
+  // `history_per_node`: the bound of the Applier that will write to it.
+  explicit RocksHolder(uint32_t history_per_node = ApplyLimits().history_per_node)
+      : history_ring_(history_per_node) {
+    Open();
+  }
   ~RocksHolder() override {
     store_.reset();
     env_.reset();
@@ -49,6 +55,11 @@ class RocksHolder : public StoreHolder {
     store_.reset();
     env_.reset();
     Open();
+  }
+  // Reopens with another bound (the history is rewritten to it).
+  void ReopenWithRing(uint32_t history_per_node) {
+    history_ring_ = history_per_node;
+    Reopen();
   }
   RocksEnv* env() { return env_.get(); }
   const std::string& path() const { return dir_.path(); }
@@ -64,7 +75,9 @@ class RocksHolder : public StoreHolder {
       return;
     }
     env_ = std::move(*env);
-    auto store = RocksTreeStore::Open(env_.get());
+    RocksTreeStore::OpenOptions store_options;
+    store_options.history_ring = history_ring_;
+    auto store = RocksTreeStore::Open(env_.get(), store_options);
     if (!store.ok()) {
       ADD_FAILURE() << store.status();
       return;
@@ -72,6 +85,7 @@ class RocksHolder : public StoreHolder {
     store_ = std::move(*store);
   }
 
+  uint32_t history_ring_;
   synod::testing::TempDir dir_{"synod-tree-"};
   std::unique_ptr<RocksEnv> env_;
   std::unique_ptr<RocksTreeStore> store_;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -46,11 +47,13 @@ class BenchStore {
     auto env = RocksEnv::Open(options);
     if (!env.ok()) Die(env.status());
     env_ = std::move(*env);
-    auto store = RocksTreeStore::Open(env_.get());
-    if (!store.ok()) Die(store.status());
-    store_ = std::move(*store);
     ApplyLimits limits;
     if (const char* h = std::getenv("SYNOD_BENCH_HISTORY")) limits.history_per_node = std::atoi(h);
+    RocksTreeStore::OpenOptions store_options;
+    store_options.history_ring = std::max<uint32_t>(limits.history_per_node, 1);
+    auto store = RocksTreeStore::Open(env_.get(), store_options);
+    if (!store.ok()) Die(store.status());
+    store_ = std::move(*store);
     applier_ = std::make_unique<Applier>(store_.get(), limits);
     next_ = store_->meta().applied_index + 1;
   }
