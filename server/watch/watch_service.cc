@@ -25,12 +25,17 @@ class WatchService::Stream final
     std::weak_ptr<Stream> weak = self_;
     WorkerThread* sender = &service_->sender_;
     // The hub calls this from the apply thread: queue the work, return.
+    {
+      absl::MutexLock lock(&mu_);
+      starting_read_ = true;
+    }
     stream_id_ = service_->hub_->OpenStream([weak, sender] {
       sender->Post([weak] {
         if (std::shared_ptr<Stream> stream = weak.lock()) stream->TryWrite();
       });
     });
     StartRead(&request_);
+    ReadStarted();
   }
 
   void OnReadDone(bool ok) override {
@@ -63,8 +68,10 @@ class WatchService::Stream final
         read_paused_ = true;
         return;
       }
+      starting_read_ = true;
     }
     StartRead(&request_);
+    ReadStarted();
   }
 
   void OnWriteDone(bool ok) override {
@@ -98,8 +105,10 @@ class WatchService::Stream final
   }
 
   // Starts the next write, or Finish, unless a write is in flight (its
-  // OnWriteDone comes back here). gRPC operations start outside mu_, as a
-  // reaction may run on the calling thread.
+  // OnWriteDone comes back here) or a read is being started (ReadStarted
+  // comes back here: Finish must not overtake a StartRead already decided).
+  // gRPC operations start outside mu_, as a reaction may run on the calling
+  // thread.
   void TryWrite() {
     enum class Action { kNone, kWrite, kFinish };
     Action action = Action::kNone;
@@ -107,7 +116,7 @@ class WatchService::Stream final
     grpc::Status status;
     {
       absl::MutexLock lock(&mu_);
-      if (write_in_flight_ || finished_) return;
+      if (write_in_flight_ || finished_ || starting_read_) return;
       if (finish_status_) {
         finished_ = true;
         status = *finish_status_;
@@ -122,18 +131,32 @@ class WatchService::Stream final
         if (read_paused_ && !service_->hub_->Backlogged(stream_id_)) {
           read_paused_ = false;
           resume_read = true;
+          starting_read_ = true;
         }
       }
     }
-    if (resume_read) StartRead(&request_);
     if (action == Action::kWrite) {
       StartWrite(&response_);
     } else if (action == Action::kFinish) {
       Finish(std::move(status));
     }
+    if (resume_read) {
+      StartRead(&request_);
+      ReadStarted();
+    }
   }
 
  private:
+  // After a StartRead decided under mu_ (starting_read_) was made: a Finish
+  // or write held back meanwhile goes now.
+  void ReadStarted() {
+    {
+      absl::MutexLock lock(&mu_);
+      starting_read_ = false;
+    }
+    TryWrite();
+  }
+
   // Packs further queued responses into response_.batched: one write (one
   // gRPC reaction, one syscall) for what would be many, bounded in count
   // and bytes.
@@ -162,6 +185,8 @@ class WatchService::Stream final
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   // No read is outstanding because the stream was backlogged.
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  // A StartRead was decided and is not made yet: no Finish until it is.
+  bool starting_read_ ABSL_GUARDED_BY(mu_) = false;
   bool accept_batches_ ABSL_GUARDED_BY(mu_) = false;  // the client reads `batched`
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);  // set: finish when idle
   bool finished_ ABSL_GUARDED_BY(mu_) = false;                      // Finish was called
