@@ -541,6 +541,33 @@ absl::Status ApplyCommand(const ApplyLimits& limits, uint64_t revision, const v1
   return absl::OkStatus();
 }
 
+namespace {
+// What the node cache may hold: about a thousand hot nodes of 4 KiB, or
+// ten thousand small ones.
+constexpr size_t kNodeCacheBytes = 4u << 20;
+size_t CachedBytes(const std::string& path, const std::optional<Node>& node) {
+  return path.size() + sizeof(std::optional<Node>) + 32 + (node.has_value() ? node->data.size() : 0);
+}
+}  // namespace
+
+void Applier::DropNodeCache() {
+  node_cache_.clear();
+  node_cache_bytes_ = 0;
+}
+
+void Applier::CacheWrites(const WriteSet& ws) {
+  for (const auto& [path, node] : ws.nodes) {
+    auto [it, inserted] = node_cache_.try_emplace(path, node);
+    if (!inserted) {
+      node_cache_bytes_ -= CachedBytes(path, it->second);
+      it->second = node;
+    }
+    node_cache_bytes_ += CachedBytes(path, node);
+  }
+  node_cache_index_ = ws.applied_index;
+  if (node_cache_bytes_ > kNodeCacheBytes) DropNodeCache();
+}
+
 Applier::Applier(TreeStore* store, const ApplyLimits& limits) : store_(store), limits_(limits) {
   StoreMeta meta = store_->meta();
   RememberDigest(meta.applied_index, meta.digest);
@@ -624,6 +651,15 @@ absl::StatusOr<std::vector<EntryOutcome>> Applier::ApplyBatch(
       if (parent) wanted.emplace_back(ParentPath(*path));
     }
   }
+  if (node_cache_index_ != applied) DropNodeCache();
+  if (!node_cache_.empty()) {
+    std::erase_if(wanted, [&](const std::string& path) {
+      auto it = node_cache_.find(path);
+      if (it == node_cache_.end()) return false;
+      batch.Seed(path, it->second);
+      return true;
+    });
+  }
   if (absl::Status s = batch.Prefetch(std::move(wanted)); !s.ok()) return s;
   // Each outcome's events are [event_begin[i], event_begin[i + 1]) of the
   // batch's; they are moved out once the batch is committed.
@@ -646,7 +682,11 @@ absl::StatusOr<std::vector<EntryOutcome>> Applier::ApplyBatch(
   event_begin[entries.size()] = batch.events().size();
   WriteSet ws = batch.TakeWriteSet(entries.back().index);
   view->reset();
-  if (absl::Status s = store_->Commit(ws); !s.ok()) return s;
+  if (absl::Status s = store_->Commit(ws); !s.ok()) {
+    DropNodeCache();
+    return s;
+  }
+  CacheWrites(ws);
   for (size_t i = 0; i < entries.size(); ++i) {
     outcomes[i].events.assign(std::make_move_iterator(ws.events.begin() + event_begin[i]),
                               std::make_move_iterator(ws.events.begin() + event_begin[i + 1]));

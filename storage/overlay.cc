@@ -49,6 +49,11 @@ absl::Status Overlay::Prefetch(std::vector<std::string> paths) {
   return absl::OkStatus();
 }
 
+void Overlay::Seed(std::string_view path, const std::optional<Node>& node) {
+  if (changes_.nodes.contains(path) || read_cache_.contains(path)) return;
+  read_cache_.emplace(std::string(path), node);
+}
+
 absl::StatusOr<std::optional<Session>> Overlay::GetSession(uint64_t id) {
   if (auto it = changes_.sessions.find(id); it != changes_.sessions.end()) return it->second;
   return base_->GetSession(id);

@@ -42,6 +42,9 @@ class Overlay : public StateReader {
   // read or written here), so the apply of a batch's ops then finds them in
   // memory. Errors: as GetNode.
   absl::Status Prefetch(std::vector<std::string> paths);
+  // Takes `node` as the base's value of `path` (the caller knows it), unless
+  // the path was read or written here already.
+  void Seed(std::string_view path, const std::optional<Node>& node);
 
   // Node writes; they update the digest and the indexes. Errors: as GetNode.
   absl::Status PutNode(std::string_view path, Node node);

@@ -29,6 +29,7 @@ add_executable(tree_store_test
   tree_store_test.cc
   differential_test.cc
   history_ring_test.cc
+  applier_node_cache_test.cc
   reopen_snapshot_test.cc)
 synod_cc_defaults(tree_store_test)
 target_link_libraries(tree_store_test PRIVATE synod_tree_test_util GTest::gtest_main GTest::gmock)
