@@ -542,9 +542,10 @@ absl::Status ApplyCommand(const ApplyLimits& limits, uint64_t revision, const v1
 }
 
 namespace {
-// What the node cache may hold: about a thousand hot nodes of 4 KiB, or
-// ten thousand small ones.
-constexpr size_t kNodeCacheBytes = 4u << 20;
+// What the node cache may hold: a few thousand hot nodes of a few hundred
+// bytes. It is emptied whenever it grows past this (a bulk load, a scan of
+// sets over a large tree), so it costs little memory when it cannot help.
+constexpr size_t kNodeCacheBytes = 1u << 20;
 size_t CachedBytes(const std::string& path, const std::optional<Node>& node) {
   return path.size() + sizeof(std::optional<Node>) + 32 + (node.has_value() ? node->data.size() : 0);
 }
