@@ -1,7 +1,6 @@
 // The Applier's cache of the nodes it wrote: it must never stand in for a
 // state the store no longer holds.
 #include <string>
-#include <type_traits>
 
 #include "gtest/gtest.h"
 #include "storage/tree_test_util.h"
@@ -15,15 +14,7 @@ class ApplierNodeCacheTest : public ::testing::Test {
   Holder holder_;
 };
 
-using Backends = ::testing::Types<MemoryHolder, RocksHolder>;
-class BackendNames {
- public:
-  template <typename T>
-  static std::string GetName(int) {
-    return std::is_same_v<T, MemoryHolder> ? "Memory" : "Rocks";
-  }
-};
-TYPED_TEST_SUITE(ApplierNodeCacheTest, Backends, BackendNames);
+TYPED_TEST_SUITE(ApplierNodeCacheTest, StoreBackends, StoreBackendNames);
 
 // After a restore to an older state, the nodes written since then (which
 // the cache held) are gone: the next write sees the restored node.

@@ -50,15 +50,7 @@ class TreeStoreTest : public ::testing::Test {
   Driver driver_;
 };
 
-using Backends = ::testing::Types<MemoryHolder, RocksHolder>;
-class BackendNames {
- public:
-  template <typename T>
-  static std::string GetName(int) {
-    return std::is_same_v<T, MemoryHolder> ? "Memory" : "Rocks";
-  }
-};
-TYPED_TEST_SUITE(TreeStoreTest, Backends, BackendNames);
+TYPED_TEST_SUITE(TreeStoreTest, StoreBackends, StoreBackendNames);
 
 TYPED_TEST(TreeStoreTest, FreshStoreHasOnlyTheRoot) {
   NodeResult root = this->Get("/");

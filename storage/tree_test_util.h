@@ -6,6 +6,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -89,6 +90,17 @@ class RocksHolder : public StoreHolder {
   synod::testing::TempDir dir_{"synod-tree-"};
   std::unique_ptr<RocksEnv> env_;
   std::unique_ptr<RocksTreeStore> store_;
+};
+
+// Both backends, for typed tests: TYPED_TEST_SUITE(Suite, StoreBackends,
+// StoreBackendNames) names the cases .../Memory and .../Rocks.
+using StoreBackends = ::testing::Types<MemoryHolder, RocksHolder>;
+class StoreBackendNames {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, MemoryHolder> ? "Memory" : "Rocks";
+  }
 };
 
 // Applies commands one entry at a time (or in batches) with increasing
