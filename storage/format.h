@@ -1,4 +1,5 @@
-// On-disk format of the replicated state (TreeStore) and of its snapshots.
+// On-disk format of the replicated state (TreeStore), of its snapshots, and
+// the version of the Raft log's files.
 //
 // Versions: a store whose recorded format version is not one this binary
 // supports refuses to open (FailedPrecondition); a snapshot whose version is
@@ -9,6 +10,10 @@
 //   Store format 2: the key layout below; node/history/session values as
 //     encoded by storage/node.h (each value starts with its own tag byte),
 //     history values prefixed by their seq.
+//   Log format 2 (the Raft log's segment files): batches framed by a
+//     checksummed header and an end mark, so that recovery tells a torn
+//     final write from damage; see storage/log_segments.h. Format 1 (bare
+//     records) is not read: no release wrote it.
 //   Snapshot format 1: see storage/snapshot.h.
 //   Snapshot format 2: format 1's records and trailer, zstd-compressed in
 //     blocks after the (plain) header; written since then, and format 1
@@ -53,6 +58,7 @@ namespace synod::storage {
 
 inline constexpr uint32_t kStoreFormatVersion = 2;        // what this binary writes
 inline constexpr uint32_t kOldestStoreFormatVersion = 1;  // oldest it migrates
+inline constexpr uint32_t kLogFormatVersion = 2;       // the only one this binary reads
 inline constexpr uint32_t kSnapshotFormatVersion = 2;  // what this binary writes
 inline constexpr uint32_t kOldestSnapshotFormatVersion = 1;  // oldest it reads
 

@@ -38,6 +38,8 @@ absl::StatusOr<std::unique_ptr<LogStore>> LogStore::Open(RocksEnv* env, const Op
   LogSegments::Options seg_options;
   seg_options.dir = options.dir;
   seg_options.segment_bytes = options.segment_bytes;
+  seg_options.io = options.io;
+  seg_options.background_spare = options.background_spare;
   LogStore* self = store.get();
   {
     // Replay runs on this thread, inside LogSegments::Open.
@@ -209,8 +211,11 @@ RecordLocation LogStore::WriteBatch(RecordBatch* batch, bool sync) {
       if (has_snapshot_) head.Add(RecordType::kSnapshotBase, snapshot_);
       if (has_hard_state_) head.Add(RecordType::kHardState, hard_state_);
     }
-    segments_->Rotate(head.bytes() + batch->bytes());
-    if (!head.empty()) segments_->Write(&head, /*sync=*/false);
+    const size_t shift = head.Append(*batch);
+    segments_->Rotate(head.bytes());
+    RecordLocation at = segments_->Write(&head, sync);
+    at.offset += static_cast<uint32_t>(shift);
+    return at;
   }
   return segments_->Write(batch, sync);
 }

@@ -77,6 +77,9 @@ class LogStore final : public raft::LogStorage {
     std::string dir;
     // Size of one segment file; the log's disk use is a few of them.
     uint64_t segment_bytes = 16u << 20;
+    // As in LogSegments::Options (tests: a faulty disk, one file order).
+    FileIO* io = nullptr;
+    bool background_spare = true;
   };
 
   // Loads and verifies the log (checksums, contiguity, terms); moves a
@@ -152,8 +155,9 @@ class LogStore final : public raft::LogStorage {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Verify() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status MoveLegacyLog(RocksEnv* env);
-  // Writes `batch` (starting a new segment, headed by the current snapshot
-  // and hard state, if it does not fit) and returns where it landed.
+  // Writes `batch` and returns where it landed. If it does not fit, a new
+  // segment starts, and the batch written there is headed by the current
+  // snapshot and hard state (one write all the same).
   RecordLocation WriteBatch(RecordBatch* batch, bool sync);
   // Reads entries [lo, hi) from the files (not the cache), verifying each.
   absl::StatusOr<std::vector<raft::Entry>> ReadEntries(raft::LogIndex lo, raft::LogIndex hi,

@@ -410,33 +410,74 @@ TEST_F(LogStoreTest, RecordCopiedElsewhereDoesNotVerify) {
   EXPECT_EQ(TryReopen().code(), absl::StatusCode::kDataLoss);
 }
 
-TEST_F(LogStoreTest, UnfinishedWriteAtTheTailIsDropped) {
+TEST_F(LogStoreTest, TornFinalWriteIsCutOff) {
   store_->Save(std::nullopt, Range(1, 5, 1), Hard(1, 1, 3), true);
   store_.reset();
   std::string path = Segments().back();
-  std::string bytes = ReadFile(path);
-  const size_t end = DataEnd(bytes);
-  store_ = nullptr;
+  const size_t end = DataEnd(ReadFile(path));
   Reopen();
-  store_->Save(std::nullopt, Range(6, 6, 1), std::nullopt, true);
+  store_->Save(std::nullopt, Range(6, 6, 1), Hard(2, 2, 3), true);
   store_.reset();
-  // Damage entry 6 (the last write) as a crash in the middle of writing it
-  // would, and leave stray bytes further on.
-  bytes = ReadFile(path);
+  // Entry 6's batch as a crash in the middle of writing it leaves it: its
+  // last bytes never reached the disk.
+  std::string bytes = ReadFile(path);
   const size_t end6 = DataEnd(bytes);
-  ASSERT_GT(end6, end);
-  bytes[end6 - 1] ^= 0x55;
-  bytes[end6 + 100] = 'x';
+  ASSERT_GT(end6, end + 10);
+  bytes.replace(end6 - 10, 10, std::string(10, '\0'));
   WriteFile(path, bytes);
   Reopen();
   EXPECT_EQ(store_->LastIndex(), 5u);
   ExpectEntries(1, 5, 1);
+  EXPECT_EQ(store_->hard_state().term(), 1u);
   // The remains were zeroed: the next write is followed by zeros only.
   EXPECT_EQ(DataEnd(ReadFile(path)), end);
   store_->Save(std::nullopt, {MakeEntry(6, 2, "cmd-6")}, Hard(2, 0, 3), true);
   Reopen();
   EXPECT_EQ(store_->LastIndex(), 6u);
   EXPECT_EQ(*store_->TermAt(6), 2u);
+}
+
+TEST_F(LogStoreTest, DamagedLastRecordRefusedOnOpen) {
+  // The last record of the log holds the hard state: term and vote. It was
+  // written whole and synced, so damage to it is not a torn write: cutting
+  // it off would let the replica forget its vote.
+  store_->Save(std::nullopt, Range(1, 5, 1), Hard(1, 1, 3), true);
+  store_->Save(std::nullopt, Range(6, 6, 2), Hard(2, 3, 3), true);
+  store_.reset();
+  const std::string path = Segments().back();
+  std::string bytes = ReadFile(path);
+  const size_t end = DataEnd(bytes);
+  bytes[end - 8] ^= 0x04;
+  WriteFile(path, bytes);
+  absl::Status s = TryReopen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find(path), absl::string_view::npos) << s;
+  EXPECT_TRUE(ReadFile(path) == bytes) << "a refused open changed the segment";
+}
+
+TEST_F(LogStoreTest, DamagedRecordInTheLastSegmentRefusedOnOpen) {
+  store_->Save(std::nullopt, Range(1, 5, 1), Hard(1, 1, 3), true);
+  store_->Save(std::nullopt, Range(6, 10, 1), Hard(1, 1, 8), true);
+  store_.reset();
+  const std::string path = Segments().back();
+  std::string bytes = ReadFile(path);
+  bytes[100] ^= 0x01;  // in the first batch
+  WriteFile(path, bytes);
+  absl::Status s = TryReopen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("offset"), absl::string_view::npos) << s;
+  EXPECT_TRUE(ReadFile(path) == bytes) << "a refused open changed the segment";
+}
+
+TEST_F(LogStoreTest, DataAfterTheEndOfTheLogRefusedOnOpen) {
+  store_->Save(std::nullopt, Range(1, 5, 1), Hard(1, 1, 3), true);
+  store_.reset();
+  const std::string path = Segments().back();
+  std::string bytes = ReadFile(path);
+  bytes[DataEnd(bytes) + 100] = 'x';
+  WriteFile(path, bytes);
+  EXPECT_EQ(TryReopen().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(ReadFile(path) == bytes) << "a refused open changed the segment";
 }
 
 TEST_F(LogStoreTest, MissingSegmentRefusedOnOpen) {
