@@ -115,6 +115,7 @@ absl::StatusOr<std::unique_ptr<RocksEnv>> RocksEnv::Open(const Options& options)
   // ahead of the Raft log's fdatasyncs (log_segments.cc does the same).
   db_options.bytes_per_sync = 1u << 20;
   db_options.write_buffer_manager = env->write_buffers_;
+  if (options.env != nullptr) db_options.env = options.env;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);

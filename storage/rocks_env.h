@@ -52,6 +52,9 @@ class RocksEnv {
     // memtables (up to MemtableBudget of it).
     size_t block_cache_bytes = 64u << 20;
     bool create_if_missing = true;
+    // The Env RocksDB runs on; null means the default one (tests: a file
+    // system with faults). Must outlive the RocksEnv.
+    rocksdb::Env* env = nullptr;
   };
 
   static absl::StatusOr<std::unique_ptr<RocksEnv>> Open(const Options& options);
