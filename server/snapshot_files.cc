@@ -8,8 +8,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <system_error>
+#include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -34,13 +33,16 @@ absl::Status FsyncPath(const std::string& path) {
 }
 
 absl::Status SnapshotFiles::Init() const {
-  std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
-  if (ec) return absl::InternalError(absl::StrCat("create ", dir_, ": ", ec.message()));
-  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
-    if (absl::EndsWith(entry.path().filename().string(), ".tmp")) {
-      std::filesystem::remove(entry.path(), ec);
-    }
+  absl::StatusOr<bool> created = io_->CreateDir(dir_);
+  if (!created.ok()) return created.status();
+  if (*created) {
+    if (absl::Status s = io_->SyncDir(storage::ParentDir(dir_)); !s.ok()) return s;
+  }
+  absl::StatusOr<std::vector<std::string>> names = io_->List(dir_);
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    if (!absl::EndsWith(name, ".tmp")) continue;
+    if (absl::Status s = io_->Unlink(absl::StrCat(dir_, "/", name)); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -56,22 +58,25 @@ std::string SnapshotFiles::TempPathFor(uint64_t index, const std::string& tag) c
 }
 
 absl::Status SnapshotFiles::Publish(const std::string& temp_path, uint64_t index) const {
-  if (absl::Status s = FsyncPath(temp_path); !s.ok()) return s;
-  if (std::rename(temp_path.c_str(), PathFor(index).c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("rename ", temp_path, ": ", std::strerror(errno)));
+  {
+    absl::StatusOr<std::unique_ptr<storage::File>> file =
+        io_->Open(temp_path, storage::FileIO::OpenMode::kExisting);
+    if (!file.ok()) return file.status();
+    if (absl::Status s = (*file)->DataSync(); !s.ok()) return s;
   }
-  return FsyncPath(dir_);
+  if (absl::Status s = io_->Rename(temp_path, PathFor(index)); !s.ok()) return s;
+  return io_->SyncDir(dir_);
 }
 
 bool SnapshotFiles::Exists(uint64_t index) const {
-  return access(PathFor(index).c_str(), R_OK) == 0;
+  return io_->Open(PathFor(index), storage::FileIO::OpenMode::kExisting).ok();
 }
 
 std::vector<uint64_t> SnapshotFiles::List() const {
   std::vector<uint64_t> out;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
-    const std::string name = entry.path().filename().string();
+  absl::StatusOr<std::vector<std::string>> names = io_->List(dir_);
+  if (!names.ok()) return out;  // no directory: no snapshot files
+  for (const std::string& name : *names) {
     if (!absl::StartsWith(name, kPrefix) || !absl::EndsWith(name, kSuffix)) continue;
     uint64_t index = 0;
     const std::string digits = name.substr(
@@ -84,7 +89,8 @@ std::vector<uint64_t> SnapshotFiles::List() const {
 
 void SnapshotFiles::Prune(uint64_t keep_from) const {
   for (uint64_t index : List()) {
-    if (index < keep_from) std::remove(PathFor(index).c_str());
+    // A file that stays is only disk space; the next Prune tries again.
+    if (index < keep_from) io_->Unlink(PathFor(index)).IgnoreError();
   }
 }
 

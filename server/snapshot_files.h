@@ -7,6 +7,9 @@
 // always means a whole snapshot. Old files are removed by Prune; a sender
 // that still has one open keeps reading it (POSIX unlink semantics).
 //
+// All file work goes through a storage::FileIO, so tests can crash the disk
+// at any step (storage/fault_file_io.h).
+//
 // Thread-safe (stateless apart from the directory path).
 #pragma once
 
@@ -16,21 +19,28 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "storage/file_io.h"
 
 namespace synod::server {
 
 class SnapshotFiles {
  public:
-  explicit SnapshotFiles(std::string dir) : dir_(std::move(dir)) {}
+  // `io`: the file system; null means storage::FileIO::Posix(). Must
+  // outlive this.
+  explicit SnapshotFiles(std::string dir, storage::FileIO* io = nullptr)
+      : dir_(std::move(dir)), io_(io != nullptr ? io : storage::FileIO::Posix()) {}
 
   // Creates the directory and removes leftovers of interrupted writes.
+  // Errors: Internal, ResourceExhausted (I/O).
   absl::Status Init() const;
 
   const std::string& dir() const { return dir_; }
   std::string PathFor(uint64_t index) const;
   // A temporary name for a file being written for `index` (unique per tag).
   std::string TempPathFor(uint64_t index, const std::string& tag) const;
-  // fsyncs `temp_path`, renames it to PathFor(index), fsyncs the directory.
+  // Syncs `temp_path`, renames it to PathFor(index), syncs the directory.
+  // Once it returns OK the file survives a crash under its final name.
+  // Errors: NotFound (no such temp file), Internal (I/O).
   absl::Status Publish(const std::string& temp_path, uint64_t index) const;
   bool Exists(uint64_t index) const;
   // Indexes of the complete snapshot files, ascending.
@@ -40,6 +50,7 @@ class SnapshotFiles {
 
  private:
   const std::string dir_;
+  storage::FileIO* const io_;
 };
 
 // fsyncs a file or directory by path.

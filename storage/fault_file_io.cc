@@ -3,7 +3,9 @@
 #include <cerrno>
 #include <set>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace synod::storage {
 
@@ -274,6 +276,13 @@ void FaultFileIO::PowerCut(bool keep_data, bool keep_names) {
 std::vector<std::string> FaultFileIO::trace() const {
   absl::MutexLock lock(&mu_);
   return trace_;
+}
+
+size_t FaultFileIO::WriteSize(const std::string& trace_line) {
+  const std::vector<std::string> parts = absl::StrSplit(trace_line, ' ');
+  size_t n = 0;
+  if (parts.size() != 4 || parts[0] != "pwrite" || !absl::SimpleAtoi(parts[3], &n)) return 0;
+  return n;
 }
 
 uint64_t FaultFileIO::ops() const {

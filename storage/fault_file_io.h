@@ -68,6 +68,8 @@ class FaultFileIO final : public FileIO {
   // each: "<kind> <path> [<offset> <bytes>]".
   std::vector<std::string> trace() const;
   uint64_t ops() const;
+  // The size of the write a trace line records (0 if not a pwrite).
+  static size_t WriteSize(const std::string& trace_line);
 
   // The live bytes of a file, and a way to change them behind the program's
   // back (as damage on the disk would: live and durable alike).

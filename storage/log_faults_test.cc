@@ -10,9 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "storage/fault_file_io.h"
 #include "storage/log_segments.h"
@@ -161,14 +159,6 @@ void RunHistory(LogStore* store, FaultFileIO* io, Acked* acked, Acked* attempted
   }
 }
 
-// The byte count of the pwrite at trace line `line` ("pwrite path off n").
-size_t WriteSize(const std::string& line) {
-  std::vector<std::string> parts = absl::StrSplit(line, ' ');
-  size_t n = 0;
-  if (parts.size() != 4 || parts[0] != "pwrite" || !absl::SimpleAtoi(parts[3], &n)) return 0;
-  return n;
-}
-
 TEST(LogFaultsTest, PowerCutAtEveryStepLosesNothingAcknowledged) {
   // A run without faults numbers every file operation of the history.
   std::vector<std::string> trace;
@@ -199,7 +189,7 @@ TEST(LogFaultsTest, PowerCutAtEveryStepLosesNothingAcknowledged) {
                                              " keep_names=", keep_names);
       FaultFileIO io;
       Acked acked, attempted;
-      io.CrashAtOp(op, WriteSize(trace[op]) / 2);  // a pwrite is torn in half
+      io.CrashAtOp(op, FaultFileIO::WriteSize(trace[op]) / 2);  // a pwrite is torn in half
       {
         auto store = OpenLog(&io);
         ASSERT_TRUE(store.ok()) << store.status();
@@ -245,7 +235,7 @@ void TearEveryByte(const std::function<void(LogStore*, Acked*)>& prepare,
     for (uint64_t op = before; op < trace.size() && size == 0; ++op) {
       if (trace[op].rfind("pwrite", 0) == 0 && trace[op].find(".seg ") != std::string::npos) {
         write_op = op;
-        size = WriteSize(trace[op]);
+        size = FaultFileIO::WriteSize(trace[op]);
         EXPECT_EQ(trace[op].find(".seg 0 ") != std::string::npos, segment_start) << trace[op];
       }
     }
