@@ -52,6 +52,8 @@ std::string InteractionEnv::Handle(const datadriven::TestData& d) {
     HandleReportUnreachable(d);
   } else if (c == "restart") {
     HandleRestart(d);
+  } else if (c == "step") {
+    HandleStep(d);
   } else {
     Out("unknown command: " + c);
   }

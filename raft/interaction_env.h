@@ -77,6 +77,7 @@ class InteractionEnv {
   void HandleCompact(const datadriven::TestData& d);
   void HandleReportUnreachable(const datadriven::TestData& d);
   void HandleRestart(const datadriven::TestData& d);
+  void HandleStep(const datadriven::TestData& d);
 
   std::vector<Node> nodes_;                  // nodes_[id - 1]
   std::vector<Message> network_;             // sent, not yet delivered, in send order

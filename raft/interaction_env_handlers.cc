@@ -276,6 +276,40 @@ void InteractionEnv::HandleReportUnreachable(const datadriven::TestData& d) {
   GetNode(ids[0]).raw->ReportUnreachable(ids[1]);
 }
 
+// step ID type=MSG_X|N from=F [to=T] [term=N] [index=N] [commit=N]
+// [reject=true] [context=C]: steps a message written by hand (as an
+// untrusted peer could send it) into ID through RawNode::Step and prints
+// the outcome. `to` defaults to ID; a numeric type may be one no version
+// knows.
+void InteractionEnv::HandleStep(const datadriven::TestData& d) {
+  const std::vector<NodeId> ids = Ids(d);
+  const datadriven::CmdArg* type = d.Arg("type");
+  SYNOD_CHECK(ids.size() == 1 && type != nullptr && !type->vals.empty())
+      << d.pos << ": step ID type=MSG_X from=F ...";
+  Message m;
+  MessageType t = raftpb::MSG_UNKNOWN;
+  if (raftpb::MessageType_Parse(type->vals[0], &t)) {
+    m.set_type(t);
+  } else {
+    m.set_type(static_cast<MessageType>(ToUint(type->vals[0])));
+  }
+  auto num = [&](const std::string& key, uint64_t def) {
+    const datadriven::CmdArg* a = d.Arg(key);
+    return a == nullptr || a->vals.empty() ? def : ToUint(a->vals[0]);
+  };
+  m.set_from(num("from", kNoNode));
+  m.set_to(num("to", ids[0]));
+  m.set_term(num("term", 0));
+  m.set_index(num("index", 0));
+  m.set_commit(num("commit", 0));
+  m.set_reject(BoolArg(d, "reject", false));
+  if (const datadriven::CmdArg* c = d.Arg("context"); c != nullptr && !c->vals.empty()) {
+    m.set_context(c->vals[0]);
+  }
+  const absl::Status s = GetNode(ids[0]).raw->Step(std::move(m));
+  Out(s.ok() ? "ok" : s.ToString());
+}
+
 void InteractionEnv::HandleRestart(const datadriven::TestData& d) {
   for (NodeId id : Ids(d)) {
     RestartNode(id);

@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "raft/check.h"
 #include "raft/raft.h"
 
@@ -11,6 +12,21 @@ namespace {
 
 bool SameHardState(const HardState& a, const HardState& b) {
   return a.term() == b.term() && a.vote() == b.vote() && a.commit() == b.commit();
+}
+
+// Reports of this node's own driver about its transport, never sent by a
+// peer: a peer that could step them would move the leader's view of
+// another follower (back to probing, or out of snapshot state).
+bool IsLocalOnly(MessageType t) {
+  return t == raftpb::MSG_UNREACHABLE || t == raftpb::MSG_SNAP_STATUS;
+}
+
+// Answers to requests this node sent; they count towards quorums (votes,
+// acknowledgements, read rounds) and so only from members.
+bool IsResponse(MessageType t) {
+  return t == raftpb::MSG_APP_RESP || t == raftpb::MSG_VOTE_RESP ||
+         t == raftpb::MSG_PRE_VOTE_RESP || t == raftpb::MSG_HEARTBEAT_RESP ||
+         t == raftpb::MSG_READ_INDEX_RESP;
 }
 
 }  // namespace
@@ -49,7 +65,41 @@ ConfState RawNode::ApplyConfChange(const ConfChange& change) {
   return impl_->ApplyConfChange(change);
 }
 
-absl::Status RawNode::Step(Message message) { return impl_->Step(std::move(message)); }
+absl::Status RawNode::Step(Message message) {
+  if (absl::Status s = CheckPeerMessage(message); !s.ok()) return s;
+  return impl_->Step(std::move(message));
+}
+
+absl::Status RawNode::CheckPeerMessage(const Message& m) const {
+  const RaftImpl& r = *impl_;
+  const MessageType t = m.type();
+  if (t == raftpb::MSG_UNKNOWN || !raftpb::MessageType_IsValid(t)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown message type ", static_cast<int>(t), " from ", m.from()));
+  }
+  const std::string& name = raftpb::MessageType_Name(t);
+  if (IsLocalOnly(t)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " from ", m.from(), ": only this node's driver reports it"));
+  }
+  if (m.to() != r.id()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " for node ", m.to(), " stepped into node ", r.id()));
+  }
+  // A forwarded request names its originator, which may be this node.
+  if (m.from() == kNoNode || (m.from() == r.id() && !IsForwardedRequest(t))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " claims to come from node ", m.from(), " (this is node ", r.id(), ")"));
+  }
+  if (IsResponse(t) && !r.tracker().IsMember(m.from())) {
+    return absl::NotFoundError(absl::StrCat(name, " from node ", m.from(), ", not a member"));
+  }
+  if (t == raftpb::MSG_READ_INDEX_RESP && m.from() != r.lead()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(name, " from node ", m.from(), ", not the leader (", r.lead(), ")"));
+  }
+  return absl::OkStatus();
+}
 
 void RawNode::ReadIndex(std::string context) {
   if (context.empty()) return;  // heartbeats use "" for "no read round"

@@ -70,7 +70,19 @@ class RawNode {
   absl::Status ProposeConfChange(const ConfChange& change);
   // Applies a committed membership change; returns the new membership.
   ConfState ApplyConfChange(const ConfChange& change);
-  // Feeds a message from a peer (or a local MSG_* report).
+  // Feeds a message from a peer. Refused, changing nothing, when no honest
+  // peer could have sent it (etcd's ErrStepLocalMsg, ErrStepPeerNotFound):
+  //   InvalidArgument: an unknown type; a type only this node's driver
+  //     reports (MSG_UNREACHABLE, MSG_SNAP_STATUS: ReportUnreachable and
+  //     ReportSnapshot); no sender, or this node named as the sender (but
+  //     for a forwarded request that comes back, see IsForwardedRequest); a
+  //     receiver other than this node.
+  //   NotFound: an answer (votes, acks, read index) from a node that is not
+  //     a member: it counts in no quorum.
+  //   FailedPrecondition: a read index answer from a node other than the
+  //     leader this node knows (§6.4: only the leader sets read indexes).
+  // Otherwise what the protocol returns (a forwarded proposal without a
+  // leader: FailedPrecondition).
   absl::Status Step(Message message);
   // Requests a linearizable read point (§6.4); answered in a Ready's
   // read_states with the same context, or dropped (driver times it out).
@@ -100,6 +112,8 @@ class RawNode {
 
  private:
   explicit RawNode(std::unique_ptr<RaftImpl> impl);
+  // The refusals of Step (see there).
+  absl::Status CheckPeerMessage(const Message& m) const;
 
   // What the outstanding Ready handed out, for Advance.
   struct Outstanding {

@@ -151,5 +151,148 @@ TEST_F(RawNodeTest, MessagesAndPersistedMessagesAreSplit) {
   EXPECT_TRUE(rd.must_sync);
 }
 
+// Peers are not trusted blindly: each refusal below leaves the node as it
+// was, and the same message from the right sender is still taken.
+
+// Node 1 leads {1, 2, 3}; follower 2 acknowledged the no-op, so its
+// progress is in replicate state.
+class UntrustedPeerTest : public RawNodeTest {
+ protected:
+  void SetUp() override {
+    leader_ = MakeNode(1, {1, 2, 3});
+    MemoryLogStorage* storage = storages_[0].get();
+    ASSERT_TRUE(leader_->Campaign().ok());
+    Ready rd = Persist(leader_.get(), storage);
+    leader_->Advance(rd);
+    term_ = rd.hard_state->term();
+    ASSERT_TRUE(leader_->Step(Msg(raftpb::MSG_VOTE_RESP, 2)).ok());
+    ASSERT_EQ(leader_->GetStatus().soft_state.role, Role::kLeader);
+    Ready noop = Persist(leader_.get(), storage);
+    leader_->Advance(noop);
+    Message ack = Msg(raftpb::MSG_APP_RESP, 2);
+    ack.set_index(leader_->GetStatus().last_index);
+    ASSERT_TRUE(leader_->Step(ack).ok());
+    ASSERT_EQ(ProgressOf(2).state, ProgressStatus::State::kReplicate);
+  }
+
+  Message Msg(MessageType type, NodeId from, NodeId to = 1) const {
+    Message m;
+    m.set_type(type);
+    m.set_from(from);
+    m.set_to(to);
+    m.set_term(term_);
+    return m;
+  }
+  ProgressStatus ProgressOf(NodeId id) const {
+    for (const ProgressStatus& p : leader_->GetStatus().progress) {
+      if (p.id == id) return p;
+    }
+    ADD_FAILURE() << "no progress for " << id;
+    return ProgressStatus();
+  }
+  // Term, vote, commit, leader and role are as they were.
+  void ExpectLeaderUnchanged() const {
+    const raft::Status st = leader_->GetStatus();
+    EXPECT_EQ(st.hard_state.term(), term_);
+    EXPECT_EQ(st.hard_state.vote(), 1u);
+    EXPECT_EQ(st.soft_state.role, Role::kLeader);
+    EXPECT_EQ(st.soft_state.leader, 1u);
+  }
+
+  std::unique_ptr<RawNode> leader_;
+  Term term_ = 0;
+};
+
+TEST_F(UntrustedPeerTest, LocalOnlyTypesFromAPeerAreRefused) {
+  // A peer cannot push the leader's view of follower 2 back to probing.
+  Message unreachable = Msg(raftpb::MSG_UNREACHABLE, 2);
+  EXPECT_TRUE(absl::IsInvalidArgument(leader_->Step(unreachable)));
+  Message snap_status = Msg(raftpb::MSG_SNAP_STATUS, 2);
+  snap_status.set_reject(true);
+  EXPECT_TRUE(absl::IsInvalidArgument(leader_->Step(snap_status)));
+  EXPECT_EQ(ProgressOf(2).state, ProgressStatus::State::kReplicate);
+  ExpectLeaderUnchanged();
+  // The driver's own report still works.
+  leader_->ReportUnreachable(2);
+  EXPECT_EQ(ProgressOf(2).state, ProgressStatus::State::kProbe);
+}
+
+TEST_F(UntrustedPeerTest, UnknownTypesAreRefused) {
+  for (int type : {0, 17, 1000}) {
+    Message m = Msg(static_cast<MessageType>(type), 2);
+    m.set_term(term_ + 5);  // would depose the leader if stepped
+    EXPECT_TRUE(absl::IsInvalidArgument(leader_->Step(m))) << type;
+  }
+  ExpectLeaderUnchanged();
+}
+
+TEST_F(UntrustedPeerTest, WrongSenderOrReceiverIsRefused) {
+  Message no_sender = Msg(raftpb::MSG_HEARTBEAT_RESP, raft::kNoNode);
+  no_sender.set_term(term_ + 1);
+  EXPECT_TRUE(absl::IsInvalidArgument(leader_->Step(no_sender)));
+  Message from_self = Msg(raftpb::MSG_VOTE, 1);
+  from_self.set_term(term_ + 1);
+  EXPECT_TRUE(absl::IsInvalidArgument(leader_->Step(from_self)));
+  Message for_other = Msg(raftpb::MSG_TIMEOUT_NOW, 2, /*to=*/3);
+  EXPECT_TRUE(absl::IsInvalidArgument(leader_->Step(for_other)));
+  Message app_for_other = Msg(raftpb::MSG_APP, 2, /*to=*/3);
+  app_for_other.set_term(term_ + 1);
+  EXPECT_TRUE(absl::IsInvalidArgument(leader_->Step(app_for_other)));
+  ExpectLeaderUnchanged();
+  // A forwarded request names its originator, this node included (it may
+  // come back around a leader change).
+  EXPECT_TRUE(leader_->Step(Msg(raftpb::MSG_TRANSFER_LEADER, 1)).ok());
+  Message own_read = Msg(raftpb::MSG_READ_INDEX, 1);
+  own_read.set_term(0);
+  own_read.set_context("mine");
+  EXPECT_TRUE(leader_->Step(own_read).ok());
+  ExpectLeaderUnchanged();
+}
+
+TEST_F(UntrustedPeerTest, AnswersFromNonMembersAreRefused) {
+  for (MessageType type : {raftpb::MSG_APP_RESP, raftpb::MSG_HEARTBEAT_RESP, raftpb::MSG_VOTE_RESP,
+                           raftpb::MSG_PRE_VOTE_RESP, raftpb::MSG_READ_INDEX_RESP}) {
+    Message m = Msg(type, 9);
+    m.set_term(term_ + 3);  // a higher term would make the leader step down
+    m.set_reject(true);
+    EXPECT_TRUE(absl::IsNotFound(leader_->Step(m))) << raftpb::MessageType_Name(type);
+  }
+  ExpectLeaderUnchanged();
+  // Requests from a node this one does not know are taken: a leader added
+  // after this node's last membership change must reach it (§4.1).
+  Message heartbeat = Msg(raftpb::MSG_HEARTBEAT, 9);
+  heartbeat.set_term(term_ + 3);
+  EXPECT_TRUE(leader_->Step(heartbeat).ok());
+  EXPECT_EQ(leader_->GetStatus().soft_state.leader, 9u);
+}
+
+TEST_F(RawNodeTest, ReadIndexAnswersOnlyFromTheLeader) {
+  std::unique_ptr<RawNode> follower = MakeNode(2, {1, 2, 3});
+  Message heartbeat;
+  heartbeat.set_type(raftpb::MSG_HEARTBEAT);
+  heartbeat.set_from(1);
+  heartbeat.set_to(2);
+  heartbeat.set_term(2);
+  ASSERT_TRUE(follower->Step(heartbeat).ok());
+  ASSERT_EQ(follower->GetStatus().soft_state.leader, 1u);
+  Ready rd = Persist(follower.get(), storages_[0].get());
+  follower->Advance(rd);
+  Message answer;
+  answer.set_type(raftpb::MSG_READ_INDEX_RESP);
+  answer.set_to(2);
+  answer.set_term(2);
+  answer.set_index(1);
+  answer.set_context("read-1");
+  answer.set_from(3);  // a member, but not the leader
+  EXPECT_TRUE(absl::IsFailedPrecondition(follower->Step(answer)));
+  EXPECT_FALSE(follower->HasReady());
+  answer.set_from(1);
+  ASSERT_TRUE(follower->Step(answer).ok());
+  ASSERT_TRUE(follower->HasReady());
+  Ready with_read = follower->GetReady();
+  ASSERT_EQ(with_read.read_states.size(), 1u);
+  EXPECT_EQ(with_read.read_states[0].context, "read-1");
+}
+
 }  // namespace
 }  // namespace synod::raft

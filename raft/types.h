@@ -26,6 +26,15 @@ enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
 
 const char* RoleName(Role role);
 
+// Requests a follower forwards to the leader it knows. Their `from` names
+// the originator, not the node that passed them on: the proposer or reader
+// (whom the leader answers), the transferee of a transfer. Around a leader
+// change a request may be passed on twice, or come back to its originator.
+inline bool IsForwardedRequest(MessageType t) {
+  return t == synod::raftpb::MSG_PROP || t == synod::raftpb::MSG_READ_INDEX ||
+         t == synod::raftpb::MSG_TRANSFER_LEADER;
+}
+
 // Size of an entry as counted against the byte limits of messages, Readies
 // and the uncommitted tail: payload plus a fixed allowance for the header.
 inline uint64_t EntryBytes(const Entry& entry) { return entry.data().size() + 16; }
