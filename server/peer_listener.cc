@@ -185,8 +185,16 @@ void PeerListener::Serve(Connection* conn) {
             static_cast<unsigned long long>(hello.to),
             static_cast<unsigned long long>(options_.self));
       }
+      // No member sends to itself, and every member has an id: such a
+      // hello is closed without an answer, as an invalid one is.
+      const bool bad_sender = hello.from == raft::kNoNode || hello.from == options_.self;
+      if (bad_sender) {
+        Log(LogLevel::kWarning, "raft link refused: the hello names member %llu as its sender",
+            static_cast<unsigned long long>(hello.from));
+      }
+      if (answer != LinkAnswer::kAccepted || bad_sender) CountRefusal();
       const std::string reply = EncodeLinkAnswer(answer);
-      if (SendExactly(fd, reply.data(), reply.size(), deadline, stop_fd_) &&
+      if (!bad_sender && SendExactly(fd, reply.data(), reply.size(), deadline, stop_fd_) &&
           answer == LinkAnswer::kAccepted) {
         SetLinkSocketOptions(fd);
         if (options_.adopt_link) {
@@ -212,21 +220,26 @@ void PeerListener::Serve(Connection* conn) {
   conn->finished = true;
 }
 
+void PeerListener::CountRefusal() {
+  if (options_.link_refused) options_.link_refused();
+}
+
 void PeerListener::ReadLink(int fd, raft::NodeId from) {
-  LinkFrameReader reader(options_.max_frame_bytes);
+  LinkFrameReader reader(options_.max_frame_bytes,
+                         LinkHello{options_.cluster_id, from, options_.self});
   v1::RaftBatch scratch;
   std::string why;
   while (true) {
     // Every whole frame one read completed goes to the mailbox in one
     // delivery: one wake-up of the raft thread, not one per frame.
     std::vector<raft::Message> messages;
-    const bool open =
-        ReadLinkFrames(fd, /*drain=*/false, &reader, options_.self, &scratch, &messages, &why);
+    const bool open = ReadLinkFrames(fd, /*drain=*/false, &reader, &scratch, &messages, &why);
     if (!messages.empty() && !faults_->Isolated(from)) {
       mailbox_->DeliverMessages(std::move(messages));
     }
     if (!open) break;
   }
+  if (reader.refused()) CountRefusal();
   if (!why.empty()) {
     Log(LogLevel::kWarning, "raft link from member %llu closed: %s",
         static_cast<unsigned long long>(from), why.c_str());

@@ -8,9 +8,10 @@
 // it: one thread woken per message). Without one, the link gets a thread
 // that reads frames and hands each read's messages to the raft thread's
 // mailbox (never blocking on it: the mailbox drops when full, dissertation
-// §3.5 resends). A hello from another cluster or meant for
-// another member is refused and logged. A connection that says nothing for
-// kClassifyTimeout is closed.
+// §3.5 resends). A hello from another cluster, meant for another member,
+// or naming no sender or this replica as the sender is refused and logged;
+// so is a link whose frames break its hello (raft_link.h, CheckLinkBatch).
+// A connection that says nothing for kClassifyTimeout is closed.
 //
 // Thread: Start/Stop by the owner; an accept thread and a thread per
 // connection inside. Stop closes every link and joins every thread.
@@ -49,6 +50,9 @@ class PeerListener {
     // (the raft thread reads it, RaftDriver::AdoptLink) instead of being
     // read by a thread of the listener into the mailbox.
     std::function<void(int fd, raft::NodeId from)> adopt_link;
+    // Set: called (from a connection's thread) for each link refused here:
+    // its hello, or one of the frames a thread of the listener read.
+    std::function<void()> link_refused;
   };
 
   // `mailbox`, `faults` and `grpc_server` are not owned and outlive this;
@@ -80,6 +84,7 @@ class PeerListener {
   void Serve(Connection* conn);
   // Reads frames from a link until it ends; `from` is the hello's sender.
   void ReadLink(int fd, raft::NodeId from);
+  void CountRefusal();
   // Joins and frees finished connection threads.
   void Reap() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

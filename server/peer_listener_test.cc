@@ -3,9 +3,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <functional>
-
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,6 +61,7 @@ struct Fixture {
     o.self = 2;
     o.max_frame_bytes = 1 << 16;
     o.adopt_link = std::move(adopt);
+    o.link_refused = [this] { ++refused; };
     auto started = PeerListener::Start(o, &mailbox, &faults, server.get());
     EXPECT_TRUE(started.ok()) << started.status();
     listener = *std::move(started);
@@ -99,12 +100,18 @@ struct Fixture {
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<PeerListener> listener;
   std::string addr;
+  std::atomic<int> refused{0};
 };
 
-std::string Frame(uint64_t index) {
+// A frame of member 1 (cluster 42) for member 2; `from` names the
+// message's sender.
+std::string Frame(uint64_t index, raft::NodeId from = 1) {
   v1::RaftBatch batch;
+  batch.set_cluster_id(42);
+  batch.set_from(1);
   raft::Message* m = batch.add_messages();
   m->set_type(raft::MessageType::MSG_APP);
+  m->set_from(from);
   m->set_to(2);
   m->set_index(index);
   std::string out;
@@ -158,6 +165,31 @@ TEST(PeerListenerTest, BadInputClosesTheConnectionAndDeliversNothing) {
   };
   expect_closed_after(std::string("\xff\xff\xff\x00", 4));  // a frame above the limit
   expect_closed_after(std::string("\x03\x00\x00\x00\xff\xff\xff", 7));  // no RaftBatch
+  EXPECT_TRUE(f.mailbox.indexes().empty());
+}
+
+TEST(PeerListenerTest, AFrameFromAnotherSenderClosesTheLinkAndIsCounted) {
+  Fixture f;
+  const int fd = f.Send(EncodeLinkHello({42, 1, 2}));
+  std::string answer(kLinkAnswerBytes, '\0');
+  ASSERT_TRUE(RecvExactly(fd, answer.data(), answer.size(), absl::Now() + absl::Seconds(5), -1));
+  // Member 1's link carries a message that claims to come from member 3.
+  const std::string frames = Frame(1) + Frame(2, /*from=*/3) + Frame(3);
+  ASSERT_TRUE(SendExactly(fd, frames.data(), frames.size(), absl::Now() + absl::Seconds(5), -1));
+  EXPECT_TRUE(Fixture::ClosedByPeer(fd));
+  ASSERT_TRUE(WaitUntil([&] { return f.refused.load() == 1; }, absl::Seconds(5)));
+  EXPECT_EQ(f.mailbox.indexes(), std::vector<uint64_t>{1});
+  ::close(fd);
+}
+
+TEST(PeerListenerTest, AHelloNamingNoSenderOrThisReplicaIsRefused) {
+  Fixture f;
+  for (raft::NodeId from : {raft::NodeId{2}, raft::kNoNode}) {
+    const int fd = f.Send(EncodeLinkHello({42, from, 2}));
+    EXPECT_TRUE(Fixture::ClosedByPeer(fd));  // without an answer
+    ::close(fd);
+  }
+  ASSERT_TRUE(WaitUntil([&] { return f.refused.load() == 2; }, absl::Seconds(5)));
   EXPECT_TRUE(f.mailbox.indexes().empty());
 }
 

@@ -299,7 +299,8 @@ void RaftDriver::AddLink(int fd, raft::NodeId from) {
   }
   Link& link = links_[fd];
   link.from = from;
-  link.reader = std::make_unique<LinkFrameReader>(options_.max_link_frame_bytes);
+  link.reader = std::make_unique<LinkFrameReader>(
+      options_.max_link_frame_bytes, LinkHello{options_.cluster_id, from, options_.self});
 }
 
 void RaftDriver::CloseLink(int fd, const std::string& why) {
@@ -351,8 +352,9 @@ void RaftDriver::WaitAndReadLinks(absl::Time deadline) {
     if (it == links_.end()) continue;
     std::vector<raft::Message> messages;
     std::string why;
-    const bool open = ReadLinkFrames(fd, /*drain=*/true, it->second.reader.get(), options_.self,
-                                     &link_scratch_, &messages, &why);
+    const bool open = ReadLinkFrames(fd, /*drain=*/true, it->second.reader.get(), &link_scratch_,
+                                     &messages, &why);
+    if (it->second.reader->refused() && metrics_ != nullptr) metrics_->peer_links_refused->Inc();
     if (!faults_->Isolated(it->second.from)) {
       for (raft::Message& m : messages) StepMessage(std::move(m));
     }

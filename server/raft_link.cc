@@ -78,6 +78,28 @@ void AppendLinkFrame(const v1::RaftBatch& batch, std::string* out) {
   batch.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(p + kLinkFrameHeaderBytes));
 }
 
+absl::Status CheckLinkBatch(const v1::RaftBatch& batch, const LinkHello& link) {
+  if (batch.cluster_id() != link.cluster_id) {
+    return absl::FailedPreconditionError(absl::StrCat("a batch of cluster ", batch.cluster_id(),
+                                                      " on a link of cluster ", link.cluster_id));
+  }
+  if (batch.from() != link.from) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("a batch from member ", batch.from(), " on the link of member ", link.from));
+  }
+  for (const raft::Message& m : batch.messages()) {
+    if (m.from() != link.from && !raft::IsForwardedRequest(m.type())) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("a message from member ", m.from(), " on the link of member ", link.from));
+    }
+    if (m.to() != link.to) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a message for member ", m.to(), " on a link to member ", link.to));
+    }
+  }
+  return absl::OkStatus();
+}
+
 char* LinkFrameReader::Reserve(size_t min, size_t* room) {
   if (start_ > 0 && (start_ == end_ || buf_.size() - end_ < min)) {
     // Move the unread part to the front before growing.
@@ -106,7 +128,7 @@ LinkFrameReader::Result LinkFrameReader::Next(std::string_view* frame) {
   return Result::kFrame;
 }
 
-bool ReadLinkFrames(int fd, bool drain, LinkFrameReader* reader, raft::NodeId self, v1::RaftBatch* scratch,
+bool ReadLinkFrames(int fd, bool drain, LinkFrameReader* reader, v1::RaftBatch* scratch,
                     std::vector<raft::Message>* out, std::string* why) {
   // recv size: many small batches per call under load.
   constexpr size_t kReadChunk = 256u << 10;
@@ -130,9 +152,12 @@ bool ReadLinkFrames(int fd, bool drain, LinkFrameReader* reader, raft::NodeId se
         *why = "unreadable batch";
         return false;
       }
-      for (raft::Message& m : *scratch->mutable_messages()) {
-        if (m.to() == self) out->push_back(std::move(m));
+      if (absl::Status s = CheckLinkBatch(*scratch, reader->link()); !s.ok()) {
+        reader->refused_link_ = true;
+        *why = std::string(s.message());
+        return false;
       }
+      for (raft::Message& m : *scratch->mutable_messages()) out->push_back(std::move(m));
     }
     if (!drain) return true;
   }

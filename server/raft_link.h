@@ -13,6 +13,11 @@
 //   sender   -> frames: a little-endian u32 length, then that many bytes
 //                        of a serialized v1::RaftBatch; forever.
 //
+// The hello names the link's two ends once; every batch must agree with it
+// (CheckLinkBatch): a batch from another cluster or sender, or with a
+// message for another member, ends the link. Raft recovers what the closed
+// link carried (dissertation §3.5: lost messages are resent).
+//
 // The first bytes tell the two protocols on the peer port apart: an HTTP/2
 // client starts with "PRI * HTTP/2.0". A sender talking to a replica of an
 // older version (gRPC only) gets HTTP/2 bytes back instead of an answer and
@@ -25,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "raft/types.h"
 #include "synod/v1/peer.pb.h"
 
@@ -61,11 +67,28 @@ const char* LinkAnswerName(LinkAnswer answer);
 // Appends one frame holding `batch` to `out`.
 void AppendLinkFrame(const v1::RaftBatch& batch, std::string* out);
 
-// Splits a received byte stream into frames. Feed it what recv returned;
-// Next yields whole frames in order.
+// Checks a batch received on the link that `link` (its accepted hello)
+// opened: the batch's cluster id and sender, and every message's sender and
+// receiver, must be the hello's. One exception: a request the sender passes
+// on to the leader names its originator in `from` (raft::IsForwardedRequest:
+// proposals, reads, transfers); the driver and the core check those.
+// Errors: FailedPrecondition (another cluster), PermissionDenied (another
+// sender), InvalidArgument (a message for another member).
+absl::Status CheckLinkBatch(const v1::RaftBatch& batch, const LinkHello& link);
+
+// Splits the byte stream of one link into frames. Feed it what recv
+// returned; Next yields whole frames in order. It keeps the link's accepted
+// hello, against which ReadLinkFrames checks every batch.
+//
+// Thread: the one thread that reads the link.
 class LinkFrameReader {
  public:
-  explicit LinkFrameReader(size_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
+  LinkFrameReader(size_t max_frame_bytes, const LinkHello& link)
+      : max_frame_bytes_(max_frame_bytes), link_(link) {}
+  const LinkHello& link() const { return link_; }
+  // True once a batch broke the link's hello (CheckLinkBatch): the link is
+  // refused, not merely ended.
+  bool refused() const { return refused_link_; }
   // Room for at least `min` more bytes; returns where to write them.
   char* Reserve(size_t min, size_t* room);
   void Commit(size_t n) { end_ += n; }
@@ -76,7 +99,12 @@ class LinkFrameReader {
   size_t refused_length() const { return refused_; }
 
  private:
+  friend bool ReadLinkFrames(int, bool, LinkFrameReader*, v1::RaftBatch*,
+                             std::vector<raft::Message>*, std::string*);
+
   const size_t max_frame_bytes_;
+  const LinkHello link_;
+  bool refused_link_ = false;
   std::string buf_;
   size_t start_ = 0;
   size_t end_ = 0;
@@ -85,11 +113,12 @@ class LinkFrameReader {
 
 // Reads what the link socket `fd` holds into `reader` (`drain` false, a
 // blocking socket: one recv; true, a non-blocking one: until it would
-// block) and appends the
-// messages of every whole frame addressed to `self` to `out`. False when
-// the link ended: end of stream, an error, an oversized or unreadable frame
-// (`why` says which; empty for an orderly end or an error of the socket).
-bool ReadLinkFrames(int fd, bool drain, LinkFrameReader* reader, raft::NodeId self, v1::RaftBatch* scratch,
+// block) and appends the messages of every whole frame to `out`. False when
+// the link ended: end of stream, an error, an oversized or unreadable frame,
+// or a batch that breaks the link's hello (then reader->refused(); none of
+// that batch's messages is appended). `why` says which; empty for an
+// orderly end or an error of the socket.
+bool ReadLinkFrames(int fd, bool drain, LinkFrameReader* reader, v1::RaftBatch* scratch,
                     std::vector<raft::Message>* out, std::string* why);
 
 }  // namespace synod::server

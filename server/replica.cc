@@ -397,6 +397,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     listen.max_frame_bytes = static_cast<size_t>(max_peer_message);
     RaftDriver* driver = p->driver.get();
     listen.adopt_link = [driver](int fd, raft::NodeId from) { driver->AdoptLink(fd, from); };
+    metrics::Counter* refused_links = p->metrics->peer_links_refused;
+    listen.link_refused = [refused_links] { refused_links->Inc(); };
     absl::StatusOr<std::unique_ptr<PeerListener>> listener =
         PeerListener::Start(listen, p->driver.get(), p->faults.get(), p->peer_server.get());
     if (!listener.ok()) {

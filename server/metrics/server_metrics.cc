@@ -22,6 +22,16 @@ ServerMetrics::ServerMetrics(MetricsRegistry* r)
       snapshots_send_failed(r->NewCounter("synod_raft_snapshots_sent_total",
                                           "State snapshots streamed to followers, by outcome.",
                                           {{"result", "failed"}})),
+      peer_links_refused(r->NewCounter(
+          "synod_peer_refused_total",
+          "Peer traffic refused because its sender or cluster did not match: Raft links "
+          "closed (what=raft_link), Peer gRPC calls refused (what=peer_rpc).",
+          {{"what", "raft_link"}})),
+      peer_calls_refused(r->NewCounter(
+          "synod_peer_refused_total",
+          "Peer traffic refused because its sender or cluster did not match: Raft links "
+          "closed (what=raft_link), Peer gRPC calls refused (what=peer_rpc).",
+          {{"what", "peer_rpc"}})),
       proposals_committed(
           r->NewCounter("synod_raft_proposals_committed_total",
                         "Commands this replica proposed that were committed and applied.")),

@@ -24,6 +24,11 @@ struct ServerMetrics {
   // Transport threads.
   Counter* snapshots_sent;
   Counter* snapshots_send_failed;
+  // Raft thread and peer listener threads: Raft links closed because a
+  // hello or a frame broke the rules (server/raft_link.h).
+  Counter* peer_links_refused;
+  // gRPC threads: Peer service calls refused for their sender or cluster.
+  Counter* peer_calls_refused;
   // Apply thread.
   Counter* proposals_committed;  // this replica's proposals, applied
   Counter* sessions_expired;
