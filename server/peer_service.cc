@@ -9,9 +9,31 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/log.h"
+#include "server/raft_link.h"
 #include "storage/crc32c.h"
 
 namespace synod::server {
+namespace {
+
+// absl and gRPC share the canonical codes.
+grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(static_cast<int>(s.code())),
+                      std::string(s.message()));
+}
+
+}  // namespace
+
+absl::Status PeerService::CheckSender(raft::NodeId from) const {
+  if (from == raft::kNoNode || from == self_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the sender is member ", from, ", this replica is member ", self_));
+  }
+  return absl::OkStatus();
+}
+
+void PeerService::CountRefusal() const {
+  if (on_refused_) on_refused_();
+}
 
 class PeerService::RaftReader final : public grpc::ServerReadReactor<v1::RaftBatch> {
  public:
@@ -25,23 +47,25 @@ class PeerService::RaftReader final : public grpc::ServerReadReactor<v1::RaftBat
       Finish(grpc::Status::OK);
       return;
     }
-    if (batch_.cluster_id() != service_->cluster_id_) {
-      const std::string msg =
-          absl::StrCat("cluster id mismatch: peer ", batch_.from(), " is in cluster ",
-                       batch_.cluster_id(), ", this replica in ", service_->cluster_id_);
-      Log("peer stream refused: %s", msg.c_str());
+    absl::Status refused = service_->CheckSender(batch_.from());
+    if (refused.ok()) {
+      // The batch's sender plays the part of a link's hello.
+      refused =
+          CheckLinkBatch(batch_, LinkHello{service_->cluster_id_, batch_.from(), service_->self_});
+    }
+    if (!refused.ok()) {
+      Log("peer stream from member %llu refused: %s",
+          static_cast<unsigned long long>(batch_.from()), std::string(refused.message()).c_str());
+      service_->CountRefusal();
       ack_->set_code(v1::INVALID_ARGUMENT);
-      ack_->set_message(msg);
-      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, msg));
+      ack_->set_message(std::string(refused.message()));
+      Finish(ToGrpc(refused));
       return;
     }
     if (!service_->faults_->Isolated(batch_.from())) {
       std::vector<raft::Message> messages;
       messages.reserve(batch_.messages_size());
-      for (raft::Message& m : *batch_.mutable_messages()) {
-        if (m.to() != service_->self_) continue;
-        messages.push_back(std::move(m));
-      }
+      for (raft::Message& m : *batch_.mutable_messages()) messages.push_back(std::move(m));
       if (!messages.empty()) service_->mailbox_->DeliverMessages(std::move(messages));
     }
     batch_.Clear();
@@ -68,6 +92,7 @@ class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::Ins
       return;
     }
     if (chunk_.cluster_id() != service_->cluster_id_) {
+      service_->CountRefusal();
       Fail(grpc::StatusCode::FAILED_PRECONDITION, "cluster id mismatch");
       return;
     }
@@ -75,6 +100,11 @@ class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::Ins
       if (!chunk_.has_message() || chunk_.message().type() != raft::MessageType::MSG_SNAP ||
           chunk_.message().to() != service_->self_) {
         Fail(grpc::StatusCode::INVALID_ARGUMENT, "first chunk must carry a MSG_SNAP to us");
+        return;
+      }
+      if (absl::Status s = service_->CheckSender(chunk_.message().from()); !s.ok()) {
+        service_->CountRefusal();
+        Fail(grpc::StatusCode::INVALID_ARGUMENT, std::string(s.message()));
         return;
       }
       if (service_->faults_->Isolated(chunk_.message().from())) {
@@ -173,6 +203,24 @@ grpc::ServerUnaryReactor* PeerService::KeepAliveBatch(grpc::CallbackServerContex
   auto* reactor = context->DefaultReactor();
   if (!keep_alive_) {
     reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "sessions are not served"));
+    return reactor;
+  }
+  absl::Status refused;
+  if (request->cluster_id() != cluster_id_) {
+    refused = absl::FailedPreconditionError(
+        absl::StrCat("cluster id mismatch: member ", request->from(), " is in cluster ",
+                     request->cluster_id(), ", this replica in ", cluster_id_));
+  } else {
+    refused = CheckSender(request->from());
+    if (refused.ok() && is_member_ && !is_member_(request->from())) {
+      refused = absl::PermissionDeniedError(
+          absl::StrCat("node ", request->from(), " is not a member of this cluster"));
+    }
+  }
+  if (!refused.ok()) {
+    Log("session heartbeats refused: %s", std::string(refused.message()).c_str());
+    CountRefusal();
+    reactor->Finish(ToGrpc(refused));
     return reactor;
   }
   if (faults_->Isolated(request->from())) {

@@ -3,8 +3,12 @@
 // `Raft` streams (from members of older versions; current ones send over
 // the Raft link, peer_listener.h) feed each batch of messages to the raft
 // thread's mailbox (never blocking a gRPC thread: the mailbox drops when
-// full). A batch from
-// another cluster is refused. `InstallSnapshot` writes the streamed chunks to
+// full). A batch from another cluster, or whose messages name another
+// sender than the batch does (the checks of a Raft link, with the batch's
+// sender as the hello's), ends the stream. Every call refuses a sender that
+// is no member id or this replica itself, and KeepAliveBatch a sender that
+// is not a member (sessions are touched only for members); refusals are
+// counted (set_on_refused). `InstallSnapshot` writes the streamed chunks to
 // a temporary file, checks their CRC32C, publishes the file under the
 // snapshot's index (fsynced) and only then hands the MSG_SNAP to the core, so
 // the state a Ready's snapshot names is always on disk before the Raft log
@@ -17,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "absl/status/status.h"
 #include "raft/types.h"
 #include "server/fault_injection.h"
 #include "server/raft_mailbox.h"
@@ -41,6 +46,16 @@ class PeerService final : public v1::Peer::CallbackService {
   using KeepAliveHandler =
       std::function<void(const v1::KeepAliveBatchRequest&, v1::KeepAliveBatchResponse*)>;
   void set_keep_alive_handler(KeepAliveHandler handler) { keep_alive_ = std::move(handler); }
+  // Whether `id` is a member (voter or learner) of the cluster as this
+  // replica knows it. Unset: every id. Only KeepAliveBatch asks: a snapshot
+  // may come from a leader added after this replica's last membership
+  // change (dissertation §4.1), so the Raft core decides on those.
+  void set_is_member(std::function<bool(raft::NodeId)> is_member) {
+    is_member_ = std::move(is_member);
+  }
+  // Called (on a gRPC thread) for each call refused for its sender or
+  // cluster. Set both before the server starts.
+  void set_on_refused(std::function<void()> on_refused) { on_refused_ = std::move(on_refused); }
 
   grpc::ServerReadReactor<v1::RaftBatch>* Raft(grpc::CallbackServerContext* context,
                                                v1::PeerAck* response) override;
@@ -54,6 +69,10 @@ class PeerService final : public v1::Peer::CallbackService {
   class RaftReader;
   class SnapshotReader;
 
+  // InvalidArgument when `from` is no member id or this replica.
+  absl::Status CheckSender(raft::NodeId from) const;
+  void CountRefusal() const;
+
   const uint64_t cluster_id_;
   const raft::NodeId self_;
   RaftMailbox* const mailbox_;
@@ -61,6 +80,8 @@ class PeerService final : public v1::Peer::CallbackService {
   const FaultInjection* const faults_;
   std::atomic<uint64_t> next_transfer_{1};
   KeepAliveHandler keep_alive_;
+  std::function<bool(raft::NodeId)> is_member_;
+  std::function<void()> on_refused_;
 };
 
 }  // namespace synod::server

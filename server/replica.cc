@@ -376,6 +376,14 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
           }
           state->FillHeader(response->mutable_header());
         });
+    // An empty list: a joining replica that has applied no membership yet.
+    p->peer_service->set_is_member([state](raft::NodeId id) {
+      const std::vector<v1::Member> members = state->members();
+      return members.empty() || std::any_of(members.begin(), members.end(),
+                                            [id](const v1::Member& m) { return m.id() == id; });
+    });
+    metrics::Counter* refused = p->metrics->peer_calls_refused;
+    p->peer_service->set_on_refused([refused] { refused->Inc(); });
   }
   {
     // The gRPC server has no port of its own: the listener owns the peer

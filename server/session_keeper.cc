@@ -120,6 +120,7 @@ void SessionKeeper::FollowerWork(absl::Time now) {
   }
   v1::KeepAliveBatchRequest request;
   request.set_from(state_->self());
+  request.set_cluster_id(state_->cluster_id());
   for (uint64_t id : ids) request.add_session_ids(id);
   absl::StatusOr<v1::KeepAliveBatchResponse> response =
       transport_->KeepAliveBatch(leader, request, absl::Seconds(1));
