@@ -91,6 +91,15 @@ absl::Status RawNode::CheckPeerMessage(const Message& m) const {
     return absl::InvalidArgumentError(
         absl::StrCat(name, " claims to come from node ", m.from(), " (this is node ", r.id(), ")"));
   }
+  // Every message carries its sender's term but forwarded requests, which
+  // carry none (RaftImpl::Send). The term decides what is stale: a request
+  // with one could move this node's term, a message without one would skip
+  // the check (term 0 means local in RaftImpl::Step).
+  if (IsForwardedRequest(t) != (m.term() == 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, " from node ", m.from(), " with term ", m.term(),
+        IsForwardedRequest(t) ? ": a forwarded request has none" : ": it must carry its term"));
+  }
   if (IsResponse(t) && !r.tracker().IsMember(m.from())) {
     return absl::NotFoundError(absl::StrCat(name, " from node ", m.from(), ", not a member"));
   }

@@ -76,7 +76,8 @@ class RawNode {
   //     reports (MSG_UNREACHABLE, MSG_SNAP_STATUS: ReportUnreachable and
   //     ReportSnapshot); no sender, or this node named as the sender (but
   //     for a forwarded request that comes back, see IsForwardedRequest); a
-  //     receiver other than this node.
+  //     receiver other than this node; a term on a forwarded request, or
+  //     none on any other message.
   //   NotFound: an answer (votes, acks, read index) from a node that is not
   //     a member: it counts in no quorum.
   //   FailedPrecondition: a read index answer from a node other than the

@@ -239,9 +239,21 @@ TEST_F(UntrustedPeerTest, WrongSenderOrReceiverIsRefused) {
   app_for_other.set_term(term_ + 1);
   EXPECT_TRUE(absl::IsInvalidArgument(leader_->Step(app_for_other)));
   ExpectLeaderUnchanged();
+  // Forwarded requests carry no term, every other message one.
+  Message prop_with_term = Msg(raftpb::MSG_PROP, 2);
+  prop_with_term.set_term(term_ + 4);  // would depose the leader
+  prop_with_term.add_entries()->set_data("x");
+  EXPECT_TRUE(absl::IsInvalidArgument(leader_->Step(prop_with_term)));
+  Message ack_without_term = Msg(raftpb::MSG_APP_RESP, 2);
+  ack_without_term.set_term(0);
+  EXPECT_TRUE(absl::IsInvalidArgument(leader_->Step(ack_without_term)));
+  ExpectLeaderUnchanged();
+  EXPECT_EQ(leader_->GetStatus().last_index, 2u);  // no entry from the proposal
   // A forwarded request names its originator, this node included (it may
   // come back around a leader change).
-  EXPECT_TRUE(leader_->Step(Msg(raftpb::MSG_TRANSFER_LEADER, 1)).ok());
+  Message own_transfer = Msg(raftpb::MSG_TRANSFER_LEADER, 1);
+  own_transfer.set_term(0);
+  EXPECT_TRUE(leader_->Step(own_transfer).ok());
   Message own_read = Msg(raftpb::MSG_READ_INDEX, 1);
   own_read.set_term(0);
   own_read.set_context("mine");
