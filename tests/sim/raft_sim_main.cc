@@ -39,6 +39,9 @@ ABSL_FLAG(std::string, inject_bug, "",
           "by counting replicas)");
 ABSL_FLAG(bool, expect_violation, false,
           "Succeed only if some seed reports a safety violation (proves the checker can fail)");
+ABSL_FLAG(bool, forge_messages, false,
+          "Step forged messages (no honest member sends them) into live replicas; each must be "
+          "refused");
 ABSL_FLAG(bool, stats, false, "Print aggregate statistics before the summary");
 
 namespace {
@@ -117,6 +120,7 @@ void Add(SimStats* total, const SimStats& s) {
   total->snapshots_sent += s.snapshots_sent;
   total->final_index += s.final_index;
   total->recovery_ticks = std::max(total->recovery_ticks, s.recovery_ticks);
+  total->forged += s.forged;
 }
 
 }  // namespace
@@ -127,6 +131,7 @@ int main(int argc, char** argv) {
   base.nodes = absl::GetFlag(FLAGS_nodes);
   base.steps = absl::GetFlag(FLAGS_steps);
   base.liveness_ticks = absl::GetFlag(FLAGS_liveness_ticks);
+  base.forge_messages = absl::GetFlag(FLAGS_forge_messages);
   const std::string bug = absl::GetFlag(FLAGS_inject_bug);
   if (bug == "commit_prior_term") {
     base.inject_commit_prior_term = true;
@@ -150,6 +155,7 @@ int main(int argc, char** argv) {
   std::string shape = absl::StrCat(" --nodes=", base.nodes, " --steps=", base.steps);
   if (base.liveness_ticks > 0) absl::StrAppend(&shape, " --liveness_ticks=", base.liveness_ticks);
   if (!bug.empty()) absl::StrAppend(&shape, " --inject_bug=", bug);
+  if (base.forge_messages) absl::StrAppend(&shape, " --forge_messages");
 
   int64_t failed = 0;
   int64_t safety_failed = 0;
@@ -183,7 +189,8 @@ int main(int argc, char** argv) {
               << " conf_changes=" << total.conf_changes
               << " snapshots_sent=" << total.snapshots_sent
               << " committed_entries=" << total.final_index
-              << " max_recovery_ticks=" << total.recovery_ticks << "\n";
+              << " max_recovery_ticks=" << total.recovery_ticks << " forged=" << total.forged
+              << "\n";
   }
   const bool expect = absl::GetFlag(FLAGS_expect_violation);
   if (expect) std::cout << safety_failed << " seeds violated safety (expected: at least one)\n";

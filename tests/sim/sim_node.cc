@@ -14,9 +14,27 @@ using raft::Ready;
 
 namespace {
 
+// What a refused message must leave as it was: term, vote, commit, leader,
+// role, log, election timer, transfer, and the leader's view of each peer.
+std::string StateForComparison(const raft::RawNode& core) {
+  const raft::Status st = core.GetStatus();
+  std::string s =
+      absl::StrCat(st.hard_state.term(), "/", st.hard_state.vote(), "/", st.hard_state.commit(),
+                   " lead=", st.soft_state.leader, " role=", raft::RoleName(st.soft_state.role),
+                   " last=", st.last_index, " applied=", st.applied,
+                   " elapsed=", st.election_elapsed, " transferee=", st.lead_transferee);
+  for (const raft::ProgressStatus& p : st.progress) {
+    absl::StrAppend(&s, " n", p.id, ":", p.match, "/", p.next, "/", static_cast<int>(p.state),
+                    p.recent_active ? "/active" : "");
+  }
+  return s;
+}
+
 std::string Describe(const Message& m) {
-  std::string s = absl::StrCat(raftpb::MessageType_Name(m.type()), " ", m.from(), "->", m.to(),
-                               " term=", m.term());
+  const std::string& name = raftpb::MessageType_Name(m.type());
+  std::string s =
+      absl::StrCat(name.empty() ? absl::StrCat("type_", static_cast<int>(m.type())) : name, " ",
+                   m.from(), "->", m.to(), " term=", m.term());
   switch (m.type()) {
     case raftpb::MSG_APP:
       absl::StrAppend(&s, " prev=", m.index(), "/", m.log_term(), " n=", m.entries_size(),
@@ -119,11 +137,26 @@ void SimNode::Input(std::function<void()> fn) {
   RunReady();
 }
 
-void SimNode::Deliver(Message message) {
-  Input([this, m = std::move(message)]() mutable {
+void SimNode::Deliver(Message message, std::function<void(absl::Status)> done) {
+  Input([this, m = std::move(message), done = std::move(done)]() mutable {
     if (host_->tracer().on()) Trace(absl::StrCat("recv ", Describe(m)));
+    if (!done) {
+      absl::Status s = core_->Step(std::move(m));
+      if (!s.ok() && host_->tracer().on()) Trace(absl::StrCat("step: ", s.ToString()));
+      return;
+    }
+    const std::string what = Describe(m);
+    const std::string before = StateForComparison(*core_);
+    const bool had_ready = core_->HasReady();
     absl::Status s = core_->Step(std::move(m));
-    if (!s.ok() && host_->tracer().on()) Trace(absl::StrCat("step: ", s.ToString()));
+    if (!s.ok()) {
+      if (host_->tracer().on()) Trace(absl::StrCat("step: ", s.ToString()));
+      if (StateForComparison(*core_) != before || core_->HasReady() != had_ready) {
+        Fail(absl::StrCat("n", id_, " refused ", what, " (", s.ToString(),
+                          ") but its state changed"));
+      }
+    }
+    done(s);
   });
 }
 

@@ -106,7 +106,9 @@ class SimNode {
   raft::Status status() const { return core_->GetStatus(); }
 
   // Inputs: run at once, or queued while a disk write is in flight.
-  void Deliver(raft::Message message);
+  // `done`, when set, receives Step's status (not if the replica crashes
+  // first), and a refused message must have changed nothing in the core.
+  void Deliver(raft::Message message, std::function<void(absl::Status)> done = nullptr);
   void Tick();
   // `done` receives Propose's status (never called if the replica crashes
   // first).

@@ -155,6 +155,10 @@ void Simulation::Send(const Message& m) {
   const uint64_t from_incarnation = from->second->incarnation();
   if (m.type() == raftpb::MSG_VOTE_RESP && !m.reject()) checker_.OnVote(m.from(), m.term(), m.to());
   if (m.type() == raftpb::MSG_SNAP) ++stats_.snapshots_sent;
+  if (options_.forge_messages) {
+    recent_.push_back(m);
+    if (recent_.size() > 64) recent_.pop_front();
+  }
   if (nodes_.count(m.to()) == 0 || Blocked(m.from(), m.to()) || Chance(net_.loss)) {
     Dropped(m, from_incarnation);
     return;
@@ -361,6 +365,7 @@ SimResult Simulation::Run() {
   if (operator_interval_ > 0) {
     After(Rand(1, operator_interval_) * kTickUnits, [this] { Operator(); });
   }
+  if (options_.forge_messages) After(Rand(5, 20) * kTickUnits, [this] { Forge(); });
   At(static_cast<uint64_t>(options_.steps) * kTickUnits, [this] { Heal(); });
 
   while (!events_.empty() && !done_ && !checker_.failed()) {

@@ -37,6 +37,13 @@ struct SimOptions {
   // Injects a known Raft bug into the core (Config's test-only switch):
   // commit entries of earlier terms by counting replicas (§3.6.2).
   bool inject_commit_prior_term = false;
+  // A forger on the network, during the faulty phase: random messages and
+  // mutations of real ones that no honest member sends (a type only a
+  // node's own driver reports, an unknown type, a wrong sender or receiver,
+  // an answer from a node that is not a member) are stepped into live
+  // replicas. Each must be refused and change nothing (RawNode::Step), and
+  // every other check still holds. Off: the history of a seed is unchanged.
+  bool forge_messages = false;
 };
 
 struct SimStats {
@@ -52,6 +59,7 @@ struct SimStats {
   uint64_t snapshots_sent = 0;
   uint64_t final_index = 0;     // highest committed index
   uint64_t recovery_ticks = 0;  // heal -> every member caught up
+  uint64_t forged = 0;          // forged messages stepped (forge_messages)
 };
 
 struct SimResult {

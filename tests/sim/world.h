@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -129,6 +130,10 @@ class Simulation final : public SimNode::Host {
   void TransferLeadership();
   void Heal();
 
+  // The forger (forger.cc).
+  void Forge();
+  Message ForgeBase(NodeId to);
+
   void ClientNext(int c);
   void ClientAttempt(int c, Client::Kind kind, int attempt);
   void ClientFailed(int c);
@@ -179,6 +184,10 @@ class Simulation final : public SimNode::Host {
   std::vector<ListStateMachine::Value> acked_;  // writes acknowledged to clients
   uint64_t client_timeout_ = 0;
   uint64_t client_think_ = 0;  // longest pause between two operations
+
+  // Recent messages on the network, which the forger mutates (kept only
+  // with forge_messages).
+  std::deque<Message> recent_;
 
   bool faulty_ = true;  // the nemesis phase
   uint64_t churn_until_ = 0;
