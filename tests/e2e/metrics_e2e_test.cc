@@ -234,6 +234,9 @@ TEST(MetricsE2eTest, HealthReadyAndMetricsThatMoveUnderLoad) {
     EXPECT_GT(Get(after[id], "synod_storage_apply_batch_duration_seconds_count"),
               Get(before[id], "synod_storage_apply_batch_duration_seconds_count"))
         << id;
+    // Members of one healthy cluster refuse nothing of each other.
+    EXPECT_EQ(Get(after[id], "synod_peer_refused_total{what=raft_link}"), 0) << id;
+    EXPECT_EQ(Get(after[id], "synod_peer_refused_total{what=peer_rpc}"), 0) << id;
   }
 }
 
