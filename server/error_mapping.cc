@@ -35,10 +35,13 @@ grpc::StatusCode GrpcCodeFor(v1::ErrorCode code) {
     case v1::INVALID_ARGUMENT:
       return grpc::StatusCode::INVALID_ARGUMENT;
     case v1::COMPACTED:
+    case v1::REVISION_AHEAD:
       return grpc::StatusCode::OUT_OF_RANGE;
     case v1::AUTH_FAILED:
       return grpc::StatusCode::UNAUTHENTICATED;
     case v1::WATCH_OVERFLOW:
+    case v1::RESOURCE_EXHAUSTED:
+    case v1::TOO_MANY_WATCHES:
       return grpc::StatusCode::RESOURCE_EXHAUSTED;
     case v1::DEADLINE_EXCEEDED:
       return grpc::StatusCode::DEADLINE_EXCEEDED;

@@ -10,9 +10,10 @@
 //   NOT_EMPTY, NO_CHILDREN_FOR_EPHEMERALS, SESSION_EXPIRED,
 //   EPHEMERAL_NEEDS_SESSION, UNSAFE_MEMBERSHIP_CHANGE -> FAILED_PRECONDITION
 //   INVALID_PATH, TOO_LARGE, TOO_MANY_OPS, INVALID_ARGUMENT -> INVALID_ARGUMENT
-//   COMPACTED                                     -> OUT_OF_RANGE
+//   COMPACTED, REVISION_AHEAD                     -> OUT_OF_RANGE
 //   AUTH_FAILED                                   -> UNAUTHENTICATED
-//   WATCH_OVERFLOW                                -> RESOURCE_EXHAUSTED
+//   WATCH_OVERFLOW, RESOURCE_EXHAUSTED,
+//   TOO_MANY_WATCHES                              -> RESOURCE_EXHAUSTED
 //   DEADLINE_EXCEEDED                             -> DEADLINE_EXCEEDED
 //   DATA_LOSS                                     -> DATA_LOSS
 //   INTERNAL (and unknown codes)                  -> INTERNAL

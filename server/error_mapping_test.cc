@@ -18,6 +18,9 @@ TEST(ErrorMappingTest, StyleTable) {
   EXPECT_EQ(GrpcCodeFor(v1::INVALID_PATH), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(GrpcCodeFor(v1::TOO_LARGE), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(GrpcCodeFor(v1::COMPACTED), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(GrpcCodeFor(v1::REVISION_AHEAD), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(GrpcCodeFor(v1::RESOURCE_EXHAUSTED), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(GrpcCodeFor(v1::TOO_MANY_WATCHES), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(GrpcCodeFor(v1::DEADLINE_EXCEEDED), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_EQ(GrpcCodeFor(v1::DATA_LOSS), grpc::StatusCode::DATA_LOSS);
   EXPECT_EQ(GrpcCodeFor(static_cast<v1::ErrorCode>(999)), grpc::StatusCode::INTERNAL);

@@ -45,7 +45,7 @@ Message LastRequest(const FakeCluster& cluster, const std::string& method) {
 }
 
 TEST(ErrorCodes, NamesRoundTripAndMapToCanonicalCodes) {
-  for (int i = 0; i <= static_cast<int>(ErrorCode::kEphemeralNeedsSession); ++i) {
+  for (int i = 0; i <= static_cast<int>(ErrorCode::kTooManyWatches); ++i) {
     const auto code = static_cast<ErrorCode>(i);
     EXPECT_EQ(ErrorCodeFromName(ErrorCodeName(code)), code) << i;
   }

@@ -124,7 +124,7 @@ void ToProto(const Stat& s, v1::Stat* out) {
 
 ErrorCode FromProto(v1::ErrorCode code) {
   const int value = static_cast<int>(code);
-  if (value < 0 || value > static_cast<int>(ErrorCode::kEphemeralNeedsSession)) {
+  if (value < 0 || value > static_cast<int>(ErrorCode::kTooManyWatches)) {
     return ErrorCode::kUnknown;
   }
   return static_cast<ErrorCode>(value);

@@ -21,7 +21,7 @@ struct CodeInfo {
   absl::StatusCode status;
 };
 
-// Indexed by the wire value (0..26).
+// Indexed by the wire value (0..29).
 constexpr CodeInfo kCodes[] = {
     {ErrorCode::kOk, "OK", absl::StatusCode::kOk},
     {ErrorCode::kNoNode, "NO_NODE", absl::StatusCode::kNotFound},
@@ -57,6 +57,9 @@ constexpr CodeInfo kCodes[] = {
     {ErrorCode::kWatchOverflow, "WATCH_OVERFLOW", absl::StatusCode::kResourceExhausted},
     {ErrorCode::kEphemeralNeedsSession, "EPHEMERAL_NEEDS_SESSION",
      absl::StatusCode::kFailedPrecondition},
+    {ErrorCode::kResourceExhausted, "RESOURCE_EXHAUSTED", absl::StatusCode::kResourceExhausted},
+    {ErrorCode::kRevisionAhead, "REVISION_AHEAD", absl::StatusCode::kOutOfRange},
+    {ErrorCode::kTooManyWatches, "TOO_MANY_WATCHES", absl::StatusCode::kResourceExhausted},
 };
 constexpr int kNumCodes = sizeof(kCodes) / sizeof(kCodes[0]);
 static_assert(static_cast<int>(kCodes[kNumCodes - 1].code) == kNumCodes - 1);

@@ -82,6 +82,9 @@ enum class ErrorCode : int {
   kUnsafeMembershipChange = 24,
   kWatchOverflow = 25,
   kEphemeralNeedsSession = 26,
+  kResourceExhausted = 27,
+  kRevisionAhead = 28,
+  kTooManyWatches = 29,
   // Not a wire code: the server sent one this client does not know, or the
   // failure happened in the client (e.g. CANCELLED at shutdown).
   kUnknown = 1000,
