@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/log.h"
 
@@ -23,8 +24,9 @@ uint64_t RandomStart() {
 
 }  // namespace
 
-RequestTracker::RequestTracker()
-    : next_id_(RandomStart()), deadline_thread_([this] {
+RequestTracker::RequestTracker(const Limits& limits)
+    : limits_(limits),
+      next_id_(RandomStart()), deadline_thread_([this] {
         NameThread("synod-deadline");
         DeadlineLoop();
       }) {}
@@ -32,20 +34,34 @@ RequestTracker::RequestTracker()
 RequestTracker::~RequestTracker() { Stop(); }
 
 uint64_t RequestTracker::Register(absl::Time deadline, Callback callback,
-                                  v1::ErrorCode on_timeout_code) {
+                                  v1::ErrorCode on_timeout_code, Admission admission) {
+  Outcome outcome;
   {
     absl::MutexLock lock(&mu_);
-    if (!stopped_) {
+    const bool over = !pending_.empty() && (pending_.size() >= limits_.max_requests ||
+                                            pending_bytes_ + admission.bytes > limits_.max_bytes);
+    if (stopped_) {
+      outcome.code = v1::UNAVAILABLE;
+      outcome.message = "replica is shutting down";
+    } else if (over && !admission.admitted) {
+      ++refused_;
+      outcome.code = v1::RESOURCE_EXHAUSTED;
+      outcome.message = pending_.size() >= limits_.max_requests
+                            ? absl::StrCat("replica overloaded: ", pending_.size(),
+                                           " requests pending (--max_pending_requests); retry "
+                                           "later")
+                            : absl::StrCat("replica overloaded: ", pending_bytes_,
+                                           " bytes of requests pending (--max_pending_mb); "
+                                           "retry later");
+    } else {
       const uint64_t id = next_id_++;
       if (next_id_ == 0) next_id_ = 1;
       by_deadline_.insert({deadline, id});
-      pending_.emplace(id, Entry{deadline, std::move(callback), on_timeout_code});
+      pending_.emplace(id, Entry{deadline, std::move(callback), on_timeout_code, admission.bytes});
+      pending_bytes_ += admission.bytes;
       return id;
     }
   }
-  Outcome outcome;
-  outcome.code = v1::UNAVAILABLE;
-  outcome.message = "replica is shutting down";
   callback(outcome);
   return 0;
 }
@@ -58,6 +74,7 @@ bool RequestTracker::Complete(uint64_t id, const Outcome& outcome) {
     if (it == pending_.end()) return false;
     by_deadline_.erase({it->second.deadline, id});
     callback = std::move(it->second.callback);
+    pending_bytes_ -= it->second.bytes;
     pending_.erase(it);
   }
   callback(outcome);
@@ -74,6 +91,16 @@ size_t RequestTracker::size() const {
   return pending_.size();
 }
 
+size_t RequestTracker::bytes() const {
+  absl::MutexLock lock(&mu_);
+  return pending_bytes_;
+}
+
+uint64_t RequestTracker::refused() const {
+  absl::MutexLock lock(&mu_);
+  return refused_;
+}
+
 void RequestTracker::DeadlineLoop() {
   while (true) {
     std::vector<std::pair<Callback, v1::ErrorCode>> expired;
@@ -86,6 +113,7 @@ void RequestTracker::DeadlineLoop() {
         by_deadline_.erase(by_deadline_.begin());
         auto it = pending_.find(id);
         expired.emplace_back(std::move(it->second.callback), it->second.on_timeout);
+        pending_bytes_ -= it->second.bytes;
         pending_.erase(it);
       }
       if (expired.empty()) {
@@ -119,6 +147,7 @@ void RequestTracker::Stop() {
     absl::MutexLock lock(&mu_);
     stopped_ = true;
     pending.swap(pending_);
+    pending_bytes_ = 0;
     by_deadline_.clear();
   }
   if (deadline_thread_.joinable()) deadline_thread_.join();

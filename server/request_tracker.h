@@ -9,6 +9,13 @@
 // completing thread outside the lock and must not block (they finish a gRPC
 // reactor).
 //
+// Admission control: at most Limits::max_requests requests, holding at most
+// Limits::max_bytes of request data, are pending at once. A request beyond
+// either bound is refused at once with RESOURCE_EXHAUSTED (the replica sheds
+// load instead of queueing it: its memory stays bounded and the client learns
+// at once to back off). One request is always let in, however large, so a
+// request under the size limit never starves.
+//
 // Thread-safe. Owns one deadline thread (joined by Stop).
 #pragma once
 
@@ -35,25 +42,50 @@ struct Outcome {
   const v1::CommandResult* result = nullptr;
 };
 
+// RequestTracker's bounds (see its comment).
+struct RequestTrackerLimits {
+  size_t max_requests = 10000;
+  size_t max_bytes = 64 << 20;
+};
+
+// How a request enters a RequestTracker.
+struct RequestAdmission {
+  // Request data it holds while pending (a write's command), counted
+  // against RequestTrackerLimits::max_bytes.
+  size_t bytes = 0;
+  // A later stage of a request admitted before (a linearizable read
+  // waiting for its index to apply): counted, never refused by the bound.
+  bool admitted = false;
+};
+
 class RequestTracker {
  public:
   using Callback = std::function<void(const Outcome&)>;
 
-  RequestTracker();
+  using Limits = RequestTrackerLimits;
+  using Admission = RequestAdmission;
+
+  explicit RequestTracker(const Limits& limits = Limits());
   ~RequestTracker();
   RequestTracker(const RequestTracker&) = delete;
   RequestTracker& operator=(const RequestTracker&) = delete;
 
   // Registers a request; `on_timeout_code` is what it completes with at
   // its deadline (DEADLINE_EXCEEDED for writes: outcome unknown). Returns
-  // its id (never 0). After Stop, the callback runs at once with UNAVAILABLE
-  // and 0 is returned.
+  // its id (never 0). Beyond the bounds (see the class comment) the
+  // callback runs at once with RESOURCE_EXHAUSTED, after Stop with
+  // UNAVAILABLE, and 0 is returned.
   uint64_t Register(absl::Time deadline, Callback callback,
-                    v1::ErrorCode on_timeout_code = v1::DEADLINE_EXCEEDED);
+                    v1::ErrorCode on_timeout_code = v1::DEADLINE_EXCEEDED,
+                    Admission admission = Admission());
   // Completes `id` if still pending. Returns true if this call completed it.
   bool Complete(uint64_t id, const Outcome& outcome);
   bool Pending(uint64_t id) const;
   size_t size() const;
+  // Request data held by pending requests.
+  size_t bytes() const;
+  // Requests refused by the bounds, ever.
+  uint64_t refused() const;
 
   // Completes every pending request with UNAVAILABLE and joins the deadline
   // thread. Idempotent.
@@ -64,9 +96,11 @@ class RequestTracker {
     absl::Time deadline;
     Callback callback;
     v1::ErrorCode on_timeout;
+    size_t bytes;
   };
   void DeadlineLoop();
 
+  const Limits limits_;
   mutable absl::Mutex mu_;
   // Starts at a random value: ids travel in log entries (origin_request),
   // and an entry proposed before a restart may apply after it; a fresh
@@ -74,6 +108,9 @@ class RequestTracker {
   uint64_t next_id_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::map<uint64_t, Entry> pending_ ABSL_GUARDED_BY(mu_);
+  // Invariant: the sum of pending_[*].bytes.
+  size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<std::pair<absl::Time, uint64_t>> by_deadline_ ABSL_GUARDED_BY(mu_);
   std::thread deadline_thread_;
 };

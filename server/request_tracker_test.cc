@@ -1,6 +1,7 @@
 #include "server/request_tracker.h"
 
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -88,6 +89,95 @@ TEST(RequestTrackerTest, ConcurrentCompletersFinishEachRequestOnce) {
   for (auto& t : threads) t.join();
   ASSERT_TRUE(WaitUntil([&] { return tracker.size() == 0; }, absl::Seconds(10)));
   EXPECT_EQ(calls.load(), kRequests);
+}
+
+TEST(RequestTrackerTest, RefusesBeyondMaxRequestsAtOnce) {
+  RequestTracker::Limits limits;
+  limits.max_requests = 3;
+  RequestTracker tracker(limits);
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(tracker.Register(absl::Now() + absl::Hours(1), [](const Outcome&) {}));
+    ASSERT_NE(ids.back(), 0u);
+  }
+  std::optional<Outcome> refused;
+  EXPECT_EQ(tracker.Register(absl::Now() + absl::Hours(1),
+                             [&](const Outcome& o) { refused = o; }),
+            0u);
+  // Answered before Register returned: nothing was queued.
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->code, v1::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(tracker.size(), 3u);
+  EXPECT_EQ(tracker.refused(), 1u);
+  // A finished request makes room again.
+  EXPECT_TRUE(tracker.Complete(ids[0], Outcome()));
+  EXPECT_NE(tracker.Register(absl::Now() + absl::Hours(1), [](const Outcome&) {}), 0u);
+}
+
+TEST(RequestTrackerTest, RefusesBeyondMaxBytesButAlwaysAdmitsOne) {
+  RequestTracker::Limits limits;
+  limits.max_bytes = 1000;
+  RequestTracker tracker(limits);
+  RequestTracker::Admission big;
+  big.bytes = 5000;
+  // Alone, a request larger than the bound still goes through.
+  const uint64_t first =
+      tracker.Register(absl::Now() + absl::Hours(1), [](const Outcome&) {}, v1::DEADLINE_EXCEEDED,
+                       big);
+  ASSERT_NE(first, 0u);
+  EXPECT_EQ(tracker.bytes(), 5000u);
+  RequestTracker::Admission small;
+  small.bytes = 10;
+  v1::ErrorCode code = v1::OK;
+  EXPECT_EQ(tracker.Register(
+                absl::Now() + absl::Hours(1), [&](const Outcome& o) { code = o.code; },
+                v1::DEADLINE_EXCEEDED, small),
+            0u);
+  EXPECT_EQ(code, v1::RESOURCE_EXHAUSTED);
+  ASSERT_TRUE(tracker.Complete(first, Outcome()));
+  EXPECT_EQ(tracker.bytes(), 0u);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_NE(tracker.Register(absl::Now() + absl::Hours(1), [](const Outcome&) {},
+                               v1::DEADLINE_EXCEEDED, small),
+              0u)
+        << i;
+  }
+  EXPECT_EQ(tracker.Register(
+                absl::Now() + absl::Hours(1), [&](const Outcome& o) { code = o.code; },
+                v1::DEADLINE_EXCEEDED, small),
+            0u);
+  EXPECT_EQ(tracker.bytes(), 1000u);
+}
+
+TEST(RequestTrackerTest, AdmittedStageIsNeverRefused) {
+  RequestTracker::Limits limits;
+  limits.max_requests = 1;
+  RequestTracker tracker(limits);
+  ASSERT_NE(tracker.Register(absl::Now() + absl::Hours(1), [](const Outcome&) {}), 0u);
+  RequestTracker::Admission later;
+  later.admitted = true;
+  EXPECT_NE(tracker.Register(absl::Now() + absl::Hours(1), [](const Outcome&) {},
+                             v1::DEADLINE_EXCEEDED, later),
+            0u);
+  EXPECT_EQ(tracker.size(), 2u);
+}
+
+TEST(RequestTrackerTest, DeadlineAndStopReleaseTheirBytes) {
+  RequestTracker::Limits limits;
+  limits.max_bytes = 100;
+  RequestTracker tracker(limits);
+  RequestTracker::Admission a;
+  a.bytes = 60;
+  std::atomic<int> expired{0};
+  tracker.Register(absl::Now() + absl::Milliseconds(10), [&](const Outcome&) { expired++; },
+                   v1::DEADLINE_EXCEEDED, a);
+  ASSERT_TRUE(WaitUntil([&] { return expired.load() == 1; }, absl::Seconds(10)));
+  EXPECT_EQ(tracker.bytes(), 0u);
+  ASSERT_NE(tracker.Register(absl::Now() + absl::Hours(1), [](const Outcome&) {},
+                             v1::DEADLINE_EXCEEDED, a),
+            0u);
+  tracker.Stop();
+  EXPECT_EQ(tracker.bytes(), 0u);
 }
 
 }  // namespace
