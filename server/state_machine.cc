@@ -63,11 +63,12 @@ void StateMachine::Enqueue(ApplyWork work) {
   queue_.push_back(std::move(work));
 }
 
-void StateMachine::WaitApplied(uint64_t index, std::function<void()> run, bool inline_ok) {
+void StateMachine::WaitApplied(uint64_t index, std::function<void()> run, bool inline_ok,
+                               uint64_t key) {
   {
     absl::MutexLock lock(&mu_);
     if (applied_ < index) {
-      waits_.emplace(index, std::move(run));
+      waits_.emplace(index, Wait{key, std::move(run)});
       return;
     }
     if (!inline_ok) {
@@ -76,6 +77,23 @@ void StateMachine::WaitApplied(uint64_t index, std::function<void()> run, bool i
     }
   }
   run();
+}
+
+void StateMachine::CancelWait(uint64_t index, uint64_t key) {
+  if (key == 0) return;
+  absl::MutexLock lock(&mu_);
+  auto [begin, end] = waits_.equal_range(index);
+  for (auto it = begin; it != end; ++it) {
+    if (it->second.key == key) {
+      waits_.erase(it);
+      return;
+    }
+  }
+}
+
+size_t StateMachine::pending_waits() const {
+  absl::MutexLock lock(&mu_);
+  return waits_.size();
 }
 
 uint64_t StateMachine::applied() const {
@@ -91,7 +109,7 @@ std::vector<std::function<void()>> StateMachine::SetApplied(uint64_t index) {
   applied_ = index;
   state_->set_applied(index);
   auto end = waits_.upper_bound(index);
-  for (auto it = waits_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+  for (auto it = waits_.begin(); it != end; ++it) ready.push_back(std::move(it->second.run));
   waits_.erase(waits_.begin(), end);
   return ready;
 }

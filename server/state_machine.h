@@ -114,8 +114,15 @@ class StateMachine {
   // calling thread (inline_ok) or soon on the reply thread (!inline_ok: the
   // raft thread must not spend its time on reads). Waits still pending at
   // Stop are dropped (their requests are completed by the tracker's
-  // shutdown).
-  void WaitApplied(uint64_t index, std::function<void()> run, bool inline_ok = true);
+  // shutdown). A nonzero `key` names the wait for CancelWait.
+  void WaitApplied(uint64_t index, std::function<void()> run, bool inline_ok = true,
+                   uint64_t key = 0);
+  // Drops the wait made with (index, key) if it has not run: its request
+  // ended (deadline passed), and a wait for an index this replica may reach
+  // much later, or never, must not be held until then.
+  void CancelWait(uint64_t index, uint64_t key);
+  // Waits not yet released.
+  size_t pending_waits() const;
 
   uint64_t applied() const;
 
@@ -143,7 +150,11 @@ class StateMachine {
   size_t queued_entries_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
-  std::multimap<uint64_t, std::function<void()>> waits_ ABSL_GUARDED_BY(mu_);
+  struct Wait {
+    uint64_t key;  // 0: not cancellable
+    std::function<void()> run;
+  };
+  std::multimap<uint64_t, Wait> waits_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
   // Completes requests and runs reads, in order (see the class comment).
   WorkerThread replies_;

@@ -1,9 +1,11 @@
 #include "server/services/request_flow.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 namespace synod::server {
@@ -29,8 +31,11 @@ void RequestFlow::Write(absl::Time deadline, v1::Command command, RequestTracker
     done(outcome);
     return;
   }
-  const uint64_t id = tracker_->Register(deadline, std::move(done), v1::DEADLINE_EXCEEDED);
-  if (id == 0) return;  // already completed (shutdown)
+  RequestTracker::Admission admission;
+  admission.bytes = command.ByteSizeLong();
+  const uint64_t id =
+      tracker_->Register(deadline, std::move(done), v1::DEADLINE_EXCEEDED, admission);
+  if (id == 0) return;  // already completed (overload, shutdown)
   command.set_origin_request(id);
   driver_->Propose(std::move(command));
 }
@@ -48,22 +53,45 @@ uint64_t RequestFlow::Track(absl::Time deadline, RequestTracker::Callback done,
 }
 
 void RequestFlow::WaitApplied(absl::Time deadline, uint64_t index, std::function<void()> read,
-                              RequestTracker::Callback fail) {
+                              RequestTracker::Callback fail, bool admitted) {
   if (state_machine_->applied() >= index) {
     read();
     return;
   }
-  auto run = [read = std::move(read), fail = std::move(fail)](const Outcome& o) {
+  const uint64_t known = std::max<uint64_t>(state_->commit(), state_machine_->applied());
+  if (index > known && index - known > max_revision_ahead_) {
+    Outcome outcome;
+    outcome.code = v1::REVISION_AHEAD;
+    outcome.message = absl::StrCat("min_revision ", index, " is more than ", max_revision_ahead_,
+                                   " beyond the commit index ", known,
+                                   " this replica knows (--max_revision_ahead)");
+    fail(outcome);
+    return;
+  }
+  // The wait is named by the request's tracker id, known once registered;
+  // whichever of the request's end and the wait's start comes second
+  // removes the wait.
+  StateMachine* state_machine = state_machine_;
+  auto key = std::make_shared<std::atomic<uint64_t>>(0);
+  auto run = [read = std::move(read), fail = std::move(fail), state_machine, index,
+              key](const Outcome& o) {
     if (o.code == v1::OK) {
       read();
-    } else {
-      fail(o);
+      return;
     }
+    state_machine->CancelWait(index, key->load());
+    fail(o);
   };
-  const uint64_t id = tracker_->Register(deadline, std::move(run), v1::DEADLINE_EXCEEDED);
+  RequestTracker::Admission admission;
+  admission.admitted = admitted;
+  const uint64_t id =
+      tracker_->Register(deadline, std::move(run), v1::DEADLINE_EXCEEDED, admission);
   if (id == 0) return;
+  key->store(id);
   RequestTracker* tracker = tracker_;
-  state_machine_->WaitApplied(index, [tracker, id] { tracker->Complete(id, Outcome{}); });
+  state_machine_->WaitApplied(
+      index, [tracker, id] { tracker->Complete(id, Outcome{}); }, /*inline_ok=*/true, id);
+  if (!tracker_->Pending(id)) state_machine_->CancelWait(index, id);
 }
 
 void RequestFlow::Read(absl::Time deadline, const v1::ReadOptions& options,
@@ -78,7 +106,7 @@ void RequestFlow::Read(absl::Time deadline, const v1::ReadOptions& options,
   const uint64_t min_revision = options.min_revision();
   switch (options.consistency()) {
     case v1::SERIALIZABLE:
-      WaitApplied(deadline, min_revision, std::move(read), std::move(fail));
+      WaitApplied(deadline, min_revision, std::move(read), std::move(fail), /*admitted=*/false);
       return;
     case v1::LINEARIZABLE:
       break;
@@ -99,7 +127,7 @@ void RequestFlow::Read(absl::Time deadline, const v1::ReadOptions& options,
       fail(o);
       return;
     }
-    WaitApplied(deadline, min_revision, std::move(read), std::move(fail));
+    WaitApplied(deadline, min_revision, std::move(read), std::move(fail), /*admitted=*/true);
   };
   const uint64_t id = tracker_->Register(deadline, std::move(after_index), v1::DEADLINE_EXCEEDED);
   if (id == 0) return;

@@ -10,7 +10,13 @@
 // Reads: SERIALIZABLE runs at once on the calling thread; min_revision waits
 // until this replica applied that revision; LINEARIZABLE waits for a
 // ReadIndex (§6.4) and then until applied up to it. A read never waits past
-// its deadline.
+// its deadline, and its wait goes with it. A min_revision more than
+// max_revision_ahead beyond the commit index this replica knows is refused
+// with REVISION_AHEAD instead of waited for: no replica of a healthy
+// cluster is that far behind, so the revision was not issued by it.
+//
+// Every waiting request counts against the tracker's bounds: beyond them it
+// is refused with RESOURCE_EXHAUSTED (admission control, request_tracker.h).
 //
 // The deadline is the client's, capped by the server's request timeout.
 // Nothing here blocks: callers are gRPC callback handlers.
@@ -35,12 +41,16 @@ class RequestFlow {
  public:
   // Not owned; all outlive this object.
   RequestFlow(ReplicaState* state, RequestTracker* tracker, RaftDriver* driver,
-              StateMachine* state_machine, absl::Duration max_request_time)
+              StateMachine* state_machine, absl::Duration max_request_time,
+              uint64_t max_revision_ahead = kDefaultMaxRevisionAhead)
       : state_(state),
         tracker_(tracker),
         driver_(driver),
         state_machine_(state_machine),
-        max_request_time_(max_request_time) {}
+        max_request_time_(max_request_time),
+        max_revision_ahead_(max_revision_ahead) {}
+
+  static constexpr uint64_t kDefaultMaxRevisionAhead = 100000;
 
   // min(client deadline, now + max request time).
   absl::Time Deadline(const grpc::CallbackServerContext* context) const;
@@ -62,15 +72,18 @@ class RequestFlow {
   ReplicaState* state() const { return state_; }
 
  private:
-  // Runs `read` when applied >= index, or `fail` at the deadline.
+  // Runs `read` when applied >= index, or `fail` at the deadline (or with
+  // REVISION_AHEAD, RESOURCE_EXHAUSTED). `admitted`: a later stage of a
+  // request already admitted.
   void WaitApplied(absl::Time deadline, uint64_t index, std::function<void()> read,
-                   RequestTracker::Callback fail);
+                   RequestTracker::Callback fail, bool admitted);
 
   ReplicaState* const state_;
   RequestTracker* const tracker_;
   RaftDriver* const driver_;
   StateMachine* const state_machine_;
   const absl::Duration max_request_time_;
+  const uint64_t max_revision_ahead_;
 };
 
 }  // namespace synod::server
