@@ -2,7 +2,9 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/error_mapping.h"
 
 namespace synod::server {
 namespace {
@@ -86,13 +88,30 @@ void PipelineStream::OnReadDone(bool ok) {
   std::shared_ptr<PipelineStream> self = shared_from_this();
   for (int i = 0; i < n; ++i) {
     auto call = std::make_shared<Call>(self, std::move(*request_.mutable_calls(i)));
-    handler_(call->call(), call->reply(), Replier(call));
+    bool refuse = false;
+    {
+      // unanswered_ counts this call and the n - i - 1 after it, not yet
+      // served: they do not count against the bound.
+      absl::MutexLock lock(&mu_);
+      const size_t unserved = static_cast<size_t>(n - i);
+      refuse = unanswered_ - unserved + queued_replies_ >= kMaxInFlight ||
+               queued_bytes_ >= kMaxQueuedBytes;
+    }
+    if (refuse) {
+      Replier(call).Finish(ToGrpcStatus(
+          v1::RESOURCE_EXHAUSTED,
+          absl::StrCat("this pipeline stream has ", kMaxInFlight,
+                       " calls in flight or their replies unread; read replies before sending "
+                       "more")));
+    } else {
+      handler_(call->call(), call->reply(), Replier(call));
+    }
   }
   request_.Clear();
   {
     absl::MutexLock lock(&mu_);
     if (finished_ || half_closed_) return;
-    if (unanswered_ >= kMaxUnanswered) {
+    if (Full()) {
       read_paused_ = true;  // Pump resumes reading as answers leave
       return;
     }
@@ -128,6 +147,8 @@ void PipelineStream::Answer(v1::PipelineReply* reply, const grpc::Status& status
     }
     queued_.back().add_replies()->Swap(reply);
     back_bytes_ += bytes;
+    ++queued_replies_;
+    queued_bytes_ += bytes;
     --unanswered_;
     if (flush_deferred_) return;  // the open ReplyBatch flushes this stream
     if (ReplyBatch::Defer(shared_from_this())) {
@@ -182,6 +203,9 @@ void PipelineStream::Pump() {
         response_ = std::move(queued_.front());
         queued_.pop_front();
         if (queued_.empty()) back_bytes_ = 0;
+        // Handed to gRPC: the reply no longer waits in this stream.
+        queued_replies_ -= static_cast<size_t>(response_.replies_size());
+        for (const v1::PipelineReply& r : response_.replies()) queued_bytes_ -= r.ByteSizeLong();
         write_in_flight_ = true;
         write = true;
       } else if (!starting_read_ && (end_ || (half_closed_ && unanswered_ == 0))) {
@@ -189,7 +213,7 @@ void PipelineStream::Pump() {
         finish = end_.value_or(grpc::Status::OK);
       }
     }
-    if (!finished_ && read_paused_ && !half_closed_ && unanswered_ < kMaxUnanswered) {
+    if (!finished_ && read_paused_ && !half_closed_ && !Full()) {
       read_paused_ = false;
       starting_read_ = true;
       read = true;

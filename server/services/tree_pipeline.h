@@ -1,12 +1,20 @@
 // PipelineStream: one Tree.Pipeline call, a stream of tree calls answered
 // in any order.
 //
-// Promises: every call read is handed to the handler once and answered once
-// (unless the client went away first); replies that are ready while a write
-// is in flight, or within one ReplyBatch, leave together in the next message (at most 1 MiB of
-// them, so a message stays well under gRPC's 4 MiB default); the stream stops reading while 1,024
-// calls are unanswered (flow control back to the client) and finishes OK once the client
-// half-closed and everything is answered and written.
+// Promises: every call read is answered once (unless the client went away
+// first); replies that are ready while a write is in flight, or within one
+// ReplyBatch, leave together in the next message (at most 1 MiB of them, so
+// a message stays well under gRPC's 4 MiB default); the stream finishes OK
+// once the client half-closed and everything is answered and written.
+//
+// Bounded: a call counts from when it is read until its reply is handed to
+// gRPC (unanswered, or answered and queued behind a write: a client that
+// sends without reading its replies fills the queue). While kMaxInFlight
+// calls count, or kMaxQueuedBytes of replies wait, the stream stops reading
+// (flow control back to the client); calls that arrive beyond that in one
+// message are answered at once with RESOURCE_EXHAUSTED instead of being
+// served, so one message of small calls cannot make a replica build an
+// unbounded number of replies.
 //
 // Lifetime: owned by itself from Open until OnDone, and by each unanswered
 // call (a write applied after the client left finds the stream finished and
@@ -43,7 +51,8 @@ class PipelineStream final
   using Handler =
       std::function<void(const v1::PipelineCall& call, v1::PipelineReply* reply, Replier replier)>;
 
-  static constexpr size_t kMaxUnanswered = 1024;
+  static constexpr size_t kMaxInFlight = 1024;
+  static constexpr size_t kMaxQueuedBytes = 16 << 20;
   static constexpr size_t kMaxReplyBytes = 1 << 20;
 
   // Starts reading; gRPC owns the returned reactor until OnDone. `metrics`
@@ -71,6 +80,13 @@ class PipelineStream final
   void End(grpc::Status status);
   // Starts the next write, a paused read, or Finish, as the state allows.
   void Pump();
+  // Calls counted against kMaxInFlight, and whether the stream is full.
+  size_t InFlight() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return unanswered_ + queued_replies_;
+  }
+  bool Full() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return InFlight() >= kMaxInFlight || queued_bytes_ >= kMaxQueuedBytes;
+  }
   // StartRead, decided under mu_ (starting_read_ set), started outside it;
   // Finish waits for it, so no read starts on a finished call.
   void StartReadOutsideLock();
@@ -85,9 +101,12 @@ class PipelineStream final
   std::deque<v1::PipelineResponse> queued_ ABSL_GUARDED_BY(mu_);
   size_t back_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // encoded size of queued_.back()
   size_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;
+  // Replies in queued_ and their encoded bytes.
+  size_t queued_replies_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool flush_deferred_ ABSL_GUARDED_BY(mu_) = false;      // a ReplyBatch will Flush
-  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;         // too many unanswered: not reading
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;         // Full(): not reading
   bool starting_read_ ABSL_GUARDED_BY(mu_) = false;       // a StartRead is about to be made
   bool half_closed_ ABSL_GUARDED_BY(mu_) = false;         // the client sends no more calls
   std::optional<grpc::Status> end_ ABSL_GUARDED_BY(mu_);  // set: finish when idle

@@ -29,7 +29,8 @@ using ::synod::testing::TempDir;
 using ::synod::testing::WaitUntil;
 using Stream = grpc::ClientReaderWriter<v1::PipelineRequest, v1::PipelineResponse>;
 
-constexpr uint64_t kFarRevision = uint64_t{1} << 40;  // never applied in a test
+// Never applied in a test, and within --max_revision_ahead, so waited for.
+constexpr uint64_t kFarRevision = 50000;
 
 class TreePipelineTest : public ::testing::Test {
  protected:
@@ -177,7 +178,7 @@ TEST_F(TreePipelineTest, StopsReadingWhileTooManyCallsAreUnanswered) {
   auto stream = Open(&ctx);
   // More waiting calls than a stream may have unanswered, then a read that
   // would be answered at once if it were read.
-  const size_t waiting = PipelineStream::kMaxUnanswered + 10;
+  const size_t waiting = PipelineStream::kMaxInFlight + 10;
   v1::PipelineRequest req;
   for (size_t i = 1; i <= waiting; ++i) {
     v1::PipelineCall* call = Add(&req, i);
@@ -198,7 +199,7 @@ TEST_F(TreePipelineTest, StopsReadingWhileTooManyCallsAreUnanswered) {
   ASSERT_EQ(got.size(), waiting + 1);
   // The quick read was read only once enough waiting calls had timed out.
   const auto quick_at = std::find(order.begin(), order.end(), waiting + 1) - order.begin();
-  EXPECT_GE(static_cast<size_t>(quick_at), waiting + 1 - PipelineStream::kMaxUnanswered);
+  EXPECT_GE(static_cast<size_t>(quick_at), waiting + 1 - PipelineStream::kMaxInFlight);
   EXPECT_EQ(got[waiting + 1].status_code(), grpc::StatusCode::OK);
   EXPECT_EQ(got[1].status_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_TRUE(stream->Finish().ok());
@@ -229,6 +230,57 @@ TEST_F(TreePipelineTest, AClientThatLeavesWithCallsUnansweredHarmsNothing) {
   std::map<uint64_t, v1::PipelineReply> got = ReadReplies(stream.get(), 1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[1].status_code(), grpc::StatusCode::OK) << got[1].status_message();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(TreePipelineTest, AClientThatDoesNotReadItsRepliesIsRefusedNotBuffered) {
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::CreateRequest create;
+    create.mutable_op()->set_path("/big");
+    create.mutable_op()->set_data(std::string(512 << 10, 'x'));
+    v1::CreateResponse created;
+    ASSERT_TRUE(tree_->Create(&ctx, create, &created).ok());
+  }
+  grpc::ClientContext ctx;
+  auto stream = Open(&ctx);
+  // 100 MiB of replies asked for in one message, none read meanwhile: far
+  // more than the stream may hold (kMaxQueuedBytes) or gRPC's flow-control
+  // window takes.
+  constexpr int kCalls = 200;
+  v1::PipelineRequest req;
+  for (int i = 1; i <= kCalls; ++i) {
+    v1::GetRequest* get = Add(&req, i)->mutable_get();
+    get->set_path("/big");
+    get->mutable_read()->set_consistency(v1::SERIALIZABLE);
+  }
+  ASSERT_TRUE(stream->Write(req));
+  std::map<uint64_t, v1::PipelineReply> got = ReadReplies(stream.get(), kCalls);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kCalls));  // each answered once
+  int ok = 0;
+  int refused = 0;
+  for (const auto& [id, reply] : got) {
+    if (reply.status_code() == grpc::StatusCode::OK) {
+      ++ok;
+    } else {
+      EXPECT_EQ(reply.status_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << reply.status_message();
+      EXPECT_EQ(reply.status_message().rfind("RESOURCE_EXHAUSTED", 0), 0u);
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(ok, 0);
+  // Once the replies are read, the stream serves again.
+  v1::PipelineRequest again;
+  v1::GetRequest* get = Add(&again, kCalls + 1)->mutable_get();
+  get->set_path("/big");
+  get->mutable_read()->set_consistency(v1::SERIALIZABLE);
+  ASSERT_TRUE(stream->Write(again));
+  stream->WritesDone();
+  got = ReadReplies(stream.get(), 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.begin()->second.status_code(), grpc::StatusCode::OK);
   EXPECT_TRUE(stream->Finish().ok());
 }
 
