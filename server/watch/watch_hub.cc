@@ -194,6 +194,9 @@ void WatchHub::Create(StreamId stream, const v1::WatchCreateRequest& request) {
                                                            : absl::OkStatus();
                !valid.ok()) {
       EnqueueCancel(s, id, v1::INVALID_PATH, std::string(valid.message()), &wake);
+    } else if (std::string bound = WatchBoundReached(s, request.session_id()); !bound.empty()) {
+      ++refused_count_;
+      EnqueueCancel(s, id, v1::TOO_MANY_WATCHES, std::move(bound), &wake);
     } else {
       // The ack goes first, so it precedes every event of the watch.
       Item ack;
@@ -221,6 +224,25 @@ void WatchHub::Create(StreamId stream, const v1::WatchCreateRequest& request) {
     FinishOverflows(&wake);
   }
   wake.Run();
+}
+
+std::string WatchHub::WatchBoundReached(const Stream* s, uint64_t session_id) const {
+  if (s->watches.size() >= options_.max_watches_per_stream) {
+    return absl::StrCat("this stream holds ", s->watches.size(),
+                        " watches, the most allowed (--max_watches_per_stream)");
+  }
+  if (session_id != 0) {
+    auto it = by_session_.find(session_id);
+    if (it != by_session_.end() && it->second.size() >= options_.max_watches_per_session) {
+      return absl::StrCat("session ", session_id, " holds ", it->second.size(),
+                          " watches, the most allowed (--max_watches_per_session)");
+    }
+  }
+  if (watch_count_ >= options_.max_watches) {
+    return absl::StrCat("this replica holds ", watch_count_,
+                        " watches, the most allowed (--max_watches)");
+  }
+  return "";
 }
 
 void WatchHub::Cancel(StreamId stream, uint64_t watch_id) {
@@ -727,6 +749,7 @@ WatchHub::Stats WatchHub::GetStats() const {
   for (const auto& [id, s] : streams_) stats.queued += s->queue.size();
   stats.applied_revision = applied_;
   stats.overflows = overflow_count_;
+  stats.refused = refused_count_;
   stats.match_visits = match_visits_;
   return stats;
 }

@@ -67,6 +67,12 @@ struct WatchHubOptions {
   size_t max_events_per_response = 256;
   // Events asked of the EventHistory per catch-up read.
   size_t history_page_size = 1024;
+  // Watches one stream, one session (over all streams) and the whole hub
+  // may hold; a Create beyond any of them is refused with a cancel notice
+  // carrying TOO_MANY_WATCHES, and changes nothing else.
+  size_t max_watches_per_stream = 100000;
+  size_t max_watches_per_session = 100000;
+  size_t max_watches = 1000000;
   // Path check for Create (the server passes storage::ValidatePath). A
   // watch on a path it refuses is canceled with INVALID_PATH. Null: none.
   std::function<absl::Status(std::string_view)> validate_path;
@@ -83,6 +89,7 @@ class WatchHub {
     size_t queued = 0;       // items queued over all streams
     uint64_t applied_revision = 0;
     uint64_t overflows = 0;  // streams that overflowed, ever
+    uint64_t refused = 0;    // creates refused with TOO_MANY_WATCHES, ever
     // Watches examined by OnApplied, ever: equals the number of triggers
     // (plus one-shot watches skipped for a future start_revision).
     uint64_t match_visits = 0;
@@ -111,7 +118,8 @@ class WatchHub {
 
   // Registers a watch (the outcome is queued: a created ack, or a cancel
   // notice with INVALID_PATH, INVALID_ARGUMENT for a watch_id in use on the
-  // stream or an unknown kind; later COMPACTED if history from
+  // stream or an unknown kind, TOO_MANY_WATCHES beyond a bound of
+  // WatchHubOptions; later COMPACTED if history from
   // start_revision is gone, INTERNAL if reading it fails).
   void Create(StreamId stream, const v1::WatchCreateRequest& request);
   // Cancels one watch of the stream (watch_id 0: all of them) and queues a
@@ -187,6 +195,10 @@ class WatchHub {
 
   // Appends an item unless the stream is (or thereby becomes) overflowed.
   void Enqueue(Stream* s, Item item, WakeList* wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Why a new watch of `session_id` on `s` would exceed a bound; empty if
+  // it would not.
+  std::string WatchBoundReached(const Stream* s, uint64_t session_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends a cancel notice; never overflows.
   void EnqueueCancel(Stream* s, uint64_t watch_id, v1::ErrorCode code, std::string reason,
                      WakeList* wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -226,6 +238,7 @@ class WatchHub {
   std::vector<Stream*> overflowed_ ABSL_GUARDED_BY(mu_);
   size_t watch_count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t overflow_count_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t refused_count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t match_visits_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

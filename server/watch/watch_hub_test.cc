@@ -831,6 +831,69 @@ TEST_F(WatchHubTest, BadCreatesAreRefused) {
   EXPECT_EQ(hub_->GetStats().watches, 1u);
 }
 
+TEST_F(WatchHubTest, WatchesBeyondTheStreamBoundAreRefusedWithTooManyWatches) {
+  WatchHubOptions options;
+  options.max_watches_per_stream = 3;
+  Reset(options);
+  auto s = Open();
+  auto other = Open();
+  for (uint64_t id = 1; id <= 5; ++id) hub_->Create(s, Req(id, "/a", v1::WATCH_PERSISTENT));
+  hub_->Create(other, Req(1, "/a", v1::WATCH_PERSISTENT));
+  Seen seen = Drain(s);
+  EXPECT_THAT(seen.created, ElementsAre(1, 2, 3));
+  EXPECT_EQ(seen.canceled.at(4), v1::TOO_MANY_WATCHES);
+  EXPECT_EQ(seen.canceled.at(5), v1::TOO_MANY_WATCHES);
+  EXPECT_THAT(seen.reasons.at(4), ::testing::HasSubstr("--max_watches_per_stream"));
+  EXPECT_THAT(Drain(other).created, ElementsAre(1));  // another stream has its own bound
+  EXPECT_EQ(hub_->GetStats().watches, 4u);
+  EXPECT_EQ(hub_->GetStats().refused, 2u);
+  // The refused ones changed nothing: the admitted watches still fire, and
+  // a cancel makes room again.
+  Set("/a");
+  EXPECT_THAT(Drain(s).Revisions(1), ElementsAre(1));
+  hub_->Cancel(s, 1);
+  hub_->Create(s, Req(6, "/a", v1::WATCH_PERSISTENT));
+  EXPECT_THAT(Drain(s).created, ElementsAre(6));
+}
+
+TEST_F(WatchHubTest, WatchesBeyondTheSessionBoundAreRefusedOnEveryStream) {
+  WatchHubOptions options;
+  options.max_watches_per_session = 2;
+  Reset(options);
+  auto s1 = Open();
+  auto s2 = Open();
+  hub_->Create(s1, Req(1, "/a", v1::WATCH_PERSISTENT, 0, /*session_id=*/77));
+  hub_->Create(s2, Req(1, "/b", v1::WATCH_PERSISTENT, 0, /*session_id=*/77));
+  hub_->Create(s2, Req(2, "/c", v1::WATCH_PERSISTENT, 0, /*session_id=*/77));
+  hub_->Create(s2, Req(3, "/c", v1::WATCH_PERSISTENT, 0, /*session_id=*/78));
+  hub_->Create(s2, Req(4, "/c", v1::WATCH_PERSISTENT));  // no session
+  Seen seen = Drain(s2);
+  EXPECT_THAT(seen.created, ElementsAre(1, 3, 4));
+  EXPECT_EQ(seen.canceled.at(2), v1::TOO_MANY_WATCHES);
+  EXPECT_THAT(seen.reasons.at(2), ::testing::HasSubstr("--max_watches_per_session"));
+  EXPECT_EQ(hub_->GetStats().watches, 4u);
+}
+
+TEST_F(WatchHubTest, WatchesBeyondTheReplicaBoundAreRefused) {
+  WatchHubOptions options;
+  options.max_watches = 2;
+  Reset(options);
+  auto s1 = Open();
+  auto s2 = Open();
+  hub_->Create(s1, Req(1, "/a", v1::WATCH_DATA));
+  hub_->Create(s2, Req(1, "/a", v1::WATCH_DATA));
+  hub_->Create(s2, Req(2, "/a", v1::WATCH_DATA));
+  Seen seen = Drain(s2);
+  EXPECT_THAT(seen.created, ElementsAre(1));
+  EXPECT_EQ(seen.canceled.at(2), v1::TOO_MANY_WATCHES);
+  // A one-shot that fires frees its place.
+  Set("/a");
+  Drain(s1);
+  Drain(s2);
+  hub_->Create(s2, Req(3, "/a", v1::WATCH_DATA));
+  EXPECT_THAT(Drain(s2).created, ElementsAre(3));
+}
+
 TEST_F(WatchHubTest, CloseStreamDropsItsWatchesAndStopsCallbacks) {
   auto s = Open();
   hub_->Create(s, Req(1, "/a", v1::WATCH_PERSISTENT, 0, 5));
