@@ -97,6 +97,26 @@ ABSL_FLAG(int32_t, digest_check_ms, 10000,
           "a replica whose digest there differs stops. 0: never.");
 ABSL_FLAG(int32_t, max_request_mb, 8,
           "Largest client request, MiB; gRPC refuses larger ones with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, max_pending_requests, 10000,
+          "Most client requests pending on this replica at once (writes being committed, "
+          "reads waiting for an index); beyond it a request is refused at once with "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, max_pending_mb, 64,
+          "Most data, MiB, of the write requests pending at once; beyond it a request is "
+          "refused at once with RESOURCE_EXHAUSTED (one request alone is always taken).");
+ABSL_FLAG(uint64_t, max_revision_ahead, 100000,
+          "A read whose min_revision is more than this beyond the commit index the replica "
+          "knows fails at once with REVISION_AHEAD (gRPC OUT_OF_RANGE) instead of waiting.");
+ABSL_FLAG(int64_t, max_watches_per_stream, 100000,
+          "Most watches on one Watch stream; beyond it a create is refused with "
+          "TOO_MANY_WATCHES.");
+ABSL_FLAG(int64_t, max_watches_per_session, 100000,
+          "Most watches of one session over all streams; beyond it TOO_MANY_WATCHES.");
+ABSL_FLAG(int64_t, max_watches, 1000000,
+          "Most watches on this replica; beyond it TOO_MANY_WATCHES.");
+ABSL_FLAG(int64_t, grpc_memory_mb, 512,
+          "Memory, MiB, gRPC may use for client connections, calls and their buffers; under "
+          "pressure it refuses new calls and closes idle connections instead of growing.");
 ABSL_FLAG(std::string, metrics_addr, "",
           "host:port of an HTTP listener serving /metrics (Prometheus text format), /health "
           "(200 while this replica is a serving member that knows a leader, else 503) and "
@@ -164,6 +184,28 @@ int main(int argc, char** argv) {
   options.fault_injection_file = absl::GetFlag(FLAGS_fault_injection_file);
   options.metrics_addr = absl::GetFlag(FLAGS_metrics_addr);
   options.ready_max_lag = absl::GetFlag(FLAGS_ready_max_lag);
+  {
+    const int64_t bounds[] = {absl::GetFlag(FLAGS_max_pending_requests),
+                              absl::GetFlag(FLAGS_max_pending_mb),
+                              absl::GetFlag(FLAGS_max_watches_per_stream),
+                              absl::GetFlag(FLAGS_max_watches_per_session),
+                              absl::GetFlag(FLAGS_max_watches), absl::GetFlag(FLAGS_grpc_memory_mb)};
+    for (int64_t b : bounds) {
+      if (b <= 0) {
+        synod::server::Log("synod: --max_pending_*, --max_watches* and --grpc_memory_mb must be "
+                           "positive");
+        return 2;
+      }
+    }
+  }
+  options.max_pending_requests = static_cast<size_t>(absl::GetFlag(FLAGS_max_pending_requests));
+  options.max_pending_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_pending_mb)) << 20;
+  options.max_revision_ahead = absl::GetFlag(FLAGS_max_revision_ahead);
+  options.max_watches_per_stream = static_cast<size_t>(absl::GetFlag(FLAGS_max_watches_per_stream));
+  options.max_watches_per_session =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_watches_per_session));
+  options.max_watches = static_cast<size_t>(absl::GetFlag(FLAGS_max_watches));
+  options.grpc_memory_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_grpc_memory_mb)) << 20;
   if (synod::server::LogLevel level;
       synod::server::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     synod::server::SetMinLogLevel(level);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
@@ -144,6 +145,35 @@ int Replica::metrics_port() const {
 
 // Registers the collectors and, with --metrics_addr, serves /metrics,
 // /health and /ready.
+namespace {
+
+// The load bounds' state: how close the replica is to refusing work.
+void CollectLoadBounds(const RequestTracker& tracker, const StateMachine& state_machine,
+                       const WatchHub& hub, std::vector<metrics::MetricFamily>* out) {
+  auto add = [out](const char* name, const char* help, metrics::MetricType type, double v) {
+    metrics::MetricFamily f;
+    f.name = name;
+    f.help = help;
+    f.type = type;
+    f.samples.push_back(metrics::Sample{{}, v});
+    out->push_back(std::move(f));
+  };
+  add("synod_pending_requests", "Requests pending on this replica (--max_pending_requests).",
+      metrics::MetricType::kGauge, static_cast<double>(tracker.size()));
+  add("synod_pending_request_bytes", "Data of the requests pending (--max_pending_mb).",
+      metrics::MetricType::kGauge, static_cast<double>(tracker.bytes()));
+  add("synod_requests_refused_total",
+      "Requests refused with RESOURCE_EXHAUSTED by the pending-request bounds.",
+      metrics::MetricType::kCounter, static_cast<double>(tracker.refused()));
+  add("synod_read_waits", "Reads waiting for a revision to be applied.",
+      metrics::MetricType::kGauge, static_cast<double>(state_machine.pending_waits()));
+  add("synod_watch_creates_refused_total",
+      "Watch creates refused with TOO_MANY_WATCHES (--max_watches*).",
+      metrics::MetricType::kCounter, static_cast<double>(hub.GetStats().refused));
+}
+
+}  // namespace
+
 absl::Status Replica::StartMetrics(Parts* p) {
   metrics::ApiMetrics* api = p->api_metrics.get();
   p->registry->AddCollector([api](std::vector<metrics::MetricFamily>* out) { api->Collect(out); });
@@ -157,6 +187,11 @@ absl::Status Replica::StartMetrics(Parts* p) {
   sources.watches = p->watch_hub.get();
   sources.version = SYNOD_VERSION;
   metrics::AddReplicaCollector(p->registry.get(), sources);
+  p->registry->AddCollector(
+      [tracker = p->tracker.get(), state_machine = p->state_machine.get(),
+       hub = p->watch_hub.get()](std::vector<metrics::MetricFamily>* out) {
+        CollectLoadBounds(*tracker, *state_machine, *hub, out);
+      });
   if (p->options.metrics_addr.empty()) return absl::OkStatus();
   metrics::MetricsHttpServer::Options http;
   http.addr = p->options.metrics_addr;
@@ -302,7 +337,10 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   p->state = std::make_unique<ReplicaState>(cluster.cluster_id, options.id);
   p->faults = std::make_unique<FaultInjection>(options.fault_injection_file);
   p->faults->Poll();
-  p->tracker = std::make_unique<RequestTracker>();
+  RequestTracker::Limits tracker_limits;
+  tracker_limits.max_requests = options.max_pending_requests;
+  tracker_limits.max_bytes = options.max_pending_bytes;
+  p->tracker = std::make_unique<RequestTracker>(tracker_limits);
   p->sessions = std::make_unique<SessionTracker>();
   // Followers forward heartbeats at a quarter of the shortest session
   // timeout: a session sees several refreshes per timeout.
@@ -312,6 +350,9 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   p->watch_runner = std::make_unique<WorkerThread>();
   WatchHubOptions hub_options;
   hub_options.validate_path = [](std::string_view path) { return storage::ValidatePath(path); };
+  hub_options.max_watches_per_stream = options.max_watches_per_stream;
+  hub_options.max_watches_per_session = options.max_watches_per_session;
+  hub_options.max_watches = options.max_watches;
   p->watch_hub = std::make_unique<WatchHub>(hub_options, p->history.get(), p->watch_runner.get(),
                                             p->store->meta().applied_index);
   p->fanout = std::make_unique<ApplyFanout>(p->watch_hub.get(), p->sessions.get(), p->store.get());
@@ -422,7 +463,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   if (absl::Status s = p->driver->Start(); !s.ok()) return s;
 
   p->flow = std::make_unique<RequestFlow>(p->state.get(), p->tracker.get(), p->driver.get(),
-                                          p->state_machine.get(), options.request_timeout);
+                                          p->state_machine.get(), options.request_timeout,
+                                          options.max_revision_ahead);
   TreeService::Limits tree_limits;
   tree_limits.max_data_bytes = options.max_data_bytes;
   tree_limits.max_multi_ops = options.max_multi_ops;
@@ -472,6 +514,12 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     builder.SetMaxReceiveMessageSize(options.max_request_bytes);
     builder.SetMaxSendMessageSize(std::max(64 << 20, options.max_request_bytes));
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    // Connections, calls and their buffers share this much memory; under
+    // pressure gRPC sheds load (closes idle connections, refuses streams)
+    // instead of growing.
+    grpc::ResourceQuota quota("synod-clients");
+    quota.Resize(options.grpc_memory_bytes);
+    builder.SetResourceQuota(quota);
     p->client_server = builder.BuildAndStart();
     if (p->client_server == nullptr) {
       return absl::UnavailableError(

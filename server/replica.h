@@ -62,6 +62,18 @@ struct ReplicaOptions {
   // /ready: how many entries the applied index may trail the commit index
   // this replica knows.
   uint64_t ready_max_lag = 1000;
+  // Load bounds (docs/operations.md, "Bounds"): requests pending at once
+  // and their data, beyond which RESOURCE_EXHAUSTED; how far a min_revision
+  // may be beyond the known commit index (REVISION_AHEAD beyond); watches
+  // per stream, per session, per replica (TOO_MANY_WATCHES beyond); memory
+  // gRPC may use for the client API's connections and calls.
+  size_t max_pending_requests = 10000;
+  size_t max_pending_bytes = 64u << 20;
+  uint64_t max_revision_ahead = 100000;
+  size_t max_watches_per_stream = 100000;
+  size_t max_watches_per_session = 100000;
+  size_t max_watches = 1000000;
+  size_t grpc_memory_bytes = 512u << 20;
 };
 
 class Replica {
