@@ -12,6 +12,32 @@ void SerialExecutor::Post(Task task) {
   ready_.push_back(std::move(task));
 }
 
+void SerialExecutor::WhenBelow(size_t n, Task task) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_ && !InExecutorThread()) return;
+  if (ready_.size() < n) {
+    ready_.push_back(std::move(task));
+  } else {
+    below_.emplace_back(n, std::move(task));
+  }
+}
+
+size_t SerialExecutor::queued() const {
+  absl::MutexLock lock(&mu_);
+  return ready_.size();
+}
+
+void SerialExecutor::ReleaseBelowLocked() {
+  for (auto it = below_.begin(); it != below_.end();) {
+    if (ready_.size() < it->first) {
+      ready_.push_back(std::move(it->second));
+      it = below_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 SerialExecutor::TimerId SerialExecutor::PostAt(absl::Time when, Task task) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return 0;
@@ -51,6 +77,7 @@ void SerialExecutor::Run() {
         if (!ready_.empty()) {
           task = std::move(ready_.front());
           ready_.pop_front();
+          if (!below_.empty()) ReleaseBelowLocked();
           break;
         }
         if (stopping_) {

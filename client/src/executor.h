@@ -5,8 +5,14 @@
 // callbacks, which may block, so they must not share a thread with the
 // timers that complete blocking calls).
 //
-// Thread-safety: Post / PostAt / Cancel from any thread. Tasks run one at a
-// time on the executor's thread, immediate tasks in posting order.
+// Bounded by its producers: WhenBelow lets one that could outrun the
+// executor (a watch stream delivering events to slow user callbacks) wait
+// for it without blocking a thread, so the queue stays near the bound the
+// producer chose instead of growing with the backlog.
+//
+// Thread-safety: Post / PostAt / Cancel / WhenBelow from any thread. Tasks
+// run one at a time on the executor's thread, immediate tasks in posting
+// order.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +21,8 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -37,6 +45,12 @@ class SerialExecutor {
   void Post(Task task);
   // Runs `task` at `when` (or soon, if past). After Stop() returns 0.
   TimerId PostAt(absl::Time when, Task task);
+  // Runs `task` on the executor's thread once fewer than `n` (>= 1)
+  // immediate tasks are queued: posted now if so already, else when the
+  // executor has worked the queue down. After Stop() the task is dropped.
+  void WhenBelow(size_t n, Task task);
+  // Immediate tasks posted and not yet started.
+  size_t queued() const;
   // True if the timer was still pending and is now removed (it will not
   // run); false if it ran, is running, or never existed.
   bool Cancel(TimerId id);
@@ -50,7 +64,12 @@ class SerialExecutor {
   void Run();
 
   mutable absl::Mutex mu_;
+  // Moves the WhenBelow tasks whose bound is met to ready_.
+  void ReleaseBelowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   std::deque<Task> ready_ ABSL_GUARDED_BY(mu_);
+  // WhenBelow tasks waiting for ready_ to shrink: (bound, task).
+  std::vector<std::pair<size_t, Task>> below_ ABSL_GUARDED_BY(mu_);
   // Keyed by (due time, id) so equal times keep posting order.
   std::map<std::pair<absl::Time, TimerId>, Task> timers_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<TimerId, absl::Time> timer_due_ ABSL_GUARDED_BY(mu_);

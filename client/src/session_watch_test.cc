@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "client/testing/fake_cluster.h"
 #include "client/testing/test_client.h"
 #include "gmock/gmock.h"
@@ -227,6 +228,32 @@ TEST_F(WatchTest, PersistentWatchSeesEveryChangeInOrder) {
   v1::GetRequest g;
   g.ParseFromString(cluster_.requests("Get").back());
   EXPECT_GE(g.read().min_revision(), revisions.back());
+}
+
+TEST_F(WatchTest, ASlowCallbackHoldsTheStreamAndLosesNoEvent) {
+  ASSERT_TRUE(writer_->Create("/slow", "0").ok());
+  absl::Notification release;
+  Recorder<uint64_t> revisions;
+  absl::StatusOr<uint64_t> id = watcher_->Watch(
+      "/slow", {WatchKind::kPersistent},
+      [&](const WatchEvent& e) {
+        release.WaitForNotification();
+        revisions.Add(e.revision);
+      },
+      [](const absl::Status&) {});
+  ASSERT_TRUE(id.ok()) << id.status();
+  // More events than the callback thread queues while the first callback
+  // blocks: the stream stops reading meanwhile, then resumes.
+  constexpr int kSets = 3000;
+  std::vector<uint64_t> written;
+  for (int i = 1; i <= kSets; ++i) {
+    absl::StatusOr<SetResult> s = writer_->Set("/slow", std::to_string(i));
+    ASSERT_TRUE(s.ok()) << s.status();
+    written.push_back(s->stat.mzxid);
+  }
+  release.Notify();
+  ASSERT_TRUE(Eventually([&] { return revisions.size() == kSets; })) << revisions.size();
+  EXPECT_EQ(revisions.Get(), written);
 }
 
 TEST_F(WatchTest, OneShotFiresOnceThenEnds) {

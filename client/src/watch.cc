@@ -17,6 +17,10 @@ namespace synod::client {
 // after OnDone.
 class WatchStream : public grpc::ClientBidiReactor<v1::WatchRequest, v1::WatchResponse> {
  public:
+  // Tasks the callback thread may have queued before a stream stops reading
+  // (beyond it by at most one response's events).
+  static constexpr size_t kMaxQueuedCallbacks = 1024;
+
   WatchStream(WatchManager* owner, std::shared_ptr<Endpoint> ep)
       : owner_(owner), ep_(std::move(ep)) {}
 
@@ -46,10 +50,17 @@ class WatchStream : public grpc::ClientBidiReactor<v1::WatchRequest, v1::WatchRe
     }
     v1::WatchResponse copy = std::move(resp_);
     resp_.Clear();
-    // Post before the next read: its reaction may run on another thread
-    // at once, and responses must reach the loop in stream order.
-    Post([this, copy = std::move(copy)] { owner_->OnResponse(this, copy); });
-    StartRead(&resp_);
+    // The next read starts once the loop has handled this response and the
+    // callback thread has fewer than kMaxQueuedCallbacks tasks queued: a
+    // stream puts at most one response on the loop, and events that user
+    // callbacks consume slowly hold the stream (gRPC flow control, then the
+    // replica's bounded queue push back) instead of queueing here without
+    // bound. The read always comes, so the hold's release is not delayed
+    // past the callbacks' backlog.
+    Post([this, copy = std::move(copy)] {
+      owner_->OnResponse(this, copy);
+      owner_->callbacks_->WhenBelow(kMaxQueuedCallbacks, [this] { StartRead(&resp_); });
+    });
   }
   void OnWriteDone(bool /*ok*/) override {
     Post([this] {
