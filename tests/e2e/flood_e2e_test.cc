@@ -1,0 +1,302 @@
+// Overload end to end: 256 clients, each on its own connection, send as fast
+// as they can to a 3-replica cluster (1 MiB sets, small sets, linearizable
+// reads of 1 MiB nodes, min_revision reads, child listings) while 10,000
+// watches are registered, half of them on streams that never read.
+//
+// The replicas run with small load bounds, so the flood goes past them:
+// - every request gets an answer, and that answer is success or
+//   RESOURCE_EXHAUSTED (nothing times out, nothing fails otherwise);
+// - some requests are refused (the bounds were reached, not just approached);
+// - no replica's resident memory exceeds kMaxRss (the bound this test
+//   documents for the flags below; docs/operations.md, "Bounds");
+// - afterwards every replica serves writes and reads normally.
+//
+// Bounded: each client stops after kFlood or kMaxCallsPerClient calls,
+// whichever comes first; every call has a deadline.
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "synod/v1/watch.grpc.pb.h"
+#include "tests/e2e/test_cluster.h"
+#include "tests/testing/http_exchange.h"
+#include "tests/testing/wait.h"
+
+namespace synod::e2e {
+namespace {
+
+using ::synod::testing::HttpExchange;
+using ::synod::testing::WaitUntil;
+
+constexpr int kClients = 256;
+constexpr int kBigWriters = 16;     // clients 0..15: 1 MiB sets
+constexpr int kSmallWriters = 112;  // clients 16..127: small sets; the rest read
+constexpr int kBigBytes = 1 << 20;
+constexpr int kWatchStreams = 40;  // 250 watches each; odd streams never read
+constexpr int kWatchesPerStream = 250;
+constexpr absl::Duration kFlood = absl::Seconds(30);
+constexpr int kMaxCallsPerClient = 2000;
+constexpr absl::Duration kCallDeadline = absl::Seconds(60);
+
+// The documented bound for the flags below: RocksDB cache 32 MiB, log cache
+// 16 MiB, 16 MiB of pending writes, 256 MiB for gRPC, watch queues, and the
+// process's fixed overhead (threads, allocator).
+constexpr int64_t kMaxRss = int64_t{1} << 30;
+
+// A replica's resident memory from its /metrics; -1 if unreadable.
+int64_t Rss(const std::string& metrics_addr) {
+  int port = 0;
+  if (!absl::SimpleAtoi(metrics_addr.substr(metrics_addr.rfind(':') + 1), &port)) return -1;
+  const std::string text = HttpExchange(port, "GET /metrics HTTP/1.0\r\n\r\n");
+  const std::string key = "\nprocess_resident_memory_bytes ";
+  const size_t at = text.find(key);
+  if (at == std::string::npos) return -1;
+  const size_t begin = at + key.size();
+  double v = -1;
+  if (!absl::SimpleAtod(text.substr(begin, text.find('\n', begin) - begin), &v)) return -1;
+  return static_cast<int64_t>(v);
+}
+
+// Outcomes of all calls, by gRPC code, with one message per unexpected code.
+class Outcomes {
+ public:
+  void Add(const grpc::Status& s) {
+    absl::MutexLock lock(&mu_);
+    ++by_code_[s.error_code()];
+    if (s.error_code() != grpc::StatusCode::OK &&
+        s.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      examples_.emplace(s.error_code(), s.error_message());
+    }
+  }
+  int count(grpc::StatusCode code) const {
+    absl::MutexLock lock(&mu_);
+    auto it = by_code_.find(code);
+    return it == by_code_.end() ? 0 : it->second;
+  }
+  int total() const {
+    absl::MutexLock lock(&mu_);
+    int n = 0;
+    for (const auto& [code, count] : by_code_) n += count;
+    return n;
+  }
+  std::string Unexpected() const {
+    absl::MutexLock lock(&mu_);
+    std::string out;
+    for (const auto& [code, message] : examples_) {
+      absl::StrAppend(&out, "code ", static_cast<int>(code), " x", by_code_.at(code), ": ",
+                      message, "\n");
+    }
+    return out;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<grpc::StatusCode, int> by_code_;
+  std::map<grpc::StatusCode, std::string> examples_;
+};
+
+std::unique_ptr<grpc::ClientContext> Deadline() { return Ctx(kCallDeadline); }
+
+// One client: its own connection to one replica, one call at a time, as
+// fast as answers come.
+void RunClient(int i, const std::string& addr, absl::Time end, Outcomes* outcomes,
+               std::atomic<uint64_t>* revision) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+  args.SetMaxReceiveMessageSize(64 << 20);
+  auto tree = v1::Tree::NewStub(
+      grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+  const std::string big(kBigBytes, static_cast<char>('a' + i % 26));
+  for (int n = 0; n < kMaxCallsPerClient && absl::Now() < end; ++n) {
+    grpc::Status s;
+    if (i < kBigWriters) {
+      v1::SetRequest req;
+      req.mutable_op()->set_path(absl::StrCat("/big/", i));
+      req.mutable_op()->set_data(big);
+      v1::SetResponse resp;
+      s = tree->Set(Deadline().get(), req, &resp);
+      if (s.ok()) revision->store(std::max(revision->load(), resp.stat().mzxid()));
+    } else if (i < kBigWriters + kSmallWriters) {
+      v1::SetRequest req;
+      req.mutable_op()->set_path(absl::StrCat("/small/", i % 64));
+      req.mutable_op()->set_data(absl::StrCat(n));
+      v1::SetResponse resp;
+      s = tree->Set(Deadline().get(), req, &resp);
+      if (s.ok()) revision->store(std::max(revision->load(), resp.stat().mzxid()));
+    } else if (i % 3 == 0) {
+      v1::GetRequest req;
+      req.set_path(absl::StrCat("/big/", i % kBigWriters));
+      v1::GetResponse resp;
+      s = tree->Get(Deadline().get(), req, &resp);
+    } else if (i % 3 == 1) {
+      // Read-your-writes from anywhere: a revision another client saw.
+      v1::GetRequest req;
+      req.set_path(absl::StrCat("/small/", i % 64));
+      req.mutable_read()->set_consistency(v1::SERIALIZABLE);
+      req.mutable_read()->set_min_revision(revision->load());
+      v1::GetResponse resp;
+      s = tree->Get(Deadline().get(), req, &resp);
+    } else {
+      v1::GetChildrenRequest req;
+      req.set_path("/small");
+      v1::GetChildrenResponse resp;
+      s = tree->GetChildren(Deadline().get(), req, &resp);
+    }
+    outcomes->Add(s);
+  }
+}
+
+// Watch streams: each creates kWatchesPerStream persistent watches on the
+// nodes the writers change; a reading stream then consumes events until
+// cancelled, a silent one never reads (its server-side queue is bounded).
+class Watchers {
+ public:
+  void Start(TestCluster* cluster) {
+    for (int w = 0; w < kWatchStreams; ++w) {
+      auto s = std::make_unique<Stream>();
+      s->stub = v1::Watch::NewStub(cluster->channel(w % cluster->size() + 1));
+      s->stream = s->stub->Watch(&s->ctx);
+      for (int k = 1; k <= kWatchesPerStream; ++k) {
+        v1::WatchRequest req;
+        v1::WatchCreateRequest* create = req.mutable_create();
+        create->set_watch_id(k);
+        create->set_kind(v1::WATCH_PERSISTENT);
+        create->set_path(k % 8 == 0 ? absl::StrCat("/big/", k % kBigWriters)
+                                    : absl::StrCat("/small/", k % 64));
+        if (!s->stream->Write(req)) break;
+        ++created_;
+      }
+      if (w % 2 == 0) {
+        Stream* raw = s.get();
+        s->reader = std::thread([raw, this] {
+          v1::WatchResponse resp;
+          while (raw->stream->Read(&resp)) events_ += resp.events_size();
+        });
+      }
+      streams_.push_back(std::move(s));
+    }
+  }
+  void Stop() {
+    for (auto& s : streams_) s->ctx.TryCancel();
+    for (auto& s : streams_) {
+      if (s->reader.joinable()) s->reader.join();
+      s->stream->Finish().IgnoreError();  // cancelled on purpose
+    }
+    streams_.clear();
+  }
+  int created() const { return created_; }
+  int64_t events() const { return events_.load(); }
+
+ private:
+  struct Stream {
+    std::unique_ptr<v1::Watch::Stub> stub;
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::WatchRequest, v1::WatchResponse>> stream;
+    std::thread reader;
+  };
+  std::vector<std::unique_ptr<Stream>> streams_;
+  int created_ = 0;
+  std::atomic<int64_t> events_{0};
+};
+
+TEST(FloodE2ETest, OverloadIsRefusedMemoryStaysBoundedAndServiceResumes) {
+  TestCluster::Options options;
+  options.metrics = true;
+  options.heartbeat_ms = 100;
+  options.election_ms = 2000;  // a starved machine must not cause elections
+  options.extra_flags = {"--max_pending_requests=64", "--max_pending_mb=16",
+                         "--grpc_memory_mb=256",      "--cache_mb=32",
+                         "--history_per_node=2",      "--request_timeout_ms=60000",
+                         "--log_level=warning"};
+  TestCluster cluster(options);
+  ASSERT_TRUE(cluster.StartAll().ok());
+  ASSERT_NE(cluster.WaitForLeader(absl::Seconds(20)), 0);
+  ASSERT_EQ(CreateNode(cluster.tree(1), "/big", ""), v1::OK);
+  for (int i = 0; i < kBigWriters; ++i) {
+    ASSERT_EQ(CreateNode(cluster.tree(1), absl::StrCat("/big/", i), ""), v1::OK);
+  }
+  ASSERT_EQ(CreateNode(cluster.tree(1), "/small", ""), v1::OK);
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_EQ(CreateNode(cluster.tree(1), absl::StrCat("/small/", i), ""), v1::OK);
+  }
+
+  Watchers watchers;
+  watchers.Start(&cluster);
+  EXPECT_EQ(watchers.created(), kWatchStreams * kWatchesPerStream);
+
+  std::atomic<bool> sampling{true};
+  std::vector<int64_t> max_rss(cluster.size() + 1, 0);
+  std::thread sampler([&] {
+    while (sampling) {
+      for (int id = 1; id <= cluster.size(); ++id) {
+        max_rss[id] = std::max(max_rss[id], Rss(cluster.metrics_addr(id)));
+      }
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+  });
+
+  Outcomes outcomes;
+  std::atomic<uint64_t> revision{0};
+  const absl::Time end = absl::Now() + kFlood;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back(RunClient, i, cluster.client_addr(i % cluster.size() + 1), end,
+                         &outcomes, &revision);
+  }
+  for (std::thread& t : clients) t.join();
+  const absl::Time flood_end = absl::Now();
+  watchers.Stop();
+  sampling = false;
+  sampler.join();
+
+  const int ok = outcomes.count(grpc::StatusCode::OK);
+  const int refused = outcomes.count(grpc::StatusCode::RESOURCE_EXHAUSTED);
+  std::printf("flood: %d calls in %.1f s: %d OK, %d RESOURCE_EXHAUSTED; %lld watch events read\n",
+              outcomes.total(), absl::ToDoubleSeconds(flood_end - (end - kFlood)), ok, refused,
+              static_cast<long long>(watchers.events()));
+  for (int id = 1; id <= cluster.size(); ++id) {
+    std::printf("replica %d: max RSS %.0f MiB (bound %lld MiB)\n", id,
+                static_cast<double>(max_rss[id]) / (1 << 20),
+                static_cast<long long>(kMaxRss >> 20));
+  }
+  // Every call was answered (the threads ended), with success or a refusal.
+  EXPECT_EQ(ok + refused, outcomes.total()) << outcomes.Unexpected();
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(refused, 0) << "the flood never reached the bounds: it proves nothing";
+  for (int id = 1; id <= cluster.size(); ++id) {
+    EXPECT_GT(max_rss[id], 0) << "replica " << id << ": RSS never read";
+    EXPECT_LE(max_rss[id], kMaxRss) << "replica " << id;
+  }
+
+  // The cluster serves normally afterwards, through every replica.
+  ASSERT_NE(cluster.WaitForLeader(absl::Seconds(20)), 0);
+  for (int id = 1; id <= cluster.size(); ++id) {
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          // NODE_EXISTS: an earlier attempt that timed out was applied.
+          const v1::ErrorCode code =
+              CreateNode(cluster.tree(id), absl::StrCat("/after-", id), "x", absl::Seconds(5));
+          return code == v1::OK || code == v1::NODE_EXISTS;
+        },
+        absl::Seconds(30)))
+        << "replica " << id;
+    std::string data;
+    EXPECT_EQ(GetNode(cluster.tree(id), absl::StrCat("/after-", id), &data), v1::OK);
+    EXPECT_EQ(data, "x");
+  }
+}
+
+}  // namespace
+}  // namespace synod::e2e
