@@ -189,11 +189,13 @@ int main(int argc, char** argv) {
                               absl::GetFlag(FLAGS_max_pending_mb),
                               absl::GetFlag(FLAGS_max_watches_per_stream),
                               absl::GetFlag(FLAGS_max_watches_per_session),
-                              absl::GetFlag(FLAGS_max_watches), absl::GetFlag(FLAGS_grpc_memory_mb)};
+                              absl::GetFlag(FLAGS_max_watches),
+                              absl::GetFlag(FLAGS_grpc_memory_mb)};
     for (int64_t b : bounds) {
       if (b <= 0) {
-        synod::server::Log("synod: --max_pending_*, --max_watches* and --grpc_memory_mb must be "
-                           "positive");
+        synod::server::Log(
+            "synod: --max_pending_*, --max_watches* and --grpc_memory_mb must be "
+            "positive");
         return 2;
       }
     }

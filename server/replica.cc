@@ -187,11 +187,10 @@ absl::Status Replica::StartMetrics(Parts* p) {
   sources.watches = p->watch_hub.get();
   sources.version = SYNOD_VERSION;
   metrics::AddReplicaCollector(p->registry.get(), sources);
-  p->registry->AddCollector(
-      [tracker = p->tracker.get(), state_machine = p->state_machine.get(),
-       hub = p->watch_hub.get()](std::vector<metrics::MetricFamily>* out) {
-        CollectLoadBounds(*tracker, *state_machine, *hub, out);
-      });
+  p->registry->AddCollector([tracker = p->tracker.get(), state_machine = p->state_machine.get(),
+                             hub = p->watch_hub.get()](std::vector<metrics::MetricFamily>* out) {
+    CollectLoadBounds(*tracker, *state_machine, *hub, out);
+  });
   if (p->options.metrics_addr.empty()) return absl::OkStatus();
   metrics::MetricsHttpServer::Options http;
   http.addr = p->options.metrics_addr;

@@ -25,8 +25,7 @@ uint64_t RandomStart() {
 }  // namespace
 
 RequestTracker::RequestTracker(const Limits& limits)
-    : limits_(limits),
-      next_id_(RandomStart()), deadline_thread_([this] {
+    : limits_(limits), next_id_(RandomStart()), deadline_thread_([this] {
         NameThread("synod-deadline");
         DeadlineLoop();
       }) {}

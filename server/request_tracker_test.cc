@@ -101,8 +101,7 @@ TEST(RequestTrackerTest, RefusesBeyondMaxRequestsAtOnce) {
     ASSERT_NE(ids.back(), 0u);
   }
   std::optional<Outcome> refused;
-  EXPECT_EQ(tracker.Register(absl::Now() + absl::Hours(1),
-                             [&](const Outcome& o) { refused = o; }),
+  EXPECT_EQ(tracker.Register(absl::Now() + absl::Hours(1), [&](const Outcome& o) { refused = o; }),
             0u);
   // Answered before Register returned: nothing was queued.
   ASSERT_TRUE(refused.has_value());
@@ -121,9 +120,8 @@ TEST(RequestTrackerTest, RefusesBeyondMaxBytesButAlwaysAdmitsOne) {
   RequestTracker::Admission big;
   big.bytes = 5000;
   // Alone, a request larger than the bound still goes through.
-  const uint64_t first =
-      tracker.Register(absl::Now() + absl::Hours(1), [](const Outcome&) {}, v1::DEADLINE_EXCEEDED,
-                       big);
+  const uint64_t first = tracker.Register(
+      absl::Now() + absl::Hours(1), [](const Outcome&) {}, v1::DEADLINE_EXCEEDED, big);
   ASSERT_NE(first, 0u);
   EXPECT_EQ(tracker.bytes(), 5000u);
   RequestTracker::Admission small;
@@ -137,9 +135,10 @@ TEST(RequestTrackerTest, RefusesBeyondMaxBytesButAlwaysAdmitsOne) {
   ASSERT_TRUE(tracker.Complete(first, Outcome()));
   EXPECT_EQ(tracker.bytes(), 0u);
   for (int i = 0; i < 100; ++i) {
-    ASSERT_NE(tracker.Register(absl::Now() + absl::Hours(1), [](const Outcome&) {},
-                               v1::DEADLINE_EXCEEDED, small),
-              0u)
+    ASSERT_NE(
+        tracker.Register(
+            absl::Now() + absl::Hours(1), [](const Outcome&) {}, v1::DEADLINE_EXCEEDED, small),
+        0u)
         << i;
   }
   EXPECT_EQ(tracker.Register(
@@ -156,8 +155,8 @@ TEST(RequestTrackerTest, AdmittedStageIsNeverRefused) {
   ASSERT_NE(tracker.Register(absl::Now() + absl::Hours(1), [](const Outcome&) {}), 0u);
   RequestTracker::Admission later;
   later.admitted = true;
-  EXPECT_NE(tracker.Register(absl::Now() + absl::Hours(1), [](const Outcome&) {},
-                             v1::DEADLINE_EXCEEDED, later),
+  EXPECT_NE(tracker.Register(
+                absl::Now() + absl::Hours(1), [](const Outcome&) {}, v1::DEADLINE_EXCEEDED, later),
             0u);
   EXPECT_EQ(tracker.size(), 2u);
 }
@@ -169,12 +168,13 @@ TEST(RequestTrackerTest, DeadlineAndStopReleaseTheirBytes) {
   RequestTracker::Admission a;
   a.bytes = 60;
   std::atomic<int> expired{0};
-  tracker.Register(absl::Now() + absl::Milliseconds(10), [&](const Outcome&) { expired++; },
-                   v1::DEADLINE_EXCEEDED, a);
+  tracker.Register(
+      absl::Now() + absl::Milliseconds(10), [&](const Outcome&) { expired++; },
+      v1::DEADLINE_EXCEEDED, a);
   ASSERT_TRUE(WaitUntil([&] { return expired.load() == 1; }, absl::Seconds(10)));
   EXPECT_EQ(tracker.bytes(), 0u);
-  ASSERT_NE(tracker.Register(absl::Now() + absl::Hours(1), [](const Outcome&) {},
-                             v1::DEADLINE_EXCEEDED, a),
+  ASSERT_NE(tracker.Register(
+                absl::Now() + absl::Hours(1), [](const Outcome&) {}, v1::DEADLINE_EXCEEDED, a),
             0u);
   tracker.Stop();
   EXPECT_EQ(tracker.bytes(), 0u);

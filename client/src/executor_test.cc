@@ -49,8 +49,7 @@ TEST(SerialExecutorTest, WhenBelowWaitsUntilTheQueueIsShorterThanItsBound) {
   ex.WhenBelow(100, [&] { early = true; });
   EXPECT_EQ(ex.queued(), static_cast<size_t>(kQueued + 1));
   release.Notify();
-  ASSERT_TRUE(WaitUntil([&] { return done_when_resumed.load() >= 0 && early; },
-                        absl::Seconds(10)));
+  ASSERT_TRUE(WaitUntil([&] { return done_when_resumed.load() >= 0 && early; }, absl::Seconds(10)));
   // Released once fewer than 5 were queued: at least 6 of the 10 had run.
   EXPECT_GE(done_when_resumed.load(), kQueued - 4);
 }

@@ -264,7 +264,8 @@ TEST_F(TreePipelineTest, AClientThatDoesNotReadItsRepliesIsRefusedNotBuffered) {
     if (reply.status_code() == grpc::StatusCode::OK) {
       ++ok;
     } else {
-      EXPECT_EQ(reply.status_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << reply.status_message();
+      EXPECT_EQ(reply.status_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << reply.status_message();
       EXPECT_EQ(reply.status_message().rfind("RESOURCE_EXHAUSTED", 0), 0u);
       ++refused;
     }

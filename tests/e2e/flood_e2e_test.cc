@@ -95,8 +95,8 @@ class Outcomes {
     absl::MutexLock lock(&mu_);
     std::string out;
     for (const auto& [code, message] : examples_) {
-      absl::StrAppend(&out, "code ", static_cast<int>(code), " x", by_code_.at(code), ": ",
-                      message, "\n");
+      absl::StrAppend(&out, "code ", static_cast<int>(code), " x", by_code_.at(code), ": ", message,
+                      "\n");
     }
     return out;
   }
@@ -116,8 +116,8 @@ void RunClient(int i, const std::string& addr, absl::Time end, Outcomes* outcome
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
   args.SetMaxReceiveMessageSize(64 << 20);
-  auto tree = v1::Tree::NewStub(
-      grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+  auto tree =
+      v1::Tree::NewStub(grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
   const std::string big(kBigBytes, static_cast<char>('a' + i % 26));
   for (int n = 0; n < kMaxCallsPerClient && absl::Now() < end; ++n) {
     grpc::Status s;
@@ -252,8 +252,8 @@ TEST(FloodE2ETest, OverloadIsRefusedMemoryStaysBoundedAndServiceResumes) {
   const absl::Time end = absl::Now() + kFlood;
   std::vector<std::thread> clients;
   for (int i = 0; i < kClients; ++i) {
-    clients.emplace_back(RunClient, i, cluster.client_addr(i % cluster.size() + 1), end,
-                         &outcomes, &revision);
+    clients.emplace_back(RunClient, i, cluster.client_addr(i % cluster.size() + 1), end, &outcomes,
+                         &revision);
   }
   for (std::thread& t : clients) t.join();
   const absl::Time flood_end = absl::Now();
