@@ -154,7 +154,7 @@ bool RawNode::HasReady() const {
   // index, both checked here.
   if (!impl_->read_states().empty()) return true;
   if (impl_->read_bcast_pending()) return true;
-  return r.log().HasNextCommittedEntries();
+  return !committed_paused_ && r.log().HasNextCommittedEntries();
 }
 
 Ready RawNode::GetReady() {
@@ -192,8 +192,10 @@ Ready RawNode::GetReady() {
   }
   rd.must_sync = rd.must_sync || rd.snapshot.has_value() || !rd.entries.empty();
 
-  rd.committed_entries =
-      impl_->log().NextCommittedEntries(impl_->config().max_committed_size_per_ready);
+  if (!committed_paused_) {
+    rd.committed_entries =
+        impl_->log().NextCommittedEntries(impl_->config().max_committed_size_per_ready);
+  }
   if (!rd.committed_entries.empty()) {
     out.last_committed_index = rd.committed_entries.back().index();
     impl_->mutable_log().AcceptApplying(out.last_committed_index);
@@ -257,5 +259,9 @@ raft::Status RawNode::GetStatus() const {
   }
   return st;
 }
+
+Term RawNode::term() const { return impl_->term(); }
+
+SoftState RawNode::soft_state() const { return impl_->GetSoftState(); }
 
 }  // namespace synod::raft

@@ -110,6 +110,19 @@ class RawNode {
   void Advance(const Ready& ready);
 
   raft::Status GetStatus() const;
+  // The current term and soft state, as they are now (a Ready reports them
+  // later); cheap enough for a check per message.
+  Term term() const;
+  SoftState soft_state() const;
+
+  // While paused, Readies hand out no committed entries (HasReady ignores
+  // them); ticks, messages, appends and commits go on. A driver whose apply
+  // queue is full pauses instead of blocking, so back-pressure from a slow
+  // state machine never stops heartbeats or costs a leader its leadership
+  // (as etcd's and raft-rs's async application do). Unpausing hands out
+  // everything committed meanwhile, in order.
+  void PauseCommittedEntries(bool paused) { committed_paused_ = paused; }
+  bool committed_entries_paused() const { return committed_paused_; }
 
  private:
   explicit RawNode(std::unique_ptr<RaftImpl> impl);
@@ -130,6 +143,7 @@ class RawNode {
   SoftState prev_soft_state_;
   HardState prev_hard_state_;
   std::optional<Outstanding> outstanding_;
+  bool committed_paused_ = false;
 };
 
 }  // namespace synod::raft

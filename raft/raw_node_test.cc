@@ -306,5 +306,55 @@ TEST_F(RawNodeTest, ReadIndexAnswersOnlyFromTheLeader) {
   EXPECT_EQ(with_read.read_states[0].context, "read-1");
 }
 
+TEST_F(RawNodeTest, PausedCommittedEntriesWaitWhileHeartbeatsGoOn) {
+  std::unique_ptr<RawNode> node = MakeNode(1, {1, 2});
+  MemoryLogStorage* storage = storages_[0].get();
+  ASSERT_TRUE(node->Campaign().ok());
+  Ready rd = Persist(node.get(), storage);
+  node->Advance(rd);
+  const Term term = rd.hard_state->term();
+  EXPECT_EQ(node->term(), term);
+  Message vote;
+  vote.set_type(raftpb::MSG_VOTE_RESP);
+  vote.set_from(2);
+  vote.set_to(1);
+  vote.set_term(term);
+  ASSERT_TRUE(node->Step(vote).ok());
+  ASSERT_EQ(node->soft_state().role, Role::kLeader);
+  node->PauseCommittedEntries(true);
+  ASSERT_TRUE(node->Propose("x").ok());
+  rd = Persist(node.get(), storage);
+  node->Advance(rd);
+  // Follower 2 stores the no-op and "x": both are committed.
+  Message ack;
+  ack.set_type(raftpb::MSG_APP_RESP);
+  ack.set_from(2);
+  ack.set_to(1);
+  ack.set_term(term);
+  ack.set_index(3);
+  ASSERT_TRUE(node->Step(ack).ok());
+  ASSERT_EQ(node->GetStatus().committed, 3u);
+  // Paused: the Readies carry the commit and heartbeats, no committed entry.
+  for (int i = 0; i < 3; ++i) node->Tick();
+  bool heartbeat = false;
+  while (node->HasReady()) {
+    rd = Persist(node.get(), storage);
+    EXPECT_TRUE(rd.committed_entries.empty());
+    for (const Message& m : rd.messages) heartbeat |= m.type() == raftpb::MSG_HEARTBEAT;
+    node->Advance(rd);
+  }
+  EXPECT_TRUE(heartbeat);
+  EXPECT_EQ(node->GetStatus().applied, 1u);
+  // Resumed: everything committed meanwhile, in order.
+  node->PauseCommittedEntries(false);
+  ASSERT_TRUE(node->HasReady());
+  rd = Persist(node.get(), storage);
+  ASSERT_EQ(rd.committed_entries.size(), 2u);
+  EXPECT_EQ(rd.committed_entries[0].index(), 2u);
+  EXPECT_EQ(rd.committed_entries[1].data(), "x");
+  node->Advance(rd);
+  EXPECT_EQ(node->GetStatus().applied, 3u);
+}
+
 }  // namespace
 }  // namespace synod::raft
