@@ -120,6 +120,10 @@ absl::Status RaftDriver::Start() {
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
     return absl::InternalError(absl::StrCat("epoll_ctl: ", std::strerror(errno)));
   }
+  state_machine_->set_on_room([this] {
+    InboxLock lock(this);
+    inbox_.apply_room = true;
+  });
   snapshotter_.Start();
   thread_ = std::thread([this] {
     NameThread("synod-raft");
@@ -157,16 +161,22 @@ void RaftDriver::Propose(v1::Command command) {
 }
 
 void RaftDriver::ReadIndex(uint64_t request_id) {
+  Outcome outcome;
   {
     InboxLock lock(this);
-    if (!stopping_ && inbox_.reads.size() < options_.max_inbox_proposals) {
+    const size_t waiting = inbox_.reads.size() + raft_side_reads_;
+    if (stopping_) {
+      outcome.code = v1::UNAVAILABLE;
+      outcome.message = "replica is shutting down";
+    } else if (waiting >= options_.max_queued_reads) {
+      outcome.code = v1::RESOURCE_EXHAUSTED;
+      outcome.message = absl::StrCat("replica overloaded: ", waiting,
+                                     " linearizable reads wait for a read index; retry later");
+    } else {
       inbox_.reads.push_back(request_id);
       return;
     }
   }
-  Outcome outcome;
-  outcome.code = v1::UNAVAILABLE;
-  outcome.message = "replica overloaded or shutting down; retry";
   tracker_->Complete(request_id, outcome);
 }
 
@@ -229,6 +239,7 @@ void RaftDriver::Loop() {
       absl::MutexLock lock(&mu_);
       if (stopping_) break;
       std::swap(inbox, inbox_);
+      raft_side_reads_ = RaftSideReads() + inbox.reads.size();
     }
     for (auto& [fd, from] : inbox.links) AddLink(fd, from);
     Process(&inbox);
@@ -240,13 +251,12 @@ void RaftDriver::Loop() {
       // burst would time out elections that real time did not.
       if (next_tick < now) next_tick = now + options_.tick;
     }
-    while (node_->HasReady()) HandleReady(node_->GetReady());
+    DrainReadies();
     // Rounds that finished in those Readys make room for the reads queued
     // behind them.
-    if (MaybeIssueReads()) {
-      while (node_->HasReady()) HandleReady(node_->GetReady());
-    }
+    if (MaybeIssueReads()) DrainReadies();
   }
+  state_machine_->set_on_room(nullptr);
   while (!links_.empty()) CloseLink(links_.begin()->first, "");
   // Whatever is still queued is refused; requests waiting on read batches
   // are completed by the tracker at shutdown. Status queries are answered
@@ -268,6 +278,22 @@ void RaftDriver::Loop() {
     tracker_->Complete(c.origin_request(), outcome);
   }
   inbox_.proposals.clear();
+}
+
+void RaftDriver::DrainReadies() {
+  while (true) {
+    // A full apply queue pauses the committed entries only: the Ready's
+    // messages, appends and hard state go on (see the class comment).
+    node_->PauseCommittedEntries(state_machine_->Full());
+    if (!node_->HasReady()) return;
+    HandleReady(node_->GetReady());
+  }
+}
+
+size_t RaftDriver::RaftSideReads() const {
+  size_t n = queued_reads_.size();
+  for (const auto& [ctx, batch] : read_batches_) n += batch.request_ids.size();
+  return n;
 }
 
 void RaftDriver::WakeLocked() {
@@ -320,6 +346,7 @@ void RaftDriver::WaitAndReadLinks(absl::Time deadline) {
   {
     absl::MutexLock lock(&mu_);
     reads_paused_ = read_batches_.size() >= kMaxReadRounds;
+    raft_side_reads_ = RaftSideReads();
     sleep = !stopping_ && inbox_.EmptyBesidesReads() && (inbox_.reads.empty() || reads_paused_);
     sleeping_ = sleep;
     signaled_ = false;
@@ -367,6 +394,10 @@ void RaftDriver::Process(Inbox* inbox) {
   for (raft::NodeId peer : inbox->unreachable) node_->ReportUnreachable(peer);
   for (auto& [peer, ok] : inbox->snapshot_reports) node_->ReportSnapshot(peer, ok);
   for (v1::Command& c : inbox->proposals) DoPropose(&c);
+  if (!proposed_now_.empty()) {
+    tracker_->MarkProposed(proposed_now_);
+    proposed_now_.clear();
+  }
   if (!inbox->reads.empty()) {
     queued_reads_.insert(queued_reads_.end(), inbox->reads.begin(), inbox->reads.end());
     MaybeIssueReads();
@@ -418,25 +449,63 @@ int64_t RaftDriver::StampTime() {
 }
 
 void RaftDriver::StepMessage(raft::Message m) {
-  if (m.type() == raft::MessageType::MSG_PROP && soft_.role == raft::Role::kLeader) {
-    // Forwarded proposals get the leader's clock (see the class comment).
-    for (raft::Entry& e : *m.mutable_entries()) {
-      if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty()) continue;
-      v1::Command c;
-      if (!c.ParseFromString(e.data())) continue;  // applied as a no-op everywhere
-      c.set_leader_time_ms(StampTime());
-      e.set_data(c.SerializeAsString());
-    }
-  }
+  if (m.type() == raft::MessageType::MSG_PROP && !FilterForwardedProposal(&m)) return;
   // Errors are the core refusing a message (stale term, unknown peer): the
   // sender's problem, and Raft recovers by itself.
   node_->Step(std::move(m)).IgnoreError();
 }
 
+bool RaftDriver::FilterForwardedProposal(raft::Message* m) {
+  const raft::Term term = node_->term();
+  const bool leader = node_->soft_state().role == raft::Role::kLeader;
+  if (leader && !IsMember(m->from())) {
+    Log(LogLevel::kWarning, "forwarded proposal from non-member %llu dropped",
+        static_cast<unsigned long long>(m->from()));
+    return false;
+  }
+  auto* entries = m->mutable_entries();
+  int kept = 0;
+  for (int i = 0; i < entries->size(); ++i) {
+    raft::Entry& e = (*entries)[i];
+    if (e.type() != raftpb::ENTRY_NORMAL) {
+      // Membership changes are proposed by the leader's driver after its
+      // checks (DoMembership), never taken from another member.
+      Log(LogLevel::kWarning, "membership change forwarded by member %llu dropped",
+          static_cast<unsigned long long>(m->from()));
+      continue;
+    }
+    v1::Command c;
+    if (e.data().empty() || !c.ParseFromString(e.data()) || c.proposal_term() != term) {
+      // Proposed in another term (or no command at all): see the class
+      // comment. Its origin answers it once a later term's entry applies.
+      continue;
+    }
+    if (leader) {
+      // Forwarded proposals get the leader's clock (see the class comment).
+      c.set_leader_time_ms(StampTime());
+      e.set_data(c.SerializeAsString());
+    }
+    if (kept != i) entries->SwapElements(kept, i);
+    ++kept;
+  }
+  if (kept < entries->size()) entries->DeleteSubrange(kept, entries->size() - kept);
+  return kept > 0;
+}
+
+bool RaftDriver::IsMember(raft::NodeId id) const {
+  const raft::ConfState& cs = conf_history_.back().conf_state;
+  return std::find(cs.voters().begin(), cs.voters().end(), id) != cs.voters().end() ||
+         std::find(cs.learners().begin(), cs.learners().end(), id) != cs.learners().end();
+}
+
 void RaftDriver::DoPropose(v1::Command* command) {
   const uint64_t id = command->origin_request();
+  // The core's term now, not the term of the last Ready: a message stepped
+  // just before may have moved it.
+  const raft::Term term = node_->term();
   command->set_origin_member(options_.self);
   command->set_leader_time_ms(StampTime());
+  command->set_proposal_term(term);
   v1::ErrorCode code = v1::OK;
   std::string why;
   if (soft_.leader == raft::kNoNode) {
@@ -457,11 +526,12 @@ void RaftDriver::DoPropose(v1::Command* command) {
     tracker_->Complete(id, outcome);
     return;
   }
-  if (id != 0) RememberProposal(id);
+  if (id != 0) RememberProposal(id, term);
 }
 
-void RaftDriver::RememberProposal(uint64_t request_id) {
-  std::vector<uint64_t>& ids = proposed_by_term_[state_->term()];
+void RaftDriver::RememberProposal(uint64_t request_id, raft::Term term) {
+  proposed_now_.push_back(request_id);
+  std::vector<uint64_t>& ids = proposed_by_term_[term];
   ids.push_back(request_id);
   if (ids.size() < proposed_prune_at_) return;
   // A long term proposes without end: drop the ids that already finished,
@@ -472,16 +542,17 @@ void RaftDriver::RememberProposal(uint64_t request_id) {
   proposed_prune_at_ = std::max<size_t>(1024, 2 * ids.size());
 }
 
-// A write proposed here in term T went to the leader of T (or was appended
-// by this replica as that leader). Entries of term T precede the first entry
-// of any later term in the log (§3.6: terms in a log never decrease), and a
-// new leader's first entry is its no-op (§6.4). So once that entry is
-// applied here, a write of an earlier term that is still pending was either
-// lost with the old leader or forwarded again and appended later: nobody can
-// tell which here. Its caller hears DEADLINE_EXCEEDED ("outcome unknown")
-// now rather than at its deadline; a session write is retried and the
-// session table answers it once (§6.3), a plain write is reported as
-// unknown, as it would have been at the deadline.
+// A write proposed here in term T carries T (proposal_term) and can only
+// become an entry of term T: the leader of T appends it only while in T,
+// and nobody forwards it in another term (FilterForwardedProposal). Entries
+// of term T precede the first entry of any later term in every log that
+// commits it (§3.6: terms in a log never decrease; §3.5 log matching). So
+// once an entry of a later term is applied here, a write of term T still
+// pending will never be applied after that point: its fate is decided. Its
+// caller hears DEADLINE_EXCEEDED (outcome unknown) at once rather than at
+// its deadline: it was most likely lost, but a snapshot installed here may
+// have carried it in without its entry, and a session write is retried and
+// answered once by the session table (§6.3).
 void RaftDriver::FailWritesOfEarlierTerms(const std::vector<raft::Entry>& committed) {
   for (const raft::Entry& e : committed) {
     if (e.term() <= committed_term_) continue;
@@ -653,7 +724,7 @@ void RaftDriver::HandleReady(raft::Ready rd) {
   }
   FailWritesOfEarlierTerms(rd.committed_entries);
   work.entries = std::move(rd.committed_entries);
-  state_machine_->Enqueue(std::move(work));  // blocks when apply is behind
+  state_machine_->Enqueue(std::move(work));
   // (rd.committed_entries is now empty; Advance uses its own record of what
   // this Ready handed out.)
   for (const raft::ReadState& rs : rd.read_states) ServeReadState(rs);
@@ -868,6 +939,7 @@ void RaftDriver::DoMembership(const MembershipRequest& request) {
     return;
   }
   pending_change_ = request;
+  tracker_->MarkProposed({request.request_id});
 }
 
 const RaftDriver::ConfPoint& RaftDriver::ConfAt(raft::LogIndex index) const {

@@ -26,6 +26,23 @@
 // appended it, taken when it was appended. The stamp never goes back within
 // one leader process (max with the previous stamp).
 //
+// Proposal terms: a proposal is valid only in the term in which it was
+// first proposed. The proposing replica stamps its core's term into the
+// command (proposal_term); a replica steps a forwarded MSG_PROP entry only
+// if that equals its core's term, so a leader appends it only in that term
+// and nobody forwards it into a later one (a proposal that waited in a
+// paused leader's socket dies there). A leader also steps only proposals
+// forwarded by members, and never a membership change forwarded by another
+// member (those go through its own checks). Hence a write pending when an
+// entry of a later term is applied will never be applied later, and is
+// answered "outcome unknown" at once (FailWritesOfEarlierTerms).
+//
+// Apply back-pressure: when the apply queue is full the driver pauses the
+// core's committed entries (RawNode::PauseCommittedEntries) instead of
+// blocking; ticks, heartbeats and appends go on, so a slow state machine
+// never costs the leader its leadership. The apply thread wakes the raft
+// thread when the queue has room again.
+//
 // Log snapshots: every --snapshot_threshold applied entries (more for a
 // large state: at least the last file's plain size / 1 KiB) the snapshot
 // thread writes a state snapshot file. The newest file waits as "pending";
@@ -104,6 +121,9 @@ class RaftDriver final : public RaftMailbox {
     uint64_t snapshot_threshold = 100000;  // applied entries between snapshots
     size_t max_inbox_messages = 65536;
     size_t max_inbox_proposals = 65536;
+    // Linearizable reads waiting on this driver (in its inbox, queued for a
+    // round, or in a round); beyond it a read is refused at once.
+    size_t max_queued_reads = 65536;
     uint64_t max_size_per_msg = 1u << 20;
     // Largest frame an adopted Raft link may carry.
     size_t max_link_frame_bytes = 64u << 20;
@@ -142,8 +162,9 @@ class RaftDriver final : public RaftMailbox {
   // complete if the proposal is refused. Stamps origin_member and the time.
   void Propose(v1::Command command);
   // Any thread. Completes tracker request `request_id` with OK once this
-  // replica has applied up to a linearizable read index (§6.4), or with
-  // UNAVAILABLE when there is no leader.
+  // replica has applied up to a linearizable read index (§6.4), with
+  // UNAVAILABLE when there is no leader, or with RESOURCE_EXHAUSTED at once
+  // when max_queued_reads reads already wait.
   void ReadIndex(uint64_t request_id);
   // Any thread. Carries out a membership change or leadership transfer on
   // the leader and completes `request.request_id`: OK once the change is
@@ -182,11 +203,13 @@ class RaftDriver final : public RaftMailbox {
     std::vector<std::pair<uint64_t, bool>> snapshots_created;
     std::vector<MembershipRequest> membership;
     std::vector<std::pair<int, raft::NodeId>> links;
+    // The apply queue has room again (see PauseCommittedEntries).
+    bool apply_room = false;
     bool empty() const { return reads.empty() && EmptyBesidesReads(); }
     bool EmptyBesidesReads() const {
       return messages.empty() && proposals.empty() && status_queries.empty() &&
              unreachable.empty() && snapshot_reports.empty() && snapshots_created.empty() &&
-             membership.empty() && links.empty();
+             membership.empty() && links.empty() && !apply_room;
     }
   };
   // Membership as of a log index.
@@ -211,6 +234,14 @@ class RaftDriver final : public RaftMailbox {
   void Tick();
 
   void StepMessage(raft::Message m);
+  // Keeps the entries of a MSG_PROP from a peer that may be stepped (see
+  // "Proposal terms" above) and re-stamps their time on the leader. False:
+  // nothing is left to step.
+  bool FilterForwardedProposal(raft::Message* m);
+  bool IsMember(raft::NodeId id) const;
+  // Handles every Ready the core has, taking committed entries only while
+  // the apply queue has room.
+  void DrainReadies();
   void DoPropose(v1::Command* command);
   void IssueReads(std::vector<uint64_t> request_ids);
   // Issues the queued reads as one round if fewer than kMaxReadRounds are
@@ -225,7 +256,7 @@ class RaftDriver final : public RaftMailbox {
   // still pending when the first entry of a newer term is applied here
   // complete with DEADLINE_EXCEEDED (outcome unknown) at once, instead of
   // waiting out their deadline: see the .cc.
-  void RememberProposal(uint64_t request_id);
+  void RememberProposal(uint64_t request_id, raft::Term term);
   void FailWritesOfEarlierTerms(const std::vector<raft::Entry>& committed);
 
   void DoMembership(const MembershipRequest& request);
@@ -264,6 +295,9 @@ class RaftDriver final : public RaftMailbox {
   // wake_fd_ (once per sleep).
   bool sleeping_ ABSL_GUARDED_BY(mu_) = false;
   bool signaled_ ABSL_GUARDED_BY(mu_) = false;
+  // Reads the raft thread holds (RaftSideReads), as of its last look: with
+  // the inbox's, what max_queued_reads bounds.
+  size_t raft_side_reads_ ABSL_GUARDED_BY(mu_) = 0;
   int wake_fd_ = -1;   // eventfd
   int epoll_fd_ = -1;  // wake_fd_ and the adopted links
   // After a change to the inbox (or stopping_): wakes the raft thread if it
@@ -310,6 +344,10 @@ class RaftDriver final : public RaftMailbox {
   // (pruned of finished ones as it grows), and the highest term of an entry
   // handed to the apply thread.
   std::map<raft::Term, std::vector<uint64_t>> proposed_by_term_;
+  // Proposed in the current Process call: marked in the tracker at its end.
+  std::vector<uint64_t> proposed_now_;
+  // Reads in queued_reads_ and read_batches_.
+  size_t RaftSideReads() const;
   size_t proposed_prune_at_ = 1024;
   raft::Term committed_term_ = 0;
   // Membership history from the log snapshot on, ascending by index; the

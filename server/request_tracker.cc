@@ -85,6 +85,14 @@ bool RequestTracker::Pending(uint64_t id) const {
   return pending_.count(id) > 0;
 }
 
+void RequestTracker::MarkProposed(const std::vector<uint64_t>& ids) {
+  absl::MutexLock lock(&mu_);
+  for (uint64_t id : ids) {
+    auto it = pending_.find(id);
+    if (it != pending_.end()) it->second.proposed = true;
+  }
+}
+
 size_t RequestTracker::size() const {
   absl::MutexLock lock(&mu_);
   return pending_.size();
@@ -152,8 +160,14 @@ void RequestTracker::Stop() {
   if (deadline_thread_.joinable()) deadline_thread_.join();
   for (auto& [id, entry] : pending) {
     Outcome outcome;
-    outcome.code = v1::UNAVAILABLE;
-    outcome.message = "replica is shutting down";
+    if (entry.proposed) {
+      outcome.code = v1::DEADLINE_EXCEEDED;
+      outcome.message =
+          "replica is shutting down; this write was proposed and its outcome is unknown";
+    } else {
+      outcome.code = v1::UNAVAILABLE;
+      outcome.message = "replica is shutting down";
+    }
     entry.callback(outcome);
   }
 }

@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -86,9 +87,15 @@ class RequestTracker {
   size_t bytes() const;
   // Requests refused by the bounds, ever.
   uint64_t refused() const;
+  // The writes `ids` reached the Raft core (appended, or forwarded to the
+  // leader): they may be applied even if this replica never learns it, so
+  // Stop completes them with DEADLINE_EXCEEDED (outcome unknown), not
+  // UNAVAILABLE (which promises the write did not take effect).
+  void MarkProposed(const std::vector<uint64_t>& ids);
 
-  // Completes every pending request with UNAVAILABLE and joins the deadline
-  // thread. Idempotent.
+  // Completes every pending request with UNAVAILABLE (proposed writes:
+  // DEADLINE_EXCEEDED, see MarkProposed) and joins the deadline thread.
+  // Idempotent.
   void Stop();
 
  private:
@@ -97,6 +104,7 @@ class RequestTracker {
     Callback callback;
     v1::ErrorCode on_timeout;
     size_t bytes;
+    bool proposed = false;
   };
   void DeadlineLoop();
 

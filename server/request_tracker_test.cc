@@ -1,6 +1,7 @@
 #include "server/request_tracker.h"
 
 #include <atomic>
+#include <map>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -69,6 +70,24 @@ TEST(RequestTrackerTest, StopCompletesPendingAndRefusesNew) {
                              [&](const Outcome& o) { codes.push_back(o.code); }),
             0u);
   EXPECT_EQ(codes.size(), 2u);
+}
+
+TEST(RequestTrackerTest, StopAnswersProposedWritesAsOutcomeUnknown) {
+  RequestTracker tracker;
+  std::map<uint64_t, v1::ErrorCode> codes;
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    const uint64_t id = tracker.Register(absl::Now() + absl::Hours(1), [&codes, i](const Outcome& o) {
+      codes[static_cast<uint64_t>(i)] = o.code;
+    });
+    ids.push_back(id);
+  }
+  tracker.MarkProposed({ids[0], ids[2], 12345});  // an unknown id changes nothing
+  tracker.Stop();
+  ASSERT_EQ(codes.size(), 3u);
+  EXPECT_EQ(codes[0], v1::DEADLINE_EXCEEDED);
+  EXPECT_EQ(codes[1], v1::UNAVAILABLE);  // never reached the log: retry
+  EXPECT_EQ(codes[2], v1::DEADLINE_EXCEEDED);
 }
 
 TEST(RequestTrackerTest, ConcurrentCompletersFinishEachRequestOnce) {

@@ -53,14 +53,20 @@ void StateMachine::Enqueue(ApplyWork work) {
   const size_t n = work.entries.size() + (work.restore_index.has_value() ? 1 : 0);
   if (n == 0) return;
   absl::MutexLock lock(&mu_);
-  // One oversized item is let in when the queue is empty, so it cannot wait
-  // forever.
-  auto room = [this, n]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return queue_.empty() || queued_entries_ + n <= options_.max_queue_entries || stopping_;
-  };
-  mu_.Await(absl::Condition(&room));
   queued_entries_ += n;
   queue_.push_back(std::move(work));
+}
+
+bool StateMachine::Full() {
+  absl::MutexLock lock(&mu_);
+  if (queued_entries_ < options_.max_queue_entries) return false;
+  room_wanted_ = true;
+  return true;
+}
+
+void StateMachine::set_on_room(std::function<void()> on_room) {
+  absl::MutexLock lock(&room_mu_);
+  on_room_ = std::move(on_room);
 }
 
 void StateMachine::WaitApplied(uint64_t index, std::function<void()> run, bool inline_ok,
@@ -125,6 +131,7 @@ void StateMachine::RunReady(std::vector<std::function<void()>> ready) {
 void StateMachine::Loop() {
   while (true) {
     std::deque<ApplyWork> work;
+    bool room = false;
     {
       absl::MutexLock lock(&mu_);
       auto has_work = [this]()
@@ -133,6 +140,12 @@ void StateMachine::Loop() {
       if (queue_.empty()) break;  // stopping, and everything queued is applied
       work.swap(queue_);
       queued_entries_ = 0;
+      room = room_wanted_;
+      room_wanted_ = false;
+    }
+    if (room) {
+      absl::MutexLock lock(&room_mu_);
+      if (on_room_) on_room_();
     }
     // Coalesce consecutive entries into large storage batches.
     std::vector<raft::Entry> pending;

@@ -4,10 +4,13 @@
 // runs reads once their index is applied, and tells a watch sink what each
 // batch changed.
 //
-// Input comes from the raft thread through a bounded queue: when apply falls
-// behind, Enqueue blocks the raft thread (back-pressure: the core then stops
-// handing out committed entries, and the leader's flow control slows
-// replication instead of this replica buffering without bound).
+// Input comes from the raft thread through a bounded queue. Enqueue never
+// blocks: the raft thread asks Full() before it takes committed entries
+// from the core, and while the queue is full it takes none (so the queue
+// holds at most max_queue_entries plus one Ready's committed entries) but
+// keeps ticking and sending heartbeats; the leader's uncommitted-size bound
+// then refuses new proposals instead of this replica buffering without
+// bound. When the apply thread takes a full queue it runs the room callback.
 //
 // The writes this replica proposed complete on the apply thread as their
 // batch is applied (finishing a unary reply only queues it on the call).
@@ -83,7 +86,7 @@ class StateMachine {
  public:
   struct Options {
     raft::NodeId self = raft::kNoNode;
-    // Queue bound in entries (a restore counts as one).
+    // Full() from this many queued entries on (a restore counts as one).
     size_t max_queue_entries = 16384;
     // Entries per storage batch.
     size_t max_batch_entries = 4096;
@@ -106,8 +109,15 @@ class StateMachine {
   // Applies everything already queued, runs the reads it can, then joins.
   void Stop();
 
-  // Raft thread. Blocks while the queue is full.
+  // Raft thread. Never blocks (see the class comment).
   void Enqueue(ApplyWork work);
+  // Raft thread. True when the queue holds max_queue_entries or more: take
+  // no more committed entries until the room callback runs.
+  bool Full();
+  // Runs `on_room` on the apply thread once a queue that Full() found full
+  // has been taken for applying. Any thread; null clears it (returns once
+  // no call of the old one runs).
+  void set_on_room(std::function<void()> on_room);
 
   // Runs `run` once the applied index is >= `index`: on the reply thread
   // after the batch that reaches it, or, if it already is, at once on the
@@ -148,6 +158,11 @@ class StateMachine {
   mutable absl::Mutex mu_;
   std::deque<ApplyWork> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_entries_ ABSL_GUARDED_BY(mu_) = 0;
+  // Full() answered true since the apply thread last took the queue.
+  bool room_wanted_ ABSL_GUARDED_BY(mu_) = false;
+  // Held while on_room_ runs, so set_on_room(nullptr) waits it out.
+  absl::Mutex room_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::function<void()> on_room_ ABSL_GUARDED_BY(room_mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
   struct Wait {

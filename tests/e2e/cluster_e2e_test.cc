@@ -1,4 +1,6 @@
 // End-to-end tests of the replica (issue 5): real processes, real crashes.
+#include <signal.h>
+
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -314,6 +316,50 @@ TEST(ClusterE2ETest, PartitionedLeaderStopsServingMajorityContinues) {
   EXPECT_NE(ConvergedDigest(c, absl::Seconds(20)), 0u) << Logs(c);
   ASSERT_EQ(GetNode(c.tree(old_leader), "/p", &data, v1::LINEARIZABLE), v1::OK);
   EXPECT_EQ(data, "after");
+}
+
+// A write forwarded to a paused leader is answered "outcome unknown" once
+// the new leader's first entry is applied; when the old leader resumes, the
+// proposal that waited in its socket belongs to a past term and dies there
+// (it is neither appended by the new leader nor forwarded to it), so the
+// write never lands after its answer over a value acknowledged meanwhile.
+TEST(ClusterE2ETest, WriteForwardedToPausedLeaderNeverLandsAfterItsAnswer) {
+  TestCluster c({});
+  ASSERT_TRUE(c.StartAll().ok()) << Logs(c);
+  const int old_leader = c.WaitForLeader(absl::Seconds(20));
+  ASSERT_NE(old_leader, 0) << Logs(c);
+  ASSERT_EQ(CreateNode(c.tree(old_leader), "/k", "initial"), v1::OK);
+  const int follower = AnyFollower(c, old_leader);
+  std::set<int> others;
+  for (int id = 1; id <= 3; ++id) {
+    if (id != old_leader) others.insert(id);
+  }
+  c.Signal(old_leader, SIGSTOP);
+  // The follower still follows the paused leader: the write goes into that
+  // leader's socket.
+  EXPECT_EQ(SetNode(c.tree(follower), "/k", "stale", absl::Seconds(15)), v1::DEADLINE_EXCEEDED)
+      << Logs(c);
+  const int new_leader = c.WaitForLeader(absl::Seconds(20), others);
+  ASSERT_NE(new_leader, 0) << Logs(c);
+  uint64_t fresh = 0;
+  ASSERT_EQ(SetNode(c.tree(new_leader), "/k", "fresh", absl::Seconds(5), &fresh), v1::OK);
+  c.Signal(old_leader, SIGCONT);
+  // The old leader reads its socket, learns the new term and catches up.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto st = c.Status(old_leader);
+        return st.ok() && st->leader_id() == static_cast<uint64_t>(new_leader) &&
+               st->applied_index() >= fresh;
+      },
+      absl::Seconds(20)))
+      << Logs(c);
+  // Acknowledged after anything the old leader sent on resuming.
+  uint64_t marker = 0;
+  ASSERT_EQ(CreateNode(c.tree(new_leader), "/marker", "", absl::Seconds(5), &marker), v1::OK);
+  ASSERT_TRUE(c.WaitForApplied(marker, absl::Seconds(20))) << Logs(c);
+  std::string data;
+  ASSERT_EQ(GetNode(c.tree(new_leader), "/k", &data), v1::OK);
+  EXPECT_EQ(data, "fresh") << Logs(c);
 }
 
 TEST(ClusterE2ETest, SecondProcessOnSameDataDirIsRefused) {
