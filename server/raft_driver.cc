@@ -18,14 +18,6 @@
 #include "synod/v1/cluster.pb.h"
 
 namespace synod::server {
-namespace {
-
-void AppendBigEndian(std::string* out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
-}
-
-}  // namespace
-
 std::string RaftDriver::EncodeDescriptor(const std::vector<v1::Member>& members) {
   // The snapshot manifest message doubles as the descriptor: members only.
   v1::SnapshotChunk descriptor;
@@ -57,7 +49,15 @@ RaftDriver::RaftDriver(const Options& options, storage::LogStore* log, storage::
       snapshotter_(store, snapshots, [this](uint64_t index, bool ok) {
         InboxLock lock(this);
         inbox_.snapshots_created.emplace_back(index, ok);
-      }) {}
+      }),
+      reads_(options.self, options.seed, std::max(2, options.election_ticks / 3),
+             ReadIndexBatcher::Hooks{
+                 [this](uint64_t id) { return tracker_->Pending(id); },
+                 [this](const std::vector<uint64_t>& ids, v1::ErrorCode code,
+                        const std::string& why) { FailRequests(ids, code, why); },
+                 [this](raft::LogIndex index, std::vector<uint64_t> ids) {
+                   ServeReads(index, std::move(ids));
+                 }}) {}
 
 RaftDriver::~RaftDriver() {
   Stop();
@@ -95,7 +95,6 @@ absl::Status RaftDriver::Start() {
   config.pre_vote = true;
   config.check_quorum = true;
   config.seed = options_.seed;
-  read_nonce_ = options_.seed;
   absl::StatusOr<std::unique_ptr<raft::RawNode>> node = raft::RawNode::Create(config);
   if (!node.ok()) return node.status();
   node_ = *std::move(node);
@@ -239,7 +238,7 @@ void RaftDriver::Loop() {
       absl::MutexLock lock(&mu_);
       if (stopping_) break;
       std::swap(inbox, inbox_);
-      raft_side_reads_ = RaftSideReads() + inbox.reads.size();
+      raft_side_reads_ = reads_.held() + inbox.reads.size();
     }
     for (auto& [fd, from] : inbox.links) AddLink(fd, from);
     Process(&inbox);
@@ -254,7 +253,7 @@ void RaftDriver::Loop() {
     DrainReadies();
     // Rounds that finished in those Readys make room for the reads queued
     // behind them.
-    if (MaybeIssueReads()) DrainReadies();
+    if (reads_.MaybeIssue(node_.get(), soft_.leader != raft::kNoNode)) DrainReadies();
   }
   state_machine_->set_on_room(nullptr);
   while (!links_.empty()) CloseLink(links_.begin()->first, "");
@@ -288,12 +287,6 @@ void RaftDriver::DrainReadies() {
     if (!node_->HasReady()) return;
     HandleReady(node_->GetReady());
   }
-}
-
-size_t RaftDriver::RaftSideReads() const {
-  size_t n = queued_reads_.size();
-  for (const auto& [ctx, batch] : read_batches_) n += batch.request_ids.size();
-  return n;
 }
 
 void RaftDriver::WakeLocked() {
@@ -345,8 +338,8 @@ void RaftDriver::WaitAndReadLinks(absl::Time deadline) {
   bool sleep = false;
   {
     absl::MutexLock lock(&mu_);
-    reads_paused_ = read_batches_.size() >= kMaxReadRounds;
-    raft_side_reads_ = RaftSideReads();
+    reads_paused_ = reads_.rounds_full();
+    raft_side_reads_ = reads_.held();
     sleep = !stopping_ && inbox_.EmptyBesidesReads() && (inbox_.reads.empty() || reads_paused_);
     sleeping_ = sleep;
     signaled_ = false;
@@ -399,8 +392,8 @@ void RaftDriver::Process(Inbox* inbox) {
     proposed_now_.clear();
   }
   if (!inbox->reads.empty()) {
-    queued_reads_.insert(queued_reads_.end(), inbox->reads.begin(), inbox->reads.end());
-    MaybeIssueReads();
+    reads_.Add(inbox->reads);
+    reads_.MaybeIssue(node_.get(), soft_.leader != raft::kNoNode);
   }
   for (auto& [index, ok] : inbox->snapshots_created) OnSnapshotCreated(index, ok);
   for (const MembershipRequest& r : inbox->membership) DoMembership(r);
@@ -413,21 +406,7 @@ void RaftDriver::Process(Inbox* inbox) {
 void RaftDriver::Tick() {
   node_->Tick();
   faults_->Poll();
-  // Read batches the core dropped (leader change, lost messages) are asked
-  // again. A round needs one heartbeat exchange, no fsync: a third of an
-  // election timeout without an answer means it is lost. The requests' own
-  // deadlines bound the whole wait.
-  const int read_retry_ticks = std::max(2, options_.election_ticks / 3);
-  std::vector<uint64_t> retry;
-  for (auto it = read_batches_.begin(); it != read_batches_.end();) {
-    if (++it->second.age_ticks >= read_retry_ticks) {
-      retry.insert(retry.end(), it->second.request_ids.begin(), it->second.request_ids.end());
-      it = read_batches_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (!retry.empty()) IssueReads(std::move(retry));
+  reads_.Tick(node_.get(), soft_.leader != raft::kNoNode);
   // The core abandons a transfer that did not finish within an election
   // timeout (§3.10); while the request still waits, ask again.
   if (pending_transfer_.has_value()) {
@@ -596,46 +575,10 @@ void RaftDriver::FailRequests(const std::vector<uint64_t>& ids, v1::ErrorCode co
   for (uint64_t id : ids) tracker_->Complete(id, outcome);
 }
 
-bool RaftDriver::MaybeIssueReads() {
-  if (queued_reads_.empty() || read_batches_.size() >= kMaxReadRounds) return false;
-  std::vector<uint64_t> ids;
-  ids.swap(queued_reads_);
-  IssueReads(std::move(ids));
-  return true;
-}
-
-void RaftDriver::IssueReads(std::vector<uint64_t> request_ids) {
-  // Requests that already finished (timed out) need no read index.
-  request_ids.erase(std::remove_if(request_ids.begin(), request_ids.end(),
-                                   [this](uint64_t id) { return !tracker_->Pending(id); }),
-                    request_ids.end());
-  if (request_ids.empty()) return;
-  if (soft_.leader == raft::kNoNode) {
-    FailRequests(request_ids, v1::UNAVAILABLE,
-                 "no leader (election in progress or this replica is cut off); retry");
-    return;
-  }
-  // All reads that arrived together share one ReadIndex round (§6.4): one
-  // heartbeat round confirms leadership for all of them.
-  // The leader keys pending rounds by context, for every replica's reads:
-  // member id + this process's nonce + a counter make it unique cluster-wide
-  // (a clash would silently drop a round until the retry).
-  std::string ctx;
-  AppendBigEndian(&ctx, options_.self);
-  AppendBigEndian(&ctx, read_nonce_);
-  AppendBigEndian(&ctx, next_read_ctx_++);
-  node_->ReadIndex(ctx);
-  read_batches_[ctx] = ReadBatch{std::move(request_ids), 0};
-}
-
-void RaftDriver::ServeReadState(const raft::ReadState& rs) {
-  auto it = read_batches_.find(rs.context);
-  if (it == read_batches_.end()) return;  // retried under another context
-  std::vector<uint64_t> ids = std::move(it->second.request_ids);
-  read_batches_.erase(it);
+void RaftDriver::ServeReads(raft::LogIndex index, std::vector<uint64_t> ids) {
   RequestTracker* tracker = tracker_;
   state_machine_->WaitApplied(
-      rs.index,
+      index,
       [tracker, ids = std::move(ids)] {
         Outcome ok;
         for (uint64_t id : ids) tracker->Complete(id, ok);
@@ -727,7 +670,7 @@ void RaftDriver::HandleReady(raft::Ready rd) {
   state_machine_->Enqueue(std::move(work));
   // (rd.committed_entries is now empty; Advance uses its own record of what
   // this Ready handed out.)
-  for (const raft::ReadState& rs : rd.read_states) ServeReadState(rs);
+  for (const raft::ReadState& rs : rd.read_states) reads_.OnReadState(rs);
   // 5.
   node_->Advance(rd);
 }

@@ -81,6 +81,7 @@
 #include "server/metrics/server_metrics.h"
 #include "server/peer_transport.h"
 #include "server/raft_mailbox.h"
+#include "server/read_index_batcher.h"
 #include "server/replica_state.h"
 #include "server/request_tracker.h"
 #include "server/snapshot_files.h"
@@ -223,10 +224,6 @@ class RaftDriver final : public RaftMailbox {
     raft::Term term = 0;
     ConfPoint conf;
   };
-  struct ReadBatch {
-    std::vector<uint64_t> request_ids;
-    int age_ticks = 0;
-  };
 
   void Loop();
   void Process(Inbox* inbox);
@@ -243,15 +240,9 @@ class RaftDriver final : public RaftMailbox {
   // the apply queue has room.
   void DrainReadies();
   void DoPropose(v1::Command* command);
-  void IssueReads(std::vector<uint64_t> request_ids);
-  // Issues the queued reads as one round if fewer than kMaxReadRounds are
-  // in flight. A read never joins a round already started (its read index
-  // may predate the read, §6.4); it waits for the next one, so under load
-  // each round serves more reads and costs the same heartbeats. True if a
-  // round was started.
-  bool MaybeIssueReads();
   void FailRequests(const std::vector<uint64_t>& ids, v1::ErrorCode code, const std::string& why);
-  void ServeReadState(const raft::ReadState& rs);
+  // Completes the reads `ids` with OK once `index` is applied.
+  void ServeReads(raft::LogIndex index, std::vector<uint64_t> ids);
   // Writes proposed through this replica under an earlier leader that are
   // still pending when the first entry of a newer term is applied here
   // complete with DEADLINE_EXCEEDED (outcome unknown) at once, instead of
@@ -281,21 +272,22 @@ class RaftDriver final : public RaftMailbox {
   const SnapshotFiles* const snapshots_;
   FaultInjection* const faults_;
   Snapshotter snapshotter_;
+  ReadIndexBatcher reads_;  // raft thread only
   metrics::ServerMetrics* metrics_ = nullptr;  // set before Start
 
   // Inbox (any thread -> raft thread).
   absl::Mutex mu_;
   Inbox inbox_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // kMaxReadRounds rounds are in flight: a new read could only be queued,
-  // so it does not wake the raft thread (the next swap of the inbox, or the
-  // end of a round, takes it).
+  // ReadIndexBatcher::kMaxRounds rounds are in flight: a new read could only
+  // be queued, so it does not wake the raft thread (the next swap of the
+  // inbox, or the end of a round, takes it).
   bool reads_paused_ ABSL_GUARDED_BY(mu_) = false;
   // The raft thread sleeps in epoll_wait: whoever fills the inbox writes
   // wake_fd_ (once per sleep).
   bool sleeping_ ABSL_GUARDED_BY(mu_) = false;
   bool signaled_ ABSL_GUARDED_BY(mu_) = false;
-  // Reads the raft thread holds (RaftSideReads), as of its last look: with
+  // Reads the raft thread holds (reads_.held()), as of its last look: with
   // the inbox's, what max_queued_reads bounds.
   size_t raft_side_reads_ ABSL_GUARDED_BY(mu_) = 0;
   int wake_fd_ = -1;   // eventfd
@@ -335,19 +327,12 @@ class RaftDriver final : public RaftMailbox {
   std::unique_ptr<raft::RawNode> node_;
   raft::SoftState soft_;
   int64_t last_stamp_ms_ = 0;
-  uint64_t next_read_ctx_ = 1;
-  uint64_t read_nonce_ = 0;                        // differs per process start (the seed)
-  std::map<std::string, ReadBatch> read_batches_;  // by ReadIndex context
-  static constexpr size_t kMaxReadRounds = 2;
-  std::vector<uint64_t> queued_reads_;  // linearizable reads waiting for a round
   // Tracker ids of writes proposed here, by the term they were proposed in
   // (pruned of finished ones as it grows), and the highest term of an entry
   // handed to the apply thread.
   std::map<raft::Term, std::vector<uint64_t>> proposed_by_term_;
   // Proposed in the current Process call: marked in the tracker at its end.
   std::vector<uint64_t> proposed_now_;
-  // Reads in queued_reads_ and read_batches_.
-  size_t RaftSideReads() const;
   size_t proposed_prune_at_ = 1024;
   raft::Term committed_term_ = 0;
   // Membership history from the log snapshot on, ascending by index; the
