@@ -164,12 +164,12 @@ class FakePeer {
         static_cast<ssize_t>(answer.size())) {
       return;
     }
-    LinkFrameReader reader(64u << 20);
+    LinkFrameReader reader(64u << 20, decoded);
     v1::RaftBatch scratch;
     while (true) {
       std::vector<raft::Message> messages;
       std::string why;
-      const bool open = ReadLinkFrames(fd, /*drain=*/false, &reader, 2, &scratch, &messages, &why);
+      const bool open = ReadLinkFrames(fd, /*drain=*/false, &reader, &scratch, &messages, &why);
       {
         absl::MutexLock lock(&mu_);
         for (raft::Message& m : messages) received_.push_back(std::move(m));
