@@ -1,5 +1,7 @@
 #include "server/replica.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <utility>
@@ -39,6 +41,7 @@
 #include "server/session_backend.h"
 #include "server/session_keeper.h"
 #include "server/snapshot_files.h"
+#include "server/tcp_socket.h"
 #include "server/state_machine.h"
 #include "server/watch/task_runner.h"
 #include "server/watch/tree_store_history.h"
@@ -128,6 +131,16 @@ absl::Status ResolveCluster(const ReplicaOptions& options, InitialCluster* clust
                  : !self->client_addr().empty() ? self->client_addr()
                                                 : "127.0.0.1:7001";
   if (self->client_addr().empty()) self->set_client_addr(*client_addr);
+  return absl::OkStatus();
+}
+
+// Binds `addr` and lets it go again. The listeners proper start once the
+// state is open; this only makes a port held by another process fail
+// start-up early, naming the address. Errors: InvalidArgument, Unavailable.
+absl::Status CheckCanListen(const std::string& addr, const std::string& what) {
+  absl::StatusOr<ListeningSocket> probe = ListenTcp(addr, 1, what);
+  if (!probe.ok()) return probe.status();
+  ::close(probe->fd);
   return absl::OkStatus();
 }
 
@@ -260,6 +273,11 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
              !s.ok()) {
     return s;
   }
+
+  // Before the data dir is created: a replica that cannot have its ports
+  // (another process holds them) says which and leaves nothing behind.
+  if (absl::Status s = CheckCanListen(p->peer_addr, "peers"); !s.ok()) return s;
+  if (absl::Status s = CheckCanListen(p->client_addr, "clients"); !s.ok()) return s;
 
   Identity identity;
   identity.cluster_id = cluster.cluster_id;
@@ -450,10 +468,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     absl::StatusOr<std::unique_ptr<PeerListener>> listener =
         PeerListener::Start(listen, p->driver.get(), p->faults.get(), p->peer_server.get());
     if (!listener.ok()) {
-      p->peer_listener->Stop();
       p->peer_server->Shutdown(std::chrono::system_clock::now());
-      return absl::UnavailableError(
-          absl::StrCat(listener.status().message(), " (address in use?)"));
+      return listener.status();
     }
     p->peer_listener = *std::move(listener);
   }
