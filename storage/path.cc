@@ -1,15 +1,55 @@
 #include "storage/path.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace synod::storage {
 namespace {
+
+// True if `s` is well-formed UTF-8 (RFC 3629: shortest form, no
+// surrogates, nothing above U+10FFFF). Paths travel in protobuf `string`
+// fields, which a receiver refuses to parse otherwise.
+bool IsUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      if (c == 0xe0) lo = 0xa0;  // overlong
+      if (c == 0xed) hi = 0x9f;  // surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      if (c == 0xf0) lo = 0x90;  // overlong
+      if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
+    } else {
+      return false;
+    }
+    if (s.size() - i < len) return false;
+    const unsigned char second = static_cast<unsigned char>(s[i + 1]);
+    if (second < lo || second > hi) return false;
+    for (size_t k = 2; k < len; ++k) {
+      const unsigned char b = static_cast<unsigned char>(s[i + k]);
+      if (b < 0x80 || b > 0xbf) return false;
+    }
+    i += len;
+  }
+  return true;
+}
 
 // Why a path is invalid, or nullptr if it is valid.
 const char* PathProblem(std::string_view path) {
   if (path.empty()) return "empty path";
   if (path.size() > kMaxPathBytes) return "longer than 4096 bytes";
   if (path[0] != '/') return "not absolute";
+  if (!IsUtf8(path)) return "not valid UTF-8";
   if (path.size() == 1) return nullptr;
   if (path.back() == '/') return "trailing '/'";
   size_t start = 1;  // first byte of the current component
@@ -34,7 +74,9 @@ bool IsValidPath(std::string_view path) { return PathProblem(path) == nullptr; }
 absl::Status ValidatePath(std::string_view path) {
   const char* problem = PathProblem(path);
   if (problem == nullptr) return absl::OkStatus();
-  std::string shown(path.substr(0, 256));
+  // Escaped: the message itself travels in a protobuf string.
+  const std::string_view head = path.substr(0, 256);
+  const std::string shown = absl::CHexEscape(absl::string_view(head.data(), head.size()));
   return absl::InvalidArgumentError(absl::StrCat("invalid path \"", shown, "\": ", problem));
 }
 

@@ -2,8 +2,11 @@
 //
 // A legal path is absolute, '/'-separated, has no empty component, no
 // trailing '/' (except the root "/"), no "." or ".." component, no control
-// character (0x00-0x1f, 0x7f) and is at most kMaxPathBytes long. Paths are
-// byte strings; children are ordered by byte value of their names.
+// character (0x00-0x1f, 0x7f), is valid UTF-8 and is at most kMaxPathBytes
+// long. Children are ordered by byte value of their names.
+//
+// Library synod_path: abseil only, so the client library checks paths with
+// these same rules before it sends them.
 #pragma once
 
 #include <cstddef>

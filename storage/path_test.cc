@@ -22,6 +22,16 @@ TEST(PathTest, Validity) {
     EXPECT_EQ(ValidatePath(bad).code(), absl::StatusCode::kInvalidArgument);
   }
   EXPECT_FALSE(IsValidPath(std::string("/a\0b", 4)));
+  for (const char* utf8 : {"/\xc3\xbc", "/\xe2\x82\xac", "/\xf0\x9f\x98\x80", "/\xf4\x8f\xbf\xbf"}) {
+    EXPECT_TRUE(IsValidPath(utf8)) << utf8;
+  }
+  // Bad UTF-8: a stray byte, a cut sequence, overlong forms, a surrogate,
+  // above U+10FFFF.
+  for (const char* bad : {"/\xff", "/a\xc3", "/\xc3/b", "/\xc0\xaf", "/\xe0\x80\xaf",
+                          "/\xed\xa0\x80", "/\xf4\x90\x80\x80", "/\x80"}) {
+    EXPECT_FALSE(IsValidPath(bad)) << bad;
+    EXPECT_NE(ValidatePath(bad).message().find("UTF-8"), std::string::npos) << bad;
+  }
   EXPECT_TRUE(IsValidPath("/" + std::string(kMaxPathBytes - 1, 'x')));
   EXPECT_FALSE(IsValidPath("/" + std::string(kMaxPathBytes, 'x')));
 }

@@ -7,7 +7,6 @@ add_library(synod_tree STATIC
   memory_tree_store.cc
   node.cc
   overlay.cc
-  path.cc
   rocks_tree_store.cc
   snapshot.cc
   tree_store.cc)
@@ -15,7 +14,7 @@ synod_cc_defaults(synod_tree)
 # Snapshot files are zstd-compressed (Debian libzstd-dev).
 find_library(SYNOD_ZSTD_LIBRARY zstd REQUIRED)
 target_link_libraries(synod_tree PUBLIC
-  synod_rocks_env synod_proto
+  synod_rocks_env synod_proto synod_path
   absl::status absl::statusor absl::strings absl::synchronization absl::span)
 target_link_libraries(synod_tree PRIVATE ${SYNOD_ZSTD_LIBRARY})
 

@@ -114,6 +114,10 @@ void Client::Impl::WithWriteId(bool needs_session, absl::Time deadline,
 void Client::Impl::CreateImpl(absl::string_view path, absl::string_view data,
                               const CreateOptions& options, absl::Time deadline,
                               Done<CreateResult> done) {
+  if (absl::Status s = client::CheckPath(path); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
   v1::CreateRequest req;
   v1::CreateOp* op = req.mutable_op();
   op->set_path(std::string(path));
@@ -132,6 +136,10 @@ void Client::Impl::CreateImpl(absl::string_view path, absl::string_view data,
 
 void Client::Impl::GetImpl(absl::string_view path, const GetOptions& options, absl::Time deadline,
                            Done<GetResult> done) {
+  if (absl::Status s = client::CheckPath(path); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
   v1::GetRequest req;
   req.set_path(std::string(path));
   client::ToProto(options.read, core_.last_revision(), req.mutable_read());
@@ -148,6 +156,10 @@ void Client::Impl::GetImpl(absl::string_view path, const GetOptions& options, ab
 
 void Client::Impl::ExistsImpl(absl::string_view path, const ReadOptions& options,
                               absl::Time deadline, Done<ExistsResult> done) {
+  if (absl::Status s = client::CheckPath(path); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
   v1::ExistsRequest req;
   req.set_path(std::string(path));
   client::ToProto(options, core_.last_revision(), req.mutable_read());
@@ -162,6 +174,10 @@ void Client::Impl::ExistsImpl(absl::string_view path, const ReadOptions& options
 
 void Client::Impl::SetImpl(absl::string_view path, absl::string_view data, int64_t expected_version,
                            absl::Time deadline, Done<SetResult> done) {
+  if (absl::Status s = client::CheckPath(path); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
   v1::SetRequest req;
   v1::SetOp* op = req.mutable_op();
   op->set_path(std::string(path));
@@ -178,6 +194,10 @@ void Client::Impl::SetImpl(absl::string_view path, absl::string_view data, int64
 
 void Client::Impl::DeleteImpl(absl::string_view path, int64_t expected_version, absl::Time deadline,
                               Done<DeleteResult> done) {
+  if (absl::Status s = client::CheckPath(path); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
   v1::DeleteRequest req;
   v1::DeleteOp* op = req.mutable_op();
   op->set_path(std::string(path));
@@ -236,6 +256,10 @@ void FetchPage(Client::Impl* impl, std::shared_ptr<ChildrenListing> listing) {
 
 void Client::Impl::GetChildrenImpl(absl::string_view path, const ChildrenOptions& options,
                                    absl::Time deadline, Done<ChildrenResult> done) {
+  if (absl::Status s = client::CheckPath(path); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
   auto listing = std::make_shared<ChildrenListing>();
   listing->req.set_path(std::string(path));
   client::ToProto(options.read, core_.last_revision(), listing->req.mutable_read());
@@ -295,6 +319,10 @@ void Client::Impl::MultiImpl(const std::vector<Op>& ops, absl::Time deadline,
 
 void Client::Impl::HistoryImpl(absl::string_view path, const HistoryOptions& options,
                                absl::Time deadline, Done<HistoryResult> done) {
+  if (absl::Status s = client::CheckPath(path); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
   v1::HistoryRequest req;
   req.set_path(std::string(path));
   client::ToProto(options.read, core_.last_revision(), req.mutable_read());
@@ -313,6 +341,10 @@ void Client::Impl::HistoryImpl(absl::string_view path, const HistoryOptions& opt
 }
 
 void Client::Impl::SyncImpl(absl::string_view path, absl::Time deadline, Done<uint64_t> done) {
+  if (absl::Status s = client::CheckPath(path); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
   v1::SyncRequest req;
   req.set_path(std::string(path));
   Run<v1::SyncRequest, v1::SyncResponse, uint64_t>(
@@ -502,6 +534,7 @@ void Client::RemoveSessionListener(int id) { impl_->sessions().RemoveListener(id
 absl::StatusOr<uint64_t> Client::Watch(absl::string_view path, const WatchOptions& options,
                                        WatchEventCallback on_event, WatchDoneCallback on_done,
                                        const CallOptions& call) {
+  if (absl::Status s = client::CheckPath(path); !s.ok()) return s;
   const absl::Time deadline = impl_->DeadlineOf(call);
   uint64_t session_id = 0;
   if (options.bind_to_session) {

@@ -1,5 +1,9 @@
 #include "client/src/convert.h"
 
+#include <string_view>
+
+#include "storage/path.h"
+
 namespace synod {
 
 bool IsEphemeral(CreateMode mode) {
@@ -175,7 +179,14 @@ void ToProto(const ReadOptions& options, uint64_t floor_revision, v1::ReadOption
   out->set_min_revision(std::max(options.min_revision, floor_revision));
 }
 
+absl::Status CheckPath(absl::string_view path) {
+  absl::Status s = storage::ValidatePath(std::string_view(path.data(), path.size()));
+  if (s.ok()) return s;
+  return SynodError(ErrorCode::kInvalidPath, s.message());
+}
+
 absl::Status ToProto(const Op& op, v1::Op* out) {
+  if (absl::Status s = CheckPath(op.path); !s.ok()) return s;
   switch (op.type) {
     case Op::Type::kCreate: {
       v1::CreateOp* c = out->mutable_create();

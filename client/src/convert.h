@@ -19,7 +19,12 @@ ErrorCode FromProto(v1::ErrorCode code);
 v1::CreateMode ToProto(CreateMode mode);
 CreateMode FromProto(v1::CreateMode mode);
 void ToProto(const ReadOptions& options, uint64_t floor_revision, v1::ReadOptions* out);
-// Fails with INVALID_ARGUMENT for an op the wire cannot express.
+// OK, or INVALID_PATH saying what is wrong with `path` (the server's own
+// rules, storage/path.h): checked before a request is serialized, since a
+// path that is not UTF-8 cannot travel in a protobuf string at all.
+absl::Status CheckPath(absl::string_view path);
+// Fails with INVALID_ARGUMENT for an op the wire cannot express, and
+// INVALID_PATH for a bad path.
 absl::Status ToProto(const Op& op, v1::Op* out);
 OpResult FromProto(const v1::OpResult& result);
 v1::WatchKind ToProto(WatchKind kind);
