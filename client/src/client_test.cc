@@ -441,6 +441,81 @@ TEST(Routing, DiscoversMembersFromOneEndpoint) {
   EXPECT_TRUE(client->Create("/d", "").ok());
 }
 
+// A replica that refuses connections never saw the request: even a
+// membership change (no exactly-once) goes on to the next replica, as when
+// an operator removes a dead member whose address is listed first.
+TEST(Routing, ChangesThatCouldNotConnectGoToTheNextReplica) {
+  FakeCluster cluster;
+  cluster.Stop(1);  // the client's first endpoint, and the leader the headers name
+  auto client = Connect(OptionsFor(cluster));
+  absl::StatusOr<std::vector<Member>> added =
+      client->MemberAdd(4, "127.0.0.1:17104", "127.0.0.1:17004");
+  ASSERT_TRUE(added.ok()) << added.status();
+  absl::StatusOr<std::vector<Member>> promoted = client->MemberPromote(4);
+  ASSERT_TRUE(promoted.ok()) << promoted.status();
+  absl::StatusOr<std::vector<Member>> removed = client->MemberRemove(4);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  absl::Status transferred = client->TransferLeader(2);
+  ASSERT_TRUE(transferred.ok()) << transferred;
+}
+
+// A write that could not reach any replica did not happen: UNAVAILABLE,
+// not DEADLINE_EXCEEDED (which says "may have happened").
+TEST(Routing, AWriteThatReachedNoReplicaIsUnavailable) {
+  FakeCluster cluster;
+  for (uint64_t m = 1; m <= 3; ++m) cluster.Stop(m);
+  for (bool exactly_once : {true, false}) {
+    Client::Options o = OptionsFor(cluster);
+    o.exactly_once_writes = exactly_once;
+    auto client = Connect(o);
+    absl::StatusOr<CreateResult> c =
+        client->Create("/x", "v", {}, CallOptions::Timeout(absl::Milliseconds(500)));
+    EXPECT_EQ(ErrorCodeOf(c.status()), ErrorCode::kUnavailable) << c.status();
+    EXPECT_THAT(c.status().message(), HasSubstr("failed to connect")) << c.status();
+  }
+}
+
+// gRPC itself refuses a request above the replica's receive limit (the
+// fake keeps gRPC's default of 4 MiB): the caller gets TOO_LARGE with the
+// reason, not a bare RESOURCE_EXHAUSTED.
+TEST(Errors, ARequestAboveTheReceiveLimitIsTooLarge) {
+  FakeCluster cluster;
+  auto client = Connect(OptionsFor(cluster));
+  absl::StatusOr<CreateResult> c = client->Create("/big", std::string(5 << 20, 'x'));
+  EXPECT_EQ(ErrorCodeOf(c.status()), ErrorCode::kTooLarge) << c.status();
+  EXPECT_THAT(c.status().message(), HasSubstr("larger than max")) << c.status();
+}
+
+// Paths are checked by the server's own rules before anything is sent; a
+// path that is not UTF-8 could not even be serialized.
+TEST(Paths, BadPathsFailAtOnceWithInvalidPath) {
+  FakeCluster cluster;
+  auto client = Connect(OptionsFor(cluster));
+  const CallOptions call = CallOptions::Timeout(absl::Seconds(5));
+  const std::string not_utf8 = "/caf\xe9";
+  auto code = [](const absl::Status& s) { return ErrorCodeOf(s); };
+  EXPECT_EQ(code(client->Get(not_utf8, {}, call).status()), ErrorCode::kInvalidPath);
+  EXPECT_EQ(code(client->Create(not_utf8, "", {}, call).status()), ErrorCode::kInvalidPath);
+  EXPECT_EQ(code(client->Set(not_utf8, "", -1, call).status()), ErrorCode::kInvalidPath);
+  EXPECT_EQ(code(client->Delete(not_utf8, -1, call).status()), ErrorCode::kInvalidPath);
+  EXPECT_EQ(code(client->Exists(not_utf8, {}, call).status()), ErrorCode::kInvalidPath);
+  EXPECT_EQ(code(client->GetChildren(not_utf8, {}, call).status()), ErrorCode::kInvalidPath);
+  EXPECT_EQ(code(client->History(not_utf8, {}, call).status()), ErrorCode::kInvalidPath);
+  EXPECT_EQ(code(client->Multi({Op::Create("/ok", ""), Op::Delete(not_utf8)}, call).status()),
+            ErrorCode::kInvalidPath);
+  EXPECT_EQ(code(client->Watch(not_utf8, {}, [](const WatchEvent&) {}, nullptr, call).status()),
+            ErrorCode::kInvalidPath);
+  absl::Status relative = client->Get("relative", {}, call).status();
+  EXPECT_EQ(code(relative), ErrorCode::kInvalidPath);
+  EXPECT_THAT(relative.message(), HasSubstr("not absolute"));
+  absl::Status bad = client->Get(not_utf8, {}, call).status();
+  EXPECT_THAT(bad.message(), HasSubstr("UTF-8"));
+  for (const char* method : {"Get", "Create", "Set", "Delete", "Exists", "GetChildren", "History",
+                             "Multi", "WatchRequest"}) {
+    EXPECT_THAT(cluster.requests(method), SizeIs(0)) << method;
+  }
+}
+
 TEST(Consistency, ReadsCarryTheHighestRevisionSeen) {
   FakeCluster cluster;
   auto client = Connect(OptionsFor(cluster));

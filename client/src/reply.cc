@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "client/src/convert.h"
@@ -31,6 +32,22 @@ Reply FromHeader(const v1::ResponseHeader& header, absl::string_view fallback_me
                                                     : absl::string_view(header.message()));
   }
   return r;
+}
+
+// gRPC fails a call with UNAVAILABLE and one of these texts when its load
+// balancer found no connection to put it on (the connection was refused,
+// or the name did not resolve): the request never left this process.
+// gRPC exposes no structured flag for it; the texts are gRPC's own (pick_first
+// and the resolver), and the pipeline keeps them in its stream's error.
+bool FailedBeforeSending(absl::string_view message) {
+  return absl::StrContains(message, "failed to connect to all addresses") ||
+         absl::StrContains(message, "DNS resolution failed");
+}
+
+// gRPC's own refusal of a message above a size limit (the replica's
+// --max_request_mb, or this client's receive limit).
+bool TooLargeForGrpc(absl::string_view message) {
+  return absl::StrContains(message, "message larger than max");
 }
 
 }  // namespace
@@ -63,7 +80,20 @@ Reply ClassifyReply(const grpc::Status& status, const v1::ResponseHeader& header
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
       r.code = ErrorCode::kUnavailable;
+      r.maybe_sent = !FailedBeforeSending(text);
       r.status = SynodError(r.code, absl::StrCat(address, ": ", status.error_message()));
+      break;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      if (TooLargeForGrpc(text)) {
+        r.code = ErrorCode::kTooLarge;
+        r.status = SynodError(
+            r.code, absl::StrCat(address, ": a message larger than gRPC allows (a request is "
+                                          "limited by the replica's --max_request_mb): ",
+                                 status.error_message()));
+        break;
+      }
+      r.status = absl::ResourceExhaustedError(absl::StrCat(address, ": ", status.error_message()));
+      r.code = ErrorCodeOf(r.status);
       break;
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       r.code = ErrorCode::kDeadlineExceeded;

@@ -22,6 +22,10 @@ struct Reply {
   // The replica answered (header or error details): the fields below it
   // carries are meaningful, and the request was seen by the server.
   bool answered = false;
+  // The request may have reached a replica. False only when gRPC failed it
+  // before it left this process (no connection could be made to the
+  // replica): then even a non-idempotent request is safe to send elsewhere.
+  bool maybe_sent = true;
   uint64_t member_id = 0;
   uint64_t leader_id = 0;
   uint64_t revision = 0;

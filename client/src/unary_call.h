@@ -6,6 +6,8 @@
 // once; UNAVAILABLE, NOT_LEADER and attempt timeouts are retried after a
 // jittered exponential backoff, on the next replica when the one used failed,
 // as long as the caller's deadline leaves room and the retry policy allows it.
+// An attempt that never left this process (no connection to its replica)
+// is retried whatever the policy: nothing can have happened.
 // `done` runs exactly once, on a gRPC or event-loop thread; it must not block.
 //
 // Thread-safety: Start from any thread. The call object is shared by the
@@ -238,6 +240,7 @@ class UnaryCall : public CallTracker::Call,
       Finish(std::move(resp_));
       return;
     }
+    if (r.maybe_sent) maybe_sent_ = true;
     const bool not_leader = r.code == ErrorCode::kNotLeader && r.answered;
     // DEADLINE_EXCEEDED, from our attempt timeout or from a replica that
     // could not finish in time (say, forwarding to a leader that just
@@ -245,7 +248,9 @@ class UnaryCall : public CallTracker::Call,
     // and session writes, which the session table answers once.
     const bool transient =
         not_leader || r.code == ErrorCode::kUnavailable || r.code == ErrorCode::kDeadlineExceeded;
-    const bool allowed = spec_.retry == RetryPolicy::kIdempotent || not_leader;
+    // A request that never left this process (no connection to the
+    // replica) cannot have been proposed: any call may go elsewhere.
+    const bool allowed = spec_.retry == RetryPolicy::kIdempotent || not_leader || !r.maybe_sent;
     if (!transient || !allowed) {
       Finish(std::move(r.status));
       return;
@@ -277,7 +282,10 @@ class UnaryCall : public CallTracker::Call,
     backoff_ = core_->NextBackoff(backoff_);
     const absl::Time at = absl::Now() + delay;
     if (at >= deadline_) {
-      const ErrorCode code = spec_.write ? ErrorCode::kDeadlineExceeded : ErrorCodeOf(last_error_);
+      // A write's outcome is unknown only if some attempt may have reached a
+      // replica; if none could connect, nothing happened: UNAVAILABLE.
+      const ErrorCode code = spec_.write && maybe_sent_ ? ErrorCode::kDeadlineExceeded
+                                                        : ErrorCodeOf(last_error_);
       Finish(SynodError(code, absl::StrCat("gave up at the deadline after ", attempts_,
                                            " attempt(s); last error: ", last_error_.message())));
       return;
@@ -313,6 +321,7 @@ class UnaryCall : public CallTracker::Call,
   absl::Duration backoff_;
   int attempts_ = 0;
   int redirects_ = 0;
+  bool maybe_sent_ = false;  // some attempt may have reached a replica
   absl::Status last_error_;
 
   absl::Mutex mu_;
