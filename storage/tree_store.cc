@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "storage/path.h"
 
 namespace synod::storage {
@@ -67,27 +68,44 @@ absl::StatusOr<NodeResult> TreeStore::GetAtVersion(std::string_view path, int64_
   NodeResult result;
   const StoreMeta& meta = (*view)->meta();
   result.revision = meta.applied_index;
-  if (!IsValidPath(path)) {
+  if (absl::Status s = ValidatePath(path); !s.ok()) {
     result.code = v1::INVALID_PATH;
+    result.message = std::string(s.message());
     return result;
   }
   if (version < 0) {
     result.code = v1::INVALID_ARGUMENT;
+    result.message = absl::StrCat("version ", version, " is negative (versions count from 0)");
     return result;
   }
   std::vector<Version> versions;
   if (absl::Status s = LoadHistory(view->get(), path, &versions); !s.ok()) return s;
-  // The newest entry (a live version, or the tombstone carrying the last
-  // stat) bounds the versions of the latest incarnation.
-  if (versions.empty() || version > versions[0].entry.stat.version) {
+  if (versions.empty()) {
     result.code = v1::NO_NODE;
     return result;
   }
-  size_t i = versions[0].entry.deleted ? 1 : 0;
+  // The newest entry (a live version, or the tombstone carrying the last
+  // stat) bounds the versions of the latest incarnation.
+  const HistoryEntry& newest = versions[0].entry;
+  if (version > newest.stat.version) {
+    result.code = v1::INVALID_ARGUMENT;
+    result.message =
+        absl::StrCat("version ", version, " of ", std::string(path), " does not exist: its ",
+                     newest.deleted ? "last version before its delete was " : "version is ",
+                     newest.stat.version);
+    return result;
+  }
+  size_t i = newest.deleted ? 1 : 0;
+  int64_t oldest_kept = newest.stat.version;
   for (; i < versions.size() && !versions[i].entry.deleted; ++i) {
+    oldest_kept = versions[i].entry.stat.version;
     if (versions[i].entry.stat.version != version) continue;
     if (Compacted(versions, i, meta.compact_revision)) {
       result.code = v1::COMPACTED;
+      result.message = absl::StrCat("version ", version, " of ", std::string(path),
+                                    " was replaced at revision ", versions[i - 1].entry.revision,
+                                    ", at or below the compaction revision ",
+                                    meta.compact_revision);
       return result;
     }
     result.stat = versions[i].entry.stat;
@@ -95,8 +113,12 @@ absl::StatusOr<NodeResult> TreeStore::GetAtVersion(std::string_view path, int64_
     return result;
   }
   // Versions of an incarnation are consecutive from 0, so a version in range
-  // that is not retained was dropped.
+  // that is not retained was dropped by the per-node bound.
   result.code = v1::COMPACTED;
+  result.message = absl::StrCat("version ", version, " of ", std::string(path),
+                                " is no longer kept: each node keeps its last --history_per_node "
+                                "versions, the oldest kept is ",
+                                oldest_kept);
   return result;
 }
 
@@ -112,10 +134,14 @@ absl::StatusOr<NodeResult> TreeStore::GetAtRevision(std::string_view path, uint6
   }
   if (revision > meta.applied_index) {
     result.code = v1::INVALID_ARGUMENT;
+    result.message = absl::StrCat("revision ", revision, " is ahead of this replica's applied ",
+                                  meta.applied_index);
     return result;
   }
   if (revision < meta.compact_revision) {
     result.code = v1::COMPACTED;
+    result.message = absl::StrCat("revision ", revision, " is below the compaction revision ",
+                                  meta.compact_revision);
     return result;
   }
   std::vector<Version> versions;
@@ -133,7 +159,15 @@ absl::StatusOr<NodeResult> TreeStore::GetAtRevision(std::string_view path, uint6
   // Every retained entry is newer. Seq 1 is the path's first ever entry: if
   // it is still here the path did not exist yet; otherwise older entries
   // were dropped and the answer is unknown.
-  result.code = versions.empty() || versions.back().seq == 1 ? v1::NO_NODE : v1::COMPACTED;
+  if (versions.empty() || versions.back().seq == 1) {
+    result.code = v1::NO_NODE;
+  } else {
+    result.code = v1::COMPACTED;
+    result.message = absl::StrCat(std::string(path), " as of revision ", revision,
+                                  " is no longer kept: each node keeps its last "
+                                  "--history_per_node versions, the oldest kept is from revision ",
+                                  versions.back().entry.revision);
+  }
   return result;
 }
 

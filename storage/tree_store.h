@@ -103,6 +103,7 @@ class StateView : public StateReader {
 
 struct NodeResult {
   v1::ErrorCode code = v1::OK;
+  std::string message;  // why, when the code alone does not say (versioned reads)
   uint64_t revision = 0;
   NodeStat stat;
   std::string data;
@@ -163,9 +164,11 @@ class TreeStore {
   // The node now. Codes: NO_NODE, INVALID_PATH.
   absl::StatusOr<NodeResult> Get(std::string_view path);
   // The node at data version `version` of its latest incarnation (the current
-  // one, or the last one before its delete). Codes: NO_NODE (no such path or
-  // version), COMPACTED (that version was dropped by the per-node bound or is
-  // below the compaction revision), INVALID_PATH, INVALID_ARGUMENT (< 0).
+  // one, or the last one before its delete). Codes: NO_NODE (no such path),
+  // INVALID_ARGUMENT (< 0, or above the incarnation's last version),
+  // COMPACTED (that version was dropped by the per-node bound or is below
+  // the compaction revision), INVALID_PATH. Every code but NO_NODE comes
+  // with a message saying which case it is.
   absl::StatusOr<NodeResult> GetAtVersion(std::string_view path, int64_t version);
   // The node as it was at `revision` (data and stat as of its data version
   // then; cversion/num_children as of that data version). Codes: NO_NODE

@@ -2,6 +2,7 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/path.h"
@@ -466,8 +467,16 @@ TYPED_TEST(TreeStoreTest, HistoryKeepsVersions) {
   EXPECT_EQ(this->store()->History("/never", 0)->code, v1::NO_NODE);
 
   EXPECT_EQ(this->store()->GetAtVersion("/h", 1)->data, "v1");
-  EXPECT_EQ(this->store()->GetAtVersion("/h", 3)->code, v1::NO_NODE);
-  EXPECT_EQ(this->store()->GetAtVersion("/h", -1)->code, v1::INVALID_ARGUMENT);
+  // Each way a versioned read fails has its own code or reason.
+  EXPECT_EQ(this->store()->GetAtVersion("/never", 0)->code, v1::NO_NODE);
+  auto future = this->store()->GetAtVersion("/h", 99);
+  EXPECT_EQ(future->code, v1::INVALID_ARGUMENT);
+  EXPECT_EQ(future->message, "version 99 of /h does not exist: its version is 2");
+  auto negative = this->store()->GetAtVersion("/h", -1);
+  EXPECT_EQ(negative->code, v1::INVALID_ARGUMENT);
+  EXPECT_EQ(negative->message, "version -1 is negative (versions count from 0)");
+  EXPECT_EQ(this->store()->GetAtRevision("/h", set2 + 1)->message,
+            absl::StrCat("revision ", set2 + 1, " is ahead of this replica's applied ", set2));
   EXPECT_EQ(this->store()->GetAtRevision("/h", created - 1)->code, v1::NO_NODE);
   EXPECT_EQ(this->store()->GetAtRevision("/h", created)->data, "v0");
   EXPECT_EQ(this->store()->GetAtRevision("/h", other)->data, "v1");
@@ -485,6 +494,8 @@ TYPED_TEST(TreeStoreTest, HistoryKeepsVersions) {
   EXPECT_EQ(this->store()->GetAtRevision("/h", deleted)->code, v1::NO_NODE);
   EXPECT_EQ(this->store()->GetAtRevision("/h", deleted - 1)->data, "v2");
   EXPECT_EQ(this->store()->GetAtVersion("/h", 2)->data, "v2");
+  EXPECT_EQ(this->store()->GetAtVersion("/h", 3)->message,
+            "version 3 of /h does not exist: its last version before its delete was 2");
 
   // Re-created: a new incarnation; versions count from 0 again. The per-node
   // bound (4) drops the oldest entries.
@@ -500,7 +511,14 @@ TYPED_TEST(TreeStoreTest, HistoryKeepsVersions) {
   ASSERT_EQ(this->Code(SetCmd("/h", "w2")), v1::OK);
   ASSERT_EQ(this->Code(SetCmd("/h", "w3")), v1::OK);
   ASSERT_EQ(this->Code(SetCmd("/h", "w4")), v1::OK);
-  EXPECT_EQ(this->store()->GetAtVersion("/h", 0)->code, v1::COMPACTED);
+  // Dropped by the per-node bound, with no compaction at all: the reason
+  // says so (not the compaction revision, which is 0).
+  auto dropped = this->store()->GetAtVersion("/h", 0);
+  EXPECT_EQ(dropped->code, v1::COMPACTED);
+  EXPECT_EQ(dropped->message,
+            "version 0 of /h is no longer kept: each node keeps its last --history_per_node "
+            "versions, the oldest kept is 1");
+  EXPECT_EQ(this->store()->meta().compact_revision, 0u);
   EXPECT_EQ(this->store()->GetAtVersion("/h", 1)->data, "w1");
   EXPECT_EQ(this->store()->History("/h", 0)->versions.size(), 4u);
 }
@@ -528,7 +546,13 @@ TYPED_TEST(TreeStoreTest, CompactionHidesOldRevisionsAndEvents) {
   EXPECT_EQ(this->store()->meta().compact_revision, r4);
   EXPECT_EQ(this->store()->GetAtRevision("/a", r2)->code, v1::COMPACTED);
   EXPECT_EQ(this->store()->GetAtRevision("/a", r4)->data, "2");
-  EXPECT_EQ(this->store()->GetAtVersion("/a", 0)->code, v1::COMPACTED);
+  auto below = this->store()->GetAtVersion("/a", 0);
+  EXPECT_EQ(below->code, v1::COMPACTED);
+  EXPECT_EQ(below->message,
+            absl::StrCat("version 0 of /a was replaced at revision ", r2,
+                         ", at or below the compaction revision ", r4));
+  EXPECT_EQ(this->store()->GetAtRevision("/a", r2)->message,
+            absl::StrCat("revision ", r2, " is below the compaction revision ", r4));
   EXPECT_EQ(this->store()->GetAtVersion("/a", 1)->data, "2");
   auto h = this->store()->History("/a", 0);
   ASSERT_EQ(h->versions.size(), 2u);

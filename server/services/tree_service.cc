@@ -345,7 +345,7 @@ void TreeService::DoGet(Replier reply, absl::Time deadline, const v1::GetRequest
       response->set_data(std::move(r->data));
       storage::ToProto(r->stat, response->mutable_stat());
     }
-    FinishReply(reply, response, *state, r->code, "", r->revision);
+    FinishReply(reply, response, *state, r->code, r->message, r->revision);
   };
   flow_->Read(deadline, request->read(), std::move(read),
               [reply, response, state](const Outcome& o) {
