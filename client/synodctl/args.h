@@ -23,6 +23,7 @@ struct FlagSpec {
   std::string name;
   bool takes_value = false;
   char short_name = 0;
+  std::string help = "";  // one line, for COMMAND --help
 };
 
 struct ParsedArgs {

@@ -110,7 +110,10 @@ absl::Status CmdStatus(Ctx& ctx) {
       }
       j.EndObject();
     }
-    j.EndArray().Field("leader_id", leader).Field("digests_agree", differ_at == 0).EndObject();
+    j.EndArray().Field("leader_id", leader);
+    // Nothing to compare when no replica answered: no verdict.
+    if (reachable > 0) j.Field("digests_agree", differ_at == 0);
+    j.EndObject();
     ctx.io().Out(j.str() + "\n");
   } else {
     std::string out =
@@ -131,7 +134,9 @@ absl::Status CmdStatus(Ctx& ctx) {
     }
     absl::StrAppend(&out, "leader: ", leader == 0 ? std::string("none") : absl::StrCat(leader),
                     "; digests: ",
-                    differ_at != 0        ? absl::StrCat("DIFFER at applied index ", differ_at)
+                    reachable == 0        ? std::string("unknown (no replica answered)")
+                    : reachable == 1      ? std::string("one replica answered, none to compare")
+                    : differ_at != 0      ? absl::StrCat("DIFFER at applied index ", differ_at)
                     : digests.size() <= 1 ? std::string("agree")
                                           : std::string("agree where applied indexes match"),
                     "\n");

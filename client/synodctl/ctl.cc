@@ -1,6 +1,8 @@
 #include "client/synodctl/ctl.h"
 
+#include <algorithm>
 #include <iterator>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -133,13 +135,26 @@ absl::Status Ctx::Configure() {
     if (!t.ok()) return UsageError(t.status().message());
     session_timeout_ = *t;
   }
-  std::string eps = args_.Get("endpoints");
-  if (eps.empty() && io_.getenv) eps = io_.getenv("SYNOD_ENDPOINTS").value_or("");
-  if (eps.empty()) eps = kDefaultEndpoints;
+  // Given but empty (--endpoints=, say from an unset shell variable) is a
+  // mistake, not a request for the defaults.
+  std::string eps;
+  std::string source = "--endpoints";
+  if (args_.Has("endpoints")) {
+    eps = args_.Get("endpoints");
+  } else if (std::optional<std::string> env =
+                 io_.getenv ? io_.getenv("SYNOD_ENDPOINTS") : std::nullopt;
+             env.has_value() && !env->empty()) {
+    eps = *env;
+    source = "SYNOD_ENDPOINTS";
+  } else {
+    eps = kDefaultEndpoints;
+  }
   for (absl::string_view e : absl::StrSplit(eps, ',', absl::SkipWhitespace())) {
     endpoints_.emplace_back(absl::StripAsciiWhitespace(e));
   }
-  if (endpoints_.empty()) return UsageError("--endpoints is empty");
+  if (endpoints_.empty()) {
+    return UsageError(absl::StrCat(source, " is empty: give HOST:PORT[,HOST:PORT...]"));
+  }
   return absl::OkStatus();
 }
 
@@ -188,7 +203,7 @@ int RunSynodctl(const std::vector<std::string>& args, Io& io) {
     return kExitUsage;
   }
   if (help) {
-    io.Out(HelpText());
+    io.Out(CommandHelpText(*cmd));
     return kExitOk;
   }
   absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, AllFlags(*cmd));
@@ -218,6 +233,25 @@ int RunSynodctl(const std::vector<std::string>& args, Io& io) {
   if (status.ok()) return kExitOk;
   io.Err(absl::StrCat("Error: ", DescribeError(status), "\n"));
   return ExitCodeFor(status);
+}
+
+std::string CommandHelpText(const Command& c) {
+  const std::string name = absl::StrCat(c.name, c.sub.empty() ? "" : " ", c.sub);
+  std::string out = absl::StrCat("Usage: synodctl [global flags] ", name,
+                                 c.usage.empty() ? "" : " ", c.usage, "\n\n", c.summary, "\n");
+  if (!c.flags.empty()) {
+    absl::StrAppend(&out, "\nFlags:\n");
+    for (const FlagSpec& f : c.flags) {
+      std::string left = absl::StrCat("--", f.name, f.takes_value ? "=VALUE" : "");
+      if (f.short_name != 0) left = absl::StrCat("-", std::string(1, f.short_name), ", ", left);
+      absl::StrAppend(&out, "  ", left, f.help.empty() ? "" : "\n      ", f.help, "\n");
+    }
+  }
+  absl::StrAppend(&out,
+                  "\nGlobal flags: --endpoints=LIST, -o text|json, --timeout=DUR,\n"
+                  "--session_timeout=DUR (synodctl --help describes them, the other commands\n"
+                  "and the exit statuses).\n");
+  return out;
 }
 
 std::string HelpText() {

@@ -144,6 +144,66 @@ TEST_F(SynodctlTest, HelpAndUsageErrors) {
   EXPECT_EQ(Run({"member", "frob"}).code, kExitUsage);
 }
 
+TEST_F(SynodctlTest, CommandHelpIsTheCommandsOwn) {
+  Result ls = Run({"ls", "--help"});
+  EXPECT_EQ(ls.code, 0);
+  EXPECT_THAT(ls.out, AllOf(StartsWith("Usage: synodctl [global flags] ls "),
+                            HasSubstr("--page_token=VALUE"), HasSubstr("--limit=VALUE")));
+  EXPECT_THAT(ls.out, ::testing::Not(HasSubstr("Exit status")));
+  Result add = Run({"member", "add", "-h"});
+  EXPECT_EQ(add.code, 0);
+  EXPECT_THAT(add.out, StartsWith("Usage: synodctl [global flags] member add ID PEER_ADDR"));
+  Result del = Run({"delete", "--help"});
+  EXPECT_THAT(del.out, HasSubstr("one request (and deadline) per node"));
+}
+
+TEST_F(SynodctlTest, EmptyEndpointsIsAUsageError) {
+  for (const char* flag : {"--endpoints=", "--endpoints= , "}) {
+    Result r = Invocation().Run({flag, "--timeout=300ms", "get", "/x"});
+    EXPECT_EQ(r.code, kExitUsage) << flag << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("--endpoints is empty")) << flag;
+  }
+}
+
+// No replica answered: the digests were not compared, so no verdict.
+TEST_F(SynodctlTest, StatusWithNoReplicaAnsweringHasNoDigestVerdict) {
+  for (uint64_t m = 1; m <= 3; ++m) cluster_.Stop(m);
+  Result r = Run({"--timeout=500ms", "status"});
+  EXPECT_EQ(r.code, kExitUnavailable) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("digests: unknown (no replica answered)"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("agree")));
+  Result j = Run({"--timeout=500ms", "-o", "json", "status"});
+  EXPECT_THAT(j.out, ::testing::Not(HasSubstr("digests_agree")));
+}
+
+// Each request of delete --recursive has its own --timeout: a subtree that
+// takes longer than one timeout in all is still deleted.
+TEST_F(SynodctlTest, RecursiveDeleteGivesEachRequestItsOwnDeadline) {
+  ASSERT_TRUE(client_->Create("/big", "").ok());
+  constexpr int kChildren = 5;
+  for (int i = 0; i < kChildren; ++i) {
+    ASSERT_TRUE(client_->Create(absl::StrCat("/big/", i), "").ok());
+  }
+  // Every delete takes 0.4 s: all 6 take 2.4 s, more than --timeout.
+  cluster_.Delay("Delete", absl::Milliseconds(400));
+  Result r = Run({"--timeout=1500ms", "delete", "--recursive", "/big"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, absl::StrCat("OK deleted=", kChildren + 1, "\n"));
+  EXPECT_FALSE(cluster_.data("/big").has_value());
+}
+
+// Not atomic: a failure part way says how many nodes went first.
+TEST_F(SynodctlTest, RecursiveDeleteThatFailsSaysHowManyItDeleted) {
+  ASSERT_TRUE(client_->Create("/part", "").ok());
+  ASSERT_TRUE(client_->Create("/part/a", "").ok());
+  ASSERT_TRUE(client_->Create("/part/b", "").ok());
+  Result r = Run({"delete", "--recursive", "--version=7", "/part"});
+  EXPECT_EQ(r.code, kExitBadVersion) << r.err;
+  EXPECT_THAT(r.err, AllOf(StartsWith("Error: BAD_VERSION: "), HasSubstr("after deleting 2 nodes")));
+  EXPECT_TRUE(cluster_.data("/part").has_value());
+  EXPECT_FALSE(cluster_.data("/part/a").has_value());
+}
+
 TEST_F(SynodctlTest, CreateGetSetDeleteWithErrorsAndExitCodes) {
   Result c = Run({"create", "/app", ""});
   EXPECT_EQ(c.code, 0) << c.err;
@@ -214,7 +274,16 @@ TEST_F(SynodctlTest, ListingStatAndHistory) {
   ASSERT_EQ(Run({"create", "/d", ""}).code, 0);
   for (const char* n : {"c", "a", "b"}) ASSERT_EQ(Run({"create", absl::StrCat("/d/", n)}).code, 0);
   EXPECT_EQ(Run({"ls", "/d"}).out, "a\nb\nc\n");
-  EXPECT_EQ(Run({"ls", "--limit=2", "/d"}).out, "a\nb\n");
+  // A limited listing ends with the token that goes on from there.
+  Result page = Run({"ls", "--limit=2", "/d"});
+  EXPECT_EQ(page.code, 0) << page.err;
+  ASSERT_THAT(page.out, StartsWith("a\nb\nnext_page_token: "));
+  std::string token = page.out.substr(std::string("a\nb\nnext_page_token: ").size());
+  ASSERT_FALSE(token.empty());
+  token.pop_back();  // the newline
+  EXPECT_EQ(Run({"ls", "--limit=2", "--page_token=" + token, "/d"}).out, "c\n");
+  EXPECT_EQ(Run({"ls", "--limit=3", "/d"}).out, "a\nb\nc\n");
+  EXPECT_EQ(Run({"ls", "--page_token=" + token, "/d"}).code, kExitUsage);
   EXPECT_THAT(Run({"ls", "--stat", "/d"}).out, HasSubstr("a\tversion=0\tchildren=0\tsize=0"));
   Result st = Run({"stat", "/d"});
   EXPECT_THAT(st.out, AllOf(HasSubstr("path = /d\n"), HasSubstr("num_children = 3\n"),

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -190,19 +191,20 @@ absl::Status CmdSet(Ctx& ctx) {
 namespace {
 
 // Deletes the subtree under `path` (children first), then `path` itself
-// with `version`. Counts deleted nodes.
-absl::Status DeleteTree(Client& client, const std::string& path, int64_t version,
-                        const CallOptions& call, int* deleted, uint64_t* revision) {
-  absl::StatusOr<ChildrenResult> kids = client.GetChildren(path, {}, call);
+// with `version`. Each request gets its own deadline (--timeout), however
+// large the subtree. Counts deleted nodes.
+absl::Status DeleteTree(Ctx& ctx, Client& client, const std::string& path, int64_t version,
+                        int64_t* deleted, uint64_t* revision) {
+  absl::StatusOr<ChildrenResult> kids = client.GetChildren(path, {}, ctx.call());
   if (!kids.ok()) return kids.status();
   for (const std::string& c : kids->children) {
     const std::string child = path == "/" ? "/" + c : path + "/" + c;
-    absl::Status s = DeleteTree(client, child, -1, call, deleted, revision);
+    absl::Status s = DeleteTree(ctx, client, child, -1, deleted, revision);
     // Someone else deleted it meanwhile: fine.
     if (!s.ok() && ErrorCodeOf(s) != ErrorCode::kNoNode) return s;
   }
   if (path == "/") return absl::OkStatus();
-  absl::StatusOr<DeleteResult> d = client.Delete(path, version, call);
+  absl::StatusOr<DeleteResult> d = client.Delete(path, version, ctx.call());
   if (!d.ok()) return d.status();
   ++*deleted;
   *revision = d->revision;
@@ -216,13 +218,18 @@ absl::Status CmdDelete(Ctx& ctx) {
   if (!version.ok()) return version.status();
   absl::StatusOr<Client*> client = ctx.client();
   if (!client.ok()) return client.status();
-  int deleted = 0;
+  int64_t deleted = 0;
   uint64_t revision = 0;
   if (ctx.args().Has("recursive")) {
-    if (absl::Status s =
-            DeleteTree(**client, ctx.Arg(0), *version, ctx.call(), &deleted, &revision);
+    if (absl::Status s = DeleteTree(ctx, **client, ctx.Arg(0), *version, &deleted, &revision);
         !s.ok()) {
-      return s;
+      // Not atomic: say how far it got (same code and payloads, so the
+      // exit status is the error's).
+      absl::Status out(s.code(), absl::StrCat(s.message(), " (after deleting ", deleted,
+                                              deleted == 1 ? " node)" : " nodes)"));
+      s.ForEachPayload(
+          [&out](absl::string_view url, const absl::Cord& p) { out.SetPayload(url, p); });
+      return out;
     }
   } else {
     absl::StatusOr<DeleteResult> d = (*client)->Delete(ctx.Arg(0), *version, ctx.call());
@@ -234,7 +241,7 @@ absl::Status CmdDelete(Ctx& ctx) {
     JsonWriter j;
     j.BeginObject()
         .Field("path", ctx.Arg(0))
-        .Field("deleted", static_cast<int64_t>(deleted))
+        .Field("deleted", deleted)
         .Field("revision", revision)
         .EndObject();
     ctx.io().Out(j.str() + "\n");
@@ -254,6 +261,10 @@ absl::Status CmdLs(Ctx& ctx) {
     absl::StatusOr<uint64_t> n = ParseUintFlag("--limit", ctx.args().Get("limit"));
     if (!n.ok() || *n == 0 || *n > UINT32_MAX) return UsageError("--limit must be 1 or more");
     options.limit = static_cast<uint32_t>(*n);
+  }
+  if (ctx.args().Has("page_token")) {
+    if (!ctx.args().Has("limit")) return UsageError("--page_token needs --limit");
+    options.page_token = ctx.args().Get("page_token");
   }
   absl::StatusOr<Client*> client = ctx.client();
   if (!client.ok()) return client.status();
@@ -287,6 +298,9 @@ absl::Status CmdLs(Ctx& ctx) {
     } else {
       absl::StrAppend(&out, r->children[i], "\n");
     }
+  }
+  if (!r->next_page_token.empty()) {
+    absl::StrAppend(&out, "next_page_token: ", r->next_page_token, "\n");
   }
   ctx.io().Out(out);
   return absl::OkStatus();

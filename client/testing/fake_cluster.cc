@@ -25,6 +25,8 @@ struct FakeControl {
   std::map<std::pair<uint64_t, std::string>, std::pair<int, ErrorCode>> fail_after
       ABSL_GUARDED_BY(mu);
   std::set<std::pair<uint64_t, std::string>> hung ABSL_GUARDED_BY(mu);
+  absl::Duration delay ABSL_GUARDED_BY(mu);  // before every answer of a delayed method
+  std::set<std::string> delayed ABSL_GUARDED_BY(mu);
   std::map<std::pair<uint64_t, std::string>, int> calls ABSL_GUARDED_BY(mu);
   std::map<std::string, std::vector<std::string>> requests ABSL_GUARDED_BY(mu);
   std::vector<v1::Member> members ABSL_GUARDED_BY(mu);
@@ -368,6 +370,12 @@ class FakeReplica final : public v1::Tree::Service,
 
   void WaitWhileHung(grpc::ServerContext* ctx, const std::string& method) {
     absl::MutexLock lock(&control_->mu);
+    if (control_->delayed.contains(method)) {
+      const absl::Time until = absl::Now() + control_->delay;
+      while (absl::Now() < until && !ctx->IsCancelled()) {
+        control_->released.WaitWithDeadline(&control_->mu, until);
+      }
+    }
     while (control_->hung.contains({member_, method}) && !ctx->IsCancelled()) {
       // Cancellation is not signalled to the CondVar: look again now and then.
       control_->released.WaitWithTimeout(&control_->mu, absl::Milliseconds(20));
@@ -529,6 +537,12 @@ void FakeCluster::FailAfterApply(uint64_t member, const std::string& method, int
 void FakeCluster::Hang(uint64_t member, const std::string& method) {
   absl::MutexLock lock(&control_->mu);
   control_->hung.insert({member, method});
+}
+
+void FakeCluster::Delay(const std::string& method, absl::Duration delay) {
+  absl::MutexLock lock(&control_->mu);
+  control_->delayed.insert(method);
+  control_->delay = delay;
 }
 
 void FakeCluster::ReleaseHangs() {

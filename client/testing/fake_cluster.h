@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "synod/client.h"
 #include "synod/v1/common.pb.h"
 
@@ -82,6 +83,9 @@ class FakeCluster {
   // ReleaseHangs; a hung KeepAlive stream reads heartbeats but answers none.
   void Hang(uint64_t member, const std::string& method);
   void ReleaseHangs();
+  // Every replica answers `method` only after `delay` (one delay for all
+  // delayed methods).
+  void Delay(const std::string& method, absl::Duration delay);
   void SetLeader(uint64_t member);
   // Cancels the Watch and KeepAlive streams currently open on `member`.
   void BreakStreams(uint64_t member);
