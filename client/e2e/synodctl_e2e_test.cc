@@ -24,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "synod/client.h"
@@ -36,6 +37,7 @@ namespace synod {
 namespace {
 
 using synod::testing::WaitUntil;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
@@ -361,9 +363,29 @@ TEST_F(SynodctlE2ETest, LsEveryPageAndLimit) {
   ASSERT_EQ(names.size(), static_cast<size_t>(kKids)) << r.out;
   EXPECT_EQ(names.front(), "k00");
   EXPECT_EQ(names.back(), "k11");
+  // A limited listing ends with the token to go on from; following the
+  // tokens lists every child once.
+  std::vector<std::string> paged;
+  std::string token;
+  for (int page = 0; page < kKids; ++page) {
+    std::vector<std::string> args = {"ls", "--limit=5", "/dir"};
+    if (!token.empty()) args.push_back("--page_token=" + token);
+    r = Ctl(args);
+    EXPECT_RUN(r, 0);
+    token.clear();
+    for (absl::string_view line : absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
+      if (absl::ConsumePrefix(&line, "next_page_token: ")) {
+        token = std::string(line);
+      } else {
+        paged.emplace_back(line);
+      }
+    }
+    if (token.empty()) break;
+  }
+  EXPECT_EQ(paged, names);
   r = Ctl({"ls", "--limit=3", "/dir"});
   EXPECT_RUN(r, 0);
-  EXPECT_EQ(r.out, "k00\nk01\nk02\n");
+  EXPECT_THAT(r.out, StartsWith("k00\nk01\nk02\nnext_page_token: "));
   r = Ctl({"-o", "json", "ls", "--limit=3", "/dir"});
   EXPECT_RUN(r, 0);
   EXPECT_THAT(r.out, StartsWith("{\"path\":\"/dir\",\"children\":[\"k00\",\"k01\",\"k02\"],"
@@ -534,7 +556,9 @@ TEST_F(SynodctlE2ETest, StatusMembersAndErrorExits) {
   for (int v = 1; v <= 11; ++v) ASSERT_TRUE(client_->Set("/hist", absl::StrCat("v", v)).ok());
   r = Ctl({"get", "--version=0", "/hist"});
   EXPECT_RUN(r, 11);
-  EXPECT_EQ(r.err, "Error: COMPACTED: /hist\n");
+  EXPECT_EQ(r.err,
+            "Error: COMPACTED: version 0 of /hist is no longer kept: each node keeps its last "
+            "--history_per_node versions, the oldest kept is 2\n");
   r = Ctl({"get", "--version=11", "/hist"});
   EXPECT_RUN(r, 0);
   EXPECT_EQ(r.out, "v11");
@@ -545,6 +569,71 @@ TEST_F(SynodctlE2ETest, StatusMembersAndErrorExits) {
   r = Ctl({"--help"});
   EXPECT_RUN(r, 0);
   EXPECT_THAT(r.out, HasSubstr("   5  BAD_VERSION\n"));
+}
+
+// What a new user meets first: a listed replica that is down, bad input,
+// and the edges of versioned reads, each with its own clear error.
+TEST_F(SynodctlE2ETest, DeadEndpointsAndBadInputGetClearErrors) {
+  // Three listed endpoints refuse connections, one replica is up: a
+  // membership change (not exactly-once) that could not connect is sent
+  // to the next endpoint, never reported UNAVAILABLE. The client starts on
+  // a random endpoint, so most runs start on a dead one.
+  const std::string dead_first =
+      absl::StrCat("127.0.0.1:1,127.0.0.1:2,127.0.0.1:3,", cluster_->client_addr(1));
+  for (int i = 0; i < 6; ++i) {
+    CtlRun r = Ctl({"member", "remove", "99"}, "", dead_first);
+    EXPECT_RUN(r, 12);
+    EXPECT_THAT(r.err, StartsWith("Error: MEMBER_NOT_FOUND: "));
+    r = Ctl({"member", "promote", "99"}, "", dead_first);
+    EXPECT_RUN(r, 12);
+    r = Ctl({"leader", "transfer", "99"}, "", dead_first);
+    EXPECT_RUN(r, 12);
+  }
+
+  // Nothing reached a replica: the write did not happen (UNAVAILABLE),
+  // and status has no replica's digest to judge.
+  CtlRun r = Ctl({"--timeout=1s", "create", "/never"}, "", "127.0.0.1:1");
+  EXPECT_RUN(r, 9);
+  EXPECT_THAT(r.err, AllOf(StartsWith("Error: UNAVAILABLE: "), HasSubstr("failed to connect")));
+  r = Ctl({"--timeout=1s", "status"}, "", "127.0.0.1:1");
+  EXPECT_RUN(r, 9);
+  EXPECT_THAT(r.out, HasSubstr("digests: unknown (no replica answered)"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("agree")));
+
+  // An empty --endpoints= is a mistake, not the defaults.
+  r = Ctl({"--endpoints=", "get", "/"});
+  EXPECT_RUN(r, 2);
+  EXPECT_THAT(r.err, HasSubstr("--endpoints is empty"));
+
+  // A path that is not UTF-8 is refused at once, before it is sent.
+  r = Ctl({"get", "/caf\xe9"});
+  EXPECT_RUN(r, 7);
+  EXPECT_THAT(r.err, AllOf(StartsWith("Error: INVALID_PATH: "), HasSubstr("UTF-8")));
+
+  // Data far above the replica's limits: TOO_LARGE (7) with the reason.
+  r = Ctl({"create", "/huge", "-"}, std::string(16 << 20, 'x'));
+  EXPECT_RUN(r, 7);
+  EXPECT_THAT(r.err, AllOf(StartsWith("Error: TOO_LARGE: "), HasSubstr("--max_request_mb")));
+  r = Ctl({"create", "/large", "-"}, std::string(2 << 20, 'x'));
+  EXPECT_RUN(r, 7);
+  EXPECT_THAT(r.err, StartsWith("Error: TOO_LARGE: "));
+
+  // Versioned reads: each failure says which it is.
+  ASSERT_TRUE(client_->Create("/versions", "v0").ok());
+  ASSERT_TRUE(client_->Set("/versions", "v1").ok());
+  r = Ctl({"get", "--version=99", "/versions"});
+  EXPECT_RUN(r, 7);
+  EXPECT_EQ(r.err,
+            "Error: INVALID_ARGUMENT: version 99 of /versions does not exist: its version is 1\n");
+  r = Ctl({"get", "--version=-1", "/versions"});
+  EXPECT_RUN(r, 7);
+  EXPECT_EQ(r.err, "Error: INVALID_ARGUMENT: version -1 is negative (versions count from 0)\n");
+
+  // A command's --help is its own.
+  r = Ctl({"ls", "--help"});
+  EXPECT_RUN(r, 0);
+  EXPECT_THAT(r.out, AllOf(StartsWith("Usage: synodctl [global flags] ls "),
+                           HasSubstr("--page_token")));
 }
 
 // Last in the suite: it changes the membership.
