@@ -444,13 +444,56 @@ absl::Status PurgeGraves(const ApplyLimits& limits, Overlay* st) {
   return absl::OkStatus();
 }
 
+// Records the settings a SetSettingsCommand asks for (see apply.h).
+void ApplySetSettings(const ApplyLimits& limits, const v1::SetSettingsCommand& set, Overlay* st,
+                      v1::CommandResult* result) {
+  const std::optional<ClusterSettings>& recorded = st->meta().settings;
+  ClusterSettings current;
+  current.max_data_bytes = limits.max_data_bytes;
+  current.max_multi_ops = static_cast<uint32_t>(limits.max_multi_ops);
+  current.history_per_node = limits.history_per_node;
+  current.min_session_timeout_ms = limits.min_session_timeout_ms;
+  current.max_session_timeout_ms = limits.max_session_timeout_ms;
+  if (set.bootstrap() && recorded.has_value()) {
+    // The cluster has its settings: a later leader's bootstrap is void.
+    result->set_code(v1::OK);
+    ToProto(*recorded, result->mutable_settings());
+    return;
+  }
+  const ClusterSettings next =
+      set.bootstrap() ? FromProto(set.settings()) : MergeSettings(current, set.settings());
+  // The RocksDB store's history rings are laid out for the bound: it is set
+  // once, when the cluster records its first settings.
+  if ((!set.bootstrap() && next.history_per_node != current.history_per_node) ||
+      !ValidateSettings(next).ok()) {
+    result->set_code(v1::INVALID_ARGUMENT);
+    return;
+  }
+  st->SetSettings(next);
+  result->set_code(v1::OK);
+  ToProto(next, result->mutable_settings());
+}
+
 }  // namespace
 
-absl::Status ApplyCommand(const ApplyLimits& limits, uint64_t revision, const v1::Command& command,
-                          Overlay* st,
+ApplyLimits EffectiveLimits(const ApplyLimits& limits, const StoreMeta& meta) {
+  ApplyLimits out = limits;
+  if (!meta.settings.has_value()) return out;
+  const ClusterSettings& s = *meta.settings;
+  out.max_data_bytes = s.max_data_bytes;
+  out.max_multi_ops = s.max_multi_ops;
+  out.history_per_node = s.history_per_node;
+  out.min_session_timeout_ms = s.min_session_timeout_ms;
+  out.max_session_timeout_ms = s.max_session_timeout_ms;
+  return out;
+}
+
+absl::Status ApplyCommand(const ApplyLimits& defaults, uint64_t revision,
+                          const v1::Command& command, Overlay* st,
                           const std::function<std::optional<uint64_t>(uint64_t)>& digest_at,
                           v1::CommandResult* result) {
   result->Clear();
+  const ApplyLimits limits = EffectiveLimits(defaults, st->meta());
   switch (command.body_case()) {
     case v1::Command::kTxn: {
       const v1::WriteContext& write = command.write();
@@ -485,14 +528,16 @@ absl::Status ApplyCommand(const ApplyLimits& limits, uint64_t revision, const v1
         result->set_code(v1::INVALID_ARGUMENT);
         return absl::OkStatus();
       }
+      const int64_t timeout_ms = std::clamp(open.timeout_ms(), limits.min_session_timeout_ms,
+                                            limits.max_session_timeout_ms);
       Session s;
       s.id = revision;
-      s.timeout_ms = open.timeout_ms();
+      s.timeout_ms = timeout_ms;
       s.secret = open.secret();
       st->PutSession(std::move(s));
       result->set_code(v1::OK);
       result->set_session_id(revision);
-      result->set_session_timeout_ms(open.timeout_ms());
+      result->set_session_timeout_ms(timeout_ms);
       return absl::OkStatus();
     }
     case v1::Command::kCloseSession: {
@@ -534,6 +579,9 @@ absl::Status ApplyCommand(const ApplyLimits& limits, uint64_t revision, const v1
       result->set_code(v1::OK);
       return PurgeGraves(limits, st);
     }
+    case v1::Command::kSetSettings:
+      ApplySetSettings(limits, command.set_settings(), st, result);
+      return absl::OkStatus();
     case v1::Command::BODY_NOT_SET:
       break;
   }
@@ -594,20 +642,44 @@ std::optional<uint64_t> Applier::DigestAt(uint64_t revision) const {
 
 absl::StatusOr<std::vector<EntryOutcome>> Applier::ApplyBatch(
     absl::Span<const ApplyEntry> entries) {
-  std::vector<EntryOutcome> outcomes(entries.size());
-  if (entries.empty()) return outcomes;
-  // The store drops each version that falls out of the bound by writing the
-  // new one over it: it must be built for this very bound.
-  if (const uint32_t ring = store_->history_ring();
-      ring != 0 && ring != std::max<uint32_t>(limits_.history_per_node, 1)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the store keeps ", ring, " versions per node, the applier ",
-                     limits_.history_per_node));
-  }
   for (size_t i = 1; i < entries.size(); ++i) {
     if (entries[i].index <= entries[i - 1].index) {
       return absl::InvalidArgumentError("entry indexes must increase");
     }
+  }
+  // A settings change may change the history bound, which the store's ring
+  // must follow before the next command writes history: commit through it,
+  // then go on in another batch.
+  for (size_t i = 0; i + 1 < entries.size(); ++i) {
+    if (entries[i].command == nullptr || !entries[i].command->has_set_settings()) continue;
+    absl::StatusOr<std::vector<EntryOutcome>> head = ApplyOneBatch(entries.subspan(0, i + 1));
+    if (!head.ok()) return head.status();
+    absl::StatusOr<std::vector<EntryOutcome>> tail = ApplyBatch(entries.subspan(i + 1));
+    if (!tail.ok()) return tail.status();
+    head->insert(head->end(), std::make_move_iterator(tail->begin()),
+                 std::make_move_iterator(tail->end()));
+    return head;
+  }
+  return ApplyOneBatch(entries);
+}
+
+absl::StatusOr<std::vector<EntryOutcome>> Applier::ApplyOneBatch(
+    absl::Span<const ApplyEntry> entries) {
+  std::vector<EntryOutcome> outcomes(entries.size());
+  if (entries.empty()) return outcomes;
+  // The store drops each version that falls out of the bound by writing the
+  // new one over it: it must be built for this very bound. Recorded
+  // settings decide it (the ring follows them); without any, the limits the
+  // Applier was given must match the store.
+  const StoreMeta start = store_->meta();
+  const uint32_t bound =
+      std::max<uint32_t>(EffectiveLimits(limits_, start).history_per_node, 1);
+  if (const uint32_t ring = store_->history_ring(); ring != 0 && ring != bound) {
+    if (!start.settings.has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the store keeps ", ring, " versions per node, the applier ", limits_.history_per_node));
+    }
+    if (absl::Status s = store_->ResizeHistoryRing(bound); !s.ok()) return s;
   }
   absl::StatusOr<std::unique_ptr<StateView>> view = store_->NewView();
   if (!view.ok()) return view.status();

@@ -1,10 +1,12 @@
 // Apply: the ZooKeeper semantics of Synod's writes, in one place.
 //
-// ApplyCommand is a pure function of (state, command, revision, limits): it
-// reads through an Overlay and writes the deltas, results and watch events
-// into it. It reads no clock (time is the command's leader_time_ms), no
-// randomness and no local configuration: ApplyLimits must be identical on
-// every replica (the server takes them from cluster-wide flags).
+// ApplyCommand is a pure function of (state, command, revision): it reads
+// through an Overlay and writes the deltas, results and watch events into
+// it. It reads no clock (time is the command's leader_time_ms), no
+// randomness and no local configuration: the limits that change an outcome
+// are the cluster settings the state records (storage/cluster_settings.h),
+// which only the log sets. ApplyLimits stands in for them while the state
+// records none; the server passes the compiled defaults, never its flags.
 //
 // Applier runs batches of committed entries: one Overlay over one StateView
 // for the batch, one TreeStore::Commit with the batch's last index.
@@ -28,16 +30,23 @@
 
 namespace synod::storage {
 
-// Deterministic limits; identical on all replicas.
+// Deterministic limits; identical on all replicas. The first five are
+// replaced by the state's recorded ClusterSettings (EffectiveLimits).
 struct ApplyLimits {
-  int64_t max_data_bytes = 1 << 20;  // larger data -> TOO_LARGE
-  size_t max_multi_ops = 1000;       // more ops -> TOO_MANY_OPS
+  int64_t max_data_bytes = ClusterSettings().max_data_bytes;  // larger data -> TOO_LARGE
+  size_t max_multi_ops = ClusterSettings().max_multi_ops;      // more ops -> TOO_MANY_OPS
   // Versions kept per path (current version and tombstones included); >= 1.
-  uint32_t history_per_node = 10;
+  uint32_t history_per_node = ClusterSettings().history_per_node;
+  // open_session timeouts are clamped into [min, max].
+  int64_t min_session_timeout_ms = ClusterSettings().min_session_timeout_ms;
+  int64_t max_session_timeout_ms = ClusterSettings().max_session_timeout_ms;
   // Deleted paths whose history one CompactHistoryCommand drops at most;
   // the rest wait for the next one (bounds the work of one apply).
   size_t purge_per_compaction = 10000;
 };
+
+// `limits` with the settings `meta` records, if any.
+ApplyLimits EffectiveLimits(const ApplyLimits& limits, const StoreMeta& meta);
 
 // One committed log entry. command == nullptr: an entry with no state change
 // (Raft no-op, configuration change) that still advances the applied index.
@@ -69,7 +78,13 @@ struct EntryOutcome {
 //    sequence < it: DEADLINE_EXCEEDED (that result is no longer kept, so
 //    whether it applied is unknown to the caller), nothing applied;
 //    sequence > it: applied, and (sequence, result) stored.
-//  - open_session: session_id = revision; INVALID_ARGUMENT if timeout <= 0.
+//  - open_session: session_id = revision; INVALID_ARGUMENT if timeout <= 0;
+//    the timeout granted is the one asked for, clamped into the settings'
+//    [min_session_timeout_ms, max_session_timeout_ms].
+//  - set_settings: OK with the settings in force after it (a bootstrap one
+//    when settings are recorded already: OK, nothing changes);
+//    INVALID_ARGUMENT, nothing changed, if the result is not valid
+//    (ValidateSettings) or a change (not bootstrap) alters history_per_node.
 //  - close_session: SESSION_EXPIRED if unknown; expire_sessions: OK (unknown
 //    ids ignored). Both delete the sessions' ephemerals.
 //  - delete_expired: one OpResult per path; OK if deleted, else why not:
@@ -99,8 +114,13 @@ class Applier {
   Applier(TreeStore* store, const ApplyLimits& limits);
 
   // Applies `entries` (strictly increasing indexes) and commits them in one
-  // batch. Returns one outcome per entry. Errors: storage failures (fatal
-  // for the replica), InvalidArgument if indexes do not increase.
+  // batch (split after each set_settings command, so that the commands after
+  // it apply with the store laid out for its history bound). When the
+  // recorded settings ask for another history bound than the store's ring,
+  // the store is resized first. Returns one outcome per entry. Errors:
+  // storage failures (fatal for the replica), InvalidArgument if indexes do
+  // not increase, FailedPrecondition if the store's ring differs from
+  // `limits` while the state records no settings.
   absl::StatusOr<std::vector<EntryOutcome>> ApplyBatch(absl::Span<const ApplyEntry> entries);
 
   // The digest after applying entry `revision`, if it is among the recent
@@ -109,6 +129,8 @@ class Applier {
 
  private:
   void RememberDigest(uint64_t revision, uint64_t digest);
+  // One commit: ApplyBatch without the split.
+  absl::StatusOr<std::vector<EntryOutcome>> ApplyOneBatch(absl::Span<const ApplyEntry> entries);
 
   // Empties the node cache.
   void DropNodeCache();

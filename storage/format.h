@@ -10,6 +10,10 @@
 //   Store format 2: the key layout below; node/history/session values as
 //     encoded by storage/node.h (each value starts with its own tag byte),
 //     history values prefixed by their seq.
+//   Store format 3: as 2, and the meta "state" value carries the cluster
+//     settings (storage/cluster_settings.h) after its three integers once
+//     the log recorded them. Stores of format 2 open as they are (no
+//     settings recorded) and are marked 3.
 //   Log format 2 (the Raft log's segment files): batches framed by a
 //     checksummed header and an end mark, so that recovery tells a torn
 //     final write from damage; see storage/log_segments.h. Format 1 (bare
@@ -18,6 +22,9 @@
 //   Snapshot format 2: format 1's records and trailer, zstd-compressed in
 //     blocks after the (plain) header; written since then, and format 1
 //     files (older backups) are still read.
+//   Snapshot format 3: format 2 with the cluster settings in the header
+//     (u32 length + EncodeSettings, length 0: none recorded). Files of
+//     formats 1 and 2 restore with no settings recorded.
 //
 // Key layout (all integers big-endian so that byte order is numeric order):
 //   kNodes     root: "/"; any other node: parent path + '\0' + name. '\0'
@@ -45,7 +52,7 @@
 //              ephemeral node of that session (index for close/expire).
 //   kMeta      "format": be32 store format version; "history_ring": be32
 //              history slots per path; "state": applied index,
-//              digest, compaction revision; "restoring": present while a
+//              digest, compaction revision [, cluster settings]; "restoring": present while a
 //              snapshot restore is under way; 'x' + path: a TTL or container
 //              node (index the leader scans for expired nodes).
 #pragma once
@@ -56,10 +63,10 @@
 
 namespace synod::storage {
 
-inline constexpr uint32_t kStoreFormatVersion = 2;        // what this binary writes
+inline constexpr uint32_t kStoreFormatVersion = 3;        // what this binary writes
 inline constexpr uint32_t kOldestStoreFormatVersion = 1;  // oldest it migrates
 inline constexpr uint32_t kLogFormatVersion = 2;       // the only one this binary reads
-inline constexpr uint32_t kSnapshotFormatVersion = 2;  // what this binary writes
+inline constexpr uint32_t kSnapshotFormatVersion = 3;  // what this binary writes
 inline constexpr uint32_t kOldestSnapshotFormatVersion = 1;  // oldest it reads
 
 namespace keys {

@@ -151,6 +151,7 @@ absl::Status MemoryTreeStore::Commit(const WriteSet& ws) {
   meta_.applied_index = ws.applied_index;
   meta_.digest = ws.digest;
   if (ws.compact_revision.has_value()) meta_.compact_revision = *ws.compact_revision;
+  if (ws.settings.has_value()) meta_.settings = ws.settings;
   return absl::OkStatus();
 }
 
@@ -228,7 +229,7 @@ void MemoryTreeStore::ClearState() {
   expiry_.clear();
 }
 
-absl::Status MemoryTreeStore::BeginRestore() {
+absl::Status MemoryTreeStore::BeginRestore(const StoreMeta& /*target*/) {
   absl::MutexLock lock(&mu_);
   ClearState();
   restore_pending_ = true;

@@ -30,7 +30,7 @@ class MemoryTreeStore : public TreeStore {
   StoreMeta meta() override;
 
  protected:
-  absl::Status BeginRestore() override;
+  absl::Status BeginRestore(const StoreMeta& target) override;
   absl::Status RestoreChunk(const WriteSet& ws) override;
   absl::Status FinishRestore(const StoreMeta& meta) override;
 

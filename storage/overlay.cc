@@ -183,6 +183,11 @@ void Overlay::SetCompactRevision(uint64_t revision) {
   meta_.compact_revision = revision;
 }
 
+void Overlay::SetSettings(const ClusterSettings& settings) {
+  changes_.settings = settings;
+  meta_.settings = settings;
+}
+
 void Overlay::MergeInto(Overlay* parent) {
   WriteSet& to = parent->changes_;
   for (auto& [path, node] : changes_.nodes) {
@@ -198,6 +203,7 @@ void Overlay::MergeInto(Overlay* parent) {
   for (auto& [key, add] : changes_.expiry) to.expiry.insert_or_assign(key, add);
   for (auto& event : changes_.events) to.events.push_back(std::move(event));
   if (changes_.compact_revision.has_value()) parent->SetCompactRevision(*changes_.compact_revision);
+  if (changes_.settings.has_value()) parent->SetSettings(*changes_.settings);
   // Newer than the parent's view of the same path: it replaces it.
   for (auto& [path, seq] : last_seq_) parent->last_seq_.insert_or_assign(path, seq);
   parent->meta_.digest = meta_.digest;

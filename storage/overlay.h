@@ -30,7 +30,8 @@ class Overlay : public StateReader {
   Overlay(const Overlay&) = delete;
   Overlay& operator=(const Overlay&) = delete;
 
-  // The base's meta with this overlay's digest and compaction revision.
+  // The base's meta with this overlay's digest, compaction revision and
+  // settings.
   const StoreMeta& meta() const override { return meta_; }
   absl::StatusOr<std::optional<Node>> GetNode(std::string_view path) override;
   absl::StatusOr<std::optional<Session>> GetSession(uint64_t id) override;
@@ -62,6 +63,7 @@ class Overlay : public StateReader {
   void DeleteSession(uint64_t id);
   void AddEvent(v1::WatchEvent event);
   void SetCompactRevision(uint64_t revision);
+  void SetSettings(const ClusterSettings& settings);
 
   const std::vector<v1::WatchEvent>& events() const { return changes_.events; }
 

@@ -290,13 +290,14 @@ uint64_t Le(std::string_view in, int bytes) {
   return v;
 }
 
-// Rewrites a format 2 file as format 1: the same header (version 1) and the
-// plain bytes of its blocks, the checksum recomputed (it covers the header).
+// Rewrites a format 3 file as format 1: the header without its settings
+// (version 1) and the plain bytes of its blocks, the checksum recomputed (it
+// covers the header).
 std::string AsFormat1(const std::string& v2) {
   constexpr size_t kHeader = 36;
   std::string out = v2.substr(0, kHeader);
   out[8] = 1;
-  for (size_t at = kHeader; at < v2.size();) {
+  for (size_t at = kHeader + 4 + Le(std::string_view(v2).substr(kHeader), 4); at < v2.size();) {
     const size_t packed = Le(std::string_view(v2).substr(at), 4);
     const size_t plain = Le(std::string_view(v2).substr(at + 4), 4);
     std::string block(plain, '\0');
@@ -311,14 +312,14 @@ std::string AsFormat1(const std::string& v2) {
   return out;
 }
 
-TEST(SnapshotTest, WritesCompressedFormat2AndStillReadsFormat1) {
+TEST(SnapshotTest, WritesCompressedFormat3AndStillReadsFormat1) {
   synod::testing::TempDir dir("synod-snap-");
   RocksHolder from(Limits().history_per_node);
   Driver driver(from.store(), Limits());
   Fill(from.store(), &driver, 21, 400);
   auto info = from.store()->WriteSnapshot(dir.Sub("snap"));
   ASSERT_TRUE(info.ok()) << info.status();
-  EXPECT_EQ(info->format_version, 2u);
+  EXPECT_EQ(info->format_version, 3u);
   const std::string v2 = ReadFile(dir.Sub("snap"));
   EXPECT_EQ(info->bytes, v2.size());
   const std::string v1 = AsFormat1(v2);

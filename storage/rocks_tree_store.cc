@@ -14,19 +14,27 @@
 namespace synod::storage {
 namespace {
 
+// Applied index, digest, compaction revision, then the settings once the
+// log recorded them (format.h, kMeta "state").
 std::string EncodeMeta(const StoreMeta& meta) {
   std::string out;
   keys::AppendBigEndian64(&out, meta.applied_index);
   keys::AppendBigEndian64(&out, meta.digest);
   keys::AppendBigEndian64(&out, meta.compact_revision);
+  if (meta.settings.has_value()) out.append(EncodeSettings(*meta.settings));
   return out;
 }
 
 absl::Status DecodeMeta(std::string_view in, StoreMeta* meta) {
-  if (in.size() != 24) return absl::DataLossError("malformed state meta");
+  if (in.size() < 24) return absl::DataLossError("malformed state meta");
   meta->applied_index = keys::ReadBigEndian64(in);
   meta->digest = keys::ReadBigEndian64(in.substr(8));
   meta->compact_revision = keys::ReadBigEndian64(in.substr(16));
+  meta->settings.reset();
+  if (in.size() == 24) return absl::OkStatus();
+  ClusterSettings settings;
+  STORAGE_RETURN_IF_ERROR(DecodeSettings(in.substr(24), &settings));
+  meta->settings = settings;
   return absl::OkStatus();
 }
 
@@ -372,10 +380,8 @@ class RocksTreeStore::View : public StateView {
 
 absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* env,
                                                                      const OpenOptions& options) {
-  if (options.history_ring == 0) {
-    return absl::InvalidArgumentError("history ring must have at least one slot");
-  }
-  std::unique_ptr<RocksTreeStore> store(new RocksTreeStore(env, options.history_ring));
+  std::unique_ptr<RocksTreeStore> store(new RocksTreeStore(
+      env, options.history_ring != 0 ? options.history_ring : ClusterSettings().history_per_node));
   rocksdb::DB* db = env->db();
   rocksdb::ColumnFamilyHandle* meta_cf = env->cf(ColumnFamily::kMeta);
   std::string value;
@@ -386,7 +392,7 @@ absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* e
           "a snapshot restore was interrupted: restore again, or wipe the replica's state");
     }
     // The state is partial: present it as empty until a restore completes.
-    STORAGE_RETURN_IF_ERROR(store->BeginRestore());
+    STORAGE_RETURN_IF_ERROR(store->BeginRestore(StoreMeta()));
     absl::MutexLock lock(&store->meta_mu_);
     store->restore_pending_ = true;
     return store;
@@ -406,14 +412,32 @@ absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* e
           kStoreFormatVersion, ")"));
     }
     uint32_t ring = 0;
-    if (version == kStoreFormatVersion) {
+    if (version >= 2) {
       s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaHistoryRing, &value);
       if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read history ring");
       if (s.ok() && value.size() == 4) ring = keys::ReadBigEndian32(value);
     }
-    // An older layout, or a ring of another size (the bound changed):
-    // rewrite the history before anything reads it.
-    if (ring != store->ring_) STORAGE_RETURN_IF_ERROR(store->RebuildHistory());
+    StoreMeta recorded;
+    s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaState, &value);
+    if (!s.ok()) return FromRocks(s, "read state meta");
+    STORAGE_RETURN_IF_ERROR(DecodeMeta(value, &recorded));
+    // The ring the recorded settings ask for (a crash may have cut short
+    // the resize that followed them), else the one asked for, else the one
+    // the store has.
+    uint32_t want = recorded.settings.has_value() ? recorded.settings->history_per_node
+                    : options.history_ring != 0 ? options.history_ring
+                    : ring != 0                 ? ring
+                                                : ClusterSettings().history_per_node;
+    store->ring_ = want;
+    // An older layout, or a ring of another size: rewrite the history
+    // before anything reads it.
+    if (ring != want) {
+      STORAGE_RETURN_IF_ERROR(store->RebuildHistory());
+    } else if (version != kStoreFormatVersion) {
+      rocksdb::WriteBatch batch;
+      STORAGE_RETURN_IF_ERROR(store->AddFormat(&batch));
+      STORAGE_RETURN_IF_ERROR(store->WriteState(&batch, /*durable=*/true, "record format"));
+    }
   }
   s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaState, &value);
   if (!s.ok()) return FromRocks(s, "read state meta");
@@ -512,6 +536,13 @@ absl::Status RocksTreeStore::RebuildHistory() {
   STORAGE_RETURN_IF_ERROR(rewrite());
   STORAGE_RETURN_IF_ERROR(AddFormat(&batch));
   return WriteState(&batch, /*durable=*/true, "rebuild history");
+}
+
+absl::Status RocksTreeStore::ResizeHistoryRing(uint32_t ring) {
+  if (ring == 0) return absl::InvalidArgumentError("history ring must have at least one slot");
+  if (ring == ring_) return absl::OkStatus();
+  ring_ = ring;
+  return RebuildHistory();
 }
 
 absl::Status RocksTreeStore::WriteState(rocksdb::WriteBatch* batch, bool durable,
@@ -636,6 +667,7 @@ absl::Status RocksTreeStore::Commit(const WriteSet& ws) {
   next.applied_index = ws.applied_index;
   next.digest = ws.digest;
   if (ws.compact_revision.has_value()) next.compact_revision = *ws.compact_revision;
+  if (ws.settings.has_value()) next.settings = ws.settings;
   // Room for the usual records up front, so the batch does not grow by
   // doubling and copying what it holds.
   size_t reserve = 256;
@@ -658,7 +690,10 @@ absl::Status RocksTreeStore::Commit(const WriteSet& ws) {
   return absl::OkStatus();
 }
 
-absl::Status RocksTreeStore::BeginRestore() {
+absl::Status RocksTreeStore::BeginRestore(const StoreMeta& target) {
+  // The chunks bring up to the recorded bound of versions per path: lay
+  // them out in a ring of that size (FinishRestore records it).
+  if (target.settings.has_value()) ring_ = target.settings->history_per_node;
   rocksdb::WriteBatch batch;
   for (ColumnFamily cf : {ColumnFamily::kNodes, ColumnFamily::kHistory, ColumnFamily::kSessions,
                           ColumnFamily::kMeta}) {

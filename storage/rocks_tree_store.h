@@ -36,19 +36,20 @@ class RocksTreeStore : public TreeStore {
     // state (applied index 0) that refuses Commit until RestoreSnapshot
     // completes. Otherwise such a store refuses to open.
     bool allow_interrupted_restore = false;
-    // Versions kept per node (the Applier's ApplyLimits::history_per_node,
-    // which must be the same): the slots of each path's history ring
-    // (format.h). A store written with another bound, or in store format 1,
-    // has its history rewritten to this one on open: the newest versions of
-    // each path stay.
-    uint32_t history_ring = 10;
+    // Versions kept per node: the slots of each path's history ring
+    // (format.h). A store whose state records cluster settings uses their
+    // history_per_node whatever this says. Otherwise: 0 keeps the ring the
+    // store has (a fresh store: ClusterSettings' default); another value,
+    // or a store in store format 1, has the history rewritten to it on
+    // open, the newest versions of each path kept.
+    uint32_t history_ring = 0;
   };
 
   // Opens the state in `env` (which must outlive the store). A fresh DB is
   // initialized with the root node and the current format version.
   // Errors: FailedPrecondition (unknown format version, or an interrupted
-  // snapshot restore without allow_interrupted_restore), InvalidArgument
-  // (history_ring 0), DataLoss, Internal.
+  // snapshot restore without allow_interrupted_restore), DataLoss,
+  // Internal.
   static absl::StatusOr<std::unique_ptr<RocksTreeStore>> Open(RocksEnv* env,
                                                               const OpenOptions& options);
   static absl::StatusOr<std::unique_ptr<RocksTreeStore>> Open(RocksEnv* env) {
@@ -62,9 +63,10 @@ class RocksTreeStore : public TreeStore {
   absl::Status Commit(const WriteSet& ws) override;
   StoreMeta meta() override;
   uint32_t history_ring() const override { return ring_; }
+  absl::Status ResizeHistoryRing(uint32_t ring) override;
 
  protected:
-  absl::Status BeginRestore() override;
+  absl::Status BeginRestore(const StoreMeta& target) override;
   absl::Status RestoreChunk(const WriteSet& ws) override;
   absl::Status FinishRestore(const StoreMeta& meta) override;
 
@@ -85,7 +87,9 @@ class RocksTreeStore : public TreeStore {
   absl::Status AddChanges(const WriteSet& ws, rocksdb::WriteBatch* batch);
 
   RocksEnv* env_;
-  const uint32_t ring_;  // history slots per path
+  // History slots per path. Written only by Open and the apply thread
+  // (ResizeHistoryRing, BeginRestore), which is also the only reader.
+  uint32_t ring_;
   absl::Mutex meta_mu_;
   StoreMeta meta_ ABSL_GUARDED_BY(meta_mu_);
   bool restore_pending_ ABSL_GUARDED_BY(meta_mu_) = false;

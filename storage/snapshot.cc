@@ -31,6 +31,7 @@ constexpr uint8_t kEventRecord = 4;
 constexpr uint8_t kGraveRecord = 5;
 constexpr uint8_t kTrailer = 0xff;
 constexpr size_t kMaxRecordPart = 64u << 20;  // far above any legal key/value
+constexpr size_t kMaxSettingsBytes = 4096;    // far above any ClusterSettings
 constexpr size_t kRestoreChunkRecords = 4096;
 // Plain bytes per compressed block (format 2): big enough for zstd to find
 // the repeats between neighbouring records, small enough to bound the
@@ -288,6 +289,16 @@ absl::Status ReadHeader(FileReader* reader, SnapshotInfo* info) {
   info->meta.applied_index = GetLe(h.substr(12), 8);
   info->meta.digest = GetLe(h.substr(20), 8);
   info->meta.compact_revision = GetLe(h.substr(28), 8);
+  if (info->format_version < 3) return absl::OkStatus();
+  std::string settings;
+  STORAGE_RETURN_IF_ERROR(reader->Read(4, &settings));
+  const size_t length = GetLe(settings, 4);
+  if (length == 0) return absl::OkStatus();
+  if (length > kMaxSettingsBytes) return absl::DataLossError("snapshot settings too long");
+  STORAGE_RETURN_IF_ERROR(reader->Read(length, &settings));
+  ClusterSettings decoded;
+  STORAGE_RETURN_IF_ERROR(DecodeSettings(settings, &decoded));
+  info->meta.settings = decoded;
   return absl::OkStatus();
 }
 
@@ -451,6 +462,10 @@ absl::StatusOr<SnapshotInfo> TreeStore::WriteSnapshot(const std::string& file_pa
   PutLe(&header, info.meta.applied_index, 8);
   PutLe(&header, info.meta.digest, 8);
   PutLe(&header, info.meta.compact_revision, 8);
+  const std::string settings =
+      info.meta.settings.has_value() ? EncodeSettings(*info.meta.settings) : std::string();
+  PutLe(&header, settings.size(), 4);
+  header.append(settings);
   STORAGE_RETURN_IF_ERROR(out.Append(header));
   STORAGE_RETURN_IF_ERROR(out.StartBlocks());
 
@@ -507,7 +522,7 @@ absl::StatusOr<SnapshotInfo> TreeStore::RestoreSnapshot(const std::string& file_
   absl::StatusOr<SnapshotInfo> checked = ScanSnapshot(file_path, nullptr);
   if (!checked.ok()) return checked.status();
 
-  STORAGE_RETURN_IF_ERROR(BeginRestore());
+  STORAGE_RETURN_IF_ERROR(BeginRestore(checked->meta));
   WriteSet chunk;
   size_t in_chunk = 0;
   auto flush = [&]() -> absl::Status {

@@ -1,5 +1,5 @@
-// Snapshot files (format kSnapshotFormatVersion = 2; format 1 is still
-// read): a consistent, portable copy of the whole replicated state of one
+// Snapshot files (format kSnapshotFormatVersion = 3; formats 1 and 2 are
+// still read): a consistent, portable copy of the whole replicated state of one
 // TreeStore (either backend) at one applied index. The server streams the
 // file to a lagging follower in chunks and uses it for backups; the receiver
 // restores it with TreeStore::RestoreSnapshot.
@@ -7,6 +7,8 @@
 // Layout (integers little-endian unless noted):
 //   header   "SYNODSNP" | u32 format version | u64 applied index
 //            | u64 digest | u64 compaction revision
+//            | u32 settings length | EncodeSettings (format 3; length 0:
+//            the state records no cluster settings)
 //   records  u8 type | u32 key length | key | u32 value length | value,
 //            where type is
 //              1 node     key = path, value = EncodeNode
@@ -16,12 +18,12 @@
 //              5 grave    key = be64(revision) + path, value = be64(seq)
 //   trailer  u8 0xFF | u64 record count | u64 checksum, the StreamHasher
 //            value of every byte before the checksum.
-// Format 1 stores records and trailer as they are. Format 2 stores the same
+// Format 1 stores records and trailer as they are. Formats 2 and 3 store the same
 // bytes after the header as blocks: u32 compressed length | u32 plain length
 // (at most 1 MiB) | one zstd frame. A node's value is also in its history
 // entry, and stats and paths repeat, so the file shrinks several-fold while
 // the header stays readable without decompressing. The checksum covers the
-// plain bytes, so it means the same in both formats.
+// plain bytes, so it means the same in every format.
 // Secondary indexes (children, ephemerals, TTL/containers) are not stored:
 // the restore rebuilds them from the nodes. A restore also recomputes the
 // digest from the nodes and refuses the file if it differs from the header.

@@ -2,6 +2,7 @@
 # snapshots (TreeStore, Applier). Included by storage/CMakeLists.txt.
 add_library(synod_tree STATIC
   apply.cc
+  cluster_settings.cc
   format.cc
   hash.cc
   memory_tree_store.cc
@@ -29,7 +30,8 @@ add_executable(tree_store_test
   differential_test.cc
   history_ring_test.cc
   applier_node_cache_test.cc
-  reopen_snapshot_test.cc)
+  reopen_snapshot_test.cc
+  settings_test.cc)
 synod_cc_defaults(tree_store_test)
 target_link_libraries(tree_store_test PRIVATE synod_tree_test_util GTest::gtest_main GTest::gmock)
 gtest_discover_tests(tree_store_test)

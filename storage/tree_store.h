@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "storage/cluster_settings.h"
 #include "storage/node.h"
 #include "storage/write_set.h"
 #include "synod/v1/common.pb.h"
@@ -35,6 +36,9 @@ struct StoreMeta {
   uint64_t applied_index = 0;     // revision of the last applied entry
   uint64_t digest = 0;            // tree digest at applied_index
   uint64_t compact_revision = 0;  // history/events below it are gone
+  // The cluster settings the log recorded; nullopt until the first
+  // SetSettingsCommand (apply then uses ClusterSettings' defaults).
+  std::optional<ClusterSettings> settings;
 
   bool operator==(const StoreMeta&) const = default;
 };
@@ -204,6 +208,11 @@ class TreeStore {
   // The per-node history bound this store's layout is built for (the
   // Applier's must be the same), or 0 if it takes any.
   virtual uint32_t history_ring() const { return 0; }
+  // Lays the history out for another bound, keeping the newest `ring`
+  // versions of each path (apply thread; the Applier calls it when the
+  // recorded settings ask for another bound than history_ring()). Errors:
+  // InvalidArgument (0), storage failures.
+  virtual absl::Status ResizeHistoryRing(uint32_t /*ring*/) { return absl::OkStatus(); }
 
   // A consistent read view of the current state. Errors: Internal.
   virtual absl::StatusOr<std::unique_ptr<StateView>> NewView() = 0;
@@ -232,11 +241,12 @@ class TreeStore {
  protected:
   // Restore hooks, apply thread only. BeginRestore marks the store as being
   // restored (a store that opens with the mark refuses to open) and drops all
-  // state; RestoreChunk adds records (nodes with their index entries,
+  // state; `target` is the meta the restore ends with (its settings say how
+  // many versions per path the chunks bring); RestoreChunk adds records (nodes with their index entries,
   // history, sessions, events; a revision's events never span two chunks);
   // FinishRestore sets the meta and clears the mark. Graves come in the
   // chunks' `graves`.
-  virtual absl::Status BeginRestore() = 0;
+  virtual absl::Status BeginRestore(const StoreMeta& target) = 0;
   virtual absl::Status RestoreChunk(const WriteSet& ws) = 0;
   virtual absl::Status FinishRestore(const StoreMeta& meta) = 0;
 };

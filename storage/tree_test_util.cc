@@ -92,6 +92,13 @@ v1::Command CompactCmd(uint64_t revision) {
   return c;
 }
 
+v1::Command SettingsCmd(const v1::ClusterSettings& settings, bool bootstrap) {
+  v1::Command c;
+  *c.mutable_set_settings()->mutable_settings() = settings;
+  c.mutable_set_settings()->set_bootstrap(bootstrap);
+  return c;
+}
+
 v1::Command DigestCheckCmd(uint64_t revision, uint64_t digest) {
   v1::Command c;
   c.mutable_digest_check()->set_revision(revision);
@@ -153,7 +160,8 @@ std::string Dump(TreeStore* store) {
   std::string out;
   const StoreMeta& meta = view->meta();
   absl::StrAppend(&out, "meta applied=", meta.applied_index, " digest=", meta.digest,
-                  " compact=", meta.compact_revision, "\n");
+                  " compact=", meta.compact_revision, " settings=",
+                  meta.settings.has_value() ? SettingsToString(*meta.settings) : "none", "\n");
   std::map<std::string, Node> nodes;
   absl::Status s = view->ForEachNode([&](std::string_view path, const Node& node) {
     nodes.emplace(std::string(path), node);

@@ -147,6 +147,7 @@ v1::Command ExpireSessionsCmd(const std::vector<uint64_t>& sessions);
 v1::Command DeleteExpiredCmd(const std::vector<std::string>& paths, int64_t time_ms);
 v1::Command CompactCmd(uint64_t revision);
 v1::Command DigestCheckCmd(uint64_t revision, uint64_t digest);
+v1::Command SettingsCmd(const v1::ClusterSettings& settings, bool bootstrap = false);
 v1::Op CreateOp(const std::string& path, const std::string& data,
                 v1::CreateMode mode = v1::PERSISTENT);
 v1::Op SetOp(const std::string& path, const std::string& data, int64_t version = -1);

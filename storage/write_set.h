@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "storage/cluster_settings.h"
 #include "storage/node.h"
 #include "synod/v1/watch.pb.h"
 
@@ -40,10 +41,12 @@ struct WriteSet {
   std::vector<v1::WatchEvent> events;
   // Set when the batch raised the history compaction revision.
   std::optional<uint64_t> compact_revision;
+  // Set when the batch recorded new cluster settings.
+  std::optional<ClusterSettings> settings;
 
   bool empty_changes() const {
     return nodes.empty() && history.empty() && sessions.empty() && graves.empty() &&
-           events.empty() && !compact_revision.has_value();
+           events.empty() && !compact_revision.has_value() && !settings.has_value();
   }
 };
 
