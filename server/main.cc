@@ -76,13 +76,18 @@ ABSL_FLAG(int32_t, log_segment_mb, 16,
           "Size of one Raft log segment file, MiB (1 to 1024). Segments are filled with "
           "zeros before use so that the fsync of each write overwrites allocated blocks; "
           "the log's disk use is a few segments.");
+// The next five seed the cluster settings: the first leader of a new
+// cluster records its values in the log, and from then on the log's values
+// hold on every replica (synodctl cluster settings get|set).
 ABSL_FLAG(int64_t, max_data_bytes, 1 << 20,
-          "Largest node data accepted (TOO_LARGE above). Must be equal on all replicas.");
+          "Largest node data accepted (TOO_LARGE above). Seeds the cluster setting: the "
+          "log's value is used once recorded.");
 ABSL_FLAG(int32_t, max_multi_ops, 1000,
-          "Most ops in one Multi (TOO_MANY_OPS above). Must be equal on all replicas.");
+          "Most ops in one Multi (TOO_MANY_OPS above). Seeds the cluster setting: the log's "
+          "value is used once recorded.");
 ABSL_FLAG(int32_t, history_per_node, 10,
-          "Versions of each node kept for History and versioned Get. Must be equal on all "
-          "replicas. Changing it rewrites the stored history at the next start.");
+          "Versions of each node kept for History and versioned Get. Seeds the cluster "
+          "setting, which is fixed when the cluster starts.");
 ABSL_FLAG(uint64_t, history_retention, 1000000,
           "Revisions of watch events and node history kept: the leader compacts older ones, "
           "and a watch or read from below the compaction revision fails with COMPACTED. "
@@ -92,9 +97,11 @@ ABSL_FLAG(int32_t, request_timeout_ms, 10000,
           "Longest a request may wait on this replica when the client sets no shorter "
           "deadline; a write that times out may or may not have been applied.");
 ABSL_FLAG(int64_t, min_session_timeout_ms, 4000,
-          "Shortest session timeout granted; Session.Open requests are clamped up to it.");
+          "Shortest session timeout granted; Session.Open requests are clamped up to it. "
+          "Seeds the cluster setting: the log's value is used once recorded.");
 ABSL_FLAG(int64_t, max_session_timeout_ms, 40000,
-          "Longest session timeout granted; Session.Open requests are clamped down to it.");
+          "Longest session timeout granted; Session.Open requests are clamped down to it. "
+          "Seeds the cluster setting: the log's value is used once recorded.");
 ABSL_FLAG(int32_t, digest_check_ms, 10000,
           "How often the leader proposes a check of the tree digest at its applied revision; "
           "a replica whose digest there differs stops. 0: never.");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,7 @@
 #include "server/session/session_tracker.h"
 #include "server/session_backend.h"
 #include "server/session_keeper.h"
+#include "server/settings_seed.h"
 #include "server/snapshot_files.h"
 #include "server/tcp_socket.h"
 #include "server/state_machine.h"
@@ -91,6 +93,7 @@ struct Replica::Parts {
   std::unique_ptr<ReplicaSessionBackend> session_backend;
   std::unique_ptr<SessionService> session_service;
   std::unique_ptr<WatchService> watch_service;
+  std::unique_ptr<SettingsSeed> settings_seed;
   std::unique_ptr<SessionKeeper> keeper;
   std::unique_ptr<grpc::Server> peer_server;
   // After peer_server: stopped before it (it hands connections to it).
@@ -250,6 +253,16 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   if (options.election_timeout < 3 * options.heartbeat) {
     return absl::InvalidArgumentError("--election_ms must be at least 3 x --heartbeat_ms");
   }
+  // The flags only seed the cluster settings: the log's are the ones used.
+  storage::ClusterSettings flag_settings;
+  flag_settings.max_data_bytes = options.max_data_bytes;
+  flag_settings.max_multi_ops = static_cast<uint32_t>(options.max_multi_ops);
+  flag_settings.history_per_node = options.history_per_node;
+  flag_settings.min_session_timeout_ms = options.min_session_timeout_ms;
+  flag_settings.max_session_timeout_ms = options.max_session_timeout_ms;
+  if (absl::Status s = storage::ValidateSettings(flag_settings); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("flags: ", s.message()));
+  }
   InitialCluster cluster;
   const bool joining = !options.join.empty();
   if (joining) {
@@ -327,7 +340,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   // is on disk, and before the state is restored from it).
   storage::RocksTreeStore::OpenOptions store_options;
   store_options.allow_interrupted_restore = true;
-  store_options.history_ring = std::max<uint32_t>(options.history_per_node, 1);
+  // history_ring 0: the store's history follows the recorded settings.
   absl::StatusOr<std::unique_ptr<storage::RocksTreeStore>> store =
       storage::RocksTreeStore::Open(p->env.get(), store_options);
   if (!store.ok()) return store.status();
@@ -360,9 +373,12 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   p->tracker = std::make_unique<RequestTracker>(tracker_limits);
   p->sessions = std::make_unique<SessionTracker>();
   // Followers forward heartbeats at a quarter of the shortest session
-  // timeout: a session sees several refreshes per timeout.
+  // timeout the cluster settings allow: a session sees several refreshes
+  // per timeout (the SessionKeeper follows changes).
+  const int64_t shortest_session_ms =
+      p->store->meta().settings.value_or(storage::ClusterSettings()).min_session_timeout_ms;
   p->heartbeats = std::make_unique<HeartbeatBatcher>(
-      std::max(absl::Milliseconds(100), absl::Milliseconds(options.min_session_timeout_ms) / 4));
+      std::max(absl::Milliseconds(100), absl::Milliseconds(shortest_session_ms) / 4));
   p->history = std::make_unique<TreeStoreHistory>(p->store.get());
   p->watch_runner = std::make_unique<WorkerThread>();
   WatchHubOptions hub_options;
@@ -374,10 +390,9 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
                                             p->store->meta().applied_index);
   p->fanout = std::make_unique<ApplyFanout>(p->watch_hub.get(), p->sessions.get(), p->store.get());
 
-  storage::ApplyLimits limits;
-  limits.max_data_bytes = options.max_data_bytes;
-  limits.max_multi_ops = options.max_multi_ops;
-  limits.history_per_node = options.history_per_node;
+  // The compiled defaults, for the entries before the log records settings
+  // (the same on every replica, whatever its flags).
+  const storage::ApplyLimits limits;
   StateMachine::Options sm_options;
   sm_options.self = options.id;
   p->state_machine = std::make_unique<StateMachine>(
@@ -481,8 +496,6 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
                                           p->state_machine.get(), options.request_timeout,
                                           options.max_revision_ahead);
   TreeService::Limits tree_limits;
-  tree_limits.max_data_bytes = options.max_data_bytes;
-  tree_limits.max_multi_ops = options.max_multi_ops;
   tree_limits.max_page_size = options.max_page_size;
   p->tree_service = std::make_unique<TreeService>(p->flow.get(), p->store.get(), tree_limits,
                                                   p->api_metrics.get());
@@ -491,9 +504,11 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   p->session_backend =
       std::make_unique<ReplicaSessionBackend>(p->flow.get(), p->store.get(), p->sessions.get(),
                                               p->heartbeats.get(), options.request_timeout);
+  // Apply clamps the timeout into the bounds the cluster settings record;
+  // the service passes what the client asked for (at least 1 ms).
   SessionServiceOptions session_options;
-  session_options.min_timeout_ms = options.min_session_timeout_ms;
-  session_options.max_timeout_ms = options.max_session_timeout_ms;
+  session_options.min_timeout_ms = 1;
+  session_options.max_timeout_ms = std::numeric_limits<int64_t>::max();
   p->session_service = std::make_unique<SessionService>(session_options, p->session_backend.get());
   {
     const ReplicaState* state = p->state.get();
@@ -509,6 +524,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   p->keeper = std::make_unique<SessionKeeper>(keeper_options, p->state.get(), p->driver.get(),
                                               p->store.get(), p->transport.get(), p->sessions.get(),
                                               p->heartbeats.get());
+  p->settings_seed = std::make_unique<SettingsSeed>(flag_settings);
+  p->keeper->set_settings_seed(p->settings_seed.get());
   p->keeper->Start();
   if (absl::Status s = StartMetrics(p.get()); !s.ok()) return s;
   {

@@ -164,10 +164,9 @@ absl::Status BuildMember(const ReplicaOptions& options, const InitialCluster& cl
       storage::LogStore::Open(env->get(), log_options);
   if (!log.ok()) return log.status();
   if (!(*log)->IsEmpty()) return absl::InternalError(absl::StrCat(dir, " already holds a log"));
-  storage::RocksTreeStore::OpenOptions store_options;
-  store_options.history_ring = std::max<uint32_t>(options.history_per_node, 1);
+  // The history ring follows the file's recorded cluster settings.
   absl::StatusOr<std::unique_ptr<storage::RocksTreeStore>> store =
-      storage::RocksTreeStore::Open(env->get(), store_options);
+      storage::RocksTreeStore::Open(env->get());
   if (!store.ok()) return store.status();
 
   // The copy is checked again as it is loaded (RestoreSnapshot verifies the

@@ -51,6 +51,7 @@ void SessionKeeper::Loop() {
       tracker_->OnLoseLeadership();
     }
     was_leader_ = leader;
+    SettingsWork(leader, now);
     if (leader) {
       LeaderWork(now);
     } else {
@@ -108,6 +109,23 @@ void SessionKeeper::MaybeCompactHistory() {
   command.mutable_compact_history()->set_revision(target);
   // Nothing waits on it; if it is lost the next sweep proposes it again.
   driver_->Propose(std::move(command));
+}
+
+void SessionKeeper::SettingsWork(bool leader, absl::Time now) {
+  if (settings_seed_ == nullptr) return;
+  const std::optional<storage::ClusterSettings> recorded = store_->meta().settings;
+  settings_seed_->Check(recorded);
+  if (leader) {
+    // Nothing waits on it; the seed proposes again if it has not applied.
+    if (std::optional<v1::Command> c = settings_seed_->BootstrapProposal(recorded, now)) {
+      driver_->Propose(*std::move(c));
+    }
+  }
+  const int64_t shortest = recorded.value_or(storage::ClusterSettings()).min_session_timeout_ms;
+  if (shortest != heartbeat_for_timeout_ms_) {
+    heartbeat_for_timeout_ms_ = shortest;
+    batcher_->set_interval(std::max(absl::Milliseconds(100), absl::Milliseconds(shortest) / 4));
+  }
 }
 
 void SessionKeeper::FollowerWork(absl::Time now) {

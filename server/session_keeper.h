@@ -21,7 +21,12 @@
 // revision differs stops (StateMachine), rather than serve a diverged state.
 //
 // On a follower it forwards the heartbeats its clients sent (batched by
-// HeartbeatBatcher) to the leader in one Peer.KeepAliveBatch per interval.
+// HeartbeatBatcher) to the leader in one Peer.KeepAliveBatch per interval,
+// a quarter of the shortest session timeout the cluster settings allow.
+//
+// With a SettingsSeed, on every replica it reports flags that differ from
+// the recorded cluster settings, and on the leader it proposes the seed's
+// bootstrap settings while the state records none (settings_seed.h).
 //
 // Thread: owns one thread, woken every `tick`; Start/Stop from the owner.
 #pragma once
@@ -35,6 +40,7 @@
 #include "server/raft_driver.h"
 #include "server/replica_state.h"
 #include "server/session/session_tracker.h"
+#include "server/settings_seed.h"
 #include "storage/tree_store.h"
 
 namespace synod::server {
@@ -63,6 +69,9 @@ class SessionKeeper {
         batcher_(batcher) {}
   ~SessionKeeper();
 
+  // Before Start; not owned, outlives the keeper.
+  void set_settings_seed(SettingsSeed* seed) { settings_seed_ = seed; }
+
   void Start();
   void Stop();
 
@@ -71,6 +80,7 @@ class SessionKeeper {
   void LeaderWork(absl::Time now);
   void FollowerWork(absl::Time now);
   void MaybeCompactHistory();
+  void SettingsWork(bool leader, absl::Time now);
 
   const Options options_;
   ReplicaState* const state_;
@@ -79,6 +89,7 @@ class SessionKeeper {
   PeerTransport* const transport_;
   SessionTracker* const tracker_;
   HeartbeatBatcher* const batcher_;
+  SettingsSeed* settings_seed_ = nullptr;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -88,6 +99,7 @@ class SessionKeeper {
   absl::Time next_sweep_ = absl::InfinitePast();
   absl::Time next_digest_check_ = absl::InfinitePast();
   uint64_t last_digest_check_ = 0;
+  int64_t heartbeat_for_timeout_ms_ = 0;  // the shortest timeout the interval is set for
 };
 
 }  // namespace synod::server

@@ -4,7 +4,9 @@
 #include <type_traits>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "server/services/reply.h"
+#include "storage/cluster_settings.h"
 
 namespace synod::server {
 namespace {
@@ -146,6 +148,62 @@ grpc::ServerUnaryReactor* ClusterService::MemberList(grpc::CallbackServerContext
       [reactor, response, state](const Outcome& o) {
         FinishReply(reactor, response, *state, o.code, o.message);
       });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::SettingsGet(grpc::CallbackServerContext* context,
+                                                      const v1::SettingsGetRequest* request,
+                                                      v1::SettingsGetResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const ReplicaState* state = flow_->state();
+  storage::TreeStore* store = store_;
+  flow_->Read(
+      flow_->Deadline(context), request->read(),
+      [reactor, response, state, store] {
+        const storage::StoreMeta meta = store->meta();
+        storage::ToProto(meta.settings.value_or(storage::ClusterSettings()),
+                         response->mutable_settings());
+        response->set_recorded(meta.settings.has_value());
+        FinishReply(reactor, response, *state, v1::OK, "", meta.applied_index);
+      },
+      [reactor, response, state](const Outcome& o) {
+        FinishReply(reactor, response, *state, o.code, o.message);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::SettingsSet(grpc::CallbackServerContext* context,
+                                                      const v1::SettingsSetRequest* request,
+                                                      v1::SettingsSetResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const ReplicaState* state = flow_->state();
+  const storage::ClusterSettings current =
+      store_->meta().settings.value_or(storage::ClusterSettings());
+  const storage::ClusterSettings next = storage::MergeSettings(current, request->settings());
+  absl::Status valid = storage::ValidateSettings(next);
+  if (valid.ok() && next.history_per_node != current.history_per_node) {
+    valid = absl::InvalidArgumentError(absl::StrCat(
+        "history_per_node is fixed when the cluster starts (it is ", current.history_per_node,
+        "): each node's history is laid out for it"));
+  }
+  if (!valid.ok()) {
+    FinishReply(reactor, response, *state, v1::INVALID_ARGUMENT, std::string(valid.message()));
+    return reactor;
+  }
+  v1::Command command;
+  *command.mutable_set_settings()->mutable_settings() = request->settings();
+  flow_->Write(flow_->Deadline(context), std::move(command),
+               [reactor, response, state](const Outcome& o) {
+                 const v1::ErrorCode code = o.result != nullptr ? o.result->code() : o.code;
+                 std::string message = o.message;
+                 if (o.result != nullptr) {
+                   *response->mutable_settings() = o.result->settings();
+                   if (code == v1::INVALID_ARGUMENT) {
+                     message = "refused where it applied: the settings changed meanwhile";
+                   }
+                 }
+                 FinishReply(reactor, response, *state, code, message);
+               });
   return reactor;
 }
 

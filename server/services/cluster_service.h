@@ -1,7 +1,9 @@
 // ClusterService: Cluster.Status, MemberList, and the membership RPCs
 // (MemberAdd adds a learner, MemberPromote, MemberRemove, TransferLeader),
 // which go to the leader's raft thread (RaftDriver::RequestMembership; a
-// follower answers NOT_LEADER with the leader hint). Snapshot (backup)
+// follower answers NOT_LEADER with the leader hint). SettingsGet and
+// SettingsSet read and change the cluster settings recorded in the log
+// (storage/cluster_settings.h). Snapshot (backup)
 // streams a fresh consistent snapshot of this replica's state
 // (snapshot_stream.h).
 //
@@ -55,6 +57,16 @@ class ClusterService final : public v1::Cluster::CallbackService {
   grpc::ServerUnaryReactor* TransferLeader(grpc::CallbackServerContext* context,
                                            const v1::TransferLeaderRequest* request,
                                            v1::TransferLeaderResponse* response) override;
+  // The settings this replica applied (after the read options' wait).
+  grpc::ServerUnaryReactor* SettingsGet(grpc::CallbackServerContext* context,
+                                        const v1::SettingsGetRequest* request,
+                                        v1::SettingsGetResponse* response) override;
+  // Checks the change against the settings this replica applied (a clear
+  // message for the usual mistakes), then proposes a SetSettingsCommand;
+  // apply decides again against the settings in force at its log position.
+  grpc::ServerUnaryReactor* SettingsSet(grpc::CallbackServerContext* context,
+                                        const v1::SettingsSetRequest* request,
+                                        v1::SettingsSetResponse* response) override;
   grpc::ServerWriteReactor<v1::SnapshotChunk>* Snapshot(
       grpc::CallbackServerContext* context, const v1::SnapshotRequest* request) override;
 

@@ -43,7 +43,12 @@ bool ParsePageToken(const std::string& token, std::string* start_after) {
 
 }  // namespace
 
-v1::ErrorCode TreeService::CheckOp(const v1::Op& op, std::string* why) const {
+storage::ClusterSettings TreeService::Settings() const {
+  return store_->meta().settings.value_or(storage::ClusterSettings());
+}
+
+v1::ErrorCode TreeService::CheckOp(const v1::Op& op, int64_t max_data_bytes,
+                                   std::string* why) const {
   auto check_path = [why](const std::string& path) {
     absl::Status s = storage::ValidatePath(path);
     if (s.ok()) return true;
@@ -67,9 +72,9 @@ v1::ErrorCode TreeService::CheckOp(const v1::Op& op, std::string* why) const {
         *why = absl::StrCat("unknown create mode ", static_cast<int>(c.mode()));
         return v1::INVALID_ARGUMENT;
       }
-      if (static_cast<int64_t>(c.data().size()) > limits_.max_data_bytes) {
+      if (static_cast<int64_t>(c.data().size()) > max_data_bytes) {
         *why = absl::StrCat("data of ", c.data().size(), " bytes exceeds the limit of ",
-                            limits_.max_data_bytes);
+                            max_data_bytes);
         return v1::TOO_LARGE;
       }
       return v1::OK;
@@ -80,9 +85,9 @@ v1::ErrorCode TreeService::CheckOp(const v1::Op& op, std::string* why) const {
       if (!check_version(s.has_expected_version(), s.expected_version())) {
         return v1::INVALID_ARGUMENT;
       }
-      if (static_cast<int64_t>(s.data().size()) > limits_.max_data_bytes) {
+      if (static_cast<int64_t>(s.data().size()) > max_data_bytes) {
         *why = absl::StrCat("data of ", s.data().size(), " bytes exceeds the limit of ",
-                            limits_.max_data_bytes);
+                            max_data_bytes);
         return v1::TOO_LARGE;
       }
       return v1::OK;
@@ -207,7 +212,8 @@ void TreeService::DoCreate(Replier reply, absl::Time deadline, const v1::CreateR
   v1::Command command;
   *command.mutable_txn()->add_ops()->mutable_create() = request->op();
   std::string why;
-  if (v1::ErrorCode code = CheckOp(command.txn().ops(0), &why); code != v1::OK) {
+  const int64_t max_data_bytes = Settings().max_data_bytes;
+  if (v1::ErrorCode code = CheckOp(command.txn().ops(0), max_data_bytes, &why); code != v1::OK) {
     FinishReply(reply, response, *flow_->state(), code, why);
     return;
   }
@@ -230,7 +236,8 @@ void TreeService::DoSet(Replier reply, absl::Time deadline, const v1::SetRequest
   v1::Command command;
   *command.mutable_txn()->add_ops()->mutable_set() = request->op();
   std::string why;
-  if (v1::ErrorCode code = CheckOp(command.txn().ops(0), &why); code != v1::OK) {
+  const int64_t max_data_bytes = Settings().max_data_bytes;
+  if (v1::ErrorCode code = CheckOp(command.txn().ops(0), max_data_bytes, &why); code != v1::OK) {
     FinishReply(reply, response, *flow_->state(), code, why);
     return;
   }
@@ -250,7 +257,8 @@ void TreeService::DoDelete(Replier reply, absl::Time deadline, const v1::DeleteR
   v1::Command command;
   *command.mutable_txn()->add_ops()->mutable_delete_() = request->op();
   std::string why;
-  if (v1::ErrorCode code = CheckOp(command.txn().ops(0), &why); code != v1::OK) {
+  const int64_t max_data_bytes = Settings().max_data_bytes;
+  if (v1::ErrorCode code = CheckOp(command.txn().ops(0), max_data_bytes, &why); code != v1::OK) {
     FinishReply(reply, response, *flow_->state(), code, why);
     return;
   }
@@ -268,9 +276,12 @@ void TreeService::DoDelete(Replier reply, absl::Time deadline, const v1::DeleteR
 
 void TreeService::DoMulti(Replier reply, absl::Time deadline, const v1::MultiRequest* request,
                           v1::MultiResponse* response) {
-  if (static_cast<size_t>(request->ops_size()) > limits_.max_multi_ops) {
+  // The replicated limits as this replica applied them; apply checks again
+  // with the ones in force where the command lands in the log.
+  const storage::ClusterSettings settings = Settings();
+  if (static_cast<size_t>(request->ops_size()) > settings.max_multi_ops) {
     FinishReply(reply, response, *flow_->state(), v1::TOO_MANY_OPS,
-                absl::StrCat(request->ops_size(), " ops; at most ", limits_.max_multi_ops));
+                absl::StrCat(request->ops_size(), " ops; at most ", settings.max_multi_ops));
     return;
   }
   int64_t total = 0;
@@ -282,16 +293,16 @@ void TreeService::DoMulti(Replier reply, absl::Time deadline, const v1::MultiReq
   }
   // The whole multi is one log entry: bound it like one node's data, with
   // room for the paths (a bigger one would stall replication for everyone).
-  if (total > 4 * limits_.max_data_bytes) {
+  if (total > 4 * settings.max_data_bytes) {
     FinishReply(reply, response, *flow_->state(), v1::TOO_LARGE,
                 absl::StrCat("multi carries ", total, " bytes of data; at most ",
-                             4 * limits_.max_data_bytes));
+                             4 * settings.max_data_bytes));
     return;
   }
   // Malformed ops are refused before proposing, in the multi result shape.
   for (int i = 0; i < request->ops_size(); ++i) {
     std::string why;
-    const v1::ErrorCode code = CheckOp(request->ops(i), &why);
+    const v1::ErrorCode code = CheckOp(request->ops(i), settings.max_data_bytes, &why);
     if (code == v1::OK) continue;
     for (int j = 0; j < request->ops_size(); ++j) {
       response->add_results()->set_code(j < i    ? v1::ROLLED_BACK

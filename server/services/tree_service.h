@@ -37,9 +37,9 @@ namespace synod::server {
 
 class TreeService final : public v1::Tree::CallbackService {
  public:
+  // This replica's own limits. The ones that change a write's outcome are
+  // the cluster settings, read from the replicated state.
   struct Limits {
-    int64_t max_data_bytes = 1 << 20;
-    size_t max_multi_ops = 1000;
     uint32_t max_page_size = 10000;  // GetChildren
   };
 
@@ -117,7 +117,10 @@ class TreeService final : public v1::Tree::CallbackService {
 
   // Checks an op before it is proposed: INVALID_PATH, TOO_LARGE,
   // INVALID_ARGUMENT (unknown mode, empty op). OK if it may be proposed.
-  v1::ErrorCode CheckOp(const v1::Op& op, std::string* why) const;
+  v1::ErrorCode CheckOp(const v1::Op& op, int64_t max_data_bytes, std::string* why) const;
+  // The cluster settings this replica applied (defaults before the log
+  // recorded any).
+  storage::ClusterSettings Settings() const;
 
   RequestFlow* const flow_;
   storage::TreeStore* const store_;

@@ -119,6 +119,11 @@ size_t SessionTracker::size() const {
 
 // -------------------------------------------------------- HeartbeatBatcher --
 
+void HeartbeatBatcher::set_interval(absl::Duration interval) {
+  absl::MutexLock lock(&mu_);
+  interval_ = interval;
+}
+
 void HeartbeatBatcher::Add(uint64_t session_id) {
   absl::MutexLock lock(&mu_);
   pending_.insert(session_id);

@@ -123,6 +123,10 @@ class HeartbeatBatcher {
  public:
   explicit HeartbeatBatcher(absl::Duration interval) : interval_(interval) {}
 
+  // A new interval (the shortest session timeout changed), from the next
+  // batch on.
+  void set_interval(absl::Duration interval);
+
   void Add(uint64_t session_id);
   // The pending ids (sorted) if some are pending and `interval` has passed
   // since the last batch taken; else empty. Taking starts a new interval.
@@ -134,8 +138,8 @@ class HeartbeatBatcher {
   size_t pending() const;
 
  private:
-  const absl::Duration interval_;
   mutable absl::Mutex mu_;
+  absl::Duration interval_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<uint64_t> pending_ ABSL_GUARDED_BY(mu_);
   absl::Time last_taken_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
