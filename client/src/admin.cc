@@ -130,6 +130,60 @@ absl::Status Client::TransferLeader(uint64_t id, const CallOptions& call) {
 
 namespace {
 
+ClusterSettings SettingsOf(const v1::ClusterSettings& p, uint64_t revision) {
+  ClusterSettings s;
+  s.max_data_bytes = p.max_data_bytes();
+  s.max_multi_ops = p.max_multi_ops();
+  s.history_per_node = p.history_per_node();
+  s.min_session_timeout_ms = p.min_session_timeout_ms();
+  s.max_session_timeout_ms = p.max_session_timeout_ms();
+  s.revision = revision;
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<ClusterSettings> Client::GetSettings(const CallOptions& call) {
+  RpcSpec<v1::SettingsGetRequest, v1::SettingsGetResponse> spec;
+  spec.method = SYNOD_CLUSTER_METHOD(SettingsGet, SettingsGetRequest, SettingsGetResponse);
+  v1::SettingsGetRequest req;  // a linearizable read
+  return Impl::Wait<ClusterSettings>([&](Impl::Done<ClusterSettings> done) {
+    impl_->Run<v1::SettingsGetRequest, v1::SettingsGetResponse, ClusterSettings>(
+        std::move(spec), std::move(req), impl_->DeadlineOf(call),
+        [](v1::SettingsGetResponse& r) -> absl::StatusOr<ClusterSettings> {
+          ClusterSettings s = SettingsOf(r.settings(), r.header().revision());
+          s.recorded = r.recorded();
+          return s;
+        },
+        std::move(done));
+  });
+}
+
+absl::StatusOr<ClusterSettings> Client::SetSettings(const ClusterSettings& change,
+                                                    const CallOptions& call) {
+  v1::SettingsSetRequest req;
+  v1::ClusterSettings* p = req.mutable_settings();
+  p->set_max_data_bytes(change.max_data_bytes);
+  p->set_max_multi_ops(change.max_multi_ops);
+  p->set_history_per_node(change.history_per_node);
+  p->set_min_session_timeout_ms(change.min_session_timeout_ms);
+  p->set_max_session_timeout_ms(change.max_session_timeout_ms);
+  return Impl::Wait<ClusterSettings>([&](Impl::Done<ClusterSettings> done) {
+    impl_->Run<v1::SettingsSetRequest, v1::SettingsSetResponse, ClusterSettings>(
+        ChangeSpec<v1::SettingsSetRequest, v1::SettingsSetResponse>(
+            SYNOD_CLUSTER_METHOD(SettingsSet, SettingsSetRequest, SettingsSetResponse)),
+        std::move(req), impl_->DeadlineOf(call),
+        [](v1::SettingsSetResponse& r) -> absl::StatusOr<ClusterSettings> {
+          ClusterSettings s = SettingsOf(r.settings(), r.header().revision());
+          s.recorded = true;
+          return s;
+        },
+        std::move(done));
+  });
+}
+
+namespace {
+
 // fsync of a file or directory: a saved backup must survive a crash of the
 // machine that saved it, and so must its name after the rename.
 bool SyncPath(const std::string& path) {

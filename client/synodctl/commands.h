@@ -101,6 +101,9 @@ absl::Status CmdMemberAdd(Ctx& ctx);
 absl::Status CmdMemberPromote(Ctx& ctx);
 absl::Status CmdMemberRemove(Ctx& ctx);
 absl::Status CmdLeaderTransfer(Ctx& ctx);
+// settings.cc
+absl::Status CmdSettingsGet(Ctx& ctx);
+absl::Status CmdSettingsSet(Ctx& ctx);
 // snapshot.cc
 absl::Status CmdSnapshotSave(Ctx& ctx);
 absl::Status CmdSnapshotStatus(Ctx& ctx);

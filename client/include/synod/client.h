@@ -310,6 +310,20 @@ struct ReplicaStatus {
   std::string version;
   uint64_t revision = 0;
 };
+// The limits recorded in the log that decide a write's outcome on every
+// replica (Cluster.SettingsGet / SettingsSet). In a change, a field left 0
+// keeps its value; history_per_node cannot change once recorded.
+struct ClusterSettings {
+  int64_t max_data_bytes = 0;
+  int32_t max_multi_ops = 0;
+  int32_t history_per_node = 0;
+  int64_t min_session_timeout_ms = 0;
+  int64_t max_session_timeout_ms = 0;
+  // Read: false until the cluster's first leader recorded its settings (the
+  // values are then the defaults apply uses meanwhile).
+  bool recorded = false;
+  uint64_t revision = 0;  // of the replica's state that answered
+};
 struct SnapshotInfo {
   uint64_t applied_index = 0;
   uint64_t applied_term = 0;
@@ -438,6 +452,13 @@ class Client {
   absl::StatusOr<std::vector<Member>> MemberPromote(uint64_t id, const CallOptions& call = {});
   absl::StatusOr<std::vector<Member>> MemberRemove(uint64_t id, const CallOptions& call = {});
   absl::Status TransferLeader(uint64_t id, const CallOptions& call = {});
+  // The cluster settings (a linearizable read).
+  absl::StatusOr<ClusterSettings> GetSettings(const CallOptions& call = {});
+  // Changes the cluster settings through the log (leader). Returns the
+  // settings in force once the change applied. Errors: INVALID_ARGUMENT
+  // (out of range, min above max, or a change of history_per_node).
+  absl::StatusOr<ClusterSettings> SetSettings(const ClusterSettings& change,
+                                              const CallOptions& call = {});
   // Streams a consistent snapshot from one replica into `file_path` (written
   // to a temporary name, checked against the stream's CRC32C, fsynced, then
   // renamed). The file is the server's snapshot format (storage/snapshot.h),
