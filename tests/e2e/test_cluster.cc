@@ -166,6 +166,9 @@ absl::Status TestCluster::Start(int id) {
              "--digest_check_ms=200",  // exercised under every test's load
              "--log_cache_mb=16"};
   po.args.insert(po.args.end(), options_.extra_flags.begin(), options_.extra_flags.end());
+  if (auto own = options_.member_flags.find(id); own != options_.member_flags.end()) {
+    po.args.insert(po.args.end(), own->second.begin(), own->second.end());
+  }
   if (!m.metrics_addr.empty()) po.args.push_back(absl::StrCat("--metrics_addr=", m.metrics_addr));
   absl::StatusOr<testing::Subprocess> p = testing::Subprocess::Start(po);
   if (!p.ok()) return p.status();
@@ -237,7 +240,19 @@ int TestCluster::WaitForLeader(absl::Duration timeout, std::set<int> among) {
             among.count(static_cast<int>(*seen.begin())) == 0) {
           return false;
         }
-        leader = static_cast<int>(*seen.begin());
+        // A new cluster's first leader records the cluster settings from
+        // its flags first: until then the defaults apply (see
+        // docs/operations.md), which a test that sets those flags would
+        // not expect.
+        v1::SettingsGetRequest req;
+        req.mutable_read()->set_consistency(v1::SERIALIZABLE);
+        v1::SettingsGetResponse resp;
+        const int candidate = static_cast<int>(*seen.begin());
+        if (!cluster(candidate)->SettingsGet(Ctx(absl::Milliseconds(500)).get(), req, &resp).ok() ||
+            !resp.recorded()) {
+          return false;
+        }
+        leader = candidate;
         return true;
       },
       timeout, absl::Milliseconds(50));

@@ -36,6 +36,8 @@ class TestCluster {
     int heartbeat_ms = 50;
     int election_ms = 500;
     std::vector<std::string> extra_flags;
+    // Flags for one member only (by id), after extra_flags.
+    std::map<int, std::vector<std::string>> member_flags;
     // Give each member --metrics_addr on a free port (see metrics_addr()).
     bool metrics = false;
   };
@@ -80,7 +82,8 @@ class TestCluster {
 
   absl::StatusOr<v1::StatusResponse> Status(int id, absl::Duration timeout = absl::Seconds(2));
   // Waits until every member in `among` (default: all running) reports the
-  // same leader, which is itself in `among`. Returns its id, or 0.
+  // same leader, which is itself in `among` and has applied recorded
+  // cluster settings. Returns its id, or 0.
   int WaitForLeader(absl::Duration timeout, std::set<int> among = {});
   // Waits until every running member has applied at least `index`.
   bool WaitForApplied(uint64_t index, absl::Duration timeout, std::set<int> among = {});
