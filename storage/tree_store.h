@@ -242,8 +242,9 @@ class TreeStore {
   // Restore hooks, apply thread only. BeginRestore marks the store as being
   // restored (a store that opens with the mark refuses to open) and drops all
   // state; `target` is the meta the restore ends with (its settings say how
-  // many versions per path the chunks bring); RestoreChunk adds records (nodes with their index entries,
-  // history, sessions, events; a revision's events never span two chunks);
+  // many versions per path the chunks bring); RestoreChunk adds records
+  // (nodes with their index entries, history, sessions, events; a
+  // revision's events never span two chunks);
   // FinishRestore sets the meta and clears the mark. Graves come in the
   // chunks' `graves`.
   virtual absl::Status BeginRestore(const StoreMeta& target) = 0;

@@ -211,10 +211,11 @@ TEST(SettingsE2ETest, ReplicasWithDifferentFlagsDecideAlike) {
   std::vector<std::string> again;
   for (int id = 1; id <= 3; ++id) {
     v1::Tree::Stub* tree = c.tree(id);
-    again.push_back(absl::StrCat(
-        v1::ErrorCode_Name(CreateNode(tree, absl::StrCat("/m", id, "/e250"), std::string(250, 'x'))),
-        v1::ErrorCode_Name(CreateNode(tree, absl::StrCat("/m", id, "/e251"), std::string(251, 'x'))),
-        v1::ErrorCode_Name(Multi(tree, 5)), v1::ErrorCode_Name(Multi(tree, 6))));
+    const std::string base = absl::StrCat("/m", id);
+    again.push_back(
+        absl::StrCat(v1::ErrorCode_Name(CreateNode(tree, base + "/e250", std::string(250, 'x'))),
+                     v1::ErrorCode_Name(CreateNode(tree, base + "/e251", std::string(251, 'x'))),
+                     v1::ErrorCode_Name(Multi(tree, 5)), v1::ErrorCode_Name(Multi(tree, 6))));
   }
   EXPECT_EQ(again, std::vector<std::string>(3, "OKTOO_LARGEOKTOO_MANY_OPS"));
 
