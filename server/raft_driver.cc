@@ -39,7 +39,6 @@ RaftDriver::RaftDriver(const Options& options, storage::LogStore* log, storage::
                        FaultInjection* faults)
     : options_(options),
       log_(log),
-      store_(store),
       transport_(transport),
       state_machine_(state_machine),
       tracker_(tracker),

@@ -264,7 +264,6 @@ class RaftDriver final : public RaftMailbox {
 
   const Options options_;
   storage::LogStore* const log_;
-  storage::TreeStore* const store_;
   PeerTransport* const transport_;
   StateMachine* const state_machine_;
   RequestTracker* const tracker_;

@@ -49,13 +49,13 @@ absl::StatusOr<std::unique_ptr<LogStore>> LogStore::Open(RocksEnv* env, const Op
         [self](RecordType type, std::string_view body, const RecordLocation& at)
             ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->Replay(type, body, at); });
     if (!segments.ok()) return segments.status();
-    store->segments_ = *std::move(segments);
-    if (absl::Status s = store->Verify(); !s.ok()) return s;
+    self->segments_ = *std::move(segments);
+    if (absl::Status s = self->Verify(); !s.ok()) return s;
     // The commit index was written lazily (Save); the snapshot was taken of
     // applied, hence committed, entries.
-    if (store->has_hard_state_ &&
-        store->hard_state_.commit() < store->snapshot_.metadata().index()) {
-      store->hard_state_.set_commit(store->snapshot_.metadata().index());
+    if (self->has_hard_state_ &&
+        self->hard_state_.commit() < self->snapshot_.metadata().index()) {
+      self->hard_state_.set_commit(self->snapshot_.metadata().index());
     }
   }
   if (env != nullptr) {

@@ -359,7 +359,7 @@ void WatchHub::OnApplied(uint64_t revision, absl::Span<const v1::WatchEvent> eve
       const v1::EventType type = event.type();
       if (auto it = by_path_.find(event.path()); it != by_path_.end()) {
         auto& lists = it->second.by_kind;
-        auto fire_one_shots = [&](v1::WatchKind kind) {
+        auto fire_one_shots = [&](v1::WatchKind kind) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
           if (!lists[kind].empty()) FireOneShots(&lists[kind], share(), &wake);
         };
         switch (type) {
@@ -390,10 +390,13 @@ void WatchHub::OnApplied(uint64_t revision, absl::Span<const v1::WatchEvent> eve
       // Recursive watches on the node or an ancestor; never child events
       // (see watch_match.h).
       if (!recursive_.empty() && type != v1::EVENT_NODE_CHILDREN_CHANGED) {
-        ForSelfAndAncestors(event.path(), [&](std::string_view root) {
+        // ForSelfAndAncestors calls it synchronously, under this function's
+        // lock; the analysis cannot follow mu_ into that template.
+        auto fire_recursive = [&](std::string_view root) ABSL_NO_THREAD_SAFETY_ANALYSIS {
           auto it = recursive_.find(AbslView(root));
           if (it != recursive_.end()) FirePersistent(it->second, share(), &wake);
-        });
+        };
+        ForSelfAndAncestors(event.path(), fire_recursive);
       }
     }
     FinishOverflows(&wake);
