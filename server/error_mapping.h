@@ -27,23 +27,23 @@
 
 namespace synod::server {
 
-grpc::StatusCode GrpcCodeFor(v1::ErrorCode code);
+[[nodiscard]] grpc::StatusCode GrpcCodeFor(v1::ErrorCode code);
 
 // OK for v1::OK; otherwise the mapped code with "<CODE_NAME>: message".
-grpc::Status ToGrpcStatus(v1::ErrorCode code, const std::string& message);
+[[nodiscard]] grpc::Status ToGrpcStatus(v1::ErrorCode code, const std::string& message);
 
 // The status a reply with this header is finished with: OK if header.code
 // is OK; else the mapped code, and the serialized header as the status's
 // binary error details, so the client still learns which replica answered,
 // its leader hint and its revision (gRPC drops the response message of a
 // failed call).
-grpc::Status ToGrpcStatus(const v1::ResponseHeader& header);
+[[nodiscard]] grpc::Status ToGrpcStatus(const v1::ResponseHeader& header);
 
 // A Synod code for an internal absl::Status (storage or Raft failures that
 // reach a request): Unavailable/FailedPrecondition from the core -> NOT_LEADER
 // is decided by callers; here DataLoss -> DATA_LOSS, DeadlineExceeded ->
 // DEADLINE_EXCEEDED, Unavailable -> UNAVAILABLE, InvalidArgument ->
 // INVALID_ARGUMENT, anything else -> INTERNAL.
-v1::ErrorCode ErrorCodeFor(const absl::Status& status);
+[[nodiscard]] v1::ErrorCode ErrorCodeFor(const absl::Status& status);
 
 }  // namespace synod::server

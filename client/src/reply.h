@@ -18,7 +18,7 @@
 
 namespace synod::client {
 
-struct Reply {
+struct [[nodiscard]] Reply {
   // The replica answered (header or error details): the fields below it
   // carries are meaningful, and the request was seen by the server.
   bool answered = false;

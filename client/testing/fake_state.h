@@ -49,7 +49,7 @@ class FakeState {
  public:
   // The outcome of one request: the code, its message, and the revision the
   // state had when answering.
-  struct Outcome {
+  struct [[nodiscard]] Outcome {
     v1::ErrorCode code = v1::OK;
     std::string message;
   };

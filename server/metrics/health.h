@@ -22,7 +22,7 @@
 
 namespace synod::server::metrics {
 
-struct ProbeResult {
+struct [[nodiscard]] ProbeResult {
   bool ok = false;
   std::string reason;  // one line; "ok" when ok
 };

@@ -118,16 +118,16 @@ std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(
 
 // The Synod code of a reply: the header's on gRPC OK, else the header in
 // the error details, else INTERNAL/UNAVAILABLE/DEADLINE_EXCEEDED by gRPC code.
-v1::ErrorCode CodeOf(const grpc::Status& status, const v1::ResponseHeader& header);
+[[nodiscard]] v1::ErrorCode CodeOf(const grpc::Status& status, const v1::ResponseHeader& header);
 // The header of a reply (from the error details when the call failed).
 v1::ResponseHeader HeaderOf(const grpc::Status& status, const v1::ResponseHeader& header);
 
 // Simple calls. Each returns the Synod code (OK on success).
-v1::ErrorCode CreateNode(v1::Tree::Stub* tree, const std::string& path, const std::string& data,
+[[nodiscard]] v1::ErrorCode CreateNode(v1::Tree::Stub* tree, const std::string& path, const std::string& data,
                          absl::Duration timeout = absl::Seconds(5), uint64_t* revision = nullptr);
-v1::ErrorCode SetNode(v1::Tree::Stub* tree, const std::string& path, const std::string& data,
+[[nodiscard]] v1::ErrorCode SetNode(v1::Tree::Stub* tree, const std::string& path, const std::string& data,
                       absl::Duration timeout = absl::Seconds(5), uint64_t* revision = nullptr);
-v1::ErrorCode GetNode(v1::Tree::Stub* tree, const std::string& path, std::string* data,
+[[nodiscard]] v1::ErrorCode GetNode(v1::Tree::Stub* tree, const std::string& path, std::string* data,
                       v1::Consistency consistency = v1::LINEARIZABLE,
                       absl::Duration timeout = absl::Seconds(5), uint64_t* revision = nullptr);
 

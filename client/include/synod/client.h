@@ -54,7 +54,7 @@
 namespace synod {
 
 // Mirrors synod.v1.ErrorCode (proto/synod/v1/common.proto), value for value.
-enum class ErrorCode : int {
+enum class [[nodiscard]] ErrorCode : int {
   kOk = 0,
   kNoNode = 1,
   kNodeExists = 2,
