@@ -49,9 +49,10 @@ TEST(RequestTrackerTest, DeadlineCompletesWithItsCode) {
 }
 
 TEST(RequestTrackerTest, EarlierDeadlineRegisteredLaterStillFiresFirst) {
-  RequestTracker tracker;
+  // Declared before the tracker: its destructor completes the late request.
   std::atomic<int> late{0};
   std::atomic<int> early{0};
+  RequestTracker tracker;
   tracker.Register(absl::Now() + absl::Hours(1), [&](const Outcome&) { late++; });
   tracker.Register(absl::Now() + absl::Milliseconds(20), [&](const Outcome&) { early++; });
   ASSERT_TRUE(WaitUntil([&] { return early.load() == 1; }, absl::Seconds(10)));

@@ -110,7 +110,7 @@ std::shared_ptr<FaultFileIO::Inode> FaultFileIO::Find(const std::string& path) c
 void FaultFileIO::TakeImage() {
   image_.clear();
   image_inodes_.clear();
-  const auto copy = [&](const std::shared_ptr<Inode>& inode) {
+  const auto copy = [&](const std::shared_ptr<Inode>& inode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::shared_ptr<Inode>& clone = image_inodes_[inode.get()];
     if (clone == nullptr) clone = std::make_shared<Inode>(*inode);
     return clone;

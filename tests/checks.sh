@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Runs one check job (README, "Check jobs"), each in a build directory of
 # its own next to the main build (SYNOD_BUILD_DIR, default build):
-#   asan  clang over the whole tree (bench/ aside) with -Wthread-safety
-#         -Werror, AddressSanitizer and UBSan; runs the raft, storage and
-#         server unit tests and the Raft simulator on fewer seeds.
+#   asan  clang with -Wthread-safety -Werror, AddressSanitizer and UBSan
+#         over raft/, storage/, server/ and the simulator; runs their tests
+#         (the simulator on fewer seeds).
 #   tsan  clang with ThreadSanitizer; builds and runs only the server unit
 #         tests and the client library tests (the code with threads).
+#         Not in CI's default SYNOD_CHECKS yet: see README, "Check jobs".
 # Usage: tests/checks.sh asan|tsan [extra cmake arguments]
 # Prints ctest's output; exits non-zero if the build or a test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 job=${1:?usage: tests/checks.sh asan|tsan [cmake args]}
 shift
-src=$PWD
 build="${SYNOD_BUILD_DIR:-build}-${job}"
 jobs=${SYNOD_JOBS:-2}
 
@@ -31,7 +31,8 @@ case "$job" in
     # 50 seeds per simulator shard instead of 500: ASan runs it ~3x slower
     # and the main build runs the full 4,000 seeds.
     configure -DSYNOD_ASAN=ON -DSYNOD_SIM_SHARD_SEEDS=50 "$@"
-    cmake --build "$build" -j "$jobs"
+    cmake --build "$build" -j "$jobs" --target raft/all storage/all server/all server/watch/all \
+      server/session/all tests/sim/all
     cd "$build"
     export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -42,7 +43,7 @@ case "$job" in
     cmake --build "$build" -j "$jobs" --target server/all server/watch/all server/session/all \
       client_test session_watch_test recipes_test
     cd "$build"
-    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$src/tests/sanitizers/tsan.supp"
+    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
     # Client tests this job does not build (synodctl, e2e) are left out.
     ctest --output-on-failure -j "$jobs" --timeout 900 -L '^(server|client)$' -E '_NOT_BUILT$'
     ;;
