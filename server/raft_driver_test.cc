@@ -59,6 +59,7 @@ class GatedStore final : public storage::TreeStore {
 
   storage::StoreMeta meta() override { return base_->meta(); }
   uint32_t history_ring() const override { return base_->history_ring(); }
+  absl::Status ResizeHistoryRing(uint32_t ring) override { return base_->ResizeHistoryRing(ring); }
   absl::StatusOr<std::unique_ptr<storage::StateView>> NewView() override {
     return base_->NewView();
   }
@@ -73,7 +74,9 @@ class GatedStore final : public storage::TreeStore {
   }
 
  protected:
-  absl::Status BeginRestore() override { return absl::UnimplementedError("no restore here"); }
+  absl::Status BeginRestore(const storage::StoreMeta&) override {
+    return absl::UnimplementedError("no restore here");
+  }
   absl::Status RestoreChunk(const storage::WriteSet&) override {
     return absl::UnimplementedError("no restore here");
   }
