@@ -106,7 +106,8 @@ ABSL_FLAG(int32_t, digest_check_ms, 10000,
           "How often the leader proposes a check of the tree digest at its applied revision; "
           "a replica whose digest there differs stops. 0: never.");
 ABSL_FLAG(int32_t, max_request_mb, 8,
-          "Largest client request, MiB; gRPC refuses larger ones with RESOURCE_EXHAUSTED.");
+          "Largest client request, MiB; larger ones are refused unread (gRPC status "
+          "RESOURCE_EXHAUSTED, which the client library reports as TOO_LARGE).");
 ABSL_FLAG(int64_t, max_pending_requests, 10000,
           "Most client requests pending on this replica at once (writes being committed, "
           "reads waiting for an index); beyond it a request is refused at once with "

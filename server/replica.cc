@@ -504,12 +504,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   p->session_backend =
       std::make_unique<ReplicaSessionBackend>(p->flow.get(), p->store.get(), p->sessions.get(),
                                               p->heartbeats.get(), options.request_timeout);
-  // Apply clamps the timeout into the bounds the cluster settings record;
-  // the service passes what the client asked for (at least 1 ms).
-  SessionServiceOptions session_options;
-  session_options.min_timeout_ms = 1;
-  session_options.max_timeout_ms = std::numeric_limits<int64_t>::max();
-  p->session_service = std::make_unique<SessionService>(session_options, p->session_backend.get());
+  p->session_service = std::make_unique<SessionService>(p->session_backend.get());
   {
     const ReplicaState* state = p->state.get();
     p->watch_service = std::make_unique<WatchService>(p->watch_hub.get(), [state] {

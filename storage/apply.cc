@@ -524,10 +524,8 @@ absl::Status ApplyCommand(const ApplyLimits& defaults, uint64_t revision,
     }
     case v1::Command::kOpenSession: {
       const v1::OpenSessionCommand& open = command.open_session();
-      if (open.timeout_ms() <= 0) {
-        result->set_code(v1::INVALID_ARGUMENT);
-        return absl::OkStatus();
-      }
+      // As ZooKeeper negotiates: any request, even 0 or negative, gets the
+      // nearest timeout within the recorded bounds.
       const int64_t timeout_ms = std::clamp(open.timeout_ms(), limits.min_session_timeout_ms,
                                             limits.max_session_timeout_ms);
       Session s;

@@ -90,6 +90,8 @@ TYPED_TEST(SettingsApplyTest, TheRecordedSettingsDecideNotTheApplierLimits) {
   EXPECT_EQ(driver.Apply(OpenSessionCmd(500)).result.session_timeout_ms(), 2000);
   EXPECT_EQ(driver.Apply(OpenSessionCmd(99000)).result.session_timeout_ms(), 30000);
   EXPECT_EQ(driver.Apply(OpenSessionCmd(5000)).result.session_timeout_ms(), 5000);
+  EXPECT_EQ(driver.Apply(OpenSessionCmd(0)).result.session_timeout_ms(), 2000);
+  EXPECT_EQ(driver.Apply(OpenSessionCmd(-5)).result.session_timeout_ms(), 2000);
 }
 
 TYPED_TEST(SettingsApplyTest, OnlyTheFirstBootstrapCounts) {

@@ -1,6 +1,5 @@
 #include "server/session/session_service.h"
 
-#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -54,12 +53,7 @@ class SessionService::KeepAliveStream final
   v1::KeepAliveResponse response_;
 };
 
-SessionService::SessionService(SessionServiceOptions options, SessionBackend* backend)
-    : options_(options), backend_(backend) {}
-
-int64_t SessionService::ClampTimeout(int64_t requested_ms) const {
-  return std::clamp(requested_ms, options_.min_timeout_ms, options_.max_timeout_ms);
-}
+SessionService::SessionService(SessionBackend* backend) : backend_(backend) {}
 
 SessionService::Checked SessionService::Check(uint64_t session_id, std::string_view secret) {
   Checked checked;
@@ -103,7 +97,7 @@ grpc::ServerUnaryReactor* SessionService::Open(grpc::CallbackServerContext* cont
                                                const v1::OpenSessionRequest* request,
                                                v1::OpenSessionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  backend_->ProposeOpen(ClampTimeout(request->timeout_ms()),
+  backend_->ProposeOpen(request->timeout_ms(),
                         [this, reactor, response](OpenOutcome outcome) {
                           v1::ResponseHeader* header = response->mutable_header();
                           *header = backend_->Header();

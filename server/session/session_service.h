@@ -2,8 +2,7 @@
 // SessionBackend that the server implements with its Raft driver, its
 // TreeStore and its SessionTracker / HeartbeatBatcher.
 //
-// What the service decides itself: the timeout clamp, the secret check
-// (constant-time), the codes (AUTH_FAILED for a wrong secret,
+// What the service decides itself: the secret check (constant-time), the codes (AUTH_FAILED for a wrong secret,
 // SESSION_EXPIRED for a session the replicated table no longer has,
 // UNAVAILABLE for one newer than this replica's state), and the gRPC status
 // of each reply (server/error_mapping).
@@ -22,13 +21,6 @@
 #include "synod/v1/session.grpc.pb.h"
 
 namespace synod::server {
-
-struct SessionServiceOptions {
-  // Session.Open clamps the requested timeout into [min, max] (ZooKeeper's
-  // 2 and 20 ticks of 2 s). The server takes them from flags.
-  int64_t min_timeout_ms = 4000;
-  int64_t max_timeout_ms = 40000;
-};
 
 // What a backend reports of one session in this replica's replicated table.
 struct SessionLookup {
@@ -57,8 +49,9 @@ class SessionBackend {
   // the service sets code and message.
   virtual v1::ResponseHeader Header() = 0;
 
-  // Proposes an OpenSessionCommand with `timeout_ms` (already clamped) and a
-  // secret the leader chooses; `done` runs exactly once, on any thread, when
+  // Proposes an OpenSessionCommand with the `timeout_ms` the client asked
+  // for (apply clamps it into the bounds the cluster settings record, so
+  // every replica grants the same) and a secret the leader chooses; `done` runs exactly once, on any thread, when
   // the entry applied on this replica or the proposal failed.
   virtual void ProposeOpen(int64_t timeout_ms, absl::AnyInvocable<void(OpenOutcome) &&> done) = 0;
   // Proposes a CloseSessionCommand (the service has checked the secret).
@@ -77,7 +70,7 @@ class SessionBackend {
 class SessionService final : public v1::Session::CallbackService {
  public:
   // `backend` must outlive the service.
-  SessionService(SessionServiceOptions options, SessionBackend* backend);
+  explicit SessionService(SessionBackend* backend);
 
   grpc::ServerUnaryReactor* Open(grpc::CallbackServerContext* context,
                                  const v1::OpenSessionRequest* request,
@@ -90,9 +83,6 @@ class SessionService final : public v1::Session::CallbackService {
   grpc::ServerUnaryReactor* Close(grpc::CallbackServerContext* context,
                                   const v1::CloseSessionRequest* request,
                                   v1::CloseSessionResponse* response) override;
-
-  // The clamp Open applies.
-  int64_t ClampTimeout(int64_t requested_ms) const;
 
  private:
   class KeepAliveStream;
@@ -107,7 +97,6 @@ class SessionService final : public v1::Session::CallbackService {
   // The reply to one heartbeat (touches the session if it is valid).
   v1::KeepAliveResponse Beat(const v1::KeepAliveRequest& request);
 
-  const SessionServiceOptions options_;
   SessionBackend* const backend_;
 };
 

@@ -97,7 +97,7 @@ class FakeBackend : public SessionBackend {
 class SessionServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    service_ = std::make_unique<SessionService>(SessionServiceOptions{}, &backend_);
+    service_ = std::make_unique<SessionService>(&backend_);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -129,9 +129,11 @@ class SessionServiceTest : public ::testing::Test {
   std::unique_ptr<v1::Session::Stub> stub_;
 };
 
-TEST_F(SessionServiceTest, OpenClampsTheTimeoutToTheServerBounds) {
+// The service proposes what the client asked for; the bounds are apply's
+// (storage/settings_test), so that every replica grants the same timeout.
+TEST_F(SessionServiceTest, OpenProposesTheRequestedTimeoutAndAnswersWhatWasGranted) {
   const std::pair<int64_t, int64_t> cases[] = {
-      {1000, 4000}, {0, 4000}, {-5, 4000}, {10000, 10000}, {100000, 40000}};
+      {1000, 1000}, {0, 0}, {-5, -5}, {10000, 10000}, {100000, 100000}};
   for (const auto& [asked, granted] : cases) {
     v1::OpenSessionResponse response;
     ASSERT_TRUE(Open(asked, &response).ok());
@@ -142,7 +144,7 @@ TEST_F(SessionServiceTest, OpenClampsTheTimeoutToTheServerBounds) {
     EXPECT_EQ(response.header().code(), v1::OK);
   }
   absl::MutexLock lock(&backend_.mu_);
-  EXPECT_EQ(backend_.proposed_timeouts_, (std::vector<int64_t>{4000, 4000, 4000, 10000, 40000}));
+  EXPECT_EQ(backend_.proposed_timeouts_, (std::vector<int64_t>{1000, 0, -5, 10000, 100000}));
 }
 
 TEST_F(SessionServiceTest, FailedOpenMapsToAGrpcStatusWithTheHeader) {
