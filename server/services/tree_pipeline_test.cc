@@ -4,9 +4,11 @@
 #include "server/services/tree_pipeline.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -77,6 +79,22 @@ class TreePipelineTest : public ::testing::Test {
       }
     }
     return got;
+  }
+
+  // Tree.Get calls this replica has answered, with any code, from /metrics.
+  int64_t AnsweredGets() {
+    const std::string metrics =
+        HttpExchange(replica_->metrics_port(), "GET /metrics HTTP/1.0\r\n\r\n");
+    constexpr std::string_view kPrefix =
+        R"(synod_api_requests_total{method="/synod.v1.Tree/Get",code=")";
+    int64_t total = 0;
+    for (size_t at = metrics.find(kPrefix); at != std::string::npos;
+         at = metrics.find(kPrefix, at + 1)) {
+      const size_t value = metrics.find("} ", at);
+      if (value == std::string::npos) break;
+      total += std::strtoll(metrics.c_str() + value + 2, nullptr, 10);
+    }
+    return total;
   }
 
   static v1::PipelineCall* Add(v1::PipelineRequest* req, uint64_t id) {
@@ -256,6 +274,10 @@ TEST_F(TreePipelineTest, AClientThatDoesNotReadItsRepliesIsRefusedNotBuffered) {
     get->mutable_read()->set_consistency(v1::SERIALIZABLE);
   }
   ASSERT_TRUE(stream->Write(req));
+  // Read nothing until the replica has answered every call, so that how
+  // fast this reader is cannot decide whether the bound is reached.
+  ASSERT_TRUE(WaitUntil([&] { return AnsweredGets() >= kCalls; }, absl::Seconds(20)))
+      << AnsweredGets() << " of " << kCalls << " gets answered";
   std::map<uint64_t, v1::PipelineReply> got = ReadReplies(stream.get(), kCalls);
   ASSERT_EQ(got.size(), static_cast<size_t>(kCalls));  // each answered once
   int ok = 0;
