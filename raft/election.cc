@@ -1,7 +1,7 @@
 // Leader election (§3.4), pre-vote (§9.6) and voting.
 #include <utility>
 
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/raft.h"
 
 namespace synod::raft {

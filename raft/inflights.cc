@@ -1,6 +1,6 @@
 #include "raft/inflights.h"
 
-#include "raft/check.h"
+#include "base/check.h"
 
 namespace synod::raft {
 

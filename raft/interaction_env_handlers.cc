@@ -6,7 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/describe.h"
 #include "raft/interaction_env.h"
 

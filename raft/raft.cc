@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "raft/check.h"
+#include "base/check.h"
 
 namespace synod::raft {
 namespace {

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/raft.h"
 
 namespace synod::raft {

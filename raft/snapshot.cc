@@ -10,7 +10,7 @@
 // its driver in Ready::snapshot to persist and install.
 #include <utility>
 
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/raft.h"
 
 namespace synod::raft {

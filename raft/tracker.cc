@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/container/inlined_vector.h"
-#include "raft/check.h"
+#include "base/check.h"
 
 namespace synod::raft {
 

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "raft/check.h"
+#include "base/check.h"
 
 namespace synod::raft {
 

@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "server/log.h"
+#include "base/log.h"
 
 namespace synod::server {
 
@@ -45,7 +45,7 @@ void ApplyFanout::OnRestored(uint64_t index) {
   hub_->OnRestored(index);
   absl::StatusOr<std::vector<storage::Session>> sessions = store_->ListSessions();
   if (!sessions.ok()) {
-    Log("cannot list sessions after restore: %s", sessions.status().ToString().c_str());
+    base::Log("cannot list sessions after restore: %s", sessions.status().ToString().c_str());
     return;
   }
   std::vector<SessionTracker::SessionInfo> infos;

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "server/log.h"
+#include "base/log.h"
 
 namespace synod::server {
 
@@ -41,7 +41,7 @@ void FaultInjection::Poll() {
   while (words >> id) isolated.insert(id);
   std::string list;
   for (uint64_t p : isolated) list += " " + std::to_string(p);
-  Log("fault injection: isolated from peers:%s", list.empty() ? " (none)" : list.c_str());
+  base::Log("fault injection: isolated from peers:%s", list.empty() ? " (none)" : list.c_str());
   absl::MutexLock lock(&mu_);
   isolated_ = std::move(isolated);
 }

@@ -22,7 +22,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
-#include "server/log.h"
+#include "base/log.h"
 #include "server/replica.h"
 #include "server/restore.h"
 
@@ -213,7 +213,7 @@ int main(int argc, char** argv) {
                               absl::GetFlag(FLAGS_grpc_memory_mb)};
     for (int64_t b : bounds) {
       if (b <= 0) {
-        synod::server::Log(
+        synod::base::Log(
             "synod: --max_pending_*, --max_watches* and --grpc_memory_mb must be "
             "positive");
         return 2;
@@ -228,40 +228,39 @@ int main(int argc, char** argv) {
       static_cast<size_t>(absl::GetFlag(FLAGS_max_watches_per_session));
   options.max_watches = static_cast<size_t>(absl::GetFlag(FLAGS_max_watches));
   options.grpc_memory_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_grpc_memory_mb)) << 20;
-  if (synod::server::LogLevel level;
-      synod::server::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
-    synod::server::SetMinLogLevel(level);
+  if (synod::base::LogLevel level;
+      synod::base::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    synod::base::SetMinLogLevel(level);
   } else {
-    synod::server::Log("synod: --log_level must be debug, info, warning or error");
+    synod::base::Log("synod: --log_level must be debug, info, warning or error");
     return 2;
   }
   if (options.heartbeat <= absl::ZeroDuration() || options.max_data_bytes <= 0 ||
       absl::GetFlag(FLAGS_cache_mb) <= 0 || absl::GetFlag(FLAGS_max_request_mb) <= 0 ||
       options.history_per_node == 0 || options.min_session_timeout_ms <= 0 ||
       options.max_session_timeout_ms < options.min_session_timeout_ms) {
-    synod::server::Log("synod: flags must be positive (see --help)");
+    synod::base::Log("synod: flags must be positive (see --help)");
     return 2;
   }
   if (absl::GetFlag(FLAGS_log_segment_mb) < 1 || absl::GetFlag(FLAGS_log_segment_mb) > 1024) {
-    synod::server::Log("synod: --log_segment_mb must be between 1 and 1024");
+    synod::base::Log("synod: --log_segment_mb must be between 1 and 1024");
     return 2;
   }
 
   if (const std::string restore = absl::GetFlag(FLAGS_restore); !restore.empty()) {
     if (absl::Status s = synod::server::RestoreMember(options, restore); !s.ok()) {
-      synod::server::Log(synod::server::LogLevel::kError, "synod: --restore: %s",
-                         s.ToString().c_str());
+      synod::base::Log(synod::base::LogLevel::kError, "synod: --restore: %s", s.ToString().c_str());
       return 1;
     }
   }
   auto replica = synod::server::Replica::Start(options);
   if (!replica.ok()) {
-    synod::server::Log("synod: %s", replica.status().ToString().c_str());
+    synod::base::Log("synod: %s", replica.status().ToString().c_str());
     return 1;
   }
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  synod::server::Log("synod: signal %d, shutting down", sig);
+  synod::base::Log("synod: signal %d, shutting down", sig);
   (*replica)->Shutdown();
   return 0;
 }

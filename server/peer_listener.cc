@@ -13,8 +13,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/log.h"
 #include "grpcpp/server_posix.h"
-#include "server/log.h"
 #include "server/raft_link.h"
 #include "server/tcp_socket.h"
 
@@ -47,7 +47,7 @@ absl::StatusOr<std::unique_ptr<PeerListener>> PeerListener::Start(const Options&
   }
   PeerListener* self = listener.get();
   listener->accept_thread_ = std::thread([self] {
-    NameThread("synod-peer-acc");
+    base::NameThread("synod-peer-acc");
     self->AcceptLoop();
   });
   return listener;
@@ -102,7 +102,7 @@ void PeerListener::AcceptLoop() {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      Log(LogLevel::kError, "peer listener: poll: %s", std::strerror(errno));
+      base::Log(base::LogLevel::kError, "peer listener: poll: %s", std::strerror(errno));
       return;
     }
     if (fds[1].revents != 0) return;
@@ -116,8 +116,8 @@ void PeerListener::AcceptLoop() {
       return;
     }
     if (connections_.size() >= options_.max_connections) {
-      Log(LogLevel::kWarning, "peer listener: %zu connections open, closing a new one",
-          connections_.size());
+      base::Log(base::LogLevel::kWarning, "peer listener: %zu connections open, closing a new one",
+                connections_.size());
       ::close(fd);
       continue;
     }
@@ -125,7 +125,7 @@ void PeerListener::AcceptLoop() {
     conn.fd = fd;
     Connection* c = &conn;
     conn.thread = std::thread([this, c] {
-      NameThread("synod-peer-in");
+      base::NameThread("synod-peer-in");
       Serve(c);
     });
   }
@@ -166,12 +166,14 @@ void PeerListener::Serve(Connection* conn) {
     LinkHello hello;
     if (!RecvExactly(fd, hello_bytes.data(), hello_bytes.size(), deadline, stop_fd_) ||
         !DecodeLinkHello(hello_bytes, &hello)) {
-      Log(LogLevel::kWarning, "peer listener: a connection sent no valid Raft link hello");
+      base::Log(base::LogLevel::kWarning,
+                "peer listener: a connection sent no valid Raft link hello");
     } else {
       LinkAnswer answer = LinkAnswer::kAccepted;
       if (hello.cluster_id != options_.cluster_id) {
         answer = LinkAnswer::kOtherCluster;
-        Log(LogLevel::kWarning,
+        base::Log(
+            base::LogLevel::kWarning,
             "raft link refused: cluster id mismatch: peer %llu is in cluster %llu, this replica "
             "in %llu",
             static_cast<unsigned long long>(hello.from),
@@ -179,18 +181,19 @@ void PeerListener::Serve(Connection* conn) {
             static_cast<unsigned long long>(options_.cluster_id));
       } else if (hello.to != options_.self) {
         answer = LinkAnswer::kNotMe;
-        Log(LogLevel::kWarning,
-            "raft link refused: peer %llu meant member %llu, this replica is member %llu",
-            static_cast<unsigned long long>(hello.from),
-            static_cast<unsigned long long>(hello.to),
-            static_cast<unsigned long long>(options_.self));
+        base::Log(base::LogLevel::kWarning,
+                  "raft link refused: peer %llu meant member %llu, this replica is member %llu",
+                  static_cast<unsigned long long>(hello.from),
+                  static_cast<unsigned long long>(hello.to),
+                  static_cast<unsigned long long>(options_.self));
       }
       // No member sends to itself, and every member has an id: such a
       // hello is closed without an answer, as an invalid one is.
       const bool bad_sender = hello.from == raft::kNoNode || hello.from == options_.self;
       if (bad_sender) {
-        Log(LogLevel::kWarning, "raft link refused: the hello names member %llu as its sender",
-            static_cast<unsigned long long>(hello.from));
+        base::Log(base::LogLevel::kWarning,
+                  "raft link refused: the hello names member %llu as its sender",
+                  static_cast<unsigned long long>(hello.from));
       }
       if (answer != LinkAnswer::kAccepted || bad_sender) CountRefusal();
       const std::string reply = EncodeLinkAnswer(answer);
@@ -241,8 +244,8 @@ void PeerListener::ReadLink(int fd, raft::NodeId from) {
   }
   if (reader.refused()) CountRefusal();
   if (!why.empty()) {
-    Log(LogLevel::kWarning, "raft link from member %llu closed: %s",
-        static_cast<unsigned long long>(from), why.c_str());
+    base::Log(base::LogLevel::kWarning, "raft link from member %llu closed: %s",
+              static_cast<unsigned long long>(from), why.c_str());
   }
 }
 

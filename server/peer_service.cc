@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "server/log.h"
+#include "base/crc32c.h"
+#include "base/log.h"
 #include "server/raft_link.h"
-#include "storage/crc32c.h"
 
 namespace synod::server {
 namespace {
@@ -54,8 +54,9 @@ class PeerService::RaftReader final : public grpc::ServerReadReactor<v1::RaftBat
           CheckLinkBatch(batch_, LinkHello{service_->cluster_id_, batch_.from(), service_->self_});
     }
     if (!refused.ok()) {
-      Log("peer stream from member %llu refused: %s",
-          static_cast<unsigned long long>(batch_.from()), std::string(refused.message()).c_str());
+      base::Log("peer stream from member %llu refused: %s",
+                static_cast<unsigned long long>(batch_.from()),
+                std::string(refused.message()).c_str());
       service_->CountRefusal();
       ack_->set_code(v1::INVALID_ARGUMENT);
       ack_->set_message(std::string(refused.message()));
@@ -154,9 +155,9 @@ class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::Ins
       return;
     }
     // Debug: the raft thread logs event=snapshot_received when it installs it.
-    Log(LogLevel::kDebug, "received snapshot %llu (%llu bytes) from member %llu",
-        static_cast<unsigned long long>(index_), static_cast<unsigned long long>(received_),
-        static_cast<unsigned long long>(message_.from()));
+    base::Log(base::LogLevel::kDebug, "received snapshot %llu (%llu bytes) from member %llu",
+              static_cast<unsigned long long>(index_), static_cast<unsigned long long>(received_),
+              static_cast<unsigned long long>(message_.from()));
     std::vector<raft::Message> messages;
     messages.push_back(std::move(message_));
     service_->mailbox_->DeliverMessages(std::move(messages));
@@ -183,7 +184,7 @@ class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::Ins
   uint64_t index_ = 0;
   std::string temp_path_;
   std::ofstream out_;
-  storage::Crc32cStream crc_;
+  base::Crc32cStream crc_;
   uint64_t received_ = 0;
 };
 
@@ -218,7 +219,7 @@ grpc::ServerUnaryReactor* PeerService::KeepAliveBatch(grpc::CallbackServerContex
     }
   }
   if (!refused.ok()) {
-    Log("session heartbeats refused: %s", std::string(refused.message()).c_str());
+    base::Log("session heartbeats refused: %s", std::string(refused.message()).c_str());
     CountRefusal();
     reactor->Finish(ToGrpc(refused));
     return reactor;

@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string_view>
@@ -16,12 +16,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/crc32c.h"
+#include "base/log.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "server/log.h"
 #include "server/raft_link.h"
 #include "server/tcp_socket.h"
-#include "storage/crc32c.h"
 #include "storage/log_store.h"
 
 namespace synod::server {
@@ -33,7 +33,7 @@ constexpr absl::Duration kRetryPause = absl::Milliseconds(100);
 
 // For what cannot fail short of a broken process (eventfd, poll).
 [[noreturn]] void Fatal(const std::string& what) {
-  Log(LogLevel::kError, "peer transport: %s", what.c_str());
+  base::Log(base::LogLevel::kError, "peer transport: %s", what.c_str());
   std::abort();
 }
 
@@ -88,7 +88,7 @@ std::unique_ptr<PeerTransport::Peer> PeerTransport::StartPeer(raft::NodeId id,
   }
   Peer* p = peer.get();
   peer->link_thread = std::thread([this, p] {
-    NameThread("synod-peer-out");
+    base::NameThread("synod-peer-out");
     LinkLoop(p);
   });
   return peer;
@@ -328,8 +328,8 @@ void PeerTransport::LinkLoop(Peer* peer) {
           absl::MutexLock lock(&peer->mu);
           if (peer->link_fd == fd) BreakLink(peer);
         }
-        Log(LogLevel::kInfo, "raft link to member %llu closed by the peer",
-            static_cast<unsigned long long>(peer->id));
+        base::Log(base::LogLevel::kInfo, "raft link to member %llu closed by the peer",
+                  static_cast<unsigned long long>(peer->id));
         mailbox_->ReportUnreachable(peer->id);
       }
     }
@@ -393,20 +393,20 @@ void PeerTransport::ConnectLink(Peer* peer) {
   }
   if (stopping) return;
   if (legacy) {
-    Log(LogLevel::kWarning,
-        "member %llu answered the Raft link with HTTP/2 (an older version): using the gRPC "
-        "Raft stream",
-        static_cast<unsigned long long>(peer->id));
+    base::Log(base::LogLevel::kWarning,
+              "member %llu answered the Raft link with HTTP/2 (an older version): using the gRPC "
+              "Raft stream",
+              static_cast<unsigned long long>(peer->id));
     PumpStream(peer);
   } else if (!failure.empty()) {
     if (log_failure) {
-      Log(LogLevel::kWarning, "raft link to member %llu at %s: %s",
-          static_cast<unsigned long long>(peer->id), peer->addr.c_str(), failure.c_str());
+      base::Log(base::LogLevel::kWarning, "raft link to member %llu at %s: %s",
+                static_cast<unsigned long long>(peer->id), peer->addr.c_str(), failure.c_str());
     }
     mailbox_->ReportUnreachable(peer->id);
   } else if (up) {
-    Log(LogLevel::kInfo, "raft link to member %llu at %s is up",
-        static_cast<unsigned long long>(peer->id), peer->addr.c_str());
+    base::Log(base::LogLevel::kInfo, "raft link to member %llu at %s is up",
+              static_cast<unsigned long long>(peer->id), peer->addr.c_str());
   }
 }
 
@@ -522,10 +522,10 @@ void PeerTransport::SendSnapshot(Peer* peer, raft::Message message) {
 
 void PeerTransport::SnapshotLoop(Peer* peer, raft::Message message) {
   const bool ok = StreamSnapshot(peer, message);
-  Log(ok ? LogLevel::kInfo : LogLevel::kWarning,
-      "event=snapshot_sent index=%llu member=%llu result=%s",
-      static_cast<unsigned long long>(message.snapshot().metadata().index()),
-      static_cast<unsigned long long>(peer->id), ok ? "ok" : "failed");
+  base::Log(ok ? base::LogLevel::kInfo : base::LogLevel::kWarning,
+            "event=snapshot_sent index=%llu member=%llu result=%s",
+            static_cast<unsigned long long>(message.snapshot().metadata().index()),
+            static_cast<unsigned long long>(peer->id), ok ? "ok" : "failed");
   mailbox_->ReportSnapshot(peer->id, ok);
   peer->snapshot_active = false;
 }
@@ -540,7 +540,8 @@ bool PeerTransport::StreamSnapshot(Peer* peer, const raft::Message& message) {
     in.open("/dev/null", std::ios::binary);
   }
   if (!in) {
-    Log("snapshot %llu: cannot open %s", static_cast<unsigned long long>(index), path.c_str());
+    base::Log("snapshot %llu: cannot open %s", static_cast<unsigned long long>(index),
+              path.c_str());
     return false;
   }
   grpc::ClientContext call;
@@ -551,7 +552,7 @@ bool PeerTransport::StreamSnapshot(Peer* peer, const raft::Message& message) {
     peer->snapshot_call = &call;
   }
   auto writer = peer->stub->InstallSnapshot(&call, &ack);
-  storage::Crc32cStream crc;
+  base::Crc32cStream crc;
   std::string buf(options_.snapshot_chunk_bytes, '\0');
   uint64_t offset = 0;
   bool ok = true;
@@ -589,9 +590,9 @@ bool PeerTransport::StreamSnapshot(Peer* peer, const raft::Message& message) {
     peer->snapshot_call = nullptr;
   }
   if (ok && (!status.ok() || ack.code() != v1::OK)) {
-    Log("snapshot %llu refused by member %llu: %s %s", static_cast<unsigned long long>(index),
-        static_cast<unsigned long long>(peer->id), status.error_message().c_str(),
-        ack.message().c_str());
+    base::Log("snapshot %llu refused by member %llu: %s %s", static_cast<unsigned long long>(index),
+              static_cast<unsigned long long>(peer->id), status.error_message().c_str(),
+              ack.message().c_str());
     ok = false;
   }
   return ok && status.ok();

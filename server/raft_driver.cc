@@ -6,15 +6,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cstdio>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "raft/check.h"
-#include "server/log.h"
+#include "base/check.h"
+#include "base/log.h"
 #include "synod/v1/cluster.pb.h"
 
 namespace synod::server {
@@ -124,7 +124,7 @@ absl::Status RaftDriver::Start() {
   });
   snapshotter_.Start();
   thread_ = std::thread([this] {
-    NameThread("synod-raft");
+    base::NameThread("synod-raft");
     Loop();
   });
   return absl::OkStatus();
@@ -310,8 +310,8 @@ void RaftDriver::AddLink(int fd, raft::NodeId from) {
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.fd = fd;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    Log(LogLevel::kWarning, "raft link from member %llu: epoll_ctl: %s",
-        static_cast<unsigned long long>(from), std::strerror(errno));
+    base::Log(base::LogLevel::kWarning, "raft link from member %llu: epoll_ctl: %s",
+              static_cast<unsigned long long>(from), std::strerror(errno));
     ::close(fd);
     return;
   }
@@ -325,8 +325,8 @@ void RaftDriver::CloseLink(int fd, const std::string& why) {
   auto it = links_.find(fd);
   if (it == links_.end()) return;
   if (!why.empty()) {
-    Log(LogLevel::kWarning, "raft link from member %llu closed: %s",
-        static_cast<unsigned long long>(it->second.from), why.c_str());
+    base::Log(base::LogLevel::kWarning, "raft link from member %llu closed: %s",
+              static_cast<unsigned long long>(it->second.from), why.c_str());
   }
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   ::close(fd);
@@ -353,7 +353,7 @@ void RaftDriver::WaitAndReadLinks(absl::Time deadline) {
   epoll_event events[16];
   int n = ::epoll_wait(epoll_fd_, events, 16, timeout_ms);
   if (n < 0 && errno != EINTR) {
-    Log(LogLevel::kError, "raft thread: epoll_wait: %s", std::strerror(errno));
+    base::Log(base::LogLevel::kError, "raft thread: epoll_wait: %s", std::strerror(errno));
     std::abort();
   }
   if (sleep) {
@@ -437,8 +437,8 @@ bool RaftDriver::FilterForwardedProposal(raft::Message* m) {
   const raft::Term term = node_->term();
   const bool leader = node_->soft_state().role == raft::Role::kLeader;
   if (leader && !IsMember(m->from())) {
-    Log(LogLevel::kWarning, "forwarded proposal from non-member %llu dropped",
-        static_cast<unsigned long long>(m->from()));
+    base::Log(base::LogLevel::kWarning, "forwarded proposal from non-member %llu dropped",
+              static_cast<unsigned long long>(m->from()));
     return false;
   }
   auto* entries = m->mutable_entries();
@@ -448,8 +448,8 @@ bool RaftDriver::FilterForwardedProposal(raft::Message* m) {
     if (e.type() != raftpb::ENTRY_NORMAL) {
       // Membership changes are proposed by the leader's driver after its
       // checks (DoMembership), never taken from another member.
-      Log(LogLevel::kWarning, "membership change forwarded by member %llu dropped",
-          static_cast<unsigned long long>(m->from()));
+      base::Log(base::LogLevel::kWarning, "membership change forwarded by member %llu dropped",
+                static_cast<unsigned long long>(m->from()));
       continue;
     }
     v1::Command c;
@@ -593,16 +593,16 @@ void RaftDriver::HandleReady(raft::Ready rd) {
     // member's role (event=role_change, debug).
     if (rd.soft_state->leader != soft_.leader || rd.soft_state->role != soft_.role) {
       const bool leader_changed = rd.soft_state->leader != soft_.leader;
-      Log(leader_changed ? LogLevel::kInfo : LogLevel::kDebug,
-          "event=%s member=%llu role=%s leader=%llu previous_leader=%llu term=%llu",
-          !leader_changed                          ? "role_change"
-          : rd.soft_state->leader == raft::kNoNode ? "leader_lost"
-                                                   : "leader_change",
-          static_cast<unsigned long long>(options_.self), raft::RoleName(rd.soft_state->role),
-          static_cast<unsigned long long>(rd.soft_state->leader),
-          static_cast<unsigned long long>(soft_.leader),
-          static_cast<unsigned long long>(rd.hard_state.has_value() ? rd.hard_state->term()
-                                                                    : state_->term()));
+      base::Log(leader_changed ? base::LogLevel::kInfo : base::LogLevel::kDebug,
+                "event=%s member=%llu role=%s leader=%llu previous_leader=%llu term=%llu",
+                !leader_changed                          ? "role_change"
+                : rd.soft_state->leader == raft::kNoNode ? "leader_lost"
+                                                         : "leader_change",
+                static_cast<unsigned long long>(options_.self), raft::RoleName(rd.soft_state->role),
+                static_cast<unsigned long long>(rd.soft_state->leader),
+                static_cast<unsigned long long>(soft_.leader),
+                static_cast<unsigned long long>(rd.hard_state.has_value() ? rd.hard_state->term()
+                                                                          : state_->term()));
       if (metrics_ != nullptr && leader_changed && rd.soft_state->leader != raft::kNoNode) {
         metrics_->leader_changes->Inc();
       }
@@ -679,8 +679,8 @@ void RaftDriver::HandleReady(raft::Ready rd) {
 void RaftDriver::ApplyConfChangeEntry(const raft::Entry& entry) {
   raft::ConfChange cc;
   if (!cc.ParseFromString(entry.data())) {
-    Log("entry %llu: undecodable membership change ignored",
-        static_cast<unsigned long long>(entry.index()));
+    base::Log("entry %llu: undecodable membership change ignored",
+              static_cast<unsigned long long>(entry.index()));
     return;
   }
   ConfPoint point = conf_history_.back();
@@ -714,13 +714,13 @@ void RaftDriver::ApplyConfChangeEntry(const raft::Entry& entry) {
         std::find(cs.learners().begin(), cs.learners().end(), it->first) != cs.learners().end();
     it = member ? std::next(it) : point.members.erase(it);
   }
-  Log("event=member_change index=%llu change=%s member=%llu voters=%d learners=%d%s",
-      static_cast<unsigned long long>(entry.index()),
-      raft::ConfChange::Type_Name(cc.type()).c_str(), static_cast<unsigned long long>(id),
-      point.conf_state.voters_size(), point.conf_state.learners_size(),
-      cc.type() == raft::ConfChange::REMOVE_NODE && id == options_.self
-          ? " note=\"this member was removed from the cluster; it may be shut down\""
-          : "");
+  base::Log("event=member_change index=%llu change=%s member=%llu voters=%d learners=%d%s",
+            static_cast<unsigned long long>(entry.index()),
+            raft::ConfChange::Type_Name(cc.type()).c_str(), static_cast<unsigned long long>(id),
+            point.conf_state.voters_size(), point.conf_state.learners_size(),
+            cc.type() == raft::ConfChange::REMOVE_NODE && id == options_.self
+                ? " note=\"this member was removed from the cluster; it may be shut down\""
+                : "");
   conf_history_.push_back(point);
   InstallMembership(point);
   if (pending_change_.has_value() && pending_change_->change.type() == cc.type() &&
@@ -913,7 +913,8 @@ void RaftDriver::OnSnapshotInstalled(const raft::Snapshot& snapshot) {
   // The event line of a snapshot received: the core took it and the log
   // now starts after it (the line the transport logs when the file arrives
   // does not mean the core accepted it). Tests look for "installed snapshot".
-  Log("event=snapshot_received index=%llu term=%llu msg=\"installed snapshot from the leader\"",
+  base::Log(
+      "event=snapshot_received index=%llu term=%llu msg=\"installed snapshot from the leader\"",
       static_cast<unsigned long long>(point.index),
       static_cast<unsigned long long>(snapshot.metadata().term()));
 }
@@ -953,8 +954,8 @@ void RaftDriver::OnSnapshotCreated(uint64_t index, bool ok) {
         conf_history_.erase(conf_history_.begin());
       }
     } else {
-      Log("log compaction to %llu skipped: %s",
-          static_cast<unsigned long long>(pending_snapshot_->index), s.ToString().c_str());
+      base::Log("log compaction to %llu skipped: %s",
+                static_cast<unsigned long long>(pending_snapshot_->index), s.ToString().c_str());
     }
   }
   pending_snapshot_ = PendingSnapshot{index, *term, ConfAt(index)};

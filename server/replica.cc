@@ -20,7 +20,7 @@
 #include "server/data_dir.h"
 #include "server/fault_injection.h"
 #include "server/join.h"
-#include "server/log.h"
+#include "base/log.h"
 #include "server/metrics/api_metrics.h"
 #include "server/metrics/health.h"
 #include "server/metrics/metrics_http.h"
@@ -229,7 +229,7 @@ absl::Status Replica::StartMetrics(Parts* p) {
       metrics::MetricsHttpServer::Start(std::move(http));
   if (!server.ok()) return server.status();
   p->metrics_http = *std::move(server);
-  Log("metrics on %s (port %d): /metrics /health /ready", p->options.metrics_addr.c_str(),
+  base::Log("metrics on %s (port %d): /metrics /health /ready", p->options.metrics_addr.c_str(),
       p->metrics_http->port());
   return absl::OkStatus();
 }
@@ -320,7 +320,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   }
   p->log = *std::move(log);
   if (p->log->IsEmpty() && joining) {
-    Log("joining cluster %llu as member %llu: waiting for the leader's snapshot",
+    base::Log("joining cluster %llu as member %llu: waiting for the leader's snapshot",
         static_cast<unsigned long long>(cluster.cluster_id),
         static_cast<unsigned long long>(options.id));
   } else if (p->log->IsEmpty()) {
@@ -330,7 +330,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
         !s.ok()) {
       return s;
     }
-    Log("bootstrapped member %llu of a new cluster (%zu members, id %llu)",
+    base::Log("bootstrapped member %llu of a new cluster (%zu members, id %llu)",
         static_cast<unsigned long long>(options.id), cluster.members.size(),
         static_cast<unsigned long long>(cluster.cluster_id));
   }
@@ -356,7 +356,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     // The log was reset to a snapshot from the leader but the state was not
     // restored from it before the process stopped: do it now.
     const std::string path = p->snapshots->PathFor(snap_index);
-    Log("restoring state from %s (applied %llu < log snapshot %llu)", path.c_str(),
+    base::Log("restoring state from %s (applied %llu < log snapshot %llu)", path.c_str(),
         static_cast<unsigned long long>(p->store->meta().applied_index),
         static_cast<unsigned long long>(snap_index));
     absl::StatusOr<storage::SnapshotInfo> restored = p->store->RestoreSnapshot(path);
@@ -553,7 +553,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
           absl::StrCat("cannot listen for clients on ", p->client_addr, " (address in use?)"));
     }
   }
-  Log("synod %s member %llu serving clients on %s, peers on %s, data in %s", SYNOD_VERSION,
+  base::Log("synod %s member %llu serving clients on %s, peers on %s, data in %s", SYNOD_VERSION,
       static_cast<unsigned long long>(options.id), p->client_addr.c_str(), p->peer_addr.c_str(),
       options.data_dir.c_str());
   return std::unique_ptr<Replica>(new Replica(std::move(p)));
@@ -580,9 +580,9 @@ void Replica::Shutdown() {
   p->watch_runner->Stop();
   if (p->metrics_http != nullptr) p->metrics_http->Stop();
   if (absl::Status s = p->env->Flush(); !s.ok()) {
-    Log("flush at shutdown failed: %s", s.ToString().c_str());
+    base::Log("flush at shutdown failed: %s", s.ToString().c_str());
   }
-  Log("member %llu stopped cleanly at applied index %llu",
+  base::Log("member %llu stopped cleanly at applied index %llu",
       static_cast<unsigned long long>(p->options.id),
       static_cast<unsigned long long>(p->state_machine->applied()));
 }

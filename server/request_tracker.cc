@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "server/log.h"
+#include "base/log.h"
 
 namespace synod::server {
 
@@ -26,7 +26,7 @@ uint64_t RandomStart() {
 
 RequestTracker::RequestTracker(const Limits& limits)
     : limits_(limits), next_id_(RandomStart()), deadline_thread_([this] {
-        NameThread("synod-deadline");
+        base::NameThread("synod-deadline");
         DeadlineLoop();
       }) {}
 

@@ -13,9 +13,9 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
 #include "server/cluster_config.h"
 #include "server/data_dir.h"
-#include "server/log.h"
 #include "server/raft_driver.h"
 #include "server/snapshot_files.h"
 #include "storage/log_store.h"
@@ -237,7 +237,8 @@ absl::Status RestoreMember(const ReplicaOptions& options, const std::string& sna
     std::stringstream text;
     text << marker.rdbuf();
     if (marker && text.str() == MarkerText(*summary)) {
-      Log("data dir %s was restored from this snapshot (index %llu) before: starting it as it is",
+      base::Log(
+          "data dir %s was restored from this snapshot (index %llu) before: starting it as it is",
           dir.c_str(), static_cast<unsigned long long>(index));
       return absl::OkStatus();
     }
@@ -259,13 +260,14 @@ absl::Status RestoreMember(const ReplicaOptions& options, const std::string& sna
   if (std::rename(building.c_str(), dir.c_str()) != 0) return Errno("rename to", dir);
   const std::filesystem::path parent = std::filesystem::absolute(dir, ec).parent_path();
   if (absl::Status s = FsyncPath(parent.string()); !s.ok()) return s;
-  Log("event=restore index=%llu digest=%016llx nodes=%llu sessions=%llu members=%zu file=%s "
+  base::Log(
+      "event=restore index=%llu digest=%016llx nodes=%llu sessions=%llu members=%zu file=%s "
       "data_dir=%s",
       static_cast<unsigned long long>(index),
       static_cast<unsigned long long>(summary->info.meta.digest),
       static_cast<unsigned long long>(summary->nodes),
       static_cast<unsigned long long>(summary->sessions), cluster->members.size(),
-      LogQuote(snapshot_file).c_str(), LogQuote(dir).c_str());
+      base::LogQuote(snapshot_file).c_str(), base::LogQuote(dir).c_str());
   return absl::OkStatus();
 }
 

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "server/log.h"
+#include "base/log.h"
 
 namespace synod::server {
 
@@ -12,7 +12,7 @@ SessionKeeper::~SessionKeeper() { Stop(); }
 
 void SessionKeeper::Start() {
   thread_ = std::thread([this] {
-    NameThread("synod-sessions");
+    base::NameThread("synod-sessions");
     Loop();
   });
 }
@@ -38,7 +38,7 @@ void SessionKeeper::Loop() {
     if (leader && !was_leader_) {
       absl::StatusOr<std::vector<storage::Session>> sessions = store_->ListSessions();
       if (!sessions.ok()) {
-        Log("cannot list sessions as new leader: %s", sessions.status().ToString().c_str());
+        base::Log("cannot list sessions as new leader: %s", sessions.status().ToString().c_str());
         continue;  // try again next tick
       }
       std::vector<SessionTracker::SessionInfo> infos;
@@ -46,7 +46,7 @@ void SessionKeeper::Loop() {
         infos.push_back({s.id, absl::Milliseconds(s.timeout_ms)});
       }
       tracker_->OnBecomeLeader(infos, now);
-      Log("leader: tracking %zu sessions, clocks restarted", infos.size());
+      base::Log("leader: tracking %zu sessions, clocks restarted", infos.size());
     } else if (!leader && was_leader_) {
       tracker_->OnLoseLeadership();
     }
@@ -88,7 +88,7 @@ void SessionKeeper::LeaderWork(absl::Time now) {
   absl::StatusOr<std::vector<std::string>> paths =
       store_->FindExpired(absl::ToUnixMillis(now), options_.max_expired_per_command);
   if (!paths.ok()) {
-    Log("TTL sweep failed: %s", paths.status().ToString().c_str());
+    base::Log("TTL sweep failed: %s", paths.status().ToString().c_str());
     return;
   }
   if (paths->empty()) return;

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "server/log.h"
+#include "base/log.h"
 
 namespace synod::server {
 namespace {
@@ -42,10 +42,10 @@ bool SettingsSeed::Check(const std::optional<storage::ClusterSettings>& recorded
   if (last_checked_.has_value() && *last_checked_ == *recorded) return differ;
   last_checked_ = recorded;
   if (differ) {
-    Log(LogLevel::kWarning,
-        "cluster settings: this replica's flags differ from the settings the log records, "
-        "which are the ones used: %s",
-        Differences(flags_, *recorded).c_str());
+    base::Log(base::LogLevel::kWarning,
+              "cluster settings: this replica's flags differ from the settings the log records, "
+              "which are the ones used: %s",
+              Differences(flags_, *recorded).c_str());
   }
   return differ;
 }

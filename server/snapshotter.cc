@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "absl/time/clock.h"
-#include "server/log.h"
+#include "base/log.h"
 
 namespace synod::server {
 
@@ -15,12 +15,12 @@ Snapshotter::~Snapshotter() { Stop(); }
 
 void Snapshotter::Start() {
   thread_ = std::thread([this] {
-    NameThread("synod-snapshot");
+    base::NameThread("synod-snapshot");
     // A snapshot is never urgent (the log keeps entries until the next one
     // lands), while its reading and compressing would otherwise compete
     // with applies and fsyncs: on a saturated machine it showed as ~1.5 ms
     // more p99 write latency (bench/README.md, fifth round).
-    YieldThreadToForeground();
+    base::YieldThreadToForeground();
     Loop();
   });
 }
@@ -59,16 +59,16 @@ void Snapshotter::Loop() {
     if (info.ok()) published = files_->Publish(temp, info->meta.applied_index);
     if (!published.ok()) {
       std::remove(temp.c_str());
-      Log("snapshot failed: %s", published.ToString().c_str());
+      base::Log("snapshot failed: %s", published.ToString().c_str());
       done_(0, false);
       continue;
     }
     last_bytes_.store(info->plain_bytes, std::memory_order_relaxed);
-    Log("snapshot at index %llu written (%llu bytes, %llu before compression, %s)",
-        static_cast<unsigned long long>(info->meta.applied_index),
-        static_cast<unsigned long long>(info->bytes),
-        static_cast<unsigned long long>(info->plain_bytes),
-        absl::FormatDuration(absl::Now() - start).c_str());
+    base::Log("snapshot at index %llu written (%llu bytes, %llu before compression, %s)",
+              static_cast<unsigned long long>(info->meta.applied_index),
+              static_cast<unsigned long long>(info->bytes),
+              static_cast<unsigned long long>(info->plain_bytes),
+              absl::FormatDuration(absl::Now() - start).c_str());
     done_(info->meta.applied_index, true);
   }
 }

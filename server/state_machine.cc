@@ -6,8 +6,8 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "raft/check.h"
-#include "server/log.h"
+#include "base/check.h"
+#include "base/log.h"
 #include "server/reply_batch.h"
 #include "storage/log_store.h"
 
@@ -30,7 +30,7 @@ StateMachine::~StateMachine() { Stop(); }
 
 void StateMachine::Start() {
   thread_ = std::thread([this] {
-    NameThread("synod-apply");
+    base::NameThread("synod-apply");
     Loop();
   });
 }
@@ -182,8 +182,8 @@ void StateMachine::ApplyEntries(std::vector<raft::Entry>* entries) {
       } else {
         // Every replica has the same bytes, so every replica treats the
         // entry alike: as a no-op. Nobody proposes such bytes; say so loudly.
-        Log("entry %llu: undecodable command; applied as a no-op",
-            static_cast<unsigned long long>(e.index()));
+        base::Log("entry %llu: undecodable command; applied as a no-op",
+                  static_cast<unsigned long long>(e.index()));
       }
     }
     batch.push_back(a);
@@ -218,8 +218,8 @@ void StateMachine::ApplyEntries(std::vector<raft::Entry>* entries) {
     if (!a.command->has_expire_sessions()) continue;
     for (uint64_t id : a.command->expire_sessions().session_ids()) {
       if (metrics_ != nullptr) metrics_->sessions_expired->Inc();
-      Log("event=session_expired session=%llu revision=%llu", static_cast<unsigned long long>(id),
-          static_cast<unsigned long long>(a.index));
+      base::Log("event=session_expired session=%llu revision=%llu",
+                static_cast<unsigned long long>(id), static_cast<unsigned long long>(a.index));
     }
   }
   if (observer_ != nullptr) {
@@ -269,8 +269,8 @@ void StateMachine::Restore(uint64_t index) {
   SYNOD_CHECK(info->meta.applied_index == index)
       << "snapshot file " << path << " holds index " << info->meta.applied_index;
   // Debug: the snapshot was logged when it was received.
-  Log(LogLevel::kDebug, "state restored from snapshot at index %llu",
-      static_cast<unsigned long long>(index));
+  base::Log(base::LogLevel::kDebug, "state restored from snapshot at index %llu",
+            static_cast<unsigned long long>(index));
   PublishApplied(index);
   if (observer_ != nullptr) observer_->OnRestored(index);
 }

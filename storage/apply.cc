@@ -7,8 +7,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "storage/path.h"
-#include "storage/status_macros.h"
 
 namespace synod::storage {
 namespace {
@@ -61,7 +61,7 @@ absl::Status RemoveNode(Overlay* st, const OpContext& ctx, std::string_view path
   tombstone.stat = node.stat;
   AppendHistory(st, ctx.limits, path, node.history_seq + 1, std::move(tombstone));
   st->AddGrave(Grave{ctx.revision, std::string(path), node.history_seq + 1});
-  STORAGE_RETURN_IF_ERROR(st->DeleteNode(path));
+  SYNOD_RETURN_IF_ERROR(st->DeleteNode(path));
 
   std::string_view parent_path = ParentPath(path);
   absl::StatusOr<std::optional<Node>> parent = st->GetNode(parent_path);
@@ -72,7 +72,7 @@ absl::Status RemoveNode(Overlay* st, const OpContext& ctx, std::string_view path
   updated.stat.pzxid = ctx.revision;
   updated.stat.num_children -= 1;
   NodeStat parent_stat = updated.stat;
-  STORAGE_RETURN_IF_ERROR(st->PutNode(parent_path, std::move(updated)));
+  SYNOD_RETURN_IF_ERROR(st->PutNode(parent_path, std::move(updated)));
 
   AddEvent(st, v1::EVENT_NODE_DELETED, path, ctx.revision, nullptr);
   AddEvent(st, v1::EVENT_NODE_CHILDREN_CHANGED, parent_path, ctx.revision, &parent_stat);
@@ -93,7 +93,7 @@ absl::Status RemoveEmptyContainers(Overlay* st, const OpContext& ctx) {
     const Node& n = **node;
     // cversion > 0: it has had a child, so it is not a fresh container.
     if (n.kind == NodeKind::kContainer && n.stat.num_children == 0 && n.stat.cversion > 0) {
-      STORAGE_RETURN_IF_ERROR(RemoveNode(st, ctx, path, n));
+      SYNOD_RETURN_IF_ERROR(RemoveNode(st, ctx, path, n));
     }
   }
   return absl::OkStatus();
@@ -201,13 +201,13 @@ absl::Status DoCreate(Overlay* st, const OpContext& ctx, const v1::CreateOp& op,
   entry.stat = stat;
   entry.data = node.data;
   AppendHistory(st, ctx.limits, path, node.history_seq, std::move(entry));
-  STORAGE_RETURN_IF_ERROR(st->PutNode(path, std::move(node)));
+  SYNOD_RETURN_IF_ERROR(st->PutNode(path, std::move(node)));
 
   parent_node.stat.cversion += 1;
   parent_node.stat.pzxid = ctx.revision;
   parent_node.stat.num_children += 1;
   NodeStat parent_stat = parent_node.stat;
-  STORAGE_RETURN_IF_ERROR(st->PutNode(parent_path, std::move(parent_node)));
+  SYNOD_RETURN_IF_ERROR(st->PutNode(parent_path, std::move(parent_node)));
 
   AddEvent(st, v1::EVENT_NODE_CREATED, path, ctx.revision, &stat);
   AddEvent(st, v1::EVENT_NODE_CHILDREN_CHANGED, parent_path, ctx.revision, &parent_stat);
@@ -250,7 +250,7 @@ absl::Status DoSet(Overlay* st, const OpContext& ctx, const v1::SetOp& op, v1::O
   entry.stat = stat;
   entry.data = node.data;
   AppendHistory(st, ctx.limits, op.path(), node.history_seq, std::move(entry));
-  STORAGE_RETURN_IF_ERROR(st->PutNode(op.path(), std::move(node)));
+  SYNOD_RETURN_IF_ERROR(st->PutNode(op.path(), std::move(node)));
 
   AddEvent(st, v1::EVENT_NODE_DATA_CHANGED, op.path(), ctx.revision, &stat);
   r->set_code(v1::OK);
@@ -282,7 +282,7 @@ absl::Status DoDelete(Overlay* st, const OpContext& ctx, const v1::DeleteOp& op,
     r->set_code(v1::NOT_EMPTY);
     return absl::OkStatus();
   }
-  STORAGE_RETURN_IF_ERROR(RemoveNode(st, ctx, op.path(), node));
+  SYNOD_RETURN_IF_ERROR(RemoveNode(st, ctx, op.path(), node));
   r->set_code(v1::OK);
   return absl::OkStatus();
 }
@@ -343,7 +343,7 @@ absl::Status ApplyTxn(const ApplyLimits& limits, uint64_t revision, const v1::Co
   if (!txn.is_multi()) {
     // One op fails before it writes anything: no nested overlay needed.
     v1::OpResult* r = result->add_results();
-    STORAGE_RETURN_IF_ERROR(DoOp(st, ctx, txn.ops(0), r));
+    SYNOD_RETURN_IF_ERROR(DoOp(st, ctx, txn.ops(0), r));
     result->set_code(r->code());
     if (r->code() != v1::OK) return absl::OkStatus();
     return RemoveEmptyContainers(st, ctx);
@@ -351,7 +351,7 @@ absl::Status ApplyTxn(const ApplyLimits& limits, uint64_t revision, const v1::Co
   Overlay scratch(st);
   for (int i = 0; i < txn.ops_size(); ++i) {
     v1::OpResult* r = result->add_results();
-    STORAGE_RETURN_IF_ERROR(DoOp(&scratch, ctx, txn.ops(i), r));
+    SYNOD_RETURN_IF_ERROR(DoOp(&scratch, ctx, txn.ops(i), r));
     if (r->code() == v1::OK) continue;
     // All or nothing: drop the scratch overlay and report as ZooKeeper.
     ErrorCode failed = r->code();
@@ -374,7 +374,7 @@ absl::Status ApplyTxn(const ApplyLimits& limits, uint64_t revision, const v1::Co
 absl::Status EndSession(const ApplyLimits& limits, uint64_t revision, int64_t time_ms,
                         uint64_t session_id, Overlay* st) {
   std::vector<std::string> paths;
-  STORAGE_RETURN_IF_ERROR(st->ListEphemerals(session_id, &paths));
+  SYNOD_RETURN_IF_ERROR(st->ListEphemerals(session_id, &paths));
   std::set<std::string> lost_child;
   OpContext ctx{limits, revision, time_ms, session_id, &lost_child};
   for (const std::string& path : paths) {
@@ -383,7 +383,7 @@ absl::Status EndSession(const ApplyLimits& limits, uint64_t revision, int64_t ti
     if (!node->has_value() || (*node)->stat.ephemeral_owner != session_id) {
       return absl::DataLossError("ephemeral index out of step with the tree");
     }
-    STORAGE_RETURN_IF_ERROR(RemoveNode(st, ctx, path, **node));
+    SYNOD_RETURN_IF_ERROR(RemoveNode(st, ctx, path, **node));
   }
   st->DeleteSession(session_id);
   return RemoveEmptyContainers(st, ctx);
@@ -417,7 +417,7 @@ absl::Status ApplyDeleteExpired(const ApplyLimits& limits, uint64_t revision,
       r->set_code(v1::BAD_VERSION);
       continue;
     }
-    STORAGE_RETURN_IF_ERROR(RemoveNode(st, ctx, path, node));
+    SYNOD_RETURN_IF_ERROR(RemoveNode(st, ctx, path, node));
     r->set_code(v1::OK);
   }
   result->set_code(v1::OK);
@@ -428,7 +428,7 @@ absl::Status ApplyDeleteExpired(const ApplyLimits& limits, uint64_t revision,
 // not created again: no read at or above that revision can see any of it.
 absl::Status PurgeGraves(const ApplyLimits& limits, Overlay* st) {
   std::vector<Grave> graves;
-  STORAGE_RETURN_IF_ERROR(
+  SYNOD_RETURN_IF_ERROR(
       st->ListGraves(st->meta().compact_revision, limits.purge_per_compaction, &graves));
   const uint64_t keep = std::max<uint32_t>(limits.history_per_node, 1);
   for (const Grave& grave : graves) {
@@ -516,7 +516,7 @@ absl::Status ApplyCommand(const ApplyLimits& defaults, uint64_t revision,
         result->set_code(v1::DEADLINE_EXCEEDED);
         return absl::OkStatus();
       }
-      STORAGE_RETURN_IF_ERROR(ApplyTxn(limits, revision, command, st, result));
+      SYNOD_RETURN_IF_ERROR(ApplyTxn(limits, revision, command, st, result));
       s.last_sequence = write.sequence();
       s.last_result = result->SerializeAsString();
       st->PutSession(std::move(s));
@@ -554,7 +554,7 @@ absl::Status ApplyCommand(const ApplyLimits& defaults, uint64_t revision,
         absl::StatusOr<std::optional<Session>> session = st->GetSession(id);
         if (!session.ok()) return session.status();
         if (id == 0 || !session->has_value()) continue;
-        STORAGE_RETURN_IF_ERROR(EndSession(limits, revision, command.leader_time_ms(), id, st));
+        SYNOD_RETURN_IF_ERROR(EndSession(limits, revision, command.leader_time_ms(), id, st));
       }
       result->set_code(v1::OK);
       return absl::OkStatus();

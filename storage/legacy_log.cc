@@ -6,9 +6,9 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "base/crc32c.h"
 #include "rocksdb/iterator.h"
 #include "rocksdb/write_batch.h"
-#include "storage/crc32c.h"
 
 namespace synod::storage {
 namespace {
@@ -40,7 +40,7 @@ absl::StatusOr<raft::Entry> DecodeEntry(raft::LogIndex key_index, const rocksdb:
   uint32_t stored = 0;
   for (int i = 0; i < 4; ++i) stored = (stored << 8) | static_cast<uint8_t>(value.data()[i]);
   const std::string_view body(value.data() + 4, value.size() - 4);
-  if (Crc32c(body) != stored) {
+  if (base::Crc32c(body) != stored) {
     return absl::DataLossError(absl::StrCat("log entry ", key_index, ": checksum mismatch"));
   }
   raft::Entry entry;
@@ -171,7 +171,7 @@ absl::Status WriteLegacyLog(RocksEnv* env, const LegacyLog& log) {
   if (s.ok() && log.snapshot) s = batch.Put(meta, kSnapshotKey, log.snapshot->SerializeAsString());
   for (const raft::Entry& e : log.entries) {
     const std::string body = e.SerializeAsString();
-    const uint32_t crc = Crc32c(body);
+    const uint32_t crc = base::Crc32c(body);
     std::string value;
     for (int i = 0; i < 4; ++i) value.push_back(static_cast<char>(crc >> (24 - 8 * i)));
     value += body;

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 #include "storage/format.h"
 
 namespace synod::storage {
@@ -36,7 +36,7 @@ uint32_t RecordCrc(uint32_t segment, uint64_t offset, const char* type_and_body,
   char place[8];
   PutLe32(place, segment);
   PutLe32(place + 4, static_cast<uint32_t>(offset));
-  return Crc32cExtend(Crc32cExtend(0, place, sizeof(place)), type_and_body, n);
+  return base::Crc32cExtend(base::Crc32cExtend(0, place, sizeof(place)), type_and_body, n);
 }
 
 // CRC of a batch header: where the batch was written and its size.
@@ -45,7 +45,7 @@ uint32_t BatchCrc(uint32_t segment, uint64_t offset, uint32_t size) {
   PutLe32(fields, segment);
   PutLe32(fields + 4, static_cast<uint32_t>(offset));
   PutLe32(fields + 8, size);
-  return Crc32c(std::string_view(fields, sizeof(fields)));
+  return base::Crc32c(std::string_view(fields, sizeof(fields)));
 }
 
 void SegmentHeader(uint32_t seq, char* out) {

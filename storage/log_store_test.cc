@@ -14,9 +14,7 @@
 
 #include "gtest/gtest.h"
 #include "rocksdb/cache.h"
-#include "rocksdb/file_checksum.h"
 #include "rocksdb/iterator.h"
-#include "storage/crc32c.h"
 #include "storage/legacy_log.h"
 #include "tests/testing/temp_dir.h"
 
@@ -550,20 +548,6 @@ TEST_F(LogStoreTest, DamagedLegacyLogRefused) {
   absl::Status s = TryReopen();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_NE(s.message().find("hole"), absl::string_view::npos) << s;
-}
-
-TEST(Crc32cTest, MatchesTheStandardAndRocksDB) {
-  EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);
-  const std::string data(1000, 'q');
-  auto gen = rocksdb::GetFileChecksumGenCrc32cFactory()->CreateFileChecksumGenerator(
-      rocksdb::FileChecksumGenContext{});
-  gen->Update(data.data(), data.size());
-  gen->Finalize();
-  uint32_t rocks = 0;
-  for (char c : gen->GetChecksum()) rocks = (rocks << 8) | static_cast<uint8_t>(c);
-  EXPECT_EQ(Crc32c(data), rocks);
-  EXPECT_EQ(Crc32cExtend(Crc32c(data.substr(0, 3)), data.data() + 3, data.size() - 3),
-            Crc32c(data));
 }
 
 TEST_F(LogStoreTest, AppendWithHoleIsFatal) {

@@ -3,7 +3,7 @@
 #include <bit>
 #include <cstring>
 
-#include "storage/hash.h"
+#include "base/hash.h"
 
 namespace synod::storage {
 namespace {
@@ -204,7 +204,7 @@ uint64_t NodeDigestTerm(std::string_view path, const Node& node) {
   std::string head;
   head.reserve(1 + kStatBytes + 8);
   PutNodeHead(&head, node);
-  StreamHasher hasher(/*seed=*/0x53594e4f44ULL);
+  base::StreamHasher hasher(/*seed=*/0x53594e4f44ULL);
   hasher.Update(path);
   // Paths hold no NUL, so this separator makes (path, rest) unambiguous.
   hasher.Update(std::string_view("\0", 1));

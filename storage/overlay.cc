@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "storage/status_macros.h"
+#include "base/status_macros.h"
 
 namespace synod::storage {
 namespace {
@@ -42,7 +42,7 @@ absl::Status Overlay::Prefetch(std::vector<std::string> paths) {
   });
   if (paths.empty()) return absl::OkStatus();
   std::vector<std::optional<Node>> nodes;
-  STORAGE_RETURN_IF_ERROR(base_->GetNodes(paths, &nodes));
+  SYNOD_RETURN_IF_ERROR(base_->GetNodes(paths, &nodes));
   for (size_t i = 0; i < paths.size(); ++i) {
     read_cache_.emplace(std::move(paths[i]), std::move(nodes[i]));
   }
@@ -91,7 +91,7 @@ absl::Status Overlay::ListGraves(uint64_t max_revision, size_t limit, std::vecto
     if (!seq.has_value()) ++removed;
   }
   std::vector<Grave> base;
-  STORAGE_RETURN_IF_ERROR(base_->ListGraves(max_revision, limit == 0 ? 0 : limit + removed, &base));
+  SYNOD_RETURN_IF_ERROR(base_->ListGraves(max_revision, limit == 0 ? 0 : limit + removed, &base));
   std::map<std::pair<uint64_t, std::string>, uint64_t> merged;
   for (Grave& g : base) merged.emplace(std::make_pair(g.revision, std::move(g.path)), g.seq);
   for (const auto& [key, seq] : changes_.graves) {

@@ -6,7 +6,6 @@
 
 #include "gtest/gtest.h"
 #include "storage/format.h"
-#include "storage/hash.h"
 
 namespace synod::storage {
 namespace {
@@ -22,7 +21,8 @@ TEST(PathTest, Validity) {
     EXPECT_EQ(ValidatePath(bad).code(), absl::StatusCode::kInvalidArgument);
   }
   EXPECT_FALSE(IsValidPath(std::string("/a\0b", 4)));
-  for (const char* utf8 : {"/\xc3\xbc", "/\xe2\x82\xac", "/\xf0\x9f\x98\x80", "/\xf4\x8f\xbf\xbf"}) {
+  for (const char* utf8 :
+       {"/\xc3\xbc", "/\xe2\x82\xac", "/\xf0\x9f\x98\x80", "/\xf4\x8f\xbf\xbf"}) {
     EXPECT_TRUE(IsValidPath(utf8)) << utf8;
   }
   // Bad UTF-8: a stray byte, a cut sequence, overlong forms, a surrogate,
@@ -85,20 +85,6 @@ TEST(PathTest, NodeKeysGroupChildrenInNameOrder) {
     prev_parent = parent;
     prev_name = name;
   }
-}
-
-TEST(HashTest, StableAndChunkIndependent) {
-  // Pinned values: the digest must be the same on every build and replica.
-  EXPECT_EQ(Hash64(""), Hash64(""));
-  std::string text = "the quick brown fox jumps over the lazy dog";
-  StreamHasher h;
-  h.Update(text.substr(0, 5));
-  h.Update(text.substr(5, 13));
-  h.Update(text.substr(18));
-  EXPECT_EQ(h.Finish(), Hash64(text));
-  EXPECT_NE(Hash64("a"), Hash64("a", 1));
-  EXPECT_NE(Hash64(std::string("a\0", 2)), Hash64("a"));
-  EXPECT_NE(Hash64("ab"), Hash64("ba"));
 }
 
 }  // namespace

@@ -7,9 +7,9 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "base/hash.h"
 #include "gtest/gtest.h"
 #include "storage/format.h"
-#include "storage/hash.h"
 #include "storage/snapshot.h"
 #include "storage/tree_test_util.h"
 #include "tests/testing/subprocess.h"
@@ -305,7 +305,7 @@ std::string AsFormat1(const std::string& v2) {
     out += block;
     at += 8 + packed;
   }
-  StreamHasher hasher;
+  base::StreamHasher hasher;
   hasher.Update(std::string_view(out).substr(0, out.size() - 8));
   uint64_t sum = hasher.Finish();
   for (size_t i = out.size() - 8; i < out.size(); ++i, sum >>= 8) out[i] = static_cast<char>(sum);

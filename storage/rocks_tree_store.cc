@@ -9,7 +9,7 @@
 #include "rocksdb/write_batch.h"
 #include "storage/format.h"
 #include "storage/path.h"
-#include "storage/status_macros.h"
+#include "base/status_macros.h"
 
 namespace synod::storage {
 namespace {
@@ -33,7 +33,7 @@ absl::Status DecodeMeta(std::string_view in, StoreMeta* meta) {
   meta->settings.reset();
   if (in.size() == 24) return absl::OkStatus();
   ClusterSettings settings;
-  STORAGE_RETURN_IF_ERROR(DecodeSettings(in.substr(24), &settings));
+  SYNOD_RETURN_IF_ERROR(DecodeSettings(in.substr(24), &settings));
   meta->settings = settings;
   return absl::OkStatus();
 }
@@ -59,7 +59,7 @@ absl::Status HistoryRecordSeq(std::string_view value, uint64_t* seq) {
 }
 
 absl::Status DecodeHistoryRecord(std::string_view value, uint64_t* seq, HistoryEntry* entry) {
-  STORAGE_RETURN_IF_ERROR(HistoryRecordSeq(value, seq));
+  SYNOD_RETURN_IF_ERROR(HistoryRecordSeq(value, seq));
   return DecodeHistoryEntry(value.substr(kSeqBytes), entry);
 }
 
@@ -155,7 +155,7 @@ class RocksTreeStore::View : public StateView {
     if (s.IsNotFound()) return std::nullopt;
     if (!s.ok()) return FromRocks(s, "read node");
     Node node;
-    STORAGE_RETURN_IF_ERROR(DecodeNode(Str(value), &node));
+    SYNOD_RETURN_IF_ERROR(DecodeNode(Str(value), &node));
     return node;
   }
 
@@ -175,7 +175,7 @@ class RocksTreeStore::View : public StateView {
       if (statuses[i].IsNotFound()) continue;
       if (!statuses[i].ok()) return FromRocks(statuses[i], "read nodes");
       Node& node = out->at(i).emplace();
-      STORAGE_RETURN_IF_ERROR(DecodeNode(Str(values[i]), &node));
+      SYNOD_RETURN_IF_ERROR(DecodeNode(Str(values[i]), &node));
     }
     return absl::OkStatus();
   }
@@ -187,7 +187,7 @@ class RocksTreeStore::View : public StateView {
     if (s.IsNotFound()) return std::nullopt;
     if (!s.ok()) return FromRocks(s, "read session");
     Session session;
-    STORAGE_RETURN_IF_ERROR(DecodeSession(Str(value), &session));
+    SYNOD_RETURN_IF_ERROR(DecodeSession(Str(value), &session));
     return session;
   }
 
@@ -213,10 +213,10 @@ class RocksTreeStore::View : public StateView {
     for (history_it_->Seek(prefix);
          history_it_->Valid() && Str(history_it_->key()).starts_with(prefix); history_it_->Next()) {
       uint64_t seq = 0;
-      STORAGE_RETURN_IF_ERROR(HistoryRecordSeq(Str(history_it_->value()), &seq));
+      SYNOD_RETURN_IF_ERROR(HistoryRecordSeq(Str(history_it_->value()), &seq));
       last = std::max(last, seq);
     }
-    STORAGE_RETURN_IF_ERROR(FromRocks(history_it_->status(), "scan history"));
+    SYNOD_RETURN_IF_ERROR(FromRocks(history_it_->status(), "scan history"));
     return last;
   }
 
@@ -245,7 +245,7 @@ class RocksTreeStore::View : public StateView {
     for (; it->Valid() && (limit == 0 || out->size() < limit); it->Next()) {
       ChildEntry child;
       child.name = std::string(Str(it->key()).substr(prefix.size()));
-      STORAGE_RETURN_IF_ERROR(DecodeNode(Str(it->value()), &child.node));
+      SYNOD_RETURN_IF_ERROR(DecodeNode(Str(it->value()), &child.node));
       out->push_back(std::move(child));
     }
     return FromRocks(it->status(), "list children");
@@ -259,9 +259,9 @@ class RocksTreeStore::View : public StateView {
     std::vector<std::pair<uint64_t, HistoryEntry>> entries;  // at most `ring`
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       auto& [seq, entry] = entries.emplace_back();
-      STORAGE_RETURN_IF_ERROR(DecodeHistoryRecord(Str(it->value()), &seq, &entry));
+      SYNOD_RETURN_IF_ERROR(DecodeHistoryRecord(Str(it->value()), &seq, &entry));
     }
-    STORAGE_RETURN_IF_ERROR(FromRocks(it->status(), "scan history"));
+    SYNOD_RETURN_IF_ERROR(FromRocks(it->status(), "scan history"));
     std::sort(entries.begin(), entries.end(),
               [](const auto& a, const auto& b) { return a.first > b.first; });
     for (const auto& [seq, entry] : entries) {
@@ -282,7 +282,7 @@ class RocksTreeStore::View : public StateView {
     std::vector<v1::WatchEvent> events;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       events.clear();
-      STORAGE_RETURN_IF_ERROR(DecodeEvents(Str(it->value()), &events));
+      SYNOD_RETURN_IF_ERROR(DecodeEvents(Str(it->value()), &events));
       for (v1::WatchEvent& event : events) {
         if (event.revision() <= floor) continue;
         if (limit != 0 && taken >= limit && event.revision() != out->back().revision()) {
@@ -300,7 +300,7 @@ class RocksTreeStore::View : public StateView {
     return Scan(ColumnFamily::kSessions, prefix, PrefixEnd(prefix),
                 [&](std::string_view, std::string_view value) {
                   Session session;
-                  STORAGE_RETURN_IF_ERROR(DecodeSession(value, &session));
+                  SYNOD_RETURN_IF_ERROR(DecodeSession(value, &session));
                   out->push_back(std::move(session));
                   return absl::OkStatus();
                 });
@@ -325,8 +325,8 @@ class RocksTreeStore::View : public StateView {
         return absl::DataLossError("malformed node key");
       }
       Node node;
-      STORAGE_RETURN_IF_ERROR(DecodeNode(Str(it->value()), &node));
-      STORAGE_RETURN_IF_ERROR(fn(path, node));
+      SYNOD_RETURN_IF_ERROR(DecodeNode(Str(it->value()), &node));
+      SYNOD_RETURN_IF_ERROR(fn(path, node));
     }
     return FromRocks(it->status(), "scan nodes");
   }
@@ -341,18 +341,18 @@ class RocksTreeStore::View : public StateView {
     auto flush = [&]() -> absl::Status {
       std::sort(entries.begin(), entries.end(),
                 [](const auto& a, const auto& b) { return a.first < b.first; });
-      for (const auto& [seq, entry] : entries) STORAGE_RETURN_IF_ERROR(fn(current, seq, entry));
+      for (const auto& [seq, entry] : entries) SYNOD_RETURN_IF_ERROR(fn(current, seq, entry));
       entries.clear();
       return absl::OkStatus();
     };
-    STORAGE_RETURN_IF_ERROR(Scan(ColumnFamily::kHistory, prefix, PrefixEnd(prefix),
+    SYNOD_RETURN_IF_ERROR(Scan(ColumnFamily::kHistory, prefix, PrefixEnd(prefix),
                                  [&](std::string_view key, std::string_view value) {
                                    std::string_view path;
                                    if (!PathFromHistoryKey(key, &path)) {
                                      return absl::DataLossError("bad history key");
                                    }
                                    if (path != current) {
-                                     STORAGE_RETURN_IF_ERROR(flush());
+                                     SYNOD_RETURN_IF_ERROR(flush());
                                      current.assign(path);
                                    }
                                    auto& [seq, entry] = entries.emplace_back();
@@ -366,7 +366,7 @@ class RocksTreeStore::View : public StateView {
                     const std::function<absl::Status(std::string_view, std::string_view)>& fn) {
     BoundedIterator it(env_, cf, options_, lower, upper);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      STORAGE_RETURN_IF_ERROR(fn(Str(it->key()), Str(it->value())));
+      SYNOD_RETURN_IF_ERROR(fn(Str(it->key()), Str(it->value())));
     }
     return FromRocks(it->status(), "scan");
   }
@@ -392,7 +392,7 @@ absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* e
           "a snapshot restore was interrupted: restore again, or wipe the replica's state");
     }
     // The state is partial: present it as empty until a restore completes.
-    STORAGE_RETURN_IF_ERROR(store->BeginRestore(StoreMeta()));
+    SYNOD_RETURN_IF_ERROR(store->BeginRestore(StoreMeta()));
     absl::MutexLock lock(&store->meta_mu_);
     store->restore_pending_ = true;
     return store;
@@ -400,7 +400,7 @@ absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* e
   if (!s.IsNotFound()) return FromRocks(s, "read restore mark");
   s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaFormat, &value);
   if (s.IsNotFound()) {
-    STORAGE_RETURN_IF_ERROR(store->Initialize());
+    SYNOD_RETURN_IF_ERROR(store->Initialize());
   } else if (!s.ok()) {
     return FromRocks(s, "read format version");
   } else {
@@ -420,7 +420,7 @@ absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* e
     StoreMeta recorded;
     s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaState, &value);
     if (!s.ok()) return FromRocks(s, "read state meta");
-    STORAGE_RETURN_IF_ERROR(DecodeMeta(value, &recorded));
+    SYNOD_RETURN_IF_ERROR(DecodeMeta(value, &recorded));
     // The ring the recorded settings ask for (a crash may have cut short
     // the resize that followed them), else the one asked for, else the one
     // the store has.
@@ -432,17 +432,17 @@ absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* e
     // An older layout, or a ring of another size: rewrite the history
     // before anything reads it.
     if (ring != want) {
-      STORAGE_RETURN_IF_ERROR(store->RebuildHistory());
+      SYNOD_RETURN_IF_ERROR(store->RebuildHistory());
     } else if (version != kStoreFormatVersion) {
       rocksdb::WriteBatch batch;
-      STORAGE_RETURN_IF_ERROR(store->AddFormat(&batch));
-      STORAGE_RETURN_IF_ERROR(store->WriteState(&batch, /*durable=*/true, "record format"));
+      SYNOD_RETURN_IF_ERROR(store->AddFormat(&batch));
+      SYNOD_RETURN_IF_ERROR(store->WriteState(&batch, /*durable=*/true, "record format"));
     }
   }
   s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaState, &value);
   if (!s.ok()) return FromRocks(s, "read state meta");
   absl::MutexLock lock(&store->meta_mu_);
-  STORAGE_RETURN_IF_ERROR(DecodeMeta(value, &store->meta_));
+  SYNOD_RETURN_IF_ERROR(DecodeMeta(value, &store->meta_));
   return store;
 }
 
@@ -463,7 +463,7 @@ absl::Status RocksTreeStore::Initialize() {
   record.append(EncodeHistoryEntry(InitialRootHistory()));
   batch.Put(env_->cf(ColumnFamily::kHistory), keys::HistoryKey("/", 1 % ring_), record);
   batch.Put(env_->cf(ColumnFamily::kMeta), keys::kMetaState, EncodeMeta(meta));
-  STORAGE_RETURN_IF_ERROR(AddFormat(&batch));
+  SYNOD_RETURN_IF_ERROR(AddFormat(&batch));
   return WriteState(&batch, /*durable=*/true, "initialize tree store");
 }
 
@@ -473,7 +473,7 @@ absl::Status RocksTreeStore::AddFormat(rocksdb::WriteBatch* batch) {
   std::string ring;
   keys::AppendBigEndian32(&ring, ring_);
   rocksdb::ColumnFamilyHandle* meta = env_->cf(ColumnFamily::kMeta);
-  STORAGE_RETURN_IF_ERROR(FromRocks(batch->Put(meta, keys::kMetaFormat, format), "batch"));
+  SYNOD_RETURN_IF_ERROR(FromRocks(batch->Put(meta, keys::kMetaFormat, format), "batch"));
   return FromRocks(batch->Put(meta, keys::kMetaHistoryRing, ring), "batch");
 }
 
@@ -494,7 +494,7 @@ absl::Status RocksTreeStore::RebuildHistory() {
   std::vector<std::pair<uint64_t, std::string>> versions;  // seq, entry
   auto rewrite = [&]() -> absl::Status {
     for (const std::string& k : old_keys) {
-      STORAGE_RETURN_IF_ERROR(FromRocks(batch.Delete(history, k), "batch"));
+      SYNOD_RETURN_IF_ERROR(FromRocks(batch.Delete(history, k), "batch"));
     }
     std::sort(versions.begin(), versions.end(),
               [](const auto& a, const auto& b) { return a.first > b.first; });
@@ -503,13 +503,13 @@ absl::Status RocksTreeStore::RebuildHistory() {
       std::string record;
       keys::AppendBigEndian64(&record, seq);
       record.append(entry);
-      STORAGE_RETURN_IF_ERROR(
+      SYNOD_RETURN_IF_ERROR(
           FromRocks(batch.Put(history, keys::HistoryKey(path, seq % ring_), record), "batch"));
     }
     old_keys.clear();
     versions.clear();
     if (batch.GetDataSize() < (4u << 20)) return absl::OkStatus();
-    STORAGE_RETURN_IF_ERROR(WriteState(&batch, /*durable=*/false, "rebuild history"));
+    SYNOD_RETURN_IF_ERROR(WriteState(&batch, /*durable=*/false, "rebuild history"));
     batch.Clear();
     return absl::OkStatus();
   };
@@ -519,7 +519,7 @@ absl::Status RocksTreeStore::RebuildHistory() {
     std::string_view key_path;
     if (!PathFromHistoryKey(key, &key_path)) return absl::DataLossError("bad history key");
     if (key_path != path) {
-      STORAGE_RETURN_IF_ERROR(rewrite());
+      SYNOD_RETURN_IF_ERROR(rewrite());
       path.assign(key_path);
     }
     old_keys.emplace_back(key);
@@ -528,13 +528,13 @@ absl::Status RocksTreeStore::RebuildHistory() {
       versions.emplace_back(keys::ReadBigEndian64(key.substr(key.size() - 8)), std::string(value));
     } else {
       uint64_t seq = 0;
-      STORAGE_RETURN_IF_ERROR(HistoryRecordSeq(value, &seq));
+      SYNOD_RETURN_IF_ERROR(HistoryRecordSeq(value, &seq));
       versions.emplace_back(seq, std::string(value.substr(kSeqBytes)));
     }
   }
-  STORAGE_RETURN_IF_ERROR(FromRocks(it->status(), "scan history"));
-  STORAGE_RETURN_IF_ERROR(rewrite());
-  STORAGE_RETURN_IF_ERROR(AddFormat(&batch));
+  SYNOD_RETURN_IF_ERROR(FromRocks(it->status(), "scan history"));
+  SYNOD_RETURN_IF_ERROR(rewrite());
+  SYNOD_RETURN_IF_ERROR(AddFormat(&batch));
   return WriteState(&batch, /*durable=*/true, "rebuild history");
 }
 
@@ -549,7 +549,7 @@ absl::Status RocksTreeStore::WriteState(rocksdb::WriteBatch* batch, bool durable
                                         const char* what) {
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
-  STORAGE_RETURN_IF_ERROR(FromRocks(env_->db()->Write(wo, batch), what));
+  SYNOD_RETURN_IF_ERROR(FromRocks(env_->db()->Write(wo, batch), what));
   if (!durable) return absl::OkStatus();
   rocksdb::FlushOptions fo;
   fo.wait = true;
@@ -566,7 +566,7 @@ absl::Status RocksTreeStore::WriteState(rocksdb::WriteBatch* batch, bool durable
 
 absl::StatusOr<std::unique_ptr<StateView>> RocksTreeStore::NewView() {
   auto view = std::make_unique<View>(env_);
-  STORAGE_RETURN_IF_ERROR(view->Init());
+  SYNOD_RETURN_IF_ERROR(view->Init());
   return view;
 }
 
@@ -593,12 +593,12 @@ absl::Status RocksTreeStore::AddChanges(const WriteSet& ws, rocksdb::WriteBatch*
   for (const auto& [path, node] : ws.nodes) {
     std::string k = keys::NodeKey(path);
     if (!node.has_value()) {
-      STORAGE_RETURN_IF_ERROR(check(batch->Delete(nodes, k)));
+      SYNOD_RETURN_IF_ERROR(check(batch->Delete(nodes, k)));
       continue;
     }
     head.clear();
     AppendNodeHead(*node, &head);
-    STORAGE_RETURN_IF_ERROR(check(put_parts(nodes, k, node->data)));
+    SYNOD_RETURN_IF_ERROR(check(put_parts(nodes, k, node->data)));
   }
   for (const auto& [key, entry] : ws.history) {
     const auto& [path, seq] = key;
@@ -610,16 +610,16 @@ absl::Status RocksTreeStore::AddChanges(const WriteSet& ws, rocksdb::WriteBatch*
       // Applier's bound is the ring), so its slot still holds it.
       auto next = ws.history.find(std::make_pair(path, seq + ring_));
       if (next != ws.history.end() && next->second.has_value()) continue;
-      STORAGE_RETURN_IF_ERROR(check(batch->Delete(history, k)));
+      SYNOD_RETURN_IF_ERROR(check(batch->Delete(history, k)));
       continue;
     }
     head.clear();
     keys::AppendBigEndian64(&head, seq);
     AppendHistoryEntryHead(*entry, &head);
-    STORAGE_RETURN_IF_ERROR(check(put_parts(history, k, entry->data)));
+    SYNOD_RETURN_IF_ERROR(check(put_parts(history, k, entry->data)));
   }
   for (const auto& [id, session] : ws.sessions) {
-    STORAGE_RETURN_IF_ERROR(check(
+    SYNOD_RETURN_IF_ERROR(check(
         session.has_value() ? batch->Put(sessions, keys::SessionKey(id), EncodeSession(*session))
                             : batch->Delete(sessions, keys::SessionKey(id))));
   }
@@ -627,23 +627,23 @@ absl::Status RocksTreeStore::AddChanges(const WriteSet& ws, rocksdb::WriteBatch*
     std::string k = keys::GraveKey(key.first, key.second);
     std::string v;
     if (seq.has_value()) keys::AppendBigEndian64(&v, *seq);
-    STORAGE_RETURN_IF_ERROR(
+    SYNOD_RETURN_IF_ERROR(
         check(seq.has_value() ? batch->Put(history, k, v) : batch->Delete(history, k)));
   }
   for (const auto& [key, add] : ws.ephemerals) {
     std::string k = keys::EphemeralKey(key.first, key.second);
-    STORAGE_RETURN_IF_ERROR(check(add ? batch->Put(sessions, k, "") : batch->Delete(sessions, k)));
+    SYNOD_RETURN_IF_ERROR(check(add ? batch->Put(sessions, k, "") : batch->Delete(sessions, k)));
   }
   for (const auto& [path, add] : ws.expiry) {
     std::string k = keys::ExpiryKey(path);
-    STORAGE_RETURN_IF_ERROR(check(add ? batch->Put(meta, k, "") : batch->Delete(meta, k)));
+    SYNOD_RETURN_IF_ERROR(check(add ? batch->Put(meta, k, "") : batch->Delete(meta, k)));
   }
   if (!ws.events.empty()) {
-    STORAGE_RETURN_IF_ERROR(check(
+    SYNOD_RETURN_IF_ERROR(check(
         batch->Put(history, keys::EventKey(ws.events.back().revision()), EncodeEvents(ws.events))));
   }
   if (ws.compact_revision.has_value()) {
-    STORAGE_RETURN_IF_ERROR(check(
+    SYNOD_RETURN_IF_ERROR(check(
         batch->DeleteRange(history, keys::EventKey(0), keys::EventKey(*ws.compact_revision + 1))));
   }
   return absl::OkStatus();
@@ -679,12 +679,12 @@ absl::Status RocksTreeStore::Commit(const WriteSet& ws) {
   }
   reserve += 160 * ws.events.size();
   rocksdb::WriteBatch batch(reserve);
-  STORAGE_RETURN_IF_ERROR(AddChanges(ws, &batch));
-  STORAGE_RETURN_IF_ERROR(FromRocks(
+  SYNOD_RETURN_IF_ERROR(AddChanges(ws, &batch));
+  SYNOD_RETURN_IF_ERROR(FromRocks(
       batch.Put(env_->cf(ColumnFamily::kMeta), keys::kMetaState, EncodeMeta(next)), "batch"));
   // Memtables only (see the class comment): the Raft log is the durable
   // record and is replayed from the flushed applied index after a crash.
-  STORAGE_RETURN_IF_ERROR(WriteState(&batch, /*durable=*/false, "commit apply batch"));
+  SYNOD_RETURN_IF_ERROR(WriteState(&batch, /*durable=*/false, "commit apply batch"));
   absl::MutexLock lock(&meta_mu_);
   meta_ = next;
   return absl::OkStatus();
@@ -701,20 +701,20 @@ absl::Status RocksTreeStore::BeginRestore(const StoreMeta& target) {
         env_->db()->NewIterator(rocksdb::ReadOptions(), env_->cf(cf)));
     it->SeekToFirst();
     if (!it->Valid()) {
-      STORAGE_RETURN_IF_ERROR(FromRocks(it->status(), "scan for restore"));
+      SYNOD_RETURN_IF_ERROR(FromRocks(it->status(), "scan for restore"));
       continue;
     }
     std::string first = it->key().ToString();
     it->SeekToLast();
-    STORAGE_RETURN_IF_ERROR(FromRocks(it->status(), "scan for restore"));
+    SYNOD_RETURN_IF_ERROR(FromRocks(it->status(), "scan for restore"));
     std::string last = it->key().ToString();
-    STORAGE_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(env_->cf(cf), first, last), "batch"));
-    STORAGE_RETURN_IF_ERROR(FromRocks(batch.Delete(env_->cf(cf), last), "batch"));
+    SYNOD_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(env_->cf(cf), first, last), "batch"));
+    SYNOD_RETURN_IF_ERROR(FromRocks(batch.Delete(env_->cf(cf), last), "batch"));
   }
   // After the range deletes, so the mark survives them.
-  STORAGE_RETURN_IF_ERROR(
+  SYNOD_RETURN_IF_ERROR(
       FromRocks(batch.Put(env_->cf(ColumnFamily::kMeta), keys::kMetaRestoring, ""), "batch"));
-  STORAGE_RETURN_IF_ERROR(WriteState(&batch, /*durable=*/true, "begin restore"));
+  SYNOD_RETURN_IF_ERROR(WriteState(&batch, /*durable=*/true, "begin restore"));
   absl::MutexLock lock(&meta_mu_);
   meta_ = StoreMeta();
   restore_pending_ = true;
@@ -723,20 +723,20 @@ absl::Status RocksTreeStore::BeginRestore(const StoreMeta& target) {
 
 absl::Status RocksTreeStore::RestoreChunk(const WriteSet& ws) {
   rocksdb::WriteBatch batch;
-  STORAGE_RETURN_IF_ERROR(AddChanges(ws, &batch));
+  SYNOD_RETURN_IF_ERROR(AddChanges(ws, &batch));
   return WriteState(&batch, /*durable=*/false, "restore chunk");
 }
 
 absl::Status RocksTreeStore::FinishRestore(const StoreMeta& meta) {
   rocksdb::WriteBatch batch;
   rocksdb::ColumnFamilyHandle* meta_cf = env_->cf(ColumnFamily::kMeta);
-  STORAGE_RETURN_IF_ERROR(AddFormat(&batch));
-  STORAGE_RETURN_IF_ERROR(
+  SYNOD_RETURN_IF_ERROR(AddFormat(&batch));
+  SYNOD_RETURN_IF_ERROR(
       FromRocks(batch.Put(meta_cf, keys::kMetaState, EncodeMeta(meta)), "batch"));
-  STORAGE_RETURN_IF_ERROR(FromRocks(batch.Delete(meta_cf, keys::kMetaRestoring), "batch"));
+  SYNOD_RETURN_IF_ERROR(FromRocks(batch.Delete(meta_cf, keys::kMetaRestoring), "batch"));
   // Durable: once this returns the replica may drop log entries the
   // snapshot covers.
-  STORAGE_RETURN_IF_ERROR(WriteState(&batch, /*durable=*/true, "finish restore"));
+  SYNOD_RETURN_IF_ERROR(WriteState(&batch, /*durable=*/true, "finish restore"));
   absl::MutexLock lock(&meta_mu_);
   meta_ = meta;
   restore_pending_ = false;

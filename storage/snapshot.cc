@@ -13,11 +13,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/hash.h"
+#include "base/status_macros.h"
 #include "storage/format.h"
-#include "zstd.h"
-#include "storage/hash.h"
 #include "storage/path.h"
-#include "storage/status_macros.h"
+#include "zstd.h"
 
 namespace synod::storage {
 namespace {
@@ -90,7 +90,7 @@ class FileWriter {
   // Writes what is buffered as it is; everything appended later goes into
   // compressed blocks.
   absl::Status StartBlocks() {
-    STORAGE_RETURN_IF_ERROR(Drain());
+    SYNOD_RETURN_IF_ERROR(Drain());
     cctx_ = ZSTD_createCCtx();
     if (cctx_ == nullptr) return absl::ResourceExhaustedError("zstd compression context");
     return absl::OkStatus();
@@ -103,7 +103,7 @@ class FileWriter {
     scratch_.append(key);
     PutLe(&scratch_, value.size(), 4);
     ++records_;
-    STORAGE_RETURN_IF_ERROR(Append(scratch_));
+    SYNOD_RETURN_IF_ERROR(Append(scratch_));
     return Append(value);
   }
 
@@ -111,12 +111,12 @@ class FileWriter {
   absl::Status Finish() {
     std::string trailer(1, static_cast<char>(kTrailer));
     PutLe(&trailer, records_, 8);
-    STORAGE_RETURN_IF_ERROR(Append(trailer));
+    SYNOD_RETURN_IF_ERROR(Append(trailer));
     checksum_ = hasher_.Finish();
     std::string sum;
     PutLe(&sum, checksum_, 8);
-    STORAGE_RETURN_IF_ERROR(Append(sum, /*hashed=*/false));
-    STORAGE_RETURN_IF_ERROR(Drain());
+    SYNOD_RETURN_IF_ERROR(Append(sum, /*hashed=*/false));
+    SYNOD_RETURN_IF_ERROR(Drain());
     if (::fsync(fd_) != 0) return IoError("fsync", path_);
     int fd = fd_;
     fd_ = -1;
@@ -131,7 +131,7 @@ class FileWriter {
  private:
   absl::Status Drain() {
     if (cctx_ == nullptr) {
-      STORAGE_RETURN_IF_ERROR(WriteAll(buffer_));
+      SYNOD_RETURN_IF_ERROR(WriteAll(buffer_));
       buffer_.clear();
       return absl::OkStatus();
     }
@@ -148,7 +148,7 @@ class FileWriter {
       PutLe(&frame_header, plain, 4);
       std::memcpy(block_.data(), frame_header.data(), 8);
       block_.resize(8 + packed);
-      STORAGE_RETURN_IF_ERROR(WriteAll(block_));
+      SYNOD_RETURN_IF_ERROR(WriteAll(block_));
     }
     buffer_.clear();
     return absl::OkStatus();
@@ -183,7 +183,7 @@ class FileWriter {
   std::string buffer_;
   std::string block_;
   std::string scratch_;
-  StreamHasher hasher_;
+  base::StreamHasher hasher_;
   uint64_t bytes_ = 0;  // written to the file
   uint64_t written_back_ = 0;  // of bytes_, handed to the disk already
   uint64_t plain_bytes_ = 0;  // appended
@@ -214,11 +214,11 @@ class FileReader {
   absl::Status Read(size_t n, std::string* out, bool hashed = true) {
     out->resize(n);
     if (dctx_ == nullptr) {
-      STORAGE_RETURN_IF_ERROR(ReadFile(n, out->data()));
+      SYNOD_RETURN_IF_ERROR(ReadFile(n, out->data()));
     } else {
       size_t got = 0;
       while (got < n) {
-        if (plain_at_ == plain_.size()) STORAGE_RETURN_IF_ERROR(NextBlock());
+        if (plain_at_ == plain_.size()) SYNOD_RETURN_IF_ERROR(NextBlock());
         const size_t take = std::min(n - got, plain_.size() - plain_at_);
         std::memcpy(out->data() + got, plain_.data() + plain_at_, take);
         got += take;
@@ -244,7 +244,7 @@ class FileReader {
 
   absl::Status NextBlock() {
     char frame_header[8];
-    STORAGE_RETURN_IF_ERROR(ReadFile(8, frame_header));
+    SYNOD_RETURN_IF_ERROR(ReadFile(8, frame_header));
     const std::string_view h(frame_header, 8);
     const size_t packed = GetLe(h, 4);
     const size_t plain = GetLe(h.substr(4), 4);
@@ -252,7 +252,7 @@ class FileReader {
       return absl::DataLossError(absl::StrCat("snapshot ", path_, ": bad block lengths"));
     }
     packed_.resize(packed);
-    STORAGE_RETURN_IF_ERROR(ReadFile(packed, packed_.data()));
+    SYNOD_RETURN_IF_ERROR(ReadFile(packed, packed_.data()));
     plain_.resize(plain);
     const size_t n = ZSTD_decompressDCtx(dctx_, plain_.data(), plain, packed_.data(), packed);
     if (ZSTD_isError(n) || n != plain) {
@@ -268,13 +268,13 @@ class FileReader {
   std::string packed_;
   std::string plain_;  // the current block, handed out from plain_at_
   size_t plain_at_ = 0;
-  StreamHasher hasher_;
+  base::StreamHasher hasher_;
   uint64_t bytes_ = 0;  // read from the file
 };
 
 absl::Status ReadHeader(FileReader* reader, SnapshotInfo* info) {
   std::string header;
-  STORAGE_RETURN_IF_ERROR(reader->Read(kHeaderBytes, &header));
+  SYNOD_RETURN_IF_ERROR(reader->Read(kHeaderBytes, &header));
   if (std::string_view(header).substr(0, 8) != kMagic) {
     return absl::DataLossError("not a Synod snapshot file");
   }
@@ -291,13 +291,13 @@ absl::Status ReadHeader(FileReader* reader, SnapshotInfo* info) {
   info->meta.compact_revision = GetLe(h.substr(28), 8);
   if (info->format_version < 3) return absl::OkStatus();
   std::string settings;
-  STORAGE_RETURN_IF_ERROR(reader->Read(4, &settings));
+  SYNOD_RETURN_IF_ERROR(reader->Read(4, &settings));
   const size_t length = GetLe(settings, 4);
   if (length == 0) return absl::OkStatus();
   if (length > kMaxSettingsBytes) return absl::DataLossError("snapshot settings too long");
-  STORAGE_RETURN_IF_ERROR(reader->Read(length, &settings));
+  SYNOD_RETURN_IF_ERROR(reader->Read(length, &settings));
   ClusterSettings decoded;
-  STORAGE_RETURN_IF_ERROR(DecodeSettings(settings, &decoded));
+  SYNOD_RETURN_IF_ERROR(DecodeSettings(settings, &decoded));
   info->meta.settings = decoded;
   return absl::OkStatus();
 }
@@ -311,24 +311,24 @@ struct Record {
 // Reads the next record; false at the trailer (whose count it checks).
 absl::StatusOr<bool> NextRecord(FileReader* reader, uint64_t records_so_far, Record* record) {
   std::string buf;
-  STORAGE_RETURN_IF_ERROR(reader->Read(1, &buf));
+  SYNOD_RETURN_IF_ERROR(reader->Read(1, &buf));
   record->type = static_cast<uint8_t>(buf[0]);
   if (record->type == kTrailer) {
-    STORAGE_RETURN_IF_ERROR(reader->Read(8, &buf));
+    SYNOD_RETURN_IF_ERROR(reader->Read(8, &buf));
     if (GetLe(buf, 8) != records_so_far) return absl::DataLossError("snapshot record count");
     return false;
   }
   if (record->type < kNodeRecord || record->type > kGraveRecord) {
     return absl::DataLossError("snapshot record of unknown type");
   }
-  STORAGE_RETURN_IF_ERROR(reader->Read(4, &buf));
+  SYNOD_RETURN_IF_ERROR(reader->Read(4, &buf));
   size_t key_len = GetLe(buf, 4);
   if (key_len > kMaxRecordPart) return absl::DataLossError("snapshot key too long");
-  STORAGE_RETURN_IF_ERROR(reader->Read(key_len, &record->key));
-  STORAGE_RETURN_IF_ERROR(reader->Read(4, &buf));
+  SYNOD_RETURN_IF_ERROR(reader->Read(key_len, &record->key));
+  SYNOD_RETURN_IF_ERROR(reader->Read(4, &buf));
   size_t value_len = GetLe(buf, 4);
   if (value_len > kMaxRecordPart) return absl::DataLossError("snapshot value too long");
-  STORAGE_RETURN_IF_ERROR(reader->Read(value_len, &record->value));
+  SYNOD_RETURN_IF_ERROR(reader->Read(value_len, &record->value));
   return true;
 }
 
@@ -385,10 +385,10 @@ absl::Status DecodeRecord(const Record& r, Decoded* d) {
 absl::StatusOr<SnapshotInfo> ScanSnapshot(
     const std::string& file_path, const std::function<absl::Status(Decoded&, uint8_t)>& sink) {
   FileReader reader;
-  STORAGE_RETURN_IF_ERROR(reader.Open(file_path));
+  SYNOD_RETURN_IF_ERROR(reader.Open(file_path));
   SnapshotInfo info;
-  STORAGE_RETURN_IF_ERROR(ReadHeader(&reader, &info));
-  if (info.format_version >= 2) STORAGE_RETURN_IF_ERROR(reader.StartBlocks());
+  SYNOD_RETURN_IF_ERROR(ReadHeader(&reader, &info));
+  if (info.format_version >= 2) SYNOD_RETURN_IF_ERROR(reader.StartBlocks());
   uint64_t records = 0;
   uint64_t digest = 0;
   Record record;
@@ -398,13 +398,13 @@ absl::StatusOr<SnapshotInfo> ScanSnapshot(
     if (!more.ok()) return more.status();
     if (!*more) break;
     ++records;
-    STORAGE_RETURN_IF_ERROR(DecodeRecord(record, &decoded));
+    SYNOD_RETURN_IF_ERROR(DecodeRecord(record, &decoded));
     if (record.type == kNodeRecord) digest += NodeDigestTerm(decoded.path, decoded.node);
-    if (sink) STORAGE_RETURN_IF_ERROR(sink(decoded, record.type));
+    if (sink) SYNOD_RETURN_IF_ERROR(sink(decoded, record.type));
   }
   uint64_t computed = reader.checksum();
   std::string sum;
-  STORAGE_RETURN_IF_ERROR(reader.Read(8, &sum, /*hashed=*/false));
+  SYNOD_RETURN_IF_ERROR(reader.Read(8, &sum, /*hashed=*/false));
   if (GetLe(sum, 8) != computed) return absl::DataLossError("snapshot checksum mismatch");
   if (!reader.AtEnd()) return absl::DataLossError("snapshot has bytes after its trailer");
   if (digest != info.meta.digest) return absl::DataLossError("snapshot digest mismatch");
@@ -417,9 +417,9 @@ absl::StatusOr<SnapshotInfo> ScanSnapshot(
 
 absl::StatusOr<SnapshotInfo> ReadSnapshotHeader(const std::string& file_path) {
   FileReader reader;
-  STORAGE_RETURN_IF_ERROR(reader.Open(file_path));
+  SYNOD_RETURN_IF_ERROR(reader.Open(file_path));
   SnapshotInfo info;
-  STORAGE_RETURN_IF_ERROR(ReadHeader(&reader, &info));
+  SYNOD_RETURN_IF_ERROR(ReadHeader(&reader, &info));
   return info;
 }
 
@@ -453,7 +453,7 @@ absl::StatusOr<SnapshotInfo> TreeStore::WriteSnapshot(const std::string& file_pa
   if (!view.ok()) return view.status();
   StateView* v = view->get();
   FileWriter out;
-  STORAGE_RETURN_IF_ERROR(out.Open(file_path));
+  SYNOD_RETURN_IF_ERROR(out.Open(file_path));
   SnapshotInfo info;
   info.format_version = kSnapshotFormatVersion;
   info.meta = v->meta();
@@ -466,39 +466,39 @@ absl::StatusOr<SnapshotInfo> TreeStore::WriteSnapshot(const std::string& file_pa
       info.meta.settings.has_value() ? EncodeSettings(*info.meta.settings) : std::string();
   PutLe(&header, settings.size(), 4);
   header.append(settings);
-  STORAGE_RETURN_IF_ERROR(out.Append(header));
-  STORAGE_RETURN_IF_ERROR(out.StartBlocks());
+  SYNOD_RETURN_IF_ERROR(out.Append(header));
+  SYNOD_RETURN_IF_ERROR(out.StartBlocks());
 
-  STORAGE_RETURN_IF_ERROR(v->ForEachNode([&](std::string_view path, const Node& node) {
+  SYNOD_RETURN_IF_ERROR(v->ForEachNode([&](std::string_view path, const Node& node) {
     return out.Record(kNodeRecord, path, EncodeNode(node));
   }));
-  STORAGE_RETURN_IF_ERROR(
+  SYNOD_RETURN_IF_ERROR(
       v->ForEachHistory([&](std::string_view path, uint64_t seq, const HistoryEntry& entry) {
         std::string key(path);
         keys::AppendBigEndian64(&key, seq);
         return out.Record(kHistoryRecord, key, EncodeHistoryEntry(entry));
       }));
   std::vector<Session> sessions;
-  STORAGE_RETURN_IF_ERROR(v->ListSessions(&sessions));
+  SYNOD_RETURN_IF_ERROR(v->ListSessions(&sessions));
   for (const Session& session : sessions) {
     std::string key;
     keys::AppendBigEndian64(&key, session.id);
-    STORAGE_RETURN_IF_ERROR(out.Record(kSessionRecord, key, EncodeSession(session)));
+    SYNOD_RETURN_IF_ERROR(out.Record(kSessionRecord, key, EncodeSession(session)));
   }
   std::vector<Grave> graves;
-  STORAGE_RETURN_IF_ERROR(v->ListGraves(UINT64_MAX, 0, &graves));
+  SYNOD_RETURN_IF_ERROR(v->ListGraves(UINT64_MAX, 0, &graves));
   for (const Grave& grave : graves) {
     std::string key;
     keys::AppendBigEndian64(&key, grave.revision);
     key.append(grave.path);
     std::string value;
     keys::AppendBigEndian64(&value, grave.seq);
-    STORAGE_RETURN_IF_ERROR(out.Record(kGraveRecord, key, value));
+    SYNOD_RETURN_IF_ERROR(out.Record(kGraveRecord, key, value));
   }
   uint64_t after = 0;
   for (;;) {
     std::vector<v1::WatchEvent> events;
-    STORAGE_RETURN_IF_ERROR(v->ListEvents(after, 4096, &events));
+    SYNOD_RETURN_IF_ERROR(v->ListEvents(after, 4096, &events));
     if (events.empty()) break;
     uint32_t index = 0;
     for (size_t i = 0; i < events.size(); ++i) {
@@ -506,11 +506,11 @@ absl::StatusOr<SnapshotInfo> TreeStore::WriteSnapshot(const std::string& file_pa
       std::string key;
       keys::AppendBigEndian64(&key, events[i].revision());
       keys::AppendBigEndian32(&key, index);
-      STORAGE_RETURN_IF_ERROR(out.Record(kEventRecord, key, events[i].SerializeAsString()));
+      SYNOD_RETURN_IF_ERROR(out.Record(kEventRecord, key, events[i].SerializeAsString()));
     }
     after = events.back().revision();
   }
-  STORAGE_RETURN_IF_ERROR(out.Finish());
+  SYNOD_RETURN_IF_ERROR(out.Finish());
   info.bytes = out.bytes();
   info.plain_bytes = out.plain_bytes();
   info.checksum = out.checksum();
@@ -522,7 +522,7 @@ absl::StatusOr<SnapshotInfo> TreeStore::RestoreSnapshot(const std::string& file_
   absl::StatusOr<SnapshotInfo> checked = ScanSnapshot(file_path, nullptr);
   if (!checked.ok()) return checked.status();
 
-  STORAGE_RETURN_IF_ERROR(BeginRestore(checked->meta));
+  SYNOD_RETURN_IF_ERROR(BeginRestore(checked->meta));
   WriteSet chunk;
   size_t in_chunk = 0;
   auto flush = [&]() -> absl::Status {
@@ -537,7 +537,7 @@ absl::StatusOr<SnapshotInfo> TreeStore::RestoreSnapshot(const std::string& file_
         // chunk).
         bool same_revision = type == kEventRecord && !chunk.events.empty() &&
                              chunk.events.back().revision() == d.number;
-        if (in_chunk >= kRestoreChunkRecords && !same_revision) STORAGE_RETURN_IF_ERROR(flush());
+        if (in_chunk >= kRestoreChunkRecords && !same_revision) SYNOD_RETURN_IF_ERROR(flush());
         ++in_chunk;
         switch (type) {
           case kNodeRecord:
@@ -567,8 +567,8 @@ absl::StatusOr<SnapshotInfo> TreeStore::RestoreSnapshot(const std::string& file_
   // A failure here leaves the store marked as being restored: it will not
   // open until a restore completes.
   if (!loaded.ok()) return loaded.status();
-  STORAGE_RETURN_IF_ERROR(flush());
-  STORAGE_RETURN_IF_ERROR(FinishRestore(loaded->meta));
+  SYNOD_RETURN_IF_ERROR(flush());
+  SYNOD_RETURN_IF_ERROR(FinishRestore(loaded->meta));
   return *loaded;
 }
 

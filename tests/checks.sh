@@ -2,7 +2,7 @@
 # Runs one check job (README, "Check jobs"), each in a build directory of
 # its own next to the main build (SYNOD_BUILD_DIR, default build):
 #   asan  clang with -Wthread-safety -Werror, AddressSanitizer and UBSan
-#         over raft/, storage/, server/ and the simulator; runs their tests
+#         over base/, raft/, storage/, server/ and the simulator; runs their tests
 #         (the simulator on fewer seeds).
 #   tsan  clang with ThreadSanitizer; builds and runs only the server unit
 #         tests and the client library tests (the code with threads).
@@ -31,23 +31,23 @@ case "$job" in
     # 50 seeds per simulator shard instead of 500: ASan runs it ~3x slower
     # and the main build runs the full 4,000 seeds.
     configure -DSYNOD_ASAN=ON -DSYNOD_SIM_SHARD_SEEDS=50 "$@"
-    cmake --build "$build" -j "$jobs" --target raft/all storage/all server/all server/watch/all \
+    cmake --build "$build" -j "$jobs" --target base/all raft/all storage/all server/all server/watch/all \
       server/session/all tests/sim/all
     cd "$build"
     export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
     # The checker's self-test (3,000 seeds) stays with the main build.
-    ctest --output-on-failure -j "$jobs" --timeout 900 -L '^(raft|storage|server|sim)$' \
+    ctest --output-on-failure -j "$jobs" --timeout 900 -L '^(base|raft|storage|server|sim)$' \
       -E '^raft_sim_detects_injected_bug$'
     ;;
   tsan)
     configure -DSYNOD_TSAN=ON "$@"
-    cmake --build "$build" -j "$jobs" --target server/all server/watch/all server/session/all \
+    cmake --build "$build" -j "$jobs" --target base/all server/all server/watch/all server/session/all \
       client_test session_watch_test recipes_test
     cd "$build"
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
     # Client tests this job does not build (synodctl, e2e) are left out.
-    ctest --output-on-failure -j "$jobs" --timeout 900 -L '^(server|client)$' -E '_NOT_BUILT$'
+    ctest --output-on-failure -j "$jobs" --timeout 900 -L '^(base|server|client)$' -E '_NOT_BUILT$'
     ;;
   *)
     echo "unknown check job: $job (asan or tsan)" >&2

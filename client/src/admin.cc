@@ -7,11 +7,11 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/crc32c.h"
 #include "client/src/client_impl.h"
 #include "client/src/convert.h"
 #include "client/src/reply.h"
 #include "grpcpp/client_context.h"
-#include "storage/crc32c.h"
 
 namespace synod {
 
@@ -205,7 +205,7 @@ absl::StatusOr<SnapshotInfo> ReceiveSnapshot(Endpoint& ep, absl::Time deadline,
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return SynodError(ErrorCode::kInternal, absl::StrCat("cannot create ", path));
   SnapshotInfo info;
-  storage::Crc32cStream crc;
+  base::Crc32cStream crc;
   std::string file_name;
   bool first = true;
   bool done = false;

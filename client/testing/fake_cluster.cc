@@ -5,10 +5,10 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "base/crc32c.h"
 #include "client/testing/fake_state.h"
 #include "grpc/grpc.h"
 #include "grpcpp/grpcpp.h"
-#include "storage/crc32c.h"
 #include "synod/v1/cluster.grpc.pb.h"
 #include "synod/v1/session.grpc.pb.h"
 #include "synod/v1/tree.grpc.pb.h"
@@ -289,7 +289,7 @@ class FakeReplica final : public v1::Tree::Service,
       control_->corrupt_next_snapshot = false;
       members = control_->members;
     }
-    storage::Crc32cStream crc;
+    base::Crc32cStream crc;
     const size_t piece = dump.size() / 3 + 1;
     for (size_t off = 0, i = 0; off < dump.size() || i == 0; off += piece, ++i) {
       v1::SnapshotChunk c;

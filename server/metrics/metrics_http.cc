@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/log.h"
+#include "base/log.h"
 #include "server/tcp_socket.h"
 
 namespace synod::server::metrics {
@@ -59,7 +59,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(Opti
   }
   MetricsHttpServer* self = server.get();
   server->thread_ = std::thread([self] {
-    NameThread("synod-metrics");
+    base::NameThread("synod-metrics");
     self->Loop();
   });
   return server;
@@ -89,7 +89,7 @@ void MetricsHttpServer::Loop() {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fds_[0], POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      Log(LogLevel::kError, "metrics server: poll: %s", std::strerror(errno));
+      base::Log(base::LogLevel::kError, "metrics server: poll: %s", std::strerror(errno));
       return;
     }
     if (fds[1].revents != 0) return;

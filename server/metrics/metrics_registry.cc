@@ -6,7 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "raft/check.h"
+#include "base/check.h"
 
 namespace synod::server::metrics {
 

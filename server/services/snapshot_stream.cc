@@ -13,9 +13,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/crc32c.h"
+#include "base/log.h"
 #include "server/error_mapping.h"
-#include "server/log.h"
-#include "storage/crc32c.h"
 
 namespace synod::server {
 
@@ -72,8 +72,8 @@ class SnapshotStreamer::Stream final : public grpc::ServerWriteReactor<v1::Snaps
     absl::StatusOr<storage::SnapshotInfo> info = owner_->store_->WriteSnapshot(path);
     if (!info.ok()) {
       std::remove(path.c_str());
-      Log(LogLevel::kWarning, "event=backup_failed error=%s",
-          LogQuote(info.status().ToString()).c_str());
+      base::Log(base::LogLevel::kWarning, "event=backup_failed error=%s",
+                base::LogQuote(info.status().ToString()).c_str());
       Fail(ErrorCodeFor(info.status()),
            absl::StrCat("cannot write the snapshot: ", info.status().message()));
       return;
@@ -89,10 +89,10 @@ class SnapshotStreamer::Stream final : public grpc::ServerWriteReactor<v1::Snaps
     }
     size_ = info->bytes;
     file_name_ = absl::StrCat("snap-", info->meta.applied_index, ".snap");
-    Log("event=backup_snapshot index=%llu bytes=%llu digest=%016llx",
-        static_cast<unsigned long long>(info->meta.applied_index),
-        static_cast<unsigned long long>(info->bytes),
-        static_cast<unsigned long long>(info->meta.digest));
+    base::Log("event=backup_snapshot index=%llu bytes=%llu digest=%016llx",
+              static_cast<unsigned long long>(info->meta.applied_index),
+              static_cast<unsigned long long>(info->bytes),
+              static_cast<unsigned long long>(info->meta.digest));
     chunk_.Clear();
     chunk_.set_applied_index(info->meta.applied_index);
     chunk_.set_digest(info->meta.digest);
@@ -199,7 +199,7 @@ class SnapshotStreamer::Stream final : public grpc::ServerWriteReactor<v1::Snaps
   uint64_t size_ = 0;
   uint64_t offset_ = 0;  // bytes already handed to StartWrite
   std::string file_name_;
-  storage::Crc32cStream crc_;
+  base::Crc32cStream crc_;
   v1::SnapshotChunk chunk_;
 
   absl::Mutex mu_;

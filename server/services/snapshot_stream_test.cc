@@ -9,12 +9,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/crc32c.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "server/replica.h"
 #include "server/replica_testing.h"
-#include "storage/crc32c.h"
 #include "storage/format.h"
 #include "storage/snapshot.h"
 #include "synod/v1/cluster.grpc.pb.h"
@@ -106,7 +106,7 @@ TEST(SnapshotStreamTest, StreamsAVerifiableFileAndCancelledCallsFreeTheirSlot) {
     offset += full.sizes[i];
   }
   EXPECT_EQ(offset, full.bytes.size());
-  storage::Crc32cStream crc;
+  base::Crc32cStream crc;
   crc.Update(full.bytes);
   EXPECT_EQ(full.chunks.back().crc32c(), crc.value());
   const v1::SnapshotChunk& manifest = full.chunks.front();

@@ -6,7 +6,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "server/log.h"
+#include "base/log.h"
 #include "server/services/reply.h"
 #include "server/services/tree_pipeline.h"
 #include "storage/node.h"
@@ -20,7 +20,7 @@ namespace {
 template <typename Response>
 void FinishStorageError(const Replier& reply, Response* response, const ReplicaState& state,
                         const absl::Status& s) {
-  Log("read failed: %s", s.ToString().c_str());
+  base::Log("read failed: %s", s.ToString().c_str());
   FinishReply(reply, response, state, ErrorCodeFor(s), std::string(s.message()));
 }
 

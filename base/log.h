@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-namespace synod::server {
+namespace synod::base {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 
@@ -43,4 +43,4 @@ std::string LogQuote(std::string_view value);
 void NameThread(const char* name);
 void YieldThreadToForeground();
 
-}  // namespace synod::server
+}  // namespace synod::base

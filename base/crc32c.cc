@@ -1,4 +1,4 @@
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 
 #include <array>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <nmmintrin.h>
 #endif
 
-namespace synod::storage {
+namespace synod::base {
 namespace {
 
 constexpr uint32_t kPoly = 0x82F63B78;  // CRC-32C, reflected
@@ -64,4 +64,4 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t size) {
   return ~ExtendTable(crc, p, size);
 }
 
-}  // namespace synod::storage
+}  // namespace synod::base

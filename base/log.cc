@@ -1,4 +1,4 @@
-#include "server/log.h"
+#include "base/log.h"
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -15,7 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
-namespace synod::server {
+namespace synod::base {
 namespace {
 
 std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
@@ -122,4 +122,4 @@ void YieldThreadToForeground() {
   }
 }
 
-}  // namespace synod::server
+}  // namespace synod::base

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace synod::storage {
+namespace synod::base {
 
 uint64_t Hash64(std::string_view bytes, uint64_t seed = 0);
 
@@ -29,4 +29,4 @@ class StreamHasher {
   int pending_bytes_ = 0;
 };
 
-}  // namespace synod::storage
+}  // namespace synod::base

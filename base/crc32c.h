@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace synod::storage {
+namespace synod::base {
 
 // Continues a CRC-32C: Crc32cExtend(Crc32c(a), b) == Crc32c(a + b).
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t size);
@@ -32,4 +32,4 @@ class Crc32cStream {
   uint32_t crc_ = 0;
 };
 
-}  // namespace synod::storage
+}  // namespace synod::base

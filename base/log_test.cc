@@ -1,4 +1,4 @@
-#include "server/log.h"
+#include "base/log.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
 
-namespace synod::server {
+namespace synod::base {
 namespace {
 
 // Runs `body` with stderr redirected to a file; returns what it wrote.
@@ -98,4 +98,4 @@ TEST(LogTest, QuotesValuesThatWouldBreakKeyValueParsing) {
 }
 
 }  // namespace
-}  // namespace synod::server
+}  // namespace synod::base

@@ -1,9 +1,9 @@
-#include "storage/hash.h"
+#include "base/hash.h"
 
 #include <bit>
 #include <cstring>
 
-namespace synod::storage {
+namespace synod::base {
 namespace {
 
 constexpr uint64_t kMulA = 0x9e3779b97f4a7c15ULL;  // 2^64 / golden ratio
@@ -80,4 +80,4 @@ uint64_t Hash64(std::string_view bytes, uint64_t seed) {
   return hasher.Finish();
 }
 
-}  // namespace synod::storage
+}  // namespace synod::base

@@ -1,4 +1,4 @@
-#include "raft/check.h"
+#include "base/check.h"
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
@@ -30,7 +30,7 @@ TEST(CheckTest, PassingChecksDoNothing) {
 }
 
 TEST(CheckDeathTest, DcheckIsOnInThisBuild) {
-  // raft/CMakeLists.txt defines SYNOD_RAFT_INVARIANTS (default ON), so
+  // base/CMakeLists.txt defines SYNOD_RAFT_INVARIANTS (default ON), so
   // invariant checks run even in RelWithDebInfo.
   EXPECT_EQ(SYNOD_DCHECK_IS_ON, 1);
   EXPECT_DEATH(SYNOD_DCHECK(false) << "invariant", "invariant");
