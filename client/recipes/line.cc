@@ -108,6 +108,11 @@ absl::Status WaitForTurn(Client& client, const std::string& dir, const Ticket& t
   for (;;) {
     if (stop != nullptr && stop->HasBeenNotified()) return absl::CancelledError("stopped");
     absl::StatusOr<ChildrenResult> kids = client.GetChildren(dir, {}, CallOptions{deadline});
+    // The container directory goes with its last child, ours included.
+    if (ErrorCodeOf(kids.status()) == ErrorCode::kNoNode) {
+      return SynodError(ErrorCode::kSessionExpired,
+                        absl::StrCat(ticket.path, " is gone: the session ended"));
+    }
     if (!kids.ok()) return kids.status();
     const std::vector<std::string> line = SortBySequence(std::move(kids->children));
     auto me = std::find(line.begin(), line.end(), ticket.name);

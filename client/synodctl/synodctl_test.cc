@@ -377,8 +377,9 @@ TEST_F(SynodctlTest, LockRunsACommandWithTheToken) {
   std::getline(in, token);
   EXPECT_EQ(r.out, token + "\n");
   EXPECT_FALSE(token.empty());
-  // Released after the command.
-  EXPECT_TRUE(client_->GetChildren("/synod/locks/job")->children.empty());
+  // Released after the command: the ticket, and with it the lock's
+  // container directory, are gone.
+  EXPECT_EQ(ErrorCodeOf(client_->GetChildren("/synod/locks/job").status()), ErrorCode::kNoNode);
   EXPECT_EQ(Run({"lock", "job", "--"}).code, kExitUsage);
   EXPECT_EQ(Run({"lock", "job", "--", "/no/such/binary"}).code, kExitBadRequest);
 }

@@ -3,20 +3,23 @@
 //
 // N fake replicas (member ids 1..N), each a gRPC server on 127.0.0.1 with a
 // port picked by the kernel, serve the Tree, Session, Watch and Cluster
-// services of proto/synod/v1 over one shared in-memory tree with ZooKeeper's
-// rules (versions, sequential / ephemeral nodes, atomic multi, history,
-// one-shot / persistent / recursive watches from a past revision, sessions,
-// exactly-once writes keyed by (session, sequence)). It is not a Raft
-// cluster: every replica sees the same state at once, and "leader" is only
-// what headers report (and, with forward_writes off, which replica accepts
-// writes).
+// services of proto/synod/v1 over one shared state run by the server's own
+// code (FakeState): every write becomes the Command the server would
+// propose, applied in log order by storage::Applier to a MemoryTreeStore;
+// reads use the TreeStore read API; watches are a server::WatchHub fed from
+// each applied entry. So versions, sequential / ephemeral / container / TTL
+// nodes, multi, history, compaction, sessions, exactly-once writes and watch
+// delivery are exactly the server's. It is not a Raft cluster: every replica
+// sees the same state at once, and "leader" is only what headers report
+// (and, with forward_writes off, which replica accepts writes).
 //
 // Faults are injected per replica: stop/restart it, fail the next calls of a
 // method with a Synod code, hang a method until released, break its streams,
-// overflow its watches, expire a session.
+// overflow its watches, expire a session (as the leader does, through the
+// log).
 //
 // Thread-safety: all methods are thread-safe. gRPC handlers run on the
-// servers' threads; one mutex guards the whole state.
+// servers' threads; the state serializes the log under its own mutex.
 #pragma once
 
 #include <cstdint>
@@ -91,10 +94,12 @@ class FakeCluster {
   void BreakStreams(uint64_t member);
   // Cancels every watch on `member`'s streams with WATCH_OVERFLOW.
   void OverflowWatches(uint64_t member);
-  // Expires a session as the leader would: ephemerals deleted, KeepAlive
+  // Expires a session as the leader does, with an ExpireSessionsCommand
+  // (one revision): ephemerals deleted, its watches canceled, KeepAlive
   // answered SESSION_EXPIRED.
   void ExpireSession(uint64_t session_id);
-  // Reads and watches below this revision fail with COMPACTED.
+  // Proposes a CompactHistoryCommand (one revision): reads and watches
+  // below `revision` fail with COMPACTED.
   void Compact(uint64_t revision);
   // The next snapshot stream carries a wrong checksum.
   void CorruptNextSnapshot();
@@ -103,8 +108,8 @@ class FakeCluster {
   int calls(uint64_t member, const std::string& method) const;
   // Requests received by `method`, serialized, in arrival order (all members).
   std::vector<std::string> requests(const std::string& method) const;
-  // Writes applied to the tree (a multi counts once); duplicates answered
-  // from the session table are not counted.
+  // Writes that changed the tree (a multi counts once); duplicates answered
+  // from the session table change nothing and are not counted.
   int applied_writes() const;
   uint64_t revision() const;
   std::optional<std::string> data(const std::string& path) const;
