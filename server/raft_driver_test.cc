@@ -266,7 +266,7 @@ class RaftDriverTest : public ::testing::Test {
     log_options.dir = dir_.Sub("log");
     log_options.segment_bytes = 1 << 20;
     absl::StatusOr<std::unique_ptr<storage::LogStore>> log =
-        storage::LogStore::Open(env_.get(), log_options);
+        storage::LogStore::Open(log_options);
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);
     ASSERT_TRUE(log_->Bootstrap(conf, RaftDriver::EncodeDescriptor({one, two})).ok());

@@ -311,7 +311,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   log_options.dir = p->data_dir->raft_log_dir();
   log_options.segment_bytes = options.log_segment_bytes;
   absl::StatusOr<std::unique_ptr<storage::LogStore>> log =
-      storage::LogStore::Open(p->env.get(), log_options);
+      storage::LogStore::Open(log_options);
   if (!log.ok()) {
     return absl::Status(log.status().code(),
                         absl::StrCat(log.status().message(),

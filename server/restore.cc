@@ -161,7 +161,7 @@ absl::Status BuildMember(const ReplicaOptions& options, const InitialCluster& cl
   storage::LogStore::Options log_options;
   log_options.dir = (*data_dir)->raft_log_dir();
   absl::StatusOr<std::unique_ptr<storage::LogStore>> log =
-      storage::LogStore::Open(env->get(), log_options);
+      storage::LogStore::Open(log_options);
   if (!log.ok()) return log.status();
   if (!(*log)->IsEmpty()) return absl::InternalError(absl::StrCat(dir, " already holds a log"));
   // The history ring follows the file's recorded cluster settings.

@@ -93,7 +93,7 @@ TEST_F(RestoreTest, BuildsAMemberAtTheBackupsRevision) {
   ASSERT_TRUE(env.ok()) << env.status();
   storage::LogStore::Options log_options;
   log_options.dir = (*dd)->raft_log_dir();
-  auto log = storage::LogStore::Open(env->get(), log_options);
+  auto log = storage::LogStore::Open(log_options);
   ASSERT_TRUE(log.ok()) << log.status();
   absl::StatusOr<raft::Snapshot> snap = (*log)->GetSnapshot();
   ASSERT_TRUE(snap.ok());

@@ -1,19 +1,19 @@
 // On-disk format of the replicated state (TreeStore), of its snapshots, and
 // the version of the Raft log's files.
 //
-// Versions: a store whose recorded format version is not one this binary
-// supports refuses to open (FailedPrecondition); a snapshot whose version is
-// unknown is refused before any state is touched.
-//   Store format 1: history entries keyed by seq ('h' + path + '\0' +
-//     be64(seq)), each set adding one and deleting the one that fell out of
-//     the per-node bound. Opened stores of format 1 are migrated to 2.
-//   Store format 2: the key layout below; node/history/session values as
-//     encoded by storage/node.h (each value starts with its own tag byte),
-//     history values prefixed by their seq.
-//   Store format 3: as 2, and the meta "state" value carries the cluster
-//     settings (storage/cluster_settings.h) after its three integers once
-//     the log recorded them. Stores of format 2 open as they are (no
-//     settings recorded) and are marked 3.
+// Versions: until the first tagged release a format changes freely with a
+// version bump and a store or log of another version is refused, not
+// migrated (docs/operations.md, "Compatibility"). A store whose recorded
+// format version is not this binary's refuses to open (FailedPrecondition,
+// naming both versions); a snapshot whose version is unknown is refused
+// before any state is touched.
+//   Store format 4: the RocksDB instance holds the state column families
+//     alone (nodes, history, sessions, meta; rocks_env.h), in the key
+//     layout below; node/history/session values as encoded by
+//     storage/node.h (each value starts with its own tag byte), history
+//     values prefixed by their seq; the meta "state" value carries the
+//     cluster settings (storage/cluster_settings.h) after its three
+//     integers once the log recorded them.
 //   Log format 2 (the Raft log's segment files): batches framed by a
 //     checksummed header and an end mark, so that recovery tells a torn
 //     final write from damage; see storage/log_segments.h. Format 1 (bare
@@ -36,8 +36,8 @@
 //              bound, kept in meta "history_ring"); value be64(seq) + the
 //              entry. seq counts per path, across deletes and re-creates,
 //              from 1. A set puts the new version into the slot of the one
-//              that falls out of the bound: one memtable entry per version,
-//              where a key per seq needed a delete as well, and the bound
+//              that falls out of the bound: one memtable entry per version
+//              (a key per seq would need a delete as well), and the bound
 //              holds by construction.
 //              'e' + be64(R): the watch events of one committed batch (or
 //              restore chunk) whose last event has revision R, as a list of
@@ -63,8 +63,7 @@
 
 namespace synod::storage {
 
-inline constexpr uint32_t kStoreFormatVersion = 3;        // what this binary writes
-inline constexpr uint32_t kOldestStoreFormatVersion = 1;  // oldest it migrates
+inline constexpr uint32_t kStoreFormatVersion = 4;     // the only one this binary reads
 inline constexpr uint32_t kLogFormatVersion = 2;       // the only one this binary reads
 inline constexpr uint32_t kSnapshotFormatVersion = 3;  // what this binary writes
 inline constexpr uint32_t kOldestSnapshotFormatVersion = 1;  // oldest it reads
@@ -98,7 +97,7 @@ bool PathFromNodeKey(std::string_view key, std::string* path);
 
 // kHistory.
 std::string HistoryPrefix(std::string_view path);
-// `slot`: seq mod ring (store format 1: the seq itself).
+// `slot`: seq mod ring.
 std::string HistoryKey(std::string_view path, uint64_t slot);
 std::string EventKey(uint64_t last_revision);
 std::string GraveKey(uint64_t revision, std::string_view path);

@@ -1,16 +1,11 @@
 // The RocksDB store's history rings (format.h, kHistory): a set costs no
-// delete, the bound holds, and stores of store format 1 or of another bound
-// are rewritten on open with the newest versions of each path kept.
+// delete, the bound holds, and a store of another bound is rewritten on
+// open with the newest versions of each path kept.
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "rocksdb/db.h"
-#include "rocksdb/write_batch.h"
-#include "storage/format.h"
-#include "storage/node.h"
 #include "storage/tree_test_util.h"
 
 namespace synod::storage::testing {
@@ -114,88 +109,6 @@ TEST(HistoryRingTest, SnapshotIntoASmallerRingKeepsTheNewest) {
   ASSERT_TRUE(to.store()->RestoreSnapshot(dir.Sub("snap")).ok());
   EXPECT_EQ(VersionData(to.store(), "/a"), (std::vector<std::string>{"v9", "v8"}));
   EXPECT_EQ(to.store()->meta(), from.store()->meta());
-}
-
-// Rewrites the store's history in store format 1: one key per seq, the
-// entry alone as the value. With `stale_path`, also versions 1 ..
-// `stale` of it with data "stale" (format 1 could keep versions beyond
-// the bound after the bound was lowered).
-void DowngradeToFormatOne(RocksHolder* rocks, const std::string& stale_path = "",
-                          uint64_t stale = 0) {
-  auto view = rocks->store()->NewView();
-  ASSERT_TRUE(view.ok());
-  std::vector<std::tuple<std::string, uint64_t, HistoryEntry>> all;
-  ASSERT_TRUE((*view)
-                  ->ForEachHistory([&](std::string_view path, uint64_t seq, const HistoryEntry& e) {
-                    all.emplace_back(std::string(path), seq, e);
-                    return absl::OkStatus();
-                  })
-                  .ok());
-  view->reset();
-  rocksdb::ColumnFamilyHandle* history = rocks->env()->cf(ColumnFamily::kHistory);
-  rocksdb::WriteBatch batch;
-  ASSERT_TRUE(batch
-                  .DeleteRange(history, std::string(1, keys::kHistoryTag),
-                               std::string(1, keys::kHistoryTag + 1))
-                  .ok());
-  for (const auto& [path, seq, entry] : all) {
-    ASSERT_TRUE(batch.Put(history, keys::HistoryKey(path, seq), EncodeHistoryEntry(entry)).ok());
-    if (path != stale_path) continue;
-    ASSERT_GT(seq, stale);  // the stale ones are older than every kept one
-    HistoryEntry old = entry;
-    old.data = "stale";
-    for (uint64_t s = 1; s <= stale; ++s) {
-      ASSERT_TRUE(batch.Put(history, keys::HistoryKey(path, s), EncodeHistoryEntry(old)).ok());
-    }
-  }
-  std::string one;
-  keys::AppendBigEndian32(&one, 1);
-  rocksdb::ColumnFamilyHandle* meta = rocks->env()->cf(ColumnFamily::kMeta);
-  ASSERT_TRUE(batch.Put(meta, keys::kMetaFormat, one).ok());
-  ASSERT_TRUE(batch.Delete(meta, keys::kMetaHistoryRing).ok());
-  rocksdb::WriteOptions wo;
-  wo.disableWAL = true;
-  ASSERT_TRUE(rocks->env()->db()->Write(wo, &batch).ok());
-  ASSERT_TRUE(rocks->env()->Flush().ok());
-}
-
-TEST(HistoryRingTest, FormatOneStoreIsRewrittenOnOpen) {
-  RocksHolder rocks(3);
-  {
-    Driver driver(rocks.store(), Keep(3));
-    CreateAndSet(&driver, "/a", 7);
-    CreateAndSet(&driver, "/b", 1);
-  }
-  const std::string before = Dump(rocks.store());
-  const StoreMeta meta = rocks.store()->meta();
-  DowngradeToFormatOne(&rocks);
-  rocks.Reopen();
-  EXPECT_EQ(Dump(rocks.store()), before);
-  EXPECT_EQ(rocks.store()->meta(), meta);
-  std::string format;
-  ASSERT_TRUE(rocks.env()
-                  ->db()
-                  ->Get({}, rocks.env()->cf(ColumnFamily::kMeta), keys::kMetaFormat, &format)
-                  .ok());
-  EXPECT_EQ(keys::ReadBigEndian32(format), kStoreFormatVersion);
-  // And it keeps working: the next set replaces the oldest version.
-  Driver driver(rocks.store(), Keep(3));
-  ASSERT_EQ(driver.Apply(SetCmd("/a", "v8")).result.code(), v1::OK);
-  EXPECT_EQ(VersionData(rocks.store(), "/a"), (std::vector<std::string>{"v8", "v7", "v6"}));
-}
-
-TEST(HistoryRingTest, FormatOneVersionsBeyondTheBoundAreDropped) {
-  RocksHolder rocks(3);
-  {
-    Driver driver(rocks.store(), Keep(3));
-    CreateAndSet(&driver, "/a", 7);
-  }
-  DowngradeToFormatOne(&rocks, "/a", 2);
-  rocks.Reopen();
-  for (const char* path : {"/", "/a"}) {
-    for (const std::string& data : VersionData(rocks.store(), path)) EXPECT_NE(data, "stale");
-  }
-  EXPECT_EQ(VersionData(rocks.store(), "/a"), (std::vector<std::string>{"v7", "v6", "v5"}));
 }
 
 }  // namespace

@@ -15,51 +15,16 @@
 #include "storage/fault_file_io.h"
 #include "storage/log_segments.h"
 #include "storage/log_store.h"
+#include "storage/log_test_util.h"
 
-namespace synod::storage {
+namespace synod::storage::testing {
 namespace {
 
 constexpr char kDir[] = "/data/raftlog";
 
-raft::Entry MakeEntry(raft::LogIndex index, raft::Term term) {
-  raft::Entry e;
-  e.set_index(index);
-  e.set_term(term);
-  e.set_data(absl::StrCat("cmd-", index, "-", term, "-", std::string(24, 'p')));
-  return e;
-}
-
-std::vector<raft::Entry> Range(raft::LogIndex lo, raft::LogIndex hi, raft::Term term) {
-  std::vector<raft::Entry> out;
-  for (raft::LogIndex i = lo; i <= hi; ++i) out.push_back(MakeEntry(i, term));
-  return out;
-}
-
-raft::HardState Hard(raft::Term term, raft::NodeId vote, raft::LogIndex commit) {
-  raft::HardState hs;
-  hs.set_term(term);
-  hs.set_vote(vote);
-  hs.set_commit(commit);
-  return hs;
-}
-
-raft::Snapshot Snap(raft::LogIndex index, raft::Term term) {
-  raft::Snapshot s;
-  s.mutable_metadata()->set_index(index);
-  s.mutable_metadata()->set_term(term);
-  s.mutable_metadata()->mutable_conf_state()->add_voters(1);
-  s.set_data(absl::StrCat("state@", index));
-  return s;
-}
-
 absl::StatusOr<std::unique_ptr<LogStore>> OpenLog(FaultFileIO* io, uint64_t segment_bytes = 2048) {
-  LogStore::Options options;
-  options.dir = kDir;
-  options.segment_bytes = segment_bytes;
-  options.cache_bytes = 1;  // reads come from the files
-  options.io = io;
-  options.background_spare = false;
-  return LogStore::Open(nullptr, options);
+  // cache_bytes 1: reads come from the files.
+  return LogStore::Open(LogOptions(kDir, segment_bytes, /*cache_bytes=*/1, io));
 }
 
 // What the store acknowledged: every call that returned before the crash.
@@ -527,4 +492,4 @@ TEST_F(WriteFailureTest, FullDiskWhenPreparingTheNextSegmentIsNotFatal) {
 }
 
 }  // namespace
-}  // namespace synod::storage
+}  // namespace synod::storage::testing

@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "storage/legacy_log.h"
 
 namespace synod::storage {
 namespace {
@@ -33,7 +32,7 @@ absl::Status Parse(std::string_view body, Message* out, const RecordLocation& at
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LogStore>> LogStore::Open(RocksEnv* env, const Options& options) {
+absl::StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const Options& options) {
   std::unique_ptr<LogStore> store(new LogStore(options));
   LogSegments::Options seg_options;
   seg_options.dir = options.dir;
@@ -57,9 +56,6 @@ absl::StatusOr<std::unique_ptr<LogStore>> LogStore::Open(RocksEnv* env, const Op
         self->hard_state_.commit() < self->snapshot_.metadata().index()) {
       self->hard_state_.set_commit(self->snapshot_.metadata().index());
     }
-  }
-  if (env != nullptr) {
-    if (absl::Status s = store->MoveLegacyLog(env); !s.ok()) return s;
   }
   return store;
 }
@@ -152,22 +148,6 @@ absl::Status LogStore::Verify() const {
                                             " is past the end of the log (", last_index_, ")"));
   }
   return absl::OkStatus();
-}
-
-absl::Status LogStore::MoveLegacyLog(RocksEnv* env) {
-  absl::StatusOr<std::optional<LegacyLog>> legacy = ReadLegacyLog(env);
-  if (!legacy.ok()) return legacy.status();
-  if (!legacy->has_value()) return FenceLegacyLog(env);
-  if (IsEmpty()) {
-    LegacyLog& log = **legacy;
-    // One synced write holds it all; only then is the old copy dropped (a
-    // crash in between leaves both, and the next Open drops the old one).
-    const size_t count = log.entries.size();
-    Save(log.snapshot, std::move(log.entries), log.hard_state, /*sync=*/true);
-    std::fprintf(stderr, "LogStore: moved the Raft log (%zu entries) from RocksDB to %s\n", count,
-                 options_.dir.c_str());
-  }
-  return DropLegacyLog(env);
 }
 
 bool LogStore::IsEmpty() const {

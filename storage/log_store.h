@@ -21,8 +21,7 @@
 // snapshot with non-decreasing terms and a commit index inside it; else
 // DataLoss: it may hold entries this replica acknowledged, so dropping them
 // silently could lose committed writes; the operator must rebuild this
-// replica from its peers. A log kept in RocksDB by an earlier version
-// (legacy_log.h) is moved into segment files on the first Open.
+// replica from its peers.
 //
 // Failure policy: a failed write is fatal (the process aborts with a message).
 // After a failed fsync the kernel may have dropped the data; continuing could
@@ -56,7 +55,6 @@
 #include "raft/ready.h"
 #include "raft/types.h"
 #include "storage/log_segments.h"
-#include "storage/rocks_env.h"
 
 namespace synod::storage {
 
@@ -71,7 +69,7 @@ class LogStore final : public raft::LogStorage {
     // really holds (payload allocation plus per-entry bookkeeping), not the
     // serialized size; at least the last entry is always kept, whatever its
     // size. A follower that is behind by less than this is served without
-    // reading RocksDB.
+    // reading the segment files.
     size_t cache_bytes = 16u << 20;
     // Directory of the segment files (required).
     std::string dir;
@@ -82,12 +80,10 @@ class LogStore final : public raft::LogStorage {
     bool background_spare = true;
   };
 
-  // Loads and verifies the log (checksums, contiguity, terms); moves a
-  // legacy log out of `env` first. `env` may be null (no legacy log to look
-  // for); it is used only during Open.
+  // Loads and verifies the log (checksums, contiguity, terms).
   // Errors: DataLoss (corrupt or inconsistent log), InvalidArgument (no
-  // dir), Internal (I/O), others from RocksDB.
-  static absl::StatusOr<std::unique_ptr<LogStore>> Open(RocksEnv* env, const Options& options);
+  // dir), Internal (I/O).
+  static absl::StatusOr<std::unique_ptr<LogStore>> Open(const Options& options);
 
   LogStore(const LogStore&) = delete;
   LogStore& operator=(const LogStore&) = delete;
@@ -154,7 +150,6 @@ class LogStore final : public raft::LogStorage {
   absl::Status Replay(RecordType type, std::string_view body, const RecordLocation& at)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Verify() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status MoveLegacyLog(RocksEnv* env);
   // Writes `batch` and returns where it landed. If it does not fit, a new
   // segment starts, and the batch written there is headed by the current
   // snapshot and hard state (one write all the same).

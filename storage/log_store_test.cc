@@ -13,47 +13,14 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "rocksdb/cache.h"
-#include "rocksdb/iterator.h"
-#include "storage/legacy_log.h"
+#include "storage/log_test_util.h"
 #include "tests/testing/temp_dir.h"
 
-namespace synod::storage {
+namespace synod::storage::testing {
 namespace {
 
-raft::Entry MakeEntry(raft::LogIndex index, raft::Term term, const std::string& data = "") {
-  raft::Entry e;
-  e.set_index(index);
-  e.set_term(term);
-  e.set_data(data.empty() ? "cmd-" + std::to_string(index) : data);
-  return e;
-}
-
-std::vector<raft::Entry> Range(raft::LogIndex lo, raft::LogIndex hi, raft::Term term) {
-  std::vector<raft::Entry> out;
-  for (raft::LogIndex i = lo; i <= hi; ++i) out.push_back(MakeEntry(i, term));
-  return out;
-}
-
-raft::HardState Hard(raft::Term term, raft::NodeId vote, raft::LogIndex commit) {
-  raft::HardState hs;
-  hs.set_term(term);
-  hs.set_vote(vote);
-  hs.set_commit(commit);
-  return hs;
-}
-
-raft::Snapshot Snap(raft::LogIndex index, raft::Term term, std::vector<raft::NodeId> voters,
-                    const std::string& data = "") {
-  raft::Snapshot s;
-  s.mutable_metadata()->set_index(index);
-  s.mutable_metadata()->set_term(term);
-  for (raft::NodeId v : voters) s.mutable_metadata()->mutable_conf_state()->add_voters(v);
-  s.set_data(data);
-  return s;
-}
-
-// Death tests run "threadsafe" (RocksDB runs threads): the child re-runs
+// Death tests run "threadsafe" (the store prepares its next segment on a
+// thread of its own): the child re-runs
 // the test from scratch, fixture included, and dies before cleaning up, so
 // while one runs, TMPDIR points inside the parent's temp dir (which the
 // parent removes); the previous TMPDIR comes back afterwards.
@@ -90,17 +57,7 @@ class LogStoreTest : public ::testing::Test {
 
   absl::Status TryReopen(size_t cache_bytes = 64u << 20) {
     store_.reset();
-    env_.reset();
-    RocksEnv::Options env_options;
-    env_options.path = dir_.Sub("db");
-    auto env = RocksEnv::Open(env_options);
-    if (!env.ok()) return env.status();
-    env_ = *std::move(env);
-    LogStore::Options options;
-    options.cache_bytes = cache_bytes;
-    options.dir = LogDir();
-    options.segment_bytes = segment_bytes_;
-    auto store = LogStore::Open(env_.get(), options);
+    auto store = LogStore::Open(LogOptions(LogDir(), segment_bytes_, cache_bytes));
     if (!store.ok()) return store.status();
     store_ = *std::move(store);
     return absl::OkStatus();
@@ -150,13 +107,12 @@ class LogStoreTest : public ::testing::Test {
       const raft::Entry& e = (*got)[i - lo];
       EXPECT_EQ(e.index(), i);
       EXPECT_EQ(e.term(), term);
-      EXPECT_EQ(e.data(), "cmd-" + std::to_string(i));
+      EXPECT_EQ(e.data(), EntryData(i, term));
     }
   }
 
-  testing::TempDir dir_;
+  synod::testing::TempDir dir_;
   uint64_t segment_bytes_ = 1u << 20;
-  std::unique_ptr<RocksEnv> env_;
   std::unique_ptr<LogStore> store_;
 };
 
@@ -203,8 +159,7 @@ TEST_F(LogStoreTest, AppendAndReopen) {
 TEST_F(LogStoreTest, ConflictingTailIsTruncated) {
   store_->Save(std::nullopt, Range(1, 10, 1), Hard(1, 1, 3), true);
   // A new leader overwrites from 6 with a shorter log of term 2.
-  store_->Save(std::nullopt, {MakeEntry(6, 2, "cmd-6"), MakeEntry(7, 2, "cmd-7")}, Hard(2, 0, 3),
-               true);
+  store_->Save(std::nullopt, {MakeEntry(6, 2), MakeEntry(7, 2)}, Hard(2, 0, 3), true);
   EXPECT_EQ(store_->LastIndex(), 7u);
   EXPECT_EQ(*store_->TermAt(7), 2u);
   EXPECT_EQ(*store_->TermAt(5), 1u);
@@ -223,7 +178,7 @@ TEST_F(LogStoreTest, ReadsBelowTheCacheComeFromTheFiles) {
   ExpectEntries(40, 60, 3);
   EXPECT_EQ(*store_->TermAt(50), 3u);
   // Truncation below the cache.
-  store_->Save(std::nullopt, {MakeEntry(20, 4, "cmd-20")}, std::nullopt, true);
+  store_->Save(std::nullopt, {MakeEntry(20, 4)}, std::nullopt, true);
   EXPECT_EQ(store_->LastIndex(), 20u);
   EXPECT_EQ(*store_->TermAt(20), 4u);
   EXPECT_EQ(*store_->TermAt(19), 3u);
@@ -254,34 +209,6 @@ TEST_F(LogStoreTest, CacheIsBoundedByTheMemoryItHolds) {
   EXPECT_LT(store_->cache_memory(), 2 * payload.size());
 }
 
-TEST(RocksEnvTest, MemtablesAreChargedToTheCache) {
-  // Unflushed writes show up as cache usage: the cache bounds memtables
-  // and blocks together.
-  testing::TempDir dir;
-  RocksEnv::Options options;
-  options.path = dir.Sub("db");
-  options.block_cache_bytes = 32u << 20;
-  auto env = RocksEnv::Open(options);
-  ASSERT_TRUE(env.ok()) << env.status();
-  const size_t before = (*env)->cache()->GetUsage();
-  rocksdb::WriteOptions wo;
-  wo.disableWAL = true;
-  const std::string value(1024, 'v');
-  for (int i = 0; i < 4096; ++i) {
-    ASSERT_TRUE((*env)
-                    ->db()
-                    ->Put(wo, (*env)->cf(ColumnFamily::kNodes), "/k" + std::to_string(i), value)
-                    .ok());
-  }
-  uint64_t memtables = 0;
-  ASSERT_TRUE((*env)->db()->GetIntProperty((*env)->cf(ColumnFamily::kNodes),
-                                           "rocksdb.cur-size-all-mem-tables", &memtables));
-  ASSERT_GT(memtables, 4u << 20);
-  EXPECT_GE((*env)->cache()->GetUsage(), before + memtables / 2);
-  EXPECT_EQ(RocksEnv::MemtableBudget(32u << 20), 16u << 20);
-  EXPECT_EQ(RocksEnv::MemtableBudget(1u << 20), 4u << 20);
-}
-
 TEST_F(LogStoreTest, MaxBytesBoundsButReturnsAtLeastOne) {
   store_->Save(std::nullopt, Range(1, 10, 1), std::nullopt, true);
   const uint64_t one = MakeEntry(1, 1).ByteSizeLong();
@@ -298,7 +225,7 @@ TEST_F(LogStoreTest, MaxBytesBoundsButReturnsAtLeastOne) {
 
 TEST_F(LogStoreTest, SnapshotCompactsTheLog) {
   store_->Save(std::nullopt, Range(1, 20, 2), Hard(2, 1, 20), true);
-  ASSERT_TRUE(store_->SaveSnapshot(Snap(15, 2, {1, 2, 3}, "state@15")).ok());
+  ASSERT_TRUE(store_->SaveSnapshot(Snap(15, 2, {1, 2, 3})).ok());
   EXPECT_EQ(store_->FirstIndex(), 16u);
   EXPECT_EQ(store_->LastIndex(), 20u);
   EXPECT_EQ(*store_->TermAt(15), 2u);
@@ -356,7 +283,7 @@ TEST_F(LogStoreTest, CommitIndexAloneIsWrittenWithTheNextEntries) {
 }
 
 TEST_F(LogStoreTest, SegmentsRotateAndSnapshotsDeleteThem) {
-  // 8 KiB segments and ~30-byte entries: a few hundred entries per segment.
+  // 8 KiB segments and ~60-byte entries: over a hundred entries per segment.
   segment_bytes_ = 8 << 10;
   Reopen(/*cache_bytes=*/1);
   for (raft::LogIndex i = 1; i <= 2000; i += 50) {
@@ -366,7 +293,7 @@ TEST_F(LogStoreTest, SegmentsRotateAndSnapshotsDeleteThem) {
   ASSERT_GE(before, 5u);
   Reopen(1);
   ExpectEntries(1, 2000, 2);
-  ASSERT_TRUE(store_->SaveSnapshot(Snap(1500, 2, {1, 2, 3}, "state@1500")).ok());
+  ASSERT_TRUE(store_->SaveSnapshot(Snap(1500, 2, {1, 2, 3})).ok());
   EXPECT_LT(Segments().size(), before);
   EXPECT_EQ(store_->segment_count(), Segments().size());
   ExpectEntries(1501, 2000, 2);
@@ -429,7 +356,7 @@ TEST_F(LogStoreTest, TornFinalWriteIsCutOff) {
   EXPECT_EQ(store_->hard_state().term(), 1u);
   // The remains were zeroed: the next write is followed by zeros only.
   EXPECT_EQ(DataEnd(ReadFile(path)), end);
-  store_->Save(std::nullopt, {MakeEntry(6, 2, "cmd-6")}, Hard(2, 0, 3), true);
+  store_->Save(std::nullopt, {MakeEntry(6, 2)}, Hard(2, 0, 3), true);
   Reopen();
   EXPECT_EQ(store_->LastIndex(), 6u);
   EXPECT_EQ(*store_->TermAt(6), 2u);
@@ -497,59 +424,6 @@ TEST_F(LogStoreTest, HoleRefusedOnOpen) {
   EXPECT_NE(s.message().find("hole"), absl::string_view::npos) << s;
 }
 
-TEST_F(LogStoreTest, LegacyLogInRocksDBIsMovedOnOpen) {
-  store_.reset();
-  std::filesystem::remove_all(LogDir());
-  LegacyLog legacy;
-  legacy.snapshot = Snap(10, 1, {1, 2, 3}, "state@10");
-  legacy.hard_state = Hard(2, 1, 15);
-  for (raft::LogIndex i = 11; i <= 20; ++i) legacy.entries.push_back(MakeEntry(i, 2));
-  ASSERT_TRUE(WriteLegacyLog(env_.get(), legacy).ok());
-  Reopen();
-  EXPECT_EQ(store_->FirstIndex(), 11u);
-  EXPECT_EQ(store_->GetSnapshot()->data(), "state@10");
-  EXPECT_EQ(store_->hard_state().commit(), 15u);
-  ExpectEntries(11, 20, 2);
-  auto left = ReadLegacyLog(env_.get());
-  ASSERT_TRUE(left.ok()) << left.status();
-  EXPECT_FALSE(left->has_value());
-  Reopen();
-  ExpectEntries(11, 20, 2);
-}
-
-TEST_F(LogStoreTest, BinariesWithTheLogInRocksDBAreFencedOut) {
-  // What an older binary reads at startup: "log_last" says the log goes up
-  // to an index no log reaches, so its check refuses the data dir.
-  std::string last;
-  ASSERT_TRUE(env_->db()
-                  ->Get(rocksdb::ReadOptions(), env_->cf(ColumnFamily::kRaftMeta), "log_last",
-                        &last)
-                  .ok());
-  ASSERT_EQ(last.size(), 16u);
-  EXPECT_EQ(last.substr(0, 8), std::string(8, '\xff'));
-  // And it does not look like a legacy log to this one.
-  auto legacy = ReadLegacyLog(env_.get());
-  ASSERT_TRUE(legacy.ok()) << legacy.status();
-  EXPECT_FALSE(legacy->has_value());
-}
-
-TEST_F(LogStoreTest, DamagedLegacyLogRefused) {
-  store_.reset();
-  std::filesystem::remove_all(LogDir());
-  LegacyLog legacy;
-  legacy.hard_state = Hard(1, 1, 3);
-  for (raft::LogIndex i = 1; i <= 5; ++i) legacy.entries.push_back(MakeEntry(i, 1));
-  ASSERT_TRUE(WriteLegacyLog(env_.get(), legacy).ok());
-  // A hole: entry 3 gone.
-  ASSERT_TRUE(env_->db()
-                  ->Delete(rocksdb::WriteOptions(), env_->cf(ColumnFamily::kRaftLog),
-                           std::string("\0\0\0\0\0\0\0\x03", 8))
-                  .ok());
-  absl::Status s = TryReopen();
-  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
-  EXPECT_NE(s.message().find("hole"), absl::string_view::npos) << s;
-}
-
 TEST_F(LogStoreTest, AppendWithHoleIsFatal) {
   DeathTestScope scope(dir_.path());
   store_->Save(std::nullopt, Range(1, 5, 1), std::nullopt, true);
@@ -589,4 +463,4 @@ TEST_F(LogStoreTest, FailedSyncedWriteIsFatal) {
 }
 
 }  // namespace
-}  // namespace synod::storage
+}  // namespace synod::storage::testing

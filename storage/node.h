@@ -1,5 +1,5 @@
 // The records of the replicated state: nodes, their history entries and
-// client sessions, with their byte encodings (store format 1) and the
+// client sessions, with their byte encodings (store format: format.h) and the
 // per-node digest term.
 //
 // Plain value types; no thread rules of their own.
@@ -102,7 +102,7 @@ HistoryEntry InitialRootHistory();
 // container with no children that has had one (cversion > 0).
 bool ExpiredAt(const Node& node, int64_t now_ms);
 
-// Encodings (store format 1). Decode* return DataLoss on malformed input.
+// Encodings (store format: format.h). Decode* return DataLoss on malformed input.
 std::string EncodeNode(const Node& node);
 // The record EncodeNode(node) / EncodeHistoryEntry(entry) would return, up to
 // (not including) the data, which always comes last: a writer can hand the

@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "base/hash.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/format.h"
 #include "storage/snapshot.h"
@@ -17,6 +19,8 @@
 
 namespace synod::storage::testing {
 namespace {
+
+using ::testing::HasSubstr;
 
 ApplyLimits Limits() {
   ApplyLimits limits;
@@ -142,22 +146,37 @@ TEST(RocksReopenTest, CrashKeepsAConsistentFlushedPrefix) {
   EXPECT_EQ(RecomputeDigest(store->get()), meta.digest);
 }
 
-TEST(RocksReopenTest, UnknownFormatVersionRefusesToOpen) {
-  synod::testing::TempDir dir("synod-tree-");
-  RocksEnv::Options options;
-  options.path = dir.Sub("db");
-  {
+// A store of another format version, earlier (not migrated: no release
+// wrote one) or later (unknown), is refused: the error names the version
+// found and the one this binary reads, and the store is left as it was.
+TEST(RocksReopenTest, AnotherFormatVersionRefusesToOpen) {
+  for (const uint32_t version : {kStoreFormatVersion - 1, kStoreFormatVersion + 1}) {
+    SCOPED_TRACE(version);
+    synod::testing::TempDir dir("synod-tree-");
+    RocksEnv::Options options;
+    options.path = dir.Sub("db");
+    std::string v;
+    keys::AppendBigEndian32(&v, version);
+    {
+      auto env = RocksEnv::Open(options);
+      ASSERT_TRUE(env.ok());
+      ASSERT_TRUE(RocksTreeStore::Open(env->get(), StoreOptions()).ok());
+      ASSERT_TRUE(
+          (*env)->db()->Put({}, (*env)->cf(ColumnFamily::kMeta), keys::kMetaFormat, v).ok());
+    }
     auto env = RocksEnv::Open(options);
     ASSERT_TRUE(env.ok());
-    ASSERT_TRUE(RocksTreeStore::Open(env->get(), StoreOptions()).ok());
-    std::string v;
-    keys::AppendBigEndian32(&v, kStoreFormatVersion + 1);
-    ASSERT_TRUE((*env)->db()->Put({}, (*env)->cf(ColumnFamily::kMeta), keys::kMetaFormat, v).ok());
+    auto store = RocksTreeStore::Open(env->get(), StoreOptions());
+    ASSERT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+    EXPECT_THAT(store.status().message(),
+                HasSubstr(absl::StrCat("store format ", version, " found")));
+    EXPECT_THAT(store.status().message(),
+                HasSubstr(absl::StrCat("reads only store format ", kStoreFormatVersion)));
+    std::string after;
+    ASSERT_TRUE(
+        (*env)->db()->Get({}, (*env)->cf(ColumnFamily::kMeta), keys::kMetaFormat, &after).ok());
+    EXPECT_EQ(after, v);
   }
-  auto env = RocksEnv::Open(options);
-  ASSERT_TRUE(env.ok());
-  auto store = RocksTreeStore::Open(env->get(), StoreOptions());
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
 }
 
 TEST(RocksReopenTest, InterruptedRestoreRefusesToOpenUnlessAllowed) {

@@ -4,20 +4,18 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/convenience.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_buffer_manager.h"
+#include "storage/format.h"
 
 namespace synod::storage {
 
 const char* ColumnFamilyName(ColumnFamily cf) {
   switch (cf) {
-    case ColumnFamily::kRaftLog:
-      return "raft_log";
-    case ColumnFamily::kRaftMeta:
-      return "raft_meta";
     case ColumnFamily::kNodes:
       return "nodes";
     case ColumnFamily::kHistory:
@@ -48,6 +46,62 @@ bool Supported(rocksdb::CompressionType type) {
   return std::find(all.begin(), all.end(), type) != all.end();
 }
 
+// The store format the DB at `path` records (kMeta "format"), as text for
+// an error message: read through a read-only open of its meta family
+// alone, which changes nothing in the DB.
+std::string RecordedStoreFormat(const std::string& path, rocksdb::Env* env,
+                                const std::vector<std::string>& families) {
+  const std::string meta = ColumnFamilyName(ColumnFamily::kMeta);
+  if (std::find(families.begin(), families.end(), meta) == families.end()) return "none";
+  rocksdb::DBOptions options;
+  if (env != nullptr) options.env = env;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  descriptors.emplace_back(meta, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &raw);
+  if (!s.ok()) return absl::StrCat("unknown (", s.ToString(), ")");
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::string value;
+  s = db->Get(rocksdb::ReadOptions(), handles[1], keys::kMetaFormat, &value);
+  for (rocksdb::ColumnFamilyHandle* h : handles) {
+    // The DB is read-only and closes next: a failed release loses nothing.
+    db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  if (s.IsNotFound()) return "none";
+  if (!s.ok()) return absl::StrCat("unknown (", s.ToString(), ")");
+  if (value.size() != 4) return "unknown (malformed)";
+  uint32_t version = 0;
+  for (char c : value) version = (version << 8) | static_cast<uint8_t>(c);
+  return absl::StrCat(version);
+}
+
+// Refuses a DB that holds column families this store format does not
+// have: they are another format's data, which this binary would ignore
+// (a Raft log kept in RocksDB, say, taken for an empty one).
+absl::Status CheckColumnFamilies(const std::string& path, rocksdb::Env* env) {
+  rocksdb::DBOptions options;
+  if (env != nullptr) options.env = env;
+  std::vector<std::string> families;
+  // No DB there yet (or none readable): DB::Open creates it or says why.
+  if (!rocksdb::DB::ListColumnFamilies(options, path, &families).ok()) return absl::OkStatus();
+  std::vector<std::string> foreign;
+  for (const std::string& name : families) {
+    bool known = name == rocksdb::kDefaultColumnFamilyName;
+    for (int i = 0; i < kNumColumnFamilies; ++i) {
+      known = known || name == ColumnFamilyName(static_cast<ColumnFamily>(i));
+    }
+    if (!known) foreign.push_back(name);
+  }
+  if (foreign.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "RocksDB at ", path, " holds column families (", absl::StrJoin(foreign, ", "),
+      ") of another store format: store format ", RecordedStoreFormat(path, env, families),
+      " found, this binary reads only store format ", kStoreFormatVersion,
+      " (formats of development builds are not migrated: see docs/operations.md)"));
+}
+
 }  // namespace
 
 size_t RocksEnv::MemtableBudget(size_t block_cache_bytes) {
@@ -58,6 +112,7 @@ size_t RocksEnv::MemtableBudget(size_t block_cache_bytes) {
 }
 
 absl::StatusOr<std::unique_ptr<RocksEnv>> RocksEnv::Open(const Options& options) {
+  if (absl::Status s = CheckColumnFamilies(options.path, options.env); !s.ok()) return s;
   std::unique_ptr<RocksEnv> env(new RocksEnv());
   env->path_ = options.path;
   env->cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);

@@ -1,12 +1,12 @@
 // RocksEnv: the one RocksDB instance of a replica and its column families.
 //
-// It holds the replicated state (TreeStore). The state is written to
-// memtables only and flushed atomically across column families
-// (atomic_flush), because the Raft log (LogStore, in segment files of its
-// own) already is its write-ahead log (rocks_tree_store.h). The state column
-// families (nodes, history, sessions, meta) are what a snapshot holds;
-// raft_log and raft_meta held the Raft log in earlier versions and are read
-// once to move it (legacy_log.h).
+// It holds the replicated state (TreeStore) and nothing else: the column
+// families nodes, history, sessions and meta, which are what a snapshot
+// holds. The state is written to memtables only and flushed atomically
+// across column families (atomic_flush), because the Raft log (LogStore, in
+// segment files of its own) already is its write-ahead log
+// (rocks_tree_store.h). A DB that holds column families of another store
+// format is refused at Open (format.h).
 //
 // Memory: block_cache_bytes bounds the block cache, the index and filter
 // partitions and the memtables together (memtables are charged to the
@@ -29,14 +29,12 @@
 namespace synod::storage {
 
 enum class ColumnFamily : int {
-  kRaftLog = 0,   // legacy: log entries by index (now LogStore segment files)
-  kRaftMeta = 1,  // legacy: hard state, snapshot metadata
-  kNodes = 2,     // the tree
-  kHistory = 3,   // earlier versions of nodes
-  kSessions = 4,  // client sessions and their exactly-once results
-  kMeta = 5,      // applied index, digest, compaction revision, format
+  kNodes = 0,     // the tree
+  kHistory = 1,   // earlier versions of nodes
+  kSessions = 2,  // client sessions and their exactly-once results
+  kMeta = 3,      // applied index, digest, compaction revision, format
 };
-inline constexpr int kNumColumnFamilies = 6;
+inline constexpr int kNumColumnFamilies = 4;
 
 const char* ColumnFamilyName(ColumnFamily cf);
 
@@ -57,6 +55,10 @@ class RocksEnv {
     rocksdb::Env* env = nullptr;
   };
 
+  // Opens (or creates) the DB at options.path.
+  // Errors: FailedPrecondition if the DB holds column families this store
+  // format does not have (the message names the store format recorded in
+  // it and the one this binary reads); RocksDB's, converted by FromRocks.
   static absl::StatusOr<std::unique_ptr<RocksEnv>> Open(const Options& options);
   ~RocksEnv();
   RocksEnv(const RocksEnv&) = delete;

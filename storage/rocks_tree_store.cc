@@ -48,8 +48,6 @@ std::string PrefixEnd(std::string prefix) {
 }
 
 // A history record (format.h, kHistory): be64(seq) + the encoded entry.
-// Store format 1 values were the entry alone (first byte 'H', which no
-// format 2 value starts with: that would be a seq of at least 2^62).
 constexpr size_t kSeqBytes = 8;
 
 absl::Status HistoryRecordSeq(std::string_view value, uint64_t* seq) {
@@ -405,18 +403,16 @@ absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* e
     return FromRocks(s, "read format version");
   } else {
     const uint32_t version = value.size() == 4 ? keys::ReadBigEndian32(value) : 0;
-    if (version < kOldestStoreFormatVersion || version > kStoreFormatVersion) {
+    if (version != kStoreFormatVersion) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "tree store format version ", version == 0 ? "?" : absl::StrCat(version),
-          " is not supported (this binary reads ", kOldestStoreFormatVersion, " to ",
-          kStoreFormatVersion, ")"));
+          "store format ", version == 0 ? "?" : absl::StrCat(version),
+          " found, this binary reads only store format ", kStoreFormatVersion,
+          " (formats of development builds are not migrated: see docs/operations.md)"));
     }
     uint32_t ring = 0;
-    if (version >= 2) {
-      s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaHistoryRing, &value);
-      if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read history ring");
-      if (s.ok() && value.size() == 4) ring = keys::ReadBigEndian32(value);
-    }
+    s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaHistoryRing, &value);
+    if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read history ring");
+    if (s.ok() && value.size() == 4) ring = keys::ReadBigEndian32(value);
     StoreMeta recorded;
     s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaState, &value);
     if (!s.ok()) return FromRocks(s, "read state meta");
@@ -429,15 +425,8 @@ absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* e
                     : ring != 0                 ? ring
                                                 : ClusterSettings().history_per_node;
     store->ring_ = want;
-    // An older layout, or a ring of another size: rewrite the history
-    // before anything reads it.
-    if (ring != want) {
-      SYNOD_RETURN_IF_ERROR(store->RebuildHistory());
-    } else if (version != kStoreFormatVersion) {
-      rocksdb::WriteBatch batch;
-      SYNOD_RETURN_IF_ERROR(store->AddFormat(&batch));
-      SYNOD_RETURN_IF_ERROR(store->WriteState(&batch, /*durable=*/true, "record format"));
-    }
+    // A ring of another size: rewrite the history before anything reads it.
+    if (ring != want) SYNOD_RETURN_IF_ERROR(store->RebuildHistory());
   }
   s = db->Get(rocksdb::ReadOptions(), meta_cf, keys::kMetaState, &value);
   if (!s.ok()) return FromRocks(s, "read state meta");
@@ -480,10 +469,9 @@ absl::Status RocksTreeStore::AddFormat(rocksdb::WriteBatch* batch) {
 absl::Status RocksTreeStore::RebuildHistory() {
   // Path by path, each in one write batch: its old records go, its newest
   // `ring_` versions come back in their slots. A crash part way leaves each
-  // path whole in one layout or the other, and the format records (written
-  // last, durably) still ask for this rebuild, which then redoes it: format
-  // 1 records are told apart by their first byte, and rewriting a path
-  // already in this ring writes the same records again.
+  // path whole in one ring or the other, and the ring record (written last,
+  // durably) still asks for this rebuild, which then redoes it: rewriting a
+  // path already in this ring writes the same records again.
   rocksdb::ColumnFamilyHandle* history = env_->cf(ColumnFamily::kHistory);
   std::unique_ptr<rocksdb::Iterator> it(env_->db()->NewIterator(rocksdb::ReadOptions(), history));
   const std::string prefix(1, keys::kHistoryTag);
@@ -523,14 +511,9 @@ absl::Status RocksTreeStore::RebuildHistory() {
       path.assign(key_path);
     }
     old_keys.emplace_back(key);
-    if (!value.empty() && value[0] == 'H') {
-      // Format 1: the key holds the seq, the value is the entry.
-      versions.emplace_back(keys::ReadBigEndian64(key.substr(key.size() - 8)), std::string(value));
-    } else {
-      uint64_t seq = 0;
-      SYNOD_RETURN_IF_ERROR(HistoryRecordSeq(value, &seq));
-      versions.emplace_back(seq, std::string(value.substr(kSeqBytes)));
-    }
+    uint64_t seq = 0;
+    SYNOD_RETURN_IF_ERROR(HistoryRecordSeq(value, &seq));
+    versions.emplace_back(seq, std::string(value.substr(kSeqBytes)));
   }
   SYNOD_RETURN_IF_ERROR(FromRocks(it->status(), "scan history"));
   SYNOD_RETURN_IF_ERROR(rewrite());

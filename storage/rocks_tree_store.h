@@ -39,17 +39,17 @@ class RocksTreeStore : public TreeStore {
     // Versions kept per node: the slots of each path's history ring
     // (format.h). A store whose state records cluster settings uses their
     // history_per_node whatever this says. Otherwise: 0 keeps the ring the
-    // store has (a fresh store: ClusterSettings' default); another value,
-    // or a store in store format 1, has the history rewritten to it on
-    // open, the newest versions of each path kept.
+    // store has (a fresh store: ClusterSettings' default); another value
+    // has the history rewritten to it on open, the newest versions of each
+    // path kept.
     uint32_t history_ring = 0;
   };
 
   // Opens the state in `env` (which must outlive the store). A fresh DB is
   // initialized with the root node and the current format version.
-  // Errors: FailedPrecondition (unknown format version, or an interrupted
-  // snapshot restore without allow_interrupted_restore), DataLoss,
-  // Internal.
+  // Errors: FailedPrecondition (a format version other than
+  // kStoreFormatVersion, named in the message; or an interrupted snapshot
+  // restore without allow_interrupted_restore), DataLoss, Internal.
   static absl::StatusOr<std::unique_ptr<RocksTreeStore>> Open(RocksEnv* env,
                                                               const OpenOptions& options);
   static absl::StatusOr<std::unique_ptr<RocksTreeStore>> Open(RocksEnv* env) {
@@ -77,8 +77,8 @@ class RocksTreeStore : public TreeStore {
   absl::Status Initialize();
   // Adds the format version and the history ring size to `batch`.
   absl::Status AddFormat(rocksdb::WriteBatch* batch);
-  // Rewrites the history into rings of ring_ slots (from store format 1, or
-  // from another ring size) and records the format; see Open.
+  // Rewrites the history into rings of ring_ slots (from another ring size)
+  // and records the format; see Open.
   absl::Status RebuildHistory();
   // Writes `batch` (state column families only) without the WAL; with
   // `durable`, flushes the state column families before returning.
