@@ -1,3 +1,7 @@
+// ApplyCommand (apply.h): the dispatch of commands, the tree ops (create,
+// set, delete, check; multi all or nothing), TTL and container removal, and
+// history compaction. Sessions: apply_sessions.cc; cluster settings:
+// apply_settings.cc; batches of entries (Applier): applier.cc.
 #include "storage/apply.h"
 
 #include <algorithm>
@@ -8,23 +12,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "storage/apply_internal.h"
 #include "storage/path.h"
 
 namespace synod::storage {
+namespace apply_internal {
 namespace {
 
 using v1::ErrorCode;
-
-// What one command's ops share.
-struct OpContext {
-  const ApplyLimits& limits;
-  uint64_t revision;
-  int64_t time_ms;
-  uint64_t session_id;  // the writer's session (ephemeral owner), 0 if none
-  // Parents that lost a child: candidates for container removal once the
-  // command has succeeded.
-  std::set<std::string>* lost_child;
-};
 
 bool VersionMatches(bool has_expected, int64_t expected, int64_t actual) {
   return !has_expected || expected == -1 || expected == actual;
@@ -50,9 +45,8 @@ void AppendHistory(Overlay* st, const ApplyLimits& limits, std::string_view path
   if (seq > keep) st->DeleteHistory(path, seq - keep);
 }
 
-// Deletes an existing node (a leaf) with its tombstone, its parent's update
-// and both events. Used by delete ops, session close/expiry, TTL and
-// container removal alike.
+}  // namespace
+
 absl::Status RemoveNode(Overlay* st, const OpContext& ctx, std::string_view path,
                         const Node& node) {
   HistoryEntry tombstone;
@@ -80,8 +74,6 @@ absl::Status RemoveNode(Overlay* st, const OpContext& ctx, std::string_view path
   return absl::OkStatus();
 }
 
-// Removes containers that lost their last child in this command, and their
-// containing containers in turn (deepest first).
 absl::Status RemoveEmptyContainers(Overlay* st, const OpContext& ctx) {
   while (!ctx.lost_child->empty()) {
     auto last = std::prev(ctx.lost_child->end());
@@ -98,6 +90,8 @@ absl::Status RemoveEmptyContainers(Overlay* st, const OpContext& ctx) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 std::string SequenceSuffix(int64_t counter) {
   char buf[32];
@@ -326,6 +320,8 @@ absl::Status DoOp(Overlay* st, const OpContext& ctx, const v1::Op& op, v1::OpRes
   return absl::OkStatus();
 }
 
+}  // namespace
+
 absl::Status ApplyTxn(const ApplyLimits& limits, uint64_t revision, const v1::Command& command,
                       Overlay* st, v1::CommandResult* result) {
   const v1::TxnCommand& txn = command.txn();
@@ -370,24 +366,7 @@ absl::Status ApplyTxn(const ApplyLimits& limits, uint64_t revision, const v1::Co
   return RemoveEmptyContainers(st, ctx);
 }
 
-// Deletes a session's ephemerals and the session itself.
-absl::Status EndSession(const ApplyLimits& limits, uint64_t revision, int64_t time_ms,
-                        uint64_t session_id, Overlay* st) {
-  std::vector<std::string> paths;
-  SYNOD_RETURN_IF_ERROR(st->ListEphemerals(session_id, &paths));
-  std::set<std::string> lost_child;
-  OpContext ctx{limits, revision, time_ms, session_id, &lost_child};
-  for (const std::string& path : paths) {
-    absl::StatusOr<std::optional<Node>> node = st->GetNode(path);
-    if (!node.ok()) return node.status();
-    if (!node->has_value() || (*node)->stat.ephemeral_owner != session_id) {
-      return absl::DataLossError("ephemeral index out of step with the tree");
-    }
-    SYNOD_RETURN_IF_ERROR(RemoveNode(st, ctx, path, **node));
-  }
-  st->DeleteSession(session_id);
-  return RemoveEmptyContainers(st, ctx);
-}
+namespace {
 
 absl::Status ApplyDeleteExpired(const ApplyLimits& limits, uint64_t revision,
                                 const v1::Command& command, Overlay* st,
@@ -444,49 +423,17 @@ absl::Status PurgeGraves(const ApplyLimits& limits, Overlay* st) {
   return absl::OkStatus();
 }
 
-// Records the settings a SetSettingsCommand asks for (see apply.h).
-void ApplySetSettings(const ApplyLimits& limits, const v1::SetSettingsCommand& set, Overlay* st,
-                      v1::CommandResult* result) {
-  const std::optional<ClusterSettings>& recorded = st->meta().settings;
-  ClusterSettings current;
-  current.max_data_bytes = limits.max_data_bytes;
-  current.max_multi_ops = static_cast<uint32_t>(limits.max_multi_ops);
-  current.history_per_node = limits.history_per_node;
-  current.min_session_timeout_ms = limits.min_session_timeout_ms;
-  current.max_session_timeout_ms = limits.max_session_timeout_ms;
-  if (set.bootstrap() && recorded.has_value()) {
-    // The cluster has its settings: a later leader's bootstrap is void.
-    result->set_code(v1::OK);
-    ToProto(*recorded, result->mutable_settings());
-    return;
-  }
-  const ClusterSettings next =
-      set.bootstrap() ? FromProto(set.settings()) : MergeSettings(current, set.settings());
-  // The RocksDB store's history rings are laid out for the bound: it is set
-  // once, when the cluster records its first settings.
-  if ((!set.bootstrap() && next.history_per_node != current.history_per_node) ||
-      !ValidateSettings(next).ok()) {
-    result->set_code(v1::INVALID_ARGUMENT);
-    return;
-  }
-  st->SetSettings(next);
-  result->set_code(v1::OK);
-  ToProto(next, result->mutable_settings());
-}
-
 }  // namespace
+}  // namespace apply_internal
 
-ApplyLimits EffectiveLimits(const ApplyLimits& limits, const StoreMeta& meta) {
-  ApplyLimits out = limits;
-  if (!meta.settings.has_value()) return out;
-  const ClusterSettings& s = *meta.settings;
-  out.max_data_bytes = s.max_data_bytes;
-  out.max_multi_ops = s.max_multi_ops;
-  out.history_per_node = s.history_per_node;
-  out.min_session_timeout_ms = s.min_session_timeout_ms;
-  out.max_session_timeout_ms = s.max_session_timeout_ms;
-  return out;
-}
+using apply_internal::ApplyCloseSession;
+using apply_internal::ApplyDeleteExpired;
+using apply_internal::ApplyExactlyOnce;
+using apply_internal::ApplyExpireSessions;
+using apply_internal::ApplyOpenSession;
+using apply_internal::ApplySetSettings;
+using apply_internal::ApplyTxn;
+using apply_internal::PurgeGraves;
 
 absl::Status ApplyCommand(const ApplyLimits& defaults, uint64_t revision,
                           const v1::Command& command, Overlay* st,
@@ -495,70 +442,17 @@ absl::Status ApplyCommand(const ApplyLimits& defaults, uint64_t revision,
   result->Clear();
   const ApplyLimits limits = EffectiveLimits(defaults, st->meta());
   switch (command.body_case()) {
-    case v1::Command::kTxn: {
-      const v1::WriteContext& write = command.write();
-      if (write.session_id() == 0) return ApplyTxn(limits, revision, command, st, result);
-      absl::StatusOr<std::optional<Session>> session = st->GetSession(write.session_id());
-      if (!session.ok()) return session.status();
-      if (!session->has_value()) {
-        result->set_code(v1::SESSION_EXPIRED);
-        return absl::OkStatus();
+    case v1::Command::kTxn:
+      if (command.write().session_id() == 0) {
+        return ApplyTxn(limits, revision, command, st, result);
       }
-      if (write.sequence() == 0) return ApplyTxn(limits, revision, command, st, result);
-      Session& s = **session;
-      if (write.sequence() == s.last_sequence) {
-        if (!result->ParseFromString(s.last_result)) {
-          return absl::DataLossError("stored session result does not parse");
-        }
-        return absl::OkStatus();
-      }
-      if (write.sequence() < s.last_sequence) {
-        result->set_code(v1::DEADLINE_EXCEEDED);
-        return absl::OkStatus();
-      }
-      SYNOD_RETURN_IF_ERROR(ApplyTxn(limits, revision, command, st, result));
-      s.last_sequence = write.sequence();
-      s.last_result = result->SerializeAsString();
-      st->PutSession(std::move(s));
-      return absl::OkStatus();
-    }
-    case v1::Command::kOpenSession: {
-      const v1::OpenSessionCommand& open = command.open_session();
-      // As ZooKeeper negotiates: any request, even 0 or negative, gets the
-      // nearest timeout within the recorded bounds.
-      const int64_t timeout_ms = std::clamp(open.timeout_ms(), limits.min_session_timeout_ms,
-                                            limits.max_session_timeout_ms);
-      Session s;
-      s.id = revision;
-      s.timeout_ms = timeout_ms;
-      s.secret = open.secret();
-      st->PutSession(std::move(s));
-      result->set_code(v1::OK);
-      result->set_session_id(revision);
-      result->set_session_timeout_ms(timeout_ms);
-      return absl::OkStatus();
-    }
-    case v1::Command::kCloseSession: {
-      uint64_t id = command.close_session().session_id();
-      absl::StatusOr<std::optional<Session>> session = st->GetSession(id);
-      if (!session.ok()) return session.status();
-      if (id == 0 || !session->has_value()) {
-        result->set_code(v1::SESSION_EXPIRED);
-        return absl::OkStatus();
-      }
-      result->set_code(v1::OK);
-      return EndSession(limits, revision, command.leader_time_ms(), id, st);
-    }
-    case v1::Command::kExpireSessions: {
-      for (uint64_t id : command.expire_sessions().session_ids()) {
-        absl::StatusOr<std::optional<Session>> session = st->GetSession(id);
-        if (!session.ok()) return session.status();
-        if (id == 0 || !session->has_value()) continue;
-        SYNOD_RETURN_IF_ERROR(EndSession(limits, revision, command.leader_time_ms(), id, st));
-      }
-      result->set_code(v1::OK);
-      return absl::OkStatus();
-    }
+      return ApplyExactlyOnce(limits, revision, command, st, result);
+    case v1::Command::kOpenSession:
+      return ApplyOpenSession(limits, revision, command, st, result);
+    case v1::Command::kCloseSession:
+      return ApplyCloseSession(limits, revision, command, st, result);
+    case v1::Command::kExpireSessions:
+      return ApplyExpireSessions(limits, revision, command, st, result);
     case v1::Command::kDeleteExpired:
       return ApplyDeleteExpired(limits, revision, command, st, result);
     case v1::Command::kDigestCheck: {
@@ -585,184 +479,6 @@ absl::Status ApplyCommand(const ApplyLimits& defaults, uint64_t revision,
   }
   result->set_code(v1::INVALID_ARGUMENT);
   return absl::OkStatus();
-}
-
-namespace {
-// What the node cache may hold: a few thousand hot nodes of a few hundred
-// bytes. It is emptied whenever it grows past this (a bulk load, a scan of
-// sets over a large tree), so it costs little memory when it cannot help.
-constexpr size_t kNodeCacheBytes = 1u << 20;
-size_t CachedBytes(const std::string& path, const std::optional<Node>& node) {
-  return path.size() + sizeof(std::optional<Node>) + 32 + (node.has_value() ? node->data.size() : 0);
-}
-}  // namespace
-
-void Applier::DropNodeCache() {
-  node_cache_.clear();
-  node_cache_bytes_ = 0;
-}
-
-void Applier::CacheWrites(const WriteSet& ws) {
-  for (const auto& [path, node] : ws.nodes) {
-    auto [it, inserted] = node_cache_.try_emplace(path, node);
-    if (!inserted) {
-      node_cache_bytes_ -= CachedBytes(path, it->second);
-      it->second = node;
-    }
-    node_cache_bytes_ += CachedBytes(path, node);
-  }
-  node_cache_index_ = ws.applied_index;
-  if (node_cache_bytes_ > kNodeCacheBytes) DropNodeCache();
-}
-
-Applier::Applier(TreeStore* store, const ApplyLimits& limits) : store_(store), limits_(limits) {
-  StoreMeta meta = store_->meta();
-  RememberDigest(meta.applied_index, meta.digest);
-}
-
-void Applier::RememberDigest(uint64_t revision, uint64_t digest) {
-  // Enough for a DigestCheck proposed a while before it commits.
-  constexpr size_t kRemembered = 1 << 16;
-  if (!recent_digests_.empty() && recent_digests_.back().first >= revision) {
-    recent_digests_.clear();  // a restore moved the state: old values are void
-  }
-  recent_digests_.emplace_back(revision, digest);
-  if (recent_digests_.size() > kRemembered) recent_digests_.pop_front();
-}
-
-std::optional<uint64_t> Applier::DigestAt(uint64_t revision) const {
-  auto it = std::lower_bound(
-      recent_digests_.begin(), recent_digests_.end(), revision,
-      [](const std::pair<uint64_t, uint64_t>& e, uint64_t rev) { return e.first < rev; });
-  if (it == recent_digests_.end() || it->first != revision) return std::nullopt;
-  return it->second;
-}
-
-absl::StatusOr<std::vector<EntryOutcome>> Applier::ApplyBatch(
-    absl::Span<const ApplyEntry> entries) {
-  for (size_t i = 1; i < entries.size(); ++i) {
-    if (entries[i].index <= entries[i - 1].index) {
-      return absl::InvalidArgumentError("entry indexes must increase");
-    }
-  }
-  // A settings change may change the history bound, which the store's ring
-  // must follow before the next command writes history: commit through it,
-  // then go on in another batch.
-  for (size_t i = 0; i + 1 < entries.size(); ++i) {
-    if (entries[i].command == nullptr || !entries[i].command->has_set_settings()) continue;
-    absl::StatusOr<std::vector<EntryOutcome>> head = ApplyOneBatch(entries.subspan(0, i + 1));
-    if (!head.ok()) return head.status();
-    absl::StatusOr<std::vector<EntryOutcome>> tail = ApplyBatch(entries.subspan(i + 1));
-    if (!tail.ok()) return tail.status();
-    head->insert(head->end(), std::make_move_iterator(tail->begin()),
-                 std::make_move_iterator(tail->end()));
-    return head;
-  }
-  return ApplyOneBatch(entries);
-}
-
-absl::StatusOr<std::vector<EntryOutcome>> Applier::ApplyOneBatch(
-    absl::Span<const ApplyEntry> entries) {
-  std::vector<EntryOutcome> outcomes(entries.size());
-  if (entries.empty()) return outcomes;
-  // The store drops each version that falls out of the bound by writing the
-  // new one over it: it must be built for this very bound. Recorded
-  // settings decide it (the ring follows them); without any, the limits the
-  // Applier was given must match the store.
-  const StoreMeta start = store_->meta();
-  const uint32_t bound =
-      std::max<uint32_t>(EffectiveLimits(limits_, start).history_per_node, 1);
-  if (const uint32_t ring = store_->history_ring(); ring != 0 && ring != bound) {
-    if (!start.settings.has_value()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the store keeps ", ring, " versions per node, the applier ", limits_.history_per_node));
-    }
-    if (absl::Status s = store_->ResizeHistoryRing(bound); !s.ok()) return s;
-  }
-  absl::StatusOr<std::unique_ptr<StateView>> view = store_->NewView();
-  if (!view.ok()) return view.status();
-  const uint64_t applied = (*view)->meta().applied_index;
-  if (entries.back().index <= applied) {
-    for (size_t i = 0; i < entries.size(); ++i) {
-      outcomes[i].index = entries[i].index;
-      outcomes[i].skipped = true;
-    }
-    return outcomes;
-  }
-  if (recent_digests_.empty() || recent_digests_.back().first != applied) {
-    RememberDigest(applied, (*view)->meta().digest);
-  }
-  auto digest_at = [this](uint64_t rev) { return DigestAt(rev); };
-  Overlay batch(view->get());
-  // The nodes the batch's ops name (and their parents, for creates and
-  // deletes), read in one batched lookup instead of one by one.
-  std::vector<std::string> wanted;
-  for (const ApplyEntry& entry : entries) {
-    if (entry.command == nullptr || entry.index <= applied || !entry.command->has_txn()) continue;
-    for (const v1::Op& op : entry.command->txn().ops()) {
-      const std::string* path = nullptr;
-      bool parent = false;
-      switch (op.op_case()) {
-        case v1::Op::kCreate:
-          path = &op.create().path();
-          parent = true;
-          break;
-        case v1::Op::kSet:
-          path = &op.set().path();
-          break;
-        case v1::Op::kDelete:
-          path = &op.delete_().path();
-          parent = true;
-          break;
-        default:
-          break;
-      }
-      if (path == nullptr || !IsValidPath(*path) || *path == "/") continue;
-      wanted.push_back(*path);
-      if (parent) wanted.emplace_back(ParentPath(*path));
-    }
-  }
-  if (node_cache_index_ != applied) DropNodeCache();
-  if (!node_cache_.empty()) {
-    std::erase_if(wanted, [&](const std::string& path) {
-      auto it = node_cache_.find(path);
-      if (it == node_cache_.end()) return false;
-      batch.Seed(path, it->second);
-      return true;
-    });
-  }
-  if (absl::Status s = batch.Prefetch(std::move(wanted)); !s.ok()) return s;
-  // Each outcome's events are [event_begin[i], event_begin[i + 1]) of the
-  // batch's; they are moved out once the batch is committed.
-  std::vector<size_t> event_begin(entries.size() + 1, 0);
-  for (size_t i = 0; i < entries.size(); ++i) {
-    EntryOutcome& out = outcomes[i];
-    out.index = entries[i].index;
-    event_begin[i] = batch.events().size();
-    if (entries[i].index <= applied) {
-      out.skipped = true;
-      continue;
-    }
-    if (entries[i].command != nullptr) {
-      absl::Status s =
-          ApplyCommand(limits_, out.index, *entries[i].command, &batch, digest_at, &out.result);
-      if (!s.ok()) return s;
-    }
-    RememberDigest(out.index, batch.meta().digest);
-  }
-  event_begin[entries.size()] = batch.events().size();
-  WriteSet ws = batch.TakeWriteSet(entries.back().index);
-  view->reset();
-  if (absl::Status s = store_->Commit(ws); !s.ok()) {
-    DropNodeCache();
-    return s;
-  }
-  CacheWrites(ws);
-  for (size_t i = 0; i < entries.size(); ++i) {
-    outcomes[i].events.assign(std::make_move_iterator(ws.events.begin() + event_begin[i]),
-                              std::make_move_iterator(ws.events.begin() + event_begin[i + 1]));
-  }
-  return outcomes;
 }
 
 }  // namespace synod::storage

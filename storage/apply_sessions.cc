@@ -1,0 +1,110 @@
+// The session commands of ApplyCommand (apply.h): open, close and expire
+// sessions (their ephemerals deleted with them), and exactly-once writes
+// through a session's last (sequence, result).
+#include <algorithm>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status_macros.h"
+#include "storage/apply_internal.h"
+
+namespace synod::storage::apply_internal {
+namespace {
+
+// Deletes a session's ephemerals and the session itself.
+absl::Status EndSession(const ApplyLimits& limits, uint64_t revision, int64_t time_ms,
+                        uint64_t session_id, Overlay* st) {
+  std::vector<std::string> paths;
+  SYNOD_RETURN_IF_ERROR(st->ListEphemerals(session_id, &paths));
+  std::set<std::string> lost_child;
+  OpContext ctx{limits, revision, time_ms, session_id, &lost_child};
+  for (const std::string& path : paths) {
+    absl::StatusOr<std::optional<Node>> node = st->GetNode(path);
+    if (!node.ok()) return node.status();
+    if (!node->has_value() || (*node)->stat.ephemeral_owner != session_id) {
+      return absl::DataLossError("ephemeral index out of step with the tree");
+    }
+    SYNOD_RETURN_IF_ERROR(RemoveNode(st, ctx, path, **node));
+  }
+  st->DeleteSession(session_id);
+  return RemoveEmptyContainers(st, ctx);
+}
+
+}  // namespace
+
+absl::Status ApplyExactlyOnce(const ApplyLimits& limits, uint64_t revision,
+                              const v1::Command& command, Overlay* st, v1::CommandResult* result) {
+  const v1::WriteContext& write = command.write();
+  absl::StatusOr<std::optional<Session>> session = st->GetSession(write.session_id());
+  if (!session.ok()) return session.status();
+  if (!session->has_value()) {
+    result->set_code(v1::SESSION_EXPIRED);
+    return absl::OkStatus();
+  }
+  if (write.sequence() == 0) return ApplyTxn(limits, revision, command, st, result);
+  Session& s = **session;
+  if (write.sequence() == s.last_sequence) {
+    if (!result->ParseFromString(s.last_result)) {
+      return absl::DataLossError("stored session result does not parse");
+    }
+    return absl::OkStatus();
+  }
+  if (write.sequence() < s.last_sequence) {
+    result->set_code(v1::DEADLINE_EXCEEDED);
+    return absl::OkStatus();
+  }
+  SYNOD_RETURN_IF_ERROR(ApplyTxn(limits, revision, command, st, result));
+  s.last_sequence = write.sequence();
+  s.last_result = result->SerializeAsString();
+  st->PutSession(std::move(s));
+  return absl::OkStatus();
+}
+
+absl::Status ApplyOpenSession(const ApplyLimits& limits, uint64_t revision,
+                              const v1::Command& command, Overlay* st, v1::CommandResult* result) {
+  const v1::OpenSessionCommand& open = command.open_session();
+  // As ZooKeeper negotiates: any request, even 0 or negative, gets the
+  // nearest timeout within the recorded bounds.
+  const int64_t timeout_ms =
+      std::clamp(open.timeout_ms(), limits.min_session_timeout_ms, limits.max_session_timeout_ms);
+  Session s;
+  s.id = revision;
+  s.timeout_ms = timeout_ms;
+  s.secret = open.secret();
+  st->PutSession(std::move(s));
+  result->set_code(v1::OK);
+  result->set_session_id(revision);
+  result->set_session_timeout_ms(timeout_ms);
+  return absl::OkStatus();
+}
+
+absl::Status ApplyCloseSession(const ApplyLimits& limits, uint64_t revision,
+                               const v1::Command& command, Overlay* st, v1::CommandResult* result) {
+  uint64_t id = command.close_session().session_id();
+  absl::StatusOr<std::optional<Session>> session = st->GetSession(id);
+  if (!session.ok()) return session.status();
+  if (id == 0 || !session->has_value()) {
+    result->set_code(v1::SESSION_EXPIRED);
+    return absl::OkStatus();
+  }
+  result->set_code(v1::OK);
+  return EndSession(limits, revision, command.leader_time_ms(), id, st);
+}
+
+absl::Status ApplyExpireSessions(const ApplyLimits& limits, uint64_t revision,
+                                 const v1::Command& command, Overlay* st,
+                                 v1::CommandResult* result) {
+  for (uint64_t id : command.expire_sessions().session_ids()) {
+    absl::StatusOr<std::optional<Session>> session = st->GetSession(id);
+    if (!session.ok()) return session.status();
+    if (id == 0 || !session->has_value()) continue;
+    SYNOD_RETURN_IF_ERROR(EndSession(limits, revision, command.leader_time_ms(), id, st));
+  }
+  result->set_code(v1::OK);
+  return absl::OkStatus();
+}
+
+}  // namespace synod::storage::apply_internal
