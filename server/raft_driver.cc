@@ -428,9 +428,18 @@ int64_t RaftDriver::StampTime() {
 
 void RaftDriver::StepMessage(raft::Message m) {
   if (m.type() == raft::MessageType::MSG_PROP && !FilterForwardedProposal(&m)) return;
-  // Errors are the core refusing a message (stale term, unknown peer): the
-  // sender's problem, and Raft recovers by itself.
-  node_->Step(std::move(m)).IgnoreError();
+  const raft::MessageType type = m.type();
+  const raft::NodeId from = m.from();
+  absl::Status s = node_->Step(std::move(m));
+  if (s.ok()) return;
+  // The core refused the message (RawNode::Step): malformed or misaddressed,
+  // an answer from a non-member, or a request it cannot pass on without a
+  // leader. Nothing changed and Raft recovers by itself (§3.5), but a
+  // steady count means a peer that breaks the rules.
+  if (metrics_ != nullptr) metrics_->peer_messages_refused->Inc();
+  Log(LogLevel::kDebug, "%s from member %llu refused: %s",
+      raftpb::MessageType_Name(type).c_str(), static_cast<unsigned long long>(from),
+      s.ToString().c_str());
 }
 
 bool RaftDriver::FilterForwardedProposal(raft::Message* m) {

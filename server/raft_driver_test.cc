@@ -24,6 +24,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "server/metrics/metrics_registry.h"
+#include "server/metrics/server_metrics.h"
 #include "server/raft_link.h"
 #include "storage/memory_tree_store.h"
 #include "storage/rocks_env.h"
@@ -295,6 +297,7 @@ class RaftDriverTest : public ::testing::Test {
                                            state_machine_.get(), &tracker_, &state_,
                                            snapshots_.get(), &faults_);
     transport_->set_mailbox(driver_.get());
+    driver_->set_metrics(&metrics_);
     state_machine_->Start();
     ASSERT_TRUE(driver_->Start().ok());
     if (!setup.peer_is_voter) {
@@ -366,6 +369,13 @@ class RaftDriverTest : public ::testing::Test {
       if (!release->HasBeenNotified()) release->Notify();
     };
   }
+  // Returns once the raft thread has processed everything handed to it
+  // before the call (the inbox is processed in order; a status query last).
+  void Barrier() {
+    absl::Notification done;
+    driver_->QueryStatus([&done](const DriverStatus&) { done.Notify(); });
+    ASSERT_TRUE(done.WaitForNotificationWithTimeout(kWait));
+  }
   // Waits until the reply thread ran everything released by applying
   // `index` (the driver fails stale writes from there).
   void WaitRepliesAfter(raft::LogIndex index) {
@@ -390,6 +400,8 @@ class RaftDriverTest : public ::testing::Test {
   std::unique_ptr<StateMachine> state_machine_;
   std::unique_ptr<PeerTransport> transport_;
   std::unique_ptr<RaftDriver> driver_;
+  metrics::MetricsRegistry registry_;
+  metrics::ServerMetrics metrics_{&registry_};
   absl::Mutex mu_;
   std::map<uint64_t, v1::ErrorCode> outcomes_ ABSL_GUARDED_BY(mu_);
 };
@@ -561,6 +573,55 @@ TEST_F(RaftDriverTest, ShutdownAnswersProposedWritesAsOutcomeUnknown) {
   store_.Open();
   state_machine_->Stop();
   EXPECT_TRUE(Exists("/w"));
+}
+
+// A message from member 2 to member 1 in the current term.
+raft::Message FromTwo(raft::MessageType type, raft::Term term) {
+  raft::Message m;
+  m.set_type(type);
+  m.set_from(2);
+  m.set_to(1);
+  m.set_term(term);
+  return m;
+}
+
+TEST_F(RaftDriverTest, MessagesTheCoreRefusesAreCounted) {
+  Start(DriverSetup());
+  const raft::Term term = state_.term();
+  raft::Message for_another = FromTwo(raft::MessageType::MSG_HEARTBEAT_RESP, term);
+  for_another.set_to(5);
+  raft::Message without_term = FromTwo(raft::MessageType::MSG_HEARTBEAT_RESP, 0);
+  raft::Message from_stranger = FromTwo(raft::MessageType::MSG_HEARTBEAT_RESP, term);
+  from_stranger.set_from(9);  // an answer from a non-member counts in no quorum
+  driver_->DeliverMessages({for_another, without_term, from_stranger,
+                            FromTwo(raft::MessageType::MSG_HEARTBEAT_RESP, term)});
+  Barrier();
+  EXPECT_EQ(metrics_.peer_messages_refused->value(), 3u);
+  EXPECT_EQ(state_.role(), raft::Role::kLeader);
+  EXPECT_EQ(state_.term(), term);
+}
+
+TEST_F(RaftDriverTest, MessagesTheCoreRefusesOnAnAdoptedLinkAreCounted) {
+  Start(DriverSetup());
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+  absl::Cleanup close_ours = [&] { ::close(fds[1]); };
+  driver_->AdoptLink(fds[0], 2);
+  Barrier();  // the link is polled from here on
+  v1::RaftBatch batch;
+  batch.set_cluster_id(kClusterId);
+  batch.set_from(2);
+  *batch.add_messages() = FromTwo(raft::MessageType::MSG_HEARTBEAT_RESP, 0);  // no term
+  *batch.add_messages() = FromTwo(raft::MessageType::MSG_HEARTBEAT_RESP, state_.term());
+  std::string frame;
+  AppendLinkFrame(batch, &frame);
+  ASSERT_EQ(::send(fds[1], frame.data(), frame.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(frame.size()));
+  // The frame waits in the socket: the next round of the raft thread reads
+  // it before it takes the status query.
+  Barrier();
+  EXPECT_EQ(metrics_.peer_messages_refused->value(), 1u);
+  EXPECT_EQ(metrics_.peer_links_refused->value(), 0u);
 }
 
 }  // namespace

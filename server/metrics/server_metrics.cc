@@ -1,6 +1,14 @@
 #include "server/metrics/server_metrics.h"
 
 namespace synod::server::metrics {
+namespace {
+
+constexpr char kPeerRefusedHelp[] =
+    "Peer traffic refused: Raft links closed because their sender or cluster did not match "
+    "(what=raft_link), Peer gRPC calls refused for their sender or cluster (what=peer_rpc), "
+    "Raft messages the core refused to step (what=raft_message).";
+
+}  // namespace
 
 ServerMetrics::ServerMetrics(MetricsRegistry* r)
     : leader_changes(r->NewCounter("synod_raft_leader_changes_total",
@@ -24,14 +32,14 @@ ServerMetrics::ServerMetrics(MetricsRegistry* r)
                                           {{"result", "failed"}})),
       peer_links_refused(r->NewCounter(
           "synod_peer_refused_total",
-          "Peer traffic refused because its sender or cluster did not match: Raft links "
-          "closed (what=raft_link), Peer gRPC calls refused (what=peer_rpc).",
+          kPeerRefusedHelp,
           {{"what", "raft_link"}})),
       peer_calls_refused(r->NewCounter(
           "synod_peer_refused_total",
-          "Peer traffic refused because its sender or cluster did not match: Raft links "
-          "closed (what=raft_link), Peer gRPC calls refused (what=peer_rpc).",
+          kPeerRefusedHelp,
           {{"what", "peer_rpc"}})),
+      peer_messages_refused(
+          r->NewCounter("synod_peer_refused_total", kPeerRefusedHelp, {{"what", "raft_message"}})),
       proposals_committed(
           r->NewCounter("synod_raft_proposals_committed_total",
                         "Commands this replica proposed that were committed and applied.")),

@@ -29,6 +29,9 @@ struct ServerMetrics {
   Counter* peer_links_refused;
   // gRPC threads: Peer service calls refused for their sender or cluster.
   Counter* peer_calls_refused;
+  // Raft thread: peer messages (from links or the Peer service) that
+  // RawNode::Step refused with an error.
+  Counter* peer_messages_refused;
   // Apply thread.
   Counter* proposals_committed;  // this replica's proposals, applied
   Counter* sessions_expired;
