@@ -14,42 +14,21 @@
 // reports (RaftMailbox), proposals, read-index requests, status queries,
 // snapshot completions. A full inbox drops peer messages (Raft resends) and
 // refuses proposals (UNAVAILABLE: the client retries). Raft links handed
-// over by the peer listener (AdoptLink) are read by the raft thread itself:
-// it sleeps in epoll on the links and an eventfd the inbox signals, so a
-// message from a peer wakes one thread, not a reader and then this one.
+// over by the peer listener (AdoptLink) are read by the raft thread itself
+// (LinkPoller): it sleeps in epoll on the links and an eventfd the inbox
+// signals. A peer message the core refuses is counted
+// (synod_peer_refused_total{what=raft_message}).
 //
-// Leader time: the command's leader_time_ms (ctime/mtime, TTL) must come from
-// the leader's clock, but a follower forwards proposals inside the core
-// (MSG_PROP). So the proposing replica stamps its own clock, and the leader's
-// driver re-stamps every forwarded MSG_PROP entry with its own clock before
-// stepping it: every command in the log carries the clock of the leader that
-// appended it, taken when it was appended. The stamp never goes back within
-// one leader process (max with the previous stamp).
-//
-// Proposal terms: a proposal is valid only in the term in which it was
-// first proposed. The proposing replica stamps its core's term into the
-// command (proposal_term); a replica steps a forwarded MSG_PROP entry only
-// if that equals its core's term, so a leader appends it only in that term
-// and nobody forwards it into a later one (a proposal that waited in a
-// paused leader's socket dies there). A leader also steps only proposals
-// forwarded by members, and never a membership change forwarded by another
-// member (those go through its own checks). Hence a write pending when an
-// entry of a later term is applied will never be applied later, and is
-// answered "outcome unknown" at once (FailWritesOfEarlierTerms).
+// The driver's parts, each on the raft thread: Proposals (stamps, proposal
+// terms, answering writes an election decided), ReadIndexBatcher (§6.4
+// rounds), Membership (history, checked changes, leadership transfer),
+// LogCompaction (when to snapshot and compact), LinkPoller (the wait).
 //
 // Apply back-pressure: when the apply queue is full the driver pauses the
 // core's committed entries (RawNode::PauseCommittedEntries) instead of
 // blocking; ticks, heartbeats and appends go on, so a slow state machine
 // never costs the leader its leadership. The apply thread wakes the raft
 // thread when the queue has room again.
-//
-// Log snapshots: every --snapshot_threshold applied entries (more for a
-// large state: at least the last file's plain size / 1 KiB) the snapshot
-// thread writes a state snapshot file. The newest file waits as "pending";
-// when the next one is written, the pending one becomes the LogStore's
-// snapshot and the log is compacted up to it. So the log keeps between one
-// and two thresholds of entries, and a follower slightly behind catches up
-// from the log instead of needing a snapshot.
 //
 // Restart: the core starts from the LogStore's snapshot S (Config.applied =
 // S, membership as of S); entries after S are handed out again, their
@@ -65,9 +44,9 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -77,9 +56,12 @@
 #include "raft/raw_node.h"
 #include "raft/types.h"
 #include "server/fault_injection.h"
-#include "server/raft_link.h"
+#include "server/link_poller.h"
+#include "server/log_compaction.h"
+#include "server/membership.h"
 #include "server/metrics/server_metrics.h"
 #include "server/peer_transport.h"
+#include "server/proposals.h"
 #include "server/raft_mailbox.h"
 #include "server/read_index_batcher.h"
 #include "server/replica_state.h"
@@ -101,15 +83,6 @@ struct DriverStatus {
   raft::LogIndex log_first_index = 0;
   std::vector<v1::Member> members;
   std::map<raft::NodeId, bool> reachable;
-};
-
-// A membership change or leadership transfer asked of the leader.
-struct MembershipRequest {
-  enum class Kind { kChange, kTransfer };
-  Kind kind = Kind::kChange;
-  raft::ConfChange change;                  // kChange; context = serialized v1::Member
-  raft::NodeId transferee = raft::kNoNode;  // kTransfer
-  uint64_t request_id = 0;                  // tracker id completed with the outcome
 };
 
 class RaftDriver final : public RaftMailbox {
@@ -148,8 +121,8 @@ class RaftDriver final : public RaftMailbox {
   RaftDriver& operator=(const RaftDriver&) = delete;
 
   // Creates the core from the LogStore (which must be bootstrapped) and
-  // starts the raft and snapshot threads. Errors: from RawNode::Create or a
-  // malformed snapshot descriptor.
+  // starts the raft and snapshot threads. Errors: from RawNode::Create, a
+  // malformed snapshot descriptor, or eventfd/epoll (Internal).
   absl::Status Start();
   // Stops the snapshot and raft threads. Requests still waiting on the core
   // are left to the tracker (its Stop completes them).
@@ -172,8 +145,7 @@ class RaftDriver final : public RaftMailbox {
   // committed and applied here (transfer: once the transferee leads), else
   // NOT_LEADER, MEMBER_EXISTS, MEMBER_NOT_FOUND, LEARNER_NOT_READY,
   // UNSAFE_MEMBERSHIP_CHANGE, MEMBERSHIP_CHANGE_IN_PROGRESS,
-  // INVALID_ARGUMENT. One change at a time (§4.1: the core refuses a second
-  // until the first is applied).
+  // INVALID_ARGUMENT (see Membership).
   void RequestMembership(MembershipRequest request);
   // Any thread. Runs `done` on the raft thread with the current status.
   void QueryStatus(std::function<void(const DriverStatus&)> done);
@@ -187,11 +159,6 @@ class RaftDriver final : public RaftMailbox {
   void DeliverMessages(std::vector<raft::Message> messages) override;
   void ReportUnreachable(raft::NodeId peer) override;
   void ReportSnapshot(raft::NodeId peer, bool ok) override;
-
-  // Encodes / decodes the descriptor stored in a log snapshot's data: the
-  // members (with addresses) as of the snapshot index.
-  static std::string EncodeDescriptor(const std::vector<v1::Member>& members);
-  static absl::StatusOr<std::vector<v1::Member>> DecodeDescriptor(const std::string& data);
 
  private:
   struct Inbox {
@@ -213,53 +180,30 @@ class RaftDriver final : public RaftMailbox {
              membership.empty() && links.empty() && !apply_room;
     }
   };
-  // Membership as of a log index.
-  struct ConfPoint {
-    raft::LogIndex index = 0;
-    raft::ConfState conf_state;
-    std::map<raft::NodeId, v1::Member> members;
-  };
-  struct PendingSnapshot {
-    raft::LogIndex index = 0;
-    raft::Term term = 0;
-    ConfPoint conf;
-  };
 
   void Loop();
+  // Waits until the inbox has work, a link is readable, or `deadline`;
+  // steps what the readable links carry.
+  void Wait(absl::Time deadline);
   void Process(Inbox* inbox);
-  void HandleReady(raft::Ready rd);
   void Tick();
-
-  void StepMessage(raft::Message m);
-  // Keeps the entries of a MSG_PROP from a peer that may be stepped (see
-  // "Proposal terms" above) and re-stamps their time on the leader. False:
-  // nothing is left to step.
-  bool FilterForwardedProposal(raft::Message* m);
-  bool IsMember(raft::NodeId id) const;
   // Handles every Ready the core has, taking committed entries only while
   // the apply queue has room.
   void DrainReadies();
-  void DoPropose(v1::Command* command);
+  void HandleReady(raft::Ready rd);
+  void OnSoftState(const raft::SoftState& soft, raft::Term term);
+  // Hands committed entries to the apply thread (with a snapshot installed
+  // in the same Ready: `restore_index`), after their membership changes.
+  void Apply(std::vector<raft::Entry> entries, raft::LogIndex restore_index);
+  void OnSnapshotInstalled(const raft::Snapshot& snapshot);
+
+  void StepMessage(raft::Message m);
   void FailRequests(const std::vector<uint64_t>& ids, v1::ErrorCode code, const std::string& why);
   // Completes the reads `ids` with OK once `index` is applied.
   void ServeReads(raft::LogIndex index, std::vector<uint64_t> ids);
-  // Writes proposed through this replica under an earlier leader that are
-  // still pending when the first entry of a newer term is applied here
-  // complete with DEADLINE_EXCEEDED (outcome unknown) at once, instead of
-  // waiting out their deadline: see the .cc.
-  void RememberProposal(uint64_t request_id, raft::Term term);
-  void FailWritesOfEarlierTerms(const std::vector<raft::Entry>& committed);
-
-  void DoMembership(const MembershipRequest& request);
-  // Why `change` is unsafe or invalid here (OK if it may be proposed).
-  v1::ErrorCode CheckMembership(const raft::ConfChange& change, std::string* why) const;
-  void ApplyConfChangeEntry(const raft::Entry& entry);
-  void InstallMembership(const ConfPoint& point);
-  void OnSnapshotInstalled(const raft::Snapshot& snapshot);
-  void OnSnapshotCreated(uint64_t index, bool ok);
-  void MaybeRequestSnapshot();
-  const ConfPoint& ConfAt(raft::LogIndex index) const;
-  int64_t StampTime();
+  // Completes the writes `ids` with DEADLINE_EXCEEDED once `index` is
+  // applied and the replies of its apply batch are out.
+  void FailWritesAfter(raft::LogIndex index, std::vector<uint64_t> ids);
   DriverStatus BuildStatus() const;
 
   const Options options_;
@@ -270,8 +214,6 @@ class RaftDriver final : public RaftMailbox {
   ReplicaState* const state_;
   const SnapshotFiles* const snapshots_;
   FaultInjection* const faults_;
-  Snapshotter snapshotter_;
-  ReadIndexBatcher reads_;  // raft thread only
   metrics::ServerMetrics* metrics_ = nullptr;  // set before Start
 
   // Inbox (any thread -> raft thread).
@@ -282,15 +224,13 @@ class RaftDriver final : public RaftMailbox {
   // be queued, so it does not wake the raft thread (the next swap of the
   // inbox, or the end of a round, takes it).
   bool reads_paused_ ABSL_GUARDED_BY(mu_) = false;
-  // The raft thread sleeps in epoll_wait: whoever fills the inbox writes
-  // wake_fd_ (once per sleep).
+  // The raft thread sleeps in the poller: whoever fills the inbox wakes it
+  // (once per sleep).
   bool sleeping_ ABSL_GUARDED_BY(mu_) = false;
   bool signaled_ ABSL_GUARDED_BY(mu_) = false;
   // Reads the raft thread holds (reads_.held()), as of its last look: with
   // the inbox's, what max_queued_reads bounds.
   size_t raft_side_reads_ ABSL_GUARDED_BY(mu_) = 0;
-  int wake_fd_ = -1;   // eventfd
-  int epoll_fd_ = -1;  // wake_fd_ and the adopted links
   // After a change to the inbox (or stopping_): wakes the raft thread if it
   // sleeps and now has something to do.
   void WakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -311,40 +251,15 @@ class RaftDriver final : public RaftMailbox {
     RaftDriver* const d_;
   };
 
-  // Raft thread only.
-  struct Link {
-    raft::NodeId from = raft::kNoNode;
-    std::unique_ptr<LinkFrameReader> reader;
-  };
-  std::map<int, Link> links_;  // by fd
-  v1::RaftBatch link_scratch_;
-  // Waits until the inbox has work, a link is readable, or `deadline`;
-  // steps what the readable links carry.
-  void WaitAndReadLinks(absl::Time deadline);
-  void AddLink(int fd, raft::NodeId from);
-  void CloseLink(int fd, const std::string& why);
+  // Raft thread only (Wake excepted: see LinkPoller).
+  LinkPoller poller_;
+  Snapshotter snapshotter_;
+  ReadIndexBatcher reads_;
+  Proposals proposals_;
+  Membership membership_;
+  LogCompaction compaction_;
   std::unique_ptr<raft::RawNode> node_;
   raft::SoftState soft_;
-  int64_t last_stamp_ms_ = 0;
-  // Tracker ids of writes proposed here, by the term they were proposed in
-  // (pruned of finished ones as it grows), and the highest term of an entry
-  // handed to the apply thread.
-  std::map<raft::Term, std::vector<uint64_t>> proposed_by_term_;
-  // Proposed in the current Process call: marked in the tracker at its end.
-  std::vector<uint64_t> proposed_now_;
-  size_t proposed_prune_at_ = 1024;
-  raft::Term committed_term_ = 0;
-  // Membership history from the log snapshot on, ascending by index; the
-  // back is the current membership.
-  std::vector<ConfPoint> conf_history_;
-  std::optional<PendingSnapshot> pending_snapshot_;
-  // The membership change / transfer this leader proposed and a request
-  // waits for (one at a time).
-  std::optional<MembershipRequest> pending_change_;
-  std::optional<MembershipRequest> pending_transfer_;
-  int transfer_age_ticks_ = 0;
-  bool snapshot_requested_ = false;
-  raft::LogIndex last_snapshot_index_ = 0;  // newest snapshot file (log or pending)
 
   std::thread thread_;
 };

@@ -29,6 +29,7 @@
 #include "server/raft_link.h"
 #include "storage/memory_tree_store.h"
 #include "storage/rocks_env.h"
+#include "storage/snapshot_descriptor.h"
 #include "tests/testing/free_port.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/wait.h"
@@ -271,7 +272,7 @@ class RaftDriverTest : public ::testing::Test {
         storage::LogStore::Open(log_options);
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);
-    ASSERT_TRUE(log_->Bootstrap(conf, RaftDriver::EncodeDescriptor({one, two})).ok());
+    ASSERT_TRUE(log_->Bootstrap(conf, storage::EncodeSnapshotDescriptor({one, two})).ok());
     snapshots_ = std::make_unique<SnapshotFiles>(dir_.Sub("snap"));
     ASSERT_TRUE(snapshots_->Init().ok());
 

@@ -53,6 +53,7 @@
 #include "storage/path.h"
 #include "storage/rocks_env.h"
 #include "storage/rocks_tree_store.h"
+#include "storage/snapshot_descriptor.h"
 
 #ifndef SYNOD_VERSION
 #define SYNOD_VERSION "unknown"
@@ -326,7 +327,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   } else if (p->log->IsEmpty()) {
     raft::ConfState conf;
     for (const v1::Member& m : cluster.members) conf.add_voters(m.id());
-    if (absl::Status s = p->log->Bootstrap(conf, RaftDriver::EncodeDescriptor(cluster.members));
+    if (absl::Status s =
+            p->log->Bootstrap(conf, storage::EncodeSnapshotDescriptor(cluster.members));
         !s.ok()) {
       return s;
     }

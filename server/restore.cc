@@ -16,12 +16,12 @@
 #include "base/log.h"
 #include "server/cluster_config.h"
 #include "server/data_dir.h"
-#include "server/raft_driver.h"
 #include "server/snapshot_files.h"
 #include "storage/log_store.h"
 #include "storage/rocks_env.h"
 #include "storage/rocks_tree_store.h"
 #include "storage/snapshot.h"
+#include "storage/snapshot_descriptor.h"
 
 namespace synod::server {
 namespace {
@@ -188,7 +188,7 @@ absl::Status BuildMember(const ReplicaOptions& options, const InitialCluster& cl
   for (const v1::Member& m : cluster.members) {
     snapshot.mutable_metadata()->mutable_conf_state()->add_voters(m.id());
   }
-  snapshot.set_data(RaftDriver::EncodeDescriptor(cluster.members));
+  snapshot.set_data(storage::EncodeSnapshotDescriptor(cluster.members));
   raft::HardState hard_state;
   hard_state.set_term(kRestoreTerm);
   hard_state.set_commit(index);
