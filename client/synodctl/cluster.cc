@@ -7,32 +7,22 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/synodctl/commands.h"
-#include "client/synodctl/json.h"
 
 namespace synod::ctl {
 namespace {
 
-absl::StatusOr<uint64_t> IdArg(const Ctx& ctx, size_t i) {
-  absl::StatusOr<uint64_t> id = ParseUintFlag("ID", ctx.Arg(i));
-  if (!id.ok() || *id == 0)
-    return UsageError(absl::StrCat("ID ", ctx.Arg(i), ": expected 1, 2, ..."));
-  return *id;
-}
-
 absl::Status PrintMembers(Ctx& ctx, const std::vector<Member>& members) {
   if (ctx.json()) {
-    JsonWriter j;
-    j.BeginArray();
+    Json j = Json::array();
     for (const Member& m : members) {
-      j.BeginObject()
-          .Field("id", m.id)
-          .Field("peer_addr", m.peer_addr)
-          .Field("client_addr", m.client_addr)
-          .Field("learner", m.learner)
-          .EndObject();
+      Json member;
+      member["id"] = m.id;
+      member["peer_addr"] = m.peer_addr;
+      member["client_addr"] = m.client_addr;
+      member["learner"] = m.learner;
+      j.push_back(std::move(member));
     }
-    j.EndArray();
-    ctx.io().Out(j.str() + "\n");
+    ctx.io().Out(JsonLine(j));
     return absl::OkStatus();
   }
   std::string out =
@@ -85,36 +75,36 @@ absl::Status CmdStatus(Ctx& ctx) {
     if (set.size() > 1) differ_at = index;
   }
   if (ctx.json()) {
-    JsonWriter j;
-    j.BeginObject().Key("members").BeginArray();
+    Json list = Json::array();
     for (const Row& r : rows) {
-      j.BeginObject()
-          .Field("id", r.status.ok() ? r.status->id : r.member.id)
-          .Field("client_addr", r.member.client_addr)
-          .Field("peer_addr", r.member.peer_addr)
-          .Field("reachable", r.status.ok());
+      Json m;
+      m["id"] = r.status.ok() ? r.status->id : r.member.id;
+      m["client_addr"] = r.member.client_addr;
+      m["peer_addr"] = r.member.peer_addr;
+      m["reachable"] = r.status.ok();
       if (r.status.ok()) {
         const ReplicaStatus& s = *r.status;
-        j.Field("role", std::string(RoleName(s.role)))
-            .Field("term", s.term)
-            .Field("leader_id", s.leader_id)
-            .Field("commit_index", s.commit_index)
-            .Field("applied_index", s.applied_index)
-            .Field("lag", max_commit - std::min(max_commit, s.applied_index))
-            .Field("digest", absl::StrFormat("%016x", s.digest))
-            .Field("snapshot_index", s.snapshot_index)
-            .Field("log_first_index", s.log_first_index)
-            .Field("version", s.version);
+        m["role"] = std::string(RoleName(s.role));
+        m["term"] = s.term;
+        m["leader_id"] = s.leader_id;
+        m["commit_index"] = s.commit_index;
+        m["applied_index"] = s.applied_index;
+        m["lag"] = max_commit - std::min(max_commit, s.applied_index);
+        m["digest"] = absl::StrFormat("%016x", s.digest);
+        m["snapshot_index"] = s.snapshot_index;
+        m["log_first_index"] = s.log_first_index;
+        m["version"] = s.version;
       } else {
-        j.Field("error", DescribeError(r.status.status()));
+        m["error"] = DescribeError(r.status.status());
       }
-      j.EndObject();
+      list.push_back(std::move(m));
     }
-    j.EndArray().Field("leader_id", leader);
+    Json j;
+    j["members"] = std::move(list);
+    j["leader_id"] = leader;
     // Nothing to compare when no replica answered: no verdict.
-    if (reachable > 0) j.Field("digests_agree", differ_at == 0);
-    j.EndObject();
-    ctx.io().Out(j.str() + "\n");
+    if (reachable > 0) j["digests_agree"] = differ_at == 0;
+    ctx.io().Out(JsonLine(j));
   } else {
     std::string out =
         absl::StrFormat("%-4s %-22s %-22s %-13s %-6s %-10s %-10s %-6s %s\n", "ID", "CLIENT_ADDR",
@@ -159,46 +149,42 @@ absl::Status CmdMemberList(Ctx& ctx) {
 }
 
 absl::Status CmdMemberAdd(Ctx& ctx) {
-  absl::StatusOr<uint64_t> id = IdArg(ctx, 0);
-  if (!id.ok()) return id.status();
+  const uint64_t id = ctx.args().id;
   absl::StatusOr<Client*> client = ctx.client();
   if (!client.ok()) return client.status();
   absl::StatusOr<std::vector<Member>> m =
-      (*client)->MemberAdd(*id, ctx.Arg(1), ctx.Arg(2), ctx.call());
+      (*client)->MemberAdd(id, ctx.args().peer_addr, ctx.args().client_addr, ctx.call());
   if (!m.ok()) return m.status();
   return PrintMembers(ctx, *m);
 }
 
 absl::Status CmdMemberPromote(Ctx& ctx) {
-  absl::StatusOr<uint64_t> id = IdArg(ctx, 0);
-  if (!id.ok()) return id.status();
+  const uint64_t id = ctx.args().id;
   absl::StatusOr<Client*> client = ctx.client();
   if (!client.ok()) return client.status();
-  absl::StatusOr<std::vector<Member>> m = (*client)->MemberPromote(*id, ctx.call());
+  absl::StatusOr<std::vector<Member>> m = (*client)->MemberPromote(id, ctx.call());
   if (!m.ok()) return m.status();
   return PrintMembers(ctx, *m);
 }
 
 absl::Status CmdMemberRemove(Ctx& ctx) {
-  absl::StatusOr<uint64_t> id = IdArg(ctx, 0);
-  if (!id.ok()) return id.status();
+  const uint64_t id = ctx.args().id;
   absl::StatusOr<Client*> client = ctx.client();
   if (!client.ok()) return client.status();
-  absl::StatusOr<std::vector<Member>> m = (*client)->MemberRemove(*id, ctx.call());
+  absl::StatusOr<std::vector<Member>> m = (*client)->MemberRemove(id, ctx.call());
   if (!m.ok()) return m.status();
   return PrintMembers(ctx, *m);
 }
 
 absl::Status CmdLeaderTransfer(Ctx& ctx) {
-  absl::StatusOr<uint64_t> id = IdArg(ctx, 0);
-  if (!id.ok()) return id.status();
+  const uint64_t id = ctx.args().id;
   absl::StatusOr<Client*> client = ctx.client();
   if (!client.ok()) return client.status();
-  if (absl::Status s = (*client)->TransferLeader(*id, ctx.call()); !s.ok()) return s;
+  if (absl::Status s = (*client)->TransferLeader(id, ctx.call()); !s.ok()) return s;
   if (ctx.json()) {
-    JsonWriter j;
-    j.BeginObject().Field("leader_id", *id).EndObject();
-    ctx.io().Out(j.str() + "\n");
+    Json j;
+    j["leader_id"] = id;
+    ctx.io().Out(JsonLine(j));
   } else {
     ctx.io().Out("OK\n");
   }

@@ -5,41 +5,87 @@
 // the client's callback thread through Io (serialized).
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/synodctl/args.h"
 #include "client/synodctl/ctl.h"
+#include "nlohmann/json.hpp"
 #include "synod/client.h"
 
 namespace synod::ctl {
 
+// create's node kind flags (also the create lines of multi).
+struct CreateFlags {
+  bool ephemeral = false;
+  bool sequential = false;
+  bool container = false;
+  std::optional<absl::Duration> ttl;
+};
+
+// Every value a command line can carry, as the parser (cli.cc) checked and
+// converted it. A command reads the fields its --help lists; the others
+// keep their defaults.
+struct Args {
+  // Global flags.
+  std::optional<std::string> endpoints;
+  bool json = false;  // -o json
+  std::optional<absl::Duration> timeout;
+  std::optional<absl::Duration> session_timeout;
+
+  // Positional arguments, by their --help names.
+  std::string path;                  // PATH
+  std::string data;                  // DATA ("-": stdin)
+  std::string name;                  // elect/lock NAME
+  std::optional<std::string> value;  // elect VALUE (absent: only observe)
+  std::vector<std::string> command;  // lock NAME -- COMMAND...
+  bool command_given = false;        // "--" came after lock NAME
+  uint64_t id = 0;                   // member/leader ID (>= 1)
+  std::string peer_addr;             // member add PEER_ADDR
+  std::string client_addr;           // member add CLIENT_ADDR
+  std::string file;                  // snapshot FILE
+
+  // Command flags.
+  CreateFlags create;
+  std::optional<int64_t> version;
+  std::optional<uint64_t> revision;
+  std::optional<uint64_t> min_revision;
+  Consistency consistency = Consistency::kLinearizable;
+  bool recursive = false;
+  bool stat = false;
+  std::optional<uint32_t> limit;
+  std::optional<std::string> page_token;
+  std::optional<uint64_t> from_revision;
+  // settings set.
+  std::optional<uint64_t> max_data_bytes;
+  std::optional<uint64_t> max_multi_ops;
+  std::optional<uint64_t> history_per_node;
+  std::optional<uint64_t> min_session_timeout_ms;
+  std::optional<uint64_t> max_session_timeout_ms;
+};
+
 class Ctx {
  public:
-  Ctx(Io& io, ParsedArgs args) : io_(io), args_(std::move(args)) {}
+  Ctx(Io& io, Args args) : io_(io), args_(std::move(args)) {}
 
   Io& io() { return io_; }
-  const ParsedArgs& args() const { return args_; }
-  bool json() const { return json_; }
+  const Args& args() const { return args_; }
+  bool json() const { return args_.json; }
   absl::Duration timeout() const { return timeout_; }
   // A deadline `timeout` from now (each request gets its own).
   CallOptions call() const { return CallOptions::Timeout(timeout_); }
   // Connects on first use.
   absl::StatusOr<Client*> client();
 
-  // Positional argument i ("" if absent).
-  std::string Arg(size_t i) const {
-    return i < args_.positional.size() ? args_.positional[i] : std::string();
-  }
-  size_t num_args() const { return args_.positional.size(); }
-  // DATA at position i: the argument, all of stdin for "-", "" if absent.
-  absl::StatusOr<std::string> Data(size_t i);
+  // DATA: the argument, or all of stdin for "-".
+  absl::StatusOr<std::string> Data();
 
-  // Set by RunSynodctl from the global flags.
+  // Applies the global flags (and SYNOD_ENDPOINTS). Errors: usage.
   absl::Status Configure();
 
   // For lock -- COMMAND: the command's exit status replaces synodctl's.
@@ -47,8 +93,7 @@ class Ctx {
 
  private:
   Io& io_;
-  ParsedArgs args_;
-  bool json_ = false;
+  const Args args_;
   absl::Duration timeout_ = absl::Seconds(10);
   absl::Duration session_timeout_ = absl::Seconds(10);
   std::vector<std::string> endpoints_;
@@ -56,22 +101,6 @@ class Ctx {
 };
 
 using CommandFn = absl::Status (*)(Ctx& ctx);
-
-struct Command {
-  std::string name;  // "get", or "member" with sub "add"
-  std::string sub;
-  std::string usage;    // arguments, for --help
-  std::string summary;  // one line
-  std::vector<FlagSpec> flags;
-  size_t min_args = 0;  // positional arguments after the command word(s)
-  size_t max_args = 0;
-  CommandFn fn = nullptr;
-};
-
-// Every command, in --help order.
-const std::vector<Command>& Commands();
-// The flags every command accepts.
-const std::vector<FlagSpec>& GlobalFlags();
 
 // Helpers shared by the command files.
 std::string FormatTime(int64_t unix_ms);
@@ -81,6 +110,16 @@ void PrintData(Ctx& ctx, const std::string& data);
 // Where a recipe NAME lives: an absolute path as given, else under `base`.
 std::string RecipePath(const std::string& base, const std::string& name);
 
+// -o json output: keys stay in the order they are set.
+using Json = nlohmann::ordered_json;
+// {"czxid":..,"mzxid":..,...}: the Stat's fields in proto order.
+Json StatJson(const Stat& stat);
+// One JSON text and a newline. Bytes that are not UTF-8 become U+FFFD
+// (node data is base64-encoded by the callers, never written raw).
+std::string JsonLine(const Json& json);
+// The create mode CreateFlags ask for. Errors: usage (exclusive flags).
+absl::StatusOr<CreateOptions> CreateOptionsFrom(const CreateFlags& flags);
+
 // tree.cc
 absl::Status CmdCreate(Ctx& ctx);
 absl::Status CmdGet(Ctx& ctx);
@@ -89,6 +128,7 @@ absl::Status CmdSet(Ctx& ctx);
 absl::Status CmdDelete(Ctx& ctx);
 absl::Status CmdLs(Ctx& ctx);
 absl::Status CmdHistory(Ctx& ctx);
+// multi.cc
 absl::Status CmdMulti(Ctx& ctx);
 // live.cc
 absl::Status CmdWatch(Ctx& ctx);

@@ -75,8 +75,4 @@ int RunSynodctl(const std::vector<std::string>& args, Io& io);
 // The --help text.
 std::string HelpText();
 
-struct Command;
-// synodctl COMMAND --help: the command's usage, summary and own flags.
-std::string CommandHelpText(const Command& command);
-
 }  // namespace synod::ctl

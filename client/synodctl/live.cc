@@ -15,7 +15,6 @@
 #include "client/recipes/leader_election.h"
 #include "client/recipes/lock.h"
 #include "client/synodctl/commands.h"
-#include "client/synodctl/json.h"
 
 extern char** environ;
 
@@ -37,36 +36,27 @@ std::string EventLine(Ctx& ctx, const WatchEvent& e) {
   if (!ctx.json()) {
     return absl::StrCat(e.revision, " ", EventTypeName(e.type), " ", e.path, "\n");
   }
-  JsonWriter j;
-  j.BeginObject()
-      .Field("type", std::string(EventTypeName(e.type)))
-      .Field("path", e.path)
-      .Field("revision", e.revision);
-  if (e.type != EventType::kNodeDeleted) {
-    j.Key("stat");
-    WriteStat(j, e.stat);
-  }
-  j.EndObject();
-  return j.str() + "\n";
+  Json j;
+  j["type"] = std::string(EventTypeName(e.type));
+  j["path"] = e.path;
+  j["revision"] = e.revision;
+  if (e.type != EventType::kNodeDeleted) j["stat"] = StatJson(e.stat);
+  return JsonLine(j);
 }
 
 }  // namespace
 
 absl::Status CmdWatch(Ctx& ctx) {
   WatchOptions o;
-  o.kind = ctx.args().Has("recursive") ? WatchKind::kPersistentRecursive : WatchKind::kPersistent;
-  if (ctx.args().Has("from_revision")) {
-    absl::StatusOr<uint64_t> r = ParseUintFlag("--from_revision", ctx.args().Get("from_revision"));
-    if (!r.ok()) return UsageError(r.status().message());
-    o.start_revision = *r;
-  }
+  o.kind = ctx.args().recursive ? WatchKind::kPersistentRecursive : WatchKind::kPersistent;
+  o.start_revision = ctx.args().from_revision.value_or(0);
   ctx.io().handles_interrupt = true;
   absl::StatusOr<Client*> client = ctx.client();
   if (!client.ok()) return client.status();
   absl::Mutex mu;
   std::optional<absl::Status> ended;
   absl::StatusOr<uint64_t> id = (*client)->Watch(
-      ctx.Arg(0), o, [&ctx](const WatchEvent& e) { ctx.io().Out(EventLine(ctx, e)); },
+      ctx.args().path, o, [&ctx](const WatchEvent& e) { ctx.io().Out(EventLine(ctx, e)); },
       [&](const absl::Status& s) {
         absl::MutexLock lock(&mu);
         ended = s;
@@ -83,7 +73,7 @@ absl::Status CmdWatch(Ctx& ctx) {
 }
 
 absl::Status CmdElect(Ctx& ctx) {
-  const std::string path = RecipePath("/synod/elections", ctx.Arg(0));
+  const std::string path = RecipePath("/synod/elections", ctx.args().name);
   ctx.io().handles_interrupt = true;
   absl::StatusOr<Client*> client = ctx.client();
   if (!client.ok()) return client.status();
@@ -96,21 +86,19 @@ absl::Status CmdElect(Ctx& ctx) {
               ctx.io().Out(absl::StrCat(leader->value, "\n"));
               return;
             }
-            JsonWriter j;
-            j.BeginObject()
-                .Field("leader", leader->value)
-                .Field("path", leader->path)
-                .Field("czxid", leader->czxid)
-                .EndObject();
-            ctx.io().Out(j.str() + "\n");
+            Json j;
+            j["leader"] = leader->value;
+            j["path"] = leader->path;
+            j["czxid"] = leader->czxid;
+            ctx.io().Out(JsonLine(j));
           },
           ctx.call());
   if (!observer.ok()) return observer.status();
-  if (ctx.num_args() < 2) {
+  if (!ctx.args().value.has_value()) {
     WaitUntil(ctx, [] { return false; });
     return absl::OkStatus();
   }
-  recipes::LeaderElection election(*client, path, ctx.Arg(1));
+  recipes::LeaderElection election(*client, path, *ctx.args().value);
   while (!Interrupted(ctx)) {
     absl::Status s = election.Campaign(absl::InfiniteFuture(), ctx.io().interrupt);
     if (s.code() == absl::StatusCode::kCancelled) break;
@@ -172,8 +160,8 @@ int ExitStatusOf(int wait_status) {
 }  // namespace
 
 absl::Status CmdLock(Ctx& ctx) {
-  const std::string path = RecipePath("/synod/locks", ctx.Arg(0));
-  if (ctx.args().saw_dashdash && ctx.args().rest.empty()) {
+  const std::string path = RecipePath("/synod/locks", ctx.args().name);
+  if (ctx.args().command_given && ctx.args().command.empty()) {
     return UsageError("lock NAME -- COMMAND: COMMAND is missing");
   }
   ctx.io().handles_interrupt = true;
@@ -190,20 +178,21 @@ absl::Status CmdLock(Ctx& ctx) {
     return token.status();
   }
   if (ctx.json()) {
-    JsonWriter j;
-    j.BeginObject().Field("path", path).Field("token", *token).EndObject();
-    ctx.io().Out(j.str() + "\n");
+    Json j;
+    j["path"] = path;
+    j["token"] = *token;
+    ctx.io().Out(JsonLine(j));
   } else {
     ctx.io().Out(absl::StrCat(*token, "\n"));
   }
   const absl::Status lost_error =
       SynodError(ErrorCode::kSessionExpired, "the session ended: the lock was lost");
-  if (ctx.args().rest.empty()) {
+  if (ctx.args().command.empty()) {
     WaitUntil(ctx, [&] { return lost.load(); });
     if (lost) return lost_error;
     return lock.Release(ctx.call());
   }
-  absl::StatusOr<pid_t> pid = Spawn(ctx.args().rest, *token, path);
+  absl::StatusOr<pid_t> pid = Spawn(ctx.args().command, *token, path);
   if (!pid.ok()) {
     lock.Release(ctx.call()).IgnoreError();
     return pid.status();

@@ -17,7 +17,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/synodctl/commands.h"
-#include "client/synodctl/json.h"
 
 namespace synod::ctl {
 namespace {
@@ -58,20 +57,18 @@ void PrintSummary(Ctx& ctx, const std::string& verb, const std::string& file,
                   const storage::SnapshotSummary& s) {
   const std::string digest = absl::StrFormat("%016x", s.info.meta.digest);
   if (ctx.json()) {
-    JsonWriter j;
-    j.BeginObject()
-        .Field("file", file)
-        .Field("revision", s.info.meta.applied_index)
-        .Field("digest", digest)
-        .Field("nodes", s.nodes)
-        .Field("sessions", s.sessions)
-        .Field("history_entries", s.history_entries)
-        .Field("events", s.events)
-        .Field("compact_revision", s.info.meta.compact_revision)
-        .Field("bytes", s.info.bytes)
-        .Field("format_version", static_cast<uint64_t>(s.info.format_version))
-        .EndObject();
-    ctx.io().Out(j.str() + "\n");
+    Json j;
+    j["file"] = file;
+    j["revision"] = s.info.meta.applied_index;
+    j["digest"] = digest;
+    j["nodes"] = s.nodes;
+    j["sessions"] = s.sessions;
+    j["history_entries"] = s.history_entries;
+    j["events"] = s.events;
+    j["compact_revision"] = s.info.meta.compact_revision;
+    j["bytes"] = s.info.bytes;
+    j["format_version"] = static_cast<uint64_t>(s.info.format_version);
+    ctx.io().Out(JsonLine(j));
     return;
   }
   ctx.io().Out(absl::StrFormat(
@@ -82,7 +79,7 @@ void PrintSummary(Ctx& ctx, const std::string& verb, const std::string& file,
 }  // namespace
 
 absl::Status CmdSnapshotSave(Ctx& ctx) {
-  const std::string file = ctx.Arg(0);
+  const std::string& file = ctx.args().file;
   const std::string temp = file + ".tmp";
   absl::StatusOr<Client*> client = ctx.client();
   if (!client.ok()) return client.status();
@@ -92,7 +89,7 @@ absl::Status CmdSnapshotSave(Ctx& ctx) {
   // A backup of a large tree takes longer than one request: without an
   // explicit --timeout the whole transfer gets kSaveTimeout.
   const CallOptions call =
-      ctx.args().Has("timeout") ? ctx.call() : CallOptions::Timeout(kSaveTimeout);
+      ctx.args().timeout.has_value() ? ctx.call() : CallOptions::Timeout(kSaveTimeout);
   absl::StatusOr<SnapshotInfo> streamed = (*client)->SaveSnapshot(temp, call);
   if (!streamed.ok()) return streamed.status();
   auto fail = [&temp](absl::Status s) {
@@ -121,9 +118,9 @@ absl::Status CmdSnapshotSave(Ctx& ctx) {
 }
 
 absl::Status CmdSnapshotStatus(Ctx& ctx) {
-  absl::StatusOr<storage::SnapshotSummary> summary = Verify(ctx.Arg(0));
+  absl::StatusOr<storage::SnapshotSummary> summary = Verify(ctx.args().file);
   if (!summary.ok()) return summary.status();
-  PrintSummary(ctx, "ok", ctx.Arg(0), *summary);
+  PrintSummary(ctx, "ok", ctx.args().file, *summary);
   return absl::OkStatus();
 }
 
