@@ -1,20 +1,25 @@
-// MetricsHttpServer: a minimal HTTP/1.1 server on one thread for the
-// operator endpoints (/metrics, /health, /ready).
+// MetricsHttpServer: the operator endpoints (/metrics, /health, /ready)
+// over HTTP/1.1, served by cpp-httplib.
 //
 // It answers GET and HEAD of the registered paths (a query string is
 // ignored), 404 for other paths, 405 for other methods, 400 for a request
-// it cannot parse; every response closes the connection. Connections are
-// served one at a time: scrapes and probes are small and rare, and one
-// thread keeps the endpoints from ever competing with the replica's own
-// threads. A client that sends nothing is dropped after `io_timeout`, so a
-// stuck client delays the next one by at most that long.
+// it cannot parse; every response closes the connection.
 //
-// Handlers run on the server thread and must not block for long (they
-// read atomics and RocksDB properties).
+// Connections are served by a fixed pool of `threads` threads, so a client
+// that connects and sends nothing, or does not read its answer, holds one
+// thread (for at most `io_timeout` per read or write), never the others: a
+// scrape and a probe are answered meanwhile. Threads are bounded, and so is
+// the queue in front of them (`threads` accepted connections): beyond
+// that, connections wait in the kernel's listen backlog.
 //
-// Thread: Start/Stop by the owner; handlers on the server thread.
+// Handlers run on the pool's threads, possibly at the same time, and must
+// not block for long (they read atomics and RocksDB properties).
+//
+// Thread: Start/Stop by the owner; an accept thread and `threads` workers,
+// all named synod-metrics.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,6 +28,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+
+namespace httplib {
+class Server;
+}  // namespace httplib
 
 namespace synod::server::metrics {
 
@@ -40,12 +49,15 @@ class MetricsHttpServer {
     // host listens on every interface.
     std::string addr;
     std::map<std::string, Handler> handlers;  // by exact path, e.g. "/metrics"
+    // Longest wait for a client's next bytes, or for room to send it more.
     absl::Duration io_timeout = absl::Seconds(2);
-    size_t max_request_bytes = 16384;
+    // Connections served at once (scrapes, probes, and stuck clients).
+    size_t threads = 4;
   };
 
-  // Binds, listens and starts the thread. Errors: InvalidArgument (not
-  // host:port), Unavailable (cannot resolve or bind: address in use?).
+  // Binds, listens and starts the threads. Errors: InvalidArgument (not
+  // host:port, or threads == 0), Unavailable (cannot resolve or bind:
+  // address in use?).
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(Options options);
   ~MetricsHttpServer();
   MetricsHttpServer(const MetricsHttpServer&) = delete;
@@ -53,18 +65,16 @@ class MetricsHttpServer {
 
   // The port it listens on.
   int port() const { return port_; }
-  // Stops accepting, finishes the connection in progress, joins. Idempotent.
+  // Stops accepting (the port refuses from here on), lets the connections
+  // in progress finish (each within io_timeout), joins. Idempotent.
   void Stop();
 
  private:
-  explicit MetricsHttpServer(Options options) : options_(std::move(options)) {}
-  void Loop();
-  void Serve(int fd);
+  MetricsHttpServer();
 
-  const Options options_;
-  int listen_fd_ = -1;
-  int wake_fds_[2] = {-1, -1};  // a byte on [1] wakes the loop to stop
+  std::unique_ptr<httplib::Server> http_;
   int port_ = 0;
+  std::atomic<bool> listen_returned_{false};
   std::thread thread_;
 };
 

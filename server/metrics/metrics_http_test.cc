@@ -1,10 +1,14 @@
 #include "server/metrics/metrics_http.h"
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/testing/http_exchange.h"
@@ -15,10 +19,36 @@ namespace {
 using ::synod::testing::ConnectLoopback;
 using ::synod::testing::HttpExchange;
 
-std::unique_ptr<MetricsHttpServer> StartServer(std::atomic<int>* calls) {
+// Gives up on an answer after `guard` (a failed exchange returns what came
+// by then). The guard only keeps a broken server from hanging the test.
+std::string HttpExchangeGuarded(int port, const std::string& request, absl::Duration guard) {
+  const int fd = ConnectLoopback(port);
+  if (fd < 0) return "connect failed";
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(absl::ToInt64Seconds(guard));
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+std::unique_ptr<MetricsHttpServer> StartServer(std::atomic<int>* calls,
+                                               absl::Duration io_timeout = absl::Milliseconds(300),
+                                               size_t big_body = 0) {
   MetricsHttpServer::Options o;
   o.addr = "127.0.0.1:0";
-  o.io_timeout = absl::Milliseconds(300);
+  o.io_timeout = io_timeout;
+  if (big_body > 0) {
+    o.handlers["/big"] = [big_body] {
+      HttpResponse r;
+      r.body.assign(big_body, 'x');
+      return r;
+    };
+  }
   o.handlers["/metrics"] = [calls] {
     ++*calls;
     HttpResponse r;
@@ -44,9 +74,15 @@ TEST(MetricsHttpTest, ServesRegisteredPaths) {
   ASSERT_GT(server->port(), 0);
   const std::string ok =
       HttpExchange(server->port(), "GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
-  EXPECT_EQ(ok,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-            "Content-Length: 4\r\nConnection: close\r\n\r\nx 1\n");
+  const size_t head_end = ok.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << ok;
+  const std::string head = ok.substr(0, head_end + 2);
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+  EXPECT_NE(head.find("\r\nContent-Type: text/plain; version=0.0.4\r\n"), std::string::npos)
+      << head;
+  EXPECT_NE(head.find("\r\nContent-Length: 4\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nConnection: close\r\n"), std::string::npos) << head;
+  EXPECT_EQ(ok.substr(head_end + 4), "x 1\n");
   EXPECT_EQ(calls.load(), 1);
   const std::string unhealthy = HttpExchange(server->port(), "GET /health HTTP/1.0\r\n\r\n");
   EXPECT_EQ(unhealthy.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << unhealthy;
@@ -81,12 +117,84 @@ TEST(MetricsHttpTest, SilentClientIsDroppedAndOthersAreServed) {
   EXPECT_EQ(calls.load(), 1);
 }
 
+// A client that connects and sends nothing holds the server for up to
+// io_timeout (an hour here); a second scrape is answered meanwhile.
+TEST(MetricsHttpTest, SilentClientDoesNotHoldUpAScrape) {
+  std::atomic<int> calls{0};
+  auto server = StartServer(&calls, absl::Hours(1));
+  ASSERT_NE(server, nullptr);
+  const int silent = ConnectLoopback(server->port());
+  ASSERT_GE(silent, 0);
+  const std::string scrape =
+      HttpExchangeGuarded(server->port(), "GET /metrics HTTP/1.1\r\n\r\n", absl::Seconds(20));
+  EXPECT_EQ(scrape.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << scrape;
+  EXPECT_EQ(calls.load(), 1);
+  ::close(silent);
+}
+
+// A client that asks for a large body and never reads it holds the server
+// while the kernel buffers are full; a second scrape is answered meanwhile.
+TEST(MetricsHttpTest, ClientThatDoesNotReadDoesNotHoldUpAScrape) {
+  std::atomic<int> calls{0};
+  auto server = StartServer(&calls, absl::Hours(1), 64 << 20);
+  ASSERT_NE(server, nullptr);
+  const int slow = ConnectLoopback(server->port());
+  ASSERT_GE(slow, 0);
+  const std::string request = "GET /big HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(::send(slow, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  const std::string scrape =
+      HttpExchangeGuarded(server->port(), "GET /metrics HTTP/1.1\r\n\r\n", absl::Seconds(20));
+  EXPECT_EQ(scrape.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << scrape;
+  EXPECT_EQ(calls.load(), 1);
+  ::close(slow);
+}
+
+int ThreadsNamed(const std::string& name) {
+  int n = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) ++n;
+  }
+  return n;
+}
+
+// However many clients connect, the server runs its accept thread and
+// `threads` workers; once the stuck clients leave, scrapes are served.
+TEST(MetricsHttpTest, ThreadsAreBoundedAndNamed) {
+  MetricsHttpServer::Options o;
+  o.addr = "127.0.0.1:0";
+  o.io_timeout = absl::Hours(1);
+  o.threads = 3;
+  o.handlers["/metrics"] = [] { return HttpResponse{200, "text/plain", "x 1\n"}; };
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> server = MetricsHttpServer::Start(o);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::vector<int> silent;
+  for (int i = 0; i < 10; ++i) {
+    silent.push_back(ConnectLoopback((*server)->port()));
+    ASSERT_GE(silent.back(), 0);
+  }
+  EXPECT_EQ(ThreadsNamed("synod-metrics"), 4);
+  for (int fd : silent) ::close(fd);
+  EXPECT_EQ(
+      HttpExchangeGuarded((*server)->port(), "GET /metrics HTTP/1.1\r\n\r\n", absl::Seconds(20))
+          .rfind("HTTP/1.1 200 OK\r\n", 0),
+      0u);
+  (*server)->Stop();
+  EXPECT_EQ(ThreadsNamed("synod-metrics"), 0);
+}
+
 TEST(MetricsHttpTest, RefusesBadAddressesAndBusyPorts) {
   MetricsHttpServer::Options o;
   o.addr = "no-port";
   EXPECT_EQ(MetricsHttpServer::Start(o).status().code(), absl::StatusCode::kInvalidArgument);
   o.addr = "127.0.0.1:99999";
   EXPECT_EQ(MetricsHttpServer::Start(o).status().code(), absl::StatusCode::kInvalidArgument);
+  o.addr = "127.0.0.1:0";
+  o.threads = 0;
+  EXPECT_EQ(MetricsHttpServer::Start(o).status().code(), absl::StatusCode::kInvalidArgument);
+  o.threads = 1;
   std::atomic<int> calls{0};
   auto server = StartServer(&calls);
   ASSERT_NE(server, nullptr);
