@@ -16,6 +16,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
   python3-prometheus-client \
   python3-yaml \
   libgoogle-perftools-dev
+$SUDO apt-get install -y -q --no-install-recommends libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
 # The check jobs (tests/checks.sh): clang, its sanitizer runtimes and
 # llvm-symbolizer for readable sanitizer stacks.
 $SUDO apt-get install -y -q --no-install-recommends clang libclang-rt-14-dev llvm
