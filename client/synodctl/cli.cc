@@ -95,6 +95,9 @@ Parser::Parser() {
   // Global flags are the root's; commands hand the ones they do not know
   // up to it.
   app_.fallthrough();
+  // A flag given twice takes its last value (a script may append to a
+  // command line that already has --endpoints or --timeout).
+  app_.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app_.require_subcommand(0, 1);
   app_.set_help_flag("-h,--help", "print help (after a command: that command's)");
   app_.footer(kFooter);

@@ -57,6 +57,7 @@ absl::StatusOr<std::vector<std::string>> SplitWords(const std::string& line) {
 absl::StatusOr<Op> ParseOpLine(const std::vector<std::string>& words) {
   CLI::App app("one op of a multi", "op");
   app.require_subcommand(1, 1);
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   CreateFlags create;
   std::optional<int64_t> version;
   std::string path, data;

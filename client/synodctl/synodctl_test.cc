@@ -171,7 +171,7 @@ TEST_F(SynodctlTest, SubcommandHelp) {
               StartsWith("Usage: synodctl [global flags] settings set [--max_data_bytes=N]"));
   for (const char* flag : {"max_data_bytes", "max_multi_ops", "history_per_node",
                            "min_session_timeout_ms", "max_session_timeout_ms"}) {
-    EXPECT_THAT(set.out, HasSubstr(absl::StrCat("\n  --", flag, "=N "))) << flag;
+    EXPECT_THAT(set.out, HasSubstr(absl::StrCat("\n  --", flag, "=N"))) << flag;
   }
   Result member = Run({"member", "--help"});
   EXPECT_EQ(member.code, 0);
@@ -267,7 +267,19 @@ TEST_F(SynodctlTest, EmptyEndpointsIsAUsageError) {
     Result r = Invocation().Run({flag, "--timeout=300ms", "get", "/x"});
     EXPECT_EQ(r.code, kExitUsage) << flag << ": " << r.err;
     EXPECT_THAT(r.err, HasSubstr("--endpoints is empty")) << flag;
+    // Given after a valid list (the last one counts), it is still empty.
+    r = Run({flag, "--timeout=300ms", "get", "/x"});
+    EXPECT_EQ(r.code, kExitUsage) << flag << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("--endpoints is empty")) << flag;
   }
+}
+
+// A flag given twice takes its last value.
+TEST_F(SynodctlTest, RepeatedFlagTakesTheLastValue) {
+  ASSERT_TRUE(client_->Create("/twice", "v").ok());
+  Result r = Run({"-o", "json", "get", "-o", "text", "/twice"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "v");
 }
 
 // No replica answered: the digests were not compared, so no verdict.
