@@ -145,7 +145,9 @@ bool EndpointSet::ReportHeader(Endpoint& ep, uint64_t member_id, uint64_t leader
 void EndpointSet::SetMembers(const std::vector<Member>& members) {
   absl::MutexLock lock(&mu_);
   std::vector<std::shared_ptr<Endpoint>> next;
-  auto add = [&](const std::string& address) -> std::shared_ptr<Endpoint> {
+  // Runs under mu_ (held above); clang's analysis needs it said for a lambda.
+  auto add = [&](const std::string& address)
+                 ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> std::shared_ptr<Endpoint> {
     for (const auto& ep : next) {
       if (ep->address == address) return ep;
     }
