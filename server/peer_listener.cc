@@ -1,6 +1,5 @@
 #include "server/peer_listener.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -9,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <utility>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -27,18 +25,17 @@ constexpr absl::Duration kClassifyTimeout = absl::Seconds(10);
 
 }  // namespace
 
-PeerListener::PeerListener(const Options& options, RaftMailbox* mailbox,
-                           const FaultInjection* faults, grpc::Server* grpc_server)
-    : options_(options), mailbox_(mailbox), faults_(faults), grpc_server_(grpc_server) {}
+PeerListener::PeerListener(const Options& options, grpc::Server* grpc_server)
+    : options_(options), grpc_server_(grpc_server) {}
 
 absl::StatusOr<std::unique_ptr<PeerListener>> PeerListener::Start(const Options& options,
-                                                                  RaftMailbox* mailbox,
-                                                                  const FaultInjection* faults,
                                                                   grpc::Server* grpc_server) {
+  if (!options.adopt_link) {
+    return absl::InvalidArgumentError("peer listener: no taker for accepted Raft links");
+  }
   absl::StatusOr<ListeningSocket> listening = ListenTcp(options.addr, 128, "peers");
   if (!listening.ok()) return listening.status();
-  std::unique_ptr<PeerListener> listener(
-      new PeerListener(options, mailbox, faults, grpc_server));
+  std::unique_ptr<PeerListener> listener(new PeerListener(options, grpc_server));
   listener->listen_fd_ = listening->fd;
   listener->port_ = listening->port;
   listener->stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -65,11 +62,9 @@ void PeerListener::Stop() {
     if (stopping_) return;
     stopping_ = true;
     const uint64_t one = 1;
+    // Wakes the accept thread and every connection's wait; each connection
+    // closes its own fd.
     (void)!::write(stop_fd_, &one, sizeof(one));
-    // Wakes the link threads blocked in recv; each closes its own fd.
-    for (Connection& conn : connections_) {
-      if (conn.fd >= 0) ::shutdown(conn.fd, SHUT_RDWR);
-    }
   }
   if (accept_thread_.joinable()) accept_thread_.join();
   // Connections still waiting in the backlog are reset, not left hanging
@@ -200,19 +195,12 @@ void PeerListener::Serve(Connection* conn) {
       if (!bad_sender && SendExactly(fd, reply.data(), reply.size(), deadline, stop_fd_) &&
           answer == LinkAnswer::kAccepted) {
         SetLinkSocketOptions(fd);
-        if (options_.adopt_link) {
-          absl::MutexLock lock(&mu_);
-          if (!stopping_) {
-            conn->fd = -1;  // the adopter's now
-            options_.adopt_link(fd, hello.from);
-            conn->finished = true;
-            return;
-          }
-        } else {
-          // From here the thread only reads: blocking recv, woken by Stop's
-          // shutdown.
-          ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-          ReadLink(fd, hello.from);
+        absl::MutexLock lock(&mu_);
+        if (!stopping_) {
+          conn->fd = -1;  // the adopter's now
+          options_.adopt_link(fd, hello.from);
+          conn->finished = true;
+          return;
         }
       }
     }
@@ -225,28 +213,6 @@ void PeerListener::Serve(Connection* conn) {
 
 void PeerListener::CountRefusal() {
   if (options_.link_refused) options_.link_refused();
-}
-
-void PeerListener::ReadLink(int fd, raft::NodeId from) {
-  LinkFrameReader reader(options_.max_frame_bytes,
-                         LinkHello{options_.cluster_id, from, options_.self});
-  v1::RaftBatch scratch;
-  std::string why;
-  while (true) {
-    // Every whole frame one read completed goes to the mailbox in one
-    // delivery: one wake-up of the raft thread, not one per frame.
-    std::vector<raft::Message> messages;
-    const bool open = ReadLinkFrames(fd, /*drain=*/false, &reader, &scratch, &messages, &why);
-    if (!messages.empty() && !faults_->Isolated(from)) {
-      mailbox_->DeliverMessages(std::move(messages));
-    }
-    if (!open) break;
-  }
-  if (reader.refused()) CountRefusal();
-  if (!why.empty()) {
-    base::Log(base::LogLevel::kWarning, "raft link from member %llu closed: %s",
-              static_cast<unsigned long long>(from), why.c_str());
-  }
 }
 
 }  // namespace synod::server

@@ -10,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "base/crc32c.h"
 #include "base/log.h"
-#include "server/raft_link.h"
 
 namespace synod::server {
 namespace {
@@ -34,52 +33,6 @@ absl::Status PeerService::CheckSender(raft::NodeId from) const {
 void PeerService::CountRefusal() const {
   if (on_refused_) on_refused_();
 }
-
-class PeerService::RaftReader final : public grpc::ServerReadReactor<v1::RaftBatch> {
- public:
-  RaftReader(PeerService* service, v1::PeerAck* ack) : service_(service), ack_(ack) {
-    StartRead(&batch_);
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) {  // the sender closed its stream (or the call was cancelled)
-      ack_->set_code(v1::OK);
-      Finish(grpc::Status::OK);
-      return;
-    }
-    absl::Status refused = service_->CheckSender(batch_.from());
-    if (refused.ok()) {
-      // The batch's sender plays the part of a link's hello.
-      refused =
-          CheckLinkBatch(batch_, LinkHello{service_->cluster_id_, batch_.from(), service_->self_});
-    }
-    if (!refused.ok()) {
-      base::Log("peer stream from member %llu refused: %s",
-                static_cast<unsigned long long>(batch_.from()),
-                std::string(refused.message()).c_str());
-      service_->CountRefusal();
-      ack_->set_code(v1::INVALID_ARGUMENT);
-      ack_->set_message(std::string(refused.message()));
-      Finish(ToGrpc(refused));
-      return;
-    }
-    if (!service_->faults_->Isolated(batch_.from())) {
-      std::vector<raft::Message> messages;
-      messages.reserve(batch_.messages_size());
-      for (raft::Message& m : *batch_.mutable_messages()) messages.push_back(std::move(m));
-      if (!messages.empty()) service_->mailbox_->DeliverMessages(std::move(messages));
-    }
-    batch_.Clear();
-    StartRead(&batch_);
-  }
-
-  void OnDone() override { delete this; }
-
- private:
-  PeerService* const service_;
-  v1::PeerAck* const ack_;
-  v1::RaftBatch batch_;
-};
 
 class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::InstallSnapshotChunk> {
  public:
@@ -187,11 +140,6 @@ class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::Ins
   base::Crc32cStream crc_;
   uint64_t received_ = 0;
 };
-
-grpc::ServerReadReactor<v1::RaftBatch>* PeerService::Raft(grpc::CallbackServerContext*,
-                                                          v1::PeerAck* response) {
-  return new RaftReader(this, response);
-}
 
 grpc::ServerReadReactor<v1::InstallSnapshotChunk>* PeerService::InstallSnapshot(
     grpc::CallbackServerContext*, v1::PeerAck* response) {

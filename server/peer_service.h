@@ -1,18 +1,13 @@
-// PeerService: the receiving end of the Peer gRPC service.
+// PeerService: the receiving end of the Peer gRPC service (Raft messages
+// arrive over the Raft link instead, peer_listener.h).
 //
-// `Raft` streams (from members of older versions; current ones send over
-// the Raft link, peer_listener.h) feed each batch of messages to the raft
-// thread's mailbox (never blocking a gRPC thread: the mailbox drops when
-// full). A batch from another cluster, or whose messages name another
-// sender than the batch does (the checks of a Raft link, with the batch's
-// sender as the hello's), ends the stream. Every call refuses a sender that
-// is no member id or this replica itself, and KeepAliveBatch a sender that
-// is not a member (sessions are touched only for members); refusals are
-// counted (set_on_refused). `InstallSnapshot` writes the streamed chunks to
-// a temporary file, checks their CRC32C, publishes the file under the
-// snapshot's index (fsynced) and only then hands the MSG_SNAP to the core, so
-// the state a Ready's snapshot names is always on disk before the Raft log
-// records it.
+// Every call refuses a sender that is no member id or this replica itself,
+// and KeepAliveBatch a sender that is not a member (sessions are touched
+// only for members); refusals are counted (set_on_refused).
+// `InstallSnapshot` writes the streamed chunks to a temporary file, checks
+// their CRC32C, publishes the file under the snapshot's index (fsynced) and
+// only then hands the MSG_SNAP to the core, so the state a Ready's snapshot
+// names is always on disk before the Raft log records it.
 //
 // Thread: gRPC callback threads; the reactors own their state.
 #pragma once
@@ -57,8 +52,6 @@ class PeerService final : public v1::Peer::CallbackService {
   // cluster. Set both before the server starts.
   void set_on_refused(std::function<void()> on_refused) { on_refused_ = std::move(on_refused); }
 
-  grpc::ServerReadReactor<v1::RaftBatch>* Raft(grpc::CallbackServerContext* context,
-                                               v1::PeerAck* response) override;
   grpc::ServerReadReactor<v1::InstallSnapshotChunk>* InstallSnapshot(
       grpc::CallbackServerContext* context, v1::PeerAck* response) override;
   grpc::ServerUnaryReactor* KeepAliveBatch(grpc::CallbackServerContext* context,
@@ -66,7 +59,6 @@ class PeerService final : public v1::Peer::CallbackService {
                                            v1::KeepAliveBatchResponse* response) override;
 
  private:
-  class RaftReader;
   class SnapshotReader;
 
   // InvalidArgument when `from` is no member id or this replica.

@@ -22,12 +22,12 @@
 #include "grpcpp/security/credentials.h"
 #include "server/raft_link.h"
 #include "server/tcp_socket.h"
-#include "storage/log_store.h"
+#include "storage/format.h"
 
 namespace synod::server {
 namespace {
 
-// Pause after a broken stream before the next attempt (gRPC's own reconnect
+// Pause after a broken link before the next attempt (gRPC's own reconnect
 // backoff is capped low too, see PeerChannelArguments).
 constexpr absl::Duration kRetryPause = absl::Milliseconds(100);
 
@@ -95,18 +95,11 @@ std::unique_ptr<PeerTransport::Peer> PeerTransport::StartPeer(raft::NodeId id,
 }
 
 void PeerTransport::StopPeer(Peer* peer) {
-  Stream* live = nullptr;
-  std::vector<std::unique_ptr<Stream>> streams;
   {
     absl::MutexLock lock(&peer->mu);
     peer->stopping = true;
     peer->queue.clear();
     peer->queue_bytes = 0;
-    if (peer->stream != nullptr) {
-      live = peer->stream.get();
-      peer->retired.push_back(std::move(peer->stream));
-    }
-    streams.swap(peer->retired);
     if (peer->snapshot_call != nullptr) peer->snapshot_call->TryCancel();
   }
   const uint64_t one = 1;
@@ -119,10 +112,6 @@ void PeerTransport::StopPeer(Peer* peer) {
   }
   ::close(peer->wake_fd);
   ::close(peer->stop_fd);
-  for (auto& stream : streams) stream->context.TryCancel();
-  // The live stream's hold is ours to drop (retired ones dropped theirs).
-  if (live != nullptr) live->RemoveHold();
-  for (auto& stream : streams) stream->done.WaitForNotification();
   if (peer->snapshot_sender.joinable()) peer->snapshot_sender.join();
 }
 
@@ -199,26 +188,20 @@ void PeerTransport::TakeBatch(Peer* peer, v1::RaftBatch* batch) {
 }
 
 void PeerTransport::Pump(Peer* peer) {
-  bool legacy = false;
   bool wake = false;
   bool broke = false;
   {
     absl::MutexLock lock(&peer->mu);
     if (peer->stopping || peer->queue.empty()) return;
-    if (peer->legacy) {
-      legacy = true;
-    } else {
-      if (peer->link_fd < 0 || peer->link_broken) {
-        wake = true;  // the link thread connects
-      } else if (peer->unsent.empty()) {
-        broke = !WriteLink(peer);
-        wake = broke || !peer->unsent.empty();
-      }  // else the link thread is finishing a write and takes the queue next
-    }
+    if (peer->link_fd < 0 || peer->link_broken) {
+      wake = true;  // the link thread connects
+    } else if (peer->unsent.empty()) {
+      broke = !WriteLink(peer);
+      wake = broke || !peer->unsent.empty();
+    }  // else the link thread is finishing a write and takes the queue next
   }
   if (broke) mailbox_->ReportUnreachable(peer->id);
   if (wake) Wake(peer);
-  if (legacy) PumpStream(peer);
 }
 
 bool PeerTransport::WriteLink(Peer* peer) {
@@ -282,7 +265,7 @@ void PeerTransport::LinkLoop(Peer* peer) {
         want_write = !report && !peer->unsent.empty();
       }
       fd = peer->link_fd;
-      if (fd < 0 && !peer->legacy && !peer->queue.empty()) {
+      if (fd < 0 && !peer->queue.empty()) {
         if (absl::Now() >= peer->retry_at) {
           connect = true;
         } else {
@@ -340,7 +323,6 @@ void PeerTransport::ConnectLink(Peer* peer) {
   const absl::Time deadline = absl::Now() + options_.link_timeout;
   absl::StatusOr<int> fd = ConnectTcp(peer->addr, options_.link_timeout, peer->stop_fd);
   std::string failure;
-  bool legacy = false;
   LinkAnswer answer = LinkAnswer::kAccepted;
   if (!fd.ok()) {
     failure = std::string(fd.status().message());
@@ -353,17 +335,14 @@ void PeerTransport::ConnectLink(Peer* peer) {
     std::string in(kLinkAnswerBytes, '\0');
     if (!SendExactly(*fd, out.data(), out.size(), deadline, peer->stop_fd)) {
       failure = "hello not sent";
-    } else if (!RecvExactly(*fd, in.data(), 1, deadline, peer->stop_fd)) {
+    } else if (!RecvExactly(*fd, in.data(), in.size(), deadline, peer->stop_fd)) {
       failure = "no answer to the hello";
-    } else if (in[0] != kLinkAnswerMagic[0]) {
-      legacy = true;  // HTTP/2 (a SETTINGS frame) from a gRPC-only replica
-    } else if (!RecvExactly(*fd, in.data() + 1, in.size() - 1, deadline, peer->stop_fd) ||
-               !DecodeLinkAnswer(in, &answer)) {
+    } else if (!DecodeLinkAnswer(in, &answer)) {
       failure = "unreadable answer to the hello";
     } else if (answer != LinkAnswer::kAccepted) {
       failure = absl::StrCat("refused: ", LinkAnswerName(answer));
     }
-    if (!failure.empty() || legacy) ::close(*fd);
+    if (!failure.empty()) ::close(*fd);
   }
   bool stopping = false;
   bool log_failure = false;
@@ -372,10 +351,7 @@ void PeerTransport::ConnectLink(Peer* peer) {
     absl::MutexLock lock(&peer->mu);
     stopping = peer->stopping;
     if (stopping) {
-      if (failure.empty() && !legacy) ::close(*fd);
-    } else if (legacy) {
-      peer->legacy = true;
-      peer->link_failing = false;
+      if (failure.empty()) ::close(*fd);
     } else if (!failure.empty()) {
       log_failure = !peer->link_failing || answer != LinkAnswer::kAccepted;
       peer->link_failing = true;
@@ -392,13 +368,7 @@ void PeerTransport::ConnectLink(Peer* peer) {
     }
   }
   if (stopping) return;
-  if (legacy) {
-    base::Log(base::LogLevel::kWarning,
-              "member %llu answered the Raft link with HTTP/2 (an older version): using the gRPC "
-              "Raft stream",
-              static_cast<unsigned long long>(peer->id));
-    PumpStream(peer);
-  } else if (!failure.empty()) {
+  if (!failure.empty()) {
     if (log_failure) {
       base::Log(base::LogLevel::kWarning, "raft link to member %llu at %s: %s",
                 static_cast<unsigned long long>(peer->id), peer->addr.c_str(), failure.c_str());
@@ -408,71 +378,6 @@ void PeerTransport::ConnectLink(Peer* peer) {
     base::Log(base::LogLevel::kInfo, "raft link to member %llu at %s is up",
               static_cast<unsigned long long>(peer->id), peer->addr.c_str());
   }
-}
-
-void PeerTransport::PumpStream(Peer* peer) {
-  Stream* stream = nullptr;
-  {
-    absl::MutexLock lock(&peer->mu);
-    if (!peer->legacy || peer->stopping || peer->writing || peer->queue.empty()) return;
-    if (peer->stream == nullptr) {
-      if (absl::Now() < peer->retry_at) return;  // stays queued (bounded) until then
-      // Streams gRPC is done with can go now.
-      peer->retired.erase(std::remove_if(peer->retired.begin(), peer->retired.end(),
-                                         [](const std::unique_ptr<Stream>& s) {
-                                           return s->done.HasBeenNotified();
-                                         }),
-                          peer->retired.end());
-      peer->stream = std::make_unique<Stream>(this, peer);
-      Stream* s = peer->stream.get();
-      peer->stub->async()->Raft(&s->context, &s->ack, s);
-      s->AddHold();
-      s->StartCall();
-    }
-    stream = peer->stream.get();
-    TakeBatch(peer, &stream->batch);
-    peer->writing = true;
-  }
-  stream->StartWrite(&stream->batch);
-}
-
-void PeerTransport::OnWriteDone(Peer* peer, Stream* stream, bool ok) {
-  bool retire = false;
-  {
-    absl::MutexLock lock(&peer->mu);
-    if (ok && !peer->stopping && peer->stream.get() == stream) {
-      peer->reachable = true;
-      if (peer->queue.empty() || faults_->Isolated(peer->id)) {
-        peer->writing = false;
-        return;
-      }
-      TakeBatch(peer, &stream->batch);
-    } else {
-      peer->writing = false;
-      if (peer->stream.get() != stream) return;  // retired by StopPeer
-      // Broken stream (peer down, restarted, or refusing us). Drop what is
-      // queued: Raft regenerates what is still needed, and stale heartbeats
-      // and appends would only delay the fresh ones.
-      peer->retired.push_back(std::move(peer->stream));
-      peer->queue.clear();
-      peer->queue_bytes = 0;
-      peer->retry_at = absl::Now() + kRetryPause;
-      peer->reachable = false;
-      // The peer may have been upgraded: try the link first next time.
-      peer->legacy = false;
-      retire = true;
-    }
-  }
-  if (retire) {
-    // Dropping the hold may finish the call and let StopPeer free `peer`
-    // and `stream`: it comes last.
-    const raft::NodeId id = peer->id;
-    stream->context.TryCancel();
-    mailbox_->ReportUnreachable(id);
-    stream->RemoveHold();
-    return;
-  }
-  stream->StartWrite(&stream->batch);
 }
 
 absl::StatusOr<v1::KeepAliveBatchResponse> PeerTransport::KeepAliveBatch(

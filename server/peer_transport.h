@@ -6,24 +6,20 @@
 // steady state a message leaves on the raft thread without waking another
 // thread; under load the queue turns into large batches. Each peer has a
 // link thread that connects (and reconnects after a pause), finishes
-// partial writes when the socket is full, and notices a closed link. A peer
-// that answers the hello with HTTP/2 runs an older version: for it, the
-// messages go over the gRPC `Raft` stream instead (driven by gRPC's
-// callback API the same way), until that stream breaks.
+// partial writes when the socket is full, and notices a closed link.
 //
 // Each peer has its own bounded queue, so a slow or dead peer only fills its
 // own: when full, new messages to it are dropped and the peer reported
 // unreachable (Raft resends: a follower in probe state is probed again at
-// the next heartbeat). A broken link or stream drops what is queued and is
-// replaced, after a short pause, when there is something to send.
+// the next heartbeat). A broken link drops what is queued and is replaced, after a short pause, when there is something to send.
 // MSG_SNAP goes instead to a per-peer snapshot thread that streams the
 // snapshot file in chunks over the gRPC `InstallSnapshot` call; gRPC's flow
 // control paces it, and the outcome is reported to the core
 // (ReportSnapshot).
 //
 // Thread: Send/UpdatePeers/Stop are called by the raft thread (the owner);
-// link threads and snapshot threads are internal; gRPC stream completions
-// run on gRPC's threads. Stop() waits for all of them to finish.
+// link threads and snapshot threads are internal. Stop() waits for all of
+// them to finish.
 #pragma once
 
 #include <atomic>
@@ -39,10 +35,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "grpcpp/support/channel_arguments.h"
-#include "grpcpp/support/client_callback.h"
 #include "raft/types.h"
 #include "server/fault_injection.h"
 #include "server/raft_mailbox.h"
@@ -59,7 +53,7 @@ class PeerTransport {
     // Per-peer queue bounds (messages and bytes).
     size_t max_queue_messages = 8192;
     size_t max_queue_bytes = 64u << 20;
-    // Bytes of messages per RaftBatch (at least one message).
+    // Bytes of messages per link frame (at least one message).
     size_t max_batch_bytes = 4u << 20;
     // Connecting a link, and its hello and answer, may take this long.
     absl::Duration link_timeout = absl::Seconds(1);
@@ -100,25 +94,6 @@ class PeerTransport {
     raft::Message message;
     size_t bytes = 0;
   };
-  struct Peer;
-  // One `Raft` call. Holds a gRPC hold from StartCall until it is retired
-  // (broken or stopped), so writes may be started from outside reactions.
-  class Stream final : public grpc::ClientWriteReactor<v1::RaftBatch> {
-   public:
-    Stream(PeerTransport* transport, Peer* peer) : transport_(transport), peer_(peer) {}
-    void OnWriteDone(bool ok) override { transport_->OnWriteDone(peer_, this, ok); }
-    void OnDone(const grpc::Status& /*status*/) override { done.Notify(); }
-
-    grpc::ClientContext context;
-    v1::PeerAck ack;
-    // The batch being written: owned by whoever holds Peer::writing.
-    v1::RaftBatch batch;
-    absl::Notification done;
-
-   private:
-    PeerTransport* const transport_;
-    Peer* const peer_;
-  };
   struct Peer {
     raft::NodeId id = raft::kNoNode;
     std::string addr;
@@ -135,9 +110,6 @@ class PeerTransport {
     // Framed bytes not yet written (the socket was full): the link thread
     // writes them, then what is queued.
     std::string unsent ABSL_GUARDED_BY(mu);
-    // The peer answered the hello with HTTP/2: an older version that only
-    // has the gRPC stream. Cleared when that stream breaks.
-    bool legacy ABSL_GUARDED_BY(mu) = false;
     // The link thread's last connect failed (logged once until it works).
     bool link_failing ABSL_GUARDED_BY(mu) = false;
     v1::RaftBatch scratch ABSL_GUARDED_BY(mu);
@@ -146,14 +118,7 @@ class PeerTransport {
     std::thread link_thread;
     size_t queue_bytes ABSL_GUARDED_BY(mu) = 0;
     bool stopping ABSL_GUARDED_BY(mu) = false;
-    // The live stream (null: none yet, or broken and not yet replaced).
-    std::unique_ptr<Stream> stream ABSL_GUARDED_BY(mu);
-    // Streams retired after a failure, deleted once gRPC is done with them.
-    std::vector<std::unique_ptr<Stream>> retired ABSL_GUARDED_BY(mu);
-    // (gRPC stream, legacy peers only.) A write is in flight on `stream`
-    // (one at a time keeps the order).
-    bool writing ABSL_GUARDED_BY(mu) = false;
-    // No new stream before this time after a broken one.
+    // No new link before this time after a broken one.
     absl::Time retry_at ABSL_GUARDED_BY(mu) = absl::InfinitePast();
     // The snapshot call in progress, so Stop can cancel it.
     grpc::ClientContext* snapshot_call ABSL_GUARDED_BY(mu) = nullptr;
@@ -179,13 +144,8 @@ class PeerTransport {
   void Wake(Peer* peer);
   // The link thread: connect, flush, watch for the link closing.
   void LinkLoop(Peer* peer);
-  // Connects and exchanges hello and answer; sets link_fd or legacy.
+  // Connects and exchanges hello and answer; sets link_fd.
   void ConnectLink(Peer* peer);
-  // Legacy peers: starts a write on the gRPC stream unless one is in flight,
-  // opening a stream first if there is none (and the retry pause is over).
-  void PumpStream(Peer* peer);
-  // gRPC thread: a write finished; start the next or retire the stream.
-  void OnWriteDone(Peer* peer, Stream* stream, bool ok);
   void SendSnapshot(Peer* peer, raft::Message message);
   void SnapshotLoop(Peer* peer, raft::Message message);
   bool StreamSnapshot(Peer* peer, const raft::Message& message);

@@ -9,10 +9,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "server/link_reader_testing.h"
 #include "server/peer_listener.h"
 #include "server/peer_service.h"
 #include "tests/testing/free_port.h"
@@ -60,31 +60,31 @@ class RecordingMailbox : public RaftMailbox {
   std::vector<std::pair<raft::NodeId, bool>> snapshots_;
 };
 
-// One replica's receiving side: the peer listener and the gRPC server with
-// the Peer service behind it; `legacy`: the gRPC server alone on the port,
-// as replicas before the Raft link had it.
+// One replica's receiving side: the peer listener, the gRPC server with
+// the Peer service behind it, and readers of the accepted links.
 struct Receiver {
-  Receiver(uint64_t cluster_id, raft::NodeId id, const std::string& dir, bool legacy = false,
-           std::string at = "")
-      : snapshots(dir), faults(""), service(cluster_id, id, &mailbox, &snapshots, &faults) {
+  Receiver(uint64_t cluster_id, raft::NodeId id, const std::string& dir, std::string at = "")
+      : snapshots(dir),
+        faults(""),
+        service(cluster_id, id, &mailbox, &snapshots, &faults),
+        links(cluster_id, id, &mailbox) {
     EXPECT_TRUE(snapshots.Init().ok());
     addr = at.empty() ? absl::StrCat("127.0.0.1:", FreePort()) : at;
     grpc::ServerBuilder builder;
-    if (legacy) builder.AddListeningPort(addr, grpc::InsecureServerCredentials());
     builder.RegisterService(&service);
     server = builder.BuildAndStart();
-    if (!legacy) {
-      PeerListener::Options o;
-      o.addr = addr;
-      o.cluster_id = cluster_id;
-      o.self = id;
-      auto started = PeerListener::Start(o, &mailbox, &faults, server.get());
-      EXPECT_TRUE(started.ok()) << started.status();
-      if (started.ok()) listener = *std::move(started);
-    }
+    PeerListener::Options o;
+    o.addr = addr;
+    o.cluster_id = cluster_id;
+    o.self = id;
+    o.adopt_link = [this](int fd, raft::NodeId from) { links.Adopt(fd, from); };
+    auto started = PeerListener::Start(o, server.get());
+    EXPECT_TRUE(started.ok()) << started.status();
+    if (started.ok()) listener = *std::move(started);
   }
   ~Receiver() {
     if (listener != nullptr) listener->Stop();
+    links.Stop();
     server->Shutdown();
   }
 
@@ -92,6 +92,7 @@ struct Receiver {
   SnapshotFiles snapshots;
   FaultInjection faults;
   PeerService service;
+  ::synod::testing::LinkReaders links;
   std::string addr;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<PeerListener> listener;
@@ -273,19 +274,6 @@ void SendAndExpectInOrder(PeerTransport* transport, Receiver* receiver, raft::No
   }
 }
 
-TEST(PeerTransportTest, OlderPeerGetsTheGrpcStream) {
-  TempDir tmp;
-  Receiver two(42, 2, tmp.Sub("two"), /*legacy=*/true);
-  RecordingMailbox mailbox;
-  SnapshotFiles snapshots(tmp.Sub("one"));
-  FaultInjection faults("");
-  PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);
-  transport.UpdatePeers({{2, two.addr}});
-  SendAndExpectInOrder(&transport, &two, 2, 1, 500);
-  EXPECT_TRUE(transport.Reachable(2));
-  transport.Stop();
-}
-
 TEST(PeerTransportTest, RestartedPeerIsReachedAgain) {
   TempDir tmp;
   RecordingMailbox mailbox;
@@ -300,7 +288,7 @@ TEST(PeerTransportTest, RestartedPeerIsReachedAgain) {
   ASSERT_TRUE(SendUntilUnreachable(&transport, &mailbox, 2));
   // Back on the same address (a restart): messages flow again (the ones
   // queued while it was away may arrive first).
-  Receiver again(42, 2, tmp.Sub("two-again"), /*legacy=*/false, addr);
+  Receiver again(42, 2, tmp.Sub("two-again"), addr);
   ASSERT_NE(again.listener, nullptr);
   ASSERT_TRUE(WaitUntil(
       [&] {

@@ -1,9 +1,9 @@
 // The Raft link: the wire format replicas use to send each other Raft
 // messages over plain TCP, on the same port as the Peer gRPC service.
 //
-// Why not the gRPC `Peer.Raft` stream: every message there goes through
-// HTTP/2 framing, flow-control window updates and a callback on a gRPC
-// thread, which cost more CPU and latency than the messages themselves (see
+// Why not a gRPC stream: every message there would go through HTTP/2
+// framing, flow-control window updates and a callback on a gRPC thread,
+// which cost more CPU and latency than the messages themselves (see
 // bench/README.md). The link is a byte stream with a length per batch.
 //
 //   sender   -> hello:  "SYNODRL1", cluster id, sender id, receiver id
@@ -19,9 +19,7 @@
 // link carried (dissertation §3.5: lost messages are resent).
 //
 // The first bytes tell the two protocols on the peer port apart: an HTTP/2
-// client starts with "PRI * HTTP/2.0". A sender talking to a replica of an
-// older version (gRPC only) gets HTTP/2 bytes back instead of an answer and
-// falls back to the gRPC stream.
+// client starts with "PRI * HTTP/2.0".
 #pragma once
 
 #include <cstddef>
@@ -59,8 +57,7 @@ std::string EncodeLinkHello(const LinkHello& hello);
 bool DecodeLinkHello(std::string_view bytes, LinkHello* hello);
 
 std::string EncodeLinkAnswer(LinkAnswer answer);
-// False when `bytes` (kLinkAnswerBytes) is not an answer this version knows
-// (for instance HTTP/2 bytes from a replica that only speaks gRPC).
+// False when `bytes` (kLinkAnswerBytes) is not an answer this version knows.
 bool DecodeLinkAnswer(std::string_view bytes, LinkAnswer* answer);
 const char* LinkAnswerName(LinkAnswer answer);
 

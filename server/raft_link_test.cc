@@ -77,7 +77,7 @@ TEST(RaftLinkTest, AnswersRoundTripAndUnknownOnesAreRefused) {
   unknown.back() = 9;
   LinkAnswer got;
   EXPECT_FALSE(DecodeLinkAnswer(unknown, &got));
-  // An HTTP/2 SETTINGS frame (what a gRPC-only replica sends first).
+  // An HTTP/2 SETTINGS frame is no answer.
   const std::string settings("\x00\x00\x06\x04\x00\x00\x00\x00", 8);
   EXPECT_FALSE(DecodeLinkAnswer(settings, &got));
 }

@@ -462,8 +462,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   }
   {
     // The gRPC server has no port of its own: the listener owns the peer
-    // port and hands it the HTTP/2 connections (Raft links it serves
-    // itself, see peer_listener.h).
+    // port and hands it the HTTP/2 connections (Raft links go to the raft
+    // thread, see peer_listener.h).
     grpc::ServerBuilder builder;
     builder.RegisterService(p->peer_service.get());
     builder.SetMaxReceiveMessageSize(max_peer_message);
@@ -483,7 +483,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     metrics::Counter* refused_links = p->metrics->peer_links_refused;
     listen.link_refused = [refused_links] { refused_links->Inc(); };
     absl::StatusOr<std::unique_ptr<PeerListener>> listener =
-        PeerListener::Start(listen, p->driver.get(), p->faults.get(), p->peer_server.get());
+        PeerListener::Start(listen, p->peer_server.get());
     if (!listener.ok()) {
       p->peer_server->Shutdown(std::chrono::system_clock::now());
       return listener.status();

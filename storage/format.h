@@ -63,6 +63,10 @@
 
 namespace synod::storage {
 
+// Index of the snapshot every founding member starts from (its state is the
+// empty tree, and it has no file).
+inline constexpr uint64_t kBootstrapIndex = 1;
+
 inline constexpr uint32_t kStoreFormatVersion = 4;     // the only one this binary reads
 inline constexpr uint32_t kLogFormatVersion = 2;       // the only one this binary reads
 inline constexpr uint32_t kSnapshotFormatVersion = 3;  // what this binary writes

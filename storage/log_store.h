@@ -54,13 +54,10 @@
 #include "raft/log_storage.h"
 #include "raft/ready.h"
 #include "raft/types.h"
+#include "storage/format.h"
 #include "storage/log_segments.h"
 
 namespace synod::storage {
-
-// Index of the snapshot every founding member starts from (its state is the
-// empty tree).
-inline constexpr raft::LogIndex kBootstrapIndex = 1;
 
 class LogStore final : public raft::LogStorage {
  public:
