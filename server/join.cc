@@ -23,8 +23,9 @@ constexpr absl::Duration kNotListedPatience = absl::Seconds(10);
 
 }  // namespace
 
-absl::StatusOr<JoinInfo> DiscoverCluster(absl::string_view endpoints, uint64_t member_id,
-                                         absl::Duration timeout_per_endpoint) {
+absl::StatusOr<JoinInfo> DiscoverCluster(
+    absl::string_view endpoints, uint64_t member_id, absl::Duration timeout_per_endpoint,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   struct Endpoint {
     std::string addr;
     std::unique_ptr<v1::Cluster::Stub> stub;
@@ -33,8 +34,8 @@ absl::StatusOr<JoinInfo> DiscoverCluster(absl::string_view endpoints, uint64_t m
   std::vector<Endpoint> all;
   for (absl::string_view endpoint : absl::StrSplit(endpoints, ',', absl::SkipWhitespace())) {
     all.push_back(Endpoint{std::string(endpoint),
-                           v1::Cluster::NewStub(grpc::CreateChannel(
-                               std::string(endpoint), grpc::InsecureChannelCredentials()))});
+                           v1::Cluster::NewStub(
+                               grpc::CreateChannel(std::string(endpoint), credentials))});
   }
   const absl::Time patience = absl::Now() + kNotListedPatience;
   while (true) {

@@ -6,12 +6,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "synod/v1/common.pb.h"
 
 namespace synod::server {
@@ -25,9 +27,11 @@ struct JoinInfo {
 // Tries each endpoint (client addresses, comma-separated) until one answers
 // Cluster.Status listing `member_id`. When replicas answer without listing
 // it, asks all of them again for up to 10 s (one may have just restarted
-// and not yet re-read its membership). Errors: Unavailable (none answered),
-// FailedPrecondition (`member_id` is not a member: add it first).
-absl::StatusOr<JoinInfo> DiscoverCluster(absl::string_view endpoints, uint64_t member_id,
-                                         absl::Duration timeout_per_endpoint);
+// and not yet re-read its membership). `credentials`: of the channels to
+// the client ports (TLS when they serve TLS). Errors: Unavailable (none
+// answered), FailedPrecondition (`member_id` is not a member: add it first).
+absl::StatusOr<JoinInfo> DiscoverCluster(
+    absl::string_view endpoints, uint64_t member_id, absl::Duration timeout_per_endpoint,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials);
 
 }  // namespace synod::server

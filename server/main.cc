@@ -138,6 +138,25 @@ ABSL_FLAG(uint64_t, ready_max_lag, 1000,
           "knows by more than this many entries.");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log lines written to stderr: debug, info, warning or error.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain for the client port; empty: the client port is plaintext. "
+          "Reloaded on SIGHUP (docs/security.md).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificate(s) that client certificates must be signed by.");
+ABSL_FLAG(std::string, tls_client_auth, "none",
+          "Client certificates on the client port: none (not asked for), request (verified "
+          "when sent), require (a client without one is refused). Needs --tls_client_ca "
+          "unless none.");
+ABSL_FLAG(std::string, peer_tls_cert, "",
+          "PEM certificate chain for the peer port (mutual TLS between replicas: the Raft "
+          "link and the Peer service); empty: the peer port is plaintext. It is presented as a "
+          "server and as a client certificate, and must name this replica's peer address. "
+          "Reloaded on SIGHUP.");
+ABSL_FLAG(std::string, peer_tls_key, "", "PEM private key of --peer_tls_cert.");
+ABSL_FLAG(std::string, peer_tls_ca, "",
+          "PEM CA certificate(s) that every replica's peer certificate is signed by; a peer "
+          "with another is refused.");
 ABSL_FLAG(std::string, fault_injection_file, "",
           "TESTS ONLY. A file listing peer ids this replica drops all Raft traffic to and "
           "from (re-read when it changes). Leave empty in production.");
@@ -146,7 +165,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "one replica of a Synod cluster (ZooKeeper-style tree, Raft, RocksDB, gRPC).\n"
       "With no flags: a single-replica cluster in ./synod-data, clients on 127.0.0.1:7001.\n"
-      "SIGTERM or SIGINT stop it cleanly.\n"
+      "SIGTERM or SIGINT stop it cleanly; SIGHUP reloads the TLS certificates.\n"
       "Restore a backup into a new cluster: start each founding member with "
       "--restore=FILE --initial_cluster=... --id=N --data_dir=EMPTY_DIR.");
   // --help lists the flags defined in this file (absl's default looks for
@@ -175,6 +194,8 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  // SIGHUP reloads the TLS certificates (on the main thread too).
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -204,6 +225,20 @@ int main(int argc, char** argv) {
   options.fault_injection_file = absl::GetFlag(FLAGS_fault_injection_file);
   options.metrics_addr = absl::GetFlag(FLAGS_metrics_addr);
   options.ready_max_lag = absl::GetFlag(FLAGS_ready_max_lag);
+  options.client_tls.cert = absl::GetFlag(FLAGS_tls_cert);
+  options.client_tls.key = absl::GetFlag(FLAGS_tls_key);
+  options.client_tls.ca = absl::GetFlag(FLAGS_tls_client_ca);
+  options.peer_tls.cert = absl::GetFlag(FLAGS_peer_tls_cert);
+  options.peer_tls.key = absl::GetFlag(FLAGS_peer_tls_key);
+  options.peer_tls.ca = absl::GetFlag(FLAGS_peer_tls_ca);
+  if (auto auth = synod::server::ParseClientAuth(absl::GetFlag(FLAGS_tls_client_auth));
+      auth.ok()) {
+    options.client_auth = *auth;
+  } else {
+    synod::base::Log("synod: --tls_client_auth: %s",
+                       std::string(auth.status().message()).c_str());
+    return 2;
+  }
   {
     const int64_t bounds[] = {absl::GetFlag(FLAGS_max_pending_requests),
                               absl::GetFlag(FLAGS_max_pending_mb),
@@ -259,7 +294,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
+    // Failures are logged by ReloadTls; the replica goes on with what it had.
+    (*replica)->ReloadTls().IgnoreError();
+  }
   synod::base::Log("synod: signal %d, shutting down", sig);
   (*replica)->Shutdown();
   return 0;

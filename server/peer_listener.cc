@@ -7,12 +7,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/log.h"
 #include "grpcpp/server_posix.h"
+#include "server/link_tls.h"
 #include "server/raft_link.h"
 #include "server/tcp_socket.h"
 
@@ -146,7 +148,12 @@ void PeerListener::Serve(Connection* conn) {
     const int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
     if (wait_ms <= 0 || ::poll(fds, 2, wait_ms) <= 0 || fds[1].revents != 0) break;
   }
-  if (ok && !link) {
+  if (ok && !link && options_.link_tls != nullptr) {
+    // gRPC cannot take a TLS connection by its fd: its bytes go, as they
+    // are, to the gRPC server's own TLS port.
+    Relay(fd);
+    ok = false;
+  } else if (ok && !link) {
     absl::MutexLock lock(&mu_);
     if (!stopping_) {
       conn->fd = -1;  // gRPC's now
@@ -156,13 +163,45 @@ void PeerListener::Serve(Connection* conn) {
     }
     ok = false;
   }
+  std::unique_ptr<LinkTlsSession> tls;
+  std::string hello_bytes(kLinkHelloBytes, '\0');
   if (ok) {
-    std::string hello_bytes(kLinkHelloBytes, '\0');
+    // A plaintext link opens with its hello's magic, a TLS one with the
+    // preamble and then the handshake; the hello follows inside TLS.
+    ok = RecvExactly(fd, hello_bytes.data(), kLinkMagic.size(), deadline, stop_fd_);
+    const std::string_view magic(hello_bytes.data(), kLinkMagic.size());
+    if (ok && magic == kLinkTlsPreamble) {
+      if (options_.link_tls == nullptr) {
+        base::Log(base::LogLevel::kWarning,
+            "raft link refused: the sender wants TLS, this replica has no peer certificate "
+            "(--peer_tls_cert)");
+        ok = false;
+      } else {
+        absl::StatusOr<std::unique_ptr<LinkTlsSession>> session =
+            LinkTlsSession::Accept(*options_.link_tls, fd, deadline, stop_fd_);
+        if (session.ok()) {
+          tls = *std::move(session);
+        } else {
+          base::Log(base::LogLevel::kWarning, "raft link refused: %s",
+              std::string(session.status().message()).c_str());
+          ok = false;
+        }
+      }
+      if (!ok) CountRefusal();
+      ok = ok && tls->ReadExactly(hello_bytes.data(), hello_bytes.size(), deadline, stop_fd_);
+    } else if (ok && magic == kLinkMagic && options_.link_tls != nullptr) {
+      base::Log(base::LogLevel::kWarning, "raft link refused: plaintext, and the peer port requires TLS");
+      CountRefusal();
+      ok = false;
+    } else if (ok) {
+      ok = RecvExactly(fd, hello_bytes.data() + kLinkMagic.size(),
+                       hello_bytes.size() - kLinkMagic.size(), deadline, stop_fd_);
+    }
+  }
+  if (ok) {
     LinkHello hello;
-    if (!RecvExactly(fd, hello_bytes.data(), hello_bytes.size(), deadline, stop_fd_) ||
-        !DecodeLinkHello(hello_bytes, &hello)) {
-      base::Log(base::LogLevel::kWarning,
-                "peer listener: a connection sent no valid Raft link hello");
+    if (!DecodeLinkHello(hello_bytes, &hello)) {
+      base::Log(base::LogLevel::kWarning, "peer listener: a connection sent no valid Raft link hello");
     } else {
       LinkAnswer answer = LinkAnswer::kAccepted;
       if (hello.cluster_id != options_.cluster_id) {
@@ -192,12 +231,18 @@ void PeerListener::Serve(Connection* conn) {
       }
       if (answer != LinkAnswer::kAccepted || bad_sender) CountRefusal();
       const std::string reply = EncodeLinkAnswer(answer);
-      if (!bad_sender && SendExactly(fd, reply.data(), reply.size(), deadline, stop_fd_) &&
-          answer == LinkAnswer::kAccepted) {
+      const bool answered =
+          !bad_sender &&
+          (tls != nullptr ? tls->WriteExactly(reply.data(), reply.size(), deadline, stop_fd_)
+                          : SendExactly(fd, reply.data(), reply.size(), deadline, stop_fd_));
+      if (answered && answer == LinkAnswer::kAccepted) {
         SetLinkSocketOptions(fd);
         absl::MutexLock lock(&mu_);
         if (!stopping_) {
           conn->fd = -1;  // the adopter's now
+          // The session first: the adopter's reader claims it at its first
+          // read, which may come at once.
+          if (tls != nullptr) HandOverLinkSession(fd, std::move(tls));
           options_.adopt_link(fd, hello.from);
           conn->finished = true;
           return;
@@ -205,10 +250,42 @@ void PeerListener::Serve(Connection* conn) {
       }
     }
   }
+  tls.reset();
   absl::MutexLock lock(&mu_);
   ::close(fd);
   conn->fd = -1;
   conn->finished = true;
+}
+
+void PeerListener::Relay(int fd) {
+  absl::StatusOr<int> up = ConnectTcp(options_.grpc_tls_addr, absl::Seconds(5), stop_fd_);
+  if (!up.ok()) {
+    base::Log(base::LogLevel::kWarning, "peer listener: cannot reach the peer gRPC server: %s",
+        std::string(up.status().message()).c_str());
+    return;
+  }
+  // Each side's bytes to the other until either ends (or Stop). A write
+  // waits for room while the other side reads (gRPC's flow control bounds
+  // what is in flight); one that stalls for a minute ends the relay.
+  char buf[64 << 10];
+  const int ends[2] = {fd, *up};
+  bool open = true;
+  while (open) {
+    pollfd fds[3] = {{fd, POLLIN, 0}, {*up, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[2].revents != 0) break;
+    for (int i = 0; i < 2 && open; ++i) {
+      if (fds[i].revents == 0) continue;
+      const ssize_t n = ::recv(ends[i], buf, sizeof(buf), MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+      open = n > 0 && SendExactly(ends[1 - i], buf, static_cast<size_t>(n),
+                                  absl::Now() + absl::Minutes(1), stop_fd_);
+    }
+  }
+  ::close(*up);
 }
 
 void PeerListener::CountRefusal() {

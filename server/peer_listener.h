@@ -6,12 +6,18 @@
 // heartbeats) is handed to the gRPC server, which has no listening port of
 // its own.
 //
+// With Options::link_tls the port is mutual TLS only: a link must start TLS
+// (link_tls.h) and present a certificate the peer CA signed, and HTTP/2
+// connections (TLS too) are relayed byte for byte to the gRPC server's own
+// TLS port (Options::grpc_tls_addr, loopback), since gRPC takes a
+// connection by its fd only in plaintext.
+//
 // A hello from another cluster, meant for another member, or naming no
 // sender or this replica as the sender is refused and logged. A connection
 // that says nothing for kClassifyTimeout is closed.
 //
-// Thread: Start/Stop by the owner; an accept thread and a short-lived
-// thread per connection being classified inside. Stop closes the
+// Thread: Start/Stop by the owner; an accept thread and a thread per
+// connection being classified (or relayed) inside. Stop closes the
 // connections not yet handed over and joins every thread.
 #pragma once
 
@@ -29,6 +35,7 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/server.h"
 #include "raft/types.h"
+#include "server/link_tls.h"
 
 namespace synod::server {
 
@@ -47,6 +54,10 @@ class PeerListener {
     std::function<void(int fd, raft::NodeId from)> adopt_link;
     // Set: called (from a connection's thread) for each hello refused here.
     std::function<void()> link_refused;
+    // Mutual TLS on the port; null: plaintext. Not owned; outlives this.
+    const LinkTls* link_tls = nullptr;
+    // With link_tls: where the gRPC server listens with TLS credentials.
+    std::string grpc_tls_addr;
   };
 
   // `grpc_server` is not owned and outlives this; it is started and takes
@@ -73,6 +84,9 @@ class PeerListener {
   PeerListener(const Options& options, grpc::Server* grpc_server);
   void AcceptLoop();
   void Serve(Connection* conn);
+  // Copies bytes between `fd` and a new connection to grpc_tls_addr until
+  // either ends or Stop.
+  void Relay(int fd);
   void CountRefusal();
   // Joins and frees finished connection threads.
   void Reap() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -76,7 +76,10 @@ std::unique_ptr<PeerTransport::Peer> PeerTransport::StartPeer(raft::NodeId id,
   auto peer = std::make_unique<Peer>();
   peer->id = id;
   peer->addr = addr;
-  peer->channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(),
+  peer->channel = grpc::CreateCustomChannel(addr,
+                                            options_.channel_credentials != nullptr
+                                                ? options_.channel_credentials
+                                                : grpc::InsecureChannelCredentials(),
                                             PeerChannelArguments(options_.max_message_bytes));
   peer->stub = v1::Peer::NewStub(peer->channel);
   peer->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -107,8 +110,7 @@ void PeerTransport::StopPeer(Peer* peer) {
   if (peer->link_thread.joinable()) peer->link_thread.join();
   {
     absl::MutexLock lock(&peer->mu);
-    if (peer->link_fd >= 0) ::close(peer->link_fd);
-    peer->link_fd = -1;
+    CloseLink(peer);
   }
   ::close(peer->wake_fd);
   ::close(peer->stop_fd);
@@ -214,6 +216,19 @@ bool PeerTransport::WriteLink(Peer* peer) {
     }
     size_t done = 0;
     while (done < peer->unsent.size()) {
+      if (peer->link_tls != nullptr) {
+        // A write that would block is retried with the same bytes first
+        // (OpenSSL's rule): `unsent` keeps them at its front.
+        const ssize_t n =
+            peer->link_tls->Write(peer->unsent.data() + done, peer->unsent.size() - done);
+        if (n == 0) break;
+        if (n < 0) {
+          BreakLink(peer);
+          return false;
+        }
+        done += static_cast<size_t>(n);
+        continue;
+      }
       const ssize_t n = ::send(peer->link_fd, peer->unsent.data() + done,
                                peer->unsent.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n > 0) {
@@ -239,6 +254,12 @@ void PeerTransport::BreakLink(Peer* peer) {
   peer->reachable = false;
 }
 
+void PeerTransport::CloseLink(Peer* peer) {
+  peer->link_tls.reset();
+  if (peer->link_fd >= 0) ::close(peer->link_fd);
+  peer->link_fd = -1;
+}
+
 void PeerTransport::Wake(Peer* peer) {
   const uint64_t one = 1;
   (void)!::write(peer->wake_fd, &one, sizeof(one));
@@ -255,8 +276,7 @@ void PeerTransport::LinkLoop(Peer* peer) {
       absl::MutexLock lock(&peer->mu);
       if (peer->stopping) return;
       if (peer->link_broken) {
-        if (peer->link_fd >= 0) ::close(peer->link_fd);
-        peer->link_fd = -1;
+        CloseLink(peer);
         peer->link_broken = false;
         peer->retry_at = absl::Now() + kRetryPause;
       }
@@ -304,15 +324,24 @@ void PeerTransport::LinkLoop(Peer* peer) {
       (void)!::read(peer->wake_fd, &n, sizeof(n));
     }
     if (count == 3 && (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      char byte = 0;
-      const ssize_t n = ::recv(fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
-      if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        {
-          absl::MutexLock lock(&peer->mu);
-          if (peer->link_fd == fd) BreakLink(peer);
+      bool closed = false;
+      {
+        absl::MutexLock lock(&peer->mu);
+        if (peer->link_fd == fd && peer->link_tls != nullptr) {
+          // TLS records that carry no data (an alert) are consumed here;
+          // data or the end of the stream close the link.
+          char byte = 0;
+          closed = peer->link_tls->Read(&byte, 1) != 0;
+        } else if (peer->link_fd == fd) {
+          char byte = 0;
+          const ssize_t n = ::recv(fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
+          closed = n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
         }
+        if (closed) BreakLink(peer);
+      }
+      if (closed) {
         base::Log(base::LogLevel::kInfo, "raft link to member %llu closed by the peer",
-                  static_cast<unsigned long long>(peer->id));
+            static_cast<unsigned long long>(peer->id));
         mailbox_->ReportUnreachable(peer->id);
       }
     }
@@ -320,29 +349,63 @@ void PeerTransport::LinkLoop(Peer* peer) {
 }
 
 void PeerTransport::ConnectLink(Peer* peer) {
-  const absl::Time deadline = absl::Now() + options_.link_timeout;
+  // A TLS handshake is two more round trips and some public-key work.
+  const absl::Duration timeout =
+      options_.link_tls != nullptr ? 3 * options_.link_timeout : options_.link_timeout;
+  const absl::Time deadline = absl::Now() + timeout;
   absl::StatusOr<int> fd = ConnectTcp(peer->addr, options_.link_timeout, peer->stop_fd);
   std::string failure;
   LinkAnswer answer = LinkAnswer::kAccepted;
+  bool tls_failed = false;
+  std::unique_ptr<LinkTlsSession> tls;
   if (!fd.ok()) {
     failure = std::string(fd.status().message());
   } else {
+    if (options_.link_tls != nullptr) {
+      std::string host;
+      std::string port;
+      if (!SendExactly(*fd, kLinkTlsPreamble.data(), kLinkTlsPreamble.size(), deadline,
+                       peer->stop_fd)) {
+        failure = "TLS preamble not sent";
+      } else if (absl::Status s = SplitHostPort(peer->addr, &host, &port); !s.ok()) {
+        failure = std::string(s.message());
+      } else {
+        absl::StatusOr<std::unique_ptr<LinkTlsSession>> session =
+            LinkTlsSession::Connect(*options_.link_tls, *fd, host, deadline, peer->stop_fd);
+        if (session.ok()) {
+          tls = *std::move(session);
+        } else {
+          failure = std::string(session.status().message());
+          tls_failed = true;
+        }
+      }
+    }
     LinkHello hello;
     hello.cluster_id = options_.cluster_id;
     hello.from = options_.self;
     hello.to = peer->id;
     const std::string out = EncodeLinkHello(hello);
     std::string in(kLinkAnswerBytes, '\0');
-    if (!SendExactly(*fd, out.data(), out.size(), deadline, peer->stop_fd)) {
+    const bool sent =
+        failure.empty() &&
+        (tls != nullptr ? tls->WriteExactly(out.data(), out.size(), deadline, peer->stop_fd)
+                        : SendExactly(*fd, out.data(), out.size(), deadline, peer->stop_fd));
+    if (failure.empty() && !sent) {
       failure = "hello not sent";
-    } else if (!RecvExactly(*fd, in.data(), in.size(), deadline, peer->stop_fd)) {
+    } else if (failure.empty() &&
+               !(tls != nullptr
+                     ? tls->ReadExactly(in.data(), in.size(), deadline, peer->stop_fd)
+                     : RecvExactly(*fd, in.data(), in.size(), deadline, peer->stop_fd))) {
       failure = "no answer to the hello";
-    } else if (!DecodeLinkAnswer(in, &answer)) {
+    } else if (failure.empty() && !DecodeLinkAnswer(in, &answer)) {
       failure = "unreadable answer to the hello";
-    } else if (answer != LinkAnswer::kAccepted) {
+    } else if (failure.empty() && answer != LinkAnswer::kAccepted) {
       failure = absl::StrCat("refused: ", LinkAnswerName(answer));
     }
-    if (!failure.empty()) ::close(*fd);
+    if (!failure.empty()) {
+      tls.reset();
+      ::close(*fd);
+    }
   }
   bool stopping = false;
   bool log_failure = false;
@@ -350,20 +413,24 @@ void PeerTransport::ConnectLink(Peer* peer) {
   {
     absl::MutexLock lock(&peer->mu);
     stopping = peer->stopping;
+    const bool refused = answer != LinkAnswer::kAccepted || tls_failed;
     if (stopping) {
-      if (failure.empty()) ::close(*fd);
+      if (failure.empty()) {
+        tls.reset();
+        ::close(*fd);
+      }
     } else if (!failure.empty()) {
-      log_failure = !peer->link_failing || answer != LinkAnswer::kAccepted;
+      log_failure = !peer->link_failing || refused;
       peer->link_failing = true;
       BreakLink(peer);
       peer->link_broken = false;
       // A refusal will not change soon: wait longer before the next try.
-      peer->retry_at =
-          absl::Now() + (answer != LinkAnswer::kAccepted ? absl::Seconds(1) : kRetryPause);
+      peer->retry_at = absl::Now() + (refused ? absl::Seconds(1) : kRetryPause);
     } else {
       up = true;
       peer->link_failing = false;
       peer->link_fd = *fd;
+      peer->link_tls = std::move(tls);
       peer->reachable = true;
     }
   }

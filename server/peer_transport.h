@@ -8,6 +8,9 @@
 // link thread that connects (and reconnects after a pause), finishes
 // partial writes when the socket is full, and notices a closed link.
 //
+// With Options::link_tls, links run mutual TLS (link_tls.h) and the gRPC
+// channels use Options::channel_credentials.
+//
 // Each peer has its own bounded queue, so a slow or dead peer only fills its
 // own: when full, new messages to it are dropped and the peer reported
 // unreachable (Raft resends: a follower in probe state is probed again at
@@ -36,9 +39,11 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "raft/types.h"
 #include "server/fault_injection.h"
+#include "server/link_tls.h"
 #include "server/raft_mailbox.h"
 #include "server/snapshot_files.h"
 #include "synod/v1/peer.grpc.pb.h"
@@ -61,6 +66,10 @@ class PeerTransport {
     // with headroom (a single entry can be as large as the client API allows).
     int max_message_bytes = 64 << 20;
     size_t snapshot_chunk_bytes = 1u << 20;
+    // Mutual TLS on the links; null: plaintext. Not owned; outlives this.
+    const LinkTls* link_tls = nullptr;
+    // Of the gRPC channels to peers; null: plaintext.
+    std::shared_ptr<grpc::ChannelCredentials> channel_credentials;
   };
 
   // `mailbox`, `snapshots` and `faults` are not owned and outlive this.
@@ -105,6 +114,8 @@ class PeerTransport {
     // The Raft link: the connected socket (-1: none); created and closed by
     // the link thread, written by whoever holds `mu`.
     int link_fd ABSL_GUARDED_BY(mu) = -1;
+    // The link's TLS session (null: plaintext), used under `mu` only.
+    std::unique_ptr<LinkTlsSession> link_tls ABSL_GUARDED_BY(mu);
     // A write on the link failed: the link thread closes it.
     bool link_broken ABSL_GUARDED_BY(mu) = false;
     // Framed bytes not yet written (the socket was full): the link thread
@@ -144,8 +155,11 @@ class PeerTransport {
   void Wake(Peer* peer);
   // The link thread: connect, flush, watch for the link closing.
   void LinkLoop(Peer* peer);
-  // Connects and exchanges hello and answer; sets link_fd.
+  // Connects (with TLS when configured) and exchanges hello and answer;
+  // sets link_fd (and link_tls).
   void ConnectLink(Peer* peer);
+  // Closes the link's socket and its TLS session.
+  void CloseLink(Peer* peer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(peer->mu);
   void SendSnapshot(Peer* peer, raft::Message message);
   void SnapshotLoop(Peer* peer, raft::Message message);
   bool StreamSnapshot(Peer* peer, const raft::Message& message);

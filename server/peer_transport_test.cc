@@ -13,10 +13,12 @@
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "server/link_reader_testing.h"
+#include "server/link_tls.h"
 #include "server/peer_listener.h"
 #include "server/peer_service.h"
 #include "tests/testing/free_port.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_certs.h"
 #include "tests/testing/wait.h"
 
 namespace synod::server {
@@ -24,7 +26,16 @@ namespace {
 
 using ::synod::testing::FreePort;
 using ::synod::testing::TempDir;
+using ::synod::testing::TestCa;
+using ::synod::testing::TestCert;
 using ::synod::testing::WaitUntil;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 class RecordingMailbox : public RaftMailbox {
  public:
@@ -63,7 +74,9 @@ class RecordingMailbox : public RaftMailbox {
 // One replica's receiving side: the peer listener, the gRPC server with
 // the Peer service behind it, and readers of the accepted links.
 struct Receiver {
-  Receiver(uint64_t cluster_id, raft::NodeId id, const std::string& dir, std::string at = "")
+  // `tls` (not owned): the port is mutual TLS.
+  Receiver(uint64_t cluster_id, raft::NodeId id, const std::string& dir, std::string at = "",
+           const LinkTls* tls = nullptr)
       : snapshots(dir),
         faults(""),
         service(cluster_id, id, &mailbox, &snapshots, &faults),
@@ -78,6 +91,7 @@ struct Receiver {
     o.cluster_id = cluster_id;
     o.self = id;
     o.adopt_link = [this](int fd, raft::NodeId from) { links.Adopt(fd, from); };
+    o.link_tls = tls;
     auto started = PeerListener::Start(o, server.get());
     EXPECT_TRUE(started.ok()) << started.status();
     if (started.ok()) listener = *std::move(started);
@@ -348,6 +362,84 @@ TEST(PeerTransportTest, LinkMeantForAnotherMemberIsRefused) {
   ASSERT_TRUE(SendUntilUnreachable(&transport, &mailbox, 2));
   EXPECT_TRUE(three.mailbox.received().empty());
   EXPECT_FALSE(transport.Reachable(2));
+}
+
+// Loads `cert` as a replica's peer identity (key and chain in one file, as
+// StagedTlsFiles stages them) trusting `ca`.
+std::unique_ptr<LinkTls> PeerTls(const TempDir& tmp, const std::string& name,
+                                 const TestCert& cert, const std::string& ca) {
+  const std::string identity = tmp.Sub(name + ".identity.pem");
+  std::ofstream(identity) << Slurp(cert.key) << Slurp(cert.cert);
+  auto tls = std::make_unique<LinkTls>();
+  absl::Status s = tls->Reload(identity, ca);
+  EXPECT_TRUE(s.ok()) << s;
+  return tls;
+}
+
+TEST(PeerTransportTest, TlsLinkCarriesMessagesInOrder) {
+  TempDir tmp;
+  absl::StatusOr<TestCa> ca = TestCa::Create(tmp.Sub("ca"), "ca");
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  absl::StatusOr<TestCert> one_cert = ca->Issue("one");
+  absl::StatusOr<TestCert> two_cert = ca->Issue("two");
+  ASSERT_TRUE(one_cert.ok() && two_cert.ok());
+  std::unique_ptr<LinkTls> two_tls = PeerTls(tmp, "two", *two_cert, ca->cert());
+  std::unique_ptr<LinkTls> one_tls = PeerTls(tmp, "one", *one_cert, ca->cert());
+  Receiver two(42, 2, tmp.Sub("two"), "", two_tls.get());
+  RecordingMailbox mailbox;
+  SnapshotFiles snapshots(tmp.Sub("one"));
+  FaultInjection faults("");
+  PeerTransport::Options options = TransportOptions(42);
+  options.link_tls = one_tls.get();
+  options.max_batch_bytes = 256u << 10;
+  PeerTransport transport(options, &mailbox, &snapshots, &faults);
+  transport.UpdatePeers({{2, two.addr}});
+  SendAndExpectInOrder(&transport, &two, 2, 1, 1);  // the link is up
+  // More than the socket takes at once: partial TLS writes finish later.
+  const std::string payload(256u << 10, 'x');
+  for (int i = 2; i <= 64; ++i) {
+    raft::Message m = Msg(2, i);
+    m.add_entries()->set_data(payload);
+    std::vector<raft::Message> batch = {std::move(m)};
+    transport.Send(&batch);
+  }
+  SendAndExpectInOrder(&transport, &two, 2, 65, 100);
+  EXPECT_EQ(two.mailbox.received()[10].entries(0).data(), payload);
+  EXPECT_EQ(mailbox.unreachable(2), 0);
+  transport.Stop();
+}
+
+TEST(PeerTransportTest, TlsLinksFromAnotherCaOrInPlaintextAreRefused) {
+  TempDir tmp;
+  absl::StatusOr<TestCa> ca = TestCa::Create(tmp.Sub("ca"), "ca");
+  absl::StatusOr<TestCa> other = TestCa::Create(tmp.Sub("other"), "other");
+  ASSERT_TRUE(ca.ok() && other.ok());
+  absl::StatusOr<TestCert> two_cert = ca->Issue("two");
+  absl::StatusOr<TestCert> stranger = other->Issue("stranger");
+  ASSERT_TRUE(two_cert.ok() && stranger.ok());
+  std::unique_ptr<LinkTls> two_tls = PeerTls(tmp, "two", *two_cert, ca->cert());
+  // Trusts the right CA, but its own certificate is signed by another.
+  std::unique_ptr<LinkTls> stranger_tls = PeerTls(tmp, "stranger", *stranger, ca->cert());
+  Receiver two(42, 2, tmp.Sub("two"), "", two_tls.get());
+  SnapshotFiles snapshots(tmp.Sub("one"));
+  FaultInjection faults("");
+  {
+    RecordingMailbox mailbox;
+    PeerTransport::Options options = TransportOptions(42);
+    options.link_tls = stranger_tls.get();
+    PeerTransport transport(options, &mailbox, &snapshots, &faults);
+    transport.UpdatePeers({{2, two.addr}});
+    ASSERT_TRUE(SendUntilUnreachable(&transport, &mailbox, 2));
+    transport.Stop();
+  }
+  {
+    RecordingMailbox mailbox;
+    PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);  // plaintext
+    transport.UpdatePeers({{2, two.addr}});
+    ASSERT_TRUE(SendUntilUnreachable(&transport, &mailbox, 2));
+    transport.Stop();
+  }
+  EXPECT_TRUE(two.mailbox.received().empty());
 }
 
 }  // namespace

@@ -100,6 +100,11 @@ absl::Status CheckLinkBatch(const v1::RaftBatch& batch, const LinkHello& link) {
   return absl::OkStatus();
 }
 
+LinkFrameReader::LinkFrameReader(size_t max_frame_bytes, const LinkHello& link)
+    : max_frame_bytes_(max_frame_bytes), link_(link) {}
+
+LinkFrameReader::~LinkFrameReader() = default;
+
 char* LinkFrameReader::Reserve(size_t min, size_t* room) {
   if (start_ > 0 && (start_ == end_ || buf_.size() - end_ < min)) {
     // Move the unread part to the front before growing.
@@ -132,13 +137,24 @@ bool ReadLinkFrames(int fd, bool drain, LinkFrameReader* reader, v1::RaftBatch* 
                     std::vector<raft::Message>* out, std::string* why) {
   // recv size: many small batches per call under load.
   constexpr size_t kReadChunk = 256u << 10;
+  if (!reader->tls_claimed_) {
+    reader->tls_ = TakeLinkSession(fd);
+    reader->tls_claimed_ = true;
+  }
   while (true) {
     size_t room = 0;
     char* at = reader->Reserve(kReadChunk, &room);
-    const ssize_t n = ::recv(fd, at, room, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;  // drained
-    if (n <= 0) return false;  // the sender closed, the link broke, or shutdown
+    ssize_t n = 0;
+    if (reader->tls_ != nullptr) {
+      n = reader->tls_->Read(at, room);
+      if (n == 0) return true;  // drained
+      if (n < 0) return false;  // closed, or a TLS failure
+    } else {
+      n = ::recv(fd, at, room, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;  // drained
+      if (n <= 0) return false;  // the sender closed, the link broke, or shutdown
+    }
     reader->Commit(static_cast<size_t>(n));
     std::string_view frame;
     while (true) {

@@ -19,17 +19,21 @@
 // link carried (dissertation §3.5: lost messages are resent).
 //
 // The first bytes tell the two protocols on the peer port apart: an HTTP/2
-// client starts with "PRI * HTTP/2.0".
+// client starts with "PRI * HTTP/2.0". With TLS on the peer port, the
+// sender first sends link_tls.h's preamble and runs the handshake; then the
+// same hello, answer and frames travel inside TLS.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "raft/types.h"
+#include "server/link_tls.h"
 #include "synod/v1/peer.pb.h"
 
 namespace synod::server {
@@ -80,8 +84,10 @@ absl::Status CheckLinkBatch(const v1::RaftBatch& batch, const LinkHello& link);
 // Thread: the one thread that reads the link.
 class LinkFrameReader {
  public:
-  LinkFrameReader(size_t max_frame_bytes, const LinkHello& link)
-      : max_frame_bytes_(max_frame_bytes), link_(link) {}
+  LinkFrameReader(size_t max_frame_bytes, const LinkHello& link);
+  ~LinkFrameReader();
+  LinkFrameReader(const LinkFrameReader&) = delete;
+  LinkFrameReader& operator=(const LinkFrameReader&) = delete;
   const LinkHello& link() const { return link_; }
   // True once a batch broke the link's hello (CheckLinkBatch): the link is
   // refused, not merely ended.
@@ -101,6 +107,10 @@ class LinkFrameReader {
 
   const size_t max_frame_bytes_;
   const LinkHello link_;
+  // The link's TLS session (link_tls.h), claimed at the first read; null:
+  // plaintext.
+  std::unique_ptr<LinkTlsSession> tls_;
+  bool tls_claimed_ = false;
   bool refused_link_ = false;
   std::string buf_;
   size_t start_ = 0;
@@ -110,7 +120,8 @@ class LinkFrameReader {
 
 // Reads what the link socket `fd` holds into `reader` (`drain` false, a
 // blocking socket: one recv; true, a non-blocking one: until it would
-// block) and appends the messages of every whole frame to `out`. False when
+// block; a TLS link must be non-blocking and drained, so that nothing stays
+// decrypted but unread) and appends the messages of every whole frame to `out`. False when
 // the link ended: end of stream, an error, an oversized or unreadable frame,
 // or a batch that breaks the link's hello (then reader->refused(); none of
 // that batch's messages is appended). `why` says which; empty for an

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -12,12 +14,14 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpcpp/resource_quota.h"
+#include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "server/apply_fanout.h"
 #include "server/cluster_config.h"
 #include "server/data_dir.h"
+#include "server/link_tls.h"
 #include "server/fault_injection.h"
 #include "server/join.h"
 #include "base/log.h"
@@ -85,6 +89,9 @@ struct Replica::Parts {
   std::unique_ptr<WatchHub> watch_hub;
   std::unique_ptr<ApplyFanout> fanout;
   std::unique_ptr<StateMachine> state_machine;
+  // Peer TLS (null: plaintext): staged files, the Raft link's contexts.
+  std::unique_ptr<StagedTlsFiles> peer_tls;
+  std::unique_ptr<LinkTls> link_tls;
   std::unique_ptr<PeerTransport> transport;
   std::unique_ptr<RaftDriver> driver;
   std::unique_ptr<RequestFlow> flow;
@@ -99,6 +106,8 @@ struct Replica::Parts {
   std::unique_ptr<grpc::Server> peer_server;
   // After peer_server: stopped before it (it hands connections to it).
   std::unique_ptr<PeerListener> peer_listener;
+  // Staged copies of the client port's TLS files (null: plaintext).
+  std::unique_ptr<StagedTlsFiles> client_tls;
   std::unique_ptr<grpc::Server> client_server;
   // Last: destroyed first, it reads most of the above.
   std::unique_ptr<metrics::MetricsHttpServer> metrics_http;
@@ -106,6 +115,35 @@ struct Replica::Parts {
 };
 
 namespace {
+
+// How a joining replica calls the members' client ports: plaintext unless
+// it serves TLS itself; then it trusts the peer CA and the client CA and
+// presents its peer certificate (docs/security.md).
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> JoinCredentials(
+    const ReplicaOptions& options) {
+  if (options.client_tls.cert.empty()) return grpc::InsecureChannelCredentials();
+  auto read = [](const std::string& path, std::string* out) {
+    if (path.empty()) return absl::OkStatus();
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) bytes.clear();
+    if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+    if (bytes.back() != '\n') bytes.push_back('\n');
+    *out += bytes;
+    return absl::OkStatus();
+  };
+  grpc::SslCredentialsOptions ssl;
+  for (const std::string* path : {&options.peer_tls.ca, &options.client_tls.ca}) {
+    if (absl::Status s = read(*path, &ssl.pem_root_certs); !s.ok()) return s;
+  }
+  if (ssl.pem_root_certs.empty()) {
+    return absl::InvalidArgumentError(
+        "--join to members serving TLS needs --peer_tls_ca or --tls_client_ca to verify them");
+  }
+  if (absl::Status s = read(options.peer_tls.cert, &ssl.pem_cert_chain); !s.ok()) return s;
+  if (absl::Status s = read(options.peer_tls.key, &ssl.pem_private_key); !s.ok()) return s;
+  return grpc::SslCredentials(ssl);
+}
 
 // Resolves addresses and membership from the options.
 absl::Status ResolveCluster(const ReplicaOptions& options, InitialCluster* cluster,
@@ -270,7 +308,11 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     if (!options.initial_cluster.empty()) {
       return absl::InvalidArgumentError("give --join or --initial_cluster, not both");
     }
-    absl::StatusOr<JoinInfo> info = DiscoverCluster(options.join, options.id, absl::Seconds(5));
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        JoinCredentials(options);
+    if (!credentials.ok()) return credentials.status();
+    absl::StatusOr<JoinInfo> info =
+        DiscoverCluster(options.join, options.id, absl::Seconds(5), *credentials);
     if (!info.ok()) return info.status();
     cluster.cluster_id = info->cluster_id;
     cluster.members = info->members;
@@ -407,6 +449,25 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   transport_options.cluster_id = cluster.cluster_id;
   transport_options.self = options.id;
   transport_options.max_message_bytes = max_peer_message;
+  if (const TlsFiles& tls = options.peer_tls;
+      !tls.cert.empty() || !tls.key.empty() || !tls.ca.empty()) {
+    if (tls.cert.empty() || tls.key.empty() || tls.ca.empty()) {
+      return absl::InvalidArgumentError(
+          "peer port TLS needs a certificate, its key and the peer CA (all three)");
+    }
+    p->peer_tls = std::make_unique<StagedTlsFiles>("peer port", tls, options.data_dir + "/tls-peer",
+                                                   /*signed_by_ca=*/true);
+    if (absl::Status s = p->peer_tls->Stage(); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("peer port TLS: ", s.message()));
+    }
+    p->link_tls = std::make_unique<LinkTls>();
+    if (absl::Status s = p->link_tls->Reload(p->peer_tls->identity_path(), p->peer_tls->ca_path());
+        !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("peer port TLS: ", s.message()));
+    }
+    transport_options.link_tls = p->link_tls.get();
+    transport_options.channel_credentials = WatchedChannelCredentials(*p->peer_tls);
+  }
   p->transport = std::make_unique<PeerTransport>(transport_options, nullptr, p->snapshots.get(),
                                                  p->faults.get());
 
@@ -471,13 +532,25 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    // With TLS, the listener relays HTTP/2 connections to this loopback
+    // port (peer_listener.h); only peers with a certificate get through.
+    int tls_port = 0;
+    if (p->peer_tls != nullptr) {
+      builder.AddListeningPort("127.0.0.1:0",
+                               WatchedServerCredentials(*p->peer_tls, ClientAuth::kRequire),
+                               &tls_port);
+    }
     p->peer_server = builder.BuildAndStart();
-    if (p->peer_server == nullptr) return absl::InternalError("cannot start the peer gRPC server");
+    if (p->peer_server == nullptr || (p->peer_tls != nullptr && tls_port == 0)) {
+      return absl::InternalError("cannot start the peer gRPC server");
+    }
     PeerListener::Options listen;
     listen.addr = p->peer_addr;
     listen.cluster_id = cluster.cluster_id;
     listen.self = options.id;
     listen.max_frame_bytes = static_cast<size_t>(max_peer_message);
+    listen.link_tls = p->link_tls.get();
+    listen.grpc_tls_addr = absl::StrCat("127.0.0.1:", tls_port);
     RaftDriver* driver = p->driver.get();
     listen.adopt_link = [driver](int fd, raft::NodeId from) { driver->AdoptLink(fd, from); };
     metrics::Counter* refused_links = p->metrics->peer_links_refused;
@@ -526,8 +599,26 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   p->keeper->Start();
   if (absl::Status s = StartMetrics(p.get()); !s.ok()) return s;
   {
+    std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+    const TlsFiles& tls = options.client_tls;
+    if (tls.cert.empty() && (!tls.key.empty() || !tls.ca.empty())) {
+      return absl::InvalidArgumentError("client port TLS: a key or CA without a certificate");
+    }
+    if (options.client_auth != ClientAuth::kNone && tls.ca.empty()) {
+      return absl::InvalidArgumentError(
+          "client port TLS: asking clients for certificates needs the CA that signs them");
+    }
+    if (!tls.cert.empty()) {
+      p->client_tls = std::make_unique<StagedTlsFiles>(
+          "client port", options.client_tls, options.data_dir + "/tls-client",
+          /*signed_by_ca=*/false);
+      if (absl::Status s = p->client_tls->Stage(); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("client port TLS: ", s.message()));
+      }
+      credentials = WatchedServerCredentials(*p->client_tls, options.client_auth);
+    }
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(p->client_addr, grpc::InsecureServerCredentials());
+    builder.AddListeningPort(p->client_addr, credentials);
     builder.RegisterService(p->tree_service.get());
     builder.RegisterService(p->cluster_service.get());
     builder.RegisterService(p->session_service.get());
@@ -555,10 +646,50 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
           absl::StrCat("cannot listen for clients on ", p->client_addr, " (address in use?)"));
     }
   }
-  base::Log("synod %s member %llu serving clients on %s, peers on %s, data in %s", SYNOD_VERSION,
-      static_cast<unsigned long long>(options.id), p->client_addr.c_str(), p->peer_addr.c_str(),
-      options.data_dir.c_str());
+  base::Log("synod %s member %llu serving clients on %s%s, peers on %s, data in %s", SYNOD_VERSION,
+      static_cast<unsigned long long>(options.id), p->client_addr.c_str(),
+      p->client_tls != nullptr ? " (TLS)" : "", p->peer_addr.c_str(), options.data_dir.c_str());
+  {
+    std::string open;
+    if (p->client_tls == nullptr && !IsLoopbackAddress(p->client_addr)) {
+      open = absl::StrCat("clients on ", p->client_addr);
+    }
+    if (p->peer_tls == nullptr && !IsLoopbackAddress(p->peer_addr)) {
+      absl::StrAppend(&open, open.empty() ? "" : " and ", "peers on ", p->peer_addr);
+    }
+    if (!open.empty()) {
+      base::Log(base::LogLevel::kWarning,
+          "synod: serving %s without TLS: anyone who can reach the address can read and change "
+          "the data (see docs/security.md)",
+          open.c_str());
+    }
+  }
   return std::unique_ptr<Replica>(new Replica(std::move(p)));
+}
+
+absl::Status Replica::ReloadTls() {
+  Parts* p = parts_.get();
+  if (p->client_tls == nullptr && p->peer_tls == nullptr) {
+    base::Log("synod: TLS reload asked for, but no listener uses TLS");
+    return absl::OkStatus();
+  }
+  absl::Status result;
+  for (StagedTlsFiles* files : {p->client_tls.get(), p->peer_tls.get()}) {
+    if (files == nullptr) continue;
+    absl::Status s = files->Stage();
+    if (s.ok() && files == p->peer_tls.get()) {
+      s = p->link_tls->Reload(files->identity_path(), files->ca_path());
+    }
+    if (s.ok()) {
+      base::Log("synod: %s TLS files reloaded", files->what().c_str());
+    } else {
+      base::Log(base::LogLevel::kError,
+          "synod: %s TLS files NOT reloaded, the previous certificate stays in use: %s",
+          files->what().c_str(), std::string(s.message()).c_str());
+      result.Update(s);
+    }
+  }
+  return result;
 }
 
 void Replica::Shutdown() {

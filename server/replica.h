@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/tls_files.h"
 
 namespace synod::server {
 
@@ -74,6 +75,14 @@ struct ReplicaOptions {
   size_t max_watches_per_session = 100000;
   size_t max_watches = 1000000;
   size_t grpc_memory_bytes = 512u << 20;
+  // TLS on the client port (docs/security.md); an empty cert: plaintext.
+  // The CA is the one client certificates must be signed by (needed unless
+  // client_auth is kNone).
+  TlsFiles client_tls;
+  ClientAuth client_auth = ClientAuth::kNone;
+  // Mutual TLS on the peer port (Raft link and Peer service); all three
+  // files or none. A peer whose certificate this CA did not sign is refused.
+  TlsFiles peer_tls;
 };
 
 class Replica {
@@ -85,6 +94,10 @@ class Replica {
 
   // Clean stop as described above. Idempotent.
   void Shutdown();
+  // Checks the TLS files again and, where they pass, uses them for new
+  // connections (SIGHUP). A file that fails keeps the one in use and is
+  // logged as an error. Errors: InvalidArgument (some file failed).
+  absl::Status ReloadTls();
 
   const std::string& client_addr() const;
   const std::string& peer_addr() const;

@@ -76,8 +76,9 @@ absl::string_view OpTypeName(Op::Type type) {
 
 }  // namespace
 
-Client::Impl::Impl(Options options, size_t start_endpoint, uint64_t seed)
-    : core_(std::move(options), start_endpoint, seed),
+Client::Impl::Impl(Options options, size_t start_endpoint, uint64_t seed,
+                   std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : core_(std::move(options), start_endpoint, seed, std::move(credentials)),
       sessions_(&core_, &callbacks_),
       watches_(&core_, &callbacks_) {
   core_.RefreshMembers();
@@ -374,12 +375,16 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(Options options) {
       options.max_backoff < options.initial_backoff) {
     return SynodError(ErrorCode::kInvalidArgument, "timeouts and backoffs must be positive");
   }
+  auto credentials = client::ChannelCredentialsFor(options);
+  if (!credentials.ok()) {
+    return SynodError(ErrorCode::kInvalidArgument, std::string(credentials.status().message()));
+  }
   absl::BitGen gen;
   const size_t start =
       options.randomize_endpoints ? absl::Uniform<size_t>(gen, 0u, options.endpoints.size()) : 0;
   const uint64_t seed = absl::Uniform<uint64_t>(gen);
   return std::unique_ptr<Client>(
-      new Client(std::make_unique<Impl>(std::move(options), start, seed)));
+      new Client(std::make_unique<Impl>(std::move(options), start, seed, *std::move(credentials))));
 }
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

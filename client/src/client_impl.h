@@ -29,7 +29,8 @@ class Client::Impl {
   template <typename T>
   using Done = std::function<void(absl::StatusOr<T>)>;
 
-  Impl(Options options, size_t start_endpoint, uint64_t seed);
+  Impl(Options options, size_t start_endpoint, uint64_t seed,
+       std::shared_ptr<grpc::ChannelCredentials> credentials);
   ~Impl();
 
   client::ClientCore& core() { return core_; }

@@ -43,8 +43,11 @@ void CallTracker::CloseAndWait() {
       +[](absl::flat_hash_map<Call*, std::shared_ptr<Call>>* m) { return m->empty(); }, &live_));
 }
 
-ClientCore::ClientCore(Client::Options options, size_t start_endpoint, uint64_t seed)
-    : options_(std::move(options)), endpoints_(options_.endpoints, start_endpoint), rng_(seed) {}
+ClientCore::ClientCore(Client::Options options, size_t start_endpoint, uint64_t seed,
+                       std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : options_(std::move(options)),
+      endpoints_(options_.endpoints, start_endpoint, std::move(credentials)),
+      rng_(seed) {}
 
 void ClientCore::NoteRevision(uint64_t revision) {
   uint64_t current = last_revision_.load();

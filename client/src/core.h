@@ -45,7 +45,8 @@ class CallTracker {
 
 class ClientCore {
  public:
-  ClientCore(Client::Options options, size_t start_endpoint, uint64_t seed);
+  ClientCore(Client::Options options, size_t start_endpoint, uint64_t seed,
+             std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   const Client::Options& options() const { return options_; }
   EndpointSet& endpoints() { return endpoints_; }

@@ -1,11 +1,14 @@
 #include "client/src/endpoints.h"
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #endif
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -49,7 +52,8 @@ void PinCallbackCompletionQueue() {
   (void)pin;
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> MakeChannel(
+    const std::string& address, const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   PinCallbackCompletionQueue();
   grpc::ChannelArguments args;
   // A replica that comes back should be found again within about a second,
@@ -62,23 +66,61 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 1000);
   // Snapshots and large multis: the server sets its own limit deliberately.
   args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, credentials, args);
+}
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) pem.clear();
+  if (pem.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read the ", what, " file ", path));
+  }
+  return pem;
 }
 
 }  // namespace
 
-Endpoint::Endpoint(std::string addr)
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentialsFor(
+    const Client::Options& options) {
+  if (options.cert.empty() != options.key.empty()) {
+    return absl::InvalidArgumentError("a client certificate needs its key, and a key its cert");
+  }
+  if (options.cacert.empty()) {
+    if (!options.cert.empty()) {
+      return absl::InvalidArgumentError("a client certificate needs cacert (TLS)");
+    }
+    return grpc::InsecureChannelCredentials();
+  }
+  grpc::SslCredentialsOptions ssl;
+  absl::StatusOr<std::string> ca = ReadPem(options.cacert, "CA certificate");
+  if (!ca.ok()) return ca.status();
+  ssl.pem_root_certs = *std::move(ca);
+  if (!options.cert.empty()) {
+    absl::StatusOr<std::string> cert = ReadPem(options.cert, "client certificate");
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadPem(options.key, "client key");
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *std::move(cert);
+    ssl.pem_private_key = *std::move(key);
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+Endpoint::Endpoint(std::string addr, const std::shared_ptr<grpc::ChannelCredentials>& credentials)
     : address(std::move(addr)),
-      channel(MakeChannel(address)),
+      channel(MakeChannel(address, credentials)),
       tree(v1::Tree::NewStub(channel)),
       session(v1::Session::NewStub(channel)),
       watch(v1::Watch::NewStub(channel)),
       cluster(v1::Cluster::NewStub(channel)),
       pipeline(channel) {}
 
-EndpointSet::EndpointSet(const std::vector<std::string>& seeds, size_t start) : seeds_(seeds) {
+EndpointSet::EndpointSet(const std::vector<std::string>& seeds, size_t start,
+                         std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : seeds_(seeds), credentials_(std::move(credentials)) {
   for (const std::string& s : seeds) {
-    if (FindLocked(s) == nullptr) endpoints_.push_back(std::make_shared<Endpoint>(s));
+    if (FindLocked(s) == nullptr) endpoints_.push_back(std::make_shared<Endpoint>(s, credentials_));
   }
   current_ = start % endpoints_.size();
 }
@@ -117,7 +159,7 @@ std::shared_ptr<Endpoint> EndpointSet::ForAddress(const std::string& address) co
     absl::ReaderMutexLock lock(&mu_);
     if (auto ep = FindLocked(address)) return ep;
   }
-  return std::make_shared<Endpoint>(address);
+  return std::make_shared<Endpoint>(address, credentials_);
 }
 
 uint64_t EndpointSet::leader_id() const {
@@ -152,7 +194,7 @@ void EndpointSet::SetMembers(const std::vector<Member>& members) {
       if (ep->address == address) return ep;
     }
     std::shared_ptr<Endpoint> ep = FindLocked(address);
-    if (ep == nullptr) ep = std::make_shared<Endpoint>(address);
+    if (ep == nullptr) ep = std::make_shared<Endpoint>(address, credentials_);
     next.push_back(ep);
     return ep;
   };

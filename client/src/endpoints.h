@@ -19,7 +19,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "client/src/pipeline.h"
+#include "absl/status/statusor.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 #include "synod/client.h"
 #include "synod/v1/cluster.grpc.pb.h"
 #include "synod/v1/session.grpc.pb.h"
@@ -28,8 +30,15 @@
 
 namespace synod::client {
 
+// The credentials for every channel of a client: TLS when options.cacert
+// is set (reads the PEM files now), else plaintext. Errors:
+// InvalidArgument (cert without key or either without cacert, unreadable
+// file).
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentialsFor(
+    const Client::Options& options);
+
 struct Endpoint {
-  explicit Endpoint(std::string address);
+  Endpoint(std::string address, const std::shared_ptr<grpc::ChannelCredentials>& credentials);
 
   const std::string address;
   const std::shared_ptr<grpc::Channel> channel;
@@ -46,7 +55,9 @@ struct Endpoint {
 class EndpointSet {
  public:
   // `seeds` must be non-empty. `start` picks the first current endpoint.
-  EndpointSet(const std::vector<std::string>& seeds, size_t start);
+  // Every channel uses `credentials`.
+  EndpointSet(const std::vector<std::string>& seeds, size_t start,
+              std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   std::shared_ptr<Endpoint> Current() const;
   // The leader's endpoint if the leader and its address are known, else null.
@@ -74,6 +85,7 @@ class EndpointSet {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const std::vector<std::string> seeds_;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   mutable absl::Mutex mu_;
   std::vector<std::shared_ptr<Endpoint>> endpoints_ ABSL_GUARDED_BY(mu_);  // never empty
   size_t current_ ABSL_GUARDED_BY(mu_) = 0;                                // < endpoints_.size()

@@ -99,7 +99,11 @@ TestCluster::Member& TestCluster::NewMember(int id) {
     // Re-resolution after a failed connect is rate-limited to 30 s by default.
     args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 100);
     args.SetMaxSendMessageSize(64 << 20);
-    m.channel = grpc::CreateCustomChannel(m.client_addr, grpc::InsecureChannelCredentials(), args);
+    m.channel = grpc::CreateCustomChannel(m.client_addr,
+                                          options_.credentials != nullptr
+                                              ? options_.credentials
+                                              : grpc::InsecureChannelCredentials(),
+                                          args);
     m.tree = v1::Tree::NewStub(m.channel);
     m.cluster = v1::Cluster::NewStub(m.channel);
     std::ofstream(FaultFile(id), std::ios::trunc);

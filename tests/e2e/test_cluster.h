@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 #include "synod/v1/cluster.grpc.pb.h"
 #include "synod/v1/tree.grpc.pb.h"
 #include "tests/testing/subprocess.h"
@@ -40,6 +41,8 @@ class TestCluster {
     std::map<int, std::vector<std::string>> member_flags;
     // Give each member --metrics_addr on a free port (see metrics_addr()).
     bool metrics = false;
+    // Of the channels to the members' client ports; null: plaintext.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
   };
 
   explicit TestCluster(const Options& options);

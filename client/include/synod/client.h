@@ -360,6 +360,14 @@ class Client {
     // uniformly from [delay/2, delay].
     absl::Duration initial_backoff = absl::Milliseconds(20);
     absl::Duration max_backoff = absl::Seconds(1);
+    // TLS, PEM file paths. `cacert` set: the replicas are reached over TLS
+    // and their certificates must be signed by this CA (and name the
+    // address dialled). `cert` and `key` (both or neither, with `cacert`):
+    // this client's certificate, for replicas started with
+    // --tls_client_auth=request|require. All empty: plaintext.
+    std::string cacert;
+    std::string cert;
+    std::string key;
   };
 
   // Validates the options and sets up channels; connects lazily (no RPC is
