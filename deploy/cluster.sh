@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # A local Synod cluster on 127.0.0.1, for trying Synod out and for demos.
 #
-#   deploy/cluster.sh start [N]   start a new cluster of N replicas (default 3),
-#                                 or every member of the existing one
+#   deploy/cluster.sh start [N] [--tls]
+#                                 start a new cluster of N replicas (default 3),
+#                                 or every member of the existing one; --tls
+#                                 (new clusters only) makes a throw-away CA
+#                                 and certificates in <dir>/tls with openssl
+#                                 and serves clients over TLS (client
+#                                 certificates verified when sent; synodctl
+#                                 gets --cacert/--cert/--key) and peers over
+#                                 mutual TLS
 #   deploy/cluster.sh stop        stop every replica this script started
 #   deploy/cluster.sh status      members: state, PID, ports, log
 #   deploy/cluster.sh restart     stop, then start every member again
@@ -20,7 +27,8 @@
 # /health and /ready on 127.0.0.1:(7200+i). Ids are never reused: `add`
 # takes one more than the highest id ever used. Everything lives under one
 # directory (default ./.cluster): <dir>/<i>/data, <dir>/<i>/synod.log,
-# <dir>/<i>/synod.pid; <dir>/members lists the current members. Only
+# <dir>/<i>/synod.pid; <dir>/members lists the current members; <dir>/tls
+# holds the CA and certificates of a --tls cluster. Only
 # processes whose PIDs this script recorded are ever signalled, and only
 # while /proc says that PID still runs synod --id=<i>.
 #
@@ -109,8 +117,50 @@ client_endpoints() {  # client addresses of the current members (or of $@)
   echo "$out"
 }
 
+tls_on() { [[ -f "$CLUSTER_DIR/tls/ca.crt" ]]; }
+
+tls_client_flags() {  # synodctl's TLS flags for a --tls cluster (none otherwise)
+  tls_on || return 0
+  echo "--cacert=$CLUSTER_DIR/tls/ca.crt --cert=$CLUSTER_DIR/tls/client.crt --key=$CLUSTER_DIR/tls/client.key"
+}
+
+# Issues $CLUSTER_DIR/tls/$1.{crt,key} from the cluster's CA, for 127.0.0.1
+# and localhost, usable as a server and as a client certificate.
+issue_cert() {
+  local name=$1 dir="$CLUSTER_DIR/tls"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$name" \
+    -keyout "$dir/$name.key" -out "$dir/$name.csr" 2> /dev/null
+  printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    "extendedKeyUsage=serverAuth,clientAuth" "basicConstraints=CA:FALSE" > "$dir/$name.ext"
+  openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+    -CAcreateserial -days 365 -extfile "$dir/$name.ext" -out "$dir/$name.crt" 2> /dev/null
+  rm -f "$dir/$name.csr" "$dir/$name.ext"
+  chmod 600 "$dir/$name.key"
+}
+
+make_ca() {  # a throw-away CA for this cluster (never for production)
+  command -v openssl > /dev/null || die "--tls needs the openssl tool (apt-get install openssl)"
+  mkdir -p "$CLUSTER_DIR/tls"
+  chmod 700 "$CLUSTER_DIR/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+    -subj "/CN=synod local cluster CA" -keyout "$CLUSTER_DIR/tls/ca.key" \
+    -out "$CLUSTER_DIR/tls/ca.crt" 2> /dev/null || die "openssl could not make the CA"
+  issue_cert client
+}
+
+tls_replica_flags() {  # synod's TLS flags for replica $1 (none without --tls)
+  tls_on || return 0
+  local dir="$CLUSTER_DIR/tls"
+  [[ -f "$dir/replica-$1.crt" ]] || issue_cert "replica-$1"
+  echo "--tls_cert=$dir/replica-$1.crt --tls_key=$dir/replica-$1.key" \
+    "--tls_client_ca=$dir/ca.crt --tls_client_auth=request" \
+    "--peer_tls_cert=$dir/replica-$1.crt --peer_tls_key=$dir/replica-$1.key" \
+    "--peer_tls_ca=$dir/ca.crt"
+}
+
 ctl() {  # synodctl against the current members
-  "$SYNODCTL" --endpoints="$(client_endpoints)" --timeout=10s "$@"
+  # shellcheck disable=SC2046
+  "$SYNODCTL" --endpoints="$(client_endpoints)" --timeout=10s $(tls_client_flags) "$@"
 }
 
 # Starts replica $1 unless it runs. Founding members (listed in
@@ -141,9 +191,11 @@ launch() {
   fi
   # Its addresses come from --initial_cluster or, for a joined replica,
   # from the membership its --join endpoints report.
+  local tls
+  tls=$(tls_replica_flags "$i")
   # shellcheck disable=SC2086
   nohup "$BINARY" --id="$i" --data_dir="$CLUSTER_DIR/$i/data" "$mode" \
-    "${extra[@]+"${extra[@]}"}" ${SYNOD_FLAGS:-} \
+    "${extra[@]+"${extra[@]}"}" $tls ${SYNOD_FLAGS:-} \
     >> "$CLUSTER_DIR/$i/synod.log" 2>&1 < /dev/null &
   echo $! > "$CLUSTER_DIR/$i/synod.pid"
 }
@@ -171,7 +223,13 @@ wait_up() {  # waits until every replica in $@ runs and its client port answers
 }
 
 start() {
-  local n=${1:-} ids i
+  local n="" tls=0 arg ids i
+  for arg in "$@"; do
+    case "$arg" in
+      --tls) tls=1 ;;
+      *) n=$arg ;;
+    esac
+  done
   [[ -x "$BINARY" ]] || die "$BINARY not found; build first (deploy/build.sh) or set SYNOD_BUILD_DIR"
   ids=$(members)
   if [[ -n "$ids" ]]; then
@@ -179,6 +237,9 @@ start() {
     count=$(wc -w <<< "$ids")
     if [[ -n "$n" && "$n" != "$count" ]]; then
       die "$CLUSTER_DIR holds a cluster of $count members ($ids); use 'start' or 'wipe' first"
+    fi
+    if ((tls)) && ! tls_on; then
+      die "$CLUSTER_DIR holds a cluster without TLS; 'wipe' it first to start one with --tls"
     fi
     if [[ ! -f "$CLUSTER_DIR/initial_cluster" ]]; then
       # Written by an older cluster.sh: founding members 1..size.
@@ -188,6 +249,7 @@ start() {
     n=${n:-3}
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "replica count must be a positive number, not '$n'"
     mkdir -p "$CLUSTER_DIR"
+    ((tls)) && make_ca
     initial_cluster "$n" > "$CLUSTER_DIR/initial_cluster"
     set_members "$(seq -s ' ' 1 "$n")"
     ids=$(members)
@@ -196,6 +258,10 @@ start() {
   # shellcheck disable=SC2086
   wait_up $ids
   echo "started $(wc -w <<< "$ids") replicas; clients: $(client_endpoints)"
+  if tls_on; then
+    echo "TLS: clients verify with $CLUSTER_DIR/tls/ca.crt (client certificate:" \
+      "$CLUSTER_DIR/tls/client.crt, key client.key)"
+  fi
 }
 
 initial_cluster() {
@@ -316,7 +382,10 @@ remove() {
 }
 
 case "${1:-}" in
-  start) start "${2:-}" ;;
+  start)
+    shift
+    start "$@"
+    ;;
   stop) stop ;;
   status) status ;;
   restart)
@@ -331,10 +400,10 @@ case "${1:-}" in
     echo "removed $CLUSTER_DIR"
     ;;
   -h | --help | help)
-    sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   *)
-    sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

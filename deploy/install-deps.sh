@@ -17,6 +17,8 @@ $SUDO apt-get install -y -q --no-install-recommends \
   python3-yaml \
   libgoogle-perftools-dev
 $SUDO apt-get install -y -q --no-install-recommends libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+# TLS (OpenSSL for the Raft link; the openssl tool for test and local-cluster certificates).
+$SUDO apt-get install -y -q --no-install-recommends libssl-dev openssl
 # The check jobs (tests/checks.sh): clang, its sanitizer runtimes and
 # llvm-symbolizer for readable sanitizer stacks.
 $SUDO apt-get install -y -q --no-install-recommends clang libclang-rt-14-dev llvm
