@@ -128,10 +128,11 @@ absl::StatusOr<std::unique_ptr<File>> FaultFileIO::Open(const std::string& path,
   Dir* dir = DirOf(path, &name);
   if (dir == nullptr) return ErrnoStatus(ENOENT, "open " + path);
   std::shared_ptr<Inode> inode = Find(path);
-  if (mode == OpenMode::kExisting) {
+  if (mode == OpenMode::kExisting || mode == OpenMode::kRead) {
     if (inode == nullptr) return ErrnoStatus(ENOENT, "open " + path);
     return std::make_unique<FaultFile>(this, path, inode);
   }
+  if (mode == OpenMode::kCreateNew && inode != nullptr) return ErrnoStatus(EEXIST, "open " + path);
   int err = 0;
   switch (Begin("create " + path, &err)) {
     case Step::kFail:

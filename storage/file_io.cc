@@ -77,7 +77,10 @@ class PosixFile final : public File {
 class PosixFileIO final : public FileIO {
  public:
   absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override {
-    const int flags = mode == OpenMode::kCreate ? O_CREAT | O_TRUNC | O_RDWR : O_RDWR;
+    int flags = O_RDWR;
+    if (mode == OpenMode::kCreate) flags = O_CREAT | O_TRUNC | O_RDWR;
+    if (mode == OpenMode::kCreateNew) flags = O_CREAT | O_EXCL | O_RDWR;
+    if (mode == OpenMode::kRead) flags = O_RDONLY;
     const int fd = open(path.c_str(), flags | O_CLOEXEC, 0644);
     if (fd < 0) return ErrnoStatus(errno, "open " + path);
     return std::make_unique<PosixFile>(fd, path);
@@ -128,6 +131,8 @@ absl::Status ErrnoStatus(int err, const std::string& what) {
   switch (err) {
     case ENOENT:
       return absl::NotFoundError(message);
+    case EEXIST:
+      return absl::AlreadyExistsError(message);
     case ENOSPC:
     case EDQUOT:
       return absl::ResourceExhaustedError(message);

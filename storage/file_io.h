@@ -1,11 +1,13 @@
-// FileIO: the few file operations the Raft log's segment files need, behind
+// FileIO: the few file operations the Raft log's segment files and the
+// snapshot files need, behind
 // an interface, so that tests can replace the disk with one that tears
 // writes, fails syncs, runs out of space and loses whatever was not synced
 // when the power goes (storage/fault_file_io.h). FileIO::Posix() is the real
 // one: pwrite, pread, fdatasync, rename, unlink and directory fsync.
 //
 // Errors carry errno's text; the code follows it: ENOENT -> NotFound,
-// ENOSPC/EDQUOT -> ResourceExhausted, anything else -> Internal.
+// EEXIST -> AlreadyExists, ENOSPC/EDQUOT -> ResourceExhausted, anything
+// else -> Internal.
 //
 // Thread-safety: FileIO implementations are thread-safe. A File may be read
 // (PRead, Size) from any thread while one thread writes it.
@@ -46,6 +48,8 @@ class FileIO {
   enum class OpenMode {
     kExisting,  // read and write a file that exists (NotFound otherwise)
     kCreate,    // create the file, or empty it if it exists
+    kCreateNew,  // create the file; AlreadyExists if it exists
+    kRead,       // read a file that exists (NotFound otherwise); no writes
   };
 
   // The real file system. Lives as long as the process.
