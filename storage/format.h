@@ -18,13 +18,9 @@
 //     checksummed header and an end mark, so that recovery tells a torn
 //     final write from damage; see storage/log_segments.h. Format 1 (bare
 //     records) is not read: no release wrote it.
-//   Snapshot format 1: see storage/snapshot.h.
-//   Snapshot format 2: format 1's records and trailer, zstd-compressed in
-//     blocks after the (plain) header; written since then, and format 1
-//     files (older backups) are still read.
-//   Snapshot format 3: format 2 with the cluster settings in the header
-//     (u32 length + EncodeSettings, length 0: none recorded). Files of
-//     formats 1 and 2 restore with no settings recorded.
+//   Snapshot format 3 (storage/snapshot_format.h): records zstd-compressed
+//     in blocks after a plain header that carries the cluster settings.
+//     The only version read: a file of another version is refused.
 //
 // Key layout (all integers big-endian so that byte order is numeric order):
 //   kNodes     root: "/"; any other node: parent path + '\0' + name. '\0'
@@ -69,8 +65,7 @@ inline constexpr uint64_t kBootstrapIndex = 1;
 
 inline constexpr uint32_t kStoreFormatVersion = 4;     // the only one this binary reads
 inline constexpr uint32_t kLogFormatVersion = 2;       // the only one this binary reads
-inline constexpr uint32_t kSnapshotFormatVersion = 3;  // what this binary writes
-inline constexpr uint32_t kOldestSnapshotFormatVersion = 1;  // oldest it reads
+inline constexpr uint32_t kSnapshotFormatVersion = 3;  // the only one this binary reads
 
 namespace keys {
 

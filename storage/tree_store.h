@@ -149,6 +149,8 @@ struct EventsResult {
 };
 
 // Metadata of a snapshot file (storage/snapshot.h).
+class FileIO;
+
 struct SnapshotInfo {
   uint32_t format_version = 0;
   StoreMeta meta;
@@ -227,16 +229,19 @@ class TreeStore {
   // while a snapshot restore is unfinished.
   virtual absl::Status Commit(const WriteSet& ws) = 0;
 
-  // Snapshots (storage/snapshot.h holds the file format).
+  // Snapshots (storage/snapshot_format.h holds the file format). `io`: the
+  // file system (null: FileIO::Posix()).
   // Writes a consistent snapshot of the whole state to a new file at
-  // `file_path`. Errors: AlreadyExists, Internal (I/O), DataLoss.
-  absl::StatusOr<SnapshotInfo> WriteSnapshot(const std::string& file_path);
+  // `file_path`, not synced (SnapshotFiles::Publish syncs what it names).
+  // Errors: AlreadyExists, Internal (I/O), DataLoss.
+  absl::StatusOr<SnapshotInfo> WriteSnapshot(const std::string& file_path, FileIO* io = nullptr);
   // Replaces the whole state by the snapshot at `file_path`. The file is
   // verified completely (version, checksum, digest) before any state is
   // touched. If it fails after that (I/O), the store refuses Commit until a
   // restore succeeds. Errors: DataLoss (damaged file or digest mismatch),
   // FailedPrecondition (unknown format version), NotFound, Internal.
-  absl::StatusOr<SnapshotInfo> RestoreSnapshot(const std::string& file_path);
+  absl::StatusOr<SnapshotInfo> RestoreSnapshot(const std::string& file_path,
+                                               FileIO* io = nullptr);
 
  protected:
   // Restore hooks, apply thread only. BeginRestore marks the store as being

@@ -1,8 +1,6 @@
 // synodctl's backup commands: snapshot save (stream a consistent snapshot
 // from a replica into a file that is checked before it gets its name) and
 // snapshot status (check a file offline).
-#include "storage/snapshot.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -17,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/synodctl/commands.h"
+#include "storage/snapshot_format.h"
 
 namespace synod::ctl {
 namespace {
@@ -44,7 +43,7 @@ std::string DirOf(const std::string& file) {
   return parent.empty() ? "." : parent.string();
 }
 
-// Checks a file as synod --restore will (storage/snapshot.h), with errors
+// Checks a file as synod --restore will (storage/snapshot_format.h), with errors
 // worded for the command line.
 absl::StatusOr<storage::SnapshotSummary> Verify(const std::string& file) {
   absl::StatusOr<storage::SnapshotSummary> summary = storage::VerifySnapshot(file);
