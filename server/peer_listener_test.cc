@@ -39,7 +39,8 @@ struct Fixture {
   Fixture()
       : faults(""),
         snapshots(tmp.Sub("snapshots")),
-        service(42, 2, &mailbox, &snapshots, &faults) {
+        inbox(&snapshots),
+        service(42, 2, &mailbox, &inbox, &faults) {
     // The gRPC side as in a replica: the Peer service, no port of its own.
     grpc::ServerBuilder builder;
     builder.RegisterService(&service);
@@ -92,7 +93,8 @@ struct Fixture {
   ::synod::testing::TempDir tmp;
   NullMailbox mailbox;
   FaultInjection faults;
-  SnapshotFiles snapshots;
+  storage::SnapshotFiles snapshots;
+  storage::SnapshotInbox inbox;
   PeerService service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<PeerListener> listener;

@@ -1,7 +1,5 @@
 #include "server/peer_service.h"
 
-#include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -34,6 +32,10 @@ void PeerService::CountRefusal() const {
   if (on_refused_) on_refused_();
 }
 
+// One InstallSnapshot stream. Reading (gRPC thread) and writing (inbox
+// thread) alternate: the next chunk is read only once the inbox reports the
+// last one written, so at most one of them touches the reactor at a time,
+// and Finish is called exactly once, by whichever ends the stream.
 class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::InstallSnapshotChunk> {
  public:
   SnapshotReader(PeerService* service, v1::PeerAck* ack) : service_(service), ack_(ack) {
@@ -50,7 +52,7 @@ class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::Ins
       Fail(grpc::StatusCode::FAILED_PRECONDITION, "cluster id mismatch");
       return;
     }
-    if (!started_) {
+    if (transfer_ == nullptr) {
       if (!chunk_.has_message() || chunk_.message().type() != raft::MessageType::MSG_SNAP ||
           chunk_.message().to() != service_->self_) {
         Fail(grpc::StatusCode::INVALID_ARGUMENT, "first chunk must carry a MSG_SNAP to us");
@@ -67,44 +69,57 @@ class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::Ins
       }
       message_ = chunk_.message();
       index_ = message_.snapshot().metadata().index();
-      temp_path_ = service_->snapshots_->TempPathFor(
+      transfer_ = service_->snapshots_->NewTransfer(
           index_, absl::StrCat("recv", service_->next_transfer_.fetch_add(1)));
-      out_.open(temp_path_, std::ios::binary | std::ios::trunc);
-      if (!out_) {
-        Fail(grpc::StatusCode::INTERNAL, "cannot create " + temp_path_);
-        return;
-      }
-      started_ = true;
     }
-    const v1::SnapshotChunk& c = chunk_.chunk();
-    if (c.offset() != received_) {
+    v1::SnapshotChunk* c = chunk_.mutable_chunk();
+    if (c->offset() != received_) {
       Fail(grpc::StatusCode::INVALID_ARGUMENT,
-           absl::StrCat("chunk at offset ", c.offset(), ", expected ", received_));
+           absl::StrCat("chunk at offset ", c->offset(), ", expected ", received_));
       return;
     }
-    out_.write(c.data().data(), static_cast<std::streamsize>(c.data().size()));
-    if (!out_) {
-      Fail(grpc::StatusCode::INTERNAL, "write " + temp_path_);
+    crc_.Update(c->data());
+    received_ += c->data().size();
+    const bool last = c->done();
+    const uint32_t crc = c->crc32c();
+    std::string data = std::move(*c->mutable_data());
+    chunk_.Clear();
+    absl::Status queued = service_->snapshots_->Write(
+        transfer_, std::move(data),
+        [this, last, crc](absl::Status written) { OnWritten(written, last, crc); });
+    if (!queued.ok()) Fail(StatusCodeOf(queued), std::string(queued.message()));
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  static grpc::StatusCode StatusCodeOf(const absl::Status& s) {
+    return static_cast<grpc::StatusCode>(static_cast<int>(s.code()));
+  }
+
+  // Inbox thread.
+  void OnWritten(const absl::Status& written, bool last, uint32_t crc) {
+    if (!written.ok()) {
+      Fail(grpc::StatusCode::INTERNAL, std::string(written.message()));
       return;
     }
-    crc_.Update(c.data());
-    received_ += c.data().size();
-    if (!c.done()) {
-      chunk_.Clear();
+    if (!last) {
       StartRead(&chunk_);
       return;
     }
-    out_.close();
-    if (!out_) {
-      Fail(grpc::StatusCode::INTERNAL, "close " + temp_path_);
-      return;
-    }
-    if (crc_.value() != c.crc32c()) {
+    if (crc_.value() != crc) {
       Fail(grpc::StatusCode::DATA_LOSS, "snapshot checksum mismatch");
       return;
     }
-    if (absl::Status s = service_->snapshots_->Publish(temp_path_, index_); !s.ok()) {
-      Fail(grpc::StatusCode::INTERNAL, std::string(s.message()));
+    absl::Status queued = service_->snapshots_->Publish(
+        transfer_, [this](absl::Status published) { OnPublished(published); });
+    if (!queued.ok()) Fail(StatusCodeOf(queued), std::string(queued.message()));
+  }
+
+  // Inbox thread.
+  void OnPublished(const absl::Status& published) {
+    if (!published.ok()) {
+      Fail(grpc::StatusCode::INTERNAL, std::string(published.message()));
       return;
     }
     // Debug: the raft thread logs event=snapshot_received when it installs it.
@@ -118,12 +133,8 @@ class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::Ins
     Finish(grpc::Status::OK);
   }
 
-  void OnDone() override { delete this; }
-
- private:
   void Fail(grpc::StatusCode code, const std::string& message) {
-    if (out_.is_open()) out_.close();
-    if (!temp_path_.empty()) std::remove(temp_path_.c_str());
+    if (transfer_ != nullptr) service_->snapshots_->Abandon(transfer_);
     ack_->set_code(v1::INTERNAL);
     ack_->set_message(message);
     Finish(grpc::Status(code, message));
@@ -132,11 +143,10 @@ class PeerService::SnapshotReader final : public grpc::ServerReadReactor<v1::Ins
   PeerService* const service_;
   v1::PeerAck* const ack_;
   v1::InstallSnapshotChunk chunk_;
-  bool started_ = false;
   raft::Message message_;
   uint64_t index_ = 0;
-  std::string temp_path_;
-  std::ofstream out_;
+  // Null until the first chunk is accepted.
+  std::shared_ptr<storage::SnapshotInbox::Transfer> transfer_;
   base::Crc32cStream crc_;
   uint64_t received_ = 0;
 };

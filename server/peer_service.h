@@ -4,12 +4,16 @@
 // Every call refuses a sender that is no member id or this replica itself,
 // and KeepAliveBatch a sender that is not a member (sessions are touched
 // only for members); refusals are counted (set_on_refused).
-// `InstallSnapshot` writes the streamed chunks to a temporary file, checks
-// their CRC32C, publishes the file under the snapshot's index (fsynced) and
-// only then hands the MSG_SNAP to the core, so the state a Ready's snapshot
-// names is always on disk before the Raft log records it.
+// `InstallSnapshot` hands the streamed chunks to the storage::SnapshotInbox
+// (its thread writes them to a temporary file; the stream reads its next
+// chunk once the last one is written), checks their CRC32C, has the file
+// published under the snapshot's index (synced) and only then hands the
+// MSG_SNAP to the core, so the state a Ready's snapshot names is always on
+// disk before the Raft log records it. A full inbox fails the stream
+// (RESOURCE_EXHAUSTED): the leader sends again.
 //
-// Thread: gRPC callback threads; the reactors own their state.
+// Thread: gRPC callback threads and the inbox thread (a snapshot stream's
+// reactor continues there after each write); the reactors own their state.
 #pragma once
 
 #include <atomic>
@@ -20,7 +24,7 @@
 #include "raft/types.h"
 #include "server/fault_injection.h"
 #include "server/raft_mailbox.h"
-#include "server/snapshot_files.h"
+#include "storage/snapshot_inbox.h"
 #include "synod/v1/peer.grpc.pb.h"
 
 namespace synod::server {
@@ -29,7 +33,7 @@ class PeerService final : public v1::Peer::CallbackService {
  public:
   // Not owned; must outlive the gRPC server.
   PeerService(uint64_t cluster_id, raft::NodeId self, RaftMailbox* mailbox,
-              const SnapshotFiles* snapshots, const FaultInjection* faults)
+              storage::SnapshotInbox* snapshots, const FaultInjection* faults)
       : cluster_id_(cluster_id),
         self_(self),
         mailbox_(mailbox),
@@ -68,7 +72,7 @@ class PeerService final : public v1::Peer::CallbackService {
   const uint64_t cluster_id_;
   const raft::NodeId self_;
   RaftMailbox* const mailbox_;
-  const SnapshotFiles* const snapshots_;
+  storage::SnapshotInbox* const snapshots_;
   const FaultInjection* const faults_;
   std::atomic<uint64_t> next_transfer_{1};
   KeepAliveHandler keep_alive_;

@@ -46,7 +46,8 @@ class PeerServiceTest : public ::testing::Test {
   PeerServiceTest()
       : faults_(""),
         snapshots_(tmp_.Sub("snapshots")),
-        service_(42, 2, &mailbox_, &snapshots_, &faults_) {
+        inbox_(&snapshots_),
+        service_(42, 2, &mailbox_, &inbox_, &faults_) {
     service_.set_keep_alive_handler(
         [this](const v1::KeepAliveBatchRequest&, v1::KeepAliveBatchResponse*) { ++keep_alives_; });
     service_.set_is_member([](raft::NodeId id) { return id >= 1 && id <= 3; });
@@ -75,7 +76,8 @@ class PeerServiceTest : public ::testing::Test {
   ::synod::testing::TempDir tmp_;
   RecordingMailbox mailbox_;
   FaultInjection faults_;
-  SnapshotFiles snapshots_;
+  storage::SnapshotFiles snapshots_;
+  storage::SnapshotInbox inbox_;
   PeerService service_;
   std::atomic<int> keep_alives_{0};
   std::atomic<int> refused_{0};

@@ -66,7 +66,7 @@ grpc::ChannelArguments PeerChannelArguments(int max_message_bytes) {
 }
 
 PeerTransport::PeerTransport(const Options& options, RaftMailbox* mailbox,
-                             const SnapshotFiles* snapshots, const FaultInjection* faults)
+                             const storage::SnapshotFiles* snapshots, const FaultInjection* faults)
     : options_(options), mailbox_(mailbox), snapshots_(snapshots), faults_(faults) {}
 
 PeerTransport::~PeerTransport() { Stop(); }

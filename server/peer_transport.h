@@ -45,7 +45,7 @@
 #include "server/fault_injection.h"
 #include "server/link_tls.h"
 #include "server/raft_mailbox.h"
-#include "server/snapshot_files.h"
+#include "storage/snapshot_files.h"
 #include "synod/v1/peer.grpc.pb.h"
 
 namespace synod::server {
@@ -74,8 +74,8 @@ class PeerTransport {
 
   // `mailbox`, `snapshots` and `faults` are not owned and outlive this.
   // `mailbox` may be set later (set_mailbox), before the first UpdatePeers.
-  PeerTransport(const Options& options, RaftMailbox* mailbox, const SnapshotFiles* snapshots,
-                const FaultInjection* faults);
+  PeerTransport(const Options& options, RaftMailbox* mailbox,
+                const storage::SnapshotFiles* snapshots, const FaultInjection* faults);
   ~PeerTransport();
   PeerTransport(const PeerTransport&) = delete;
   PeerTransport& operator=(const PeerTransport&) = delete;
@@ -166,7 +166,7 @@ class PeerTransport {
 
   const Options options_;
   RaftMailbox* mailbox_;
-  const SnapshotFiles* const snapshots_;
+  const storage::SnapshotFiles* const snapshots_;
   const FaultInjection* const faults_;
 
   // Written by the raft thread only; read by it too (Reachable may be called

@@ -78,8 +78,9 @@ struct Receiver {
   Receiver(uint64_t cluster_id, raft::NodeId id, const std::string& dir, std::string at = "",
            const LinkTls* tls = nullptr)
       : snapshots(dir),
+        inbox(&snapshots),
         faults(""),
-        service(cluster_id, id, &mailbox, &snapshots, &faults),
+        service(cluster_id, id, &mailbox, &inbox, &faults),
         links(cluster_id, id, &mailbox) {
     EXPECT_TRUE(snapshots.Init().ok());
     addr = at.empty() ? absl::StrCat("127.0.0.1:", FreePort()) : at;
@@ -103,7 +104,8 @@ struct Receiver {
   }
 
   RecordingMailbox mailbox;
-  SnapshotFiles snapshots;
+  storage::SnapshotFiles snapshots;
+  storage::SnapshotInbox inbox;
   FaultInjection faults;
   PeerService service;
   ::synod::testing::LinkReaders links;
@@ -145,7 +147,7 @@ TEST(PeerTransportTest, DeadPeerDoesNotStallLivePeer) {
   TempDir tmp;
   Receiver two(42, 2, tmp.Sub("two"));
   RecordingMailbox mailbox;
-  SnapshotFiles snapshots(tmp.Sub("one"));
+  storage::SnapshotFiles snapshots(tmp.Sub("one"));
   FaultInjection faults("");
   PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);
   const std::string dead = absl::StrCat("127.0.0.1:", FreePort());  // nobody listens
@@ -170,7 +172,7 @@ TEST(PeerTransportTest, OtherClusterIsRefused) {
   TempDir tmp;
   Receiver two(42, 2, tmp.Sub("two"));
   RecordingMailbox mailbox;
-  SnapshotFiles snapshots(tmp.Sub("one"));
+  storage::SnapshotFiles snapshots(tmp.Sub("one"));
   FaultInjection faults("");
   PeerTransport transport(TransportOptions(43), &mailbox, &snapshots, &faults);
   transport.UpdatePeers({{2, two.addr}});
@@ -182,7 +184,7 @@ TEST(PeerTransportTest, StreamsSnapshotInChunks) {
   TempDir tmp;
   Receiver two(42, 2, tmp.Sub("two"));
   RecordingMailbox mailbox;
-  SnapshotFiles snapshots(tmp.Sub("one"));
+  storage::SnapshotFiles snapshots(tmp.Sub("one"));
   ASSERT_TRUE(snapshots.Init().ok());
   std::string content;
   for (int i = 0; i < 5000; ++i) content += absl::StrCat(i, ",");
@@ -218,7 +220,7 @@ TEST(PeerTransportTest, MissingSnapshotFileReportsFailure) {
   TempDir tmp;
   Receiver two(42, 2, tmp.Sub("two"));
   RecordingMailbox mailbox;
-  SnapshotFiles snapshots(tmp.Sub("one"));
+  storage::SnapshotFiles snapshots(tmp.Sub("one"));
   ASSERT_TRUE(snapshots.Init().ok());
   FaultInjection faults("");
   PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);
@@ -237,7 +239,7 @@ TEST(PeerTransportTest, FaultInjectionDropsBothWays) {
   TempDir tmp;
   Receiver two(42, 2, tmp.Sub("two"));
   RecordingMailbox mailbox;
-  SnapshotFiles snapshots(tmp.Sub("one"));
+  storage::SnapshotFiles snapshots(tmp.Sub("one"));
   const std::string fault_file = tmp.Sub("faults");
   FaultInjection faults(fault_file);
   PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);
@@ -291,7 +293,7 @@ void SendAndExpectInOrder(PeerTransport* transport, Receiver* receiver, raft::No
 TEST(PeerTransportTest, RestartedPeerIsReachedAgain) {
   TempDir tmp;
   RecordingMailbox mailbox;
-  SnapshotFiles snapshots(tmp.Sub("one"));
+  storage::SnapshotFiles snapshots(tmp.Sub("one"));
   FaultInjection faults("");
   PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);
   auto two = std::make_unique<Receiver>(42, 2, tmp.Sub("two"));
@@ -320,7 +322,7 @@ TEST(PeerTransportTest, BurstLargerThanTheSocketArrivesWhole) {
   TempDir tmp;
   Receiver two(42, 2, tmp.Sub("two"));
   RecordingMailbox mailbox;
-  SnapshotFiles snapshots(tmp.Sub("one"));
+  storage::SnapshotFiles snapshots(tmp.Sub("one"));
   FaultInjection faults("");
   PeerTransport::Options options = TransportOptions(42);
   options.max_batch_bytes = 256u << 10;
@@ -354,7 +356,7 @@ TEST(PeerTransportTest, LinkMeantForAnotherMemberIsRefused) {
   TempDir tmp;
   Receiver three(42, 3, tmp.Sub("three"));
   RecordingMailbox mailbox;
-  SnapshotFiles snapshots(tmp.Sub("one"));
+  storage::SnapshotFiles snapshots(tmp.Sub("one"));
   FaultInjection faults("");
   PeerTransport transport(TransportOptions(42), &mailbox, &snapshots, &faults);
   // Member 2's address points at member 3 (a stale membership).

@@ -27,8 +27,8 @@ Membership::Point PointOf(const raft::Snapshot& snapshot, const std::vector<v1::
 
 RaftDriver::RaftDriver(const Options& options, storage::LogStore* log, storage::TreeStore* store,
                        PeerTransport* transport, StateMachine* state_machine,
-                       RequestTracker* tracker, ReplicaState* state, const SnapshotFiles* snapshots,
-                       FaultInjection* faults)
+                       RequestTracker* tracker, ReplicaState* state,
+                       const storage::SnapshotFiles* snapshots, FaultInjection* faults)
     : options_(options),
       log_(log),
       transport_(transport),

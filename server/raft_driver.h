@@ -66,10 +66,10 @@
 #include "server/read_index_batcher.h"
 #include "server/replica_state.h"
 #include "server/request_tracker.h"
-#include "server/snapshot_files.h"
 #include "server/snapshotter.h"
 #include "server/state_machine.h"
 #include "storage/log_store.h"
+#include "storage/snapshot_files.h"
 #include "storage/tree_store.h"
 #include "synod/v1/cluster.pb.h"
 #include "synod/v1/command.pb.h"
@@ -115,7 +115,7 @@ class RaftDriver final : public RaftMailbox {
   // Not owned; all outlive the driver.
   RaftDriver(const Options& options, storage::LogStore* log, storage::TreeStore* store,
              PeerTransport* transport, StateMachine* state_machine, RequestTracker* tracker,
-             ReplicaState* state, const SnapshotFiles* snapshots, FaultInjection* faults);
+             ReplicaState* state, const storage::SnapshotFiles* snapshots, FaultInjection* faults);
   ~RaftDriver() override;
   RaftDriver(const RaftDriver&) = delete;
   RaftDriver& operator=(const RaftDriver&) = delete;
@@ -212,7 +212,7 @@ class RaftDriver final : public RaftMailbox {
   StateMachine* const state_machine_;
   RequestTracker* const tracker_;
   ReplicaState* const state_;
-  const SnapshotFiles* const snapshots_;
+  const storage::SnapshotFiles* const snapshots_;
   FaultInjection* const faults_;
   metrics::ServerMetrics* metrics_ = nullptr;  // set before Start
 

@@ -273,7 +273,7 @@ class RaftDriverTest : public ::testing::Test {
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);
     ASSERT_TRUE(log_->Bootstrap(conf, storage::EncodeSnapshotDescriptor({one, two})).ok());
-    snapshots_ = std::make_unique<SnapshotFiles>(dir_.Sub("snap"));
+    snapshots_ = std::make_unique<storage::SnapshotFiles>(dir_.Sub("snap"));
     ASSERT_TRUE(snapshots_->Init().ok());
 
     StateMachine::Options sm_options;
@@ -394,7 +394,7 @@ class RaftDriverTest : public ::testing::Test {
   std::unique_ptr<storage::LogStore> log_;
   storage::MemoryTreeStore memory_;
   GatedStore store_{&memory_};
-  std::unique_ptr<SnapshotFiles> snapshots_;
+  std::unique_ptr<storage::SnapshotFiles> snapshots_;
   ReplicaState state_{kClusterId, 1};
   FaultInjection faults_{""};
   RequestTracker tracker_;

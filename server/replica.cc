@@ -20,7 +20,6 @@
 #include "grpcpp/server_builder.h"
 #include "server/apply_fanout.h"
 #include "server/cluster_config.h"
-#include "server/data_dir.h"
 #include "server/link_tls.h"
 #include "server/fault_injection.h"
 #include "server/join.h"
@@ -46,18 +45,21 @@
 #include "server/session_backend.h"
 #include "server/session_keeper.h"
 #include "server/settings_seed.h"
-#include "server/snapshot_files.h"
-#include "server/tcp_socket.h"
 #include "server/state_machine.h"
+#include "server/tcp_socket.h"
 #include "server/watch/task_runner.h"
 #include "server/watch/tree_store_history.h"
 #include "server/watch/watch_hub.h"
 #include "server/watch/watch_service.h"
+#include "storage/data_dir.h"
 #include "storage/log_store.h"
 #include "storage/path.h"
 #include "storage/rocks_env.h"
 #include "storage/rocks_tree_store.h"
 #include "storage/snapshot_descriptor.h"
+#include "storage/snapshot_files.h"
+#include "storage/snapshot_inbox.h"
+#include "storage/state_recovery.h"
 
 #ifndef SYNOD_VERSION
 #define SYNOD_VERSION "unknown"
@@ -74,11 +76,12 @@ struct Replica::Parts {
   std::unique_ptr<metrics::ApiMetrics> api_metrics;
   std::string client_addr;
   std::string peer_addr;
-  std::unique_ptr<DataDir> data_dir;
+  std::unique_ptr<storage::DataDir> data_dir;
   std::unique_ptr<storage::RocksEnv> env;
   std::unique_ptr<storage::LogStore> log;
   std::unique_ptr<storage::RocksTreeStore> store;
-  std::unique_ptr<SnapshotFiles> snapshots;
+  std::unique_ptr<storage::SnapshotFiles> snapshots;
+  std::unique_ptr<storage::SnapshotInbox> snapshot_inbox;  // outlives peer_server
   std::unique_ptr<ReplicaState> state;
   std::unique_ptr<FaultInjection> faults;
   std::unique_ptr<RequestTracker> tracker;
@@ -335,10 +338,11 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   if (absl::Status s = CheckCanListen(p->peer_addr, "peers"); !s.ok()) return s;
   if (absl::Status s = CheckCanListen(p->client_addr, "clients"); !s.ok()) return s;
 
-  Identity identity;
+  storage::Identity identity;
   identity.cluster_id = cluster.cluster_id;
   identity.member_id = options.id;
-  absl::StatusOr<std::unique_ptr<DataDir>> dir = DataDir::Open(options.data_dir, identity);
+  absl::StatusOr<std::unique_ptr<storage::DataDir>> dir =
+      storage::DataDir::Open(options.data_dir, identity);
   if (!dir.ok()) return dir.status();
   p->data_dir = *std::move(dir);
 
@@ -390,23 +394,20 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   if (!store.ok()) return store.status();
   p->store = *std::move(store);
 
-  p->snapshots = std::make_unique<SnapshotFiles>(p->data_dir->snapshot_dir());
+  p->snapshots = std::make_unique<storage::SnapshotFiles>(p->data_dir->snapshot_dir());
   if (absl::Status s = p->snapshots->Init(); !s.ok()) return s;
   absl::StatusOr<raft::Snapshot> log_snapshot = p->log->GetSnapshot();
   if (!log_snapshot.ok()) return log_snapshot.status();
   const raft::LogIndex snap_index = log_snapshot->metadata().index();
-  if (p->store->restore_pending() ||
-      (p->store->meta().applied_index < snap_index && snap_index != storage::kBootstrapIndex)) {
-    // The log was reset to a snapshot from the leader but the state was not
-    // restored from it before the process stopped: do it now.
-    const std::string path = p->snapshots->PathFor(snap_index);
-    base::Log("restoring state from %s (applied %llu < log snapshot %llu)", path.c_str(),
-        static_cast<unsigned long long>(p->store->meta().applied_index),
+  absl::StatusOr<storage::Recovery> recovery =
+      storage::RecoverState(p->store.get(), p->store->restore_pending(), *p->snapshots, snap_index);
+  if (!recovery.ok()) return recovery.status();
+  if (*recovery == storage::Recovery::kRestored) {
+    base::Log("restored state from snapshot %llu (the log starts after it)",
         static_cast<unsigned long long>(snap_index));
-    absl::StatusOr<storage::SnapshotInfo> restored = p->store->RestoreSnapshot(path);
-    if (!restored.ok()) return restored.status();
   }
   p->snapshots->Prune(snap_index);
+  p->snapshot_inbox = std::make_unique<storage::SnapshotInbox>(p->snapshots.get());
 
   p->state = std::make_unique<ReplicaState>(cluster.cluster_id, options.id);
   p->faults = std::make_unique<FaultInjection>(options.fault_injection_file);
@@ -496,7 +497,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   // Peers first: the raft thread's messages need somewhere to go, and peers
   // may already be talking to us.
   p->peer_service = std::make_unique<PeerService>(cluster.cluster_id, options.id, p->driver.get(),
-                                                  p->snapshots.get(), p->faults.get());
+                                                  p->snapshot_inbox.get(), p->faults.get());
   {
     ReplicaState* state = p->state.get();
     SessionTracker* sessions = p->sessions.get();

@@ -1,7 +1,11 @@
 // In-process tests of a whole single-replica synod: start, serve, stop
-// cleanly, restart on the same data, refuse a mismatched identity.
+// cleanly, restart on the same data (also from a RocksDB state older than
+// the snapshot the log starts after), refuse a mismatched identity.
 #include "server/replica.h"
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -65,6 +69,27 @@ class ReplicaTest : public ::testing::Test {
     return s;
   }
 
+  // Writes /b/<i> until the log was compacted past `past` (bounded); the
+  // number written.
+  int WriteUntilCompactedPast(uint64_t past) {
+    v1::StatusResponse st;
+    int written = 0;
+    for (; written < 3000; ++written) {
+      EXPECT_TRUE(Create(absl::StrCat("/b/", written), absl::StrCat(written)).ok());
+      if (written % 20 == 19 && cluster_->Status(Ctx().get(), v1::StatusRequest(), &st).ok() &&
+          st.log_first_index() > past + 1) {
+        break;
+      }
+    }
+    EXPECT_GT(st.log_first_index(), past + 1) << "the log was never compacted past " << past;
+    return written;
+  }
+
+  void Stop() {
+    replica_->Shutdown();
+    replica_.reset();
+  }
+
   TempDir dir_;
   ReplicaOptions options_;
   std::unique_ptr<Replica> replica_;
@@ -106,6 +131,79 @@ TEST_F(ReplicaTest, ServesAndKeepsDataAcrossRestarts) {
   ASSERT_TRUE(cluster_->Status(Ctx().get(), v1::StatusRequest(), &after).ok());
   EXPECT_EQ(after.digest(), before.digest());
   EXPECT_EQ(Create("/a/0", "again").error_code(), grpc::StatusCode::ALREADY_EXISTS);
+}
+
+// The replica's RocksDB state is not synced (the log is its WAL), so after
+// a crash it may be older than the snapshot the log was compacted to. Here
+// it is put back to such a state (a copy of db/ taken at index A); the log
+// now starts after a snapshot S > A. Start-up must rebuild the state from
+// snapshot file S and replay the log on top, never serve the stale state.
+TEST_F(ReplicaTest, RestartsFromTheSnapshotWhenTheStateIsOlderThanTheLogsStart) {
+  Start();
+  ASSERT_TRUE(Create("/b", "").ok());
+  v1::StatusResponse stale;
+  ASSERT_TRUE(cluster_->Status(Ctx().get(), v1::StatusRequest(), &stale).ok());
+  Stop();
+  const std::string db = options_.data_dir + "/db";
+  std::filesystem::copy(db, dir_.Sub("stale-db"), std::filesystem::copy_options::recursive);
+
+  Start();
+  const int written = WriteUntilCompactedPast(stale.applied_index());
+  // After the log's snapshot: only the log holds these.
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Create(absl::StrCat("/after/", i), "").ok());
+  v1::StatusResponse before;
+  ASSERT_TRUE(cluster_->Status(Ctx().get(), v1::StatusRequest(), &before).ok());
+  Stop();
+
+  std::filesystem::remove_all(db);
+  std::filesystem::copy(dir_.Sub("stale-db"), db, std::filesystem::copy_options::recursive);
+  Start();
+  std::string data;
+  // /b/0 is only in the snapshot (the log starts after it), /after/4 only
+  // in the log.
+  ASSERT_TRUE(Get("/b/0", &data).ok()) << "the stale state was served";
+  EXPECT_EQ(data, "0");
+  ASSERT_TRUE(Get(absl::StrCat("/b/", written), &data).ok());
+  ASSERT_TRUE(Get("/after/4", &data).ok());
+  v1::StatusResponse after;
+  ASSERT_TRUE(cluster_->Status(Ctx().get(), v1::StatusRequest(), &after).ok());
+  EXPECT_GE(after.applied_index(), before.applied_index());
+  EXPECT_EQ(Create("/b/0", "again").error_code(), grpc::StatusCode::ALREADY_EXISTS);
+}
+
+// The same stale state with the snapshot file damaged: the state cannot be
+// rebuilt, so the replica refuses to start (DATA_LOSS).
+TEST_F(ReplicaTest, RefusesToStartWhenTheSnapshotItNeedsIsDamaged) {
+  Start();
+  ASSERT_TRUE(Create("/b", "").ok());
+  v1::StatusResponse stale;
+  ASSERT_TRUE(cluster_->Status(Ctx().get(), v1::StatusRequest(), &stale).ok());
+  Stop();
+  const std::string db = options_.data_dir + "/db";
+  std::filesystem::copy(db, dir_.Sub("stale-db"), std::filesystem::copy_options::recursive);
+  Start();
+  WriteUntilCompactedPast(stale.applied_index());
+  v1::StatusResponse before;
+  ASSERT_TRUE(cluster_->Status(Ctx().get(), v1::StatusRequest(), &before).ok());
+  Stop();
+
+  std::filesystem::remove_all(db);
+  std::filesystem::copy(dir_.Sub("stale-db"), db, std::filesystem::copy_options::recursive);
+  char name[64];
+  std::snprintf(name, sizeof(name), "/snapshots/snap-%020llu.snap",
+                static_cast<unsigned long long>(before.snapshot_index()));
+  const std::string snapshot = options_.data_dir + name;
+  ASSERT_TRUE(std::filesystem::exists(snapshot)) << snapshot;
+  {
+    std::fstream f(snapshot, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(100);
+    const char byte = static_cast<char>(f.get() ^ 0xff);
+    f.seekp(100);
+    f.put(byte);
+  }
+  auto replica = Replica::Start(options_);
+  ASSERT_FALSE(replica.ok());
+  EXPECT_EQ(replica.status().code(), absl::StatusCode::kDataLoss) << replica.status();
 }
 
 TEST_F(ReplicaTest, RequestsAfterShutdownAreRefused) {

@@ -1,11 +1,6 @@
 #include "server/restore.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -15,13 +10,14 @@
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "server/cluster_config.h"
-#include "server/data_dir.h"
-#include "server/snapshot_files.h"
+#include "storage/data_dir.h"
+#include "storage/file_io.h"
 #include "storage/log_store.h"
 #include "storage/rocks_env.h"
 #include "storage/rocks_tree_store.h"
 #include "storage/snapshot.h"
 #include "storage/snapshot_descriptor.h"
+#include "storage/snapshot_files.h"
 
 namespace synod::server {
 namespace {
@@ -35,70 +31,14 @@ std::string MarkerText(const storage::SnapshotSummary& s) {
   return absl::StrCat("index ", s.info.meta.applied_index, " checksum ", s.info.checksum, "\n");
 }
 
-absl::Status Errno(const std::string& what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
-// Writes `text` to a new file and fsyncs it.
+// Writes `text` to a new file and syncs it (a failed sync aborts).
 absl::Status WriteSyncedFile(const std::string& path, const std::string& text) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("create", path);
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      absl::Status s = Errno("write", path);
-      close(fd);
-      return s;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0) {
-    absl::Status s = Errno("fsync", path);
-    close(fd);
-    return s;
-  }
-  if (close(fd) != 0) return Errno("close", path);
+  absl::StatusOr<std::unique_ptr<storage::File>> out =
+      storage::FileIO::Posix()->Open(path, storage::FileIO::OpenMode::kCreate);
+  if (!out.ok()) return out.status();
+  if (absl::Status s = (*out)->PWrite(0, text); !s.ok()) return s;
+  storage::CheckSynced((*out)->DataSync());
   return absl::OkStatus();
-}
-
-// Copies `from` to a new file `to` and fsyncs it.
-absl::Status CopyFile(const std::string& from, const std::string& to) {
-  const int in = open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return Errno("open", from);
-  const int out = open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (out < 0) {
-    absl::Status s = Errno("create", to);
-    close(in);
-    return s;
-  }
-  absl::Status status;
-  std::string buf(1u << 20, '\0');
-  for (;;) {
-    const ssize_t n = read(in, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      status = Errno("read", from);
-      break;
-    }
-    if (n == 0) break;
-    size_t done = 0;
-    while (done < static_cast<size_t>(n)) {
-      const ssize_t w = write(out, buf.data() + done, static_cast<size_t>(n) - done);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) break;
-      done += static_cast<size_t>(w);
-    }
-    if (done < static_cast<size_t>(n)) {
-      status = Errno("write", to);
-      break;
-    }
-  }
-  if (status.ok() && fsync(out) != 0) status = Errno("fsync", to);
-  close(in);
-  if (close(out) != 0 && status.ok()) status = Errno("close", to);
-  return status;
 }
 
 // True if `path` is absent or an empty directory; false if it holds
@@ -140,18 +80,17 @@ absl::Status BuildMember(const ReplicaOptions& options, const InitialCluster& cl
                          const std::string& snapshot_file, const storage::SnapshotSummary& summary,
                          const std::string& dir) {
   const uint64_t index = summary.info.meta.applied_index;
-  Identity identity;
+  storage::Identity identity;
   identity.cluster_id = cluster.cluster_id;
   identity.member_id = options.id;
-  absl::StatusOr<std::unique_ptr<DataDir>> data_dir = DataDir::Open(dir, identity);
+  absl::StatusOr<std::unique_ptr<storage::DataDir>> data_dir =
+      storage::DataDir::Open(dir, identity);
   if (!data_dir.ok()) return data_dir.status();
 
   // The file first: the log snapshot below refers to it by index.
-  SnapshotFiles files((*data_dir)->snapshot_dir());
+  storage::SnapshotFiles files((*data_dir)->snapshot_dir());
   if (absl::Status s = files.Init(); !s.ok()) return s;
-  const std::string temp = files.TempPathFor(index, "restore");
-  if (absl::Status s = CopyFile(snapshot_file, temp); !s.ok()) return s;
-  if (absl::Status s = files.Publish(temp, index); !s.ok()) return s;
+  if (absl::Status s = files.CopyIn(snapshot_file, index); !s.ok()) return s;
 
   storage::RocksEnv::Options env_options;
   env_options.path = (*data_dir)->db_path();
@@ -202,7 +141,8 @@ absl::Status BuildMember(const ReplicaOptions& options, const InitialCluster& cl
       !s.ok()) {
     return s;
   }
-  return FsyncPath(dir);
+  storage::CheckSynced(storage::FileIO::Posix()->SyncDir(dir));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -257,9 +197,9 @@ absl::Status RestoreMember(const ReplicaOptions& options, const std::string& sna
     return s;
   }
   std::filesystem::remove(dir, ec);  // empty (checked above) or absent
-  if (std::rename(building.c_str(), dir.c_str()) != 0) return Errno("rename to", dir);
+  if (absl::Status s = storage::FileIO::Posix()->Rename(building, dir); !s.ok()) return s;
   const std::filesystem::path parent = std::filesystem::absolute(dir, ec).parent_path();
-  if (absl::Status s = FsyncPath(parent.string()); !s.ok()) return s;
+  storage::CheckSynced(storage::FileIO::Posix()->SyncDir(parent.string()));
   base::Log(
       "event=restore index=%llu digest=%016llx nodes=%llu sessions=%llu members=%zu file=%s "
       "data_dir=%s",

@@ -9,12 +9,12 @@
 
 #include "gtest/gtest.h"
 #include "server/cluster_config.h"
-#include "server/data_dir.h"
-#include "server/snapshot_files.h"
+#include "storage/data_dir.h"
 #include "storage/log_store.h"
 #include "storage/rocks_env.h"
 #include "storage/rocks_tree_store.h"
 #include "storage/snapshot.h"
+#include "storage/snapshot_files.h"
 #include "storage/tree_test_util.h"
 #include "tests/testing/temp_dir.h"
 
@@ -80,10 +80,10 @@ TEST_F(RestoreTest, BuildsAMemberAtTheBackupsRevision) {
 
   absl::StatusOr<InitialCluster> cluster = ParseInitialCluster(kCluster);
   ASSERT_TRUE(cluster.ok());
-  Identity identity;
+  storage::Identity identity;
   identity.cluster_id = cluster->cluster_id;
   identity.member_id = 2;
-  absl::StatusOr<std::unique_ptr<DataDir>> dd = DataDir::Open(data, identity);
+  absl::StatusOr<std::unique_ptr<storage::DataDir>> dd = storage::DataDir::Open(data, identity);
   ASSERT_TRUE(dd.ok()) << dd.status();
   EXPECT_FALSE((*dd)->created());
   storage::RocksEnv::Options env_options;
@@ -111,7 +111,7 @@ TEST_F(RestoreTest, BuildsAMemberAtTheBackupsRevision) {
   EXPECT_EQ(eph->code, v1::OK);
   EXPECT_NE(eph->stat.ephemeral_owner, 0u);
   // The file is kept as the log's snapshot (sent to members that lag).
-  const SnapshotFiles files((*dd)->snapshot_dir());
+  const storage::SnapshotFiles files((*dd)->snapshot_dir());
   EXPECT_EQ(ReadAll(files.PathFor(snap->metadata().index())), ReadAll(file_));
 }
 

@@ -1,13 +1,11 @@
 #include "server/snapshotter.h"
 
-#include <cstdio>
-
 #include "absl/time/clock.h"
 #include "base/log.h"
 
 namespace synod::server {
 
-Snapshotter::Snapshotter(storage::TreeStore* store, const SnapshotFiles* files,
+Snapshotter::Snapshotter(storage::TreeStore* store, const storage::SnapshotFiles* files,
                          std::function<void(uint64_t, bool)> done)
     : store_(store), files_(files), done_(std::move(done)) {}
 
@@ -53,12 +51,15 @@ void Snapshotter::Loop() {
     }
     const absl::Time start = absl::Now();
     const std::string temp = files_->TempPathFor(0, "create");
-    std::remove(temp.c_str());
-    absl::StatusOr<storage::SnapshotInfo> info = store_->WriteSnapshot(temp);
+    // Absent unless an earlier attempt was cut short; NotFound is the rule.
+    files_->io()->Unlink(temp).IgnoreError();
+    absl::StatusOr<storage::SnapshotInfo> info = store_->WriteSnapshot(temp, files_->io());
     absl::Status published = info.status();
     if (info.ok()) published = files_->Publish(temp, info->meta.applied_index);
     if (!published.ok()) {
-      std::remove(temp.c_str());
+      // A failed write or rename (a failed sync aborts) leaves at most the
+      // temporary name; if this removal fails too, the next start does it.
+      files_->io()->Unlink(temp).IgnoreError();
       base::Log("snapshot failed: %s", published.ToString().c_str());
       done_(0, false);
       continue;

@@ -21,7 +21,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "server/snapshot_files.h"
+#include "storage/snapshot_files.h"
 #include "storage/tree_store.h"
 
 namespace synod::server {
@@ -29,7 +29,7 @@ namespace synod::server {
 class Snapshotter {
  public:
   // `done(index, ok)` is called on the snapshot thread after each attempt.
-  Snapshotter(storage::TreeStore* store, const SnapshotFiles* files,
+  Snapshotter(storage::TreeStore* store, const storage::SnapshotFiles* files,
               std::function<void(uint64_t index, bool ok)> done);
   ~Snapshotter();
   Snapshotter(const Snapshotter&) = delete;
@@ -53,7 +53,7 @@ class Snapshotter {
   void Loop();
 
   storage::TreeStore* const store_;
-  const SnapshotFiles* const files_;
+  const storage::SnapshotFiles* const files_;
   const std::function<void(uint64_t, bool)> done_;
   absl::Mutex mu_;
   bool requested_ ABSL_GUARDED_BY(mu_) = false;

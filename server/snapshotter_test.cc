@@ -51,7 +51,7 @@ uint64_t FileSize(const std::string& path) {
 
 TEST(SnapshotterTest, SpacingGrowsWithTheState) {
   testing::TempDir dir;
-  SnapshotFiles files(dir.Sub("snapshots"));
+  storage::SnapshotFiles files(dir.Sub("snapshots"));
   ASSERT_TRUE(files.Init().ok());
   storage::MemoryTreeStore store;
   Reports reports;

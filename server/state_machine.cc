@@ -15,7 +15,7 @@ namespace synod::server {
 
 StateMachine::StateMachine(const Options& options, storage::TreeStore* store,
                            const storage::ApplyLimits& limits, RequestTracker* tracker,
-                           ReplicaState* state, const SnapshotFiles* snapshots)
+                           ReplicaState* state, const storage::SnapshotFiles* snapshots)
     : options_(options),
       store_(store),
       tracker_(tracker),

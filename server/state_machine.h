@@ -45,9 +45,9 @@
 #include "server/metrics/server_metrics.h"
 #include "server/replica_state.h"
 #include "server/request_tracker.h"
-#include "server/snapshot_files.h"
 #include "server/watch/task_runner.h"
 #include "storage/apply.h"
+#include "storage/snapshot_files.h"
 #include "storage/tree_store.h"
 
 namespace synod::server {
@@ -95,7 +95,7 @@ class StateMachine {
   // Not owned: all must outlive this object.
   StateMachine(const Options& options, storage::TreeStore* store,
                const storage::ApplyLimits& limits, RequestTracker* tracker, ReplicaState* state,
-               const SnapshotFiles* snapshots);
+               const storage::SnapshotFiles* snapshots);
   ~StateMachine();
   StateMachine(const StateMachine&) = delete;
   StateMachine& operator=(const StateMachine&) = delete;
@@ -150,7 +150,7 @@ class StateMachine {
   storage::TreeStore* const store_;
   RequestTracker* const tracker_;
   ReplicaState* const state_;
-  const SnapshotFiles* const snapshots_;
+  const storage::SnapshotFiles* const snapshots_;
   ApplyObserver* observer_ = nullptr;
   metrics::ServerMetrics* metrics_ = nullptr;
   storage::Applier applier_;  // apply thread only

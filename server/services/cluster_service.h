@@ -20,7 +20,7 @@
 #include "server/raft_driver.h"
 #include "server/services/request_flow.h"
 #include "server/services/snapshot_stream.h"
-#include "server/snapshot_files.h"
+#include "storage/snapshot_files.h"
 #include "storage/tree_store.h"
 #include "synod/v1/cluster.grpc.pb.h"
 
@@ -31,7 +31,7 @@ class ClusterService final : public v1::Cluster::CallbackService {
   // Not owned; all outlive the service. Destroy the service only after the
   // gRPC server that serves it has shut down.
   ClusterService(RequestFlow* flow, RaftDriver* driver, storage::TreeStore* store,
-                 const SnapshotFiles* snapshots, std::string version)
+                 const storage::SnapshotFiles* snapshots, std::string version)
       : flow_(flow),
         driver_(driver),
         store_(store),

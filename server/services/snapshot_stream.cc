@@ -210,7 +210,7 @@ class SnapshotStreamer::Stream final : public grpc::ServerWriteReactor<v1::Snaps
 };
 
 SnapshotStreamer::SnapshotStreamer(const Options& options, storage::TreeStore* store,
-                                   const SnapshotFiles* files, const ReplicaState* state)
+                                   const storage::SnapshotFiles* files, const ReplicaState* state)
     : options_(options), store_(store), files_(files), state_(state) {}
 
 SnapshotStreamer::~SnapshotStreamer() { worker_.Stop(); }

@@ -32,8 +32,8 @@
 
 #include "grpcpp/support/server_callback.h"
 #include "server/replica_state.h"
-#include "server/snapshot_files.h"
 #include "server/watch/task_runner.h"
+#include "storage/snapshot_files.h"
 #include "storage/tree_store.h"
 #include "synod/v1/cluster.pb.h"
 
@@ -47,8 +47,8 @@ class SnapshotStreamer {
   };
 
   // Not owned; all outlive the streamer.
-  SnapshotStreamer(const Options& options, storage::TreeStore* store, const SnapshotFiles* files,
-                   const ReplicaState* state);
+  SnapshotStreamer(const Options& options, storage::TreeStore* store,
+                   const storage::SnapshotFiles* files, const ReplicaState* state);
   ~SnapshotStreamer();  // joins the worker
   SnapshotStreamer(const SnapshotStreamer&) = delete;
   SnapshotStreamer& operator=(const SnapshotStreamer&) = delete;
@@ -61,7 +61,7 @@ class SnapshotStreamer {
 
   const Options options_;
   storage::TreeStore* const store_;
-  const SnapshotFiles* const files_;
+  const storage::SnapshotFiles* const files_;
   const ReplicaState* const state_;
   // Streams that hold a file (admitted, not yet destroyed).
   std::atomic<int> active_{0};

@@ -1,11 +1,11 @@
-#include "server/data_dir.h"
+#include "storage/data_dir.h"
 
 #include <filesystem>
 
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
 
-namespace synod::server {
+namespace synod::storage {
 namespace {
 
 Identity Id(uint64_t cluster, uint64_t member) {
@@ -16,7 +16,7 @@ Identity Id(uint64_t cluster, uint64_t member) {
 }
 
 TEST(DataDirTest, CreatesThenRecognises) {
-  testing::TempDir tmp;
+  synod::testing::TempDir tmp;
   const std::string path = tmp.Sub("d");
   {
     auto dir = DataDir::Open(path, Id(7, 1));
@@ -30,7 +30,7 @@ TEST(DataDirTest, CreatesThenRecognises) {
 }
 
 TEST(DataDirTest, RefusesOtherClusterOrMember) {
-  testing::TempDir tmp;
+  synod::testing::TempDir tmp;
   const std::string path = tmp.Sub("d");
   ASSERT_TRUE(DataDir::Open(path, Id(7, 1)).ok());
   auto other_cluster = DataDir::Open(path, Id(8, 1));
@@ -42,7 +42,7 @@ TEST(DataDirTest, RefusesOtherClusterOrMember) {
 }
 
 TEST(DataDirTest, SecondOpenWhileLockedIsRefused) {
-  testing::TempDir tmp;
+  synod::testing::TempDir tmp;
   const std::string path = tmp.Sub("d");
   auto first = DataDir::Open(path, Id(7, 1));
   ASSERT_TRUE(first.ok());
@@ -54,11 +54,11 @@ TEST(DataDirTest, SecondOpenWhileLockedIsRefused) {
 }
 
 TEST(DataDirTest, DatabaseWithoutIdentityIsRefused) {
-  testing::TempDir tmp;
+  synod::testing::TempDir tmp;
   std::filesystem::create_directories(tmp.Sub("d/db"));
   EXPECT_EQ(DataDir::Open(tmp.Sub("d"), Id(7, 1)).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
-}  // namespace synod::server
+}  // namespace synod::storage

@@ -1,14 +1,14 @@
-#include "server/data_dir.h"
+#include "storage/data_dir.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <system_error>
 
@@ -16,9 +16,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "server/snapshot_files.h"
+#include "base/status_macros.h"
+#include "storage/file_io.h"
+#include "storage/snapshot_files.h"
 
-namespace synod::server {
+namespace synod::storage {
 namespace {
 
 constexpr char kMagic[] = "synod-data-dir";
@@ -55,18 +57,17 @@ absl::StatusOr<Identity> DecodeIdentity(const std::string& path, const std::stri
 }
 
 absl::Status WriteIdentity(const std::string& dir, const Identity& id) {
+  FileIO* io = FileIO::Posix();
   const std::string tmp = dir + "/IDENTITY.tmp";
   {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << EncodeIdentity(id);
-    out.close();
-    if (!out) return absl::InternalError("write " + tmp);
+    absl::StatusOr<std::unique_ptr<File>> out = io->Open(tmp, FileIO::OpenMode::kCreate);
+    if (!out.ok()) return out.status();
+    SYNOD_RETURN_IF_ERROR((*out)->PWrite(0, EncodeIdentity(id)));
+    CheckSynced((*out)->DataSync());
   }
-  if (absl::Status s = FsyncPath(tmp); !s.ok()) return s;
-  if (std::rename(tmp.c_str(), (dir + "/IDENTITY").c_str()) != 0) {
-    return absl::InternalError(Errno("rename " + tmp));
-  }
-  return FsyncPath(dir);
+  SYNOD_RETURN_IF_ERROR(io->Rename(tmp, dir + "/IDENTITY"));
+  CheckSynced(io->SyncDir(dir));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -142,4 +143,4 @@ DataDir::~DataDir() {
   if (lock_fd_ >= 0) close(lock_fd_);  // releases the flock
 }
 
-}  // namespace synod::server
+}  // namespace synod::storage

@@ -1,7 +1,7 @@
-// SnapshotFiles under power cuts and failed syncs (storage::FaultFileIO): a
+// SnapshotFiles under power cuts and failed syncs (FaultFileIO): a
 // name always means a whole snapshot, a published one survives any crash,
 // and a failed sync publishes nothing.
-#include "server/snapshot_files.h"
+#include "storage/snapshot_files.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -14,11 +14,8 @@
 #include "gtest/gtest.h"
 #include "storage/fault_file_io.h"
 
-namespace synod::server {
+namespace synod::storage {
 namespace {
-
-using storage::FaultFileIO;
-using storage::FileIO;
 
 constexpr char kDir[] = "/data/snapshots";
 
@@ -33,7 +30,7 @@ std::string Body(uint64_t index) {
 absl::Status WriteAndPublish(FaultFileIO* io, const SnapshotFiles& files, uint64_t index) {
   const std::string temp = files.TempPathFor(index, "t");
   {
-    absl::StatusOr<std::unique_ptr<storage::File>> file = io->Open(temp, FileIO::OpenMode::kCreate);
+    absl::StatusOr<std::unique_ptr<File>> file = io->Open(temp, FileIO::OpenMode::kCreate);
     if (!file.ok()) return file.status();
     if (absl::Status s = (*file)->PWrite(0, Body(index)); !s.ok()) return s;
   }
@@ -69,9 +66,9 @@ TEST(SnapshotFilesTest, PowerCutAtEveryStepLeavesWholeFilesAndKeepsPublishedOnes
     for (int mode = 0; mode < 4; ++mode) {
       const bool keep_data = mode & 1;
       const bool keep_names = mode & 2;
-      const std::string where = absl::StrCat("crash at op ", op, " (", trace[op],
-                                             "), keep_data=", keep_data,
-                                             " keep_names=", keep_names);
+      const std::string where =
+          absl::StrCat("crash at op ", op, " (", trace[op], "), keep_data=", keep_data,
+                       " keep_names=", keep_names);
       FaultFileIO io;
       io.CrashAtOp(op, FaultFileIO::WriteSize(trace[op]) / 2);
       // Prune may remove 10 once it runs before the crash.
@@ -98,25 +95,24 @@ TEST(SnapshotFilesTest, PowerCutAtEveryStepLeavesWholeFilesAndKeepsPublishedOnes
   }
 }
 
-TEST(SnapshotFilesTest, FailedSyncPublishesNothing) {
-  FaultFileIO io;
-  SnapshotFiles files(kDir, &io);
-  ASSERT_TRUE(files.Init().ok());
-  const std::string temp = files.TempPathFor(10, "t");
-  {
-    auto file = io.Open(temp, FileIO::OpenMode::kCreate);
-    ASSERT_TRUE(file.ok());
-    ASSERT_TRUE((*file)->PWrite(0, Body(10)).ok());
+// A failed sync stops the process (the kernel may have dropped the data):
+// of the file before its rename, or of the directory after it.
+TEST(SnapshotFilesDeathTest, FailedSyncAborts) {
+  for (int sync : {0, 2}) {  // Publish: datasync, rename, syncdir
+    FaultFileIO io;
+    SnapshotFiles files(kDir, &io);
+    ASSERT_TRUE(files.Init().ok());
+    const std::string temp = files.TempPathFor(10, "t");
+    {
+      auto file = io.Open(temp, FileIO::OpenMode::kCreate);
+      ASSERT_TRUE(file.ok());
+      ASSERT_TRUE((*file)->PWrite(0, Body(10)).ok());
+    }
+    io.FailAtOp(io.ops() + sync, EIO);
+    EXPECT_DEATH(files.Publish(temp, 10).IgnoreError(), "a sync failed, stopping")
+        << "sync " << sync;
   }
-  io.FailAtOp(io.ops(), EIO);  // Publish's sync of the file
-  const absl::Status s = files.Publish(temp, 10);
-  EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
-  EXPECT_FALSE(files.Exists(10));
-  io.PowerCut(/*keep_data=*/false, /*keep_names=*/true);
-  ASSERT_TRUE(files.Init().ok());
-  EXPECT_TRUE(files.List().empty());
-  ExpectWholeFiles(&io, files, "after the failed sync");
 }
 
 }  // namespace
-}  // namespace synod::server
+}  // namespace synod::storage

@@ -10,8 +10,9 @@
 //     (a data dir started with a different --initial_cluster or --id);
 //   - an unknown format version;
 //   - a db/ without IDENTITY (not created by this version of synod).
-// A new dir gets its IDENTITY written atomically (temp file, fsync, rename,
-// fsync of the dir) before anything else is created in it.
+// A new dir gets its IDENTITY written atomically (temp file, sync, rename,
+// sync of the dir, through FileIO::Posix()) before anything else is created
+// in it; a failed sync aborts (storage/snapshot_files.h).
 //
 // Thread: immutable after Open; the lock is held until destruction.
 #pragma once
@@ -22,7 +23,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace synod::server {
+namespace synod::storage {
 
 inline constexpr uint32_t kDataDirFormatVersion = 1;
 
@@ -59,4 +60,4 @@ class DataDir {
   bool created_ = false;
 };
 
-}  // namespace synod::server
+}  // namespace synod::storage
