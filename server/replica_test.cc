@@ -150,7 +150,7 @@ TEST_F(ReplicaTest, RestartsFromTheSnapshotWhenTheStateIsOlderThanTheLogsStart) 
   Start();
   const int written = WriteUntilCompactedPast(stale.applied_index());
   // After the log's snapshot: only the log holds these.
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Create(absl::StrCat("/after/", i), "").ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Create(absl::StrCat("/after-", i), "").ok());
   v1::StatusResponse before;
   ASSERT_TRUE(cluster_->Status(Ctx().get(), v1::StatusRequest(), &before).ok());
   Stop();
@@ -159,12 +159,12 @@ TEST_F(ReplicaTest, RestartsFromTheSnapshotWhenTheStateIsOlderThanTheLogsStart) 
   std::filesystem::copy(dir_.Sub("stale-db"), db, std::filesystem::copy_options::recursive);
   Start();
   std::string data;
-  // /b/0 is only in the snapshot (the log starts after it), /after/4 only
+  // /b/0 is only in the snapshot (the log starts after it), /after-4 only
   // in the log.
   ASSERT_TRUE(Get("/b/0", &data).ok()) << "the stale state was served";
   EXPECT_EQ(data, "0");
   ASSERT_TRUE(Get(absl::StrCat("/b/", written), &data).ok());
-  ASSERT_TRUE(Get("/after/4", &data).ok());
+  ASSERT_TRUE(Get("/after-4", &data).ok());
   v1::StatusResponse after;
   ASSERT_TRUE(cluster_->Status(Ctx().get(), v1::StatusRequest(), &after).ok());
   EXPECT_GE(after.applied_index(), before.applied_index());
