@@ -3,6 +3,11 @@
 // exactly-once retries, read-your-writes, discovery, async calls, admin.
 #include "synod/client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <fstream>
 #include <sstream>
@@ -460,11 +465,10 @@ TEST(Routing, ChangesThatCouldNotConnectGoToTheNextReplica) {
 }
 
 // A write that could not reach any replica did not happen: UNAVAILABLE,
-// not DEADLINE_EXCEEDED (which says "may have happened").
-// Disabled: flaky under load (a fresh-clone CI run saw the client's own attempt
-// timeout fire before gRPC reported the refused connection, which counts as
-// "maybe sent"). The fix is to judge "never sent" by the channel state.
-TEST(Routing, DISABLED_AWriteThatReachedNoReplicaIsUnavailable) {
+// not DEADLINE_EXCEEDED (which says "may have happened"), however slowly
+// gRPC reports the refused connections: a request goes to gRPC only on a
+// READY channel.
+TEST(Routing, AWriteThatReachedNoReplicaIsUnavailable) {
   FakeCluster cluster;
   for (uint64_t m = 1; m <= 3; ++m) cluster.Stop(m);
   for (bool exactly_once : {true, false}) {
@@ -474,8 +478,66 @@ TEST(Routing, DISABLED_AWriteThatReachedNoReplicaIsUnavailable) {
     absl::StatusOr<CreateResult> c =
         client->Create("/x", "v", {}, CallOptions::Timeout(absl::Milliseconds(500)));
     EXPECT_EQ(ErrorCodeOf(c.status()), ErrorCode::kUnavailable) << c.status();
-    EXPECT_THAT(c.status().message(), HasSubstr("failed to connect")) << c.status();
+    EXPECT_THAT(c.status().message(), HasSubstr("the request was not sent")) << c.status();
   }
+}
+
+// Listens on 127.0.0.1 and never speaks: the kernel completes each TCP
+// handshake into the backlog, but no HTTP/2 settings ever come back.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentListener() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return port_ != 0; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+// A write's outcome is unknown only when something of it could have left
+// this process. A replica that accepts TCP but never completes HTTP/2 got
+// nothing: UNAVAILABLE, even for a write without a session (which must
+// not be retried if it could have been applied). A replica that took the
+// request and never answered may have applied it: DEADLINE_EXCEEDED.
+TEST(Routing, AWriteIsOutcomeUnknownOnlyIfItCouldHaveBeenSent) {
+  SilentListener silent;
+  ASSERT_TRUE(silent.ok());
+  Client::Options o;
+  o.endpoints = {silent.address()};
+  o.exactly_once_writes = false;
+  o.discover_members = false;
+  o.attempt_timeout = absl::Seconds(2);
+  auto to_silent = Connect(o);
+  absl::StatusOr<CreateResult> c =
+      to_silent->Create("/x", "v", {}, CallOptions::Timeout(absl::Milliseconds(700)));
+  EXPECT_EQ(ErrorCodeOf(c.status()), ErrorCode::kUnavailable) << c.status();
+  EXPECT_THAT(c.status().message(), HasSubstr("the request was not sent")) << c.status();
+
+  FakeCluster cluster;
+  for (uint64_t m = 1; m <= 3; ++m) cluster.Hang(m, "Create");
+  Client::Options h = OptionsFor(cluster);
+  h.exactly_once_writes = false;
+  auto to_hung = Connect(h);
+  c = to_hung->Create("/x", "v", {}, CallOptions::Timeout(absl::Milliseconds(700)));
+  EXPECT_EQ(ErrorCodeOf(c.status()), ErrorCode::kDeadlineExceeded) << c.status();
+  EXPECT_GE(cluster.calls(1, "Create"), 1);
+  cluster.ReleaseHangs();
 }
 
 // gRPC itself refuses a request above the replica's receive limit (the

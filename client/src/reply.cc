@@ -34,16 +34,6 @@ Reply FromHeader(const v1::ResponseHeader& header, absl::string_view fallback_me
   return r;
 }
 
-// gRPC fails a call with UNAVAILABLE and one of these texts when its load
-// balancer found no connection to put it on (the connection was refused,
-// or the name did not resolve): the request never left this process.
-// gRPC exposes no structured flag for it; the texts are gRPC's own (pick_first
-// and the resolver), and the pipeline keeps them in its stream's error.
-bool FailedBeforeSending(absl::string_view message) {
-  return absl::StrContains(message, "failed to connect to all addresses") ||
-         absl::StrContains(message, "DNS resolution failed");
-}
-
 // gRPC's own refusal of a message above a size limit (the replica's
 // --max_request_mb, or this client's receive limit).
 bool TooLargeForGrpc(absl::string_view message) {
@@ -80,7 +70,6 @@ Reply ClassifyReply(const grpc::Status& status, const v1::ResponseHeader& header
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
       r.code = ErrorCode::kUnavailable;
-      r.maybe_sent = !FailedBeforeSending(text);
       r.status = SynodError(r.code, absl::StrCat(address, ": ", status.error_message()));
       break;
     case grpc::StatusCode::RESOURCE_EXHAUSTED:

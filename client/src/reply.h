@@ -4,7 +4,9 @@
 // set) or as a non-OK gRPC status whose binary error details hold the
 // serialized ResponseHeader (then the leader hint survives). A status with
 // neither came from gRPC itself: the replica was not reached, or the attempt
-// timed out.
+// timed out. Whether the request may have left this process is not judged
+// here, from gRPC's texts, but by the caller, from the channel's state when
+// it sent the request (unary_call.h).
 //
 // Thread: pure function.
 #pragma once
@@ -22,10 +24,6 @@ struct [[nodiscard]] Reply {
   // The replica answered (header or error details): the fields below it
   // carries are meaningful, and the request was seen by the server.
   bool answered = false;
-  // The request may have reached a replica. False only when gRPC failed it
-  // before it left this process (no connection could be made to the
-  // replica): then even a non-idempotent request is safe to send elsewhere.
-  bool maybe_sent = true;
   uint64_t member_id = 0;
   uint64_t leader_id = 0;
   uint64_t revision = 0;

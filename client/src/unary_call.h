@@ -6,8 +6,9 @@
 // once; UNAVAILABLE, NOT_LEADER and attempt timeouts are retried after a
 // jittered exponential backoff, on the next replica when the one used failed,
 // as long as the caller's deadline leaves room and the retry policy allows it.
-// An attempt that never left this process (no connection to its replica)
-// is retried whatever the policy: nothing can have happened.
+// An attempt is handed to gRPC only once its replica's channel is READY; one
+// whose channel never got there never left this process and is retried
+// whatever the policy: nothing can have happened.
 // `done` runs exactly once, on a gRPC or event-loop thread; it must not block.
 //
 // Thread-safety: Start from any thread. The call object is shared by the
@@ -25,6 +26,7 @@
 #include "client/src/core.h"
 #include "client/src/pipeline.h"
 #include "client/src/reply.h"
+#include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 
 namespace synod::client {
@@ -60,11 +62,18 @@ struct RpcSpec {
   bool (*accept_error)(const Resp& resp) = nullptr;
 };
 
+// "IDLE", "CONNECTING"... for messages.
+const char* ChannelStateName(grpc_connectivity_state state);
+
 template <typename Req, typename Resp>
 class UnaryCall : public CallTracker::Call,
                   public std::enable_shared_from_this<UnaryCall<Req, Resp>> {
  public:
   using Done = std::function<void(absl::StatusOr<Resp>)>;
+
+  // How soon Send looks at a connecting channel again: first, and at most.
+  static constexpr absl::Duration kFirstConnectPoll = absl::Milliseconds(1);
+  static constexpr absl::Duration kMaxConnectPoll = absl::Milliseconds(20);
 
   static void Start(ClientCore* core, RpcSpec<Req, Resp> spec, Req req, absl::Time deadline,
                     Done done) {
@@ -125,11 +134,41 @@ class UnaryCall : public CallTracker::Call,
   }
 
   void Attempt(std::shared_ptr<Endpoint> target = nullptr) {
-    const absl::Time attempt_deadline =
-        std::min(deadline_, absl::Now() + core_->options().attempt_timeout);
-    if (AttemptPipelined(target, attempt_deadline)) return;
+    attempt_deadline_ = std::min(deadline_, absl::Now() + core_->options().attempt_timeout);
+    ep_ = target != nullptr ? std::move(target) : PickEndpoint();
+    ++attempts_;
+    connect_poll_ = kFirstConnectPoll;
+    Send();
+  }
+
+  // Hands the attempt to gRPC once the replica's channel is READY (a
+  // connection whose HTTP/2 handshake is done). Until then nothing of the
+  // request has left this process, whatever gRPC would report: an attempt
+  // whose channel fails (TRANSIENT_FAILURE) or is still connecting at the
+  // attempt's deadline ends as "not sent", and even a write that is not
+  // exactly-once may go to another replica. gRPC offers no callback for a
+  // channel's state in its callback API (only a completion queue or a
+  // blocking wait), so the event loop looks again at growing intervals.
+  void Send() {
+    const grpc_connectivity_state state = ep_->channel->GetState(/*try_to_connect=*/true);
+    if (state != GRPC_CHANNEL_READY) {
+      const absl::Time now = absl::Now();
+      if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN ||
+          now >= attempt_deadline_) {
+        OnNotSent(state);
+        return;
+      }
+      const absl::Time at = std::min(attempt_deadline_, now + connect_poll_);
+      connect_poll_ = std::min(connect_poll_ * 2, kMaxConnectPoll);
+      ScheduleStep(at, &UnaryCall::Send);
+      return;
+    }
+    if (SendPipelined()) return;
     auto ctx = std::make_shared<grpc::ClientContext>();
-    ctx->set_deadline(absl::ToChronoTime(attempt_deadline));
+    ctx->set_deadline(absl::ToChronoTime(attempt_deadline_));
+    // The channel was READY just now; should it fail before gRPC picks a
+    // connection, the call fails at once rather than waiting for another.
+    ctx->set_wait_for_ready(false);
     {
       absl::ReleasableMutexLock lock(&mu_);
       timer_ = 0;
@@ -140,8 +179,7 @@ class UnaryCall : public CallTracker::Call,
       }
       ctx_ = ctx;
     }
-    ep_ = target != nullptr ? std::move(target) : PickEndpoint();
-    ++attempts_;
+    maybe_sent_ = true;
     resp_.Clear();
     spec_.method(*ep_, ctx.get(), &req_, &resp_,
                  [self = this->shared_from_this()](grpc::Status s) { self->OnDone(s); });
@@ -149,19 +187,16 @@ class UnaryCall : public CallTracker::Call,
 
   // Sends the attempt on the replica's pipeline, if it is a tree call that
   // may go there; false if it must be a unary call.
-  bool AttemptPipelined(std::shared_ptr<Endpoint>& target, absl::Time attempt_deadline) {
+  bool SendPipelined() {
     if constexpr (!PipelineOf<Req>::kPipelined) {
       return false;
     } else {
       constexpr size_t kMaxPipelinedBytes = 512 << 10;
-      if (!core_->options().pipeline_calls || req_.ByteSizeLong() > kMaxPipelinedBytes) {
+      if (!core_->options().pipeline_calls || req_.ByteSizeLong() > kMaxPipelinedBytes ||
+          !ep_->pipeline.supported()) {
         return false;
       }
-      std::shared_ptr<Endpoint> ep = target != nullptr ? target : PickEndpoint();
-      if (!ep->pipeline.supported()) {
-        target = std::move(ep);
-        return false;
-      }
+      std::shared_ptr<Endpoint> ep = ep_;
       v1::PipelineCall call;
       PipelineOf<Req>::Put(req_, &call);
       uint64_t token = 0;
@@ -177,12 +212,11 @@ class UnaryCall : public CallTracker::Call,
         pipelined_ = ep;
         pipelined_id_ = 0;
       }
-      ep_ = ep;
-      ++attempts_;
+      maybe_sent_ = true;
       resp_.Clear();
       // Not under mu_: the call may end on another thread at once, and
       // gRPC may run a reaction on this one.
-      const uint64_t id = ep->pipeline.Start(std::move(call), attempt_deadline, &core_->loop(),
+      const uint64_t id = ep->pipeline.Start(std::move(call), attempt_deadline_, &core_->loop(),
                                              [self = this->shared_from_this(), token](
                                                  const grpc::Status& s, v1::PipelineReply* reply) {
                                                self->OnPipelined(token, s, reply);
@@ -228,7 +262,24 @@ class UnaryCall : public CallTracker::Call,
   }
 
   void OnDone(const grpc::Status& grpc_status) {
-    Reply r = ClassifyReply(grpc_status, resp_.header(), ep_->address);
+    OnAttemptEnd(ClassifyReply(grpc_status, resp_.header(), ep_->address), grpc_status.ok(),
+                 /*sent=*/true);
+  }
+
+  // The attempt ended before anything was handed to gRPC: its replica's
+  // channel never became READY.
+  void OnNotSent(grpc_connectivity_state state) {
+    Reply r;
+    r.code = ErrorCode::kUnavailable;
+    r.status = SynodError(
+        r.code, absl::StrCat(ep_->address, ": not connected (channel ", ChannelStateName(state),
+                             "); the request was not sent"));
+    OnAttemptEnd(std::move(r), /*grpc_ok=*/false, /*sent=*/false);
+  }
+
+  // `sent`: the attempt was handed to gRPC on a READY channel, so it may
+  // have reached the replica even if no answer says so.
+  void OnAttemptEnd(Reply r, bool grpc_ok, bool sent) {
     if (r.answered) {
       if (core_->endpoints().ReportHeader(*ep_, r.member_id, r.leader_id)) {
         core_->RefreshMembers();
@@ -236,11 +287,10 @@ class UnaryCall : public CallTracker::Call,
       core_->NoteRevision(r.revision);
     }
     if ((r.code == ErrorCode::kOk && r.status.ok()) ||
-        (grpc_status.ok() && spec_.accept_error != nullptr && spec_.accept_error(resp_))) {
+        (grpc_ok && spec_.accept_error != nullptr && spec_.accept_error(resp_))) {
       Finish(std::move(resp_));
       return;
     }
-    if (r.maybe_sent) maybe_sent_ = true;
     const bool not_leader = r.code == ErrorCode::kNotLeader && r.answered;
     // DEADLINE_EXCEEDED, from our attempt timeout or from a replica that
     // could not finish in time (say, forwarding to a leader that just
@@ -250,7 +300,7 @@ class UnaryCall : public CallTracker::Call,
         not_leader || r.code == ErrorCode::kUnavailable || r.code == ErrorCode::kDeadlineExceeded;
     // A request that never left this process (no connection to the
     // replica) cannot have been proposed: any call may go elsewhere.
-    const bool allowed = spec_.retry == RetryPolicy::kIdempotent || not_leader || !r.maybe_sent;
+    const bool allowed = spec_.retry == RetryPolicy::kIdempotent || not_leader || !sent;
     if (!transient || !allowed) {
       Finish(std::move(r.status));
       return;
@@ -290,13 +340,21 @@ class UnaryCall : public CallTracker::Call,
                                            " attempt(s); last error: ", last_error_.message())));
       return;
     }
+    ScheduleStep(at, &UnaryCall::RetryStep);
+  }
+
+  void RetryStep() { Attempt(); }
+
+  // Runs `step` on the event loop at `at`, unless the call was cancelled
+  // (then it ends now, as it does if the loop has stopped).
+  void ScheduleStep(absl::Time at, void (UnaryCall::*step)()) {
     absl::ReleasableMutexLock lock(&mu_);
     if (cancelled_) {
       lock.Release();
       Finish(absl::CancelledError("client is shutting down"));
       return;
     }
-    timer_ = core_->loop().PostAt(at, [self = this->shared_from_this()] { self->Attempt(); });
+    timer_ = core_->loop().PostAt(at, [self = this->shared_from_this(), step] { ((*self).*step)(); });
     if (timer_ == 0) {  // the loop has stopped
       lock.Release();
       Finish(absl::CancelledError("client is shutting down"));
@@ -318,10 +376,12 @@ class UnaryCall : public CallTracker::Call,
   // (attempt start, its completion, its retry timer): steps never overlap.
   Resp resp_;
   std::shared_ptr<Endpoint> ep_;
+  absl::Time attempt_deadline_;
+  absl::Duration connect_poll_;  // next wait for the channel to become READY
   absl::Duration backoff_;
   int attempts_ = 0;
   int redirects_ = 0;
-  bool maybe_sent_ = false;  // some attempt may have reached a replica
+  bool maybe_sent_ = false;  // some attempt was handed to gRPC on a READY channel
   absl::Status last_error_;
 
   absl::Mutex mu_;
