@@ -464,6 +464,50 @@ TEST(Routing, ChangesThatCouldNotConnectGoToTheNextReplica) {
   ASSERT_TRUE(transferred.ok()) << transferred;
 }
 
+// RESOURCE_EXHAUSTED from a replica's admission control means the request
+// was refused before it took effect (server/request_tracker.h): it is
+// retried with backoff within the deadline, a write without a session too.
+TEST(Routing, OverloadIsRetriedWithBackoffUntilTheDeadline) {
+  for (bool exactly_once : {true, false}) {
+    SCOPED_TRACE(exactly_once ? "with a session" : "without a session");
+    FakeCluster cluster;
+    Client::Options o = OptionsFor(cluster);
+    o.exactly_once_writes = exactly_once;
+    auto client = Connect(o);
+    ASSERT_TRUE(client->Create("/o", "0").ok());
+    const int applied = cluster.applied_writes();
+    for (uint64_t m = 1; m <= 3; ++m) {
+      cluster.FailNext(m, "Set", 3, ErrorCode::kResourceExhausted);
+      cluster.FailNext(m, "Get", 3, ErrorCode::kResourceExhausted);
+    }
+    absl::StatusOr<SetResult> set = client->Set("/o", "1");
+    ASSERT_TRUE(set.ok()) << set.status();
+    EXPECT_EQ(*cluster.data("/o"), "1");
+    EXPECT_EQ(cluster.applied_writes(), applied + 1);
+    absl::StatusOr<GetResult> got = client->Get("/o");
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->data, "1");
+
+    // Overloaded for good: the overload error once the deadline leaves no
+    // room (nothing was applied, so not DEADLINE_EXCEEDED), after a few
+    // attempts spaced by the backoff (5, 10, 20, 40, 50... ms), not a busy
+    // loop.
+    for (uint64_t m = 1; m <= 3; ++m) {
+      cluster.FailNext(m, "Set", 1 << 20, ErrorCode::kResourceExhausted);
+    }
+    int before = 0;
+    for (uint64_t m = 1; m <= 3; ++m) before += cluster.calls(m, "Set");
+    set = client->Set("/o", "2", -1, CallOptions::Timeout(absl::Milliseconds(300)));
+    EXPECT_EQ(ErrorCodeOf(set.status()), ErrorCode::kResourceExhausted) << set.status();
+    EXPECT_THAT(set.status().message(), HasSubstr("gave up at the deadline")) << set.status();
+    int attempts = -before;
+    for (uint64_t m = 1; m <= 3; ++m) attempts += cluster.calls(m, "Set");
+    EXPECT_GE(attempts, 2);
+    EXPECT_LE(attempts, 100);
+    EXPECT_EQ(*cluster.data("/o"), "1");
+  }
+}
+
 // A write that could not reach any replica did not happen: UNAVAILABLE,
 // not DEADLINE_EXCEEDED (which says "may have happened"), however slowly
 // gRPC reports the refused connections: a request goes to gRPC only on a

@@ -3,10 +3,11 @@
 //
 // Each attempt goes to one replica chosen by the route; its outcome is
 // classified (reply.h). NOT_LEADER naming a known leader is retried there at
-// once; UNAVAILABLE, NOT_LEADER and attempt timeouts are retried after a
-// jittered exponential backoff, on the next replica when the one used failed,
-// as long as the caller's deadline leaves room and the retry policy allows it.
-// An attempt is handed to gRPC only once its replica's channel is READY; one
+// once; UNAVAILABLE, NOT_LEADER, RESOURCE_EXHAUSTED (overload) and attempt
+// timeouts are retried after a jittered exponential backoff, on the next
+// replica when the one used failed, as long as the caller's deadline leaves
+// room and the retry policy allows it. Overload is retried whatever the
+// policy: the server refuses it before it takes effect. An attempt is handed to gRPC only once its replica's channel is READY; one
 // whose channel never got there never left this process and is retried
 // whatever the policy: nothing can have happened.
 // `done` runs exactly once, on a gRPC or event-loop thread; it must not block.
@@ -179,7 +180,6 @@ class UnaryCall : public CallTracker::Call,
       }
       ctx_ = ctx;
     }
-    maybe_sent_ = true;
     resp_.Clear();
     spec_.method(*ep_, ctx.get(), &req_, &resp_,
                  [self = this->shared_from_this()](grpc::Status s) { self->OnDone(s); });
@@ -212,7 +212,6 @@ class UnaryCall : public CallTracker::Call,
         pipelined_ = ep;
         pipelined_id_ = 0;
       }
-      maybe_sent_ = true;
       resp_.Clear();
       // Not under mu_: the call may end on another thread at once, and
       // gRPC may run a reaction on this one.
@@ -292,15 +291,22 @@ class UnaryCall : public CallTracker::Call,
       return;
     }
     const bool not_leader = r.code == ErrorCode::kNotLeader && r.answered;
+    // The replica's admission control refused the request before it took
+    // effect (server/request_tracker.h): retry after the backoff, on the
+    // same route, whatever the policy. (gRPC's own RESOURCE_EXHAUSTED, with
+    // no Synod code, promises nothing of the kind.)
+    const bool overloaded = r.code == ErrorCode::kResourceExhausted && r.answered;
+    if (sent && !overloaded) maybe_applied_ = true;
     // DEADLINE_EXCEEDED, from our attempt timeout or from a replica that
     // could not finish in time (say, forwarding to a leader that just
     // died), means "outcome unknown": safe to retry for idempotent calls
     // and session writes, which the session table answers once.
-    const bool transient =
-        not_leader || r.code == ErrorCode::kUnavailable || r.code == ErrorCode::kDeadlineExceeded;
+    const bool transient = not_leader || overloaded || r.code == ErrorCode::kUnavailable ||
+                           r.code == ErrorCode::kDeadlineExceeded;
     // A request that never left this process (no connection to the
     // replica) cannot have been proposed: any call may go elsewhere.
-    const bool allowed = spec_.retry == RetryPolicy::kIdempotent || not_leader || !sent;
+    const bool allowed =
+        spec_.retry == RetryPolicy::kIdempotent || not_leader || overloaded || !sent;
     if (!transient || !allowed) {
       Finish(std::move(r.status));
       return;
@@ -332,10 +338,11 @@ class UnaryCall : public CallTracker::Call,
     backoff_ = core_->NextBackoff(backoff_);
     const absl::Time at = absl::Now() + delay;
     if (at >= deadline_) {
-      // A write's outcome is unknown only if some attempt may have reached a
-      // replica; if none could connect, nothing happened: UNAVAILABLE.
-      const ErrorCode code = spec_.write && maybe_sent_ ? ErrorCode::kDeadlineExceeded
-                                                        : ErrorCodeOf(last_error_);
+      // A write's outcome is unknown only if some attempt may have taken
+      // effect; if none was sent, or every one was refused for overload,
+      // nothing happened: the last error says why.
+      const ErrorCode code = spec_.write && maybe_applied_ ? ErrorCode::kDeadlineExceeded
+                                                           : ErrorCodeOf(last_error_);
       Finish(SynodError(code, absl::StrCat("gave up at the deadline after ", attempts_,
                                            " attempt(s); last error: ", last_error_.message())));
       return;
@@ -381,7 +388,9 @@ class UnaryCall : public CallTracker::Call,
   absl::Duration backoff_;
   int attempts_ = 0;
   int redirects_ = 0;
-  bool maybe_sent_ = false;  // some attempt was handed to gRPC on a READY channel
+  // Some attempt was handed to gRPC (on a READY channel) and its answer does
+  // not rule out that it took effect.
+  bool maybe_applied_ = false;
   absl::Status last_error_;
 
   absl::Mutex mu_;
