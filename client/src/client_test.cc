@@ -612,7 +612,10 @@ TEST(Paths, BadPathsFailAtOnceWithInvalidPath) {
   EXPECT_EQ(code(client->History(not_utf8, {}, call).status()), ErrorCode::kInvalidPath);
   EXPECT_EQ(code(client->Multi({Op::Create("/ok", ""), Op::Delete(not_utf8)}, call).status()),
             ErrorCode::kInvalidPath);
-  EXPECT_EQ(code(client->Watch(not_utf8, {}, [](const WatchEvent&) {}, nullptr, call).status()),
+  EXPECT_EQ(code(client
+                     ->Watch(
+                         not_utf8, {}, [](const WatchEvent&) {}, nullptr, call)
+                     .status()),
             ErrorCode::kInvalidPath);
   absl::Status relative = client->Get("relative", {}, call).status();
   EXPECT_EQ(code(relative), ErrorCode::kInvalidPath);

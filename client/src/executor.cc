@@ -1,22 +1,29 @@
 #include "client/src/executor.h"
 
+#include <algorithm>
+
 namespace synod::client {
 
 SerialExecutor::SerialExecutor() : thread_([this] { Run(); }) {}
 
 SerialExecutor::~SerialExecutor() { Stop(); }
 
+void SerialExecutor::PushReadyLocked(Task task) {
+  ready_.push_back(std::move(task));
+  max_queued_ = std::max(max_queued_, ready_.size());
+}
+
 void SerialExecutor::Post(Task task) {
   absl::MutexLock lock(&mu_);
   if (stopping_ && !InExecutorThread()) return;
-  ready_.push_back(std::move(task));
+  PushReadyLocked(std::move(task));
 }
 
 void SerialExecutor::WhenBelow(size_t n, Task task) {
   absl::MutexLock lock(&mu_);
   if (stopping_ && !InExecutorThread()) return;
   if (ready_.size() < n) {
-    ready_.push_back(std::move(task));
+    PushReadyLocked(std::move(task));
   } else {
     below_.emplace_back(n, std::move(task));
   }
@@ -27,10 +34,15 @@ size_t SerialExecutor::queued() const {
   return ready_.size();
 }
 
+size_t SerialExecutor::max_queued() const {
+  absl::MutexLock lock(&mu_);
+  return max_queued_;
+}
+
 void SerialExecutor::ReleaseBelowLocked() {
   for (auto it = below_.begin(); it != below_.end();) {
     if (ready_.size() < it->first) {
-      ready_.push_back(std::move(it->second));
+      PushReadyLocked(std::move(it->second));
       it = below_.erase(it);
     } else {
       ++it;

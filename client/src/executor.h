@@ -51,6 +51,9 @@ class SerialExecutor {
   void WhenBelow(size_t n, Task task);
   // Immediate tasks posted and not yet started.
   size_t queued() const;
+  // The most immediate tasks ever queued at once (the bound a producer
+  // using WhenBelow keeps, plus what it adds per step).
+  size_t max_queued() const;
   // True if the timer was still pending and is now removed (it will not
   // run); false if it ran, is running, or never existed.
   bool Cancel(TimerId id);
@@ -67,7 +70,11 @@ class SerialExecutor {
   // Moves the WhenBelow tasks whose bound is met to ready_.
   void ReleaseBelowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Appends to ready_ and raises max_queued_.
+  void PushReadyLocked(Task task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   std::deque<Task> ready_ ABSL_GUARDED_BY(mu_);
+  size_t max_queued_ ABSL_GUARDED_BY(mu_) = 0;  // high-water mark of ready_
   // WhenBelow tasks waiting for ready_ to shrink: (bound, task).
   std::vector<std::pair<size_t, Task>> below_ ABSL_GUARDED_BY(mu_);
   // Keyed by (due time, id) so equal times keep posting order.

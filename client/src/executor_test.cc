@@ -52,6 +52,8 @@ TEST(SerialExecutorTest, WhenBelowWaitsUntilTheQueueIsShorterThanItsBound) {
   ASSERT_TRUE(WaitUntil([&] { return done_when_resumed.load() >= 0 && early; }, absl::Seconds(10)));
   // Released once fewer than 5 were queued: at least 6 of the 10 had run.
   EXPECT_GE(done_when_resumed.load(), kQueued - 4);
+  // The most ever queued at once: the 10 and the task below 100.
+  EXPECT_EQ(ex.max_queued(), static_cast<size_t>(kQueued + 1));
 }
 
 TEST(SerialExecutorTest, WhenBelowTasksRunWhileStopping) {

@@ -75,10 +75,11 @@ Reply ClassifyReply(const grpc::Status& status, const v1::ResponseHeader& header
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
       if (TooLargeForGrpc(text)) {
         r.code = ErrorCode::kTooLarge;
-        r.status = SynodError(
-            r.code, absl::StrCat(address, ": a message larger than gRPC allows (a request is "
-                                          "limited by the replica's --max_request_mb): ",
-                                 status.error_message()));
+        r.status =
+            SynodError(r.code, absl::StrCat(address,
+                                            ": a message larger than gRPC allows (a request is "
+                                            "limited by the replica's --max_request_mb): ",
+                                            status.error_message()));
         break;
       }
       r.status = absl::ResourceExhaustedError(absl::StrCat(address, ": ", status.error_message()));

@@ -7,10 +7,10 @@
 // timeouts are retried after a jittered exponential backoff, on the next
 // replica when the one used failed, as long as the caller's deadline leaves
 // room and the retry policy allows it. Overload is retried whatever the
-// policy: the server refuses it before it takes effect. An attempt is handed to gRPC only once its replica's channel is READY; one
-// whose channel never got there never left this process and is retried
-// whatever the policy: nothing can have happened.
-// `done` runs exactly once, on a gRPC or event-loop thread; it must not block.
+// policy: the server refuses it before it takes effect. An attempt is handed to gRPC only once its
+// replica's channel is READY; one whose channel never got there never left this process and is
+// retried whatever the policy: nothing can have happened. `done` runs exactly once, on a gRPC or
+// event-loop thread; it must not block.
 //
 // Thread-safety: Start from any thread. The call object is shared by the
 // gRPC callback, the loop timer and the tracker; its mutex guards the fields
@@ -270,9 +270,9 @@ class UnaryCall : public CallTracker::Call,
   void OnNotSent(grpc_connectivity_state state) {
     Reply r;
     r.code = ErrorCode::kUnavailable;
-    r.status = SynodError(
-        r.code, absl::StrCat(ep_->address, ": not connected (channel ", ChannelStateName(state),
-                             "); the request was not sent"));
+    r.status =
+        SynodError(r.code, absl::StrCat(ep_->address, ": not connected (channel ",
+                                        ChannelStateName(state), "); the request was not sent"));
     OnAttemptEnd(std::move(r), /*grpc_ok=*/false, /*sent=*/false);
   }
 
@@ -341,8 +341,8 @@ class UnaryCall : public CallTracker::Call,
       // A write's outcome is unknown only if some attempt may have taken
       // effect; if none was sent, or every one was refused for overload,
       // nothing happened: the last error says why.
-      const ErrorCode code = spec_.write && maybe_applied_ ? ErrorCode::kDeadlineExceeded
-                                                           : ErrorCodeOf(last_error_);
+      const ErrorCode code =
+          spec_.write && maybe_applied_ ? ErrorCode::kDeadlineExceeded : ErrorCodeOf(last_error_);
       Finish(SynodError(code, absl::StrCat("gave up at the deadline after ", attempts_,
                                            " attempt(s); last error: ", last_error_.message())));
       return;
@@ -361,7 +361,8 @@ class UnaryCall : public CallTracker::Call,
       Finish(absl::CancelledError("client is shutting down"));
       return;
     }
-    timer_ = core_->loop().PostAt(at, [self = this->shared_from_this(), step] { ((*self).*step)(); });
+    timer_ =
+        core_->loop().PostAt(at, [self = this->shared_from_this(), step] { ((*self).*step)(); });
     if (timer_ == 0) {  // the loop has stopped
       lock.Release();
       Finish(absl::CancelledError("client is shutting down"));

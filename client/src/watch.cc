@@ -17,10 +17,6 @@ namespace synod::client {
 // after OnDone.
 class WatchStream : public grpc::ClientBidiReactor<v1::WatchRequest, v1::WatchResponse> {
  public:
-  // Tasks the callback thread may have queued before a stream stops reading
-  // (beyond it by at most one response's events).
-  static constexpr size_t kMaxQueuedCallbacks = 1024;
-
   WatchStream(WatchManager* owner, std::shared_ptr<Endpoint> ep)
       : owner_(owner), ep_(std::move(ep)) {}
 
@@ -59,7 +55,8 @@ class WatchStream : public grpc::ClientBidiReactor<v1::WatchRequest, v1::WatchRe
     // past the callbacks' backlog.
     Post([this, copy = std::move(copy)] {
       owner_->OnResponse(this, copy);
-      owner_->callbacks_->WhenBelow(kMaxQueuedCallbacks, [this] { StartRead(&resp_); });
+      owner_->callbacks_->WhenBelow(WatchManager::kMaxQueuedCallbacks,
+                                    [this] { StartRead(&resp_); });
     });
   }
   void OnWriteDone(bool /*ok*/) override {

@@ -36,6 +36,10 @@ class WatchStream;
 
 class WatchManager {
  public:
+  // Tasks the callback executor may have queued before a stream stops
+  // reading (beyond it by at most one response's events).
+  static constexpr size_t kMaxQueuedCallbacks = 1024;
+
   // Runs on the loop thread once: OK when the server acknowledged the
   // watch, else why it could not be created (then on_done never runs).
   using CreatedCallback = std::function<void(const absl::Status& status)>;
@@ -84,8 +88,8 @@ class WatchManager {
   // One response (the message or one it carries in `batched`) under header
   // `h`. False: stop handling this message (the stream is not ours any
   // more, or the replica refused).
-  bool HandleLocked(WatchStream* stream, const v1::WatchResponse& resp,
-                    const v1::ResponseHeader& h, std::vector<std::function<void()>>* run_after)
+  bool HandleLocked(WatchStream* stream, const v1::WatchResponse& resp, const v1::ResponseHeader& h,
+                    std::vector<std::function<void()>>* run_after)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnStreamDone(WatchStream* stream);
   void DeliverLocked(Entry& e, const v1::WatchEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
