@@ -40,16 +40,22 @@ GroupMember::GroupMember(Client* client, std::string group, std::string id, std:
       if (!joined_) return;
     }
     // The node went with the session: come back under the next one (this
-    // opens it). If the cluster is unreachable now, the member stays out
-    // until Join is called again.
-    client_->Create(path_, data_, {CreateMode::kEphemeral}, CallOptions::Timeout(absl::Seconds(10)))
-        .status()
-        .IgnoreError();
+    // opens it). If that fails (the cluster is unreachable now, or another
+    // member took the id meanwhile), the member is out until Join is called
+    // again: a listener has no caller to report to.
+    absl::StatusOr<CreateResult> c = client_->Create(path_, data_, {CreateMode::kEphemeral},
+                                                     CallOptions::Timeout(absl::Seconds(10)));
+    if (!c.ok()) {
+      absl::MutexLock lock(&mu_);
+      joined_ = false;
+    }
   });
 }
 
 GroupMember::~GroupMember() {
   client_->RemoveSessionListener(listener_);
+  // Best effort (a destructor cannot report): a node left behind is
+  // ephemeral and goes when the session ends.
   Leave(CallOptions::Timeout(absl::Seconds(2))).IgnoreError();
 }
 

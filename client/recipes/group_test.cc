@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "client/testing/fake_cluster.h"
 #include "client/testing/test_client.h"
 #include "gmock/gmock.h"
@@ -54,6 +55,36 @@ TEST(Group, LiveMemberListFollowsJoinsLeavesAndDeaths) {
         return m.size() == 1 && m[0].session_id != old && m[0].session_id != 0;
       },
       absl::Seconds(10)));
+}
+
+// A member that could not join again after its session expired is out:
+// its Leave must not delete the node another member has since created
+// under the same id.
+TEST(Group, AMemberThatFailedToRejoinLeavesOthersAlone) {
+  FakeCluster cluster;
+  auto a = ConnectOrDie(FakeClientOptions(cluster));
+  auto b = ConnectOrDie(FakeClientOptions(cluster));
+  GroupMember ma(a.get(), "/g", "x", "from a");
+  ASSERT_TRUE(ma.Join().ok());
+  // Session listeners run in the order they were added, one after the
+  // other: this one runs once the member's own (the rejoin) has returned.
+  absl::Notification rejoin_done;
+  const int listener = a->AddSessionListener([&](SessionState s, uint64_t) {
+    if (s == SessionState::kExpired && !rejoin_done.HasBeenNotified()) rejoin_done.Notify();
+  });
+  // The rejoin goes to the leader, member 1.
+  cluster.FailNext(1, "Create", 1, ErrorCode::kNodeExists);
+  cluster.ExpireSession(a->session_id());
+  ASSERT_TRUE(rejoin_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  a->RemoveSessionListener(listener);
+  EXPECT_FALSE(cluster.data("/g/x").has_value());
+
+  GroupMember mb(b.get(), "/g", "x", "from b");
+  const absl::Status joined = mb.Join();
+  ASSERT_TRUE(joined.ok()) << joined;
+  const absl::Status left = ma.Leave();
+  ASSERT_TRUE(left.ok()) << left;
+  EXPECT_EQ(cluster.data("/g/x"), "from b");
 }
 
 }  // namespace

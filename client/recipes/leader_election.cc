@@ -28,6 +28,8 @@ LeaderElection::LeaderElection(Client* client, std::string path, std::string val
 
 LeaderElection::~LeaderElection() {
   client_->RemoveSessionListener(listener_);
+  // Best effort (a destructor cannot report): a candidacy left behind is
+  // ephemeral and goes when the session ends, which ends the leadership.
   Resign(CallOptions::Timeout(absl::Seconds(2))).IgnoreError();
 }
 

@@ -44,6 +44,8 @@ Lock::Lock(Client* client, std::string path, std::string prefix, Blocker blocker
 
 Lock::~Lock() {
   client_->RemoveSessionListener(listener_);
+  // Best effort (a destructor cannot report): a ticket left behind is
+  // ephemeral and goes when the session ends, which frees the lock.
   Release(CallOptions::Timeout(absl::Seconds(2))).IgnoreError();
 }
 
@@ -68,6 +70,8 @@ absl::StatusOr<uint64_t> Lock::AcquireImpl(absl::Time deadline, bool wait,
     // Leave the line: a ticket left behind would block everyone after it
     // until our session ends. Use a fresh deadline: ours may be spent.
     if (ErrorCodeOf(turn) != ErrorCode::kSessionExpired) {
+      // The caller learns why the wait failed; should the delete fail too,
+      // the ticket is ephemeral and goes with the session, as above.
       client_->Delete(ticket->path, -1, CallOptions::Timeout(absl::Seconds(5))).IgnoreError();
     }
     return turn;
