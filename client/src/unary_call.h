@@ -7,10 +7,11 @@
 // timeouts are retried after a jittered exponential backoff, on the next
 // replica when the one used failed, as long as the caller's deadline leaves
 // room and the retry policy allows it. Overload is retried whatever the
-// policy: the server refuses it before it takes effect. An attempt is handed to gRPC only once its
-// replica's channel is READY; one whose channel never got there never left this process and is
-// retried whatever the policy: nothing can have happened. `done` runs exactly once, on a gRPC or
-// event-loop thread; it must not block.
+// policy: the server refuses it before it takes effect.
+// An attempt is handed to gRPC only once its replica's channel is READY; one
+// whose channel never got there never left this process and is retried
+// whatever the policy: nothing can have happened.
+// `done` runs exactly once, on a gRPC or event-loop thread; it must not block.
 //
 // Thread-safety: Start from any thread. The call object is shared by the
 // gRPC callback, the loop timer and the tracker; its mutex guards the fields
