@@ -195,12 +195,11 @@ ssize_t LinkTlsSession::Read(char* data, size_t size) {
   return -1;
 }
 
-bool LinkTlsSession::WriteExactly(const void* data, size_t size, absl::Time deadline,
-                                  int abort_fd) {
-  const char* p = static_cast<const char*>(data);
+bool LinkTlsSession::Exactly(size_t size, absl::Time deadline, int abort_fd,
+                             absl::FunctionRef<int(size_t done)> step) {
   size_t done = 0;
   while (done < size) {
-    const int n = SSL_write(ssl_, p + done, static_cast<int>(size - done));
+    const int n = step(done);
     if (n > 0) {
       done += static_cast<size_t>(n);
       continue;
@@ -215,23 +214,19 @@ bool LinkTlsSession::WriteExactly(const void* data, size_t size, absl::Time dead
   return true;
 }
 
+bool LinkTlsSession::WriteExactly(const void* data, size_t size, absl::Time deadline,
+                                  int abort_fd) {
+  const char* p = static_cast<const char*>(data);
+  return Exactly(size, deadline, abort_fd, [&](size_t done) {
+    return SSL_write(ssl_, p + done, static_cast<int>(size - done));
+  });
+}
+
 bool LinkTlsSession::ReadExactly(void* data, size_t size, absl::Time deadline, int abort_fd) {
   char* p = static_cast<char*>(data);
-  size_t done = 0;
-  while (done < size) {
-    const int n = SSL_read(ssl_, p + done, static_cast<int>(size - done));
-    if (n > 0) {
-      done += static_cast<size_t>(n);
-      continue;
-    }
-    const int err = SSL_get_error(ssl_, n);
-    if ((err != SSL_ERROR_WANT_WRITE && err != SSL_ERROR_WANT_READ) ||
-        !Wait(err, deadline, abort_fd)) {
-      ERR_clear_error();
-      return false;
-    }
-  }
-  return true;
+  return Exactly(size, deadline, abort_fd, [&](size_t done) {
+    return SSL_read(ssl_, p + done, static_cast<int>(size - done));
+  });
 }
 
 void HandOverLinkSession(int fd, std::unique_ptr<LinkTlsSession> session) {

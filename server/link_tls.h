@@ -31,6 +31,7 @@
 #include <string_view>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -97,6 +98,10 @@ class LinkTlsSession {
       std::unique_ptr<LinkTlsSession> session, absl::Time deadline, int abort_fd);
   // Waits for what the last call wanted (read or write readiness).
   bool Wait(int ssl_error, absl::Time deadline, int abort_fd);
+  // Calls `step(done)` (an SSL_read or SSL_write of the bytes after `done`)
+  // until `size` bytes moved, waiting whenever OpenSSL asks to.
+  bool Exactly(size_t size, absl::Time deadline, int abort_fd,
+               absl::FunctionRef<int(size_t done)> step);
 
   const std::shared_ptr<const LinkTls::Contexts> contexts_;  // outlives ssl_
   SSL* const ssl_;

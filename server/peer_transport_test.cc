@@ -389,7 +389,7 @@ TEST(PeerTransportTest, TlsLinkCarriesMessagesInOrder) {
   std::unique_ptr<LinkTls> one_tls = PeerTls(tmp, "one", *one_cert, ca->cert());
   Receiver two(42, 2, tmp.Sub("two"), "", two_tls.get());
   RecordingMailbox mailbox;
-  SnapshotFiles snapshots(tmp.Sub("one"));
+  storage::SnapshotFiles snapshots(tmp.Sub("one"));
   FaultInjection faults("");
   PeerTransport::Options options = TransportOptions(42);
   options.link_tls = one_tls.get();
@@ -423,7 +423,7 @@ TEST(PeerTransportTest, TlsLinksFromAnotherCaOrInPlaintextAreRefused) {
   // Trusts the right CA, but its own certificate is signed by another.
   std::unique_ptr<LinkTls> stranger_tls = PeerTls(tmp, "stranger", *stranger, ca->cert());
   Receiver two(42, 2, tmp.Sub("two"), "", two_tls.get());
-  SnapshotFiles snapshots(tmp.Sub("one"));
+  storage::SnapshotFiles snapshots(tmp.Sub("one"));
   FaultInjection faults("");
   {
     RecordingMailbox mailbox;

@@ -35,6 +35,8 @@
 #include "server/peer_service.h"
 #include "server/peer_transport.h"
 #include "server/raft_driver.h"
+#include "server/replica_parts.h"
+#include "server/replica_setup.h"
 #include "server/replica_state.h"
 #include "server/request_tracker.h"
 #include "server/services/cluster_service.h"
@@ -67,129 +69,6 @@
 
 namespace synod::server {
 
-// Declared in the order they are built; destroyed in reverse.
-struct Replica::Parts {
-  ReplicaOptions options;
-  // Before everything that counts into them.
-  std::unique_ptr<metrics::MetricsRegistry> registry;
-  std::unique_ptr<metrics::ServerMetrics> metrics;
-  std::unique_ptr<metrics::ApiMetrics> api_metrics;
-  std::string client_addr;
-  std::string peer_addr;
-  std::unique_ptr<storage::DataDir> data_dir;
-  std::unique_ptr<storage::RocksEnv> env;
-  std::unique_ptr<storage::LogStore> log;
-  std::unique_ptr<storage::RocksTreeStore> store;
-  std::unique_ptr<storage::SnapshotFiles> snapshots;
-  std::unique_ptr<storage::SnapshotInbox> snapshot_inbox;  // outlives peer_server
-  std::unique_ptr<ReplicaState> state;
-  std::unique_ptr<FaultInjection> faults;
-  std::unique_ptr<RequestTracker> tracker;
-  std::unique_ptr<SessionTracker> sessions;
-  std::unique_ptr<HeartbeatBatcher> heartbeats;
-  std::unique_ptr<TreeStoreHistory> history;
-  std::unique_ptr<WorkerThread> watch_runner;
-  std::unique_ptr<WatchHub> watch_hub;
-  std::unique_ptr<ApplyFanout> fanout;
-  std::unique_ptr<StateMachine> state_machine;
-  // Peer TLS (null: plaintext): staged files, the Raft link's contexts.
-  std::unique_ptr<StagedTlsFiles> peer_tls;
-  std::unique_ptr<LinkTls> link_tls;
-  std::unique_ptr<PeerTransport> transport;
-  std::unique_ptr<RaftDriver> driver;
-  std::unique_ptr<RequestFlow> flow;
-  std::unique_ptr<PeerService> peer_service;
-  std::unique_ptr<TreeService> tree_service;
-  std::unique_ptr<ClusterService> cluster_service;
-  std::unique_ptr<ReplicaSessionBackend> session_backend;
-  std::unique_ptr<SessionService> session_service;
-  std::unique_ptr<WatchService> watch_service;
-  std::unique_ptr<SettingsSeed> settings_seed;
-  std::unique_ptr<SessionKeeper> keeper;
-  std::unique_ptr<grpc::Server> peer_server;
-  // After peer_server: stopped before it (it hands connections to it).
-  std::unique_ptr<PeerListener> peer_listener;
-  // Staged copies of the client port's TLS files (null: plaintext).
-  std::unique_ptr<StagedTlsFiles> client_tls;
-  std::unique_ptr<grpc::Server> client_server;
-  // Last: destroyed first, it reads most of the above.
-  std::unique_ptr<metrics::MetricsHttpServer> metrics_http;
-  bool shut_down = false;
-};
-
-namespace {
-
-// How a joining replica calls the members' client ports: plaintext unless
-// it serves TLS itself; then it trusts the peer CA and the client CA and
-// presents its peer certificate (docs/security.md).
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> JoinCredentials(
-    const ReplicaOptions& options) {
-  if (options.client_tls.cert.empty()) return grpc::InsecureChannelCredentials();
-  auto read = [](const std::string& path, std::string* out) {
-    if (path.empty()) return absl::OkStatus();
-    std::ifstream in(path, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) bytes.clear();
-    if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-    if (bytes.back() != '\n') bytes.push_back('\n');
-    *out += bytes;
-    return absl::OkStatus();
-  };
-  grpc::SslCredentialsOptions ssl;
-  for (const std::string* path : {&options.peer_tls.ca, &options.client_tls.ca}) {
-    if (absl::Status s = read(*path, &ssl.pem_root_certs); !s.ok()) return s;
-  }
-  if (ssl.pem_root_certs.empty()) {
-    return absl::InvalidArgumentError(
-        "--join to members serving TLS needs --peer_tls_ca or --tls_client_ca to verify them");
-  }
-  if (absl::Status s = read(options.peer_tls.cert, &ssl.pem_cert_chain); !s.ok()) return s;
-  if (absl::Status s = read(options.peer_tls.key, &ssl.pem_private_key); !s.ok()) return s;
-  return grpc::SslCredentials(ssl);
-}
-
-// Resolves addresses and membership from the options.
-absl::Status ResolveCluster(const ReplicaOptions& options, InitialCluster* cluster,
-                            std::string* client_addr, std::string* peer_addr) {
-  std::string spec = options.initial_cluster;
-  if (spec.empty()) {
-    spec = absl::StrCat(options.id, "=",
-                        options.peer_addr.empty() ? "127.0.0.1:7101" : options.peer_addr, "/",
-                        options.client_addr.empty() ? "127.0.0.1:7001" : options.client_addr);
-  }
-  absl::StatusOr<InitialCluster> parsed = ParseInitialCluster(spec);
-  if (!parsed.ok()) return parsed.status();
-  *cluster = *std::move(parsed);
-  auto self = std::find_if(cluster->members.begin(), cluster->members.end(),
-                           [&](const v1::Member& m) { return m.id() == options.id; });
-  if (self == cluster->members.end()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--id=", options.id, " is not in --initial_cluster=", spec));
-  }
-  *peer_addr = options.peer_addr.empty() ? self->peer_addr() : options.peer_addr;
-  if (*peer_addr != self->peer_addr()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--peer_addr=", *peer_addr, " but --initial_cluster gives member ", options.id,
-                     " the peer address ", self->peer_addr()));
-  }
-  *client_addr = !options.client_addr.empty()   ? options.client_addr
-                 : !self->client_addr().empty() ? self->client_addr()
-                                                : "127.0.0.1:7001";
-  if (self->client_addr().empty()) self->set_client_addr(*client_addr);
-  return absl::OkStatus();
-}
-
-// Binds `addr` and lets it go again. The listeners proper start once the
-// state is open; this only makes a port held by another process fail
-// start-up early, naming the address. Errors: InvalidArgument, Unavailable.
-absl::Status CheckCanListen(const std::string& addr, const std::string& what) {
-  absl::StatusOr<ListeningSocket> probe = ListenTcp(addr, 1, what);
-  if (!probe.ok()) return probe.status();
-  ::close(probe->fd);
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 Replica::Replica(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 
@@ -199,81 +78,6 @@ const std::string& Replica::client_addr() const { return parts_->client_addr; }
 const std::string& Replica::peer_addr() const { return parts_->peer_addr; }
 int Replica::metrics_port() const {
   return parts_->metrics_http != nullptr ? parts_->metrics_http->port() : 0;
-}
-
-// Registers the collectors and, with --metrics_addr, serves /metrics,
-// /health and /ready.
-namespace {
-
-// The load bounds' state: how close the replica is to refusing work.
-void CollectLoadBounds(const RequestTracker& tracker, const StateMachine& state_machine,
-                       const WatchHub& hub, std::vector<metrics::MetricFamily>* out) {
-  auto add = [out](const char* name, const char* help, metrics::MetricType type, double v) {
-    metrics::MetricFamily f;
-    f.name = name;
-    f.help = help;
-    f.type = type;
-    f.samples.push_back(metrics::Sample{{}, v});
-    out->push_back(std::move(f));
-  };
-  add("synod_pending_requests", "Requests pending on this replica (--max_pending_requests).",
-      metrics::MetricType::kGauge, static_cast<double>(tracker.size()));
-  add("synod_pending_request_bytes", "Data of the requests pending (--max_pending_mb).",
-      metrics::MetricType::kGauge, static_cast<double>(tracker.bytes()));
-  add("synod_requests_refused_total",
-      "Requests refused with RESOURCE_EXHAUSTED by the pending-request bounds.",
-      metrics::MetricType::kCounter, static_cast<double>(tracker.refused()));
-  add("synod_read_waits", "Reads waiting for a revision to be applied.",
-      metrics::MetricType::kGauge, static_cast<double>(state_machine.pending_waits()));
-  add("synod_watch_creates_refused_total",
-      "Watch creates refused with TOO_MANY_WATCHES (--max_watches*).",
-      metrics::MetricType::kCounter, static_cast<double>(hub.GetStats().refused));
-}
-
-}  // namespace
-
-absl::Status Replica::StartMetrics(Parts* p) {
-  metrics::ApiMetrics* api = p->api_metrics.get();
-  p->registry->AddCollector([api](std::vector<metrics::MetricFamily>* out) { api->Collect(out); });
-  p->registry->AddCollector(metrics::CollectProcessMetrics);
-  metrics::ReplicaSources sources;
-  sources.state = p->state.get();
-  sources.env = p->env.get();
-  sources.log = p->log.get();
-  sources.store = p->store.get();
-  sources.sessions = p->sessions.get();
-  sources.watches = p->watch_hub.get();
-  sources.version = SYNOD_VERSION;
-  metrics::AddReplicaCollector(p->registry.get(), sources);
-  p->registry->AddCollector([tracker = p->tracker.get(), state_machine = p->state_machine.get(),
-                             hub = p->watch_hub.get()](std::vector<metrics::MetricFamily>* out) {
-    CollectLoadBounds(*tracker, *state_machine, *hub, out);
-  });
-  if (p->options.metrics_addr.empty()) return absl::OkStatus();
-  metrics::MetricsHttpServer::Options http;
-  http.addr = p->options.metrics_addr;
-  const metrics::MetricsRegistry* registry = p->registry.get();
-  const ReplicaState* state = p->state.get();
-  const uint64_t max_lag = p->options.ready_max_lag;
-  http.handlers["/metrics"] = [registry] {
-    metrics::HttpResponse r;
-    r.content_type = metrics::kTextContentType;
-    r.body = registry->Render();
-    return r;
-  };
-  http.handlers["/health"] = [state] {
-    return metrics::ProbeResponse(metrics::CheckHealth(*state));
-  };
-  http.handlers["/ready"] = [state, max_lag] {
-    return metrics::ProbeResponse(metrics::CheckReady(*state, max_lag));
-  };
-  absl::StatusOr<std::unique_ptr<metrics::MetricsHttpServer>> server =
-      metrics::MetricsHttpServer::Start(std::move(http));
-  if (!server.ok()) return server.status();
-  p->metrics_http = *std::move(server);
-  base::Log("metrics on %s (port %d): /metrics /health /ready", p->options.metrics_addr.c_str(),
-      p->metrics_http->port());
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& options) {

@@ -2,8 +2,8 @@
 # Runs one check job (README, "Check jobs"), each in a build directory of
 # its own next to the main build (SYNOD_BUILD_DIR, default build):
 #   asan  clang with -Wthread-safety -Werror, AddressSanitizer and UBSan
-#         over base/, raft/, storage/, server/ and the simulator; runs their tests
-#         (the simulator on fewer seeds).
+#         over every module; runs the unit tests of base/, raft/, storage/,
+#         server/, client/ and the simulator (on fewer seeds).
 #   tsan  clang with ThreadSanitizer; builds and runs only the server unit
 #         tests and the client library tests (the code with threads).
 #         Not in CI's default SYNOD_CHECKS yet: see README, "Check jobs".
@@ -31,14 +31,17 @@ case "$job" in
     # 50 seeds per simulator shard instead of 500: ASan runs it ~3x slower
     # and the main build runs the full 4,000 seeds.
     configure -DSYNOD_ASAN=ON -DSYNOD_SIM_SHARD_SEEDS=50 "$@"
+    # client/ and tests/e2e are compiled too, so that clang's thread-safety
+    # analysis covers every ABSL_GUARDED_BY; their process-level tests
+    # (E2E in the name) stay with the main build.
     cmake --build "$build" -j "$jobs" --target base/all raft/all storage/all server/all server/watch/all \
-      server/session/all tests/sim/all
+      server/session/all server/metrics/all tests/sim/all client/all tests/e2e/all
     cd "$build"
     export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
     # The checker's self-test (3,000 seeds) stays with the main build.
-    ctest --output-on-failure -j "$jobs" --timeout 900 -L '^(base|raft|storage|server|sim)$' \
-      -E '^raft_sim_detects_injected_bug$'
+    ctest --output-on-failure -j "$jobs" --timeout 900 -L '^(base|raft|storage|server|sim|client)$' \
+      -E '^(raft_sim_detects_injected_bug|.*E2E.*)$'
     ;;
   tsan)
     configure -DSYNOD_TSAN=ON "$@"

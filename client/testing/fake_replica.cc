@@ -5,11 +5,10 @@
 #include <random>
 #include <thread>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "client/testing/fake_watch_stream.h"
 #include "storage/node.h"
+#include "storage/page_token.h"
 #include "storage/path.h"
 
 namespace synod::client::testing {
@@ -39,17 +38,6 @@ const std::string* OpPath(const v1::Op& op) {
 }
 
 // As the server's Tree service: a page token is the last name, in hex.
-std::string PageToken(const std::string& last_name) { return absl::BytesToHexString(last_name); }
-
-bool ParsePageToken(const std::string& token, std::string* start_after) {
-  if (token.size() % 2 != 0) return false;
-  for (char c : token) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  *start_after = absl::HexStringToBytes(token);
-  return true;
-}
-
 FakeReplica::Outcome StorageFailure(const absl::Status& s) {
   return {s.code() == absl::StatusCode::kDataLoss ? v1::DATA_LOSS : v1::INTERNAL,
           std::string(s.message()), std::nullopt};
@@ -270,7 +258,7 @@ grpc::Status FakeReplica::GetChildren(grpc::ServerContext* ctx, const v1::GetChi
                                       v1::GetChildrenResponse* resp) {
   return Serve(ctx, "GetChildren", *req, resp->mutable_header(), [&]() -> Outcome {
     std::string start_after;
-    if (!ParsePageToken(req->page_token(), &start_after)) {
+    if (!storage::ParseChildPageToken(req->page_token(), &start_after)) {
       return {v1::INVALID_ARGUMENT, "malformed page token", std::nullopt};
     }
     if (Outcome wait = AwaitRead(ctx, req->read()); wait.code != v1::OK) return wait;
@@ -285,7 +273,8 @@ grpc::Status FakeReplica::GetChildren(grpc::ServerContext* ctx, const v1::GetChi
       for (std::string& name : r->names) resp->add_children(std::move(name));
       for (const storage::NodeStat& s : r->stats) storage::ToProto(s, resp->add_child_stats());
       if (r->has_more && resp->children_size() > 0) {
-        resp->set_next_page_token(PageToken(resp->children(resp->children_size() - 1)));
+        resp->set_next_page_token(
+            storage::ChildPageToken(resp->children(resp->children_size() - 1)));
       }
     }
     return {r->code, "", r->revision};

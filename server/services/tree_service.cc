@@ -4,12 +4,12 @@
 #include <string>
 #include <utility>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "server/services/reply.h"
 #include "server/services/tree_pipeline.h"
 #include "storage/node.h"
+#include "storage/page_token.h"
 #include "storage/path.h"
 
 namespace synod::server {
@@ -28,17 +28,6 @@ void FinishStorageError(const Replier& reply, Response* response, const ReplicaS
 // kept it from applying.
 v1::ErrorCode WriteCode(const Outcome& o) {
   return o.result != nullptr ? o.result->code() : o.code;
-}
-
-std::string PageToken(const std::string& last_name) { return absl::BytesToHexString(last_name); }
-
-bool ParsePageToken(const std::string& token, std::string* start_after) {
-  if (token.size() % 2 != 0) return false;
-  for (char c : token) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  *start_after = absl::HexStringToBytes(token);
-  return true;
 }
 
 }  // namespace
@@ -389,7 +378,7 @@ void TreeService::DoGetChildren(Replier reply, absl::Time deadline,
                                 v1::GetChildrenResponse* response) {
   const ReplicaState* state = flow_->state();
   std::string start_after;
-  if (!ParsePageToken(request->page_token(), &start_after)) {
+  if (!storage::ParseChildPageToken(request->page_token(), &start_after)) {
     FinishReply(reply, response, *state, v1::INVALID_ARGUMENT, "malformed page token");
     return;
   }
@@ -410,7 +399,8 @@ void TreeService::DoGetChildren(Replier reply, absl::Time deadline,
       for (std::string& name : r->names) response->add_children(std::move(name));
       for (const storage::NodeStat& s : r->stats) storage::ToProto(s, response->add_child_stats());
       if (r->has_more && response->children_size() > 0) {
-        response->set_next_page_token(PageToken(response->children(response->children_size() - 1)));
+        response->set_next_page_token(
+            storage::ChildPageToken(response->children(response->children_size() - 1)));
       }
     }
     FinishReply(reply, response, *state, r->code, "", r->revision);
