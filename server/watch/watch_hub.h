@@ -34,6 +34,12 @@
 //    overflow a stream.
 //  - Event protos are shared between all the watches they trigger, not
 //    copied per watch.
+//
+// Implementation, one concern per file: watch_hub.cc (streams, creating and
+// canceling watches, bounds on their number), watch_hub_dispatch.cc (the
+// path index and live events), watch_hub_catch_up.cc (history replay),
+// watch_hub_queue.cc (per-stream queues, Poll, overflow);
+// watch_hub_internal.h holds the private structs they share.
 #pragma once
 
 #include <cstddef>
