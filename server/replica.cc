@@ -45,7 +45,7 @@
 #include "server/session/session_service.h"
 #include "server/session/session_tracker.h"
 #include "server/session_backend.h"
-#include "server/session_keeper.h"
+#include "server/periodic_duties.h"
 #include "server/settings_seed.h"
 #include "server/state_machine.h"
 #include "server/tcp_socket.h"
@@ -223,7 +223,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   p->sessions = std::make_unique<SessionTracker>();
   // Followers forward heartbeats at a quarter of the shortest session
   // timeout the cluster settings allow: a session sees several refreshes
-  // per timeout (the SessionKeeper follows changes).
+  // per timeout (PeriodicDuties follows changes).
   const int64_t shortest_session_ms =
       p->store->meta().settings.value_or(storage::ClusterSettings()).min_session_timeout_ms;
   p->heartbeats = std::make_unique<HeartbeatBatcher>(
@@ -393,12 +393,12 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
       return header;
     });
   }
-  SessionKeeper::Options keeper_options;
+  PeriodicDuties::Options keeper_options;
   keeper_options.digest_check = options.digest_check_interval;
   keeper_options.history_retention = options.history_retention;
-  p->keeper = std::make_unique<SessionKeeper>(keeper_options, p->state.get(), p->driver.get(),
-                                              p->store.get(), p->transport.get(), p->sessions.get(),
-                                              p->heartbeats.get());
+  p->keeper = std::make_unique<PeriodicDuties>(keeper_options, p->state.get(), p->driver.get(),
+                                               p->store.get(), p->transport.get(), p->sessions.get(),
+                                               p->heartbeats.get());
   p->settings_seed = std::make_unique<SettingsSeed>(flag_settings);
   p->keeper->set_settings_seed(p->settings_seed.get());
   p->keeper->Start();

@@ -17,6 +17,7 @@
 #include "server/peer_listener.h"
 #include "server/peer_service.h"
 #include "server/peer_transport.h"
+#include "server/periodic_duties.h"
 #include "server/raft_driver.h"
 #include "server/replica.h"
 #include "server/replica_state.h"
@@ -27,7 +28,6 @@
 #include "server/session/session_service.h"
 #include "server/session/session_tracker.h"
 #include "server/session_backend.h"
-#include "server/session_keeper.h"
 #include "server/settings_seed.h"
 #include "server/state_machine.h"
 #include "server/tls_files.h"
@@ -82,7 +82,7 @@ struct Replica::Parts {
   std::unique_ptr<SessionService> session_service;
   std::unique_ptr<WatchService> watch_service;
   std::unique_ptr<SettingsSeed> settings_seed;
-  std::unique_ptr<SessionKeeper> keeper;
+  std::unique_ptr<PeriodicDuties> keeper;
   std::unique_ptr<grpc::Server> peer_server;
   // After peer_server: stopped before it (it hands connections to it).
   std::unique_ptr<PeerListener> peer_listener;

@@ -8,7 +8,7 @@
 // settings with its own flags and, when they differ, logs one line saying
 // so (once per recorded value): the log's value is the one used.
 //
-// Thread: one caller (the SessionKeeper thread).
+// Thread: one caller (the PeriodicDuties thread).
 #pragma once
 
 #include <optional>

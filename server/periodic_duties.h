@@ -1,4 +1,7 @@
-// SessionKeeper: the timer side of sessions and TTL nodes.
+// PeriodicDuties: a replica's timed work, on one thread: session expiry and
+// the TTL and container sweep, history compaction and digest checks on the
+// leader; heartbeat forwarding on a follower; settings checks on every
+// replica. Each duty is described below.
 //
 // On the leader it proposes ExpireSessionsCommand for sessions whose
 // deadline passed (SessionTracker), and DeleteExpiredCommand for TTL nodes
@@ -45,7 +48,7 @@
 
 namespace synod::server {
 
-class SessionKeeper {
+class PeriodicDuties {
  public:
   struct Options {
     absl::Duration tick = absl::Milliseconds(100);
@@ -56,8 +59,8 @@ class SessionKeeper {
     uint64_t history_retention = 0;
   };
 
-  // Not owned; all outlive the keeper.
-  SessionKeeper(const Options& options, ReplicaState* state, RaftDriver* driver,
+  // Not owned; all outlive this object.
+  PeriodicDuties(const Options& options, ReplicaState* state, RaftDriver* driver,
                 storage::TreeStore* store, PeerTransport* transport, SessionTracker* tracker,
                 HeartbeatBatcher* batcher)
       : options_(options),
@@ -67,9 +70,9 @@ class SessionKeeper {
         transport_(transport),
         tracker_(tracker),
         batcher_(batcher) {}
-  ~SessionKeeper();
+  ~PeriodicDuties();
 
-  // Before Start; not owned, outlives the keeper.
+  // Before Start; not owned, outlives this object.
   void set_settings_seed(SettingsSeed* seed) { settings_seed_ = seed; }
 
   void Start();
@@ -94,7 +97,7 @@ class SessionKeeper {
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
-  // Keeper thread only.
+  // Its own thread only.
   bool was_leader_ = false;
   absl::Time next_sweep_ = absl::InfinitePast();
   absl::Time next_digest_check_ = absl::InfinitePast();

@@ -1,4 +1,4 @@
-#include "server/session_keeper.h"
+#include "server/periodic_duties.h"
 
 #include <algorithm>
 #include <vector>
@@ -8,16 +8,16 @@
 
 namespace synod::server {
 
-SessionKeeper::~SessionKeeper() { Stop(); }
+PeriodicDuties::~PeriodicDuties() { Stop(); }
 
-void SessionKeeper::Start() {
+void PeriodicDuties::Start() {
   thread_ = std::thread([this] {
-    base::NameThread("synod-sessions");
+    base::NameThread("synod-duties");
     Loop();
   });
 }
 
-void SessionKeeper::Stop() {
+void PeriodicDuties::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -25,7 +25,7 @@ void SessionKeeper::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void SessionKeeper::Loop() {
+void PeriodicDuties::Loop() {
   while (true) {
     {
       absl::MutexLock lock(&mu_);
@@ -60,7 +60,7 @@ void SessionKeeper::Loop() {
   }
 }
 
-void SessionKeeper::LeaderWork(absl::Time now) {
+void PeriodicDuties::LeaderWork(absl::Time now) {
   std::vector<uint64_t> expired = tracker_->Expired(now);
   for (size_t i = 0; i < expired.size(); i += options_.max_expired_per_command) {
     v1::Command command;
@@ -97,7 +97,7 @@ void SessionKeeper::LeaderWork(absl::Time now) {
   driver_->Propose(std::move(command));
 }
 
-void SessionKeeper::MaybeCompactHistory() {
+void PeriodicDuties::MaybeCompactHistory() {
   const uint64_t keep = options_.history_retention;
   if (keep == 0) return;
   const storage::StoreMeta meta = store_->meta();
@@ -111,7 +111,7 @@ void SessionKeeper::MaybeCompactHistory() {
   driver_->Propose(std::move(command));
 }
 
-void SessionKeeper::SettingsWork(bool leader, absl::Time now) {
+void PeriodicDuties::SettingsWork(bool leader, absl::Time now) {
   if (settings_seed_ == nullptr) return;
   const std::optional<storage::ClusterSettings> recorded = store_->meta().settings;
   settings_seed_->Check(recorded);
@@ -128,7 +128,7 @@ void SessionKeeper::SettingsWork(bool leader, absl::Time now) {
   }
 }
 
-void SessionKeeper::FollowerWork(absl::Time now) {
+void PeriodicDuties::FollowerWork(absl::Time now) {
   std::vector<uint64_t> ids = batcher_->TakeIfDue(now);
   if (ids.empty()) return;
   const raft::NodeId leader = state_->leader();
