@@ -11,6 +11,7 @@
 #include "client/src/watch.h"
 #include "client/testing/fake_cluster.h"
 #include "client/testing/test_client.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "synod/client.h"
 #include "tests/testing/wait.h"
@@ -29,7 +30,8 @@ TEST(WatchBackPressure, ASlowCallbackHoldsTheStreamAtTheQueueBound) {
   std::unique_ptr<Client> writer = testing::ConnectOrDie(wo);
   ASSERT_TRUE(writer->Create("/b", "").ok());
 
-  ClientCore core(testing::FakeClientOptions(cluster), 0, /*seed=*/1);
+  ClientCore core(testing::FakeClientOptions(cluster), 0, /*seed=*/1,
+                  grpc::InsecureChannelCredentials());
   SerialExecutor callbacks;
   WatchManager watches(&core, &callbacks);
   absl::Notification created, first_event, release;
