@@ -594,7 +594,8 @@ TEST_F(SynodctlE2ETest, DeadEndpointsAndBadInputGetClearErrors) {
   // and status has no replica's digest to judge.
   CtlRun r = Ctl({"--timeout=1s", "create", "/never"}, "", "127.0.0.1:1");
   EXPECT_RUN(r, 9);
-  EXPECT_THAT(r.err, AllOf(StartsWith("Error: UNAVAILABLE: "), HasSubstr("failed to connect")));
+  EXPECT_THAT(r.err,
+              AllOf(StartsWith("Error: UNAVAILABLE: "), HasSubstr("the request was not sent")));
   r = Ctl({"--timeout=1s", "status"}, "", "127.0.0.1:1");
   EXPECT_RUN(r, 9);
   EXPECT_THAT(r.out, HasSubstr("digests: unknown (no replica answered)"));
