@@ -111,6 +111,16 @@ Parser::Parser() {
                   "deadline of each request, retries included (default 10s)");
   AddDurationFlag(&app_, "--session_timeout", &args_.session_timeout,
                   "session timeout for ephemeral nodes, elect, lock (default 10s)");
+  app_.add_option("--cacert", args_.cacert,
+                  "PEM file of the CA that signed the replicas' certificates: reach them over "
+                  "TLS (default: plaintext)")
+      ->type_name("FILE");
+  app_.add_option("--cert", args_.cert,
+                  "PEM file of this client's certificate, for replicas that require one "
+                  "(with --cacert and --key)")
+      ->type_name("FILE");
+  app_.add_option("--key", args_.key, "PEM file of the private key of --cert")
+      ->type_name("FILE");
   AddTreeCommands();
   AddLiveCommands();
   AddClusterCommands();

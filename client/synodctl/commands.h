@@ -37,6 +37,9 @@ struct Args {
   bool json = false;  // -o json
   std::optional<absl::Duration> timeout;
   std::optional<absl::Duration> session_timeout;
+  std::string cacert;  // PEM file paths; empty: not given
+  std::string cert;
+  std::string key;
 
   // Positional arguments, by their --help names.
   std::string path;                  // PATH

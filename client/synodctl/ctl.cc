@@ -129,6 +129,9 @@ absl::StatusOr<Client*> Ctx::client() {
   o.request_timeout = timeout_;
   o.attempt_timeout = std::min(timeout_, absl::Seconds(3));
   o.session_timeout = session_timeout_;
+  o.cacert = args_.cacert;
+  o.cert = args_.cert;
+  o.key = args_.key;
   absl::StatusOr<std::unique_ptr<Client>> c = Client::Connect(std::move(o));
   if (!c.ok()) return UsageError(c.status().message());
   client_ = std::move(*c);

@@ -118,8 +118,8 @@ std::string CommandHelpText(const CLI::App& app) {
   }
   absl::StrAppend(&out,
                   "\nGlobal flags: --endpoints=LIST, -o text|json, --timeout=DUR,\n"
-                  "--session_timeout=DUR (synodctl --help describes them, the other commands\n"
-                  "and the exit statuses).\n");
+                  "--session_timeout=DUR, --cacert/--cert/--key=FILE (synodctl --help\n"
+                  "describes them, the other commands and the exit statuses).\n");
   return out;
 }
 

@@ -16,9 +16,14 @@
 #include "gtest/gtest.h"
 #include "synod/client.h"
 #include "tests/e2e/test_cluster.h"
+#include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_certs.h"
 #include "tests/testing/wait.h"
+
+#ifndef SYNODCTL_BIN
+#error "SYNODCTL_BIN must name the synodctl executable"
+#endif
 
 namespace synod::e2e {
 namespace {
@@ -35,6 +40,27 @@ std::string Slurp(const std::string& path) {
 
 void CopyFile(const std::string& from, const std::string& to) {
   std::ofstream(to, std::ios::binary | std::ios::trunc) << Slurp(from);
+}
+
+struct CtlRun {
+  std::string status;  // "exit 0", "exit 14", "timeout"
+  std::string output;  // stdout and stderr
+};
+
+// Runs the synodctl binary to completion (at most 60s; its own --timeout
+// bounds each request well below that), capturing its output.
+CtlRun RunSynodctl(const std::vector<std::string>& args, const std::string& log_path) {
+  ::synod::testing::Subprocess::Options o;
+  o.binary = SYNODCTL_BIN;
+  o.args = args;
+  o.log_path = log_path;
+  absl::StatusOr<::synod::testing::Subprocess> p = ::synod::testing::Subprocess::Start(o);
+  if (!p.ok()) return CtlRun{p.status().ToString(), ""};
+  absl::StatusOr<int> status = p->Wait(absl::Seconds(60));
+  CtlRun r;
+  r.status = status.ok() ? ::synod::testing::DescribeWaitStatus(*status) : "timeout";
+  r.output = Slurp(log_path);
+  return r;
 }
 
 // TLS credentials trusting `ca`, presenting `client` when given.
@@ -163,6 +189,42 @@ TEST(TlsE2eTest, ClientsWithTheWrongCaOrNoRequiredCertificateAreRefused) {
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(co);
   ASSERT_TRUE(client.ok()) << client.status();
   EXPECT_FALSE((*client)->Get("/").ok());
+}
+
+TEST(TlsE2eTest, SynodctlReachesATlsClusterWithItsTlsFlags) {
+  Certs certs;
+  TestCluster::Options o;
+  o.size = 1;
+  o.extra_flags = certs.ServerFlags("require");
+  o.credentials = Credentials(certs.ca->cert(), &certs.client);
+  TestCluster c(o);
+  ASSERT_TRUE(c.StartAll().ok());
+  ASSERT_NE(c.WaitForLeader(absl::Seconds(20)), 0);
+  const std::string endpoints = "--endpoints=" + c.client_addr(1);
+  const std::vector<std::string> tls = {"--cacert=" + certs.ca->cert(),
+                                        "--cert=" + certs.client.cert,
+                                        "--key=" + certs.client.key};
+  auto with_tls = [&](std::vector<std::string> command) {
+    std::vector<std::string> args = {endpoints, "--timeout=10s"};
+    args.insert(args.end(), tls.begin(), tls.end());
+    args.insert(args.end(), command.begin(), command.end());
+    return args;
+  };
+  CtlRun create = RunSynodctl(with_tls({"create", "/ctl", "by synodctl"}), certs.tmp.Sub("create"));
+  ASSERT_EQ(create.status, "exit 0") << create.output;
+  CtlRun get = RunSynodctl(with_tls({"get", "/ctl"}), certs.tmp.Sub("get"));
+  ASSERT_EQ(get.status, "exit 0") << get.output;
+  EXPECT_NE(get.output.find("by synodctl"), std::string::npos) << get.output;
+
+  // Without the TLS flags synodctl speaks plaintext, which the replica
+  // refuses: a non-zero exit and an error that says the replica is
+  // unreachable, not a hang or a crash.
+  CtlRun plain = RunSynodctl({endpoints, "--timeout=3s", "get", "/ctl"}, certs.tmp.Sub("plain"));
+  EXPECT_NE(plain.status, "exit 0") << plain.output;
+  EXPECT_NE(plain.status, "timeout") << plain.output;
+  EXPECT_EQ(plain.status.rfind("exit ", 0), 0u) << plain.status << plain.output;
+  EXPECT_NE(plain.output.find("Error: UNAVAILABLE"), std::string::npos) << plain.output;
+  EXPECT_EQ(plain.output.find("by synodctl"), std::string::npos) << plain.output;
 }
 
 TEST(TlsE2eTest, CertificatesReloadOnSighupWhileServing) {
