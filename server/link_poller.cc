@@ -45,7 +45,7 @@ void LinkPoller::Wake() {
   (void)!::write(wake_fd_, &one, sizeof(one));
 }
 
-void LinkPoller::Add(int fd, raft::NodeId from) {
+void LinkPoller::Add(int fd, raft::NodeId from, std::unique_ptr<LinkTlsSession> tls) {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.fd = fd;
@@ -58,7 +58,8 @@ void LinkPoller::Add(int fd, raft::NodeId from) {
   Link& link = links_[fd];
   link.from = from;
   link.reader = std::make_unique<LinkFrameReader>(
-      options_.max_frame_bytes, LinkHello{options_.cluster_id, from, options_.self});
+      options_.max_frame_bytes, LinkHello{options_.cluster_id, from, options_.self},
+      std::move(tls));
 }
 
 void LinkPoller::Close(int fd, const std::string& why) {

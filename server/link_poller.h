@@ -54,9 +54,10 @@ class LinkPoller {
   absl::Status Init();
   // Any thread: makes the current or next Wait return.
   void Wake();
-  // Takes over the link socket `fd` (non-blocking) from member `from`.
-  // Closes it (and logs) if it cannot be polled.
-  void Add(int fd, raft::NodeId from);
+  // Takes over the link socket `fd` (non-blocking) from member `from`, and
+  // its TLS session (null: plaintext). Closes it (and logs) if it cannot be
+  // polled.
+  void Add(int fd, raft::NodeId from, std::unique_ptr<LinkTlsSession> tls);
   // Waits up to `timeout_ms` (0: does not block) for a Wake or a readable
   // link, then reads every readable link to its end and delivers what it
   // carried. Aborts the process if epoll fails (the raft thread cannot go on

@@ -44,7 +44,7 @@ class LinkPollerTest : public ::testing::Test {
   int Link() {
     int fds[2];
     EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
-    poller_->Add(fds[0], 2);
+    poller_->Add(fds[0], 2, nullptr);
     ours_.push_back(fds[1]);
     return fds[1];
   }

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <string>
 #include <thread>
 #include <utility>
@@ -40,13 +41,15 @@ class LinkReaders {
   LinkReaders(const LinkReaders&) = delete;
   LinkReaders& operator=(const LinkReaders&) = delete;
 
-  void Adopt(int fd, raft::NodeId from) {
+  // `tls`: the link's TLS session; null: plaintext.
+  void Adopt(int fd, raft::NodeId from, std::unique_ptr<server::LinkTlsSession> tls) {
     absl::MutexLock lock(&mu_);
     if (stopped_) {
       ::close(fd);
       return;
     }
-    threads_.emplace_back([this, fd, from] { Read(fd, from); });
+    threads_.emplace_back(
+        [this, fd, from, tls = std::move(tls)]() mutable { Read(fd, from, std::move(tls)); });
   }
 
   // Links whose frames broke their hello.
@@ -68,8 +71,9 @@ class LinkReaders {
   }
 
  private:
-  void Read(int fd, raft::NodeId from) {
-    server::LinkFrameReader reader(64u << 20, server::LinkHello{cluster_id_, from, self_});
+  void Read(int fd, raft::NodeId from, std::unique_ptr<server::LinkTlsSession> tls) {
+    server::LinkFrameReader reader(64u << 20, server::LinkHello{cluster_id_, from, self_},
+                                   std::move(tls));
     v1::RaftBatch scratch;
     std::string why;
     while (true) {

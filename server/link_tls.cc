@@ -75,10 +75,6 @@ int MillisUntil(absl::Time deadline) {
   return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1 << 30));
 }
 
-absl::Mutex handover_mu(absl::kConstInit);
-std::map<int, std::unique_ptr<LinkTlsSession>>* handed_over ABSL_GUARDED_BY(handover_mu) =
-    nullptr;
-
 }  // namespace
 
 LinkTls::~LinkTls() = default;
@@ -227,25 +223,6 @@ bool LinkTlsSession::ReadExactly(void* data, size_t size, absl::Time deadline, i
   return Exactly(size, deadline, abort_fd, [&](size_t done) {
     return SSL_read(ssl_, p + done, static_cast<int>(size - done));
   });
-}
-
-void HandOverLinkSession(int fd, std::unique_ptr<LinkTlsSession> session) {
-  std::unique_ptr<LinkTlsSession> stale;
-  absl::MutexLock lock(&handover_mu);
-  if (handed_over == nullptr) handed_over = new std::map<int, std::unique_ptr<LinkTlsSession>>;
-  std::unique_ptr<LinkTlsSession>& slot = (*handed_over)[fd];
-  stale = std::move(slot);  // freed after the lock
-  slot = std::move(session);
-}
-
-std::unique_ptr<LinkTlsSession> TakeLinkSession(int fd) {
-  absl::MutexLock lock(&handover_mu);
-  if (handed_over == nullptr) return nullptr;
-  auto it = handed_over->find(fd);
-  if (it == handed_over->end()) return nullptr;
-  std::unique_ptr<LinkTlsSession> session = std::move(it->second);
-  handed_over->erase(it);
-  return session;
 }
 
 }  // namespace synod::server

@@ -15,10 +15,9 @@
 // new links, keeping the old ones when the new files do not load. A session
 // keeps the context it started with.
 //
-// The listener hands an accepted TLS link to the raft thread as a bare fd
-// (RaftDriver::AdoptLink); its session goes along through
-// HandOverLinkSession, and the link's reader claims it (TakeLinkSession) on
-// its first read (ReadLinkFrames).
+// The listener hands an accepted TLS link to the raft thread with its
+// session (PeerListener::Options::adopt_link, RaftDriver::AdoptLink); the
+// link's reader (LinkFrameReader) owns the session from then on.
 //
 // Thread: LinkTls is thread-safe. A LinkTlsSession is used by one thread at
 // a time (the owner serializes, e.g. under the peer's mutex).
@@ -107,11 +106,5 @@ class LinkTlsSession {
   SSL* const ssl_;
   const int fd_;
 };
-
-// Parks `session` for the reader of the adopted link `fd` (replacing one
-// left behind for an fd number closed unread).
-void HandOverLinkSession(int fd, std::unique_ptr<LinkTlsSession> session);
-// The session parked for `fd`, or null (a plaintext link).
-std::unique_ptr<LinkTlsSession> TakeLinkSession(int fd);
 
 }  // namespace synod::server

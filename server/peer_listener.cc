@@ -240,10 +240,7 @@ void PeerListener::Serve(Connection* conn) {
         absl::MutexLock lock(&mu_);
         if (!stopping_) {
           conn->fd = -1;  // the adopter's now
-          // The session first: the adopter's reader claims it at its first
-          // read, which may come at once.
-          if (tls != nullptr) HandOverLinkSession(fd, std::move(tls));
-          options_.adopt_link(fd, hello.from);
+          options_.adopt_link(fd, hello.from, std::move(tls));
           conn->finished = true;
           return;
         }

@@ -50,8 +50,10 @@ class PeerListener {
     // closed at once.
     size_t max_connections = 256;
     // Required: takes over an accepted link's socket (non-blocking, hello
-    // answered) and whoever reads it checks its frames (CheckLinkBatch).
-    std::function<void(int fd, raft::NodeId from)> adopt_link;
+    // answered) and its TLS session (null: plaintext); whoever reads it
+    // checks its frames (CheckLinkBatch).
+    std::function<void(int fd, raft::NodeId from, std::unique_ptr<LinkTlsSession> tls)>
+        adopt_link;
     // Set: called (from a connection's thread) for each hello refused here.
     std::function<void()> link_refused;
     // Mutual TLS on the port; null: plaintext. Not owned; outlives this.

@@ -50,7 +50,7 @@ struct Fixture {
     o.cluster_id = 42;
     o.self = 2;
     o.max_frame_bytes = 1 << 16;
-    o.adopt_link = [this](int fd, raft::NodeId from) {
+    o.adopt_link = [this](int fd, raft::NodeId from, std::unique_ptr<server::LinkTlsSession>) {
       absl::MutexLock lock(&mu);
       adopted.emplace_back(fd, from);
     };

@@ -91,7 +91,9 @@ struct Receiver {
     o.addr = addr;
     o.cluster_id = cluster_id;
     o.self = id;
-    o.adopt_link = [this](int fd, raft::NodeId from) { links.Adopt(fd, from); };
+    o.adopt_link = [this](int fd, raft::NodeId from, std::unique_ptr<LinkTlsSession> tls) {
+      links.Adopt(fd, from, std::move(tls));
+    };
     o.link_tls = tls;
     auto started = PeerListener::Start(o, server.get());
     EXPECT_TRUE(started.ok()) << started.status();

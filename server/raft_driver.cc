@@ -92,7 +92,7 @@ RaftDriver::~RaftDriver() {
   Stop();
   // Links adopted after the raft thread ended (the poller closes its own).
   absl::MutexLock lock(&mu_);
-  for (auto& [fd, from] : inbox_.links) ::close(fd);
+  for (Inbox::AdoptedLink& link : inbox_.links) ::close(link.fd);
   inbox_.links.clear();
 }
 
@@ -166,7 +166,9 @@ void RaftDriver::Loop() {
       std::swap(inbox, inbox_);
       raft_side_reads_ = reads_.held() + inbox.reads.size();
     }
-    for (auto& [fd, from] : inbox.links) poller_.Add(fd, from);
+    for (Inbox::AdoptedLink& link : inbox.links) {
+      poller_.Add(link.fd, link.from, std::move(link.tls));
+    }
     Process(&inbox);
     const absl::Time now = absl::Now();
     if (now >= next_tick) {

@@ -153,7 +153,7 @@ class RaftDriver final : public RaftMailbox {
   // Any thread. Takes over the Raft link socket `fd` (its hello accepted,
   // non-blocking) from member `from`: the raft thread reads its frames and
   // closes it when it ends or at Stop.
-  void AdoptLink(int fd, raft::NodeId from);
+  void AdoptLink(int fd, raft::NodeId from, std::unique_ptr<LinkTlsSession> tls);
 
   // RaftMailbox.
   void DeliverMessages(std::vector<raft::Message> messages) override;
@@ -170,7 +170,12 @@ class RaftDriver final : public RaftMailbox {
     std::vector<std::pair<raft::NodeId, bool>> snapshot_reports;
     std::vector<std::pair<uint64_t, bool>> snapshots_created;
     std::vector<MembershipRequest> membership;
-    std::vector<std::pair<int, raft::NodeId>> links;
+    struct AdoptedLink {
+      int fd = -1;
+      raft::NodeId from = raft::kNoNode;
+      std::unique_ptr<LinkTlsSession> tls;  // null: plaintext
+    };
+    std::vector<AdoptedLink> links;
     // The apply queue has room again (see PauseCommittedEntries).
     bool apply_room = false;
     bool empty() const { return reads.empty() && EmptyBesidesReads(); }

@@ -88,13 +88,13 @@ void RaftDriver::ReportUnreachable(raft::NodeId peer) {
   }
 }
 
-void RaftDriver::AdoptLink(int fd, raft::NodeId from) {
+void RaftDriver::AdoptLink(int fd, raft::NodeId from, std::unique_ptr<LinkTlsSession> tls) {
   InboxLock lock(this);
   if (stopping_) {
     ::close(fd);
     return;
   }
-  inbox_.links.emplace_back(fd, from);
+  inbox_.links.push_back({fd, from, std::move(tls)});
 }
 
 void RaftDriver::ReportSnapshot(raft::NodeId peer, bool ok) {

@@ -607,7 +607,7 @@ TEST_F(RaftDriverTest, MessagesTheCoreRefusesOnAnAdoptedLinkAreCounted) {
   int fds[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
   absl::Cleanup close_ours = [&] { ::close(fds[1]); };
-  driver_->AdoptLink(fds[0], 2);
+  driver_->AdoptLink(fds[0], 2, nullptr);
   Barrier();  // the link is polled from here on
   v1::RaftBatch batch;
   batch.set_cluster_id(kClusterId);

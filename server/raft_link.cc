@@ -100,8 +100,9 @@ absl::Status CheckLinkBatch(const v1::RaftBatch& batch, const LinkHello& link) {
   return absl::OkStatus();
 }
 
-LinkFrameReader::LinkFrameReader(size_t max_frame_bytes, const LinkHello& link)
-    : max_frame_bytes_(max_frame_bytes), link_(link) {}
+LinkFrameReader::LinkFrameReader(size_t max_frame_bytes, const LinkHello& link,
+                                 std::unique_ptr<LinkTlsSession> tls)
+    : max_frame_bytes_(max_frame_bytes), link_(link), tls_(std::move(tls)) {}
 
 LinkFrameReader::~LinkFrameReader() = default;
 
@@ -137,10 +138,6 @@ bool ReadLinkFrames(int fd, bool drain, LinkFrameReader* reader, v1::RaftBatch* 
                     std::vector<raft::Message>* out, std::string* why) {
   // recv size: many small batches per call under load.
   constexpr size_t kReadChunk = 256u << 10;
-  if (!reader->tls_claimed_) {
-    reader->tls_ = TakeLinkSession(fd);
-    reader->tls_claimed_ = true;
-  }
   while (true) {
     size_t room = 0;
     char* at = reader->Reserve(kReadChunk, &room);

@@ -84,7 +84,9 @@ absl::Status CheckLinkBatch(const v1::RaftBatch& batch, const LinkHello& link);
 // Thread: the one thread that reads the link.
 class LinkFrameReader {
  public:
-  LinkFrameReader(size_t max_frame_bytes, const LinkHello& link);
+  // `tls`: the link's TLS session (link_tls.h); null: plaintext.
+  LinkFrameReader(size_t max_frame_bytes, const LinkHello& link,
+                  std::unique_ptr<LinkTlsSession> tls = nullptr);
   ~LinkFrameReader();
   LinkFrameReader(const LinkFrameReader&) = delete;
   LinkFrameReader& operator=(const LinkFrameReader&) = delete;
@@ -107,10 +109,7 @@ class LinkFrameReader {
 
   const size_t max_frame_bytes_;
   const LinkHello link_;
-  // The link's TLS session (link_tls.h), claimed at the first read; null:
-  // plaintext.
-  std::unique_ptr<LinkTlsSession> tls_;
-  bool tls_claimed_ = false;
+  std::unique_ptr<LinkTlsSession> tls_;  // null: plaintext
   bool refused_link_ = false;
   std::string buf_;
   size_t start_ = 0;

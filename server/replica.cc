@@ -357,7 +357,9 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     listen.link_tls = p->link_tls.get();
     listen.grpc_tls_addr = absl::StrCat("127.0.0.1:", tls_port);
     RaftDriver* driver = p->driver.get();
-    listen.adopt_link = [driver](int fd, raft::NodeId from) { driver->AdoptLink(fd, from); };
+    listen.adopt_link = [driver](int fd, raft::NodeId from, std::unique_ptr<LinkTlsSession> tls) {
+      driver->AdoptLink(fd, from, std::move(tls));
+    };
     metrics::Counter* refused_links = p->metrics->peer_links_refused;
     listen.link_refused = [refused_links] { refused_links->Inc(); };
     absl::StatusOr<std::unique_ptr<PeerListener>> listener =
