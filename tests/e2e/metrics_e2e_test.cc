@@ -181,7 +181,7 @@ TEST(MetricsE2eTest, HealthReadyAndMetricsThatMoveUnderLoad) {
                           "synod_tree_nodes_estimate",
                           "synod_tree_digest",
                           "synod_rocksdb_sst_files_bytes{cf=nodes}",
-                          "synod_rocksdb_live_data_bytes{cf=raft_log}",
+                          "synod_rocksdb_live_data_bytes{cf=history}",
                           "synod_rocksdb_memtable_bytes{cf=nodes}",
                           "synod_rocksdb_pending_compaction_bytes{cf=nodes}",
                           "synod_rocksdb_running_compactions",
