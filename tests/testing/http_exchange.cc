@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 namespace synod::testing {
@@ -20,9 +21,14 @@ int ConnectLoopback(int port) {
   return fd;
 }
 
-std::string HttpExchange(int port, const std::string& request) {
+std::string HttpExchange(int port, const std::string& request, absl::Duration guard) {
   const int fd = ConnectLoopback(port);
   if (fd < 0) return "connect failed";
+  if (guard != absl::InfiniteDuration()) {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(absl::ToInt64Seconds(guard));
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
   ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   std::string out;
   char buf[4096];
