@@ -3,6 +3,8 @@
 #include <bit>
 #include <cstring>
 
+#include "base/endian.h"
+
 namespace synod::base {
 namespace {
 
@@ -10,16 +12,6 @@ constexpr uint64_t kMulA = 0x9e3779b97f4a7c15ULL;  // 2^64 / golden ratio
 constexpr uint64_t kMulB = 0xd6e8feb86659fd93ULL;
 
 inline uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-
-inline uint64_t LoadLittleEndian64(const char* p) {
-  uint64_t v = 0;
-  if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(&v, p, 8);
-  } else {
-    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  }
-  return v;
-}
 
 }  // namespace
 

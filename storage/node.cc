@@ -3,6 +3,7 @@
 #include <bit>
 #include <cstring>
 
+#include "base/endian.h"
 #include "base/hash.h"
 
 namespace synod::storage {
@@ -31,15 +32,7 @@ void PutFixed64(std::string* out, uint64_t v) {
   out->append(buf, 8);
 }
 
-uint64_t GetFixed64(const char* p) {
-  uint64_t v = 0;
-  if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(&v, p, 8);
-  } else {
-    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  }
-  return v;
-}
+uint64_t GetFixed64(const char* p) { return base::LoadLittleEndian64(p); }
 
 void PutStat(std::string* out, const NodeStat& s) {
   PutFixed64(out, s.czxid);
