@@ -22,7 +22,20 @@ grpc::StatusCode GrpcCodeFor(v1::ErrorCode code) {
       return grpc::StatusCode::NOT_FOUND;
     case v1::NODE_EXISTS:
     case v1::MEMBER_EXISTS:
+    case v1::USER_EXISTS:
       return grpc::StatusCode::ALREADY_EXISTS;
+    case v1::USER_NOT_FOUND:
+      return grpc::StatusCode::NOT_FOUND;
+    case v1::PERMISSION_DENIED:
+      return grpc::StatusCode::PERMISSION_DENIED;
+    case v1::UNAUTHENTICATED:
+      return grpc::StatusCode::UNAUTHENTICATED;
+    case v1::INVALID_ACL:
+      return grpc::StatusCode::INVALID_ARGUMENT;
+    case v1::QUOTA_EXCEEDED:
+      return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case v1::FAILED_PRECONDITION:
+      return grpc::StatusCode::FAILED_PRECONDITION;
     case v1::NOT_EMPTY:
     case v1::NO_CHILDREN_FOR_EPHEMERALS:
     case v1::SESSION_EXPIRED:
@@ -79,6 +92,12 @@ v1::ErrorCode ErrorCodeFor(const absl::Status& status) {
       return v1::UNAVAILABLE;
     case absl::StatusCode::kInvalidArgument:
       return v1::INVALID_ARGUMENT;
+    case absl::StatusCode::kPermissionDenied:
+      return v1::PERMISSION_DENIED;
+    case absl::StatusCode::kUnauthenticated:
+      return v1::UNAUTHENTICATED;
+    case absl::StatusCode::kFailedPrecondition:
+      return v1::FAILED_PRECONDITION;
     default:
       return v1::INTERNAL;
   }

@@ -313,6 +313,7 @@ absl::Status DoOp(Overlay* st, const OpContext& ctx, const v1::Op& op, v1::OpRes
       return DoDelete(st, ctx, op.delete_(), r);
     case v1::Op::kCheck:
       return DoCheck(st, op.check(), r);
+    case v1::Op::kSetAcl:  // not applied yet: INVALID_ARGUMENT below
     case v1::Op::OP_NOT_SET:
       break;
   }
@@ -474,6 +475,9 @@ absl::Status ApplyCommand(const ApplyLimits& defaults, uint64_t revision,
     case v1::Command::kSetSettings:
       ApplySetSettings(limits, command.set_settings(), st, result);
       return absl::OkStatus();
+    case v1::Command::kUserPut:  // not applied yet: INVALID_ARGUMENT below
+    case v1::Command::kUserDelete:
+    case v1::Command::kAuthSet:
     case v1::Command::BODY_NOT_SET:
       break;
   }

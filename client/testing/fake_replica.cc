@@ -31,6 +31,8 @@ const std::string* OpPath(const v1::Op& op) {
       return &op.delete_().path();
     case v1::Op::kCheck:
       return &op.check().path();
+    case v1::Op::kSetAcl:
+      return &op.set_acl().path();
     case v1::Op::OP_NOT_SET:
       break;
   }

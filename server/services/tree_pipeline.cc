@@ -30,6 +30,10 @@ const char* MethodName(v1::PipelineCall::RequestCase kind) {
       return "/synod.v1.Tree/History";
     case v1::PipelineCall::kSync:
       return "/synod.v1.Tree/Sync";
+    case v1::PipelineCall::kGetAcl:
+      return "/synod.v1.Tree/GetAcl";
+    case v1::PipelineCall::kSetAcl:
+      return "/synod.v1.Tree/SetAcl";
     case v1::PipelineCall::REQUEST_NOT_SET:
       break;
   }

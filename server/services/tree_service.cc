@@ -93,6 +93,9 @@ v1::ErrorCode TreeService::CheckOp(const v1::Op& op, int64_t max_data_bytes,
         return v1::INVALID_ARGUMENT;
       }
       return v1::OK;
+    case v1::Op::kSetAcl:
+      if (!check_path(op.set_acl().path())) return v1::INVALID_PATH;
+      return v1::OK;
     case v1::Op::OP_NOT_SET:
       break;
   }
@@ -180,6 +183,10 @@ void TreeService::Serve(const v1::PipelineCall& call, v1::PipelineReply* reply, 
       return DoHistory(std::move(replier), deadline, &call.history(), reply->mutable_history());
     case v1::PipelineCall::kSync:
       return DoSync(std::move(replier), deadline, &call.sync(), reply->mutable_sync());
+    case v1::PipelineCall::kGetAcl:
+    case v1::PipelineCall::kSetAcl:
+      replier.Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "ACL calls are not served yet"));
+      return;
     case v1::PipelineCall::REQUEST_NOT_SET:
       break;
   }
