@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "storage/acl.h"
 #include "synod/v1/common.pb.h"
 
 namespace synod::storage {
@@ -49,6 +50,7 @@ struct Node {
   // Sequence number of this version's history entry (see format.h): the
   // newest history entry of the path while the node exists.
   uint64_t history_seq = 0;
+  Acl acl;  // empty: open to everyone (storage/acl.h)
   std::string data;
 
   bool operator==(const Node&) const = default;
@@ -61,6 +63,7 @@ struct HistoryEntry {
   uint64_t revision = 0;
   bool deleted = false;
   NodeStat stat;
+  Acl acl;  // the node's ACL at this version (before a delete)
   std::string data;
 
   bool operator==(const HistoryEntry&) const = default;

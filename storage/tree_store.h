@@ -39,6 +39,9 @@ struct StoreMeta {
   // The cluster settings the log recorded; nullopt until the first
   // SetSettingsCommand (apply then uses ClusterSettings' defaults).
   std::optional<ClusterSettings> settings;
+  // Users, token key and the auth switch (command.proto AuthState); null
+  // until the first auth command. Immutable once shared: a change replaces it.
+  std::shared_ptr<const v1::AuthState> auth;
 
   bool operator==(const StoreMeta&) const = default;
 };
