@@ -123,10 +123,21 @@ inline std::string KeyPath(uint64_t i) { return "/bench/k" + std::to_string(i); 
 inline constexpr char kWatchKey[] = "/bench/watch";
 inline constexpr char kChurnParent[] = "/bench/churn";
 
+// TLS for the client port, as PEM text. An empty `ca` means plaintext;
+// `cert` and `key` (both or neither) are the client certificate.
+struct TlsPems {
+  std::string ca;
+  std::string cert;
+  std::string key;
+};
+
 // `pipeline`: tree calls go on one Tree.Pipeline stream per connection
-// instead of one unary call each.
-std::unique_ptr<Driver> NewSynodDriver(int timeout_ms, bool pipeline);
+// instead of one unary call each. `tls`: every channel (load, watch,
+// session and control) speaks TLS when tls.ca is set.
+std::unique_ptr<Driver> NewSynodDriver(int timeout_ms, bool pipeline, const TlsPems& tls);
 std::unique_ptr<Driver> NewEtcdDriver(int timeout_ms);
-std::unique_ptr<Driver> NewZooKeeperDriver(int session_timeout_ms);
+// `resolution_delay_ms`: zoo_set_servers_resolution_delay of every session
+// (0: the library's default, a resolution per poll).
+std::unique_ptr<Driver> NewZooKeeperDriver(int session_timeout_ms, int resolution_delay_ms);
 
 }  // namespace synod::bench

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -31,22 +32,29 @@ inline absl::Status CallError(const char* what, const grpc::Status& s) {
 }
 
 // Each load connection gets its own TCP connection, as separate client
-// processes would.
-inline std::shared_ptr<grpc::Channel> OwnConnectionChannel(const std::string& endpoint, int index) {
+// processes would. `creds`: plaintext when null.
+inline std::shared_ptr<grpc::Channel> OwnConnectionChannel(
+    const std::string& endpoint, int index,
+    const std::shared_ptr<grpc::ChannelCredentials>& creds = nullptr) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt("synod.bench.connection", index);
-  return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(endpoint, creds ? creds : grpc::InsecureChannelCredentials(),
+                                   args);
 }
 
 // Thread: the driver's (main) thread.
 class ControlChannels {
  public:
+  // `creds`: plaintext when null.
+  explicit ControlChannels(std::shared_ptr<grpc::ChannelCredentials> creds = nullptr)
+      : creds_(creds ? std::move(creds) : grpc::InsecureChannelCredentials()) {}
+
   // Kept for the driver's life: gRPC 1.51 aborts if a process drops its last
   // channel and then makes a new one.
   std::shared_ptr<grpc::Channel> Channel(const std::string& endpoint) {
     auto& ch = channels_[endpoint];
-    if (!ch) ch = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
+    if (!ch) ch = grpc::CreateChannel(endpoint, creds_);
     return ch;
   }
 
@@ -71,6 +79,7 @@ class ControlChannels {
   }
 
  private:
+  const std::shared_ptr<grpc::ChannelCredentials> creds_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
 };
 

@@ -28,6 +28,7 @@ struct Shared {
   std::atomic<bool> measuring{false};
   std::atomic<uint64_t> next_seq{0};  // create/preload keys; counted-run tickets
   std::atomic<uint64_t> create_seq{0};
+  std::atomic<uint64_t> completed{0};  // every op told done, for progress
   std::string create_prefix;  // unique per run, so creates never collide
   std::string churn_prefix;   // the same, for session_churn's ephemerals
 
@@ -100,6 +101,7 @@ class Slot : public Completion {
 
   void Done(OpOutcome outcome, absl::string_view error) override {
     const double us = std::chrono::duration<double, std::micro>(Clock::now() - start_).count();
+    shared_->completed.fetch_add(1, std::memory_order_relaxed);
     const bool ok = outcome == OpOutcome::kOk || (outcome == OpOutcome::kExists &&
                                                   shared_->options->workload == Workload::kPreload);
     if (shared_->measuring.load(std::memory_order_relaxed)) {
@@ -167,7 +169,7 @@ double Percentile(const std::vector<double>& sorted, double p) {
 }
 
 RunResult RunLoad(const RunOptions& options, const std::vector<Connection*>& connections,
-                  const WindowHooks& hooks) {
+                  const WindowHooks& hooks, const ProgressHooks& progress) {
   Shared shared;
   shared.options = &options;
   std::mt19937_64 rng(options.seed);
@@ -184,21 +186,74 @@ RunResult RunLoad(const RunOptions& options, const std::vector<Connection*>& con
   }
   shared.active = static_cast<int>(slots.size());
   const bool counted = options.count > 0 || options.workload == Workload::kPreload;
+  const auto interval = std::chrono::duration<double>(std::max(0.1, progress.interval_s));
+
+  // Ticks of one phase: what completed since it began, the rate since the
+  // previous tick.
+  struct PhaseClock {
+    std::string name;
+    Clock::time_point start, last;
+    uint64_t done0 = 0, last_done = 0;
+    double total_s = 0;
+    uint64_t total = 0;
+  };
+  auto begin_phase = [&](const std::string& name, double seconds, uint64_t total) {
+    PhaseClock p;
+    p.name = name;
+    p.start = p.last = Clock::now();
+    p.done0 = p.last_done = shared.completed.load(std::memory_order_relaxed);
+    p.total_s = seconds;
+    p.total = total;
+    progress.phase(name, seconds, total);
+    return p;
+  };
+  auto tick = [&](PhaseClock& p) {
+    const Clock::time_point now = Clock::now();
+    const uint64_t done = shared.completed.load(std::memory_order_relaxed);
+    ProgressTick t;
+    t.phase = p.name;
+    t.elapsed_s = std::chrono::duration<double>(now - p.start).count();
+    t.total_s = p.total_s;
+    t.done = done - p.done0;
+    t.total = p.total;
+    const double dt = std::chrono::duration<double>(now - p.last).count();
+    t.rate = dt > 0 ? static_cast<double>(done - p.last_done) / dt : 0;
+    p.last = now;
+    p.last_done = done;
+    progress.tick(t);
+  };
+  // Sleeps through a timed phase, ticking.
+  auto timed_phase = [&](const std::string& name, double seconds) {
+    PhaseClock p = begin_phase(name, seconds, 0);
+    const Clock::time_point end =
+        p.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    while (true) {
+      const Clock::time_point next =
+          std::min(end, p.last + std::chrono::duration_cast<Clock::duration>(interval));
+      std::this_thread::sleep_until(next);
+      if (next >= end) return;
+      tick(p);
+    }
+  };
 
   RunResult result;
   Clock::time_point begin;
+  PhaseClock counted_phase;
   if (counted) {
+    const uint64_t total = options.workload == Workload::kPreload ? options.keys : options.count;
+    counted_phase =
+        begin_phase(options.workload == Workload::kPreload ? "preload" : "counted", 0, total);
     shared.measuring = true;
     hooks.begin();
     begin = Clock::now();
   }
   for (auto& s : slots) s->Next();
   if (!counted) {
-    std::this_thread::sleep_for(std::chrono::duration<double>(options.warmup_s));
+    timed_phase("warm-up", options.warmup_s);
     hooks.begin();
     begin = Clock::now();
     shared.measuring = true;
-    std::this_thread::sleep_for(std::chrono::duration<double>(options.duration_s));
+    timed_phase("measuring", options.duration_s);
     shared.measuring = false;
     result.seconds = std::chrono::duration<double>(Clock::now() - begin).count();
     hooks.end();
@@ -208,12 +263,22 @@ RunResult RunLoad(const RunOptions& options, const std::vector<Connection*>& con
     std::unique_lock<std::mutex> lock(shared.mu);
     // Every op has a deadline (gRPC) or a session timeout (ZooKeeper); a
     // minute past that nothing more will come.
-    if (!shared.idle_cv.wait_for(lock, std::chrono::seconds(counted ? 3600 : 60),
-                                 [&] { return shared.active == 0; })) {
-      std::fprintf(stderr, "synod-bench: %d slots still busy; exiting without them\n",
-                   shared.active);
-      std::fflush(stderr);
-      std::_Exit(3);
+    const Clock::time_point give_up = Clock::now() + std::chrono::seconds(counted ? 3600 : 60);
+    while (shared.active != 0) {
+      const Clock::time_point next =
+          std::min(give_up, Clock::now() + std::chrono::duration_cast<Clock::duration>(interval));
+      if (shared.idle_cv.wait_until(lock, next, [&] { return shared.active == 0; })) break;
+      if (Clock::now() >= give_up) {
+        std::fprintf(stderr, "synod-bench: %d slots still busy; exiting without them\n",
+                     shared.active);
+        std::fflush(stderr);
+        std::_Exit(3);
+      }
+      if (counted) {
+        lock.unlock();
+        tick(counted_phase);
+        lock.lock();
+      }
     }
     if (counted) {
       result.seconds = std::chrono::duration<double>(shared.last_done - begin).count();
@@ -228,6 +293,7 @@ RunResult RunLoad(const RunOptions& options, const std::vector<Connection*>& con
                                s->latencies().end());
   }
   std::sort(result.latencies_us.begin(), result.latencies_us.end());
+  progress.phase("done", result.seconds, result.ok + result.errors);
   return result;
 }
 

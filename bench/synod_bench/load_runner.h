@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "bench/synod_bench/driver.h"
+#include "bench/synod_bench/progress.h"
 
 namespace synod::bench {
 
@@ -66,10 +67,11 @@ struct WindowHooks {
   std::function<void()> end = [] {};
 };
 
-// Runs `options` over `connections` (each gets options.inflight slots).
+// Runs `options` over `connections` (each gets options.inflight slots),
+// telling `progress` each phase and a tick every progress.interval_s.
 // Not for kWatchFanout.
 RunResult RunLoad(const RunOptions& options, const std::vector<Connection*>& connections,
-                  const WindowHooks& hooks);
+                  const WindowHooks& hooks, const ProgressHooks& progress = ProgressHooks());
 
 // Nearest-rank percentile of sorted values (0 if empty); p in [0, 1].
 double Percentile(const std::vector<double>& sorted, double p);

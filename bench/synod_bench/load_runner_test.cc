@@ -220,6 +220,89 @@ TEST(LoadRunnerTest, TimedRunMeasuresOnlyItsWindowAndStops) {
   EXPECT_GT(conns[0]->issued().size(), r.ok);
 }
 
+TEST(LoadRunnerTest, ProgressTellsEachPhaseAndCountsWhatIsDone) {
+  std::vector<std::unique_ptr<FakeConnection>> conns;
+  for (int i = 0; i < 2; ++i) conns.push_back(std::make_unique<FakeConnection>(AlwaysOk));
+  RunOptions o;
+  o.workload = Workload::kPreload;
+  o.inflight = 4;
+  o.keys = 3000;
+  std::vector<std::pair<std::string, uint64_t>> phases;
+  std::vector<ProgressTick> ticks;
+  ProgressHooks progress;
+  progress.phase = [&](const std::string& p, double, uint64_t total) {
+    phases.emplace_back(p, total);
+  };
+  progress.tick = [&](const ProgressTick& t) { ticks.push_back(t); };
+  progress.interval_s = 0.1;
+  std::vector<Connection*> raw;
+  for (const auto& c : conns) raw.push_back(c.get());
+  RunResult r = RunLoad(o, raw, WindowHooks(), progress);
+  EXPECT_EQ(r.ok, 3000u);
+  ASSERT_EQ(phases.size(), 2u);
+  EXPECT_EQ(phases[0], std::make_pair(std::string("preload"), uint64_t{3000}));
+  EXPECT_EQ(phases[1], std::make_pair(std::string("done"), uint64_t{3000}));
+  // Ticks (as many as the run's length allows) count up to the total.
+  uint64_t last = 0;
+  for (const ProgressTick& t : ticks) {
+    EXPECT_EQ(t.phase, "preload");
+    EXPECT_EQ(t.total, 3000u);
+    EXPECT_GE(t.done, last);
+    EXPECT_LE(t.done, 3000u);
+    last = t.done;
+  }
+}
+
+TEST(LoadRunnerTest, TimedRunTellsWarmUpThenMeasuring) {
+  std::vector<std::unique_ptr<FakeConnection>> conns;
+  conns.push_back(std::make_unique<FakeConnection>(AlwaysOk));
+  RunOptions o;
+  o.workload = Workload::kWrite;
+  o.inflight = 2;
+  o.duration_s = 0.3;
+  o.warmup_s = 0.1;
+  std::vector<std::string> phases;
+  std::vector<ProgressTick> ticks;
+  ProgressHooks progress;
+  progress.phase = [&](const std::string& p, double, uint64_t) { phases.push_back(p); };
+  progress.tick = [&](const ProgressTick& t) { ticks.push_back(t); };
+  progress.interval_s = 0.1;
+  RunLoad(o, {conns[0].get()}, WindowHooks(), progress);
+  EXPECT_THAT(phases, ::testing::ElementsAre("warm-up", "measuring", "done"));
+  for (const ProgressTick& t : ticks) {
+    EXPECT_EQ(t.total, 0u);
+    EXPECT_LE(t.elapsed_s, t.total_s);
+  }
+}
+
+TEST(ProgressLineTest, CountedSaysDoneOfTotalRateAndTimeLeft) {
+  ProgressTick t;
+  t.phase = "preload";
+  t.elapsed_s = 100;
+  t.done = 250000;
+  t.total = 1000000;
+  t.rate = 2600;
+  // 2,500 ops/s on average: 750,000 left take 300 s.
+  EXPECT_EQ(ProgressLine(t), "preload 250000/1000000 (25%), 2600 ops/s, 5m00s left");
+}
+
+TEST(ProgressLineTest, TimedSaysSecondsOfTotalAndTimeLeft) {
+  ProgressTick t;
+  t.phase = "measuring";
+  t.elapsed_s = 6;
+  t.total_s = 10;
+  t.done = 120000;
+  t.rate = 20000;
+  EXPECT_EQ(ProgressLine(t), "measuring 6/10 s, 120000 ops, 20000 ops/s, 4s left");
+}
+
+TEST(ProgressLineTest, HumanSeconds) {
+  EXPECT_EQ(HumanSeconds(4.4), "4s");
+  EXPECT_EQ(HumanSeconds(1302), "21m42s");
+  EXPECT_EQ(HumanSeconds(3725), "1h02m");
+  EXPECT_EQ(HumanSeconds(-3), "0s");
+}
+
 TEST(LoadRunnerTest, PercentileIsNearestRank) {
   std::vector<double> v;
   for (int i = 1; i <= 1000; ++i) v.push_back(i);

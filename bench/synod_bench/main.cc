@@ -23,9 +23,13 @@
 // Example (deploy/cluster.sh start 3 first):
 //   synod-bench --system=synod --workload=preload --keys=1000
 //   synod-bench --system=synod --workload=write --clients=16 --inflight=4
+#include <unistd.h>
+
 #include <cinttypes>
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -42,6 +46,7 @@
 #include "bench/synod_bench/driver.h"
 #include "bench/synod_bench/load_runner.h"
 #include "bench/synod_bench/proc_stats.h"
+#include "bench/synod_bench/progress.h"
 #include "bench/synod_bench/session_churn.h"
 #include "bench/synod_bench/watch_fanout.h"
 
@@ -85,6 +90,21 @@ ABSL_FLAG(std::string, synod_api, "pipeline",
           "How the Synod driver sends tree calls: pipeline (each connection's calls on one "
           "Tree.Pipeline stream, as a client with many requests in flight does) or unary (one "
           "gRPC call per request).");
+ABSL_FLAG(std::string, tls_ca, "",
+          "Synod: PEM CA certificate to verify the replicas' client-port certificates with; "
+          "set, every channel speaks TLS (the replicas run with --tls_cert).");
+ABSL_FLAG(std::string, tls_cert, "",
+          "Synod with --tls_ca: PEM client certificate to present (for --tls_client_auth).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(int, zk_resolution_delay_ms, 10000,
+          "ZooKeeper: zoo_set_servers_resolution_delay of every session. 0 is the library's "
+          "default, which resolves the host list again on every poll of the I/O thread; a "
+          "tuned client resolves at most once per window.");
+ABSL_FLAG(std::string, progress, "auto",
+          "Progress on stderr: lines (each phase, then done/total, rate and time left every "
+          "--progress_interval_s), phases (one line per phase), none; auto: lines when stderr "
+          "is a terminal, else phases.");
+ABSL_FLAG(double, progress_interval_s, 5, "Seconds between progress lines (--progress=lines).");
 ABSL_FLAG(bool, json, false, "Print the result as one JSON object instead of a text line.");
 ABSL_FLAG(std::string, label, "", "Free text copied into the result (e.g. the run's name).");
 
@@ -111,20 +131,87 @@ std::string JsonString(const std::string& s) {
   return out + "\"";
 }
 
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  if (!in || out.str().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read '", path, "'"));
+  }
+  return out.str();
+}
+
+// The --progress hooks: phase lines always (but with none), tick lines
+// when asked for or when stderr is a terminal.
+absl::StatusOr<ProgressHooks> MakeProgress() {
+  const std::string mode = absl::GetFlag(FLAGS_progress);
+  if (mode != "auto" && mode != "lines" && mode != "phases" && mode != "none") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--progress must be auto, lines, phases or none, not '", mode, "'"));
+  }
+  ProgressHooks hooks;
+  if (mode == "none") return hooks;
+  const std::string label = absl::GetFlag(FLAGS_label);
+  const std::string who =
+      absl::StrCat("synod-bench ", absl::GetFlag(FLAGS_system), " ",
+                   label.empty() ? absl::GetFlag(FLAGS_workload) : label, ": ");
+  hooks.phase = [who](const std::string& phase, double seconds, uint64_t total) {
+    if (phase == "done") {
+      std::fprintf(stderr, "%sdone, %" PRIu64 " ops in %.1f s\n", who.c_str(), total, seconds);
+    } else if (total > 0) {
+      std::fprintf(stderr, "%s%s of %" PRIu64 " ops\n", who.c_str(), phase.c_str(), total);
+    } else {
+      std::fprintf(stderr, "%s%s %.1f s\n", who.c_str(), phase.c_str(), seconds);
+    }
+    std::fflush(stderr);
+  };
+  if (mode == "lines" || (mode == "auto" && isatty(STDERR_FILENO))) {
+    hooks.tick = [who](const ProgressTick& t) {
+      std::fprintf(stderr, "%s%s\n", who.c_str(), ProgressLine(t).c_str());
+      std::fflush(stderr);
+    };
+  }
+  hooks.interval_s = absl::GetFlag(FLAGS_progress_interval_s);
+  return hooks;
+}
+
 int Main() {
   const std::string system = absl::GetFlag(FLAGS_system);
   const int timeout_ms = absl::GetFlag(FLAGS_timeout_ms);
+  absl::StatusOr<ProgressHooks> progress = MakeProgress();
+  if (!progress.ok()) return Fail(std::string(progress.status().message()));
   std::unique_ptr<Driver> driver;
+  const bool tls = !absl::GetFlag(FLAGS_tls_ca).empty();
+  if (!tls && (!absl::GetFlag(FLAGS_tls_cert).empty() || !absl::GetFlag(FLAGS_tls_key).empty())) {
+    return Fail("--tls_cert and --tls_key need --tls_ca");
+  }
+  if (tls && system != "synod") return Fail("--tls_ca is for --system=synod");
+  if (absl::GetFlag(FLAGS_tls_cert).empty() != absl::GetFlag(FLAGS_tls_key).empty()) {
+    return Fail("--tls_cert and --tls_key go together");
+  }
   if (system == "synod") {
     const std::string api = absl::GetFlag(FLAGS_synod_api);
     if (api != "pipeline" && api != "unary") {
       return Fail(absl::StrCat("--synod_api must be pipeline or unary, not '", api, "'"));
     }
-    driver = NewSynodDriver(timeout_ms, api == "pipeline");
+    TlsPems pems;
+    if (tls) {
+      for (auto [flag, pem] : {std::pair{absl::GetFlag(FLAGS_tls_ca), &pems.ca},
+                               std::pair{absl::GetFlag(FLAGS_tls_cert), &pems.cert},
+                               std::pair{absl::GetFlag(FLAGS_tls_key), &pems.key}}) {
+        if (flag.empty()) continue;
+        absl::StatusOr<std::string> text = ReadFile(flag);
+        if (!text.ok()) return Fail(std::string(text.status().message()));
+        *pem = *std::move(text);
+      }
+    }
+    driver = NewSynodDriver(timeout_ms, api == "pipeline", pems);
   } else if (system == "etcd") {
     driver = NewEtcdDriver(timeout_ms);
   } else if (system == "zookeeper") {
-    driver = NewZooKeeperDriver(timeout_ms);
+    const int delay = absl::GetFlag(FLAGS_zk_resolution_delay_ms);
+    if (delay < -1) return Fail("--zk_resolution_delay_ms must be -1, 0 or a window in ms");
+    driver = NewZooKeeperDriver(timeout_ms, delay);
   } else {
     return Fail(absl::StrCat("unknown --system '", system, "' (synod, zookeeper, etcd)"));
   }
@@ -219,6 +306,7 @@ int Main() {
     fo.value = options.value;
     fo.timeout_ms = timeout_ms;
     options.inflight = 1;
+    progress->phase("fan-out", 0, fo.writes);
     absl::StatusOr<std::unique_ptr<Connection>> writer = driver->Connect(leader, nclients);
     if (!writer.ok()) return Fail(std::string(writer.status().message()));
     FanoutResult f = RunFanout(fo, driver.get(), endpoints, writer->get(), hooks);
@@ -264,7 +352,7 @@ int Main() {
       raw.push_back(connections.back().get());
     }
     if (options.workload == Workload::kSessionChurn) options.inflight = 1;
-    r = RunLoad(options, raw, hooks);
+    r = RunLoad(options, raw, hooks, *progress);
     connections.clear();
     if (options.workload == Workload::kSessionChurn) {
       // Every cycle closed its session (or failed): nothing may be left.
@@ -293,6 +381,12 @@ int Main() {
   const std::string workload_name = absl::GetFlag(FLAGS_workload);
   const int value_size = absl::GetFlag(FLAGS_value_size);
 
+  // How Synod was called: the API and whether the channels spoke TLS.
+  const std::string call_json =
+      system == "synod" ? absl::StrFormat(",\"synod_api\":%s,\"tls\":%s",
+                                          JsonString(absl::GetFlag(FLAGS_synod_api)),
+                                          tls ? "true" : "false")
+                        : "";
   if (absl::GetFlag(FLAGS_json)) {
     std::printf(
         "{\"label\":%s,\"system\":%s,\"workload\":%s,\"target\":%s,\"clients\":%d,"
@@ -300,22 +394,26 @@ int Main() {
         ",\"errors\":%" PRIu64
         ",\"seconds\":%.3f,\"ops_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
         "\"p999_ms\":%.3f,\"server_cpu_us_per_op\":%.1f,\"client_cpu_us_per_op\":%.1f,"
-        "\"server_rss_bytes\":%" PRIu64 ",\"server_pids\":%zu%s,\"first_errors\":[%s]}\n",
+        "\"server_rss_bytes\":%" PRIu64 ",\"server_pids\":%zu%s%s,\"first_errors\":[%s]}\n",
         JsonString(absl::GetFlag(FLAGS_label)).c_str(), JsonString(system).c_str(),
         JsonString(workload_name).c_str(), JsonString(target).c_str(), nclients, options.inflight,
         value_size, options.keys, r.ok, r.errors, r.seconds, ops_per_s, p50, p99, p999, server_us,
-        client_us, rss, pids.size(), extra_json.c_str(),
+        client_us, rss, pids.size(), call_json.c_str(), extra_json.c_str(),
         absl::StrJoin(r.first_errors, ",", [](std::string* out, const std::string& e) {
           out->append(JsonString(e));
         }).c_str());
   } else {
     std::printf(
-        "%s %s target=%s clients=%dx%d value=%dB keys=%" PRIu64
+        "%s%s %s target=%s clients=%dx%d value=%dB keys=%" PRIu64
         ": %.0f ops/s, p50 %.3f ms, "
         "p99 %.3f ms, p99.9 %.3f ms, %" PRIu64 " ok, %" PRIu64
         " errors in %.1f s, server cpu %.0f us/op, client cpu %.0f us/op, server rss %.1f MiB\n",
-        system.c_str(), workload_name.c_str(), target.c_str(), nclients, options.inflight,
-        value_size, options.keys, ops_per_s, p50, p99, p999, r.ok, r.errors, r.seconds, server_us,
+        system.c_str(),
+        system == "synod"
+            ? absl::StrCat(" (", absl::GetFlag(FLAGS_synod_api), tls ? ", tls" : "", ")").c_str()
+            : "",
+        workload_name.c_str(), target.c_str(), nclients, options.inflight, value_size,
+        options.keys, ops_per_s, p50, p99, p999, r.ok, r.errors, r.seconds, server_us,
         client_us, static_cast<double>(rss) / (1 << 20));
     std::printf("%s", extra_text.c_str());
     for (const std::string& e : r.first_errors) std::printf("  error: %s\n", e.c_str());

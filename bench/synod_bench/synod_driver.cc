@@ -41,8 +41,8 @@ namespace {
 // request/response until its callback runs.
 class SynodConnection : public Connection {
  public:
-  SynodConnection(const std::string& endpoint, int index, int timeout_ms)
-      : channel_(OwnConnectionChannel(endpoint, index)),
+  SynodConnection(std::shared_ptr<grpc::Channel> channel, int timeout_ms)
+      : channel_(std::move(channel)),
         stub_(v1::Tree::NewStub(channel_)),
         timeout_ms_(timeout_ms) {}
 
@@ -117,8 +117,8 @@ class SynodPipelineConnection
     : public Connection,
       public grpc::ClientBidiReactor<v1::PipelineRequest, v1::PipelineResponse> {
  public:
-  SynodPipelineConnection(const std::string& endpoint, int index, int timeout_ms)
-      : channel_(OwnConnectionChannel(endpoint, index)),
+  SynodPipelineConnection(std::shared_ptr<grpc::Channel> channel, int timeout_ms)
+      : channel_(std::move(channel)),
         stub_(v1::Tree::NewStub(channel_)),
         timeout_ms_(timeout_ms) {
     stub_->async()->Pipeline(&ctx_, this);
@@ -263,8 +263,8 @@ class SynodPipelineConnection
 // Session.Close: the three round trips of a short-lived Synod client.
 class SynodSessionClient : public SessionClient {
  public:
-  SynodSessionClient(const std::string& endpoint, int index, int timeout_ms)
-      : channel_(OwnConnectionChannel(endpoint, index)),
+  SynodSessionClient(std::shared_ptr<grpc::Channel> channel, int timeout_ms)
+      : channel_(std::move(channel)),
         sessions_(v1::Session::NewStub(channel_)),
         tree_(v1::Tree::NewStub(channel_)),
         timeout_ms_(timeout_ms) {}
@@ -315,7 +315,8 @@ class SynodSessionClient : public SessionClient {
 
 class SynodDriver : public Driver {
  public:
-  SynodDriver(int timeout_ms, bool pipeline) : timeout_ms_(timeout_ms), pipeline_(pipeline) {}
+  SynodDriver(int timeout_ms, bool pipeline, std::shared_ptr<grpc::ChannelCredentials> creds)
+      : timeout_ms_(timeout_ms), pipeline_(pipeline), creds_(creds), control_(creds) {}
 
   absl::Status Prepare(const std::string& endpoint) override {
     auto stub = v1::Tree::NewStub(control_.Channel(endpoint));
@@ -347,8 +348,9 @@ class SynodDriver : public Driver {
 
   absl::StatusOr<std::unique_ptr<Connection>> Connect(const std::string& endpoint,
                                                       int index) override {
-    if (pipeline_) return std::make_unique<SynodPipelineConnection>(endpoint, index, timeout_ms_);
-    return std::make_unique<SynodConnection>(endpoint, index, timeout_ms_);
+    auto channel = OwnConnectionChannel(endpoint, index, creds_);
+    if (pipeline_) return std::make_unique<SynodPipelineConnection>(channel, timeout_ms_);
+    return std::make_unique<SynodConnection>(channel, timeout_ms_);
   }
 
   absl::StatusOr<std::unique_ptr<Watchers>> Watch(const std::string& endpoint, int index,
@@ -358,7 +360,8 @@ class SynodDriver : public Driver {
     // Watch ids on the wire are the watcher ids plus one (etcd 3.4 takes
     // client-chosen ids too).
     auto w = std::make_unique<GrpcWatchers<v1::Watch, v1::WatchRequest, v1::WatchResponse>>(
-        OwnConnectionChannel(endpoint, index), sink, [](const std::string& key, uint64_t watch_id) {
+        OwnConnectionChannel(endpoint, index, creds_), sink,
+        [](const std::string& key, uint64_t watch_id) {
           v1::WatchRequest req;
           req.set_accept_batches(true);  // CarriedResponses<v1::WatchResponse>
           req.mutable_create()->set_watch_id(watch_id);
@@ -372,7 +375,8 @@ class SynodDriver : public Driver {
 
   absl::StatusOr<std::unique_ptr<SessionClient>> NewSessionClient(const std::string& endpoint,
                                                                   int index) override {
-    return std::make_unique<SynodSessionClient>(endpoint, index, timeout_ms_);
+    return std::make_unique<SynodSessionClient>(OwnConnectionChannel(endpoint, index, creds_),
+                                                timeout_ms_);
   }
 
   absl::StatusOr<int64_t> CountChildren(const std::string& endpoint,
@@ -394,13 +398,22 @@ class SynodDriver : public Driver {
  private:
   const int timeout_ms_;
   const bool pipeline_;
+  const std::shared_ptr<grpc::ChannelCredentials> creds_;  // null: plaintext
   ControlChannels control_;
 };
 
 }  // namespace
 
-std::unique_ptr<Driver> NewSynodDriver(int timeout_ms, bool pipeline) {
-  return std::make_unique<SynodDriver>(timeout_ms, pipeline);
+std::unique_ptr<Driver> NewSynodDriver(int timeout_ms, bool pipeline, const TlsPems& tls) {
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (!tls.ca.empty()) {
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = tls.ca;
+    o.pem_cert_chain = tls.cert;
+    o.pem_private_key = tls.key;
+    creds = grpc::SslCredentials(o);
+  }
+  return std::make_unique<SynodDriver>(timeout_ms, pipeline, std::move(creds));
 }
 
 }  // namespace synod::bench

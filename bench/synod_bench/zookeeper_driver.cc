@@ -58,12 +58,31 @@ void SessionWatcher(zhandle_t*, int type, int state, const char*, void* ctx) {
   s->cv.notify_all();
 }
 
+// How each session is set up: its timeout, and how often its I/O thread
+// resolves the host list again (zoo_set_servers_resolution_delay). With the
+// library's default (0) it resolves every time it checks its socket for
+// readiness, i.e. on every wake-up of the I/O thread, which at tens of
+// thousands of requests per second costs the load generator CPU that the
+// servers on the same 2 cores then lack. A tuned client sets a window; the
+// hosts here are literal addresses, so any window gives the same answers.
+struct SessionSetup {
+  int timeout_ms;
+  int resolution_delay_ms;
+};
+
 // One ZooKeeper session, connected (or an error).
-absl::StatusOr<zhandle_t*> Open(const std::string& endpoint, int session_timeout_ms,
+absl::StatusOr<zhandle_t*> Open(const std::string& endpoint, const SessionSetup& setup,
                                 SessionState* state) {
   zhandle_t* zh =
-      zookeeper_init(endpoint.c_str(), SessionWatcher, session_timeout_ms, nullptr, state, 0);
+      zookeeper_init(endpoint.c_str(), SessionWatcher, setup.timeout_ms, nullptr, state, 0);
   if (zh == nullptr) return absl::UnavailableError(absl::StrCat("zookeeper_init ", endpoint));
+  if (const int rc = zoo_set_servers_resolution_delay(zh, setup.resolution_delay_ms);
+      rc != ZOK) {
+    zookeeper_close(zh);
+    return absl::InvalidArgumentError(
+        absl::StrCat("zoo_set_servers_resolution_delay(", setup.resolution_delay_ms,
+                     "): ", zerror(rc)));
+  }
   std::unique_lock<std::mutex> lock(state->mu);
   if (!state->cv.wait_for(lock, std::chrono::seconds(15),
                           [&] { return state->state == ZOO_CONNECTED_STATE; })) {
@@ -159,9 +178,9 @@ class ZooKeeperWatchers : public Watchers {
     if (zh_ != nullptr) zookeeper_close(zh_);
   }
 
-  absl::Status Start(const std::string& endpoint, int session_timeout_ms,
+  absl::Status Start(const std::string& endpoint, const SessionSetup& setup,
                      const std::vector<int>& ids) {
-    absl::StatusOr<zhandle_t*> zh = Open(endpoint, session_timeout_ms, &state_);
+    absl::StatusOr<zhandle_t*> zh = Open(endpoint, setup, &state_);
     if (!zh.ok()) return zh.status();
     zh_ = *zh;
     for (int id : ids) watchers_.push_back(std::make_unique<One>(One{this, id}));
@@ -220,12 +239,12 @@ class ZooKeeperWatchers : public Watchers {
 
 class ZooKeeperSessionClient : public SessionClient {
  public:
-  ZooKeeperSessionClient(std::string endpoint, int session_timeout_ms)
-      : endpoint_(std::move(endpoint)), session_timeout_ms_(session_timeout_ms) {}
+  ZooKeeperSessionClient(std::string endpoint, const SessionSetup& setup)
+      : endpoint_(std::move(endpoint)), setup_(setup) {}
 
   absl::Status Cycle(const std::string& key, const std::string& value) override {
     SessionState state;
-    absl::StatusOr<zhandle_t*> zh = Open(endpoint_, session_timeout_ms_, &state);
+    absl::StatusOr<zhandle_t*> zh = Open(endpoint_, setup_, &state);
     if (!zh.ok()) return zh.status();
     const int rc = zoo_create(*zh, key.c_str(), value.data(), static_cast<int>(value.size()),
                               &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, nullptr, 0);
@@ -240,7 +259,7 @@ class ZooKeeperSessionClient : public SessionClient {
 
  private:
   const std::string endpoint_;
-  const int session_timeout_ms_;
+  const SessionSetup setup_;
 };
 
 // A blocking wait for one zoo_async.
@@ -282,13 +301,13 @@ std::string FourLetterWord(const std::string& endpoint, const std::string& cmd) 
 
 class ZooKeeperDriver : public Driver {
  public:
-  explicit ZooKeeperDriver(int session_timeout_ms) : session_timeout_ms_(session_timeout_ms) {
+  explicit ZooKeeperDriver(const SessionSetup& setup) : setup_(setup) {
     zoo_set_debug_level(ZOO_LOG_LEVEL_WARN);
   }
 
   absl::Status Prepare(const std::string& endpoint) override {
     SessionState state;
-    absl::StatusOr<zhandle_t*> zh = Open(endpoint, session_timeout_ms_, &state);
+    absl::StatusOr<zhandle_t*> zh = Open(endpoint, setup_, &state);
     if (!zh.ok()) return zh.status();
     int rc = ZOK;
     std::string failed;
@@ -319,7 +338,7 @@ class ZooKeeperDriver : public Driver {
 
   absl::StatusOr<std::unique_ptr<Connection>> Connect(const std::string& endpoint, int) override {
     auto state = std::make_unique<SessionState>();
-    absl::StatusOr<zhandle_t*> zh = Open(endpoint, session_timeout_ms_, state.get());
+    absl::StatusOr<zhandle_t*> zh = Open(endpoint, setup_, state.get());
     if (!zh.ok()) return zh.status();
     return std::make_unique<ZooKeeperConnection>(*zh, std::move(state));
   }
@@ -329,26 +348,26 @@ class ZooKeeperDriver : public Driver {
                                                   const std::vector<int>& ids,
                                                   WatchSink* sink) override {
     auto w = std::make_unique<ZooKeeperWatchers>(sink, key);
-    if (absl::Status s = w->Start(endpoint, session_timeout_ms_, ids); !s.ok()) return s;
+    if (absl::Status s = w->Start(endpoint, setup_, ids); !s.ok()) return s;
     return w;
   }
 
   absl::StatusOr<std::unique_ptr<SessionClient>> NewSessionClient(const std::string& endpoint,
                                                                   int) override {
-    return std::make_unique<ZooKeeperSessionClient>(endpoint, session_timeout_ms_);
+    return std::make_unique<ZooKeeperSessionClient>(endpoint, setup_);
   }
 
   // sync, then exists, on one session: ZooKeeper's linearizable read.
   absl::StatusOr<int64_t> CountChildren(const std::string& endpoint,
                                         const std::string& parent) override {
     SessionState state;
-    absl::StatusOr<zhandle_t*> zh = Open(endpoint, session_timeout_ms_, &state);
+    absl::StatusOr<zhandle_t*> zh = Open(endpoint, setup_, &state);
     if (!zh.ok()) return zh.status();
     Synced synced;
     int rc = zoo_async(*zh, parent.c_str(), SyncDone, &synced);
     if (rc == ZOK) {
       std::unique_lock<std::mutex> lock(synced.mu);
-      if (!synced.cv.wait_for(lock, std::chrono::milliseconds(session_timeout_ms_),
+      if (!synced.cv.wait_for(lock, std::chrono::milliseconds(setup_.timeout_ms),
                               [&] { return synced.done; })) {
         rc = ZOPERATIONTIMEOUT;
       }
@@ -361,13 +380,13 @@ class ZooKeeperDriver : public Driver {
   }
 
  private:
-  const int session_timeout_ms_;
+  const SessionSetup setup_;
 };
 
 }  // namespace
 
-std::unique_ptr<Driver> NewZooKeeperDriver(int session_timeout_ms) {
-  return std::make_unique<ZooKeeperDriver>(session_timeout_ms);
+std::unique_ptr<Driver> NewZooKeeperDriver(int session_timeout_ms, int resolution_delay_ms) {
+  return std::make_unique<ZooKeeperDriver>(SessionSetup{session_timeout_ms, resolution_delay_ms});
 }
 
 }  // namespace synod::bench
