@@ -7,6 +7,22 @@
 #                    [--memory-nodes N] [--no-memory] [--build-dir DIR] [--synod-bin FILE]
 #                    [--fanout-writes N] [--port-base P] [--keep] [--no-publish] [--no-readme]
 #
+# Systems: synod, zookeeper, etcd, and two variants for A/B runs: synod-tls
+# (the same binary with TLS on the client port and mutual TLS on the peer
+# port, certificates from a throw-away CA made with openssl; synod-bench
+# verifies the replicas and presents a client certificate) and
+# zookeeper-untuned (the setup before issue 23: libzookeeper's default
+# re-resolution of its host list on every poll, and no -Xms). Workloads
+# ending in _unary (write_64_unary, read_lin_64_unary) run Synod's unary
+# calls instead of Tree.Pipeline and only run for the synod systems. With
+# synod and synod-tls (or zookeeper-untuned and zookeeper) in one run, the
+# report adds the ratio of each round's pair: the TLS cost (the ZooKeeper
+# tuning's gain) measured side by side.
+#
+# Progress: one line per run on stderr ([run k/N], elapsed, time left);
+# when stderr is a terminal, synod-bench's own lines too (done/total, rate
+# and time left every 5 s, also during the memory load).
+#
 # Defaults: 5 rounds, 10 s measured after 2 s of warm-up per run, 200,000
 # nodes for memory, 200 sets per watch_fanout run. --quick: 2 rounds, 3 s +
 # 1 s, 50,000 nodes, 50 sets (explicit options still win). --port-base P:
@@ -52,6 +68,8 @@ SYSTEMS="synod zookeeper etcd"
 KEYS=1000
 VALUE_SIZE=256
 ALL_WORKLOADS="write_1_leader write_1_follower write_64 read_lin_64 read_ser_64 mixed_64 create_64 watch_fanout session_churn"
+# Known but not in the default set (see --workloads).
+EXTRA_WORKLOADS="write_64_unary read_lin_64_unary"
 WORKLOADS=$ALL_WORKLOADS
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
@@ -74,7 +92,7 @@ while (($#)); do
     --keep) KEEP=1 ;;
     --no-publish) PUBLISH=0 ;;
     --no-readme) README_UPDATE=0 ;;
-    -h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,49p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
@@ -92,7 +110,15 @@ fi
 BENCH_BIN="$BUILD_DIR/bench/synod_bench/synod-bench"
 : "${SYNOD_SRC_BIN:=$BUILD_DIR/server/synod}"
 [[ -x "$BENCH_BIN" ]] || die "$BENCH_BIN not found: build it (ninja -C $BUILD_DIR synod-bench)"
-if [[ " $SYSTEMS " == *" synod "* ]]; then
+for s in $SYSTEMS; do
+  case "$s" in
+    synod | synod-tls | zookeeper | zookeeper-untuned | etcd) ;;
+    *) die "unknown system '$s' (synod, synod-tls, zookeeper, zookeeper-untuned, etcd)" ;;
+  esac
+done
+# The system whose server and client a variant runs.
+base_system() { echo "${1%%-*}"; }
+if [[ " $SYSTEMS " == *" synod"[\ -]* ]]; then
   [[ -x "$SYNOD_SRC_BIN" ]] || die "$SYNOD_SRC_BIN not found: build it (ninja -C $BUILD_DIR synod)"
 fi
 
@@ -153,6 +179,27 @@ trap 'exit 130' INT TERM
 
 port_open() { (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
 
+# A throw-away CA and one certificate for 127.0.0.1 (server and client
+# use), as deploy/cluster.sh start --tls makes them: synod-tls replicas
+# serve and dial with it, synod-bench presents it as its client certificate.
+TLS_DIR="$WORK/tls"
+make_tls() {
+  [[ -f "$TLS_DIR/node.crt" ]] && return 0
+  command -v openssl > /dev/null || die "synod-tls needs the openssl tool (apt-get install openssl)"
+  mkdir -p "$TLS_DIR"
+  chmod 700 "$TLS_DIR"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=synod compare.sh CA" -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.crt" \
+    2> /dev/null || die "openssl could not make the CA"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=bench" \
+    -keyout "$TLS_DIR/node.key" -out "$TLS_DIR/node.csr" 2> /dev/null
+  printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    "extendedKeyUsage=serverAuth,clientAuth" "basicConstraints=CA:FALSE" > "$TLS_DIR/node.ext"
+  openssl x509 -req -in "$TLS_DIR/node.csr" -CA "$TLS_DIR/ca.crt" -CAkey "$TLS_DIR/ca.key" \
+    -CAcreateserial -days 2 -extfile "$TLS_DIR/node.ext" -out "$TLS_DIR/node.crt" 2> /dev/null ||
+    die "openssl could not issue the certificate"
+}
+
 # Ports, by default (27000) away from deploy/cluster.sh's 7000s and the
 # peers' defaults.
 ports_at() { echo "$((PORT_BASE + $1)) $((PORT_BASE + $1 + 1)) $((PORT_BASE + $1 + 2))"; }
@@ -202,7 +249,15 @@ start_cluster() {  # start_cluster SYSTEM TAG: sets CLUSTER_PIDS, ENDPOINTS, DAT
   CLUSTER_PIDS=()
   DATA_DIRS=()
   case "$system" in
-    synod)
+    synod | synod-tls)
+      local tls=()
+      if [[ $system == synod-tls ]]; then
+        make_tls
+        tls=(--tls_cert="$TLS_DIR/node.crt" --tls_key="$TLS_DIR/node.key"
+          --tls_client_ca="$TLS_DIR/ca.crt" --tls_client_auth=request
+          --peer_tls_cert="$TLS_DIR/node.crt" --peer_tls_key="$TLS_DIR/node.key"
+          --peer_tls_ca="$TLS_DIR/ca.crt")
+      fi
       ensure_ports_free "${SYNOD_CLIENT[@]}" "${SYNOD_PEER[@]}"
       local cluster=""
       for i in 1 2 3; do
@@ -211,7 +266,7 @@ start_cluster() {  # start_cluster SYSTEM TAG: sets CLUSTER_PIDS, ENDPOINTS, DAT
       for i in 1 2 3; do
         mkdir -p "$CLUSTER_DIR/$i"
         "$SYNOD_BIN" --id="$i" --data_dir="$CLUSTER_DIR/$i/data" --initial_cluster="$cluster" \
-          > "$CLUSTER_DIR/$i/synod.log" 2>&1 < /dev/null &
+          "${tls[@]+"${tls[@]}"}" > "$CLUSTER_DIR/$i/synod.log" 2>&1 < /dev/null &
         pid=$!
         CLUSTER_PIDS+=("$pid")
         ALL_PIDS+=("$pid")
@@ -220,7 +275,12 @@ start_cluster() {  # start_cluster SYSTEM TAG: sets CLUSTER_PIDS, ENDPOINTS, DAT
       ENDPOINTS=$(endpoints_of SYNOD_CLIENT)
       wait_ports synod "${SYNOD_CLIENT[@]}"
       ;;
-    zookeeper)
+    zookeeper | zookeeper-untuned)
+      # The heap is fixed at 2 GiB (-Xms = -Xmx, as ZooKeeper's
+      # administrator guide advises: no heap growth, resizing pauses or
+      # swapping while serving); zookeeper-untuned only caps it.
+      local heap=(-Xms2g -Xmx2g)
+      [[ $system == zookeeper-untuned ]] && heap=(-Xmx2g)
       ensure_ports_free "${ZK_CLIENT[@]}" "${ZK_QUORUM[@]}" "${ZK_ELECTION[@]}"
       for i in 1 2 3; do
         local d="$CLUSTER_DIR/$i"
@@ -241,8 +301,8 @@ server.1=127.0.0.1:${ZK_QUORUM[0]}:${ZK_ELECTION[0]}
 server.2=127.0.0.1:${ZK_QUORUM[1]}:${ZK_ELECTION[1]}
 server.3=127.0.0.1:${ZK_QUORUM[2]}:${ZK_ELECTION[2]}
 EOF
-        # What zkServer.sh runs, minus the service wrapper; heap capped at 2 GiB.
-        java -Xmx2g -Dzookeeper.log.dir="$d" -Dzookeeper.root.logger=INFO,CONSOLE \
+        # What zkServer.sh runs, minus the service wrapper.
+        java "${heap[@]}" -Dzookeeper.log.dir="$d" -Dzookeeper.root.logger=INFO,CONSOLE \
           -cp "$d/conf:/usr/share/java/zookeeper.jar" \
           org.apache.zookeeper.server.quorum.QuorumPeerMain "$d/conf/zoo.cfg" \
           > "$d/zookeeper.log" 2>&1 < /dev/null &
@@ -305,6 +365,10 @@ workload_args() {
     write_1_follower) echo "--workload=write --clients=1 --inflight=1 --target=follower" ;;
     write_64) echo "--workload=write --clients=16 --inflight=4 --target=all" ;;
     read_lin_64) echo "--workload=read_linearizable --clients=16 --inflight=4 --target=all" ;;
+    write_64_unary) echo "--workload=write --clients=16 --inflight=4 --target=all --synod_api=unary" ;;
+    read_lin_64_unary)
+      echo "--workload=read_linearizable --clients=16 --inflight=4 --target=all --synod_api=unary"
+      ;;
     read_ser_64) echo "--workload=read_serializable --clients=16 --inflight=4 --target=all" ;;
     mixed_64) echo "--workload=mixed --clients=16 --inflight=4 --target=all" ;;
     create_64) echo "--workload=create --clients=16 --inflight=4 --target=all" ;;
@@ -315,9 +379,46 @@ workload_args() {
       echo "--workload=watch_fanout --watchers=1000 --clients=16 --count=$FANOUT_WRITES --target=all"
       ;;
     session_churn) echo "--workload=session_churn --clients=8 --inflight=1 --target=all" ;;
-    *) die "unknown workload $1 (known: $ALL_WORKLOADS)" ;;
+    *) die "unknown workload $1 (known: $ALL_WORKLOADS $EXTRA_WORKLOADS)" ;;
   esac
 }
+
+# synod-bench's flags for a system (variants included): which client, TLS,
+# the ZooKeeper client's resolution window.
+system_args() {
+  case "$1" in
+    synod-tls) echo "--system=synod --tls_ca=$TLS_DIR/ca.crt --tls_cert=$TLS_DIR/node.crt --tls_key=$TLS_DIR/node.key" ;;
+    zookeeper-untuned) echo "--system=zookeeper --zk_resolution_delay_ms=0" ;;
+    *) echo "--system=$(base_system "$1")" ;;
+  esac
+}
+
+# synod-bench's progress: every few seconds on a terminal (its stderr then
+# goes to the terminal and to $WORK/bench.err), else one line per phase
+# into $WORK/bench.err only.
+run_bench() {  # run_bench ARGS...: synod-bench's stdout; stderr as above
+  if [[ -t 2 ]]; then
+    "$BENCH_BIN" --progress=lines "$@" 2> >(tee "$WORK/bench.err" >&2)
+  else
+    "$BENCH_BIN" --progress=phases "$@" 2> "$WORK/bench.err"
+  fi
+}
+
+# Runs done and to do, for the [run k/N] lines.
+RUNS_DONE=0
+RUNS_TOTAL=0
+RUNS_STARTED=$SECONDS
+run_progress() {  # run_progress WHAT: "[run k/N, elapsed, rate, ~left] WHAT" to stderr
+  local elapsed=$((SECONDS - RUNS_STARTED)) rate="" left="time left ?"
+  if ((RUNS_DONE > 0 && elapsed > 0)); then
+    rate=", $(awk -v n="$RUNS_DONE" -v s="$elapsed" 'BEGIN { printf "%.1f", n * 60 / s }') runs/min"
+    left="~$(((RUNS_TOTAL - RUNS_DONE) * elapsed / RUNS_DONE / 60)) min left"
+  fi
+  log "[run $((RUNS_DONE + 1))/$RUNS_TOTAL, $((elapsed / 60)) min elapsed$rate, $left] $*"
+}
+
+# Whether workload $2 runs on system $1 (unary rows are Synod's only).
+applies() { [[ $2 != *_unary ]] || [[ $(base_system "$1") == synod ]]; }
 
 # bench SYSTEM LABEL ROUND ARGS...: one synod-bench run, its JSON line (plus
 # round and load average) appended to $RAW. A failed run is recorded too.
@@ -325,23 +426,27 @@ bench() {
   local system=$1 label=$2 round=$3 out load
   shift 3
   load=$(cut -d' ' -f1-3 /proc/loadavg)
-  if out=$("$BENCH_BIN" --json --system="$system" --endpoints="$ENDPOINTS" \
+  run_progress "round $round: $system $label"
+  # shellcheck disable=SC2046
+  if out=$(run_bench --json $(system_args "$system") --endpoints="$ENDPOINTS" \
     --server_pids="$SERVER_PIDS" --label="$label" --keys="$KEYS" --value_size="$VALUE_SIZE" \
-    "$@" 2> "$WORK/bench.err"); then
+    "$@"); then
     :
   else
     log "$system $label failed: $(tail -n 3 "$WORK/bench.err" | tr '\n' ' ')"
     [[ -n "$out" ]] || out="{\"label\":\"$label\",\"system\":\"$system\",\"ok\":0,\"errors\":-1,\"failed\":true}"
   fi
-  echo "${out%\}},\"round\":$round,\"loadavg_before\":\"$load\"}" >> "$RAW"
-  echo "${out%\}},\"round\":$round}"
+  out="${out%\}},\"variant\":\"$system\",\"round\":$round"
+  echo "$out,\"loadavg_before\":\"$load\"}" >> "$RAW"
+  echo "$out}"
 }
 
 # Keys for the workloads: preloaded through a tool run, retried while the
 # new cluster elects its first leader.
 preload() {
   local system=$1 keys=$2 tries=0
-  until "$BENCH_BIN" --system="$system" --endpoints="$ENDPOINTS" --workload=preload \
+  # shellcheck disable=SC2046
+  until "$BENCH_BIN" $(system_args "$system") --endpoints="$ENDPOINTS" --workload=preload \
     --keys="$keys" --value_size="$VALUE_SIZE" --clients=8 --inflight=16 --target=leader \
     > "$WORK/preload.out" 2>&1; do
     tries=$((tries + 1))
@@ -356,9 +461,11 @@ run_round() {
   log "round $round: $system up (pids $SERVER_PIDS)"
   preload "$system" "$KEYS"
   for w in $WORKLOADS; do
+    applies "$system" "$w" || continue
     # shellcheck disable=SC2046
     bench "$system" "$w" "$round" $(workload_args "$w") --duration_s="$DURATION" \
       --warmup_s="$WARMUP" | summarize_line
+    RUNS_DONE=$((RUNS_DONE + 1))  # here: bench runs in the pipeline's subshell
   done
   stop_cluster
 }
@@ -369,10 +476,12 @@ run_memory() {
   log "memory: $system up (pids $SERVER_PIDS), loading $MEMORY_NODES nodes of $VALUE_SIZE B"
   preload "$system" 1
   load=$(cut -d' ' -f1-3 /proc/loadavg)
-  out=$("$BENCH_BIN" --json --system="$system" --endpoints="$ENDPOINTS" \
+  run_progress "memory: $system, $MEMORY_NODES nodes"
+  # shellcheck disable=SC2046
+  out=$(run_bench --json $(system_args "$system") --endpoints="$ENDPOINTS" \
     --server_pids="$SERVER_PIDS" --label="memory_nodes" --workload=preload \
-    --keys="$MEMORY_NODES" --value_size="$VALUE_SIZE" --clients=8 --inflight=16 --target=leader \
-    2> "$WORK/bench.err") || log "memory load on $system: $(tail -n 3 "$WORK/bench.err")"
+    --keys="$MEMORY_NODES" --value_size="$VALUE_SIZE" --clients=8 --inflight=16 --target=leader) ||
+    log "memory load on $system: $(tail -n 3 "$WORK/bench.err")"
   [[ -n "$out" ]] || out="{\"label\":\"memory_nodes\",\"system\":\"$system\",\"ok\":0,\"failed\":true}"
   # Let each server settle (flushes, GC) before RSS and disk are read.
   sleep 5
@@ -384,9 +493,10 @@ run_memory() {
   done
   du_bytes=$(du -sb "${DATA_DIRS[@]}" | awk '{s += $1} END {print s}')
   per_disk=$(du -sb "${DATA_DIRS[@]}" | awk '{printf "%s%s", (NR > 1 ? "," : ""), $1}')
-  out="${out%\}},\"round\":0,\"settled_rss_bytes\":$rss,\"disk_bytes\":$du_bytes,\"rss_per_replica\":[$per_rss],\"disk_per_replica\":[$per_disk],\"memory_nodes\":$MEMORY_NODES,\"loadavg_before\":\"$load\"}"
+  out="${out%\}},\"variant\":\"$system\",\"round\":0,\"settled_rss_bytes\":$rss,\"disk_bytes\":$du_bytes,\"rss_per_replica\":[$per_rss],\"disk_per_replica\":[$per_disk],\"memory_nodes\":$MEMORY_NODES,\"loadavg_before\":\"$load\"}"
   echo "$out" >> "$RAW"
   echo "$out" | summarize_line
+  RUNS_DONE=$((RUNS_DONE + 1))
   stop_cluster
 }
 
@@ -396,7 +506,7 @@ import json, sys
 for line in sys.stdin:
     r = json.loads(line)
     if r.get("failed"):
-        print("  %-10s %-17s FAILED" % (r["system"], r["label"]), file=sys.stderr); continue
+        print("  %-10s %-17s FAILED" % (r.get("variant") or r["system"], r["label"]), file=sys.stderr); continue
     extra = ""
     if "expected_events" in r:
         extra = "  events %d/%d, lost watchers %d" % (r["received_events"], r["expected_events"], r["lost_watchers"])
@@ -406,7 +516,7 @@ for line in sys.stdin:
         extra = "  rss %.0f MiB  disk %.0f MiB" % (r["settled_rss_bytes"] / 2**20, r["disk_bytes"] / 2**20)
     rate = {"watch_fanout": "ev/s", "session_churn": "ses/s"}.get(r["label"], "ops/s")
     print("  %-10s %-17s %9.0f %-5s  p50 %7.3f ms  p99 %7.3f ms  cpu %6.0f us/op  err %d%s" % (
-        r["system"], r["label"], r["ops_per_s"], rate, r["p50_ms"], r["p99_ms"],
+        r.get("variant") or r["system"], r["label"], r["ops_per_s"], rate, r["p50_ms"], r["p99_ms"],
         r["server_cpu_us_per_op"], r["errors"], extra), file=sys.stderr)
 '
 }
@@ -414,7 +524,7 @@ for line in sys.stdin:
 # ------------------------------------------------------------ the run ----
 install_peers
 # The measured binary is a copy: a rebuild during the run changes nothing.
-if [[ " $SYSTEMS " == *" synod "* ]]; then
+if [[ " $SYSTEMS " == *" synod"[\ -]* ]]; then
   SYNOD_BIN="$WORK/synod"
   cp "$SYNOD_SRC_BIN" "$SYNOD_BIN"
 fi
@@ -425,6 +535,14 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 SYNOD_REV="$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo '?') (working tree $( [[ -n "$(git -C "$ROOT" status --porcelain -- server storage raft 2> /dev/null)" ]] && echo 'with uncommitted server/storage/raft changes' || echo clean) at the start)"
 log "work dir $WORK; $REPEATS rounds x [$SYSTEMS] x [$WORKLOADS], ${DURATION}s each (+${WARMUP}s warm-up; watch_fanout: $FANOUT_WRITES sets), ports from $PORT_BASE"
 read -r -a SYS_ARR <<< "$SYSTEMS"
+for s in "${SYS_ARR[@]}"; do
+  for w in $WORKLOADS; do
+    workload_args "$w" > /dev/null
+    if applies "$s" "$w"; then RUNS_TOTAL=$((RUNS_TOTAL + REPEATS)); fi
+  done
+done
+((DO_MEMORY)) && RUNS_TOTAL=$((RUNS_TOTAL + ${#SYS_ARR[@]}))
+RUNS_STARTED=$SECONDS
 for ((round = 1; round <= REPEATS; round++)); do
   # Rotate the order each round so no system always runs first or last.
   n=${#SYS_ARR[@]}
@@ -453,7 +571,7 @@ machine() {
   echo "- Disk: $dev ($(df --output=fstype "$WORK" | tail -1)), driver $driver, kernel says rotational=$rota; all data dirs under $(dirname "$WORK")"
   echo "- Kernel: $(uname -sr)"
   echo "- Synod: $SYNOD_REV, binary $SYNOD_SRC_BIN built $(date -u -r "$SYNOD_SRC_BIN" +%Y-%m-%dT%H:%MZ 2> /dev/null || echo '?')"
-  echo "- ZooKeeper: $(dpkg-query -W -f '${Version}' zookeeper 2> /dev/null), $(java -version 2>&1 | head -1), -Xmx2g, forceSync=yes"
+  echo "- ZooKeeper: $(dpkg-query -W -f '${Version}' zookeeper 2> /dev/null), $(java -version 2>&1 | head -1), -Xms2g -Xmx2g (zookeeper-untuned: -Xmx2g), forceSync=yes; client: libzookeeper-mt $(dpkg-query -W -f '${Version}' libzookeeper-mt2 2> /dev/null), servers resolution delay 10 s (zookeeper-untuned: 0, the library default)"
   echo "- etcd: $(etcd --version 2> /dev/null | head -1 | sed 's/etcd Version: //') (default flags)"
   echo "- Load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END" \
     "(it counts the run's own clusters and load generator; each raw result line has the load average before its run)"
@@ -463,8 +581,11 @@ TABLE=$(python3 - "$RAW" "$SYSTEMS" "$WORKLOADS" << 'PY'
 import json, statistics, sys
 raw, systems, workloads = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 rows = [json.loads(l) for l in open(raw) if l.strip()]
+# A variant (synod-tls, zookeeper-untuned) runs as its system's client.
+def sysof(r):
+    return r.get("variant") or r.get("system")
 def runs(label, system):
-    return [r for r in rows if r.get("label") == label and r.get("system") == system]
+    return [r for r in rows if r.get("label") == label and sysof(r) == system]
 def cell(vals):
     if not vals: return "–", None
     m = statistics.median(vals)
@@ -521,6 +642,35 @@ if any(mem.values()):
              {s: [r[key] / 2**20 for r in mem[s] if r.get(key)] for s in systems}, {})
     emit("memory %s × 256 B" % n, "load ops/s",
          {s: [r["ops_per_s"] for r in mem[s] if r.get("ops_per_s")] for s in systems}, {})
+# Side-by-side pairs: the two runs of one workload in one round ran back to
+# back (the order alternating by round), so their ratio cancels most of
+# what the shared machine does to both.
+pairs = [(a, b, what) for a, b, what in [
+    ("synod", "synod-tls", "TLS on ÷ off"),
+    ("zookeeper-untuned", "zookeeper", "tuned ÷ untuned")] if a in systems and b in systems]
+for a, b, what in pairs:
+    print()
+    print("%s (%s ÷ %s), each round's pair; median [min–max] over the pairs:" % (what, b, a))
+    print()
+    print("| workload | pairs | ops/s ratio | per pair | server CPU µs/op ratio | p99 ratio |")
+    print("|---|---|---|---|---|---|")
+    for w in workloads:
+        ra, rb = {}, {}
+        for r in runs(w, a):
+            if not r.get("failed") and r.get("ok", 0) > 0: ra[r["round"]] = r
+        for r in runs(w, b):
+            if not r.get("failed") and r.get("ok", 0) > 0: rb[r["round"]] = r
+        common = sorted(set(ra) & set(rb))
+        if not common:
+            continue
+        def ratios(key):
+            return [rb[k][key] / ra[k][key] for k in common if ra[k].get(key, -1) > 0 and rb[k].get(key, -1) >= 0]
+        def fmt(v):
+            return "%.3f [%.3f–%.3f]" % (statistics.median(v), min(v), max(v)) if v else "–"
+        ops = ratios("ops_per_s")
+        print("| %s | %d | %s | %s | %s | %s |" % (
+            w, len(common), fmt(ops), " ".join("%.3f" % x for x in ops),
+            fmt(ratios("server_cpu_us_per_op")), fmt(ratios("p99_ms"))))
 PY
 )
 
