@@ -19,9 +19,9 @@
 # report adds the ratio of each round's pair: the TLS cost (the ZooKeeper
 # tuning's gain) measured side by side.
 #
-# Progress: one line per run on stderr ([run k/N], elapsed, time left);
-# when stderr is a terminal, synod-bench's own lines too (done/total, rate
-# and time left every 5 s, also during the memory load).
+# Progress: one line per run on stderr ([run k/N], elapsed, runs/min, time
+# left); when stderr is a terminal, synod-bench's own lines too (done/total,
+# rate and time left every 5 s, also during the memory load).
 #
 # Defaults: 5 rounds, 10 s measured after 2 s of warm-up per run, 200,000
 # nodes for memory, 200 sets per watch_fanout run. --quick: 2 rounds, 3 s +
@@ -50,7 +50,13 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ORIG_ARGS="$*"
+# The command line as typed, arguments with spaces quoted: the results file
+# shows a command to copy.
+ORIG_ARGS=""
+for orig_arg in "$@"; do
+  [[ $orig_arg == *[[:space:]]* ]] && orig_arg="\"$orig_arg\""
+  ORIG_ARGS+="$orig_arg "
+done
 BUILD_DIR=${SYNOD_BUILD_DIR:-$ROOT/build}
 REPEATS=""
 DURATION=""
@@ -686,7 +692,7 @@ SETTINGS="$REPEATS rounds (systems alternating, order rotating), ${DURATION} s m
 {
   echo "# Synod vs ZooKeeper vs etcd, $STARTED"
   echo
-  echo "Run: \`bench/compare.sh $ORIG_ARGS\`; $SETTINGS."
+  echo "Run: \`bench/compare.sh ${ORIG_ARGS% }\`; $SETTINGS."
   echo
   echo "## Machine"
   echo

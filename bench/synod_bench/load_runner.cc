@@ -29,8 +29,8 @@ struct Shared {
   std::atomic<uint64_t> next_seq{0};  // create/preload keys; counted-run tickets
   std::atomic<uint64_t> create_seq{0};
   std::atomic<uint64_t> completed{0};  // every op told done, for progress
-  std::string create_prefix;  // unique per run, so creates never collide
-  std::string churn_prefix;   // the same, for session_churn's ephemerals
+  std::string create_prefix;           // unique per run, so creates never collide
+  std::string churn_prefix;            // the same, for session_churn's ephemerals
 
   std::mutex mu;
   std::condition_variable idle_cv;
@@ -225,8 +225,8 @@ RunResult RunLoad(const RunOptions& options, const std::vector<Connection*>& con
   // Sleeps through a timed phase, ticking.
   auto timed_phase = [&](const std::string& name, double seconds) {
     PhaseClock p = begin_phase(name, seconds, 0);
-    const Clock::time_point end =
-        p.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    const Clock::time_point end = p.start + std::chrono::duration_cast<Clock::duration>(
+                                                std::chrono::duration<double>(seconds));
     while (true) {
       const Clock::time_point next =
           std::min(end, p.last + std::chrono::duration_cast<Clock::duration>(interval));

@@ -152,9 +152,8 @@ absl::StatusOr<ProgressHooks> MakeProgress() {
   ProgressHooks hooks;
   if (mode == "none") return hooks;
   const std::string label = absl::GetFlag(FLAGS_label);
-  const std::string who =
-      absl::StrCat("synod-bench ", absl::GetFlag(FLAGS_system), " ",
-                   label.empty() ? absl::GetFlag(FLAGS_workload) : label, ": ");
+  const std::string who = absl::StrCat("synod-bench ", absl::GetFlag(FLAGS_system), " ",
+                                       label.empty() ? absl::GetFlag(FLAGS_workload) : label, ": ");
   hooks.phase = [who](const std::string& phase, double seconds, uint64_t total) {
     if (phase == "done") {
       std::fprintf(stderr, "%sdone, %" PRIu64 " ops in %.1f s\n", who.c_str(), total, seconds);
@@ -383,10 +382,10 @@ int Main() {
 
   // How Synod was called: the API and whether the channels spoke TLS.
   const std::string call_json =
-      system == "synod" ? absl::StrFormat(",\"synod_api\":%s,\"tls\":%s",
-                                          JsonString(absl::GetFlag(FLAGS_synod_api)),
-                                          tls ? "true" : "false")
-                        : "";
+      system == "synod"
+          ? absl::StrFormat(",\"synod_api\":%s,\"tls\":%s",
+                            JsonString(absl::GetFlag(FLAGS_synod_api)), tls ? "true" : "false")
+          : "";
   if (absl::GetFlag(FLAGS_json)) {
     std::printf(
         "{\"label\":%s,\"system\":%s,\"workload\":%s,\"target\":%s,\"clients\":%d,"
@@ -412,9 +411,9 @@ int Main() {
         system == "synod"
             ? absl::StrCat(" (", absl::GetFlag(FLAGS_synod_api), tls ? ", tls" : "", ")").c_str()
             : "",
-        workload_name.c_str(), target.c_str(), nclients, options.inflight, value_size,
-        options.keys, ops_per_s, p50, p99, p999, r.ok, r.errors, r.seconds, server_us,
-        client_us, static_cast<double>(rss) / (1 << 20));
+        workload_name.c_str(), target.c_str(), nclients, options.inflight, value_size, options.keys,
+        ops_per_s, p50, p99, p999, r.ok, r.errors, r.seconds, server_us, client_us,
+        static_cast<double>(rss) / (1 << 20));
     std::printf("%s", extra_text.c_str());
     for (const std::string& e : r.first_errors) std::printf("  error: %s\n", e.c_str());
   }

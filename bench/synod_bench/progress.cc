@@ -22,10 +22,9 @@ std::string ProgressLine(const ProgressTick& t) {
     const double avg = t.elapsed_s > 0 ? static_cast<double>(t.done) / t.elapsed_s : 0;
     const uint64_t left_ops = t.total - std::min(t.total, t.done);
     const std::string left = avg > 0 ? HumanSeconds(static_cast<double>(left_ops) / avg) : "?";
-    return absl::StrFormat("%s %" PRIu64 "/%" PRIu64 " (%.0f%%), %.0f ops/s, %s left", t.phase,
-                           t.done, t.total,
-                           100.0 * static_cast<double>(t.done) / static_cast<double>(t.total),
-                           t.rate, left);
+    return absl::StrFormat(
+        "%s %" PRIu64 "/%" PRIu64 " (%.0f%%), %.0f ops/s, %s left", t.phase, t.done, t.total,
+        100.0 * static_cast<double>(t.done) / static_cast<double>(t.total), t.rate, left);
   }
   return absl::StrFormat("%s %.0f/%.0f s, %" PRIu64 " ops, %.0f ops/s, %s left", t.phase,
                          t.elapsed_s, t.total_s, t.done, t.rate,

@@ -42,9 +42,7 @@ namespace {
 class SynodConnection : public Connection {
  public:
   SynodConnection(std::shared_ptr<grpc::Channel> channel, int timeout_ms)
-      : channel_(std::move(channel)),
-        stub_(v1::Tree::NewStub(channel_)),
-        timeout_ms_(timeout_ms) {}
+      : channel_(std::move(channel)), stub_(v1::Tree::NewStub(channel_)), timeout_ms_(timeout_ms) {}
 
   void Issue(OpKind kind, const std::string& key, const std::string& value,
              Completion* done) override {
@@ -118,9 +116,7 @@ class SynodPipelineConnection
       public grpc::ClientBidiReactor<v1::PipelineRequest, v1::PipelineResponse> {
  public:
   SynodPipelineConnection(std::shared_ptr<grpc::Channel> channel, int timeout_ms)
-      : channel_(std::move(channel)),
-        stub_(v1::Tree::NewStub(channel_)),
-        timeout_ms_(timeout_ms) {
+      : channel_(std::move(channel)), stub_(v1::Tree::NewStub(channel_)), timeout_ms_(timeout_ms) {
     stub_->async()->Pipeline(&ctx_, this);
     StartRead(&in_);
     StartCall();

@@ -76,12 +76,10 @@ absl::StatusOr<zhandle_t*> Open(const std::string& endpoint, const SessionSetup&
   zhandle_t* zh =
       zookeeper_init(endpoint.c_str(), SessionWatcher, setup.timeout_ms, nullptr, state, 0);
   if (zh == nullptr) return absl::UnavailableError(absl::StrCat("zookeeper_init ", endpoint));
-  if (const int rc = zoo_set_servers_resolution_delay(zh, setup.resolution_delay_ms);
-      rc != ZOK) {
+  if (const int rc = zoo_set_servers_resolution_delay(zh, setup.resolution_delay_ms); rc != ZOK) {
     zookeeper_close(zh);
-    return absl::InvalidArgumentError(
-        absl::StrCat("zoo_set_servers_resolution_delay(", setup.resolution_delay_ms,
-                     "): ", zerror(rc)));
+    return absl::InvalidArgumentError(absl::StrCat("zoo_set_servers_resolution_delay(",
+                                                   setup.resolution_delay_ms, "): ", zerror(rc)));
   }
   std::unique_lock<std::mutex> lock(state->mu);
   if (!state->cv.wait_for(lock, std::chrono::seconds(15),
