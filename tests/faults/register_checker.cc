@@ -1,0 +1,318 @@
+#include "tests/faults/register_checker.h"
+
+#include <algorithm>
+#include <limits>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+
+namespace synod::faults {
+namespace {
+
+struct State {
+  int64_t version = 0;
+  int value = 0;  // index into the key's value table
+  bool operator==(const State& o) const { return version == o.version && value == o.value; }
+};
+
+// An operation as the search sees it.
+struct SearchOp {
+  const Op* op = nullptr;
+  enum Kind { kRead, kWrite, kCasOk, kCasBadVersion } kind = kRead;
+  int value = 0;           // read: value read; writes: value written
+  int64_t version = -1;    // read: version read; writes: resulting version or -1
+  int64_t expected = -1;   // CAS
+  bool definite = true;    // has a completion the search must respect
+};
+
+bool Step(const State& s, const SearchOp& op, State* out) {
+  switch (op.kind) {
+    case SearchOp::kRead:
+      *out = s;
+      return s.version == op.version && s.value == op.value;
+    case SearchOp::kWrite:
+      if (op.version >= 0 && op.version != s.version + 1) return false;
+      *out = State{s.version + 1, op.value};
+      return true;
+    case SearchOp::kCasOk:
+      if (s.version != op.expected) return false;
+      if (op.version >= 0 && op.version != s.version + 1) return false;
+      *out = State{s.version + 1, op.value};
+      return true;
+    case SearchOp::kCasBadVersion:
+      *out = s;
+      return s.version != op.expected;
+  }
+  return false;
+}
+
+// A call or completion in the doubly linked event list.
+struct Event {
+  int op = 0;
+  bool is_call = true;
+  int64_t time = 0;
+  Event* prev = nullptr;
+  Event* next = nullptr;
+  Event* match = nullptr;  // call <-> completion
+};
+
+struct CacheEntry {
+  std::vector<uint64_t> bits;
+  State state;
+  bool operator==(const CacheEntry& o) const { return state == o.state && bits == o.bits; }
+};
+struct CacheHash {
+  size_t operator()(const CacheEntry& e) const {
+    return absl::HashOf(e.bits, e.state.version, e.state.value);
+  }
+};
+
+std::string StateText(const State& s, const std::vector<std::string>& values) {
+  return absl::StrCat("v", s.version, " '", values[s.value], "'");
+}
+
+// Words for why `blocked` could not be linearized: a read older than an
+// acknowledged write, or a value no successful write produced.
+std::string Explain(const Op& blocked, const std::vector<Op>& ops) {
+  if (blocked.type != OpType::kRead) {
+    return absl::StrCat("acknowledged ", OpTypeName(blocked.type),
+                        " fits no order of the operations around it");
+  }
+  const Op* newest_acked = nullptr;
+  const Op* writer = nullptr;
+  for (const Op& o : ops) {
+    if (o.type == OpType::kRead) continue;
+    if (o.value == blocked.read_value) writer = &o;
+    if (o.outcome == Outcome::kOk && o.complete_ns < blocked.invoke_ns &&
+        (newest_acked == nullptr || o.version > newest_acked->version)) {
+      newest_acked = &o;
+    }
+  }
+  if (newest_acked != nullptr && newest_acked->version > blocked.version) {
+    return absl::StrCat("stale read: client ", blocked.client, " on replica ", blocked.replica,
+                        " read v", blocked.version, " at t=", Seconds(blocked.complete_ns),
+                        " after v", newest_acked->version, " ('", newest_acked->value,
+                        "') was acknowledged at t=", Seconds(newest_acked->complete_ns));
+  }
+  if (writer != nullptr && writer->outcome == Outcome::kFail) {
+    return absl::StrCat("read '", blocked.read_value, "', written by #", writer->id,
+                        " which was answered as failed (", writer->error, ")");
+  }
+  if (writer == nullptr) {
+    return absl::StrCat("read '", blocked.read_value, "', a value no write in the history wrote");
+  }
+  return "read fits no order of the operations around it";
+}
+
+}  // namespace
+
+KeyVerdict CheckRegister(const std::string& key, const std::vector<Op>& ops,
+                         const CheckOptions& options) {
+  KeyVerdict verdict;
+  verdict.key = key;
+  std::vector<std::string> values = {options.initial_value};
+  std::unordered_map<std::string, int> value_ids = {{options.initial_value, 0}};
+  auto value_id = [&](const std::string& v) {
+    auto [it, inserted] = value_ids.emplace(v, static_cast<int>(values.size()));
+    if (inserted) values.push_back(v);
+    return it->second;
+  };
+  std::vector<SearchOp> sops;
+  for (const Op& op : ops) {
+    SearchOp s;
+    s.op = &op;
+    s.definite = op.outcome == Outcome::kOk;
+    if (op.type == OpType::kRead) {
+      if (op.outcome != Outcome::kOk) continue;  // a read that did not return constrains nothing
+      s.kind = SearchOp::kRead;
+      s.value = value_id(op.read_value);
+      s.version = op.version;
+    } else if (op.outcome == Outcome::kFail) {
+      if (op.type != OpType::kCas || op.error != "BAD_VERSION") continue;  // never took effect
+      s.kind = SearchOp::kCasBadVersion;
+      s.expected = op.expected_version;
+      s.definite = true;
+    } else {
+      s.kind = op.type == OpType::kWrite ? SearchOp::kWrite : SearchOp::kCasOk;
+      s.value = value_id(op.value);
+      s.version = op.outcome == Outcome::kOk ? op.version : -1;
+      s.expected = op.expected_version;
+    }
+    sops.push_back(s);
+  }
+  verdict.ops = sops.size();
+  const int n = static_cast<int>(sops.size());
+
+  // Events in real-time order; at equal times calls come first (the two
+  // operations overlap). Unknown outcomes complete at +infinity.
+  std::vector<Event> events(2 * static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    Event& call = events[2 * i];
+    Event& ret = events[2 * i + 1];
+    call = Event{i, true, sops[i].op->invoke_ns};
+    ret = Event{i, false,
+                sops[i].definite ? sops[i].op->complete_ns : std::numeric_limits<int64_t>::max()};
+    call.match = &ret;
+    ret.match = &call;
+  }
+  std::vector<Event*> order;
+  for (Event& e : events) order.push_back(&e);
+  std::stable_sort(order.begin(), order.end(), [](const Event* a, const Event* b) {
+    if (a->time != b->time) return a->time < b->time;
+    return a->is_call && !b->is_call;
+  });
+  Event head;  // sentinel
+  Event* tail = &head;
+  for (Event* e : order) {
+    tail->next = e;
+    e->prev = tail;
+    tail = e;
+  }
+
+  auto lift = [](Event* call) {
+    call->prev->next = call->next;
+    if (call->next != nullptr) call->next->prev = call->prev;
+    Event* ret = call->match;
+    ret->prev->next = ret->next;
+    if (ret->next != nullptr) ret->next->prev = ret->prev;
+  };
+  auto unlift = [](Event* call) {
+    Event* ret = call->match;
+    ret->prev->next = ret;
+    if (ret->next != nullptr) ret->next->prev = ret;
+    call->prev->next = call;
+    if (call->next != nullptr) call->next->prev = call;
+  };
+
+  struct Frame {
+    Event* call;
+    State before;
+  };
+  std::vector<Frame> stack;
+  std::unordered_set<CacheEntry, CacheHash> cache;
+  std::vector<uint64_t> bits((static_cast<size_t>(n) + 63) / 64, 0);
+  State state{options.initial_version, 0};
+  // The deepest point the search reached, for the report.
+  size_t best_depth = 0;
+  int best_blocked = -1;
+  std::vector<State> best_states;
+
+  Event* entry = head.next;
+  while (entry != nullptr) {
+    if (++verdict.steps > options.max_steps) {
+      verdict.result = KeyVerdict::kBudgetExceeded;
+      verdict.report = absl::StrCat(key, ": gave up after ", options.max_steps,
+                                    " search steps (", n, " operations); not a pass");
+      return verdict;
+    }
+    if (entry->is_call) {
+      const SearchOp& op = sops[entry->op];
+      State next;
+      if (Step(state, op, &next)) {
+        std::vector<uint64_t> next_bits = bits;
+        next_bits[entry->op / 64] |= uint64_t{1} << (entry->op % 64);
+        if (cache.insert(CacheEntry{next_bits, next}).second) {
+          stack.push_back(Frame{entry, state});
+          state = next;
+          bits = std::move(next_bits);
+          lift(entry);
+          entry = head.next;
+          continue;
+        }
+      }
+      entry = entry->next;
+      continue;
+    }
+    // A completion: its operation was not linearized before it returned.
+    if (!sops[entry->op].definite) break;  // only unknown outcomes remain: done
+    if (stack.size() > best_depth || best_blocked < 0) {
+      best_depth = stack.size();
+      best_blocked = entry->op;
+      best_states.clear();
+    }
+    if (stack.size() == best_depth && entry->op == best_blocked && best_states.size() < 6 &&
+        std::find(best_states.begin(), best_states.end(), state) == best_states.end()) {
+      best_states.push_back(state);
+    }
+    if (stack.empty()) {
+      verdict.result = KeyVerdict::kNotLinearizable;
+      break;
+    }
+    Frame f = stack.back();
+    stack.pop_back();
+    state = f.before;
+    bits[f.call->op / 64] &= ~(uint64_t{1} << (f.call->op % 64));
+    unlift(f.call);
+    entry = f.call->next;
+  }
+  if (verdict.result != KeyVerdict::kNotLinearizable) return verdict;
+
+  const Op& blocked = *sops[best_blocked].op;
+  std::string report =
+      absl::StrCat(key, ": not linearizable. ", Explain(blocked, ops), "\n  cannot place ",
+                   Describe(blocked), "\n  the register could only be:");
+  for (const State& s : best_states) absl::StrAppend(&report, " ", StateText(s, values), ";");
+  absl::StrAppend(&report, "\n  operations around it:");
+  // The window: what overlapped the blocked operation, and the last few
+  // acknowledged operations that completed before it began.
+  std::vector<const Op*> before;
+  for (const SearchOp& s : sops) {
+    const Op& o = *s.op;
+    if (o.complete_ns < blocked.invoke_ns && s.definite) before.push_back(&o);
+  }
+  std::sort(before.begin(), before.end(),
+            [](const Op* a, const Op* b) { return a->complete_ns < b->complete_ns; });
+  if (before.size() > 4) before.erase(before.begin(), before.end() - 4);
+  for (const Op* o : before) absl::StrAppend(&report, "\n    before:     ", Describe(*o));
+  for (const SearchOp& s : sops) {
+    const Op& o = *s.op;
+    const int64_t end = s.definite ? o.complete_ns : std::numeric_limits<int64_t>::max();
+    if (&o != &blocked && o.invoke_ns <= blocked.complete_ns && end >= blocked.invoke_ns) {
+      absl::StrAppend(&report, "\n    concurrent: ", Describe(o));
+    }
+  }
+  verdict.report = std::move(report);
+  return verdict;
+}
+
+std::vector<KeyVerdict> CheckRegisters(const std::vector<Op>& ops, const CheckOptions& options) {
+  std::map<std::string, std::vector<Op>> by_key;
+  for (const Op& op : ops) by_key[op.key].push_back(op);
+  std::vector<KeyVerdict> out;
+  for (const auto& [key, key_ops] : by_key) out.push_back(CheckRegister(key, key_ops, options));
+  return out;
+}
+
+std::vector<std::string> CheckAcknowledgedWritesSurvive(
+    const std::vector<Op>& ops, const std::map<std::string, FinalKeyState>& final_state,
+    int64_t* unchecked) {
+  std::vector<std::string> lost;
+  *unchecked = 0;
+  for (const Op& op : ops) {
+    if (op.type == OpType::kRead || op.outcome != Outcome::kOk) continue;
+    auto it = final_state.find(op.key);
+    if (it == final_state.end() || it->second.version < 0) {
+      lost.push_back(absl::StrCat("no final state of ", op.key, " to check ", Describe(op)));
+      continue;
+    }
+    const FinalKeyState& fs = it->second;
+    if (fs.version < op.version) {
+      lost.push_back(absl::StrCat("lost write: ", op.key, " ends at v", fs.version,
+                                  " but this was acknowledged at v", op.version, ": ",
+                                  Describe(op)));
+      continue;
+    }
+    auto at = fs.values.find(op.version);
+    if (at == fs.values.end()) {
+      ++*unchecked;
+    } else if (at->second != op.value) {
+      lost.push_back(absl::StrCat("lost write: ", op.key, " v", op.version, " holds '", at->second,
+                                  "' but this was acknowledged there: ", Describe(op)));
+    }
+  }
+  return lost;
+}
+
+}  // namespace synod::faults
