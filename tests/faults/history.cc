@@ -1,6 +1,7 @@
 #include "tests/faults/history.h"
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -150,6 +151,13 @@ std::string Describe(const Op& op) {
                       op.error.empty() ? "" : absl::StrCat(" (", op.error, ")"), " on replica ",
                       op.replica, " rev ", op.revision, " [", Seconds(op.invoke_ns), ", ",
                       Seconds(op.complete_ns), "]");
+}
+
+int64_t RunClockNs() {
+  static const auto start = std::chrono::steady_clock::now();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                              start)
+      .count();
 }
 
 int64_t HistoryRecorder::NextId() {

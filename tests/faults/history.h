@@ -63,6 +63,10 @@ std::string Describe(const Op& op);
 // Seconds with millisecond precision, for reports: "12.301s".
 std::string Seconds(int64_t ns);
 
+// Nanoseconds on the monotonic clock since the first call in this process:
+// the one clock of a run's history and nemesis log.
+int64_t RunClockNs();
+
 // Collects ops from many client threads and hands out ids.
 class HistoryRecorder {
  public:

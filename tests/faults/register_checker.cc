@@ -142,6 +142,54 @@ KeyVerdict CheckRegister(const std::string& key, const std::vector<Op>& ops,
     }
     sops.push_back(s);
   }
+  // Unknown writes whose value no read returned: if every version up to
+  // the highest one the history shows is accounted for by an acknowledged
+  // or observed write, none of them took effect within the history (each
+  // would have taken a version), and one that took effect after it all
+  // constrains nothing (unless a BAD_VERSION answer expected the highest
+  // version: a write after it all may explain that answer); leave them out.
+  // Otherwise keep them (one filled a version nobody saw), at the price of a
+  // bigger search. Leaving out options never hides a violation.
+  {
+    std::unordered_set<int> observed;
+    std::unordered_set<int64_t> accounted;
+    int64_t max_version = options.initial_version;
+    for (const SearchOp& s : sops) {
+      if (s.kind == SearchOp::kRead) observed.insert(s.value);
+    }
+    std::unordered_map<int, int64_t> version_of_value;
+    for (const SearchOp& s : sops) {
+      if (s.kind == SearchOp::kRead) {
+        version_of_value[s.value] = s.version;
+        max_version = std::max(max_version, s.version);
+      } else if (s.kind != SearchOp::kCasBadVersion && s.version >= 0) {
+        accounted.insert(s.version);
+        max_version = std::max(max_version, s.version);
+      }
+    }
+    for (const SearchOp& s : sops) {
+      if (s.kind == SearchOp::kWrite || s.kind == SearchOp::kCasOk) {
+        auto it = version_of_value.find(s.value);
+        if (it != version_of_value.end() && s.value != 0) accounted.insert(it->second);
+      }
+    }
+    bool all_accounted = true;
+    for (const SearchOp& s : sops) {
+      if (s.kind == SearchOp::kCasBadVersion && s.expected >= max_version) all_accounted = false;
+    }
+    for (int64_t v = options.initial_version + 1; v <= max_version; ++v) {
+      if (accounted.count(v) == 0) {
+        all_accounted = false;
+        break;
+      }
+    }
+    if (all_accounted) {
+      std::erase_if(sops, [&](const SearchOp& s) {
+        return !s.definite && (s.kind == SearchOp::kWrite || s.kind == SearchOp::kCasOk) &&
+               observed.count(s.value) == 0;
+      });
+    }
+  }
   verdict.ops = sops.size();
   const int n = static_cast<int>(sops.size());
 

@@ -1,0 +1,327 @@
+// synod-faults: the fault-test tool. `run` starts replicas in network
+// namespaces, drives the register workload under a seeded nemesis and
+// checks the history; `check` re-checks a recorded history; `cleanup`
+// removes what a killed run left behind. See tests/faults/README.md.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "tests/faults/history.h"
+#include "tests/faults/nemesis.h"
+#include "tests/faults/netns_cluster.h"
+#include "tests/faults/register_checker.h"
+#include "tests/faults/register_workload.h"
+
+#ifndef SYNOD_BINARY
+#error "SYNOD_BINARY must name the synod executable"
+#endif
+
+namespace synod::faults {
+namespace {
+
+// Exit codes (documented in --help).
+constexpr int kPass = 0;
+constexpr int kAnomaly = 1;
+constexpr int kError = 2;
+constexpr int kInconclusive = 3;
+constexpr int kSkip = 77;  // not root, or no `ip`: ctest's SKIP_RETURN_CODE
+constexpr int kInterrupted = 130;
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+void InstallSignalHandlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+}
+
+struct RunFlags {
+  int nodes = 3;
+  int duration_s = 60;
+  uint64_t seed = 0;
+  std::string nemesis = "all";
+  int clients = 5;
+  int keys = 3;
+  int think_ms = 20;
+  std::string out = "/tmp";
+  std::string synod = SYNOD_BINARY;
+  bool keep_data = false;
+};
+
+std::string ReplayCommand(const RunFlags& f) {
+  return absl::StrCat("synod-faults run --nodes ", f.nodes, " --duration ", f.duration_s,
+                      " --seed ", f.seed, " --nemesis ", f.nemesis, " --clients ", f.clients,
+                      " --keys ", f.keys, " --think_ms ", f.think_ms);
+}
+
+// Checks `ops` (and, if given, the final state); prints and returns the
+// verdict's exit code.
+int CheckAndReport(const std::vector<Op>& ops, const std::map<std::string, FinalKeyState>* final_state,
+                   std::ostream& out) {
+  int code = kPass;
+  size_t ok = 0, failed = 0, unknown = 0;
+  for (const Op& op : ops) {
+    (op.outcome == Outcome::kOk ? ok : op.outcome == Outcome::kFail ? failed : unknown) += 1;
+  }
+  out << "history: " << ops.size() << " operations (" << ok << " ok, " << failed << " fail, "
+      << unknown << " unknown)\n";
+  for (const KeyVerdict& v : CheckRegisters(ops, CheckOptions())) {
+    out << "linearizability " << v.key << ": "
+        << (v.result == KeyVerdict::kLinearizable      ? "ok"
+            : v.result == KeyVerdict::kNotLinearizable ? "VIOLATION"
+                                                       : "INCONCLUSIVE")
+        << " (" << v.ops << " ops, " << v.steps << " search steps)\n";
+    if (!v.report.empty()) out << v.report << "\n";
+    if (v.result == KeyVerdict::kNotLinearizable) code = kAnomaly;
+    if (v.result == KeyVerdict::kBudgetExceeded && code == kPass) code = kInconclusive;
+  }
+  if (final_state != nullptr) {
+    int64_t unchecked = 0;
+    std::vector<std::string> lost = CheckAcknowledgedWritesSurvive(ops, *final_state, &unchecked);
+    out << "acknowledged writes survive: " << (lost.empty() ? "ok" : "VIOLATION") << " ("
+        << unchecked << " versions no longer kept, not checked)\n";
+    for (const std::string& line : lost) out << "  " << line << "\n";
+    if (!lost.empty()) code = kAnomaly;
+  }
+  return code;
+}
+
+int Run(const RunFlags& f) {
+  if (geteuid() != 0) {
+    fprintf(stderr, "synod-faults run: needs root (network namespaces); skipped\n");
+    return kSkip;
+  }
+  if (access(f.synod.c_str(), X_OK) != 0) {
+    fprintf(stderr, "synod-faults run: no synod binary at %s\n", f.synod.c_str());
+    return kError;
+  }
+  absl::StatusOr<std::vector<Fault>> faults = ParseFaults(f.nemesis);
+  if (!faults.ok()) {
+    fprintf(stderr, "synod-faults run: --nemesis: %s\n", std::string(faults.status().message()).c_str());
+    return kError;
+  }
+  RunFlags flags = f;
+  if (flags.seed == 0) flags.seed = std::random_device()() | 1;
+  InstallSignalHandlers();
+  RunClockNs();  // the run clock starts here
+
+  // Leftovers of runs whose owner died (a live parallel run is left alone).
+  absl::StatusOr<std::vector<std::string>> removed = CleanupLeftovers("", /*force=*/false);
+  if (removed.ok()) {
+    for (const std::string& line : *removed) fprintf(stderr, "cleanup: %s\n", line.c_str());
+  }
+
+  NetnsCluster::Options co;
+  co.size = flags.nodes;
+  co.synod_binary = flags.synod;
+  co.extra_flags = {"--history_per_node=100000"};
+  // The run folder: named after the seed and this process.
+  const std::string dir = absl::StrCat(flags.out, "/synod-faults-s", flags.seed, "-", getpid());
+  if (mkdir(dir.c_str(), 0755) != 0) {
+    fprintf(stderr, "synod-faults run: cannot create %s\n", dir.c_str());
+    return kError;
+  }
+  co.run_dir = dir;
+  absl::StatusOr<std::unique_ptr<NetnsCluster>> made = NetnsCluster::Create(co);
+  if (!made.ok()) {
+    fprintf(stderr, "synod-faults run: network: %s\n", std::string(made.status().message()).c_str());
+    rmdir(dir.c_str());
+    return absl::IsNotFound(made.status()) ? kSkip : kError;
+  }
+  std::unique_ptr<NetnsCluster> cluster = *std::move(made);
+  std::FILE* log = fopen((dir + "/nemesis.log").c_str(), "w");
+  if (log == nullptr) {
+    fprintf(stderr, "synod-faults run: cannot write %s/nemesis.log\n", dir.c_str());
+    return kError;
+  }
+  Nemesis nemesis(cluster.get(), *faults, flags.seed, log);
+  nemesis.Log(absl::StrCat("run ", cluster->run_id(), " seed ", flags.seed, ": ", flags.nodes,
+                           " replicas on 10.213.x.0/24, namespaces synf-", cluster->run_id(),
+                           "-*, faults ", flags.nemesis, ", degrade = ",
+                           absl::StrJoin(cluster->degrade_qdisc(), " ")));
+  nemesis.Log(absl::StrCat("replay: ", ReplayCommand(flags)));
+
+  int code = kPass;
+  HistoryRecorder history;
+  std::map<std::string, FinalKeyState> final_state;
+  bool have_final = false;
+  {
+    absl::Status s = cluster->StartAll();
+    if (s.ok() && cluster->Leader(absl::Seconds(1)) == 0) {
+      const bool led = [&] {
+        for (int i = 0; i < 100 && !g_stop.load(); ++i) {
+          if (cluster->Leader(absl::Milliseconds(500)) != 0) return true;
+          absl::SleepFor(absl::Milliseconds(100));
+        }
+        return false;
+      }();
+      if (!led) s = absl::UnavailableError("no leader elected within 10 s of start");
+    }
+    RegisterWorkload::Options wo;
+    wo.clients = flags.clients;
+    wo.keys = flags.keys;
+    wo.seed = flags.seed;
+    wo.think = absl::Milliseconds(flags.think_ms);
+    RegisterWorkload workload(cluster.get(), &history, wo);
+    if (s.ok()) s = workload.Setup(absl::Seconds(20));
+    if (s.ok()) {
+      nemesis.Log(absl::StrCat("workload: ", flags.clients, " clients on ", flags.keys,
+                               " keys for ", flags.duration_s, " s"));
+      workload.Start();
+      s = nemesis.Run(absl::Now() + absl::Seconds(flags.duration_s), g_stop);
+      workload.Stop();
+      nemesis.Log(absl::StrCat("workload stopped after ", workload.ops_done(), " operations"));
+    }
+    if (s.ok() && !g_stop.load()) {
+      absl::StatusOr<std::map<std::string, FinalKeyState>> fs = workload.ReadFinal(absl::Seconds(60));
+      if (fs.ok()) {
+        final_state = *std::move(fs);
+        have_final = true;
+      } else {
+        s = fs.status();
+      }
+    }
+    if (!s.ok()) {
+      nemesis.Log(absl::StrCat("ERROR: ", s.message()));
+      code = kError;
+    }
+  }
+  absl::Status torn = cluster->Teardown();
+  if (!torn.ok()) nemesis.Log(absl::StrCat("ERROR: teardown: ", torn.message()));
+  const int unexpected_exits = nemesis.unexpected_exits();
+  nemesis.Log("network and replicas removed");
+  fclose(log);
+
+  std::vector<Op> ops = history.Take();
+  if (absl::Status s = WriteHistory(dir + "/history.jsonl", ops); !s.ok()) {
+    fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    code = kError;
+  }
+  if (g_stop.load()) {
+    fprintf(stderr, "interrupted; history so far in %s\n", dir.c_str());
+    return kInterrupted;
+  }
+  std::ofstream verdict(dir + "/verdict.txt");
+  std::ostringstream text;
+  text << "run " << cluster->run_id() << " seed " << flags.seed << ", folder " << dir << "\n";
+  text << "faults injected: " << nemesis.faults_injected() << "\n";
+  const int checked = CheckAndReport(ops, have_final ? &final_state : nullptr, text);
+  if (unexpected_exits > 0) {
+    text << "replicas that exited on their own: " << unexpected_exits << " (see nemesis.log)\n";
+  }
+  size_t ok_reads = 0, ok_writes = 0;
+  for (const Op& op : ops) {
+    if (op.outcome != Outcome::kOk) continue;
+    (op.type == OpType::kRead ? ok_reads : ok_writes) += 1;
+  }
+  if (code == kPass) {
+    code = checked != kPass ? checked : unexpected_exits > 0 ? kAnomaly : kPass;
+  } else if (checked == kAnomaly) {
+    code = kAnomaly;
+  }
+  if (code == kPass && (ok_reads == 0 || ok_writes == 0)) {
+    text << "no successful read or write: the run tested nothing\n";
+    code = kError;
+  }
+  text << "verdict: "
+       << (code == kPass          ? "PASS"
+           : code == kAnomaly     ? "ANOMALY"
+           : code == kInconclusive ? "INCONCLUSIVE"
+                                   : "ERROR")
+       << "\nreplay: " << ReplayCommand(flags) << "\n";
+  verdict << text.str();
+  fputs(text.str().c_str(), stdout);
+  if (code == kPass && !flags.keep_data) {
+    for (int id = 1; id <= flags.nodes; ++id) {
+      std::string data = absl::StrCat(dir, "/data", id);
+      std::error_code ec;
+      std::filesystem::remove_all(data, ec);
+    }
+  }
+  return code;
+}
+
+}  // namespace
+}  // namespace synod::faults
+
+int main(int argc, char** argv) {
+  using synod::faults::RunFlags;
+  CLI::App app{
+      "synod-faults: real synod replicas in network namespaces under a seeded nemesis, with the "
+      "clients' history checked for linearizability.\n"
+      "Exit codes: 0 pass, 1 anomaly found (a violation, a lost write, a replica that exited on "
+      "its own), 2 harness error, 3 inconclusive (checker budget), 77 skipped (not root, no "
+      "`ip`), 130 interrupted."};
+  app.require_subcommand(1);
+  RunFlags f;
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "Build the network, start the replicas, run the register workload under the nemesis for "
+      "--duration seconds, heal, read the final state, check. Needs root. Writes history.jsonl, "
+      "nemesis.log, replica<i>.log and verdict.txt to <out>/synod-faults-s<seed>-<pid>/; removes "
+      "the replicas' data dirs when the run passes (--keep_data keeps them).");
+  run->add_option("--nodes", f.nodes, "Replicas (3 or 5)")->check(CLI::Range(1, 9));
+  run->add_option("--duration", f.duration_s, "Seconds of workload under faults")
+      ->check(CLI::Range(1, 86400));
+  run->add_option("--seed", f.seed, "Seed of the nemesis schedule and the clients (0: random)");
+  run->add_option("--nemesis", f.nemesis,
+                  "Comma-separated faults or groups: " + synod::faults::FaultNamesHelp());
+  run->add_option("--clients", f.clients, "Client threads")->check(CLI::Range(1, 64));
+  run->add_option("--keys", f.keys, "Registers (nodes /faults/r<k>)")->check(CLI::Range(1, 100));
+  run->add_option("--think_ms", f.think_ms, "Pause between one client's operations, ms")
+      ->check(CLI::Range(0, 10000));
+  run->add_option("--out", f.out, "Folder for the run's folder")->check(CLI::ExistingDirectory);
+  run->add_option("--synod", f.synod, "The synod binary");
+  run->add_flag("--keep_data", f.keep_data, "Keep the replicas' data dirs after a passing run");
+
+  std::string history_path;
+  CLI::App* check = app.add_subcommand(
+      "check", "Re-check a recorded history.jsonl for linearizability (without the final-state "
+               "check, which needs the live cluster).");
+  check->add_option("history", history_path, "history.jsonl of a run")->required();
+
+  std::string run_id;
+  bool force = false;
+  CLI::App* cleanup = app.add_subcommand(
+      "cleanup",
+      "Remove namespaces synf-*, their processes, and links synf* left by runs whose owner "
+      "process is gone (or of --run, or of every run with --force). Needs root.");
+  cleanup->add_option("--run", run_id, "Only this run id (6 hex digits)");
+  cleanup->add_flag("--force", force, "Also runs whose owner is still alive");
+  CLI11_PARSE(app, argc, argv);
+
+  if (run->parsed()) return synod::faults::Run(f);
+  if (check->parsed()) {
+    absl::StatusOr<std::vector<synod::faults::Op>> ops = synod::faults::ReadHistory(history_path);
+    if (!ops.ok()) {
+      fprintf(stderr, "%s\n", std::string(ops.status().message()).c_str());
+      return 2;
+    }
+    std::ostringstream text;
+    const int code = synod::faults::CheckAndReport(*ops, nullptr, text);
+    fputs(text.str().c_str(), stdout);
+    return code;
+  }
+  absl::StatusOr<std::vector<std::string>> removed = synod::faults::CleanupLeftovers(run_id, force);
+  if (!removed.ok()) {
+    fprintf(stderr, "cleanup: %s\n", std::string(removed.status().message()).c_str());
+    return 2;
+  }
+  for (const std::string& line : *removed) printf("%s\n", line.c_str());
+  printf("cleanup: %zu removed\n", removed->size());
+  return 0;
+}

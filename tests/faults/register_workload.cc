@@ -1,0 +1,214 @@
+#include "tests/faults/register_workload.h"
+
+#include <random>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "synod/v1/tree.grpc.pb.h"
+
+namespace synod::faults {
+namespace {
+
+std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return ctx;
+}
+
+// What the client can know about a call (see the class comment).
+Outcome Classify(const grpc::Status& status, const v1::ResponseHeader& header, Op* op) {
+  op->revision = header.revision();
+  if (status.ok() && header.code() == v1::OK) return Outcome::kOk;
+  v1::ResponseHeader details = header;
+  if (!status.ok()) {
+    if (status.error_details().empty() || !details.ParseFromString(status.error_details())) {
+      // No Synod header: the transport failed. gRPC fails a call without
+      // sending it when it has no connection to the address ("failed to
+      // connect to all addresses"); otherwise the request may have arrived.
+      op->error = absl::StrCat("grpc ", status.error_code(), ": ", status.error_message());
+      if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+          absl::StrContains(status.error_message(), "failed to connect")) {
+        return Outcome::kFail;
+      }
+      return Outcome::kUnknown;
+    }
+  }
+  op->revision = details.revision();
+  op->error = v1::ErrorCode_Name(details.code());
+  switch (details.code()) {
+    case v1::BAD_VERSION:
+    case v1::NOT_LEADER:
+    case v1::UNAVAILABLE:
+    case v1::NO_NODE:
+    case v1::INVALID_ARGUMENT:
+    case v1::INVALID_PATH:
+    case v1::TOO_LARGE:
+      return Outcome::kFail;
+    default:
+      return Outcome::kUnknown;
+  }
+}
+
+}  // namespace
+
+RegisterWorkload::RegisterWorkload(NetnsCluster* cluster, HistoryRecorder* history,
+                                   const Options& options)
+    : cluster_(cluster), history_(history), options_(options) {}
+
+RegisterWorkload::~RegisterWorkload() { Stop(); }
+
+std::string RegisterWorkload::Key(int k) { return absl::StrCat("/faults/r", k); }
+
+absl::Status RegisterWorkload::Setup(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<std::string> paths = {"/faults"};
+  for (int k = 0; k < options_.keys; ++k) paths.push_back(Key(k));
+  for (const std::string& path : paths) {
+    for (int attempt = 0;; ++attempt) {
+      auto tree = v1::Tree::NewStub(cluster_->channel(1 + attempt % cluster_->size()));
+      v1::CreateRequest req;
+      req.mutable_op()->set_path(path);
+      req.mutable_op()->set_data("init");
+      v1::CreateResponse resp;
+      grpc::Status s = tree->Create(Ctx(absl::Seconds(2)).get(), req, &resp);
+      Op probe;
+      const Outcome outcome = Classify(s, resp.header(), &probe);
+      if (outcome == Outcome::kOk || probe.error == "NODE_EXISTS") break;
+      if (absl::Now() > deadline) {
+        return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", probe.error));
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void RegisterWorkload::Start() {
+  stop_ = false;
+  for (int c = 0; c < options_.clients; ++c) threads_.emplace_back([this, c] { RunClient(c); });
+}
+
+void RegisterWorkload::Stop() {
+  stop_ = true;
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+bool RegisterWorkload::Read(int client, int replica, const std::string& key, Op* out) {
+  auto tree = v1::Tree::NewStub(cluster_->channel(replica));
+  Op op;
+  op.id = history_->NextId();
+  op.client = client;
+  op.replica = replica;
+  op.key = key;
+  op.type = OpType::kRead;
+  v1::GetRequest req;
+  req.set_path(key);
+  req.mutable_read()->set_consistency(v1::LINEARIZABLE);
+  v1::GetResponse resp;
+  op.invoke_ns = RunClockNs();
+  grpc::Status s = tree->Get(Ctx(options_.op_timeout).get(), req, &resp);
+  op.complete_ns = RunClockNs();
+  op.outcome = Classify(s, resp.header(), &op);
+  // A read changes nothing: one that did not return is simply not a read.
+  if (op.outcome == Outcome::kUnknown) op.outcome = Outcome::kFail;
+  if (op.outcome == Outcome::kOk) {
+    op.read_value = resp.data();
+    op.version = resp.stat().version();
+  }
+  *out = op;
+  history_->Add(op);
+  return op.outcome == Outcome::kOk;
+}
+
+void RegisterWorkload::RunClient(int client) {
+  std::mt19937_64 rng(options_.seed * 1000003 + static_cast<uint64_t>(client));
+  const int n = cluster_->size();
+  const int home = client % n + 1;
+  std::map<std::string, int64_t> last_version;
+  for (int64_t i = 0; i < options_.max_ops_per_client && !stop_.load(); ++i) {
+    const int replica = rng() % 10 < 7 ? home : 1 + static_cast<int>(rng() % n);
+    const std::string key = Key(static_cast<int>(rng() % options_.keys));
+    const int kind = static_cast<int>(rng() % 4);  // 0,1 read; 2 write; 3 cas
+    bool ok = false;
+    if (kind <= 1) {
+      Op op;
+      ok = Read(client, replica, key, &op);
+      if (ok) last_version[key] = op.version;
+    } else {
+      auto tree = v1::Tree::NewStub(cluster_->channel(replica));
+      Op op;
+      op.id = history_->NextId();
+      op.client = client;
+      op.replica = replica;
+      op.key = key;
+      op.type = kind == 2 ? OpType::kWrite : OpType::kCas;
+      op.value = absl::StrCat("c", client, "-", i);
+      v1::SetRequest req;
+      req.mutable_op()->set_path(key);
+      req.mutable_op()->set_data(op.value);
+      if (op.type == OpType::kCas) {
+        op.expected_version = last_version.count(key) > 0 ? last_version[key] : 0;
+        req.mutable_op()->set_expected_version(op.expected_version);
+      }
+      v1::SetResponse resp;
+      op.invoke_ns = RunClockNs();
+      grpc::Status s = tree->Set(Ctx(options_.op_timeout).get(), req, &resp);
+      op.complete_ns = RunClockNs();
+      op.outcome = Classify(s, resp.header(), &op);
+      if (op.outcome == Outcome::kOk) {
+        op.version = resp.stat().version();
+        last_version[key] = op.version;
+      }
+      ok = op.outcome == Outcome::kOk || op.error == "BAD_VERSION";
+      history_->Add(op);
+    }
+    ops_done_.fetch_add(1);
+    // Back off while the cluster does not answer: a history full of
+    // operations of unknown outcome says little and is costly to check.
+    absl::SleepFor(ok ? options_.think : options_.think + absl::Milliseconds(100));
+  }
+}
+
+absl::StatusOr<std::map<std::string, FinalKeyState>> RegisterWorkload::ReadFinal(
+    absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::map<std::string, FinalKeyState> out;
+  const int final_client = 1000;  // the final reads' client id in the history
+  for (int k = 0; k < options_.keys; ++k) {
+    const std::string key = Key(k);
+    for (int replica = 1; replica <= cluster_->size(); ++replica) {
+      Op op;
+      while (!Read(final_client + replica, replica, key, &op)) {
+        if (absl::Now() > deadline) {
+          return absl::DeadlineExceededError(
+              absl::StrCat("final read of ", key, " on replica ", replica, ": ", op.error));
+        }
+        absl::SleepFor(absl::Milliseconds(200));
+      }
+      out[key].version = std::max(out[key].version, op.version);
+    }
+    FinalKeyState& fs = out[key];
+    auto tree = v1::Tree::NewStub(cluster_->channel(1));
+    for (int64_t v = 1; v <= fs.version; ++v) {
+      for (int attempt = 0; attempt < 5; ++attempt) {
+        v1::GetRequest req;
+        req.set_path(key);
+        req.set_version(v);
+        v1::GetResponse resp;
+        grpc::Status s = tree->Get(Ctx(absl::Seconds(2)).get(), req, &resp);
+        Op probe;
+        const Outcome outcome = Classify(s, resp.header(), &probe);
+        if (outcome == Outcome::kOk) {
+          fs.values[v] = resp.data();
+          break;
+        }
+        if (probe.error == "COMPACTED" || probe.error == "NO_NODE") break;  // not kept
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace synod::faults
