@@ -150,7 +150,7 @@ int Run(const RunFlags& f) {
   }
   Nemesis nemesis(cluster.get(), *faults, flags.seed, log);
   nemesis.Log(absl::StrCat("run ", cluster->run_id(), " seed ", flags.seed, ": ", flags.nodes,
-                           " replicas on 10.213.x.0/24, namespaces synf-", cluster->run_id(),
+                           " replicas at ", cluster->peer_ip(1), "-", 10 + flags.nodes, ", namespaces synf-", cluster->run_id(),
                            "-*, faults ", flags.nemesis, ", degrade = ",
                            absl::StrJoin(cluster->degrade_qdisc(), " ")));
   nemesis.Log(absl::StrCat("replay: ", ReplayCommand(flags)));

@@ -183,7 +183,7 @@ absl::Status Nemesis::Apply(Fault fault) {
     case Fault::kDegrade: {
       std::set<int> targets = flag ? all : std::set<int>{random_member};
       Log(absl::StrCat("degrade: ", absl::StrJoin(cluster_->degrade_qdisc(), " "),
-                       " on what replicas {", Members(targets), "} send"));
+                       " on what replica(s) {", Members(targets), "} send"));
       for (int id : targets) SYNOD_RETURN_IF_ERROR(cluster_->Degrade(id));
       return absl::OkStatus();
     }
