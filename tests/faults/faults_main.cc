@@ -60,12 +60,16 @@ struct RunFlags {
   std::string out = "/tmp";
   std::string synod = SYNOD_BINARY;
   bool keep_data = false;
+  bool serializable_reads = false;
+  bool expect_anomaly = false;
 };
 
 std::string ReplayCommand(const RunFlags& f) {
   return absl::StrCat("synod-faults run --nodes ", f.nodes, " --duration ", f.duration_s,
                       " --seed ", f.seed, " --nemesis ", f.nemesis, " --clients ", f.clients,
-                      " --keys ", f.keys, " --think_ms ", f.think_ms);
+                      " --keys ", f.keys, " --think_ms ", f.think_ms,
+                      f.serializable_reads ? " --serializable_reads" : "",
+                      f.expect_anomaly ? " --expect_anomaly" : "");
 }
 
 // Checks `ops` (and, if given, the final state); prints and returns the
@@ -176,6 +180,7 @@ int Run(const RunFlags& f) {
     wo.keys = flags.keys;
     wo.seed = flags.seed;
     wo.think = absl::Milliseconds(flags.think_ms);
+    wo.serializable_reads = flags.serializable_reads;
     RegisterWorkload workload(cluster.get(), &history, wo);
     if (s.ok()) s = workload.Setup(absl::Seconds(20));
     if (s.ok()) {
@@ -243,6 +248,13 @@ int Run(const RunFlags& f) {
            : code == kInconclusive ? "INCONCLUSIVE"
                                    : "ERROR")
        << "\nreplay: " << ReplayCommand(flags) << "\n";
+  if (flags.expect_anomaly) {
+    // The negative control passes when the checker caught what it must.
+    const bool caught = checked == kAnomaly;
+    text << "negative control: " << (caught ? "anomaly found, as it must be" : "NOT CAUGHT")
+         << "\n";
+    code = caught ? kPass : code == kPass ? kAnomaly : code;
+  }
   verdict << text.str();
   fputs(text.str().c_str(), stdout);
   if (code == kPass && !flags.keep_data) {
@@ -287,6 +299,12 @@ int main(int argc, char** argv) {
   run->add_option("--out", f.out, "Folder for the run's folder")->check(CLI::ExistingDirectory);
   run->add_option("--synod", f.synod, "The synod binary");
   run->add_flag("--keep_data", f.keep_data, "Keep the replicas' data dirs after a passing run");
+  run->add_flag("--serializable_reads", f.serializable_reads,
+                "Negative control: the clients read SERIALIZABLE (local state) but the history "
+                "is checked as linearizable, so stale reads must be reported");
+  run->add_flag("--expect_anomaly", f.expect_anomaly,
+                "Exit 0 only if the checker reports a linearizability violation (for the "
+                "negative control), 1 if the run passes");
 
   std::string history_path;
   CLI::App* check = app.add_subcommand(

@@ -95,7 +95,8 @@ void RegisterWorkload::Stop() {
   threads_.clear();
 }
 
-bool RegisterWorkload::Read(int client, int replica, const std::string& key, Op* out) {
+bool RegisterWorkload::Read(int client, int replica, const std::string& key,
+                            v1::Consistency consistency, Op* out) {
   auto tree = v1::Tree::NewStub(cluster_->channel(replica));
   Op op;
   op.id = history_->NextId();
@@ -105,7 +106,7 @@ bool RegisterWorkload::Read(int client, int replica, const std::string& key, Op*
   op.type = OpType::kRead;
   v1::GetRequest req;
   req.set_path(key);
-  req.mutable_read()->set_consistency(v1::LINEARIZABLE);
+  req.mutable_read()->set_consistency(consistency);
   v1::GetResponse resp;
   op.invoke_ns = RunClockNs();
   grpc::Status s = tree->Get(Ctx(options_.op_timeout).get(), req, &resp);
@@ -134,7 +135,8 @@ void RegisterWorkload::RunClient(int client) {
     bool ok = false;
     if (kind <= 1) {
       Op op;
-      ok = Read(client, replica, key, &op);
+      ok = Read(client, replica, key,
+                options_.serializable_reads ? v1::SERIALIZABLE : v1::LINEARIZABLE, &op);
       if (ok) last_version[key] = op.version;
     } else {
       auto tree = v1::Tree::NewStub(cluster_->channel(replica));
@@ -180,7 +182,7 @@ absl::StatusOr<std::map<std::string, FinalKeyState>> RegisterWorkload::ReadFinal
     const std::string key = Key(k);
     for (int replica = 1; replica <= cluster_->size(); ++replica) {
       Op op;
-      while (!Read(final_client + replica, replica, key, &op)) {
+      while (!Read(final_client + replica, replica, key, v1::LINEARIZABLE, &op)) {
         if (absl::Now() > deadline) {
           return absl::DeadlineExceededError(
               absl::StrCat("final read of ", key, " on replica ", replica, ": ", op.error));

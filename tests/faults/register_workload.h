@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "tests/faults/history.h"
 #include "tests/faults/netns_cluster.h"
+#include "synod/v1/common.pb.h"
 #include "tests/faults/register_checker.h"
 
 namespace synod::faults {
@@ -41,6 +42,11 @@ class RegisterWorkload {
     // Pause between one client's operations (keeps the history, and the
     // load on a shared machine, moderate).
     absl::Duration think = absl::Milliseconds(20);
+    // Negative control: the clients' reads are SERIALIZABLE (the serving
+    // replica's local state) but recorded like the others, so the checker
+    // must find stale reads once a replica lags or is cut off. The final
+    // reads stay LINEARIZABLE.
+    bool serializable_reads = false;
     // Bound on each client's operations, whatever the duration.
     int64_t max_ops_per_client = 100000;
   };
@@ -63,7 +69,8 @@ class RegisterWorkload {
  private:
   void RunClient(int client);
   // One read, recorded; true if it succeeded.
-  bool Read(int client, int replica, const std::string& key, Op* out);
+  bool Read(int client, int replica, const std::string& key, v1::Consistency consistency,
+            Op* out);
 
   NetnsCluster* const cluster_;
   HistoryRecorder* const history_;
