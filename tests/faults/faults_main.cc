@@ -277,7 +277,7 @@ int main(int argc, char** argv) {
       "clients' history checked for linearizability.\n"
       "Exit codes: 0 pass, 1 anomaly found (a violation, a lost write, a replica that exited on "
       "its own), 2 harness error, 3 inconclusive (checker budget), 77 skipped (not root, no "
-      "`ip`), 130 interrupted."};
+      "`ip`), 130 interrupted; a usage error exits with CLI11's non-zero code."};
   app.require_subcommand(1);
   RunFlags f;
   CLI::App* run = app.add_subcommand(
@@ -286,6 +286,7 @@ int main(int argc, char** argv) {
       "--duration seconds, heal, read the final state, check. Needs root. Writes history.jsonl, "
       "nemesis.log, replica<i>.log and verdict.txt to <out>/synod-faults-s<seed>-<pid>/; removes "
       "the replicas' data dirs when the run passes (--keep_data keeps them).");
+  run->option_defaults()->always_capture_default();
   run->add_option("--nodes", f.nodes, "Replicas (3 or 5)")->check(CLI::Range(1, 9));
   run->add_option("--duration", f.duration_s, "Seconds of workload under faults")
       ->check(CLI::Range(1, 86400));
