@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <random>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -25,9 +26,27 @@ struct SearchOp {
   int64_t version = -1;    // read: version read; writes: resulting version or -1
   int64_t expected = -1;   // CAS
   bool definite = true;    // has a completion the search must respect
+  // An unknown write whose value no read returned: it can only have taken a
+  // version that nobody saw (see CheckRegister).
+  bool unseen = false;
 };
 
-bool Step(const State& s, const SearchOp& op, State* out) {
+// Versions no operation saw or was acknowledged at, below the highest one
+// the history shows; an unseen unknown write may only take one of these, or
+// one above them all when `above_max` (to explain a BAD_VERSION answer).
+struct Gaps {
+  int64_t base = 0;
+  int64_t max_version = 0;
+  std::vector<bool> gap;  // index: version - base
+  bool above_max = false;
+  bool Allows(int64_t version) const {
+    if (version > max_version) return above_max;
+    return version > base && gap[static_cast<size_t>(version - base)];
+  }
+};
+
+bool Step(const State& s, const SearchOp& op, const Gaps& gaps, State* out) {
+  if (op.unseen && !gaps.Allows(s.version + 1)) return false;
   switch (op.kind) {
     case SearchOp::kRead:
       *out = s;
@@ -58,14 +77,24 @@ struct Event {
   Event* match = nullptr;  // call <-> completion
 };
 
+// The memo key: the set of linearized operations, as two independent
+// 64-bit Zobrist hashes (XOR of a random word per operation, updated in
+// O(1) when an operation is linearized or undone), and the state. Two sets
+// colliding on 128 bits would only prune a branch, that is, could report a
+// violation that is not one, never hide one; at 2^-128 per pair it does not
+// happen in practice. Full bitsets cost O(n) per step and n/8 bytes per
+// entry, which long histories cannot afford.
 struct CacheEntry {
-  std::vector<uint64_t> bits;
+  uint64_t h1;
+  uint64_t h2;
   State state;
-  bool operator==(const CacheEntry& o) const { return state == o.state && bits == o.bits; }
+  bool operator==(const CacheEntry& o) const {
+    return h1 == o.h1 && h2 == o.h2 && state == o.state;
+  }
 };
 struct CacheHash {
   size_t operator()(const CacheEntry& e) const {
-    return absl::HashOf(e.bits, e.state.version, e.state.value);
+    return absl::HashOf(e.h1, e.h2, e.state.version, e.state.value);
   }
 };
 
@@ -142,52 +171,81 @@ KeyVerdict CheckRegister(const std::string& key, const std::vector<Op>& ops,
     }
     sops.push_back(s);
   }
-  // Unknown writes whose value no read returned: if every version up to
-  // the highest one the history shows is accounted for by an acknowledged
-  // or observed write, none of them took effect within the history (each
-  // would have taken a version), and one that took effect after it all
-  // constrains nothing (unless a BAD_VERSION answer expected the highest
-  // version: a write after it all may explain that answer); leave them out.
-  // Otherwise keep them (one filled a version nobody saw), at the price of a
-  // bigger search. Leaving out options never hides a violation.
+  Gaps gaps;
+  // Unknown writes whose value no read returned. Such a write W can matter
+  // only by taking a version nobody saw (a gap g below the highest version
+  // the history shows), which it can do only if it was invoked before some
+  // operation completed having seen a version above g; or by taking a
+  // version above all of them to explain a BAD_VERSION answer that
+  // expected the highest one, invoked before that answer. Any other such
+  // write took no version inside the history, and one that took effect
+  // after it all constrains nothing: leave it out. Leaving out options
+  // never hides a violation; it keeps histories with many timeouts cheap.
   {
     std::unordered_set<int> observed;
-    std::unordered_set<int64_t> accounted;
+    std::unordered_map<int, int64_t> version_of_value;
     int64_t max_version = options.initial_version;
     for (const SearchOp& s : sops) {
-      if (s.kind == SearchOp::kRead) observed.insert(s.value);
+      if (s.kind == SearchOp::kRead) {
+        observed.insert(s.value);
+        version_of_value[s.value] = s.version;
+      }
+      if (s.kind != SearchOp::kCasBadVersion) max_version = std::max(max_version, s.version);
     }
-    std::unordered_map<int, int64_t> version_of_value;
+    const int64_t base = options.initial_version;
+    const size_t span = static_cast<size_t>(std::max<int64_t>(max_version - base, 0)) + 2;
+    std::vector<bool> accounted(span, false);
+    // seen_above[i]: earliest completion of a definite operation that saw or
+    // wrote a version >= base + i.
+    std::vector<int64_t> seen_above(span, std::numeric_limits<int64_t>::max());
+    auto account = [&](int64_t version, int64_t complete) {
+      if (version <= base || version > max_version) return;
+      const size_t i = static_cast<size_t>(version - base);
+      accounted[i] = true;
+      seen_above[i] = std::min(seen_above[i], complete);
+    };
     for (const SearchOp& s : sops) {
       if (s.kind == SearchOp::kRead) {
-        version_of_value[s.value] = s.version;
-        max_version = std::max(max_version, s.version);
-      } else if (s.kind != SearchOp::kCasBadVersion && s.version >= 0) {
-        accounted.insert(s.version);
-        max_version = std::max(max_version, s.version);
-      }
-    }
-    for (const SearchOp& s : sops) {
-      if (s.kind == SearchOp::kWrite || s.kind == SearchOp::kCasOk) {
+        account(s.version, s.op->complete_ns);
+      } else if (s.kind != SearchOp::kCasBadVersion) {
+        if (s.definite && s.version >= 0) account(s.version, s.op->complete_ns);
         auto it = version_of_value.find(s.value);
-        if (it != version_of_value.end() && s.value != 0) accounted.insert(it->second);
+        if (it != version_of_value.end() && s.value != 0) {
+          account(it->second, std::numeric_limits<int64_t>::max());
+        }
       }
     }
-    bool all_accounted = true;
+    for (size_t i = span - 1; i-- > 0;) seen_above[i] = std::min(seen_above[i], seen_above[i + 1]);
+    int64_t keep_before = std::numeric_limits<int64_t>::min();
+    for (size_t i = 1; i + 1 < span; ++i) {
+      if (!accounted[i]) keep_before = std::max(keep_before, seen_above[i + 1]);
+    }
     for (const SearchOp& s : sops) {
-      if (s.kind == SearchOp::kCasBadVersion && s.expected >= max_version) all_accounted = false;
-    }
-    for (int64_t v = options.initial_version + 1; v <= max_version; ++v) {
-      if (accounted.count(v) == 0) {
-        all_accounted = false;
-        break;
+      if (s.kind == SearchOp::kCasBadVersion && s.expected >= max_version) {
+        keep_before = std::max(keep_before, s.op->complete_ns);
       }
     }
-    if (all_accounted) {
-      std::erase_if(sops, [&](const SearchOp& s) {
-        return !s.definite && (s.kind == SearchOp::kWrite || s.kind == SearchOp::kCasOk) &&
-               observed.count(s.value) == 0;
-      });
+    std::erase_if(sops, [&](const SearchOp& s) {
+      return !s.definite && (s.kind == SearchOp::kWrite || s.kind == SearchOp::kCasOk) &&
+             observed.count(s.value) == 0 && s.op->invoke_ns >= keep_before;
+    });
+    // The ones kept may only fill a gap; an unknown write whose value was
+    // read must land on the version it was read at.
+    gaps.base = base;
+    gaps.max_version = max_version;
+    gaps.gap.assign(span, false);
+    for (size_t i = 1; i + 1 < span; ++i) gaps.gap[i] = !accounted[i];
+    for (const SearchOp& s : sops) {
+      if (s.kind == SearchOp::kCasBadVersion && s.expected >= max_version) gaps.above_max = true;
+    }
+    for (SearchOp& s : sops) {
+      if (s.definite || (s.kind != SearchOp::kWrite && s.kind != SearchOp::kCasOk)) continue;
+      auto it = version_of_value.find(s.value);
+      if (it == version_of_value.end()) {
+        s.unseen = true;
+      } else {
+        s.version = it->second;
+      }
     }
   }
   verdict.ops = sops.size();
@@ -240,7 +298,11 @@ KeyVerdict CheckRegister(const std::string& key, const std::vector<Op>& ops,
   };
   std::vector<Frame> stack;
   std::unordered_set<CacheEntry, CacheHash> cache;
-  std::vector<uint64_t> bits((static_cast<size_t>(n) + 63) / 64, 0);
+  std::vector<std::pair<uint64_t, uint64_t>> zobrist(static_cast<size_t>(n));
+  std::mt19937_64 zrng(0x5eed5eed);  // fixed: the search is deterministic
+  for (auto& z : zobrist) z = {zrng(), zrng()};
+  uint64_t h1 = 0;
+  uint64_t h2 = 0;
   State state{options.initial_version, 0};
   // The deepest point the search reached, for the report.
   size_t best_depth = 0;
@@ -258,13 +320,14 @@ KeyVerdict CheckRegister(const std::string& key, const std::vector<Op>& ops,
     if (entry->is_call) {
       const SearchOp& op = sops[entry->op];
       State next;
-      if (Step(state, op, &next)) {
-        std::vector<uint64_t> next_bits = bits;
-        next_bits[entry->op / 64] |= uint64_t{1} << (entry->op % 64);
-        if (cache.insert(CacheEntry{next_bits, next}).second) {
+      if (Step(state, op, gaps, &next)) {
+        const uint64_t n1 = h1 ^ zobrist[entry->op].first;
+        const uint64_t n2 = h2 ^ zobrist[entry->op].second;
+        if (cache.insert(CacheEntry{n1, n2, next}).second) {
           stack.push_back(Frame{entry, state});
           state = next;
-          bits = std::move(next_bits);
+          h1 = n1;
+          h2 = n2;
           lift(entry);
           entry = head.next;
           continue;
@@ -291,7 +354,8 @@ KeyVerdict CheckRegister(const std::string& key, const std::vector<Op>& ops,
     Frame f = stack.back();
     stack.pop_back();
     state = f.before;
-    bits[f.call->op / 64] &= ~(uint64_t{1} << (f.call->op % 64));
+    h1 ^= zobrist[f.call->op].first;
+    h2 ^= zobrist[f.call->op].second;
     unlift(f.call);
     entry = f.call->next;
   }

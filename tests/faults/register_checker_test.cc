@@ -158,6 +158,37 @@ TEST(RegisterChecker, ManyUnseenUnknownWritesStayCheap) {
   EXPECT_EQ(Check(b, 100000).result, KeyVerdict::kNotLinearizable);
 }
 
+TEST(RegisterChecker, UnseenUnknownWritesFillOnlyTheGap) {
+  // Versions 1..60 are all acknowledged except v30: one of the 40 writes
+  // that never answered took it. Each may only go there, so the search
+  // stays small.
+  Builder b;
+  for (int i = 0; i < 40; ++i) b.Write(i, 0, 1000, "u" + std::to_string(i), Outcome::kUnknown);
+  for (int i = 1; i <= 60; ++i) {
+    if (i == 30) continue;
+    b.Write(1000, 1000 + 10 * i, 1005 + 10 * i, "a" + std::to_string(i), Outcome::kOk, i);
+  }
+  b.Read(2000, 2000, 2001, "a60", 60);
+  KeyVerdict v = Check(b, /*max_steps=*/200000);
+  EXPECT_EQ(v.result, KeyVerdict::kLinearizable) << v.report;
+  // Without any unknown write, v30 cannot be explained.
+  Builder none;
+  for (int i = 1; i <= 60; ++i) {
+    if (i == 30) continue;
+    none.Write(1000, 1000 + 10 * i, 1005 + 10 * i, "a" + std::to_string(i), Outcome::kOk, i);
+  }
+  EXPECT_EQ(Check(none).result, KeyVerdict::kNotLinearizable);
+}
+
+TEST(RegisterChecker, UnknownWriteLandsOnTheVersionItWasReadAt) {
+  // x was read at v2, so it cannot have been the write that made v1.
+  Builder b;
+  b.Write(1, 0, 100, "x", Outcome::kUnknown)
+      .Read(2, 10, 20, "x", 1)
+      .Read(3, 30, 40, "x", 2);
+  EXPECT_EQ(Check(b).result, KeyVerdict::kNotLinearizable);
+}
+
 TEST(RegisterChecker, RejectsEffectOfFailedWrite) {
   Builder b;
   b.Write(1, 0, 5, "x", Outcome::kFail, -1, "NOT_LEADER").Read(2, 10, 20, "x", 1);
