@@ -55,6 +55,15 @@ absl::StatusOr<TestCa> TestCa::Create(const std::string& dir, const std::string&
 }
 
 absl::StatusOr<TestCert> TestCa::Issue(const std::string& name) const {
+  return IssueValidFor(name, "30");
+}
+
+absl::StatusOr<TestCert> TestCa::IssueExpired(const std::string& name) const {
+  return IssueValidFor(name, "-1");
+}
+
+absl::StatusOr<TestCert> TestCa::IssueValidFor(const std::string& name,
+                                               const std::string& days) const {
   const std::string log = dir_ + "/openssl.log";
   TestCert out{absl::StrCat(dir_, "/", name, ".crt"), absl::StrCat(dir_, "/", name, ".key")};
   const std::string csr = absl::StrCat(dir_, "/", name, ".csr");
@@ -70,7 +79,7 @@ absl::StatusOr<TestCert> TestCa::Issue(const std::string& name) const {
     return s;
   }
   if (absl::Status s = RunOpenssl({"x509", "-req", "-in", csr, "-CA", cert_, "-CAkey", key_,
-                                   "-CAcreateserial", "-days", "30", "-extfile", ext, "-out",
+                                   "-CAcreateserial", "-days", days, "-extfile", ext, "-out",
                                    out.cert},
                                   log);
       !s.ok()) {

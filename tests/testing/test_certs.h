@@ -27,9 +27,13 @@ class TestCa {
   // alternative names are always IP 127.0.0.1 and DNS localhost), as
   // dir/<name>.crt and dir/<name>.key. Errors: Internal.
   absl::StatusOr<TestCert> Issue(const std::string& name) const;
+  // As Issue, but the certificate expired the day before it was issued
+  // (openssl x509 -days -1): every verifier refuses it as expired.
+  absl::StatusOr<TestCert> IssueExpired(const std::string& name) const;
 
  private:
   TestCa(std::string dir, std::string name);
+  absl::StatusOr<TestCert> IssueValidFor(const std::string& name, const std::string& days) const;
   std::string dir_;
   std::string name_;
   std::string cert_;
