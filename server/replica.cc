@@ -416,9 +416,12 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
           "client port TLS: asking clients for certificates needs the CA that signs them");
     }
     if (!tls.cert.empty()) {
+      // With client certificates asked for, the peer CA is trusted too: a
+      // replica started with --join presents its peer certificate (join.h).
       p->client_tls = std::make_unique<StagedTlsFiles>(
           "client port", options.client_tls, options.data_dir + "/tls-client",
-          /*signed_by_ca=*/false);
+          /*signed_by_ca=*/false,
+          options.client_auth != ClientAuth::kNone ? options.peer_tls.ca : "");
       if (absl::Status s = p->client_tls->Stage(); !s.ok()) {
         return absl::Status(s.code(), absl::StrCat("client port TLS: ", s.message()));
       }

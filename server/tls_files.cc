@@ -163,11 +163,12 @@ absl::Status CheckTlsFiles(const TlsFiles& files, bool signed_by_ca) {
 }
 
 StagedTlsFiles::StagedTlsFiles(std::string what, TlsFiles source, std::string dir,
-                               bool signed_by_ca)
+                               bool signed_by_ca, std::string also_trusted_ca)
     : what_(std::move(what)),
       source_(std::move(source)),
       dir_(std::move(dir)),
-      signed_by_ca_(signed_by_ca) {}
+      signed_by_ca_(signed_by_ca),
+      also_trusted_ca_(std::move(also_trusted_ca)) {}
 
 absl::Status StagedTlsFiles::Stage() {
   if (absl::Status s = CheckTlsFiles(source_, signed_by_ca_); !s.ok()) return s;
@@ -177,6 +178,19 @@ absl::Status StagedTlsFiles::Stage() {
   absl::StatusOr<std::string> key = ReadFile(source_.key, "key");
   if (!cert.ok()) return cert.status();
   if (!key.ok()) return key.status();
+  std::string trusted;  // the CA copy: source_.ca, then also_trusted_ca_
+  if (has_ca()) {
+    for (const std::string& path : {source_.ca, also_trusted_ca_}) {
+      if (path.empty()) continue;
+      absl::StatusOr<std::string> ca = ReadFile(path, "CA certificate");
+      if (!ca.ok()) return ca.status();
+      if (auto certs = ReadCerts(*ca, absl::StrCat("CA certificate ", path)); !certs.ok()) {
+        return certs.status();
+      }
+      if (!trusted.empty() && trusted.back() != '\n') trusted.push_back('\n');
+      trusted += *ca;
+    }
+  }
   if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::InternalError(absl::StrCat(dir_, ": ", std::strerror(errno)));
   }
@@ -185,9 +199,7 @@ absl::Status StagedTlsFiles::Stage() {
   identity += *cert;
   if (absl::Status s = WriteAtomically(identity_path(), identity); !s.ok()) return s;
   if (has_ca()) {
-    absl::StatusOr<std::string> ca = ReadFile(source_.ca, "CA certificate");
-    if (!ca.ok()) return ca.status();
-    if (absl::Status s = WriteAtomically(ca_path(), *ca); !s.ok()) return s;
+    if (absl::Status s = WriteAtomically(ca_path(), trusted); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

@@ -52,8 +52,12 @@ absl::Status CheckTlsFiles(const TlsFiles& files, bool signed_by_ca);
 class StagedTlsFiles {
  public:
   // `dir` (created by Stage) holds the copies; `what` names the listener in
-  // messages ("client port", "peer port").
-  StagedTlsFiles(std::string what, TlsFiles source, std::string dir, bool signed_by_ca);
+  // messages ("client port", "peer port"). `also_trusted_ca` (a PEM file,
+  // used only with source.ca) is trusted next to source.ca: the client port
+  // also takes the replicas' peer certificates, which a replica started
+  // with --join presents (join.h).
+  StagedTlsFiles(std::string what, TlsFiles source, std::string dir, bool signed_by_ca,
+                 std::string also_trusted_ca = "");
 
   // Checks the source files and, if they pass, replaces the copies.
   // Errors: InvalidArgument (a check failed: the copies are unchanged),
@@ -71,6 +75,7 @@ class StagedTlsFiles {
   const TlsFiles source_;
   const std::string dir_;
   const bool signed_by_ca_;
+  const std::string also_trusted_ca_;
 };
 
 // Server credentials that present the staged identity and, unless `auth` is

@@ -78,6 +78,26 @@ TEST(TlsFilesTest, ABadCertificateLeavesTheStagedCopiesAsTheyWere) {
   EXPECT_NE(Slurp(staged.identity_path()).find(Slurp(b->cert)), std::string::npos);
 }
 
+TEST(TlsFilesTest, AnAlsoTrustedCaIsStagedNextToTheCa) {
+  TempDir tmp;
+  absl::StatusOr<TestCa> ca = TestCa::Create(tmp.Sub("ca"), "ca");
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  absl::StatusOr<TestCa> peer_ca = TestCa::Create(tmp.Sub("peer"), "peer");
+  ASSERT_TRUE(peer_ca.ok()) << peer_ca.status();
+  absl::StatusOr<TestCert> a = ca->Issue("a");
+  ASSERT_TRUE(a.ok());
+  const std::string also = tmp.Sub("also.crt");
+  std::ofstream(also) << Slurp(peer_ca->cert());
+  StagedTlsFiles staged("client port", {a->cert, a->key, ca->cert()}, tmp.Sub("staged"), false,
+                        also);
+  ASSERT_TRUE(staged.Stage().ok());
+  EXPECT_EQ(Slurp(staged.ca_path()), Slurp(ca->cert()) + Slurp(peer_ca->cert()));
+  // Not a certificate: refused, the copies kept.
+  std::ofstream(also, std::ios::trunc) << "not a certificate\n";
+  EXPECT_EQ(staged.Stage().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Slurp(staged.ca_path()), Slurp(ca->cert()) + Slurp(peer_ca->cert()));
+}
+
 TEST(TlsFilesTest, ParsesClientAuthAndTellsLoopbackAddresses) {
   EXPECT_EQ(*ParseClientAuth("none"), ClientAuth::kNone);
   EXPECT_EQ(*ParseClientAuth("request"), ClientAuth::kRequest);

@@ -478,5 +478,12 @@ TEST(TlsFaultsE2eTest, AMemberJoinsOverPeerTls) {
   JoinOverPeerTls(certs, *certs.ca);
 }
 
+TEST(TlsFaultsE2eTest, AMemberJoinsOverPeerTlsWithAPeerCaOfItsOwn) {
+  Certs certs;
+  absl::StatusOr<TestCa> peer_ca = TestCa::Create(certs.tmp.Sub("peer-ca"), "peer-ca");
+  ASSERT_TRUE(peer_ca.ok()) << peer_ca.status();
+  JoinOverPeerTls(certs, *peer_ca);
+}
+
 }  // namespace
 }  // namespace synod::e2e
