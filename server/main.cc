@@ -143,7 +143,9 @@ ABSL_FLAG(std::string, tls_cert, "",
           "Reloaded on SIGHUP (docs/security.md).");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
 ABSL_FLAG(std::string, tls_client_ca, "",
-          "PEM CA certificate(s) that client certificates must be signed by.");
+          "PEM CA certificate(s) that client certificates must be signed by. With "
+          "--peer_tls_ca, certificates that CA signed are accepted too (a replica "
+          "joining with --join presents its peer certificate).");
 ABSL_FLAG(std::string, tls_client_auth, "none",
           "Client certificates on the client port: none (not asked for), request (verified "
           "when sent), require (a client without one is refused). Needs --tls_client_ca "
