@@ -22,3 +22,5 @@ $SUDO apt-get install -y -q --no-install-recommends libssl-dev openssl
 # The check jobs (tests/checks.sh): clang, its sanitizer runtimes and
 # llvm-symbolizer for readable sanitizer stacks.
 $SUDO apt-get install -y -q --no-install-recommends clang libclang-rt-14-dev llvm
+# The fuzz check job: libFuzzer for clang 14.
+$SUDO apt-get install -y -q --no-install-recommends libfuzzer-14-dev

@@ -7,11 +7,15 @@
 #   tsan  clang with ThreadSanitizer; builds and runs only the server unit
 #         tests and the client library tests (the code with threads).
 #         Not in CI's default SYNOD_CHECKS yet: see README, "Check jobs".
-# Usage: tests/checks.sh asan|tsan [extra cmake arguments]
+#   fuzz  clang with libFuzzer, ASan and UBSan (SYNOD_FUZZ); builds only the
+#         fuzz targets (tests/fuzz) and runs each for SYNOD_FUZZ_SECONDS
+#         (default 30) from its seed corpus, after replaying its
+#         regression inputs (ctest label fuzz).
+# Usage: tests/checks.sh asan|tsan|fuzz [extra cmake arguments]
 # Prints ctest's output; exits non-zero if the build or a test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-job=${1:?usage: tests/checks.sh asan|tsan [cmake args]}
+job=${1:?usage: tests/checks.sh asan|tsan|fuzz [cmake args]}
 shift
 build="${SYNOD_BUILD_DIR:-build}-${job}"
 jobs=${SYNOD_JOBS:-2}
@@ -52,8 +56,16 @@ case "$job" in
     # Client tests this job does not build (synodctl, e2e) are left out.
     ctest --output-on-failure -j "$jobs" --timeout 900 -L '^(base|server|client)$' -E '_NOT_BUILT$'
     ;;
+  fuzz)
+    configure -DSYNOD_FUZZ=ON -DSYNOD_FUZZ_SECONDS="${SYNOD_FUZZ_SECONDS:-30}" "$@"
+    cmake --build "$build" -j "$jobs" --target synod_fuzz
+    cd "$build"
+    export ASAN_OPTIONS="detect_leaks=1"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+    ctest --output-on-failure -j "$jobs" -L '^fuzz$'
+    ;;
   *)
-    echo "unknown check job: $job (asan or tsan)" >&2
+    echo "unknown check job: $job (asan, tsan or fuzz)" >&2
     exit 2
     ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Synod's whole test suite on a fresh Debian 12 machine: installs the
 # dependencies, builds with SYNOD_JOBS (default 2) jobs, runs every ctest
-# test, then the check jobs in SYNOD_CHECKS (default "asan", see
+# test, then the check jobs in SYNOD_CHECKS (default "asan fuzz", see
 # tests/checks.sh). Every job runs even if an earlier one failed; the
 # output ends with each job's ctest summary and, last, their sum in ctest's
 # own words. Exits non-zero if any build or test failed.
@@ -29,7 +29,7 @@ main_job() {
 }
 
 run_job main main_job
-for job in ${SYNOD_CHECKS-asan}; do
+for job in ${SYNOD_CHECKS-asan fuzz}; do
   run_job "$job" tests/checks.sh "$job"
 done
 
