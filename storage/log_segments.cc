@@ -267,7 +267,10 @@ absl::Status LogSegments::LoadSegment(const std::shared_ptr<Segment>& segment, b
   if (bytes.size() >= kHeaderBytes && std::memcmp(bytes.data(), expect, kHeaderBytes) == 0) {
     end = kHeaderBytes;
   } else if (all_zero(0)) {
-    if (!last) return absl::DataLossError(absl::StrCat(path, ": empty segment before the last one"));
+    // Never written (its header goes out with its first batch). Before the
+    // last segment it is one that a batch too large for it skipped (Rotate
+    // after a restart found it empty); it held nothing, and the segments
+    // after it start with all the metadata.
   } else if (last && all_zero(kHeaderBytes)) {
     // The segment header goes out with the segment's first batch: neither
     // reached the disk whole, so it was never acknowledged.

@@ -35,7 +35,10 @@
 // else is DataLoss naming the file and the offset, and no file is changed:
 // the damaged log may hold entries, a term or a vote this replica
 // acknowledged, and starting without them could lose committed writes or
-// vote twice in a term (docs/operations.md says what to do).
+// vote twice in a term (docs/operations.md says what to do). An all-zero
+// segment holds nothing, wherever it is: a segment made by a rotation and
+// skipped by the next one, because the batch that came after a restart did
+// not fit in it.
 //
 // Failure policy: a failed write, sync or rename on the write path aborts the
 // process with a message: after a failed fsync the kernel may have dropped
