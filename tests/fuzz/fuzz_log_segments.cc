@@ -8,7 +8,7 @@
 //     rest of the input.
 //   bit 0 set: records written by the real writer (LogSegments), so that
 //     mutations reach replay and verification behind the checksums:
-//       u16 segment size (256 + n bytes), then operations until the end:
+//       u16 segment size (256 + n % 3841 bytes), then operations until the end:
 //       op % 8 = 0: end the batch; 1..4: a record of that RecordType whose
 //       body is u16 length + bytes parsed as its message (skipped if they
 //       do not parse); 5: end the batch and start a new segment;
@@ -128,7 +128,7 @@ struct Damage {
 void WriteRecords(ByteReader* in, storage::FaultFileIO* io) {
   storage::LogSegments::Options options;
   options.dir = kDir;
-  options.segment_bytes = 256 + in->U16();
+  options.segment_bytes = 256 + in->U16() % 3841;
   options.io = io;
   options.background_spare = false;
   absl::StatusOr<std::unique_ptr<storage::LogSegments>> log = storage::LogSegments::Open(
