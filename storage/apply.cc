@@ -1,7 +1,8 @@
 // ApplyCommand (apply.h): the dispatch of commands, the tree ops (create,
 // set, delete, check; multi all or nothing), TTL and container removal, and
-// history compaction. Sessions: apply_sessions.cc; cluster settings:
-// apply_settings.cc; batches of entries (Applier): applier.cc.
+// history compaction. ACLs and setACL: apply_acl.cc; sessions:
+// apply_sessions.cc; cluster settings: apply_settings.cc; users and the
+// auth switch: apply_auth.cc; batches of entries (Applier): applier.cc.
 #include "storage/apply.h"
 
 #include <algorithm>
@@ -25,16 +26,6 @@ bool VersionMatches(bool has_expected, int64_t expected, int64_t actual) {
   return !has_expected || expected == -1 || expected == actual;
 }
 
-void AddEvent(Overlay* st, v1::EventType type, std::string_view path, uint64_t revision,
-              const NodeStat* stat) {
-  v1::WatchEvent event;
-  event.set_type(type);
-  event.set_path(std::string(path));
-  event.set_revision(revision);
-  if (stat != nullptr) ToProto(*stat, event.mutable_stat());
-  st->AddEvent(std::move(event));
-}
-
 // Adds history entry number `seq` of `path` and drops the one that falls out
 // of the per-node bound. Seqs of a path are consecutive, so the dropped one
 // is known without reading.
@@ -53,6 +44,7 @@ absl::Status RemoveNode(Overlay* st, const OpContext& ctx, std::string_view path
   tombstone.revision = ctx.revision;
   tombstone.deleted = true;
   tombstone.stat = node.stat;
+  tombstone.acl = node.acl;
   AppendHistory(st, ctx.limits, path, node.history_seq + 1, std::move(tombstone));
   st->AddGrave(Grave{ctx.revision, std::string(path), node.history_seq + 1});
   SYNOD_RETURN_IF_ERROR(st->DeleteNode(path));
@@ -66,10 +58,12 @@ absl::Status RemoveNode(Overlay* st, const OpContext& ctx, std::string_view path
   updated.stat.pzxid = ctx.revision;
   updated.stat.num_children -= 1;
   NodeStat parent_stat = updated.stat;
+  Acl parent_acl = updated.acl;
   SYNOD_RETURN_IF_ERROR(st->PutNode(parent_path, std::move(updated)));
 
-  AddEvent(st, v1::EVENT_NODE_DELETED, path, ctx.revision, nullptr);
-  AddEvent(st, v1::EVENT_NODE_CHILDREN_CHANGED, parent_path, ctx.revision, &parent_stat);
+  AddEvent(st, v1::EVENT_NODE_DELETED, path, ctx.revision, nullptr, node.acl);
+  AddEvent(st, v1::EVENT_NODE_CHILDREN_CHANGED, parent_path, ctx.revision, &parent_stat,
+           parent_acl);
   ctx.lost_child->insert(std::string(parent_path));
   return absl::OkStatus();
 }
@@ -155,6 +149,13 @@ absl::Status DoCreate(Overlay* st, const OpContext& ctx, const v1::CreateOp& op,
     r->set_code(v1::NODE_EXISTS);
     return absl::OkStatus();
   }
+  // ZooKeeper's order (PrepRequestProcessor): the given ACL (fixupACL),
+  // the parent (NO_NODE), PERM_CREATE on it, then the node itself.
+  absl::StatusOr<Acl> acl = ResolveGivenAcl(ctx, op.acl());
+  if (!acl.ok()) {
+    r->set_code(v1::INVALID_ACL);
+    return absl::OkStatus();
+  }
   std::string parent_path(ParentPath(requested));
   absl::StatusOr<std::optional<Node>> parent = st->GetNode(parent_path);
   if (!parent.ok()) return parent.status();
@@ -163,6 +164,10 @@ absl::Status DoCreate(Overlay* st, const OpContext& ctx, const v1::CreateOp& op,
     return absl::OkStatus();
   }
   Node parent_node = std::move(**parent);
+  if (!Allowed(ctx, parent_node.acl, kPermCreate)) {
+    r->set_code(v1::PERMISSION_DENIED);
+    return absl::OkStatus();
+  }
   // As ZooKeeper: the suffix is the parent's cversion before this create.
   std::string path = sequential ? op.path() + SequenceSuffix(parent_node.stat.cversion) : requested;
   absl::StatusOr<std::optional<Node>> existing = st->GetNode(path);
@@ -182,6 +187,7 @@ absl::Status DoCreate(Overlay* st, const OpContext& ctx, const v1::CreateOp& op,
   node.kind = kind;
   node.ttl_ms = op.ttl_ms();
   node.history_seq = *last_seq + 1;
+  node.acl = *std::move(acl);
   node.data = op.data();
   NodeStat& s = node.stat;
   s.czxid = s.mzxid = s.pzxid = ctx.revision;
@@ -193,18 +199,20 @@ absl::Status DoCreate(Overlay* st, const OpContext& ctx, const v1::CreateOp& op,
   HistoryEntry entry;
   entry.revision = ctx.revision;
   entry.stat = stat;
+  entry.acl = node.acl;
   entry.data = node.data;
   AppendHistory(st, ctx.limits, path, node.history_seq, std::move(entry));
+  AddEvent(st, v1::EVENT_NODE_CREATED, path, ctx.revision, &stat, node.acl);
   SYNOD_RETURN_IF_ERROR(st->PutNode(path, std::move(node)));
 
   parent_node.stat.cversion += 1;
   parent_node.stat.pzxid = ctx.revision;
   parent_node.stat.num_children += 1;
   NodeStat parent_stat = parent_node.stat;
+  AddEvent(st, v1::EVENT_NODE_CHILDREN_CHANGED, parent_path, ctx.revision, &parent_stat,
+           parent_node.acl);
   SYNOD_RETURN_IF_ERROR(st->PutNode(parent_path, std::move(parent_node)));
 
-  AddEvent(st, v1::EVENT_NODE_CREATED, path, ctx.revision, &stat);
-  AddEvent(st, v1::EVENT_NODE_CHILDREN_CHANGED, parent_path, ctx.revision, &parent_stat);
   r->set_code(v1::OK);
   r->set_path(path);
   ToProto(stat, r->mutable_stat());
@@ -227,6 +235,10 @@ absl::Status DoSet(Overlay* st, const OpContext& ctx, const v1::SetOp& op, v1::O
     return absl::OkStatus();
   }
   Node node = std::move(**found);
+  if (!Allowed(ctx, node.acl, kPermWrite)) {
+    r->set_code(v1::PERMISSION_DENIED);
+    return absl::OkStatus();
+  }
   if (!VersionMatches(op.has_expected_version(), op.expected_version(), node.stat.version)) {
     r->set_code(v1::BAD_VERSION);
     return absl::OkStatus();
@@ -242,11 +254,12 @@ absl::Status DoSet(Overlay* st, const OpContext& ctx, const v1::SetOp& op, v1::O
   HistoryEntry entry;
   entry.revision = ctx.revision;
   entry.stat = stat;
+  entry.acl = node.acl;
   entry.data = node.data;
   AppendHistory(st, ctx.limits, op.path(), node.history_seq, std::move(entry));
+  AddEvent(st, v1::EVENT_NODE_DATA_CHANGED, op.path(), ctx.revision, &stat, node.acl);
   SYNOD_RETURN_IF_ERROR(st->PutNode(op.path(), std::move(node)));
 
-  AddEvent(st, v1::EVENT_NODE_DATA_CHANGED, op.path(), ctx.revision, &stat);
   r->set_code(v1::OK);
   ToProto(stat, r->mutable_stat());
   return absl::OkStatus();
@@ -268,6 +281,14 @@ absl::Status DoDelete(Overlay* st, const OpContext& ctx, const v1::DeleteOp& op,
     return absl::OkStatus();
   }
   const Node& node = **found;
+  // As ZooKeeper: the node must exist, then PERM_DELETE on its parent.
+  absl::StatusOr<std::optional<Node>> parent = st->GetNode(ParentPath(op.path()));
+  if (!parent.ok()) return parent.status();
+  if (!parent->has_value()) return absl::DataLossError("node without parent");
+  if (!Allowed(ctx, (*parent)->acl, kPermDelete)) {
+    r->set_code(v1::PERMISSION_DENIED);
+    return absl::OkStatus();
+  }
   if (!VersionMatches(op.has_expected_version(), op.expected_version(), node.stat.version)) {
     r->set_code(v1::BAD_VERSION);
     return absl::OkStatus();
@@ -281,7 +302,8 @@ absl::Status DoDelete(Overlay* st, const OpContext& ctx, const v1::DeleteOp& op,
   return absl::OkStatus();
 }
 
-absl::Status DoCheck(Overlay* st, const v1::CheckOp& op, v1::OpResult* r) {
+absl::Status DoCheck(Overlay* st, const OpContext& ctx, const v1::CheckOp& op,
+                     v1::OpResult* r) {
   if (!IsValidPath(op.path())) {
     r->set_code(v1::INVALID_PATH);
     return absl::OkStatus();
@@ -290,6 +312,10 @@ absl::Status DoCheck(Overlay* st, const v1::CheckOp& op, v1::OpResult* r) {
   if (!found.ok()) return found.status();
   if (!found->has_value()) {
     r->set_code(v1::NO_NODE);
+    return absl::OkStatus();
+  }
+  if (!Allowed(ctx, (*found)->acl, kPermRead)) {
+    r->set_code(v1::PERMISSION_DENIED);
     return absl::OkStatus();
   }
   if (!VersionMatches(op.has_expected_version(), op.expected_version(), (*found)->stat.version)) {
@@ -312,8 +338,9 @@ absl::Status DoOp(Overlay* st, const OpContext& ctx, const v1::Op& op, v1::OpRes
     case v1::Op::kDelete:
       return DoDelete(st, ctx, op.delete_(), r);
     case v1::Op::kCheck:
-      return DoCheck(st, op.check(), r);
-    case v1::Op::kSetAcl:  // not applied yet: INVALID_ARGUMENT below
+      return DoCheck(st, ctx, op.check(), r);
+    case v1::Op::kSetAcl:
+      return DoSetAcl(st, ctx, op.set_acl(), r);
     case v1::Op::OP_NOT_SET:
       break;
   }
@@ -336,7 +363,7 @@ absl::Status ApplyTxn(const ApplyLimits& limits, uint64_t revision, const v1::Co
   }
   std::set<std::string> lost_child;
   OpContext ctx{limits, revision, command.leader_time_ms(), command.write().session_id(),
-                &lost_child};
+                &command.caller(), &lost_child};
   if (!txn.is_multi()) {
     // One op fails before it writes anything: no nested overlay needed.
     v1::OpResult* r = result->add_results();
@@ -373,7 +400,7 @@ absl::Status ApplyDeleteExpired(const ApplyLimits& limits, uint64_t revision,
                                 const v1::Command& command, Overlay* st,
                                 v1::CommandResult* result) {
   std::set<std::string> lost_child;
-  OpContext ctx{limits, revision, command.leader_time_ms(), 0, &lost_child};
+  OpContext ctx{limits, revision, command.leader_time_ms(), 0, nullptr, &lost_child};
   for (const std::string& path : command.delete_expired().paths()) {
     v1::OpResult* r = result->add_results();
     r->set_path(path);
@@ -427,6 +454,7 @@ absl::Status PurgeGraves(const ApplyLimits& limits, Overlay* st) {
 }  // namespace
 }  // namespace apply_internal
 
+using apply_internal::ApplyAuthSet;
 using apply_internal::ApplyCloseSession;
 using apply_internal::ApplyDeleteExpired;
 using apply_internal::ApplyExactlyOnce;
@@ -434,6 +462,8 @@ using apply_internal::ApplyExpireSessions;
 using apply_internal::ApplyOpenSession;
 using apply_internal::ApplySetSettings;
 using apply_internal::ApplyTxn;
+using apply_internal::ApplyUserDelete;
+using apply_internal::ApplyUserPut;
 using apply_internal::PurgeGraves;
 
 absl::Status ApplyCommand(const ApplyLimits& defaults, uint64_t revision,
@@ -475,9 +505,15 @@ absl::Status ApplyCommand(const ApplyLimits& defaults, uint64_t revision,
     case v1::Command::kSetSettings:
       ApplySetSettings(limits, command.set_settings(), st, result);
       return absl::OkStatus();
-    case v1::Command::kUserPut:  // not applied yet: INVALID_ARGUMENT below
+    case v1::Command::kUserPut:
+      ApplyUserPut(revision, command, st, result);
+      return absl::OkStatus();
     case v1::Command::kUserDelete:
+      ApplyUserDelete(command, st, result);
+      return absl::OkStatus();
     case v1::Command::kAuthSet:
+      ApplyAuthSet(command, st, result);
+      return absl::OkStatus();
     case v1::Command::BODY_NOT_SET:
       break;
   }

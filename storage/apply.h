@@ -67,26 +67,57 @@ struct EntryOutcome {
 // Applies `command` as the entry at `revision`. Synod outcomes go to
 // `result` (and bad input changes nothing); the absl::Status is only a
 // storage failure. Results:
+//  - ACLs (storage/acl.h), checked for command.caller as ZooKeeper's
+//    PrepRequestProcessor checks them: create needs PERM_CREATE on the
+//    parent, delete PERM_DELETE on the parent, set PERM_WRITE, check
+//    PERM_READ, set_acl PERM_ADMIN on the node; the superuser bypasses
+//    them; a caller without identities matches world:anyone only.
+//    Denied: PERMISSION_DENIED. Order per op: path, the given ACL
+//    (create, set_acl: INVALID_ACL), the node or parent (NO_NODE), the
+//    permission, then versions and the rest. Internal commands
+//    (expire_sessions, delete_expired, container removal) are not checked.
+//    Every watch event carries the ACL of its node (the parent's for
+//    EVENT_NODE_CHILDREN_CHANGED, the deleted node's last one for
+//    EVENT_NODE_DELETED), empty when open; history entries carry the ACL
+//    the node had at that version.
 //  - txn: code = OK or the first failing op's code; one OpResult per op.
 //    A multi that fails changes nothing: its failing op has its code, the
 //    ops before it ROLLED_BACK, the ops after it RUNTIME_INCONSISTENCY.
 //    Command-level refusals have no per-op results: TOO_MANY_OPS,
 //    INVALID_ARGUMENT (a non-multi txn without exactly one op),
-//    SESSION_EXPIRED (write.session_id names no live session).
+//    SESSION_EXPIRED (write.session_id names no live session),
+//    PERMISSION_DENIED (the session's owner, its opener's non-ip
+//    identities, differs from the caller's, and the caller is not the
+//    superuser; checked before a repeat is answered).
+//  - set_acl op: aversion + 1 and the new ACL; BAD_VERSION if
+//    expected_aversion (absent or -1: any) differs. No data version: no
+//    history entry and no watch event (as ZooKeeper).
 //  - exactly-once (write.session_id != 0 and write.sequence != 0):
 //    sequence == the session's last one: the stored result, nothing applied;
 //    sequence < it: DEADLINE_EXCEEDED (that result is no longer kept, so
 //    whether it applied is unknown to the caller), nothing applied;
 //    sequence > it: applied, and (sequence, result) stored.
-//  - open_session: session_id = revision; INVALID_ARGUMENT if timeout <= 0;
-//    the timeout granted is the one asked for, clamped into the settings'
+//  - open_session: session_id = revision, owned by the caller's non-ip
+//    identities; the timeout granted is the one asked for, clamped into the settings'
 //    [min_session_timeout_ms, max_session_timeout_ms].
 //  - set_settings: OK with the settings in force after it (a bootstrap one
 //    when settings are recorded already: OK, nothing changes);
 //    INVALID_ARGUMENT, nothing changed, if the result is not valid
 //    (ValidateSettings) or a change (not bootstrap) alters history_per_node.
-//  - close_session: SESSION_EXPIRED if unknown; expire_sessions: OK (unknown
-//    ids ignored). Both delete the sessions' ephemerals.
+//  - close_session: SESSION_EXPIRED if unknown, PERMISSION_DENIED as a
+//    session write; expire_sessions: OK (unknown ids ignored). Both delete
+//    the sessions' ephemerals.
+//  - user_put / user_delete / auth_set (command.proto): OK; INVALID_ARGUMENT
+//    (a name empty, over 64 bytes or outside [A-Za-z0-9._@-]; an empty
+//    hash, 0 iterations; enabling with an empty token key); USER_EXISTS,
+//    USER_NOT_FOUND; FAILED_PRECONDITION (a 1,001st user, enabling with no
+//    superuser user, deleting or demoting the last superuser while
+//    enabled); PERMISSION_DENIED (while enabled, a caller other than the
+//    superuser, except a user changing its own password with its role
+//    unchanged). Users are kept sorted by name; password_revision is set
+//    to the revision on create and on a password change; the token key is
+//    the first user_put's while the state has none, and each enabling
+//    auth_set's. A command that changes nothing writes no auth state.
 //  - delete_expired: one OpResult per path; OK if deleted, else why not:
 //    NO_NODE, NOT_EMPTY, INVALID_PATH, BAD_VERSION (not a TTL node or
 //    container, or not expired at leader_time_ms: see ExpiredAt).

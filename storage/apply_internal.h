@@ -1,6 +1,8 @@
 // The parts of ApplyCommand (apply.h) that its files share: apply.cc (the
 // dispatch, the tree ops, TTL and container removal, history compaction),
-// apply_sessions.cc and apply_settings.cc. Internal to apply; other code
+// apply_acl.cc (ACL checks, setACL, the ACLs events carry),
+// apply_sessions.cc, apply_settings.cc and apply_auth.cc (users and the
+// auth switch). Internal to apply; other code
 // goes through apply.h.
 #pragma once
 
@@ -10,6 +12,8 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/acl.h"
 #include "storage/apply.h"
 #include "storage/node.h"
 #include "storage/overlay.h"
@@ -23,10 +27,28 @@ struct OpContext {
   uint64_t revision;
   int64_t time_ms;
   uint64_t session_id;  // the writer's session (ephemeral owner), 0 if none
+  // Who sent the command; null for internal commands (session expiry, TTL
+  // and container removal), which no ACL applies to.
+  const v1::Caller* caller;
   // Parents that lost a child: candidates for container removal once the
   // command has succeeded.
   std::set<std::string>* lost_child;
 };
+
+// True if the command's caller may do `perm` on a node with `acl`
+// (storage::Permits); always for internal commands (no caller).
+bool Allowed(const OpContext& ctx, const Acl& acl, uint32_t perm);
+// The ACL a create or setACL gives, as the node stores it (ResolveAcl,
+// for the command's caller; no caller: anonymous). Error: INVALID_ACL.
+absl::StatusOr<Acl> ResolveGivenAcl(const OpContext& ctx,
+                                    const google::protobuf::RepeatedPtrField<v1::Acl>& given);
+// Adds a watch event at ctx's revision about `path`, carrying `acl` (the
+// ACL that decides who may see it; empty when open) and `stat` if not null.
+void AddEvent(Overlay* st, v1::EventType type, std::string_view path, uint64_t revision,
+              const NodeStat* stat, const Acl& acl);
+// ZooKeeper's setACL (PERM_ADMIN on the node, aversion + 1), as one op.
+absl::Status DoSetAcl(Overlay* st, const OpContext& ctx, const v1::SetAclOp& op,
+                      v1::OpResult* r);
 
 // Deletes an existing node (a leaf) with its tombstone, its parent's update
 // and both events. Used by delete ops, session close/expiry, TTL and
@@ -54,5 +76,11 @@ absl::Status ApplyExpireSessions(const ApplyLimits& limits, uint64_t revision,
 // Records the settings a SetSettingsCommand asks for.
 void ApplySetSettings(const ApplyLimits& limits, const v1::SetSettingsCommand& set, Overlay* st,
                       v1::CommandResult* result);
+// The user and auth-switch commands (command.proto UserPutCommand,
+// UserDeleteCommand, AuthSetCommand).
+void ApplyUserPut(uint64_t revision, const v1::Command& command, Overlay* st,
+                  v1::CommandResult* result);
+void ApplyUserDelete(const v1::Command& command, Overlay* st, v1::CommandResult* result);
+void ApplyAuthSet(const v1::Command& command, Overlay* st, v1::CommandResult* result);
 
 }  // namespace synod::storage::apply_internal

@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -14,13 +15,35 @@
 namespace synod::storage::apply_internal {
 namespace {
 
+// The identities that own a session a caller opens: its own, ip ones left
+// out (the client may reconnect from another address), in one order.
+std::vector<SessionOwnerId> OwnerOf(const v1::Caller& caller) {
+  std::vector<SessionOwnerId> owner;
+  for (const v1::Identity& id : caller.ids()) {
+    if (id.scheme() == "ip") continue;
+    owner.push_back(SessionOwnerId{id.scheme(), id.id()});
+  }
+  std::sort(owner.begin(), owner.end(), [](const SessionOwnerId& a, const SessionOwnerId& b) {
+    return std::tie(a.scheme, a.id) < std::tie(b.scheme, b.id);
+  });
+  owner.erase(std::unique(owner.begin(), owner.end()), owner.end());
+  return owner;
+}
+
+// A session's ephemerals belong to its identity: only its owner (the same
+// non-ip identities) or the superuser may write through it or close it.
+// An anonymous session stays usable by anonymous callers.
+bool MayUse(const v1::Caller& caller, const Session& session) {
+  return caller.superuser() || OwnerOf(caller) == session.owner;
+}
+
 // Deletes a session's ephemerals and the session itself.
 absl::Status EndSession(const ApplyLimits& limits, uint64_t revision, int64_t time_ms,
                         uint64_t session_id, Overlay* st) {
   std::vector<std::string> paths;
   SYNOD_RETURN_IF_ERROR(st->ListEphemerals(session_id, &paths));
   std::set<std::string> lost_child;
-  OpContext ctx{limits, revision, time_ms, session_id, &lost_child};
+  OpContext ctx{limits, revision, time_ms, session_id, /*caller=*/nullptr, &lost_child};
   for (const std::string& path : paths) {
     absl::StatusOr<std::optional<Node>> node = st->GetNode(path);
     if (!node.ok()) return node.status();
@@ -42,6 +65,11 @@ absl::Status ApplyExactlyOnce(const ApplyLimits& limits, uint64_t revision,
   if (!session.ok()) return session.status();
   if (!session->has_value()) {
     result->set_code(v1::SESSION_EXPIRED);
+    return absl::OkStatus();
+  }
+  // Before the stored result answers a repeat: it is the owner's.
+  if (!MayUse(command.caller(), **session)) {
+    result->set_code(v1::PERMISSION_DENIED);
     return absl::OkStatus();
   }
   if (write.sequence() == 0) return ApplyTxn(limits, revision, command, st, result);
@@ -74,6 +102,7 @@ absl::Status ApplyOpenSession(const ApplyLimits& limits, uint64_t revision,
   s.id = revision;
   s.timeout_ms = timeout_ms;
   s.secret = open.secret();
+  s.owner = OwnerOf(command.caller());
   st->PutSession(std::move(s));
   result->set_code(v1::OK);
   result->set_session_id(revision);
@@ -88,6 +117,10 @@ absl::Status ApplyCloseSession(const ApplyLimits& limits, uint64_t revision,
   if (!session.ok()) return session.status();
   if (id == 0 || !session->has_value()) {
     result->set_code(v1::SESSION_EXPIRED);
+    return absl::OkStatus();
+  }
+  if (!MayUse(command.caller(), **session)) {
+    result->set_code(v1::PERMISSION_DENIED);
     return absl::OkStatus();
   }
   result->set_code(v1::OK);

@@ -152,6 +152,7 @@ absl::Status MemoryTreeStore::Commit(const WriteSet& ws) {
   meta_.digest = ws.digest;
   if (ws.compact_revision.has_value()) meta_.compact_revision = *ws.compact_revision;
   if (ws.settings.has_value()) meta_.settings = ws.settings;
+  if (ws.auth.has_value()) meta_.auth = *ws.auth;
   return absl::OkStatus();
 }
 

@@ -73,6 +73,67 @@ absl::Status Malformed(const char* what) {
   return absl::DataLossError(std::string("malformed ") + what + " record");
 }
 
+// Unsigned LEB128: the ACL's counts and lengths are small, so the common
+// open ACL costs one byte (a count of 0).
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    const uint8_t b = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+bool GetBytes(std::string_view* in, std::string* out) {
+  uint64_t n = 0;
+  if (!GetVarint(in, &n) || n > in->size()) return false;
+  out->assign(in->data(), n);
+  in->remove_prefix(n);
+  return true;
+}
+
+void PutBytes(std::string* out, std::string_view bytes) {
+  PutVarint(out, bytes.size());
+  out->append(bytes);
+}
+
+// ACL: varint count | per entry: varint perms | scheme | id (each a varint
+// length and bytes).
+void PutAcl(std::string* out, const Acl& acl) {
+  PutVarint(out, acl.size());
+  for (const AclEntry& e : acl) {
+    PutVarint(out, e.perms);
+    PutBytes(out, e.scheme);
+    PutBytes(out, e.id);
+  }
+}
+
+bool GetAcl(std::string_view* in, Acl* acl) {
+  uint64_t count = 0;
+  // Each entry takes at least 3 bytes: a count beyond that is damage.
+  if (!GetVarint(in, &count) || count > in->size() / 3) return false;
+  acl->clear();
+  acl->reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    AclEntry& e = acl->emplace_back();
+    uint64_t perms = 0;
+    if (!GetVarint(in, &perms) || perms > UINT32_MAX) return false;
+    e.perms = static_cast<uint32_t>(perms);
+    if (!GetBytes(in, &e.scheme) || !GetBytes(in, &e.id)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void ToProto(const NodeStat& s, v1::Stat* out) {
@@ -95,87 +156,105 @@ v1::Stat ToProto(const NodeStat& stat) {
   return out;
 }
 
-// Node: 'N' | kind | stat | ttl_ms | history_seq | data
+// Node: 'N' | kind | stat | ttl_ms | history_seq | acl | data
 void AppendNodeHead(const Node& node, std::string* out) {
   out->push_back(kNodeTag);
   PutNodeHead(out, node);
   PutFixed64(out, node.history_seq);
+  PutAcl(out, node.acl);
 }
 
 std::string EncodeNode(const Node& node) {
   std::string out;
-  out.reserve(2 + kStatBytes + 16 + node.data.size());
+  out.reserve(3 + kStatBytes + 16 + node.data.size());
   AppendNodeHead(node, &out);
   out.append(node.data);
   return out;
 }
 
 absl::Status DecodeNode(std::string_view in, Node* node) {
-  constexpr size_t kHead = 2 + kStatBytes + 16;
-  if (in.size() < kHead || in[0] != kNodeTag) return Malformed("node");
+  constexpr size_t kFixed = 2 + kStatBytes + 16;
+  if (in.size() < kFixed || in[0] != kNodeTag) return Malformed("node");
   uint8_t kind = static_cast<uint8_t>(in[1]);
   if (kind > static_cast<uint8_t>(NodeKind::kTtl)) return Malformed("node");
   node->kind = static_cast<NodeKind>(kind);
   GetStat(in.data() + 2, &node->stat);
   node->ttl_ms = static_cast<int64_t>(GetFixed64(in.data() + 2 + kStatBytes));
   node->history_seq = GetFixed64(in.data() + 2 + kStatBytes + 8);
-  node->data.assign(in.data() + kHead, in.size() - kHead);
+  in.remove_prefix(kFixed);
+  if (!GetAcl(&in, &node->acl)) return Malformed("node");
+  node->data.assign(in.data(), in.size());
   return absl::OkStatus();
 }
 
-// History entry: 'H' | deleted | revision | stat | data
+// History entry: 'H' | deleted | revision | stat | acl | data
 void AppendHistoryEntryHead(const HistoryEntry& entry, std::string* out) {
   out->push_back(kHistoryTag);
   out->push_back(entry.deleted ? 1 : 0);
   PutFixed64(out, entry.revision);
   PutStat(out, entry.stat);
+  PutAcl(out, entry.acl);
 }
 
 std::string EncodeHistoryEntry(const HistoryEntry& entry) {
   std::string out;
-  out.reserve(2 + 8 + kStatBytes + entry.data.size());
+  out.reserve(3 + 8 + kStatBytes + entry.data.size());
   AppendHistoryEntryHead(entry, &out);
   out.append(entry.data);
   return out;
 }
 
 absl::Status DecodeHistoryEntry(std::string_view in, HistoryEntry* entry) {
-  constexpr size_t kHead = 2 + 8 + kStatBytes;
-  if (in.size() < kHead || in[0] != kHistoryTag || static_cast<uint8_t>(in[1]) > 1) {
+  constexpr size_t kFixed = 2 + 8 + kStatBytes;
+  if (in.size() < kFixed || in[0] != kHistoryTag || static_cast<uint8_t>(in[1]) > 1) {
     return Malformed("history");
   }
   entry->deleted = in[1] == 1;
   entry->revision = GetFixed64(in.data() + 2);
   GetStat(in.data() + 10, &entry->stat);
-  entry->data.assign(in.data() + kHead, in.size() - kHead);
+  in.remove_prefix(kFixed);
+  if (!GetAcl(&in, &entry->acl)) return Malformed("history");
+  entry->data.assign(in.data(), in.size());
   return absl::OkStatus();
 }
 
-// Session: 'S' | id | timeout_ms | secret length | secret | last_sequence
-//          | last_result
+// Session: 'S' | id | timeout_ms | secret | owner | last_sequence
+//          | last_result, where secret is a varint length and bytes and
+//          owner a varint count of (scheme, id) pairs, each as the secret.
 std::string EncodeSession(const Session& s) {
   std::string out;
   out.push_back(kSessionTag);
   PutFixed64(&out, s.id);
   PutFixed64(&out, static_cast<uint64_t>(s.timeout_ms));
-  PutFixed64(&out, s.secret.size());
-  out.append(s.secret);
+  PutBytes(&out, s.secret);
+  PutVarint(&out, s.owner.size());
+  for (const SessionOwnerId& o : s.owner) {
+    PutBytes(&out, o.scheme);
+    PutBytes(&out, o.id);
+  }
   PutFixed64(&out, s.last_sequence);
   out.append(s.last_result);
   return out;
 }
 
 absl::Status DecodeSession(std::string_view in, Session* s) {
-  if (in.size() < 25 || in[0] != kSessionTag) return Malformed("session");
+  if (in.size() < 17 || in[0] != kSessionTag) return Malformed("session");
   s->id = GetFixed64(in.data() + 1);
   s->timeout_ms = static_cast<int64_t>(GetFixed64(in.data() + 9));
-  uint64_t secret_len = GetFixed64(in.data() + 17);
-  if (secret_len > in.size() - 25 || in.size() - 25 - secret_len < 8) return Malformed("session");
-  s->secret.assign(in.data() + 25, secret_len);
-  size_t pos = 25 + secret_len;
-  s->last_sequence = GetFixed64(in.data() + pos);
-  pos += 8;
-  s->last_result.assign(in.data() + pos, in.size() - pos);
+  in.remove_prefix(17);
+  uint64_t owners = 0;
+  if (!GetBytes(&in, &s->secret) || !GetVarint(&in, &owners) || owners > in.size() / 2) {
+    return Malformed("session");
+  }
+  s->owner.clear();
+  for (uint64_t i = 0; i < owners; ++i) {
+    SessionOwnerId& o = s->owner.emplace_back();
+    if (!GetBytes(&in, &o.scheme) || !GetBytes(&in, &o.id)) return Malformed("session");
+  }
+  if (in.size() < 8) return Malformed("session");
+  s->last_sequence = GetFixed64(in.data());
+  in.remove_prefix(8);
+  s->last_result.assign(in.data(), in.size());
   return absl::OkStatus();
 }
 
@@ -195,8 +274,9 @@ bool ExpiredAt(const Node& node, int64_t now_ms) {
 
 uint64_t NodeDigestTerm(std::string_view path, const Node& node) {
   std::string head;
-  head.reserve(1 + kStatBytes + 8);
+  head.reserve(2 + kStatBytes + 8);
   PutNodeHead(&head, node);
+  PutAcl(&head, node.acl);
   base::StreamHasher hasher(/*seed=*/0x53594e4f44ULL);
   hasher.Update(path);
   // Paths hold no NUL, so this separator makes (path, rest) unambiguous.

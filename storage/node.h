@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "storage/acl.h"
@@ -81,12 +82,25 @@ struct Grave {
   bool operator==(const Grave&) const = default;
 };
 
+// One identity of a session's owner (scheme and id as in v1::Identity).
+struct SessionOwnerId {
+  std::string scheme;
+  std::string id;
+
+  bool operator==(const SessionOwnerId&) const = default;
+};
+
 // A client session as replicated: what exactly-once needs, nothing about
 // liveness (the leader's clock is not replicated state).
 struct Session {
   uint64_t id = 0;  // the revision that opened it
   int64_t timeout_ms = 0;
   std::string secret;
+  // The identities of the caller that opened it, ip ones left out (a
+  // client may reconnect from another address): only a caller holding
+  // exactly these (or the superuser) may write through it or close it.
+  // Empty: an anonymous session.
+  std::vector<SessionOwnerId> owner;
   // Exactly-once: the last applied write sequence of this session and its
   // serialized v1::CommandResult (empty when last_sequence == 0).
   uint64_t last_sequence = 0;
@@ -119,7 +133,7 @@ std::string EncodeSession(const Session& session);
 absl::Status DecodeSession(std::string_view in, Session* session);
 
 // The term a live node contributes to the tree digest: a strong 64-bit hash
-// of (path, stat, kind, ttl, data). The digest is the sum (mod 2^64) of the
+// of (path, stat, kind, ttl, acl, data). The digest is the sum (mod 2^64) of the
 // terms of all live nodes, so it is independent of order and updated by
 // subtracting the old term and adding the new one.
 uint64_t NodeDigestTerm(std::string_view path, const Node& node);

@@ -188,6 +188,11 @@ void Overlay::SetSettings(const ClusterSettings& settings) {
   meta_.settings = settings;
 }
 
+void Overlay::SetAuth(std::shared_ptr<const v1::AuthState> auth) {
+  changes_.auth = auth;
+  meta_.auth = std::move(auth);
+}
+
 void Overlay::MergeInto(Overlay* parent) {
   WriteSet& to = parent->changes_;
   for (auto& [path, node] : changes_.nodes) {
@@ -204,6 +209,7 @@ void Overlay::MergeInto(Overlay* parent) {
   for (auto& event : changes_.events) to.events.push_back(std::move(event));
   if (changes_.compact_revision.has_value()) parent->SetCompactRevision(*changes_.compact_revision);
   if (changes_.settings.has_value()) parent->SetSettings(*changes_.settings);
+  if (changes_.auth.has_value()) parent->SetAuth(*changes_.auth);
   // Newer than the parent's view of the same path: it replaces it.
   for (auto& [path, seq] : last_seq_) parent->last_seq_.insert_or_assign(path, seq);
   parent->meta_.digest = meta_.digest;

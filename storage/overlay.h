@@ -30,8 +30,8 @@ class Overlay : public StateReader {
   Overlay(const Overlay&) = delete;
   Overlay& operator=(const Overlay&) = delete;
 
-  // The base's meta with this overlay's digest, compaction revision and
-  // settings.
+  // The base's meta with this overlay's digest, compaction revision,
+  // settings and auth state.
   const StoreMeta& meta() const override { return meta_; }
   absl::StatusOr<std::optional<Node>> GetNode(std::string_view path) override;
   absl::StatusOr<std::optional<Session>> GetSession(uint64_t id) override;
@@ -64,6 +64,9 @@ class Overlay : public StateReader {
   void AddEvent(v1::WatchEvent event);
   void SetCompactRevision(uint64_t revision);
   void SetSettings(const ClusterSettings& settings);
+  // Replaces the auth state (never null once set: a command that changes it
+  // hands over the whole new state).
+  void SetAuth(std::shared_ptr<const v1::AuthState> auth);
 
   const std::vector<v1::WatchEvent>& events() const { return changes_.events; }
 

@@ -302,19 +302,19 @@ TEST(SnapshotTest, DamagedFilesAreRefusedBeforeTouchingState) {
             absl::StatusCode::kNotFound);
 }
 
-TEST(SnapshotTest, WritesCompressedFormat3AndRefusesEveryOtherVersion) {
+TEST(SnapshotTest, WritesCompressedFormat4AndRefusesEveryOtherVersion) {
   synod::testing::TempDir dir("synod-snap-");
   RocksHolder from(Limits().history_per_node);
   Driver driver(from.store(), Limits());
   Fill(from.store(), &driver, 21, 400);
   auto info = from.store()->WriteSnapshot(dir.Sub("snap"));
   ASSERT_TRUE(info.ok()) << info.status();
-  EXPECT_EQ(info->format_version, 3u);
+  EXPECT_EQ(info->format_version, 4u);
   const std::string good = ReadFile(dir.Sub("snap"));
   EXPECT_EQ(info->bytes, good.size());
   // History entries repeat node values and stats repeat: blocks pay off.
   EXPECT_LT(info->bytes * 2, info->plain_bytes);
-  for (char version : {1, 2, 4}) {
+  for (char version : {1, 3, 5}) {
     std::string other = good;
     other[8] = version;
     WriteFile(dir.Sub("other"), other);

@@ -48,7 +48,8 @@ class BoundedIterator {
 // A rocksdb::Snapshot and everything read through it.
 class RocksTreeStore::View : public StateView {
  public:
-  View(RocksEnv* env) : env_(env), snapshot_(env->db()->GetSnapshot()) {
+  View(RocksTreeStore* store, RocksEnv* env)
+      : store_(store), env_(env), snapshot_(env->db()->GetSnapshot()) {
     options_.snapshot = snapshot_;
   }
   ~View() override {
@@ -63,7 +64,8 @@ class RocksTreeStore::View : public StateView {
     // No state meta: a restore is under way and the state is empty so far.
     if (s.IsNotFound()) return absl::OkStatus();
     if (!s.ok()) return FromRocks(s, "read state meta");
-    return DecodeMeta(value, &meta_);
+    SYNOD_RETURN_IF_ERROR(DecodeMeta(value, &meta_));
+    return store_->ReadAuth(options_, &meta_);
   }
 
   const StoreMeta& meta() const override { return meta_; }
@@ -291,6 +293,7 @@ class RocksTreeStore::View : public StateView {
     return FromRocks(it->status(), "scan");
   }
 
+  RocksTreeStore* store_;
   RocksEnv* env_;
   const rocksdb::Snapshot* snapshot_;
   rocksdb::ReadOptions options_;
@@ -299,7 +302,7 @@ class RocksTreeStore::View : public StateView {
 };
 
 absl::StatusOr<std::unique_ptr<StateView>> RocksTreeStore::NewView() {
-  auto view = std::make_unique<View>(env_);
+  auto view = std::make_unique<View>(this, env_);
   SYNOD_RETURN_IF_ERROR(view->Init());
   return view;
 }

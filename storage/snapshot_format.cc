@@ -20,6 +20,8 @@ constexpr size_t kHeaderBytes = 8 + 4 + 8 + 8 + 8;
 constexpr uint8_t kTrailer = 0xff;
 constexpr size_t kMaxRecordPart = 64u << 20;  // far above any legal key/value
 constexpr size_t kMaxSettingsBytes = 4096;    // far above any ClusterSettings
+// Far above 1,000 users with their hashes and salts.
+constexpr size_t kMaxAuthBytes = 16 << 20;
 // Plain bytes per compressed block: big enough for zstd to find the repeats
 // between neighbouring records, small enough to bound the writer's and
 // reader's buffers.
@@ -146,12 +148,27 @@ absl::Status ReadHeader(SnapshotFileReader* reader, SnapshotInfo* info) {
   std::string settings;
   SYNOD_RETURN_IF_ERROR(reader->Read(4, &settings));
   const size_t length = GetLe(settings, 4);
-  if (length == 0) return absl::OkStatus();
   if (length > kMaxSettingsBytes) return absl::DataLossError("snapshot settings too long");
-  SYNOD_RETURN_IF_ERROR(reader->Read(length, &settings));
-  ClusterSettings decoded;
-  SYNOD_RETURN_IF_ERROR(DecodeSettings(settings, &decoded));
-  info->meta.settings = decoded;
+  if (length > 0) {
+    SYNOD_RETURN_IF_ERROR(reader->Read(length, &settings));
+    ClusterSettings decoded;
+    SYNOD_RETURN_IF_ERROR(DecodeSettings(settings, &decoded));
+    info->meta.settings = decoded;
+  }
+  std::string auth;
+  SYNOD_RETURN_IF_ERROR(reader->Read(5, &auth));
+  const uint8_t has_auth = static_cast<uint8_t>(auth[0]);
+  const size_t auth_length = GetLe(std::string_view(auth).substr(1), 4);
+  if (has_auth > 1 || (has_auth == 0 && auth_length != 0)) {
+    return absl::DataLossError("malformed snapshot auth state");
+  }
+  if (auth_length > kMaxAuthBytes) return absl::DataLossError("snapshot auth state too long");
+  if (has_auth == 0) return absl::OkStatus();
+  auth.clear();
+  if (auth_length > 0) SYNOD_RETURN_IF_ERROR(reader->Read(auth_length, &auth));
+  auto state = std::make_shared<v1::AuthState>();
+  if (!state->ParseFromString(auth)) return absl::DataLossError("malformed snapshot auth state");
+  info->meta.auth = std::move(state);
   return absl::OkStatus();
 }
 
@@ -368,6 +385,11 @@ absl::StatusOr<std::unique_ptr<SnapshotFileWriter>> SnapshotFileWriter::Create(
       meta.settings.has_value() ? EncodeSettings(*meta.settings) : std::string();
   PutLe(&header, settings.size(), 4);
   header.append(settings);
+  std::string auth;
+  if (meta.auth != nullptr) meta.auth->SerializeToString(&auth);
+  header.push_back(meta.auth != nullptr ? 1 : 0);
+  PutLe(&header, auth.size(), 4);
+  header.append(auth);
   SYNOD_RETURN_IF_ERROR(impl->Append(header));
   SYNOD_RETURN_IF_ERROR(impl->StartBlocks());
   return std::unique_ptr<SnapshotFileWriter>(new SnapshotFileWriter(std::move(impl)));

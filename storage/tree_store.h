@@ -23,9 +23,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "storage/cluster_settings.h"
 #include "storage/node.h"
 #include "storage/write_set.h"
+#include "synod/v1/command.pb.h"
 #include "synod/v1/common.pb.h"
 #include "synod/v1/watch.pb.h"
 
@@ -43,7 +45,18 @@ struct StoreMeta {
   // until the first auth command. Immutable once shared: a change replaces it.
   std::shared_ptr<const v1::AuthState> auth;
 
-  bool operator==(const StoreMeta&) const = default;
+  // Compares the auth state by value (two loads of one state are equal).
+  bool operator==(const StoreMeta& other) const {
+    return applied_index == other.applied_index && digest == other.digest &&
+           compact_revision == other.compact_revision && settings == other.settings &&
+           SameAuth(auth.get(), other.auth.get());
+  }
+
+  // True if both are null or both hold equal AuthStates.
+  static bool SameAuth(const v1::AuthState* a, const v1::AuthState* b) {
+    if (a == nullptr || b == nullptr) return a == b;
+    return google::protobuf::util::MessageDifferencer::Equals(*a, *b);
+  }
 };
 
 // What apply reads. Errors: DataLoss (a stored record does not decode),

@@ -6,6 +6,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "storage/acl.h"
 #include "storage/path.h"
 
 namespace synod::storage::testing {
@@ -151,6 +153,22 @@ std::string StatText(const NodeStat& s) {
                       " len=", s.data_length, " children=", s.num_children);
 }
 
+std::string AclText(const Acl& acl) {
+  return absl::StrCat("[",
+                      absl::StrJoin(acl, ",",
+                                    [](std::string* out, const AclEntry& e) {
+                                      absl::StrAppend(out, e.scheme, ":", e.id, ":",
+                                                      FormatPerms(e.perms));
+                                    }),
+                      "]");
+}
+
+Acl AclFromProto(const google::protobuf::RepeatedPtrField<v1::Acl>& acl) {
+  Acl out;
+  for (const v1::Acl& e : acl) out.push_back(FromProto(e));
+  return out;
+}
+
 }  // namespace
 
 std::string Dump(TreeStore* store) {
@@ -161,7 +179,8 @@ std::string Dump(TreeStore* store) {
   const StoreMeta& meta = view->meta();
   absl::StrAppend(&out, "meta applied=", meta.applied_index, " digest=", meta.digest,
                   " compact=", meta.compact_revision, " settings=",
-                  meta.settings.has_value() ? SettingsToString(*meta.settings) : "none", "\n");
+                  meta.settings.has_value() ? SettingsToString(*meta.settings) : "none",
+                  " auth=", meta.auth != nullptr ? meta.auth->ShortDebugString() : "none", "\n");
   std::map<std::string, Node> nodes;
   absl::Status s = view->ForEachNode([&](std::string_view path, const Node& node) {
     nodes.emplace(std::string(path), node);
@@ -174,7 +193,7 @@ std::string Dump(TreeStore* store) {
   for (const auto& [path, node] : nodes) {
     absl::StrAppend(&out, "node ", path, " kind=", static_cast<int>(node.kind),
                     " ttl=", node.ttl_ms, " hseq=", node.history_seq, " ", StatText(node.stat),
-                    " data=", absl::CEscape(node.data), "\n");
+                    " acl=", AclText(node.acl), " data=", absl::CEscape(node.data), "\n");
     if (path != "/") {
       expected_children[std::string(ParentPath(path))].push_back(std::string(BaseName(path)));
     }
@@ -206,7 +225,7 @@ std::string Dump(TreeStore* store) {
   if (!s.ok()) absl::StrAppend(&out, "BROKEN history: ", s.ToString(), "\n");
   for (const auto& [key, e] : history) {
     absl::StrAppend(&out, "hist ", key.first, " #", key.second, " rev=", e.revision,
-                    e.deleted ? " deleted " : " ", StatText(e.stat),
+                    e.deleted ? " deleted " : " ", StatText(e.stat), " acl=", AclText(e.acl),
                     " data=", absl::CEscape(e.data), "\n");
   }
   std::vector<Session> sessions;
@@ -215,7 +234,12 @@ std::string Dump(TreeStore* store) {
   std::set<std::pair<uint64_t, std::string>> ephemerals;
   for (const Session& session : sessions) {
     absl::StrAppend(&out, "session ", session.id, " timeout=", session.timeout_ms,
-                    " secret=", absl::CEscape(session.secret), " seq=", session.last_sequence,
+                    " secret=", absl::CEscape(session.secret), " owner=[",
+                    absl::StrJoin(session.owner, ",",
+                                  [](std::string* out, const SessionOwnerId& o) {
+                                    absl::StrAppend(out, o.scheme, ":", o.id);
+                                  }),
+                    "] seq=", session.last_sequence,
                     " result=", absl::CEscape(session.last_result), "\n");
     std::vector<std::string> paths;
     s = view->ListEphemerals(session.id, &paths);
@@ -238,7 +262,8 @@ std::string Dump(TreeStore* store) {
   if (!s.ok()) absl::StrAppend(&out, "BROKEN events: ", s.ToString(), "\n");
   for (const v1::WatchEvent& e : events) {
     absl::StrAppend(&out, "event ", e.revision(), " ", v1::EventType_Name(e.type()), " ", e.path(),
-                    " ", e.stat().ShortDebugString(), "\n");
+                    " ", e.stat().ShortDebugString(), " acl=", AclText(AclFromProto(e.acl())),
+                    "\n");
   }
   return out;
 }
@@ -284,9 +309,49 @@ uint64_t CommandGenerator::RandomSession(TreeStore* store) {
   return sessions_[Uniform(sessions_.size())];
 }
 
+v1::Caller CommandGenerator::RandomCaller() {
+  v1::Caller caller;
+  const uint64_t who = Uniform(100);
+  if (who < 40) return caller;  // anonymous
+  if (who < 50) {
+    caller.set_superuser(true);
+    return caller;
+  }
+  v1::Identity* id = caller.add_ids();
+  id->set_scheme("user");
+  id->set_id(who < 75 ? "alice" : "bob");
+  if (Chance(30)) {
+    id = caller.add_ids();
+    id->set_scheme("ip");
+    id->set_id(Chance(50) ? "10.0.0.1" : "10.0.0.2");
+  }
+  return caller;
+}
+
+void CommandGenerator::RandomAcl(google::protobuf::RepeatedPtrField<v1::Acl>* out) {
+  if (Chance(50)) return;  // open
+  static const char* kSchemes[][2] = {
+      {"user", "alice"}, {"user", "bob"}, {"world", "anyone"}, {"ip", "10.0.0.0/31"}, {"auth", ""}};
+  const int n = 1 + static_cast<int>(Uniform(2));
+  for (int i = 0; i < n; ++i) {
+    v1::Acl* a = out->Add();
+    const auto& scheme = kSchemes[Uniform(5)];
+    a->set_scheme(scheme[0]);
+    a->set_id(scheme[1]);
+    a->set_perms(static_cast<uint32_t>(Chance(5) ? 0 : 1 + Uniform(31)));  // 0: INVALID_ACL
+  }
+}
+
 v1::Op CommandGenerator::RandomOp(TreeStore* store) {
   (void)store;
   int64_t version = Chance(60) ? -1 : static_cast<int64_t>(Uniform(3));
+  if (Chance(8)) {
+    v1::Op op;
+    op.mutable_set_acl()->set_path(RandomPath());
+    RandomAcl(op.mutable_set_acl()->mutable_acl());
+    op.mutable_set_acl()->set_expected_aversion(version);
+    return op;
+  }
   switch (Uniform(10)) {
     case 0:
     case 1:
@@ -305,6 +370,7 @@ v1::Op CommandGenerator::RandomOp(TreeStore* store) {
       v1::Op op = CreateOp(RandomPath(), RandomData(), mode);
       bool ttl_mode = mode == v1::PERSISTENT_WITH_TTL || mode == v1::PERSISTENT_SEQUENTIAL_WITH_TTL;
       if (ttl_mode != Chance(3)) op.mutable_create()->set_ttl_ms(1 + Uniform(300));
+      RandomAcl(op.mutable_create()->mutable_acl());
       return op;
     }
     case 4:
@@ -349,9 +415,28 @@ v1::Command CommandGenerator::Next(uint64_t next_index, TreeStore* store) {
   } else if (kind < 93) {
     uint64_t applied = store->meta().applied_index;
     c.mutable_compact_history()->set_revision(applied > 20 ? applied - Uniform(20) : 0);
-  } else if (kind < 95) {
+  } else if (kind < 94) {
     c.mutable_digest_check()->set_revision(store->meta().applied_index);
     c.mutable_digest_check()->set_digest(store->meta().digest);
+  } else if (kind < 96) {
+    static const char* kUsers[] = {"alice", "bob", "root", "bad name"};
+    const std::string name = kUsers[Uniform(4)];
+    const uint64_t what = Uniform(6);
+    if (what < 3) {
+      v1::UserPutCommand* put = c.mutable_user_put();
+      put->mutable_user()->set_name(name);
+      put->mutable_user()->set_salt("s");
+      put->mutable_user()->set_hash(std::to_string(Uniform(3)));
+      put->mutable_user()->set_iterations(1);
+      put->mutable_user()->set_superuser(name == "root" || Chance(20));
+      put->set_create(what < 2);
+      put->set_token_key("k" + std::to_string(next_index));
+    } else if (what < 4) {
+      c.mutable_user_delete()->set_name(name);
+    } else {
+      c.mutable_auth_set()->set_enabled(Chance(60));
+      c.mutable_auth_set()->set_token_key("t" + std::to_string(next_index));
+    }
   } else {
     // A retry-prone session write: sometimes repeats or goes back.
     uint64_t session = RandomSession(store);
@@ -364,6 +449,10 @@ v1::Command CommandGenerator::Next(uint64_t next_index, TreeStore* store) {
   }
   if (c.has_txn() && !c.write().session_id() && Chance(25)) {
     c.mutable_write()->set_session_id(RandomSession(store));
+  }
+  if (c.has_txn() || c.has_open_session() || c.has_close_session() || c.has_user_put() ||
+      c.has_user_delete() || c.has_auth_set()) {
+    *c.mutable_caller() = RandomCaller();
   }
   c.set_leader_time_ms(time_ms_);
   return c;

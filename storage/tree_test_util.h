@@ -171,8 +171,8 @@ uint64_t RecomputeDigest(TreeStore* store);
 namespace synod::storage::testing {
 
 // Seeded generator of random but plausible commands over a small path
-// universe, so that creates, sets, deletes, sessions, containers, TTLs,
-// multis and compactions interact often. Deterministic for a seed.
+// universe, so that creates, sets, deletes, ACLs, callers, sessions,
+// containers, TTLs, multis, compactions and auth commands interact often. Deterministic for a seed.
 class CommandGenerator {
  public:
   explicit CommandGenerator(uint64_t seed) : rng_(seed) {}
@@ -187,6 +187,11 @@ class CommandGenerator {
   std::string RandomPath();
   std::string RandomData();
   v1::Op RandomOp(TreeStore* store);
+  // Anonymous, a user (alice, bob; sometimes with an ip) or the superuser.
+  v1::Caller RandomCaller();
+  // Open half the time, else 1-2 entries (user, world, ip, auth; some with
+  // no permission bits, which is INVALID_ACL).
+  void RandomAcl(google::protobuf::RepeatedPtrField<v1::Acl>* out);
   uint64_t RandomSession(TreeStore* store);
 
   std::mt19937_64 rng_;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -13,6 +14,7 @@
 
 #include "storage/cluster_settings.h"
 #include "storage/node.h"
+#include "synod/v1/command.pb.h"
 #include "synod/v1/watch.pb.h"
 
 namespace synod::storage {
@@ -43,10 +45,14 @@ struct WriteSet {
   std::optional<uint64_t> compact_revision;
   // Set when the batch recorded new cluster settings.
   std::optional<ClusterSettings> settings;
+  // Set when the batch changed the auth state (users, token key, switch):
+  // the store writes its meta "auth" value only then.
+  std::optional<std::shared_ptr<const v1::AuthState>> auth;
 
   bool empty_changes() const {
     return nodes.empty() && history.empty() && sessions.empty() && graves.empty() &&
-           events.empty() && !compact_revision.has_value() && !settings.has_value();
+           events.empty() && !compact_revision.has_value() && !settings.has_value() &&
+           !auth.has_value();
   }
 };
 
