@@ -87,11 +87,6 @@ bool IpMatches(std::string_view entry_id, std::string_view caller_address) {
   return (net.bytes[full] & mask) == (caller->bytes[full] & mask);
 }
 
-bool EntryMatches(const AclEntry& entry, const v1::Identity& id) {
-  if (entry.scheme == kIp) return id.scheme() == kIp && IpMatches(entry.id, id.id());
-  return entry.scheme == id.scheme() && entry.id == id.id();
-}
-
 bool ValidDigestId(std::string_view id) {
   size_t colon = id.rfind(':');
   if (colon == std::string_view::npos || colon == 0) return false;
@@ -147,16 +142,43 @@ void ToProto(const Acl& acl, google::protobuf::RepeatedPtrField<v1::Acl>* out) {
   for (const AclEntry& entry : acl) ToProto(entry, out->Add());
 }
 
-bool Permits(const Acl& acl, uint32_t perm, const v1::Caller& caller) {
+namespace {
+
+// Both forms of an ACL: entries with perms, scheme and id.
+uint32_t PermsOf(const AclEntry& e) { return e.perms; }
+uint32_t PermsOf(const v1::Acl& e) { return e.perms(); }
+std::string_view SchemeOf(const AclEntry& e) { return e.scheme; }
+std::string_view SchemeOf(const v1::Acl& e) { return e.scheme(); }
+std::string_view IdOf(const AclEntry& e) { return e.id; }
+std::string_view IdOf(const v1::Acl& e) { return e.id(); }
+
+template <typename List>
+bool PermitsAny(const List& acl, uint32_t perm, const v1::Caller& caller) {
   if (caller.superuser() || acl.empty()) return true;
-  for (const AclEntry& entry : acl) {
-    if ((entry.perms & perm) != perm) continue;
-    if (entry.scheme == kWorld && entry.id == kAnyone) return true;
+  for (const auto& entry : acl) {
+    if ((PermsOf(entry) & perm) != perm) continue;
+    std::string_view scheme = SchemeOf(entry);
+    std::string_view entry_id = IdOf(entry);
+    if (scheme == kWorld && entry_id == kAnyone) return true;
     for (const v1::Identity& id : caller.ids()) {
-      if (EntryMatches(entry, id)) return true;
+      if (scheme == kIp ? id.scheme() == kIp && IpMatches(entry_id, id.id())
+                        : scheme == id.scheme() && entry_id == id.id()) {
+        return true;
+      }
     }
   }
   return false;
+}
+
+}  // namespace
+
+bool Permits(const Acl& acl, uint32_t perm, const v1::Caller& caller) {
+  return PermitsAny(acl, perm, caller);
+}
+
+bool Permits(const google::protobuf::RepeatedPtrField<v1::Acl>& acl, uint32_t perm,
+             const v1::Caller& caller) {
+  return PermitsAny(acl, perm, caller);
 }
 
 absl::StatusOr<Acl> ResolveAcl(absl::Span<const v1::Acl> given, const v1::Caller& caller) {

@@ -55,6 +55,9 @@ void ToProto(const Acl& acl, google::protobuf::RepeatedPtrField<v1::Acl>* out);
 // address or prefix, any other entry an identity with equal scheme and id.
 // An empty ACL grants everything to everyone.
 bool Permits(const Acl& acl, uint32_t perm, const v1::Caller& caller);
+// The same for an ACL as a message carries it (WatchEvent.acl).
+bool Permits(const google::protobuf::RepeatedPtrField<v1::Acl>& acl, uint32_t perm,
+             const v1::Caller& caller);
 
 // Checks an ACL given with a create or setACL, as ZooKeeper does, and
 // returns it as the node will store it: "auth" entries are replaced by one

@@ -125,6 +125,22 @@ TEST(Permits, IpPrefixesOfBothFamilies) {
   EXPECT_FALSE(Permits(acl, kPermCreate, CallerWith({{"ip", "not-an-address"}})));
 }
 
+TEST(Permits, TheMessageFormAgreesWithTheStoredForm) {
+  Acl acl = Resolved({"ip:10.0.0.0/8:r", "user:alice:rw", "world:anyone:c"});
+  google::protobuf::RepeatedPtrField<v1::Acl> carried;
+  ToProto(acl, &carried);
+  const std::vector<v1::Caller> callers = {
+      v1::Caller(), CallerWith({{"ip", "10.9.9.9"}}), CallerWith({{"ip", "11.0.0.1"}}),
+      CallerWith({{"user", "alice"}}), CallerWith({{"user", "bob"}}), CallerWith({}, true)};
+  for (const v1::Caller& caller : callers) {
+    for (uint32_t perm : {kPermRead, kPermWrite, kPermCreate, kPermAdmin, kPermRead | kPermWrite}) {
+      EXPECT_EQ(Permits(carried, perm, caller), Permits(acl, perm, caller))
+          << caller.ShortDebugString() << " perm " << perm;
+    }
+  }
+  EXPECT_TRUE(Permits(google::protobuf::RepeatedPtrField<v1::Acl>(), kPermAll, v1::Caller()));
+}
+
 TEST(Permits, EmptyAclIsOpenToEveryone) {
   EXPECT_TRUE(Permits(Acl(), kPermAll, v1::Caller()));
   google::protobuf::RepeatedPtrField<v1::Acl> shown;

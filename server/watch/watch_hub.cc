@@ -28,8 +28,9 @@ WatchHub::WatchHub(WatchHubOptions options, EventHistory* history, TaskRunner* r
 
 WatchHub::~WatchHub() = default;
 
-WatchHub::StreamId WatchHub::OpenStream(absl::AnyInvocable<void()> on_ready) {
+WatchHub::StreamId WatchHub::OpenStream(absl::AnyInvocable<void()> on_ready, v1::Caller caller) {
   auto stream = std::make_unique<Stream>();
+  stream->caller = std::move(caller);
   stream->notifier = std::make_shared<Notifier>(std::move(on_ready));
   absl::MutexLock lock(&mu_);
   StreamId id = next_stream_id_++;

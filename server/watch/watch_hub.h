@@ -34,6 +34,13 @@
 //    overflow a stream.
 //  - Event protos are shared between all the watches they trigger, not
 //    copied per watch.
+//  - A watcher never sees an event on a node it may not read: each event
+//    is checked against its stream's caller with the ACL it carries
+//    (WatchEvent.acl, the node's ACL at that revision), live and in
+//    catch-up, and the ACL itself is never handed out by Poll. Watches are
+//    not refused at registration: one on a node the caller may not read
+//    simply sees nothing of it (and a recursive watch sees only the
+//    readable nodes of its subtree), which reveals nothing either way.
 //
 // Implementation, one concern per file: watch_hub.cc (streams, creating and
 // canceling watches, bounds on their number), watch_hub_dispatch.cc (the
@@ -60,6 +67,7 @@
 #include "absl/types/span.h"
 #include "server/watch/event_history.h"
 #include "server/watch/task_runner.h"
+#include "synod/v1/common.pb.h"
 #include "synod/v1/watch.pb.h"
 
 namespace synod::server {
@@ -117,7 +125,11 @@ class WatchHub {
   // then calls Poll until it returns false. It runs on the apply thread, the
   // catch-up runner or inside Create/Cancel/CancelSession, without the hub's
   // lock: it must be quick, must not block and must not call CloseStream.
-  StreamId OpenStream(absl::AnyInvocable<void()> on_ready);
+  // `caller`: who the stream's watches are for (auth.proto); an event on a
+  // node whose ACL (WatchEvent.acl) does not let it read (PERM_READ) is
+  // never delivered to them and does not fire a one-shot watch. Default:
+  // the anonymous caller.
+  StreamId OpenStream(absl::AnyInvocable<void()> on_ready, v1::Caller caller = v1::Caller());
   // Drops the stream, its watches and its queue. When it returns, on_ready
   // is neither running nor going to run. Unknown ids are ignored.
   void CloseStream(StreamId stream);
@@ -187,6 +199,9 @@ class WatchHub {
   // (FireOneShots clears w->indexed first, as it rebuilds the index list
   // itself).
   void Deliver(Watch* w, const std::shared_ptr<const v1::WatchEvent>& event, WakeList* wake)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True if `w`'s caller may read the node `event` is about.
+  bool Visible(const Watch* w, const v1::WatchEvent& event) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A live trigger of `w` by `event` from OnApplied: delivered, or held
   // while `w` catches up.

@@ -117,7 +117,9 @@ void WatchHub::RunCatchUp(uint64_t serial) {
       const uint64_t last_revision = page->events.empty() ? 0 : page->events.back().revision();
       bool fired = false;
       for (v1::WatchEvent& event : page->events) {
-        if (event.revision() <= start || !WatchMatches(kind, path, event)) continue;
+        if (event.revision() <= start || !WatchMatches(kind, path, event) || !Visible(w, event)) {
+          continue;
+        }
         Deliver(w, std::make_shared<const v1::WatchEvent>(std::move(event)), &wake);
         if (one_shot) {
           fired = true;  // w is gone

@@ -18,6 +18,7 @@
 #include "server/watch/watch_hub.h"
 #include "server/watch/watch_hub_internal.h"
 #include "server/watch/watch_match.h"
+#include "storage/acl.h"
 
 namespace synod::server {
 namespace {
@@ -110,7 +111,7 @@ void WatchHub::FireOneShots(std::vector<Watch*>* list,
   walking.swap(*list);
   for (Watch* w : walking) {
     ++match_visits_;
-    const bool passes = event->revision() > w->start_revision;
+    const bool passes = event->revision() > w->start_revision && Visible(w, *event);
     if (passes && !w->catching_up) {
       w->indexed = false;
       Deliver(w, event, wake);
@@ -129,8 +130,13 @@ void WatchHub::FirePersistent(const std::vector<Watch*>& list,
                               const std::shared_ptr<const v1::WatchEvent>& event, WakeList* wake) {
   for (Watch* w : list) {
     ++match_visits_;
-    if (event->revision() > w->start_revision) Trigger(w, event, wake);
+    if (event->revision() > w->start_revision && Visible(w, *event)) Trigger(w, event, wake);
   }
+}
+
+bool WatchHub::Visible(const Watch* w, const v1::WatchEvent& event) const {
+  // An open node (empty ACL, the common case) costs this one branch.
+  return event.acl().empty() || storage::Permits(event.acl(), storage::kPermRead, w->stream->caller);
 }
 
 void WatchHub::Trigger(Watch* w, const std::shared_ptr<const v1::WatchEvent>& event,

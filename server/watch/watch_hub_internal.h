@@ -81,6 +81,7 @@ struct WatchHub::Watch {
 
 struct WatchHub::Stream {
   StreamId id = 0;
+  v1::Caller caller;  // whom its watches are for (see Visible)
   std::shared_ptr<Notifier> notifier;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Watch>> watches;
   std::deque<Item> queue;

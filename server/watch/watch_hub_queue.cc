@@ -62,7 +62,10 @@ bool WatchHub::Poll(StreamId stream, v1::WatchResponse* out) {
       break;
     case Item::Type::kEvent:
       for (const Item& item : taken) {
-        *out->add_events() = *item.event;
+        v1::WatchEvent* event = out->add_events();
+        *event = *item.event;
+        // The ACL decided who sees the event; it is not the client's to see.
+        if (event->acl_size() > 0) event->clear_acl();
         if (item.last) {
           out->set_canceled(true);
           out->set_cancel_code(v1::OK);

@@ -167,9 +167,9 @@ class WatchHubTest : public ::testing::Test {
     applied_ = applied;
   }
 
-  WatchHub::StreamId Open() {
+  WatchHub::StreamId Open(v1::Caller caller = v1::Caller()) {
     auto counter = std::make_shared<int>(0);
-    WatchHub::StreamId id = hub_->OpenStream([counter] { ++*counter; });
+    WatchHub::StreamId id = hub_->OpenStream([counter] { ++*counter; }, std::move(caller));
     ready_counts_[id] = counter;
     return id;
   }

@@ -15,11 +15,17 @@ class WatchService::Stream final
  public:
   explicit Stream(WatchService* service) : service_(service) {}
 
-  // After make_shared. `refuse`: the service is shutting down.
-  void Start(bool refuse) {
+  // After make_shared. `refuse`: the service is shutting down. `caller`:
+  // whom the stream's watches are for, or why it has no valid credentials.
+  void Start(bool refuse, absl::StatusOr<v1::Caller> caller) {
     self_ = shared_from_this();
     if (refuse) {
       EndStream(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+      return;
+    }
+    if (!caller.ok()) {
+      EndStream(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                             std::string(caller.status().message())));
       return;
     }
     std::weak_ptr<Stream> weak = self_;
@@ -29,11 +35,13 @@ class WatchService::Stream final
       absl::MutexLock lock(&mu_);
       starting_read_ = true;
     }
-    stream_id_ = service_->hub_->OpenStream([weak, sender] {
-      sender->Post([weak] {
-        if (std::shared_ptr<Stream> stream = weak.lock()) stream->TryWrite();
-      });
-    });
+    stream_id_ = service_->hub_->OpenStream(
+        [weak, sender] {
+          sender->Post([weak] {
+            if (std::shared_ptr<Stream> stream = weak.lock()) stream->TryWrite();
+          });
+        },
+        *std::move(caller));
     StartRead(&request_);
     ReadStarted();
   }
@@ -192,21 +200,22 @@ class WatchService::Stream final
   bool finished_ ABSL_GUARDED_BY(mu_) = false;                      // Finish was called
 };
 
-WatchService::WatchService(WatchHub* hub, HeaderFn header)
-    : hub_(hub), header_(std::move(header)) {}
+WatchService::WatchService(WatchHub* hub, HeaderFn header, CallerFn caller)
+    : hub_(hub), header_(std::move(header)), caller_(std::move(caller)) {}
 
 WatchService::~WatchService() { sender_.Stop(); }
 
 grpc::ServerBidiReactor<v1::WatchRequest, v1::WatchResponse>* WatchService::Watch(
-    grpc::CallbackServerContext* /*context*/) {
+    grpc::CallbackServerContext* context) {
   auto stream = std::make_shared<Stream>(this);
+  absl::StatusOr<v1::Caller> caller = caller_ ? caller_(*context) : v1::Caller();
   bool refuse = false;
   {
     absl::MutexLock lock(&mu_);
     refuse = shutting_down_;
     if (!refuse) streams_.emplace(stream.get(), stream);
   }
-  stream->Start(refuse);
+  stream->Start(refuse, std::move(caller));
   return stream.get();
 }
 

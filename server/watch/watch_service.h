@@ -17,6 +17,9 @@
 // fails, or on Shutdown(); its watches are then dropped from the hub
 // (queued responses are not sent).
 //
+// Every stream resolves its caller once, at its start (CallerFn); the hub
+// shows its watches only the events on nodes that caller may read.
+//
 // Thread: gRPC callback threads, the sender thread and the hub's callers.
 // Invariant: a stream calls WatchHub::CloseStream exactly once (in OnDone),
 // and never starts a write or Finish after Finish.
@@ -31,6 +34,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "server/watch/task_runner.h"
 #include "server/watch/watch_hub.h"
@@ -44,9 +48,13 @@ class WatchService final : public v1::Watch::CallbackService {
   // revision...). Called on gRPC threads and the sender thread for each
   // response: must be thread-safe and cheap.
   using HeaderFn = std::function<v1::ResponseHeader()>;
+  // Who a stream is from (server/auth/authenticator.h Resolve), once at its
+  // start; an error ends the stream UNAUTHENTICATED with its message. Called
+  // on gRPC threads: must be thread-safe. Null: every stream is anonymous.
+  using CallerFn = std::function<absl::StatusOr<v1::Caller>(const grpc::CallbackServerContext&)>;
 
   // `hub` must outlive the service.
-  WatchService(WatchHub* hub, HeaderFn header);
+  WatchService(WatchHub* hub, HeaderFn header, CallerFn caller = nullptr);
   ~WatchService() override;
   WatchService(const WatchService&) = delete;
   WatchService& operator=(const WatchService&) = delete;
@@ -68,6 +76,7 @@ class WatchService final : public v1::Watch::CallbackService {
 
   WatchHub* const hub_;
   const HeaderFn header_;
+  const CallerFn caller_;
   // Starts writes for streams the hub signaled. Declared after the fields
   // its tasks use; stopped first in the destructor.
   WorkerThread sender_;
