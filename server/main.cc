@@ -159,6 +159,11 @@ ABSL_FLAG(std::string, peer_tls_key, "", "PEM private key of --peer_tls_cert.");
 ABSL_FLAG(std::string, peer_tls_ca, "",
           "PEM CA certificate(s) that every replica's peer certificate is signed by; a peer "
           "with another is refused.");
+ABSL_FLAG(std::string, superuser_digest, "",
+          "user:base64(SHA-1(user:password)), as ZooKeeper's superDigest: a caller presenting "
+          "those digest credentials (synod-digest) is the superuser on this replica. Give "
+          "every replica the same. Empty: none.");
+ABSL_FLAG(int64_t, auth_token_ttl_s, 3600, "Lifetime of a token from Auth.Authenticate, seconds.");
 ABSL_FLAG(std::string, fault_injection_file, "",
           "TESTS ONLY. A file listing peer ids this replica drops all Raft traffic to and "
           "from (re-read when it changes). Leave empty in production.");
@@ -265,6 +270,8 @@ int main(int argc, char** argv) {
       static_cast<size_t>(absl::GetFlag(FLAGS_max_watches_per_session));
   options.max_watches = static_cast<size_t>(absl::GetFlag(FLAGS_max_watches));
   options.grpc_memory_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_grpc_memory_mb)) << 20;
+  options.superuser_digest = absl::GetFlag(FLAGS_superuser_digest);
+  options.auth_token_ttl = absl::Seconds(absl::GetFlag(FLAGS_auth_token_ttl_s));
   if (synod::base::LogLevel level;
       synod::base::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     synod::base::SetMinLogLevel(level);

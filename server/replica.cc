@@ -377,12 +377,30 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   p->flow = std::make_unique<RequestFlow>(p->state.get(), p->tracker.get(), p->driver.get(),
                                           p->state_machine.get(), options.request_timeout,
                                           options.max_revision_ahead);
+  {
+    AuthOptions auth_options;
+    auth_options.superuser_digest = options.superuser_digest;
+    auth_options.token_ttl = options.auth_token_ttl;
+    if (absl::Status s = CheckAuthOptions(auth_options); !s.ok()) return s;
+    storage::TreeStore* store = p->store.get();
+    p->authenticator = std::make_unique<Authenticator>(
+        [store] { return store->meta().auth; }, std::move(auth_options));
+    AuthService::Options service_options;
+    service_options.request_timeout = options.request_timeout;
+    RequestFlow* flow = p->flow.get();
+    p->auth_service = std::make_unique<AuthService>(
+        service_options, p->authenticator.get(), p->state.get(),
+        [flow](absl::Time deadline, v1::Command command, RequestTracker::Callback done) {
+          flow->Write(deadline, std::move(command), std::move(done));
+        });
+  }
   TreeService::Limits tree_limits;
   tree_limits.max_page_size = options.max_page_size;
   p->tree_service = std::make_unique<TreeService>(p->flow.get(), p->store.get(), tree_limits,
                                                   p->api_metrics.get());
   p->cluster_service = std::make_unique<ClusterService>(
-      p->flow.get(), p->driver.get(), p->store.get(), p->snapshots.get(), SYNOD_VERSION);
+      p->flow.get(), p->driver.get(), p->store.get(), p->snapshots.get(), SYNOD_VERSION,
+      p->authenticator.get());
   p->session_backend =
       std::make_unique<ReplicaSessionBackend>(p->flow.get(), p->store.get(), p->sessions.get(),
                                               p->heartbeats.get(), options.request_timeout);
@@ -433,6 +451,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     builder.RegisterService(p->cluster_service.get());
     builder.RegisterService(p->session_service.get());
     builder.RegisterService(p->watch_service.get());
+    builder.RegisterService(p->auth_service.get());
     {
       // Requests by method and code, latencies: one hook for all services.
       std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> hooks;
@@ -508,6 +527,7 @@ void Replica::Shutdown() {
   p->shut_down = true;
   p->state->set_serving(false);
   p->watch_service->Shutdown();  // ends watch streams: they never finish by themselves
+  p->auth_service->Stop();       // queued password work answers UNAVAILABLE (not serving)
   p->keeper->Stop();
   p->driver->Stop();
   p->state_machine->Stop();  // applies what was handed over, completes those

@@ -83,6 +83,11 @@ struct ReplicaOptions {
   // Mutual TLS on the peer port (Raft link and Peer service); all three
   // files or none. A peer whose certificate this CA did not sign is refused.
   TlsFiles peer_tls;
+  // Authentication (auth.proto): the ZooKeeper superDigest
+  // "user:base64(SHA-1(user:password))" that makes a caller the superuser
+  // (empty: none), and how long tokens from Auth.Authenticate last.
+  std::string superuser_digest;
+  absl::Duration auth_token_ttl = absl::Hours(1);
 };
 
 class Replica {

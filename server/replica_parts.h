@@ -8,6 +8,8 @@
 
 #include "grpcpp/server.h"
 #include "server/apply_fanout.h"
+#include "server/auth/auth_service.h"
+#include "server/auth/authenticator.h"
 #include "server/fault_injection.h"
 #include "server/link_tls.h"
 #include "server/metrics/api_metrics.h"
@@ -75,6 +77,8 @@ struct Replica::Parts {
   std::unique_ptr<PeerTransport> transport;
   std::unique_ptr<RaftDriver> driver;
   std::unique_ptr<RequestFlow> flow;
+  std::unique_ptr<Authenticator> authenticator;
+  std::unique_ptr<AuthService> auth_service;
   std::unique_ptr<PeerService> peer_service;
   std::unique_ptr<TreeService> tree_service;
   std::unique_ptr<ClusterService> cluster_service;

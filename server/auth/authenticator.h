@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -36,6 +37,22 @@ struct AuthOptions {
   // How long a token from Authenticate is valid.
   absl::Duration token_ttl = absl::Hours(1);
 };
+
+// Metadata keys (auth.proto).
+inline constexpr char kAuthorizationKey[] = "authorization";
+inline constexpr char kDigestKey[] = "synod-digest";
+// Most synod-digest entries one call may carry (UNAUTHENTICATED beyond):
+// each costs a SHA-1 and an identity in every command it sends.
+inline constexpr size_t kMaxDigestCredentials = 8;
+
+// The address part of a gRPC peer string: "ipv4:1.2.3.4:5" -> "1.2.3.4",
+// "ipv6:[::1]:5" (or its URI form "ipv6:%5B::1%5D:5") -> "::1"; empty for
+// anything else (a Unix socket, an in-process channel).
+std::string PeerAddress(std::string_view peer);
+
+// InvalidArgument unless options.superuser_digest is empty or of the form
+// "user:base64(SHA-1)" (as storage::DigestId makes it), and token_ttl > 0.
+absl::Status CheckAuthOptions(const AuthOptions& options);
 
 class Authenticator {
  public:
@@ -59,8 +76,11 @@ class Authenticator {
       const std::vector<std::string>& x509_subjects) const;
 
   bool enabled() const;
+  // The applied AuthState (never null).
+  std::shared_ptr<const v1::AuthState> state() const;
   // OK if auth is disabled or the caller is the superuser; else
-  // PermissionDenied.
+  // Unauthenticated for a caller with no identity but its address (it
+  // presented no credentials), PermissionDenied for any other.
   absl::Status RequireAdmin(const v1::Caller& caller) const;
   // OK if auth is disabled or the caller has an identity other than ip;
   // else Unauthenticated.
@@ -74,7 +94,7 @@ class Authenticator {
 
  private:
   StateFn state_;
-  AuthOptions options_;
+  const AuthOptions options_;
 };
 
 }  // namespace synod::server

@@ -26,12 +26,36 @@ v1::Role ToProtoRole(raft::Role role, bool learner) {
   return v1::ROLE_FOLLOWER;
 }
 
+// A Snapshot stream refused before it sent anything.
+class RefusedSnapshot final : public grpc::ServerWriteReactor<v1::SnapshotChunk> {
+ public:
+  explicit RefusedSnapshot(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
+
+template <typename Response>
+std::optional<v1::Caller> ClusterService::Admit(grpc::CallbackServerContext* context, Gate gate,
+                                                grpc::ServerUnaryReactor* reactor,
+                                                Response* response) {
+  absl::StatusOr<v1::Caller> caller = auth_->Resolve(*context);
+  absl::Status s = caller.status();
+  if (s.ok()) {
+    s = gate == Gate::kAdmin ? auth_->RequireAdmin(*caller) : auth_->RequireAuthenticated(*caller);
+  }
+  if (!s.ok()) {
+    FinishReply(reactor, response, *flow_->state(), ErrorCodeFor(s), std::string(s.message()));
+    return std::nullopt;
+  }
+  return *std::move(caller);
+}
 
 grpc::ServerUnaryReactor* ClusterService::Status(grpc::CallbackServerContext* context,
                                                  const v1::StatusRequest*,
                                                  v1::StatusResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(context, Gate::kAuthenticated, reactor, response)) return reactor;
   const ReplicaState* state = flow_->state();
   storage::TreeStore* store = store_;
   const std::string version = version_;
@@ -68,6 +92,7 @@ template <typename Response>
 grpc::ServerUnaryReactor* ClusterService::Submit(grpc::CallbackServerContext* context,
                                                  MembershipRequest request, Response* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(context, Gate::kAdmin, reactor, response)) return reactor;
   const ReplicaState* state = flow_->state();
   const bool transfer = request.kind == MembershipRequest::Kind::kTransfer;
   auto done = [reactor, response, state](const Outcome& o) {
@@ -91,6 +116,7 @@ grpc::ServerUnaryReactor* ClusterService::MemberAdd(grpc::CallbackServerContext*
                                                     v1::MemberAddResponse* response) {
   if (request->id() == 0 || request->peer_addr().empty()) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (!Admit(context, Gate::kAdmin, reactor, response)) return reactor;
     FinishReply(reactor, response, *flow_->state(), v1::INVALID_ARGUMENT,
                 "a new member needs an id >= 1 and a peer address");
     return reactor;
@@ -138,6 +164,7 @@ grpc::ServerUnaryReactor* ClusterService::MemberList(grpc::CallbackServerContext
                                                      const v1::MemberListRequest* request,
                                                      v1::MemberListResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(context, Gate::kAuthenticated, reactor, response)) return reactor;
   const ReplicaState* state = flow_->state();
   flow_->Read(
       flow_->Deadline(context), request->read(),
@@ -155,6 +182,7 @@ grpc::ServerUnaryReactor* ClusterService::SettingsGet(grpc::CallbackServerContex
                                                       const v1::SettingsGetRequest* request,
                                                       v1::SettingsGetResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(context, Gate::kAuthenticated, reactor, response)) return reactor;
   const ReplicaState* state = flow_->state();
   storage::TreeStore* store = store_;
   flow_->Read(
@@ -176,6 +204,8 @@ grpc::ServerUnaryReactor* ClusterService::SettingsSet(grpc::CallbackServerContex
                                                       const v1::SettingsSetRequest* request,
                                                       v1::SettingsSetResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<v1::Caller> caller = Admit(context, Gate::kAdmin, reactor, response);
+  if (!caller) return reactor;
   const ReplicaState* state = flow_->state();
   const storage::ClusterSettings current =
       store_->meta().settings.value_or(storage::ClusterSettings());
@@ -191,6 +221,7 @@ grpc::ServerUnaryReactor* ClusterService::SettingsSet(grpc::CallbackServerContex
     return reactor;
   }
   v1::Command command;
+  *command.mutable_caller() = *std::move(caller);
   *command.mutable_set_settings()->mutable_settings() = request->settings();
   flow_->Write(flow_->Deadline(context), std::move(command),
                [reactor, response, state](const Outcome& o) {
@@ -208,7 +239,12 @@ grpc::ServerUnaryReactor* ClusterService::SettingsSet(grpc::CallbackServerContex
 }
 
 grpc::ServerWriteReactor<v1::SnapshotChunk>* ClusterService::Snapshot(
-    grpc::CallbackServerContext* /*context*/, const v1::SnapshotRequest* request) {
+    grpc::CallbackServerContext* context, const v1::SnapshotRequest* request) {
+  absl::StatusOr<v1::Caller> caller = auth_->Resolve(*context);
+  absl::Status s = caller.ok() ? auth_->RequireAdmin(*caller) : caller.status();
+  if (!s.ok()) {
+    return new RefusedSnapshot(grpc::Status(GrpcCodeFor(ErrorCodeFor(s)), std::string(s.message())));
+  }
   return snapshot_streamer_->Start(*request);
 }
 

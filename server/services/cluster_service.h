@@ -11,12 +11,20 @@
 // raft thread, which then finishes the reactor), so it never blocks a gRPC
 // thread and reports a consistent Raft status.
 //
+// While auth is enabled (auth.proto), MemberAdd, MemberPromote,
+// MemberRemove, TransferLeader, SettingsSet and Snapshot need the admin
+// right, and Status, MemberList and SettingsGet an authenticated caller;
+// a refusal changes nothing and answers PERMISSION_DENIED or
+// UNAUTHENTICATED.
+//
 // Thread: gRPC callback threads.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "server/auth/authenticator.h"
 #include "server/raft_driver.h"
 #include "server/services/request_flow.h"
 #include "server/services/snapshot_stream.h"
@@ -31,10 +39,12 @@ class ClusterService final : public v1::Cluster::CallbackService {
   // Not owned; all outlive the service. Destroy the service only after the
   // gRPC server that serves it has shut down.
   ClusterService(RequestFlow* flow, RaftDriver* driver, storage::TreeStore* store,
-                 const storage::SnapshotFiles* snapshots, std::string version)
+                 const storage::SnapshotFiles* snapshots, std::string version,
+                 const Authenticator* auth)
       : flow_(flow),
         driver_(driver),
         store_(store),
+        auth_(auth),
         version_(std::move(version)),
         snapshot_streamer_(std::make_unique<SnapshotStreamer>(SnapshotStreamer::Options(), store,
                                                               snapshots, flow->state())) {}
@@ -76,9 +86,17 @@ class ClusterService final : public v1::Cluster::CallbackService {
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context, MembershipRequest request,
                                    Response* response);
 
+  // The caller if it passes `gate` (RequireAdmin or RequireAuthenticated);
+  // else the call is finished with the refusal and nullopt returned.
+  enum class Gate { kAdmin, kAuthenticated };
+  template <typename Response>
+  std::optional<v1::Caller> Admit(grpc::CallbackServerContext* context, Gate gate,
+                                  grpc::ServerUnaryReactor* reactor, Response* response);
+
   RequestFlow* const flow_;
   RaftDriver* const driver_;
   storage::TreeStore* const store_;
+  const Authenticator* const auth_;
   const std::string version_;
   const std::unique_ptr<SnapshotStreamer> snapshot_streamer_;
 };
