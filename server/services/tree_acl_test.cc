@@ -160,6 +160,7 @@ class TreeAclTest : public ::testing::Test {
 
   // Get as `callers`; the Synod code (from the header, also on failure).
   v1::ErrorCode Get(std::vector<std::string> callers, v1::GetRequest req, v1::GetResponse* resp) {
+    resp->Clear();
     grpc::Status s = stub_->Get(As(std::move(callers)).get(), req, resp);
     return Code(s, resp->header());
   }
