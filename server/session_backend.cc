@@ -30,9 +30,10 @@ v1::ResponseHeader ReplicaSessionBackend::Header() {
   return header;
 }
 
-void ReplicaSessionBackend::ProposeOpen(int64_t timeout_ms,
+void ReplicaSessionBackend::ProposeOpen(int64_t timeout_ms, const v1::Caller& caller,
                                         absl::AnyInvocable<void(OpenOutcome) &&> done) {
   v1::Command command;
+  *command.mutable_caller() = caller;
   v1::OpenSessionCommand* open = command.mutable_open_session();
   open->set_timeout_ms(timeout_ms);
   open->set_secret(RandomSecret());
@@ -57,8 +58,10 @@ void ReplicaSessionBackend::ProposeOpen(int64_t timeout_ms,
 }
 
 void ReplicaSessionBackend::ProposeClose(
-    uint64_t session_id, absl::AnyInvocable<void(v1::ErrorCode, std::string) &&> done) {
+    uint64_t session_id, const v1::Caller& caller,
+    absl::AnyInvocable<void(v1::ErrorCode, std::string) &&> done) {
   v1::Command command;
+  *command.mutable_caller() = caller;
   command.mutable_close_session()->set_session_id(session_id);
   auto shared =
       std::make_shared<absl::AnyInvocable<void(v1::ErrorCode, std::string) &&>>(std::move(done));

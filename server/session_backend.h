@@ -31,8 +31,9 @@ class ReplicaSessionBackend final : public SessionBackend {
         request_timeout_(request_timeout) {}
 
   v1::ResponseHeader Header() override;
-  void ProposeOpen(int64_t timeout_ms, absl::AnyInvocable<void(OpenOutcome) &&> done) override;
-  void ProposeClose(uint64_t session_id,
+  void ProposeOpen(int64_t timeout_ms, const v1::Caller& caller,
+                   absl::AnyInvocable<void(OpenOutcome) &&> done) override;
+  void ProposeClose(uint64_t session_id, const v1::Caller& caller,
                     absl::AnyInvocable<void(v1::ErrorCode, std::string) &&> done) override;
   absl::StatusOr<SessionLookup> Lookup(uint64_t session_id) override;
   void Touch(uint64_t session_id) override;

@@ -58,6 +58,7 @@ absl::StatusOr<NodeResult> TreeStore::Get(std::string_view path) {
     return result;
   }
   result.stat = (*node)->stat;
+  result.acl = std::move((*node)->acl);
   result.data = std::move((*node)->data);
   return result;
 }
@@ -87,6 +88,8 @@ absl::StatusOr<NodeResult> TreeStore::GetAtVersion(std::string_view path, int64_
   // The newest entry (a live version, or the tombstone carrying the last
   // stat) bounds the versions of the latest incarnation.
   const HistoryEntry& newest = versions[0].entry;
+  // Until the version is found, the answer speaks of the latest incarnation.
+  result.acl = newest.acl;
   if (version > newest.stat.version) {
     result.code = v1::INVALID_ARGUMENT;
     result.message =
@@ -109,6 +112,7 @@ absl::StatusOr<NodeResult> TreeStore::GetAtVersion(std::string_view path, int64_
       return result;
     }
     result.stat = versions[i].entry.stat;
+    result.acl = std::move(versions[i].entry.acl);
     result.data = std::move(versions[i].entry.data);
     return result;
   }
@@ -153,6 +157,7 @@ absl::StatusOr<NodeResult> TreeStore::GetAtRevision(std::string_view path, uint6
       return result;
     }
     result.stat = v.entry.stat;
+    result.acl = std::move(v.entry.acl);
     result.data = std::move(v.entry.data);
     return result;
   }
@@ -163,6 +168,7 @@ absl::StatusOr<NodeResult> TreeStore::GetAtRevision(std::string_view path, uint6
     result.code = v1::NO_NODE;
   } else {
     result.code = v1::COMPACTED;
+    result.acl = versions.back().entry.acl;
     result.message = absl::StrCat(std::string(path), " as of revision ", revision,
                                   " is no longer kept: each node keeps its last "
                                   "--history_per_node versions, the oldest kept is from revision ",
@@ -207,6 +213,7 @@ absl::StatusOr<ChildrenResult> TreeStore::GetChildren(std::string_view path,
     return result;
   }
   result.parent_stat = (*node)->stat;
+  result.parent_acl = std::move((*node)->acl);
   std::vector<ChildEntry> children;
   // One more than asked tells whether another page follows.
   absl::Status s = (*view)->ListChildren(path, start_after, limit == 0 ? 0 : limit + 1, &children);
@@ -237,6 +244,12 @@ absl::StatusOr<HistoryResult> TreeStore::History(std::string_view path, size_t l
   }
   std::vector<Version> versions;
   if (absl::Status s = LoadHistory(view->get(), path, &versions); !s.ok()) return s;
+  if (!versions.empty()) {
+    // A deleted node's tombstone keeps the ACL it had.
+    absl::StatusOr<std::optional<Node>> node = (*view)->GetNode(path);
+    if (!node.ok()) return node.status();
+    result.acl = node->has_value() ? std::move((*node)->acl) : versions[0].entry.acl;
+  }
   for (size_t i = 0; i < versions.size(); ++i) {
     if (Compacted(versions, i, meta.compact_revision)) break;
     if (limit != 0 && result.versions.size() == limit) break;

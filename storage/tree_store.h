@@ -126,6 +126,11 @@ struct NodeResult {
   std::string message;  // why, when the code alone does not say (versioned reads)
   uint64_t revision = 0;
   NodeStat stat;
+  // The ACL that guards what was read: the node's, or for a read at a past
+  // version or revision that version's history entry's (when a versioned
+  // read fails after finding the path: the newest entry's for GetAtVersion,
+  // the oldest kept one's for GetAtRevision).
+  Acl acl;
   std::string data;
 };
 
@@ -140,6 +145,7 @@ struct ChildrenResult {
   v1::ErrorCode code = v1::OK;
   uint64_t revision = 0;
   NodeStat parent_stat;
+  Acl parent_acl;                  // guards the listing
   std::vector<std::string> names;  // byte order
   std::vector<NodeStat> stats;     // parallel to names if asked for
   bool has_more = false;           // more children after names.back()
@@ -149,6 +155,9 @@ struct HistoryResult {
   v1::ErrorCode code = v1::OK;
   uint64_t revision = 0;
   uint64_t compact_revision = 0;
+  // Guards the listing: the node's ACL, or if it is deleted, the ACL its
+  // newest retained version had.
+  Acl acl;
   std::vector<HistoryEntry> versions;  // newest first
 };
 

@@ -21,6 +21,9 @@
 // The deadline is the client's, capped by the server's request timeout.
 // Nothing here blocks: callers are gRPC callback handlers.
 //
+// Write and Read are virtual so that service tests can stand in for the
+// replica behind them.
+//
 // Thread-safe.
 #pragma once
 
@@ -49,6 +52,7 @@ class RequestFlow {
         state_machine_(state_machine),
         max_request_time_(max_request_time),
         max_revision_ahead_(max_revision_ahead) {}
+  virtual ~RequestFlow() = default;
 
   static constexpr uint64_t kDefaultMaxRevisionAhead = 100000;
 
@@ -58,12 +62,12 @@ class RequestFlow {
   absl::Time Deadline(absl::Duration timeout) const;
 
   // Proposes `command`; `done` runs exactly once.
-  void Write(absl::Time deadline, v1::Command command, RequestTracker::Callback done);
+  virtual void Write(absl::Time deadline, v1::Command command, RequestTracker::Callback done);
 
   // Runs `read` once `options` allow, or `fail` with the reason (invalid
   // options, no leader, deadline). Exactly one of them runs, once.
-  void Read(absl::Time deadline, const v1::ReadOptions& options, std::function<void()> read,
-            RequestTracker::Callback fail);
+  virtual void Read(absl::Time deadline, const v1::ReadOptions& options,
+                    std::function<void()> read, RequestTracker::Callback fail);
 
   // Registers another kind of request (membership changes): `done` runs
   // once. Returns its tracker id, or 0 if `done` already ran (shutting down).

@@ -65,6 +65,23 @@ class PipelineStream::Call final : public StreamedCall {
   const absl::Time start_;
 };
 
+namespace {
+
+// Finished as it starts; deletes itself when gRPC is done with it.
+class RefusedStream final
+    : public grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse> {
+ public:
+  explicit RefusedStream(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>* PipelineStream::Refuse(
+    grpc::Status status) {
+  return new RefusedStream(std::move(status));
+}
+
 PipelineStream* PipelineStream::Open(Handler handler, metrics::ApiMetrics* metrics) {
   auto stream = std::make_shared<PipelineStream>(std::move(handler), metrics);
   stream->self_ = stream;

@@ -58,6 +58,10 @@ class PipelineStream final
   // Starts reading; gRPC owns the returned reactor until OnDone. `metrics`
   // (may be null) counts each call under its unary RPC's name.
   static PipelineStream* Open(Handler handler, metrics::ApiMetrics* metrics);
+  // A stream refused before any call is read (its caller is not
+  // authenticated): finishes with `status` at once.
+  static grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>* Refuse(
+      grpc::Status status);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;

@@ -3,11 +3,13 @@
 #include <cstdio>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "server/services/reply.h"
 #include "server/services/tree_pipeline.h"
+#include "storage/acl.h"
 #include "storage/node.h"
 #include "storage/page_token.h"
 #include "storage/path.h"
@@ -30,6 +32,31 @@ v1::ErrorCode WriteCode(const Outcome& o) {
   return o.result != nullptr ? o.result->code() : o.code;
 }
 
+// An ACL given with a create or setACL, checked as apply will check it
+// (storage::ResolveAcl) so that one apply would refuse costs no log entry.
+bool CheckGivenAcl(const google::protobuf::RepeatedPtrField<v1::Acl>& given,
+                   const v1::Caller& caller, std::string* why) {
+  if (static_cast<size_t>(given.size()) > storage::kMaxAclEntries) {
+    *why = absl::StrCat("an ACL has at most ", storage::kMaxAclEntries, " entries, not ",
+                        given.size());
+    return false;
+  }
+  const std::vector<v1::Acl> entries(given.begin(), given.end());
+  absl::StatusOr<storage::Acl> acl = storage::ResolveAcl(entries, caller);
+  if (acl.ok()) return true;
+  *why = std::string(acl.status().message());
+  return false;
+}
+
+// A read the caller may not see: PERMISSION_DENIED, with nothing of the node
+// in the response.
+template <typename Response>
+void FinishDenied(const Replier& reply, Response* response, const ReplicaState& state,
+                  const std::string& path, const char* needs, uint64_t revision) {
+  FinishReply(reply, response, state, v1::PERMISSION_DENIED,
+              absl::StrCat(needs, " permission needed on ", path), revision);
+}
+
 }  // namespace
 
 storage::ClusterSettings TreeService::Settings() const {
@@ -37,7 +64,7 @@ storage::ClusterSettings TreeService::Settings() const {
 }
 
 v1::ErrorCode TreeService::CheckOp(const v1::Op& op, int64_t max_data_bytes,
-                                   std::string* why) const {
+                                   const v1::Caller& caller, std::string* why) const {
   auto check_path = [why](const std::string& path) {
     absl::Status s = storage::ValidatePath(path);
     if (s.ok()) return true;
@@ -66,6 +93,7 @@ v1::ErrorCode TreeService::CheckOp(const v1::Op& op, int64_t max_data_bytes,
                             max_data_bytes);
         return v1::TOO_LARGE;
       }
+      if (!CheckGivenAcl(c.acl(), caller, why)) return v1::INVALID_ACL;
       return v1::OK;
     }
     case v1::Op::kSet: {
@@ -93,9 +121,15 @@ v1::ErrorCode TreeService::CheckOp(const v1::Op& op, int64_t max_data_bytes,
         return v1::INVALID_ARGUMENT;
       }
       return v1::OK;
-    case v1::Op::kSetAcl:
-      if (!check_path(op.set_acl().path())) return v1::INVALID_PATH;
+    case v1::Op::kSetAcl: {
+      const v1::SetAclOp& a = op.set_acl();
+      if (!check_path(a.path())) return v1::INVALID_PATH;
+      if (!check_version(a.has_expected_aversion(), a.expected_aversion())) {
+        return v1::INVALID_ARGUMENT;
+      }
+      if (!CheckGivenAcl(a.acl(), caller, why)) return v1::INVALID_ACL;
       return v1::OK;
+    }
     case v1::Op::OP_NOT_SET:
       break;
   }
@@ -159,34 +193,48 @@ grpc::ServerUnaryReactor* TreeService::Sync(grpc::CallbackServerContext* context
   return ServeUnary(context, request, response, &TreeService::DoSync);
 }
 
+grpc::ServerUnaryReactor* TreeService::GetAcl(grpc::CallbackServerContext* context,
+                                              const v1::GetAclRequest* request,
+                                              v1::GetAclResponse* response) {
+  return ServeUnary(context, request, response, &TreeService::DoGetAcl);
+}
+
+grpc::ServerUnaryReactor* TreeService::SetAcl(grpc::CallbackServerContext* context,
+                                              const v1::SetAclRequest* request,
+                                              v1::SetAclResponse* response) {
+  return ServeUnary(context, request, response, &TreeService::DoSetAcl);
+}
+
 // ---- Pipeline -----------------------------------------------------------------
 
-void TreeService::Serve(const v1::PipelineCall& call, v1::PipelineReply* reply, Replier replier) {
-  const absl::Time deadline = flow_->Deadline(absl::Milliseconds(call.timeout_ms()));
-  switch (call.request_case()) {
+void TreeService::Serve(const v1::PipelineCall& pipelined,
+                        const std::shared_ptr<const v1::Caller>& caller, v1::PipelineReply* reply,
+                        Replier replier) {
+  const CallInfo call{flow_->Deadline(absl::Milliseconds(pipelined.timeout_ms())), caller};
+  switch (pipelined.request_case()) {
     case v1::PipelineCall::kCreate:
-      return DoCreate(std::move(replier), deadline, &call.create(), reply->mutable_create());
+      return DoCreate(std::move(replier), call, &pipelined.create(), reply->mutable_create());
     case v1::PipelineCall::kGet:
-      return DoGet(std::move(replier), deadline, &call.get(), reply->mutable_get());
+      return DoGet(std::move(replier), call, &pipelined.get(), reply->mutable_get());
     case v1::PipelineCall::kExists:
-      return DoExists(std::move(replier), deadline, &call.exists(), reply->mutable_exists());
+      return DoExists(std::move(replier), call, &pipelined.exists(), reply->mutable_exists());
     case v1::PipelineCall::kSet:
-      return DoSet(std::move(replier), deadline, &call.set(), reply->mutable_set());
+      return DoSet(std::move(replier), call, &pipelined.set(), reply->mutable_set());
     case v1::PipelineCall::kDelete:
-      return DoDelete(std::move(replier), deadline, &call.delete_(), reply->mutable_delete_());
+      return DoDelete(std::move(replier), call, &pipelined.delete_(), reply->mutable_delete_());
     case v1::PipelineCall::kGetChildren:
-      return DoGetChildren(std::move(replier), deadline, &call.get_children(),
+      return DoGetChildren(std::move(replier), call, &pipelined.get_children(),
                            reply->mutable_get_children());
     case v1::PipelineCall::kMulti:
-      return DoMulti(std::move(replier), deadline, &call.multi(), reply->mutable_multi());
+      return DoMulti(std::move(replier), call, &pipelined.multi(), reply->mutable_multi());
     case v1::PipelineCall::kHistory:
-      return DoHistory(std::move(replier), deadline, &call.history(), reply->mutable_history());
+      return DoHistory(std::move(replier), call, &pipelined.history(), reply->mutable_history());
     case v1::PipelineCall::kSync:
-      return DoSync(std::move(replier), deadline, &call.sync(), reply->mutable_sync());
+      return DoSync(std::move(replier), call, &pipelined.sync(), reply->mutable_sync());
     case v1::PipelineCall::kGetAcl:
+      return DoGetAcl(std::move(replier), call, &pipelined.get_acl(), reply->mutable_get_acl());
     case v1::PipelineCall::kSetAcl:
-      replier.Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "ACL calls are not served yet"));
-      return;
+      return DoSetAcl(std::move(replier), call, &pipelined.set_acl(), reply->mutable_set_acl());
     case v1::PipelineCall::REQUEST_NOT_SET:
       break;
   }
@@ -195,82 +243,93 @@ void TreeService::Serve(const v1::PipelineCall& call, v1::PipelineReply* reply, 
 }
 
 grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>* TreeService::Pipeline(
-    grpc::CallbackServerContext*) {
-  return PipelineStream::Open([this](const v1::PipelineCall& call, v1::PipelineReply* reply,
-                                     Replier replier) { Serve(call, reply, std::move(replier)); },
-                              metrics_);
+    grpc::CallbackServerContext* context) {
+  absl::StatusOr<v1::Caller> resolved = ResolveCaller(callers_, *context);
+  if (!resolved.ok()) {
+    return PipelineStream::Refuse(
+        ToGrpcStatus(ErrorCodeFor(resolved.status()), std::string(resolved.status().message())));
+  }
+  auto caller = std::make_shared<const v1::Caller>(*std::move(resolved));
+  return PipelineStream::Open(
+      [this, caller](const v1::PipelineCall& call, v1::PipelineReply* reply, Replier replier) {
+        Serve(call, caller, reply, std::move(replier));
+      },
+      metrics_);
 }
 
 // ---- Writes -------------------------------------------------------------------
 
-void TreeService::DoCreate(Replier reply, absl::Time deadline, const v1::CreateRequest* request,
+template <typename Response>
+void TreeService::ProposeOne(Replier reply, const CallInfo& call, v1::Op op,
+                             const v1::WriteContext& write, Response* response,
+                             std::function<void(const v1::OpResult&, Response*)> on_ok) {
+  std::string why;
+  if (v1::ErrorCode code = CheckOp(op, Settings().max_data_bytes, *call.caller, &why);
+      code != v1::OK) {
+    FinishReply(reply, response, *flow_->state(), code, why);
+    return;
+  }
+  v1::Command command;
+  *command.mutable_txn()->add_ops() = std::move(op);
+  *command.mutable_write() = write;
+  *command.mutable_caller() = *call.caller;
+  const ReplicaState* state = flow_->state();
+  flow_->Write(call.deadline, std::move(command),
+               [reply, response, state, on_ok = std::move(on_ok)](const Outcome& o) {
+                 if (on_ok && o.result != nullptr && o.result->results_size() > 0 &&
+                     o.result->results(0).code() == v1::OK) {
+                   on_ok(o.result->results(0), response);
+                 }
+                 FinishReply(reply, response, *state, WriteCode(o), o.message);
+               });
+}
+
+void TreeService::DoCreate(Replier reply, const CallInfo& call, const v1::CreateRequest* request,
                            v1::CreateResponse* response) {
-  v1::Command command;
-  *command.mutable_txn()->add_ops()->mutable_create() = request->op();
-  std::string why;
-  const int64_t max_data_bytes = Settings().max_data_bytes;
-  if (v1::ErrorCode code = CheckOp(command.txn().ops(0), max_data_bytes, &why); code != v1::OK) {
-    FinishReply(reply, response, *flow_->state(), code, why);
-    return;
-  }
-  *command.mutable_write() = request->write();
-  const ReplicaState* state = flow_->state();
-  flow_->Write(deadline, std::move(command), [reply, response, state](const Outcome& o) {
-    if (o.result != nullptr && o.result->results_size() > 0) {
-      const v1::OpResult& r = o.result->results(0);
-      if (r.code() == v1::OK) {
-        response->set_path(r.path());
-        *response->mutable_stat() = r.stat();
-      }
-    }
-    FinishReply(reply, response, *state, WriteCode(o), o.message);
-  });
+  v1::Op op;
+  *op.mutable_create() = request->op();
+  ProposeOne<v1::CreateResponse>(
+      std::move(reply), call, std::move(op), request->write(), response,
+      [](const v1::OpResult& r, v1::CreateResponse* out) {
+        out->set_path(r.path());
+        *out->mutable_stat() = r.stat();
+      });
 }
 
-void TreeService::DoSet(Replier reply, absl::Time deadline, const v1::SetRequest* request,
+void TreeService::DoSet(Replier reply, const CallInfo& call, const v1::SetRequest* request,
                         v1::SetResponse* response) {
-  v1::Command command;
-  *command.mutable_txn()->add_ops()->mutable_set() = request->op();
-  std::string why;
-  const int64_t max_data_bytes = Settings().max_data_bytes;
-  if (v1::ErrorCode code = CheckOp(command.txn().ops(0), max_data_bytes, &why); code != v1::OK) {
-    FinishReply(reply, response, *flow_->state(), code, why);
-    return;
-  }
-  *command.mutable_write() = request->write();
-  const ReplicaState* state = flow_->state();
-  flow_->Write(deadline, std::move(command), [reply, response, state](const Outcome& o) {
-    if (o.result != nullptr && o.result->results_size() > 0 &&
-        o.result->results(0).code() == v1::OK) {
-      *response->mutable_stat() = o.result->results(0).stat();
-    }
-    FinishReply(reply, response, *state, WriteCode(o), o.message);
-  });
+  v1::Op op;
+  *op.mutable_set() = request->op();
+  ProposeOne<v1::SetResponse>(std::move(reply), call, std::move(op), request->write(), response,
+                              [](const v1::OpResult& r, v1::SetResponse* out) {
+                                *out->mutable_stat() = r.stat();
+                              });
 }
 
-void TreeService::DoDelete(Replier reply, absl::Time deadline, const v1::DeleteRequest* request,
+void TreeService::DoDelete(Replier reply, const CallInfo& call, const v1::DeleteRequest* request,
                            v1::DeleteResponse* response) {
-  v1::Command command;
-  *command.mutable_txn()->add_ops()->mutable_delete_() = request->op();
-  std::string why;
-  const int64_t max_data_bytes = Settings().max_data_bytes;
-  if (v1::ErrorCode code = CheckOp(command.txn().ops(0), max_data_bytes, &why); code != v1::OK) {
-    FinishReply(reply, response, *flow_->state(), code, why);
-    return;
-  }
   if (request->op().path() == "/") {
     FinishReply(reply, response, *flow_->state(), v1::INVALID_ARGUMENT,
                 "the root cannot be deleted");
     return;
   }
-  *command.mutable_write() = request->write();
-  const ReplicaState* state = flow_->state();
-  flow_->Write(deadline, std::move(command), [reply, response, state](const Outcome& o) {
-    FinishReply(reply, response, *state, WriteCode(o), o.message);
-  });
+  v1::Op op;
+  *op.mutable_delete_() = request->op();
+  ProposeOne<v1::DeleteResponse>(std::move(reply), call, std::move(op), request->write(),
+                                 response);
 }
 
-void TreeService::DoMulti(Replier reply, absl::Time deadline, const v1::MultiRequest* request,
+void TreeService::DoSetAcl(Replier reply, const CallInfo& call, const v1::SetAclRequest* request,
+                           v1::SetAclResponse* response) {
+  v1::Op op;
+  *op.mutable_set_acl() = request->op();
+  ProposeOne<v1::SetAclResponse>(std::move(reply), call, std::move(op), request->write(),
+                                 response, [](const v1::OpResult& r, v1::SetAclResponse* out) {
+                                   *out->mutable_stat() = r.stat();
+                                 });
+}
+
+void TreeService::DoMulti(Replier reply, const CallInfo& call, const v1::MultiRequest* request,
                           v1::MultiResponse* response) {
   // The replicated limits as this replica applied them; apply checks again
   // with the ones in force where the command lands in the log.
@@ -298,7 +357,8 @@ void TreeService::DoMulti(Replier reply, absl::Time deadline, const v1::MultiReq
   // Malformed ops are refused before proposing, in the multi result shape.
   for (int i = 0; i < request->ops_size(); ++i) {
     std::string why;
-    const v1::ErrorCode code = CheckOp(request->ops(i), settings.max_data_bytes, &why);
+    const v1::ErrorCode code =
+        CheckOp(request->ops(i), settings.max_data_bytes, *call.caller, &why);
     if (code == v1::OK) continue;
     for (int j = 0; j < request->ops_size(); ++j) {
       response->add_results()->set_code(j < i    ? v1::ROLLED_BACK
@@ -315,8 +375,9 @@ void TreeService::DoMulti(Replier reply, absl::Time deadline, const v1::MultiReq
   *txn->mutable_ops() = request->ops();
   txn->set_is_multi(true);
   *command.mutable_write() = request->write();
+  *command.mutable_caller() = *call.caller;
   const ReplicaState* state = flow_->state();
-  flow_->Write(deadline, std::move(command), [reply, response, state](const Outcome& o) {
+  flow_->Write(call.deadline, std::move(command), [reply, response, state](const Outcome& o) {
     if (o.result == nullptr || o.result->results_size() == 0) {
       FinishReply(reply, response, *state, WriteCode(o), o.message);
       return;
@@ -330,7 +391,7 @@ void TreeService::DoMulti(Replier reply, absl::Time deadline, const v1::MultiReq
 
 // ---- Reads --------------------------------------------------------------------
 
-void TreeService::DoGet(Replier reply, absl::Time deadline, const v1::GetRequest* request,
+void TreeService::DoGet(Replier reply, const CallInfo& call, const v1::GetRequest* request,
                         v1::GetResponse* response) {
   const ReplicaState* state = flow_->state();
   if (request->has_version() && request->revision() != 0) {
@@ -339,7 +400,7 @@ void TreeService::DoGet(Replier reply, absl::Time deadline, const v1::GetRequest
     return;
   }
   storage::TreeStore* store = store_;
-  auto read = [reply, request, response, state, store] {
+  auto read = [reply, request, response, state, store, caller = call.caller] {
     absl::StatusOr<storage::NodeResult> r =
         request->has_version()    ? store->GetAtVersion(request->path(), request->version())
         : request->revision() > 0 ? store->GetAtRevision(request->path(), request->revision())
@@ -348,20 +409,28 @@ void TreeService::DoGet(Replier reply, absl::Time deadline, const v1::GetRequest
       FinishStorageError(reply, response, *state, r.status());
       return;
     }
+    // Checked whenever the answer would tell something of the node (a
+    // version that is not kept, say); NO_NODE comes first, as in ZooKeeper.
+    if (r->code != v1::NO_NODE && r->code != v1::INVALID_PATH &&
+        !storage::Permits(r->acl, storage::kPermRead, *caller)) {
+      FinishDenied(reply, response, *state, request->path(), "READ", r->revision);
+      return;
+    }
     if (r->code == v1::OK) {
       response->set_data(std::move(r->data));
       storage::ToProto(r->stat, response->mutable_stat());
     }
     FinishReply(reply, response, *state, r->code, r->message, r->revision);
   };
-  flow_->Read(deadline, request->read(), std::move(read),
+  flow_->Read(call.deadline, request->read(), std::move(read),
               [reply, response, state](const Outcome& o) {
                 FinishReply(reply, response, *state, o.code, o.message);
               });
 }
 
-void TreeService::DoExists(Replier reply, absl::Time deadline, const v1::ExistsRequest* request,
+void TreeService::DoExists(Replier reply, const CallInfo& call, const v1::ExistsRequest* request,
                            v1::ExistsResponse* response) {
+  // Needs no permission, as in ZooKeeper: the stat is not protected.
   const ReplicaState* state = flow_->state();
   storage::TreeStore* store = store_;
   auto read = [reply, request, response, state, store] {
@@ -374,13 +443,13 @@ void TreeService::DoExists(Replier reply, absl::Time deadline, const v1::ExistsR
     if (r->exists) storage::ToProto(r->stat, response->mutable_stat());
     FinishReply(reply, response, *state, r->code, "", r->revision);
   };
-  flow_->Read(deadline, request->read(), std::move(read),
+  flow_->Read(call.deadline, request->read(), std::move(read),
               [reply, response, state](const Outcome& o) {
                 FinishReply(reply, response, *state, o.code, o.message);
               });
 }
 
-void TreeService::DoGetChildren(Replier reply, absl::Time deadline,
+void TreeService::DoGetChildren(Replier reply, const CallInfo& call,
                                 const v1::GetChildrenRequest* request,
                                 v1::GetChildrenResponse* response) {
   const ReplicaState* state = flow_->state();
@@ -393,12 +462,16 @@ void TreeService::DoGetChildren(Replier reply, absl::Time deadline,
                              ? limits_.max_page_size
                              : request->limit();
   storage::TreeStore* store = store_;
-  auto read = [reply, request, response, state, store, limit,
+  auto read = [reply, request, response, state, store, limit, caller = call.caller,
                start_after = std::move(start_after)] {
     absl::StatusOr<storage::ChildrenResult> r =
         store->GetChildren(request->path(), start_after, limit, request->include_stat());
     if (!r.ok()) {
       FinishStorageError(reply, response, *state, r.status());
+      return;
+    }
+    if (r->code == v1::OK && !storage::Permits(r->parent_acl, storage::kPermRead, *caller)) {
+      FinishDenied(reply, response, *state, request->path(), "READ", r->revision);
       return;
     }
     if (r->code == v1::OK) {
@@ -412,20 +485,24 @@ void TreeService::DoGetChildren(Replier reply, absl::Time deadline,
     }
     FinishReply(reply, response, *state, r->code, "", r->revision);
   };
-  flow_->Read(deadline, request->read(), std::move(read),
+  flow_->Read(call.deadline, request->read(), std::move(read),
               [reply, response, state](const Outcome& o) {
                 FinishReply(reply, response, *state, o.code, o.message);
               });
 }
 
-void TreeService::DoHistory(Replier reply, absl::Time deadline, const v1::HistoryRequest* request,
+void TreeService::DoHistory(Replier reply, const CallInfo& call, const v1::HistoryRequest* request,
                             v1::HistoryResponse* response) {
   const ReplicaState* state = flow_->state();
   storage::TreeStore* store = store_;
-  auto read = [reply, request, response, state, store] {
+  auto read = [reply, request, response, state, store, caller = call.caller] {
     absl::StatusOr<storage::HistoryResult> r = store->History(request->path(), request->limit());
     if (!r.ok()) {
       FinishStorageError(reply, response, *state, r.status());
+      return;
+    }
+    if (r->code == v1::OK && !storage::Permits(r->acl, storage::kPermRead, *caller)) {
+      FinishDenied(reply, response, *state, request->path(), "READ", r->revision);
       return;
     }
     response->set_compact_revision(r->compact_revision);
@@ -440,20 +517,50 @@ void TreeService::DoHistory(Replier reply, absl::Time deadline, const v1::Histor
     }
     FinishReply(reply, response, *state, r->code, "", r->revision);
   };
-  flow_->Read(deadline, request->read(), std::move(read),
+  flow_->Read(call.deadline, request->read(), std::move(read),
               [reply, response, state](const Outcome& o) {
                 FinishReply(reply, response, *state, o.code, o.message);
               });
 }
 
-void TreeService::DoSync(Replier reply, absl::Time deadline, const v1::SyncRequest*,
+void TreeService::DoGetAcl(Replier reply, const CallInfo& call, const v1::GetAclRequest* request,
+                           v1::GetAclResponse* response) {
+  const ReplicaState* state = flow_->state();
+  storage::TreeStore* store = store_;
+  auto read = [reply, request, response, state, store, caller = call.caller] {
+    absl::StatusOr<storage::NodeResult> r = store->Get(request->path());
+    if (!r.ok()) {
+      FinishStorageError(reply, response, *state, r.status());
+      return;
+    }
+    if (r->code == v1::OK) {
+      // ZooKeeper's getACL: READ or ADMIN; without ADMIN the password
+      // hashes in digest ids stay hidden.
+      const bool admin = storage::Permits(r->acl, storage::kPermAdmin, *caller);
+      if (!admin && !storage::Permits(r->acl, storage::kPermRead, *caller)) {
+        FinishDenied(reply, response, *state, request->path(), "READ or ADMIN", r->revision);
+        return;
+      }
+      storage::ToProto(r->acl, response->mutable_acl());
+      if (!admin) storage::RedactDigests(response->mutable_acl());
+      storage::ToProto(r->stat, response->mutable_stat());
+    }
+    FinishReply(reply, response, *state, r->code, r->message, r->revision);
+  };
+  flow_->Read(call.deadline, request->read(), std::move(read),
+              [reply, response, state](const Outcome& o) {
+                FinishReply(reply, response, *state, o.code, o.message);
+              });
+}
+
+void TreeService::DoSync(Replier reply, const CallInfo& call, const v1::SyncRequest*,
                          v1::SyncResponse* response) {
   const ReplicaState* state = flow_->state();
   // A linearizable no-op read: done once this replica applied everything
-  // committed when the call arrived.
+  // committed when the call arrived. Reveals nothing, so needs no permission.
   v1::ReadOptions linearizable;
   flow_->Read(
-      deadline, linearizable, [reply, response, state] { FinishReply(reply, response, *state); },
+      call.deadline, linearizable, [reply, response, state] { FinishReply(reply, response, *state); },
       [reply, response, state](const Outcome& o) {
         FinishReply(reply, response, *state, o.code, o.message);
       });

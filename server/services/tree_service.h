@@ -14,8 +14,19 @@
 // the header and the per-op results (ROLLED_BACK / RUNTIME_INCONSISTENCY for
 // the others), so the results reach the client.
 //
-// Cheap checks happen before proposing (path syntax, data size, op count),
-// so bad input costs no log entry; apply checks everything again anyway.
+// Cheap checks happen before proposing (path syntax, data size, op count,
+// the ACLs a create or setACL gives), so bad input costs no log entry;
+// apply checks everything again anyway.
+//
+// Access (tree.proto): each unary call, and each Pipeline stream once,
+// resolves its caller (UNAUTHENTICATED fails the call or the stream). Every
+// proposed command carries it, and apply checks the ACLs of writes. Reads
+// are checked here, against the ACL of the state they read, as ZooKeeper
+// checks them: Get (also at a past version or revision, with that version's
+// ACL), GetChildren and History need READ, GetAcl READ or ADMIN (READ alone
+// shows digest ids without their hash); Exists and Sync need nothing. A
+// missing node answers NO_NODE before any permission is checked; a denied
+// read answers PERMISSION_DENIED with no data and no stat.
 //
 // Pipeline carries any number of these calls on one stream
 // (tree_pipeline.h); each is served by the same handler as its unary RPC,
@@ -25,9 +36,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
 
 #include "absl/time/time.h"
 #include "server/metrics/api_metrics.h"
+#include "server/services/caller.h"
 #include "server/services/reply.h"
 #include "server/services/request_flow.h"
 #include "storage/tree_store.h"
@@ -44,10 +60,15 @@ class TreeService final : public v1::Tree::CallbackService {
   };
 
   // `metrics` (may be null) counts the calls that arrive on Pipeline
-  // streams; unary calls are counted by its interceptor.
+  // streams; unary calls are counted by its interceptor. `callers` tells
+  // who sent a call (none: every call is anonymous).
   TreeService(RequestFlow* flow, storage::TreeStore* store, const Limits& limits,
-              metrics::ApiMetrics* metrics = nullptr)
-      : flow_(flow), store_(store), limits_(limits), metrics_(metrics) {}
+              metrics::ApiMetrics* metrics = nullptr, CallerResolver callers = {})
+      : flow_(flow),
+        store_(store),
+        limits_(limits),
+        metrics_(metrics),
+        callers_(std::move(callers)) {}
 
   grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* context,
                                    const v1::CreateRequest* request,
@@ -74,50 +95,88 @@ class TreeService final : public v1::Tree::CallbackService {
   grpc::ServerUnaryReactor* Sync(grpc::CallbackServerContext* context,
                                  const v1::SyncRequest* request,
                                  v1::SyncResponse* response) override;
+  grpc::ServerUnaryReactor* GetAcl(grpc::CallbackServerContext* context,
+                                   const v1::GetAclRequest* request,
+                                   v1::GetAclResponse* response) override;
+  grpc::ServerUnaryReactor* SetAcl(grpc::CallbackServerContext* context,
+                                   const v1::SetAclRequest* request,
+                                   v1::SetAclResponse* response) override;
   grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>* Pipeline(
       grpc::CallbackServerContext* context) override;
 
-  // Serves one call of a Pipeline stream: `reply` receives the response of
-  // the call's kind, then `replier` is finished. INVALID_ARGUMENT for a call
-  // that carries no request.
-  void Serve(const v1::PipelineCall& call, v1::PipelineReply* reply, Replier replier);
-
  private:
-  // A unary RPC: its reactor, with `handler` started on it.
+  // What a handler knows of its call besides the request.
+  struct CallInfo {
+    absl::Time deadline;
+    // Shared by the calls of a stream; lives until the last reply.
+    std::shared_ptr<const v1::Caller> caller;
+  };
+
+  // A unary RPC: its reactor, with `handler` started on it once the caller
+  // is known (or finished with why it is not).
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* context, const Request* request,
                                        Response* response,
-                                       void (TreeService::*handler)(Replier, absl::Time,
+                                       void (TreeService::*handler)(Replier, const CallInfo&,
                                                                     const Request*, Response*)) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    (this->*handler)(reactor, flow_->Deadline(context), request, response);
+    absl::StatusOr<v1::Caller> caller = ResolveCaller(callers_, *context);
+    if (!caller.ok()) {
+      FinishReply(reactor, response, *flow_->state(), ErrorCodeFor(caller.status()),
+                  std::string(caller.status().message()));
+      return reactor;
+    }
+    const CallInfo call{flow_->Deadline(context),
+                        std::make_shared<const v1::Caller>(*std::move(caller))};
+    (this->*handler)(reactor, call, request, response);
     return reactor;
   }
 
+  // Serves one call of a Pipeline stream whose caller is `caller`: `reply`
+  // receives the response of the call's kind, then `replier` is finished.
+  // INVALID_ARGUMENT for a call that carries no request.
+  void Serve(const v1::PipelineCall& call, const std::shared_ptr<const v1::Caller>& caller,
+             v1::PipelineReply* reply, Replier replier);
+
   // The handlers behind both the unary RPCs and Pipeline. `request` and
   // `response` live until `reply` is finished.
-  void DoCreate(Replier reply, absl::Time deadline, const v1::CreateRequest* request,
+  void DoCreate(Replier reply, const CallInfo& call, const v1::CreateRequest* request,
                 v1::CreateResponse* response);
-  void DoGet(Replier reply, absl::Time deadline, const v1::GetRequest* request,
+  void DoGet(Replier reply, const CallInfo& call, const v1::GetRequest* request,
              v1::GetResponse* response);
-  void DoExists(Replier reply, absl::Time deadline, const v1::ExistsRequest* request,
+  void DoExists(Replier reply, const CallInfo& call, const v1::ExistsRequest* request,
                 v1::ExistsResponse* response);
-  void DoSet(Replier reply, absl::Time deadline, const v1::SetRequest* request,
+  void DoSet(Replier reply, const CallInfo& call, const v1::SetRequest* request,
              v1::SetResponse* response);
-  void DoDelete(Replier reply, absl::Time deadline, const v1::DeleteRequest* request,
+  void DoDelete(Replier reply, const CallInfo& call, const v1::DeleteRequest* request,
                 v1::DeleteResponse* response);
-  void DoGetChildren(Replier reply, absl::Time deadline, const v1::GetChildrenRequest* request,
+  void DoGetChildren(Replier reply, const CallInfo& call, const v1::GetChildrenRequest* request,
                      v1::GetChildrenResponse* response);
-  void DoMulti(Replier reply, absl::Time deadline, const v1::MultiRequest* request,
+  void DoMulti(Replier reply, const CallInfo& call, const v1::MultiRequest* request,
                v1::MultiResponse* response);
-  void DoHistory(Replier reply, absl::Time deadline, const v1::HistoryRequest* request,
+  void DoHistory(Replier reply, const CallInfo& call, const v1::HistoryRequest* request,
                  v1::HistoryResponse* response);
-  void DoSync(Replier reply, absl::Time deadline, const v1::SyncRequest* request,
+  void DoSync(Replier reply, const CallInfo& call, const v1::SyncRequest* request,
               v1::SyncResponse* response);
+  void DoGetAcl(Replier reply, const CallInfo& call, const v1::GetAclRequest* request,
+                v1::GetAclResponse* response);
+  void DoSetAcl(Replier reply, const CallInfo& call, const v1::SetAclRequest* request,
+                v1::SetAclResponse* response);
+
+  // A single-op write: `op` proposed with the call's caller and `write`
+  // context once CheckOp passes; `done` sees the op's result (null if the
+  // command did not apply) and finishes the reply.
+  template <typename Response>
+  void ProposeOne(Replier reply, const CallInfo& call, v1::Op op, const v1::WriteContext& write,
+                  Response* response,
+                  std::function<void(const v1::OpResult&, Response*)> on_ok = nullptr);
 
   // Checks an op before it is proposed: INVALID_PATH, TOO_LARGE,
-  // INVALID_ARGUMENT (unknown mode, empty op). OK if it may be proposed.
-  v1::ErrorCode CheckOp(const v1::Op& op, int64_t max_data_bytes, std::string* why) const;
+  // INVALID_ARGUMENT (unknown mode, version below -1, empty op), INVALID_ACL
+  // (an ACL given with a create or setACL that apply would refuse for
+  // `caller`). OK if it may be proposed.
+  v1::ErrorCode CheckOp(const v1::Op& op, int64_t max_data_bytes, const v1::Caller& caller,
+                        std::string* why) const;
   // The cluster settings this replica applied (defaults before the log
   // recorded any).
   storage::ClusterSettings Settings() const;
@@ -126,6 +185,7 @@ class TreeService final : public v1::Tree::CallbackService {
   storage::TreeStore* const store_;
   const Limits limits_;
   metrics::ApiMetrics* const metrics_;
+  const CallerResolver callers_;
 };
 
 }  // namespace synod::server

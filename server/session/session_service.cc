@@ -53,7 +53,8 @@ class SessionService::KeepAliveStream final
   v1::KeepAliveResponse response_;
 };
 
-SessionService::SessionService(SessionBackend* backend) : backend_(backend) {}
+SessionService::SessionService(SessionBackend* backend, CallerResolver callers)
+    : backend_(backend), callers_(std::move(callers)) {}
 
 SessionService::Checked SessionService::Check(uint64_t session_id, std::string_view secret) {
   Checked checked;
@@ -97,7 +98,16 @@ grpc::ServerUnaryReactor* SessionService::Open(grpc::CallbackServerContext* cont
                                                const v1::OpenSessionRequest* request,
                                                v1::OpenSessionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  backend_->ProposeOpen(request->timeout_ms(),
+  absl::StatusOr<v1::Caller> caller = ResolveCaller(callers_, *context);
+  if (!caller.ok()) {
+    v1::ResponseHeader* header = response->mutable_header();
+    *header = backend_->Header();
+    header->set_code(ErrorCodeFor(caller.status()));
+    header->set_message(std::string(caller.status().message()));
+    reactor->Finish(ToGrpcStatus(*header));
+    return reactor;
+  }
+  backend_->ProposeOpen(request->timeout_ms(), *caller,
                         [this, reactor, response](OpenOutcome outcome) {
                           v1::ResponseHeader* header = response->mutable_header();
                           *header = backend_->Header();
@@ -129,11 +139,16 @@ grpc::ServerUnaryReactor* SessionService::Close(grpc::CallbackServerContext* con
     header->set_message(std::move(message));
     reactor->Finish(ToGrpcStatus(*header));
   };
+  absl::StatusOr<v1::Caller> caller = ResolveCaller(callers_, *context);
+  if (!caller.ok()) {
+    finish(ErrorCodeFor(caller.status()), std::string(caller.status().message()));
+    return reactor;
+  }
   Checked checked = Check(request->session_id(), request->secret());
   if (checked.code != v1::OK) {
     finish(checked.code, std::move(checked.message));
   } else {
-    backend_->ProposeClose(request->session_id(), std::move(finish));
+    backend_->ProposeClose(request->session_id(), *caller, std::move(finish));
   }
   return reactor;
 }

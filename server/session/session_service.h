@@ -7,6 +7,11 @@
 // UNAVAILABLE for one newer than this replica's state), and the gRPC status
 // of each reply (server/error_mapping).
 //
+// Open and Close resolve their caller first (UNAUTHENTICATED fails the
+// call) and hand it to the backend, which stamps it into the command: a
+// session belongs to the identities that opened it, and apply checks that
+// the caller of a close holds them.
+//
 // Thread: gRPC callback threads; backend completions on any thread. The
 // service has no state of its own beyond its options.
 #pragma once
@@ -18,6 +23,8 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "server/services/caller.h"
+#include "synod/v1/common.pb.h"
 #include "synod/v1/session.grpc.pb.h"
 
 namespace synod::server {
@@ -51,13 +58,16 @@ class SessionBackend {
 
   // Proposes an OpenSessionCommand with the `timeout_ms` the client asked
   // for (apply clamps it into the bounds the cluster settings record, so
-  // every replica grants the same) and a secret the leader chooses; `done` runs exactly once, on any thread, when
-  // the entry applied on this replica or the proposal failed.
-  virtual void ProposeOpen(int64_t timeout_ms, absl::AnyInvocable<void(OpenOutcome) &&> done) = 0;
-  // Proposes a CloseSessionCommand (the service has checked the secret).
-  // `done(code, message)` runs exactly once: OK once applied here,
-  // SESSION_EXPIRED if it was gone by then, or why the proposal failed.
-  virtual void ProposeClose(uint64_t session_id,
+  // every replica grants the same) and a secret the leader chooses, sent by
+  // `caller`; `done` runs exactly once, on any thread, when the entry
+  // applied on this replica or the proposal failed.
+  virtual void ProposeOpen(int64_t timeout_ms, const v1::Caller& caller,
+                           absl::AnyInvocable<void(OpenOutcome) &&> done) = 0;
+  // Proposes a CloseSessionCommand sent by `caller` (the service has
+  // checked the secret). `done(code, message)` runs exactly once: OK once
+  // applied here, SESSION_EXPIRED if it was gone by then, or why the
+  // proposal failed.
+  virtual void ProposeClose(uint64_t session_id, const v1::Caller& caller,
                             absl::AnyInvocable<void(v1::ErrorCode, std::string) &&> done) = 0;
   // Reads the session from this replica's applied state (TreeStore::
   // GetSession). The Status is a storage failure.
@@ -69,8 +79,9 @@ class SessionBackend {
 
 class SessionService final : public v1::Session::CallbackService {
  public:
-  // `backend` must outlive the service.
-  explicit SessionService(SessionBackend* backend);
+  // `backend` must outlive the service. `callers` tells who sent a call
+  // (none: every call is anonymous).
+  explicit SessionService(SessionBackend* backend, CallerResolver callers = {});
 
   grpc::ServerUnaryReactor* Open(grpc::CallbackServerContext* context,
                                  const v1::OpenSessionRequest* request,
@@ -98,6 +109,7 @@ class SessionService final : public v1::Session::CallbackService {
   v1::KeepAliveResponse Beat(const v1::KeepAliveRequest& request);
 
   SessionBackend* const backend_;
+  const CallerResolver callers_;
 };
 
 }  // namespace synod::server

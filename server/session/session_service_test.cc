@@ -30,11 +30,13 @@ class FakeBackend : public SessionBackend {
     return h;
   }
 
-  void ProposeOpen(int64_t timeout_ms, absl::AnyInvocable<void(OpenOutcome) &&> done) override {
+  void ProposeOpen(int64_t timeout_ms, const v1::Caller& caller,
+                   absl::AnyInvocable<void(OpenOutcome) &&> done) override {
     OpenOutcome outcome;
     {
       absl::MutexLock lock(&mu_);
       proposed_timeouts_.push_back(timeout_ms);
+      callers_.push_back(caller);
       if (fail_with_ != v1::OK) {
         outcome.code = fail_with_;
         outcome.message = "no leader";
@@ -54,11 +56,12 @@ class FakeBackend : public SessionBackend {
     std::move(done)(std::move(outcome));
   }
 
-  void ProposeClose(uint64_t id,
+  void ProposeClose(uint64_t id, const v1::Caller& caller,
                     absl::AnyInvocable<void(v1::ErrorCode, std::string) &&> done) override {
     v1::ErrorCode code = v1::OK;
     {
       absl::MutexLock lock(&mu_);
+      callers_.push_back(caller);
       ++revision_;
       closed_.push_back(id);
       if (table_.erase(id) == 0) code = v1::SESSION_EXPIRED;
@@ -89,15 +92,31 @@ class FakeBackend : public SessionBackend {
   std::vector<int64_t> proposed_timeouts_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> touched_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> closed_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::Caller> callers_ ABSL_GUARDED_BY(mu_);  // of every proposal
   v1::ErrorCode fail_with_ ABSL_GUARDED_BY(mu_) = v1::OK;
   bool defer_ ABSL_GUARDED_BY(mu_) = false;
   absl::AnyInvocable<void() &&> deferred_open_ ABSL_GUARDED_BY(mu_);
 };
 
+// The caller a test names in the "test-caller" metadata: digest:<value>,
+// "bad" for credentials that fail; anonymous without it.
+absl::StatusOr<v1::Caller> TestCallers(const grpc::ServerContextBase& context) {
+  v1::Caller caller;
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("test-caller");
+  if (it == metadata.end()) return caller;
+  const std::string value(it->second.data(), it->second.size());
+  if (value == "bad") return absl::UnauthenticatedError("bad test credentials");
+  v1::Identity* id = caller.add_ids();
+  id->set_scheme("digest");
+  id->set_id(value);
+  return caller;
+}
+
 class SessionServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    service_ = std::make_unique<SessionService>(&backend_);
+    service_ = std::make_unique<SessionService>(&backend_, TestCallers);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -115,9 +134,11 @@ class SessionServiceTest : public ::testing::Test {
     context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
   }
 
-  grpc::Status Open(int64_t timeout_ms, v1::OpenSessionResponse* response) {
+  grpc::Status Open(int64_t timeout_ms, v1::OpenSessionResponse* response,
+                    const std::string& caller = "") {
     grpc::ClientContext context;
     Deadline(&context);
+    if (!caller.empty()) context.AddMetadata("test-caller", caller);
     v1::OpenSessionRequest request;
     request.set_timeout_ms(timeout_ms);
     return stub_->Open(&context, request, response);
@@ -245,6 +266,55 @@ TEST_F(SessionServiceTest, CloseChecksTheSecretThenProposes) {
   EXPECT_EQ(header.code(), v1::SESSION_EXPIRED);
   absl::MutexLock lock(&backend_.mu_);
   EXPECT_EQ(backend_.closed_, (std::vector<uint64_t>{a.session_id()}));
+}
+
+}  // namespace
+}  // namespace synod::server
+
+namespace synod::server {
+namespace {
+
+grpc::Status CloseAs(v1::Session::Stub* stub, uint64_t id, const std::string& secret,
+                     const std::string& caller, v1::CloseSessionResponse* response) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  context.AddMetadata("test-caller", caller);
+  v1::CloseSessionRequest request;
+  request.set_session_id(id);
+  request.set_secret(secret);
+  return stub->Close(&context, request, response);
+}
+
+// Apply gives a session to the identities that opened it and lets only
+// them close it: both proposals carry the caller.
+TEST_F(SessionServiceTest, OpenAndCloseProposeWithTheirCaller) {
+  v1::OpenSessionResponse opened;
+  ASSERT_TRUE(Open(6000, &opened, "alice:a=").ok());
+  v1::CloseSessionResponse closed;
+  ASSERT_TRUE(CloseAs(stub_.get(), opened.session_id(), opened.secret(), "bob:b=", &closed).ok());
+  absl::MutexLock lock(&backend_.mu_);
+  ASSERT_EQ(backend_.callers_.size(), 2u);
+  ASSERT_EQ(backend_.callers_[0].ids_size(), 1);
+  EXPECT_EQ(backend_.callers_[0].ids(0).scheme(), "digest");
+  EXPECT_EQ(backend_.callers_[0].ids(0).id(), "alice:a=");
+  ASSERT_EQ(backend_.callers_[1].ids_size(), 1);
+  EXPECT_EQ(backend_.callers_[1].ids(0).id(), "bob:b=");
+}
+
+TEST_F(SessionServiceTest, BadCredentialsProposeNothing) {
+  v1::OpenSessionResponse opened;
+  grpc::Status status = Open(6000, &opened, "bad");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  v1::ResponseHeader header;
+  ASSERT_TRUE(header.ParseFromString(status.error_details()));
+  EXPECT_EQ(header.code(), v1::UNAUTHENTICATED);
+  ASSERT_TRUE(Open(6000, &opened).ok());
+  v1::CloseSessionResponse closed;
+  status = CloseAs(stub_.get(), opened.session_id(), opened.secret(), "bad", &closed);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  absl::MutexLock lock(&backend_.mu_);
+  EXPECT_EQ(backend_.proposed_timeouts_.size(), 1u);  // the good open only
+  EXPECT_TRUE(backend_.closed_.empty());
 }
 
 }  // namespace
