@@ -196,10 +196,11 @@ bool SyncPath(const std::string& path) {
 
 // Receives one snapshot stream into `path`. The stream is one file of the
 // server's snapshot format; the saved file is exactly its bytes.
-absl::StatusOr<SnapshotInfo> ReceiveSnapshot(Endpoint& ep, absl::Time deadline,
-                                             const std::string& path) {
+absl::StatusOr<SnapshotInfo> ReceiveSnapshot(Endpoint& ep, const client::CallMetadata& metadata,
+                                             absl::Time deadline, const std::string& path) {
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(deadline));
+  client::AttachMetadata(metadata, &ctx);
   std::unique_ptr<grpc::ClientReader<v1::SnapshotChunk>> reader =
       ep.cluster->Snapshot(&ctx, v1::SnapshotRequest());
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -263,13 +264,15 @@ absl::StatusOr<SnapshotInfo> Client::SaveSnapshot(const std::string& file_path,
                                                   const CallOptions& call) {
   const absl::Time deadline = impl_->DeadlineOf(call);
   const std::string temp = file_path + ".part";
+  absl::StatusOr<client::CallMetadata> metadata = impl_->AwaitCredentials(deadline);
+  if (!metadata.ok()) return metadata.status();
   // A blocking stream: saving a backup is a blocking operation anyway. Each
   // replica is tried once, starting with the current one.
   absl::Status last = SynodError(ErrorCode::kUnavailable, "no replica reachable");
   const std::vector<std::string> addresses = impl_->core().endpoints().Addresses();
   std::shared_ptr<Endpoint> ep = impl_->core().endpoints().Current();
   for (size_t i = 0; i < addresses.size() && absl::Now() < deadline; ++i) {
-    absl::StatusOr<SnapshotInfo> info = ReceiveSnapshot(*ep, deadline, temp);
+    absl::StatusOr<SnapshotInfo> info = ReceiveSnapshot(*ep, *metadata, deadline, temp);
     if (info.ok()) {
       if (std::rename(temp.c_str(), file_path.c_str()) != 0) {
         std::remove(temp.c_str());

@@ -17,49 +17,6 @@ using client::SessionManager;
 
 namespace {
 
-// The async stub method of each Tree RPC, as an AsyncMethod.
-#define SYNOD_TREE_METHOD(Name)                                            \
-  [](Endpoint& ep, grpc::ClientContext* ctx, const v1::Name##Request* req, \
-     v1::Name##Response* resp, std::function<void(grpc::Status)> done) {   \
-    ep.tree->async()->Name(ctx, req, resp, std::move(done));               \
-  }
-
-template <typename Req, typename Resp>
-RpcSpec<Req, Resp> ReadSpec(client::AsyncMethod<Req, Resp> method) {
-  RpcSpec<Req, Resp> spec;
-  spec.method = method;
-  spec.route = Route::kAny;
-  spec.retry = RetryPolicy::kIdempotent;
-  return spec;
-}
-
-// Writes go to the leader (a follower would forward them: one hop less).
-// RunWrite sets the retry policy once the write identity is known.
-template <typename Req, typename Resp>
-RpcSpec<Req, Resp> WriteSpec(client::AsyncMethod<Req, Resp> method) {
-  RpcSpec<Req, Resp> spec;
-  spec.method = method;
-  spec.route = Route::kLeader;
-  spec.write = true;
-  return spec;
-}
-
-// The server names most failures by code alone ("BAD_VERSION"): name the
-// path the call was about, as ZooKeeper's exceptions do ("BAD_VERSION:
-// /app"), so a log line or synodctl's "Error: CODE: detail" says which node.
-template <typename T>
-Client::Impl::Done<T> NamingPath(absl::string_view path, Client::Impl::Done<T> done) {
-  return [path = std::string(path), done = std::move(done)](absl::StatusOr<T> r) {
-    if (!r.ok()) {
-      const ErrorCode code = ErrorCodeOf(r.status());
-      if (code != ErrorCode::kUnknown && r.status().message() == ErrorCodeName(code)) {
-        r = SynodError(code, path);
-      }
-    }
-    done(std::move(r));
-  };
-}
-
 absl::string_view OpTypeName(Op::Type type) {
   switch (type) {
     case Op::Type::kCreate:
@@ -125,6 +82,7 @@ void Client::Impl::CreateImpl(absl::string_view path, absl::string_view data,
   op->set_data(std::string(data));
   op->set_mode(client::ToProto(options.mode));
   op->set_ttl_ms(absl::ToInt64Milliseconds(options.ttl));
+  client::ToProto(options.acl, op->mutable_acl());
   RunWrite<v1::CreateRequest, v1::CreateResponse, CreateResult>(
       IsEphemeral(options.mode),
       WriteSpec<v1::CreateRequest, v1::CreateResponse>(SYNOD_TREE_METHOD(Create)), std::move(req),
@@ -375,6 +333,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(Options options) {
       options.max_backoff < options.initial_backoff) {
     return SynodError(ErrorCode::kInvalidArgument, "timeouts and backoffs must be positive");
   }
+  if (absl::Status s = client::ValidateCredentialOptions(options); !s.ok()) {
+    return SynodError(ErrorCode::kInvalidArgument, s.message());
+  }
   auto credentials = client::ChannelCredentialsFor(options);
   if (!credentials.ok()) {
     return SynodError(ErrorCode::kInvalidArgument, std::string(credentials.status().message()));
@@ -541,6 +502,10 @@ absl::StatusOr<uint64_t> Client::Watch(absl::string_view path, const WatchOption
                                        const CallOptions& call) {
   if (absl::Status s = client::CheckPath(path); !s.ok()) return s;
   const absl::Time deadline = impl_->DeadlineOf(call);
+  // The watch stream opens with the token current then: get one first.
+  if (absl::StatusOr<client::CallMetadata> md = impl_->AwaitCredentials(deadline); !md.ok()) {
+    return md.status();
+  }
   uint64_t session_id = 0;
   if (options.bind_to_session) {
     absl::StatusOr<uint64_t> id = EnsureSession(CallOptions{deadline});

@@ -80,6 +80,15 @@ class Client::Impl {
     return std::move(*out);
   }
 
+  // The credentials a call sends now, after authenticating first if the
+  // client has a user and no fresh token (for streams, which carry what
+  // they were opened with).
+  absl::StatusOr<client::CallMetadata> AwaitCredentials(absl::Time deadline) {
+    return Wait<client::CallMetadata>([&](Done<client::CallMetadata> done) {
+      core_.credentials().Get(&core_, deadline, std::move(done));
+    });
+  }
+
   // The write identity for a write: opens a session first when the write
   // needs one (ephemeral create) or when writes are exactly-once.
   void WithWriteId(bool needs_session, absl::Time deadline,
@@ -143,5 +152,49 @@ class Client::Impl {
   client::WatchManager watches_;
   client::WriteGate gate_{&core_.loop()};
 };
+
+// Request shapes shared by the Impl's files (client.cc, security.cc).
+// The async stub method of each Tree RPC, as an AsyncMethod.
+#define SYNOD_TREE_METHOD(Name)                                            \
+  [](client::Endpoint& ep, grpc::ClientContext* ctx, const v1::Name##Request* req, \
+     v1::Name##Response* resp, std::function<void(grpc::Status)> done) {   \
+    ep.tree->async()->Name(ctx, req, resp, std::move(done));               \
+  }
+
+template <typename Req, typename Resp>
+client::RpcSpec<Req, Resp> ReadSpec(client::AsyncMethod<Req, Resp> method) {
+  client::RpcSpec<Req, Resp> spec;
+  spec.method = method;
+  spec.route = client::Route::kAny;
+  spec.retry = client::RetryPolicy::kIdempotent;
+  return spec;
+}
+
+// Writes go to the leader (a follower would forward them: one hop less).
+// RunWrite sets the retry policy once the write identity is known.
+template <typename Req, typename Resp>
+client::RpcSpec<Req, Resp> WriteSpec(client::AsyncMethod<Req, Resp> method) {
+  client::RpcSpec<Req, Resp> spec;
+  spec.method = method;
+  spec.route = client::Route::kLeader;
+  spec.write = true;
+  return spec;
+}
+
+// The server names most failures by code alone ("BAD_VERSION"): name the
+// path the call was about, as ZooKeeper's exceptions do ("BAD_VERSION:
+// /app"), so a log line or synodctl's "Error: CODE: detail" says which node.
+template <typename T>
+Client::Impl::Done<T> NamingPath(absl::string_view path, Client::Impl::Done<T> done) {
+  return [path = std::string(path), done = std::move(done)](absl::StatusOr<T> r) {
+    if (!r.ok()) {
+      const ErrorCode code = ErrorCodeOf(r.status());
+      if (code != ErrorCode::kUnknown && r.status().message() == ErrorCodeName(code)) {
+        r = SynodError(code, path);
+      }
+    }
+    done(std::move(r));
+  };
+}
 
 }  // namespace synod

@@ -128,7 +128,7 @@ void ToProto(const Stat& s, v1::Stat* out) {
 
 ErrorCode FromProto(v1::ErrorCode code) {
   const int value = static_cast<int>(code);
-  if (value < 0 || value > static_cast<int>(ErrorCode::kTooManyWatches)) {
+  if (value < 0 || value > static_cast<int>(ErrorCode::kUserNotFound)) {
     return ErrorCode::kUnknown;
   }
   return static_cast<ErrorCode>(value);
@@ -194,6 +194,7 @@ absl::Status ToProto(const Op& op, v1::Op* out) {
       c->set_data(op.data);
       c->set_mode(ToProto(op.create.mode));
       c->set_ttl_ms(absl::ToInt64Milliseconds(op.create.ttl));
+      ToProto(op.create.acl, c->mutable_acl());
       return absl::OkStatus();
     }
     case Op::Type::kSet: {
@@ -325,6 +326,22 @@ NodeVersion FromProto(const v1::NodeVersion& version) {
   out.stat = FromProto(version.stat());
   out.deleted = version.deleted();
   out.deleted_revision = version.deleted_revision();
+  return out;
+}
+
+void ToProto(const std::vector<AclEntry>& acl, google::protobuf::RepeatedPtrField<v1::Acl>* out) {
+  for (const AclEntry& e : acl) {
+    v1::Acl* a = out->Add();
+    a->set_perms(e.perms);
+    a->set_scheme(e.scheme);
+    a->set_id(e.id);
+  }
+}
+
+std::vector<AclEntry> FromProto(const google::protobuf::RepeatedPtrField<v1::Acl>& acl) {
+  std::vector<AclEntry> out;
+  out.reserve(acl.size());
+  for (const v1::Acl& a : acl) out.push_back(AclEntry{a.perms(), a.scheme(), a.id()});
   return out;
 }
 

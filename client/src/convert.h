@@ -26,6 +26,8 @@ absl::Status CheckPath(absl::string_view path);
 // Fails with INVALID_ARGUMENT for an op the wire cannot express, and
 // INVALID_PATH for a bad path.
 absl::Status ToProto(const Op& op, v1::Op* out);
+void ToProto(const std::vector<AclEntry>& acl, google::protobuf::RepeatedPtrField<v1::Acl>* out);
+std::vector<AclEntry> FromProto(const google::protobuf::RepeatedPtrField<v1::Acl>& acl);
 OpResult FromProto(const v1::OpResult& result);
 v1::WatchKind ToProto(WatchKind kind);
 EventType FromProto(v1::EventType type);

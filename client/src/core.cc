@@ -62,6 +62,7 @@ void CallTracker::CloseAndWait() {
 ClientCore::ClientCore(Client::Options options, size_t start_endpoint, uint64_t seed,
                        std::shared_ptr<grpc::ChannelCredentials> credentials)
     : options_(std::move(options)),
+      credentials_(options_),
       endpoints_(options_.endpoints, start_endpoint, std::move(credentials)),
       rng_(seed) {}
 

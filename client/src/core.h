@@ -1,5 +1,5 @@
 // ClientCore: what every request of one Client shares: options, endpoints,
-// the event loop, the registry of calls in flight (so shutdown can cancel and
+// the credentials, the event loop, the registry of calls in flight (so shutdown can cancel and
 // wait for them), the backoff randomness and the read-your-writes revision.
 //
 // Thread-safety: every member is thread-safe.
@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "client/src/credentials.h"
 #include "client/src/endpoints.h"
 #include "client/src/executor.h"
 #include "synod/client.h"
@@ -52,6 +53,7 @@ class ClientCore {
   EndpointSet& endpoints() { return endpoints_; }
   SerialExecutor& loop() { return loop_; }
   CallTracker& tracker() { return tracker_; }
+  Credentials& credentials() { return credentials_; }
 
   uint64_t last_revision() const { return last_revision_.load(); }
   // Raises last_revision to `revision` if it is higher.
@@ -64,6 +66,7 @@ class ClientCore {
 
  private:
   const Client::Options options_;
+  Credentials credentials_;
   EndpointSet endpoints_;
   CallTracker tracker_;
   std::atomic<uint64_t> last_revision_{0};

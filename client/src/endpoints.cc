@@ -114,6 +114,7 @@ Endpoint::Endpoint(std::string addr, const std::shared_ptr<grpc::ChannelCredenti
       session(v1::Session::NewStub(channel)),
       watch(v1::Watch::NewStub(channel)),
       cluster(v1::Cluster::NewStub(channel)),
+      auth(v1::Auth::NewStub(channel)),
       pipeline(channel) {}
 
 EndpointSet::EndpointSet(const std::vector<std::string>& seeds, size_t start,

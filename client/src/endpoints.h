@@ -23,6 +23,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/security/credentials.h"
 #include "synod/client.h"
+#include "synod/v1/auth.grpc.pb.h"
 #include "synod/v1/cluster.grpc.pb.h"
 #include "synod/v1/session.grpc.pb.h"
 #include "synod/v1/tree.grpc.pb.h"
@@ -46,6 +47,7 @@ struct Endpoint {
   const std::unique_ptr<v1::Session::Stub> session;
   const std::unique_ptr<v1::Watch::Stub> watch;
   const std::unique_ptr<v1::Cluster::Stub> cluster;
+  const std::unique_ptr<v1::Auth::Stub> auth;
   // The tree calls sent here, on one stream (unless the replica lacks it).
   Pipeline pipeline;
   // The member id this address serves, once a reply or MemberList said so.

@@ -21,7 +21,7 @@ struct CodeInfo {
   absl::StatusCode status;
 };
 
-// Indexed by the wire value (0..29).
+// Indexed by the wire value (0..36).
 constexpr CodeInfo kCodes[] = {
     {ErrorCode::kOk, "OK", absl::StatusCode::kOk},
     {ErrorCode::kNoNode, "NO_NODE", absl::StatusCode::kNotFound},
@@ -60,6 +60,14 @@ constexpr CodeInfo kCodes[] = {
     {ErrorCode::kResourceExhausted, "RESOURCE_EXHAUSTED", absl::StatusCode::kResourceExhausted},
     {ErrorCode::kRevisionAhead, "REVISION_AHEAD", absl::StatusCode::kOutOfRange},
     {ErrorCode::kTooManyWatches, "TOO_MANY_WATCHES", absl::StatusCode::kResourceExhausted},
+    {ErrorCode::kPermissionDenied, "PERMISSION_DENIED", absl::StatusCode::kPermissionDenied},
+    {ErrorCode::kUnauthenticated, "UNAUTHENTICATED", absl::StatusCode::kUnauthenticated},
+    {ErrorCode::kInvalidAcl, "INVALID_ACL", absl::StatusCode::kInvalidArgument},
+    {ErrorCode::kQuotaExceeded, "QUOTA_EXCEEDED", absl::StatusCode::kResourceExhausted},
+    {ErrorCode::kFailedPrecondition, "FAILED_PRECONDITION",
+     absl::StatusCode::kFailedPrecondition},
+    {ErrorCode::kUserExists, "USER_EXISTS", absl::StatusCode::kAlreadyExists},
+    {ErrorCode::kUserNotFound, "USER_NOT_FOUND", absl::StatusCode::kNotFound},
 };
 constexpr int kNumCodes = sizeof(kCodes) / sizeof(kCodes[0]);
 static_assert(static_cast<int>(kCodes[kNumCodes - 1].code) == kNumCodes - 1);
@@ -120,6 +128,10 @@ ErrorCode ErrorCodeOf(const absl::Status& status) {
       return ErrorCode::kInternal;
     case absl::StatusCode::kInvalidArgument:
       return ErrorCode::kInvalidArgument;
+    case absl::StatusCode::kPermissionDenied:
+      return ErrorCode::kPermissionDenied;
+    case absl::StatusCode::kUnauthenticated:
+      return ErrorCode::kUnauthenticated;
     default:
       return ErrorCode::kUnknown;
   }

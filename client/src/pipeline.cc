@@ -36,19 +36,11 @@ struct Pipeline::Shared {
   explicit Shared(std::shared_ptr<grpc::Channel> ch)
       : channel(std::move(ch)), stub(v1::Tree::NewStub(channel)) {}
 
-  // Removes call `id` if it has not ended yet; its timer is cancelled.
-  std::optional<Pending> Take(uint64_t id) {
-    std::optional<Pending> p;
-    {
-      absl::MutexLock lock(&mu);
-      auto it = pending.find(id);
-      if (it == pending.end()) return std::nullopt;
-      p = std::move(it->second);
-      pending.erase(it);
-    }
-    if (p->timer != 0) p->loop->Cancel(p->timer);
-    return p;
-  }
+  // Removes call `id` if it has not ended yet; its timer is cancelled. A
+  // retired stream left with no call is cancelled.
+  std::optional<Pending> Take(uint64_t id);
+  // Cancels `stream` if it is retired and no pending call is on it.
+  std::shared_ptr<Stream> IdleRetiredLocked(const Stream* stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   const std::shared_ptr<grpc::Channel> channel;
   const std::unique_ptr<v1::Tree::Stub> stub;
@@ -58,6 +50,8 @@ struct Pipeline::Shared {
   bool unsupported ABSL_GUARDED_BY(mu) = false;
   uint64_t next_id ABSL_GUARDED_BY(mu) = 1;
   absl::flat_hash_map<uint64_t, Pending> pending ABSL_GUARDED_BY(mu);
+  // Streams opened with credentials no longer current, until their calls end.
+  std::vector<std::shared_ptr<Stream>> retired ABSL_GUARDED_BY(mu);
 };
 
 // One Tree.Pipeline call. Owned by itself from Open until OnDone (and by
@@ -68,10 +62,14 @@ class Pipeline::Stream final
     : public grpc::ClientBidiReactor<v1::PipelineRequest, v1::PipelineResponse>,
       public std::enable_shared_from_this<Stream> {
  public:
-  explicit Stream(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  Stream(std::shared_ptr<Shared> shared, CallMetadata metadata)
+      : shared_(std::move(shared)), metadata_(std::move(metadata)) {}
+
+  const CallMetadata& metadata() const { return metadata_; }
 
   void Open() {
     self_ = shared_from_this();
+    AttachMetadata(metadata_, &ctx_);
     shared_->stub->async()->Pipeline(&ctx_, this);
     // Writes start outside reactions (Send): the hold keeps the call, and
     // OnDone, away until no write can start any more (Close).
@@ -136,6 +134,8 @@ class Pipeline::Stream final
     {
       absl::MutexLock lock(&shared_->mu);
       if (shared_->stream.get() == this) shared_->stream.reset();
+      std::erase_if(shared_->retired,
+                    [this](const std::shared_ptr<Stream>& s) { return s.get() == this; });
       if (unimplemented) shared_->unsupported = true;
       for (auto it = shared_->pending.begin(); it != shared_->pending.end();) {
         if (it->second.stream == this) {
@@ -195,6 +195,7 @@ class Pipeline::Stream final
   }
 
   const std::shared_ptr<Shared> shared_;
+  const CallMetadata metadata_;
   std::shared_ptr<Stream> self_;  // set in Open, dropped in OnDone
   grpc::ClientContext ctx_;
   v1::PipelineResponse in_;  // owned by the read in flight
@@ -208,16 +209,45 @@ class Pipeline::Stream final
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;  // the hold of Open is gone
 };
 
+std::optional<Pipeline::Shared::Pending> Pipeline::Shared::Take(uint64_t id) {
+  std::optional<Pending> p;
+  std::shared_ptr<Stream> idle;
+  {
+    absl::MutexLock lock(&mu);
+    auto it = pending.find(id);
+    if (it == pending.end()) return std::nullopt;
+    p = std::move(it->second);
+    pending.erase(it);
+    idle = IdleRetiredLocked(p->stream);
+  }
+  if (p->timer != 0) p->loop->Cancel(p->timer);
+  if (idle != nullptr) idle->Break();
+  return p;
+}
+
+std::shared_ptr<Pipeline::Stream> Pipeline::Shared::IdleRetiredLocked(const Stream* stream) {
+  auto it = std::find_if(retired.begin(), retired.end(),
+                         [stream](const std::shared_ptr<Stream>& s) { return s.get() == stream; });
+  if (it == retired.end()) return nullptr;
+  for (const auto& [id, p] : pending) {
+    if (p.stream == stream) return nullptr;
+  }
+  std::shared_ptr<Stream> idle = std::move(*it);
+  retired.erase(it);
+  return idle;
+}
+
 Pipeline::Pipeline(std::shared_ptr<grpc::Channel> channel)
     : shared_(std::make_shared<Shared>(std::move(channel))) {}
 
 Pipeline::~Pipeline() {
-  std::shared_ptr<Stream> stream;
+  std::vector<std::shared_ptr<Stream>> streams;
   {
     absl::MutexLock lock(&shared_->mu);
-    stream = std::move(shared_->stream);
+    streams.swap(shared_->retired);
+    if (shared_->stream != nullptr) streams.push_back(std::move(shared_->stream));
   }
-  if (stream != nullptr) stream->Break();
+  for (const std::shared_ptr<Stream>& stream : streams) stream->Break();
 }
 
 bool Pipeline::supported() const {
@@ -225,18 +255,24 @@ bool Pipeline::supported() const {
   return !shared_->unsupported;
 }
 
-uint64_t Pipeline::Start(v1::PipelineCall call, absl::Time deadline, SerialExecutor* loop,
-                         Done done) {
+uint64_t Pipeline::Start(v1::PipelineCall call, const CallMetadata& metadata,
+                         absl::Time deadline, SerialExecutor* loop, Done done) {
   const absl::Duration left = deadline - absl::Now();
   call.set_timeout_ms(static_cast<uint32_t>(
       std::clamp<int64_t>(absl::ToInt64Milliseconds(left), 1, int64_t{1} << 31)));
   std::shared_ptr<Stream> stream;
+  std::shared_ptr<Stream> idle;  // a retired stream with no call left
   bool open = false;
   uint64_t id = 0;
   {
     absl::MutexLock lock(&shared_->mu);
+    if (shared_->stream != nullptr && !(shared_->stream->metadata() == metadata)) {
+      const Stream* old = shared_->stream.get();
+      shared_->retired.push_back(std::move(shared_->stream));
+      idle = shared_->IdleRetiredLocked(old);
+    }
     if (shared_->stream == nullptr) {
-      shared_->stream = std::make_shared<Stream>(shared_);
+      shared_->stream = std::make_shared<Stream>(shared_, metadata);
       open = true;
     }
     stream = shared_->stream;
@@ -247,6 +283,7 @@ uint64_t Pipeline::Start(v1::PipelineCall call, absl::Time deadline, SerialExecu
     p.stream = stream.get();
   }
   call.set_id(id);
+  if (idle != nullptr) idle->Break();
   if (open) stream->Open();
   // The timer ends the call if no reply came by the deadline (a replica
   // that stopped answering without closing the connection).

@@ -10,6 +10,9 @@
 //   ended with, OK or not, and the response); UNAVAILABLE if the stream
 //   breaks first; DEADLINE_EXCEEDED at its deadline if no reply came (a
 //   reply arriving later is dropped); CANCELLED on Cancel.
+// - A stream carries the credentials (metadata) of the call that opened
+//   it. A call with other credentials (a renewed token) opens a new stream;
+//   the old one takes no more calls and is cancelled once its calls ended.
 // - A replica without Tree.Pipeline (an older version) ends the stream
 //   with UNIMPLEMENTED: the calls on it end with UNIMPLEMENTED and no
 //   reply, and supported() turns false for good, so callers send unary
@@ -24,6 +27,7 @@
 #include <memory>
 
 #include "absl/time/time.h"
+#include "client/src/credentials.h"
 #include "client/src/executor.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/support/status.h"
@@ -46,7 +50,8 @@ class Pipeline {
 
   // Sends `call` (its id and timeout are set here) and returns the id to
   // Cancel it with. `loop` runs the deadline timer and must outlive the call.
-  uint64_t Start(v1::PipelineCall call, absl::Time deadline, SerialExecutor* loop, Done done);
+  uint64_t Start(v1::PipelineCall call, const CallMetadata& metadata, absl::Time deadline,
+                 SerialExecutor* loop, Done done);
   // Ends the call with CANCELLED if it has not ended yet.
   void Cancel(uint64_t id);
 

@@ -23,6 +23,8 @@ class KeepAliveStream
 
   // Loop thread.
   void Start(const v1::KeepAliveRequest& first) {
+    // The token OpenSession authenticated with (streams cannot wait).
+    AttachMetadata(owner_->core_->credentials().Current(), &ctx_);
     ep_->session->async()->KeepAlive(&ctx_, this);
     AddHold();
     StartRead(&resp_);

@@ -11,6 +11,11 @@
 // An attempt is handed to gRPC only once its replica's channel is READY; one
 // whose channel never got there never left this process and is retried
 // whatever the policy: nothing can have happened.
+// Each attempt carries the client's credentials (credentials.h), waiting
+// for a token first when the client has a user and no fresh one; an
+// attempt that carried a token and failed UNAUTHENTICATED (the token
+// expired, or the password changed) authenticates again and is retried
+// once, whatever the policy: the replica refused it before it took effect.
 // `done` runs exactly once, on a gRPC or event-loop thread; it must not block.
 //
 // Thread-safety: Start from any thread. The call object is shared by the
@@ -58,6 +63,8 @@ struct RpcSpec {
   // then reports the last error (UNAVAILABLE: nobody could serve it).
   bool write = false;
   std::shared_ptr<Endpoint> pinned;  // for Route::kPinned
+  // Sent without credentials (Auth.Authenticate, which carries its own).
+  bool anonymous = false;
   // If set and true for a response that came with gRPC OK, that response is
   // the call's result even though its header reports an error (a failed
   // multi still carries its per-op results).
@@ -136,6 +143,23 @@ class UnaryCall : public CallTracker::Call,
   }
 
   void Attempt(std::shared_ptr<Endpoint> target = nullptr) {
+    if (spec_.anonymous) {
+      StartAttempt(std::move(target), CallMetadata());
+      return;
+    }
+    core_->credentials().Get(core_, deadline_,
+                             [self = this->shared_from_this(),
+                              target = std::move(target)](absl::StatusOr<CallMetadata> md) mutable {
+                               if (!md.ok()) {
+                                 self->Finish(md.status());
+                                 return;
+                               }
+                               self->StartAttempt(std::move(target), *std::move(md));
+                             });
+  }
+
+  void StartAttempt(std::shared_ptr<Endpoint> target, CallMetadata md) {
+    metadata_ = std::move(md);
     attempt_deadline_ = std::min(deadline_, absl::Now() + core_->options().attempt_timeout);
     ep_ = target != nullptr ? std::move(target) : PickEndpoint();
     ++attempts_;
@@ -171,6 +195,7 @@ class UnaryCall : public CallTracker::Call,
     // The channel was READY just now; should it fail before gRPC picks a
     // connection, the call fails at once rather than waiting for another.
     ctx->set_wait_for_ready(false);
+    AttachMetadata(metadata_, ctx.get());
     {
       absl::ReleasableMutexLock lock(&mu_);
       timer_ = 0;
@@ -216,7 +241,8 @@ class UnaryCall : public CallTracker::Call,
       resp_.Clear();
       // Not under mu_: the call may end on another thread at once, and
       // gRPC may run a reaction on this one.
-      const uint64_t id = ep->pipeline.Start(std::move(call), attempt_deadline_, &core_->loop(),
+      const uint64_t id = ep->pipeline.Start(std::move(call), metadata_, attempt_deadline_,
+                                             &core_->loop(),
                                              [self = this->shared_from_this(), token](
                                                  const grpc::Status& s, v1::PipelineReply* reply) {
                                                self->OnPipelined(token, s, reply);
@@ -289,6 +315,13 @@ class UnaryCall : public CallTracker::Call,
     if ((r.code == ErrorCode::kOk && r.status.ok()) ||
         (grpc_ok && spec_.accept_error != nullptr && spec_.accept_error(resp_))) {
       Finish(std::move(resp_));
+      return;
+    }
+    if (r.code == ErrorCode::kUnauthenticated && !metadata_.token.empty() && !reauthenticated_) {
+      reauthenticated_ = true;
+      core_->credentials().Invalidate(metadata_);
+      --attempts_;  // the same attempt, with a new token
+      Attempt(ep_);
       return;
     }
     const bool not_leader = r.code == ErrorCode::kNotLeader && r.answered;
@@ -394,6 +427,8 @@ class UnaryCall : public CallTracker::Call,
   // not rule out that it took effect.
   bool maybe_applied_ = false;
   absl::Status last_error_;
+  CallMetadata metadata_;          // the credentials of the current attempt
+  bool reauthenticated_ = false;  // the one retry after UNAUTHENTICATED is used
 
   absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;

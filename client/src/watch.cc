@@ -24,6 +24,9 @@ class WatchStream : public grpc::ClientBidiReactor<v1::WatchRequest, v1::WatchRe
   bool can_write() const { return !read_side_done_ && !write_pending_; }
 
   void Start() {
+    // A stream cannot wait for a token: it carries the current one (the
+    // calls before it, such as Watch's own Sync, authenticated already).
+    AttachMetadata(owner_->core_->credentials().Current(), &ctx_);
     ep_->watch->async()->Watch(&ctx_, this);
     AddHold();
     StartRead(&resp_);

@@ -174,4 +174,41 @@ int FakeCluster::live_watch_streams() const {
   return n;
 }
 
+void FakeCluster::AddUser(const std::string& name, const std::string& password,
+                          bool superuser) {
+  absl::MutexLock lock(&control_->mu);
+  control_->users[name] = FakeControl::User{password, superuser};
+}
+
+void FakeCluster::SetTokenTtl(absl::Duration ttl) {
+  absl::MutexLock lock(&control_->mu);
+  control_->token_ttl = ttl;
+}
+
+void FakeCluster::ExpireTokens() {
+  absl::MutexLock lock(&control_->mu);
+  for (auto& [token, entry] : control_->tokens) entry.second = true;
+}
+
+void FakeCluster::RejectAllTokens() {
+  absl::MutexLock lock(&control_->mu);
+  control_->reject_tokens = true;
+}
+
+int FakeCluster::tokens_issued() const {
+  absl::MutexLock lock(&control_->mu);
+  return control_->tokens_issued;
+}
+
+bool FakeCluster::auth_enabled() const {
+  absl::MutexLock lock(&control_->mu);
+  return control_->auth_enabled;
+}
+
+std::vector<FakeCluster::Metadata> FakeCluster::credentials(const std::string& method) const {
+  absl::MutexLock lock(&control_->mu);
+  auto it = control_->credentials.find(method);
+  return it == control_->credentials.end() ? std::vector<Metadata>() : it->second;
+}
+
 }  // namespace synod::client::testing

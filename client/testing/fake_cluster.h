@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -42,6 +43,9 @@ struct FakeControl;
 
 class FakeCluster {
  public:
+  // (key, value) metadata pairs of one call.
+  using Metadata = std::vector<std::pair<std::string, std::string>>;
+
   // How a replica reports an error on the wire.
   enum class ErrorStyle {
     kDetails,      // gRPC status mapped from the code + ResponseHeader as details
@@ -104,6 +108,20 @@ class FakeCluster {
   // The next snapshot stream carries a wrong checksum.
   void CorruptNextSnapshot();
 
+  // --- Authentication (test state, not replicated; see fake_auth_service.cc).
+  void AddUser(const std::string& name, const std::string& password, bool superuser);
+  // Authenticate reports tokens issued from now on to expire after `ttl`
+  // (expires_at_ms); they stay valid until ExpireTokens all the same.
+  void SetTokenTtl(absl::Duration ttl);
+  // Every token issued so far is expired: calls carrying one fail
+  // UNAUTHENTICATED ("token expired").
+  void ExpireTokens();
+  // Every token, issued before or after, is refused as expired.
+  void RejectAllTokens();
+  // Authenticate calls that issued a token.
+  int tokens_issued() const;
+  bool auth_enabled() const;
+
   // --- Observations.
   int calls(uint64_t member, const std::string& method) const;
   // Requests received by `method`, serialized, in arrival order (all members).
@@ -117,6 +135,9 @@ class FakeCluster {
   // The member that served the last KeepAlive of a session (0 if none).
   uint64_t keepalive_member(uint64_t session_id) const;
   int live_watch_streams() const;
+  // The credential metadata ("authorization", "synod-digest") each call of
+  // `method` carried, in arrival order (all members).
+  std::vector<Metadata> credentials(const std::string& method) const;
 
  private:
   friend class FakeReplica;

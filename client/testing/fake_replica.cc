@@ -85,6 +85,7 @@ void FakeReplica::Start() {
   builder.RegisterService(static_cast<v1::Session::Service*>(this));
   builder.RegisterService(static_cast<v1::Watch::Service*>(this));
   builder.RegisterService(static_cast<v1::Cluster::Service*>(this));
+  builder.RegisterService(static_cast<v1::Auth::Service*>(this));
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || selected == 0) {
     std::fprintf(stderr, "FakeReplica: cannot listen on 127.0.0.1:%d\n", port_);
@@ -148,6 +149,7 @@ grpc::Status FakeReplica::Create(grpc::ServerContext* ctx, const v1::CreateReque
     v1::Command command;
     *command.mutable_txn()->add_ops()->mutable_create() = req->op();
     *command.mutable_write() = req->write();
+    *command.mutable_caller() = CallerOf(ctx);
     v1::CommandResult result;
     Outcome out = ProposeTxn(std::move(command), &result);
     if (out.code == v1::OK) {
@@ -164,6 +166,7 @@ grpc::Status FakeReplica::Set(grpc::ServerContext* ctx, const v1::SetRequest* re
     v1::Command command;
     *command.mutable_txn()->add_ops()->mutable_set() = req->op();
     *command.mutable_write() = req->write();
+    *command.mutable_caller() = CallerOf(ctx);
     v1::CommandResult result;
     Outcome out = ProposeTxn(std::move(command), &result);
     if (out.code == v1::OK) *resp->mutable_stat() = result.results(0).stat();
@@ -177,6 +180,7 @@ grpc::Status FakeReplica::Delete(grpc::ServerContext* ctx, const v1::DeleteReque
     v1::Command command;
     *command.mutable_txn()->add_ops()->mutable_delete_() = req->op();
     *command.mutable_write() = req->write();
+    *command.mutable_caller() = CallerOf(ctx);
     v1::CommandResult result;
     return ProposeTxn(std::move(command), &result);
   });
@@ -191,6 +195,7 @@ grpc::Status FakeReplica::Multi(grpc::ServerContext* ctx, const v1::MultiRequest
     *txn->mutable_ops() = req->ops();
     txn->set_is_multi(true);
     *command.mutable_write() = req->write();
+    *command.mutable_caller() = CallerOf(ctx);
     v1::CommandResult result;
     Outcome out = ProposeTxn(std::move(command), &result);
     *resp->mutable_results() = result.results();
@@ -506,6 +511,11 @@ grpc::Status FakeReplica::Serve(grpc::ServerContext* ctx, const std::string& met
   }
   WaitWhileHung(ctx, method);
   if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+  v1::Caller caller;
+  if (Outcome auth = ResolveCaller(ctx, method, &caller); auth.code != v1::OK) {
+    FillHeader(auth, header);
+    return ToStatus(*header);
+  }
   if (IsWrite(method) && !options_.forward_writes) {
     uint64_t leader;
     {

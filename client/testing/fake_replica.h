@@ -27,6 +27,7 @@
 #include "client/testing/fake_cluster.h"
 #include "client/testing/fake_state.h"
 #include "grpcpp/grpcpp.h"
+#include "synod/v1/auth.grpc.pb.h"
 #include "synod/v1/cluster.grpc.pb.h"
 #include "synod/v1/session.grpc.pb.h"
 #include "synod/v1/tree.grpc.pb.h"
@@ -53,6 +54,23 @@ struct FakeControl {
   // leader's, not replicated state).
   std::map<uint64_t, uint64_t> keepalive_member ABSL_GUARDED_BY(mu);
   bool corrupt_next_snapshot ABSL_GUARDED_BY(mu) = false;
+  // Authentication (fake_auth_service.cc): users, the switch and tokens are
+  // test state here, not replicated; passwords are kept in clear.
+  struct User {
+    std::string password;
+    bool superuser = false;
+  };
+  std::map<std::string, User> users ABSL_GUARDED_BY(mu);
+  bool auth_enabled ABSL_GUARDED_BY(mu) = false;
+  // What Authenticate reports as the token's lifetime (expires_at_ms). A
+  // token stays valid until ExpireTokens, whatever it reported.
+  absl::Duration token_ttl ABSL_GUARDED_BY(mu) = absl::Hours(1);
+  // token -> (user, expired)
+  std::map<std::string, std::pair<std::string, bool>> tokens ABSL_GUARDED_BY(mu);
+  bool reject_tokens ABSL_GUARDED_BY(mu) = false;  // every token is expired
+  int tokens_issued ABSL_GUARDED_BY(mu) = 0;
+  // The credential metadata (authorization, synod-digest) of each call, by method.
+  std::map<std::string, std::vector<FakeCluster::Metadata>> credentials ABSL_GUARDED_BY(mu);
   absl::CondVar released;  // signalled when hangs are released
 };
 
@@ -61,7 +79,8 @@ class FakeWatchStream;
 class FakeReplica final : public v1::Tree::Service,
                           public v1::Session::Service,
                           public v1::Watch::Service,
-                          public v1::Cluster::Service {
+                          public v1::Cluster::Service,
+                          public v1::Auth::Service {
  public:
   // The outcome of one request: its code, its detail and, for a read, the
   // revision of the state it saw (else the header says the applied one).
@@ -104,6 +123,32 @@ class FakeReplica final : public v1::Tree::Service,
                        v1::HistoryResponse* resp) override;
   grpc::Status Sync(grpc::ServerContext* ctx, const v1::SyncRequest* req,
                     v1::SyncResponse* resp) override;
+  // fake_auth_service.cc: the node's ACL as stored; SetAcl is proposed and
+  // decided by apply.
+  grpc::Status GetAcl(grpc::ServerContext* ctx, const v1::GetAclRequest* req,
+                      v1::GetAclResponse* resp) override;
+  grpc::Status SetAcl(grpc::ServerContext* ctx, const v1::SetAclRequest* req,
+                      v1::SetAclResponse* resp) override;
+
+  // Auth (fake_auth_service.cc).
+  grpc::Status Authenticate(grpc::ServerContext* ctx, const v1::AuthenticateRequest* req,
+                            v1::AuthenticateResponse* resp) override;
+  grpc::Status WhoAmI(grpc::ServerContext* ctx, const v1::WhoAmIRequest* req,
+                      v1::WhoAmIResponse* resp) override;
+  grpc::Status UserAdd(grpc::ServerContext* ctx, const v1::UserAddRequest* req,
+                       v1::UserAddResponse* resp) override;
+  grpc::Status UserDelete(grpc::ServerContext* ctx, const v1::UserDeleteRequest* req,
+                          v1::UserDeleteResponse* resp) override;
+  grpc::Status UserPasswd(grpc::ServerContext* ctx, const v1::UserPasswdRequest* req,
+                          v1::UserPasswdResponse* resp) override;
+  grpc::Status UserList(grpc::ServerContext* ctx, const v1::UserListRequest* req,
+                        v1::UserListResponse* resp) override;
+  grpc::Status AuthEnable(grpc::ServerContext* ctx, const v1::AuthEnableRequest* req,
+                          v1::AuthEnableResponse* resp) override;
+  grpc::Status AuthDisable(grpc::ServerContext* ctx, const v1::AuthDisableRequest* req,
+                           v1::AuthDisableResponse* resp) override;
+  grpc::Status AuthStatus(grpc::ServerContext* ctx, const v1::AuthStatusRequest* req,
+                          v1::AuthStatusResponse* resp) override;
 
   // Session.
   grpc::Status Open(grpc::ServerContext* ctx, const v1::OpenSessionRequest* req,
@@ -139,6 +184,16 @@ class FakeReplica final : public v1::Tree::Service,
   class StreamGuard;
 
   void Record(const std::string& method, const google::protobuf::Message& req);
+  // The caller of a call, from its metadata as the server's Authenticator
+  // reads it (user:<name> for a valid token, digest:<id> per synod-digest);
+  // UNAUTHENTICATED for an unknown or expired token or a malformed digest.
+  // Records the call's credential metadata under `method`.
+  Outcome ResolveCaller(grpc::ServerContext* ctx, const std::string& method, v1::Caller* caller);
+  // The caller of a call Serve admitted (its credentials are valid).
+  v1::Caller CallerOf(grpc::ServerContext* ctx);
+  // OK, or PERMISSION_DENIED while auth is enabled and `caller` is not the
+  // superuser.
+  Outcome RequireAdmin(const v1::Caller& caller);
   // Counts the call; returns the injected failure, if any.
   std::optional<ErrorCode> Admit(const std::string& method, const google::protobuf::Message& req);
   // A stream that fails before its first message cannot carry a header:

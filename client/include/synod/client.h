@@ -85,6 +85,13 @@ enum class [[nodiscard]] ErrorCode : int {
   kResourceExhausted = 27,
   kRevisionAhead = 28,
   kTooManyWatches = 29,
+  kPermissionDenied = 30,
+  kUnauthenticated = 31,
+  kInvalidAcl = 32,
+  kQuotaExceeded = 33,
+  kFailedPrecondition = 34,
+  kUserExists = 35,
+  kUserNotFound = 36,
   // Not a wire code: the server sent one this client does not know, or the
   // failure happened in the client (e.g. CANCELLED at shutdown).
   kUnknown = 1000,
@@ -148,9 +155,37 @@ struct CallOptions {
   static CallOptions Timeout(absl::Duration timeout) { return {absl::Now() + timeout}; }
 };
 
+// ZooKeeper's permission bits (synod.v1.Perm), for AclEntry::perms.
+inline constexpr uint32_t kPermRead = 1;    // get data, list children, get the ACL
+inline constexpr uint32_t kPermWrite = 2;   // set data
+inline constexpr uint32_t kPermCreate = 4;  // create children
+inline constexpr uint32_t kPermDelete = 8;  // delete children
+inline constexpr uint32_t kPermAdmin = 16;  // set the ACL
+inline constexpr uint32_t kPermAll = 31;
+
+// One ZooKeeper ACL entry (synod.v1.Acl): callers with identity scheme:id
+// may do `perms` on the node. Schemes: world (id "anyone"), auth (the
+// caller's own identities, in a create or SetAcl only), digest
+// ("user:base64(SHA-1(user:password))"), ip, x509, user.
+struct AclEntry {
+  uint32_t perms = 0;
+  std::string scheme;
+  std::string id;
+  bool operator==(const AclEntry&) const = default;
+};
+
+// One identity a call authenticated as (synod.v1.Identity).
+struct Identity {
+  std::string scheme;
+  std::string id;
+  bool operator==(const Identity&) const = default;
+};
+
 struct CreateOptions {
   CreateMode mode = CreateMode::kPersistent;
   absl::Duration ttl = absl::ZeroDuration();  // required > 0 for TTL modes
+  // The node's ACL; empty: world:anyone with every permission.
+  std::vector<AclEntry> acl = {};
 };
 struct CreateResult {
   std::string path;  // with the sequence suffix for sequential modes
@@ -178,6 +213,22 @@ struct ExistsResult {
 struct SetResult {
   Stat stat;
   uint64_t revision = 0;
+};
+
+struct AclResult {
+  std::vector<AclEntry> acl;  // never empty: an open node shows world:anyone
+  Stat stat;
+  uint64_t revision = 0;
+};
+
+struct WhoAmIResult {
+  std::vector<Identity> ids;
+  bool superuser = false;
+};
+
+struct UserInfo {
+  std::string name;
+  bool superuser = false;
 };
 
 struct DeleteResult {
@@ -368,6 +419,17 @@ class Client {
     std::string cacert;
     std::string cert;
     std::string key;
+    // A Synod user (auth.proto). With `user` set the client calls
+    // Auth.Authenticate before its first call, sends the token with every
+    // call, authenticates again shortly before the token expires, and once
+    // more (then retries the call once) when a call fails UNAUTHENTICATED.
+    // The password is kept in memory only, never logged.
+    std::string user;
+    std::string password;
+    // ZooKeeper digest credentials, each "user:password", sent with every
+    // call (as ZooKeeper's addauth): the caller also holds identity
+    // digest:user:<base64 SHA-1 of user:password>.
+    std::vector<std::string> digests;
   };
 
   // Validates the options and sets up channels; connects lazily (no RPC is
@@ -474,6 +536,32 @@ class Client {
   // checksum or framing is wrong, INTERNAL for file errors.
   absl::StatusOr<SnapshotInfo> SaveSnapshot(const std::string& file_path,
                                             const CallOptions& call = {});
+
+  // --- ACLs (Tree.GetAcl / SetAcl; security.cc). GetAcl errors: NO_NODE,
+  // INVALID_PATH, PERMISSION_DENIED. SetAcl replaces the ACL (needs
+  // PERM_ADMIN) if the node's aversion is `expected_aversion` (-1: any);
+  // errors: NO_NODE, BAD_VERSION, INVALID_ACL, PERMISSION_DENIED.
+  absl::StatusOr<AclResult> GetAcl(absl::string_view path, const ReadOptions& options = {},
+                                   const CallOptions& call = {});
+  absl::StatusOr<SetResult> SetAcl(absl::string_view path, const std::vector<AclEntry>& acl,
+                                   int64_t expected_aversion = -1, const CallOptions& call = {});
+
+  // --- Authentication (Auth service). The identities the calls of this
+  // client authenticate as.
+  absl::StatusOr<WhoAmIResult> WhoAmI(const CallOptions& call = {});
+  // Users and the auth switch (admin right while auth is enabled). Errors:
+  // USER_EXISTS, USER_NOT_FOUND, INVALID_ARGUMENT, FAILED_PRECONDITION
+  // (enable with no superuser; the last superuser), PERMISSION_DENIED.
+  absl::Status UserAdd(absl::string_view name, absl::string_view password, bool superuser,
+                       const CallOptions& call = {});
+  absl::Status UserDelete(absl::string_view name, const CallOptions& call = {});
+  absl::Status UserPasswd(absl::string_view name, absl::string_view password,
+                          const CallOptions& call = {});
+  absl::StatusOr<std::vector<UserInfo>> UserList(const CallOptions& call = {});
+  absl::Status AuthEnable(const CallOptions& call = {});
+  absl::Status AuthDisable(const CallOptions& call = {});
+  // True if authentication is enabled.
+  absl::StatusOr<bool> AuthStatus(const CallOptions& call = {});
 
   // The highest revision handed to the caller so far.
   uint64_t last_revision() const;
