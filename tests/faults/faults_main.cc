@@ -17,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "tests/faults/bank_checker.h"
+#include "tests/faults/bank_workload.h"
 #include "tests/faults/history.h"
 #include "tests/faults/nemesis.h"
 #include "tests/faults/netns_cluster.h"
@@ -50,6 +52,7 @@ void InstallSignalHandlers() {
 }
 
 struct RunFlags {
+  std::string workload = "register";
   int nodes = 3;
   int duration_s = 60;
   uint64_t seed = 0;
@@ -65,7 +68,7 @@ struct RunFlags {
 };
 
 std::string ReplayCommand(const RunFlags& f) {
-  return absl::StrCat("synod-faults run --nodes ", f.nodes, " --duration ", f.duration_s,
+  return absl::StrCat("synod-faults run --workload ", f.workload, " --nodes ", f.nodes, " --duration ", f.duration_s,
                       " --seed ", f.seed, " --nemesis ", f.nemesis, " --clients ", f.clients,
                       " --keys ", f.keys, " --think_ms ", f.think_ms,
                       f.serializable_reads ? " --serializable_reads" : "",
@@ -104,10 +107,38 @@ int CheckAndReport(const std::vector<Op>& ops, const std::map<std::string, Final
   return code;
 }
 
+// Checks a bank history (and, if given, the final state); prints and
+// returns the verdict's exit code.
+int CheckBankAndReport(const BankHistory& h, const BankFinal* final_state, std::ostream& out) {
+  size_t ok = 0, failed = 0, unknown = 0;
+  for (const BankTransfer& t : h.transfers) {
+    (t.outcome == Outcome::kOk ? ok : t.outcome == Outcome::kFail ? failed : unknown) += 1;
+  }
+  out << "history: " << h.accounts << " accounts, total " << h.total << "; " << h.transfers.size()
+      << " transfers (" << ok << " ok, " << failed << " fail, " << unknown << " unknown), "
+      << h.snapshots.size() << " snapshots\n";
+  const BankVerdict v = CheckBank(h, final_state);
+  out << "bank: " << (v.violations.empty() ? "ok" : "VIOLATION") << " (" << v.snapshots_checked
+      << " snapshots checked";
+  if (final_state != nullptr) {
+    out << ", " << v.transfers_checked << " acknowledged transfers found in the final state, "
+        << v.versions_unchecked << " versions no longer kept";
+  }
+  out << ")\n";
+  const size_t shown = std::min<size_t>(v.violations.size(), 20);
+  for (size_t i = 0; i < shown; ++i) out << "  " << v.violations[i] << "\n";
+  if (shown < v.violations.size()) out << "  ... " << v.violations.size() - shown << " more\n";
+  return v.violations.empty() ? kPass : kAnomaly;
+}
+
 int Run(const RunFlags& f) {
   if (geteuid() != 0) {
     fprintf(stderr, "synod-faults run: needs root (network namespaces); skipped\n");
     return kSkip;
+  }
+  if (f.workload == "bank" && f.serializable_reads) {
+    fprintf(stderr, "synod-faults run: --serializable_reads is for the register workload\n");
+    return kError;
   }
   if (access(f.synod.c_str(), X_OK) != 0) {
     fprintf(stderr, "synod-faults run: no synod binary at %s\n", f.synod.c_str());
@@ -162,6 +193,8 @@ int Run(const RunFlags& f) {
   int code = kPass;
   HistoryRecorder history;
   std::map<std::string, FinalKeyState> final_state;
+  BankHistory bank_history;
+  BankFinal bank_final;
   bool have_final = false;
   {
     absl::Status s = cluster->StartAll();
@@ -181,23 +214,52 @@ int Run(const RunFlags& f) {
     wo.seed = flags.seed;
     wo.think = absl::Milliseconds(flags.think_ms);
     wo.serializable_reads = flags.serializable_reads;
-    RegisterWorkload workload(cluster.get(), &history, wo);
-    if (s.ok()) s = workload.Setup(absl::Seconds(20));
-    if (s.ok()) {
-      nemesis.Log(absl::StrCat("workload: ", flags.clients, " clients on ", flags.keys,
-                               " keys for ", flags.duration_s, " s"));
-      workload.Start();
-      s = nemesis.Run(absl::Now() + absl::Seconds(flags.duration_s), g_stop);
-      workload.Stop();
-      nemesis.Log(absl::StrCat("workload stopped after ", workload.ops_done(), " operations"));
-    }
-    if (s.ok() && !g_stop.load()) {
-      absl::StatusOr<std::map<std::string, FinalKeyState>> fs = workload.ReadFinal(absl::Seconds(60));
-      if (fs.ok()) {
-        final_state = *std::move(fs);
-        have_final = true;
-      } else {
-        s = fs.status();
+    BankWorkload::Options bo;
+    bo.clients = flags.clients;
+    bo.accounts = std::max(2, flags.keys);
+    bo.seed = flags.seed;
+    bo.think = absl::Milliseconds(flags.think_ms);
+    if (flags.workload == "bank") {
+      BankWorkload workload(cluster.get(), &history, bo);
+      if (s.ok()) s = workload.Setup(absl::Seconds(20));
+      if (s.ok()) {
+        nemesis.Log(absl::StrCat("workload bank: ", flags.clients, " clients on ", bo.accounts,
+                                 " accounts for ", flags.duration_s, " s"));
+        workload.Start();
+        s = nemesis.Run(absl::Now() + absl::Seconds(flags.duration_s), g_stop);
+        workload.Stop();
+        nemesis.Log(absl::StrCat("workload stopped after ", workload.ops_done(), " operations"));
+      }
+      if (s.ok() && !g_stop.load()) {
+        absl::StatusOr<BankFinal> fs = workload.ReadFinal(absl::Seconds(60));
+        if (fs.ok()) {
+          bank_final = *std::move(fs);
+          have_final = true;
+        } else {
+          s = fs.status();
+        }
+      }
+      bank_history = workload.TakeHistory();
+    } else {
+      RegisterWorkload workload(cluster.get(), &history, wo);
+      if (s.ok()) s = workload.Setup(absl::Seconds(20));
+      if (s.ok()) {
+        nemesis.Log(absl::StrCat("workload: ", flags.clients, " clients on ", flags.keys,
+                                 " keys for ", flags.duration_s, " s"));
+        workload.Start();
+        s = nemesis.Run(absl::Now() + absl::Seconds(flags.duration_s), g_stop);
+        workload.Stop();
+        nemesis.Log(absl::StrCat("workload stopped after ", workload.ops_done(), " operations"));
+      }
+      if (s.ok() && !g_stop.load()) {
+        absl::StatusOr<std::map<std::string, FinalKeyState>> fs =
+            workload.ReadFinal(absl::Seconds(60));
+        if (fs.ok()) {
+          final_state = *std::move(fs);
+          have_final = true;
+        } else {
+          s = fs.status();
+        }
       }
     }
     if (!s.ok()) {
@@ -212,7 +274,10 @@ int Run(const RunFlags& f) {
   fclose(log);
 
   std::vector<Op> ops = history.Take();
-  if (absl::Status s = WriteHistory(dir + "/history.jsonl", ops); !s.ok()) {
+  const bool bank = flags.workload == "bank";
+  if (absl::Status s = bank ? WriteBankHistory(dir + "/history.jsonl", bank_history)
+                            : WriteHistory(dir + "/history.jsonl", ops);
+      !s.ok()) {
     fprintf(stderr, "%s\n", std::string(s.message()).c_str());
     code = kError;
   }
@@ -224,7 +289,9 @@ int Run(const RunFlags& f) {
   std::ostringstream text;
   text << "run " << cluster->run_id() << " seed " << flags.seed << ", folder " << dir << "\n";
   text << "faults injected: " << nemesis.faults_injected() << "\n";
-  const int checked = CheckAndReport(ops, have_final ? &final_state : nullptr, text);
+  const int checked =
+      bank ? CheckBankAndReport(bank_history, have_final ? &bank_final : nullptr, text)
+           : CheckAndReport(ops, have_final ? &final_state : nullptr, text);
   if (unexpected_exits > 0) {
     text << "replicas that exited on their own: " << unexpected_exits << " (see nemesis.log)\n";
   }
@@ -232,6 +299,10 @@ int Run(const RunFlags& f) {
   for (const Op& op : ops) {
     if (op.outcome != Outcome::kOk) continue;
     (op.type == OpType::kRead ? ok_reads : ok_writes) += 1;
+  }
+  if (bank) {
+    ok_reads = bank_history.snapshots.size();
+    for (const BankTransfer& t : bank_history.transfers) ok_writes += t.outcome == Outcome::kOk;
   }
   if (code == kPass) {
     code = checked != kPass ? checked : unexpected_exits > 0 ? kAnomaly : kPass;
@@ -287,6 +358,10 @@ int main(int argc, char** argv) {
       "nemesis.log, replica<i>.log and verdict.txt to <out>/synod-faults-s<seed>-<pid>/; removes "
       "the replicas' data dirs when the run passes (--keep_data keeps them).");
   run->option_defaults()->always_capture_default();
+  run->add_option("--workload", f.workload,
+                  "register (linearizable registers) or bank (transfers by Multi, snapshot "
+                  "reads at one revision; --keys accounts)")
+      ->check(CLI::IsMember({"register", "bank"}));
   run->add_option("--nodes", f.nodes, "Replicas (3 or 5)")->check(CLI::Range(1, 9));
   run->add_option("--duration", f.duration_s, "Seconds of workload under faults")
       ->check(CLI::Range(1, 86400));
@@ -312,6 +387,10 @@ int main(int argc, char** argv) {
       "check", "Re-check a recorded history.jsonl for linearizability (without the final-state "
                "check, which needs the live cluster).");
   check->add_option("history", history_path, "history.jsonl of a run")->required();
+  std::string check_workload = "register";
+  check->add_option("--workload", check_workload, "The run's workload")
+      ->check(CLI::IsMember({"register", "bank"}))
+      ->capture_default_str();
 
   std::string run_id;
   bool force = false;
@@ -324,6 +403,17 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (run->parsed()) return synod::faults::Run(f);
+  if (check->parsed() && check_workload == "bank") {
+    absl::StatusOr<synod::faults::BankHistory> h = synod::faults::ReadBankHistory(history_path);
+    if (!h.ok()) {
+      fprintf(stderr, "%s\n", std::string(h.status().message()).c_str());
+      return 2;
+    }
+    std::ostringstream text;
+    const int code = synod::faults::CheckBankAndReport(*h, nullptr, text);
+    fputs(text.str().c_str(), stdout);
+    return code;
+  }
   if (check->parsed()) {
     absl::StatusOr<std::vector<synod::faults::Op>> ops = synod::faults::ReadHistory(history_path);
     if (!ops.ok()) {

@@ -6,51 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "synod/v1/tree.grpc.pb.h"
+#include "tests/faults/call_outcome.h"
 
 namespace synod::faults {
-namespace {
-
-std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  return ctx;
-}
-
-// What the client can know about a call (see the class comment).
-Outcome Classify(const grpc::Status& status, const v1::ResponseHeader& header, Op* op) {
-  op->revision = header.revision();
-  if (status.ok() && header.code() == v1::OK) return Outcome::kOk;
-  v1::ResponseHeader details = header;
-  if (!status.ok()) {
-    if (status.error_details().empty() || !details.ParseFromString(status.error_details())) {
-      // No Synod header: the transport failed. gRPC fails a call without
-      // sending it when it has no connection to the address ("failed to
-      // connect to all addresses"); otherwise the request may have arrived.
-      op->error = absl::StrCat("grpc ", status.error_code(), ": ", status.error_message());
-      if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-          absl::StrContains(status.error_message(), "failed to connect")) {
-        return Outcome::kFail;
-      }
-      return Outcome::kUnknown;
-    }
-  }
-  op->revision = details.revision();
-  op->error = v1::ErrorCode_Name(details.code());
-  switch (details.code()) {
-    case v1::BAD_VERSION:
-    case v1::NOT_LEADER:
-    case v1::UNAVAILABLE:
-    case v1::NO_NODE:
-    case v1::INVALID_ARGUMENT:
-    case v1::INVALID_PATH:
-    case v1::TOO_LARGE:
-      return Outcome::kFail;
-    default:
-      return Outcome::kUnknown;
-  }
-}
-
-}  // namespace
 
 RegisterWorkload::RegisterWorkload(NetnsCluster* cluster, HistoryRecorder* history,
                                    const Options& options)
@@ -71,9 +29,9 @@ absl::Status RegisterWorkload::Setup(absl::Duration timeout) {
       req.mutable_op()->set_path(path);
       req.mutable_op()->set_data("init");
       v1::CreateResponse resp;
-      grpc::Status s = tree->Create(Ctx(absl::Seconds(2)).get(), req, &resp);
+      grpc::Status s = tree->Create(CallContext(absl::Seconds(2)).get(), req, &resp);
       Op probe;
-      const Outcome outcome = Classify(s, resp.header(), &probe);
+      const Outcome outcome = ClassifyCall(s, resp.header(), &probe);
       if (outcome == Outcome::kOk || probe.error == "NODE_EXISTS") break;
       if (absl::Now() > deadline) {
         return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", probe.error));
@@ -109,9 +67,9 @@ bool RegisterWorkload::Read(int client, int replica, const std::string& key,
   req.mutable_read()->set_consistency(consistency);
   v1::GetResponse resp;
   op.invoke_ns = RunClockNs();
-  grpc::Status s = tree->Get(Ctx(options_.op_timeout).get(), req, &resp);
+  grpc::Status s = tree->Get(CallContext(options_.op_timeout).get(), req, &resp);
   op.complete_ns = RunClockNs();
-  op.outcome = Classify(s, resp.header(), &op);
+  op.outcome = ClassifyCall(s, resp.header(), &op);
   // A read changes nothing: one that did not return is simply not a read.
   if (op.outcome == Outcome::kUnknown) op.outcome = Outcome::kFail;
   if (op.outcome == Outcome::kOk) {
@@ -156,9 +114,9 @@ void RegisterWorkload::RunClient(int client) {
       }
       v1::SetResponse resp;
       op.invoke_ns = RunClockNs();
-      grpc::Status s = tree->Set(Ctx(options_.op_timeout).get(), req, &resp);
+      grpc::Status s = tree->Set(CallContext(options_.op_timeout).get(), req, &resp);
       op.complete_ns = RunClockNs();
-      op.outcome = Classify(s, resp.header(), &op);
+      op.outcome = ClassifyCall(s, resp.header(), &op);
       if (op.outcome == Outcome::kOk) {
         op.version = resp.stat().version();
         last_version[key] = op.version;
@@ -199,9 +157,9 @@ absl::StatusOr<std::map<std::string, FinalKeyState>> RegisterWorkload::ReadFinal
         req.set_path(key);
         req.set_version(v);
         v1::GetResponse resp;
-        grpc::Status s = tree->Get(Ctx(absl::Seconds(2)).get(), req, &resp);
+        grpc::Status s = tree->Get(CallContext(absl::Seconds(2)).get(), req, &resp);
         Op probe;
-        const Outcome outcome = Classify(s, resp.header(), &probe);
+        const Outcome outcome = ClassifyCall(s, resp.header(), &probe);
         if (outcome == Outcome::kOk) {
           fs.values[v] = resp.data();
           break;
