@@ -187,8 +187,8 @@ void ZkConnection::OnConnect(std::string_view frame, const SlotPtr& slot) {
       self->session_id_ = id;
     }
     JuteWriter w;
-    Encode(w, ConnectResponse{0, static_cast<int32_t>(timeout_ms), static_cast<int64_t>(id),
-                              secret, false});
+    Encode(w, ConnectResponse{0, static_cast<int32_t>(timeout_ms), static_cast<int64_t>(id), secret,
+                              false});
     self->Fill(slot, w.Take());
   };
   auto expired = [self, slot]() {
@@ -214,26 +214,32 @@ void ZkConnection::OnConnect(std::string_view frame, const SlotPtr& slot) {
         });
     return;
   }
+  // Resume: the session table is read after a linearizable barrier (a
+  // Sync: ReadIndex, then applied up to it), as ZooKeeper revalidates a
+  // session through its leader: a session closed or expired anywhere is
+  // never resumed from a replica that has not applied that yet.
   const uint64_t id = static_cast<uint64_t>(request.session_id);
-  absl::StatusOr<server::SessionLookup> found = context_->sessions->Lookup(id);
-  if (!found.ok()) {
-    base::Log(base::LogLevel::kError, "zk: session lookup failed: %s",
-              found.status().ToString().c_str());
-    Drop(slot);
-    return;
-  }
-  if (found->revision < static_cast<uint64_t>(std::max<int64_t>(0, request.last_zxid_seen))) {
-    // This replica is behind what the client saw: ZooKeeper refuses the
-    // connection so the client tries a server that is not.
-    Drop(slot);
-    return;
-  }
-  if (!found->found || !SameSecret(found->secret, request.password)) {
-    expired();
-    return;
-  }
-  context_->sessions->Touch(id);
-  established(id, found->secret, found->timeout_ms);
+  v1::PipelineCall barrier;
+  barrier.mutable_sync()->set_path("/");
+  CallTree(std::move(barrier), [self, slot, id, request, established,
+                                expired](const v1::PipelineReply& reply) mutable {
+    const v1::ResponseHeader& hd = reply.sync().header();
+    if (hd.code() != v1::OK) return self->Drop(slot);  // no leader: try another server
+    absl::StatusOr<server::SessionLookup> found = self->context_->sessions->Lookup(id);
+    if (!found.ok()) {
+      base::Log(base::LogLevel::kError, "zk: session lookup failed: %s",
+                found.status().ToString().c_str());
+      return self->Drop(slot);
+    }
+    if (found->revision < static_cast<uint64_t>(std::max<int64_t>(0, request.last_zxid_seen))) {
+      // The client saw a zxid this cluster has not reached (it was talking
+      // to another ensemble): ZooKeeper refuses such a connection.
+      return self->Drop(slot);
+    }
+    if (!found->found || !SameSecret(found->secret, request.password)) return expired();
+    self->context_->sessions->Touch(id);
+    established(id, found->secret, found->timeout_ms);
+  });
 }
 
 bool ZkConnection::SessionAlive() {
@@ -244,8 +250,7 @@ bool ZkConnection::SessionAlive() {
   return !found.ok() || found->found;
 }
 
-void ZkConnection::AddWatch(v1::WatchKind kind, const std::string& path,
-                            uint64_t start_revision) {
+void ZkConnection::AddWatch(v1::WatchKind kind, const std::string& path, uint64_t start_revision) {
   const uint64_t session = session_id();
   absl::MutexLock lock(&mu_);
   if (closed_) return;
@@ -294,8 +299,7 @@ void ZkConnection::PollWatches() {
       if (part.canceled()) {
         if (part.cancel_code() != v1::OK) {
           base::Log(base::LogLevel::kWarning, "zk: watch %llu ended: %s",
-                    static_cast<unsigned long long>(part.watch_id()),
-                    part.cancel_reason().c_str());
+                    static_cast<unsigned long long>(part.watch_id()), part.cancel_reason().c_str());
         }
         auto it = watch_keys_.find(part.watch_id());
         if (it != watch_keys_.end()) {

@@ -121,8 +121,7 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
                        const SlotPtr& slot);
   absl::Status OnSetWatches(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
   void OnGetEphemerals(const RequestHeader& h, const std::string& prefix, const SlotPtr& slot);
-  void OnGetAllChildrenNumber(const RequestHeader& h, const std::string& path,
-                              const SlotPtr& slot);
+  void OnGetAllChildrenNumber(const RequestHeader& h, const std::string& path, const SlotPtr& slot);
 
   // Registers a watch of `kind` on `path` from `start_revision`, unless the
   // connection already has that one (ZooKeeper keeps one per path and kind).

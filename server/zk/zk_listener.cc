@@ -209,9 +209,8 @@ void ZkListener::OnReadable(Conn* c) {
         break;
       }
       const auto* p = reinterpret_cast<const unsigned char*>(c->in.data() + pos);
-      const int32_t len =
-          static_cast<int32_t>((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
-                               (uint32_t{p[2]} << 8) | uint32_t{p[3]});
+      const int32_t len = static_cast<int32_t>((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
+                                               (uint32_t{p[2]} << 8) | uint32_t{p[3]});
       if (len < 0 || static_cast<size_t>(len) > options_.max_frame_bytes) {
         base::Log(base::LogLevel::kWarning,
                   "zk: closing a connection that sent a frame of %d bytes (max %zu)", len,
@@ -243,8 +242,8 @@ void ZkListener::Flush(Conn* c) {
   const uint64_t id = c->id;
   if (!c->close_after_output && c->zk->TakeOutput(&c->out)) c->close_after_output = true;
   while (c->out_offset < c->out.size()) {
-    const ssize_t n = send(c->fd, c->out.data() + c->out_offset, c->out.size() - c->out_offset,
-                           MSG_NOSIGNAL);
+    const ssize_t n =
+        send(c->fd, c->out.data() + c->out_offset, c->out.size() - c->out_offset, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;

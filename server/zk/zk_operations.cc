@@ -315,26 +315,26 @@ absl::Status ZkConnection::OnMulti(const RequestHeader& h, JuteReader& r, const 
     return absl::OkStatus();
   }
   auto self = shared_from_this();
-  CallTree(std::move(call), [self, slot, xid, type, encode, n = types.size()](
-                                const v1::PipelineReply& reply) {
-    const v1::MultiResponse& m = reply.multi();
-    const v1::ResponseHeader& hd = m.header();
-    if (ZkDropsConnection(hd.code())) return self->Drop(slot);
-    if (type == kOpCheck) {
-      const v1::ErrorCode code = m.results_size() == 1 ? m.results(0).code() : hd.code();
-      return self->Reply(slot, xid, hd.revision(), ToZkError(code));
-    }
-    if (hd.code() == v1::OK && static_cast<size_t>(m.results_size()) == n) {
-      return self->Reply(slot, xid, hd.revision(), kZOk, encode(nullptr, &m));
-    }
-    if (static_cast<size_t>(m.results_size()) != n) {
-      // Refused as a whole before any op ran (too many ops, bad path).
-      return self->Reply(slot, xid, hd.revision(), ToZkError(hd.code()));
-    }
-    std::vector<int32_t> codes;
-    for (const v1::OpResult& res : m.results()) codes.push_back(ToZkError(res.code()));
-    self->Reply(slot, xid, hd.revision(), kZOk, encode(&codes, nullptr));
-  });
+  CallTree(std::move(call),
+           [self, slot, xid, type, encode, n = types.size()](const v1::PipelineReply& reply) {
+             const v1::MultiResponse& m = reply.multi();
+             const v1::ResponseHeader& hd = m.header();
+             if (ZkDropsConnection(hd.code())) return self->Drop(slot);
+             if (type == kOpCheck) {
+               const v1::ErrorCode code = m.results_size() == 1 ? m.results(0).code() : hd.code();
+               return self->Reply(slot, xid, hd.revision(), ToZkError(code));
+             }
+             if (hd.code() == v1::OK && static_cast<size_t>(m.results_size()) == n) {
+               return self->Reply(slot, xid, hd.revision(), kZOk, encode(nullptr, &m));
+             }
+             if (static_cast<size_t>(m.results_size()) != n) {
+               // Refused as a whole before any op ran (too many ops, bad path).
+               return self->Reply(slot, xid, hd.revision(), ToZkError(hd.code()));
+             }
+             std::vector<int32_t> codes;
+             for (const v1::OpResult& res : m.results()) codes.push_back(ToZkError(res.code()));
+             self->Reply(slot, xid, hd.revision(), kZOk, encode(&codes, nullptr));
+           });
   return absl::OkStatus();
 }
 
@@ -348,8 +348,7 @@ absl::Status ZkConnection::OnGetChildren(const RequestHeader& h, JuteReader& r,
   return absl::OkStatus();
 }
 
-void ZkConnection::GetChildrenPage(int32_t xid, bool with_stat, std::string path,
-                                   std::string token,
+void ZkConnection::GetChildrenPage(int32_t xid, bool with_stat, std::string path, std::string token,
                                    std::shared_ptr<std::vector<std::string>> names, bool watch,
                                    const SlotPtr& slot) {
   v1::PipelineCall call;
@@ -367,8 +366,7 @@ void ZkConnection::GetChildrenPage(int32_t xid, bool with_stat, std::string path
     names->insert(names->end(), res.children().begin(), res.children().end());
     if (!res.next_page_token().empty()) {
       // The next page reads at least this revision (ReadAfterSeen).
-      return self->GetChildrenPage(xid, with_stat, path, res.next_page_token(), names, watch,
-                                   slot);
+      return self->GetChildrenPage(xid, with_stat, path, res.next_page_token(), names, watch, slot);
     }
     if (watch) self->AddWatch(v1::WATCH_CHILDREN, path, hd.revision());
     JuteWriter w;
