@@ -16,6 +16,8 @@ $SUDO apt-get install -y -q --no-install-recommends \
   python3-prometheus-client \
   python3-yaml \
   libgoogle-perftools-dev
+# ZooKeeper clients for the --zk_addr tests (tests/e2e/zk_kazoo.py).
+$SUDO apt-get install -y -q --no-install-recommends python3-kazoo
 $SUDO apt-get install -y -q --no-install-recommends libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
 # TLS (OpenSSL for the Raft link; the openssl tool for test and local-cluster certificates).
 $SUDO apt-get install -y -q --no-install-recommends libssl-dev openssl

@@ -128,6 +128,11 @@ ABSL_FLAG(int64_t, max_watches, 1000000,
 ABSL_FLAG(int64_t, grpc_memory_mb, 512,
           "Memory, MiB, gRPC may use for client connections, calls and their buffers; under "
           "pressure it refuses new calls and closes idle connections instead of growing.");
+ABSL_FLAG(std::string, zk_addr, "",
+          "host:port for ZooKeeper clients (kazoo, zkCli, Curator); empty: off");
+ABSL_FLAG(uint64_t, zk_max_frame_bytes, (1u << 20) + 64 * 1024,
+          "largest ZooKeeper request frame (jute.maxbuffer plus headers); a larger one "
+          "closes its connection");
 ABSL_FLAG(std::string, metrics_addr, "",
           "host:port of an HTTP listener serving /metrics (Prometheus text format), /health "
           "(200 while this replica is a serving member that knows a leader, else 503) and "
@@ -231,6 +236,8 @@ int main(int argc, char** argv) {
   options.max_session_timeout_ms = absl::GetFlag(FLAGS_max_session_timeout_ms);
   options.fault_injection_file = absl::GetFlag(FLAGS_fault_injection_file);
   options.metrics_addr = absl::GetFlag(FLAGS_metrics_addr);
+  options.zk_addr = absl::GetFlag(FLAGS_zk_addr);
+  options.zk_max_frame_bytes = absl::GetFlag(FLAGS_zk_max_frame_bytes);
   options.ready_max_lag = absl::GetFlag(FLAGS_ready_max_lag);
   options.client_tls.cert = absl::GetFlag(FLAGS_tls_cert);
   options.client_tls.key = absl::GetFlag(FLAGS_tls_key);

@@ -80,6 +80,10 @@ int Replica::metrics_port() const {
   return parts_->metrics_http != nullptr ? parts_->metrics_http->port() : 0;
 }
 
+int Replica::zk_port() const {
+  return parts_->zk_listener != nullptr ? parts_->zk_listener->port() : 0;
+}
+
 absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& options) {
 #ifdef NDEBUG
   // Debian's abseil is built without NDEBUG, so every absl::Mutex lock (ours
@@ -394,24 +398,34 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
           flow->Write(deadline, std::move(command), std::move(done));
         });
   }
+  // Every service learns who a call is from the same way.
+  const Authenticator* authenticator = p->authenticator.get();
+  CallerResolver callers = [authenticator](const grpc::ServerContextBase& context) {
+    return authenticator->Resolve(context);
+  };
   TreeService::Limits tree_limits;
   tree_limits.max_page_size = options.max_page_size;
   p->tree_service = std::make_unique<TreeService>(p->flow.get(), p->store.get(), tree_limits,
-                                                  p->api_metrics.get());
+                                                  p->api_metrics.get(), callers);
   p->cluster_service = std::make_unique<ClusterService>(
       p->flow.get(), p->driver.get(), p->store.get(), p->snapshots.get(), SYNOD_VERSION,
       p->authenticator.get());
   p->session_backend =
       std::make_unique<ReplicaSessionBackend>(p->flow.get(), p->store.get(), p->sessions.get(),
                                               p->heartbeats.get(), options.request_timeout);
-  p->session_service = std::make_unique<SessionService>(p->session_backend.get());
+  p->session_service = std::make_unique<SessionService>(p->session_backend.get(), callers);
   {
     const ReplicaState* state = p->state.get();
-    p->watch_service = std::make_unique<WatchService>(p->watch_hub.get(), [state] {
-      v1::ResponseHeader header;
-      state->FillHeader(&header);
-      return header;
-    });
+    p->watch_service = std::make_unique<WatchService>(
+        p->watch_hub.get(),
+        [state] {
+          v1::ResponseHeader header;
+          state->FillHeader(&header);
+          return header;
+        },
+        [authenticator](const grpc::CallbackServerContext& context) {
+          return authenticator->Resolve(context);
+        });
   }
   PeriodicDuties::Options keeper_options;
   keeper_options.digest_check = options.digest_check_interval;
@@ -475,6 +489,23 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
           absl::StrCat("cannot listen for clients on ", p->client_addr, " (address in use?)"));
     }
   }
+  if (!options.zk_addr.empty()) {
+    zk::ZkListenerOptions zk_options;
+    zk_options.addr = options.zk_addr;
+    zk_options.max_frame_bytes = options.zk_max_frame_bytes;
+    zk::ZkContext zk_context;
+    TreeService* tree = p->tree_service.get();
+    zk_context.serve = [tree](const v1::PipelineCall& call, v1::PipelineReply* reply,
+                              Replier replier) { tree->Serve(call, reply, std::move(replier)); };
+    zk_context.sessions = p->session_backend.get();
+    zk_context.watches = p->watch_hub.get();
+    zk_context.store = p->store.get();
+    absl::StatusOr<std::unique_ptr<zk::ZkListener>> zk_listener =
+        zk::ZkListener::Start(zk_options, std::move(zk_context));
+    if (!zk_listener.ok()) return zk_listener.status();
+    p->zk_listener = *std::move(zk_listener);
+    base::Log("synod: ZooKeeper clients on port %d", p->zk_listener->port());
+  }
   base::Log("synod %s member %llu serving clients on %s%s, peers on %s, data in %s", SYNOD_VERSION,
       static_cast<unsigned long long>(options.id), p->client_addr.c_str(),
       p->client_tls != nullptr ? " (TLS)" : "", p->peer_addr.c_str(), options.data_dir.c_str());
@@ -528,6 +559,7 @@ void Replica::Shutdown() {
   p->state->set_serving(false);
   p->watch_service->Shutdown();  // ends watch streams: they never finish by themselves
   p->auth_service->Stop();       // queued password work answers UNAVAILABLE (not serving)
+  if (p->zk_listener != nullptr) p->zk_listener->Stop();
   p->keeper->Stop();
   p->driver->Stop();
   p->state_machine->Stop();  // applies what was handed over, completes those

@@ -60,6 +60,11 @@ struct ReplicaOptions {
   // host:port of the HTTP listener for /metrics, /health and /ready (port 0:
   // any free one, see metrics_port()); empty: no listener.
   std::string metrics_addr;
+  // host:port of the ZooKeeper client protocol listener (port 0: any free
+  // one, see zk_port()); empty: off. Frames over zk_max_frame_bytes close
+  // their connection.
+  std::string zk_addr;
+  size_t zk_max_frame_bytes = (1u << 20) + 64 * 1024;
   // /ready: how many entries the applied index may trail the commit index
   // this replica knows.
   uint64_t ready_max_lag = 1000;
@@ -108,6 +113,8 @@ class Replica {
   const std::string& peer_addr() const;
   // The port /metrics is served on; 0 without --metrics_addr.
   int metrics_port() const;
+  // The ZooKeeper port; 0 without --zk_addr.
+  int zk_port() const;
 
  private:
   struct Parts;

@@ -43,6 +43,7 @@
 #include "storage/rocks_tree_store.h"
 #include "storage/snapshot_files.h"
 #include "storage/snapshot_inbox.h"
+#include "server/zk/zk_listener.h"
 
 namespace synod::server {
 
@@ -93,6 +94,9 @@ struct Replica::Parts {
   // Staged copies of the client port's TLS files (null: plaintext).
   std::unique_ptr<StagedTlsFiles> client_tls;
   std::unique_ptr<grpc::Server> client_server;
+  // ZooKeeper clients (--zk_addr); null when off. Serves through the
+  // services above.
+  std::unique_ptr<zk::ZkListener> zk_listener;
   // Last: destroyed first, it reads most of the above.
   std::unique_ptr<metrics::MetricsHttpServer> metrics_http;
   bool shut_down = false;

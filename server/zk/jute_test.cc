@@ -1,0 +1,218 @@
+// Jute primitives and records: round trips, the wire bytes of a known
+// record, and malformed input (truncated at every byte, bad lengths, huge
+// counts), which must fail with the typed error and never read past the end.
+#include "server/zk/jute.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "server/zk/records.h"
+
+namespace synod::zk {
+namespace {
+
+template <typename T>
+std::string EncodeOne(const T& v) {
+  JuteWriter w;
+  Encode(w, v);
+  return w.Take();
+}
+
+TEST(JuteTest, IntsAreBigEndian) {
+  JuteWriter w;
+  w.WriteInt(0x01020304);
+  w.WriteLong(-2);
+  w.WriteBool(true);
+  EXPECT_EQ(w.bytes(), std::string("\x01\x02\x03\x04\xff\xff\xff\xff\xff\xff\xff\xfe\x01", 13));
+  JuteReader r(w.bytes());
+  int32_t i = 0;
+  int64_t l = 0;
+  bool b = false;
+  ASSERT_TRUE(r.ReadInt(&i).ok());
+  ASSERT_TRUE(r.ReadLong(&l).ok());
+  ASSERT_TRUE(r.ReadBool(&b).ok());
+  EXPECT_EQ(i, 0x01020304);
+  EXPECT_EQ(l, -2);
+  EXPECT_TRUE(b);
+  EXPECT_TRUE(r.ExpectEnd().ok());
+}
+
+TEST(JuteTest, NullBufferReadsEmpty) {
+  JuteWriter w;
+  w.WriteNullBuffer();
+  w.WriteBuffer("");
+  JuteReader r(w.bytes());
+  std::string s = "x";
+  bool is_null = false;
+  ASSERT_TRUE(r.ReadBuffer(&s, &is_null).ok());
+  EXPECT_TRUE(is_null);
+  EXPECT_EQ(s, "");
+  ASSERT_TRUE(r.ReadBuffer(&s, &is_null).ok());
+  EXPECT_FALSE(is_null);
+}
+
+TEST(JuteTest, BadLengthsAreTypedErrors) {
+  {
+    JuteWriter w;
+    w.WriteInt(-2);
+    JuteReader r(w.bytes());
+    std::string s;
+    absl::Status st = r.ReadBuffer(&s);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  }
+  {
+    JuteWriter w;
+    w.WriteInt(1000);
+    w.WriteInt(7);
+    JuteReader r(w.bytes());
+    std::string s;
+    EXPECT_EQ(r.ReadBuffer(&s).code(), absl::StatusCode::kOutOfRange);
+  }
+  {
+    // A count of two billion strings in a few bytes is refused before any
+    // allocation.
+    JuteWriter w;
+    w.WriteInt(0x7fffffff);
+    w.WriteInt(0);
+    JuteReader r(w.bytes());
+    std::vector<std::string> v;
+    EXPECT_EQ(r.ReadStringVector(&v).code(), absl::StatusCode::kInvalidArgument);
+  }
+  {
+    JuteReader r(std::string_view("\x00", 1));
+    EXPECT_TRUE(r.ExpectEnd().code() == absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(RecordsTest, ConnectRequestWireBytes) {
+  ConnectRequest c;
+  c.protocol_version = 0;
+  c.last_zxid_seen = 5;
+  c.timeout_ms = 10000;
+  c.session_id = 0x0102;
+  c.password = std::string(16, '\0');
+  c.has_read_only = true;
+  const std::string bytes = EncodeOne(c);
+  ASSERT_EQ(bytes.size(), 4 + 8 + 4 + 8 + 4 + 16 + 1u);
+  EXPECT_EQ(bytes.substr(12, 4), std::string("\x00\x00\x27\x10", 4));  // 10000
+  JuteReader r(bytes);
+  ConnectRequest d;
+  ASSERT_TRUE(Decode(r, &d).ok());
+  EXPECT_TRUE(r.ExpectEnd().ok());
+  EXPECT_EQ(d.last_zxid_seen, 5);
+  EXPECT_EQ(d.session_id, 0x0102);
+  EXPECT_EQ(d.password.size(), 16u);
+  EXPECT_TRUE(d.has_read_only);
+}
+
+TEST(RecordsTest, ConnectRequestWithoutReadOnlyByte) {
+  ConnectRequest c;
+  c.timeout_ms = 3000;
+  const std::string bytes = EncodeOne(c);
+  JuteReader r(bytes);
+  ConnectRequest d;
+  ASSERT_TRUE(Decode(r, &d).ok());
+  EXPECT_FALSE(d.has_read_only);
+  EXPECT_EQ(d.timeout_ms, 3000);
+}
+
+TEST(RecordsTest, RoundTrips) {
+  Stat st{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+  {
+    const std::string bytes = EncodeOne(st);
+    JuteReader r(bytes);
+    Stat d;
+    ASSERT_TRUE(Decode(r, &d).ok());
+    EXPECT_EQ(d.czxid, 1);
+    EXPECT_EQ(d.version, 5);
+    EXPECT_EQ(d.ephemeral_owner, 8);
+    EXPECT_EQ(d.pzxid, 11);
+    EXPECT_TRUE(r.ExpectEnd().ok());
+  }
+  for (bool ttl : {false, true}) {
+    CreateRequest c{"/a/b", std::string("d\0ta", 4), {{31, "world", "anyone"}}, 5, 1234};
+    JuteWriter w;
+    Encode(w, c, ttl);
+    JuteReader r(w.bytes());
+    CreateRequest d;
+    ASSERT_TRUE(Decode(r, &d, ttl).ok());
+    EXPECT_TRUE(r.ExpectEnd().ok());
+    EXPECT_EQ(d.path, "/a/b");
+    EXPECT_EQ(d.data, c.data);
+    ASSERT_EQ(d.acl.size(), 1u);
+    EXPECT_EQ(d.acl[0].scheme, "world");
+    EXPECT_EQ(d.flags, 5);
+    EXPECT_EQ(d.ttl, ttl ? 1234 : 0);
+  }
+  {
+    SetWatchesRequest s{42, {"/d"}, {"/e1", "/e2"}, {}};
+    const std::string bytes = EncodeOne(s);
+    JuteReader r(bytes);
+    SetWatchesRequest d;
+    ASSERT_TRUE(Decode(r, &d).ok());
+    EXPECT_EQ(d.relative_zxid, 42);
+    EXPECT_EQ(d.exist_watches.size(), 2u);
+    EXPECT_TRUE(d.child_watches.empty());
+  }
+  {
+    ReplyHeader h{-1, -1, kZNoNode};
+    const std::string bytes = EncodeOne(h);
+    JuteReader r(bytes);
+    ReplyHeader d;
+    ASSERT_TRUE(Decode(r, &d).ok());
+    EXPECT_EQ(d.err, -101);
+  }
+  {
+    MultiHeader h{kOpError, true, -1};
+    const std::string bytes = EncodeOne(h);
+    JuteReader r(bytes);
+    MultiHeader d;
+    ASSERT_TRUE(Decode(r, &d).ok());
+    EXPECT_TRUE(d.done);
+    EXPECT_EQ(d.type, -1);
+  }
+}
+
+// Every proper prefix of a valid record fails (never crashes, never reads
+// past the end: the ASan build checks the latter).
+template <typename T, typename DecodeFn>
+void ExpectEveryPrefixFails(const std::string& bytes, DecodeFn decode) {
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    const std::string prefix = bytes.substr(0, n);
+    JuteReader r(prefix);
+    T d;
+    absl::Status s = decode(r, &d);
+    if (s.ok()) s = r.ExpectEnd();
+    EXPECT_FALSE(s.ok()) << "prefix of " << n << " bytes decoded";
+  }
+}
+
+TEST(RecordsTest, TruncatedRecordsFail) {
+  CreateRequest c{"/x", "data", {{31, "world", "anyone"}, {1, "digest", "u:p"}}, 0, 0};
+  JuteWriter w;
+  Encode(w, c, true);
+  ExpectEveryPrefixFails<CreateRequest>(
+      w.bytes(), [](JuteReader& r, CreateRequest* d) { return Decode(r, d, true); });
+  ExpectEveryPrefixFails<SetDataRequest>(
+      EncodeOne(SetDataRequest{"/p", "v", 3}),
+      [](JuteReader& r, SetDataRequest* d) { return Decode(r, d); });
+  ExpectEveryPrefixFails<SetWatchesRequest>(
+      EncodeOne(SetWatchesRequest{1, {"/a"}, {"/b"}, {"/c"}}),
+      [](JuteReader& r, SetWatchesRequest* d) { return Decode(r, d); });
+  ExpectEveryPrefixFails<Stat>(EncodeOne(Stat{}),
+                               [](JuteReader& r, Stat* d) { return Decode(r, d); });
+}
+
+TEST(RecordsTest, HugeAclCountRefused) {
+  JuteWriter w;
+  w.WriteString("/x");
+  w.WriteBuffer("");
+  w.WriteInt(100000000);
+  JuteReader r(w.bytes());
+  CreateRequest d;
+  EXPECT_EQ(Decode(r, &d, false).code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace synod::zk

@@ -1,0 +1,204 @@
+#include "server/zk/records.h"
+
+#include "base/status_macros.h"
+
+namespace synod::zk {
+
+absl::Status Decode(JuteReader& r, ConnectRequest* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->protocol_version));
+  SYNOD_RETURN_IF_ERROR(r.ReadLong(&out->last_zxid_seen));
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->timeout_ms));
+  SYNOD_RETURN_IF_ERROR(r.ReadLong(&out->session_id));
+  SYNOD_RETURN_IF_ERROR(r.ReadBuffer(&out->password));
+  out->has_read_only = r.remaining() > 0;
+  if (out->has_read_only) SYNOD_RETURN_IF_ERROR(r.ReadBool(&out->read_only));
+  return absl::OkStatus();
+}
+
+absl::Status Decode(JuteReader& r, ConnectResponse* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->protocol_version));
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->timeout_ms));
+  SYNOD_RETURN_IF_ERROR(r.ReadLong(&out->session_id));
+  SYNOD_RETURN_IF_ERROR(r.ReadBuffer(&out->password));
+  out->read_only = false;
+  if (r.remaining() > 0) SYNOD_RETURN_IF_ERROR(r.ReadBool(&out->read_only));
+  return absl::OkStatus();
+}
+
+absl::Status Decode(JuteReader& r, RequestHeader* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->xid));
+  return r.ReadInt(&out->type);
+}
+
+absl::Status Decode(JuteReader& r, ReplyHeader* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->xid));
+  SYNOD_RETURN_IF_ERROR(r.ReadLong(&out->zxid));
+  return r.ReadInt(&out->err);
+}
+
+absl::Status Decode(JuteReader& r, Stat* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadLong(&out->czxid));
+  SYNOD_RETURN_IF_ERROR(r.ReadLong(&out->mzxid));
+  SYNOD_RETURN_IF_ERROR(r.ReadLong(&out->ctime));
+  SYNOD_RETURN_IF_ERROR(r.ReadLong(&out->mtime));
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->version));
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->cversion));
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->aversion));
+  SYNOD_RETURN_IF_ERROR(r.ReadLong(&out->ephemeral_owner));
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->data_length));
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->num_children));
+  return r.ReadLong(&out->pzxid);
+}
+
+absl::Status Decode(JuteReader& r, Acl* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->perms));
+  SYNOD_RETURN_IF_ERROR(r.ReadString(&out->scheme));
+  return r.ReadString(&out->id);
+}
+
+absl::Status Decode(JuteReader& r, CreateRequest* out, bool with_ttl) {
+  SYNOD_RETURN_IF_ERROR(r.ReadString(&out->path));
+  SYNOD_RETURN_IF_ERROR(r.ReadBuffer(&out->data));
+  int32_t n = 0;
+  // An ACL is at least perms + two lengths.
+  SYNOD_RETURN_IF_ERROR(r.ReadCount(&n, 12));
+  out->acl.assign(static_cast<size_t>(n), Acl{});
+  for (Acl& acl : out->acl) SYNOD_RETURN_IF_ERROR(Decode(r, &acl));
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->flags));
+  out->ttl = 0;
+  if (with_ttl) SYNOD_RETURN_IF_ERROR(r.ReadLong(&out->ttl));
+  return absl::OkStatus();
+}
+
+absl::Status Decode(JuteReader& r, PathWatchRequest* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadString(&out->path));
+  return r.ReadBool(&out->watch);
+}
+
+absl::Status Decode(JuteReader& r, PathVersionRequest* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadString(&out->path));
+  return r.ReadInt(&out->version);
+}
+
+absl::Status Decode(JuteReader& r, SetDataRequest* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadString(&out->path));
+  SYNOD_RETURN_IF_ERROR(r.ReadBuffer(&out->data));
+  return r.ReadInt(&out->version);
+}
+
+absl::Status Decode(JuteReader& r, PathRequest* out) { return r.ReadString(&out->path); }
+
+absl::Status Decode(JuteReader& r, MultiHeader* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->type));
+  SYNOD_RETURN_IF_ERROR(r.ReadBool(&out->done));
+  return r.ReadInt(&out->err);
+}
+
+absl::Status Decode(JuteReader& r, SetWatchesRequest* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadLong(&out->relative_zxid));
+  SYNOD_RETURN_IF_ERROR(r.ReadStringVector(&out->data_watches));
+  SYNOD_RETURN_IF_ERROR(r.ReadStringVector(&out->exist_watches));
+  return r.ReadStringVector(&out->child_watches);
+}
+
+absl::Status Decode(JuteReader& r, WatcherEvent* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->type));
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->state));
+  return r.ReadString(&out->path);
+}
+
+void Encode(JuteWriter& w, const ConnectRequest& v) {
+  w.WriteInt(v.protocol_version);
+  w.WriteLong(v.last_zxid_seen);
+  w.WriteInt(v.timeout_ms);
+  w.WriteLong(v.session_id);
+  w.WriteBuffer(v.password);
+  if (v.has_read_only) w.WriteBool(v.read_only);
+}
+
+void Encode(JuteWriter& w, const ConnectResponse& v) {
+  w.WriteInt(v.protocol_version);
+  w.WriteInt(v.timeout_ms);
+  w.WriteLong(v.session_id);
+  w.WriteBuffer(v.password);
+  w.WriteBool(v.read_only);
+}
+
+void Encode(JuteWriter& w, const RequestHeader& v) {
+  w.WriteInt(v.xid);
+  w.WriteInt(v.type);
+}
+
+void Encode(JuteWriter& w, const ReplyHeader& v) {
+  w.WriteInt(v.xid);
+  w.WriteLong(v.zxid);
+  w.WriteInt(v.err);
+}
+
+void Encode(JuteWriter& w, const Stat& v) {
+  w.WriteLong(v.czxid);
+  w.WriteLong(v.mzxid);
+  w.WriteLong(v.ctime);
+  w.WriteLong(v.mtime);
+  w.WriteInt(v.version);
+  w.WriteInt(v.cversion);
+  w.WriteInt(v.aversion);
+  w.WriteLong(v.ephemeral_owner);
+  w.WriteInt(v.data_length);
+  w.WriteInt(v.num_children);
+  w.WriteLong(v.pzxid);
+}
+
+void Encode(JuteWriter& w, const Acl& v) {
+  w.WriteInt(v.perms);
+  w.WriteString(v.scheme);
+  w.WriteString(v.id);
+}
+
+void Encode(JuteWriter& w, const CreateRequest& v, bool with_ttl) {
+  w.WriteString(v.path);
+  w.WriteBuffer(v.data);
+  w.WriteInt(static_cast<int32_t>(v.acl.size()));
+  for (const Acl& acl : v.acl) Encode(w, acl);
+  w.WriteInt(v.flags);
+  if (with_ttl) w.WriteLong(v.ttl);
+}
+
+void Encode(JuteWriter& w, const PathWatchRequest& v) {
+  w.WriteString(v.path);
+  w.WriteBool(v.watch);
+}
+
+void Encode(JuteWriter& w, const PathVersionRequest& v) {
+  w.WriteString(v.path);
+  w.WriteInt(v.version);
+}
+
+void Encode(JuteWriter& w, const SetDataRequest& v) {
+  w.WriteString(v.path);
+  w.WriteBuffer(v.data);
+  w.WriteInt(v.version);
+}
+
+void Encode(JuteWriter& w, const PathRequest& v) { w.WriteString(v.path); }
+
+void Encode(JuteWriter& w, const MultiHeader& v) {
+  w.WriteInt(v.type);
+  w.WriteBool(v.done);
+  w.WriteInt(v.err);
+}
+
+void Encode(JuteWriter& w, const SetWatchesRequest& v) {
+  w.WriteLong(v.relative_zxid);
+  w.WriteStringVector(v.data_watches);
+  w.WriteStringVector(v.exist_watches);
+  w.WriteStringVector(v.child_watches);
+}
+
+void Encode(JuteWriter& w, const WatcherEvent& v) {
+  w.WriteInt(v.type);
+  w.WriteInt(v.state);
+  w.WriteString(v.path);
+}
+
+}  // namespace synod::zk

@@ -1,0 +1,243 @@
+// The records of ZooKeeper's client protocol that Synod serves, with their
+// jute encoding (field order as zookeeper.jute defines them), the opcodes
+// and the error codes.
+//
+// Decode* read one record from a JuteReader and fail with its typed error
+// (jute.h) on malformed input; they never check the frame's end, since a
+// frame may carry more than one record (multi): the caller does.
+//
+// Thread: none of its own.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "server/zk/jute.h"
+
+namespace synod::zk {
+
+// Request types (RequestHeader.type).
+enum OpCode : int32_t {
+  kOpNotification = 0,
+  kOpCreate = 1,
+  kOpDelete = 2,
+  kOpExists = 3,
+  kOpGetData = 4,
+  kOpSetData = 5,
+  kOpGetAcl = 6,
+  kOpSetAcl = 7,
+  kOpGetChildren = 8,
+  kOpSync = 9,
+  kOpPing = 11,
+  kOpGetChildren2 = 12,
+  kOpCheck = 13,
+  kOpMulti = 14,
+  kOpCreate2 = 15,
+  kOpReconfig = 16,
+  kOpCheckWatches = 17,
+  kOpRemoveWatches = 18,
+  kOpCreateContainer = 19,
+  kOpDeleteContainer = 20,
+  kOpCreateTtl = 21,
+  kOpMultiRead = 22,
+  kOpAuth = 100,
+  kOpSetWatches = 101,
+  kOpSasl = 102,
+  kOpGetEphemerals = 103,
+  kOpGetAllChildrenNumber = 104,
+  kOpSetWatches2 = 105,
+  kOpAddWatch = 106,
+  kOpWhoAmI = 107,
+  kOpCloseSession = -11,
+  kOpError = -1,  // a multi result that failed
+};
+
+// Special xids.
+inline constexpr int32_t kXidNotification = -1;
+inline constexpr int32_t kXidPing = -2;
+inline constexpr int32_t kXidAuth = -4;
+inline constexpr int32_t kXidSetWatches = -8;
+
+// KeeperException.Code values.
+enum ZkError : int32_t {
+  kZOk = 0,
+  kZSystemError = -1,
+  kZRuntimeInconsistency = -2,
+  kZDataInconsistency = -3,
+  kZConnectionLoss = -4,
+  kZMarshallingError = -5,
+  kZUnimplemented = -6,
+  kZOperationTimeout = -7,
+  kZBadArguments = -8,
+  kZNewConfigNoQuorum = -13,
+  kZReconfigInProgress = -14,
+  kZApiError = -100,
+  kZNoNode = -101,
+  kZNoAuth = -102,
+  kZBadVersion = -103,
+  kZNoChildrenForEphemerals = -108,
+  kZNodeExists = -110,
+  kZNotEmpty = -111,
+  kZSessionExpired = -112,
+  kZInvalidCallback = -113,
+  kZInvalidAcl = -114,
+  kZAuthFailed = -115,
+  kZClosing = -116,
+  kZNothing = -117,
+  kZSessionMoved = -118,
+  kZNotReadOnly = -119,
+  kZNoWatcher = -121,
+  kZReconfigDisabled = -123,
+  kZThrottledOp = -127,
+};
+
+// WatcherEvent.type and .state.
+enum ZkEventType : int32_t {
+  kEventNone = -1,
+  kEventNodeCreated = 1,
+  kEventNodeDeleted = 2,
+  kEventNodeDataChanged = 3,
+  kEventNodeChildrenChanged = 4,
+};
+inline constexpr int32_t kStateSyncConnected = 3;
+
+// CreateRequest.flags (CreateMode): the same numbering as v1::CreateMode.
+inline constexpr int32_t kMaxCreateFlags = 6;
+
+struct ConnectRequest {
+  int32_t protocol_version = 0;
+  int64_t last_zxid_seen = 0;
+  int32_t timeout_ms = 0;
+  int64_t session_id = 0;
+  std::string password;
+  // Clients since 3.3 append it; older ones end the record before it.
+  bool has_read_only = false;
+  bool read_only = false;
+};
+
+struct ConnectResponse {
+  int32_t protocol_version = 0;
+  int32_t timeout_ms = 0;  // <= 0: the session is expired or unknown
+  int64_t session_id = 0;
+  std::string password;
+  bool read_only = false;
+};
+
+struct RequestHeader {
+  int32_t xid = 0;
+  int32_t type = 0;
+};
+
+struct ReplyHeader {
+  int32_t xid = 0;
+  int64_t zxid = 0;
+  int32_t err = 0;
+};
+
+// Field for field Synod's v1::Stat, in jute order.
+struct Stat {
+  int64_t czxid = 0;
+  int64_t mzxid = 0;
+  int64_t ctime = 0;
+  int64_t mtime = 0;
+  int32_t version = 0;
+  int32_t cversion = 0;
+  int32_t aversion = 0;
+  int64_t ephemeral_owner = 0;
+  int32_t data_length = 0;
+  int32_t num_children = 0;
+  int64_t pzxid = 0;
+};
+
+struct Acl {
+  int32_t perms = 0;
+  std::string scheme;
+  std::string id;
+};
+
+// create (1), create2 (15), createContainer (19); createTTL (21) adds `ttl`.
+struct CreateRequest {
+  std::string path;
+  std::string data;
+  std::vector<Acl> acl;
+  int32_t flags = 0;
+  int64_t ttl = 0;
+};
+
+// exists, getData, getChildren, getChildren2.
+struct PathWatchRequest {
+  std::string path;
+  bool watch = false;
+};
+
+// delete, check.
+struct PathVersionRequest {
+  std::string path;
+  int32_t version = -1;
+};
+
+struct SetDataRequest {
+  std::string path;
+  std::string data;
+  int32_t version = -1;
+};
+
+// sync, getEphemerals (a prefix path), getAllChildrenNumber.
+struct PathRequest {
+  std::string path;
+};
+
+struct MultiHeader {
+  int32_t type = 0;
+  bool done = false;
+  int32_t err = 0;
+};
+
+// setWatches (101).
+struct SetWatchesRequest {
+  int64_t relative_zxid = 0;
+  std::vector<std::string> data_watches;
+  std::vector<std::string> exist_watches;
+  std::vector<std::string> child_watches;
+};
+
+struct WatcherEvent {
+  int32_t type = 0;
+  int32_t state = kStateSyncConnected;
+  std::string path;
+};
+
+absl::Status Decode(JuteReader& r, ConnectRequest* out);
+absl::Status Decode(JuteReader& r, ConnectResponse* out);
+absl::Status Decode(JuteReader& r, RequestHeader* out);
+absl::Status Decode(JuteReader& r, ReplyHeader* out);
+absl::Status Decode(JuteReader& r, Stat* out);
+absl::Status Decode(JuteReader& r, Acl* out);
+// Reads `ttl` only when `with_ttl` (createTTL).
+absl::Status Decode(JuteReader& r, CreateRequest* out, bool with_ttl);
+absl::Status Decode(JuteReader& r, PathWatchRequest* out);
+absl::Status Decode(JuteReader& r, PathVersionRequest* out);
+absl::Status Decode(JuteReader& r, SetDataRequest* out);
+absl::Status Decode(JuteReader& r, PathRequest* out);
+absl::Status Decode(JuteReader& r, MultiHeader* out);
+absl::Status Decode(JuteReader& r, SetWatchesRequest* out);
+absl::Status Decode(JuteReader& r, WatcherEvent* out);
+
+void Encode(JuteWriter& w, const ConnectRequest& v);
+void Encode(JuteWriter& w, const ConnectResponse& v);
+void Encode(JuteWriter& w, const RequestHeader& v);
+void Encode(JuteWriter& w, const ReplyHeader& v);
+void Encode(JuteWriter& w, const Stat& v);
+void Encode(JuteWriter& w, const Acl& v);
+void Encode(JuteWriter& w, const CreateRequest& v, bool with_ttl);
+void Encode(JuteWriter& w, const PathWatchRequest& v);
+void Encode(JuteWriter& w, const PathVersionRequest& v);
+void Encode(JuteWriter& w, const SetDataRequest& v);
+void Encode(JuteWriter& w, const PathRequest& v);
+void Encode(JuteWriter& w, const MultiHeader& v);
+void Encode(JuteWriter& w, const SetWatchesRequest& v);
+void Encode(JuteWriter& w, const WatcherEvent& v);
+
+}  // namespace synod::zk

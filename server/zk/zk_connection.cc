@@ -1,0 +1,315 @@
+// ZkConnection: slots, the session handshake and watches. The operations
+// are in zk_operations.cc.
+#include "server/zk/zk_connection.h"
+
+#include <algorithm>
+
+#include "base/log.h"
+#include "server/zk/zk_error_mapping.h"
+
+namespace synod::zk {
+namespace {
+
+// A Tree call run in-process: TreeService finishes it through a Replier.
+class TreeCall final : public server::StreamedCall {
+ public:
+  v1::PipelineCall call;
+  v1::PipelineReply reply;
+  absl::AnyInvocable<void(const v1::PipelineReply&)> done;
+
+  void Finish(grpc::Status /*status*/) override {
+    // The outcome is in the reply's header; the gRPC status says the same.
+    auto d = std::move(done);
+    d(reply);
+  }
+};
+
+// Constant time in the length of the expected secret.
+bool SameSecret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+int32_t ToZkEventType(v1::EventType type) {
+  switch (type) {
+    case v1::EVENT_NODE_CREATED:
+      return kEventNodeCreated;
+    case v1::EVENT_NODE_DELETED:
+      return kEventNodeDeleted;
+    case v1::EVENT_NODE_DATA_CHANGED:
+      return kEventNodeDataChanged;
+    case v1::EVENT_NODE_CHILDREN_CHANGED:
+      return kEventNodeChildrenChanged;
+    default:
+      return kEventNone;
+  }
+}
+
+}  // namespace
+
+ZkConnection::~ZkConnection() { Close(); }
+
+void ZkConnection::Close() {
+  server::WatchHub::StreamId stream = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    closed_ = true;
+    stream = stream_;
+    stream_ = 0;
+  }
+  if (stream != 0) context_->watches->CloseStream(stream);
+}
+
+ZkConnection::SlotPtr ZkConnection::PushSlot() {
+  absl::MutexLock lock(&mu_);
+  slots_.push_back(std::make_shared<Slot>());
+  return slots_.back();
+}
+
+void ZkConnection::Fill(const SlotPtr& slot, std::string body, bool close_after) {
+  std::string framed;
+  if (!body.empty()) {
+    JuteWriter w;
+    w.WriteInt(static_cast<int32_t>(body.size()));
+    framed = w.Take();
+    framed.append(body);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    slot->bytes = std::move(framed);
+    slot->close_after = close_after;
+    slot->ready = true;
+  }
+  wake_();
+}
+
+void ZkConnection::Reply(const SlotPtr& slot, int32_t xid, uint64_t zxid, int32_t err,
+                         const std::string& body) {
+  {
+    absl::MutexLock lock(&mu_);
+    seen_zxid_ = std::max(seen_zxid_, zxid);
+  }
+  JuteWriter w;
+  Encode(w, ReplyHeader{xid, static_cast<int64_t>(zxid), err});
+  std::string bytes = w.Take();
+  bytes.append(body);
+  Fill(slot, std::move(bytes));
+}
+
+bool ZkConnection::TakeOutput(std::string* out) {
+  PollWatches();
+  absl::MutexLock lock(&mu_);
+  while (!slots_.empty() && slots_.front()->ready) {
+    SlotPtr slot = std::move(slots_.front());
+    slots_.pop_front();
+    out->append(slot->bytes);
+    if (slot->close_after) return true;
+  }
+  return false;
+}
+
+size_t ZkConnection::pending() const {
+  absl::MutexLock lock(&mu_);
+  return slots_.size();
+}
+
+uint64_t ZkConnection::AppliedRevision() const { return context_->sessions->Header().revision(); }
+
+v1::ReadOptions ZkConnection::ReadAfterSeen() const {
+  v1::ReadOptions read;
+  read.set_consistency(v1::SERIALIZABLE);
+  absl::MutexLock lock(&mu_);
+  read.set_min_revision(seen_zxid_);
+  return read;
+}
+
+uint64_t ZkConnection::session_id() const {
+  absl::MutexLock lock(&mu_);
+  return session_id_;
+}
+
+void ZkConnection::CallTree(v1::PipelineCall call,
+                            absl::AnyInvocable<void(const v1::PipelineReply&)> done) {
+  auto tree_call = std::make_shared<TreeCall>();
+  tree_call->call = std::move(call);
+  tree_call->done = std::move(done);
+  const v1::PipelineCall* request = &tree_call->call;
+  v1::PipelineReply* reply = &tree_call->reply;
+  context_->serve(*request, reply, server::Replier(std::move(tree_call)));
+}
+
+void ZkConnection::OnFrame(std::string_view frame) {
+  SlotPtr slot = PushSlot();
+  bool connected = false;
+  bool connecting = false;
+  {
+    absl::MutexLock lock(&mu_);
+    connected = connected_;
+    connecting = connecting_;
+    if (!connected && !connecting) connecting_ = true;
+  }
+  if (connecting) {
+    // A request before the session is established: clients wait for the
+    // ConnectResponse, so this one breaks the protocol.
+    Drop(slot);
+    return;
+  }
+  if (!connected) {
+    OnConnect(frame, slot);
+    return;
+  }
+  JuteReader r(frame);
+  RequestHeader header;
+  if (absl::Status s = Decode(r, &header); !s.ok()) {
+    Drop(slot);
+    return;
+  }
+  context_->sessions->Touch(session_id());
+  OnRequest(header, r, slot);
+}
+
+void ZkConnection::OnConnect(std::string_view frame, const SlotPtr& slot) {
+  JuteReader r(frame);
+  ConnectRequest request;
+  if (!Decode(r, &request).ok() || !r.ExpectEnd().ok()) {
+    Drop(slot);
+    return;
+  }
+  auto self = shared_from_this();
+  auto established = [self, slot](uint64_t id, const std::string& secret, int64_t timeout_ms) {
+    {
+      absl::MutexLock lock(&self->mu_);
+      self->connected_ = true;
+      self->connecting_ = false;
+      self->session_id_ = id;
+    }
+    JuteWriter w;
+    Encode(w, ConnectResponse{0, static_cast<int32_t>(timeout_ms), static_cast<int64_t>(id), secret,
+                              false});
+    self->Fill(slot, w.Take());
+  };
+  auto expired = [self, slot]() {
+    // ZooKeeper's answer to an unknown or expired session or a wrong
+    // password: timeout 0, then the connection closes.
+    JuteWriter w;
+    Encode(w, ConnectResponse{0, 0, 0, std::string(16, '\0'), false});
+    self->Fill(slot, w.Take(), /*close_after=*/true);
+  };
+  {
+    absl::MutexLock lock(&mu_);
+    seen_zxid_ = static_cast<uint64_t>(std::max<int64_t>(0, request.last_zxid_seen));
+  }
+  if (request.session_id == 0) {
+    context_->sessions->ProposeOpen(
+        request.timeout_ms, [self, slot, established](server::OpenOutcome outcome) mutable {
+          if (outcome.code != v1::OK) {
+            // No leader, or shutting down: the client tries another server.
+            self->Drop(slot);
+            return;
+          }
+          established(outcome.session_id, outcome.secret, outcome.timeout_ms);
+        });
+    return;
+  }
+  // Resume: the session table is read after a linearizable barrier (a
+  // Sync: ReadIndex, then applied up to it), as ZooKeeper revalidates a
+  // session through its leader: a session closed or expired anywhere is
+  // never resumed from a replica that has not applied that yet.
+  const uint64_t id = static_cast<uint64_t>(request.session_id);
+  v1::PipelineCall barrier;
+  barrier.mutable_sync()->set_path("/");
+  CallTree(std::move(barrier), [self, slot, id, request, established,
+                                expired](const v1::PipelineReply& reply) mutable {
+    const v1::ResponseHeader& hd = reply.sync().header();
+    if (hd.code() != v1::OK) return self->Drop(slot);  // no leader: try another server
+    absl::StatusOr<server::SessionLookup> found = self->context_->sessions->Lookup(id);
+    if (!found.ok()) {
+      base::Log(base::LogLevel::kError, "zk: session lookup failed: %s",
+                found.status().ToString().c_str());
+      return self->Drop(slot);
+    }
+    if (found->revision < static_cast<uint64_t>(std::max<int64_t>(0, request.last_zxid_seen))) {
+      // The client saw a zxid this cluster has not reached (it was talking
+      // to another ensemble): ZooKeeper refuses such a connection.
+      return self->Drop(slot);
+    }
+    if (!found->found || !SameSecret(found->secret, request.password)) return expired();
+    self->context_->sessions->Touch(id);
+    established(id, found->secret, found->timeout_ms);
+  });
+}
+
+bool ZkConnection::SessionAlive() {
+  const uint64_t id = session_id();
+  if (id == 0) return true;
+  absl::StatusOr<server::SessionLookup> found = context_->sessions->Lookup(id);
+  // A storage failure is not the session's end; the replica reports it.
+  return !found.ok() || found->found;
+}
+
+void ZkConnection::AddWatch(v1::WatchKind kind, const std::string& path, uint64_t start_revision) {
+  const uint64_t session = session_id();
+  absl::MutexLock lock(&mu_);
+  if (closed_) return;
+  WatchKey key{static_cast<int>(kind), path};
+  if (watch_ids_.contains(key)) return;
+  if (stream_ == 0) {
+    std::function<void()> wake = wake_;
+    stream_ = context_->watches->OpenStream([wake] { wake(); });
+  }
+  const uint64_t id = next_watch_id_++;
+  watch_ids_[key] = id;
+  watch_keys_[id] = key;
+  v1::WatchCreateRequest create;
+  create.set_watch_id(id);
+  create.set_path(path);
+  create.set_kind(kind);
+  create.set_start_revision(start_revision);
+  create.set_session_id(session);
+  context_->watches->Create(stream_, create);
+}
+
+void ZkConnection::PollWatches() {
+  absl::MutexLock lock(&mu_);
+  if (stream_ == 0) return;
+  v1::WatchResponse response;
+  while (context_->watches->Poll(stream_, &response)) {
+    std::vector<v1::WatchResponse> parts;
+    if (response.batched_size() > 0) {
+      for (const v1::WatchResponse& b : response.batched()) parts.push_back(b);
+    } else {
+      parts.push_back(response);
+    }
+    for (const v1::WatchResponse& part : parts) {
+      for (const v1::WatchEvent& event : part.events()) {
+        JuteWriter w;
+        Encode(w, ReplyHeader{kXidNotification, static_cast<int64_t>(event.revision()), kZOk});
+        Encode(w, WatcherEvent{ToZkEventType(event.type()), kStateSyncConnected, event.path()});
+        std::string body = w.Take();
+        JuteWriter len;
+        len.WriteInt(static_cast<int32_t>(body.size()));
+        auto slot = std::make_shared<Slot>();
+        slot->bytes = len.Take() + body;
+        slot->ready = true;
+        slots_.push_back(std::move(slot));
+      }
+      if (part.canceled()) {
+        if (part.cancel_code() != v1::OK) {
+          base::Log(base::LogLevel::kWarning, "zk: watch %llu ended: %s",
+                    static_cast<unsigned long long>(part.watch_id()), part.cancel_reason().c_str());
+        }
+        auto it = watch_keys_.find(part.watch_id());
+        if (it != watch_keys_.end()) {
+          watch_ids_.erase(it->second);
+          watch_keys_.erase(it);
+        }
+      }
+    }
+    response.Clear();
+  }
+}
+
+}  // namespace synod::zk

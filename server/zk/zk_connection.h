@@ -1,0 +1,150 @@
+// ZkConnection: the ZooKeeper protocol of one client connection: the
+// session handshake, each request turned into a call on the replica's own
+// request paths (TreeService::Serve, the SessionBackend, the WatchHub), and
+// the replies framed in request order.
+//
+// Promises:
+//  - Replies leave in the order their requests arrived: each request takes a
+//    slot at the tail when it arrives; a completion fills its slot on
+//    whichever thread completes it; TakeOutput hands over only the filled
+//    slots at the head. Watch notifications take a slot when polled.
+//  - Every reply header carries the revision the replica had applied when
+//    the reply was made (ZooKeeper's zxid). Reads wait until the replica has
+//    applied what this connection already saw (the highest zxid sent, or the
+//    client's lastZxidSeen at connect): a client never reads older state
+//    than it saw, even after moving to another replica.
+//  - A ZooKeeper session is a Synod session: connect with id 0 opens one
+//    through the log; connect with an id and password resumes it on any
+//    replica (the password is the session's secret); an unknown session or a
+//    wrong password is answered with timeout 0 (the client reports the
+//    session expired) and the connection closes.
+//  - Malformed input closes the connection (as ZooKeeper does) and changes
+//    nothing.
+//
+// Thread: OnFrame, TakeOutput, SessionAlive and Close on the listener
+// thread; completions on any thread. mu_ guards what both touch; it is never
+// held while calling TreeService::Serve or the SessionBackend (they may
+// complete inline).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+#include "server/services/reply.h"
+#include "server/session/session_service.h"
+#include "server/watch/watch_hub.h"
+#include "server/zk/jute.h"
+#include "server/zk/records.h"
+#include "storage/tree_store.h"
+#include "synod/v1/tree.pb.h"
+
+namespace synod::zk {
+
+// What a connection serves requests with; all outlive the listener.
+struct ZkContext {
+  // TreeService::Serve: runs one Tree call in-process.
+  std::function<void(const v1::PipelineCall&, v1::PipelineReply*, server::Replier)> serve;
+  server::SessionBackend* sessions = nullptr;
+  server::WatchHub* watches = nullptr;
+  storage::TreeStore* store = nullptr;
+};
+
+class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
+ public:
+  // `wake` (thread-safe, quick) asks the listener thread to call
+  // TakeOutput soon.
+  ZkConnection(const ZkContext* context, std::function<void()> wake)
+      : context_(context), wake_(std::move(wake)) {}
+  ~ZkConnection();
+
+  // One whole frame, without its length prefix.
+  void OnFrame(std::string_view frame);
+  // Appends the framed replies ready at the head, in order. True if the
+  // connection must close once they are written.
+  bool TakeOutput(std::string* out);
+  // Requests whose replies were not yet taken.
+  size_t pending() const;
+  // False when the connection's session is gone from the replicated table
+  // (expired or closed elsewhere): ZooKeeper then drops the connection.
+  bool SessionAlive();
+  // The socket is gone: drops the watches of this connection (a client
+  // that reconnects sets them again with SetWatches).
+  void Close();
+
+ private:
+  struct Slot {
+    bool ready = false;
+    bool close_after = false;
+    std::string bytes;  // framed
+  };
+  using SlotPtr = std::shared_ptr<Slot>;
+  struct WatchKey {
+    int kind;
+    std::string path;
+    template <typename H>
+    friend H AbslHashValue(H h, const WatchKey& k) {
+      return H::combine(std::move(h), k.kind, k.path);
+    }
+    bool operator==(const WatchKey&) const = default;
+  };
+
+  SlotPtr PushSlot();
+  // Fills `slot` with `body` (framed here); `close_after`: close once sent.
+  void Fill(const SlotPtr& slot, std::string body, bool close_after = false);
+  // A reply: header (zxid = `zxid`, remembered as seen) then `body`.
+  void Reply(const SlotPtr& slot, int32_t xid, uint64_t zxid, int32_t err,
+             const std::string& body = "");
+  // Closes the connection at this slot without a reply.
+  void Drop(const SlotPtr& slot) { Fill(slot, "", /*close_after=*/true); }
+  uint64_t AppliedRevision() const;
+  v1::ReadOptions ReadAfterSeen() const;
+  uint64_t session_id() const;
+
+  // Runs one Tree call; `done` gets its reply.
+  void CallTree(v1::PipelineCall call, absl::AnyInvocable<void(const v1::PipelineReply&)> done);
+
+  void OnConnect(std::string_view frame, const SlotPtr& slot);
+  void OnRequest(const RequestHeader& header, JuteReader& r, const SlotPtr& slot);
+  absl::Status OnCreate(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  absl::Status OnMulti(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  absl::Status OnGetChildren(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  void GetChildrenPage(int32_t xid, bool with_stat, std::string path, std::string token,
+                       std::shared_ptr<std::vector<std::string>> names, bool watch,
+                       const SlotPtr& slot);
+  absl::Status OnSetWatches(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  void OnGetEphemerals(const RequestHeader& h, const std::string& prefix, const SlotPtr& slot);
+  void OnGetAllChildrenNumber(const RequestHeader& h, const std::string& path, const SlotPtr& slot);
+
+  // Registers a watch of `kind` on `path` from `start_revision`, unless the
+  // connection already has that one (ZooKeeper keeps one per path and kind).
+  void AddWatch(v1::WatchKind kind, const std::string& path, uint64_t start_revision);
+  // Listener thread: turns the hub's queued events into notifications.
+  void PollWatches();
+
+  const ZkContext* const context_;
+  const std::function<void()> wake_;
+
+  mutable absl::Mutex mu_;
+  bool connected_ ABSL_GUARDED_BY(mu_) = false;
+  bool connecting_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t session_id_ ABSL_GUARDED_BY(mu_) = 0;
+  // The highest zxid this connection sent (or the client had seen).
+  uint64_t seen_zxid_ ABSL_GUARDED_BY(mu_) = 0;
+  // Slots of requests and notifications not yet taken; slot contents too.
+  std::deque<SlotPtr> slots_ ABSL_GUARDED_BY(mu_);
+  server::WatchHub::StreamId stream_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_watch_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<WatchKey, uint64_t> watch_ids_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, WatchKey> watch_keys_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace synod::zk

@@ -1,0 +1,307 @@
+#include "server/zk/zk_listener.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "base/log.h"
+#include "server/tcp_socket.h"
+
+namespace synod::zk {
+namespace {
+
+constexpr uint64_t kListenId = 0;
+constexpr uint64_t kWakeId = 1;
+constexpr size_t kReadChunk = 64 * 1024;
+// How often the sessions of open connections are looked up.
+constexpr absl::Duration kSessionCheck = absl::Seconds(1);
+
+}  // namespace
+
+// Completions on any thread name the connection to look at; the listener
+// thread drains the list. Shared so that a completion after Stop finds it
+// closed instead of a destroyed listener.
+struct ZkListener::Waker {
+  int fd = -1;
+  absl::Mutex mu;
+  std::vector<uint64_t> ids ABSL_GUARDED_BY(mu);
+  bool closed ABSL_GUARDED_BY(mu) = false;
+
+  void Wake(uint64_t id) {
+    absl::MutexLock lock(&mu);
+    if (closed) return;
+    const bool first = ids.empty();
+    ids.push_back(id);
+    if (first) {
+      const uint64_t one = 1;
+      // A full eventfd counter still wakes the loop; nothing to handle.
+      [[maybe_unused]] ssize_t n = write(fd, &one, sizeof(one));
+    }
+  }
+};
+
+struct ZkListener::Conn {
+  uint64_t id = 0;
+  int fd = -1;
+  std::shared_ptr<ZkConnection> zk;
+  std::string in;
+  std::string out;
+  size_t out_offset = 0;
+  bool close_after_output = false;
+  bool reading_paused = false;
+  uint32_t interest = 0;
+};
+
+struct ZkListener::State {
+  uint64_t next_id = 2;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Conn>> conns;
+  absl::Time next_session_check = absl::InfinitePast();
+  std::atomic<bool> stop{false};
+};
+
+ZkListener::ZkListener(const ZkListenerOptions& options, ZkContext context)
+    : options_(options), context_(std::move(context)), state_(std::make_unique<State>()) {}
+
+absl::StatusOr<std::unique_ptr<ZkListener>> ZkListener::Start(const ZkListenerOptions& options,
+                                                              ZkContext context) {
+  std::unique_ptr<ZkListener> l(new ZkListener(options, std::move(context)));
+  absl::StatusOr<server::ListeningSocket> sock =
+      server::ListenTcp(options.addr, 1024, "ZooKeeper clients");
+  if (!sock.ok()) return sock.status();
+  l->listen_fd_ = sock->fd;
+  l->port_ = sock->port;
+  fcntl(l->listen_fd_, F_SETFL, fcntl(l->listen_fd_, F_GETFL) | O_NONBLOCK);
+  l->waker_ = std::make_shared<Waker>();
+  l->waker_->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  l->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (l->waker_->fd < 0 || l->epoll_fd_ < 0) {
+    return absl::InternalError(absl::StrCat("zk listener: ", strerror(errno)));
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kListenId;
+  epoll_ctl(l->epoll_fd_, EPOLL_CTL_ADD, l->listen_fd_, &ev);
+  ev.data.u64 = kWakeId;
+  epoll_ctl(l->epoll_fd_, EPOLL_CTL_ADD, l->waker_->fd, &ev);
+  l->thread_ = std::thread([p = l.get()] { p->Run(); });
+  return l;
+}
+
+ZkListener::~ZkListener() {
+  Stop();
+  if (listen_fd_ >= 0) close(listen_fd_);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  if (waker_ != nullptr && waker_->fd >= 0) close(waker_->fd);
+}
+
+void ZkListener::Stop() {
+  if (!thread_.joinable()) return;
+  state_->stop.store(true);
+  waker_->Wake(kWakeId);
+  thread_.join();
+  {
+    absl::MutexLock lock(&waker_->mu);
+    waker_->closed = true;
+  }
+  std::vector<uint64_t> ids;
+  for (const auto& [id, c] : state_->conns) ids.push_back(id);
+  for (uint64_t id : ids) CloseConn(id);
+}
+
+void ZkListener::Run() {
+  pthread_setname_np(pthread_self(), "synod-zk");
+  std::vector<epoll_event> events(128);
+  while (!state_->stop.load()) {
+    const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 250);
+    if (n < 0 && errno != EINTR) {
+      base::Log(base::LogLevel::kError, "zk: epoll_wait: %s", strerror(errno));
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      const uint64_t id = events[static_cast<size_t>(i)].data.u64;
+      const uint32_t what = events[static_cast<size_t>(i)].events;
+      if (id == kListenId) {
+        Accept();
+        continue;
+      }
+      if (id == kWakeId) {
+        uint64_t count = 0;
+        [[maybe_unused]] ssize_t r = read(waker_->fd, &count, sizeof(count));
+        continue;
+      }
+      auto it = state_->conns.find(id);
+      if (it == state_->conns.end()) continue;
+      Conn* c = it->second.get();
+      if (what & (EPOLLERR | EPOLLHUP)) {
+        CloseConn(id);
+        continue;
+      }
+      if (what & EPOLLOUT) {
+        Flush(c);
+        if (!state_->conns.contains(id)) continue;
+      }
+      if (what & (EPOLLIN | EPOLLRDHUP)) OnReadable(c);
+    }
+    std::vector<uint64_t> woken;
+    {
+      absl::MutexLock lock(&waker_->mu);
+      woken.swap(waker_->ids);
+    }
+    for (uint64_t id : woken) {
+      auto it = state_->conns.find(id);
+      if (it != state_->conns.end()) Flush(it->second.get());
+    }
+    CheckSessions();
+  }
+}
+
+void ZkListener::Accept() {
+  for (;;) {
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN, or a client that went away meanwhile
+    if (state_->conns.size() >= options_.max_connections) {
+      close(fd);
+      continue;
+    }
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto c = std::make_unique<Conn>();
+    c->id = state_->next_id++;
+    c->fd = fd;
+    std::shared_ptr<Waker> waker = waker_;
+    const uint64_t id = c->id;
+    c->zk = std::make_shared<ZkConnection>(&context_, [waker, id] { waker->Wake(id); });
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = id;
+    c->interest = ev.events;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      close(fd);
+      continue;
+    }
+    state_->conns[id] = std::move(c);
+  }
+}
+
+void ZkListener::OnReadable(Conn* c) {
+  const uint64_t id = c->id;
+  char buf[kReadChunk];
+  for (;;) {
+    // Whole frames first (some may be buffered from before a pause), while
+    // the connection may take more requests.
+    size_t pos = 0;
+    while (c->in.size() - pos >= 4) {
+      if (c->zk->pending() >= options_.max_pending ||
+          c->out.size() - c->out_offset >= options_.max_output_bytes) {
+        c->reading_paused = true;
+        break;
+      }
+      const auto* p = reinterpret_cast<const unsigned char*>(c->in.data() + pos);
+      const int32_t len = static_cast<int32_t>((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
+                                               (uint32_t{p[2]} << 8) | uint32_t{p[3]});
+      if (len < 0 || static_cast<size_t>(len) > options_.max_frame_bytes) {
+        base::Log(base::LogLevel::kWarning,
+                  "zk: closing a connection that sent a frame of %d bytes (max %zu)", len,
+                  options_.max_frame_bytes);
+        CloseConn(id);
+        return;
+      }
+      if (c->in.size() - pos - 4 < static_cast<size_t>(len)) break;
+      c->zk->OnFrame(std::string_view(c->in.data() + pos + 4, static_cast<size_t>(len)));
+      pos += 4 + static_cast<size_t>(len);
+    }
+    // What stays buffered is at most one partial frame (bounded by the
+    // length check) or frames held while paused (bounded by one read).
+    c->in.erase(0, pos);
+    if (c->reading_paused) break;
+    const ssize_t n = read(c->fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n <= 0) {
+      CloseConn(id);
+      return;
+    }
+    c->in.append(buf, static_cast<size_t>(n));
+  }
+  Flush(c);
+}
+
+void ZkListener::Flush(Conn* c) {
+  const uint64_t id = c->id;
+  if (!c->close_after_output && c->zk->TakeOutput(&c->out)) c->close_after_output = true;
+  while (c->out_offset < c->out.size()) {
+    const ssize_t n =
+        send(c->fd, c->out.data() + c->out_offset, c->out.size() - c->out_offset, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      CloseConn(id);
+      return;
+    }
+    c->out_offset += static_cast<size_t>(n);
+  }
+  if (c->out_offset == c->out.size()) {
+    c->out.clear();
+    c->out_offset = 0;
+    if (c->close_after_output) {
+      CloseConn(id);
+      return;
+    }
+  }
+  if (c->reading_paused && c->zk->pending() < options_.max_pending &&
+      c->out.size() - c->out_offset < options_.max_output_bytes) {
+    c->reading_paused = false;
+    UpdateInterest(c);
+    // Frames already buffered are handled before the socket is read again.
+    OnReadable(c);
+    return;
+  }
+  UpdateInterest(c);
+}
+
+void ZkListener::UpdateInterest(Conn* c) {
+  uint32_t want = EPOLLRDHUP;
+  if (!c->reading_paused && !c->close_after_output) want |= EPOLLIN;
+  if (c->out_offset < c->out.size()) want |= EPOLLOUT;
+  if (want == c->interest) return;
+  epoll_event ev{};
+  ev.events = want;
+  ev.data.u64 = c->id;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &ev);
+  c->interest = want;
+}
+
+void ZkListener::CloseConn(uint64_t id) {
+  auto it = state_->conns.find(id);
+  if (it == state_->conns.end()) return;
+  std::unique_ptr<Conn> c = std::move(it->second);
+  state_->conns.erase(it);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
+  close(c->fd);
+  c->zk->Close();
+}
+
+void ZkListener::CheckSessions() {
+  const absl::Time now = absl::Now();
+  if (now < state_->next_session_check) return;
+  state_->next_session_check = now + kSessionCheck;
+  std::vector<uint64_t> gone;
+  for (const auto& [id, c] : state_->conns) {
+    if (!c->zk->SessionAlive()) gone.push_back(id);
+  }
+  for (uint64_t id : gone) CloseConn(id);
+}
+
+}  // namespace synod::zk

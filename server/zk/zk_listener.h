@@ -1,0 +1,82 @@
+// ZkListener: ZooKeeper's client port (--zk_addr): accepts connections and
+// moves their bytes with non-blocking sockets on one epoll thread of its
+// own ("synod-zk"), however many connections there are.
+//
+// Promises:
+//  - Frames are a 4-byte big-endian length and that many bytes. A length
+//    below 0 or above max_frame_bytes closes that connection and nothing
+//    else (ZooKeeper's jute.maxbuffer).
+//  - Bounded per connection: while a connection has max_pending requests
+//    whose replies are not written, or max_output_bytes waiting to be
+//    written, it is not read (TCP then holds its client back).
+//  - Bounded in connections: beyond max_connections a new one is accepted
+//    and closed at once.
+//  - A connection whose session disappears from the replicated table
+//    (expired, closed from another replica) is closed, as ZooKeeper does.
+//
+// Thread: Start and Stop from the owner; everything else on the listener
+// thread, woken by completions through an eventfd.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "server/zk/zk_connection.h"
+
+namespace synod::zk {
+
+struct ZkListenerOptions {
+  std::string addr;  // host:port; port 0 picks a free one (see port())
+  // ZooKeeper's default jute.maxbuffer (1 MiB) plus room for the headers
+  // and path of a request carrying that much data.
+  size_t max_frame_bytes = (1u << 20) + 64 * 1024;
+  size_t max_pending = 1000;
+  size_t max_output_bytes = 4u << 20;
+  size_t max_connections = 10000;
+};
+
+class ZkListener {
+ public:
+  // Errors: InvalidArgument (bad address), Unavailable (cannot bind),
+  // Internal (epoll/eventfd).
+  static absl::StatusOr<std::unique_ptr<ZkListener>> Start(const ZkListenerOptions& options,
+                                                           ZkContext context);
+  ~ZkListener();
+  ZkListener(const ZkListener&) = delete;
+  ZkListener& operator=(const ZkListener&) = delete;
+
+  // Closes every connection and joins the thread. Idempotent.
+  void Stop();
+  int port() const { return port_; }
+
+ private:
+  struct Waker;
+  struct Conn;
+  ZkListener(const ZkListenerOptions& options, ZkContext context);
+  void Run();
+  void Accept();
+  void OnReadable(Conn* c);
+  void Flush(Conn* c);
+  // Sets the epoll interest of `c` from its state (reading paused or not,
+  // output waiting or not).
+  void UpdateInterest(Conn* c);
+  void CloseConn(uint64_t id);
+  void CheckSessions();
+
+  const ZkListenerOptions options_;
+  const ZkContext context_;
+  int listen_fd_ = -1;
+  int epoll_fd_ = -1;
+  int port_ = 0;
+  std::shared_ptr<Waker> waker_;
+  std::thread thread_;
+  // Listener thread only.
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace synod::zk
