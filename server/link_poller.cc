@@ -60,6 +60,7 @@ void LinkPoller::Add(int fd, raft::NodeId from, std::unique_ptr<LinkTlsSession> 
   link.reader = std::make_unique<LinkFrameReader>(
       options_.max_frame_bytes, LinkHello{options_.cluster_id, from, options_.self},
       std::move(tls));
+  if (link.reader->buffered()) buffered_.push_back(fd);
 }
 
 void LinkPoller::Close(int fd, const std::string& why) {
@@ -78,9 +79,27 @@ void LinkPoller::CloseAll() {
   while (!links_.empty()) Close(links_.begin()->first, "");
 }
 
+void LinkPoller::Read(int fd) {
+  auto it = links_.find(fd);
+  if (it == links_.end()) return;
+  std::vector<raft::Message> messages;
+  std::string why;
+  const bool open =
+      ReadLinkFrames(fd, /*drain=*/true, it->second.reader.get(), &scratch_, &messages, &why);
+  const raft::NodeId from = it->second.from;
+  if (it->second.reader->refused()) hooks_.refused(from);
+  if (!messages.empty()) hooks_.deliver(from, std::move(messages));
+  if (!open) Close(fd, why);
+}
+
 void LinkPoller::Wait(int timeout_ms) {
+  // Read once, not until empty: after a drained read the session may still
+  // hold part of a record, whose rest makes the socket readable.
+  std::vector<int> buffered;
+  buffered.swap(buffered_);
+  for (int fd : buffered) Read(fd);
   epoll_event events[16];
-  const int n = ::epoll_wait(epoll_fd_, events, 16, timeout_ms);
+  const int n = ::epoll_wait(epoll_fd_, events, 16, buffered.empty() ? timeout_ms : 0);
   if (n < 0 && errno != EINTR) {
     base::Log(base::LogLevel::kError, "raft thread: epoll_wait: %s", std::strerror(errno));
     std::abort();
@@ -94,16 +113,7 @@ void LinkPoller::Wait(int timeout_ms) {
       (void)!::read(wake_fd_, &count, sizeof(count));
       continue;
     }
-    auto it = links_.find(fd);
-    if (it == links_.end()) continue;
-    std::vector<raft::Message> messages;
-    std::string why;
-    const bool open =
-        ReadLinkFrames(fd, /*drain=*/true, it->second.reader.get(), &scratch_, &messages, &why);
-    const raft::NodeId from = it->second.from;
-    if (it->second.reader->refused()) hooks_.refused(from);
-    if (!messages.empty()) hooks_.deliver(from, std::move(messages));
-    if (!open) Close(fd, why);
+    Read(fd);
   }
 }
 

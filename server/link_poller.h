@@ -73,12 +73,18 @@ class LinkPoller {
     std::unique_ptr<LinkFrameReader> reader;
   };
   void Close(int fd, const std::string& why);
+  // Reads link `fd` until it would block and delivers what it carried.
+  void Read(int fd);
 
   const Options options_;
   const Hooks hooks_;
   int wake_fd_ = -1;           // eventfd
   int epoll_fd_ = -1;          // wake_fd_ and the links
   std::map<int, Link> links_;  // by fd
+  // Links adopted with bytes their TLS session already holds (read ahead
+  // while the listener read the hello): epoll would not wake for them, so
+  // the next Wait reads them without blocking.
+  std::vector<int> buffered_;
   v1::RaftBatch scratch_;
 };
 

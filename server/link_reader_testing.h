@@ -76,9 +76,13 @@ class LinkReaders {
                                    std::move(tls));
     v1::RaftBatch scratch;
     std::string why;
+    // Bytes the session read ahead while the listener read the hello wake
+    // no poll: read them first.
+    bool read_first = reader.buffered();
     while (true) {
       pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0 || fds[1].revents != 0) break;
+      if (::poll(fds, 2, read_first ? 0 : -1) < 0 || fds[1].revents != 0) break;
+      read_first = false;
       std::vector<raft::Message> messages;
       const bool open = server::ReadLinkFrames(fd, /*drain=*/true, &reader, &scratch, &messages, &why);
       if (!messages.empty()) mailbox_->DeliverMessages(std::move(messages));

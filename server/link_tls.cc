@@ -60,6 +60,11 @@ absl::StatusOr<SSL_CTX*> NewContext(bool server, const std::string& identity_pat
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   // Partial writes: the link writes what the socket takes and keeps the rest.
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read ahead: one read(2) takes every record the socket holds, where
+  // OpenSSL would otherwise read each record's header and body apart. What
+  // it reads ahead stays in the session (Buffered), which travels with the
+  // fd when the listener hands the link over.
+  SSL_CTX_set_read_ahead(ctx, 1);
   if (server) {
     // The receiver never writes after its answer (raft_link.h): no tickets.
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
@@ -190,6 +195,8 @@ ssize_t LinkTlsSession::Read(char* data, size_t size) {
   ERR_clear_error();
   return -1;
 }
+
+bool LinkTlsSession::Buffered() const { return SSL_has_pending(ssl_) == 1; }
 
 bool LinkTlsSession::Exactly(size_t size, absl::Time deadline, int abort_fd,
                              absl::FunctionRef<int(size_t done)> step) {

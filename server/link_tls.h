@@ -87,6 +87,11 @@ class LinkTlsSession {
   // later with the same bytes first); -1: the link ended or failed.
   ssize_t Write(const char* data, size_t size);
   ssize_t Read(char* data, size_t size);
+  // True when OpenSSL holds bytes it read off the socket (read ahead) or
+  // decrypted but Read has not returned: the socket may never become
+  // readable for them, so the owner reads before it waits on the fd. May be
+  // true for a part of a record only (then Read returns 0).
+  bool Buffered() const;
   // All `size` bytes, waiting until `deadline` or `abort_fd`; false if not.
   bool WriteExactly(const void* data, size_t size, absl::Time deadline, int abort_fd);
   bool ReadExactly(void* data, size_t size, absl::Time deadline, int abort_fd);

@@ -94,6 +94,10 @@ class LinkFrameReader {
   // True once a batch broke the link's hello (CheckLinkBatch): the link is
   // refused, not merely ended.
   bool refused() const { return refused_link_; }
+  // True when the link's TLS session holds bytes read off the socket but
+  // not yet read from it (LinkTlsSession::Buffered): read before waiting
+  // for the socket to become readable.
+  bool buffered() const { return tls_ != nullptr && tls_->Buffered(); }
   // Room for at least `min` more bytes; returns where to write them.
   char* Reserve(size_t min, size_t* room);
   void Commit(size_t n) { end_ += n; }
