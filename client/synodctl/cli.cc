@@ -51,6 +51,8 @@ constexpr char kFooter[] =
     "  12  membership: MEMBER_EXISTS, MEMBER_NOT_FOUND, LEARNER_NOT_READY,\n"
     "      MEMBERSHIP_CHANGE_IN_PROGRESS, UNSAFE_MEMBERSHIP_CHANGE\n"
     "  13  DATA_LOSS (status: the replicas' digests differ)\n"
+    "  14  PERMISSION_DENIED, UNAUTHENTICATED: an ACL or the admin right refused the\n"
+    "      call, or the credentials are missing, wrong or expired\n"
     "  lock NAME -- COMMAND exits with COMMAND's status.\n";
 
 // The command tree over one Args. Not copyable: CLI11 keeps pointers into
@@ -84,6 +86,7 @@ class Parser {
   void AddTreeCommands();
   void AddLiveCommands();
   void AddClusterCommands();
+  void AddAccessCommands();
 
   Args args_;
   CLI::App app_{"synodctl: command-line client of a Synod cluster.", "synodctl"};
@@ -121,9 +124,18 @@ Parser::Parser() {
       ->type_name("FILE");
   app_.add_option("--key", args_.key, "PEM file of the private key of --cert")
       ->type_name("FILE");
+  AddStringFlag(&app_, "--user", &args_.user, "NAME",
+                "authenticate as Synod user NAME; the password comes from $SYNOD_PASSWORD, "
+                "else a prompt on the terminal (never from the command line)");
+  app_.add_option("--digest", args_.digests,
+                  "ZooKeeper digest credentials user:password (repeatable): the calls also "
+                  "hold identity digest:user:<base64 SHA-1>")
+      ->type_name("USER:PASSWORD")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   AddTreeCommands();
   AddLiveCommands();
   AddClusterCommands();
+  AddAccessCommands();
   help_ = app_.add_subcommand("help", "print this text");
   // Not inherited by the commands (set after them): leftover words are
   // collected here and reported by ParseCommandLine with a clear message.
@@ -149,6 +161,9 @@ void Parser::AddTreeCommands() {
       Command(&app_, "create",
               "create a node, print its path (--ephemeral: hold it until interrupted)", CmdCreate);
   AddCreateFlags(c, &args_.create);
+  AddStringFlag(c, "--acl", &args_.acl, "LIST",
+                "the node's ACL, scheme:id:perms[,...] (perms from cdrwa; e.g. "
+                "world:anyone:r,user:alice:cdrwa); default world:anyone:cdrwa");
   AddPath(c, "the node to create (with --sequential: its name's prefix)");
   c->add_option("DATA", args_.data, "its data (\"-\": stdin; default empty)");
 
@@ -282,6 +297,55 @@ void Parser::AddClusterCommands() {
               "nodes; exit 13 if it is damaged",
               CmdSnapshotStatus);
   c->add_option("FILE", args_.file, "the backup file to check")->required();
+}
+
+void Parser::AddAccessCommands() {
+  CLI::App* acl = app_.add_subcommand("acl", "a node's ACL: get, set");
+  acl->require_subcommand(0, 1);
+  CLI::App* c = Command(acl, "get",
+                        "print a node's ACL, one scheme:id:perms per line, and its aversion "
+                        "(needs READ or ADMIN on it; READ alone shows digest hashes as x)",
+                        CmdAclGet);
+  AddReadFlags(c, false);
+  AddPath(c, "the node");
+  c = Command(acl, "set", "replace a node's ACL (needs ADMIN on it), print the new aversion",
+              CmdAclSet);
+  AddIntFlag(c, "--aversion", &args_.aversion,
+             "only if the node's ACL version is N (else BAD_VERSION)");
+  AddPath(c, "the node");
+  c->add_option("LIST", args_.acl_list,
+                "the new ACL, scheme:id:perms[,...]: schemes world, auth, digest, ip, x509, "
+                "user; perms from cdrwa")
+      ->required();
+
+  Command(&app_, "whoami", "print the identities these credentials authenticate as", CmdWhoAmI);
+
+  CLI::App* auth = app_.add_subcommand("auth", "the cluster's authentication switch");
+  auth->require_subcommand(0, 1);
+  Command(auth, "enable",
+          "require credentials for cluster operations (refused unless a superuser user "
+          "exists; needs the admin right once enabled)",
+          CmdAuthEnable);
+  Command(auth, "disable", "turn authentication off (needs the admin right)", CmdAuthDisable);
+  Command(auth, "status", "print whether authentication is enabled", CmdAuthStatus);
+
+  CLI::App* user = app_.add_subcommand("user", "Synod users: add, delete, passwd, list");
+  user->require_subcommand(0, 1);
+  const std::string password_source =
+      "; the password comes from $SYNOD_NEW_PASSWORD, else $SYNOD_PASSWORD without --user, "
+      "else a prompt on the terminal";
+  c = Command(user, "add", "add a user (the admin right while auth is enabled)" + password_source,
+              CmdUserAdd);
+  c->add_flag("--superuser", args_.superuser,
+              "the user bypasses every ACL and holds the admin right");
+  c->add_option("NAME", args_.user_name, "the user")->required();
+  c = Command(user, "delete", "delete a user", CmdUserDelete);
+  c->add_option("NAME", args_.user_name, "the user")->required();
+  c = Command(user, "passwd",
+              "change a user's password (a user may change its own)" + password_source,
+              CmdUserPasswd);
+  c->add_option("NAME", args_.user_name, "the user")->required();
+  Command(user, "list", "list the users, with superuser marked", CmdUserList);
 }
 
 // The last command word given: a command, a group, or the root.

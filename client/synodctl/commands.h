@@ -40,6 +40,8 @@ struct Args {
   std::string cacert;  // PEM file paths; empty: not given
   std::string cert;
   std::string key;
+  std::optional<std::string> user;   // --user NAME (password: SYNOD_PASSWORD or a prompt)
+  std::vector<std::string> digests;  // --digest user:password, repeatable
 
   // Positional arguments, by their --help names.
   std::string path;                  // PATH
@@ -52,6 +54,8 @@ struct Args {
   std::string peer_addr;             // member add PEER_ADDR
   std::string client_addr;           // member add CLIENT_ADDR
   std::string file;                  // snapshot FILE
+  std::string acl_list;              // acl set LIST
+  std::string user_name;             // user add/delete/passwd NAME
 
   // Command flags.
   CreateFlags create;
@@ -64,6 +68,9 @@ struct Args {
   std::optional<uint32_t> limit;
   std::optional<std::string> page_token;
   std::optional<uint64_t> from_revision;
+  std::optional<std::string> acl;  // create --acl=LIST
+  std::optional<int64_t> aversion;  // acl set --aversion=N
+  bool superuser = false;           // user add --superuser
   // settings set.
   std::optional<uint64_t> max_data_bytes;
   std::optional<uint64_t> max_multi_ops;
@@ -84,6 +91,11 @@ class Ctx {
   CallOptions call() const { return CallOptions::Timeout(timeout_); }
   // Connects on first use.
   absl::StatusOr<Client*> client();
+
+  // A password: $`env` if set and not empty, else read from the terminal
+  // after `prompt` (echo off). Errors: usage, naming `what`, when neither.
+  absl::StatusOr<std::string> Secret(const std::string& env, const std::string& prompt,
+                                     const std::string& what);
 
   // DATA: the argument, or all of stdin for "-".
   absl::StatusOr<std::string> Data();
@@ -150,5 +162,19 @@ absl::Status CmdSettingsSet(Ctx& ctx);
 // snapshot.cc
 absl::Status CmdSnapshotSave(Ctx& ctx);
 absl::Status CmdSnapshotStatus(Ctx& ctx);
+// access.cc
+// The entries of a text ACL ("scheme:id:perms,..."). Errors: usage.
+absl::StatusOr<std::vector<AclEntry>> ParseAclText(const std::string& text,
+                                                   const std::string& flag);
+absl::Status CmdAclGet(Ctx& ctx);
+absl::Status CmdAclSet(Ctx& ctx);
+absl::Status CmdWhoAmI(Ctx& ctx);
+absl::Status CmdAuthEnable(Ctx& ctx);
+absl::Status CmdAuthDisable(Ctx& ctx);
+absl::Status CmdAuthStatus(Ctx& ctx);
+absl::Status CmdUserAdd(Ctx& ctx);
+absl::Status CmdUserDelete(Ctx& ctx);
+absl::Status CmdUserPasswd(Ctx& ctx);
+absl::Status CmdUserList(Ctx& ctx);
 
 }  // namespace synod::ctl

@@ -52,6 +52,7 @@ int ExitCodeFor(const absl::Status& status) {
       return kExitNotEmpty;
     case ErrorCode::kInvalidPath:
     case ErrorCode::kInvalidArgument:
+    case ErrorCode::kInvalidAcl:
     case ErrorCode::kTooLarge:
     case ErrorCode::kTooManyOps:
     case ErrorCode::kNoChildrenForEphemerals:
@@ -75,6 +76,9 @@ int ExitCodeFor(const absl::Status& status) {
       return kExitMembership;
     case ErrorCode::kDataLoss:
       return kExitDataLoss;
+    case ErrorCode::kPermissionDenied:
+    case ErrorCode::kUnauthenticated:
+      return kExitAccess;
     default:
       return kExitError;
   }
@@ -132,10 +136,33 @@ absl::StatusOr<Client*> Ctx::client() {
   o.cacert = args_.cacert;
   o.cert = args_.cert;
   o.key = args_.key;
+  if (args_.user.has_value()) {
+    absl::StatusOr<std::string> password =
+        Secret("SYNOD_PASSWORD", absl::StrCat("Password for ", *args_.user, ": "), "--user");
+    if (!password.ok()) return password.status();
+    o.user = *args_.user;
+    o.password = *std::move(password);
+  }
+  o.digests = args_.digests;
   absl::StatusOr<std::unique_ptr<Client>> c = Client::Connect(std::move(o));
   if (!c.ok()) return UsageError(c.status().message());
   client_ = std::move(*c);
   return client_.get();
+}
+
+absl::StatusOr<std::string> Ctx::Secret(const std::string& env, const std::string& prompt,
+                                        const std::string& what) {
+  if (io_.getenv) {
+    if (std::optional<std::string> v = io_.getenv(env); v.has_value() && !v->empty()) return *v;
+  }
+  if (io_.read_secret) {
+    if (std::optional<std::string> v = io_.read_secret(prompt); v.has_value()) {
+      if (v->empty()) return UsageError(absl::StrCat(what, ": empty password"));
+      return *v;
+    }
+  }
+  return UsageError(
+      absl::StrCat(what, " needs a password: set ", env, " or run synodctl on a terminal"));
 }
 
 absl::StatusOr<std::string> Ctx::Data() {

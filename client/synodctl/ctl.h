@@ -33,8 +33,11 @@ struct Io {
   // Set by commands that end cleanly on `interrupt`; main exits at once on
   // a signal otherwise.
   std::atomic<bool> handles_interrupt{false};
-  // Environment lookup (SYNOD_ENDPOINTS).
+  // Environment lookup (SYNOD_ENDPOINTS, SYNOD_PASSWORD).
   std::function<std::optional<std::string>(const std::string&)> getenv;
+  // Reads a secret from the terminal with echo off after showing `prompt`;
+  // nullopt when there is no terminal (or this is unset).
+  std::function<std::optional<std::string>(const std::string& prompt)> read_secret;
 
   // Writes to out / err under one mutex, flushing (output is watched live).
   void Out(absl::string_view text);
@@ -60,6 +63,7 @@ enum ExitCode : int {
   kExitCompacted = 11,   // COMPACTED
   kExitMembership = 12,  // MEMBER_EXISTS, MEMBER_NOT_FOUND, LEARNER_NOT_READY, ...
   kExitDataLoss = 13,    // DATA_LOSS (also: replicas' digests differ)
+  kExitAccess = 14,      // PERMISSION_DENIED, UNAUTHENTICATED
 };
 
 // The exit status for an error (kExitOk for OK).

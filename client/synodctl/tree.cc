@@ -37,6 +37,11 @@ std::string Quote(const std::string& data, size_t max) {
 absl::Status CmdCreate(Ctx& ctx) {
   absl::StatusOr<CreateOptions> options = CreateOptionsFrom(ctx.args().create);
   if (!options.ok()) return options.status();
+  if (ctx.args().acl.has_value()) {
+    absl::StatusOr<std::vector<AclEntry>> acl = ParseAclText(*ctx.args().acl, "--acl");
+    if (!acl.ok()) return acl.status();
+    options->acl = *std::move(acl);
+  }
   absl::StatusOr<std::string> data = ctx.Data();
   if (!data.ok()) return data.status();
   absl::StatusOr<Client*> client = ctx.client();
