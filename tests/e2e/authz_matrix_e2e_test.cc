@@ -454,7 +454,10 @@ TEST_F(AuthzMatrixTest, ClusterOperations) {
   for (Who who : kEveryone) {
     SCOPED_TRACE(Name(who));
     auto cluster = Cluster(who);
-    const v1::ErrorCode admin_denied = v1::PERMISSION_DENIED;
+    // No credentials at all is UNAUTHENTICATED; credentials without the
+    // right are PERMISSION_DENIED.
+    const v1::ErrorCode admin_denied =
+        who == Who::kAnonymous ? v1::UNAUTHENTICATED : v1::PERMISSION_DENIED;
 
     v1::StatusResponse status;
     grpc::Status s = cluster->Status(As(who).get(), v1::StatusRequest(), &status);
@@ -496,7 +499,10 @@ TEST_F(AuthzMatrixTest, ClusterOperations) {
     if (got_chunk) snap_ctx->TryCancel();
     grpc::Status snap = reader->Finish();
     EXPECT_EQ(got_chunk, who == Who::kSuper) << "Snapshot: " << snap.error_message();
-    if (who != Who::kSuper) EXPECT_EQ(snap.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    if (who != Who::kSuper) {
+      EXPECT_EQ(snap.error_code(), who == Who::kAnonymous ? grpc::StatusCode::UNAUTHENTICATED
+                                                          : grpc::StatusCode::PERMISSION_DENIED);
+    }
 
     auto auth = Auth(who);
     v1::UserAddRequest user;
