@@ -104,6 +104,13 @@ class TreeService final : public v1::Tree::CallbackService {
   grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>* Pipeline(
       grpc::CallbackServerContext* context) override;
 
+  // Serves one call of a Pipeline stream whose caller is `caller`: `reply`
+  // receives the response of the call's kind, then `replier` is finished.
+  // INVALID_ARGUMENT for a call that carries no request. Also what an
+  // in-process front end (the ZooKeeper listener, server/zk) calls.
+  void Serve(const v1::PipelineCall& call, const std::shared_ptr<const v1::Caller>& caller,
+             v1::PipelineReply* reply, Replier replier);
+
  private:
   // What a handler knows of its call besides the request.
   struct CallInfo {
@@ -132,11 +139,6 @@ class TreeService final : public v1::Tree::CallbackService {
     return reactor;
   }
 
-  // Serves one call of a Pipeline stream whose caller is `caller`: `reply`
-  // receives the response of the call's kind, then `replier` is finished.
-  // INVALID_ARGUMENT for a call that carries no request.
-  void Serve(const v1::PipelineCall& call, const std::shared_ptr<const v1::Caller>& caller,
-             v1::PipelineReply* reply, Replier replier);
 
   // The handlers behind both the unary RPCs and Pipeline. `request` and
   // `response` live until `reply` is finished.

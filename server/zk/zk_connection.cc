@@ -203,8 +203,9 @@ void ZkConnection::OnConnect(std::string_view frame, const SlotPtr& slot) {
     seen_zxid_ = static_cast<uint64_t>(std::max<int64_t>(0, request.last_zxid_seen));
   }
   if (request.session_id == 0) {
+    // Anonymous until ZooKeeper's auth is served (see replica.cc).
     context_->sessions->ProposeOpen(
-        request.timeout_ms, [self, slot, established](server::OpenOutcome outcome) mutable {
+        request.timeout_ms, v1::Caller(), [self, slot, established](server::OpenOutcome outcome) mutable {
           if (outcome.code != v1::OK) {
             // No leader, or shutting down: the client tries another server.
             self->Drop(slot);

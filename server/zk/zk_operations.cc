@@ -184,7 +184,7 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
     case kOpCloseSession: {
       const uint64_t id = session_id();
       context_->sessions->ProposeClose(
-          id, [self, slot, xid](v1::ErrorCode code, std::string /*message*/) {
+          id, v1::Caller(), [self, slot, xid](v1::ErrorCode code, std::string /*message*/) {
             // Closed now, or already gone: either way the session has
             // ended, which is what the client asked.
             if (ZkDropsConnection(code)) return self->Drop(slot);

@@ -275,21 +275,27 @@ TEST_F(AuthzMatrixTest, Reads) {
       v1::GetResponse got;
       grpc::Status s = tree->Get(As(who).get(), get, &got);
       EXPECT_EQ(CodeOf(s, got.header()), want) << "Get: " << s.error_message();
-      if (!allowed) EXPECT_TRUE(got.data().empty() && !got.has_stat());
+      if (!allowed) {
+        EXPECT_TRUE(got.data().empty() && !got.has_stat());
+      }
 
       v1::GetChildrenRequest kids;
       kids.set_path(Path(g));
       v1::GetChildrenResponse listed;
       s = tree->GetChildren(As(who).get(), kids, &listed);
       EXPECT_EQ(CodeOf(s, listed.header()), want) << "GetChildren: " << s.error_message();
-      if (!allowed) EXPECT_EQ(listed.children_size(), 0);
+      if (!allowed) {
+        EXPECT_EQ(listed.children_size(), 0);
+      }
 
       v1::HistoryRequest history;
       history.set_path(Path(g));
       v1::HistoryResponse versions;
       s = tree->History(As(who).get(), history, &versions);
       EXPECT_EQ(CodeOf(s, versions.header()), want) << "History: " << s.error_message();
-      if (!allowed) EXPECT_EQ(versions.versions_size(), 0);
+      if (!allowed) {
+        EXPECT_EQ(versions.versions_size(), 0);
+      }
 
       // GetAcl: READ or ADMIN.
       const bool acl_allowed =
@@ -301,7 +307,9 @@ TEST_F(AuthzMatrixTest, Reads) {
       s = tree->GetAcl(As(who).get(), acl_req, &acl);
       EXPECT_EQ(CodeOf(s, acl.header()), acl_allowed ? v1::OK : v1::PERMISSION_DENIED)
           << "GetAcl: " << s.error_message();
-      if (!acl_allowed) EXPECT_EQ(acl.acl_size(), 0);
+      if (!acl_allowed) {
+        EXPECT_EQ(acl.acl_size(), 0);
+      }
 
       // Exists needs no permission (as ZooKeeper).
       v1::ExistsRequest exists;
