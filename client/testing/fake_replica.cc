@@ -319,6 +319,8 @@ grpc::Status FakeReplica::Open(grpc::ServerContext* ctx, const v1::OpenSessionRe
                                v1::OpenSessionResponse* resp) {
   return Serve(ctx, "Open", *req, resp->mutable_header(), [&]() -> Outcome {
     v1::Command command;
+    // A session belongs to the identities that opened it (apply checks it).
+    *command.mutable_caller() = CallerOf(ctx);
     v1::OpenSessionCommand* open = command.mutable_open_session();
     open->set_timeout_ms(req->timeout_ms());
     open->set_secret(RandomSecret());
@@ -344,6 +346,7 @@ grpc::Status FakeReplica::Close(grpc::ServerContext* ctx, const v1::CloseSession
     }
     v1::Command command;
     command.mutable_close_session()->set_session_id(req->session_id());
+    *command.mutable_caller() = CallerOf(ctx);
     return {state_->Propose(std::move(command)).code(), "", std::nullopt};
   });
 }
