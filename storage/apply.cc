@@ -22,10 +22,6 @@ namespace {
 
 using v1::ErrorCode;
 
-bool VersionMatches(bool has_expected, int64_t expected, int64_t actual) {
-  return !has_expected || expected == -1 || expected == actual;
-}
-
 // Adds history entry number `seq` of `path` and drops the one that falls out
 // of the per-node bound. Seqs of a path are consecutive, so the dropped one
 // is known without reading.

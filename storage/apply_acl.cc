@@ -65,8 +65,7 @@ absl::Status DoSetAcl(Overlay* st, const OpContext& ctx, const v1::SetAclOp& op,
     r->set_code(v1::PERMISSION_DENIED);
     return absl::OkStatus();
   }
-  if (op.has_expected_aversion() && op.expected_aversion() != -1 &&
-      op.expected_aversion() != node.stat.aversion) {
+  if (!VersionMatches(op.has_expected_aversion(), op.expected_aversion(), node.stat.aversion)) {
     r->set_code(v1::BAD_VERSION);
     return absl::OkStatus();
   }

@@ -35,6 +35,12 @@ struct OpContext {
   std::set<std::string>* lost_child;
 };
 
+// An op's expected version (or aversion) against the node's: absent or -1
+// matches any.
+inline bool VersionMatches(bool has_expected, int64_t expected, int64_t actual) {
+  return !has_expected || expected == -1 || expected == actual;
+}
+
 // True if the command's caller may do `perm` on a node with `acl`
 // (storage::Permits); always for internal commands (no caller).
 bool Allowed(const OpContext& ctx, const Acl& acl, uint32_t perm);
