@@ -78,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (perm != 0) {
     const absl::StatusOr<uint32_t> parsed = storage::ParsePerms(storage::FormatPerms(perm));
     Require(parsed.ok() && *parsed == perm, "perms do not round-trip");
-    Require(storage::Permits({}, perm, caller), "an open ACL refuses");
+    Require(storage::Permits(storage::Acl{}, perm, caller), "an open ACL refuses");
   }
   RequireTyped(storage::ParsePerms(text).status(), kInvalid, "ParsePerms");
 
