@@ -38,7 +38,7 @@ case "$job" in
     # client/ and tests/e2e are compiled too, so that clang's thread-safety
     # analysis covers every ABSL_GUARDED_BY; their process-level tests
     # (E2E in the name) stay with the main build.
-    cmake --build "$build" -j "$jobs" --target base/all raft/all storage/all server/all server/watch/all \
+    cmake --build "$build" -j "$jobs" --target base/all raft/all storage/all server/all server/watch/all server/zk/all \
       server/session/all server/metrics/all tests/sim/all client/all tests/e2e/all
     cd "$build"
     export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1"

@@ -173,6 +173,15 @@ std::string PlainLayout(const std::string& file, uint8_t mode) {
   len.U32(settings_len);
   header += len.str();
   header += in.Bytes(settings_len);
+  // The auth state and the quotas: u8 present | u32 length | bytes each.
+  for (int part = 0; part < 2; ++part) {
+    ByteWriter head;
+    head.U8(in.U8());
+    const uint32_t length = in.U32();
+    head.U32(length);
+    header += head.str();
+    header += in.Bytes(length);
+  }
   std::string body;
   while (!in.empty()) {
     const uint32_t packed = in.U32();
