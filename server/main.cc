@@ -102,6 +102,9 @@ ABSL_FLAG(int64_t, min_session_timeout_ms, 4000,
 ABSL_FLAG(int64_t, max_session_timeout_ms, 40000,
           "Longest session timeout granted; Session.Open requests are clamped down to it. "
           "Seeds the cluster setting: the log's value is used once recorded.");
+ABSL_FLAG(int64_t, max_ephemerals_per_session, 10000,
+          "Most ephemeral nodes one session may hold; a create beyond it fails with "
+          "QUOTA_EXCEEDED. Seeds the cluster setting: the log's value is used once recorded.");
 ABSL_FLAG(int32_t, digest_check_ms, 10000,
           "How often the leader proposes a check of the tree digest at its applied revision; "
           "a replica whose digest there differs stops. 0: never.");
@@ -234,6 +237,7 @@ int main(int argc, char** argv) {
   options.min_session_timeout_ms = absl::GetFlag(FLAGS_min_session_timeout_ms);
   options.digest_check_interval = absl::Milliseconds(absl::GetFlag(FLAGS_digest_check_ms));
   options.max_session_timeout_ms = absl::GetFlag(FLAGS_max_session_timeout_ms);
+  options.max_ephemerals_per_session = absl::GetFlag(FLAGS_max_ephemerals_per_session);
   options.fault_injection_file = absl::GetFlag(FLAGS_fault_injection_file);
   options.metrics_addr = absl::GetFlag(FLAGS_metrics_addr);
   options.zk_addr = absl::GetFlag(FLAGS_zk_addr);

@@ -110,6 +110,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   flag_settings.history_per_node = options.history_per_node;
   flag_settings.min_session_timeout_ms = options.min_session_timeout_ms;
   flag_settings.max_session_timeout_ms = options.max_session_timeout_ms;
+  flag_settings.max_ephemerals_per_session = options.max_ephemerals_per_session;
   if (absl::Status s = storage::ValidateSettings(flag_settings); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("flags: ", s.message()));
   }

@@ -55,6 +55,7 @@ struct ReplicaOptions {
   absl::Duration digest_check_interval = absl::Seconds(10);  // zero: off
   int64_t min_session_timeout_ms = 4000;
   int64_t max_session_timeout_ms = 40000;
+  int64_t max_ephemerals_per_session = 10000;
   int max_request_bytes = 8 << 20;   // gRPC max receive size, client API
   std::string fault_injection_file;  // tests only
   // host:port of the HTTP listener for /metrics, /health and /ready (port 0:

@@ -21,6 +21,8 @@ std::string Differences(const storage::ClusterSettings& flags,
   one("history_per_node", flags.history_per_node, log.history_per_node);
   one("min_session_timeout_ms", flags.min_session_timeout_ms, log.min_session_timeout_ms);
   one("max_session_timeout_ms", flags.max_session_timeout_ms, log.max_session_timeout_ms);
+  one("max_ephemerals_per_session", flags.max_ephemerals_per_session,
+      log.max_ephemerals_per_session);
   return out;
 }
 

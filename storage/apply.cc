@@ -176,6 +176,13 @@ absl::Status DoCreate(Overlay* st, const OpContext& ctx, const v1::CreateOp& op,
     r->set_code(v1::NO_CHILDREN_FOR_EPHEMERALS);
     return absl::OkStatus();
   }
+  SYNOD_ASSIGN_OR_RETURN(
+      const v1::ErrorCode quota,
+      CheckQuotas(st, ctx, path, kind, 1, static_cast<int64_t>(op.data().size())));
+  if (quota != v1::OK) {
+    r->set_code(quota);
+    return absl::OkStatus();
+  }
   absl::StatusOr<uint64_t> last_seq = st->LastHistorySeq(path);
   if (!last_seq.ok()) return last_seq.status();
 
@@ -237,6 +244,14 @@ absl::Status DoSet(Overlay* st, const OpContext& ctx, const v1::SetOp& op, v1::O
   }
   if (!VersionMatches(op.has_expected_version(), op.expected_version(), node.stat.version)) {
     r->set_code(v1::BAD_VERSION);
+    return absl::OkStatus();
+  }
+  SYNOD_ASSIGN_OR_RETURN(const v1::ErrorCode quota,
+                         CheckQuotas(st, ctx, op.path(), NodeKind::kPersistent, 0,
+                                     static_cast<int64_t>(op.data().size()) -
+                                         static_cast<int64_t>(node.data.size())));
+  if (quota != v1::OK) {
+    r->set_code(quota);
     return absl::OkStatus();
   }
   node.data = op.data();
@@ -456,6 +471,8 @@ using apply_internal::ApplyDeleteExpired;
 using apply_internal::ApplyExactlyOnce;
 using apply_internal::ApplyExpireSessions;
 using apply_internal::ApplyOpenSession;
+using apply_internal::ApplyQuotaDelete;
+using apply_internal::ApplyQuotaSet;
 using apply_internal::ApplySetSettings;
 using apply_internal::ApplyTxn;
 using apply_internal::ApplyUserDelete;
@@ -509,6 +526,11 @@ absl::Status ApplyCommand(const ApplyLimits& defaults, uint64_t revision,
       return absl::OkStatus();
     case v1::Command::kAuthSet:
       ApplyAuthSet(command, st, result);
+      return absl::OkStatus();
+    case v1::Command::kQuotaSet:
+      return ApplyQuotaSet(command, st, result);
+    case v1::Command::kQuotaDelete:
+      ApplyQuotaDelete(command, st, result);
       return absl::OkStatus();
     case v1::Command::BODY_NOT_SET:
       break;

@@ -30,7 +30,7 @@
 
 namespace synod::storage {
 
-// Deterministic limits; identical on all replicas. The first five are
+// Deterministic limits; identical on all replicas. The first six are
 // replaced by the state's recorded ClusterSettings (EffectiveLimits).
 struct ApplyLimits {
   int64_t max_data_bytes = ClusterSettings().max_data_bytes;  // larger data -> TOO_LARGE
@@ -40,6 +40,8 @@ struct ApplyLimits {
   // open_session timeouts are clamped into [min, max].
   int64_t min_session_timeout_ms = ClusterSettings().min_session_timeout_ms;
   int64_t max_session_timeout_ms = ClusterSettings().max_session_timeout_ms;
+  // More ephemerals in one session -> QUOTA_EXCEEDED.
+  int64_t max_ephemerals_per_session = ClusterSettings().max_ephemerals_per_session;
   // Deleted paths whose history one CompactHistoryCommand drops at most;
   // the rest wait for the next one (bounds the work of one apply).
   size_t purge_per_compaction = 10000;
@@ -118,6 +120,15 @@ struct EntryOutcome {
 //    to the revision on create and on a password change; the token key is
 //    the first user_put's while the state has none, and each enabling
 //    auth_set's. A command that changes nothing writes no auth state.
+//  - quotas (storage/quota.h): a create or set op that would take a
+//    subtree quota at or above its path over its node or byte limit fails
+//    with QUOTA_EXCEEDED, as does an ephemeral create beyond the settings'
+//    max_ephemerals_per_session for its session; checked after every other
+//    check of the op. quota_set / quota_delete (command.proto): OK;
+//    INVALID_PATH; INVALID_ARGUMENT (a negative limit, both 0, a 1,001st
+//    quota); NO_NODE (delete of a path with no quota); PERMISSION_DENIED
+//    (while auth is enabled, a caller other than the superuser). A new
+//    quota starts with the usage of the subtree as it is.
 //  - delete_expired: one OpResult per path; OK if deleted, else why not:
 //    NO_NODE, NOT_EMPTY, INVALID_PATH, BAD_VERSION (not a TTL node or
 //    container, or not expired at leader_time_ms: see ExpiredAt).

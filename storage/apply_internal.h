@@ -1,8 +1,8 @@
 // The parts of ApplyCommand (apply.h) that its files share: apply.cc (the
 // dispatch, the tree ops, TTL and container removal, history compaction),
 // apply_acl.cc (ACL checks, setACL, the ACLs events carry),
-// apply_sessions.cc, apply_settings.cc and apply_auth.cc (users and the
-// auth switch). Internal to apply; other code
+// apply_sessions.cc, apply_settings.cc, apply_auth.cc (users and the
+// auth switch) and apply_quota.cc (quotas and the ephemeral limit). Internal to apply; other code
 // goes through apply.h.
 #pragma once
 
@@ -56,6 +56,13 @@ void AddEvent(Overlay* st, v1::EventType type, std::string_view path, uint64_t r
 absl::Status DoSetAcl(Overlay* st, const OpContext& ctx, const v1::SetAclOp& op,
                       v1::OpResult* r);
 
+// QUOTA_EXCEEDED if adding `nodes` nodes of `kind` with `bytes` more data
+// at `path` would take a subtree quota over its limit, or (for an
+// ephemeral) ctx's session over the settings' ephemeral limit; else OK.
+// Errors: as Overlay::GetSession.
+absl::StatusOr<v1::ErrorCode> CheckQuotas(Overlay* st, const OpContext& ctx, std::string_view path, NodeKind kind,
+                          int64_t nodes, int64_t bytes);
+
 // Deletes an existing node (a leaf) with its tombstone, its parent's update
 // and both events. Used by delete ops, session close/expiry, TTL and
 // container removal alike.
@@ -88,5 +95,8 @@ void ApplyUserPut(uint64_t revision, const v1::Command& command, Overlay* st,
                   v1::CommandResult* result);
 void ApplyUserDelete(const v1::Command& command, Overlay* st, v1::CommandResult* result);
 void ApplyAuthSet(const v1::Command& command, Overlay* st, v1::CommandResult* result);
+// The quota commands (command.proto QuotaSetCommand, QuotaDeleteCommand).
+absl::Status ApplyQuotaSet(const v1::Command& command, Overlay* st, v1::CommandResult* result);
+void ApplyQuotaDelete(const v1::Command& command, Overlay* st, v1::CommandResult* result);
 
 }  // namespace synod::storage::apply_internal

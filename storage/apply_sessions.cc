@@ -85,9 +85,12 @@ absl::Status ApplyExactlyOnce(const ApplyLimits& limits, uint64_t revision,
     return absl::OkStatus();
   }
   SYNOD_RETURN_IF_ERROR(ApplyTxn(limits, revision, command, st, result));
-  s.last_sequence = write.sequence();
-  s.last_result = result->SerializeAsString();
-  st->PutSession(std::move(s));
+  // Read again: the txn's ephemerals changed the session's count.
+  SYNOD_ASSIGN_OR_RETURN(std::optional<Session> after, st->GetSession(write.session_id()));
+  if (!after.has_value()) return absl::DataLossError("a session vanished during its write");
+  after->last_sequence = write.sequence();
+  after->last_result = result->SerializeAsString();
+  st->PutSession(*std::move(after));
   return absl::OkStatus();
 }
 

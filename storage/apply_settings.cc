@@ -16,6 +16,7 @@ ApplyLimits EffectiveLimits(const ApplyLimits& limits, const StoreMeta& meta) {
   out.history_per_node = s.history_per_node;
   out.min_session_timeout_ms = s.min_session_timeout_ms;
   out.max_session_timeout_ms = s.max_session_timeout_ms;
+  out.max_ephemerals_per_session = s.max_ephemerals_per_session;
   return out;
 }
 
@@ -31,6 +32,7 @@ void ApplySetSettings(const ApplyLimits& limits, const v1::SetSettingsCommand& s
   current.history_per_node = limits.history_per_node;
   current.min_session_timeout_ms = limits.min_session_timeout_ms;
   current.max_session_timeout_ms = limits.max_session_timeout_ms;
+  current.max_ephemerals_per_session = limits.max_ephemerals_per_session;
   if (set.bootstrap() && recorded.has_value()) {
     // The cluster has its settings: a later leader's bootstrap is void.
     result->set_code(v1::OK);

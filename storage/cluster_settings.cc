@@ -33,6 +33,12 @@ absl::Status ValidateSettings(const ClusterSettings& s) {
         absl::StrCat("session timeouts must satisfy 1 <= min <= max, not min ",
                      s.min_session_timeout_ms, " max ", s.max_session_timeout_ms));
   }
+  if (s.max_ephemerals_per_session < 1 ||
+      s.max_ephemerals_per_session > kMaxEphemeralsPerSessionLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_ephemerals_per_session must be between 1 and ",
+                     kMaxEphemeralsPerSessionLimit, ", not ", s.max_ephemerals_per_session));
+  }
   return absl::OkStatus();
 }
 
@@ -48,6 +54,9 @@ ClusterSettings MergeSettings(const ClusterSettings& base, const v1::ClusterSett
   if (change.max_session_timeout_ms() != 0) {
     out.max_session_timeout_ms = given.max_session_timeout_ms;
   }
+  if (change.max_ephemerals_per_session() != 0) {
+    out.max_ephemerals_per_session = given.max_ephemerals_per_session;
+  }
   return out;
 }
 
@@ -59,6 +68,7 @@ void ToProto(const ClusterSettings& s, v1::ClusterSettings* out) {
       s.history_per_node, static_cast<uint32_t>(std::numeric_limits<int32_t>::max()))));
   out->set_min_session_timeout_ms(s.min_session_timeout_ms);
   out->set_max_session_timeout_ms(s.max_session_timeout_ms);
+  out->set_max_ephemerals_per_session(s.max_ephemerals_per_session);
 }
 
 ClusterSettings FromProto(const v1::ClusterSettings& p) {
@@ -68,6 +78,7 @@ ClusterSettings FromProto(const v1::ClusterSettings& p) {
   s.history_per_node = ToU32(p.history_per_node());
   s.min_session_timeout_ms = p.min_session_timeout_ms();
   s.max_session_timeout_ms = p.max_session_timeout_ms();
+  s.max_ephemerals_per_session = p.max_ephemerals_per_session();
   return s;
 }
 
@@ -94,7 +105,8 @@ std::string SettingsToString(const ClusterSettings& s) {
   return absl::StrCat("max_data_bytes=", s.max_data_bytes, " max_multi_ops=", s.max_multi_ops,
                       " history_per_node=", s.history_per_node,
                       " min_session_timeout_ms=", s.min_session_timeout_ms,
-                      " max_session_timeout_ms=", s.max_session_timeout_ms);
+                      " max_session_timeout_ms=", s.max_session_timeout_ms,
+                      " max_ephemerals_per_session=", s.max_ephemerals_per_session);
 }
 
 }  // namespace synod::storage

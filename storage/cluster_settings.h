@@ -1,6 +1,7 @@
 // ClusterSettings: the limits that change the outcome of a command (node
 // data size, ops per multi, versions kept per node, session timeout
-// bounds), as the replicated state records them.
+// bounds, ephemeral nodes per session), as the replicated state records
+// them.
 //
 // They reach the state only through the log (SetSettingsCommand, see
 // command.proto) or a snapshot, never from a replica's flags: apply is a
@@ -29,6 +30,10 @@ struct ClusterSettings {
   uint32_t history_per_node = 10;
   int64_t min_session_timeout_ms = 4000;
   int64_t max_session_timeout_ms = 40000;
+  // A session's ephemerals are held by the leader's memory of the session
+  // and all go in one command when it ends: bounded so that one client
+  // cannot make that command (and its watch events) unbounded.
+  int64_t max_ephemerals_per_session = 10000;
 
   bool operator==(const ClusterSettings&) const = default;
 };
@@ -37,11 +42,13 @@ struct ClusterSettings {
 inline constexpr int64_t kMaxDataBytesLimit = 64 << 20;
 inline constexpr uint32_t kMaxMultiOpsLimit = 100000;
 inline constexpr uint32_t kMaxHistoryPerNode = 100000;
+inline constexpr int64_t kMaxEphemeralsPerSessionLimit = 1000000;
 
 // InvalidArgument, naming the field, unless every value is in range:
 // 1 <= max_data_bytes <= kMaxDataBytesLimit, 1 <= max_multi_ops <=
 // kMaxMultiOpsLimit, 1 <= history_per_node <= kMaxHistoryPerNode,
-// 1 <= min_session_timeout_ms <= max_session_timeout_ms.
+// 1 <= min_session_timeout_ms <= max_session_timeout_ms,
+// 1 <= max_ephemerals_per_session <= kMaxEphemeralsPerSessionLimit.
 absl::Status ValidateSettings(const ClusterSettings& settings);
 
 // `base` with each non-zero field of `change` taken instead. A negative

@@ -7,22 +7,24 @@
 // format version is not this binary's refuses to open (FailedPrecondition,
 // naming both versions); a snapshot whose version is unknown is refused
 // before any state is touched.
-//   Store format 5: the RocksDB instance holds the state column families
+//   Store format 6: the RocksDB instance holds the state column families
 //     alone (nodes, history, sessions, meta; rocks_env.h), in the key
 //     layout below; node/history/session values as encoded by
 //     storage/node.h (each value starts with its own tag byte; nodes and
-//     history entries carry their ACL, sessions their owner), history
+//     history entries carry their ACL, sessions their owner and ephemeral
+//     count), history
 //     values prefixed by their seq; the meta "state" value carries the
 //     cluster settings (storage/cluster_settings.h) after its three
 //     integers once the log recorded them; the meta "auth" value the
-//     serialized v1::AuthState once an auth command set one.
+//     serialized v1::AuthState once an auth command set one; the meta
+//     "quotas" value the serialized v1::QuotaState once a quota was set.
 //   Log format 2 (the Raft log's segment files): batches framed by a
 //     checksummed header and an end mark, so that recovery tells a torn
 //     final write from damage; see storage/log_segments.h. Format 1 (bare
 //     records) is not read: no release wrote it.
-//   Snapshot format 4 (storage/snapshot_format.h): records zstd-compressed
-//     in blocks after a plain header that carries the cluster settings and
-//     the auth state; node and history records with their ACLs.
+//   Snapshot format 5 (storage/snapshot_format.h): records zstd-compressed
+//     in blocks after a plain header that carries the cluster settings, the
+//     auth state and the quotas; node and history records with their ACLs.
 //     The only version read: a file of another version is refused.
 //
 // Key layout (all integers big-endian so that byte order is numeric order):
@@ -52,7 +54,9 @@
 //   kMeta      "format": be32 store format version; "history_ring": be32
 //              history slots per path; "state": applied index,
 //              digest, compaction revision [, cluster settings]; "auth": the
-//              serialized v1::AuthState (absent until an auth command); "restoring": present while a
+//              serialized v1::AuthState (absent until an auth command);
+//              "quotas": the serialized v1::QuotaState (absent until a
+//              quota is set); "restoring": present while a
 //              snapshot restore is under way; 'x' + path: a TTL or container
 //              node (index the leader scans for expired nodes).
 #pragma once
@@ -67,9 +71,9 @@ namespace synod::storage {
 // empty tree, and it has no file).
 inline constexpr uint64_t kBootstrapIndex = 1;
 
-inline constexpr uint32_t kStoreFormatVersion = 5;     // the only one this binary reads
+inline constexpr uint32_t kStoreFormatVersion = 6;     // the only one this binary reads
 inline constexpr uint32_t kLogFormatVersion = 2;       // the only one this binary reads
-inline constexpr uint32_t kSnapshotFormatVersion = 4;  // the only one this binary reads
+inline constexpr uint32_t kSnapshotFormatVersion = 5;  // the only one this binary reads
 
 namespace keys {
 
@@ -80,6 +84,7 @@ inline constexpr std::string_view kMetaState = "state";
 inline constexpr std::string_view kMetaRestoring = "restoring";
 inline constexpr std::string_view kMetaHistoryRing = "history_ring";
 inline constexpr std::string_view kMetaAuth = "auth";
+inline constexpr std::string_view kMetaQuotas = "quotas";
 
 inline constexpr char kHistoryTag = 'h';
 inline constexpr char kEventTag = 'e';

@@ -153,6 +153,7 @@ absl::Status MemoryTreeStore::Commit(const WriteSet& ws) {
   if (ws.compact_revision.has_value()) meta_.compact_revision = *ws.compact_revision;
   if (ws.settings.has_value()) meta_.settings = ws.settings;
   if (ws.auth.has_value()) meta_.auth = *ws.auth;
+  if (ws.quotas.has_value()) meta_.quotas = *ws.quotas;
   return absl::OkStatus();
 }
 

@@ -89,7 +89,9 @@ bool GetVarint(std::string_view* in, uint64_t* v) {
     const uint8_t b = static_cast<uint8_t>(in->front());
     in->remove_prefix(1);
     *v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) return true;
+    // Only the shortest form: a value has one encoding, so a decoded record
+    // encodes back to the same bytes.
+    if ((b & 0x80) == 0) return (b != 0 || shift == 0) && (shift < 63 || b <= 1);
   }
   return false;
 }
@@ -218,7 +220,7 @@ absl::Status DecodeHistoryEntry(std::string_view in, HistoryEntry* entry) {
   return absl::OkStatus();
 }
 
-// Session: 'S' | id | timeout_ms | secret | owner | last_sequence
+// Session: 'S' | id | timeout_ms | secret | owner | varint ephemerals | last_sequence
 //          | last_result, where secret is a varint length and bytes and
 //          owner a varint count of (scheme, id) pairs, each as the secret.
 std::string EncodeSession(const Session& s) {
@@ -232,6 +234,7 @@ std::string EncodeSession(const Session& s) {
     PutBytes(&out, o.scheme);
     PutBytes(&out, o.id);
   }
+  PutVarint(&out, s.ephemerals);
   PutFixed64(&out, s.last_sequence);
   out.append(s.last_result);
   return out;
@@ -251,7 +254,7 @@ absl::Status DecodeSession(std::string_view in, Session* s) {
     SessionOwnerId& o = s->owner.emplace_back();
     if (!GetBytes(&in, &o.scheme) || !GetBytes(&in, &o.id)) return Malformed("session");
   }
-  if (in.size() < 8) return Malformed("session");
+  if (!GetVarint(&in, &s->ephemerals) || in.size() < 8) return Malformed("session");
   s->last_sequence = GetFixed64(in.data());
   in.remove_prefix(8);
   s->last_result.assign(in.data(), in.size());

@@ -101,6 +101,9 @@ struct Session {
   // exactly these (or the superuser) may write through it or close it.
   // Empty: an anonymous session.
   std::vector<SessionOwnerId> owner;
+  // How many ephemeral nodes the session holds (the overlay keeps it with
+  // the ephemerals index), for the cluster's per-session limit.
+  uint64_t ephemerals = 0;
   // Exactly-once: the last applied write sequence of this session and its
   // serialized v1::CommandResult (empty when last_sequence == 0).
   uint64_t last_sequence = 0;

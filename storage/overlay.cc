@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "base/status_macros.h"
+#include "storage/quota.h"
 
 namespace synod::storage {
 namespace {
@@ -112,20 +113,9 @@ absl::Status Overlay::ListGraves(uint64_t max_revision, size_t limit, std::vecto
 absl::Status Overlay::PutNode(std::string_view path, Node node) {
   absl::StatusOr<const std::optional<Node>*> found = Find(path);
   if (!found.ok()) return found.status();
-  // Read before the assignment below, which may overwrite it in place.
-  const std::optional<Node>& old = **found;
   std::optional<Node> fresh(std::move(node));
-  if (old.has_value()) meta_.digest -= NodeDigestTerm(path, *old);
-  meta_.digest += NodeDigestTerm(path, *fresh);
-  uint64_t old_owner = EphemeralOwner(old);
-  uint64_t new_owner = EphemeralOwner(fresh);
-  if (old_owner != new_owner) {
-    if (old_owner != 0) changes_.ephemerals[{old_owner, std::string(path)}] = false;
-    if (new_owner != 0) changes_.ephemerals[{new_owner, std::string(path)}] = true;
-  }
-  if (InExpiryIndex(old) != InExpiryIndex(fresh)) {
-    changes_.expiry[std::string(path)] = InExpiryIndex(fresh);
-  }
+  // Before the assignment below, which may overwrite the old value in place.
+  SYNOD_RETURN_IF_ERROR(Track(path, **found, fresh));
   changes_.nodes.insert_or_assign(std::string(path), std::move(fresh));
   return absl::OkStatus();
 }
@@ -133,14 +123,115 @@ absl::Status Overlay::PutNode(std::string_view path, Node node) {
 absl::Status Overlay::DeleteNode(std::string_view path) {
   absl::StatusOr<const std::optional<Node>*> found = Find(path);
   if (!found.ok()) return found.status();
-  const std::optional<Node>& old = **found;
-  if (!old.has_value()) return absl::OkStatus();
-  meta_.digest -= NodeDigestTerm(path, *old);
-  if (uint64_t owner = EphemeralOwner(old); owner != 0) {
-    changes_.ephemerals[{owner, std::string(path)}] = false;
-  }
-  if (InExpiryIndex(old)) changes_.expiry[std::string(path)] = false;
+  if (!(*found)->has_value()) return absl::OkStatus();
+  SYNOD_RETURN_IF_ERROR(Track(path, **found, std::nullopt));
   changes_.nodes.insert_or_assign(std::string(path), std::nullopt);
+  return absl::OkStatus();
+}
+
+absl::Status Overlay::Track(std::string_view path, const std::optional<Node>& old,
+                            const std::optional<Node>& fresh) {
+  if (old.has_value()) meta_.digest -= NodeDigestTerm(path, *old);
+  if (fresh.has_value()) meta_.digest += NodeDigestTerm(path, *fresh);
+  const uint64_t old_owner = EphemeralOwner(old);
+  const uint64_t new_owner = EphemeralOwner(fresh);
+  if (old_owner != new_owner) {
+    if (old_owner != 0) {
+      changes_.ephemerals[{old_owner, std::string(path)}] = false;
+      SYNOD_RETURN_IF_ERROR(CountEphemeral(old_owner, -1));
+    }
+    if (new_owner != 0) {
+      changes_.ephemerals[{new_owner, std::string(path)}] = true;
+      SYNOD_RETURN_IF_ERROR(CountEphemeral(new_owner, +1));
+    }
+  }
+  if (InExpiryIndex(old) != InExpiryIndex(fresh)) {
+    changes_.expiry[std::string(path)] = InExpiryIndex(fresh);
+  }
+  const int64_t nodes = (fresh.has_value() ? 1 : 0) - (old.has_value() ? 1 : 0);
+  const int64_t bytes = static_cast<int64_t>(fresh.has_value() ? fresh->data.size() : 0) -
+                        static_cast<int64_t>(old.has_value() ? old->data.size() : 0);
+  if ((nodes != 0 || bytes != 0) && meta_.quotas != nullptr && UnderQuota(*meta_.quotas, path)) {
+    if (own_quotas_ == nullptr) {
+      own_quotas_ = std::make_shared<v1::QuotaState>(*meta_.quotas);
+      meta_.quotas = own_quotas_;
+    }
+    AddUsage(own_quotas_.get(), path, nodes, bytes);
+    changes_.quotas = meta_.quotas;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Overlay::CountEphemeral(uint64_t id, int delta) {
+  absl::StatusOr<std::optional<Session>> session = GetSession(id);
+  if (!session.ok()) return session.status();
+  if (!session->has_value()) return absl::OkStatus();
+  Session& s = **session;
+  if (delta < 0 && s.ephemerals == 0) return absl::DataLossError("session ephemeral count below 0");
+  s.ephemerals = delta < 0 ? s.ephemerals - 1 : s.ephemerals + 1;
+  PutSession(std::move(s));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<Node>> Overlay::Peek(std::string_view path) {
+  if (auto it = changes_.nodes.find(path); it != changes_.nodes.end()) return it->second;
+  if (auto it = read_cache_.find(path); it != read_cache_.end()) return it->second;
+  return base_->GetNode(path);
+}
+
+absl::Status Overlay::ListChildNames(std::string_view parent, std::vector<std::string>* out) {
+  std::vector<std::string> base;
+  SYNOD_RETURN_IF_ERROR(base_->ListChildNames(parent, &base));
+  // The children written here: keys under parent + "/" with no further '/'.
+  const std::string prefix = parent == "/" ? "/" : std::string(parent) + "/";
+  std::map<std::string, bool, std::less<>> written;  // name -> exists
+  for (auto it = changes_.nodes.lower_bound(prefix);
+       it != changes_.nodes.end() && std::string_view(it->first).starts_with(prefix); ++it) {
+    const std::string_view name = std::string_view(it->first).substr(prefix.size());
+    if (name.empty() || name.find('/') != std::string_view::npos) continue;
+    written.emplace(std::string(name), it->second.has_value());
+  }
+  std::vector<std::string> merged;
+  merged.reserve(base.size() + written.size());
+  auto w = written.begin();
+  for (std::string& name : base) {
+    for (; w != written.end() && w->first < name; ++w) {
+      if (w->second) merged.push_back(w->first);
+    }
+    if (w != written.end() && w->first == name) {
+      if (w->second) merged.push_back(std::move(name));
+      ++w;
+      continue;
+    }
+    merged.push_back(std::move(name));
+  }
+  for (; w != written.end(); ++w) {
+    if (w->second) merged.push_back(w->first);
+  }
+  out->insert(out->end(), std::make_move_iterator(merged.begin()),
+              std::make_move_iterator(merged.end()));
+  return absl::OkStatus();
+}
+
+absl::Status Overlay::SubtreeUsage(std::string_view path, int64_t* nodes, int64_t* bytes) {
+  *nodes = 0;
+  *bytes = 0;
+  std::vector<std::string> pending{std::string(path)};
+  std::vector<std::string> children;
+  while (!pending.empty()) {
+    const std::string at = std::move(pending.back());
+    pending.pop_back();
+    SYNOD_ASSIGN_OR_RETURN(std::optional<Node> node, Peek(at));
+    if (!node.has_value()) continue;
+    *nodes += 1;
+    *bytes += static_cast<int64_t>(node->data.size());
+    if (node->stat.num_children == 0) continue;
+    children.clear();
+    SYNOD_RETURN_IF_ERROR(ListChildNames(at, &children));
+    for (const std::string& name : children) {
+      pending.push_back(at == "/" ? "/" + name : at + "/" + name);
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -193,6 +284,12 @@ void Overlay::SetAuth(std::shared_ptr<const v1::AuthState> auth) {
   meta_.auth = std::move(auth);
 }
 
+void Overlay::SetQuotas(std::shared_ptr<const v1::QuotaState> quotas) {
+  own_quotas_.reset();
+  changes_.quotas = quotas;
+  meta_.quotas = std::move(quotas);
+}
+
 void Overlay::MergeInto(Overlay* parent) {
   WriteSet& to = parent->changes_;
   for (auto& [path, node] : changes_.nodes) {
@@ -210,12 +307,20 @@ void Overlay::MergeInto(Overlay* parent) {
   if (changes_.compact_revision.has_value()) parent->SetCompactRevision(*changes_.compact_revision);
   if (changes_.settings.has_value()) parent->SetSettings(*changes_.settings);
   if (changes_.auth.has_value()) parent->SetAuth(*changes_.auth);
+  if (changes_.quotas.has_value()) {
+    parent->SetQuotas(*changes_.quotas);
+    // This overlay is done with its copy: the parent may go on changing it.
+    if (own_quotas_ != nullptr && own_quotas_ == *changes_.quotas) {
+      parent->own_quotas_ = std::move(own_quotas_);
+    }
+  }
   // Newer than the parent's view of the same path: it replaces it.
   for (auto& [path, seq] : last_seq_) parent->last_seq_.insert_or_assign(path, seq);
   parent->meta_.digest = meta_.digest;
   changes_ = WriteSet();
   last_seq_.clear();
   read_cache_.clear();
+  own_quotas_.reset();
 }
 
 WriteSet Overlay::TakeWriteSet(uint64_t applied_index) {
@@ -225,6 +330,8 @@ WriteSet Overlay::TakeWriteSet(uint64_t applied_index) {
   changes_ = WriteSet();
   last_seq_.clear();
   read_cache_.clear();
+  // The WriteSet holds the quotas now: never change them in place again.
+  own_quotas_.reset();
   return out;
 }
 

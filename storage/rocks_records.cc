@@ -28,20 +28,6 @@ absl::Status DecodeMeta(std::string_view in, StoreMeta* meta) {
   return absl::OkStatus();
 }
 
-std::string EncodeAuth(const v1::AuthState& auth) {
-  std::string out;
-  // No maps in AuthState: the bytes depend on the content alone.
-  auth.SerializeToString(&out);
-  return out;
-}
-
-absl::Status DecodeAuth(std::string_view in, v1::AuthState* auth) {
-  if (!auth->ParseFromArray(in.data(), static_cast<int>(in.size()))) {
-    return absl::DataLossError("malformed auth meta");
-  }
-  return absl::OkStatus();
-}
-
 std::string PrefixEnd(std::string prefix) {
   while (!prefix.empty() && static_cast<uint8_t>(prefix.back()) == 0xff) prefix.pop_back();
   if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);

@@ -24,11 +24,6 @@ namespace synod::storage::rocks_records {
 std::string EncodeMeta(const StoreMeta& meta);
 absl::Status DecodeMeta(std::string_view in, StoreMeta* meta);
 
-// The meta "auth" value: a serialized v1::AuthState. DataLoss if it does
-// not parse.
-std::string EncodeAuth(const v1::AuthState& auth);
-absl::Status DecodeAuth(std::string_view in, v1::AuthState* auth);
-
 // The smallest key greater than every key starting with `prefix`, or ""
 // (no upper bound) if there is none. Trailing 0xff bytes carry, as in
 // 'p' + be64(0x5ff).

@@ -77,33 +77,16 @@ absl::StatusOr<std::unique_ptr<RocksTreeStore>> RocksTreeStore::Open(RocksEnv* e
   if (!s.ok()) return FromRocks(s, "read state meta");
   StoreMeta meta;
   SYNOD_RETURN_IF_ERROR(DecodeMeta(value, &meta));
-  SYNOD_RETURN_IF_ERROR(store->ReadAuth(rocksdb::ReadOptions(), &meta));
+  SYNOD_RETURN_IF_ERROR(store->ReadMetaMessages(rocksdb::ReadOptions(), &meta));
   absl::MutexLock lock(&store->meta_mu_);
   store->meta_ = std::move(meta);
   return store;
 }
 
-absl::StatusOr<std::shared_ptr<const v1::AuthState>> RocksTreeStore::AuthFromBytes(
-    std::string_view bytes) {
-  absl::MutexLock lock(&auth_mu_);
-  if (auth_ != nullptr && bytes == auth_bytes_) return auth_;
-  auto auth = std::make_shared<v1::AuthState>();
-  SYNOD_RETURN_IF_ERROR(rocks_records::DecodeAuth(bytes, auth.get()));
-  auth_bytes_.assign(bytes);
-  auth_ = auth;
-  return auth_;
-}
-
-absl::Status RocksTreeStore::ReadAuth(const rocksdb::ReadOptions& options, StoreMeta* meta) {
-  rocksdb::PinnableSlice value;
-  rocksdb::Status s =
-      env_->db()->Get(options, env_->cf(ColumnFamily::kMeta), keys::kMetaAuth, &value);
-  if (s.IsNotFound()) {
-    meta->auth.reset();
-    return absl::OkStatus();
-  }
-  if (!s.ok()) return FromRocks(s, "read auth meta");
-  SYNOD_ASSIGN_OR_RETURN(meta->auth, AuthFromBytes(rocks_records::Str(value)));
+absl::Status RocksTreeStore::ReadMetaMessages(const rocksdb::ReadOptions& options,
+                                              StoreMeta* meta) {
+  SYNOD_ASSIGN_OR_RETURN(meta->auth, auth_.Read(env_, options));
+  SYNOD_ASSIGN_OR_RETURN(meta->quotas, quotas_.Read(env_, options));
   return absl::OkStatus();
 }
 
@@ -138,17 +121,9 @@ absl::Status RocksTreeStore::AddFormat(rocksdb::WriteBatch* batch) {
   return FromRocks(batch->Put(meta, keys::kMetaHistoryRing, ring), "batch");
 }
 
-absl::Status RocksTreeStore::AddAuth(const v1::AuthState* auth, rocksdb::WriteBatch* batch) {
-  rocksdb::ColumnFamilyHandle* meta = env_->cf(ColumnFamily::kMeta);
-  if (auth == nullptr) return FromRocks(batch->Delete(meta, keys::kMetaAuth), "batch");
-  std::string bytes = rocks_records::EncodeAuth(*auth);
-  SYNOD_RETURN_IF_ERROR(FromRocks(batch->Put(meta, keys::kMetaAuth, bytes), "batch"));
-  // Views of the new state find it parsed (AuthFromBytes compares bytes).
-  auto shared = std::make_shared<const v1::AuthState>(*auth);
-  absl::MutexLock lock(&auth_mu_);
-  auth_bytes_ = std::move(bytes);
-  auth_ = std::move(shared);
-  return absl::OkStatus();
+absl::Status RocksTreeStore::AddMetaMessages(const StoreMeta& meta, rocksdb::WriteBatch* batch) {
+  SYNOD_RETURN_IF_ERROR(auth_.Add(env_, meta.auth, batch));
+  return quotas_.Add(env_, meta.quotas, batch);
 }
 
 absl::Status RocksTreeStore::WriteState(rocksdb::WriteBatch* batch, bool durable,
@@ -269,6 +244,7 @@ absl::Status RocksTreeStore::Commit(const WriteSet& ws) {
   if (ws.compact_revision.has_value()) next.compact_revision = *ws.compact_revision;
   if (ws.settings.has_value()) next.settings = ws.settings;
   if (ws.auth.has_value()) next.auth = *ws.auth;
+  if (ws.quotas.has_value()) next.quotas = *ws.quotas;
   // Room for the usual records up front, so the batch does not grow by
   // doubling and copying what it holds.
   size_t reserve = 256;
@@ -283,7 +259,8 @@ absl::Status RocksTreeStore::Commit(const WriteSet& ws) {
   SYNOD_RETURN_IF_ERROR(AddChanges(ws, &batch));
   SYNOD_RETURN_IF_ERROR(FromRocks(
       batch.Put(env_->cf(ColumnFamily::kMeta), keys::kMetaState, EncodeMeta(next)), "batch"));
-  if (ws.auth.has_value()) SYNOD_RETURN_IF_ERROR(AddAuth(next.auth.get(), &batch));
+  if (ws.auth.has_value()) SYNOD_RETURN_IF_ERROR(auth_.Add(env_, next.auth, &batch));
+  if (ws.quotas.has_value()) SYNOD_RETURN_IF_ERROR(quotas_.Add(env_, next.quotas, &batch));
   // Memtables only (see the class comment): the Raft log is the durable
   // record and is replayed from the flushed applied index after a crash.
   SYNOD_RETURN_IF_ERROR(WriteState(&batch, /*durable=*/false, "commit apply batch"));
@@ -335,7 +312,7 @@ absl::Status RocksTreeStore::FinishRestore(const StoreMeta& meta) {
   SYNOD_RETURN_IF_ERROR(AddFormat(&batch));
   SYNOD_RETURN_IF_ERROR(
       FromRocks(batch.Put(meta_cf, keys::kMetaState, EncodeMeta(meta)), "batch"));
-  SYNOD_RETURN_IF_ERROR(AddAuth(meta.auth.get(), &batch));
+  SYNOD_RETURN_IF_ERROR(AddMetaMessages(meta, &batch));
   SYNOD_RETURN_IF_ERROR(FromRocks(batch.Delete(meta_cf, keys::kMetaRestoring), "batch"));
   // Durable: once this returns the replica may drop log entries the
   // snapshot covers.

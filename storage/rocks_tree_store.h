@@ -24,7 +24,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "storage/format.h"
 #include "storage/rocks_env.h"
+#include "storage/rocks_meta_message.h"
 #include "storage/tree_store.h"
 
 namespace synod::storage {
@@ -77,8 +79,9 @@ class RocksTreeStore : public TreeStore {
   absl::Status Initialize();
   // Adds the format version and the history ring size to `batch`.
   absl::Status AddFormat(rocksdb::WriteBatch* batch);
-  // Adds the meta "auth" value (null: its removal) to `batch`.
-  absl::Status AddAuth(const v1::AuthState* auth, rocksdb::WriteBatch* batch);
+  // Adds the meta "auth" and "quotas" values of `meta` (null: their
+  // removal) to `batch`.
+  absl::Status AddMetaMessages(const StoreMeta& meta, rocksdb::WriteBatch* batch);
   // Rewrites the history into rings of ring_ slots (from another ring size)
   // and records the format; see Open.
   absl::Status RebuildHistory();
@@ -88,17 +91,13 @@ class RocksTreeStore : public TreeStore {
   // Adds the changes of `ws` (not its meta) to `batch`.
   absl::Status AddChanges(const WriteSet& ws, rocksdb::WriteBatch* batch);
 
-  // The auth state stored as `bytes`, parsed once: views
-  // compare the value they read with the last one instead of parsing it
-  // again. Any thread.
-  absl::StatusOr<std::shared_ptr<const v1::AuthState>> AuthFromBytes(std::string_view bytes);
-  // Reads the meta "auth" value through `options` into meta->auth.
-  absl::Status ReadAuth(const rocksdb::ReadOptions& options, StoreMeta* meta);
+  // Reads the meta "auth" and "quotas" values through `options` into
+  // meta->auth and meta->quotas. Any thread.
+  absl::Status ReadMetaMessages(const rocksdb::ReadOptions& options, StoreMeta* meta);
 
   RocksEnv* env_;
-  absl::Mutex auth_mu_;
-  std::string auth_bytes_ ABSL_GUARDED_BY(auth_mu_);
-  std::shared_ptr<const v1::AuthState> auth_ ABSL_GUARDED_BY(auth_mu_);
+  RocksMetaMessage<v1::AuthState> auth_{keys::kMetaAuth, "auth meta"};
+  RocksMetaMessage<v1::QuotaState> quotas_{keys::kMetaQuotas, "quota meta"};
   // History slots per path. Written only by Open and the apply thread
   // (ResizeHistoryRing, BeginRestore), which is also the only reader.
   uint32_t ring_;

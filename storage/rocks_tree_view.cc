@@ -65,7 +65,7 @@ class RocksTreeStore::View : public StateView {
     if (s.IsNotFound()) return absl::OkStatus();
     if (!s.ok()) return FromRocks(s, "read state meta");
     SYNOD_RETURN_IF_ERROR(DecodeMeta(value, &meta_));
-    return store_->ReadAuth(options_, &meta_);
+    return store_->ReadMetaMessages(options_, &meta_);
   }
 
   const StoreMeta& meta() const override { return meta_; }

@@ -29,7 +29,9 @@ v1::ClusterSettings Settings(int64_t max_data_bytes, int32_t max_multi_ops,
 // A full, valid bootstrap: what a first leader proposes from its flags.
 v1::ClusterSettings Bootstrap(int64_t max_data_bytes, int32_t max_multi_ops,
                               int32_t history_per_node) {
-  return Settings(max_data_bytes, max_multi_ops, history_per_node, 2000, 30000);
+  v1::ClusterSettings s = Settings(max_data_bytes, max_multi_ops, history_per_node, 2000, 30000);
+  s.set_max_ephemerals_per_session(500);
+  return s;
 }
 
 ApplyLimits Flags(int64_t max_data_bytes, size_t max_multi_ops, uint32_t history_per_node) {
@@ -129,6 +131,11 @@ TYPED_TEST(SettingsApplyTest, BadChangesAreRefusedAndChangeNothing) {
       Settings(0, -3, 0),
       Settings(0, 0, 0, 50000, 0),        // min above the recorded max
       Settings(0, 0, 0, 0, 1000),         // max below the recorded min
+      [] {
+        v1::ClusterSettings s = Settings(0, 0, 0);
+        s.set_max_ephemerals_per_session(-1);
+        return s;
+      }(),
   };
   for (const v1::ClusterSettings& s : bad) {
     EntryOutcome out = driver.Apply(SettingsCmd(s));

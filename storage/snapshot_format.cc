@@ -22,6 +22,8 @@ constexpr size_t kMaxRecordPart = 64u << 20;  // far above any legal key/value
 constexpr size_t kMaxSettingsBytes = 4096;    // far above any ClusterSettings
 // Far above 1,000 users with their hashes and salts.
 constexpr size_t kMaxAuthBytes = 16 << 20;
+// 1,000 quotas (storage/quota.h) with paths of up to a few KiB.
+constexpr size_t kMaxQuotaBytes = 16 << 20;
 // Plain bytes per compressed block: big enough for zstd to find the repeats
 // between neighbouring records, small enough to bound the writer's and
 // reader's buffers.
@@ -129,6 +131,40 @@ class SnapshotFileReader {
   base::StreamHasher hasher_;
 };
 
+// Reads a header part "u8 present | u32 length | serialized message" into
+// `out` (null when absent). `what` names it in errors.
+template <typename Message>
+absl::Status ReadOptionalMessage(SnapshotFileReader* reader, size_t max_bytes, const char* what,
+                                 std::shared_ptr<const Message>* out) {
+  std::string bytes;
+  SYNOD_RETURN_IF_ERROR(reader->Read(5, &bytes));
+  const uint8_t present = static_cast<uint8_t>(bytes[0]);
+  const size_t length = GetLe(std::string_view(bytes).substr(1), 4);
+  if (present > 1 || (present == 0 && length != 0)) {
+    return absl::DataLossError(absl::StrCat("malformed snapshot ", what));
+  }
+  if (length > max_bytes) return absl::DataLossError(absl::StrCat("snapshot ", what, " too long"));
+  out->reset();
+  if (present == 0) return absl::OkStatus();
+  bytes.clear();
+  if (length > 0) SYNOD_RETURN_IF_ERROR(reader->Read(length, &bytes));
+  auto message = std::make_shared<Message>();
+  if (!message->ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat("malformed snapshot ", what));
+  }
+  *out = std::move(message);
+  return absl::OkStatus();
+}
+
+// Appends what ReadOptionalMessage reads.
+void AppendOptionalMessage(const google::protobuf::Message* message, std::string* header) {
+  std::string bytes;
+  if (message != nullptr) message->SerializeToString(&bytes);
+  header->push_back(message != nullptr ? 1 : 0);
+  PutLe(header, bytes.size(), 4);
+  header->append(bytes);
+}
+
 absl::Status ReadHeader(SnapshotFileReader* reader, SnapshotInfo* info) {
   std::string header;
   SYNOD_RETURN_IF_ERROR(reader->Read(kHeaderBytes, &header));
@@ -155,21 +191,9 @@ absl::Status ReadHeader(SnapshotFileReader* reader, SnapshotInfo* info) {
     SYNOD_RETURN_IF_ERROR(DecodeSettings(settings, &decoded));
     info->meta.settings = decoded;
   }
-  std::string auth;
-  SYNOD_RETURN_IF_ERROR(reader->Read(5, &auth));
-  const uint8_t has_auth = static_cast<uint8_t>(auth[0]);
-  const size_t auth_length = GetLe(std::string_view(auth).substr(1), 4);
-  if (has_auth > 1 || (has_auth == 0 && auth_length != 0)) {
-    return absl::DataLossError("malformed snapshot auth state");
-  }
-  if (auth_length > kMaxAuthBytes) return absl::DataLossError("snapshot auth state too long");
-  if (has_auth == 0) return absl::OkStatus();
-  auth.clear();
-  if (auth_length > 0) SYNOD_RETURN_IF_ERROR(reader->Read(auth_length, &auth));
-  auto state = std::make_shared<v1::AuthState>();
-  if (!state->ParseFromString(auth)) return absl::DataLossError("malformed snapshot auth state");
-  info->meta.auth = std::move(state);
-  return absl::OkStatus();
+  SYNOD_RETURN_IF_ERROR(
+      ReadOptionalMessage(reader, kMaxAuthBytes, "auth state", &info->meta.auth));
+  return ReadOptionalMessage(reader, kMaxQuotaBytes, "quotas", &info->meta.quotas);
 }
 
 struct RawRecord {
@@ -385,11 +409,8 @@ absl::StatusOr<std::unique_ptr<SnapshotFileWriter>> SnapshotFileWriter::Create(
       meta.settings.has_value() ? EncodeSettings(*meta.settings) : std::string();
   PutLe(&header, settings.size(), 4);
   header.append(settings);
-  std::string auth;
-  if (meta.auth != nullptr) meta.auth->SerializeToString(&auth);
-  header.push_back(meta.auth != nullptr ? 1 : 0);
-  PutLe(&header, auth.size(), 4);
-  header.append(auth);
+  AppendOptionalMessage(meta.auth.get(), &header);
+  AppendOptionalMessage(meta.quotas.get(), &header);
   SYNOD_RETURN_IF_ERROR(impl->Append(header));
   SYNOD_RETURN_IF_ERROR(impl->StartBlocks());
   return std::unique_ptr<SnapshotFileWriter>(new SnapshotFileWriter(std::move(impl)));

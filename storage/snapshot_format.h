@@ -1,4 +1,4 @@
-// Snapshot files (format kSnapshotFormatVersion = 4, the only one read): a
+// Snapshot files (format kSnapshotFormatVersion = 5, the only one read): a
 // consistent, portable copy of the whole replicated state of one TreeStore
 // (either backend) at one applied index. The server streams the file to a
 // lagging follower in chunks and uses it for backups; the receiver restores
@@ -14,6 +14,8 @@
 //            records no cluster settings)
 //            | u8 has auth | u32 auth length | serialized v1::AuthState
 //            (has auth 0, length 0: the state records none)
+//            | u8 has quotas | u32 quotas length | serialized
+//            v1::QuotaState (likewise)
 //   records  u8 type | u32 key length | key | u32 value length | value,
 //            where type is
 //              1 node     key = path, value = EncodeNode

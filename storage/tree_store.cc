@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "storage/path.h"
 
 namespace synod::storage {
@@ -39,6 +40,21 @@ absl::Status StateReader::GetNodes(const std::vector<std::string>& paths,
     if (!node.ok()) return node.status();
     out->push_back(std::move(*node));
   }
+  return absl::OkStatus();
+}
+
+absl::Status StateView::ListChildNames(std::string_view parent, std::vector<std::string>* out) {
+  // Pages, so that a wide parent's children are never all held with their
+  // data.
+  constexpr size_t kPage = 1024;
+  std::vector<ChildEntry> page;
+  std::string after;
+  do {
+    page.clear();
+    SYNOD_RETURN_IF_ERROR(ListChildren(parent, after, kPage, &page));
+    for (ChildEntry& child : page) out->push_back(std::move(child.name));
+    if (!page.empty()) after = out->back();
+  } while (page.size() == kPage);
   return absl::OkStatus();
 }
 

@@ -44,16 +44,21 @@ struct StoreMeta {
   // Users, token key and the auth switch (command.proto AuthState); null
   // until the first auth command. Immutable once shared: a change replaces it.
   std::shared_ptr<const v1::AuthState> auth;
+  // The subtree quotas with their usage (command.proto QuotaState); null
+  // until the first quota. Immutable once shared, as `auth`.
+  std::shared_ptr<const v1::QuotaState> quotas;
 
-  // Compares the auth state by value (two loads of one state are equal).
+  // Compares the auth state and quotas by value (two loads of one state
+  // are equal).
   bool operator==(const StoreMeta& other) const {
     return applied_index == other.applied_index && digest == other.digest &&
            compact_revision == other.compact_revision && settings == other.settings &&
-           SameAuth(auth.get(), other.auth.get());
+           SameMessage(auth.get(), other.auth.get()) &&
+           SameMessage(quotas.get(), other.quotas.get());
   }
 
-  // True if both are null or both hold equal AuthStates.
-  static bool SameAuth(const v1::AuthState* a, const v1::AuthState* b) {
+  // True if both are null or both hold equal messages.
+  static bool SameMessage(const google::protobuf::Message* a, const google::protobuf::Message* b) {
     if (a == nullptr || b == nullptr) return a == b;
     return google::protobuf::util::MessageDifferencer::Equals(*a, *b);
   }
@@ -78,6 +83,9 @@ class StateReader {
   // Up to `limit` (0 = no limit) graves with revision <= max_revision, in
   // (revision, path) order.
   virtual absl::Status ListGraves(uint64_t max_revision, size_t limit, std::vector<Grave>* out) = 0;
+  // The names of `parent`'s children, in byte order (none if it does not
+  // exist).
+  virtual absl::Status ListChildNames(std::string_view parent, std::vector<std::string>* out) = 0;
 };
 
 // One child in a listing.
@@ -96,6 +104,8 @@ class StateView : public StateReader {
   // `start_after` (empty = from the first), in byte order of name.
   virtual absl::Status ListChildren(std::string_view parent, std::string_view start_after,
                                     size_t limit, std::vector<ChildEntry>* out) = 0;
+  // Through ListChildren, a page at a time.
+  absl::Status ListChildNames(std::string_view parent, std::vector<std::string>* out) final;
   // Calls fn(seq, entry) for the path's history, newest first, until fn
   // returns false.
   virtual absl::Status ScanHistory(

@@ -180,7 +180,9 @@ std::string Dump(TreeStore* store) {
   absl::StrAppend(&out, "meta applied=", meta.applied_index, " digest=", meta.digest,
                   " compact=", meta.compact_revision, " settings=",
                   meta.settings.has_value() ? SettingsToString(*meta.settings) : "none",
-                  " auth=", meta.auth != nullptr ? meta.auth->ShortDebugString() : "none", "\n");
+                  " auth=", meta.auth != nullptr ? meta.auth->ShortDebugString() : "none",
+                  " quotas=", meta.quotas != nullptr ? meta.quotas->ShortDebugString() : "none",
+                  "\n");
   std::map<std::string, Node> nodes;
   absl::Status s = view->ForEachNode([&](std::string_view path, const Node& node) {
     nodes.emplace(std::string(path), node);
@@ -239,14 +241,32 @@ std::string Dump(TreeStore* store) {
                                   [](std::string* out, const SessionOwnerId& o) {
                                     absl::StrAppend(out, o.scheme, ":", o.id);
                                   }),
-                    "] seq=", session.last_sequence,
+                    "] ephemerals=", session.ephemerals, " seq=", session.last_sequence,
                     " result=", absl::CEscape(session.last_result), "\n");
     std::vector<std::string> paths;
     s = view->ListEphemerals(session.id, &paths);
     if (!s.ok()) absl::StrAppend(&out, "BROKEN ephemerals: ", s.ToString(), "\n");
     for (const std::string& p : paths) ephemerals.insert({session.id, p});
+    if (paths.size() != session.ephemerals) {
+      absl::StrAppend(&out, "BROKEN ephemeral count of session ", session.id, "\n");
+    }
   }
   if (ephemerals != expected_ephemerals) absl::StrAppend(&out, "BROKEN ephemeral index\n");
+  if (meta.quotas != nullptr) {
+    for (const v1::Quota& q : meta.quotas->quotas()) {
+      int64_t used_nodes = 0;
+      int64_t used_bytes = 0;
+      const std::string under = q.path() == "/" ? "/" : q.path() + "/";
+      for (const auto& [path, node] : nodes) {
+        if (path != q.path() && !std::string_view(path).starts_with(under)) continue;
+        used_nodes += 1;
+        used_bytes += static_cast<int64_t>(node.data.size());
+      }
+      if (used_nodes != q.used_nodes() || used_bytes != q.used_bytes()) {
+        absl::StrAppend(&out, "BROKEN quota usage of ", q.path(), "\n");
+      }
+    }
+  }
   std::vector<std::string> expiry;
   s = view->ListExpiryCandidates(&expiry);
   if (!s.ok()) absl::StrAppend(&out, "BROKEN expiry: ", s.ToString(), "\n");
@@ -421,7 +441,7 @@ v1::Command CommandGenerator::Next(uint64_t next_index, TreeStore* store) {
   } else if (kind < 96) {
     static const char* kUsers[] = {"alice", "bob", "root", "bad name"};
     const std::string name = kUsers[Uniform(4)];
-    const uint64_t what = Uniform(6);
+    const uint64_t what = Uniform(9);
     if (what < 3) {
       v1::UserPutCommand* put = c.mutable_user_put();
       put->mutable_user()->set_name(name);
@@ -433,9 +453,18 @@ v1::Command CommandGenerator::Next(uint64_t next_index, TreeStore* store) {
       put->set_token_key("k" + std::to_string(next_index));
     } else if (what < 4) {
       c.mutable_user_delete()->set_name(name);
-    } else {
+    } else if (what < 6) {
       c.mutable_auth_set()->set_enabled(Chance(60));
       c.mutable_auth_set()->set_token_key("t" + std::to_string(next_index));
+    } else if (what < 8) {
+      // Limits that random writes run into now and then, without
+      // stopping the tree from growing (quotas on "/" are rare).
+      v1::QuotaSetCommand* set = c.mutable_quota_set();
+      set->set_path(Chance(5) ? "/" : RandomPath());
+      set->set_max_nodes(Chance(30) ? 0 : 2 + static_cast<int64_t>(Uniform(30)));
+      set->set_max_bytes(Chance(50) ? 0 : static_cast<int64_t>(Uniform(200)));
+    } else {
+      c.mutable_quota_delete()->set_path(RandomPath());
     }
   } else {
     // A retry-prone session write: sometimes repeats or goes back.
@@ -451,7 +480,7 @@ v1::Command CommandGenerator::Next(uint64_t next_index, TreeStore* store) {
     c.mutable_write()->set_session_id(RandomSession(store));
   }
   if (c.has_txn() || c.has_open_session() || c.has_close_session() || c.has_user_put() ||
-      c.has_user_delete() || c.has_auth_set()) {
+      c.has_user_delete() || c.has_auth_set() || c.has_quota_set() || c.has_quota_delete()) {
     *c.mutable_caller() = RandomCaller();
   }
   c.set_leader_time_ms(time_ms_);

@@ -48,11 +48,13 @@ struct WriteSet {
   // Set when the batch changed the auth state (users, token key, switch):
   // the store writes its meta "auth" value only then.
   std::optional<std::shared_ptr<const v1::AuthState>> auth;
+  // Set when the batch changed the quotas (their limits or usage).
+  std::optional<std::shared_ptr<const v1::QuotaState>> quotas;
 
   bool empty_changes() const {
     return nodes.empty() && history.empty() && sessions.empty() && graves.empty() &&
            events.empty() && !compact_revision.has_value() && !settings.has_value() &&
-           !auth.has_value();
+           !auth.has_value() && !quotas.has_value();
   }
 };
 

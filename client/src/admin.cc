@@ -137,6 +137,7 @@ ClusterSettings SettingsOf(const v1::ClusterSettings& p, uint64_t revision) {
   s.history_per_node = p.history_per_node();
   s.min_session_timeout_ms = p.min_session_timeout_ms();
   s.max_session_timeout_ms = p.max_session_timeout_ms();
+  s.max_ephemerals_per_session = p.max_ephemerals_per_session();
   s.revision = revision;
   return s;
 }
@@ -168,6 +169,7 @@ absl::StatusOr<ClusterSettings> Client::SetSettings(const ClusterSettings& chang
   p->set_history_per_node(change.history_per_node);
   p->set_min_session_timeout_ms(change.min_session_timeout_ms);
   p->set_max_session_timeout_ms(change.max_session_timeout_ms);
+  p->set_max_ephemerals_per_session(change.max_ephemerals_per_session);
   return Impl::Wait<ClusterSettings>([&](Impl::Done<ClusterSettings> done) {
     impl_->Run<v1::SettingsSetRequest, v1::SettingsSetResponse, ClusterSettings>(
         ChangeSpec<v1::SettingsSetRequest, v1::SettingsSetResponse>(
@@ -180,6 +182,58 @@ absl::StatusOr<ClusterSettings> Client::SetSettings(const ClusterSettings& chang
         },
         std::move(done));
   });
+}
+
+absl::StatusOr<std::vector<Quota>> Client::GetQuotas(absl::string_view path,
+                                                     const CallOptions& call) {
+  RpcSpec<v1::QuotaGetRequest, v1::QuotaGetResponse> spec;
+  spec.method = SYNOD_CLUSTER_METHOD(QuotaGet, QuotaGetRequest, QuotaGetResponse);
+  v1::QuotaGetRequest req;  // a linearizable read
+  req.set_path(std::string(path));
+  return Impl::Wait<std::vector<Quota>>([&](Impl::Done<std::vector<Quota>> done) {
+    impl_->Run<v1::QuotaGetRequest, v1::QuotaGetResponse, std::vector<Quota>>(
+        std::move(spec), std::move(req), impl_->DeadlineOf(call),
+        [](v1::QuotaGetResponse& r) -> absl::StatusOr<std::vector<Quota>> {
+          std::vector<Quota> out;
+          for (const v1::Quota& q : r.quotas()) {
+            out.push_back(Quota{q.path(), q.max_nodes(), q.max_bytes(), q.used_nodes(),
+                                q.used_bytes()});
+          }
+          return out;
+        },
+        std::move(done));
+  });
+}
+
+absl::Status Client::SetQuota(absl::string_view path, int64_t max_nodes, int64_t max_bytes,
+                              const CallOptions& call) {
+  v1::QuotaSetRequest req;
+  req.set_path(std::string(path));
+  req.set_max_nodes(max_nodes);
+  req.set_max_bytes(max_bytes);
+  return Impl::Wait<bool>([&](Impl::Done<bool> done) {
+           impl_->Run<v1::QuotaSetRequest, v1::QuotaSetResponse, bool>(
+               ChangeSpec<v1::QuotaSetRequest, v1::QuotaSetResponse>(
+                   SYNOD_CLUSTER_METHOD(QuotaSet, QuotaSetRequest, QuotaSetResponse)),
+               std::move(req), impl_->DeadlineOf(call),
+               [](v1::QuotaSetResponse&) -> absl::StatusOr<bool> { return true; },
+               std::move(done));
+         })
+      .status();
+}
+
+absl::Status Client::DeleteQuota(absl::string_view path, const CallOptions& call) {
+  v1::QuotaDeleteRequest req;
+  req.set_path(std::string(path));
+  return Impl::Wait<bool>([&](Impl::Done<bool> done) {
+           impl_->Run<v1::QuotaDeleteRequest, v1::QuotaDeleteResponse, bool>(
+               ChangeSpec<v1::QuotaDeleteRequest, v1::QuotaDeleteResponse>(
+                   SYNOD_CLUSTER_METHOD(QuotaDelete, QuotaDeleteRequest, QuotaDeleteResponse)),
+               std::move(req), impl_->DeadlineOf(call),
+               [](v1::QuotaDeleteResponse&) -> absl::StatusOr<bool> { return true; },
+               std::move(done));
+         })
+      .status();
 }
 
 namespace {

@@ -282,6 +282,28 @@ void Parser::AddClusterCommands() {
               "shortest session timeout granted");
   AddUintFlag(c, "--max_session_timeout_ms", &args_.max_session_timeout_ms, 1, kInt64Max,
               "longest session timeout granted");
+  AddUintFlag(c, "--max_ephemerals_per_session", &args_.max_ephemerals_per_session, 1, kInt64Max,
+              "most ephemeral nodes one session may hold (beyond: QUOTA_EXCEEDED)");
+
+  CLI::App* quota = app_.add_subcommand(
+      "quota", "subtree quotas (hard limits on node count and data bytes): get, set, delete");
+  quota->require_subcommand(0, 1);
+  c = Command(quota, "get",
+              "print every quota, or PATH's, as PATH nodes USED/MAX bytes USED/MAX (- : no limit)",
+              CmdQuotaGet);
+  c->add_option("PATH", args_.path, "only this path's quota (NO_NODE if it has none)");
+  c = Command(quota, "set",
+              "limit the nodes at and below PATH and their data bytes (the admin right); a "
+              "create or set beyond a limit fails with QUOTA_EXCEEDED; a limit below the "
+              "usage removes nothing, it stops growth",
+              CmdQuotaSet);
+  AddUintFlag(c, "--max_nodes", &args_.max_nodes, 0, kInt64Max,
+              "most nodes at and below PATH, PATH included (0: no limit)");
+  AddUintFlag(c, "--max_bytes", &args_.max_bytes, 0, kInt64Max,
+              "most data bytes at and below PATH (0: no limit)");
+  AddPath(c, "the subtree's root (it need not exist yet)");
+  c = Command(quota, "delete", "remove PATH's quota (the admin right)", CmdQuotaDelete);
+  AddPath(c, "the subtree's root");
 
   CLI::App* snapshot = app_.add_subcommand(
       "snapshot", "back up (snapshot save FILE) and verify a backup (snapshot status FILE)");

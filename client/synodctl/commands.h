@@ -77,6 +77,10 @@ struct Args {
   std::optional<uint64_t> history_per_node;
   std::optional<uint64_t> min_session_timeout_ms;
   std::optional<uint64_t> max_session_timeout_ms;
+  std::optional<uint64_t> max_ephemerals_per_session;
+  // quota set (0: no limit in that dimension).
+  std::optional<uint64_t> max_nodes;
+  std::optional<uint64_t> max_bytes;
 };
 
 class Ctx {
@@ -159,6 +163,9 @@ absl::Status CmdLeaderTransfer(Ctx& ctx);
 // settings.cc
 absl::Status CmdSettingsGet(Ctx& ctx);
 absl::Status CmdSettingsSet(Ctx& ctx);
+absl::Status CmdQuotaGet(Ctx& ctx);
+absl::Status CmdQuotaSet(Ctx& ctx);
+absl::Status CmdQuotaDelete(Ctx& ctx);
 // snapshot.cc
 absl::Status CmdSnapshotSave(Ctx& ctx);
 absl::Status CmdSnapshotStatus(Ctx& ctx);

@@ -17,6 +17,7 @@ absl::Status PrintSettings(Ctx& ctx, const ClusterSettings& s) {
     j["history_per_node"] = static_cast<int64_t>(s.history_per_node);
     j["min_session_timeout_ms"] = static_cast<int64_t>(s.min_session_timeout_ms);
     j["max_session_timeout_ms"] = static_cast<int64_t>(s.max_session_timeout_ms);
+    j["max_ephemerals_per_session"] = static_cast<int64_t>(s.max_ephemerals_per_session);
     j["recorded"] = s.recorded;
     j["revision"] = s.revision;
     ctx.io().Out(JsonLine(j));
@@ -26,6 +27,7 @@ absl::Status PrintSettings(Ctx& ctx, const ClusterSettings& s) {
       absl::StrCat("max_data_bytes ", s.max_data_bytes, "\nmax_multi_ops ", s.max_multi_ops,
                    "\nhistory_per_node ", s.history_per_node, "\nmin_session_timeout_ms ",
                    s.min_session_timeout_ms, "\nmax_session_timeout_ms ", s.max_session_timeout_ms,
+                   "\nmax_ephemerals_per_session ", s.max_ephemerals_per_session,
                    s.recorded ? "" : "\n(defaults: no leader has recorded settings yet)", "\n"));
   return absl::OkStatus();
 }
@@ -55,6 +57,7 @@ absl::Status CmdSettingsSet(Ctx& ctx) {
   take(a.history_per_node, &change.history_per_node);
   take(a.min_session_timeout_ms, &change.min_session_timeout_ms);
   take(a.max_session_timeout_ms, &change.max_session_timeout_ms);
+  take(a.max_ephemerals_per_session, &change.max_ephemerals_per_session);
   if (!any) return UsageError("give at least one setting to change");
   absl::StatusOr<Client*> client = ctx.client();
   if (!client.ok()) return client.status();

@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "server/services/reply.h"
 #include "storage/cluster_settings.h"
+#include "storage/path.h"
+#include "storage/quota.h"
 
 namespace synod::server {
 namespace {
@@ -236,6 +238,101 @@ grpc::ServerUnaryReactor* ClusterService::SettingsSet(grpc::CallbackServerContex
                  FinishReply(reactor, response, *state, code, message);
                });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::QuotaGet(grpc::CallbackServerContext* context,
+                                                   const v1::QuotaGetRequest* request,
+                                                   v1::QuotaGetResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(context, Gate::kAuthenticated, reactor, response)) return reactor;
+  if (!request->path().empty() && !storage::IsValidPath(request->path())) {
+    FinishReply(reactor, response, *flow_->state(), v1::INVALID_PATH,
+                "quota path must be absolute, with no empty, '.' or '..' part");
+    return reactor;
+  }
+  const ReplicaState* state = flow_->state();
+  storage::TreeStore* store = store_;
+  flow_->Read(
+      flow_->Deadline(context), request->read(),
+      [reactor, request, response, state, store] {
+        const storage::StoreMeta meta = store->meta();
+        if (meta.quotas != nullptr) {
+          for (const v1::Quota& q : meta.quotas->quotas()) {
+            if (request->path().empty() || q.path() == request->path()) {
+              *response->add_quotas() = q;
+            }
+          }
+        }
+        if (!request->path().empty() && response->quotas_size() == 0) {
+          FinishReply(reactor, response, *state, v1::NO_NODE,
+                      absl::StrCat("no quota on ", request->path()), meta.applied_index);
+          return;
+        }
+        FinishReply(reactor, response, *state, v1::OK, "", meta.applied_index);
+      },
+      [reactor, response, state](const Outcome& o) {
+        FinishReply(reactor, response, *state, o.code, o.message);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::QuotaSet(grpc::CallbackServerContext* context,
+                                                   const v1::QuotaSetRequest* request,
+                                                   v1::QuotaSetResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<v1::Caller> caller = Admit(context, Gate::kAdmin, reactor, response);
+  if (!caller) return reactor;
+  std::string refused;
+  v1::ErrorCode code = v1::INVALID_ARGUMENT;
+  if (!storage::IsValidPath(request->path())) {
+    code = v1::INVALID_PATH;
+    refused = "quota path must be absolute, with no empty, '.' or '..' part";
+  } else if (request->max_nodes() < 0 || request->max_bytes() < 0) {
+    refused = "quota limits cannot be negative";
+  } else if (request->max_nodes() == 0 && request->max_bytes() == 0) {
+    refused = "give a node or byte limit (0 means none; to remove a quota, delete it)";
+  }
+  if (!refused.empty()) {
+    FinishReply(reactor, response, *flow_->state(), code, refused);
+    return reactor;
+  }
+  v1::Command command;
+  v1::QuotaSetCommand* set = command.mutable_quota_set();
+  set->set_path(request->path());
+  set->set_max_nodes(request->max_nodes());
+  set->set_max_bytes(request->max_bytes());
+  ProposeAdmin(context, *std::move(caller), std::move(command), reactor, response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::QuotaDelete(grpc::CallbackServerContext* context,
+                                                      const v1::QuotaDeleteRequest* request,
+                                                      v1::QuotaDeleteResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<v1::Caller> caller = Admit(context, Gate::kAdmin, reactor, response);
+  if (!caller) return reactor;
+  v1::Command command;
+  command.mutable_quota_delete()->set_path(request->path());
+  ProposeAdmin(context, *std::move(caller), std::move(command), reactor, response);
+  return reactor;
+}
+
+template <typename Response>
+void ClusterService::ProposeAdmin(grpc::CallbackServerContext* context, v1::Caller caller,
+                                  v1::Command command, grpc::ServerUnaryReactor* reactor,
+                                  Response* response) {
+  *command.mutable_caller() = std::move(caller);
+  const ReplicaState* state = flow_->state();
+  flow_->Write(flow_->Deadline(context), std::move(command),
+               [reactor, response, state](const Outcome& o) {
+                 const v1::ErrorCode code = o.result != nullptr ? o.result->code() : o.code;
+                 std::string message = o.message;
+                 if (o.result != nullptr && code == v1::NO_NODE) message = "no quota on that path";
+                 if (o.result != nullptr && code == v1::INVALID_ARGUMENT) {
+                   message = absl::StrCat("refused: at most ", storage::kMaxQuotas, " quotas");
+                 }
+                 FinishReply(reactor, response, *state, code, message);
+               });
 }
 
 grpc::ServerWriteReactor<v1::SnapshotChunk>* ClusterService::Snapshot(

@@ -3,7 +3,8 @@
 // which go to the leader's raft thread (RaftDriver::RequestMembership; a
 // follower answers NOT_LEADER with the leader hint). SettingsGet and
 // SettingsSet read and change the cluster settings recorded in the log
-// (storage/cluster_settings.h). Snapshot (backup)
+// (storage/cluster_settings.h); QuotaGet, QuotaSet and QuotaDelete the
+// subtree quotas (storage/quota.h). Snapshot (backup)
 // streams a fresh consistent snapshot of this replica's state
 // (snapshot_stream.h).
 //
@@ -12,8 +13,9 @@
 // thread and reports a consistent Raft status.
 //
 // While auth is enabled (auth.proto), MemberAdd, MemberPromote,
-// MemberRemove, TransferLeader, SettingsSet and Snapshot need the admin
-// right, and Status, MemberList and SettingsGet an authenticated caller;
+// MemberRemove, TransferLeader, SettingsSet, QuotaSet, QuotaDelete and
+// Snapshot need the admin right, and Status, MemberList, SettingsGet and
+// QuotaGet an authenticated caller;
 // a refusal changes nothing and answers PERMISSION_DENIED or
 // UNAUTHENTICATED.
 //
@@ -77,6 +79,18 @@ class ClusterService final : public v1::Cluster::CallbackService {
   grpc::ServerUnaryReactor* SettingsSet(grpc::CallbackServerContext* context,
                                         const v1::SettingsSetRequest* request,
                                         v1::SettingsSetResponse* response) override;
+  // The quotas this replica applied (after the read options' wait).
+  grpc::ServerUnaryReactor* QuotaGet(grpc::CallbackServerContext* context,
+                                     const v1::QuotaGetRequest* request,
+                                     v1::QuotaGetResponse* response) override;
+  // Check the request (a clear message for the usual mistakes), then
+  // propose a QuotaSetCommand / QuotaDeleteCommand.
+  grpc::ServerUnaryReactor* QuotaSet(grpc::CallbackServerContext* context,
+                                     const v1::QuotaSetRequest* request,
+                                     v1::QuotaSetResponse* response) override;
+  grpc::ServerUnaryReactor* QuotaDelete(grpc::CallbackServerContext* context,
+                                        const v1::QuotaDeleteRequest* request,
+                                        v1::QuotaDeleteResponse* response) override;
   grpc::ServerWriteReactor<v1::SnapshotChunk>* Snapshot(
       grpc::CallbackServerContext* context, const v1::SnapshotRequest* request) override;
 
@@ -92,6 +106,12 @@ class ClusterService final : public v1::Cluster::CallbackService {
   template <typename Response>
   std::optional<v1::Caller> Admit(grpc::CallbackServerContext* context, Gate gate,
                                   grpc::ServerUnaryReactor* reactor, Response* response);
+
+  // Proposes `command` (stamped with `caller`) and answers with the code
+  // apply gave it.
+  template <typename Response>
+  void ProposeAdmin(grpc::CallbackServerContext* context, v1::Caller caller, v1::Command command,
+                    grpc::ServerUnaryReactor* reactor, Response* response);
 
   RequestFlow* const flow_;
   RaftDriver* const driver_;

@@ -23,6 +23,7 @@
 #include "storage/acl.h"
 #include "synod/v1/auth.grpc.pb.h"
 #include "synod/v1/watch.grpc.pb.h"
+#include "tests/e2e/synodctl_run.h"
 #include "tests/e2e/test_cluster.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_certs.h"
@@ -64,11 +65,6 @@ constexpr Grant kGrants[] = {{'r', storage::kPermRead},
                              {'c', storage::kPermCreate},
                              {'d', storage::kPermDelete},
                              {'a', storage::kPermAdmin}};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 class AuthzMatrixTest : public ::testing::Test {
  protected:
@@ -499,6 +495,28 @@ TEST_F(AuthzMatrixTest, ClusterOperations) {
     s = cluster->SettingsSet(As(who).get(), v1::SettingsSetRequest(), &settings);
     EXPECT_EQ(CodeOf(s, settings.header()), who == Who::kSuper ? v1::OK : admin_denied)
         << "SettingsSet: " << s.error_message();
+
+    v1::QuotaSetRequest quota;
+    quota.set_path(absl::StrCat("/quota-", Name(who)));
+    quota.set_max_nodes(5);
+    v1::QuotaSetResponse quota_set;
+    s = cluster->QuotaSet(As(who).get(), quota, &quota_set);
+    EXPECT_EQ(CodeOf(s, quota_set.header()), who == Who::kSuper ? v1::OK : admin_denied)
+        << "QuotaSet: " << s.error_message();
+    v1::QuotaGetRequest quota_get;
+    quota_get.set_path(quota.path());
+    v1::QuotaGetResponse quotas;
+    s = cluster->QuotaGet(As(who).get(), quota_get, &quotas);
+    EXPECT_EQ(CodeOf(s, quotas.header()), who == Who::kAnonymous ? v1::UNAUTHENTICATED
+                                          : who == Who::kSuper    ? v1::OK
+                                                                  : v1::NO_NODE)
+        << "QuotaGet: " << s.error_message();
+    v1::QuotaDeleteRequest quota_delete;
+    quota_delete.set_path(quota.path());
+    v1::QuotaDeleteResponse quota_deleted;
+    s = cluster->QuotaDelete(As(who).get(), quota_delete, &quota_deleted);
+    EXPECT_EQ(CodeOf(s, quota_deleted.header()), who == Who::kSuper ? v1::OK : admin_denied)
+        << "QuotaDelete: " << s.error_message();
 
     std::unique_ptr<grpc::ClientContext> snap_ctx = As(who, absl::Seconds(20));
     auto reader = cluster->Snapshot(snap_ctx.get(), v1::SnapshotRequest());

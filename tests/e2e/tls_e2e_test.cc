@@ -15,15 +15,12 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "synod/client.h"
+#include "tests/e2e/synodctl_run.h"
 #include "tests/e2e/test_cluster.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_certs.h"
 #include "tests/testing/wait.h"
-
-#ifndef SYNODCTL_BIN
-#error "SYNODCTL_BIN must name the synodctl executable"
-#endif
 
 namespace synod::e2e {
 namespace {
@@ -33,34 +30,8 @@ using ::synod::testing::TestCa;
 using ::synod::testing::TestCert;
 using ::synod::testing::WaitUntil;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 void CopyFile(const std::string& from, const std::string& to) {
   std::ofstream(to, std::ios::binary | std::ios::trunc) << Slurp(from);
-}
-
-struct CtlRun {
-  std::string status;  // "exit 0", "exit 14", "timeout"
-  std::string output;  // stdout and stderr
-};
-
-// Runs the synodctl binary to completion (at most 60s; its own --timeout
-// bounds each request well below that), capturing its output.
-CtlRun RunSynodctl(const std::vector<std::string>& args, const std::string& log_path) {
-  ::synod::testing::Subprocess::Options o;
-  o.binary = SYNODCTL_BIN;
-  o.args = args;
-  o.log_path = log_path;
-  absl::StatusOr<::synod::testing::Subprocess> p = ::synod::testing::Subprocess::Start(o);
-  if (!p.ok()) return CtlRun{p.status().ToString(), ""};
-  absl::StatusOr<int> status = p->Wait(absl::Seconds(60));
-  CtlRun r;
-  r.status = status.ok() ? ::synod::testing::DescribeWaitStatus(*status) : "timeout";
-  r.output = Slurp(log_path);
-  return r;
 }
 
 // TLS credentials trusting `ca`, presenting `client` when given.

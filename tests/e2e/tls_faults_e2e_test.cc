@@ -31,6 +31,7 @@
 #include "gtest/gtest.h"
 #include "synod/v1/peer.grpc.pb.h"
 #include "tests/e2e/membership_calls.h"
+#include "tests/e2e/synodctl_run.h"
 #include "tests/e2e/test_cluster.h"
 #include "tests/testing/http_exchange.h"
 #include "tests/testing/temp_dir.h"
@@ -44,11 +45,6 @@ using ::synod::testing::TempDir;
 using ::synod::testing::TestCa;
 using ::synod::testing::TestCert;
 using ::synod::testing::WaitUntil;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 void CopyFile(const std::string& from, const std::string& to) {
   std::ofstream(to, std::ios::binary | std::ios::trunc) << Slurp(from);

@@ -370,10 +370,20 @@ struct ClusterSettings {
   int32_t history_per_node = 0;
   int64_t min_session_timeout_ms = 0;
   int64_t max_session_timeout_ms = 0;
+  int64_t max_ephemerals_per_session = 0;
   // Read: false until the cluster's first leader recorded its settings (the
   // values are then the defaults apply uses meanwhile).
   bool recorded = false;
   uint64_t revision = 0;  // of the replica's state that answered
+};
+// A subtree quota (Cluster.QuotaGet): limits (0: none) and the usage of
+// `path` and everything below it.
+struct Quota {
+  std::string path;
+  int64_t max_nodes = 0;
+  int64_t max_bytes = 0;
+  int64_t used_nodes = 0;
+  int64_t used_bytes = 0;
 };
 struct SnapshotInfo {
   uint64_t applied_index = 0;
@@ -529,6 +539,15 @@ class Client {
   // (out of range, min above max, or a change of history_per_node).
   absl::StatusOr<ClusterSettings> SetSettings(const ClusterSettings& change,
                                               const CallOptions& call = {});
+  // Subtree quotas: every one (path "") or `path`'s (NO_NODE if none), a
+  // linearizable read; set (0: no limit in that dimension; INVALID_PATH,
+  // INVALID_ARGUMENT) and delete (NO_NODE) through the log. A create or
+  // set beyond a quota fails with QUOTA_EXCEEDED.
+  absl::StatusOr<std::vector<Quota>> GetQuotas(absl::string_view path = "",
+                                               const CallOptions& call = {});
+  absl::Status SetQuota(absl::string_view path, int64_t max_nodes, int64_t max_bytes,
+                        const CallOptions& call = {});
+  absl::Status DeleteQuota(absl::string_view path, const CallOptions& call = {});
   // Streams a consistent snapshot from one replica into `file_path` (written
   // to a temporary name, checked against the stream's CRC32C, fsynced, then
   // renamed). The file is the server's snapshot format (storage/snapshot.h),
