@@ -23,7 +23,7 @@ CreateVerdict CheckSessions(const std::vector<Op>& ops) {
     }
     if (op.session != 0) sessions.insert(op.session);
     if (op.type == OpType::kClose) (op.outcome == Outcome::kOk ? closes_ok : closes_unknown) += 1;
-    if (op.type == OpType::kSession && op.value == "expired") ++expired;
+    if (op.type == OpType::kSession && op.value == "EXPIRED") ++expired;
     if (op.type == OpType::kSession && op.value == "held") ++held;
   }
 

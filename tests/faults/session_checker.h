@@ -1,8 +1,8 @@
 // The session workload's checker. Clients hold sessions (through the
 // synod::Client library) and create ephemeral nodes /faults/eph/c<i>-<n>
 // under them through faults, closing a session now and then; the library
-// reports each session's state changes (kSession ops, value = the state:
-// "connected", "suspended", "expired", "closed"). At the end, after
+// reports each session's state changes (kSession ops, value: the state's
+// SessionStateName, CONNECTED, SUSPENDED, EXPIRED or CLOSED). At the end, after
 // healing, each client's session is checked to be connected, the parent is
 // listed on every replica, the sessions are checked again (a kSession op
 // "held" spans the interval in which the session was connected throughout),

@@ -77,7 +77,7 @@ Eph Passing() {
       .Close(8, 20, Outcome::kOk)
       .Create("c1-1", 0, 30, Outcome::kFail)  // no session at the time
       .Create("c2-0", 9, 0, Outcome::kOk)
-      .Session(9, "expired", 40, 40)
+      .Session(9, "EXPIRED", 40, 40)
       .Create("c3-0", 10, 0, Outcome::kOk)
       .Close(10, 50, Outcome::kUnknown)
       .Session(7, "held", 100, 200)

@@ -1,0 +1,70 @@
+// ExactlyOnceWorkload: clients that increment counters /faults/eo/k<i>
+// through faults, each increment a PERSISTENT_SEQUENTIAL child "n-" whose
+// data is a tag unique in the run, sent over the raw gRPC Tree API with the
+// client's session and the next sequence number (WriteContext). The session
+// is opened and kept alive by the synod::Client library (SessionClients);
+// the writes do not go through it, so the workload decides and counts the
+// retries: after an unknown outcome, or a refusal that says only that this
+// attempt was not proposed (NOT_LEADER, UNAVAILABLE, no connection), the
+// same (session, sequence) is sent again, on the next replica, until Synod
+// acknowledges it, or `max_attempts` / `retry_for` run out, or the session
+// is gone (unknown if any attempt may have applied, else fail). A new
+// session starts again at sequence 1.
+//
+// At the end every counter is listed on every replica.
+// CheckExactlyOnce (exactly_once_checker.h) checks the history.
+//
+// Thread: Setup/Start/Stop/ReadFinal from the owner thread; one thread per
+// client in between.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "tests/faults/client_threads.h"
+#include "tests/faults/history.h"
+#include "tests/faults/netns_cluster.h"
+#include "tests/faults/session_clients.h"
+
+namespace synod::faults {
+
+class ExactlyOnceWorkload {
+ public:
+  struct Options {
+    int clients = 5;
+    int counters = 3;
+    uint64_t seed = 1;
+    absl::Duration session_timeout = absl::Seconds(10);
+    absl::Duration op_timeout = absl::Seconds(1);
+    int max_attempts = 100;
+    absl::Duration retry_for = absl::Seconds(15);
+    absl::Duration think = absl::Milliseconds(20);
+    int64_t max_ops_per_client = 100000;
+  };
+
+  ExactlyOnceWorkload(NetnsCluster* cluster, HistoryRecorder* history, const Options& options);
+
+  static std::string Counter(int i);
+  absl::Status Setup(absl::Duration timeout);
+  void Start();
+  void Stop() { threads_.Stop(); }
+  int64_t ops_done() const { return threads_.ops_done(); }
+  absl::Status ReadFinal(absl::Duration timeout);
+
+ private:
+  void RunClient(int client);
+  // Sends one increment until it is answered; fills op's outcome.
+  void Increment(int home, uint64_t session, uint64_t sequence, Op* op);
+
+  NetnsCluster* const cluster_;
+  HistoryRecorder* const history_;
+  const Options options_;
+  std::unique_ptr<SessionClients> sessions_;
+  ClientThreads threads_;
+};
+
+}  // namespace synod::faults

@@ -1,0 +1,63 @@
+// SessionWorkload: clients that hold sessions through the synod::Client
+// library (SessionClients) and create ephemeral nodes
+// /faults/eph/c<client>-<n> (data: the same tag) under them through faults;
+// a client closes its session after a few ephemerals (or now and then), and
+// its next create opens a new one. An acknowledged create records the
+// owner its reply's stat names; any error is an unknown outcome (the
+// library may have sent it more than once, with one session sequence).
+//
+// The end (ReadFinal, after healing): every client's session connected,
+// the parent listed on every replica, the sessions that stayed connected
+// throughout recorded as "held", every session closed, the parent listed
+// again. CheckSessions (session_checker.h) checks the history.
+//
+// Thread: Setup/Start/Stop/ReadFinal from the owner thread; one thread per
+// client in between.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "tests/faults/client_threads.h"
+#include "tests/faults/history.h"
+#include "tests/faults/netns_cluster.h"
+#include "tests/faults/session_clients.h"
+
+namespace synod::faults {
+
+class SessionWorkload {
+ public:
+  struct Options {
+    int clients = 5;
+    uint64_t seed = 1;
+    // Above the longest fault (8 s) so that a fault alone expires nothing,
+    // and the end's checks run well within it.
+    absl::Duration session_timeout = absl::Seconds(10);
+    int ephemerals_per_session = 6;
+    absl::Duration think = absl::Milliseconds(20);
+    int64_t max_ops_per_client = 100000;
+  };
+  static constexpr char kParent[] = "/faults/eph";
+
+  SessionWorkload(NetnsCluster* cluster, HistoryRecorder* history, const Options& options);
+
+  absl::Status Setup(absl::Duration timeout);
+  void Start();
+  void Stop() { threads_.Stop(); }
+  int64_t ops_done() const { return threads_.ops_done(); }
+  absl::Status ReadFinal(absl::Duration timeout);
+
+ private:
+  void RunClient(int client);
+  absl::Status ListEverywhere(absl::Time deadline);
+
+  NetnsCluster* const cluster_;
+  HistoryRecorder* const history_;
+  const Options options_;
+  std::unique_ptr<SessionClients> sessions_;
+  ClientThreads threads_;
+};
+
+}  // namespace synod::faults
