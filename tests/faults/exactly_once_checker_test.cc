@@ -3,18 +3,22 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
+#include "tests/faults/checker_test_util.h"
 
 namespace synod::faults {
 namespace {
+
+using testing::ExpectViolation;
+using testing::Joined;
+using testing::TestListing;
+using testing::TestOp;
 
 // Hand-written histories of increments on counter /faults/eo/k0.
 class Counters {
  public:
   // An increment; `seq` >= 0 for an ok one: the child its reply named.
   Counters& Increment(const std::string& tag, Outcome outcome, int attempts, int64_t seq = -1) {
-    Op op;
-    op.id = next_id_++;
-    op.type = OpType::kCreate;
+    Op op = TestOp(next_id_++, OpType::kCreate, 0, 5);
     op.key = "/faults/eo/k0/n-";
     op.value = tag;
     op.outcome = outcome;
@@ -26,11 +30,7 @@ class Counters {
   }
   // A final listing of (sequence, tag) children.
   Counters& List(const std::vector<std::pair<int64_t, std::string>>& children) {
-    Op op;
-    op.id = next_id_++;
-    op.type = OpType::kList;
-    op.key = "/faults/eo/k0";
-    op.outcome = Outcome::kOk;
+    Op op = TestListing(next_id_++, "/faults/eo/k0", 100);
     for (const auto& [seq, tag] : children) op.children.push_back({Name(seq), tag, 0});
     ops_.push_back(op);
     return *this;
@@ -42,12 +42,6 @@ class Counters {
   int64_t next_id_ = 1;
   std::vector<Op> ops_;
 };
-
-std::string Joined(const CreateVerdict& v) {
-  std::string out;
-  for (const std::string& line : v.violations) absl::StrAppend(&out, line, "\n");
-  return out;
-}
 
 Counters Base() {
   Counters h;
@@ -81,27 +75,23 @@ TEST(ExactlyOnceCheckerTest, RetryAppliedTwiceFails) {
   // applied; the tags show which one applied twice.
   h.List({{0, "c0-0"}, {1, "c0-1"}, {2, "c0-1"}});
   const CreateVerdict v = h.Check();
-  EXPECT_NE(Joined(v).find("tag 'c0-1' on n-0000000001 and n-0000000002: one create applied twice"),
-            std::string::npos)
-      << Joined(v);
+  ExpectViolation(v, "tag 'c0-1' on n-0000000001 and n-0000000002: one create applied twice");
 }
 
 TEST(ExactlyOnceCheckerTest, CountBelowAcknowledgedFails) {
   Counters h = Base();
   h.List({{0, "c0-0"}});
   const CreateVerdict v = h.Check();
-  EXPECT_NE(Joined(v).find("missing from listing"), std::string::npos) << Joined(v);
-  EXPECT_NE(Joined(v).find("is 1, outside [2 acknowledged"), std::string::npos) << Joined(v);
+  ExpectViolation(v, "missing from listing");
+  ExpectViolation(v, "is 1, outside [2 acknowledged");
 }
 
 TEST(ExactlyOnceCheckerTest, FailedIncrementCountedFails) {
   Counters h = Base();
   h.List({{0, "c0-0"}, {1, "c0-1"}, {2, "c1-0"}, {3, "c1-1"}});
   const CreateVerdict v = h.Check();
-  EXPECT_NE(Joined(v).find("its create failed"), std::string::npos) << Joined(v);
-  EXPECT_NE(Joined(v).find("is 4, outside [2 acknowledged, 3 acknowledged + unknown]"),
-            std::string::npos)
-      << Joined(v);
+  ExpectViolation(v, "its create failed");
+  ExpectViolation(v, "is 4, outside [2 acknowledged, 3 acknowledged + unknown]");
 }
 
 }  // namespace

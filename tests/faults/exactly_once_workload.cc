@@ -12,7 +12,7 @@ namespace synod::faults {
 
 ExactlyOnceWorkload::ExactlyOnceWorkload(NetnsCluster* cluster, HistoryRecorder* history,
                                          const Options& options)
-    : cluster_(cluster), history_(history), options_(options) {}
+    : ClientWorkload(cluster, history, options.clients), options_(options) {}
 
 std::string ExactlyOnceWorkload::Counter(int i) { return absl::StrCat("/faults/eo/k", i); }
 
@@ -25,11 +25,7 @@ absl::Status ExactlyOnceWorkload::Setup(absl::Duration timeout) {
   return absl::OkStatus();
 }
 
-void ExactlyOnceWorkload::Start() {
-  threads_.Start(options_.clients, [this](int client) { RunClient(client); });
-}
-
-void ExactlyOnceWorkload::Increment(int home, uint64_t session, uint64_t sequence, Op* op) {
+void ExactlyOnceWorkload::Increment(int first_replica, uint64_t session, uint64_t sequence, Op* op) {
   const absl::Time give_up = absl::Now() + options_.retry_for;
   bool maybe_applied = false;
   v1::CreateRequest req;
@@ -40,7 +36,7 @@ void ExactlyOnceWorkload::Increment(int home, uint64_t session, uint64_t sequenc
   req.mutable_write()->set_sequence(sequence);
   op->invoke_ns = RunClockNs();
   for (op->attempts = 1;; ++op->attempts) {
-    op->replica = 1 + (home - 1 + op->attempts - 1) % cluster_->size();
+    op->replica = 1 + (first_replica - 1 + op->attempts - 1) % cluster_->size();
     auto tree = v1::Tree::NewStub(cluster_->channel(op->replica));
     v1::CreateResponse resp;
     grpc::Status s = tree->Create(CallContext(options_.op_timeout).get(), req, &resp);
@@ -57,7 +53,7 @@ void ExactlyOnceWorkload::Increment(int home, uint64_t session, uint64_t sequenc
                                  absl::StrContains(op->error, "failed to connect");
     maybe_applied = maybe_applied || (outcome == Outcome::kUnknown && retry);
     if (!retry || op->attempts >= options_.max_attempts || absl::Now() > give_up ||
-        threads_.stopping()) {
+        stopping()) {
       op->outcome = maybe_applied ? Outcome::kUnknown : Outcome::kFail;
       break;
     }
@@ -69,10 +65,9 @@ void ExactlyOnceWorkload::Increment(int home, uint64_t session, uint64_t sequenc
 void ExactlyOnceWorkload::RunClient(int client) {
   std::mt19937_64 rng(options_.seed * 1000003 + static_cast<uint64_t>(client));
   Client* c = sessions_->client(client);
-  const int home = client % cluster_->size() + 1;
   uint64_t session = 0, sequence = 0;
-  for (int64_t i = 0; i < options_.max_ops_per_client && !threads_.stopping(); ++i) {
-    threads_.CountOp();
+  for (int64_t i = 0; i < options_.max_ops_per_client && !stopping(); ++i) {
+    CountOp();
     absl::StatusOr<uint64_t> id = c->EnsureSession(CallOptions::Timeout(absl::Seconds(2)));
     if (!id.ok()) {
       absl::SleepFor(absl::Milliseconds(100));
@@ -89,7 +84,7 @@ void ExactlyOnceWorkload::RunClient(int client) {
     op.key = absl::StrCat(Counter(static_cast<int>(rng() % options_.counters)), "/n-");
     op.value = absl::StrCat("c", client, "-", i);
     op.session = session;
-    Increment(home, session, ++sequence, &op);
+    Increment(PickReplica(client, &rng), session, ++sequence, &op);
     const bool ok = op.outcome == Outcome::kOk;
     history_->Add(std::move(op));
     absl::SleepFor(ok ? options_.think : options_.think + absl::Milliseconds(100));
@@ -99,10 +94,7 @@ void ExactlyOnceWorkload::RunClient(int client) {
 absl::Status ExactlyOnceWorkload::ReadFinal(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   for (int i = 0; i < options_.counters; ++i) {
-    for (int replica = 1; replica <= cluster_->size(); ++replica) {
-      SYNOD_RETURN_IF_ERROR(
-          ListChildren(cluster_, history_, replica, Counter(i), deadline - absl::Now()).status());
-    }
+    SYNOD_RETURN_IF_ERROR(ListEverywhere(Counter(i), deadline));
   }
   return absl::OkStatus();
 }

@@ -14,8 +14,7 @@
 // At the end every counter is listed on every replica.
 // CheckExactlyOnce (exactly_once_checker.h) checks the history.
 //
-// Thread: Setup/Start/Stop/ReadFinal from the owner thread; one thread per
-// client in between.
+// Thread: as ClientWorkload.
 #pragma once
 
 #include <cstdint>
@@ -25,14 +24,12 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "tests/faults/client_threads.h"
-#include "tests/faults/history.h"
-#include "tests/faults/netns_cluster.h"
+#include "tests/faults/client_workload.h"
 #include "tests/faults/session_clients.h"
 
 namespace synod::faults {
 
-class ExactlyOnceWorkload {
+class ExactlyOnceWorkload : public ClientWorkload {
  public:
   struct Options {
     int clients = 5;
@@ -47,24 +44,20 @@ class ExactlyOnceWorkload {
   };
 
   ExactlyOnceWorkload(NetnsCluster* cluster, HistoryRecorder* history, const Options& options);
+  ~ExactlyOnceWorkload() override { Stop(); }
 
   static std::string Counter(int i);
-  absl::Status Setup(absl::Duration timeout);
-  void Start();
-  void Stop() { threads_.Stop(); }
-  int64_t ops_done() const { return threads_.ops_done(); }
-  absl::Status ReadFinal(absl::Duration timeout);
+  absl::Status Setup(absl::Duration timeout) override;
+  absl::Status ReadFinal(absl::Duration timeout) override;
 
  private:
-  void RunClient(int client);
-  // Sends one increment until it is answered; fills op's outcome.
-  void Increment(int home, uint64_t session, uint64_t sequence, Op* op);
+  void RunClient(int client) override;
+  // Sends one increment (first to `first_replica`, then to the next ones)
+  // until it is answered; fills op's outcome.
+  void Increment(int first_replica, uint64_t session, uint64_t sequence, Op* op);
 
-  NetnsCluster* const cluster_;
-  HistoryRecorder* const history_;
   const Options options_;
   std::unique_ptr<SessionClients> sessions_;
-  ClientThreads threads_;
 };
 
 }  // namespace synod::faults

@@ -1,13 +1,17 @@
 #include "tests/faults/sequential_checker.h"
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
+#include "tests/faults/checker_test_util.h"
 
 namespace synod::faults {
 namespace {
 
-constexpr int64_t kMs = 1'000'000;
+using testing::ExpectOnlyViolation;
+using testing::ExpectViolation;
+using testing::Joined;
+using testing::TestListing;
+using testing::TestOp;
 
 // Hand-written histories: creates under /faults/seq, then final listings.
 class Seq {
@@ -16,26 +20,17 @@ class Seq {
   // sequence number its reply named (ok outcomes).
   Seq& Create(const std::string& tag, int64_t from_ms, int64_t to_ms, Outcome outcome,
               int64_t seq = -1) {
-    Op op;
-    op.id = next_id_++;
-    op.type = OpType::kCreate;
+    Op op = TestOp(next_id_++, OpType::kCreate, from_ms, to_ms);
     op.key = "/faults/seq/n-";
     op.value = tag;
     op.outcome = outcome;
-    op.invoke_ns = from_ms * kMs;
-    op.complete_ns = to_ms * kMs;
     if (outcome == Outcome::kOk) op.read_value = Path(seq);
     ops_.push_back(op);
     return *this;
   }
   // A final listing of (sequence, tag) children.
   Seq& List(const std::vector<std::pair<int64_t, std::string>>& children) {
-    Op op;
-    op.id = next_id_++;
-    op.type = OpType::kList;
-    op.key = "/faults/seq";
-    op.outcome = Outcome::kOk;
-    op.invoke_ns = op.complete_ns = 100'000 * kMs;
+    Op op = TestListing(next_id_++, "/faults/seq", 100'000);
     for (const auto& [seq, tag] : children) {
       op.children.push_back({Path(seq).substr(op.key.size() + 1), tag, 0});
     }
@@ -50,12 +45,6 @@ class Seq {
   int64_t next_id_ = 1;
   std::vector<Op> ops_;
 };
-
-std::string Joined(const CreateVerdict& v) {
-  std::string out;
-  for (const std::string& line : v.violations) absl::StrAppend(&out, line, "\n");
-  return out;
-}
 
 TEST(SequenceOfTest, ParsesTheSuffix) {
   EXPECT_EQ(SequenceOf("/faults/seq/n-0000000042"), 42);
@@ -85,50 +74,39 @@ TEST(SequentialCheckerTest, SequenceAgainstRealTimeOrderFails) {
   h.Create("c0-0", 0, 10, Outcome::kOk, 1)
       .Create("c1-0", 11, 20, Outcome::kOk, 0)
       .List({{0, "c1-0"}, {1, "c0-0"}});
-  const CreateVerdict v = h.Check();
-  ASSERT_EQ(v.violations.size(), 1u) << Joined(v);
-  EXPECT_NE(v.violations[0].find("out of real-time order"), std::string::npos);
+  ExpectOnlyViolation(h.Check(), "out of real-time order");
 }
 
 TEST(SequentialCheckerTest, AcknowledgedCreateMissingFails) {
   Seq h;
   h.Create("c0-0", 0, 10, Outcome::kOk, 0).Create("c0-1", 20, 30, Outcome::kOk, 1).List(
       {{0, "c0-0"}});
-  const CreateVerdict v = h.Check();
-  ASSERT_EQ(v.violations.size(), 1u) << Joined(v);
-  EXPECT_NE(v.violations[0].find("missing from listing"), std::string::npos);
+  ExpectOnlyViolation(h.Check(), "missing from listing");
 }
 
 TEST(SequentialCheckerTest, DuplicateNameFails) {
   Seq h;
   h.Create("c0-0", 0, 10, Outcome::kOk, 0).Create("c1-0", 0, 10, Outcome::kOk, 0).List(
       {{0, "c0-0"}});
-  const CreateVerdict v = h.Check();
-  EXPECT_NE(Joined(v).find("two acknowledged creates named"), std::string::npos) << Joined(v);
+  ExpectViolation(h.Check(), "two acknowledged creates named");
 }
 
 TEST(SequentialCheckerTest, ChildNobodyCreatedFails) {
   Seq h;
   h.Create("c0-0", 0, 10, Outcome::kOk, 0).List({{0, "c0-0"}, {1, "c9-9"}});
-  const CreateVerdict v = h.Check();
-  ASSERT_EQ(v.violations.size(), 1u) << Joined(v);
-  EXPECT_NE(v.violations[0].find("which no client created here"), std::string::npos);
+  ExpectOnlyViolation(h.Check(), "which no client created here");
 }
 
 TEST(SequentialCheckerTest, FailedCreateThatAppearsFails) {
   Seq h;
   h.Create("c0-0", 0, 10, Outcome::kFail).List({{0, "c0-0"}});
-  const CreateVerdict v = h.Check();
-  ASSERT_EQ(v.violations.size(), 1u) << Joined(v);
-  EXPECT_NE(v.violations[0].find("its create failed"), std::string::npos);
+  ExpectOnlyViolation(h.Check(), "its create failed");
 }
 
 TEST(SequentialCheckerTest, UnknownCreateAppliedTwiceFails) {
   Seq h;
   h.Create("c0-0", 0, 10, Outcome::kUnknown).List({{0, "c0-0"}, {1, "c0-0"}});
-  const CreateVerdict v = h.Check();
-  ASSERT_EQ(v.violations.size(), 1u) << Joined(v);
-  EXPECT_NE(v.violations[0].find("applied twice"), std::string::npos);
+  ExpectOnlyViolation(h.Check(), "applied twice");
 }
 
 TEST(SequentialCheckerTest, SurvivesTheJsonRoundTrip) {
@@ -145,9 +123,7 @@ TEST(SequentialCheckerTest, SurvivesTheJsonRoundTrip) {
   }
   ASSERT_EQ(read.back().children.size(), 2u);
   EXPECT_EQ(read.back().children[1].data, "c0-0");
-  const CreateVerdict v = CheckSequential(read);
-  ASSERT_EQ(v.violations.size(), 1u) << Joined(v);
-  EXPECT_NE(v.violations[0].find("out of real-time order"), std::string::npos);
+  ExpectOnlyViolation(CheckSequential(read), "out of real-time order");
 }
 
 }  // namespace

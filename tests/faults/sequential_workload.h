@@ -7,22 +7,18 @@
 // replica (tree_calls.h). CheckSequential (sequential_checker.h) checks
 // the history.
 //
-// Thread: Setup/Start/Stop/ReadFinal from the owner thread; one thread per
-// client in between.
+// Thread: as ClientWorkload.
 #pragma once
 
 #include <cstdint>
-#include <random>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "tests/faults/client_threads.h"
-#include "tests/faults/history.h"
-#include "tests/faults/netns_cluster.h"
+#include "tests/faults/client_workload.h"
 
 namespace synod::faults {
 
-class SequentialWorkload {
+class SequentialWorkload : public ClientWorkload {
  public:
   struct Options {
     int clients = 5;
@@ -34,21 +30,16 @@ class SequentialWorkload {
   static constexpr char kParent[] = "/faults/seq";
 
   SequentialWorkload(NetnsCluster* cluster, HistoryRecorder* history, const Options& options);
+  ~SequentialWorkload() override { Stop(); }
 
-  absl::Status Setup(absl::Duration timeout);
-  void Start();
-  void Stop() { threads_.Stop(); }
-  int64_t ops_done() const { return threads_.ops_done(); }
-  // After every fault is healed: lists the parent on every replica.
-  absl::Status ReadFinal(absl::Duration timeout);
+  absl::Status Setup(absl::Duration timeout) override;
+  // Lists the parent on every replica.
+  absl::Status ReadFinal(absl::Duration timeout) override;
 
  private:
-  void RunClient(int client);
+  void RunClient(int client) override;
 
-  NetnsCluster* const cluster_;
-  HistoryRecorder* const history_;
   const Options options_;
-  ClientThreads threads_;
 };
 
 }  // namespace synod::faults

@@ -2,11 +2,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/faults/checker_test_util.h"
 
 namespace synod::faults {
 namespace {
 
-constexpr int64_t kMs = 1'000'000;
+using testing::ExpectOnlyViolation;
+using testing::ExpectViolation;
+using testing::Joined;
+using testing::TestListing;
+using testing::TestOp;
 
 // Hand-written histories of ephemerals under /faults/eph. Times in ms.
 class Eph {
@@ -39,9 +44,7 @@ class Eph {
   }
   // A listing at `at_ms` of (tag, owner) children.
   Eph& List(int64_t at_ms, const std::vector<std::pair<std::string, uint64_t>>& children) {
-    Op op = At(OpType::kList, at_ms, at_ms + 5);
-    op.key = "/faults/eph";
-    op.outcome = Outcome::kOk;
+    Op op = TestListing(next_id_++, "/faults/eph", at_ms);
     for (const auto& [tag, owner] : children) op.children.push_back({tag, tag, owner});
     ops_.push_back(op);
     return *this;
@@ -50,22 +53,11 @@ class Eph {
 
  private:
   Op At(OpType type, int64_t from_ms, int64_t to_ms) {
-    Op op;
-    op.id = next_id_++;
-    op.type = type;
-    op.invoke_ns = from_ms * kMs;
-    op.complete_ns = to_ms * kMs;
-    return op;
+    return TestOp(next_id_++, type, from_ms, to_ms);
   }
   int64_t next_id_ = 1;
   std::vector<Op> ops_;
 };
-
-std::string Joined(const CreateVerdict& v) {
-  std::string out;
-  for (const std::string& line : v.violations) absl::StrAppend(&out, line, "\n");
-  return out;
-}
 
 // Session 7 is held to the end; 8 was closed; 9 expired; 10's close was
 // not acknowledged.
@@ -98,33 +90,27 @@ TEST(SessionCheckerTest, HeldEphemeralsStayAndClosedOnesGo) {
 TEST(SessionCheckerTest, HeldSessionsEphemeralMissingFails) {
   Eph h = Passing();
   h.Session(7, "held", 500, 600).List(550, {{"c3-0", 10}});  // c0-0 of live session 7 is gone
-  const CreateVerdict v = h.Check();
-  ASSERT_EQ(v.violations.size(), 1u) << Joined(v);
-  EXPECT_NE(v.violations[0].find("missing from listing"), std::string::npos);
+  ExpectOnlyViolation(h.Check(), "missing from listing");
 }
 
 TEST(SessionCheckerTest, EphemeralOutlivingItsClosedSessionFails) {
   Eph h = Passing();
   h.List(500, {{"c1-0", 8}});  // session 8 was closed at 20
-  const CreateVerdict v = h.Check();
-  ASSERT_EQ(v.violations.size(), 1u) << Joined(v);
-  EXPECT_NE(v.violations[0].find("outlived its session's close"), std::string::npos);
+  ExpectOnlyViolation(h.Check(), "outlived its session's close");
 }
 
 TEST(SessionCheckerTest, WrongOwnerOrPersistentChildFails) {
   Eph h = Passing();
   h.List(500, {{"c0-0", 9}, {"c2-0", 0}});
   const CreateVerdict v = h.Check();
-  EXPECT_NE(Joined(v).find("is owned by session 0x9"), std::string::npos) << Joined(v);
-  EXPECT_NE(Joined(v).find("c2-0 is not ephemeral"), std::string::npos) << Joined(v);
+  ExpectViolation(v, "is owned by session 0x9");
+  ExpectViolation(v, "c2-0 is not ephemeral");
 }
 
 TEST(SessionCheckerTest, FailedCreateThatAppearsFails) {
   Eph h = Passing();
   h.List(500, {{"c1-1", 11}});
-  const CreateVerdict v = h.Check();
-  ASSERT_EQ(v.violations.size(), 1u) << Joined(v);
-  EXPECT_NE(v.violations[0].find("its create failed"), std::string::npos);
+  ExpectOnlyViolation(h.Check(), "its create failed");
 }
 
 }  // namespace

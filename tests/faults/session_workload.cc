@@ -3,15 +3,15 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "base/status_macros.h"
 #include "absl/time/clock.h"
+#include "base/status_macros.h"
 #include "tests/faults/tree_calls.h"
 
 namespace synod::faults {
 
 SessionWorkload::SessionWorkload(NetnsCluster* cluster, HistoryRecorder* history,
                                  const Options& options)
-    : cluster_(cluster), history_(history), options_(options) {}
+    : ClientWorkload(cluster, history, options.clients), options_(options) {}
 
 absl::Status SessionWorkload::Setup(absl::Duration timeout) {
   SYNOD_RETURN_IF_ERROR(EnsureNodes(cluster_, {"/faults", kParent}, timeout));
@@ -20,21 +20,17 @@ absl::Status SessionWorkload::Setup(absl::Duration timeout) {
   return absl::OkStatus();
 }
 
-void SessionWorkload::Start() {
-  threads_.Start(options_.clients, [this](int client) { RunClient(client); });
-}
-
 void SessionWorkload::RunClient(int client) {
   std::mt19937_64 rng(options_.seed * 1000003 + static_cast<uint64_t>(client));
   Client* c = sessions_->client(client);
   uint64_t session = 0;
   int held = 0;  // ephemerals created in `session`
-  for (int64_t i = 0; i < options_.max_ops_per_client && !threads_.stopping(); ++i) {
+  for (int64_t i = 0; i < options_.max_ops_per_client && !stopping(); ++i) {
     if (c->session_id() != session) {
       session = c->session_id();
       held = 0;
     }
-    threads_.CountOp();
+    CountOp();
     if (session != 0 && (held >= options_.ephemerals_per_session || rng() % 20 == 0)) {
       if (!sessions_->Close(client, absl::Seconds(2))) {
         absl::SleepFor(absl::Milliseconds(100));
@@ -70,23 +66,15 @@ void SessionWorkload::RunClient(int client) {
   }
 }
 
-absl::Status SessionWorkload::ListEverywhere(absl::Time deadline) {
-  for (int replica = 1; replica <= cluster_->size(); ++replica) {
-    SYNOD_RETURN_IF_ERROR(
-        ListChildren(cluster_, history_, replica, kParent, deadline - absl::Now()).status());
-  }
-  return absl::OkStatus();
-}
-
 absl::Status SessionWorkload::ReadFinal(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   const int64_t since = RunClockNs();
   SYNOD_ASSIGN_OR_RETURN(std::vector<uint64_t> ids,
                          sessions_->AllConnected(options_.session_timeout / 2));
-  SYNOD_RETURN_IF_ERROR(ListEverywhere(deadline));
+  SYNOD_RETURN_IF_ERROR(ListEverywhere(kParent, deadline));
   sessions_->RecordHeld(ids, since);
   sessions_->CloseAll(absl::Seconds(5));
-  return ListEverywhere(deadline);
+  return ListEverywhere(kParent, deadline);
 }
 
 }  // namespace synod::faults

@@ -11,8 +11,7 @@
 // throughout recorded as "held", every session closed, the parent listed
 // again. CheckSessions (session_checker.h) checks the history.
 //
-// Thread: Setup/Start/Stop/ReadFinal from the owner thread; one thread per
-// client in between.
+// Thread: as ClientWorkload.
 #pragma once
 
 #include <cstdint>
@@ -20,14 +19,12 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "tests/faults/client_threads.h"
-#include "tests/faults/history.h"
-#include "tests/faults/netns_cluster.h"
+#include "tests/faults/client_workload.h"
 #include "tests/faults/session_clients.h"
 
 namespace synod::faults {
 
-class SessionWorkload {
+class SessionWorkload : public ClientWorkload {
  public:
   struct Options {
     int clients = 5;
@@ -42,22 +39,16 @@ class SessionWorkload {
   static constexpr char kParent[] = "/faults/eph";
 
   SessionWorkload(NetnsCluster* cluster, HistoryRecorder* history, const Options& options);
+  ~SessionWorkload() override { Stop(); }
 
-  absl::Status Setup(absl::Duration timeout);
-  void Start();
-  void Stop() { threads_.Stop(); }
-  int64_t ops_done() const { return threads_.ops_done(); }
-  absl::Status ReadFinal(absl::Duration timeout);
+  absl::Status Setup(absl::Duration timeout) override;
+  absl::Status ReadFinal(absl::Duration timeout) override;
 
  private:
-  void RunClient(int client);
-  absl::Status ListEverywhere(absl::Time deadline);
+  void RunClient(int client) override;
 
-  NetnsCluster* const cluster_;
-  HistoryRecorder* const history_;
   const Options options_;
   std::unique_ptr<SessionClients> sessions_;
-  ClientThreads threads_;
 };
 
 }  // namespace synod::faults
