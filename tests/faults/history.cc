@@ -179,7 +179,7 @@ std::string Describe(const Op& op) {
       what = absl::StrCat("list ", op.key, " -> ", op.children.size(), " children");
       break;
     case OpType::kClose:
-      what = "close session";
+      what = "close";
       break;
     case OpType::kSession:
       what = absl::StrCat("session ", op.value);
