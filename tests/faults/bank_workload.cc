@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "synod/v1/tree.grpc.pb.h"
 #include "tests/faults/call_outcome.h"
+#include "tests/faults/tree_calls.h"
 
 namespace synod::faults {
 
@@ -21,33 +22,10 @@ BankWorkload::~BankWorkload() { Stop(); }
 std::string BankWorkload::Account(int i) { return absl::StrCat("/faults/bank/a", i); }
 
 absl::Status BankWorkload::Setup(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
   std::vector<std::pair<std::string, std::string>> nodes = {{"/faults", ""}, {"/faults/bank", ""}};
   const std::string init = EncodeAccount({options_.initial_balance, "init", -1, -1});
   for (int i = 0; i < options_.accounts; ++i) nodes.push_back({Account(i), init});
-  for (const auto& [path, data] : nodes) {
-    for (int attempt = 0;; ++attempt) {
-      auto tree = v1::Tree::NewStub(cluster_->channel(1 + attempt % cluster_->size()));
-      v1::CreateRequest req;
-      req.mutable_op()->set_path(path);
-      req.mutable_op()->set_data(data);
-      v1::CreateResponse resp;
-      grpc::Status s = tree->Create(CallContext(absl::Seconds(2)).get(), req, &resp);
-      Op probe;
-      const Outcome outcome = ClassifyCall(s, resp.header(), &probe);
-      if (outcome == Outcome::kOk) break;
-      if (probe.error == "NODE_EXISTS") {
-        if (data.empty()) break;
-        // An account left by an earlier run would break the total.
-        return absl::FailedPreconditionError(absl::StrCat(path, " exists already"));
-      }
-      if (absl::Now() > deadline) {
-        return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", probe.error));
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-  }
-  return absl::OkStatus();
+  return EnsureNodes(cluster_, nodes, timeout);
 }
 
 void BankWorkload::Start() {

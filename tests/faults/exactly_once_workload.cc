@@ -17,9 +17,9 @@ ExactlyOnceWorkload::ExactlyOnceWorkload(NetnsCluster* cluster, HistoryRecorder*
 std::string ExactlyOnceWorkload::Counter(int i) { return absl::StrCat("/faults/eo/k", i); }
 
 absl::Status ExactlyOnceWorkload::Setup(absl::Duration timeout) {
-  std::vector<std::string> paths = {"/faults", "/faults/eo"};
-  for (int i = 0; i < options_.counters; ++i) paths.push_back(Counter(i));
-  SYNOD_RETURN_IF_ERROR(EnsureNodes(cluster_, paths, timeout));
+  std::vector<std::pair<std::string, std::string>> nodes = {{"/faults", ""}, {"/faults/eo", ""}};
+  for (int i = 0; i < options_.counters; ++i) nodes.push_back({Counter(i), ""});
+  SYNOD_RETURN_IF_ERROR(EnsureNodes(cluster_, nodes, timeout));
   SYNOD_ASSIGN_OR_RETURN(sessions_, SessionClients::Connect(cluster_, history_, options_.clients,
                                                             options_.session_timeout));
   return absl::OkStatus();

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "synod/v1/tree.grpc.pb.h"
 #include "tests/faults/call_outcome.h"
+#include "tests/faults/tree_calls.h"
 
 namespace synod::faults {
 
@@ -19,27 +20,9 @@ RegisterWorkload::~RegisterWorkload() { Stop(); }
 std::string RegisterWorkload::Key(int k) { return absl::StrCat("/faults/r", k); }
 
 absl::Status RegisterWorkload::Setup(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  std::vector<std::string> paths = {"/faults"};
-  for (int k = 0; k < options_.keys; ++k) paths.push_back(Key(k));
-  for (const std::string& path : paths) {
-    for (int attempt = 0;; ++attempt) {
-      auto tree = v1::Tree::NewStub(cluster_->channel(1 + attempt % cluster_->size()));
-      v1::CreateRequest req;
-      req.mutable_op()->set_path(path);
-      req.mutable_op()->set_data("init");
-      v1::CreateResponse resp;
-      grpc::Status s = tree->Create(CallContext(absl::Seconds(2)).get(), req, &resp);
-      Op probe;
-      const Outcome outcome = ClassifyCall(s, resp.header(), &probe);
-      if (outcome == Outcome::kOk || probe.error == "NODE_EXISTS") break;
-      if (absl::Now() > deadline) {
-        return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", probe.error));
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-  }
-  return absl::OkStatus();
+  std::vector<std::pair<std::string, std::string>> nodes = {{"/faults", ""}};
+  for (int k = 0; k < options_.keys; ++k) nodes.push_back({Key(k), "init"});
+  return EnsureNodes(cluster_, nodes, timeout);
 }
 
 void RegisterWorkload::Start() {

@@ -15,7 +15,7 @@ SequentialWorkload::SequentialWorkload(NetnsCluster* cluster, HistoryRecorder* h
     : ClientWorkload(cluster, history, options.clients), options_(options) {}
 
 absl::Status SequentialWorkload::Setup(absl::Duration timeout) {
-  return EnsureNodes(cluster_, {"/faults", kParent}, timeout);
+  return EnsureNodes(cluster_, {{"/faults", ""}, {kParent, ""}}, timeout);
 }
 
 void SequentialWorkload::RunClient(int client) {

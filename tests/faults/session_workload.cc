@@ -14,7 +14,7 @@ SessionWorkload::SessionWorkload(NetnsCluster* cluster, HistoryRecorder* history
     : ClientWorkload(cluster, history, options.clients), options_(options) {}
 
 absl::Status SessionWorkload::Setup(absl::Duration timeout) {
-  SYNOD_RETURN_IF_ERROR(EnsureNodes(cluster_, {"/faults", kParent}, timeout));
+  SYNOD_RETURN_IF_ERROR(EnsureNodes(cluster_, {{"/faults", ""}, {kParent, ""}}, timeout));
   SYNOD_ASSIGN_OR_RETURN(sessions_, SessionClients::Connect(cluster_, history_, options_.clients,
                                                             options_.session_timeout));
   return absl::OkStatus();

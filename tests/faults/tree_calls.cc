@@ -7,14 +7,16 @@
 
 namespace synod::faults {
 
-absl::Status EnsureNodes(NetnsCluster* cluster, const std::vector<std::string>& paths,
+absl::Status EnsureNodes(NetnsCluster* cluster,
+                         const std::vector<std::pair<std::string, std::string>>& nodes,
                          absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
-  for (const std::string& path : paths) {
+  for (const auto& [path, data] : nodes) {
     for (int attempt = 0;; ++attempt) {
       auto tree = v1::Tree::NewStub(cluster->channel(1 + attempt % cluster->size()));
       v1::CreateRequest req;
       req.mutable_op()->set_path(path);
+      req.mutable_op()->set_data(data);
       v1::CreateResponse resp;
       grpc::Status s = tree->Create(CallContext(absl::Seconds(2)).get(), req, &resp);
       Op probe;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -16,10 +17,12 @@
 
 namespace synod::faults {
 
-// Creates each of `paths` in order (persistent, empty), skipping those that
-// exist, on replica 1, 2, ... in turn until each is there. UNAVAILABLE once
-// `timeout` has passed.
-absl::Status EnsureNodes(NetnsCluster* cluster, const std::vector<std::string>& paths,
+// Creates each (path, data) in order (persistent), on replica 1, 2, ... in
+// turn until each is there. NODE_EXISTS counts as there: each run starts
+// from empty data dirs, so an existing node is one an earlier attempt of
+// this call created (its reply lost). UNAVAILABLE once `timeout` has passed.
+absl::Status EnsureNodes(NetnsCluster* cluster,
+                         const std::vector<std::pair<std::string, std::string>>& nodes,
                          absl::Duration timeout);
 
 // Lists `parent` on `replica`: every page of a LINEARIZABLE GetChildren
