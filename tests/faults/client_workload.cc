@@ -25,7 +25,7 @@ int ClientWorkload::PickReplica(int client, std::mt19937_64* rng) const {
 absl::Status ClientWorkload::ListEverywhere(const std::string& parent, absl::Time deadline) {
   for (int replica = 1; replica <= cluster_->size(); ++replica) {
     SYNOD_RETURN_IF_ERROR(
-        ListChildren(cluster_, history_, replica, parent, deadline - absl::Now()).status());
+        ListChildren(cluster_, recorder_, replica, parent, deadline - absl::Now()).status());
   }
   return absl::OkStatus();
 }

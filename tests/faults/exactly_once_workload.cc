@@ -20,7 +20,7 @@ absl::Status ExactlyOnceWorkload::Setup(absl::Duration timeout) {
   std::vector<std::pair<std::string, std::string>> nodes = {{"/faults", ""}, {"/faults/eo", ""}};
   for (int i = 0; i < options_.counters; ++i) nodes.push_back({Counter(i), ""});
   SYNOD_RETURN_IF_ERROR(EnsureNodes(cluster_, nodes, timeout));
-  SYNOD_ASSIGN_OR_RETURN(sessions_, SessionClients::Connect(cluster_, history_, options_.clients,
+  SYNOD_ASSIGN_OR_RETURN(sessions_, SessionClients::Connect(cluster_, recorder_, options_.clients,
                                                             options_.session_timeout));
   return absl::OkStatus();
 }
@@ -78,7 +78,7 @@ void ExactlyOnceWorkload::RunClient(int client) {
       sequence = 0;
     }
     Op op;
-    op.id = history_->NextId();
+    op.id = recorder_->NextId();
     op.client = client;
     op.type = OpType::kCreate;
     op.key = absl::StrCat(Counter(static_cast<int>(rng() % options_.counters)), "/n-");
@@ -86,7 +86,7 @@ void ExactlyOnceWorkload::RunClient(int client) {
     op.session = session;
     Increment(PickReplica(client, &rng), session, ++sequence, &op);
     const bool ok = op.outcome == Outcome::kOk;
-    history_->Add(std::move(op));
+    recorder_->Add(std::move(op));
     absl::SleepFor(ok ? options_.think : options_.think + absl::Milliseconds(100));
   }
 }

@@ -31,24 +31,20 @@ namespace synod::faults {
 
 class ExactlyOnceWorkload : public ClientWorkload {
  public:
-  struct Options {
-    int clients = 5;
+  struct Options : ClientOptions {
     int counters = 3;
-    uint64_t seed = 1;
     absl::Duration session_timeout = absl::Seconds(10);
     absl::Duration op_timeout = absl::Seconds(1);
     int max_attempts = 100;
     absl::Duration retry_for = absl::Seconds(15);
-    absl::Duration think = absl::Milliseconds(20);
-    int64_t max_ops_per_client = 100000;
   };
 
   ExactlyOnceWorkload(NetnsCluster* cluster, HistoryRecorder* history, const Options& options);
   ~ExactlyOnceWorkload() override { Stop(); }
 
   static std::string Counter(int i);
-  absl::Status Setup(absl::Duration timeout) override;
-  absl::Status ReadFinal(absl::Duration timeout) override;
+  absl::Status Setup(absl::Duration timeout);
+  absl::Status ReadFinal(absl::Duration timeout);
 
  private:
   void RunClient(int client) override;

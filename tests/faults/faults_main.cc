@@ -1,5 +1,5 @@
 // synod-faults: the fault-test tool. `run` starts replicas in network
-// namespaces, drives the register workload under a seeded nemesis and
+// namespaces, drives a workload (--workload) under a seeded nemesis and
 // checks the history; `check` re-checks a recorded history; `cleanup`
 // removes what a killed run left behind. See tests/faults/README.md.
 #include <signal.h>
@@ -309,7 +309,7 @@ int main(int argc, char** argv) {
   using synod::faults::RunFlags;
   CLI::App app{
       "synod-faults: real synod replicas in network namespaces under a seeded nemesis, with the "
-      "clients' history checked for linearizability.\n"
+      "clients' history checked against what Synod promises.\n"
       "Exit codes: 0 pass, 1 anomaly found (a violation, a lost write, a replica that exited on "
       "its own), 2 harness error, 3 inconclusive (checker budget), 77 skipped (not root, no "
       "`ip`), 130 interrupted; a usage error exits with CLI11's non-zero code."};
@@ -317,7 +317,7 @@ int main(int argc, char** argv) {
   RunFlags f;
   CLI::App* run = app.add_subcommand(
       "run",
-      "Build the network, start the replicas, run the register workload under the nemesis for "
+      "Build the network, start the replicas, run --workload under the nemesis for "
       "--duration seconds, heal, read the final state, check. Needs root. Writes history.jsonl, "
       "nemesis.log, replica<i>.log and verdict.txt to <out>/synod-faults-s<seed>-<pid>/; removes "
       "the replicas' data dirs when the run passes (--keep_data keeps them).");
@@ -352,8 +352,9 @@ int main(int argc, char** argv) {
 
   std::string history_path;
   CLI::App* check = app.add_subcommand(
-      "check", "Re-check a recorded history.jsonl for linearizability (without the final-state "
-               "check, which needs the live cluster).");
+      "check", "Re-check a recorded history.jsonl (register and bank: without the final-state "
+               "check, which needs the live cluster; the other workloads record their final "
+               "listings in the history and are checked in full).");
   check->add_option("history", history_path, "history.jsonl of a run")->required();
   std::string check_workload = "register";
   check->add_option("--workload", check_workload, "The run's workload")

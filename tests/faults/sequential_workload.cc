@@ -24,7 +24,7 @@ void SequentialWorkload::RunClient(int client) {
     const int replica = PickReplica(client, &rng);
     auto tree = v1::Tree::NewStub(cluster_->channel(replica));
     Op op;
-    op.id = history_->NextId();
+    op.id = recorder_->NextId();
     op.client = client;
     op.replica = replica;
     op.type = OpType::kCreate;
@@ -41,7 +41,7 @@ void SequentialWorkload::RunClient(int client) {
     op.outcome = ClassifyCall(s, resp.header(), &op);
     if (op.outcome == Outcome::kOk) op.read_value = resp.path();
     const bool answered = op.outcome != Outcome::kUnknown;
-    history_->Add(std::move(op));
+    recorder_->Add(std::move(op));
     CountOp();
     absl::SleepFor(answered ? options_.think : options_.think + absl::Milliseconds(100));
   }

@@ -20,21 +20,17 @@ namespace synod::faults {
 
 class SequentialWorkload : public ClientWorkload {
  public:
-  struct Options {
-    int clients = 5;
-    uint64_t seed = 1;
+  struct Options : ClientOptions {
     absl::Duration op_timeout = absl::Seconds(1);
-    absl::Duration think = absl::Milliseconds(20);
-    int64_t max_ops_per_client = 100000;
   };
   static constexpr char kParent[] = "/faults/seq";
 
   SequentialWorkload(NetnsCluster* cluster, HistoryRecorder* history, const Options& options);
   ~SequentialWorkload() override { Stop(); }
 
-  absl::Status Setup(absl::Duration timeout) override;
+  absl::Status Setup(absl::Duration timeout);
   // Lists the parent on every replica.
-  absl::Status ReadFinal(absl::Duration timeout) override;
+  absl::Status ReadFinal(absl::Duration timeout);
 
  private:
   void RunClient(int client) override;

@@ -15,7 +15,7 @@ SessionWorkload::SessionWorkload(NetnsCluster* cluster, HistoryRecorder* history
 
 absl::Status SessionWorkload::Setup(absl::Duration timeout) {
   SYNOD_RETURN_IF_ERROR(EnsureNodes(cluster_, {{"/faults", ""}, {kParent, ""}}, timeout));
-  SYNOD_ASSIGN_OR_RETURN(sessions_, SessionClients::Connect(cluster_, history_, options_.clients,
+  SYNOD_ASSIGN_OR_RETURN(sessions_, SessionClients::Connect(cluster_, recorder_, options_.clients,
                                                             options_.session_timeout));
   return absl::OkStatus();
 }
@@ -38,7 +38,7 @@ void SessionWorkload::RunClient(int client) {
       continue;
     }
     Op op;
-    op.id = history_->NextId();
+    op.id = recorder_->NextId();
     op.client = client;
     op.type = OpType::kCreate;
     op.value = absl::StrCat("c", client, "-", i);
@@ -61,7 +61,7 @@ void SessionWorkload::RunClient(int client) {
       op.error = std::string(r.status().message());
     }
     const bool ok = r.ok();
-    history_->Add(std::move(op));
+    recorder_->Add(std::move(op));
     absl::SleepFor(ok ? options_.think : options_.think + absl::Milliseconds(100));
   }
 }
