@@ -7,58 +7,24 @@
 #include "absl/time/clock.h"
 #include "synod/v1/tree.grpc.pb.h"
 #include "tests/faults/call_outcome.h"
+#include "tests/faults/tree_calls.h"
 
 namespace synod::faults {
 
 BankWorkload::BankWorkload(NetnsCluster* cluster, HistoryRecorder* ids, const Options& options)
-    : cluster_(cluster), ids_(ids), options_(options) {
+    : ClientWorkload(cluster, ids, options.clients), options_(options) {
   history_.accounts = options.accounts;
   history_.total = options.accounts * options.initial_balance;
 }
 
-BankWorkload::~BankWorkload() { Stop(); }
 
 std::string BankWorkload::Account(int i) { return absl::StrCat("/faults/bank/a", i); }
 
 absl::Status BankWorkload::Setup(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
   std::vector<std::pair<std::string, std::string>> nodes = {{"/faults", ""}, {"/faults/bank", ""}};
   const std::string init = EncodeAccount({options_.initial_balance, "init", -1, -1});
   for (int i = 0; i < options_.accounts; ++i) nodes.push_back({Account(i), init});
-  for (const auto& [path, data] : nodes) {
-    for (int attempt = 0;; ++attempt) {
-      auto tree = v1::Tree::NewStub(cluster_->channel(1 + attempt % cluster_->size()));
-      v1::CreateRequest req;
-      req.mutable_op()->set_path(path);
-      req.mutable_op()->set_data(data);
-      v1::CreateResponse resp;
-      grpc::Status s = tree->Create(CallContext(absl::Seconds(2)).get(), req, &resp);
-      Op probe;
-      const Outcome outcome = ClassifyCall(s, resp.header(), &probe);
-      if (outcome == Outcome::kOk) break;
-      if (probe.error == "NODE_EXISTS") {
-        if (data.empty()) break;
-        // An account left by an earlier run would break the total.
-        return absl::FailedPreconditionError(absl::StrCat(path, " exists already"));
-      }
-      if (absl::Now() > deadline) {
-        return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", probe.error));
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-  }
-  return absl::OkStatus();
-}
-
-void BankWorkload::Start() {
-  stop_ = false;
-  for (int c = 0; c < options_.clients; ++c) threads_.emplace_back([this, c] { RunClient(c); });
-}
-
-void BankWorkload::Stop() {
-  stop_ = true;
-  for (std::thread& t : threads_) t.join();
-  threads_.clear();
+  return EnsureNodes(cluster_, nodes, timeout);
 }
 
 BankHistory BankWorkload::TakeHistory() {
@@ -103,7 +69,7 @@ bool BankWorkload::Transfer(int client, int replica, int64_t n, std::mt19937_64*
   g->set_data(EncodeAccount({to.balance + t.amount, t.tag, t.from, t.from_version + 1}));
   g->set_expected_version(t.to_version);
   v1::MultiResponse resp;
-  t.id = ids_->NextId();
+  t.id = recorder_->NextId();
   t.invoke_ns = RunClockNs();
   grpc::Status s = tree->Multi(CallContext(options_.op_timeout).get(), req, &resp);
   t.complete_ns = RunClockNs();
@@ -155,7 +121,7 @@ bool BankWorkload::Snapshot(int client, int replica) {
     snap.accounts.push_back({resp.stat().version(), resp.data()});
   }
   snap.complete_ns = RunClockNs();
-  snap.id = ids_->NextId();
+  snap.id = recorder_->NextId();
   absl::MutexLock lock(&mu_);
   history_.snapshots.push_back(std::move(snap));
   return true;
@@ -163,12 +129,10 @@ bool BankWorkload::Snapshot(int client, int replica) {
 
 void BankWorkload::RunClient(int client) {
   std::mt19937_64 rng(options_.seed * 1000003 + static_cast<uint64_t>(client));
-  const int n = cluster_->size();
-  const int home = client % n + 1;
-  for (int64_t i = 0; i < options_.max_ops_per_client && !stop_.load(); ++i) {
-    const int replica = rng() % 10 < 7 ? home : 1 + static_cast<int>(rng() % n);
+  for (int64_t i = 0; i < options_.max_ops_per_client && !stopping(); ++i) {
+    const int replica = PickReplica(client, &rng);
     const bool ok = rng() % 10 < 6 ? Transfer(client, replica, i, &rng) : Snapshot(client, replica);
-    ops_done_.fetch_add(1);
+    CountOp();
     absl::SleepFor(ok ? options_.think : options_.think + absl::Milliseconds(100));
   }
 }

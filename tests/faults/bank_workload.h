@@ -16,11 +16,9 @@
 // one thread per client in between.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -29,31 +27,25 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "tests/faults/bank_checker.h"
+#include "tests/faults/client_workload.h"
 #include "tests/faults/history.h"
 #include "tests/faults/netns_cluster.h"
 
 namespace synod::faults {
 
-class BankWorkload {
+class BankWorkload : public ClientWorkload {
  public:
-  struct Options {
-    int clients = 5;
+  struct Options : ClientOptions {
     int accounts = 5;
     int64_t initial_balance = 100;
-    uint64_t seed = 1;
     absl::Duration op_timeout = absl::Seconds(1);
-    absl::Duration think = absl::Milliseconds(20);
-    int64_t max_ops_per_client = 100000;
   };
 
   BankWorkload(NetnsCluster* cluster, HistoryRecorder* ids, const Options& options);
-  ~BankWorkload();  // Stop()
+  ~BankWorkload() override { Stop(); }
 
   static std::string Account(int i);
   absl::Status Setup(absl::Duration timeout);
-  void Start();
-  void Stop();
-  int64_t ops_done() const { return ops_done_.load(); }
 
   // After every fault is healed: each account's final version (the highest
   // a LINEARIZABLE read on any replica returns) and its data at every
@@ -62,17 +54,12 @@ class BankWorkload {
   BankHistory TakeHistory() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void RunClient(int client);
+  void RunClient(int client) override;
   // Returns true if the cluster answered (ok or a definite refusal).
   bool Transfer(int client, int replica, int64_t n, std::mt19937_64* rng);
   bool Snapshot(int client, int replica);
 
-  NetnsCluster* const cluster_;
-  HistoryRecorder* const ids_;
   const Options options_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int64_t> ops_done_{0};
-  std::vector<std::thread> threads_;
   absl::Mutex mu_;
   BankHistory history_ ABSL_GUARDED_BY(mu_);
 };

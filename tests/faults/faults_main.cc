@@ -1,5 +1,5 @@
 // synod-faults: the fault-test tool. `run` starts replicas in network
-// namespaces, drives the register workload under a seeded nemesis and
+// namespaces, drives a workload (--workload) under a seeded nemesis and
 // checks the history; `check` re-checks a recorded history; `cleanup`
 // removes what a killed run left behind. See tests/faults/README.md.
 #include <signal.h>
@@ -17,13 +17,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "tests/faults/bank_checker.h"
+#include "base/status_macros.h"
 #include "tests/faults/bank_workload.h"
+#include "tests/faults/exactly_once_workload.h"
 #include "tests/faults/history.h"
 #include "tests/faults/nemesis.h"
 #include "tests/faults/netns_cluster.h"
-#include "tests/faults/register_checker.h"
 #include "tests/faults/register_workload.h"
+#include "tests/faults/sequential_workload.h"
+#include "tests/faults/session_workload.h"
+#include "tests/faults/verdicts.h"
 
 #ifndef SYNOD_BINARY
 #error "SYNOD_BINARY must name the synod executable"
@@ -31,14 +34,6 @@
 
 namespace synod::faults {
 namespace {
-
-// Exit codes (documented in --help).
-constexpr int kPass = 0;
-constexpr int kAnomaly = 1;
-constexpr int kError = 2;
-constexpr int kInconclusive = 3;
-constexpr int kSkip = 77;  // not root, or no `ip`: ctest's SKIP_RETURN_CODE
-constexpr int kInterrupted = 130;
 
 std::atomic<bool> g_stop{false};
 
@@ -75,60 +70,41 @@ std::string ReplayCommand(const RunFlags& f) {
                       f.expect_anomaly ? " --expect_anomaly" : "");
 }
 
-// Checks `ops` (and, if given, the final state); prints and returns the
-// verdict's exit code.
-int CheckAndReport(const std::vector<Op>& ops, const std::map<std::string, FinalKeyState>* final_state,
-                   std::ostream& out) {
-  int code = kPass;
-  size_t ok = 0, failed = 0, unknown = 0;
-  for (const Op& op : ops) {
-    (op.outcome == Outcome::kOk ? ok : op.outcome == Outcome::kFail ? failed : unknown) += 1;
-  }
-  out << "history: " << ops.size() << " operations (" << ok << " ok, " << failed << " fail, "
-      << unknown << " unknown)\n";
-  for (const KeyVerdict& v : CheckRegisters(ops, CheckOptions())) {
-    out << "linearizability " << v.key << ": "
-        << (v.result == KeyVerdict::kLinearizable      ? "ok"
-            : v.result == KeyVerdict::kNotLinearizable ? "VIOLATION"
-                                                       : "INCONCLUSIVE")
-        << " (" << v.ops << " ops, " << v.steps << " search steps)\n";
-    if (!v.report.empty()) out << v.report << "\n";
-    if (v.result == KeyVerdict::kNotLinearizable) code = kAnomaly;
-    if (v.result == KeyVerdict::kBudgetExceeded && code == kPass) code = kInconclusive;
-  }
-  if (final_state != nullptr) {
-    int64_t unchecked = 0;
-    std::vector<std::string> lost = CheckAcknowledgedWritesSurvive(ops, *final_state, &unchecked);
-    out << "acknowledged writes survive: " << (lost.empty() ? "ok" : "VIOLATION") << " ("
-        << unchecked << " versions no longer kept, not checked)\n";
-    for (const std::string& line : lost) out << "  " << line << "\n";
-    if (!lost.empty()) code = kAnomaly;
-  }
-  return code;
+// Sets `workload` up, runs it under the nemesis for --duration, then
+// (unless interrupted) `read_final`: the end every workload shares.
+template <typename Workload, typename ReadFinal>
+absl::Status Drive(Workload& workload, Nemesis& nemesis, const RunFlags& flags,
+                   const std::string& what, ReadFinal read_final) {
+  SYNOD_RETURN_IF_ERROR(workload.Setup(absl::Seconds(20)));
+  nemesis.Log(absl::StrCat("workload ", flags.workload, ": ", flags.clients, " clients on ", what,
+                           " for ", flags.duration_s, " s"));
+  workload.Start();
+  absl::Status s = nemesis.Run(absl::Now() + absl::Seconds(flags.duration_s), g_stop);
+  workload.Stop();
+  nemesis.Log(absl::StrCat("workload stopped after ", workload.ops_done(), " operations"));
+  if (!s.ok() || g_stop.load()) return s;
+  return read_final();
 }
 
-// Checks a bank history (and, if given, the final state); prints and
-// returns the verdict's exit code.
-int CheckBankAndReport(const BankHistory& h, const BankFinal* final_state, std::ostream& out) {
-  size_t ok = 0, failed = 0, unknown = 0;
-  for (const BankTransfer& t : h.transfers) {
-    (t.outcome == Outcome::kOk ? ok : t.outcome == Outcome::kFail ? failed : unknown) += 1;
-  }
-  out << "history: " << h.accounts << " accounts, total " << h.total << "; " << h.transfers.size()
-      << " transfers (" << ok << " ok, " << failed << " fail, " << unknown << " unknown), "
-      << h.snapshots.size() << " snapshots\n";
-  const BankVerdict v = CheckBank(h, final_state);
-  out << "bank: " << (v.violations.empty() ? "ok" : "VIOLATION") << " (" << v.snapshots_checked
-      << " snapshots checked";
-  if (final_state != nullptr) {
-    out << ", " << v.transfers_checked << " acknowledged transfers found in the final state, "
-        << v.versions_unchecked << " versions no longer kept";
-  }
-  out << ")\n";
-  const size_t shown = std::min<size_t>(v.violations.size(), 20);
-  for (size_t i = 0; i < shown; ++i) out << "  " << v.violations[i] << "\n";
-  if (shown < v.violations.size()) out << "  ... " << v.violations.size() - shown << " more\n";
-  return v.violations.empty() ? kPass : kAnomaly;
+// A workload's options with the flags every workload takes.
+template <typename Options>
+Options CommonOptions(const RunFlags& flags) {
+  Options o;
+  o.clients = flags.clients;
+  o.seed = flags.seed;
+  o.think = absl::Milliseconds(flags.think_ms);
+  return o;
+}
+
+// Drive for a create-based workload, whose final listings go into the
+// history itself.
+template <typename Workload>
+absl::Status DriveCreates(NetnsCluster* cluster, HistoryRecorder* history, Nemesis& nemesis,
+                          const RunFlags& flags, const typename Workload::Options& options,
+                          const std::string& what) {
+  Workload workload(cluster, history, options);
+  return Drive(workload, nemesis, flags, what,
+               [&] { return workload.ReadFinal(absl::Seconds(60)); });
 }
 
 int Run(const RunFlags& f) {
@@ -136,7 +112,7 @@ int Run(const RunFlags& f) {
     fprintf(stderr, "synod-faults run: needs root (network namespaces); skipped\n");
     return kSkip;
   }
-  if (f.workload == "bank" && f.serializable_reads) {
+  if (f.workload != "register" && f.serializable_reads) {
     fprintf(stderr, "synod-faults run: --serializable_reads is for the register workload\n");
     return kError;
   }
@@ -208,59 +184,42 @@ int Run(const RunFlags& f) {
       }();
       if (!led) s = absl::UnavailableError("no leader elected within 10 s of start");
     }
-    RegisterWorkload::Options wo;
-    wo.clients = flags.clients;
-    wo.keys = flags.keys;
-    wo.seed = flags.seed;
-    wo.think = absl::Milliseconds(flags.think_ms);
-    wo.serializable_reads = flags.serializable_reads;
-    BankWorkload::Options bo;
-    bo.clients = flags.clients;
-    bo.accounts = std::max(2, flags.keys);
-    bo.seed = flags.seed;
-    bo.think = absl::Milliseconds(flags.think_ms);
-    if (flags.workload == "bank") {
-      BankWorkload workload(cluster.get(), &history, bo);
-      if (s.ok()) s = workload.Setup(absl::Seconds(20));
-      if (s.ok()) {
-        nemesis.Log(absl::StrCat("workload bank: ", flags.clients, " clients on ", bo.accounts,
-                                 " accounts for ", flags.duration_s, " s"));
-        workload.Start();
-        s = nemesis.Run(absl::Now() + absl::Seconds(flags.duration_s), g_stop);
-        workload.Stop();
-        nemesis.Log(absl::StrCat("workload stopped after ", workload.ops_done(), " operations"));
-      }
-      if (s.ok() && !g_stop.load()) {
-        absl::StatusOr<BankFinal> fs = workload.ReadFinal(absl::Seconds(60));
-        if (fs.ok()) {
-          bank_final = *std::move(fs);
-          have_final = true;
-        } else {
-          s = fs.status();
-        }
-      }
+    const absl::Duration final_timeout = absl::Seconds(60);
+    if (!s.ok()) {
+      // No workload: the cluster did not come up.
+    } else if (flags.workload == "bank") {
+      auto o = CommonOptions<BankWorkload::Options>(flags);
+      o.accounts = std::max(2, flags.keys);
+      BankWorkload workload(cluster.get(), &history, o);
+      s = Drive(workload, nemesis, flags, absl::StrCat(o.accounts, " accounts"), [&] {
+        SYNOD_ASSIGN_OR_RETURN(bank_final, workload.ReadFinal(final_timeout));
+        have_final = true;
+        return absl::OkStatus();
+      });
       bank_history = workload.TakeHistory();
+    } else if (flags.workload == "sequential") {
+      s = DriveCreates<SequentialWorkload>(cluster.get(), &history, nemesis, flags,
+                                           CommonOptions<SequentialWorkload::Options>(flags),
+                                           SequentialWorkload::kParent);
+    } else if (flags.workload == "session") {
+      s = DriveCreates<SessionWorkload>(cluster.get(), &history, nemesis, flags,
+                                        CommonOptions<SessionWorkload::Options>(flags),
+                                        SessionWorkload::kParent);
+    } else if (flags.workload == "exactly-once") {
+      auto o = CommonOptions<ExactlyOnceWorkload::Options>(flags);
+      o.counters = flags.keys;
+      s = DriveCreates<ExactlyOnceWorkload>(cluster.get(), &history, nemesis, flags, o,
+                                            absl::StrCat(o.counters, " counters"));
     } else {
-      RegisterWorkload workload(cluster.get(), &history, wo);
-      if (s.ok()) s = workload.Setup(absl::Seconds(20));
-      if (s.ok()) {
-        nemesis.Log(absl::StrCat("workload: ", flags.clients, " clients on ", flags.keys,
-                                 " keys for ", flags.duration_s, " s"));
-        workload.Start();
-        s = nemesis.Run(absl::Now() + absl::Seconds(flags.duration_s), g_stop);
-        workload.Stop();
-        nemesis.Log(absl::StrCat("workload stopped after ", workload.ops_done(), " operations"));
-      }
-      if (s.ok() && !g_stop.load()) {
-        absl::StatusOr<std::map<std::string, FinalKeyState>> fs =
-            workload.ReadFinal(absl::Seconds(60));
-        if (fs.ok()) {
-          final_state = *std::move(fs);
-          have_final = true;
-        } else {
-          s = fs.status();
-        }
-      }
+      auto o = CommonOptions<RegisterWorkload::Options>(flags);
+      o.keys = flags.keys;
+      o.serializable_reads = flags.serializable_reads;
+      RegisterWorkload workload(cluster.get(), &history, o);
+      s = Drive(workload, nemesis, flags, absl::StrCat(flags.keys, " keys"), [&] {
+        SYNOD_ASSIGN_OR_RETURN(final_state, workload.ReadFinal(final_timeout));
+        have_final = true;
+        return absl::OkStatus();
+      });
     }
     if (!s.ok()) {
       nemesis.Log(absl::StrCat("ERROR: ", s.message()));
@@ -291,14 +250,19 @@ int Run(const RunFlags& f) {
   text << "faults injected: " << nemesis.faults_injected() << "\n";
   const int checked =
       bank ? CheckBankAndReport(bank_history, have_final ? &bank_final : nullptr, text)
-           : CheckAndReport(ops, have_final ? &final_state : nullptr, text);
+      : IsCreateWorkload(flags.workload)
+          ? CheckCreatesAndReport(flags.workload, ops, text)
+          : CheckAndReport(ops, have_final ? &final_state : nullptr, text);
   if (unexpected_exits > 0) {
     text << "replicas that exited on their own: " << unexpected_exits << " (see nemesis.log)\n";
   }
   size_t ok_reads = 0, ok_writes = 0;
   for (const Op& op : ops) {
     if (op.outcome != Outcome::kOk) continue;
-    (op.type == OpType::kRead ? ok_reads : ok_writes) += 1;
+    if (op.type == OpType::kRead || op.type == OpType::kList) ++ok_reads;
+    if (op.type == OpType::kWrite || op.type == OpType::kCas || op.type == OpType::kCreate) {
+      ++ok_writes;
+    }
   }
   if (bank) {
     ok_reads = bank_history.snapshots.size();
@@ -345,7 +309,7 @@ int main(int argc, char** argv) {
   using synod::faults::RunFlags;
   CLI::App app{
       "synod-faults: real synod replicas in network namespaces under a seeded nemesis, with the "
-      "clients' history checked for linearizability.\n"
+      "clients' history checked against what Synod promises.\n"
       "Exit codes: 0 pass, 1 anomaly found (a violation, a lost write, a replica that exited on "
       "its own), 2 harness error, 3 inconclusive (checker budget), 77 skipped (not root, no "
       "`ip`), 130 interrupted; a usage error exits with CLI11's non-zero code."};
@@ -353,15 +317,19 @@ int main(int argc, char** argv) {
   RunFlags f;
   CLI::App* run = app.add_subcommand(
       "run",
-      "Build the network, start the replicas, run the register workload under the nemesis for "
+      "Build the network, start the replicas, run --workload under the nemesis for "
       "--duration seconds, heal, read the final state, check. Needs root. Writes history.jsonl, "
       "nemesis.log, replica<i>.log and verdict.txt to <out>/synod-faults-s<seed>-<pid>/; removes "
       "the replicas' data dirs when the run passes (--keep_data keeps them).");
   run->option_defaults()->always_capture_default();
+  const std::vector<std::string> workloads = {"register", "bank", "sequential", "session",
+                                              "exactly-once"};
   run->add_option("--workload", f.workload,
-                  "register (linearizable registers) or bank (transfers by Multi, snapshot "
-                  "reads at one revision; --keys accounts)")
-      ->check(CLI::IsMember({"register", "bank"}));
+                  "register (linearizable registers), bank (transfers by Multi, snapshot reads "
+                  "at one revision; --keys accounts), sequential (sequential creates under one "
+                  "parent), session (ephemerals held by sessions) or exactly-once (counters "
+                  "incremented with retried session writes; --keys counters)")
+      ->check(CLI::IsMember(workloads));
   run->add_option("--nodes", f.nodes, "Replicas (3 or 5)")->check(CLI::Range(1, 9));
   run->add_option("--duration", f.duration_s, "Seconds of workload under faults")
       ->check(CLI::Range(1, 86400));
@@ -384,12 +352,13 @@ int main(int argc, char** argv) {
 
   std::string history_path;
   CLI::App* check = app.add_subcommand(
-      "check", "Re-check a recorded history.jsonl for linearizability (without the final-state "
-               "check, which needs the live cluster).");
+      "check", "Re-check a recorded history.jsonl (register and bank: without the final-state "
+               "check, which needs the live cluster; the other workloads record their final "
+               "listings in the history and are checked in full).");
   check->add_option("history", history_path, "history.jsonl of a run")->required();
   std::string check_workload = "register";
   check->add_option("--workload", check_workload, "The run's workload")
-      ->check(CLI::IsMember({"register", "bank"}))
+      ->check(CLI::IsMember(workloads))
       ->capture_default_str();
 
   std::string run_id;
@@ -421,7 +390,9 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::ostringstream text;
-    const int code = synod::faults::CheckAndReport(*ops, nullptr, text);
+    const int code = synod::faults::IsCreateWorkload(check_workload)
+                         ? synod::faults::CheckCreatesAndReport(check_workload, *ops, text)
+                         : synod::faults::CheckAndReport(*ops, nullptr, text);
     fputs(text.str().c_str(), stdout);
     return code;
   }

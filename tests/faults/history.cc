@@ -18,6 +18,14 @@ const char* OpTypeName(OpType type) {
       return "write";
     case OpType::kCas:
       return "cas";
+    case OpType::kCreate:
+      return "create";
+    case OpType::kList:
+      return "list";
+    case OpType::kClose:
+      return "close";
+    case OpType::kSession:
+      return "session";
   }
   return "?";
 }
@@ -45,10 +53,19 @@ std::string ToJsonLine(const Op& op) {
                       {"complete_ns", op.complete_ns},
                       {"revision", op.revision},
                       {"version", op.version}};
-  if (op.type != OpType::kRead) j["value"] = op.value;
+  if (op.type != OpType::kRead && op.type != OpType::kList) j["value"] = op.value;
   if (op.type == OpType::kCas) j["expected_version"] = op.expected_version;
-  if (op.type == OpType::kRead && op.outcome == Outcome::kOk) j["read_value"] = op.read_value;
+  if ((op.type == OpType::kRead || op.type == OpType::kCreate) && op.outcome == Outcome::kOk) {
+    j["read_value"] = op.read_value;
+  }
   if (!op.error.empty()) j["error"] = op.error;
+  if (op.session != 0) j["session"] = op.session;
+  if (op.attempts != 1) j["attempts"] = op.attempts;
+  if (op.type == OpType::kList) {
+    nlohmann::json children = nlohmann::json::array();
+    for (const ListedChild& c : op.children) children.push_back({c.name, c.data, c.owner});
+    j["children"] = std::move(children);
+  }
   return j.dump();
 }
 
@@ -64,15 +81,15 @@ absl::StatusOr<Op> FromJsonLine(const std::string& line) {
     op.replica = j.at("replica").get<int>();
     op.key = j.at("key").get<std::string>();
     const std::string type = j.at("type").get<std::string>();
-    if (type == "read") {
-      op.type = OpType::kRead;
-    } else if (type == "write") {
-      op.type = OpType::kWrite;
-    } else if (type == "cas") {
-      op.type = OpType::kCas;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown op type '", type, "'"));
+    bool known = false;
+    for (OpType t : {OpType::kRead, OpType::kWrite, OpType::kCas, OpType::kCreate, OpType::kList,
+                     OpType::kClose, OpType::kSession}) {
+      if (type == OpTypeName(t)) {
+        op.type = t;
+        known = true;
+      }
     }
+    if (!known) return absl::InvalidArgumentError(absl::StrCat("unknown op type '", type, "'"));
     const std::string outcome = j.at("outcome").get<std::string>();
     if (outcome == "ok") {
       op.outcome = Outcome::kOk;
@@ -91,6 +108,14 @@ absl::StatusOr<Op> FromJsonLine(const std::string& line) {
     op.expected_version = j.value("expected_version", int64_t{-1});
     op.read_value = j.value("read_value", std::string());
     op.error = j.value("error", std::string());
+    op.session = j.value("session", uint64_t{0});
+    op.attempts = j.value("attempts", 1);
+    if (j.contains("children")) {
+      for (const nlohmann::json& c : j.at("children")) {
+        op.children.push_back(
+            {c.at(0).get<std::string>(), c.at(1).get<std::string>(), c.at(2).get<uint64_t>()});
+      }
+    }
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("bad op (", e.what(), "): ", line));
   }
@@ -146,7 +171,22 @@ std::string Describe(const Op& op) {
       what = absl::StrCat("cas ", op.key, " if v", op.expected_version, " := '", op.value, "'");
       if (op.outcome == Outcome::kOk) what += absl::StrCat(" -> v", op.version);
       break;
+    case OpType::kCreate:
+      what = absl::StrCat("create ", op.key, " := '", op.value, "'");
+      if (op.outcome == Outcome::kOk) what += absl::StrCat(" -> ", op.read_value);
+      break;
+    case OpType::kList:
+      what = absl::StrCat("list ", op.key, " -> ", op.children.size(), " children");
+      break;
+    case OpType::kClose:
+      what = "close";
+      break;
+    case OpType::kSession:
+      what = absl::StrCat("session ", op.value);
+      break;
   }
+  if (op.session != 0) what += absl::StrFormat(" session %#x", op.session);
+  if (op.attempts != 1) what += absl::StrCat(" (", op.attempts, " attempts)");
   return absl::StrCat("#", op.id, " client ", op.client, " ", what, " ", OutcomeName(op.outcome),
                       op.error.empty() ? "" : absl::StrCat(" (", op.error, ")"), " on replica ",
                       op.replica, " rev ", op.revision, " [", Seconds(op.invoke_ns), ", ",

@@ -11,6 +11,10 @@
 //             connection, DEADLINE_EXCEEDED): the checker lets it take
 //             effect at any time after its invocation, or never.
 //
+// Besides register reads and writes, the create-based workloads record
+// creates (the created path in read_value), session closes and session
+// state changes (session), and listings of a parent's children (children).
+//
 // Thread: plain values; HistoryRecorder is safe to call from any thread.
 #pragma once
 
@@ -25,8 +29,23 @@
 
 namespace synod::faults {
 
-enum class OpType { kRead, kWrite, kCas };
+enum class OpType {
+  kRead,
+  kWrite,
+  kCas,
+  kCreate,   // key: the path asked for; value: its data; read_value: the path created
+  kList,     // key: the parent; children: what a LINEARIZABLE listing returned
+  kClose,    // session: the session the client closed
+  kSession,  // session: a state the client library reported for it (value: the state)
+};
 enum class Outcome { kOk, kFail, kUnknown };
+
+// One child of a kList: its name, data and owning session (0: not ephemeral).
+struct ListedChild {
+  std::string name;
+  std::string data;
+  uint64_t owner = 0;
+};
 
 struct Op {
   int64_t id = 0;
@@ -47,6 +66,13 @@ struct Op {
   int64_t invoke_ns = 0;
   int64_t complete_ns = 0;  // for kUnknown: when the client gave up
   std::string error;        // Synod code name or gRPC message, for humans
+  // The session a write carried, a close closed or a state change is of
+  // (0: none); for an ok ephemeral create, the owner its reply reports.
+  uint64_t session = 0;
+  // How many times the client sent it (retries with the same session
+  // sequence count; they apply at most once).
+  int attempts = 1;
+  std::vector<ListedChild> children;  // kList
 };
 
 const char* OpTypeName(OpType type);

@@ -7,57 +7,27 @@
 #include "absl/time/clock.h"
 #include "synod/v1/tree.grpc.pb.h"
 #include "tests/faults/call_outcome.h"
+#include "tests/faults/tree_calls.h"
 
 namespace synod::faults {
 
 RegisterWorkload::RegisterWorkload(NetnsCluster* cluster, HistoryRecorder* history,
                                    const Options& options)
-    : cluster_(cluster), history_(history), options_(options) {}
-
-RegisterWorkload::~RegisterWorkload() { Stop(); }
+    : ClientWorkload(cluster, history, options.clients), options_(options) {}
 
 std::string RegisterWorkload::Key(int k) { return absl::StrCat("/faults/r", k); }
 
 absl::Status RegisterWorkload::Setup(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  std::vector<std::string> paths = {"/faults"};
-  for (int k = 0; k < options_.keys; ++k) paths.push_back(Key(k));
-  for (const std::string& path : paths) {
-    for (int attempt = 0;; ++attempt) {
-      auto tree = v1::Tree::NewStub(cluster_->channel(1 + attempt % cluster_->size()));
-      v1::CreateRequest req;
-      req.mutable_op()->set_path(path);
-      req.mutable_op()->set_data("init");
-      v1::CreateResponse resp;
-      grpc::Status s = tree->Create(CallContext(absl::Seconds(2)).get(), req, &resp);
-      Op probe;
-      const Outcome outcome = ClassifyCall(s, resp.header(), &probe);
-      if (outcome == Outcome::kOk || probe.error == "NODE_EXISTS") break;
-      if (absl::Now() > deadline) {
-        return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", probe.error));
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-  }
-  return absl::OkStatus();
-}
-
-void RegisterWorkload::Start() {
-  stop_ = false;
-  for (int c = 0; c < options_.clients; ++c) threads_.emplace_back([this, c] { RunClient(c); });
-}
-
-void RegisterWorkload::Stop() {
-  stop_ = true;
-  for (std::thread& t : threads_) t.join();
-  threads_.clear();
+  std::vector<std::pair<std::string, std::string>> nodes = {{"/faults", ""}};
+  for (int k = 0; k < options_.keys; ++k) nodes.push_back({Key(k), "init"});
+  return EnsureNodes(cluster_, nodes, timeout);
 }
 
 bool RegisterWorkload::Read(int client, int replica, const std::string& key,
                             v1::Consistency consistency, Op* out) {
   auto tree = v1::Tree::NewStub(cluster_->channel(replica));
   Op op;
-  op.id = history_->NextId();
+  op.id = recorder_->NextId();
   op.client = client;
   op.replica = replica;
   op.key = key;
@@ -77,17 +47,15 @@ bool RegisterWorkload::Read(int client, int replica, const std::string& key,
     op.version = resp.stat().version();
   }
   *out = op;
-  history_->Add(op);
+  recorder_->Add(op);
   return op.outcome == Outcome::kOk;
 }
 
 void RegisterWorkload::RunClient(int client) {
   std::mt19937_64 rng(options_.seed * 1000003 + static_cast<uint64_t>(client));
-  const int n = cluster_->size();
-  const int home = client % n + 1;
   std::map<std::string, int64_t> last_version;
-  for (int64_t i = 0; i < options_.max_ops_per_client && !stop_.load(); ++i) {
-    const int replica = rng() % 10 < 7 ? home : 1 + static_cast<int>(rng() % n);
+  for (int64_t i = 0; i < options_.max_ops_per_client && !stopping(); ++i) {
+    const int replica = PickReplica(client, &rng);
     const std::string key = Key(static_cast<int>(rng() % options_.keys));
     const int kind = static_cast<int>(rng() % 4);  // 0,1 read; 2 write; 3 cas
     bool ok = false;
@@ -99,7 +67,7 @@ void RegisterWorkload::RunClient(int client) {
     } else {
       auto tree = v1::Tree::NewStub(cluster_->channel(replica));
       Op op;
-      op.id = history_->NextId();
+      op.id = recorder_->NextId();
       op.client = client;
       op.replica = replica;
       op.key = key;
@@ -122,9 +90,9 @@ void RegisterWorkload::RunClient(int client) {
         last_version[key] = op.version;
       }
       ok = op.outcome == Outcome::kOk || op.error == "BAD_VERSION";
-      history_->Add(op);
+      recorder_->Add(op);
     }
-    ops_done_.fetch_add(1);
+    CountOp();
     // Back off while the cluster does not answer: a history full of
     // operations of unknown outcome says little and is costly to check.
     absl::SleepFor(ok ? options_.think : options_.think + absl::Milliseconds(100));

@@ -15,16 +15,15 @@
 // client in between.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "tests/faults/client_workload.h"
 #include "tests/faults/history.h"
 #include "tests/faults/netns_cluster.h"
 #include "synod/v1/common.pb.h"
@@ -32,34 +31,24 @@
 
 namespace synod::faults {
 
-class RegisterWorkload {
+class RegisterWorkload : public ClientWorkload {
  public:
-  struct Options {
-    int clients = 5;
+  struct Options : ClientOptions {
     int keys = 3;
-    uint64_t seed = 1;
     absl::Duration op_timeout = absl::Seconds(1);
-    // Pause between one client's operations (keeps the history, and the
-    // load on a shared machine, moderate).
-    absl::Duration think = absl::Milliseconds(20);
     // Negative control: the clients' reads are SERIALIZABLE (the serving
     // replica's local state) but recorded like the others, so the checker
     // must find stale reads once a replica lags or is cut off. The final
     // reads stay LINEARIZABLE.
     bool serializable_reads = false;
-    // Bound on each client's operations, whatever the duration.
-    int64_t max_ops_per_client = 100000;
   };
 
   RegisterWorkload(NetnsCluster* cluster, HistoryRecorder* history, const Options& options);
-  ~RegisterWorkload();  // Stop()
+  ~RegisterWorkload() override { Stop(); }
 
   static std::string Key(int k);
   // Creates the keys (retrying through an election, for up to `timeout`).
   absl::Status Setup(absl::Duration timeout);
-  void Start();
-  void Stop();
-  int64_t ops_done() const { return ops_done_.load(); }
 
   // After every fault is healed: one LINEARIZABLE read of every key on
   // every replica (recorded in the history), then the data at each version
@@ -67,17 +56,12 @@ class RegisterWorkload {
   absl::StatusOr<std::map<std::string, FinalKeyState>> ReadFinal(absl::Duration timeout);
 
  private:
-  void RunClient(int client);
+  void RunClient(int client) override;
   // One read, recorded; true if it succeeded.
   bool Read(int client, int replica, const std::string& key, v1::Consistency consistency,
             Op* out);
 
-  NetnsCluster* const cluster_;
-  HistoryRecorder* const history_;
   const Options options_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int64_t> ops_done_{0};
-  std::vector<std::thread> threads_;
 };
 
 }  // namespace synod::faults
