@@ -136,6 +136,18 @@ ABSL_FLAG(std::string, zk_addr, "",
 ABSL_FLAG(uint64_t, zk_max_frame_bytes, (1u << 20) + 64 * 1024,
           "largest ZooKeeper request frame (jute.maxbuffer plus headers); a larger one "
           "closes its connection");
+ABSL_FLAG(uint64_t, zk_max_client_cnxns, 60,
+          "Most ZooKeeper connections one client IP may hold at once (ZooKeeper's "
+          "maxClientCnxns); a connection beyond it is closed as it is accepted, logged (at "
+          "most once per 10 s) and counted in synod_client_refused_total. 0: no limit.");
+ABSL_FLAG(uint64_t, zk_max_connections, 10000,
+          "Most ZooKeeper connections open at once from all clients; a connection beyond it "
+          "is closed as it is accepted, logged and counted. At least 1.");
+ABSL_FLAG(uint64_t, max_streams_per_ip, 1000,
+          "Most long-lived streams (Watch, Session.KeepAlive, Tree.Pipeline) one client IP may "
+          "hold open on the client port; the stream beyond it ends at once with "
+          "RESOURCE_EXHAUSTED and is counted in synod_client_refused_total. gRPC does not "
+          "expose connections, so this bounds streams, not connections. 0: no limit.");
 ABSL_FLAG(std::string, metrics_addr, "",
           "host:port of an HTTP listener serving /metrics (Prometheus text format), /health "
           "(200 while this replica is a serving member that knows a leader, else 503) and "
@@ -242,6 +254,13 @@ int main(int argc, char** argv) {
   options.metrics_addr = absl::GetFlag(FLAGS_metrics_addr);
   options.zk_addr = absl::GetFlag(FLAGS_zk_addr);
   options.zk_max_frame_bytes = absl::GetFlag(FLAGS_zk_max_frame_bytes);
+  options.zk_max_client_cnxns = absl::GetFlag(FLAGS_zk_max_client_cnxns);
+  options.zk_max_connections = absl::GetFlag(FLAGS_zk_max_connections);
+  options.max_streams_per_ip = absl::GetFlag(FLAGS_max_streams_per_ip);
+  if (options.zk_max_connections == 0) {
+    synod::base::Log("synod: --zk_max_connections must be at least 1");
+    return 2;
+  }
   options.ready_max_lag = absl::GetFlag(FLAGS_ready_max_lag);
   options.client_tls.cert = absl::GetFlag(FLAGS_tls_cert);
   options.client_tls.key = absl::GetFlag(FLAGS_tls_key);

@@ -428,6 +428,18 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
           return authenticator->Resolve(context);
         });
   }
+  {
+    PerIpLimiter::Options limit;
+    limit.max_per_ip = options.max_streams_per_ip;
+    limit.what = "streams";
+    limit.setting = "--max_streams_per_ip";
+    metrics::Counter* refused = p->metrics->client_streams_refused;
+    limit.on_refused = [refused] { refused->Inc(); };
+    p->stream_limiter = std::make_unique<PerIpLimiter>(std::move(limit));
+    p->tree_service->set_stream_limiter(p->stream_limiter.get());
+    p->session_service->set_stream_limiter(p->stream_limiter.get());
+    p->watch_service->set_stream_limiter(p->stream_limiter.get());
+  }
   PeriodicDuties::Options keeper_options;
   keeper_options.digest_check = options.digest_check_interval;
   keeper_options.history_retention = options.history_retention;
@@ -494,6 +506,12 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     zk::ZkListenerOptions zk_options;
     zk_options.addr = options.zk_addr;
     zk_options.max_frame_bytes = options.zk_max_frame_bytes;
+    zk_options.max_connections_per_ip = options.zk_max_client_cnxns;
+    zk_options.max_connections = options.zk_max_connections;
+    metrics::Counter* zk_refused_per_ip = p->metrics->zk_connections_refused_per_ip;
+    metrics::Counter* zk_refused_total = p->metrics->zk_connections_refused_total;
+    zk_options.on_refused_per_ip = [zk_refused_per_ip] { zk_refused_per_ip->Inc(); };
+    zk_options.on_refused_total = [zk_refused_total] { zk_refused_total->Inc(); };
     zk::ZkContext zk_context;
     TreeService* tree = p->tree_service.get();
     // ZooKeeper clients are anonymous (world:anyone) until the listener

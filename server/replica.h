@@ -66,6 +66,15 @@ struct ReplicaOptions {
   // their connection.
   std::string zk_addr;
   size_t zk_max_frame_bytes = (1u << 20) + 64 * 1024;
+  // ZooKeeper connections one client IP may hold (maxClientCnxns), and in
+  // all; beyond them a new connection is closed at accept. 0 per IP: no
+  // limit.
+  size_t zk_max_client_cnxns = 60;
+  size_t zk_max_connections = 10000;
+  // Long-lived streams (Watch, Session.KeepAlive, Tree.Pipeline) one client
+  // IP may hold open on the client port; the one beyond ends at once with
+  // RESOURCE_EXHAUSTED. 0: no limit.
+  size_t max_streams_per_ip = 1000;
   // /ready: how many entries the applied index may trail the commit index
   // this replica knows.
   uint64_t ready_max_lag = 1000;

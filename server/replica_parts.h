@@ -19,6 +19,7 @@
 #include "server/peer_listener.h"
 #include "server/peer_service.h"
 #include "server/peer_transport.h"
+#include "server/per_ip_limit.h"
 #include "server/periodic_duties.h"
 #include "server/raft_driver.h"
 #include "server/replica.h"
@@ -81,6 +82,9 @@ struct Replica::Parts {
   std::unique_ptr<Authenticator> authenticator;
   std::unique_ptr<AuthService> auth_service;
   std::unique_ptr<PeerService> peer_service;
+  // Streams per client IP on the client port (--max_streams_per_ip); the
+  // services below count into it, so it outlives them.
+  std::unique_ptr<PerIpLimiter> stream_limiter;
   std::unique_ptr<TreeService> tree_service;
   std::unique_ptr<ClusterService> cluster_service;
   std::unique_ptr<ReplicaSessionBackend> session_backend;

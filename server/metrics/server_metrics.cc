@@ -8,6 +8,12 @@ constexpr char kPeerRefusedHelp[] =
     "(what=raft_link), Peer gRPC calls refused for their sender or cluster (what=peer_rpc), "
     "Raft messages the core refused to step (what=raft_message).";
 
+constexpr char kClientRefusedHelp[] =
+    "Client streams and connections refused for a connection limit: gRPC streams over "
+    "--max_streams_per_ip (what=stream_per_ip), ZooKeeper connections over "
+    "--zk_max_client_cnxns (what=zk_connection_per_ip) or --zk_max_connections "
+    "(what=zk_connection_total).";
+
 }  // namespace
 
 ServerMetrics::ServerMetrics(MetricsRegistry* r)
@@ -52,6 +58,12 @@ ServerMetrics::ServerMetrics(MetricsRegistry* r)
           LatencyBuckets())),
       apply_batch_entries(r->NewHistogram("synod_storage_apply_batch_entries",
                                           "Committed entries per apply batch.",
-                                          {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096})) {}
+                                          {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096})),
+      client_streams_refused(r->NewCounter("synod_client_refused_total", kClientRefusedHelp,
+                                           {{"what", "stream_per_ip"}})),
+      zk_connections_refused_per_ip(r->NewCounter("synod_client_refused_total", kClientRefusedHelp,
+                                                  {{"what", "zk_connection_per_ip"}})),
+      zk_connections_refused_total(r->NewCounter("synod_client_refused_total", kClientRefusedHelp,
+                                                 {{"what", "zk_connection_total"}})) {}
 
 }  // namespace synod::server::metrics

@@ -37,6 +37,12 @@ struct ServerMetrics {
   Counter* sessions_expired;
   Histogram* apply_batch_seconds;  // one Applier::ApplyBatch (one WriteBatch)
   Histogram* apply_batch_entries;
+  // Client front ends, refusals beyond a connection limit: streams over
+  // --max_streams_per_ip (gRPC threads); ZooKeeper connections over
+  // --zk_max_client_cnxns and over --zk_max_connections (listener thread).
+  Counter* client_streams_refused;
+  Counter* zk_connections_refused_per_ip;
+  Counter* zk_connections_refused_total;
 };
 
 }  // namespace synod::server::metrics

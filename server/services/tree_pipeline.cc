@@ -82,8 +82,9 @@ grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>* PipelineStre
   return new RefusedStream(std::move(status));
 }
 
-PipelineStream* PipelineStream::Open(Handler handler, metrics::ApiMetrics* metrics) {
-  auto stream = std::make_shared<PipelineStream>(std::move(handler), metrics);
+PipelineStream* PipelineStream::Open(Handler handler, metrics::ApiMetrics* metrics,
+                                     PerIpSlot slot) {
+  auto stream = std::make_shared<PipelineStream>(std::move(handler), metrics, std::move(slot));
   stream->self_ = stream;
   stream->StartRead(&stream->request_);
   return stream.get();
@@ -200,6 +201,9 @@ void PipelineStream::OnWriteDone(bool ok) {
 void PipelineStream::OnCancel() { End(grpc::Status::CANCELLED); }
 
 void PipelineStream::OnDone() {
+  // The stream is over for its client, even while unanswered calls keep
+  // this object alive.
+  slot_.Release();
   // Last: may destroy this (unless calls are still unanswered).
   std::shared_ptr<PipelineStream> self = std::move(self_);
 }

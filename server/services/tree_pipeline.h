@@ -18,7 +18,8 @@
 //
 // Lifetime: owned by itself from Open until OnDone, and by each unanswered
 // call (a write applied after the client left finds the stream finished and
-// drops its reply).
+// drops its reply). The PerIpSlot it is opened with (its count against the
+// client's address) is given back in OnDone, however the stream ended.
 //
 // Thread: gRPC's callback threads read and write; any thread (apply, raft,
 // deadline, gRPC) finishes a call. mu_ guards the queue and the flags; gRPC
@@ -36,6 +37,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/support/server_callback.h"
 #include "server/metrics/api_metrics.h"
+#include "server/per_ip_limit.h"
 #include "server/reply_batch.h"
 #include "server/services/reply.h"
 #include "synod/v1/tree.pb.h"
@@ -56,8 +58,10 @@ class PipelineStream final
   static constexpr size_t kMaxReplyBytes = 1 << 20;
 
   // Starts reading; gRPC owns the returned reactor until OnDone. `metrics`
-  // (may be null) counts each call under its unary RPC's name.
-  static PipelineStream* Open(Handler handler, metrics::ApiMetrics* metrics);
+  // (may be null) counts each call under its unary RPC's name; `slot` is
+  // held until OnDone.
+  static PipelineStream* Open(Handler handler, metrics::ApiMetrics* metrics,
+                              PerIpSlot slot = PerIpSlot());
   // A stream refused before any call is read (its caller is not
   // authenticated): finishes with `status` at once.
   static grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>* Refuse(
@@ -71,8 +75,8 @@ class PipelineStream final
   void Flush() override;
 
   // Use Open.
-  PipelineStream(Handler handler, metrics::ApiMetrics* metrics)
-      : handler_(std::move(handler)), metrics_(metrics) {}
+  PipelineStream(Handler handler, metrics::ApiMetrics* metrics, PerIpSlot slot)
+      : handler_(std::move(handler)), metrics_(metrics), slot_(std::move(slot)) {}
 
  private:
   class Call;
@@ -97,6 +101,7 @@ class PipelineStream final
 
   const Handler handler_;
   metrics::ApiMetrics* const metrics_;
+  PerIpSlot slot_;                        // released in OnDone
   std::shared_ptr<PipelineStream> self_;  // set in Open, dropped in OnDone
   v1::PipelineRequest request_;           // owned by the read in flight
 

@@ -244,6 +244,11 @@ void TreeService::Serve(const v1::PipelineCall& pipelined,
 
 grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>* TreeService::Pipeline(
     grpc::CallbackServerContext* context) {
+  absl::StatusOr<PerIpSlot> slot = PerIpLimiter::AcquireForPeer(stream_limiter_, context->peer());
+  if (!slot.ok()) {
+    return PipelineStream::Refuse(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, std::string(slot.status().message())));
+  }
   absl::StatusOr<v1::Caller> resolved = ResolveCaller(callers_, *context);
   if (!resolved.ok()) {
     return PipelineStream::Refuse(
@@ -254,7 +259,7 @@ grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>* TreeService:
       [this, caller](const v1::PipelineCall& call, v1::PipelineReply* reply, Replier replier) {
         Serve(call, caller, reply, std::move(replier));
       },
-      metrics_);
+      metrics_, *std::move(slot));
 }
 
 // ---- Writes -------------------------------------------------------------------

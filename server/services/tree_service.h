@@ -43,6 +43,7 @@
 
 #include "absl/time/time.h"
 #include "server/metrics/api_metrics.h"
+#include "server/per_ip_limit.h"
 #include "server/services/caller.h"
 #include "server/services/reply.h"
 #include "server/services/request_flow.h"
@@ -103,6 +104,11 @@ class TreeService final : public v1::Tree::CallbackService {
                                    v1::SetAclResponse* response) override;
   grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>* Pipeline(
       grpc::CallbackServerContext* context) override;
+
+  // Counts each Pipeline stream against its client's address (null, the
+  // default: no limit); the stream over the limit ends at once with
+  // RESOURCE_EXHAUSTED. Set before the server starts; must outlive it.
+  void set_stream_limiter(PerIpLimiter* limiter) { stream_limiter_ = limiter; }
 
   // Serves one call of a Pipeline stream whose caller is `caller`: `reply`
   // receives the response of the call's kind, then `replier` is finished.
@@ -188,6 +194,7 @@ class TreeService final : public v1::Tree::CallbackService {
   const Limits limits_;
   metrics::ApiMetrics* const metrics_;
   const CallerResolver callers_;
+  PerIpLimiter* stream_limiter_ = nullptr;
 };
 
 }  // namespace synod::server

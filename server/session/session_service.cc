@@ -19,16 +19,28 @@ bool SecretsEqual(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+// A stream refused before it starts; deletes itself when gRPC is done.
+class RefusedKeepAlive final
+    : public grpc::ServerBidiReactor<v1::KeepAliveRequest, v1::KeepAliveResponse> {
+ public:
+  explicit RefusedKeepAlive(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 // A KeepAlive stream: read a request, write its response, read the next.
 // One operation is outstanding at a time, so the reactions never run
 // concurrently and need no lock; a client can have at most one heartbeat
-// in flight per stream.
+// in flight per stream. Its slot (its count against the client's address)
+// goes with it in OnDone.
 class SessionService::KeepAliveStream final
     : public grpc::ServerBidiReactor<v1::KeepAliveRequest, v1::KeepAliveResponse> {
  public:
-  explicit KeepAliveStream(SessionService* service) : service_(service) { StartRead(&request_); }
+  KeepAliveStream(SessionService* service, PerIpSlot slot)
+      : service_(service), slot_(std::move(slot)) {
+    StartRead(&request_);
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -49,6 +61,7 @@ class SessionService::KeepAliveStream final
 
  private:
   SessionService* const service_;
+  PerIpSlot slot_;
   v1::KeepAliveRequest request_;
   v1::KeepAliveResponse response_;
 };
@@ -124,8 +137,13 @@ grpc::ServerUnaryReactor* SessionService::Open(grpc::CallbackServerContext* cont
 }
 
 grpc::ServerBidiReactor<v1::KeepAliveRequest, v1::KeepAliveResponse>* SessionService::KeepAlive(
-    grpc::CallbackServerContext* /*context*/) {
-  return new KeepAliveStream(this);
+    grpc::CallbackServerContext* context) {
+  absl::StatusOr<PerIpSlot> slot = PerIpLimiter::AcquireForPeer(stream_limiter_, context->peer());
+  if (!slot.ok()) {
+    return new RefusedKeepAlive(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, std::string(slot.status().message())));
+  }
+  return new KeepAliveStream(this, *std::move(slot));
 }
 
 grpc::ServerUnaryReactor* SessionService::Close(grpc::CallbackServerContext* context,

@@ -23,6 +23,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "server/per_ip_limit.h"
 #include "server/services/caller.h"
 #include "synod/v1/common.pb.h"
 #include "synod/v1/session.grpc.pb.h"
@@ -91,6 +92,10 @@ class SessionService final : public v1::Session::CallbackService {
   // carry several sessions). The stream ends when the client half-closes.
   grpc::ServerBidiReactor<v1::KeepAliveRequest, v1::KeepAliveResponse>* KeepAlive(
       grpc::CallbackServerContext* context) override;
+  // Counts each KeepAlive stream against its client's address (null, the
+  // default: no limit); the stream over the limit ends at once with
+  // RESOURCE_EXHAUSTED. Set before the server starts; must outlive it.
+  void set_stream_limiter(PerIpLimiter* limiter) { stream_limiter_ = limiter; }
   grpc::ServerUnaryReactor* Close(grpc::CallbackServerContext* context,
                                   const v1::CloseSessionRequest* request,
                                   v1::CloseSessionResponse* response) override;
@@ -110,6 +115,7 @@ class SessionService final : public v1::Session::CallbackService {
 
   SessionBackend* const backend_;
   const CallerResolver callers_;
+  PerIpLimiter* stream_limiter_ = nullptr;
 };
 
 }  // namespace synod::server

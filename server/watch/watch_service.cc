@@ -15,14 +15,22 @@ class WatchService::Stream final
  public:
   explicit Stream(WatchService* service) : service_(service) {}
 
-  // After make_shared. `refuse`: the service is shutting down. `caller`:
-  // whom the stream's watches are for, or why it has no valid credentials.
-  void Start(bool refuse, absl::StatusOr<v1::Caller> caller) {
+  // After make_shared. `refuse`: the service is shutting down. `slot`:
+  // the stream's count against its client's address, or why it is over
+  // the limit. `caller`: whom the stream's watches are for, or why it has
+  // no valid credentials.
+  void Start(bool refuse, absl::StatusOr<PerIpSlot> slot, absl::StatusOr<v1::Caller> caller) {
     self_ = shared_from_this();
     if (refuse) {
       EndStream(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
       return;
     }
+    if (!slot.ok()) {
+      EndStream(
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, std::string(slot.status().message())));
+      return;
+    }
+    slot_ = *std::move(slot);
     if (!caller.ok()) {
       EndStream(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                              std::string(caller.status().message())));
@@ -98,6 +106,7 @@ class WatchService::Stream final
   void OnDone() override {
     if (stream_id_ != 0) service_->hub_->CloseStream(stream_id_);
     service_->Forget(this);
+    slot_.Release();  // sender tasks may hold this a little longer
     // Last: may destroy this.
     std::shared_ptr<Stream> self = std::move(self_);
   }
@@ -186,6 +195,7 @@ class WatchService::Stream final
   WatchHub::StreamId stream_id_ = 0;  // set in Start, 0 if refused
   v1::WatchRequest request_;          // owned by the read in flight
   std::shared_ptr<Stream> self_;      // set in Start, dropped in OnDone
+  PerIpSlot slot_;                    // set in Start, released in OnDone
 
   absl::Mutex mu_;
   // Owned by the write in flight while write_in_flight_.
@@ -208,14 +218,17 @@ WatchService::~WatchService() { sender_.Stop(); }
 grpc::ServerBidiReactor<v1::WatchRequest, v1::WatchResponse>* WatchService::Watch(
     grpc::CallbackServerContext* context) {
   auto stream = std::make_shared<Stream>(this);
-  absl::StatusOr<v1::Caller> caller = caller_ ? caller_(*context) : v1::Caller();
+  absl::StatusOr<PerIpSlot> slot = PerIpLimiter::AcquireForPeer(stream_limiter_, context->peer());
+  // A refused stream is not worth resolving credentials for.
+  absl::StatusOr<v1::Caller> caller =
+      caller_ && slot.ok() ? caller_(*context) : absl::StatusOr<v1::Caller>(v1::Caller());
   bool refuse = false;
   {
     absl::MutexLock lock(&mu_);
     refuse = shutting_down_;
     if (!refuse) streams_.emplace(stream.get(), stream);
   }
-  stream->Start(refuse, std::move(caller));
+  stream->Start(refuse, std::move(slot), std::move(caller));
   return stream.get();
 }
 

@@ -20,6 +20,10 @@
 // Every stream resolves its caller once, at its start (CallerFn); the hub
 // shows its watches only the events on nodes that caller may read.
 //
+// With a stream limiter set, each stream counts against its client's
+// address from its start until OnDone; the one over the limit ends at once
+// with RESOURCE_EXHAUSTED.
+//
 // Thread: gRPC callback threads, the sender thread and the hub's callers.
 // Invariant: a stream calls WatchHub::CloseStream exactly once (in OnDone),
 // and never starts a write or Finish after Finish.
@@ -36,6 +40,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "server/per_ip_limit.h"
 #include "server/watch/task_runner.h"
 #include "server/watch/watch_hub.h"
 #include "synod/v1/watch.grpc.pb.h"
@@ -62,6 +67,10 @@ class WatchService final : public v1::Watch::CallbackService {
   grpc::ServerBidiReactor<v1::WatchRequest, v1::WatchResponse>* Watch(
       grpc::CallbackServerContext* context) override;
 
+  // Null (the default): no limit. Set before the server starts; must
+  // outlive it.
+  void set_stream_limiter(PerIpLimiter* limiter) { stream_limiter_ = limiter; }
+
   // Finishes every open stream with UNAVAILABLE and refuses new ones, so
   // grpc::Server::Shutdown() need not wait for watch streams to end.
   void Shutdown();
@@ -77,6 +86,7 @@ class WatchService final : public v1::Watch::CallbackService {
   WatchHub* const hub_;
   const HeaderFn header_;
   const CallerFn caller_;
+  PerIpLimiter* stream_limiter_ = nullptr;
   // Starts writes for streams the hub signaled. Declared after the fields
   // its tasks use; stopped first in the destructor.
   WorkerThread sender_;

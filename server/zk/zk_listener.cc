@@ -17,9 +17,16 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "base/log.h"
+#include "base/log_throttle.h"
+#include "server/per_ip_limit.h"
 #include "server/tcp_socket.h"
 
 namespace synod::zk {
+
+using server::PerIpLimiter;
+using server::PerIpSlot;
+using server::SockaddrIp;
+
 namespace {
 
 constexpr uint64_t kListenId = 0;
@@ -27,6 +34,9 @@ constexpr uint64_t kWakeId = 1;
 constexpr size_t kReadChunk = 64 * 1024;
 // How often the sessions of open connections are looked up.
 constexpr absl::Duration kSessionCheck = absl::Seconds(1);
+// At most one warning per this interval about connections refused for the
+// listener's total (the per-IP limiter throttles its own).
+constexpr absl::Duration kRefusalLogInterval = absl::Seconds(10);
 
 }  // namespace
 
@@ -55,6 +65,7 @@ struct ZkListener::Waker {
 struct ZkListener::Conn {
   uint64_t id = 0;
   int fd = -1;
+  PerIpSlot slot;  // this connection's count against its client's address
   std::shared_ptr<ZkConnection> zk;
   std::string in;
   std::string out;
@@ -65,6 +76,11 @@ struct ZkListener::Conn {
 };
 
 struct ZkListener::State {
+  explicit State(const ZkListenerOptions& options)
+      : per_ip(PerIpLimiter::Options{options.max_connections_per_ip, "ZooKeeper connections",
+                                     "--zk_max_client_cnxns", options.on_refused_per_ip}) {}
+  PerIpLimiter per_ip;
+  base::LogThrottle total_log{kRefusalLogInterval};
   uint64_t next_id = 2;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Conn>> conns;
   absl::Time next_session_check = absl::InfinitePast();
@@ -72,7 +88,7 @@ struct ZkListener::State {
 };
 
 ZkListener::ZkListener(const ZkListenerOptions& options, ZkContext context)
-    : options_(options), context_(std::move(context)), state_(std::make_unique<State>()) {}
+    : options_(options), context_(std::move(context)), state_(std::make_unique<State>(options)) {}
 
 absl::StatusOr<std::unique_ptr<ZkListener>> ZkListener::Start(const ZkListenerOptions& options,
                                                               ZkContext context) {
@@ -169,10 +185,30 @@ void ZkListener::Run() {
 
 void ZkListener::Accept() {
   for (;;) {
-    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof(peer);
+    const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or a client that went away meanwhile
+    absl::StatusOr<std::string> ip = SockaddrIp(reinterpret_cast<sockaddr*>(&peer), peer_len);
     if (state_->conns.size() >= options_.max_connections) {
+      uint64_t held_back = 0;
+      if (state_->total_log.Allow(absl::Now(), &held_back)) {
+        base::Log(base::LogLevel::kWarning,
+                  "zk: refused a connection from %s: %zu connections open, the limit "
+                  "(--zk_max_connections); %llu more refusals not logged since the last line",
+                  ip.ok() ? ip->c_str() : "?", state_->conns.size(),
+                  static_cast<unsigned long long>(held_back));
+      }
+      if (options_.on_refused_total) options_.on_refused_total();
       close(fd);
+      continue;
+    }
+    // An address that does not parse (not expected from a TCP listener)
+    // shares one count rather than escaping the limit.
+    absl::StatusOr<PerIpSlot> slot = state_->per_ip.Acquire(ip.ok() ? *ip : "unknown");
+    if (!slot.ok()) {
+      close(fd);  // counted and logged by the limiter
       continue;
     }
     const int one = 1;
@@ -180,6 +216,7 @@ void ZkListener::Accept() {
     auto c = std::make_unique<Conn>();
     c->id = state_->next_id++;
     c->fd = fd;
+    c->slot = *std::move(slot);
     std::shared_ptr<Waker> waker = waker_;
     const uint64_t id = c->id;
     c->zk = std::make_shared<ZkConnection>(&context_, [waker, id] { waker->Wake(id); });

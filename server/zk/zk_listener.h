@@ -9,8 +9,11 @@
 //  - Bounded per connection: while a connection has max_pending requests
 //    whose replies are not written, or max_output_bytes waiting to be
 //    written, it is not read (TCP then holds its client back).
-//  - Bounded in connections: beyond max_connections a new one is accepted
-//    and closed at once.
+//  - Bounded in connections, as ZooKeeper's maxClientCnxns: while one
+//    client IP holds max_connections_per_ip connections, or the listener
+//    holds max_connections in all, a new one is accepted and closed at once
+//    (the client reads end of stream), counted (on_refused_*) and logged
+//    as a warning at most once per 10 s per limit.
 //  - A connection whose session disappears from the replicated table
 //    (expired, closed from another replica) is closed, as ZooKeeper does.
 //
@@ -20,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -37,6 +41,14 @@ struct ZkListenerOptions {
   size_t max_pending = 1000;
   size_t max_output_bytes = 4u << 20;
   size_t max_connections = 10000;
+  // Connections one client IP may hold at once (ZooKeeper's maxClientCnxns,
+  // whose default this is); 0: no limit. An IPv4-mapped IPv6 address counts
+  // as its IPv4 address.
+  size_t max_connections_per_ip = 60;
+  // Called on the listener thread for each connection refused over
+  // max_connections_per_ip / over max_connections (metrics); may be null.
+  std::function<void()> on_refused_per_ip;
+  std::function<void()> on_refused_total;
 };
 
 class ZkListener {
