@@ -209,6 +209,43 @@ struct WatcherEvent {
   std::string path;
 };
 
+// auth (100, xid kXidAuth): addauth scheme credential.
+struct AuthPacket {
+  int32_t type = 0;  // unused by servers
+  std::string scheme;
+  std::string auth;
+};
+
+// getACL (6) takes a PathRequest; its reply.
+struct GetAclResponse {
+  std::vector<Acl> acl;
+  Stat stat;
+};
+
+// setACL (7); its reply is a Stat. `version` is the expected aversion.
+struct SetAclRequest {
+  std::string path;
+  std::vector<Acl> acl;
+  int32_t version = -1;
+};
+
+// One identity of a connection, as whoAmI (107) shows it.
+struct ClientInfo {
+  std::string auth_scheme;
+  std::string user;
+};
+
+struct WhoAmIResponse {
+  std::vector<ClientInfo> client_info;
+};
+
+// sasl (102) request and reply (GetSASLRequest, SetSASLResponse): one
+// token, which a server may send as null.
+struct SaslToken {
+  std::string token;
+  bool is_null = false;
+};
+
 absl::Status Decode(JuteReader& r, ConnectRequest* out);
 absl::Status Decode(JuteReader& r, ConnectResponse* out);
 absl::Status Decode(JuteReader& r, RequestHeader* out);
@@ -224,6 +261,13 @@ absl::Status Decode(JuteReader& r, PathRequest* out);
 absl::Status Decode(JuteReader& r, MultiHeader* out);
 absl::Status Decode(JuteReader& r, SetWatchesRequest* out);
 absl::Status Decode(JuteReader& r, WatcherEvent* out);
+absl::Status Decode(JuteReader& r, std::vector<Acl>* out);
+absl::Status Decode(JuteReader& r, AuthPacket* out);
+absl::Status Decode(JuteReader& r, GetAclResponse* out);
+absl::Status Decode(JuteReader& r, SetAclRequest* out);
+absl::Status Decode(JuteReader& r, ClientInfo* out);
+absl::Status Decode(JuteReader& r, WhoAmIResponse* out);
+absl::Status Decode(JuteReader& r, SaslToken* out);
 
 void Encode(JuteWriter& w, const ConnectRequest& v);
 void Encode(JuteWriter& w, const ConnectResponse& v);
@@ -239,5 +283,12 @@ void Encode(JuteWriter& w, const PathRequest& v);
 void Encode(JuteWriter& w, const MultiHeader& v);
 void Encode(JuteWriter& w, const SetWatchesRequest& v);
 void Encode(JuteWriter& w, const WatcherEvent& v);
+void Encode(JuteWriter& w, const std::vector<Acl>& v);
+void Encode(JuteWriter& w, const AuthPacket& v);
+void Encode(JuteWriter& w, const GetAclResponse& v);
+void Encode(JuteWriter& w, const SetAclRequest& v);
+void Encode(JuteWriter& w, const ClientInfo& v);
+void Encode(JuteWriter& w, const WhoAmIResponse& v);
+void Encode(JuteWriter& w, const SaslToken& v);
 
 }  // namespace synod::zk
