@@ -1,5 +1,6 @@
 #include "server/zk/zk_listener.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,6 +22,30 @@
 
 namespace synod::zk {
 namespace {
+
+// The address of an accepted peer as ZooKeeper's ip scheme names it; an
+// IPv4 client of a dual-stack socket shows as its IPv4 address. Empty for
+// anything else.
+std::string PeerAddress(const sockaddr_storage& peer) {
+  char text[INET6_ADDRSTRLEN] = {0};
+  if (peer.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
+    if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text)) == nullptr) return "";
+    return text;
+  }
+  if (peer.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+      in_addr v4;
+      std::memcpy(&v4, &in6->sin6_addr.s6_addr[12], sizeof(v4));
+      if (inet_ntop(AF_INET, &v4, text, sizeof(text)) == nullptr) return "";
+      return text;
+    }
+    if (inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text)) == nullptr) return "";
+    return text;
+  }
+  return "";
+}
 
 constexpr uint64_t kListenId = 0;
 constexpr uint64_t kWakeId = 1;
@@ -169,7 +194,10 @@ void ZkListener::Run() {
 
 void ZkListener::Accept() {
   for (;;) {
-    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof(peer);
+    const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or a client that went away meanwhile
     if (state_->conns.size() >= options_.max_connections) {
       close(fd);
@@ -182,7 +210,8 @@ void ZkListener::Accept() {
     c->fd = fd;
     std::shared_ptr<Waker> waker = waker_;
     const uint64_t id = c->id;
-    c->zk = std::make_shared<ZkConnection>(&context_, [waker, id] { waker->Wake(id); });
+    c->zk = std::make_shared<ZkConnection>(&context_, PeerAddress(peer),
+                                           [waker, id] { waker->Wake(id); });
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.u64 = id;
