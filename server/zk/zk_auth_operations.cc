@@ -51,6 +51,7 @@ absl::Status ZkConnection::OnAuth(const RequestHeader& h, JuteReader& r, const S
   // ZooKeeper answers auth with zxid 0. Its default providers are digest
   // and ip; ip adds the peer's address, which the connection holds already.
   bool ok = auth.scheme == "ip";
+  server::WatchHub::StreamId stale_stream = 0;
   if (auth.scheme == "digest") {
     const std::string id = ZkDigestId(auth.auth);
     absl::MutexLock lock(&mu_);
@@ -70,8 +71,13 @@ absl::Status ZkConnection::OnAuth(const RequestHeader& h, JuteReader& r, const S
         next->set_superuser(true);
       }
       caller_ = std::move(next);
+      // A watch stream is for the caller that opened it. One with no
+      // watches yet is dropped so the next watch is for the new caller;
+      // watches already set keep the identities they were set with.
+      if (watch_ids_.empty()) std::swap(stale_stream, stream_);
     }
   }
+  if (stale_stream != 0) context_->watches->CloseStream(stale_stream);
   // A failed auth: AuthFailed, then ZooKeeper closes the connection.
   Reply(slot, h.xid, 0, ok ? kZOk : kZAuthFailed, "", /*close_after=*/!ok);
   return absl::OkStatus();

@@ -279,7 +279,8 @@ void ZkConnection::AddWatch(v1::WatchKind kind, const std::string& path, uint64_
   if (watch_ids_.contains(key)) return;
   if (stream_ == 0) {
     std::function<void()> wake = wake_;
-    stream_ = context_->watches->OpenStream([wake] { wake(); });
+    // The hub delivers an event only if this caller may read its node.
+    stream_ = context_->watches->OpenStream([wake] { wake(); }, *caller_);
   }
   const uint64_t id = next_watch_id_++;
   watch_ids_[key] = id;

@@ -4,6 +4,7 @@
 #include "server/zk/zk_connection.h"
 #include "server/zk/zk_convert.h"
 #include "server/zk/zk_error_mapping.h"
+#include "storage/acl.h"
 
 namespace synod::zk {
 namespace {
@@ -433,6 +434,10 @@ void ZkConnection::OnGetAllChildrenNumber(const RequestHeader& h, const std::str
   absl::StatusOr<std::optional<storage::Node>> node = (*view)->GetNode(path);
   if (!node.ok()) return Reply(slot, h.xid, revision, kZSystemError);
   if (!node->has_value()) return Reply(slot, h.xid, revision, kZNoNode);
+  // ZooKeeper needs READ on the node (not on the nodes below it).
+  if (!storage::Permits((*node)->acl, storage::kPermRead, *caller())) {
+    return Reply(slot, h.xid, revision, kZNoAuth);
+  }
   // Depth first over the subtree; the count excludes the node itself.
   int64_t count = 0;
   std::vector<std::string> stack = {path};

@@ -123,8 +123,18 @@ def check_auth_and_acls(a, b, r1, r2, r3):
             check("%s without auth fails" % what, False)
         except NoAuthError:
             check("%s without auth: NoAuthError" % what, True)
+    # A watch is for the identities that set it: alice's sees the change.
+    fired = threading.Event()
+    alice.get("/zk-e2e/acl", watch=lambda e: fired.set())
     check("get with auth", alice.get("/zk-e2e/acl")[0] == b"private")
     check("set with auth", alice.set("/zk-e2e/acl", b"mine").version == 1)
+    check("watch with auth fires on a protected node", fired.wait(TIMEOUT))
+    raw = Raw(r1)
+    count = raw.call(1, 104, jute_string(b"/zk-e2e/acl"))
+    check("getAllChildrenNumber without auth: NoAuth", count[0] == -102 and count[1] == b"")
+    raw.auth("digest", "alice:secret")
+    check("getAllChildrenNumber with auth",
+          raw.call(2, 104, jute_string(b"/zk-e2e/acl")) == (0, struct.pack(">i", 0)))
     # The session was opened before addauth: writes through it, ephemerals
     # included, still work.
     alice.create("/zk-e2e/acl/eph", b"", ephemeral=True, acl=mine)
