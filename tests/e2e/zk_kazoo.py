@@ -135,6 +135,14 @@ def check_auth_and_acls(a, b, r1, r2, r3):
     raw.auth("digest", "alice:secret")
     check("getAllChildrenNumber with auth",
           raw.call(2, 104, jute_string(b"/zk-e2e/acl")) == (0, struct.pack(">i", 0)))
+    # An empty ACL list (kazoo always sends one entry or more): InvalidACL,
+    # for create (path, data, acl, flags) and setACL (path, acl, version).
+    check("create with an empty ACL: InvalidACL",
+          raw.call(3, 1, jute_string(b"/zk-e2e/empty") + jute_string(b"") +
+                   struct.pack(">ii", 0, 0)) == (-114, b""))
+    check("setACL with an empty ACL: InvalidACL",
+          raw.call(4, 7, jute_string(b"/zk-e2e/acl") + struct.pack(">ii", 0, -1)) ==
+          (-114, b""))
     # The session was opened before addauth: writes through it, ephemerals
     # included, still work.
     alice.create("/zk-e2e/acl/eph", b"", ephemeral=True, acl=mine)
