@@ -146,7 +146,7 @@ TEST(RecordsTest, RoundTrips) {
     EXPECT_EQ(d.ttl, ttl ? 1234 : 0);
   }
   {
-    SetWatchesRequest s{42, {"/d"}, {"/e1", "/e2"}, {}};
+    SetWatchesRequest s{42, {"/d"}, {"/e1", "/e2"}, {}, {}, {}};
     const std::string bytes = EncodeOne(s);
     JuteReader r(bytes);
     SetWatchesRequest d;
@@ -198,7 +198,7 @@ TEST(RecordsTest, TruncatedRecordsFail) {
       EncodeOne(SetDataRequest{"/p", "v", 3}),
       [](JuteReader& r, SetDataRequest* d) { return Decode(r, d); });
   ExpectEveryPrefixFails<SetWatchesRequest>(
-      EncodeOne(SetWatchesRequest{1, {"/a"}, {"/b"}, {"/c"}}),
+      EncodeOne(SetWatchesRequest{1, {"/a"}, {"/b"}, {"/c"}, {}, {}}),
       [](JuteReader& r, SetWatchesRequest* d) { return Decode(r, d); });
   ExpectEveryPrefixFails<Stat>(EncodeOne(Stat{}),
                                [](JuteReader& r, Stat* d) { return Decode(r, d); });
@@ -285,6 +285,36 @@ TEST(RecordsTest, TruncatedAuthAndAclRecordsFail) {
   ExpectEveryPrefixFails<WhoAmIResponse>(
       EncodeOne(WhoAmIResponse{{{"ip", "::1"}}}),
       [](JuteReader& r, WhoAmIResponse* d) { return Decode(r, d); });
+}
+
+TEST(RecordsTest, WatchRequests) {
+  EXPECT_EQ(EncodeOne(AddWatchRequest{"/w", kAddWatchPersistentRecursive}),
+            std::string("\0\0\0\x02/w\0\0\0\x01", 10));
+  EXPECT_EQ(EncodeOne(WatchesRequest{"/w", kWatcherAny}),
+            std::string("\0\0\0\x02/w\0\0\0\x03", 10));
+  ExpectEveryPrefixFails<AddWatchRequest>(
+      EncodeOne(AddWatchRequest{"/w", 0}),
+      [](JuteReader& r, AddWatchRequest* d) { return Decode(r, d); });
+  ExpectEveryPrefixFails<WatchesRequest>(
+      EncodeOne(WatchesRequest{"/w", 2}),
+      [](JuteReader& r, WatchesRequest* d) { return Decode(r, d); });
+  // setWatches2: setWatches' three lists, then persistent and recursive.
+  SetWatchesRequest s{7, {"/d"}, {}, {"/c"}, {"/p"}, {"/r1", "/r2"}};
+  JuteWriter w;
+  Encode(w, s, /*v2=*/true);
+  JuteReader r(w.bytes());
+  SetWatchesRequest d;
+  ASSERT_TRUE(Decode(r, &d, /*v2=*/true).ok());
+  EXPECT_TRUE(r.ExpectEnd().ok());
+  EXPECT_EQ(d.persistent_watches, std::vector<std::string>{"/p"});
+  EXPECT_EQ(d.persistent_recursive_watches, (std::vector<std::string>{"/r1", "/r2"}));
+  // The same bytes read as setWatches leave the persistent lists unread.
+  JuteReader v1(w.bytes());
+  ASSERT_TRUE(Decode(v1, &d).ok());
+  EXPECT_FALSE(v1.ExpectEnd().ok());
+  EXPECT_TRUE(d.persistent_watches.empty());
+  ExpectEveryPrefixFails<SetWatchesRequest>(
+      w.bytes(), [](JuteReader& r, SetWatchesRequest* d) { return Decode(r, d, true); });
 }
 
 TEST(RecordsTest, HugeAclCountRefused) {

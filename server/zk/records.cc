@@ -134,11 +134,26 @@ absl::Status Decode(JuteReader& r, MultiHeader* out) {
   return r.ReadInt(&out->err);
 }
 
-absl::Status Decode(JuteReader& r, SetWatchesRequest* out) {
+absl::Status Decode(JuteReader& r, SetWatchesRequest* out, bool v2) {
   SYNOD_RETURN_IF_ERROR(r.ReadLong(&out->relative_zxid));
   SYNOD_RETURN_IF_ERROR(r.ReadStringVector(&out->data_watches));
   SYNOD_RETURN_IF_ERROR(r.ReadStringVector(&out->exist_watches));
-  return r.ReadStringVector(&out->child_watches);
+  SYNOD_RETURN_IF_ERROR(r.ReadStringVector(&out->child_watches));
+  out->persistent_watches.clear();
+  out->persistent_recursive_watches.clear();
+  if (!v2) return absl::OkStatus();
+  SYNOD_RETURN_IF_ERROR(r.ReadStringVector(&out->persistent_watches));
+  return r.ReadStringVector(&out->persistent_recursive_watches);
+}
+
+absl::Status Decode(JuteReader& r, AddWatchRequest* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadString(&out->path));
+  return r.ReadInt(&out->mode);
+}
+
+absl::Status Decode(JuteReader& r, WatchesRequest* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadString(&out->path));
+  return r.ReadInt(&out->type);
 }
 
 absl::Status Decode(JuteReader& r, WatcherEvent* out) {
@@ -267,11 +282,24 @@ void Encode(JuteWriter& w, const MultiHeader& v) {
   w.WriteInt(v.err);
 }
 
-void Encode(JuteWriter& w, const SetWatchesRequest& v) {
+void Encode(JuteWriter& w, const SetWatchesRequest& v, bool v2) {
   w.WriteLong(v.relative_zxid);
   w.WriteStringVector(v.data_watches);
   w.WriteStringVector(v.exist_watches);
   w.WriteStringVector(v.child_watches);
+  if (!v2) return;
+  w.WriteStringVector(v.persistent_watches);
+  w.WriteStringVector(v.persistent_recursive_watches);
+}
+
+void Encode(JuteWriter& w, const AddWatchRequest& v) {
+  w.WriteString(v.path);
+  w.WriteInt(v.mode);
+}
+
+void Encode(JuteWriter& w, const WatchesRequest& v) {
+  w.WriteString(v.path);
+  w.WriteInt(v.type);
 }
 
 void Encode(JuteWriter& w, const WatcherEvent& v) {

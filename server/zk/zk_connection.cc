@@ -294,6 +294,24 @@ void ZkConnection::AddWatch(v1::WatchKind kind, const std::string& path, uint64_
   context_->watches->Create(stream_, create);
 }
 
+bool ZkConnection::RemoveWatch(v1::WatchKind kind, const std::string& path) {
+  absl::MutexLock lock(&mu_);
+  auto it = watch_ids_.find(WatchKey{static_cast<int>(kind), path});
+  if (it == watch_ids_.end()) return false;
+  const uint64_t id = it->second;
+  watch_keys_.erase(id);
+  watch_ids_.erase(it);
+  // Its events still queued in the hub are dropped by PollWatches (the id
+  // is no longer known), so nothing arrives for it after the reply.
+  if (stream_ != 0) context_->watches->Cancel(stream_, id);
+  return true;
+}
+
+bool ZkConnection::HasWatch(v1::WatchKind kind, const std::string& path) const {
+  absl::MutexLock lock(&mu_);
+  return watch_ids_.contains(WatchKey{static_cast<int>(kind), path});
+}
+
 void ZkConnection::PollWatches() {
   absl::MutexLock lock(&mu_);
   if (stream_ == 0) return;
@@ -306,6 +324,9 @@ void ZkConnection::PollWatches() {
       parts.push_back(response);
     }
     for (const v1::WatchResponse& part : parts) {
+      // A watch removed by removeWatches: what the hub had queued is not
+      // delivered.
+      if (!watch_keys_.contains(part.watch_id())) continue;
       for (const v1::WatchEvent& event : part.events()) {
         JuteWriter w;
         Encode(w, ReplyHeader{kXidNotification, static_cast<int64_t>(event.revision()), kZOk});

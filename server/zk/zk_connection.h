@@ -144,10 +144,16 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   absl::Status OnWhoAmI(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
   absl::Status OnGetAcl(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
   absl::Status OnSetAcl(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  // zk_watch_operations.cc.
+  absl::Status OnAddWatch(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  absl::Status OnCheckOrRemoveWatches(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
 
   // Registers a watch of `kind` on `path` from `start_revision`, unless the
   // connection already has that one (ZooKeeper keeps one per path and kind).
   void AddWatch(v1::WatchKind kind, const std::string& path, uint64_t start_revision);
+  // Cancels the connection's watch of `kind` on `path`; false if it has none.
+  bool RemoveWatch(v1::WatchKind kind, const std::string& path);
+  bool HasWatch(v1::WatchKind kind, const std::string& path) const;
   // Listener thread: turns the hub's queued events into notifications.
   void PollWatches();
 

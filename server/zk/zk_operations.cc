@@ -178,7 +178,15 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
       break;
     }
     case kOpSetWatches:
+    case kOpSetWatches2:
       decoded = OnSetWatches(h, r, slot);
+      break;
+    case kOpAddWatch:
+      decoded = OnAddWatch(h, r, slot);
+      break;
+    case kOpCheckWatches:
+    case kOpRemoveWatches:
+      decoded = OnCheckOrRemoveWatches(h, r, slot);
       break;
     case kOpCloseSession: {
       const uint64_t id = session_id();
@@ -209,8 +217,7 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
       decoded = OnSetAcl(h, r, slot);
       break;
     default:
-      // reconfig, checkWatches, removeWatches, multiRead, setWatches2,
-      // addWatch.
+      // reconfig, multiRead.
       Reply(slot, h.xid, AppliedRevision(), kZUnimplemented);
       return;
   }
@@ -395,7 +402,7 @@ void ZkConnection::GetChildrenPage(int32_t xid, bool with_stat, std::string path
 absl::Status ZkConnection::OnSetWatches(const RequestHeader& h, JuteReader& r,
                                         const SlotPtr& slot) {
   SetWatchesRequest s;
-  if (absl::Status st = Decode(r, &s); !st.ok()) return st;
+  if (absl::Status st = Decode(r, &s, h.type == kOpSetWatches2); !st.ok()) return st;
   if (absl::Status st = r.ExpectEnd(); !st.ok()) return st;
   // From the client's last zxid: the hub replays what it missed from
   // history, so a change while it was away fires its watch at once.
@@ -403,6 +410,10 @@ absl::Status ZkConnection::OnSetWatches(const RequestHeader& h, JuteReader& r,
   for (const std::string& p : s.data_watches) AddWatch(v1::WATCH_DATA, p, from);
   for (const std::string& p : s.exist_watches) AddWatch(v1::WATCH_EXISTS, p, from);
   for (const std::string& p : s.child_watches) AddWatch(v1::WATCH_CHILDREN, p, from);
+  for (const std::string& p : s.persistent_watches) AddWatch(v1::WATCH_PERSISTENT, p, from);
+  for (const std::string& p : s.persistent_recursive_watches) {
+    AddWatch(v1::WATCH_PERSISTENT_RECURSIVE, p, from);
+  }
   Reply(slot, h.xid, AppliedRevision(), kZOk);
   return absl::OkStatus();
 }

@@ -69,16 +69,37 @@ class Raw:
             return None
         return recv_exact(self.s, struct.unpack(">i", head)[0])
 
+    events = None  # (type, path) of the notifications read so far
+    zxid = 0  # of the last reply
+
     def call(self, xid, op, body=b""):
         """Returns (err, reply body), or None if the server closed."""
         self.send(struct.pack(">ii", xid, op) + body)
         while True:
-            reply = self.recv()
+            reply = self.read_one()
             if reply is None:
                 return None
-            rxid, _, err = struct.unpack(">iqi", reply[:16])
-            if rxid == xid:
-                return err, reply[16:]
+            if reply[0] == xid:
+                return reply[1], reply[2]
+
+    def read_one(self):
+        """The next reply as (xid, err, body); notifications go to events."""
+        reply = self.recv()
+        if reply is None:
+            return None
+        rxid, self.zxid, err = struct.unpack(">iqi", reply[:16])
+        if rxid == -1:
+            etype, _, size = struct.unpack(">iii", reply[16:28])
+            self.events = (self.events or []) + [(etype, reply[28:28 + size].decode())]
+        return rxid, err, reply[16:]
+
+    def next_events(self, n):
+        """The next n notifications (blocking reads, each bounded)."""
+        while len(self.events or []) < n:
+            if self.read_one() is None:
+                return None
+        taken, self.events = self.events[:n], self.events[n:]
+        return taken
 
     def auth(self, scheme, credential):
         return self.call(-4, 100, struct.pack(">i", 0) + jute_string(scheme.encode()) +
@@ -231,6 +252,60 @@ def check_auth_and_acls(a, b, r1, r2, r3):
     check("unknown scheme closes the connection", raw.closed())
 
 
+def check_watch_requests(a, r2, r3):
+    """addWatch (persistent, persistent-recursive), checkWatches,
+    removeWatches and setWatches2, as ZooKeeper 3.8 answers them."""
+    created, deleted, changed, children = 1, 2, 3, 4
+    a.create("/zk-e2e/pw")
+    a.create("/zk-e2e/pw/q")
+    raw = Raw(r2)
+
+    def path(p):
+        return jute_string(p.encode())
+    ok_body = struct.pack(">i", 0)
+    check("addWatch persistent-recursive",
+          raw.call(1, 106, path("/zk-e2e/pw") + struct.pack(">i", 1)) == (0, ok_body))
+    check("addWatch persistent",
+          raw.call(2, 106, path("/zk-e2e/pw/q") + struct.pack(">i", 0)) == (0, ok_body))
+    check("addWatch bad mode: MarshallingError",
+          raw.call(3, 106, path("/zk-e2e/pw") + struct.pack(">i", 7))[0] == -5)
+    check("checkWatches finds it", raw.call(4, 17, path("/zk-e2e/pw") + struct.pack(">i", 3)) ==
+          (0, b""))
+    check("checkWatches of none: NoWatcher",
+          raw.call(5, 17, path("/zk-e2e/none") + struct.pack(">i", 2))[0] == -121)
+    a.create("/zk-e2e/pw/q/c1")
+    a.set("/zk-e2e/pw/q/c1", b"1")
+    a.set("/zk-e2e/pw/q/c1", b"2")
+    got = raw.next_events(4)
+    check("persistent watches fire and stay", got is not None and sorted(got[:2]) == sorted(
+        [(created, "/zk-e2e/pw/q/c1"), (children, "/zk-e2e/pw/q")]) and
+        got[2:] == [(changed, "/zk-e2e/pw/q/c1")] * 2)
+    check("removeWatches", raw.call(6, 18, path("/zk-e2e/pw") + struct.pack(">i", 3)) ==
+          (0, b""))
+    check("removeWatches again: NoWatcher",
+          raw.call(7, 18, path("/zk-e2e/pw") + struct.pack(">i", 3))[0] == -121)
+    check("checkWatches after remove: NoWatcher",
+          raw.call(8, 17, path("/zk-e2e/pw") + struct.pack(">i", 3))[0] == -121)
+    # Events come in revision order: had the removed watch fired, its event
+    # would come first.
+    a.create("/zk-e2e/pw/after")
+    a.set("/zk-e2e/pw/q", b"y")
+    check("a removed watch no longer fires",
+          raw.next_events(1) == [(changed, "/zk-e2e/pw/q")])
+    check("removeWatches Data covers a persistent watch",
+          raw.call(9, 18, path("/zk-e2e/pw/q") + struct.pack(">i", 2)) == (0, b""))
+    # setWatches2 (a reconnecting client's persistent watches), from the
+    # zxid it last saw.
+    again = Raw(r3)
+    again.call(1, 3, path("/zk-e2e/pw") + b"\0")  # exists: learn a zxid
+    empty = struct.pack(">i", 0)
+    check("setWatches2", again.call(-8, 105, struct.pack(">q", again.zxid) + empty * 3 + empty +
+                                    struct.pack(">i", 1) + path("/zk-e2e/pw")) == (0, b""))
+    a.delete("/zk-e2e/pw/after")
+    check("setWatches2 persistent-recursive fires",
+          again.next_events(1) == [(deleted, "/zk-e2e/pw/after")])
+
+
 def hold(host):
     """Creates an ephemeral node and exits without closing its session, as a
     crashed client would; prints the session id and password."""
@@ -323,6 +398,7 @@ def main(r1, r2, r3):
           results[2] is True)
 
     check_auth_and_acls(a, b, r1, r2, r3)
+    check_watch_requests(a, r2, r3)
 
     # a session resumed on another replica keeps its ephemeral
     out = subprocess.run([sys.executable, __file__, "--hold", r1], capture_output=True,

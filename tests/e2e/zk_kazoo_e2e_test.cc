@@ -2,8 +2,9 @@
 // replicas with --zk_addr, and tests/e2e/zk_kazoo.py (python3-kazoo) doing
 // creates, reads, sets, deletes, children, sequential and ephemeral nodes,
 // watches, multi, digest auth and ACLs (getACL, setACL, the superuser
-// digest, whoAmI, sasl), a session resumed on another replica, closeSession
-// and an oversized frame. The script's output is printed when it fails.
+// digest, whoAmI, sasl), persistent watches (addWatch, checkWatches,
+// removeWatches, setWatches2), a session resumed on another replica,
+// closeSession and an oversized frame. The script's output is printed when it fails.
 #include <sys/wait.h>
 
 #include <fstream>
