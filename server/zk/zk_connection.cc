@@ -328,6 +328,14 @@ void ZkConnection::PollWatches() {
       // delivered.
       if (!watch_keys_.contains(part.watch_id())) continue;
       for (const v1::WatchEvent& event : part.events()) {
+        // ZooKeeper notifies a connection once per event, however many of
+        // its watches match (a data and a child watch on a deleted node, a
+        // persistent watch and a recursive one above it).
+        if (event.revision() != notified_revision_) {
+          notified_revision_ = event.revision();
+          notified_.clear();
+        }
+        if (!notified_.emplace(static_cast<int>(event.type()), event.path()).second) continue;
         JuteWriter w;
         Encode(w, ReplyHeader{kXidNotification, static_cast<int64_t>(event.revision()), kZOk});
         Encode(w, WatcherEvent{ToZkEventType(event.type()), kStateSyncConnected, event.path()});

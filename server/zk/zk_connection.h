@@ -43,6 +43,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
 #include "server/services/reply.h"
@@ -175,6 +176,12 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   uint64_t next_watch_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<WatchKey, uint64_t> watch_ids_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, WatchKey> watch_keys_ ABSL_GUARDED_BY(mu_);
+  // The events of revision notified_revision_ already notified, as (type,
+  // path): a second watch matching one is not notified again. Only one
+  // revision's worth: a repeat of an older revision (a watch catching up)
+  // is notified, never lost.
+  uint64_t notified_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_set<std::pair<int, std::string>> notified_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 

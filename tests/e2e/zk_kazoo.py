@@ -280,6 +280,13 @@ def check_watch_requests(a, r2, r3):
     check("persistent watches fire and stay", got is not None and sorted(got[:2]) == sorted(
         [(created, "/zk-e2e/pw/q/c1"), (children, "/zk-e2e/pw/q")]) and
         got[2:] == [(changed, "/zk-e2e/pw/q/c1")] * 2)
+    # One event, one notification per connection, however many of its
+    # watches match (ZooKeeper's triggerWatch): the recursive and the
+    # persistent watch both match this change.
+    a.set("/zk-e2e/pw/q", b"x")
+    a.set("/zk-e2e/pw/q/c1", b"3")
+    check("one notification for two matching watches",
+          raw.next_events(2) == [(changed, "/zk-e2e/pw/q"), (changed, "/zk-e2e/pw/q/c1")])
     check("removeWatches", raw.call(6, 18, path("/zk-e2e/pw") + struct.pack(">i", 3)) ==
           (0, b""))
     check("removeWatches again: NoWatcher",
