@@ -218,6 +218,18 @@ def check_auth_and_acls(a, b, r1, r2, r3):
             check("%s: InvalidACLError" % what, True)
     check("bad ACLs changed nothing", a.exists("/zk-e2e/bad") is None and
           alice.get_acls("/zk-e2e/acl")[1].aversion == 1)
+    # A multi's create carries its ACL too.
+    t = alice.transaction()
+    t.create("/zk-e2e/acl-multi", b"m", acl=mine)
+    check("multi create with an ACL", t.commit() == ["/zk-e2e/acl-multi"] and
+          alice.get_acls("/zk-e2e/acl-multi")[0] == mine)
+    b.sync("/zk-e2e")
+    try:
+        b.get("/zk-e2e/acl-multi")
+        check("multi-created node is protected", False)
+    except NoAuthError:
+        check("multi-created node is protected: NoAuthError", True)
+    alice.delete("/zk-e2e/acl-multi")
     # "auth" stands for the caller's identities (not its address).
     alice.create("/zk-e2e/by-auth", acl=[make_acl("auth", "", all=True)])
     check("auth ACL becomes the digest", alice.get_acls("/zk-e2e/by-auth")[0] == mine)
