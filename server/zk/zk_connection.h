@@ -24,7 +24,10 @@
 //    superuser digest. A request keeps the caller it was sent with. An
 //    addauth of a scheme ZooKeeper does not serve is answered AuthFailed
 //    and closes the connection, as ZooKeeper does. ACLs are checked by the
-//    replica (apply and TreeService), never here.
+//    replica's own rules (apply, TreeService; storage::Permits for
+//    getAllChildrenNumber, which reads the store here), never re-decided.
+//  - Watch notifications: one per event per connection, only for nodes the
+//    identities it had at its first watch may read.
 //  - Malformed input closes the connection (as ZooKeeper does) and changes
 //    nothing.
 //
