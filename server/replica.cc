@@ -514,13 +514,13 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     zk_options.on_refused_total = [zk_refused_total] { zk_refused_total->Inc(); };
     zk::ZkContext zk_context;
     TreeService* tree = p->tree_service.get();
-    // ZooKeeper clients are anonymous (world:anyone) until the listener
-    // serves ZooKeeper's auth and ACL operations.
-    auto anonymous = std::make_shared<const v1::Caller>();
-    zk_context.serve = [tree, anonymous](const v1::PipelineCall& call, v1::PipelineReply* reply,
-                                         Replier replier) {
-      tree->Serve(call, anonymous, reply, std::move(replier));
+    // Each connection's caller: its address and its addauth identities.
+    zk_context.serve = [tree](const v1::PipelineCall& call,
+                              const std::shared_ptr<const v1::Caller>& caller,
+                              v1::PipelineReply* reply, Replier replier) {
+      tree->Serve(call, caller, reply, std::move(replier));
     };
+    zk_context.superuser_digest = options.superuser_digest;
     zk_context.sessions = p->session_backend.get();
     zk_context.watches = p->watch_hub.get();
     zk_context.store = p->store.get();

@@ -333,10 +333,16 @@ TYPED_TEST(AclApplyTest, SessionsBelongToTheirOpener) {
   EXPECT_EQ(repeat.result.results_size(), 0);
   // A session-less write from the same caller is not a session write.
   EXPECT_EQ(this->Code(As(CreateCmd("/c", "x"), Digest("bob"))), v1::OK);
-  // Anonymous sessions: as before for anonymous callers, not for others.
+  // Holding more identities than the owner keeps the session: a ZooKeeper
+  // client's addauth after its (anonymous) session was opened.
   EXPECT_EQ(this->Code(WithSession(CreateCmd("/d", "x"), anonymous, 1)), v1::OK);
-  EXPECT_EQ(this->Code(As(WithSession(CreateCmd("/e", "x"), anonymous, 2), Digest("alice"))),
-            v1::PERMISSION_DENIED);
+  EXPECT_EQ(this->Code(As(WithSession(CreateCmd("/e", "x", v1::EPHEMERAL, 0, anonymous), anonymous, 2),
+                          Digest("alice"))),
+            v1::OK);
+  EXPECT_EQ(NodeAt(this->holder_.store(), "/e").stat.ephemeral_owner, anonymous);
+  v1::Caller alice_and_bob = Digest("alice");
+  *alice_and_bob.add_ids() = Digest("bob").ids(0);
+  EXPECT_EQ(this->Code(As(WithSession(CreateCmd("/f", "x"), alices, 3), alice_and_bob)), v1::OK);
   EXPECT_EQ(this->Code(CloseSessionCmd(alices)), v1::PERMISSION_DENIED);
   EXPECT_EQ(this->Code(As(CloseSessionCmd(alices), Digest("bob"))), v1::PERMISSION_DENIED);
   EXPECT_EQ(this->Code(As(CloseSessionCmd(anonymous), Super())), v1::OK);

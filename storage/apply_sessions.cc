@@ -30,11 +30,18 @@ std::vector<SessionOwnerId> OwnerOf(const v1::Caller& caller) {
   return owner;
 }
 
-// A session's ephemerals belong to its identity: only its owner (the same
-// non-ip identities) or the superuser may write through it or close it.
-// An anonymous session stays usable by anonymous callers.
+// A session's ephemerals belong to its identity: only a caller holding all
+// of its owner's non-ip identities, or the superuser, may write through it
+// or close it. Holding more does not lose it (a caller could always leave
+// the extra ones out): a ZooKeeper client adds identities to its
+// connection (addauth) after its session exists, as ZooKeeper allows.
 bool MayUse(const v1::Caller& caller, const Session& session) {
-  return caller.superuser() || OwnerOf(caller) == session.owner;
+  if (caller.superuser()) return true;
+  const std::vector<SessionOwnerId> held = OwnerOf(caller);  // sorted, as owner is
+  return std::includes(held.begin(), held.end(), session.owner.begin(), session.owner.end(),
+                       [](const SessionOwnerId& a, const SessionOwnerId& b) {
+                         return std::tie(a.scheme, a.id) < std::tie(b.scheme, b.id);
+                       });
 }
 
 // Deletes a session's ephemerals and the session itself.

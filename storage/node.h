@@ -98,7 +98,7 @@ struct Session {
   std::string secret;
   // The identities of the caller that opened it, ip ones left out (a
   // client may reconnect from another address): only a caller holding
-  // exactly these (or the superuser) may write through it or close it.
+  // all of these (or the superuser) may write through it or close it.
   // Empty: an anonymous session.
   std::vector<SessionOwnerId> owner;
   // How many ephemeral nodes the session holds (the overlay keeps it with

@@ -146,7 +146,7 @@ TEST(RecordsTest, RoundTrips) {
     EXPECT_EQ(d.ttl, ttl ? 1234 : 0);
   }
   {
-    SetWatchesRequest s{42, {"/d"}, {"/e1", "/e2"}, {}};
+    SetWatchesRequest s{42, {"/d"}, {"/e1", "/e2"}, {}, {}, {}};
     const std::string bytes = EncodeOne(s);
     JuteReader r(bytes);
     SetWatchesRequest d;
@@ -198,10 +198,123 @@ TEST(RecordsTest, TruncatedRecordsFail) {
       EncodeOne(SetDataRequest{"/p", "v", 3}),
       [](JuteReader& r, SetDataRequest* d) { return Decode(r, d); });
   ExpectEveryPrefixFails<SetWatchesRequest>(
-      EncodeOne(SetWatchesRequest{1, {"/a"}, {"/b"}, {"/c"}}),
+      EncodeOne(SetWatchesRequest{1, {"/a"}, {"/b"}, {"/c"}, {}, {}}),
       [](JuteReader& r, SetWatchesRequest* d) { return Decode(r, d); });
   ExpectEveryPrefixFails<Stat>(EncodeOne(Stat{}),
                                [](JuteReader& r, Stat* d) { return Decode(r, d); });
+}
+
+// The auth and ACL records, byte for byte as zookeeper.jute lays them out.
+TEST(RecordsTest, AuthPacketWireBytes) {
+  const std::string bytes = EncodeOne(AuthPacket{0, "digest", "u:p"});
+  EXPECT_EQ(bytes, std::string("\0\0\0\0"
+                               "\0\0\0\x06" "digest"
+                               "\0\0\0\x03u:p",
+                               4 + 4 + 6 + 4 + 3));
+  JuteReader r(bytes);
+  AuthPacket d;
+  ASSERT_TRUE(Decode(r, &d).ok());
+  EXPECT_TRUE(r.ExpectEnd().ok());
+  EXPECT_EQ(d.scheme, "digest");
+  EXPECT_EQ(d.auth, "u:p");
+}
+
+TEST(RecordsTest, AclRecordsRoundTrip) {
+  const std::vector<Acl> acl = {{31, "digest", "u:abc="}, {1, "world", "anyone"}};
+  {
+    const std::string bytes = EncodeOne(SetAclRequest{"/n", acl, 4});
+    // path, count 2, then each ACL, then the version.
+    EXPECT_EQ(bytes.substr(0, 10), std::string("\0\0\0\x02/n\0\0\0\x02", 10));
+    EXPECT_EQ(bytes.substr(bytes.size() - 4), std::string("\0\0\0\x04", 4));
+    JuteReader r(bytes);
+    SetAclRequest d;
+    ASSERT_TRUE(Decode(r, &d).ok());
+    EXPECT_TRUE(r.ExpectEnd().ok());
+    EXPECT_EQ(d.path, "/n");
+    ASSERT_EQ(d.acl.size(), 2u);
+    EXPECT_EQ(d.acl[0].perms, 31);
+    EXPECT_EQ(d.acl[0].id, "u:abc=");
+    EXPECT_EQ(d.acl[1].scheme, "world");
+    EXPECT_EQ(d.version, 4);
+  }
+  {
+    GetAclResponse g{acl, Stat{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}};
+    const std::string bytes = EncodeOne(g);
+    EXPECT_EQ(bytes.size(), 4 + (4 + 4 + 6 + 4 + 6) + (4 + 4 + 5 + 4 + 6) + 68u);
+    JuteReader r(bytes);
+    GetAclResponse d;
+    ASSERT_TRUE(Decode(r, &d).ok());
+    EXPECT_TRUE(r.ExpectEnd().ok());
+    ASSERT_EQ(d.acl.size(), 2u);
+    EXPECT_EQ(d.acl[1].id, "anyone");
+    EXPECT_EQ(d.stat.aversion, 7);
+  }
+}
+
+TEST(RecordsTest, WhoAmIAndSaslRecords) {
+  const std::string bytes =
+      EncodeOne(WhoAmIResponse{{{"ip", "127.0.0.1"}, {"digest", "alice"}, {"super", ""}}});
+  EXPECT_EQ(bytes.substr(0, 4), std::string("\0\0\0\x03", 4));
+  JuteReader r(bytes);
+  WhoAmIResponse d;
+  ASSERT_TRUE(Decode(r, &d).ok());
+  EXPECT_TRUE(r.ExpectEnd().ok());
+  ASSERT_EQ(d.client_info.size(), 3u);
+  EXPECT_EQ(d.client_info[0].auth_scheme, "ip");
+  EXPECT_EQ(d.client_info[0].user, "127.0.0.1");
+  EXPECT_EQ(d.client_info[1].user, "alice");
+  EXPECT_EQ(d.client_info[2].user, "");
+  // A server with no SASL answers a null token: length -1.
+  EXPECT_EQ(EncodeOne(SaslToken{"", true}), std::string("\xff\xff\xff\xff", 4));
+  JuteReader t(EncodeOne(SaslToken{"tok", false}));
+  SaslToken token;
+  ASSERT_TRUE(Decode(t, &token).ok());
+  EXPECT_EQ(token.token, "tok");
+  EXPECT_FALSE(token.is_null);
+}
+
+TEST(RecordsTest, TruncatedAuthAndAclRecordsFail) {
+  ExpectEveryPrefixFails<AuthPacket>(EncodeOne(AuthPacket{0, "digest", "u:p"}),
+                                     [](JuteReader& r, AuthPacket* d) { return Decode(r, d); });
+  ExpectEveryPrefixFails<SetAclRequest>(
+      EncodeOne(SetAclRequest{"/n", {{31, "world", "anyone"}}, 0}),
+      [](JuteReader& r, SetAclRequest* d) { return Decode(r, d); });
+  ExpectEveryPrefixFails<GetAclResponse>(
+      EncodeOne(GetAclResponse{{{1, "ip", "10.0.0.0/8"}}, Stat{}}),
+      [](JuteReader& r, GetAclResponse* d) { return Decode(r, d); });
+  ExpectEveryPrefixFails<WhoAmIResponse>(
+      EncodeOne(WhoAmIResponse{{{"ip", "::1"}}}),
+      [](JuteReader& r, WhoAmIResponse* d) { return Decode(r, d); });
+}
+
+TEST(RecordsTest, WatchRequests) {
+  EXPECT_EQ(EncodeOne(AddWatchRequest{"/w", kAddWatchPersistentRecursive}),
+            std::string("\0\0\0\x02/w\0\0\0\x01", 10));
+  EXPECT_EQ(EncodeOne(WatchesRequest{"/w", kWatcherAny}),
+            std::string("\0\0\0\x02/w\0\0\0\x03", 10));
+  ExpectEveryPrefixFails<AddWatchRequest>(
+      EncodeOne(AddWatchRequest{"/w", 0}),
+      [](JuteReader& r, AddWatchRequest* d) { return Decode(r, d); });
+  ExpectEveryPrefixFails<WatchesRequest>(
+      EncodeOne(WatchesRequest{"/w", 2}),
+      [](JuteReader& r, WatchesRequest* d) { return Decode(r, d); });
+  // setWatches2: setWatches' three lists, then persistent and recursive.
+  SetWatchesRequest s{7, {"/d"}, {}, {"/c"}, {"/p"}, {"/r1", "/r2"}};
+  JuteWriter w;
+  Encode(w, s, /*v2=*/true);
+  JuteReader r(w.bytes());
+  SetWatchesRequest d;
+  ASSERT_TRUE(Decode(r, &d, /*v2=*/true).ok());
+  EXPECT_TRUE(r.ExpectEnd().ok());
+  EXPECT_EQ(d.persistent_watches, std::vector<std::string>{"/p"});
+  EXPECT_EQ(d.persistent_recursive_watches, (std::vector<std::string>{"/r1", "/r2"}));
+  // The same bytes read as setWatches leave the persistent lists unread.
+  JuteReader v1(w.bytes());
+  ASSERT_TRUE(Decode(v1, &d).ok());
+  EXPECT_FALSE(v1.ExpectEnd().ok());
+  EXPECT_TRUE(d.persistent_watches.empty());
+  ExpectEveryPrefixFails<SetWatchesRequest>(
+      w.bytes(), [](JuteReader& r, SetWatchesRequest* d) { return Decode(r, d, true); });
 }
 
 TEST(RecordsTest, HugeAclCountRefused) {
@@ -212,6 +325,12 @@ TEST(RecordsTest, HugeAclCountRefused) {
   JuteReader r(w.bytes());
   CreateRequest d;
   EXPECT_EQ(Decode(r, &d, false).code(), absl::StatusCode::kInvalidArgument);
+  JuteWriter set;
+  set.WriteString("/x");
+  set.WriteInt(100000000);
+  JuteReader sr(set.bytes());
+  SetAclRequest sd;
+  EXPECT_EQ(Decode(sr, &sd).code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -56,14 +56,54 @@ absl::Status Decode(JuteReader& r, Acl* out) {
   return r.ReadString(&out->id);
 }
 
-absl::Status Decode(JuteReader& r, CreateRequest* out, bool with_ttl) {
-  SYNOD_RETURN_IF_ERROR(r.ReadString(&out->path));
-  SYNOD_RETURN_IF_ERROR(r.ReadBuffer(&out->data));
+absl::Status Decode(JuteReader& r, std::vector<Acl>* out) {
   int32_t n = 0;
   // An ACL is at least perms + two lengths.
   SYNOD_RETURN_IF_ERROR(r.ReadCount(&n, 12));
-  out->acl.assign(static_cast<size_t>(n), Acl{});
-  for (Acl& acl : out->acl) SYNOD_RETURN_IF_ERROR(Decode(r, &acl));
+  out->assign(static_cast<size_t>(n), Acl{});
+  for (Acl& acl : *out) SYNOD_RETURN_IF_ERROR(Decode(r, &acl));
+  return absl::OkStatus();
+}
+
+absl::Status Decode(JuteReader& r, AuthPacket* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->type));
+  SYNOD_RETURN_IF_ERROR(r.ReadString(&out->scheme));
+  return r.ReadBuffer(&out->auth);
+}
+
+absl::Status Decode(JuteReader& r, GetAclResponse* out) {
+  SYNOD_RETURN_IF_ERROR(Decode(r, &out->acl));
+  return Decode(r, &out->stat);
+}
+
+absl::Status Decode(JuteReader& r, SetAclRequest* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadString(&out->path));
+  SYNOD_RETURN_IF_ERROR(Decode(r, &out->acl));
+  return r.ReadInt(&out->version);
+}
+
+absl::Status Decode(JuteReader& r, ClientInfo* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadString(&out->auth_scheme));
+  return r.ReadString(&out->user);
+}
+
+absl::Status Decode(JuteReader& r, WhoAmIResponse* out) {
+  int32_t n = 0;
+  // Two string lengths at least.
+  SYNOD_RETURN_IF_ERROR(r.ReadCount(&n, 8));
+  out->client_info.assign(static_cast<size_t>(n), ClientInfo{});
+  for (ClientInfo& info : out->client_info) SYNOD_RETURN_IF_ERROR(Decode(r, &info));
+  return absl::OkStatus();
+}
+
+absl::Status Decode(JuteReader& r, SaslToken* out) {
+  return r.ReadBuffer(&out->token, &out->is_null);
+}
+
+absl::Status Decode(JuteReader& r, CreateRequest* out, bool with_ttl) {
+  SYNOD_RETURN_IF_ERROR(r.ReadString(&out->path));
+  SYNOD_RETURN_IF_ERROR(r.ReadBuffer(&out->data));
+  SYNOD_RETURN_IF_ERROR(Decode(r, &out->acl));
   SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->flags));
   out->ttl = 0;
   if (with_ttl) SYNOD_RETURN_IF_ERROR(r.ReadLong(&out->ttl));
@@ -94,11 +134,26 @@ absl::Status Decode(JuteReader& r, MultiHeader* out) {
   return r.ReadInt(&out->err);
 }
 
-absl::Status Decode(JuteReader& r, SetWatchesRequest* out) {
+absl::Status Decode(JuteReader& r, SetWatchesRequest* out, bool v2) {
   SYNOD_RETURN_IF_ERROR(r.ReadLong(&out->relative_zxid));
   SYNOD_RETURN_IF_ERROR(r.ReadStringVector(&out->data_watches));
   SYNOD_RETURN_IF_ERROR(r.ReadStringVector(&out->exist_watches));
-  return r.ReadStringVector(&out->child_watches);
+  SYNOD_RETURN_IF_ERROR(r.ReadStringVector(&out->child_watches));
+  out->persistent_watches.clear();
+  out->persistent_recursive_watches.clear();
+  if (!v2) return absl::OkStatus();
+  SYNOD_RETURN_IF_ERROR(r.ReadStringVector(&out->persistent_watches));
+  return r.ReadStringVector(&out->persistent_recursive_watches);
+}
+
+absl::Status Decode(JuteReader& r, AddWatchRequest* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadString(&out->path));
+  return r.ReadInt(&out->mode);
+}
+
+absl::Status Decode(JuteReader& r, WatchesRequest* out) {
+  SYNOD_RETURN_IF_ERROR(r.ReadString(&out->path));
+  return r.ReadInt(&out->type);
 }
 
 absl::Status Decode(JuteReader& r, WatcherEvent* out) {
@@ -155,11 +210,50 @@ void Encode(JuteWriter& w, const Acl& v) {
   w.WriteString(v.id);
 }
 
+void Encode(JuteWriter& w, const std::vector<Acl>& v) {
+  w.WriteInt(static_cast<int32_t>(v.size()));
+  for (const Acl& acl : v) Encode(w, acl);
+}
+
+void Encode(JuteWriter& w, const AuthPacket& v) {
+  w.WriteInt(v.type);
+  w.WriteString(v.scheme);
+  w.WriteBuffer(v.auth);
+}
+
+void Encode(JuteWriter& w, const GetAclResponse& v) {
+  Encode(w, v.acl);
+  Encode(w, v.stat);
+}
+
+void Encode(JuteWriter& w, const SetAclRequest& v) {
+  w.WriteString(v.path);
+  Encode(w, v.acl);
+  w.WriteInt(v.version);
+}
+
+void Encode(JuteWriter& w, const ClientInfo& v) {
+  w.WriteString(v.auth_scheme);
+  w.WriteString(v.user);
+}
+
+void Encode(JuteWriter& w, const WhoAmIResponse& v) {
+  w.WriteInt(static_cast<int32_t>(v.client_info.size()));
+  for (const ClientInfo& info : v.client_info) Encode(w, info);
+}
+
+void Encode(JuteWriter& w, const SaslToken& v) {
+  if (v.is_null) {
+    w.WriteNullBuffer();
+  } else {
+    w.WriteBuffer(v.token);
+  }
+}
+
 void Encode(JuteWriter& w, const CreateRequest& v, bool with_ttl) {
   w.WriteString(v.path);
   w.WriteBuffer(v.data);
-  w.WriteInt(static_cast<int32_t>(v.acl.size()));
-  for (const Acl& acl : v.acl) Encode(w, acl);
+  Encode(w, v.acl);
   w.WriteInt(v.flags);
   if (with_ttl) w.WriteLong(v.ttl);
 }
@@ -188,11 +282,24 @@ void Encode(JuteWriter& w, const MultiHeader& v) {
   w.WriteInt(v.err);
 }
 
-void Encode(JuteWriter& w, const SetWatchesRequest& v) {
+void Encode(JuteWriter& w, const SetWatchesRequest& v, bool v2) {
   w.WriteLong(v.relative_zxid);
   w.WriteStringVector(v.data_watches);
   w.WriteStringVector(v.exist_watches);
   w.WriteStringVector(v.child_watches);
+  if (!v2) return;
+  w.WriteStringVector(v.persistent_watches);
+  w.WriteStringVector(v.persistent_recursive_watches);
+}
+
+void Encode(JuteWriter& w, const AddWatchRequest& v) {
+  w.WriteString(v.path);
+  w.WriteInt(v.mode);
+}
+
+void Encode(JuteWriter& w, const WatchesRequest& v) {
+  w.WriteString(v.path);
+  w.WriteInt(v.type);
 }
 
 void Encode(JuteWriter& w, const WatcherEvent& v) {

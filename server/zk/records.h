@@ -195,18 +195,74 @@ struct MultiHeader {
   int32_t err = 0;
 };
 
-// setWatches (101).
+// setWatches (101); setWatches2 (105) adds the persistent watches.
 struct SetWatchesRequest {
   int64_t relative_zxid = 0;
   std::vector<std::string> data_watches;
   std::vector<std::string> exist_watches;
   std::vector<std::string> child_watches;
+  std::vector<std::string> persistent_watches;
+  std::vector<std::string> persistent_recursive_watches;
+};
+
+// addWatch (106): `mode` is ZooDefs.AddWatchModes.
+inline constexpr int32_t kAddWatchPersistent = 0;
+inline constexpr int32_t kAddWatchPersistentRecursive = 1;
+struct AddWatchRequest {
+  std::string path;
+  int32_t mode = 0;
+};
+
+// checkWatches (17) and removeWatches (18): `type` is Watcher.WatcherType.
+inline constexpr int32_t kWatcherChildren = 1;
+inline constexpr int32_t kWatcherData = 2;
+inline constexpr int32_t kWatcherAny = 3;
+struct WatchesRequest {
+  std::string path;
+  int32_t type = 0;
 };
 
 struct WatcherEvent {
   int32_t type = 0;
   int32_t state = kStateSyncConnected;
   std::string path;
+};
+
+// auth (100, xid kXidAuth): addauth scheme credential.
+struct AuthPacket {
+  int32_t type = 0;  // unused by servers
+  std::string scheme;
+  std::string auth;
+};
+
+// getACL (6) takes a PathRequest; its reply.
+struct GetAclResponse {
+  std::vector<Acl> acl;
+  Stat stat;
+};
+
+// setACL (7); its reply is a Stat. `version` is the expected aversion.
+struct SetAclRequest {
+  std::string path;
+  std::vector<Acl> acl;
+  int32_t version = -1;
+};
+
+// One identity of a connection, as whoAmI (107) shows it.
+struct ClientInfo {
+  std::string auth_scheme;
+  std::string user;
+};
+
+struct WhoAmIResponse {
+  std::vector<ClientInfo> client_info;
+};
+
+// sasl (102) request and reply (GetSASLRequest, SetSASLResponse): one
+// token, which a server may send as null.
+struct SaslToken {
+  std::string token;
+  bool is_null = false;
 };
 
 absl::Status Decode(JuteReader& r, ConnectRequest* out);
@@ -222,8 +278,18 @@ absl::Status Decode(JuteReader& r, PathVersionRequest* out);
 absl::Status Decode(JuteReader& r, SetDataRequest* out);
 absl::Status Decode(JuteReader& r, PathRequest* out);
 absl::Status Decode(JuteReader& r, MultiHeader* out);
-absl::Status Decode(JuteReader& r, SetWatchesRequest* out);
+// Reads the persistent watches only when `v2` (setWatches2).
+absl::Status Decode(JuteReader& r, SetWatchesRequest* out, bool v2 = false);
+absl::Status Decode(JuteReader& r, AddWatchRequest* out);
+absl::Status Decode(JuteReader& r, WatchesRequest* out);
 absl::Status Decode(JuteReader& r, WatcherEvent* out);
+absl::Status Decode(JuteReader& r, std::vector<Acl>* out);
+absl::Status Decode(JuteReader& r, AuthPacket* out);
+absl::Status Decode(JuteReader& r, GetAclResponse* out);
+absl::Status Decode(JuteReader& r, SetAclRequest* out);
+absl::Status Decode(JuteReader& r, ClientInfo* out);
+absl::Status Decode(JuteReader& r, WhoAmIResponse* out);
+absl::Status Decode(JuteReader& r, SaslToken* out);
 
 void Encode(JuteWriter& w, const ConnectRequest& v);
 void Encode(JuteWriter& w, const ConnectResponse& v);
@@ -237,7 +303,16 @@ void Encode(JuteWriter& w, const PathVersionRequest& v);
 void Encode(JuteWriter& w, const SetDataRequest& v);
 void Encode(JuteWriter& w, const PathRequest& v);
 void Encode(JuteWriter& w, const MultiHeader& v);
-void Encode(JuteWriter& w, const SetWatchesRequest& v);
+void Encode(JuteWriter& w, const SetWatchesRequest& v, bool v2 = false);
+void Encode(JuteWriter& w, const AddWatchRequest& v);
+void Encode(JuteWriter& w, const WatchesRequest& v);
 void Encode(JuteWriter& w, const WatcherEvent& v);
+void Encode(JuteWriter& w, const std::vector<Acl>& v);
+void Encode(JuteWriter& w, const AuthPacket& v);
+void Encode(JuteWriter& w, const GetAclResponse& v);
+void Encode(JuteWriter& w, const SetAclRequest& v);
+void Encode(JuteWriter& w, const ClientInfo& v);
+void Encode(JuteWriter& w, const WhoAmIResponse& v);
+void Encode(JuteWriter& w, const SaslToken& v);
 
 }  // namespace synod::zk

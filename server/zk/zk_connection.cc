@@ -49,6 +49,18 @@ int32_t ToZkEventType(v1::EventType type) {
 
 }  // namespace
 
+ZkConnection::ZkConnection(const ZkContext* context, const std::string& peer_address,
+                           std::function<void()> wake)
+    : context_(context), wake_(std::move(wake)) {
+  auto caller = std::make_shared<v1::Caller>();
+  if (!peer_address.empty()) {
+    v1::Identity* ip = caller->add_ids();
+    ip->set_scheme("ip");
+    ip->set_id(peer_address);
+  }
+  caller_ = std::move(caller);
+}
+
 ZkConnection::~ZkConnection() { Close(); }
 
 void ZkConnection::Close() {
@@ -87,7 +99,7 @@ void ZkConnection::Fill(const SlotPtr& slot, std::string body, bool close_after)
 }
 
 void ZkConnection::Reply(const SlotPtr& slot, int32_t xid, uint64_t zxid, int32_t err,
-                         const std::string& body) {
+                         const std::string& body, bool close_after) {
   {
     absl::MutexLock lock(&mu_);
     seen_zxid_ = std::max(seen_zxid_, zxid);
@@ -96,7 +108,7 @@ void ZkConnection::Reply(const SlotPtr& slot, int32_t xid, uint64_t zxid, int32_
   Encode(w, ReplyHeader{xid, static_cast<int64_t>(zxid), err});
   std::string bytes = w.Take();
   bytes.append(body);
-  Fill(slot, std::move(bytes));
+  Fill(slot, std::move(bytes), close_after);
 }
 
 bool ZkConnection::TakeOutput(std::string* out) {
@@ -131,6 +143,11 @@ uint64_t ZkConnection::session_id() const {
   return session_id_;
 }
 
+std::shared_ptr<const v1::Caller> ZkConnection::caller() const {
+  absl::MutexLock lock(&mu_);
+  return caller_;
+}
+
 void ZkConnection::CallTree(v1::PipelineCall call,
                             absl::AnyInvocable<void(const v1::PipelineReply&)> done) {
   auto tree_call = std::make_shared<TreeCall>();
@@ -138,7 +155,7 @@ void ZkConnection::CallTree(v1::PipelineCall call,
   tree_call->done = std::move(done);
   const v1::PipelineCall* request = &tree_call->call;
   v1::PipelineReply* reply = &tree_call->reply;
-  context_->serve(*request, reply, server::Replier(std::move(tree_call)));
+  context_->serve(*request, caller(), reply, server::Replier(std::move(tree_call)));
 }
 
 void ZkConnection::OnFrame(std::string_view frame) {
@@ -203,9 +220,12 @@ void ZkConnection::OnConnect(std::string_view frame, const SlotPtr& slot) {
     seen_zxid_ = static_cast<uint64_t>(std::max<int64_t>(0, request.last_zxid_seen));
   }
   if (request.session_id == 0) {
-    // Anonymous until ZooKeeper's auth is served (see replica.cc).
+    // Opened before any addauth can arrive, so by the address alone: an
+    // anonymous session (its owner leaves ip out), which the connection
+    // keeps using after it adds identities (apply: holding more than the
+    // owner keeps the session), as a ZooKeeper session outlives addauth.
     context_->sessions->ProposeOpen(
-        request.timeout_ms, v1::Caller(), [self, slot, established](server::OpenOutcome outcome) mutable {
+        request.timeout_ms, *caller(), [self, slot, established](server::OpenOutcome outcome) mutable {
           if (outcome.code != v1::OK) {
             // No leader, or shutting down: the client tries another server.
             self->Drop(slot);
@@ -259,7 +279,8 @@ void ZkConnection::AddWatch(v1::WatchKind kind, const std::string& path, uint64_
   if (watch_ids_.contains(key)) return;
   if (stream_ == 0) {
     std::function<void()> wake = wake_;
-    stream_ = context_->watches->OpenStream([wake] { wake(); });
+    // The hub delivers an event only if this caller may read its node.
+    stream_ = context_->watches->OpenStream([wake] { wake(); }, *caller_);
   }
   const uint64_t id = next_watch_id_++;
   watch_ids_[key] = id;
@@ -271,6 +292,24 @@ void ZkConnection::AddWatch(v1::WatchKind kind, const std::string& path, uint64_
   create.set_start_revision(start_revision);
   create.set_session_id(session);
   context_->watches->Create(stream_, create);
+}
+
+bool ZkConnection::RemoveWatch(v1::WatchKind kind, const std::string& path) {
+  absl::MutexLock lock(&mu_);
+  auto it = watch_ids_.find(WatchKey{static_cast<int>(kind), path});
+  if (it == watch_ids_.end()) return false;
+  const uint64_t id = it->second;
+  watch_keys_.erase(id);
+  watch_ids_.erase(it);
+  // Its events still queued in the hub are dropped by PollWatches (the id
+  // is no longer known), so nothing arrives for it after the reply.
+  if (stream_ != 0) context_->watches->Cancel(stream_, id);
+  return true;
+}
+
+bool ZkConnection::HasWatch(v1::WatchKind kind, const std::string& path) const {
+  absl::MutexLock lock(&mu_);
+  return watch_ids_.contains(WatchKey{static_cast<int>(kind), path});
 }
 
 void ZkConnection::PollWatches() {
@@ -285,7 +324,18 @@ void ZkConnection::PollWatches() {
       parts.push_back(response);
     }
     for (const v1::WatchResponse& part : parts) {
+      // A watch removed by removeWatches: what the hub had queued is not
+      // delivered.
+      if (!watch_keys_.contains(part.watch_id())) continue;
       for (const v1::WatchEvent& event : part.events()) {
+        // ZooKeeper notifies a connection once per event, however many of
+        // its watches match (a data and a child watch on a deleted node, a
+        // persistent watch and a recursive one above it).
+        if (event.revision() != notified_revision_) {
+          notified_revision_ = event.revision();
+          notified_.clear();
+        }
+        if (!notified_.emplace(static_cast<int>(event.type()), event.path()).second) continue;
         JuteWriter w;
         Encode(w, ReplyHeader{kXidNotification, static_cast<int64_t>(event.revision()), kZOk});
         Encode(w, WatcherEvent{ToZkEventType(event.type()), kStateSyncConnected, event.path()});

@@ -18,6 +18,16 @@
 //    replica (the password is the session's secret); an unknown session or a
 //    wrong password is answered with timeout 0 (the client reports the
 //    session expired) and the connection closes.
+//  - Every request is sent as the connection's caller (ZooKeeper's
+//    authInfo): ip:<peer address>, plus digest:<id> for each addauth digest
+//    (no registration, as ZooKeeper), plus the superuser flag for the
+//    superuser digest. A request keeps the caller it was sent with. An
+//    addauth of a scheme ZooKeeper does not serve is answered AuthFailed
+//    and closes the connection, as ZooKeeper does. ACLs are checked by the
+//    replica's own rules (apply, TreeService; storage::Permits for
+//    getAllChildrenNumber, which reads the store here), never re-decided.
+//  - Watch notifications: one per event per connection, only for nodes the
+//    identities it had at its first watch may read.
 //  - Malformed input closes the connection (as ZooKeeper does) and changes
 //    nothing.
 //
@@ -36,6 +46,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
 #include "server/services/reply.h"
@@ -50,8 +61,14 @@ namespace synod::zk {
 
 // What a connection serves requests with; all outlive the listener.
 struct ZkContext {
-  // TreeService::Serve: runs one Tree call in-process.
-  std::function<void(const v1::PipelineCall&, v1::PipelineReply*, server::Replier)> serve;
+  // TreeService::Serve: runs one Tree call in-process, sent by `caller`.
+  std::function<void(const v1::PipelineCall&, const std::shared_ptr<const v1::Caller>& caller,
+                     v1::PipelineReply*, server::Replier)>
+      serve;
+  // ZooKeeper's superDigest (--superuser_digest, as storage::DigestId makes
+  // it): an addauth digest yielding this identity makes the connection the
+  // superuser. Empty: none.
+  std::string superuser_digest;
   server::SessionBackend* sessions = nullptr;
   server::WatchHub* watches = nullptr;
   storage::TreeStore* store = nullptr;
@@ -61,8 +78,10 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
  public:
   // `wake` (thread-safe, quick) asks the listener thread to call
   // TakeOutput soon.
-  ZkConnection(const ZkContext* context, std::function<void()> wake)
-      : context_(context), wake_(std::move(wake)) {}
+  // `peer_address`: the client's address ("127.0.0.1", "::1"; empty if
+  // unknown), the connection's ip identity.
+  ZkConnection(const ZkContext* context, const std::string& peer_address,
+               std::function<void()> wake);
   ~ZkConnection();
 
   // One whole frame, without its length prefix.
@@ -101,12 +120,13 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   void Fill(const SlotPtr& slot, std::string body, bool close_after = false);
   // A reply: header (zxid = `zxid`, remembered as seen) then `body`.
   void Reply(const SlotPtr& slot, int32_t xid, uint64_t zxid, int32_t err,
-             const std::string& body = "");
+             const std::string& body = "", bool close_after = false);
   // Closes the connection at this slot without a reply.
   void Drop(const SlotPtr& slot) { Fill(slot, "", /*close_after=*/true); }
   uint64_t AppliedRevision() const;
   v1::ReadOptions ReadAfterSeen() const;
   uint64_t session_id() const;
+  std::shared_ptr<const v1::Caller> caller() const;
 
   // Runs one Tree call; `done` gets its reply.
   void CallTree(v1::PipelineCall call, absl::AnyInvocable<void(const v1::PipelineReply&)> done);
@@ -122,10 +142,22 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   absl::Status OnSetWatches(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
   void OnGetEphemerals(const RequestHeader& h, const std::string& prefix, const SlotPtr& slot);
   void OnGetAllChildrenNumber(const RequestHeader& h, const std::string& path, const SlotPtr& slot);
+  // zk_auth_operations.cc.
+  absl::Status OnAuth(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  absl::Status OnSasl(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  absl::Status OnWhoAmI(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  absl::Status OnGetAcl(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  absl::Status OnSetAcl(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  // zk_watch_operations.cc.
+  absl::Status OnAddWatch(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  absl::Status OnCheckOrRemoveWatches(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
 
   // Registers a watch of `kind` on `path` from `start_revision`, unless the
   // connection already has that one (ZooKeeper keeps one per path and kind).
   void AddWatch(v1::WatchKind kind, const std::string& path, uint64_t start_revision);
+  // Cancels the connection's watch of `kind` on `path`; false if it has none.
+  bool RemoveWatch(v1::WatchKind kind, const std::string& path);
+  bool HasWatch(v1::WatchKind kind, const std::string& path) const;
   // Listener thread: turns the hub's queued events into notifications.
   void PollWatches();
 
@@ -136,6 +168,9 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   bool connecting_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t session_id_ ABSL_GUARDED_BY(mu_) = 0;
+  // Who the requests are from (see the class comment). Replaced on addauth,
+  // never changed in place: requests in flight keep theirs. Never null.
+  std::shared_ptr<const v1::Caller> caller_ ABSL_GUARDED_BY(mu_);
   // The highest zxid this connection sent (or the client had seen).
   uint64_t seen_zxid_ ABSL_GUARDED_BY(mu_) = 0;
   // Slots of requests and notifications not yet taken; slot contents too.
@@ -144,6 +179,12 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   uint64_t next_watch_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<WatchKey, uint64_t> watch_ids_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, WatchKey> watch_keys_ ABSL_GUARDED_BY(mu_);
+  // The events of revision notified_revision_ already notified, as (type,
+  // path): a second watch matching one is not notified again. Only one
+  // revision's worth: a repeat of an older revision (a watch catching up)
+  // is notified, never lost.
+  uint64_t notified_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_set<std::pair<int, std::string>> notified_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 

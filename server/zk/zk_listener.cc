@@ -1,5 +1,6 @@
 #include "server/zk/zk_listener.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -28,6 +29,30 @@ using server::PerIpSlot;
 using server::SockaddrIp;
 
 namespace {
+
+// The address of an accepted peer as ZooKeeper's ip scheme names it; an
+// IPv4 client of a dual-stack socket shows as its IPv4 address. Empty for
+// anything else.
+std::string PeerAddress(const sockaddr_storage& peer) {
+  char text[INET6_ADDRSTRLEN] = {0};
+  if (peer.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
+    if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text)) == nullptr) return "";
+    return text;
+  }
+  if (peer.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+      in_addr v4;
+      std::memcpy(&v4, &in6->sin6_addr.s6_addr[12], sizeof(v4));
+      if (inet_ntop(AF_INET, &v4, text, sizeof(text)) == nullptr) return "";
+      return text;
+    }
+    if (inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text)) == nullptr) return "";
+    return text;
+  }
+  return "";
+}
 
 constexpr uint64_t kListenId = 0;
 constexpr uint64_t kWakeId = 1;
@@ -219,7 +244,8 @@ void ZkListener::Accept() {
     c->slot = *std::move(slot);
     std::shared_ptr<Waker> waker = waker_;
     const uint64_t id = c->id;
-    c->zk = std::make_shared<ZkConnection>(&context_, [waker, id] { waker->Wake(id); });
+    c->zk = std::make_shared<ZkConnection>(&context_, PeerAddress(peer),
+                                           [waker, id] { waker->Wake(id); });
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.u64 = id;

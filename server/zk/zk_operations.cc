@@ -2,26 +2,12 @@
 // paths, and its reply as ZooKeeper encodes it.
 #include "absl/strings/match.h"
 #include "server/zk/zk_connection.h"
+#include "server/zk/zk_convert.h"
 #include "server/zk/zk_error_mapping.h"
+#include "storage/acl.h"
 
 namespace synod::zk {
 namespace {
-
-Stat ToZkStat(const v1::Stat& s) {
-  Stat z;
-  z.czxid = static_cast<int64_t>(s.czxid());
-  z.mzxid = static_cast<int64_t>(s.mzxid());
-  z.ctime = s.ctime();
-  z.mtime = s.mtime();
-  z.version = static_cast<int32_t>(s.version());
-  z.cversion = static_cast<int32_t>(s.cversion());
-  z.aversion = static_cast<int32_t>(s.aversion());
-  z.ephemeral_owner = static_cast<int64_t>(s.ephemeral_owner());
-  z.data_length = static_cast<int32_t>(s.data_length());
-  z.num_children = static_cast<int32_t>(s.num_children());
-  z.pzxid = static_cast<int64_t>(s.pzxid());
-  return z;
-}
 
 bool IsTtlMode(int32_t flags) {
   return flags == v1::PERSISTENT_WITH_TTL || flags == v1::PERSISTENT_SEQUENTIAL_WITH_TTL;
@@ -32,12 +18,24 @@ bool IsCreate(int32_t type) {
          type == kOpCreateTtl;
 }
 
-// ZooKeeper's checks of a create's mode against its opcode: BADARGUMENTS.
-bool ValidCreate(int32_t type, const CreateRequest& c) {
-  if (c.flags < 0 || c.flags > kMaxCreateFlags) return false;
-  if (type == kOpCreateContainer) return c.flags == v1::CONTAINER;
-  if (type == kOpCreateTtl) return IsTtlMode(c.flags) && c.ttl > 0;
-  return !IsTtlMode(c.flags);
+// ZooKeeper's checks of a create before it runs, in its order: the mode
+// against the opcode (BADARGUMENTS), then an ACL list that is empty
+// (INVALIDACL; Synod's empty list would mean world:anyone). kZOk if none
+// fails; the ACL entries themselves are checked by apply.
+int32_t CheckCreate(int32_t type, const CreateRequest& c) {
+  bool mode_ok = false;
+  if (c.flags < 0 || c.flags > kMaxCreateFlags) {
+    mode_ok = false;
+  } else if (type == kOpCreateContainer) {
+    mode_ok = c.flags == v1::CONTAINER;
+  } else if (type == kOpCreateTtl) {
+    mode_ok = IsTtlMode(c.flags) && c.ttl > 0;
+  } else {
+    mode_ok = !IsTtlMode(c.flags);
+  }
+  if (!mode_ok) return kZBadArguments;
+  if (c.acl.empty()) return kZInvalidAcl;
+  return kZOk;
 }
 
 void ToCreateOp(const CreateRequest& c, v1::CreateOp* op) {
@@ -45,6 +43,7 @@ void ToCreateOp(const CreateRequest& c, v1::CreateOp* op) {
   op->set_data(c.data);
   op->set_mode(static_cast<v1::CreateMode>(c.flags));
   op->set_ttl_ms(c.ttl);
+  ToV1Acl(c.acl, op->mutable_acl());
 }
 
 // The body of a successful create of opcode `type`.
@@ -179,12 +178,20 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
       break;
     }
     case kOpSetWatches:
+    case kOpSetWatches2:
       decoded = OnSetWatches(h, r, slot);
+      break;
+    case kOpAddWatch:
+      decoded = OnAddWatch(h, r, slot);
+      break;
+    case kOpCheckWatches:
+    case kOpRemoveWatches:
+      decoded = OnCheckOrRemoveWatches(h, r, slot);
       break;
     case kOpCloseSession: {
       const uint64_t id = session_id();
       context_->sessions->ProposeClose(
-          id, v1::Caller(), [self, slot, xid](v1::ErrorCode code, std::string /*message*/) {
+          id, *caller(), [self, slot, xid](v1::ErrorCode code, std::string /*message*/) {
             // Closed now, or already gone: either way the session has
             // ended, which is what the client asked.
             if (ZkDropsConnection(code)) return self->Drop(slot);
@@ -194,9 +201,23 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
           });
       return;
     }
+    case kOpAuth:
+      decoded = OnAuth(h, r, slot);
+      break;
+    case kOpSasl:
+      decoded = OnSasl(h, r, slot);
+      break;
+    case kOpWhoAmI:
+      decoded = OnWhoAmI(h, r, slot);
+      break;
+    case kOpGetAcl:
+      decoded = OnGetAcl(h, r, slot);
+      break;
+    case kOpSetAcl:
+      decoded = OnSetAcl(h, r, slot);
+      break;
     default:
-      // getACL, setACL, auth, sasl (these wait for the ACL work), reconfig,
-      // checkWatches, removeWatches, multiRead, setWatches2, addWatch, whoAmI.
+      // reconfig, multiRead.
       Reply(slot, h.xid, AppliedRevision(), kZUnimplemented);
       return;
   }
@@ -208,12 +229,10 @@ absl::Status ZkConnection::OnCreate(const RequestHeader& h, JuteReader& r, const
   CreateRequest c;
   if (absl::Status s = Decode(r, &c, h.type == kOpCreateTtl); !s.ok()) return s;
   if (absl::Status s = r.ExpectEnd(); !s.ok()) return s;
-  if (!ValidCreate(h.type, c)) {
-    Reply(slot, h.xid, AppliedRevision(), kZBadArguments);
+  if (const int32_t err = CheckCreate(h.type, c); err != kZOk) {
+    Reply(slot, h.xid, AppliedRevision(), err);
     return absl::OkStatus();
   }
-  // ACLs given at create are not applied until the ACL work lands: every
-  // node is open (world:anyone).
   v1::PipelineCall call;
   ToCreateOp(c, call.mutable_create()->mutable_op());
   call.mutable_create()->mutable_write()->set_session_id(session_id());
@@ -236,15 +255,19 @@ absl::Status ZkConnection::OnMulti(const RequestHeader& h, JuteReader& r, const 
   multi->mutable_write()->set_session_id(session_id());
   std::vector<int32_t> types;
   // The first op that ZooKeeper would refuse before running any
-  // (BADARGUMENTS), if one.
+  // (BADARGUMENTS, INVALIDACL), if one, and why.
   int bad = -1;
+  int32_t bad_err = kZOk;
   auto add = [&](int32_t type) -> absl::Status {
     types.push_back(type);
     v1::Op* op = multi->add_ops();
     if (IsCreate(type)) {
       CreateRequest c;
       if (absl::Status s = Decode(r, &c, type == kOpCreateTtl); !s.ok()) return s;
-      if (!ValidCreate(type, c) && bad < 0) bad = static_cast<int>(types.size()) - 1;
+      if (const int32_t err = CheckCreate(type, c); err != kZOk && bad < 0) {
+        bad = static_cast<int>(types.size()) - 1;
+        bad_err = err;
+      }
       ToCreateOp(c, op->mutable_create());
     } else if (type == kOpDelete || type == kOpCheck) {
       PathVersionRequest d;
@@ -310,7 +333,7 @@ absl::Status ZkConnection::OnMulti(const RequestHeader& h, JuteReader& r, const 
     }
     std::vector<int32_t> codes(types.size(), kZRuntimeInconsistency);
     for (int i = 0; i < bad; ++i) codes[static_cast<size_t>(i)] = kZOk;
-    if (bad >= 0) codes[static_cast<size_t>(bad)] = kZBadArguments;
+    if (bad >= 0) codes[static_cast<size_t>(bad)] = bad_err;
     Reply(slot, xid, AppliedRevision(), kZOk, encode(types.empty() ? nullptr : &codes, nullptr));
     return absl::OkStatus();
   }
@@ -379,7 +402,7 @@ void ZkConnection::GetChildrenPage(int32_t xid, bool with_stat, std::string path
 absl::Status ZkConnection::OnSetWatches(const RequestHeader& h, JuteReader& r,
                                         const SlotPtr& slot) {
   SetWatchesRequest s;
-  if (absl::Status st = Decode(r, &s); !st.ok()) return st;
+  if (absl::Status st = Decode(r, &s, h.type == kOpSetWatches2); !st.ok()) return st;
   if (absl::Status st = r.ExpectEnd(); !st.ok()) return st;
   // From the client's last zxid: the hub replays what it missed from
   // history, so a change while it was away fires its watch at once.
@@ -387,6 +410,10 @@ absl::Status ZkConnection::OnSetWatches(const RequestHeader& h, JuteReader& r,
   for (const std::string& p : s.data_watches) AddWatch(v1::WATCH_DATA, p, from);
   for (const std::string& p : s.exist_watches) AddWatch(v1::WATCH_EXISTS, p, from);
   for (const std::string& p : s.child_watches) AddWatch(v1::WATCH_CHILDREN, p, from);
+  for (const std::string& p : s.persistent_watches) AddWatch(v1::WATCH_PERSISTENT, p, from);
+  for (const std::string& p : s.persistent_recursive_watches) {
+    AddWatch(v1::WATCH_PERSISTENT_RECURSIVE, p, from);
+  }
   Reply(slot, h.xid, AppliedRevision(), kZOk);
   return absl::OkStatus();
 }
@@ -418,6 +445,10 @@ void ZkConnection::OnGetAllChildrenNumber(const RequestHeader& h, const std::str
   absl::StatusOr<std::optional<storage::Node>> node = (*view)->GetNode(path);
   if (!node.ok()) return Reply(slot, h.xid, revision, kZSystemError);
   if (!node->has_value()) return Reply(slot, h.xid, revision, kZNoNode);
+  // ZooKeeper needs READ on the node (not on the nodes below it).
+  if (!storage::Permits((*node)->acl, storage::kPermRead, *caller())) {
+    return Reply(slot, h.xid, revision, kZNoAuth);
+  }
   // Depth first over the subtree; the count excludes the node itself.
   int64_t count = 0;
   std::vector<std::string> stack = {path};

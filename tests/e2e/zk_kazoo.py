@@ -14,7 +14,9 @@ import sys
 import threading
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, NoNodeError, NotEmptyError, RolledBackError
+from kazoo.exceptions import (BadVersionError, InvalidACLError, NoAuthError, NoNodeError,
+                              NotEmptyError, RolledBackError)
+from kazoo.security import ACL, Id, Permissions, make_acl, make_digest_acl
 
 TIMEOUT = 15
 
@@ -30,6 +32,297 @@ def check(what, cond):
         print("FAILED:", what, flush=True)
         sys.exit(1)
     print("ok:", what, flush=True)
+
+
+def recv_exact(s, n):
+    out = b""
+    while len(out) < n:
+        part = s.recv(n - len(out))
+        if not part:
+            return None
+        out += part
+    return out
+
+
+def jute_string(b):
+    return struct.pack(">i", len(b)) + b
+
+
+class Raw:
+    """A bare ZooKeeper connection, for what kazoo has no call for (whoAmI,
+    sasl, an auth scheme the server does not know)."""
+
+    def __init__(self, host):
+        h, p = host.rsplit(":", 1)
+        self.s = socket.create_connection((h, int(p)), timeout=TIMEOUT)
+        # ConnectRequest: protocolVersion, lastZxidSeen, timeOut, sessionId,
+        # passwd, readOnly.
+        self.send(struct.pack(">iqiq", 0, 0, 10000, 0) + jute_string(b"\0" * 16) + b"\0")
+        self.recv()
+
+    def send(self, body):
+        self.s.sendall(struct.pack(">i", len(body)) + body)
+
+    def recv(self):
+        head = recv_exact(self.s, 4)
+        if head is None:
+            return None
+        return recv_exact(self.s, struct.unpack(">i", head)[0])
+
+    events = None  # (type, path) of the notifications read so far
+    zxid = 0  # of the last reply
+
+    def call(self, xid, op, body=b""):
+        """Returns (err, reply body), or None if the server closed."""
+        self.send(struct.pack(">ii", xid, op) + body)
+        while True:
+            reply = self.read_one()
+            if reply is None:
+                return None
+            if reply[0] == xid:
+                return reply[1], reply[2]
+
+    def read_one(self):
+        """The next reply as (xid, err, body); notifications go to events."""
+        reply = self.recv()
+        if reply is None:
+            return None
+        rxid, self.zxid, err = struct.unpack(">iqi", reply[:16])
+        if rxid == -1:
+            etype, _, size = struct.unpack(">iii", reply[16:28])
+            self.events = (self.events or []) + [(etype, reply[28:28 + size].decode())]
+        return rxid, err, reply[16:]
+
+    def next_events(self, n):
+        """The next n notifications (blocking reads, each bounded)."""
+        while len(self.events or []) < n:
+            if self.read_one() is None:
+                return None
+        taken, self.events = self.events[:n], self.events[n:]
+        return taken
+
+    def auth(self, scheme, credential):
+        return self.call(-4, 100, struct.pack(">i", 0) + jute_string(scheme.encode()) +
+                         jute_string(credential.encode()))
+
+    def whoami(self):
+        err, body = self.call(1, 107)
+        n = struct.unpack(">i", body[:4])[0]
+        pos, infos = 4, []
+        for _ in range(n):
+            fields = []
+            for _ in range(2):
+                size = struct.unpack(">i", body[pos:pos + 4])[0]
+                fields.append(body[pos + 4:pos + 4 + size].decode())
+                pos += 4 + size
+            infos.append(tuple(fields))
+        return err, infos
+
+    def closed(self):
+        try:
+            return self.s.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+
+def check_auth_and_acls(a, b, r1, r2, r3):
+    """ACLs and digest auth, as against ZooKeeper 3.8."""
+    alice = client(r1)
+    alice.add_auth("digest", "alice:secret")
+    mine = [make_digest_acl("alice", "secret", all=True)]
+    alice.create("/zk-e2e/acl", b"private", acl=mine)
+    acls, st = alice.get_acls("/zk-e2e/acl")
+    check("getACL: the digest ACL and its stat", acls == mine and st.aversion == 0 and
+          st.dataLength == 7)
+    b.sync("/zk-e2e")
+    for what, op in [("get", lambda: b.get("/zk-e2e/acl")),
+                     ("set", lambda: b.set("/zk-e2e/acl", b"x")),
+                     ("create child", lambda: b.create("/zk-e2e/acl/c")),
+                     ("getACL", lambda: b.get_acls("/zk-e2e/acl"))]:
+        try:
+            op()
+            check("%s without auth fails" % what, False)
+        except NoAuthError:
+            check("%s without auth: NoAuthError" % what, True)
+    # A watch is for the identities that set it: alice's sees the change.
+    fired = threading.Event()
+    alice.get("/zk-e2e/acl", watch=lambda e: fired.set())
+    check("get with auth", alice.get("/zk-e2e/acl")[0] == b"private")
+    check("set with auth", alice.set("/zk-e2e/acl", b"mine").version == 1)
+    check("watch with auth fires on a protected node", fired.wait(TIMEOUT))
+    raw = Raw(r1)
+    count = raw.call(1, 104, jute_string(b"/zk-e2e/acl"))
+    check("getAllChildrenNumber without auth: NoAuth", count[0] == -102 and count[1] == b"")
+    raw.auth("digest", "alice:secret")
+    check("getAllChildrenNumber with auth",
+          raw.call(2, 104, jute_string(b"/zk-e2e/acl")) == (0, struct.pack(">i", 0)))
+    # An empty ACL list (kazoo always sends one entry or more): InvalidACL,
+    # for create (path, data, acl, flags) and setACL (path, acl, version).
+    check("create with an empty ACL: InvalidACL",
+          raw.call(3, 1, jute_string(b"/zk-e2e/empty") + jute_string(b"") +
+                   struct.pack(">ii", 0, 0)) == (-114, b""))
+    check("setACL with an empty ACL: InvalidACL",
+          raw.call(4, 7, jute_string(b"/zk-e2e/acl") + struct.pack(">ii", 0, -1)) ==
+          (-114, b""))
+    # The session was opened before addauth: writes through it, ephemerals
+    # included, still work.
+    alice.create("/zk-e2e/acl/eph", b"", ephemeral=True, acl=mine)
+    _, st = alice.get("/zk-e2e/acl/eph")
+    check("ephemeral after addauth", st.ephemeralOwner == alice.client_id[0])
+    try:
+        b.delete("/zk-e2e/acl/eph")
+        check("delete without auth fails", False)
+    except NoAuthError:
+        check("delete without auth: NoAuthError", True)
+    alice.delete("/zk-e2e/acl/eph")
+
+    # setACL: by aversion.
+    readable = mine + [make_acl("world", "anyone", read=True)]
+    try:
+        alice.set_acls("/zk-e2e/acl", readable, version=3)
+        check("setACL with a stale aversion fails", False)
+    except BadVersionError:
+        check("setACL with a stale aversion: BadVersionError", True)
+    st = alice.set_acls("/zk-e2e/acl", readable, version=0)
+    check("setACL bumps aversion", st.aversion == 1)
+    try:
+        b.set_acls("/zk-e2e/acl", [make_acl("world", "anyone", all=True)])
+        check("setACL without admin fails", False)
+    except NoAuthError:
+        check("setACL without admin: NoAuthError", True)
+    b.sync("/zk-e2e")
+    check("world read after setACL", b.get("/zk-e2e/acl")[0] == b"mine")
+    acls, _ = b.get_acls("/zk-e2e/acl")
+    # Read without admin: ZooKeeper 3.8 hides the digest's hash.
+    check("getACL without admin hides digests",
+          acls[0].id.scheme == "digest" and acls[0].id.id == "alice:x" and
+          acls[1] == readable[1])
+    try:
+        b.set("/zk-e2e/acl", b"x")
+        check("world still may not write", False)
+    except NoAuthError:
+        check("world still may not write: NoAuthError", True)
+
+    # Bad ACLs.
+    for what, op in [
+            ("unknown scheme", lambda: alice.create(
+                "/zk-e2e/bad", acl=[ACL(Permissions.ALL, Id("nosuch", "x"))])),
+            ("malformed digest", lambda: alice.set_acls(
+                "/zk-e2e/acl", [ACL(Permissions.ALL, Id("digest", "alice"))])),
+            ("auth without identity", lambda: b.create(
+                "/zk-e2e/bad", acl=[make_acl("auth", "", all=True)]))]:
+        try:
+            op()
+            check("%s: fails" % what, False)
+        except InvalidACLError:
+            check("%s: InvalidACLError" % what, True)
+    check("bad ACLs changed nothing", a.exists("/zk-e2e/bad") is None and
+          alice.get_acls("/zk-e2e/acl")[1].aversion == 1)
+    # A multi's create carries its ACL too.
+    t = alice.transaction()
+    t.create("/zk-e2e/acl-multi", b"m", acl=mine)
+    check("multi create with an ACL", t.commit() == ["/zk-e2e/acl-multi"] and
+          alice.get_acls("/zk-e2e/acl-multi")[0] == mine)
+    b.sync("/zk-e2e")
+    try:
+        b.get("/zk-e2e/acl-multi")
+        check("multi-created node is protected", False)
+    except NoAuthError:
+        check("multi-created node is protected: NoAuthError", True)
+    alice.delete("/zk-e2e/acl-multi")
+    # "auth" stands for the caller's identities (not its address).
+    alice.create("/zk-e2e/by-auth", acl=[make_acl("auth", "", all=True)])
+    check("auth ACL becomes the digest", alice.get_acls("/zk-e2e/by-auth")[0] == mine)
+
+    # The superuser digest (--superuser_digest super:duper).
+    root = client(r3)
+    root.add_auth("digest", "super:duper")
+    root.sync("/zk-e2e")
+    check("superuser reads", root.get("/zk-e2e/acl")[0] == b"mine")
+    root.delete("/zk-e2e/by-auth")
+    root.delete("/zk-e2e/acl")
+    a.sync("/zk-e2e")
+    check("superuser deletes", a.exists("/zk-e2e/acl") is None)
+    root.stop()
+    root.close()
+    alice.stop()
+    alice.close()
+
+    # whoAmI, sasl and auth schemes, on a bare connection.
+    raw = Raw(r2)
+    check("whoAmI: the address", raw.whoami() == (0, [("ip", "127.0.0.1")]))
+    # ZooKeeper keeps a connection's identities in a set: compared as one.
+    check("addauth ip succeeds", raw.auth("ip", "anything")[0] == 0)
+    check("addauth digest", raw.auth("digest", "bob:pw")[0] == 0)
+    check("addauth super", raw.auth("digest", "super:duper")[0] == 0)
+    err, infos = raw.whoami()
+    check("whoAmI: every identity, once", err == 0 and sorted(infos) == sorted([
+        ("ip", "127.0.0.1"), ("digest", "bob"), ("super", ""), ("digest", "super")]))
+    err, body = raw.call(2, 102, jute_string(b""))
+    check("sasl without SASL configured: OK, no token", err == 0 and body == b"\xff\xff\xff\xff")
+    check("unknown scheme: AuthFailed", raw.auth("kerberos", "x") == (-115, b""))
+    check("unknown scheme closes the connection", raw.closed())
+
+
+def check_watch_requests(a, r2, r3):
+    """addWatch (persistent, persistent-recursive), checkWatches,
+    removeWatches and setWatches2, as ZooKeeper 3.8 answers them."""
+    created, deleted, changed, children = 1, 2, 3, 4
+    a.create("/zk-e2e/pw")
+    a.create("/zk-e2e/pw/q")
+    raw = Raw(r2)
+
+    def path(p):
+        return jute_string(p.encode())
+    ok_body = struct.pack(">i", 0)
+    check("addWatch persistent-recursive",
+          raw.call(1, 106, path("/zk-e2e/pw") + struct.pack(">i", 1)) == (0, ok_body))
+    check("addWatch persistent",
+          raw.call(2, 106, path("/zk-e2e/pw/q") + struct.pack(">i", 0)) == (0, ok_body))
+    check("addWatch bad mode: MarshallingError",
+          raw.call(3, 106, path("/zk-e2e/pw") + struct.pack(">i", 7))[0] == -5)
+    check("checkWatches finds it", raw.call(4, 17, path("/zk-e2e/pw") + struct.pack(">i", 3)) ==
+          (0, b""))
+    check("checkWatches of none: NoWatcher",
+          raw.call(5, 17, path("/zk-e2e/none") + struct.pack(">i", 2))[0] == -121)
+    a.create("/zk-e2e/pw/q/c1")
+    a.set("/zk-e2e/pw/q/c1", b"1")
+    a.set("/zk-e2e/pw/q/c1", b"2")
+    got = raw.next_events(4)
+    check("persistent watches fire and stay", got is not None and sorted(got[:2]) == sorted(
+        [(created, "/zk-e2e/pw/q/c1"), (children, "/zk-e2e/pw/q")]) and
+        got[2:] == [(changed, "/zk-e2e/pw/q/c1")] * 2)
+    # One event, one notification per connection, however many of its
+    # watches match (ZooKeeper's triggerWatch): the recursive and the
+    # persistent watch both match this change.
+    a.set("/zk-e2e/pw/q", b"x")
+    a.set("/zk-e2e/pw/q/c1", b"3")
+    check("one notification for two matching watches",
+          raw.next_events(2) == [(changed, "/zk-e2e/pw/q"), (changed, "/zk-e2e/pw/q/c1")])
+    check("removeWatches", raw.call(6, 18, path("/zk-e2e/pw") + struct.pack(">i", 3)) ==
+          (0, b""))
+    check("removeWatches again: NoWatcher",
+          raw.call(7, 18, path("/zk-e2e/pw") + struct.pack(">i", 3))[0] == -121)
+    check("checkWatches after remove: NoWatcher",
+          raw.call(8, 17, path("/zk-e2e/pw") + struct.pack(">i", 3))[0] == -121)
+    # Events come in revision order: had the removed watch fired, its event
+    # would come first.
+    a.create("/zk-e2e/pw/after")
+    a.set("/zk-e2e/pw/q", b"y")
+    check("a removed watch no longer fires",
+          raw.next_events(1) == [(changed, "/zk-e2e/pw/q")])
+    check("removeWatches Data covers a persistent watch",
+          raw.call(9, 18, path("/zk-e2e/pw/q") + struct.pack(">i", 2)) == (0, b""))
+    # setWatches2 (a reconnecting client's persistent watches), from the
+    # zxid it last saw.
+    again = Raw(r3)
+    again.call(1, 3, path("/zk-e2e/pw") + b"\0")  # exists: learn a zxid
+    empty = struct.pack(">i", 0)
+    check("setWatches2", again.call(-8, 105, struct.pack(">q", again.zxid) + empty * 3 + empty +
+                                    struct.pack(">i", 1) + path("/zk-e2e/pw")) == (0, b""))
+    a.delete("/zk-e2e/pw/after")
+    check("setWatches2 persistent-recursive fires",
+          again.next_events(1) == [(deleted, "/zk-e2e/pw/after")])
 
 
 def hold(host):
@@ -122,6 +415,9 @@ def main(r1, r2, r3):
     results = t.commit()
     check("multi results", results[0] == "/zk-e2e/m1" and results[1].version == 2 and
           results[2] is True)
+
+    check_auth_and_acls(a, b, r1, r2, r3)
+    check_watch_requests(a, r2, r3)
 
     # a session resumed on another replica keeps its ephemeral
     out = subprocess.run([sys.executable, __file__, "--hold", r1], capture_output=True,

@@ -1,8 +1,10 @@
 // Synod's ZooKeeper port driven by an unchanged ZooKeeper client: three real
 // replicas with --zk_addr, and tests/e2e/zk_kazoo.py (python3-kazoo) doing
 // creates, reads, sets, deletes, children, sequential and ephemeral nodes,
-// watches, multi, a session resumed on another replica, closeSession and an
-// oversized frame. The script's output is printed when it fails.
+// watches, multi, digest auth and ACLs (getACL, setACL, the superuser
+// digest, whoAmI, sasl), persistent watches (addWatch, checkWatches,
+// removeWatches, setWatches2), a session resumed on another replica,
+// closeSession and an oversized frame. The script's output is printed when it fails.
 #include <sys/wait.h>
 
 #include <fstream>
@@ -12,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "storage/acl.h"
 #include "tests/e2e/test_cluster.h"
 #include "tests/testing/free_port.h"
 #include "tests/testing/subprocess.h"
@@ -29,7 +32,8 @@ TEST(ZkKazooE2eTest, KazooAgainstThreeReplicas) {
   std::vector<std::string> zk_addrs;
   for (int id = 1; id <= 3; ++id) {
     zk_addrs.push_back(absl::StrCat("127.0.0.1:", testing::FreePort()));
-    options.member_flags[id] = {"--zk_addr=" + zk_addrs.back()};
+    options.member_flags[id] = {"--zk_addr=" + zk_addrs.back(),
+                                "--superuser_digest=" + storage::DigestId("super", "duper")};
   }
   TestCluster cluster(options);
   ASSERT_TRUE(cluster.StartAll().ok());

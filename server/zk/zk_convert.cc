@@ -1,0 +1,37 @@
+#include "server/zk/zk_convert.h"
+
+namespace synod::zk {
+
+Stat ToZkStat(const v1::Stat& s) {
+  Stat z;
+  z.czxid = static_cast<int64_t>(s.czxid());
+  z.mzxid = static_cast<int64_t>(s.mzxid());
+  z.ctime = s.ctime();
+  z.mtime = s.mtime();
+  z.version = static_cast<int32_t>(s.version());
+  z.cversion = static_cast<int32_t>(s.cversion());
+  z.aversion = static_cast<int32_t>(s.aversion());
+  z.ephemeral_owner = static_cast<int64_t>(s.ephemeral_owner());
+  z.data_length = static_cast<int32_t>(s.data_length());
+  z.num_children = static_cast<int32_t>(s.num_children());
+  z.pzxid = static_cast<int64_t>(s.pzxid());
+  return z;
+}
+
+std::vector<Acl> ToZkAcl(const google::protobuf::RepeatedPtrField<v1::Acl>& acl) {
+  std::vector<Acl> out;
+  out.reserve(static_cast<size_t>(acl.size()));
+  for (const v1::Acl& a : acl) out.push_back(Acl{static_cast<int32_t>(a.perms()), a.scheme(), a.id()});
+  return out;
+}
+
+void ToV1Acl(const std::vector<Acl>& acl, google::protobuf::RepeatedPtrField<v1::Acl>* out) {
+  for (const Acl& a : acl) {
+    v1::Acl* e = out->Add();
+    e->set_perms(static_cast<uint32_t>(a.perms));
+    e->set_scheme(a.scheme);
+    e->set_id(a.id);
+  }
+}
+
+}  // namespace synod::zk
