@@ -88,8 +88,8 @@ struct EntryOutcome {
 //    Command-level refusals have no per-op results: TOO_MANY_OPS,
 //    INVALID_ARGUMENT (a non-multi txn without exactly one op),
 //    SESSION_EXPIRED (write.session_id names no live session),
-//    PERMISSION_DENIED (the session's owner, its opener's non-ip
-//    identities, differs from the caller's, and the caller is not the
+//    PERMISSION_DENIED (the caller does not hold every identity of the
+//    session's owner, its opener's non-ip identities, and is not the
 //    superuser; checked before a repeat is answered).
 //  - set_acl op: aversion + 1 and the new ACL; BAD_VERSION if
 //    expected_aversion (absent or -1: any) differs. No data version: no
