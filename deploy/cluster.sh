@@ -3,7 +3,8 @@
 #
 #   deploy/cluster.sh start [N] [--tls]
 #                                 start a new cluster of N replicas (default 3),
-#                                 or every member of the existing one; --tls
+#                                 or every member of the existing one, and
+#                                 waits until they have a leader; --tls
 #                                 (new clusters only) makes a throw-away CA
 #                                 and certificates in <dir>/tls with openssl
 #                                 and serves clients over TLS (client
@@ -222,6 +223,19 @@ wait_up() {  # waits until every replica in $@ runs and its client port answers
   done
 }
 
+wait_leader() {  # waits until the members report a leader, so the next command is served
+  local deadline=$((SECONDS + WAIT_SECONDS)) out
+  while :; do
+    out=$(ctl status 2>&1) && grep -q "^leader: [1-9]" <<< "$out" && return 0
+    # With auth enabled, status needs credentials this script does not have.
+    grep -q "UNAUTHENTICATED" <<< "$out" && return 0
+    if ((SECONDS >= deadline)); then
+      die "no leader within $WAIT_SECONDS s: $out"
+    fi
+    sleep 0.2
+  done
+}
+
 start() {
   local n="" tls=0 arg ids i
   for arg in "$@"; do
@@ -257,6 +271,7 @@ start() {
   for i in $ids; do launch "$i"; done
   # shellcheck disable=SC2086
   wait_up $ids
+  wait_leader
   echo "started $(wc -w <<< "$ids") replicas; clients: $(client_endpoints)"
   if tls_on; then
     echo "TLS: clients verify with $CLUSTER_DIR/tls/ca.crt (client certificate:" \
