@@ -266,7 +266,8 @@ TEST(RecordsTest, WhoAmIAndSaslRecords) {
   EXPECT_EQ(d.client_info[2].user, "");
   // A server with no SASL answers a null token: length -1.
   EXPECT_EQ(EncodeOne(SaslToken{"", true}), std::string("\xff\xff\xff\xff", 4));
-  JuteReader t(EncodeOne(SaslToken{"tok", false}));
+  const std::string token_bytes = EncodeOne(SaslToken{"tok", false});  // the reader views it
+  JuteReader t(token_bytes);
   SaslToken token;
   ASSERT_TRUE(Decode(t, &token).ok());
   EXPECT_EQ(token.token, "tok");
