@@ -16,6 +16,8 @@
 
 #include "absl/strings/str_format.h"
 #include "server/raft_link.h"
+#include "server/zk/jute.h"
+#include "server/zk/records.h"
 #include "storage/acl.h"
 #include "storage/cluster_settings.h"
 #include "storage/fault_file_io.h"
@@ -486,6 +488,30 @@ void AclSeeds(Seeds* seeds) {
       {"ip:2001:db8::/32:a", "x509:CN=client:r"}, nobody);
 }
 
+// One record per kind fuzz_jute decodes: byte 0 = its case there.
+void JuteSeeds(Seeds* seeds) {
+  const auto put = [&](const std::string& name, uint8_t which, const auto& record, auto... args) {
+    zk::JuteWriter w;
+    zk::Encode(w, record, args...);
+    seeds->Put("jute", name, std::string(1, static_cast<char>(which)) + w.Take());
+  };
+  const std::vector<zk::Acl> acl = {{31, "world", "anyone"}, {1, "digest", "bob:x0TGm5ef"}};
+  put("connect", 0, zk::ConnectRequest{0, 7, 10000, 0, std::string(16, 'p'), true, false});
+  put("header", 1, zk::RequestHeader{5, 1});
+  put("create", 2, zk::CreateRequest{"/app/n-", "data", acl, 2, 0}, false);
+  put("create-ttl", 3, zk::CreateRequest{"/app/t", "x", acl, 5, 60000}, true);
+  put("get-watch", 4, zk::PathWatchRequest{"/app", true});
+  put("delete", 5, zk::PathVersionRequest{"/app", 3});
+  put("set", 6, zk::SetDataRequest{"/app", "v2", -1});
+  put("multi-header", 7, zk::MultiHeader{1, false, -1});
+  put("set-watches", 8, zk::SetWatchesRequest{9, {"/a"}, {"/b"}, {"/c"}, {}, {}}, false);
+  put("set-watches2", 9, zk::SetWatchesRequest{9, {"/a"}, {}, {}, {"/p"}, {"/r"}}, true);
+  put("add-watch", 10, zk::AddWatchRequest{"/app", 1});
+  put("remove-watches", 11, zk::WatchesRequest{"/app", 3});
+  put("auth", 12, zk::AuthPacket{0, "digest", "bob:secret"});
+  put("set-acl", 13, zk::SetAclRequest{"/app", acl, 0});
+}
+
 }  // namespace
 }  // namespace synod::fuzz
 
@@ -502,5 +528,6 @@ int main(int argc, char** argv) {
   synod::fuzz::LinkSeeds(&seeds);
   synod::fuzz::ApplySeeds(&seeds);
   synod::fuzz::AclSeeds(&seeds);
+  synod::fuzz::JuteSeeds(&seeds);
   return 0;
 }
