@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "storage/acl.h"
 #include "storage/path.h"
+#include "storage/snapshot.h"
 
 namespace synod::storage::testing {
 
@@ -286,6 +287,33 @@ std::string Dump(TreeStore* store) {
                     "\n");
   }
   return out;
+}
+
+void ExpectStateSurvivesReopenAndSnapshot(StoreHolder* holder,
+                                          const synod::testing::TempDir& dir) {
+  const StoreMeta meta = holder->store()->meta();
+  const std::string dump = Dump(holder->store());
+  holder->Reopen();
+  EXPECT_EQ(holder->store()->meta(), meta);
+  EXPECT_EQ(Dump(holder->store()), dump);
+
+  auto written = holder->store()->WriteSnapshot(dir.Sub("snap"));
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(written->meta, meta);
+  auto header = ReadSnapshotHeader(dir.Sub("snap"));
+  ASSERT_TRUE(header.ok()) << header.status();
+  EXPECT_EQ(header->meta, meta);
+  MemoryHolder memory;
+  RocksHolder rocks;
+  for (StoreHolder* to : std::vector<StoreHolder*>{&memory, &rocks}) {
+    auto restored = to->store()->RestoreSnapshot(dir.Sub("snap"));
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ(to->store()->meta(), meta);
+    EXPECT_EQ(Dump(to->store()), dump);
+    to->Reopen();
+    EXPECT_EQ(to->store()->meta(), meta);
+    EXPECT_EQ(Dump(to->store()), dump);
+  }
 }
 
 uint64_t RecomputeDigest(TreeStore* store) {

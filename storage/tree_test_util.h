@@ -166,6 +166,11 @@ std::string Dump(TreeStore* store);
 // The digest recomputed from scratch over every node.
 uint64_t RecomputeDigest(TreeStore* store);
 
+// Expects the state of `holder` (its meta and Dump) to survive a reopen, a
+// snapshot (written and in its header) and a restore into either backend,
+// then that backend's reopen. The snapshot is left in `dir` as "snap".
+void ExpectStateSurvivesReopenAndSnapshot(StoreHolder* holder, const synod::testing::TempDir& dir);
+
 }  // namespace synod::storage::testing
 
 namespace synod::storage::testing {
