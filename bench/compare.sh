@@ -14,7 +14,9 @@
 # zookeeper-untuned (the setup before issue 23: libzookeeper's default
 # re-resolution of its host list on every poll, and no -Xms). Workloads
 # ending in _unary (write_64_unary, read_lin_64_unary) run Synod's unary
-# calls instead of Tree.Pipeline and only run for the synod systems. With
+# calls instead of Tree.Pipeline, and those ending in _library go through
+# the C++ client library (sessions and exactly-once writes on); both only
+# run for the synod systems. With
 # synod and synod-tls (or zookeeper-untuned and zookeeper) in one run, the
 # report adds the ratio of each round's pair: the TLS cost (the ZooKeeper
 # tuning's gain) measured side by side.
@@ -75,7 +77,7 @@ KEYS=1000
 VALUE_SIZE=256
 ALL_WORKLOADS="write_1_leader write_1_follower write_64 read_lin_64 read_ser_64 mixed_64 create_64 watch_fanout session_churn"
 # Known but not in the default set (see --workloads).
-EXTRA_WORKLOADS="write_64_unary read_lin_64_unary"
+EXTRA_WORKLOADS="write_64_unary read_lin_64_unary write_64_library read_lin_64_library"
 WORKLOADS=$ALL_WORKLOADS
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
@@ -375,6 +377,12 @@ workload_args() {
     read_lin_64_unary)
       echo "--workload=read_linearizable --clients=16 --inflight=4 --target=all --synod_api=unary"
       ;;
+    write_64_library)
+      echo "--workload=write --clients=16 --inflight=4 --target=all --synod_api=library"
+      ;;
+    read_lin_64_library)
+      echo "--workload=read_linearizable --clients=16 --inflight=4 --target=all --synod_api=library"
+      ;;
     read_ser_64) echo "--workload=read_serializable --clients=16 --inflight=4 --target=all" ;;
     mixed_64) echo "--workload=mixed --clients=16 --inflight=4 --target=all" ;;
     create_64) echo "--workload=create --clients=16 --inflight=4 --target=all" ;;
@@ -423,8 +431,8 @@ run_progress() {  # run_progress WHAT: "[run k/N, elapsed, rate, ~left] WHAT" to
   log "[run $((RUNS_DONE + 1))/$RUNS_TOTAL, $((elapsed / 60)) min elapsed$rate, $left] $*"
 }
 
-# Whether workload $2 runs on system $1 (unary rows are Synod's only).
-applies() { [[ $2 != *_unary ]] || [[ $(base_system "$1") == synod ]]; }
+# Whether workload $2 runs on system $1 (unary and library rows are Synod's only).
+applies() { [[ $2 != *_unary && $2 != *_library ]] || [[ $(base_system "$1") == synod ]]; }
 
 # bench SYSTEM LABEL ROUND ARGS...: one synod-bench run, its JSON line (plus
 # round and load average) appended to $RAW. A failed run is recorded too.

@@ -352,6 +352,36 @@ TYPED_TEST(AclApplyTest, SessionsBelongToTheirOpener) {
   EXPECT_TRUE(sessions->empty());
 }
 
+// Session ids are revisions, easy to guess: a write through a session
+// must present its secret, or it fails and changes nothing (no ephemeral
+// in its name, no sequence used up, no stored result shown).
+TYPED_TEST(AclApplyTest, SessionWritesNeedTheSessionSecret) {
+  const uint64_t s = this->driver_.Apply(OpenSessionCmd(10000, "right")).result.session_id();
+  const std::string before = State(this->holder_.store());
+  for (const char* wrong : {"", "wrong", "righ"}) {
+    v1::Command create = CreateCmd("/e", "x", v1::EPHEMERAL);
+    SetSession(&create, s, wrong);
+    EXPECT_EQ(this->Code(create), v1::AUTH_FAILED) << wrong;
+    v1::Command write = WithSession(CreateCmd("/p", "x"), s, 1);
+    write.mutable_write()->set_session_secret(wrong);
+    EXPECT_EQ(this->Code(write), v1::AUTH_FAILED) << wrong;
+  }
+  // The superuser too: holding the session is proved by its secret only.
+  v1::Command super = CreateCmd("/e", "x", v1::EPHEMERAL);
+  SetSession(&super, s, "wrong");
+  EXPECT_EQ(this->Code(As(super, Super())), v1::AUTH_FAILED);
+  EXPECT_EQ(State(this->holder_.store()), before);
+  v1::Command ok = WithSession(CreateCmd("/p", "x"), s, 1);
+  ok.mutable_write()->set_session_secret("right");
+  EXPECT_EQ(this->Code(ok), v1::OK);
+  // A repeat with a wrong secret does not see the stored result.
+  v1::Command repeat = ok;
+  repeat.mutable_write()->set_session_secret("wrong");
+  EntryOutcome answer = this->driver_.Apply(repeat);
+  EXPECT_EQ(answer.result.code(), v1::AUTH_FAILED);
+  EXPECT_EQ(answer.result.results_size(), 0);
+}
+
 TYPED_TEST(AclApplyTest, SessionOwnerIsStoredWithoutIp) {
   v1::Caller caller = Digest("alice", "10.0.0.1");
   *caller.add_ids() = caller.ids(0);  // a repeated identity counts once
@@ -392,11 +422,21 @@ TEST(AclEncodingTest, NodesAndHistoryKeepTheirAcl) {
   session.id = 5;
   session.secret = "s";
   session.owner = {SessionOwnerId{"user", "alice"}};
-  session.last_sequence = 2;
-  session.last_result = "r";
+  session.acked_below = 2;
+  session.results = {{2, "r"}, {4, ""}};
   Session decoded_session;
   ASSERT_TRUE(DecodeSession(EncodeSession(session), &decoded_session).ok());
   EXPECT_EQ(decoded_session, session);
+  // Results out of order, repeated or below acked_below, and bytes after
+  // the last one, are damage.
+  for (const std::vector<WriteResult>& bad : {std::vector<WriteResult>{{4, ""}, {2, "r"}},
+                                         std::vector<WriteResult>{{2, ""}, {2, "r"}},
+                                         std::vector<WriteResult>{{1, "r"}}}) {
+    Session damaged = session;
+    damaged.results = bad;
+    EXPECT_FALSE(DecodeSession(EncodeSession(damaged), &decoded_session).ok());
+  }
+  EXPECT_FALSE(DecodeSession(EncodeSession(session) + "x", &decoded_session).ok());
 }
 
 TEST(AclEncodingTest, DigestTermCoversTheAcl) {

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/secret.h"
 #include "base/status_macros.h"
 #include "storage/apply_internal.h"
 
@@ -74,30 +75,60 @@ absl::Status ApplyExactlyOnce(const ApplyLimits& limits, uint64_t revision,
     result->set_code(v1::SESSION_EXPIRED);
     return absl::OkStatus();
   }
-  // Before the stored result answers a repeat: it is the owner's.
+  // Before the stored result answers a repeat: the caller holds the
+  // session's secret (ids are guessable revisions) and is its owner.
+  if (!base::SecretsEqual((*session)->secret, write.session_secret())) {
+    result->set_code(v1::AUTH_FAILED);
+    return absl::OkStatus();
+  }
   if (!MayUse(command.caller(), **session)) {
     result->set_code(v1::PERMISSION_DENIED);
     return absl::OkStatus();
   }
-  if (write.sequence() == 0) return ApplyTxn(limits, revision, command, st, result);
+  const uint64_t sequence = write.sequence();
+  if (sequence == 0) return ApplyTxn(limits, revision, command, st, result);
+  const uint64_t lowest = write.lowest_unacked() == 0 ? sequence : write.lowest_unacked();
+  if (lowest > sequence) {
+    result->set_code(v1::INVALID_ARGUMENT);  // it cannot wait for a result it has
+    return absl::OkStatus();
+  }
   Session& s = **session;
-  if (write.sequence() == s.last_sequence) {
-    if (!result->ParseFromString(s.last_result)) {
+  // The client has every result below `lowest`: drop them (a reordered,
+  // older write's lower value never brings them back).
+  const bool acked = lowest > s.acked_below;
+  if (acked) {
+    s.acked_below = lowest;
+    s.results.erase(s.results.begin(),
+                    std::lower_bound(s.results.begin(), s.results.end(), lowest,
+                                     [](const WriteResult& r, uint64_t q) { return r.sequence < q; }));
+  }
+  auto stored = std::lower_bound(s.results.begin(), s.results.end(), sequence,
+                                 [](const WriteResult& r, uint64_t q) { return r.sequence < q; });
+  if (sequence < s.acked_below) {
+    // Applied long ago (its result acknowledged) or a stray duplicate:
+    // never applied again.
+    result->set_code(v1::DEADLINE_EXCEEDED);
+  } else if (stored != s.results.end() && stored->sequence == sequence) {
+    if (!result->ParseFromString(stored->result)) {
       return absl::DataLossError("stored session result does not parse");
     }
+  } else if (s.results.size() >= kMaxSessionResults) {
+    // The client must acknowledge results first (WriteContext).
+    result->set_code(v1::INVALID_ARGUMENT);
+  } else {
+    SYNOD_RETURN_IF_ERROR(ApplyTxn(limits, revision, command, st, result));
+    // Read again: the txn's ephemerals changed the session's count.
+    SYNOD_ASSIGN_OR_RETURN(std::optional<Session> after, st->GetSession(write.session_id()));
+    if (!after.has_value()) return absl::DataLossError("a session vanished during its write");
+    after->acked_below = s.acked_below;
+    after->results = std::move(s.results);
+    auto at = std::lower_bound(after->results.begin(), after->results.end(), sequence,
+                               [](const WriteResult& r, uint64_t q) { return r.sequence < q; });
+    after->results.insert(at, WriteResult{sequence, result->SerializeAsString()});
+    st->PutSession(*std::move(after));
     return absl::OkStatus();
   }
-  if (write.sequence() < s.last_sequence) {
-    result->set_code(v1::DEADLINE_EXCEEDED);
-    return absl::OkStatus();
-  }
-  SYNOD_RETURN_IF_ERROR(ApplyTxn(limits, revision, command, st, result));
-  // Read again: the txn's ephemerals changed the session's count.
-  SYNOD_ASSIGN_OR_RETURN(std::optional<Session> after, st->GetSession(write.session_id()));
-  if (!after.has_value()) return absl::DataLossError("a session vanished during its write");
-  after->last_sequence = write.sequence();
-  after->last_result = result->SerializeAsString();
-  st->PutSession(*std::move(after));
+  if (acked) st->PutSession(std::move(s));
   return absl::OkStatus();
 }
 

@@ -220,8 +220,9 @@ absl::Status DecodeHistoryEntry(std::string_view in, HistoryEntry* entry) {
   return absl::OkStatus();
 }
 
-// Session: 'S' | id | timeout_ms | secret | owner | varint ephemerals | last_sequence
-//          | last_result, where secret is a varint length and bytes and
+// Session: 'S' | id | timeout_ms | secret | owner | varint ephemerals
+//          | varint acked_below | varint count | (varint sequence | result)*,
+//          where secret and each result are a varint length and bytes and
 //          owner a varint count of (scheme, id) pairs, each as the secret.
 std::string EncodeSession(const Session& s) {
   std::string out;
@@ -235,8 +236,12 @@ std::string EncodeSession(const Session& s) {
     PutBytes(&out, o.id);
   }
   PutVarint(&out, s.ephemerals);
-  PutFixed64(&out, s.last_sequence);
-  out.append(s.last_result);
+  PutVarint(&out, s.acked_below);
+  PutVarint(&out, s.results.size());
+  for (const WriteResult& r : s.results) {
+    PutVarint(&out, r.sequence);
+    PutBytes(&out, r.result);
+  }
   return out;
 }
 
@@ -254,10 +259,21 @@ absl::Status DecodeSession(std::string_view in, Session* s) {
     SessionOwnerId& o = s->owner.emplace_back();
     if (!GetBytes(&in, &o.scheme) || !GetBytes(&in, &o.id)) return Malformed("session");
   }
-  if (!GetVarint(&in, &s->ephemerals) || in.size() < 8) return Malformed("session");
-  s->last_sequence = GetFixed64(in.data());
-  in.remove_prefix(8);
-  s->last_result.assign(in.data(), in.size());
+  uint64_t results = 0;
+  if (!GetVarint(&in, &s->ephemerals) || !GetVarint(&in, &s->acked_below) ||
+      !GetVarint(&in, &results) || results > in.size() / 2) {
+    return Malformed("session");
+  }
+  s->results.clear();
+  for (uint64_t i = 0; i < results; ++i) {
+    WriteResult& r = s->results.emplace_back();
+    // Strictly increasing, none below acked_below: the order apply keeps.
+    const uint64_t floor = i == 0 ? s->acked_below : s->results[i - 1].sequence + 1;
+    if (!GetVarint(&in, &r.sequence) || r.sequence < floor || !GetBytes(&in, &r.result)) {
+      return Malformed("session");
+    }
+  }
+  if (!in.empty()) return Malformed("session");
   return absl::OkStatus();
 }
 

@@ -5,6 +5,7 @@
 // Plain value types; no thread rules of their own.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -90,6 +91,18 @@ struct SessionOwnerId {
   bool operator==(const SessionOwnerId&) const = default;
 };
 
+// A session keeps at most this many unacknowledged exactly-once results
+// (WriteContext.lowest_unacked); writes past it are refused.
+inline constexpr size_t kMaxSessionResults = 1024;
+
+// The stored result of one exactly-once write of a session.
+struct WriteResult {
+  uint64_t sequence = 0;
+  std::string result;  // a serialized v1::CommandResult
+
+  bool operator==(const WriteResult&) const = default;
+};
+
 // A client session as replicated: what exactly-once needs, nothing about
 // liveness (the leader's clock is not replicated state).
 struct Session {
@@ -104,10 +117,11 @@ struct Session {
   // How many ephemeral nodes the session holds (the overlay keeps it with
   // the ephemerals index), for the cluster's per-session limit.
   uint64_t ephemerals = 0;
-  // Exactly-once: the last applied write sequence of this session and its
-  // serialized v1::CommandResult (empty when last_sequence == 0).
-  uint64_t last_sequence = 0;
-  std::string last_result;
+  // Exactly-once (WriteContext): the client has the results of every
+  // sequence below `acked_below`; `results` holds the serialized
+  // v1::CommandResult of each applied sequence at or above it, by sequence.
+  uint64_t acked_below = 0;
+  std::vector<WriteResult> results;
 
   bool operator==(const Session&) const = default;
 };

@@ -302,19 +302,19 @@ TEST(SnapshotTest, DamagedFilesAreRefusedBeforeTouchingState) {
             absl::StatusCode::kNotFound);
 }
 
-TEST(SnapshotTest, WritesCompressedFormat5AndRefusesEveryOtherVersion) {
+TEST(SnapshotTest, WritesCompressedFormat6AndRefusesEveryOtherVersion) {
   synod::testing::TempDir dir("synod-snap-");
   RocksHolder from(Limits().history_per_node);
   Driver driver(from.store(), Limits());
   Fill(from.store(), &driver, 21, 400);
   auto info = from.store()->WriteSnapshot(dir.Sub("snap"));
   ASSERT_TRUE(info.ok()) << info.status();
-  EXPECT_EQ(info->format_version, 5u);
+  EXPECT_EQ(info->format_version, 6u);
   const std::string good = ReadFile(dir.Sub("snap"));
   EXPECT_EQ(info->bytes, good.size());
   // History entries repeat node values and stats repeat: blocks pay off.
   EXPECT_LT(info->bytes * 2, info->plain_bytes);
-  for (char version : {1, 4, 6}) {
+  for (char version : {1, 5, 7}) {
     std::string other = good;
     other[8] = version;
     WriteFile(dir.Sub("other"), other);

@@ -25,8 +25,8 @@ namespace synod::storage::testing {
 namespace {
 
 constexpr char kDir[] = "/data/snapshots";
-// Small, so that the test's snapshot (about 1 KB) arrives in several.
-constexpr size_t kChunkBytes = 256;
+// Small, so that the test's snapshot (under 1 KB) arrives in several.
+constexpr size_t kChunkBytes = 128;
 
 // Two states of one replica: `old_state` at some index, `new_state` later.
 class TwoStates {

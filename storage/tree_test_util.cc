@@ -26,11 +26,16 @@ std::vector<EntryOutcome> Driver::ApplyBatch(const std::vector<v1::Command>& com
   return std::move(*out);
 }
 
+void SetSession(v1::Command* command, uint64_t session, const std::string& secret) {
+  command->mutable_write()->set_session_id(session);
+  if (session != 0) command->mutable_write()->set_session_secret(secret);
+}
+
 v1::Command CreateCmd(const std::string& path, const std::string& data, v1::CreateMode mode,
                       int64_t ttl_ms, uint64_t session, int64_t time_ms) {
   v1::Command c;
   c.set_leader_time_ms(time_ms);
-  c.mutable_write()->set_session_id(session);
+  SetSession(&c, session);
   v1::CreateOp* op = c.mutable_txn()->add_ops()->mutable_create();
   op->set_path(path);
   op->set_data(data);
@@ -57,7 +62,7 @@ v1::Command DeleteCmd(const std::string& path, int64_t version) {
 v1::Command MultiCmd(const std::vector<v1::Op>& ops, uint64_t session) {
   v1::Command c;
   c.set_leader_time_ms(1000);
-  c.mutable_write()->set_session_id(session);
+  SetSession(&c, session);
   c.mutable_txn()->set_is_multi(true);
   for (const v1::Op& op : ops) *c.mutable_txn()->add_ops() = op;
   return c;
@@ -140,7 +145,7 @@ v1::Op CheckOp(const std::string& path, int64_t version) {
 }
 
 v1::Command WithSession(v1::Command command, uint64_t session, uint64_t sequence) {
-  command.mutable_write()->set_session_id(session);
+  SetSession(&command, session);
   command.mutable_write()->set_sequence(sequence);
   return command;
 }
@@ -242,8 +247,13 @@ std::string Dump(TreeStore* store) {
                                   [](std::string* out, const SessionOwnerId& o) {
                                     absl::StrAppend(out, o.scheme, ":", o.id);
                                   }),
-                    "] ephemerals=", session.ephemerals, " seq=", session.last_sequence,
-                    " result=", absl::CEscape(session.last_result), "\n");
+                    "] ephemerals=", session.ephemerals, " acked_below=", session.acked_below,
+                    " results=[",
+                    absl::StrJoin(session.results, ",",
+                                  [](std::string* out, const WriteResult& r) {
+                                    absl::StrAppend(out, r.sequence, ":", absl::CEscape(r.result));
+                                  }),
+                    "]\n");
     std::vector<std::string> paths;
     s = view->ListEphemerals(session.id, &paths);
     if (!s.ok()) absl::StrAppend(&out, "BROKEN ephemerals: ", s.ToString(), "\n");
@@ -345,6 +355,12 @@ std::string CommandGenerator::RandomPath() {
 std::string CommandGenerator::RandomData() {
   if (Chance(3)) return std::string(70, 'L');  // over the test limit
   return std::string(Uniform(6), static_cast<char>('p' + Uniform(4)));
+}
+
+std::string CommandGenerator::RandomSecret(uint64_t session) {
+  // Sessions open with their index as secret (below); now and then a
+  // wrong one, which must change nothing.
+  return Chance(10) ? "wrong" : std::to_string(session);
 }
 
 uint64_t CommandGenerator::RandomSession(TreeStore* store) {
@@ -501,11 +517,12 @@ v1::Command CommandGenerator::Next(uint64_t next_index, TreeStore* store) {
     uint64_t seq =
         r < 6 ? ++sequence_ : (r < 9 ? sequence_ : sequence_ - std::min<uint64_t>(sequence_, 1));
     *c.mutable_txn()->add_ops() = RandomOp(store);
-    c.mutable_write()->set_session_id(session);
+    SetSession(&c, session, RandomSecret(session));
     c.mutable_write()->set_sequence(seq);
   }
   if (c.has_txn() && !c.write().session_id() && Chance(25)) {
-    c.mutable_write()->set_session_id(RandomSession(store));
+    const uint64_t session = RandomSession(store);
+    SetSession(&c, session, RandomSecret(session));
   }
   if (c.has_txn() || c.has_open_session() || c.has_close_session() || c.has_user_put() ||
       c.has_user_delete() || c.has_auth_set() || c.has_quota_set() || c.has_quota_delete()) {

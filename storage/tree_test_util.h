@@ -142,6 +142,9 @@ v1::Command SetCmd(const std::string& path, const std::string& data, int64_t ver
 v1::Command DeleteCmd(const std::string& path, int64_t version = -1);
 v1::Command MultiCmd(const std::vector<v1::Op>& ops, uint64_t session = 0);
 v1::Command OpenSessionCmd(int64_t timeout_ms = 10000, const std::string& secret = "s");
+// Makes `command` a write through `session` (0: none) presenting `secret`
+// (the default is OpenSessionCmd's).
+void SetSession(v1::Command* command, uint64_t session, const std::string& secret = "s");
 v1::Command CloseSessionCmd(uint64_t session);
 v1::Command ExpireSessionsCmd(const std::vector<uint64_t>& sessions);
 v1::Command DeleteExpiredCmd(const std::vector<std::string>& paths, int64_t time_ms);
@@ -198,6 +201,7 @@ class CommandGenerator {
   // no permission bits, which is INVALID_ACL).
   void RandomAcl(google::protobuf::RepeatedPtrField<v1::Acl>* out);
   uint64_t RandomSession(TreeStore* store);
+  std::string RandomSecret(uint64_t session);
 
   std::mt19937_64 rng_;
   int64_t time_ms_ = 1000;

@@ -135,6 +135,9 @@ struct TlsPems {
 // instead of one unary call each. `tls`: every channel (load, watch,
 // session and control) speaks TLS when tls.ca is set.
 std::unique_ptr<Driver> NewSynodDriver(int timeout_ms, bool pipeline, const TlsPems& tls);
+// Through the C++ client library (library_driver.cc): sessions and
+// exactly-once writes on, up to `writes_in_flight` per connection.
+std::unique_ptr<Driver> NewSynodLibraryDriver(int timeout_ms, int writes_in_flight);
 std::unique_ptr<Driver> NewEtcdDriver(int timeout_ms);
 // `resolution_delay_ms`: zoo_set_servers_resolution_delay of every session
 // (0: the library's default, a resolution per poll).

@@ -25,6 +25,7 @@
 //   synod-bench --system=synod --workload=write --clients=16 --inflight=4
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
@@ -88,8 +89,9 @@ ABSL_FLAG(int, timeout_ms, 10000,
           "watch_fanout: also the longest wait for one set's events.");
 ABSL_FLAG(std::string, synod_api, "pipeline",
           "How the Synod driver sends tree calls: pipeline (each connection's calls on one "
-          "Tree.Pipeline stream, as a client with many requests in flight does) or unary (one "
-          "gRPC call per request).");
+          "Tree.Pipeline stream, as a client with many requests in flight does), unary (one "
+          "gRPC call per request) or library (a synod::Client per connection, with a session "
+          "and exactly-once writes; no TLS).");
 ABSL_FLAG(std::string, tls_ca, "",
           "Synod: PEM CA certificate to verify the replicas' client-port certificates with; "
           "set, every channel speaks TLS (the replicas run with --tls_cert).");
@@ -190,9 +192,11 @@ int Main() {
   }
   if (system == "synod") {
     const std::string api = absl::GetFlag(FLAGS_synod_api);
-    if (api != "pipeline" && api != "unary") {
-      return Fail(absl::StrCat("--synod_api must be pipeline or unary, not '", api, "'"));
+    if (api != "pipeline" && api != "unary" && api != "library") {
+      return Fail(
+          absl::StrCat("--synod_api must be pipeline, unary or library, not '", api, "'"));
     }
+    if (api == "library" && tls) return Fail("--synod_api=library does not take --tls_ca");
     TlsPems pems;
     if (tls) {
       for (auto [flag, pem] : {std::pair{absl::GetFlag(FLAGS_tls_ca), &pems.ca},
@@ -204,7 +208,9 @@ int Main() {
         *pem = *std::move(text);
       }
     }
-    driver = NewSynodDriver(timeout_ms, api == "pipeline", pems);
+    driver = api == "library" ? NewSynodLibraryDriver(
+                                      timeout_ms, std::clamp(absl::GetFlag(FLAGS_inflight), 1, 1024))
+                              : NewSynodDriver(timeout_ms, api == "pipeline", pems);
   } else if (system == "etcd") {
     driver = NewEtcdDriver(timeout_ms);
   } else if (system == "zookeeper") {

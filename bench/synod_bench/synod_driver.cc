@@ -281,6 +281,7 @@ class SynodSessionClient : public SessionClient {
     create.mutable_op()->set_mode(v1::EPHEMERAL);
     create.mutable_write()->set_session_id(opened.session_id());
     create.mutable_write()->set_sequence(1);
+    create.mutable_write()->set_session_secret(opened.secret());
     v1::CreateResponse created;
     grpc::Status create_status;
     {

@@ -418,6 +418,46 @@ TEST_F(ClientE2ETest, AFrozenReplicaCostsAPipelinedReadOneAttempt) {
   EXPECT_LT(took, absl::Seconds(10));
 }
 
+// Many exactly-once writes in flight at once (Options::max_writes_in_flight)
+// while the leader is killed: each applies once, retries included.
+TEST_F(ClientE2ETest, ManyWritesInFlightAcrossALeaderKillApplyOnce) {
+  Client::Options o;
+  o.endpoints = Endpoints(cluster_);
+  o.session_timeout = absl::Seconds(2);
+  o.max_writes_in_flight = 64;
+  absl::StatusOr<std::unique_ptr<Client>> connected = Client::Connect(o);
+  ASSERT_TRUE(connected.ok()) << connected.status();
+  std::unique_ptr<Client> client = *std::move(connected);
+  ASSERT_TRUE(client->Create("/seq", "").ok()) << Logs(cluster_);
+  constexpr int kWrites = 400;
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<CreateResult>> results(kWrites, absl::UnknownError("not done"));
+  std::atomic<int> done{0};
+  for (int i = 0; i < kWrites; ++i) {
+    client->CreateAsync("/seq/n-", absl::StrCat(i), {CreateMode::kPersistentSequential},
+                        CallOptions::Timeout(absl::Seconds(30)),
+                        [&, i](absl::StatusOr<CreateResult> r) {
+                          {
+                            absl::MutexLock lock(&mu);
+                            results[i] = std::move(r);
+                          }
+                          ++done;
+                        });
+  }
+  EXPECT_TRUE(WaitUntil([&] { return done.load() >= kWrites / 4; }, absl::Seconds(30)));
+  cluster_.Kill(leader_);
+  ASSERT_TRUE(WaitUntil([&] { return done.load() == kWrites; }, absl::Seconds(60)));
+  absl::MutexLock lock(&mu);
+  std::set<std::string> paths;
+  for (int i = 0; i < kWrites; ++i) {
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status() << Logs(cluster_);
+    EXPECT_TRUE(paths.insert(results[i]->path).second) << results[i]->path << " given twice";
+  }
+  absl::StatusOr<ChildrenResult> kids = client->GetChildren("/seq");
+  ASSERT_TRUE(kids.ok()) << kids.status();
+  EXPECT_EQ(kids->children.size(), static_cast<size_t>(kWrites));
+}
+
 TEST_F(ClientE2ETest, ConcurrentWritesOfOneClientAllApply) {
   auto client = Connect(Endpoints(cluster_));
   ASSERT_TRUE(client->Create("/many", "").ok()) << Logs(cluster_);

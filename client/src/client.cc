@@ -333,6 +333,12 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(Options options) {
       options.max_backoff < options.initial_backoff) {
     return SynodError(ErrorCode::kInvalidArgument, "timeouts and backoffs must be positive");
   }
+  if (options.max_writes_in_flight < 1 || options.max_writes_in_flight > 1024) {
+    return SynodError(ErrorCode::kInvalidArgument,
+                      absl::StrCat("max_writes_in_flight must be 1 to 1024 (the results a session "
+                                   "keeps), not ",
+                                   options.max_writes_in_flight));
+  }
   if (absl::Status s = client::ValidateCredentialOptions(options); !s.ok()) {
     return SynodError(ErrorCode::kInvalidArgument, s.message());
   }
@@ -480,6 +486,8 @@ absl::StatusOr<uint64_t> Client::EnsureSession(const CallOptions& call) {
 }
 
 uint64_t Client::session_id() const { return impl_->sessions().id(); }
+
+std::string Client::session_secret() const { return impl_->sessions().secret(); }
 
 absl::Duration Client::session_timeout() const { return impl_->sessions().timeout(); }
 

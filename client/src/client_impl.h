@@ -113,14 +113,20 @@ class Client::Impl {
                     }
                     req.mutable_write()->set_session_id(id->session_id);
                     req.mutable_write()->set_sequence(id->sequence);
+                    req.mutable_write()->set_session_secret(id->secret);
+                    req.mutable_write()->set_lowest_unacked(id->lowest_unacked);
                     // Only writes that carry a sequence need the order.
-                    const bool ordered = id->session_id != 0;
+                    const bool ordered = id->sequence != 0;
                     if (!ordered) gate_.Leave();
                     spec.retry = ordered ? client::RetryPolicy::kIdempotent
                                          : client::RetryPolicy::kNotProposedOnly;
                     Run<Req, Resp, T>(std::move(spec), std::move(req), deadline, std::move(convert),
-                                      [this, ordered, done = std::move(done)](absl::StatusOr<T> r) {
-                                        if (ordered) gate_.Leave();
+                                      [this, ordered, id = *std::move(id),
+                                       done = std::move(done)](absl::StatusOr<T> r) {
+                                        if (ordered) {
+                                          sessions_.WriteDone(id);
+                                          gate_.Leave();
+                                        }
                                         done(std::move(r));
                                       });
                   });
@@ -150,7 +156,7 @@ class Client::Impl {
   client::SerialExecutor callbacks_;
   client::SessionManager sessions_;
   client::WatchManager watches_;
-  client::WriteGate gate_{&core_.loop()};
+  client::WriteGate gate_{&core_.loop(), core_.options().max_writes_in_flight};
 };
 
 // Request shapes shared by the Impl's files (client.cc, security.cc).

@@ -139,6 +139,7 @@ void SessionManager::OnOpened(absl::StatusOr<v1::OpenSessionResponse> resp) {
       timeout_ = resp->timeout_ms() > 0 ? absl::Milliseconds(resp->timeout_ms())
                                         : core_->options().session_timeout;
       next_sequence_ = 1;
+      outstanding_.clear();
       ++generation_;
       last_ack_ = absl::Now();
       reconnect_backoff_ = core_->options().initial_backoff;
@@ -157,7 +158,20 @@ void SessionManager::OnOpened(absl::StatusOr<v1::OpenSessionResponse> resp) {
 SessionManager::WriteId SessionManager::NextWrite() {
   absl::MutexLock lock(&mu_);
   if (phase_ != Phase::kOpen) return {};
-  return {id_, next_sequence_++};
+  const uint64_t sequence = next_sequence_++;
+  outstanding_.insert(sequence);
+  return {id_, sequence, secret_, *outstanding_.begin()};
+}
+
+void SessionManager::WriteDone(const WriteId& id) {
+  if (id.session_id == 0) return;
+  absl::MutexLock lock(&mu_);
+  if (id.session_id == id_) outstanding_.erase(id.sequence);
+}
+
+std::string SessionManager::secret() const {
+  absl::MutexLock lock(&mu_);
+  return phase_ == Phase::kOpen ? secret_ : std::string();
 }
 
 uint64_t SessionManager::id() const {

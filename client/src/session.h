@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,10 @@ class SessionManager {
   struct WriteId {
     uint64_t session_id = 0;  // 0: no session (at-most-once write)
     uint64_t sequence = 0;
+    std::string secret;  // the session's, proving the write is ours
+    // The lowest sequence of the session whose result this client still
+    // waits for (WriteContext.lowest_unacked), when the id was taken.
+    uint64_t lowest_unacked = 0;
   };
 
   SessionManager(ClientCore* core, SerialExecutor* callbacks);
@@ -52,9 +57,14 @@ class SessionManager {
   // of the open session, opening one first if there is none.
   void Ensure(absl::Time deadline, std::function<void(absl::StatusOr<uint64_t>)> done);
   // The next write identity of the open session, or {0, 0} without one.
+  // A write with a sequence is outstanding until WriteDone.
   WriteId NextWrite();
+  // The caller has the write's final outcome (or gave up on it): the
+  // server may drop its stored result.
+  void WriteDone(const WriteId& id);
 
   uint64_t id() const;
+  std::string secret() const;  // empty when no session is open
   absl::Duration timeout() const;
   SessionState state() const;
 
@@ -98,6 +108,8 @@ class SessionManager {
   std::string secret_ ABSL_GUARDED_BY(mu_);
   absl::Duration timeout_ ABSL_GUARDED_BY(mu_);
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
+  // Sequences of the open session taken by NextWrite and not yet done.
+  std::set<uint64_t> outstanding_ ABSL_GUARDED_BY(mu_);
   // Bumped per opened session: timers of an older session stop.
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_ack_ ABSL_GUARDED_BY(mu_);

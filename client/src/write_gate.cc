@@ -9,11 +9,11 @@ void WriteGate::Enter(std::function<void()> go) {
   {
     absl::MutexLock lock(&mu_);
     if (!closed_) {
-      if (busy_) {
+      if (in_flight_ >= window_ || !waiting_.empty()) {
         waiting_.push_back(std::move(go));
         return;
       }
-      busy_ = true;
+      ++in_flight_;
     }
   }
   go();
@@ -25,9 +25,10 @@ void WriteGate::Leave() {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     if (waiting_.empty()) {
-      busy_ = false;
+      --in_flight_;
       return;
     }
+    // The leaving write's place goes to the first waiting one.
     next = std::move(waiting_.front());
     waiting_.pop_front();
   }

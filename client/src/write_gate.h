@@ -1,13 +1,12 @@
-// WriteGate: one write carrying the session's identity in flight at a time.
+// WriteGate: at most a window of writes carrying the session's identity in
+// flight at a time, the others waiting their turn in order.
 //
-// Why: the replicated session table keeps, per session, only the result of
-// the last applied sequence; a write whose sequence is below one already
-// applied is refused (DEADLINE_EXCEEDED, outcome unknown) and never
-// applied. Overlapping writes of one client can reach the leader out of
-// order (retries on another replica surely can), so they go one after the
-// other, each taking its sequence when its turn comes. Pipelining them
-// needs the server to keep the results the client still waits for (a
-// "lowest unacknowledged sequence" in WriteContext, as LogCabin does).
+// Why a window: the replicated session table keeps each applied sequence's
+// result until the client acknowledges it (WriteContext.lowest_unacked),
+// up to a bound per session; the client must not have more outstanding
+// than that. Why in order: each write takes its sequence when its turn
+// comes, so sequences follow the order writes were issued (with a window
+// of one, so does the order they apply in).
 //
 // Thread-safety: thread-safe. A waiting write starts on the loop thread.
 #pragma once
@@ -23,10 +22,12 @@ namespace synod::client {
 
 class WriteGate {
  public:
-  explicit WriteGate(SerialExecutor* loop) : loop_(loop) {}
+  // `window`: writes let through at once (at least 1).
+  WriteGate(SerialExecutor* loop, int window) : loop_(loop), window_(window < 1 ? 1 : window) {}
 
-  // Runs `go` now if no write is in flight, else after the ones before it
-  // have left (on the loop thread). `go` must lead to exactly one Leave.
+  // Runs `go` now if fewer than the window are in flight and none wait,
+  // else after the ones before it (on the loop thread). `go` must lead to
+  // exactly one Leave.
   void Enter(std::function<void()> go);
   void Leave();
   // From now on writes enter at once (they fail fast: the client is going
@@ -35,8 +36,9 @@ class WriteGate {
 
  private:
   SerialExecutor* const loop_;
+  const int window_;
   absl::Mutex mu_;
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<std::function<void()>> waiting_ ABSL_GUARDED_BY(mu_);
 };

@@ -3,21 +3,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/secret.h"
 #include "server/error_mapping.h"
 
 namespace synod::server {
 namespace {
-
-// Compares secrets in time independent of where they differ, so a client
-// cannot guess a secret byte by byte from reply latency.
-bool SecretsEqual(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i]);
-  }
-  return diff == 0;
-}
 
 // A stream refused before it starts; deletes itself when gRPC is done.
 class RefusedKeepAlive final
@@ -86,7 +76,7 @@ SessionService::Checked SessionService::Check(uint64_t session_id, std::string_v
       checked.code = v1::SESSION_EXPIRED;
       checked.message = absl::StrCat("session ", session_id, " expired or was closed");
     }
-  } else if (!SecretsEqual(lookup->secret, secret)) {
+  } else if (!base::SecretsEqual(lookup->secret, secret)) {
     checked.code = v1::AUTH_FAILED;
     checked.message = absl::StrCat("wrong secret for session ", session_id);
   } else {

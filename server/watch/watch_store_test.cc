@@ -65,6 +65,7 @@ class WatchStoreTest : public ::testing::Test {
     command.set_leader_time_ms(1000);
     *command.mutable_txn()->add_ops() = std::move(op);
     command.mutable_write()->set_session_id(session);
+    if (session != 0) command.mutable_write()->set_session_secret("s");
     Apply(command);
     ASSERT_EQ(last_result_.code(), v1::OK) << last_result_.ShortDebugString();
   }

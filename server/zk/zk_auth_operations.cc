@@ -147,7 +147,7 @@ absl::Status ZkConnection::OnSetAcl(const RequestHeader& h, JuteReader& r, const
   op->set_path(set.path);
   ToV1Acl(set.acl, op->mutable_acl());
   op->set_expected_aversion(set.version);
-  call.mutable_set_acl()->mutable_write()->set_session_id(session_id());
+  *call.mutable_set_acl()->mutable_write() = SessionWrite();
   auto self = shared_from_this();
   const int32_t xid = h.xid;
   CallTree(std::move(call), [self, slot, xid](const v1::PipelineReply& reply) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "base/log.h"
+#include "base/secret.h"
 #include "server/zk/zk_error_mapping.h"
 
 namespace synod::zk {
@@ -23,14 +24,6 @@ class TreeCall final : public server::StreamedCall {
     d(reply);
   }
 };
-
-// Constant time in the length of the expected secret.
-bool SameSecret(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 int32_t ToZkEventType(v1::EventType type) {
   switch (type) {
@@ -143,6 +136,14 @@ uint64_t ZkConnection::session_id() const {
   return session_id_;
 }
 
+v1::WriteContext ZkConnection::SessionWrite() const {
+  v1::WriteContext write;
+  absl::MutexLock lock(&mu_);
+  write.set_session_id(session_id_);
+  write.set_session_secret(session_secret_);
+  return write;
+}
+
 std::shared_ptr<const v1::Caller> ZkConnection::caller() const {
   absl::MutexLock lock(&mu_);
   return caller_;
@@ -202,6 +203,7 @@ void ZkConnection::OnConnect(std::string_view frame, const SlotPtr& slot) {
       self->connected_ = true;
       self->connecting_ = false;
       self->session_id_ = id;
+      self->session_secret_ = secret;
     }
     JuteWriter w;
     Encode(w, ConnectResponse{0, static_cast<int32_t>(timeout_ms), static_cast<int64_t>(id), secret,
@@ -257,7 +259,7 @@ void ZkConnection::OnConnect(std::string_view frame, const SlotPtr& slot) {
       // to another ensemble): ZooKeeper refuses such a connection.
       return self->Drop(slot);
     }
-    if (!found->found || !SameSecret(found->secret, request.password)) return expired();
+    if (!found->found || !base::SecretsEqual(found->secret, request.password)) return expired();
     self->context_->sessions->Touch(id);
     established(id, found->secret, found->timeout_ms);
   });

@@ -126,6 +126,9 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   uint64_t AppliedRevision() const;
   v1::ReadOptions ReadAfterSeen() const;
   uint64_t session_id() const;
+  // The WriteContext of a write through this connection's session (its id
+  // and secret; no sequence: ZooKeeper's writes are at-most-once).
+  v1::WriteContext SessionWrite() const;
   std::shared_ptr<const v1::Caller> caller() const;
 
   // Runs one Tree call; `done` gets its reply.
@@ -168,6 +171,7 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   bool connecting_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t session_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string session_secret_ ABSL_GUARDED_BY(mu_);  // the client's password
   // Who the requests are from (see the class comment). Replaced on addauth,
   // never changed in place: requests in flight keep theirs. Never null.
   std::shared_ptr<const v1::Caller> caller_ ABSL_GUARDED_BY(mu_);

@@ -75,7 +75,7 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
         v1::DeleteRequest* del = call.mutable_delete_();
         del->mutable_op()->set_path(d.path);
         del->mutable_op()->set_expected_version(d.version);
-        del->mutable_write()->set_session_id(session_id());
+        *del->mutable_write() = SessionWrite();
         CallTree(std::move(call), [self, slot, xid](const v1::PipelineReply& reply) {
           const v1::ResponseHeader& hd = reply.delete_().header();
           if (ZkDropsConnection(hd.code())) return self->Drop(slot);
@@ -131,7 +131,7 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
         op->set_path(s.path);
         op->set_data(s.data);
         op->set_expected_version(s.version);
-        call.mutable_set()->mutable_write()->set_session_id(session_id());
+        *call.mutable_set()->mutable_write() = SessionWrite();
         CallTree(std::move(call), [self, slot, xid](const v1::PipelineReply& reply) {
           const v1::ResponseHeader& hd = reply.set().header();
           if (ZkDropsConnection(hd.code())) return self->Drop(slot);
@@ -235,7 +235,7 @@ absl::Status ZkConnection::OnCreate(const RequestHeader& h, JuteReader& r, const
   }
   v1::PipelineCall call;
   ToCreateOp(c, call.mutable_create()->mutable_op());
-  call.mutable_create()->mutable_write()->set_session_id(session_id());
+  *call.mutable_create()->mutable_write() = SessionWrite();
   auto self = shared_from_this();
   const int32_t xid = h.xid;
   const int32_t type = h.type;
@@ -252,7 +252,7 @@ absl::Status ZkConnection::OnCreate(const RequestHeader& h, JuteReader& r, const
 absl::Status ZkConnection::OnMulti(const RequestHeader& h, JuteReader& r, const SlotPtr& slot) {
   v1::PipelineCall call;
   v1::MultiRequest* multi = call.mutable_multi();
-  multi->mutable_write()->set_session_id(session_id());
+  *multi->mutable_write() = SessionWrite();
   std::vector<int32_t> types;
   // The first op that ZooKeeper would refuse before running any
   // (BADARGUMENTS, INVALIDACL), if one, and why.

@@ -171,6 +171,7 @@ TEST(BackupE2E, SaveUnderWritesRestoreIntoNewClusterRefuseDamagedFiles) {
       create.mutable_op()->set_mode(v1::EPHEMERAL);
       create.mutable_write()->set_session_id(session.session_id());
       create.mutable_write()->set_sequence(1);
+      create.mutable_write()->set_session_secret(session.secret());
       v1::CreateResponse created;
       grpc::Status s = old_cluster.tree(1)->Create(Ctx().get(), create, &created);
       ASSERT_EQ(CodeOf(s, created.header()), v1::OK) << s.error_message();

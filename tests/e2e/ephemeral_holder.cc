@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   create.mutable_op()->set_mode(v1::EPHEMERAL);
   create.mutable_write()->set_session_id(session.session_id());
   create.mutable_write()->set_sequence(1);
+  create.mutable_write()->set_session_secret(session.secret());
   v1::CreateResponse created;
   // Retried with the same sequence: the session table answers a duplicate.
   v1::ErrorCode code = v1::UNAVAILABLE;

@@ -241,6 +241,7 @@ TEST(SessionResumeE2ETest, LiveClientKeepsItsSessionAcrossLeaderAndReplicaLoss) 
   create.mutable_op()->set_mode(v1::EPHEMERAL);
   create.mutable_write()->set_session_id(id);
   create.mutable_write()->set_sequence(1);
+  create.mutable_write()->set_session_secret(session.secret());
   v1::CreateResponse created;
   ASSERT_EQ(CreateUntilKnown(c, home, create, &created), v1::OK) << Logs(c);
   EXPECT_EQ(created.stat().ephemeral_owner(), id);
@@ -305,6 +306,7 @@ TEST(SessionResumeE2ETest, WriteRetriedAfterLeaderKillAppliesOnce) {
     req.mutable_op()->set_path("/q/item-");
     req.mutable_op()->set_mode(v1::PERSISTENT_SEQUENTIAL);
     req.mutable_write()->set_session_id(id);
+    req.mutable_write()->set_session_secret(session.secret());
     req.mutable_write()->set_sequence(++sequence);
     return req;
   };
@@ -318,6 +320,7 @@ TEST(SessionResumeE2ETest, WriteRetriedAfterLeaderKillAppliesOnce) {
   set.mutable_op()->set_path("/v");
   set.mutable_op()->set_data("1");
   set.mutable_write()->set_session_id(id);
+  set.mutable_write()->set_session_secret(session.secret());
   set.mutable_write()->set_sequence(++sequence);
   v1::SetResponse set_first;
   ASSERT_EQ(SetUntilKnown(c, leader, set, &set_first), v1::OK) << Logs(c);

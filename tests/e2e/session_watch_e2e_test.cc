@@ -34,12 +34,14 @@ std::unique_ptr<v1::Session::Stub> SessionStub(TestCluster& c, int id) {
       grpc::CreateChannel(c.client_addr(id), grpc::InsecureChannelCredentials()));
 }
 
-v1::ErrorCode CreateEphemeral(TestCluster& c, int id, const std::string& path, uint64_t session) {
+v1::ErrorCode CreateEphemeral(TestCluster& c, int id, const std::string& path,
+                              const v1::OpenSessionResponse& session) {
   v1::CreateRequest req;
   req.mutable_op()->set_path(path);
   req.mutable_op()->set_mode(v1::EPHEMERAL);
-  req.mutable_write()->set_session_id(session);
+  req.mutable_write()->set_session_id(session.session_id());
   req.mutable_write()->set_sequence(1);
+  req.mutable_write()->set_session_secret(session.secret());
   v1::CreateResponse resp;
   grpc::Status s = c.tree(id)->Create(Ctx().get(), req, &resp);
   return CodeOf(s, resp.header());
@@ -85,7 +87,11 @@ TEST(SessionWatchE2ETest, EphemeralsFollowTheirSession) {
   grpc::Status s = sessions->Open(Ctx().get(), open, &opened);
   ASSERT_TRUE(s.ok()) << s.error_message() << Logs(c);
   ASSERT_NE(opened.session_id(), 0u);
-  ASSERT_EQ(CreateEphemeral(c, follower, "/e", opened.session_id()), v1::OK) << Logs(c);
+  // Writing through the session takes its secret: ids are guessable.
+  v1::OpenSessionResponse guessed = opened;
+  guessed.set_secret("not the secret");
+  ASSERT_EQ(CreateEphemeral(c, follower, "/e", guessed), v1::AUTH_FAILED) << Logs(c);
+  ASSERT_EQ(CreateEphemeral(c, follower, "/e", opened), v1::OK) << Logs(c);
   ASSERT_TRUE(WaitUntil([&] { return ExistsOnAll(c, "/e", true); }, absl::Seconds(10)));
   ASSERT_TRUE(stream->Read(&watch_resp));
   ASSERT_EQ(watch_resp.events_size(), 1) << watch_resp.DebugString();
@@ -131,7 +137,7 @@ TEST(SessionWatchE2ETest, EphemeralsFollowTheirSession) {
   // Close removes ephemerals at once.
   v1::OpenSessionResponse second;
   ASSERT_TRUE(sessions->Open(Ctx().get(), open, &second).ok());
-  ASSERT_EQ(CreateEphemeral(c, follower, "/e2", second.session_id()), v1::OK);
+  ASSERT_EQ(CreateEphemeral(c, follower, "/e2", second), v1::OK);
   v1::CloseSessionRequest close;
   close.set_session_id(second.session_id());
   close.set_secret(second.secret());

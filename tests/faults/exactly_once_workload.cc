@@ -25,7 +25,8 @@ absl::Status ExactlyOnceWorkload::Setup(absl::Duration timeout) {
   return absl::OkStatus();
 }
 
-void ExactlyOnceWorkload::Increment(int first_replica, uint64_t session, uint64_t sequence, Op* op) {
+void ExactlyOnceWorkload::Increment(int first_replica, uint64_t session, const std::string& secret,
+                                    uint64_t sequence, Op* op) {
   const absl::Time give_up = absl::Now() + options_.retry_for;
   bool maybe_applied = false;
   v1::CreateRequest req;
@@ -33,6 +34,7 @@ void ExactlyOnceWorkload::Increment(int first_replica, uint64_t session, uint64_
   req.mutable_op()->set_data(op->value);
   req.mutable_op()->set_mode(v1::PERSISTENT_SEQUENTIAL);
   req.mutable_write()->set_session_id(session);
+  req.mutable_write()->set_session_secret(secret);
   req.mutable_write()->set_sequence(sequence);
   op->invoke_ns = RunClockNs();
   for (op->attempts = 1;; ++op->attempts) {
@@ -84,7 +86,7 @@ void ExactlyOnceWorkload::RunClient(int client) {
     op.key = absl::StrCat(Counter(static_cast<int>(rng() % options_.counters)), "/n-");
     op.value = absl::StrCat("c", client, "-", i);
     op.session = session;
-    Increment(PickReplica(client, &rng), session, ++sequence, &op);
+    Increment(PickReplica(client, &rng), session, c->session_secret(), ++sequence, &op);
     const bool ok = op.outcome == Outcome::kOk;
     recorder_->Add(std::move(op));
     absl::SleepFor(ok ? options_.think : options_.think + absl::Milliseconds(100));

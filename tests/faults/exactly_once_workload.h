@@ -50,7 +50,8 @@ class ExactlyOnceWorkload : public ClientWorkload {
   void RunClient(int client) override;
   // Sends one increment (first to `first_replica`, then to the next ones)
   // until it is answered; fills op's outcome.
-  void Increment(int first_replica, uint64_t session, uint64_t sequence, Op* op);
+  void Increment(int first_replica, uint64_t session, const std::string& secret, uint64_t sequence,
+                 Op* op);
 
   const Options options_;
   std::unique_ptr<SessionClients> sessions_;

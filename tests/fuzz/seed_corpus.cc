@@ -85,10 +85,10 @@ storage::Session SampleSession() {
   s.id = 2;
   s.timeout_ms = 10000;
   s.secret = "0123456789abcdef";
-  s.last_sequence = 4;
+  s.acked_below = 3;
   v1::CommandResult result;
   result.set_code(v1::OK);
-  s.last_result = result.SerializeAsString();
+  s.results = {{3, result.SerializeAsString()}, {5, result.SerializeAsString()}};
   return s;
 }
 
@@ -406,6 +406,7 @@ void ApplySeeds(Seeds* seeds) {
     eph.set_leader_time_ms(2000);
     eph.mutable_write()->set_session_id(1);
     eph.mutable_write()->set_sequence(1);
+    eph.mutable_write()->set_session_secret(open.open_session().secret());
     *eph.mutable_txn()->add_ops() = Create("/lock-", v1::EPHEMERAL_SEQUENTIAL, "me");
     command(&w, eph);
     command(&w, eph);

@@ -11,8 +11,9 @@
 // blindly; writes carry the session's (id, sequence) WriteContext, which the
 // replicated session table answers once; a write without a session is
 // retried only when the replica said it did not propose it (NOT_LEADER).
-// The session table keeps only the last sequence's result, so a client's
-// session writes are sent one at a time (others wait their turn).
+// The session table keeps the result of every write the client has not
+// acknowledged, so up to Options::max_writes_in_flight session writes may
+// be in flight at once (default 1: one at a time, in the order issued).
 //
 // Consistency: the client remembers the highest revision it handed to the
 // caller (reply headers and watch events) and sends it as min_revision on
@@ -408,6 +409,14 @@ class Client {
     // Open a session before the first write so every write is exactly-once
     // and may be retried. Off: writes without a session are at-most-once.
     bool exactly_once_writes = true;
+    // Exactly-once writes sent before the earlier ones have completed (1 to
+    // 1024, the results a session keeps; later writes wait for a place).
+    // 1, the default, applies a client's writes in the order issued, as a
+    // ZooKeeper session does. Above 1, writes in flight together apply
+    // once each but may apply out of order when one of them is retried (a
+    // failover); without retries they keep their order on the Pipeline
+    // stream. Unary calls (pipeline_calls off) may reorder at any time.
+    int max_writes_in_flight = 1;
     // Learn the other members through Cluster.MemberList.
     bool discover_members = true;
     // Send tree calls to a replica on one Tree.Pipeline stream instead of a
@@ -499,6 +508,10 @@ class Client {
   absl::StatusOr<uint64_t> EnsureSession(const CallOptions& call = {});
   // 0 when there is none.
   uint64_t session_id() const;
+  // The current session's secret (empty when none), as ZooKeeper's
+  // getSessionPasswd: a write sent around this client through its session
+  // (a raw WriteContext) must carry it.
+  std::string session_secret() const;
   // The negotiated timeout of the current session (zero when none).
   absl::Duration session_timeout() const;
   SessionState session_state() const;
