@@ -81,9 +81,10 @@ ZkConnection::SlotPtr ZkConnection::PushSlot() {
   return slots_.back();
 }
 
-void ZkConnection::Fill(const SlotPtr& slot, std::string body, bool close_after) {
+void ZkConnection::Fill(const SlotPtr& slot, std::string body, bool close_after, int32_t err) {
   std::string framed;
   if (!body.empty()) {
+    context_->metrics->Reply(err, absl::Now() - slot->arrived);
     JuteWriter w;
     w.WriteInt(static_cast<int32_t>(body.size()));
     framed = w.Take();
@@ -108,7 +109,7 @@ void ZkConnection::Reply(const SlotPtr& slot, int32_t xid, uint64_t zxid, int32_
   Encode(w, ReplyHeader{xid, static_cast<int64_t>(zxid), err});
   std::string bytes = w.Take();
   bytes.append(body);
-  Fill(slot, std::move(bytes), close_after);
+  Fill(slot, std::move(bytes), close_after, err);
 }
 
 bool ZkConnection::TakeOutput(std::string* out) {
@@ -117,6 +118,7 @@ bool ZkConnection::TakeOutput(std::string* out) {
   while (!slots_.empty() && slots_.front()->ready) {
     SlotPtr slot = std::move(slots_.front());
     slots_.pop_front();
+    if (!slot->bytes.empty()) ++sent_;
     out->append(slot->bytes);
     if (slot->close_after) return true;
   }
@@ -168,6 +170,7 @@ void ZkConnection::OnFrame(std::string_view frame) {
     connecting = connecting_;
     if (!connected && !connecting) connecting_ = true;
   }
+  if (!connected && !connecting) context_->metrics->Request(ZkMetrics::kConnect);
   if (connecting) {
     // A request before the session is established: clients wait for the
     // ConnectResponse, so this one breaks the protocol.
@@ -183,6 +186,13 @@ void ZkConnection::OnFrame(std::string_view frame) {
   if (absl::Status s = Decode(r, &header); !s.ok()) {
     Drop(slot);
     return;
+  }
+  context_->metrics->Request(header.type);
+  {
+    absl::MutexLock lock(&mu_);
+    ++received_;
+    last_op_ = header.type;
+    last_cxid_ = header.xid;
   }
   context_->sessions->Touch(session_id());
   OnRequest(header, r, slot);
@@ -202,6 +212,9 @@ void ZkConnection::OnConnect(std::string_view frame, const SlotPtr& slot) {
       self->connected_ = true;
       self->connecting_ = false;
       self->session_id_ = id;
+      self->timeout_ms_ = timeout_ms;
+      self->established_ = absl::Now();
+      ++self->received_;
     }
     JuteWriter w;
     Encode(w, ConnectResponse{0, static_cast<int32_t>(timeout_ms), static_cast<int64_t>(id), secret,
@@ -261,6 +274,28 @@ void ZkConnection::OnConnect(std::string_view frame, const SlotPtr& slot) {
     self->context_->sessions->Touch(id);
     established(id, found->secret, found->timeout_ms);
   });
+}
+
+ZkConnectionInfo ZkConnection::Info() const {
+  ZkConnectionInfo info;
+  absl::MutexLock lock(&mu_);
+  info.queued = slots_.size();
+  info.received = received_;
+  info.sent = sent_;
+  info.session_id = session_id_;
+  info.last_op = ZkOpName(last_op_);
+  info.established_ms = absl::ToUnixMillis(established_);
+  info.timeout_ms = timeout_ms_;
+  info.last_cxid = last_cxid_;
+  info.last_zxid = seen_zxid_;
+  return info;
+}
+
+std::vector<std::string> ZkConnection::WatchedPaths() const {
+  std::vector<std::string> paths;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key, id] : watch_ids_) paths.push_back(key.path);
+  return paths;
 }
 
 bool ZkConnection::SessionAlive() {
@@ -345,6 +380,7 @@ void ZkConnection::PollWatches() {
         auto slot = std::make_shared<Slot>();
         slot->bytes = len.Take() + body;
         slot->ready = true;
+        context_->metrics->Notification();
         slots_.push_back(std::move(slot));
       }
       if (part.canceled()) {

@@ -4,7 +4,9 @@
 // watches, multi, digest auth and ACLs (getACL, setACL, the superuser
 // digest, whoAmI, sasl), persistent watches (addWatch, checkWatches,
 // removeWatches, setWatches2), a session resumed on another replica,
-// closeSession and an oversized frame. The script's output is printed when it fails.
+// closeSession, an oversized frame, multiRead, four-letter words (and their
+// whitelist) and the port's metrics. The script's output is printed when it
+// fails.
 #include <sys/wait.h>
 
 #include <fstream>
@@ -30,11 +32,15 @@ namespace {
 TEST(ZkKazooE2eTest, KazooAgainstThreeReplicas) {
   TestCluster::Options options;
   std::vector<std::string> zk_addrs;
+  const std::string metrics_addr = absl::StrCat("127.0.0.1:", testing::FreePort());
   for (int id = 1; id <= 3; ++id) {
     zk_addrs.push_back(absl::StrCat("127.0.0.1:", testing::FreePort()));
     options.member_flags[id] = {"--zk_addr=" + zk_addrs.back(),
                                 "--superuser_digest=" + storage::DigestId("super", "duper")};
+    // The third keeps ZooKeeper's default four-letter-word whitelist.
+    if (id != 3) options.member_flags[id].push_back("--zk_4lw_whitelist=*");
   }
+  options.member_flags[2].push_back("--metrics_addr=" + metrics_addr);
   TestCluster cluster(options);
   ASSERT_TRUE(cluster.StartAll().ok());
 
@@ -42,7 +48,7 @@ TEST(ZkKazooE2eTest, KazooAgainstThreeReplicas) {
   const std::string log = dir.Sub("kazoo.log");
   testing::Subprocess::Options po;
   po.binary = "/usr/bin/python3";
-  po.args = {ZK_KAZOO_PY, zk_addrs[0], zk_addrs[1], zk_addrs[2]};
+  po.args = {ZK_KAZOO_PY, zk_addrs[0], zk_addrs[1], zk_addrs[2], metrics_addr};
   po.log_path = log;
   absl::StatusOr<testing::Subprocess> p = testing::Subprocess::Start(po);
   ASSERT_TRUE(p.ok()) << p.status();
