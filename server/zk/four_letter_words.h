@@ -83,9 +83,8 @@ struct FourLetterInput {
 std::string AnswerFourLetterWord(const FourLetterInput& input,
                                  const absl::flat_hash_set<std::string>& whitelist);
 
-// The words that need the connection list, or the watch summary, filled in.
+// The words that need the connection list filled in.
 inline bool NeedsConnections(absl::string_view word) { return word == "stat" || word == "cons"; }
-inline bool NeedsWatches(absl::string_view word) { return word == "wchs" || word == "mntr"; }
 
 // envi's lines about this process and host (uname, user, directory).
 std::vector<std::pair<std::string, std::string>> ProcessEnvironment();

@@ -298,6 +298,11 @@ std::vector<std::string> ZkConnection::WatchedPaths() const {
   return paths;
 }
 
+size_t ZkConnection::WatchCount() const {
+  absl::MutexLock lock(&mu_);
+  return watch_ids_.size();
+}
+
 bool ZkConnection::SessionAlive() {
   const uint64_t id = session_id();
   if (id == 0) return true;

@@ -111,6 +111,8 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   ZkConnectionInfo Info() const;
   // For wchs: the paths this connection watches (one entry per watch).
   std::vector<std::string> WatchedPaths() const;
+  // For mntr: how many watches this connection has.
+  size_t WatchCount() const;
 
  private:
   struct Slot {

@@ -431,7 +431,9 @@ std::string ZkListener::AnswerWord(const std::string& word) {
         ++in.unlisted;
       }
     }
-    if (NeedsWatches(word)) {
+    if (word == "mntr") in.watches += c->zk->WatchCount();
+    if (word == "wchs") {
+      // Distinct paths: proportional to the watches, as ZooKeeper's wchs.
       std::vector<std::string> watched = c->zk->WatchedPaths();
       if (watched.empty()) continue;
       ++in.watching_connections;
