@@ -4,7 +4,10 @@
 // watches, multi, digest auth and ACLs (getACL, setACL, the superuser
 // digest, whoAmI, sasl), persistent watches (addWatch, checkWatches,
 // removeWatches, setWatches2), a session resumed on another replica,
-// closeSession and an oversized frame. The script's output is printed when it fails.
+// closeSession and an oversized frame; and tests/e2e/zk_kazoo_recipes.py,
+// kazoo's recipes (locks, election, barriers, counter, queues, party,
+// partitioner) with clients on all three replicas. A script's output is
+// printed when it fails.
 #include <sys/wait.h>
 
 #include <fstream>
@@ -20,14 +23,16 @@
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
-#ifndef ZK_KAZOO_PY
-#error "ZK_KAZOO_PY must name tests/e2e/zk_kazoo.py"
+#if !defined(ZK_KAZOO_PY) || !defined(ZK_KAZOO_RECIPES_PY)
+#error "ZK_KAZOO_PY and ZK_KAZOO_RECIPES_PY must name the scripts in tests/e2e"
 #endif
 
 namespace synod::e2e {
 namespace {
 
-TEST(ZkKazooE2eTest, KazooAgainstThreeReplicas) {
+// Runs `script` with the three replicas' ZooKeeper addresses; its exit
+// status must be 0 within `limit`.
+void RunAgainstThreeReplicas(const std::string& script, absl::Duration limit) {
   TestCluster::Options options;
   std::vector<std::string> zk_addrs;
   for (int id = 1; id <= 3; ++id) {
@@ -42,16 +47,24 @@ TEST(ZkKazooE2eTest, KazooAgainstThreeReplicas) {
   const std::string log = dir.Sub("kazoo.log");
   testing::Subprocess::Options po;
   po.binary = "/usr/bin/python3";
-  po.args = {ZK_KAZOO_PY, zk_addrs[0], zk_addrs[1], zk_addrs[2]};
+  po.args = {script, zk_addrs[0], zk_addrs[1], zk_addrs[2]};
   po.log_path = log;
   absl::StatusOr<testing::Subprocess> p = testing::Subprocess::Start(po);
   ASSERT_TRUE(p.ok()) << p.status();
-  absl::StatusOr<int> status = p->Wait(absl::Seconds(180));
+  absl::StatusOr<int> status = p->Wait(limit);
   std::stringstream out;
   out << std::ifstream(log).rdbuf();
-  ASSERT_TRUE(status.ok()) << "kazoo script still running after 180 s:\n" << out.str();
+  ASSERT_TRUE(status.ok()) << script << " still running after " << limit << ":\n" << out.str();
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << out.str();
   std::cout << out.str();
+}
+
+TEST(ZkKazooE2eTest, KazooAgainstThreeReplicas) {
+  RunAgainstThreeReplicas(ZK_KAZOO_PY, absl::Seconds(180));
+}
+
+TEST(ZkKazooE2eTest, KazooRecipesAgainstThreeReplicas) {
+  RunAgainstThreeReplicas(ZK_KAZOO_RECIPES_PY, absl::Seconds(120));
 }
 
 }  // namespace
