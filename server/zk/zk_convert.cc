@@ -34,4 +34,9 @@ void ToV1Acl(const std::vector<Acl>& acl, google::protobuf::RepeatedPtrField<v1:
   }
 }
 
+int64_t FromZkVersion(int32_t version) {
+  if (version == -1) return -1;
+  return static_cast<int64_t>(static_cast<uint32_t>(version));
+}
+
 }  // namespace synod::zk

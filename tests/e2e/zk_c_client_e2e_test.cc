@@ -63,6 +63,16 @@ TEST_F(ZkCApi, SyncCallsStatsAndErrors) {
   EXPECT_EQ(st.ephemeralOwner, 0);
   EXPECT_EQ(zoo_set(zh, n.c_str(), "v2", 2, 0), ZOK);
   EXPECT_EQ(zoo_set(zh, n.c_str(), "v3", 2, 0), ZBADVERSION);
+  // A version below -1 never matches: BadVersion (not a bad argument).
+  EXPECT_EQ(zoo_set(zh, n.c_str(), "v3", 2, -2), ZBADVERSION);
+  EXPECT_EQ(zoo_delete(zh, n.c_str(), -2), ZBADVERSION);
+  ACL_vector open_acl = ZOO_OPEN_ACL_UNSAFE;
+  EXPECT_EQ(zoo_set_acl(zh, n.c_str(), -2, &open_acl), ZBADVERSION);
+  zoo_op_t check_op;
+  zoo_op_result_t check_result;
+  zoo_check_op_init(&check_op, n.c_str(), -2);
+  EXPECT_EQ(zoo_multi(zh, 1, &check_op, &check_result), ZBADVERSION);
+  EXPECT_EQ(check_result.err, ZBADVERSION);
   Stat set_st{};
   EXPECT_EQ(zoo_set2(zh, n.c_str(), "v3", 2, -1, &set_st), ZOK);
   EXPECT_EQ(set_st.version, 2);
