@@ -131,6 +131,11 @@ TEST_F(ZkCApi, CreateModes) {
             ZOK);
   EXPECT_EQ(std::string(name), sq + "/e-0000000002");
   EXPECT_EQ(st.ephemeralOwner, a_->session_id());
+  // A sequential path may end in '/': the suffix alone names the child.
+  ASSERT_EQ(zoo_create(zh, (sq + "/").c_str(), "", 0, &ZOO_OPEN_ACL_UNSAFE,
+                       ZOO_PERSISTENT_SEQUENTIAL, name, sizeof(name)),
+            ZOK);
+  EXPECT_EQ(std::string(name), sq + "/0000000003");
 
   // Ephemeral: owned by the session, no children.
   const std::string eph = root_ + "/eph";
