@@ -5,7 +5,10 @@
 // and its watch still fires).
 #include <set>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/zk_c_client.h"
@@ -30,6 +33,13 @@ class ZkCCluster : public ::testing::Test {
 };
 
 ZkCluster* ZkCCluster::zk_ = nullptr;
+
+v1::ErrorCode DeleteNode(v1::Tree::Stub* tree, const std::string& path) {
+  v1::DeleteRequest req;
+  req.mutable_op()->set_path(path);
+  v1::DeleteResponse resp;
+  return CodeOf(tree->Delete(Ctx().get(), req, &resp), resp.header());
+}
 
 // A gRPC write, retried while the cluster has no leader (a replica was
 // just killed), bounded in time.
@@ -94,20 +104,34 @@ TEST_F(ZkCCluster, SessionSurvivesTheKillOfItsReplica) {
   const int64_t session = h->session_id();
   ASSERT_EQ(ZkCreate(h->get(), "/resume-eph", "mine", ZOO_EPHEMERAL), ZOK);
   ASSERT_EQ(ZkCreate(h->get(), "/resume-w", "0"), ZOK);
+  ASSERT_EQ(ZkCreate(h->get(), "/resume-gone", "0"), ZOK);
+  ASSERT_EQ(ZkCreate(h->get(), "/resume-kids"), ZOK);
+  // A data watch, a data watch on a node to be deleted, an exists watch on
+  // a node to be created and a child watch.
   ZkEventLog log;
   char buf[64];
   int len = sizeof(buf);
   Stat st{};
   ASSERT_EQ(zoo_wget(h->get(), "/resume-w", RecordZkEvent, &log, buf, &len, &st), ZOK);
+  len = sizeof(buf);
+  ASSERT_EQ(zoo_wget(h->get(), "/resume-gone", RecordZkEvent, &log, buf, &len, &st), ZOK);
+  ASSERT_EQ(zoo_wexists(h->get(), "/resume-new", RecordZkEvent, &log, &st), ZNONODE);
+  String_vector kids{};
+  ASSERT_EQ(zoo_wget_children(h->get(), "/resume-kids", RecordZkEvent, &log, &kids), ZOK);
+  deallocate_String_vector(&kids);
 
   const int victim = zk_->MemberOfPort(h->ConnectedPort());
   ASSERT_NE(victim, 0);
   std::set<int> others = {1, 2, 3};
   others.erase(victim);
   cluster->Kill(victim);
-  // Written while the handle is away: its watch fires once it is back
+  // Written while the handle is away: its watches fire once it is back
   // (SetWatches from its last zxid) or live, never not at all.
   ASSERT_EQ(SetOverGrpc(cluster, others, "/resume-w", "1"), v1::OK);
+  const int survivor = *others.begin();
+  ASSERT_EQ(DeleteNode(cluster->tree(survivor), "/resume-gone"), v1::OK);
+  ASSERT_EQ(CreateNode(cluster->tree(survivor), "/resume-new", ""), v1::OK);
+  ASSERT_EQ(CreateNode(cluster->tree(survivor), "/resume-kids/k", ""), v1::OK);
 
   // The handle reconnects to another replica by itself, into its session.
   const absl::Time deadline = absl::Now() + kZkWait;
@@ -122,6 +146,17 @@ TEST_F(ZkCCluster, SessionSurvivesTheKillOfItsReplica) {
   ASSERT_TRUE(others.contains(zk_->MemberOfPort(port))) << "still not on another replica";
   EXPECT_EQ(h->session_id(), session);
   EXPECT_TRUE(log.WaitForEvent(ZOO_CHANGED_EVENT, "/resume-w", kZkWait));
+  EXPECT_TRUE(log.WaitForEvent(ZOO_DELETED_EVENT, "/resume-gone", kZkWait));
+  EXPECT_TRUE(log.WaitForEvent(ZOO_CREATED_EVENT, "/resume-new", kZkWait));
+  EXPECT_TRUE(log.WaitForEvent(ZOO_CHILD_EVENT, "/resume-kids", kZkWait));
+  ASSERT_EQ(h->Sync("/"), ZOK);
+  // Each once. (The C client also tells every watcher of session state
+  // changes: those are not counted.)
+  std::vector<std::string> node_events;
+  for (const ZkEvent& e : log.events()) {
+    if (e.type != ZOO_SESSION_EVENT) node_events.push_back(absl::StrCat(e.type, " ", e.path));
+  }
+  EXPECT_EQ(node_events.size(), 4u) << absl::StrJoin(node_events, "; ");
   ASSERT_EQ(h->Sync("/resume-eph"), ZOK);
   EXPECT_EQ(ZkGet(h->get(), "/resume-eph", &st), "mine");
   EXPECT_EQ(st.ephemeralOwner, session);
