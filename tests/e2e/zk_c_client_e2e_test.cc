@@ -355,6 +355,30 @@ TEST_F(ZkCApi, Watches) {
             ZNOWATCHER);
 }
 
+// A session id with a wrong password, or an id the cluster never gave: the
+// handle is told its session expired.
+TEST_F(ZkCApi, WrongPasswordOrUnknownSessionExpires) {
+  clientid_t wrong = *zoo_client_id(a_->get());
+  wrong.passwd[0] = static_cast<char>(wrong.passwd[0] ^ 1);
+  clientid_t unknown = *zoo_client_id(a_->get());
+  unknown.client_id ^= 0x5a5a5a;
+  for (const clientid_t* id : {&wrong, &unknown}) {
+    std::unique_ptr<ZkHandle> h = ZkHandle::Open(zk_->hosts(), 10000, id);
+    ASSERT_NE(h, nullptr);
+    EXPECT_TRUE(h->session_events().WaitFor(
+        [](const std::vector<ZkEvent>& events) {
+          for (const ZkEvent& e : events) {
+            if (e.state == ZOO_EXPIRED_SESSION_STATE) return true;
+          }
+          return false;
+        },
+        kZkWait));
+    EXPECT_EQ(zoo_state(h->get()), ZOO_EXPIRED_SESSION_STATE);
+  }
+  // The real session goes on.
+  EXPECT_EQ(ZkCreate(a_->get(), root_ + "/after"), ZOK);
+}
+
 // A frame over ZooKeeper's jute.maxbuffer (1 MiB of data) closes that
 // connection; the handle reconnects into the same session, and nothing
 // changed.
