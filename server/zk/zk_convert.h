@@ -24,7 +24,8 @@ int64_t FromZkVersion(int32_t version);
 
 // ZooKeeper's perms are Synod's Perm bits (cdrwa: create 4, delete 8,
 // read 1, write 2, admin 16); bits outside them are passed on for apply to
-// refuse (INVALID_ACL).
+// refuse (INVALID_ACL). ToV1Acl drops an entry equal to an earlier one, as
+// ZooKeeper does.
 std::vector<Acl> ToZkAcl(const google::protobuf::RepeatedPtrField<v1::Acl>& acl);
 void ToV1Acl(const std::vector<Acl>& acl, google::protobuf::RepeatedPtrField<v1::Acl>* out);
 

@@ -268,6 +268,22 @@ TEST_F(ZkCApi, AclsAndDigestAuth) {
   EXPECT_EQ(ZkGet(other->get(), p), "s");
   EXPECT_EQ(zoo_set(other->get(), p.c_str(), "x", 1, -1), ZNOAUTH);
   EXPECT_EQ(zoo_delete(alice->get(), p.c_str(), -1), ZOK);
+
+  // Duplicate entries are dropped, the first of each kept in its place
+  // (ZooKeeper's fixupACL), at create and at setACL.
+  ACL twice[] = {read_all[1], read_all[0], read_all[1], read_all[0]};
+  ACL_vector dup{4, twice};
+  const std::string d = root_ + "/dup";
+  ASSERT_EQ(ZkCreate(alice->get(), d, "", ZOO_PERSISTENT, &dup), ZOK);
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_EQ(zoo_get_acl(alice->get(), d.c_str(), &acl, &st), ZOK);
+    ASSERT_EQ(acl.count, 2) << "round " << round;
+    EXPECT_EQ(std::string(acl.data[0].id.scheme), "world");
+    EXPECT_EQ(acl.data[0].perms, ZOO_PERM_READ);
+    EXPECT_EQ(std::string(acl.data[1].id.scheme), "digest");
+    deallocate_ACL_vector(&acl);
+    ASSERT_EQ(zoo_set_acl(alice->get(), d.c_str(), -1, &dup), ZOK);
+  }
 }
 
 TEST_F(ZkCApi, AsyncCompletionsInOrder) {
