@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Runs kazoo's recipes (python3-kazoo), unchanged, against Synod's
 ZooKeeper port: lock (and read/write locks, semaphore), election, barrier,
-double barrier, counter, queue, locking queue, party, shallow party and
-set partitioner. Clients are spread over the three replicas, so every
+double barrier, counter, queue, locking queue, party, shallow party, set
+partitioner, DataWatch, ChildrenWatch and TreeCache. Clients are spread over the three replicas, so every
 recipe also relies on watches and writes crossing replicas.
 
 Usage: zk_kazoo_recipes.py HOST:PORT HOST:PORT HOST:PORT
@@ -15,6 +15,7 @@ import threading
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import LockTimeout
+from kazoo.recipe.cache import TreeCache, TreeEvent
 
 TIMEOUT = 15
 ROOT = "/recipes-e2e"
@@ -273,6 +274,46 @@ def check_partitioner(a, b):
     pa.finish()
 
 
+def check_watchers_and_cache(a, b):
+    path = ROOT + "/watched"
+    seen_data = []
+    seen_children = []
+    # DataWatch and ChildrenWatch read again on each event: a change made
+    # before that read is seen merged with the next, so wait for each.
+    a.DataWatch(path, lambda data, stat: seen_data.append(data))
+    check("DataWatch: called for a missing node", wait_until(lambda: seen_data == [None]))
+    b.create(path, b"1")
+    check("DataWatch: the create", wait_until(lambda: seen_data == [None, b"1"]))
+    b.set(path, b"2")
+    check("DataWatch: the change", wait_until(lambda: seen_data == [None, b"1", b"2"]))
+    a.ChildrenWatch(path, lambda children: seen_children.append(sorted(children)))
+    b.create(path + "/k1")
+    check("ChildrenWatch: a child", wait_until(lambda: seen_children == [[], ["k1"]]))
+    b.create(path + "/k2")
+    check("ChildrenWatch: another",
+          wait_until(lambda: seen_children == [[], ["k1"], ["k1", "k2"]]))
+
+    events = []
+    cache = TreeCache(a, path)
+    cache.listen(lambda e: events.append((e.event_type, e.event_data and e.event_data.path)))
+    cache.start()
+    check("TreeCache: initialized",
+          wait_until(lambda: (TreeEvent.INITIALIZED, None) in events))
+    check("TreeCache: the tree", sorted(cache.get_children(path) or []) == ["k1", "k2"] and
+          cache.get_data(path).data == b"2")
+    b.set(path + "/k1", b"x")
+    b.delete(path + "/k2")
+    b.create(path + "/k3", b"y")
+    check("TreeCache: sees changes made through another replica", wait_until(
+        lambda: (TreeEvent.NODE_ADDED, path + "/k3") in events))
+    check("TreeCache: the tree after",
+          cache.get_data(path + "/k1").data == b"x" and cache.get_data(path + "/k2") is None and
+          cache.get_data(path + "/k3").data == b"y")
+    check("TreeCache: events", (TreeEvent.NODE_UPDATED, path + "/k1") in events and
+          (TreeEvent.NODE_REMOVED, path + "/k2") in events)
+    cache.close()
+
+
 def main(r1, r2, r3):
     a = client(r1)
     b = client(r2)
@@ -287,6 +328,7 @@ def main(r1, r2, r3):
     check_queues(a, b)
     check_party(a, b, c)
     check_partitioner(a, b)
+    check_watchers_and_cache(a, b)
     a.delete(ROOT, recursive=True)
     for cl in (a, b, c):
         cl.stop()
