@@ -216,8 +216,13 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
     case kOpSetAcl:
       decoded = OnSetAcl(h, r, slot);
       break;
+    case kOpReconfig:
+      // ZooKeeper's answer with reconfigEnabled=false, its default: Synod
+      // changes membership through its own Cluster API.
+      Reply(slot, h.xid, AppliedRevision(), kZReconfigDisabled);
+      return;
     default:
-      // reconfig, multiRead.
+      // multiRead.
       Reply(slot, h.xid, AppliedRevision(), kZUnimplemented);
       return;
   }

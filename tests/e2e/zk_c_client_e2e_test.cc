@@ -395,6 +395,26 @@ TEST_F(ZkCApi, WrongPasswordOrUnknownSessionExpires) {
   EXPECT_EQ(ZkCreate(a_->get(), root_ + "/after"), ZOK);
 }
 
+// Errors the server (not the client library) decides: deleting the root,
+// reconfig, an unknown auth scheme.
+TEST_F(ZkCApi, ServerSideRefusals) {
+  EXPECT_EQ(zoo_delete(a_->get(), "/", -1), ZBADARGUMENTS);
+  char buf[256];
+  int len = sizeof(buf);
+  Stat st{};
+  // As ZooKeeper 3.8 with reconfigEnabled=false, its default (Synod's
+  // membership changes go through its own API).
+  EXPECT_EQ(zoo_reconfig(a_->get(), nullptr, "3", nullptr, -1, buf, &len, &st),
+            ZRECONFIGDISABLED);
+  std::unique_ptr<ZkHandle> h = ConnectZk(zk_->hosts());
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(h->AddAuth("kerberos", "x"), ZAUTHFAILED);
+  EXPECT_TRUE(h->session_events().WaitFor(
+      [&](const std::vector<ZkEvent>&) { return zoo_state(h->get()) == ZOO_AUTH_FAILED_STATE; },
+      kZkWait) ||
+              zoo_state(h->get()) == ZOO_AUTH_FAILED_STATE);
+}
+
 // A frame over ZooKeeper's jute.maxbuffer (1 MiB of data) closes that
 // connection; the handle reconnects into the same session, and nothing
 // changed.
