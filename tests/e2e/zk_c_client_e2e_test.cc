@@ -181,6 +181,28 @@ TEST_F(ZkCApi, CreateModes) {
   EXPECT_EQ(ZkCreate(zh, root_ + "//x"), ZBADARGUMENTS);
 }
 
+// The server removes a TTL node unchanged for its TTL, and a container
+// whose last child went (ZooKeeper: within znode.container.checkIntervalMs).
+TEST_F(ZkCApi, TtlNodeAndContainerGo) {
+  zhandle_t* zh = a_->get();
+  const std::string ttl = root_ + "/short-ttl";
+  const std::string box = root_ + "/emptied-box";
+  Stat st{};
+  ASSERT_EQ(zoo_create2_ttl(zh, ttl.c_str(), "", 0, &ZOO_OPEN_ACL_UNSAFE,
+                            ZOO_PERSISTENT_WITH_TTL, 200, nullptr, 0, &st),
+            ZOK);
+  ASSERT_EQ(ZkCreate(zh, box, "", ZOO_CONTAINER), ZOK);
+  ASSERT_EQ(ZkCreate(zh, box + "/only"), ZOK);
+  ZkEventLog log;
+  ASSERT_EQ(zoo_wexists(zh, ttl.c_str(), RecordZkEvent, &log, &st), ZOK);
+  ASSERT_EQ(zoo_wexists(zh, box.c_str(), RecordZkEvent, &log, &st), ZOK);
+  ASSERT_EQ(zoo_delete(zh, (box + "/only").c_str(), -1), ZOK);
+  EXPECT_TRUE(log.WaitForEvent(ZOO_DELETED_EVENT, ttl, kZkWait));
+  EXPECT_TRUE(log.WaitForEvent(ZOO_DELETED_EVENT, box, kZkWait));
+  EXPECT_EQ(zoo_exists(zh, ttl.c_str(), 0, &st), ZNONODE);
+  EXPECT_EQ(zoo_exists(zh, box.c_str(), 0, &st), ZNONODE);
+}
+
 TEST_F(ZkCApi, Multi) {
   zhandle_t* zh = a_->get();
   const std::string m = root_ + "/m";
