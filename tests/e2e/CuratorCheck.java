@@ -1,6 +1,8 @@
 // Apache Curator (Debian's libcurator-*-java 5.4, unchanged) against Synod's
-// ZooKeeper port while a replica is killed: LeaderLatch, InterProcessMutex
-// and CuratorCache held by two clients across the kill.
+// ZooKeeper port while a replica is killed: LeaderLatch, InterProcessMutex,
+// CuratorCache, an InterProcessSemaphoreV2 lease and a PersistentNode
+// (protected ephemeral) held by two clients across the kill; before it,
+// DistributedAtomicLong and SharedCount.
 //
 // Usage: java CuratorCheck CONNECT_STRING READY_FILE KILLED_FILE
 // Creates READY_FILE once every recipe is set up, then waits (bounded) for
@@ -14,12 +16,20 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.recipes.atomic.AtomicValue;
+import org.apache.curator.framework.recipes.atomic.DistributedAtomicLong;
 import org.apache.curator.framework.recipes.cache.ChildData;
 import org.apache.curator.framework.recipes.cache.CuratorCache;
 import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
+import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreV2;
+import org.apache.curator.framework.recipes.locks.Lease;
+import org.apache.curator.framework.recipes.nodes.PersistentNode;
+import org.apache.curator.framework.recipes.shared.SharedCount;
+import org.apache.curator.framework.recipes.shared.VersionedValue;
 import org.apache.curator.framework.state.ConnectionState;
+import org.apache.zookeeper.CreateMode;
 import org.apache.curator.retry.RetryNTimes;
 
 public final class CuratorCheck {
@@ -108,6 +118,37 @@ public final class CuratorCheck {
     check("cache sees a create",
         waitFor(() -> "v0".equals(data(cache.get("/curator/cache/x").orElse(null)))));
 
+    // Counters: version-checked read-modify-write through two clients.
+    DistributedAtomicLong n1 = new DistributedAtomicLong(c1, "/curator/atomic",
+        new RetryNTimes(50, 10));
+    DistributedAtomicLong n2 = new DistributedAtomicLong(c2, "/curator/atomic",
+        new RetryNTimes(50, 10));
+    for (int i = 0; i < 5; ++i) {
+      AtomicValue<Long> v1 = n1.increment();
+      AtomicValue<Long> v2 = n2.increment();
+      check("atomic increments succeed", v1.succeeded() && v2.succeeded());
+    }
+    check("atomic long counts every increment", n1.get().postValue() == 10L);
+    SharedCount s1 = new SharedCount(c1, "/curator/shared", 0);
+    SharedCount s2 = new SharedCount(c2, "/curator/shared", 0);
+    s1.start();
+    s2.start();
+    VersionedValue<Integer> before = s1.getVersionedValue();
+    check("shared count set", s1.trySetCount(before, 7));
+    check("shared count sees the other client's set", waitFor(() -> s2.getCount() == 7));
+    check("shared count refuses a stale version", !s2.trySetCount(before, 8));
+
+    // Held across the kill: a semaphore lease and a protected ephemeral.
+    InterProcessSemaphoreV2 sem1 = new InterProcessSemaphoreV2(c1, "/curator/sem", 1);
+    InterProcessSemaphoreV2 sem2 = new InterProcessSemaphoreV2(c2, "/curator/sem", 1);
+    Lease lease = sem1.acquire(WAIT_MS, TimeUnit.MILLISECONDS);
+    check("semaphore lease", lease != null);
+    PersistentNode member = new PersistentNode(c1, CreateMode.EPHEMERAL, true,
+        "/curator/members/one", "m".getBytes());
+    member.start();
+    check("persistent node created", member.waitForInitialCreate(WAIT_MS, TimeUnit.MILLISECONDS));
+    String memberPath = member.getActualPath();
+
     Files.createFile(ready);
     check("leader replica killed", waitFor(() -> Files.exists(killed)));
 
@@ -133,8 +174,21 @@ public final class CuratorCheck {
             return false;
           }
         }));
+    check("semaphore lease kept: no second lease",
+        sem2.acquire(200, TimeUnit.MILLISECONDS) == null);
+    sem1.returnLease(lease);
+    Lease lease2 = sem2.acquire(WAIT_MS, TimeUnit.MILLISECONDS);
+    check("semaphore lease passes on return", lease2 != null);
+    sem2.returnLease(lease2);
+    check("protected ephemeral kept, same node, same owner",
+        memberPath.equals(member.getActualPath())
+            && c2.checkExists().forPath(memberPath) != null
+            && c2.checkExists().forPath(memberPath).getEphemeralOwner() == session1);
     c2.delete().forPath("/curator/cache/x");
     check("cache sees a delete", waitFor(() -> cache.get("/curator/cache/x").isEmpty()));
+    // The cache updates its storage before it calls its listeners.
+    waitFor(() -> events.contains("deleted /curator/cache/x"));
+    System.out.println("cache events: " + events);
     check("cache events in order",
         events.equals(List.of("created /curator/cache", "created /curator/cache/x",
                               "changed v1", "deleted /curator/cache/x"))
@@ -146,6 +200,9 @@ public final class CuratorCheck {
             && c1.getZookeeperClient().getZooKeeper().getSessionId() == session1
             && c2.getZookeeperClient().getZooKeeper().getSessionId() == session2);
 
+    member.close();
+    s1.close();
+    s2.close();
     cache.close();
     l1.close();
     l2.close();
