@@ -47,6 +47,29 @@ int32_t ToZkEventType(v1::EventType type) {
   }
 }
 
+// Requests that go through the log (and sync, the barrier): later
+// requests of the connection must see their effect.
+bool IsOrderedWrite(int32_t type) {
+  switch (type) {
+    case kOpCreate:
+    case kOpDelete:
+    case kOpSetData:
+    case kOpSetAcl:
+    case kOpSync:
+    case kOpCheck:
+    case kOpMulti:
+    case kOpCreate2:
+    case kOpReconfig:
+    case kOpCreateContainer:
+    case kOpDeleteContainer:
+    case kOpCreateTtl:
+    case kOpCloseSession:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 ZkConnection::ZkConnection(const ZkContext* context, const std::string& peer_address,
@@ -95,6 +118,11 @@ void ZkConnection::Fill(const SlotPtr& slot, std::string body, bool close_after,
     slot->bytes = std::move(framed);
     slot->close_after = close_after;
     slot->ready = true;
+    if (slot->write) {
+      // The listener thread sends what waited for it (TakeOutput).
+      slot->write = false;
+      --writes_in_flight_;
+    }
   }
   wake_();
 }
@@ -113,6 +141,7 @@ void ZkConnection::Reply(const SlotPtr& slot, int32_t xid, uint64_t zxid, int32_
 }
 
 bool ZkConnection::TakeOutput(std::string* out) {
+  DispatchHeld();
   PollWatches();
   absl::MutexLock lock(&mu_);
   while (!slots_.empty() && slots_.front()->ready) {
@@ -181,6 +210,43 @@ void ZkConnection::OnFrame(std::string_view frame) {
     OnConnect(frame, slot);
     return;
   }
+  RequestHeader header;
+  if (JuteReader r(frame); !Decode(r, &header).ok()) {
+    Drop(slot);
+    return;
+  }
+  // Any request keeps the session alive, even one that waits its turn.
+  context_->sessions->Touch(session_id());
+  const bool write = IsOrderedWrite(header.type);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!held_.empty() || (!write && writes_in_flight_ > 0)) {
+      held_.push_back({std::string(frame), slot, write});
+      return;
+    }
+  }
+  Dispatch(frame, slot, write);
+}
+
+void ZkConnection::DispatchHeld() {
+  for (;;) {
+    Held next;
+    {
+      absl::MutexLock lock(&mu_);
+      if (held_.empty() || (!held_.front().write && writes_in_flight_ > 0)) return;
+      next = std::move(held_.front());
+      held_.pop_front();
+    }
+    Dispatch(next.frame, next.slot, next.write);
+  }
+}
+
+void ZkConnection::Dispatch(std::string_view frame, const SlotPtr& slot, bool write) {
+  if (write) {
+    absl::MutexLock lock(&mu_);
+    slot->write = true;
+    ++writes_in_flight_;
+  }
   JuteReader r(frame);
   RequestHeader header;
   if (absl::Status s = Decode(r, &header); !s.ok()) {
@@ -194,7 +260,6 @@ void ZkConnection::OnFrame(std::string_view frame) {
     last_op_ = header.type;
     last_cxid_ = header.xid;
   }
-  context_->sessions->Touch(session_id());
   OnRequest(header, r, slot);
 }
 

@@ -8,6 +8,11 @@
 //    slot at the tail when it arrives; a completion fills its slot on
 //    whichever thread completes it; TakeOutput hands over only the filled
 //    slots at the head. Watch notifications take a slot when polled.
+//  - Requests run in their order as ZooKeeper runs a session's requests: a
+//    write (anything that goes through the log, and sync) is sent at once
+//    after the writes before it; any other request waits until every
+//    earlier write was answered, and everything after a waiting request
+//    waits behind it. So a pipelined read sees the writes sent before it.
 //  - Every reply header carries the revision the replica had applied when
 //    the reply was made (ZooKeeper's zxid). Reads wait until the replica has
 //    applied what this connection already saw (the highest zxid sent, or the
@@ -118,6 +123,7 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   struct Slot {
     absl::Time arrived = absl::Now();
     bool ready = false;
+    bool write = false;  // an ordered write in flight (counted in writes_in_flight_)
     bool close_after = false;
     std::string bytes;  // framed
   };
@@ -132,7 +138,18 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
     bool operator==(const WatchKey&) const = default;
   };
 
+  // A request kept back to keep the order (see the class comment).
+  struct Held {
+    std::string frame;
+    SlotPtr slot;
+    bool write = false;
+  };
+
   SlotPtr PushSlot();
+  // Listener thread: sends the held requests whose turn came.
+  void DispatchHeld();
+  // Listener thread: a request whose turn came; `write` counts it in flight.
+  void Dispatch(std::string_view frame, const SlotPtr& slot, bool write);
   // Fills `slot` with `body` (framed here); `close_after`: close once sent.
   // A non-empty body is a reply whose header carries `err` (metrics).
   void Fill(const SlotPtr& slot, std::string body, bool close_after = false,
@@ -224,6 +241,10 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   int64_t last_cxid_ ABSL_GUARDED_BY(mu_) = -1;
   int64_t timeout_ms_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time established_ ABSL_GUARDED_BY(mu_) = absl::Now();
+  // Ordered writes sent and not yet answered; requests kept back behind
+  // them (bounded with the slots: each holds one, see pending()).
+  int writes_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Held> held_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace synod::zk

@@ -74,7 +74,7 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
         v1::PipelineCall call;
         v1::DeleteRequest* del = call.mutable_delete_();
         del->mutable_op()->set_path(d.path);
-        del->mutable_op()->set_expected_version(d.version);
+        del->mutable_op()->set_expected_version(FromZkVersion(d.version));
         del->mutable_write()->set_session_id(session_id());
         CallTree(std::move(call), [self, slot, xid](const v1::PipelineReply& reply) {
           const v1::ResponseHeader& hd = reply.delete_().header();
@@ -130,7 +130,7 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
         v1::SetOp* op = call.mutable_set()->mutable_op();
         op->set_path(s.path);
         op->set_data(s.data);
-        op->set_expected_version(s.version);
+        op->set_expected_version(FromZkVersion(s.version));
         call.mutable_set()->mutable_write()->set_session_id(session_id());
         CallTree(std::move(call), [self, slot, xid](const v1::PipelineReply& reply) {
           const v1::ResponseHeader& hd = reply.set().header();
@@ -219,8 +219,13 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
     case kOpMultiRead:
       decoded = OnMultiRead(h, r, slot);
       break;
+    case kOpReconfig:
+      // ZooKeeper's answer with reconfigEnabled=false, its default: Synod
+      // changes membership through its own Cluster API.
+      Reply(slot, h.xid, AppliedRevision(), kZReconfigDisabled);
+      return;
     default:
-      // reconfig (16), deleteContainer (20: a server-internal request).
+      // deleteContainer (20: a server-internal request) and unknown types.
       Reply(slot, h.xid, AppliedRevision(), kZUnimplemented);
       return;
   }
@@ -278,17 +283,17 @@ absl::Status ZkConnection::OnMulti(const RequestHeader& h, JuteReader& r, const 
       v1::DeleteOp* del = type == kOpDelete ? op->mutable_delete_() : nullptr;
       if (del != nullptr) {
         del->set_path(d.path);
-        del->set_expected_version(d.version);
+        del->set_expected_version(FromZkVersion(d.version));
       } else {
         op->mutable_check()->set_path(d.path);
-        op->mutable_check()->set_expected_version(d.version);
+        op->mutable_check()->set_expected_version(FromZkVersion(d.version));
       }
     } else if (type == kOpSetData) {
       SetDataRequest s;
       if (absl::Status st = Decode(r, &s); !st.ok()) return st;
       op->mutable_set()->set_path(s.path);
       op->mutable_set()->set_data(s.data);
-      op->mutable_set()->set_expected_version(s.version);
+      op->mutable_set()->set_expected_version(FromZkVersion(s.version));
     } else {
       return MakeJuteError(JuteError::kBadLength, "multi: op type not allowed in a multi");
     }
