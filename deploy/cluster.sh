@@ -24,8 +24,10 @@
 #                                 (removed members' kept data included)
 #
 # Replica i listens for clients on 127.0.0.1:(7000+i), for peers on
-# 127.0.0.1:(7100+i) and, when synod has --metrics_addr, serves /metrics,
-# /health and /ready on 127.0.0.1:(7200+i). Ids are never reused: `add`
+# 127.0.0.1:(7100+i), for ZooKeeper clients (kazoo, zkCli, Curator,
+# libzookeeper) on 127.0.0.1:(2180+i) and, when synod has --metrics_addr,
+# serves /metrics, /health and /ready on 127.0.0.1:(7200+i). `start` prints
+# the zkCli command line for the members. Ids are never reused: `add`
 # takes one more than the highest id ever used. Everything lives under one
 # directory (default ./.cluster): <dir>/<i>/data, <dir>/<i>/synod.log,
 # <dir>/<i>/synod.pid; <dir>/members lists the current members; <dir>/tls
@@ -37,6 +39,7 @@
 # $SYNOD_BUILD_DIR/server/synod and $SYNOD_BUILD_DIR/client/synodctl/synodctl),
 # SYNOD_CLUSTER_DIR (default ./.cluster), SYNOD_CLIENT_PORT_BASE (7000),
 # SYNOD_PEER_PORT_BASE (7100), SYNOD_METRICS_PORT_BASE (7200),
+# SYNOD_ZK_PORT_BASE (2180),
 # SYNOD_FLAGS (extra flags for every replica), SYNOD_WAIT_SECONDS (how long
 # start and add wait, default 60). Relative paths are taken from the
 # repository root.
@@ -48,6 +51,7 @@ CLUSTER_DIR=${SYNOD_CLUSTER_DIR:-.cluster}
 CLIENT_BASE=${SYNOD_CLIENT_PORT_BASE:-7000}
 PEER_BASE=${SYNOD_PEER_PORT_BASE:-7100}
 METRICS_BASE=${SYNOD_METRICS_PORT_BASE:-7200}
+ZK_BASE=${SYNOD_ZK_PORT_BASE:-2180}
 WAIT_SECONDS=${SYNOD_WAIT_SECONDS:-60}
 BINARY="$BUILD_DIR/server/synod"
 SYNODCTL="$BUILD_DIR/client/synodctl/synodctl"
@@ -102,6 +106,7 @@ port_open() {  # true if 127.0.0.1:$1 accepts TCP connections
 client_addr() { echo "127.0.0.1:$((CLIENT_BASE + $1))"; }
 peer_addr() { echo "127.0.0.1:$((PEER_BASE + $1))"; }
 metrics_addr() { echo "127.0.0.1:$((METRICS_BASE + $1))"; }
+zk_addr() { echo "127.0.0.1:$((ZK_BASE + $1))"; }
 
 has_metrics_flag() {  # does this synod build have --metrics_addr?
   local help
@@ -115,6 +120,12 @@ client_endpoints() {  # client addresses of the current members (or of $@)
   local out="" i ids=("$@")
   ((${#ids[@]} > 0)) || read -r -a ids <<< "$(members)"
   for i in "${ids[@]}"; do out+="${out:+,}$(client_addr "$i")"; done
+  echo "$out"
+}
+
+zk_endpoints() {  # ZooKeeper addresses of the current members, as zkCli's -server takes them
+  local out="" i
+  for i in $(members); do out+="${out:+,}$(zk_addr "$i")"; done
   echo "$out"
 }
 
@@ -183,7 +194,7 @@ launch() {
   else
     mode="--initial_cluster=$(cat "$CLUSTER_DIR/initial_cluster")"
   fi
-  local extra=()
+  local extra=("--zk_addr=$(zk_addr "$i")")
   if has_metrics_flag; then
     extra+=("--metrics_addr=$(metrics_addr "$i")")
     metrics_addr "$i" > "$CLUSTER_DIR/$i/metrics_addr"
@@ -273,6 +284,8 @@ start() {
   wait_up $ids
   wait_leader
   echo "started $(wc -w <<< "$ids") replicas; clients: $(client_endpoints)"
+  # The ZooKeeper port is plaintext, --tls or not.
+  echo "ZooKeeper clients: zkCli.sh -server $(zk_endpoints)"
   if tls_on; then
     echo "TLS: clients verify with $CLUSTER_DIR/tls/ca.crt (client certificate:" \
       "$CLUSTER_DIR/tls/client.crt, key client.key)"
@@ -328,7 +341,8 @@ status() {
     echo "no cluster in $CLUSTER_DIR (start one with: deploy/cluster.sh start 3)"
     return 0
   fi
-  printf "%-8s %-9s %-8s %-17s %-17s %-17s %s\n" replica state pid client peer metrics log
+  printf "%-8s %-9s %-8s %-17s %-17s %-17s %-17s %s\n" replica state pid client peer metrics \
+    zookeeper log
   for i in $ids; do
     if pid=$(pid_of "$i"); then state=running; else
       state=stopped
@@ -336,8 +350,9 @@ status() {
     fi
     metrics=-
     [[ -f "$CLUSTER_DIR/$i/metrics_addr" ]] && metrics=$(cat "$CLUSTER_DIR/$i/metrics_addr")
-    printf "%-8s %-9s %-8s %-17s %-17s %-17s %s\n" "$i" "$state" "$pid" \
-      "$(client_addr "$i")" "$(peer_addr "$i")" "$metrics" "$CLUSTER_DIR/$i/synod.log"
+    printf "%-8s %-9s %-8s %-17s %-17s %-17s %-17s %s\n" "$i" "$state" "$pid" \
+      "$(client_addr "$i")" "$(peer_addr "$i")" "$metrics" "$(zk_addr "$i")" \
+      "$CLUSTER_DIR/$i/synod.log"
   done
   echo "roles, lag and digests: $SYNODCTL --endpoints=$(client_endpoints) status"
 }
@@ -348,7 +363,8 @@ add() {
   [[ -n "$(members)" ]] || die "no cluster in $CLUSTER_DIR; start one first"
   local id out
   id=$(next_id)
-  echo "adding replica $id as a learner (client $(client_addr "$id"), peer $(peer_addr "$id"))"
+  echo "adding replica $id as a learner (client $(client_addr "$id"), peer $(peer_addr "$id")," \
+    "ZooKeeper $(zk_addr "$id"))"
   out=$(ctl member add "$id" "$(peer_addr "$id")" "$(client_addr "$id")" 2>&1) ||
     die "synodctl member add $id failed: $out"
   # From here on it is a member: record it so that `remove $id` can undo.

@@ -18,6 +18,8 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libgoogle-perftools-dev
 # ZooKeeper clients for the --zk_addr tests (tests/e2e/zk_kazoo.py).
 $SUDO apt-get install -y -q --no-install-recommends python3-kazoo
+# Java ZooKeeper clients for the same tests: zkCli.sh (zookeeper), Curator, javac.
+$SUDO apt-get install -y -q --no-install-recommends zookeeper libcurator-framework-java libcurator-recipes-java default-jdk-headless
 $SUDO apt-get install -y -q --no-install-recommends libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
 # TLS (OpenSSL for the Raft link; the openssl tool for test and local-cluster certificates).
 $SUDO apt-get install -y -q --no-install-recommends libssl-dev openssl

@@ -143,6 +143,11 @@ ABSL_FLAG(uint64_t, zk_max_client_cnxns, 60,
 ABSL_FLAG(uint64_t, zk_max_connections, 10000,
           "Most ZooKeeper connections open at once from all clients; a connection beyond it "
           "is closed as it is accepted, logged and counted. At least 1.");
+ABSL_FLAG(std::string, zk_4lw_whitelist, "srvr",
+          "Four-letter words answered on the ZooKeeper port, as ZooKeeper's "
+          "4lw.commands.whitelist: comma-separated words of ruok, srvr, stat, mntr, conf, envi, "
+          "cons, wchs, isro, or * for all; srvr is always answered. Any other word gets "
+          "ZooKeeper's \"is not executed because it is not in the whitelist.\" answer.");
 ABSL_FLAG(uint64_t, max_streams_per_ip, 1000,
           "Most long-lived streams (Watch, Session.KeepAlive, Tree.Pipeline) one client IP may "
           "hold open on the client port; the stream beyond it ends at once with "
@@ -256,6 +261,7 @@ int main(int argc, char** argv) {
   options.zk_max_frame_bytes = absl::GetFlag(FLAGS_zk_max_frame_bytes);
   options.zk_max_client_cnxns = absl::GetFlag(FLAGS_zk_max_client_cnxns);
   options.zk_max_connections = absl::GetFlag(FLAGS_zk_max_connections);
+  options.zk_4lw_whitelist = absl::GetFlag(FLAGS_zk_4lw_whitelist);
   options.max_streams_per_ip = absl::GetFlag(FLAGS_max_streams_per_ip);
   if (options.zk_max_connections == 0) {
     synod::base::Log("synod: --zk_max_connections must be at least 1");

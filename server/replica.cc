@@ -512,6 +512,39 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     metrics::Counter* zk_refused_total = p->metrics->zk_connections_refused_total;
     zk_options.on_refused_per_ip = [zk_refused_per_ip] { zk_refused_per_ip->Inc(); };
     zk_options.on_refused_total = [zk_refused_total] { zk_refused_total->Inc(); };
+    absl::StatusOr<absl::flat_hash_set<std::string>> words =
+        zk::ParseFourLetterWhitelist(options.zk_4lw_whitelist);
+    if (!words.ok()) return words.status();
+    zk_options.four_letter_whitelist = *std::move(words);
+    zk_options.version = SYNOD_VERSION;
+    zk_options.conf = {{"dataDir", options.data_dir},
+                       {"minSessionTimeout", absl::StrCat(options.min_session_timeout_ms)},
+                       {"maxSessionTimeout", absl::StrCat(options.max_session_timeout_ms)},
+                       {"serverId", absl::StrCat(options.id)},
+                       {"synod.clientAddr", p->client_addr},
+                       {"synod.peerAddr", p->peer_addr}};
+    {
+      const ReplicaState* state = p->state.get();
+      const SessionTracker* sessions = p->sessions.get();
+      const storage::RocksEnv* env = p->env.get();
+      // Atomics and a RocksDB property: nothing waits on the raft or apply
+      // threads.
+      zk_options.describe = [state, sessions, env](zk::FourLetterInput* in) {
+        in->serving = state->serving() && state->leader() != 0;
+        in->mode = state->role() == raft::Role::kLeader ? "leader" : "follower";
+        in->zxid = state->applied();
+        in->global_sessions = static_cast<int64_t>(sessions->size());
+        uint64_t nodes = 0;
+        if (env->db()->GetIntProperty(env->cf(storage::ColumnFamily::kNodes),
+                                      "rocksdb.estimate-num-keys", &nodes)) {
+          in->node_count = static_cast<int64_t>(nodes);
+        }
+      };
+    }
+    p->zk_metrics = std::make_unique<zk::ZkMetrics>();
+    p->registry->AddCollector([m = p->zk_metrics.get()](std::vector<metrics::MetricFamily>* out) {
+      m->Collect(out);
+    });
     zk::ZkContext zk_context;
     TreeService* tree = p->tree_service.get();
     // Each connection's caller: its address and its addauth identities.
@@ -524,6 +557,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     zk_context.sessions = p->session_backend.get();
     zk_context.watches = p->watch_hub.get();
     zk_context.store = p->store.get();
+    zk_context.max_multi_read_bytes = options.zk_max_frame_bytes;
+    zk_context.metrics = p->zk_metrics.get();
     absl::StatusOr<std::unique_ptr<zk::ZkListener>> zk_listener =
         zk::ZkListener::Start(zk_options, std::move(zk_context));
     if (!zk_listener.ok()) return zk_listener.status();

@@ -71,6 +71,9 @@ struct ReplicaOptions {
   // limit.
   size_t zk_max_client_cnxns = 60;
   size_t zk_max_connections = 10000;
+  // Four-letter words answered on the ZooKeeper port (ZooKeeper's
+  // 4lw.commands.whitelist: comma-separated, "*" for all; srvr always).
+  std::string zk_4lw_whitelist = "srvr";
   // Long-lived streams (Watch, Session.KeepAlive, Tree.Pipeline) one client
   // IP may hold open on the client port; the one beyond ends at once with
   // RESOURCE_EXHAUSTED. 0: no limit.

@@ -101,6 +101,8 @@ struct Replica::Parts {
   // ZooKeeper clients (--zk_addr); null when off. Serves through the
   // services above.
   std::unique_ptr<zk::ZkListener> zk_listener;
+  // What the ZooKeeper port serves (Prometheus and mntr); with zk_listener.
+  std::unique_ptr<zk::ZkMetrics> zk_metrics;
   // Last: destroyed first, it reads most of the above.
   std::unique_ptr<metrics::MetricsHttpServer> metrics_http;
   bool shut_down = false;

@@ -79,7 +79,12 @@ v1::ErrorCode TreeService::CheckOp(const v1::Op& op, int64_t max_data_bytes,
   switch (op.op_case()) {
     case v1::Op::kCreate: {
       const v1::CreateOp& c = op.create();
-      if (!check_path(c.path())) return v1::INVALID_PATH;
+      // A sequential path is completed by its suffix, so it may end in '/'
+      // (as apply and ZooKeeper validate it: with a suffix appended).
+      const bool sequential = c.mode() == v1::PERSISTENT_SEQUENTIAL ||
+                              c.mode() == v1::EPHEMERAL_SEQUENTIAL ||
+                              c.mode() == v1::PERSISTENT_SEQUENTIAL_WITH_TTL;
+      if (!check_path(sequential ? c.path() + "0000000000" : c.path())) return v1::INVALID_PATH;
       if (c.path() == "/") {
         *why = "the root exists";
         return v1::NODE_EXISTS;

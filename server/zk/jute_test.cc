@@ -334,5 +334,79 @@ TEST(RecordsTest, HugeAclCountRefused) {
   EXPECT_EQ(Decode(sr, &sd).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// multiRead (22), byte for byte as ZooKeeper 3.8's MultiOperationRecord and
+// MultiResponse lay them out.
+TEST(RecordsTest, MultiReadRequestWireBytes) {
+  const std::string bytes =
+      EncodeOne(MultiReadRequest{{{kOpGetData, "/a"}, {kOpGetChildren, "/"}}});
+  EXPECT_EQ(bytes, std::string("\0\0\0\x04" "\0" "\xff\xff\xff\xff"  // getData, not done
+                               "\0\0\0\x02/a" "\0"                   // path, watch false
+                               "\0\0\0\x08" "\0" "\xff\xff\xff\xff"  // getChildren
+                               "\0\0\0\x01/" "\0"
+                               "\xff\xff\xff\xff" "\x01" "\xff\xff\xff\xff",  // done
+                               9 + 7 + 9 + 6 + 9));
+  JuteReader r(bytes);
+  MultiReadRequest d;
+  ASSERT_TRUE(Decode(r, &d).ok());
+  ASSERT_TRUE(r.ExpectEnd().ok());
+  ASSERT_EQ(d.ops.size(), 2u);
+  EXPECT_EQ(d.ops[0].type, kOpGetData);
+  EXPECT_EQ(d.ops[0].path, "/a");
+  EXPECT_EQ(d.ops[1].type, kOpGetChildren);
+  EXPECT_EQ(d.ops[1].path, "/");
+  ExpectEveryPrefixFails<MultiReadRequest>(
+      bytes, [](JuteReader& r, MultiReadRequest* d) { return Decode(r, d); });
+}
+
+TEST(RecordsTest, MultiReadRefusesWriteOps) {
+  JuteWriter w;
+  Encode(w, MultiHeader{kOpGetData, false, -1});
+  Encode(w, PathWatchRequest{"/a", false});
+  Encode(w, MultiHeader{kOpDelete, false, -1});
+  Encode(w, PathVersionRequest{"/a", -1});
+  Encode(w, MultiHeader{-1, true, -1});
+  JuteReader r(w.bytes());
+  MultiReadRequest d;
+  absl::Status s = Decode(r, &d);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+}
+
+TEST(RecordsTest, MultiReadResponseRoundTrip) {
+  ReadOpResult data;
+  data.type = kOpGetData;
+  data.data = "v";
+  data.stat = Stat{1, 2, 3, 4, 5, 6, 7, 8, 1, 0, 9};
+  ReadOpResult children;
+  children.type = kOpGetChildren;
+  children.children = {"x", "y"};
+  ReadOpResult error;
+  error.type = kOpError;
+  error.err = kZNoAuth;
+  const std::string bytes = EncodeOne(MultiReadResponse{{data, error, children}});
+  // The error result: MultiHeader{-1, false, -102}, then ErrorResult{-102}.
+  const std::string error_bytes = EncodeOne(error);
+  EXPECT_EQ(error_bytes, std::string("\xff\xff\xff\xff" "\0" "\xff\xff\xff\x9a"
+                                     "\xff\xff\xff\x9a",
+                                     13));
+  JuteReader r(bytes);
+  MultiReadResponse d;
+  ASSERT_TRUE(Decode(r, &d).ok());
+  ASSERT_TRUE(r.ExpectEnd().ok());
+  ASSERT_EQ(d.results.size(), 3u);
+  EXPECT_EQ(d.results[0].type, kOpGetData);
+  EXPECT_EQ(d.results[0].data, "v");
+  EXPECT_EQ(d.results[0].stat.pzxid, 9);
+  EXPECT_EQ(d.results[0].stat.data_length, 1);
+  EXPECT_EQ(d.results[1].type, kOpError);
+  EXPECT_EQ(d.results[1].err, kZNoAuth);
+  EXPECT_EQ(d.results[2].type, kOpGetChildren);
+  EXPECT_EQ(d.results[2].children, (std::vector<std::string>{"x", "y"}));
+  ExpectEveryPrefixFails<MultiReadResponse>(
+      bytes, [](JuteReader& r, MultiReadResponse* d) { return Decode(r, d); });
+  // An empty multiRead is answered with the end marker alone.
+  EXPECT_EQ(EncodeOne(MultiReadResponse{}),
+            std::string("\xff\xff\xff\xff" "\x01" "\xff\xff\xff\xff", 9));
+}
+
 }  // namespace
 }  // namespace synod::zk

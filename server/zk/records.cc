@@ -162,6 +162,43 @@ absl::Status Decode(JuteReader& r, WatcherEvent* out) {
   return r.ReadString(&out->path);
 }
 
+absl::Status Decode(JuteReader& r, MultiReadRequest* out) {
+  out->ops.clear();
+  for (;;) {
+    MultiHeader h;
+    SYNOD_RETURN_IF_ERROR(Decode(r, &h));
+    if (h.done) return absl::OkStatus();
+    if (h.type != kOpGetData && h.type != kOpGetChildren) {
+      return MakeJuteError(JuteError::kBadLength, "multiRead: an op that is not a read");
+    }
+    PathWatchRequest op;
+    SYNOD_RETURN_IF_ERROR(Decode(r, &op));
+    out->ops.push_back(ReadOp{h.type, std::move(op.path)});
+  }
+}
+
+absl::Status Decode(JuteReader& r, MultiReadResponse* out) {
+  out->results.clear();
+  for (;;) {
+    MultiHeader h;
+    SYNOD_RETURN_IF_ERROR(Decode(r, &h));
+    if (h.done) return absl::OkStatus();
+    ReadOpResult res;
+    res.type = h.type;
+    if (h.type == kOpGetData) {
+      SYNOD_RETURN_IF_ERROR(r.ReadBuffer(&res.data));
+      SYNOD_RETURN_IF_ERROR(Decode(r, &res.stat));
+    } else if (h.type == kOpGetChildren) {
+      SYNOD_RETURN_IF_ERROR(r.ReadStringVector(&res.children));
+    } else if (h.type == kOpError) {
+      SYNOD_RETURN_IF_ERROR(r.ReadInt(&res.err));
+    } else {
+      return MakeJuteError(JuteError::kBadLength, "multiRead reply: unknown result type");
+    }
+    out->results.push_back(std::move(res));
+  }
+}
+
 void Encode(JuteWriter& w, const ConnectRequest& v) {
   w.WriteInt(v.protocol_version);
   w.WriteLong(v.last_zxid_seen);
@@ -306,6 +343,31 @@ void Encode(JuteWriter& w, const WatcherEvent& v) {
   w.WriteInt(v.type);
   w.WriteInt(v.state);
   w.WriteString(v.path);
+}
+
+void Encode(JuteWriter& w, const MultiReadRequest& v) {
+  for (const ReadOp& op : v.ops) {
+    Encode(w, MultiHeader{op.type, false, -1});
+    Encode(w, PathWatchRequest{op.path, false});
+  }
+  Encode(w, MultiHeader{-1, true, -1});
+}
+
+void Encode(JuteWriter& w, const ReadOpResult& v) {
+  Encode(w, MultiHeader{v.type, false, v.type == kOpError ? v.err : kZOk});
+  if (v.type == kOpGetData) {
+    w.WriteBuffer(v.data);
+    Encode(w, v.stat);
+  } else if (v.type == kOpGetChildren) {
+    w.WriteStringVector(v.children);
+  } else {
+    w.WriteInt(v.err);
+  }
+}
+
+void Encode(JuteWriter& w, const MultiReadResponse& v) {
+  for (const ReadOpResult& res : v.results) Encode(w, res);
+  Encode(w, MultiHeader{-1, true, -1});
 }
 
 }  // namespace synod::zk

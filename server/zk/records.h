@@ -265,6 +265,34 @@ struct SaslToken {
   bool is_null = false;
 };
 
+// multiRead (22): a MultiOperationRecord (each op a MultiHeader, then its
+// GetDataRequest or GetChildrenRequest; a header with done=true ends it).
+// ZooKeeper reads the ops' watch flags and drops them: a multiRead sets no
+// watch.
+struct ReadOp {
+  int32_t type = kOpGetData;  // kOpGetData or kOpGetChildren
+  std::string path;
+};
+struct MultiReadRequest {
+  std::vector<ReadOp> ops;
+};
+
+// One result of a multiRead: `type` kOpGetData (data, stat), kOpGetChildren
+// (children), or kOpError (err: that op's own error; the others still ran).
+struct ReadOpResult {
+  int32_t type = kOpError;
+  int32_t err = kZOk;
+  std::string data;
+  Stat stat;
+  std::vector<std::string> children;
+};
+// Its reply (MultiResponse): per result a MultiHeader{type, false, err}
+// then a GetDataResponse, GetChildrenResponse or ErrorResult, and a final
+// MultiHeader{-1, true, -1}.
+struct MultiReadResponse {
+  std::vector<ReadOpResult> results;
+};
+
 absl::Status Decode(JuteReader& r, ConnectRequest* out);
 absl::Status Decode(JuteReader& r, ConnectResponse* out);
 absl::Status Decode(JuteReader& r, RequestHeader* out);
@@ -290,6 +318,10 @@ absl::Status Decode(JuteReader& r, SetAclRequest* out);
 absl::Status Decode(JuteReader& r, ClientInfo* out);
 absl::Status Decode(JuteReader& r, WhoAmIResponse* out);
 absl::Status Decode(JuteReader& r, SaslToken* out);
+// An op other than getData or getChildren is InvalidArgument (kBadLength),
+// as ZooKeeper refuses it (MARSHALLINGERROR).
+absl::Status Decode(JuteReader& r, MultiReadRequest* out);
+absl::Status Decode(JuteReader& r, MultiReadResponse* out);
 
 void Encode(JuteWriter& w, const ConnectRequest& v);
 void Encode(JuteWriter& w, const ConnectResponse& v);
@@ -314,5 +346,8 @@ void Encode(JuteWriter& w, const SetAclRequest& v);
 void Encode(JuteWriter& w, const ClientInfo& v);
 void Encode(JuteWriter& w, const WhoAmIResponse& v);
 void Encode(JuteWriter& w, const SaslToken& v);
+void Encode(JuteWriter& w, const MultiReadRequest& v);
+void Encode(JuteWriter& w, const MultiReadResponse& v);
+void Encode(JuteWriter& w, const ReadOpResult& v);
 
 }  // namespace synod::zk

@@ -146,7 +146,7 @@ absl::Status ZkConnection::OnSetAcl(const RequestHeader& h, JuteReader& r, const
   v1::SetAclOp* op = call.mutable_set_acl()->mutable_op();
   op->set_path(set.path);
   ToV1Acl(set.acl, op->mutable_acl());
-  op->set_expected_aversion(set.version);
+  op->set_expected_aversion(FromZkVersion(set.version));
   *call.mutable_set_acl()->mutable_write() = SessionWrite();
   auto self = shared_from_this();
   const int32_t xid = h.xid;

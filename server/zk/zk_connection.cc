@@ -40,6 +40,29 @@ int32_t ToZkEventType(v1::EventType type) {
   }
 }
 
+// Requests that go through the log (and sync, the barrier): later
+// requests of the connection must see their effect.
+bool IsOrderedWrite(int32_t type) {
+  switch (type) {
+    case kOpCreate:
+    case kOpDelete:
+    case kOpSetData:
+    case kOpSetAcl:
+    case kOpSync:
+    case kOpCheck:
+    case kOpMulti:
+    case kOpCreate2:
+    case kOpReconfig:
+    case kOpCreateContainer:
+    case kOpDeleteContainer:
+    case kOpCreateTtl:
+    case kOpCloseSession:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 ZkConnection::ZkConnection(const ZkContext* context, const std::string& peer_address,
@@ -74,9 +97,10 @@ ZkConnection::SlotPtr ZkConnection::PushSlot() {
   return slots_.back();
 }
 
-void ZkConnection::Fill(const SlotPtr& slot, std::string body, bool close_after) {
+void ZkConnection::Fill(const SlotPtr& slot, std::string body, bool close_after, int32_t err) {
   std::string framed;
   if (!body.empty()) {
+    context_->metrics->Reply(err, absl::Now() - slot->arrived);
     JuteWriter w;
     w.WriteInt(static_cast<int32_t>(body.size()));
     framed = w.Take();
@@ -87,6 +111,11 @@ void ZkConnection::Fill(const SlotPtr& slot, std::string body, bool close_after)
     slot->bytes = std::move(framed);
     slot->close_after = close_after;
     slot->ready = true;
+    if (slot->write) {
+      // The listener thread sends what waited for it (TakeOutput).
+      slot->write = false;
+      --writes_in_flight_;
+    }
   }
   wake_();
 }
@@ -101,15 +130,17 @@ void ZkConnection::Reply(const SlotPtr& slot, int32_t xid, uint64_t zxid, int32_
   Encode(w, ReplyHeader{xid, static_cast<int64_t>(zxid), err});
   std::string bytes = w.Take();
   bytes.append(body);
-  Fill(slot, std::move(bytes), close_after);
+  Fill(slot, std::move(bytes), close_after, err);
 }
 
 bool ZkConnection::TakeOutput(std::string* out) {
+  DispatchHeld();
   PollWatches();
   absl::MutexLock lock(&mu_);
   while (!slots_.empty() && slots_.front()->ready) {
     SlotPtr slot = std::move(slots_.front());
     slots_.pop_front();
+    if (!slot->bytes.empty()) ++sent_;
     out->append(slot->bytes);
     if (slot->close_after) return true;
   }
@@ -169,6 +200,7 @@ void ZkConnection::OnFrame(std::string_view frame) {
     connecting = connecting_;
     if (!connected && !connecting) connecting_ = true;
   }
+  if (!connected && !connecting) context_->metrics->Request(ZkMetrics::kConnect);
   if (connecting) {
     // A request before the session is established: clients wait for the
     // ConnectResponse, so this one breaks the protocol.
@@ -179,13 +211,56 @@ void ZkConnection::OnFrame(std::string_view frame) {
     OnConnect(frame, slot);
     return;
   }
+  RequestHeader header;
+  if (JuteReader r(frame); !Decode(r, &header).ok()) {
+    Drop(slot);
+    return;
+  }
+  // Any request keeps the session alive, even one that waits its turn.
+  context_->sessions->Touch(session_id());
+  const bool write = IsOrderedWrite(header.type);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!held_.empty() || (!write && writes_in_flight_ > 0)) {
+      held_.push_back({std::string(frame), slot, write});
+      return;
+    }
+  }
+  Dispatch(frame, slot, write);
+}
+
+void ZkConnection::DispatchHeld() {
+  for (;;) {
+    Held next;
+    {
+      absl::MutexLock lock(&mu_);
+      if (held_.empty() || (!held_.front().write && writes_in_flight_ > 0)) return;
+      next = std::move(held_.front());
+      held_.pop_front();
+    }
+    Dispatch(next.frame, next.slot, next.write);
+  }
+}
+
+void ZkConnection::Dispatch(std::string_view frame, const SlotPtr& slot, bool write) {
+  if (write) {
+    absl::MutexLock lock(&mu_);
+    slot->write = true;
+    ++writes_in_flight_;
+  }
   JuteReader r(frame);
   RequestHeader header;
   if (absl::Status s = Decode(r, &header); !s.ok()) {
     Drop(slot);
     return;
   }
-  context_->sessions->Touch(session_id());
+  context_->metrics->Request(header.type);
+  {
+    absl::MutexLock lock(&mu_);
+    ++received_;
+    last_op_ = header.type;
+    last_cxid_ = header.xid;
+  }
   OnRequest(header, r, slot);
 }
 
@@ -204,6 +279,9 @@ void ZkConnection::OnConnect(std::string_view frame, const SlotPtr& slot) {
       self->connecting_ = false;
       self->session_id_ = id;
       self->session_secret_ = secret;
+      self->timeout_ms_ = timeout_ms;
+      self->established_ = absl::Now();
+      ++self->received_;
     }
     JuteWriter w;
     Encode(w, ConnectResponse{0, static_cast<int32_t>(timeout_ms), static_cast<int64_t>(id), secret,
@@ -263,6 +341,33 @@ void ZkConnection::OnConnect(std::string_view frame, const SlotPtr& slot) {
     self->context_->sessions->Touch(id);
     established(id, found->secret, found->timeout_ms);
   });
+}
+
+ZkConnectionInfo ZkConnection::Info() const {
+  ZkConnectionInfo info;
+  absl::MutexLock lock(&mu_);
+  info.queued = slots_.size();
+  info.received = received_;
+  info.sent = sent_;
+  info.session_id = session_id_;
+  info.last_op = ZkOpName(last_op_);
+  info.established_ms = absl::ToUnixMillis(established_);
+  info.timeout_ms = timeout_ms_;
+  info.last_cxid = last_cxid_;
+  info.last_zxid = seen_zxid_;
+  return info;
+}
+
+std::vector<std::string> ZkConnection::WatchedPaths() const {
+  std::vector<std::string> paths;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key, id] : watch_ids_) paths.push_back(key.path);
+  return paths;
+}
+
+size_t ZkConnection::WatchCount() const {
+  absl::MutexLock lock(&mu_);
+  return watch_ids_.size();
 }
 
 bool ZkConnection::SessionAlive() {
@@ -347,6 +452,7 @@ void ZkConnection::PollWatches() {
         auto slot = std::make_shared<Slot>();
         slot->bytes = len.Take() + body;
         slot->ready = true;
+        context_->metrics->Notification();
         slots_.push_back(std::move(slot));
       }
       if (part.canceled()) {

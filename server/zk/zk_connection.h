@@ -8,6 +8,11 @@
 //    slot at the tail when it arrives; a completion fills its slot on
 //    whichever thread completes it; TakeOutput hands over only the filled
 //    slots at the head. Watch notifications take a slot when polled.
+//  - Requests run in their order as ZooKeeper runs a session's requests: a
+//    write (anything that goes through the log, and sync) is sent at once
+//    after the writes before it; any other request waits until every
+//    earlier write was answered, and everything after a waiting request
+//    waits behind it. So a pipelined read sees the writes sent before it.
 //  - Every reply header carries the revision the replica had applied when
 //    the reply was made (ZooKeeper's zxid). Reads wait until the replica has
 //    applied what this connection already saw (the highest zxid sent, or the
@@ -53,7 +58,9 @@
 #include "server/session/session_service.h"
 #include "server/watch/watch_hub.h"
 #include "server/zk/jute.h"
+#include "server/zk/four_letter_words.h"
 #include "server/zk/records.h"
+#include "server/zk/zk_metrics.h"
 #include "storage/tree_store.h"
 #include "synod/v1/tree.pb.h"
 
@@ -72,6 +79,12 @@ struct ZkContext {
   server::SessionBackend* sessions = nullptr;
   server::WatchHub* watches = nullptr;
   storage::TreeStore* store = nullptr;
+  // The most a multiRead reply may hold (its data and names); beyond it the
+  // request is answered BADARGUMENTS, what Synod's TOO_LARGE maps to
+  // (ZooKeeper clients refuse a reply frame over their jute.maxbuffer).
+  size_t max_multi_read_bytes = (1u << 20) + 64 * 1024;
+  // Counts what the port serves; set by the listener when left null.
+  ZkMetrics* metrics = nullptr;
 };
 
 class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
@@ -98,9 +111,19 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   // that reconnects sets them again with SetWatches).
   void Close();
 
+  // For stat and cons: counts, session and last request (`remote` and
+  // `reading` are the listener's to fill).
+  ZkConnectionInfo Info() const;
+  // For wchs: the paths this connection watches (one entry per watch).
+  std::vector<std::string> WatchedPaths() const;
+  // For mntr: how many watches this connection has.
+  size_t WatchCount() const;
+
  private:
   struct Slot {
+    absl::Time arrived = absl::Now();
     bool ready = false;
+    bool write = false;  // an ordered write in flight (counted in writes_in_flight_)
     bool close_after = false;
     std::string bytes;  // framed
   };
@@ -115,9 +138,22 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
     bool operator==(const WatchKey&) const = default;
   };
 
+  // A request kept back to keep the order (see the class comment).
+  struct Held {
+    std::string frame;
+    SlotPtr slot;
+    bool write = false;
+  };
+
   SlotPtr PushSlot();
+  // Listener thread: sends the held requests whose turn came.
+  void DispatchHeld();
+  // Listener thread: a request whose turn came; `write` counts it in flight.
+  void Dispatch(std::string_view frame, const SlotPtr& slot, bool write);
   // Fills `slot` with `body` (framed here); `close_after`: close once sent.
-  void Fill(const SlotPtr& slot, std::string body, bool close_after = false);
+  // A non-empty body is a reply whose header carries `err` (metrics).
+  void Fill(const SlotPtr& slot, std::string body, bool close_after = false,
+            int32_t err = kZOk);
   // A reply: header (zxid = `zxid`, remembered as seen) then `body`.
   void Reply(const SlotPtr& slot, int32_t xid, uint64_t zxid, int32_t err,
              const std::string& body = "", bool close_after = false);
@@ -139,9 +175,21 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   absl::Status OnCreate(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
   absl::Status OnMulti(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
   absl::Status OnGetChildren(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
-  void GetChildrenPage(int32_t xid, bool with_stat, std::string path, std::string token,
-                       std::shared_ptr<std::vector<std::string>> names, bool watch,
-                       const SlotPtr& slot);
+  // Reads every page of `path`'s children (from `token`, at `min_revision`
+  // or later, and never older than this connection saw) into `names`;
+  // `done` gets the header of the last page read (a failed one's if any)
+  // and the node's stat.
+  using ChildrenDone = std::function<void(const v1::ResponseHeader&, const v1::Stat&)>;
+  void ReadChildren(std::string path, std::string token, uint64_t min_revision,
+                    std::shared_ptr<std::vector<std::string>> names, ChildrenDone done);
+  // zk_multi_read.cc: multiRead (22). Its ops run one after another, each
+  // at least at the revision of the one before.
+  struct MultiRead;
+  absl::Status OnMultiRead(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  // Runs the ops of `m` from m->next on, then replies.
+  void MultiReadStep(std::shared_ptr<MultiRead> m, const SlotPtr& slot);
+  // Runs op m->next; `done` is called once its result is in `m`.
+  void MultiReadOne(const std::shared_ptr<MultiRead>& m, std::function<void()> done);
   absl::Status OnSetWatches(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
   void OnGetEphemerals(const RequestHeader& h, const std::string& prefix, const SlotPtr& slot);
   void OnGetAllChildrenNumber(const RequestHeader& h, const std::string& path, const SlotPtr& slot);
@@ -190,6 +238,17 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   uint64_t notified_revision_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_set<std::pair<int, std::string>> notified_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // What stat and cons show.
+  uint64_t received_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t sent_ ABSL_GUARDED_BY(mu_) = 0;
+  int32_t last_op_ ABSL_GUARDED_BY(mu_) = ZkMetrics::kConnect;
+  int64_t last_cxid_ ABSL_GUARDED_BY(mu_) = -1;
+  int64_t timeout_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time established_ ABSL_GUARDED_BY(mu_) = absl::Now();
+  // Ordered writes sent and not yet answered; requests kept back behind
+  // them (bounded with the slots: each holds one, see pending()).
+  int writes_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Held> held_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace synod::zk

@@ -1,5 +1,8 @@
 #include "server/zk/zk_convert.h"
 
+#include <algorithm>
+#include <cstddef>
+
 namespace synod::zk {
 
 Stat ToZkStat(const v1::Stat& s) {
@@ -26,12 +29,26 @@ std::vector<Acl> ToZkAcl(const google::protobuf::RepeatedPtrField<v1::Acl>& acl)
 }
 
 void ToV1Acl(const std::vector<Acl>& acl, google::protobuf::RepeatedPtrField<v1::Acl>* out) {
-  for (const Acl& a : acl) {
+  for (size_t i = 0; i < acl.size(); ++i) {
+    const Acl& a = acl[i];
+    // ZooKeeper's fixupACL drops an entry equal to an earlier one. Lists
+    // are short (a frame's worth at most), so the quadratic scan is fine.
+    const bool repeated = std::any_of(acl.begin(), acl.begin() + static_cast<ptrdiff_t>(i),
+                                      [&a](const Acl& b) {
+                                        return b.perms == a.perms && b.scheme == a.scheme &&
+                                               b.id == a.id;
+                                      });
+    if (repeated) continue;
     v1::Acl* e = out->Add();
     e->set_perms(static_cast<uint32_t>(a.perms));
     e->set_scheme(a.scheme);
     e->set_id(a.id);
   }
+}
+
+int64_t FromZkVersion(int32_t version) {
+  if (version == -1) return -1;
+  return static_cast<int64_t>(static_cast<uint32_t>(version));
 }
 
 }  // namespace synod::zk

@@ -12,7 +12,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -21,6 +24,7 @@
 #include "base/log_throttle.h"
 #include "server/per_ip_limit.h"
 #include "server/tcp_socket.h"
+#include "server/zk/four_letter_words.h"
 
 namespace synod::zk {
 
@@ -90,6 +94,8 @@ struct ZkListener::Waker {
 struct ZkListener::Conn {
   uint64_t id = 0;
   int fd = -1;
+  std::string remote;  // "/address:port", as stat and cons show it
+  bool first_bytes_checked = false;  // for a four-letter word
   PerIpSlot slot;  // this connection's count against its client's address
   std::shared_ptr<ZkConnection> zk;
   std::string in;
@@ -112,8 +118,37 @@ struct ZkListener::State {
   std::atomic<bool> stop{false};
 };
 
+namespace {
+
+ZkContext WithMetrics(ZkContext context, std::unique_ptr<ZkMetrics>* own) {
+  if (context.metrics == nullptr) {
+    *own = std::make_unique<ZkMetrics>();
+    context.metrics = own->get();
+  }
+  return context;
+}
+
+// An accepted peer as Java prints an InetSocketAddress: "/1.2.3.4:5".
+std::string RemoteText(const sockaddr_storage& peer) {
+  const std::string address = PeerAddress(peer);
+  int port = 0;
+  if (peer.ss_family == AF_INET) {
+    port = ntohs(reinterpret_cast<const sockaddr_in*>(&peer)->sin_port);
+  } else if (peer.ss_family == AF_INET6) {
+    port = ntohs(reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_port);
+  }
+  return absl::StrCat("/", address, ":", port);
+}
+
+}  // namespace
+
 ZkListener::ZkListener(const ZkListenerOptions& options, ZkContext context)
-    : options_(options), context_(std::move(context)), state_(std::make_unique<State>(options)) {}
+    : options_(options),
+      context_(WithMetrics(std::move(context), &own_metrics_)),
+      environment_(ProcessEnvironment()),
+      state_(std::make_unique<State>(options)) {
+  environment_.emplace_back("synod.version", options_.version);
+}
 
 absl::StatusOr<std::unique_ptr<ZkListener>> ZkListener::Start(const ZkListenerOptions& options,
                                                               ZkContext context) {
@@ -241,6 +276,7 @@ void ZkListener::Accept() {
     auto c = std::make_unique<Conn>();
     c->id = state_->next_id++;
     c->fd = fd;
+    c->remote = RemoteText(peer);
     c->slot = *std::move(slot);
     std::shared_ptr<Waker> waker = waker_;
     const uint64_t id = c->id;
@@ -255,6 +291,7 @@ void ZkListener::Accept() {
       continue;
     }
     state_->conns[id] = std::move(c);
+    context_.metrics->ConnectionOpened();
   }
 }
 
@@ -262,6 +299,19 @@ void ZkListener::OnReadable(Conn* c) {
   const uint64_t id = c->id;
   char buf[kReadChunk];
   for (;;) {
+    if (!c->first_bytes_checked && c->in.size() >= 4) {
+      // ZooKeeper looks for a four-letter word in the first four bytes
+      // only: no ConnectRequest is that long.
+      c->first_bytes_checked = true;
+      if (std::optional<std::string> word =
+              FourLetterWordOf(absl::string_view(c->in).substr(0, 4))) {
+        c->in.clear();
+        c->out.append(AnswerWord(*word));
+        c->close_after_output = true;
+        Flush(c);
+        return;
+      }
+    }
     // Whole frames first (some may be buffered from before a pause), while
     // the connection may take more requests.
     size_t pos = 0;
@@ -296,6 +346,7 @@ void ZkListener::OnReadable(Conn* c) {
       CloseConn(id);
       return;
     }
+    context_.metrics->BytesIn(static_cast<uint64_t>(n));
     c->in.append(buf, static_cast<size_t>(n));
   }
   Flush(c);
@@ -314,6 +365,7 @@ void ZkListener::Flush(Conn* c) {
       return;
     }
     c->out_offset += static_cast<size_t>(n);
+    context_.metrics->BytesOut(static_cast<uint64_t>(n));
   }
   if (c->out_offset == c->out.size()) {
     c->out.clear();
@@ -354,6 +406,50 @@ void ZkListener::CloseConn(uint64_t id) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
   close(c->fd);
   c->zk->Close();
+  context_.metrics->ConnectionClosed();
+}
+
+std::string ZkListener::AnswerWord(const std::string& word) {
+  FourLetterInput in;
+  in.word = word;
+  const absl::flat_hash_set<std::string>& whitelist = options_.four_letter_whitelist;
+  if (!whitelist.contains(word)) return AnswerFourLetterWord(in, whitelist);
+  if (options_.describe) options_.describe(&in);
+  in.version = absl::StrCat(kZkProtocolVersion, "-synod-", options_.version);
+  in.stats = context_.metrics->Take();
+  in.uptime_ms = absl::ToInt64Milliseconds(absl::Now() - started_);
+  absl::flat_hash_set<std::string> paths;
+  for (const auto& [id, c] : state_->conns) {
+    in.outstanding += static_cast<int64_t>(c->zk->pending());
+    if (NeedsConnections(word)) {
+      if (in.connections.size() < kMaxListedConnections) {
+        ZkConnectionInfo info = c->zk->Info();
+        info.remote = c->remote;
+        info.reading = (c->interest & EPOLLIN) != 0;
+        in.connections.push_back(std::move(info));
+      } else {
+        ++in.unlisted;
+      }
+    }
+    if (word == "mntr") in.watches += c->zk->WatchCount();
+    if (word == "wchs") {
+      // Distinct paths: proportional to the watches, as ZooKeeper's wchs.
+      std::vector<std::string> watched = c->zk->WatchedPaths();
+      if (watched.empty()) continue;
+      ++in.watching_connections;
+      in.watches += watched.size();
+      for (std::string& p : watched) paths.insert(std::move(p));
+    }
+  }
+  in.watched_paths = paths.size();
+  in.conf.emplace_back("clientPort", absl::StrCat(port_));
+  in.conf.emplace_back("secureClientPort", "-1");
+  in.conf.insert(in.conf.end(), options_.conf.begin(), options_.conf.end());
+  in.conf.emplace_back("maxClientCnxns", absl::StrCat(options_.max_connections_per_ip));
+  in.conf.emplace_back("synod.maxConnections", absl::StrCat(options_.max_connections));
+  in.conf.emplace_back("jute.maxbuffer", absl::StrCat(options_.max_frame_bytes));
+  in.env = environment_;
+  return AnswerFourLetterWord(in, whitelist);
 }
 
 void ZkListener::CheckSessions() {

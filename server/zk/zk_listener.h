@@ -16,6 +16,9 @@
 //    as a warning at most once per 10 s per limit.
 //  - A connection whose session disappears from the replicated table
 //    (expired, closed from another replica) is closed, as ZooKeeper does.
+//  - A connection whose first four bytes are a four-letter word
+//    (four_letter_words.h) gets its answer, made on this thread from
+//    counters and atomics, and is closed.
 //
 // Thread: Start and Stop from the owner; everything else on the listener
 // thread, woken by completions through an eventfd.
@@ -27,6 +30,11 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
 
 #include "absl/status/statusor.h"
 #include "server/zk/zk_connection.h"
@@ -49,6 +57,16 @@ struct ZkListenerOptions {
   // max_connections_per_ip / over max_connections (metrics); may be null.
   std::function<void()> on_refused_per_ip;
   std::function<void()> on_refused_total;
+  // Four-letter words answered (ParseFourLetterWhitelist); the rest get
+  // ZooKeeper's "not in the whitelist" answer.
+  absl::flat_hash_set<std::string> four_letter_whitelist = {"srvr"};
+  // Fills what the replica knows (serving, mode, zxid, node_count,
+  // global_sessions) for a four-letter word; quick, never waits on the raft
+  // or apply threads. May be null (then: not serving).
+  std::function<void(FourLetterInput*)> describe;
+  // conf's lines after clientPort, and Synod's version (srvr, envi, mntr).
+  std::vector<std::pair<std::string, std::string>> conf;
+  std::string version;
 };
 
 class ZkListener {
@@ -78,9 +96,16 @@ class ZkListener {
   void UpdateInterest(Conn* c);
   void CloseConn(uint64_t id);
   void CheckSessions();
+  // The answer to a four-letter word.
+  std::string AnswerWord(const std::string& word);
 
   const ZkListenerOptions options_;
+  // The metrics when the context brings none.
+  std::unique_ptr<ZkMetrics> own_metrics_;
   const ZkContext context_;
+  const absl::Time started_ = absl::Now();
+  // envi's lines, taken once.
+  std::vector<std::pair<std::string, std::string>> environment_;
   int listen_fd_ = -1;
   int epoll_fd_ = -1;
   int port_ = 0;

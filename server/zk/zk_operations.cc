@@ -74,7 +74,7 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
         v1::PipelineCall call;
         v1::DeleteRequest* del = call.mutable_delete_();
         del->mutable_op()->set_path(d.path);
-        del->mutable_op()->set_expected_version(d.version);
+        del->mutable_op()->set_expected_version(FromZkVersion(d.version));
         *del->mutable_write() = SessionWrite();
         CallTree(std::move(call), [self, slot, xid](const v1::PipelineReply& reply) {
           const v1::ResponseHeader& hd = reply.delete_().header();
@@ -130,7 +130,7 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
         v1::SetOp* op = call.mutable_set()->mutable_op();
         op->set_path(s.path);
         op->set_data(s.data);
-        op->set_expected_version(s.version);
+        op->set_expected_version(FromZkVersion(s.version));
         *call.mutable_set()->mutable_write() = SessionWrite();
         CallTree(std::move(call), [self, slot, xid](const v1::PipelineReply& reply) {
           const v1::ResponseHeader& hd = reply.set().header();
@@ -216,8 +216,16 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
     case kOpSetAcl:
       decoded = OnSetAcl(h, r, slot);
       break;
+    case kOpMultiRead:
+      decoded = OnMultiRead(h, r, slot);
+      break;
+    case kOpReconfig:
+      // ZooKeeper's answer with reconfigEnabled=false, its default: Synod
+      // changes membership through its own Cluster API.
+      Reply(slot, h.xid, AppliedRevision(), kZReconfigDisabled);
+      return;
     default:
-      // reconfig, multiRead.
+      // deleteContainer (20: a server-internal request) and unknown types.
       Reply(slot, h.xid, AppliedRevision(), kZUnimplemented);
       return;
   }
@@ -275,17 +283,17 @@ absl::Status ZkConnection::OnMulti(const RequestHeader& h, JuteReader& r, const 
       v1::DeleteOp* del = type == kOpDelete ? op->mutable_delete_() : nullptr;
       if (del != nullptr) {
         del->set_path(d.path);
-        del->set_expected_version(d.version);
+        del->set_expected_version(FromZkVersion(d.version));
       } else {
         op->mutable_check()->set_path(d.path);
-        op->mutable_check()->set_expected_version(d.version);
+        op->mutable_check()->set_expected_version(FromZkVersion(d.version));
       }
     } else if (type == kOpSetData) {
       SetDataRequest s;
       if (absl::Status st = Decode(r, &s); !st.ok()) return st;
       op->mutable_set()->set_path(s.path);
       op->mutable_set()->set_data(s.data);
-      op->mutable_set()->set_expected_version(s.version);
+      op->mutable_set()->set_expected_version(FromZkVersion(s.version));
     } else {
       return MakeJuteError(JuteError::kBadLength, "multi: op type not allowed in a multi");
     }
@@ -366,36 +374,49 @@ absl::Status ZkConnection::OnGetChildren(const RequestHeader& h, JuteReader& r,
   PathWatchRequest g;
   if (absl::Status s = Decode(r, &g); !s.ok()) return s;
   if (absl::Status s = r.ExpectEnd(); !s.ok()) return s;
-  GetChildrenPage(h.xid, h.type == kOpGetChildren2, g.path, "",
-                  std::make_shared<std::vector<std::string>>(), g.watch, slot);
+  auto self = shared_from_this();
+  auto names = std::make_shared<std::vector<std::string>>();
+  const int32_t xid = h.xid;
+  const bool with_stat = h.type == kOpGetChildren2;
+  ReadChildren(g.path, "", 0, names,
+               [self, slot, xid, with_stat, g, names](const v1::ResponseHeader& hd,
+                                                      const v1::Stat& stat) {
+                 if (ZkDropsConnection(hd.code())) return self->Drop(slot);
+                 if (hd.code() != v1::OK) {
+                   return self->Reply(slot, xid, hd.revision(), ToZkError(hd.code()));
+                 }
+                 if (g.watch) self->AddWatch(v1::WATCH_CHILDREN, g.path, hd.revision());
+                 JuteWriter w;
+                 w.WriteStringVector(*names);
+                 if (with_stat) Encode(w, ToZkStat(stat));
+                 self->Reply(slot, xid, hd.revision(), kZOk, w.bytes());
+               });
   return absl::OkStatus();
 }
 
-void ZkConnection::GetChildrenPage(int32_t xid, bool with_stat, std::string path, std::string token,
-                                   std::shared_ptr<std::vector<std::string>> names, bool watch,
-                                   const SlotPtr& slot) {
+void ZkConnection::ReadChildren(std::string path, std::string token, uint64_t min_revision,
+                                std::shared_ptr<std::vector<std::string>> names,
+                                ChildrenDone done) {
   v1::PipelineCall call;
   v1::GetChildrenRequest* get = call.mutable_get_children();
   get->set_path(path);
   get->set_page_token(token);
   *get->mutable_read() = ReadAfterSeen();
+  if (get->read().min_revision() < min_revision) {
+    get->mutable_read()->set_min_revision(min_revision);
+  }
   auto self = shared_from_this();
-  CallTree(std::move(call), [self, slot, xid, with_stat, path, names,
-                             watch](const v1::PipelineReply& reply) {
+  CallTree(std::move(call), [self, path, names, done](const v1::PipelineReply& reply) mutable {
     const v1::GetChildrenResponse& res = reply.get_children();
     const v1::ResponseHeader& hd = res.header();
-    if (ZkDropsConnection(hd.code())) return self->Drop(slot);
-    if (hd.code() != v1::OK) return self->Reply(slot, xid, hd.revision(), ToZkError(hd.code()));
+    if (hd.code() != v1::OK) return done(hd, res.stat());
     names->insert(names->end(), res.children().begin(), res.children().end());
     if (!res.next_page_token().empty()) {
-      // The next page reads at least this revision (ReadAfterSeen).
-      return self->GetChildrenPage(xid, with_stat, path, res.next_page_token(), names, watch, slot);
+      // The next page reads at least this page's revision.
+      return self->ReadChildren(path, res.next_page_token(), hd.revision(), names,
+                                std::move(done));
     }
-    if (watch) self->AddWatch(v1::WATCH_CHILDREN, path, hd.revision());
-    JuteWriter w;
-    w.WriteStringVector(*names);
-    if (with_stat) Encode(w, ToZkStat(res.stat()));
-    self->Reply(slot, xid, hd.revision(), kZOk, w.bytes());
+    done(hd, res.stat());
   });
 }
 

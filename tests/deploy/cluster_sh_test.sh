@@ -32,14 +32,14 @@ fail() {
 
 port_open() { (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
 
-# Three bases (client, peer, metrics) 100 apart with ports base+1..base+9
+# Four bases (client, peer, metrics, ZooKeeper) 100 apart with ports base+1..base+9
 # free; tried at random in 20000-59999.
 found=0
 for _ in $(seq 1 50); do
   base=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
   base=$((base - base % 10))
   busy=0
-  for off in 0 100 200; do
+  for off in 0 100 200 300; do
     for i in $(seq 1 9); do port_open $((base + off + i)) && busy=1; done
   done
   if ((busy == 0)); then
@@ -49,7 +49,7 @@ for _ in $(seq 1 50); do
 done
 ((found == 1)) || fail "no free port range"
 export SYNOD_CLIENT_PORT_BASE=$base SYNOD_PEER_PORT_BASE=$((base + 100))
-export SYNOD_METRICS_PORT_BASE=$((base + 200))
+export SYNOD_METRICS_PORT_BASE=$((base + 200)) SYNOD_ZK_PORT_BASE=$((base + 300))
 EP="127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2)),127.0.0.1:$((base + 3))"
 
 ctl() { "$SYNODCTL" --endpoints="$EP" --timeout=10s "$@"; }
@@ -65,7 +65,27 @@ leader() {
 }
 
 "$CLUSTER" --help | grep -q "remove ID" || fail "--help does not describe remove"
-"$CLUSTER" start 3 || fail "start 3"
+started=$("$CLUSTER" start 3) || fail "start 3"
+echo "$started"
+zk="127.0.0.1:$((base + 301)),127.0.0.1:$((base + 302)),127.0.0.1:$((base + 303))"
+grep -qx "ZooKeeper clients: zkCli.sh -server $zk" <<< "$started" ||
+  fail "start does not print the zkCli connect string $zk"
+# Every replica serves ZooKeeper clients there: srvr (always answered, as
+# ZooKeeper does) says so.
+for i in 1 2 3; do
+  srvr=$(python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"srvr")
+out = b""
+while True:
+    part = s.recv(4096)
+    if not part:
+        break
+    out += part
+print(out.decode())' $((base + 300 + i)))
+  grep -q "^Zookeeper version: 3.8" <<< "$srvr" || fail "replica $i ZooKeeper port: $srvr"
+done
 [[ "$(voters)" == "1 2 3" ]] || fail "voters after start: $(voters)"
 ctl create /k v1 > /dev/null || fail "create /k"
 

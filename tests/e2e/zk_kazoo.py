@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Drives Synod's ZooKeeper port with kazoo (python3-kazoo), unchanged.
 
-Usage: zk_kazoo.py HOST:PORT HOST:PORT HOST:PORT   (three replicas)
+Usage: zk_kazoo.py HOST:PORT HOST:PORT HOST:PORT METRICS_HOST:PORT
+         (three replicas' ZooKeeper ports, the second one's /metrics; the
+          first two answer every four-letter word, the third only srvr)
        zk_kazoo.py --hold HOST:PORT                (internal: see below)
 
 Exits 0 when every check passed; prints each check as it passes. Every wait
@@ -11,7 +13,9 @@ import socket
 import struct
 import subprocess
 import sys
+import re
 import threading
+import urllib.request
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import (BadVersionError, InvalidACLError, NoAuthError, NoNodeError,
@@ -325,6 +329,183 @@ def check_watch_requests(a, r2, r3):
           again.next_events(1) == [(deleted, "/zk-e2e/pw/after")])
 
 
+def multi_read_body(ops):
+    """A MultiOperationRecord of (type, path) read ops (getData 4,
+    getChildren 8), as ZooKeeper 3.8's client sends a multiRead."""
+    body = b""
+    for op, p in ops:
+        body += struct.pack(">i?i", op, False, -1) + jute_string(p.encode()) + b"\0"
+    return body + struct.pack(">i?i", -1, True, -1)
+
+
+def parse_multi_read(body):
+    """A multiRead reply as [(4, data, version) | (8, children) | (-1, err)]."""
+    out, pos = [], 0
+
+    def string():
+        nonlocal pos
+        size = struct.unpack(">i", body[pos:pos + 4])[0]
+        pos += 4
+        value = body[pos:pos + max(size, 0)]
+        pos += max(size, 0)
+        return value
+    while True:
+        op, done, err = struct.unpack(">i?i", body[pos:pos + 9])
+        pos += 9
+        if done:
+            return out if pos == len(body) else None
+        if op == 4:
+            data = string()
+            version = struct.unpack(">i", body[pos + 32:pos + 36])[0]  # Stat.version
+            pos += 68
+            out.append((4, data, version))
+        elif op == 8:
+            n = struct.unpack(">i", body[pos:pos + 4])[0]
+            pos += 4
+            out.append((8, sorted(string().decode() for _ in range(n))))
+        else:
+            out.append((op, struct.unpack(">i", body[pos:pos + 4])[0]))
+            check("multiRead: an error result carries the header's code", err == out[-1][1])
+            pos += 4
+
+
+def check_multi_read(a, r1):
+    """multiRead (22), on a bare connection: kazoo 2.8 has no call for it."""
+    a.create("/zk-e2e/mr", b"d")
+    a.create("/zk-e2e/mr/c1")
+    a.create("/zk-e2e/mr/c2")
+    alice = client(r1)
+    alice.add_auth("digest", "alice:secret")
+    alice.create("/zk-e2e/mr-private", b"p", acl=[make_digest_acl("alice", "secret", all=True)])
+    raw = Raw(r1)
+    raw.call(1, 9, jute_string(b"/zk-e2e"))  # sync: see alice's write
+    ops = [(4, "/zk-e2e/mr"), (8, "/zk-e2e/mr"), (4, "/zk-e2e/missing"),
+           (4, "/zk-e2e/mr-private"), (8, "/zk-e2e/missing"), (8, "/zk-e2e/mr-private")]
+    err, body = raw.call(2, 22, multi_read_body(ops))
+    check("multiRead: each op's result or its own error, no rollback",
+          err == 0 and parse_multi_read(body) == [
+              (4, b"d", 0), (8, ["c1", "c2"]), (-1, -101), (-1, -102), (-1, -101), (-1, -102)])
+    raw.auth("digest", "alice:secret")
+    err, body = raw.call(3, 22, multi_read_body([(4, "/zk-e2e/mr-private")]))
+    check("multiRead: READ is checked per op with the connection's identities",
+          err == 0 and parse_multi_read(body) == [(4, b"p", 0)])
+    check("empty multiRead", raw.call(4, 22, multi_read_body([])) ==
+          (0, struct.pack(">i?i", -1, True, -1)))
+    write = (struct.pack(">i?i", 2, False, -1) + jute_string(b"/zk-e2e/mr/c1") +
+             struct.pack(">i", -1) + struct.pack(">i?i", -1, True, -1))
+    check("multiRead with a write op: MarshallingError, nothing deleted",
+          raw.call(5, 22, write) == (-5, b"") and a.exists("/zk-e2e/mr/c1") is not None)
+    check("the connection serves on after it",
+          raw.call(6, 3, jute_string(b"/zk-e2e/mr") + b"\0")[0] == 0)
+    # A reply is bounded like a request (--zk_max_frame_bytes): two reads of
+    # 600 KB pass it.
+    a.create("/zk-e2e/mr-big", b"x" * 600000)
+    err, body = raw.call(7, 22, multi_read_body([(4, "/zk-e2e/mr-big")]))
+    check("multiRead of 600 KB", err == 0 and len(parse_multi_read(body)[0][1]) == 600000)
+    check("multiRead over the reply bound: BadArguments",
+          raw.call(8, 22, multi_read_body([(4, "/zk-e2e/mr-big")] * 2)) == (-8, b""))
+    a.delete("/zk-e2e/mr-big")
+    alice.delete("/zk-e2e/mr-private")
+    alice.stop()
+    alice.close()
+
+
+def four_letter(host, word):
+    """Sends a four-letter word as a connection's first bytes; returns the
+    whole answer (the server closes the connection after it)."""
+    h, p = host.rsplit(":", 1)
+    s = socket.create_connection((h, int(p)), timeout=TIMEOUT)
+    s.sendall(word.encode())
+    out = b""
+    while True:
+        part = s.recv(65536)
+        if not part:
+            return out.decode()
+        out += part
+
+
+def mntr(host):
+    return dict(line.split("\t", 1) for line in four_letter(host, "mntr").splitlines())
+
+
+def check_four_letter_words(a, r1, r3):
+    """Four-letter words, answered then closed, as ZooKeeper 3.8 answers them.
+    r1 answers every word Synod serves (--zk_4lw_whitelist=*), r3 keeps
+    ZooKeeper's default whitelist (srvr only)."""
+    check("ruok: imok", four_letter(r1, "ruok") == "imok")
+    check("isro: rw", four_letter(r1, "isro") == "rw")
+    srvr = four_letter(r1, "srvr")
+    check("srvr: version, zxid, mode, node count",
+          srvr.startswith("Zookeeper version: 3.8.") and "\nZxid: 0x" in srvr and
+          re.search(r"^Mode: (leader|follower)$", srvr, re.M) and
+          re.search(r"^Node count: \d+$", srvr, re.M))
+    stat = four_letter(r1, "stat")
+    check("stat: the clients, then the stats",
+          "\nClients:\n /127.0.0.1:" in stat and "\nMode: " in stat)
+    sid = a.client_id[0]
+    check("cons: this client's session", "sid=0x%x," % sid in four_letter(r1, "cons"))
+    m = mntr(r1)
+    check("mntr: zk_ keys, tab-separated",
+          m["zk_version"].startswith("3.8.") and m["zk_server_state"] in ("leader", "follower") and
+          int(m["zk_num_alive_connections"]) >= 1 and int(m["zk_packets_received"]) > 0)
+    port = r1.rsplit(":", 1)[1]
+    check("conf: clientPort", "clientPort=%s\n" % port in four_letter(r1, "conf"))
+    check("envi: the ZooKeeper version spoken",
+          four_letter(r1, "envi").startswith("Environment:\nzookeeper.version=3.8."))
+    a.exists("/zk-e2e", watch=lambda e: None)
+    wchs = re.match(r"(\d+) connections watching (\d+) paths\nTotal watches:(\d+)\n$",
+                    four_letter(r1, "wchs"))
+    check("wchs: a summary of the watches", wchs and int(wchs.group(1)) >= 1 and
+          int(wchs.group(3)) >= 1)
+    check("a word ZooKeeper knows and Synod does not serve: not in the whitelist",
+          four_letter(r1, "dump") == "dump is not executed because it is not in the whitelist.\n")
+    check("default whitelist: ruok refused as ZooKeeper does",
+          four_letter(r3, "ruok") == "ruok is not executed because it is not in the whitelist.\n")
+    check("default whitelist: srvr answered",
+          four_letter(r3, "srvr").startswith("Zookeeper version: 3.8."))
+    check("clients still served", a.exists("/zk-e2e") is not None)
+
+
+def scrape(metrics_addr):
+    return urllib.request.urlopen("http://%s/metrics" % metrics_addr, timeout=TIMEOUT).read().decode()
+
+
+def metric(text, series):
+    """The value of one series (name and labels as rendered), 0 if absent."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def check_metrics(r2, m2):
+    """The ZooKeeper port's metrics on /metrics, and mntr from the same
+    numbers."""
+    before = scrape(m2)
+    raw = Raw(r2)
+    check("getData of a missing node", raw.call(1, 4, jute_string(b"/zk-e2e/none") + b"\0")[0] ==
+          -101)
+    raw.call(2, 22, multi_read_body([(4, "/zk-e2e")]))
+    after = scrape(m2)
+
+    def delta(series):
+        return metric(after, series) - metric(before, series)
+    check("metrics: one more NONODE error", delta('synod_zk_errors_total{code="NONODE"}') == 1)
+    check("metrics: requests by opcode",
+          delta('synod_zk_requests_total{op="multiRead"}') == 1 and
+          delta('synod_zk_requests_total{op="getData"}') >= 1 and
+          delta('synod_zk_requests_total{op="connect"}') >= 1)
+    check("metrics: bytes in and out",
+          delta('synod_zk_bytes_total{direction="received"}') > 0 and
+          delta('synod_zk_bytes_total{direction="sent"}') > 0)
+    check("metrics: open connections", metric(after, "synod_zk_connections") >= 2)
+    received = 'synod_zk_packets_total{direction="received"}'
+    first = metric(scrape(m2), received)
+    counted = int(mntr(r2)["zk_packets_received"])
+    last = metric(scrape(m2), received)
+    check("mntr reports the metrics' numbers", first <= counted <= last and counted > 0)
+
+
 def hold(host):
     """Creates an ephemeral node and exits without closing its session, as a
     crashed client would; prints the session id and password."""
@@ -337,7 +518,7 @@ def hold(host):
     os._exit(0)
 
 
-def main(r1, r2, r3):
+def main(r1, r2, r3, m2):
     a = client(r1)
     b = client(r2)
     if a.exists("/zk-e2e"):  # left by an earlier run against the same cluster
@@ -418,6 +599,9 @@ def main(r1, r2, r3):
 
     check_auth_and_acls(a, b, r1, r2, r3)
     check_watch_requests(a, r2, r3)
+    check_multi_read(a, r1)
+    check_four_letter_words(a, r1, r3)
+    check_metrics(r2, m2)
 
     # a session resumed on another replica keeps its ephemeral
     out = subprocess.run([sys.executable, __file__, "--hold", r1], capture_output=True,
@@ -469,4 +653,4 @@ def main(r1, r2, r3):
 if __name__ == "__main__":
     if sys.argv[1] == "--hold":
         hold(sys.argv[2])
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -50,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace synod;
   using namespace synod::fuzz;
   ByteReader in(data, size);
-  const uint8_t which = in.U8() % 14;
+  const uint8_t which = in.U8() % 15;
   const std::string_view bytes = in.Rest();
   switch (which) {
     case 0: Check<zk::ConnectRequest>(bytes, "connect request"); break;
@@ -67,6 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 11: Check<zk::WatchesRequest>(bytes, "check/removeWatches request"); break;
     case 12: Check<zk::AuthPacket>(bytes, "auth packet"); break;
     case 13: Check<zk::SetAclRequest>(bytes, "setACL request"); break;
+    case 14: Check<zk::MultiReadRequest>(bytes, "multiRead request"); break;
   }
   return 0;
 }

@@ -511,6 +511,8 @@ void JuteSeeds(Seeds* seeds) {
   put("remove-watches", 11, zk::WatchesRequest{"/app", 3});
   put("auth", 12, zk::AuthPacket{0, "digest", "bob:secret"});
   put("set-acl", 13, zk::SetAclRequest{"/app", acl, 0});
+  put("multi-read", 14,
+      zk::MultiReadRequest{{{zk::kOpGetData, "/app"}, {zk::kOpGetChildren, "/app"}}});
 }
 
 }  // namespace

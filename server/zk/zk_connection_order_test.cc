@@ -1,0 +1,162 @@
+// ZkConnection runs a connection's requests in ZooKeeper's session order: a
+// read sent behind a write is served once the write was answered, and a
+// write sent behind that read waits for it. A fake Tree holds the writes
+// until the test answers them; a fake session backend opens sessions.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "server/zk/jute.h"
+#include "server/zk/records.h"
+#include "server/zk/zk_connection.h"
+
+namespace synod::zk {
+namespace {
+
+class FakeSessions : public server::SessionBackend {
+ public:
+  v1::ResponseHeader Header() override {
+    v1::ResponseHeader h;
+    h.set_revision(5);
+    return h;
+  }
+  void ProposeOpen(int64_t timeout_ms, const v1::Caller&,
+                   absl::AnyInvocable<void(server::OpenOutcome) &&> done) override {
+    std::move(done)(server::OpenOutcome{v1::OK, "", 7, std::string(16, 's'), timeout_ms});
+  }
+  void ProposeClose(uint64_t, const v1::Caller&,
+                    absl::AnyInvocable<void(v1::ErrorCode, std::string) &&> done) override {
+    std::move(done)(v1::OK, "");
+  }
+  absl::StatusOr<server::SessionLookup> Lookup(uint64_t) override {
+    return server::SessionLookup{5, true, std::string(16, 's'), 10000};
+  }
+  void Touch(uint64_t) override {}
+};
+
+// Serves reads at once; keeps writes until Answer.
+class FakeTree {
+ public:
+  void Serve(const v1::PipelineCall& call, v1::PipelineReply* reply, server::Replier replier) {
+    absl::MutexLock lock(&mu_);
+    if (call.has_get()) {
+      served_.push_back("get " + call.get().path());
+      reply->mutable_get()->mutable_header()->set_revision(5);
+      replier.Finish(grpc::Status::OK);
+      return;
+    }
+    if (call.has_create()) {
+      served_.push_back("create " + call.create().op().path());
+      reply->mutable_create()->mutable_header()->set_revision(6);
+      reply->mutable_create()->set_path(call.create().op().path());
+    } else if (call.has_set()) {
+      served_.push_back("set " + call.set().op().path());
+      reply->mutable_set()->mutable_header()->set_revision(7);
+    } else {
+      served_.push_back("other");
+    }
+    held_.push_back(std::move(replier));
+  }
+  // Answers the oldest held write. False if none.
+  bool Answer() {
+    std::vector<server::Replier> one;
+    {
+      absl::MutexLock lock(&mu_);
+      if (held_.empty()) return false;
+      one.push_back(std::move(held_.front()));
+      held_.erase(held_.begin());
+    }
+    one.front().Finish(grpc::Status::OK);
+    return true;
+  }
+  std::vector<std::string> served() {
+    absl::MutexLock lock(&mu_);
+    return served_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> served_ ABSL_GUARDED_BY(mu_);
+  std::vector<server::Replier> held_ ABSL_GUARDED_BY(mu_);
+};
+
+std::string Request(int32_t xid, int32_t type, const std::string& path) {
+  JuteWriter w;
+  Encode(w, RequestHeader{xid, type});
+  if (type == kOpCreate) {
+    Encode(w, CreateRequest{path, "d", {Acl{31, "world", "anyone"}}, 0, 0}, false);
+  } else if (type == kOpSetData) {
+    Encode(w, SetDataRequest{path, "d", -1});
+  } else {
+    Encode(w, PathWatchRequest{path, false});
+  }
+  return w.Take();
+}
+
+// The xids of the framed replies in `out`, in order.
+std::vector<int32_t> ReplyXids(const std::string& out) {
+  std::vector<int32_t> xids;
+  JuteReader r(out);
+  while (r.remaining() > 0) {
+    std::string frame;
+    if (!r.ReadBuffer(&frame).ok()) break;
+    JuteReader fr(frame);
+    ReplyHeader h;
+    if (!Decode(fr, &h).ok()) break;
+    xids.push_back(h.xid);
+  }
+  return xids;
+}
+
+TEST(ZkConnectionOrderTest, ReadsWaitForEarlierWritesAndLaterWritesForThem) {
+  FakeSessions sessions;
+  FakeTree tree;
+  ZkContext context;
+  context.serve = [&tree](const v1::PipelineCall& call, const std::shared_ptr<const v1::Caller>&,
+                          v1::PipelineReply* reply,
+                          server::Replier replier) { tree.Serve(call, reply, replier); };
+  context.sessions = &sessions;
+  auto conn = std::make_shared<ZkConnection>(&context, "127.0.0.1", [] {});
+  JuteWriter connect;
+  Encode(connect, ConnectRequest{0, 0, 10000, 0, std::string(16, '\0'), true, false});
+  conn->OnFrame(connect.Take());
+  std::string out;
+  ASSERT_FALSE(conn->TakeOutput(&out));
+  ASSERT_FALSE(out.empty());  // the ConnectResponse
+
+  conn->OnFrame(Request(1, kOpCreate, "/a"));
+  conn->OnFrame(Request(2, kOpGetData, "/a"));
+  conn->OnFrame(Request(3, kOpSetData, "/a"));
+  conn->OnFrame(Request(4, kOpGetData, "/b"));
+  EXPECT_EQ(tree.served(), std::vector<std::string>{"create /a"});
+  out.clear();
+  conn->TakeOutput(&out);
+  EXPECT_TRUE(out.empty());
+
+  // The create answered: the read behind it runs, then the set behind the
+  // read; the last read waits for the set.
+  ASSERT_TRUE(tree.Answer());
+  conn->TakeOutput(&out);
+  EXPECT_EQ(tree.served(), (std::vector<std::string>{"create /a", "get /a", "set /a"}));
+  EXPECT_EQ(ReplyXids(out), (std::vector<int32_t>{1, 2}));
+  out.clear();
+  ASSERT_TRUE(tree.Answer());
+  conn->TakeOutput(&out);
+  EXPECT_EQ(tree.served(),
+            (std::vector<std::string>{"create /a", "get /a", "set /a", "get /b"}));
+  EXPECT_EQ(ReplyXids(out), (std::vector<int32_t>{3, 4}));
+
+  // With no write in flight, a read is served at once.
+  out.clear();
+  conn->OnFrame(Request(5, kOpGetData, "/c"));
+  EXPECT_EQ(tree.served().back(), "get /c");
+  conn->TakeOutput(&out);
+  EXPECT_EQ(ReplyXids(out), (std::vector<int32_t>{5}));
+  conn->Close();
+}
+
+}  // namespace
+}  // namespace synod::zk
