@@ -207,7 +207,16 @@ void ZkListener::Run() {
   }
   std::vector<epoll_event> events(128);
   while (!state_->stop.load()) {
-    const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 250);
+    // A connection this thread named after its last drain (it wrote no
+    // eventfd, and a later Wake from another thread writes none either
+    // while the list is not empty) is handled without waiting.
+    int timeout_ms = 250;
+    {
+      absl::MutexLock lock(&waker_->mu);
+      if (!waker_->ids.empty()) timeout_ms = 0;
+    }
+    const int n =
+        epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
     if (n < 0 && errno != EINTR) {
       base::Log(base::LogLevel::kError, "zk: epoll_wait: %s", strerror(errno));
       return;
