@@ -215,8 +215,7 @@ void ZkListener::Run() {
       absl::MutexLock lock(&waker_->mu);
       if (!waker_->ids.empty()) timeout_ms = 0;
     }
-    const int n =
-        epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
+    const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
     if (n < 0 && errno != EINTR) {
       base::Log(base::LogLevel::kError, "zk: epoll_wait: %s", strerror(errno));
       return;
