@@ -442,8 +442,7 @@ absl::Status ZkConnection::OnSetWatches(const RequestHeader& h, JuteReader& r,
   return absl::OkStatus();
 }
 
-void ZkConnection::AfterSeen(const SlotPtr& slot, int32_t xid,
-                             absl::AnyInvocable<void()> read) {
+void ZkConnection::AfterSeen(const SlotPtr& slot, int32_t xid, absl::AnyInvocable<void()> read) {
   // The wait is the one every Tree read makes (ReadAfterSeen): an exists of
   // "/", which needs no permission and always finds its node. Once it is
   // answered the replica applied at least what this connection saw, so a
@@ -452,13 +451,15 @@ void ZkConnection::AfterSeen(const SlotPtr& slot, int32_t xid,
   call.mutable_exists()->set_path("/");
   *call.mutable_exists()->mutable_read() = ReadAfterSeen();
   auto self = shared_from_this();
-  CallTree(std::move(call), [self, slot, xid, read = std::move(read)](
-                                const v1::PipelineReply& reply) mutable {
-    const v1::ResponseHeader& hd = reply.exists().header();
-    if (ZkDropsConnection(hd.code())) return self->Drop(slot);
-    if (hd.code() != v1::OK) return self->Reply(slot, xid, hd.revision(), ToZkError(hd.code()));
-    read();
-  });
+  CallTree(std::move(call),
+           [self, slot, xid, read = std::move(read)](const v1::PipelineReply& reply) mutable {
+             const v1::ResponseHeader& hd = reply.exists().header();
+             if (ZkDropsConnection(hd.code())) return self->Drop(slot);
+             if (hd.code() != v1::OK) {
+               return self->Reply(slot, xid, hd.revision(), ToZkError(hd.code()));
+             }
+             read();
+           });
 }
 
 void ZkConnection::OnGetEphemerals(const RequestHeader& h, const std::string& prefix,
