@@ -12,14 +12,17 @@
 # port, certificates from a throw-away CA made with openssl; synod-bench
 # verifies the replicas and presents a client certificate) and
 # zookeeper-untuned (the setup before issue 23: libzookeeper's default
-# re-resolution of its host list on every poll, and no -Xms). Workloads
+# re-resolution of its host list on every poll, and no -Xms), and synod-zk
+# (Synod with --zk_addr on each replica, measured through its ZooKeeper port
+# with synod-bench's ZooKeeper driver, tuned as for zookeeper). Workloads
 # ending in _unary (write_64_unary, read_lin_64_unary) run Synod's unary
 # calls instead of Tree.Pipeline, and those ending in _library go through
 # the C++ client library (sessions and exactly-once writes on); both only
 # run for the synod systems. With
 # synod and synod-tls (or zookeeper-untuned and zookeeper) in one run, the
 # report adds the ratio of each round's pair: the TLS cost (the ZooKeeper
-# tuning's gain) measured side by side.
+# tuning's gain) measured side by side; synod-zk is paired with zookeeper
+# and with synod.
 #
 # Progress: one line per run on stderr ([run k/N], elapsed, runs/min, time
 # left); when stderr is a terminal, synod-bench's own lines too (done/total,
@@ -100,7 +103,7 @@ while (($#)); do
     --keep) KEEP=1 ;;
     --no-publish) PUBLISH=0 ;;
     --no-readme) README_UPDATE=0 ;;
-    -h | --help) sed -n '2,49p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
@@ -120,8 +123,8 @@ BENCH_BIN="$BUILD_DIR/bench/synod_bench/synod-bench"
 [[ -x "$BENCH_BIN" ]] || die "$BENCH_BIN not found: build it (ninja -C $BUILD_DIR synod-bench)"
 for s in $SYSTEMS; do
   case "$s" in
-    synod | synod-tls | zookeeper | zookeeper-untuned | etcd) ;;
-    *) die "unknown system '$s' (synod, synod-tls, zookeeper, zookeeper-untuned, etcd)" ;;
+    synod | synod-tls | synod-zk | zookeeper | zookeeper-untuned | etcd) ;;
+    *) die "unknown system '$s' (synod, synod-tls, synod-zk, zookeeper, zookeeper-untuned, etcd)" ;;
   esac
 done
 # The system whose server and client a variant runs.
@@ -216,6 +219,7 @@ read -r -a SYNOD_PEER <<< "$(ports_at 101)"
 read -r -a ZK_CLIENT <<< "$(ports_at 181)"
 read -r -a ZK_QUORUM <<< "$(ports_at 281)"
 read -r -a ZK_ELECTION <<< "$(ports_at 381)"
+read -r -a SYNOD_ZK <<< "$(ports_at 481)"  # synod-zk's --zk_addr
 read -r -a ETCD_CLIENT <<< "$(ports_at 791)"
 read -r -a ETCD_PEER <<< "$(ports_at 801)"
 
@@ -257,7 +261,7 @@ start_cluster() {  # start_cluster SYSTEM TAG: sets CLUSTER_PIDS, ENDPOINTS, DAT
   CLUSTER_PIDS=()
   DATA_DIRS=()
   case "$system" in
-    synod | synod-tls)
+    synod | synod-tls | synod-zk)
       local tls=()
       if [[ $system == synod-tls ]]; then
         make_tls
@@ -266,15 +270,19 @@ start_cluster() {  # start_cluster SYSTEM TAG: sets CLUSTER_PIDS, ENDPOINTS, DAT
           --peer_tls_cert="$TLS_DIR/node.crt" --peer_tls_key="$TLS_DIR/node.key"
           --peer_tls_ca="$TLS_DIR/ca.crt")
       fi
-      ensure_ports_free "${SYNOD_CLIENT[@]}" "${SYNOD_PEER[@]}"
+      ensure_ports_free "${SYNOD_CLIENT[@]}" "${SYNOD_PEER[@]}" "${SYNOD_ZK[@]}"
       local cluster=""
       for i in 1 2 3; do
         cluster+="${cluster:+,}$i=127.0.0.1:${SYNOD_PEER[i - 1]}/127.0.0.1:${SYNOD_CLIENT[i - 1]}"
       done
       for i in 1 2 3; do
         mkdir -p "$CLUSTER_DIR/$i"
+        # synod-zk: the ZooKeeper port on, with no per-address connection
+        # cap (as the ZooKeeper peer's maxClientCnxns=0).
+        local zk=()
+        [[ $system == synod-zk ]] && zk=(--zk_addr="127.0.0.1:${SYNOD_ZK[i - 1]}" --zk_max_client_cnxns=0)
         "$SYNOD_BIN" --id="$i" --data_dir="$CLUSTER_DIR/$i/data" --initial_cluster="$cluster" \
-          "${tls[@]+"${tls[@]}"}" > "$CLUSTER_DIR/$i/synod.log" 2>&1 < /dev/null &
+          "${tls[@]+"${tls[@]}"}" "${zk[@]+"${zk[@]}"}" > "$CLUSTER_DIR/$i/synod.log" 2>&1 < /dev/null &
         pid=$!
         CLUSTER_PIDS+=("$pid")
         ALL_PIDS+=("$pid")
@@ -282,6 +290,10 @@ start_cluster() {  # start_cluster SYSTEM TAG: sets CLUSTER_PIDS, ENDPOINTS, DAT
       done
       ENDPOINTS=$(endpoints_of SYNOD_CLIENT)
       wait_ports synod "${SYNOD_CLIENT[@]}"
+      if [[ $system == synod-zk ]]; then
+        ENDPOINTS=$(endpoints_of SYNOD_ZK)
+        wait_ports synod-zk "${SYNOD_ZK[@]}"
+      fi
       ;;
     zookeeper | zookeeper-untuned)
       # The heap is fixed at 2 GiB (-Xms = -Xmx, as ZooKeeper's
@@ -403,6 +415,7 @@ system_args() {
   case "$1" in
     synod-tls) echo "--system=synod --tls_ca=$TLS_DIR/ca.crt --tls_cert=$TLS_DIR/node.crt --tls_key=$TLS_DIR/node.key" ;;
     zookeeper-untuned) echo "--system=zookeeper --zk_resolution_delay_ms=0" ;;
+    synod-zk) echo "--system=zookeeper" ;;  # the same client, window and all, as zookeeper
     *) echo "--system=$(base_system "$1")" ;;
   esac
 }
@@ -431,8 +444,12 @@ run_progress() {  # run_progress WHAT: "[run k/N, elapsed, rate, ~left] WHAT" to
   log "[run $((RUNS_DONE + 1))/$RUNS_TOTAL, $((elapsed / 60)) min elapsed$rate, $left] $*"
 }
 
-# Whether workload $2 runs on system $1 (unary and library rows are Synod's only).
-applies() { [[ $2 != *_unary && $2 != *_library ]] || [[ $(base_system "$1") == synod ]]; }
+# Whether workload $2 runs on system $1: unary rows are Synod's gRPC only,
+# library rows plaintext Synod's only (the library driver takes no TLS).
+applies() {
+  [[ $2 != *_unary && $2 != *_library ]] || [[ $1 == synod ]] ||
+    [[ $1 == synod-tls && $2 == *_unary ]]
+}
 
 # bench SYSTEM LABEL ROUND ARGS...: one synod-bench run, its JSON line (plus
 # round and load average) appended to $RAW. A failed run is recorded too.
@@ -586,6 +603,8 @@ machine() {
   echo "- Kernel: $(uname -sr)"
   echo "- Synod: $SYNOD_REV, binary $SYNOD_SRC_BIN built $(date -u -r "$SYNOD_SRC_BIN" +%Y-%m-%dT%H:%MZ 2> /dev/null || echo '?')"
   echo "- ZooKeeper: $(dpkg-query -W -f '${Version}' zookeeper 2> /dev/null), $(java -version 2>&1 | head -1), -Xms2g -Xmx2g (zookeeper-untuned: -Xmx2g), forceSync=yes; client: libzookeeper-mt $(dpkg-query -W -f '${Version}' libzookeeper-mt2 2> /dev/null), servers resolution delay 10 s (zookeeper-untuned: 0, the library default)"
+  [[ " $SYSTEMS " == *" synod-zk "* ]] &&
+    echo "- synod-zk: the Synod binary above with --zk_addr and --zk_max_client_cnxns=0; client: libzookeeper-mt as for ZooKeeper (resolution delay 10 s)"
   echo "- etcd: $(etcd --version 2> /dev/null | head -1 | sed 's/etcd Version: //') (default flags)"
   echo "- Load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END" \
     "(it counts the run's own clusters and load generator; each raw result line has the load average before its run)"
@@ -661,7 +680,9 @@ if any(mem.values()):
 # what the shared machine does to both.
 pairs = [(a, b, what) for a, b, what in [
     ("synod", "synod-tls", "TLS on ÷ off"),
-    ("zookeeper-untuned", "zookeeper", "tuned ÷ untuned")] if a in systems and b in systems]
+    ("zookeeper-untuned", "zookeeper", "tuned ÷ untuned"),
+    ("zookeeper", "synod-zk", "Synod's ZooKeeper port ÷ ZooKeeper"),
+    ("synod", "synod-zk", "Synod's ZooKeeper port ÷ its gRPC API")] if a in systems and b in systems]
 for a, b, what in pairs:
     print()
     print("%s (%s ÷ %s), each round's pair; median [min–max] over the pairs:" % (what, b, a))

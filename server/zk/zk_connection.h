@@ -191,6 +191,10 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   // Runs op m->next; `done` is called once its result is in `m`.
   void MultiReadOne(const std::shared_ptr<MultiRead>& m, std::function<void()> done);
   absl::Status OnSetWatches(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  // Runs `read` (a read of the store here) once this replica applied what
+  // the connection saw, as the Tree reads wait; a failed wait (deadline,
+  // shutdown) is answered in `slot` instead.
+  void AfterSeen(const SlotPtr& slot, int32_t xid, absl::AnyInvocable<void()> read);
   void OnGetEphemerals(const RequestHeader& h, const std::string& prefix, const SlotPtr& slot);
   void OnGetAllChildrenNumber(const RequestHeader& h, const std::string& path, const SlotPtr& slot);
   // zk_auth_operations.cc.

@@ -2,6 +2,8 @@
 // read sent behind a write is served once the write was answered, and a
 // write sent behind that read waits for it. A fake Tree holds the writes
 // until the test answers them; a fake session backend opens sessions.
+// getEphemerals and getAllChildrenNumber, which read the store here, wait
+// like the other reads until the replica applied what the connection saw.
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "server/zk/jute.h"
 #include "server/zk/records.h"
 #include "server/zk/zk_connection.h"
+#include "storage/memory_tree_store.h"
 
 namespace synod::zk {
 namespace {
@@ -37,7 +40,8 @@ class FakeSessions : public server::SessionBackend {
   void Touch(uint64_t) override {}
 };
 
-// Serves reads at once; keeps writes until Answer.
+// Serves reads at once; keeps writes, and exists calls (the wait of the
+// reads of the store), until Answer.
 class FakeTree {
  public:
   void Serve(const v1::PipelineCall& call, v1::PipelineReply* reply, server::Replier replier) {
@@ -52,6 +56,11 @@ class FakeTree {
       served_.push_back("create " + call.create().op().path());
       reply->mutable_create()->mutable_header()->set_revision(6);
       reply->mutable_create()->set_path(call.create().op().path());
+    } else if (call.has_exists()) {
+      served_.push_back("exists " + call.exists().path() + " after " +
+                        std::to_string(call.exists().read().min_revision()));
+      reply->mutable_exists()->mutable_header()->set_revision(6);
+      reply->mutable_exists()->set_exists(true);
     } else if (call.has_set()) {
       served_.push_back("set " + call.set().op().path());
       reply->mutable_set()->mutable_header()->set_revision(7);
@@ -90,6 +99,8 @@ std::string Request(int32_t xid, int32_t type, const std::string& path) {
     Encode(w, CreateRequest{path, "d", {Acl{31, "world", "anyone"}}, 0, 0}, false);
   } else if (type == kOpSetData) {
     Encode(w, SetDataRequest{path, "d", -1});
+  } else if (type == kOpGetEphemerals || type == kOpGetAllChildrenNumber) {
+    Encode(w, PathRequest{path});
   } else {
     Encode(w, PathWatchRequest{path, false});
   }
@@ -119,6 +130,8 @@ TEST(ZkConnectionOrderTest, ReadsWaitForEarlierWritesAndLaterWritesForThem) {
                           v1::PipelineReply* reply,
                           server::Replier replier) { tree.Serve(call, reply, replier); };
   context.sessions = &sessions;
+  ZkMetrics metrics;  // the listener sets one; a connection counts into it
+  context.metrics = &metrics;
   auto conn = std::make_shared<ZkConnection>(&context, "127.0.0.1", [] {});
   JuteWriter connect;
   Encode(connect, ConnectRequest{0, 0, 10000, 0, std::string(16, '\0'), true, false});
@@ -155,6 +168,45 @@ TEST(ZkConnectionOrderTest, ReadsWaitForEarlierWritesAndLaterWritesForThem) {
   EXPECT_EQ(tree.served().back(), "get /c");
   conn->TakeOutput(&out);
   EXPECT_EQ(ReplyXids(out), (std::vector<int32_t>{5}));
+  conn->Close();
+}
+
+// The replica's store is behind what the connection saw (applied index 0,
+// the connection saw revision 6): getEphemerals and getAllChildrenNumber
+// answer only after their wait for revision 6 completed.
+TEST(ZkConnectionOrderTest, StoreReadsWaitForTheRevisionSeen) {
+  FakeSessions sessions;
+  FakeTree tree;
+  storage::MemoryTreeStore store;
+  ZkContext context;
+  context.serve = [&tree](const v1::PipelineCall& call, const std::shared_ptr<const v1::Caller>&,
+                          v1::PipelineReply* reply,
+                          server::Replier replier) { tree.Serve(call, reply, replier); };
+  context.sessions = &sessions;
+  ZkMetrics metrics;  // the listener sets one; a connection counts into it
+  context.metrics = &metrics;
+  context.store = &store;
+  auto conn = std::make_shared<ZkConnection>(&context, "127.0.0.1", [] {});
+  JuteWriter connect;
+  Encode(connect, ConnectRequest{0, 0, 10000, 0, std::string(16, '\0'), true, false});
+  conn->OnFrame(connect.Take());
+  std::string out;
+  ASSERT_FALSE(conn->TakeOutput(&out));
+
+  conn->OnFrame(Request(1, kOpCreate, "/a"));
+  ASSERT_TRUE(tree.Answer());  // seen: revision 6
+  for (const int32_t type : {kOpGetEphemerals, kOpGetAllChildrenNumber}) {
+    SCOPED_TRACE(type);
+    conn->TakeOutput(&out);
+    out.clear();
+    conn->OnFrame(Request(2, type, "/"));
+    EXPECT_EQ(tree.served().back(), "exists / after 6");
+    conn->TakeOutput(&out);
+    EXPECT_TRUE(ReplyXids(out).empty());
+    ASSERT_TRUE(tree.Answer());
+    conn->TakeOutput(&out);
+    EXPECT_EQ(ReplyXids(out), (std::vector<int32_t>{2}));
+  }
   conn->Close();
 }
 

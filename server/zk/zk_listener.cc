@@ -71,19 +71,22 @@ constexpr absl::Duration kRefusalLogInterval = absl::Seconds(10);
 
 // Completions on any thread name the connection to look at; the listener
 // thread drains the list. Shared so that a completion after Stop finds it
-// closed instead of a destroyed listener.
+// closed instead of a destroyed listener. A completion on the listener
+// thread itself (a read served inline) writes no eventfd: the loop drains
+// the list until it stays empty before it waits again.
 struct ZkListener::Waker {
   int fd = -1;
   absl::Mutex mu;
   std::vector<uint64_t> ids ABSL_GUARDED_BY(mu);
   bool closed ABSL_GUARDED_BY(mu) = false;
+  std::thread::id loop_thread ABSL_GUARDED_BY(mu);
 
   void Wake(uint64_t id) {
     absl::MutexLock lock(&mu);
     if (closed) return;
     const bool first = ids.empty();
     ids.push_back(id);
-    if (first) {
+    if (first && std::this_thread::get_id() != loop_thread) {
       const uint64_t one = 1;
       // A full eventfd counter still wakes the loop; nothing to handle.
       [[maybe_unused]] ssize_t n = write(fd, &one, sizeof(one));
@@ -198,9 +201,21 @@ void ZkListener::Stop() {
 
 void ZkListener::Run() {
   pthread_setname_np(pthread_self(), "synod-zk");
+  {
+    absl::MutexLock lock(&waker_->mu);
+    waker_->loop_thread = std::this_thread::get_id();
+  }
   std::vector<epoll_event> events(128);
   while (!state_->stop.load()) {
-    const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 250);
+    // A connection this thread named after its last drain (it wrote no
+    // eventfd, and a later Wake from another thread writes none either
+    // while the list is not empty) is handled without waiting.
+    int timeout_ms = 250;
+    {
+      absl::MutexLock lock(&waker_->mu);
+      if (!waker_->ids.empty()) timeout_ms = 0;
+    }
+    const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
     if (n < 0 && errno != EINTR) {
       base::Log(base::LogLevel::kError, "zk: epoll_wait: %s", strerror(errno));
       return;
@@ -230,14 +245,19 @@ void ZkListener::Run() {
       }
       if (what & (EPOLLIN | EPOLLRDHUP)) OnReadable(c);
     }
-    std::vector<uint64_t> woken;
-    {
-      absl::MutexLock lock(&waker_->mu);
-      woken.swap(waker_->ids);
-    }
-    for (uint64_t id : woken) {
-      auto it = state_->conns.find(id);
-      if (it != state_->conns.end()) Flush(it->second.get());
+    // Until empty: a flush may complete requests inline, which names its
+    // connection again without waking the loop.
+    for (;;) {
+      std::vector<uint64_t> woken;
+      {
+        absl::MutexLock lock(&waker_->mu);
+        woken.swap(waker_->ids);
+      }
+      if (woken.empty()) break;
+      for (uint64_t id : woken) {
+        auto it = state_->conns.find(id);
+        if (it != state_->conns.end()) Flush(it->second.get());
+      }
     }
     CheckSessions();
   }

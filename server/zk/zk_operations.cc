@@ -169,11 +169,14 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
     case kOpGetAllChildrenNumber: {
       PathRequest p;
       if ((decoded = Decode(r, &p)).ok() && (decoded = r.ExpectEnd()).ok()) {
-        if (h.type == kOpGetEphemerals) {
-          OnGetEphemerals(h, p.path, slot);
-        } else {
-          OnGetAllChildrenNumber(h, p.path, slot);
-        }
+        const bool ephemerals = h.type == kOpGetEphemerals;
+        AfterSeen(slot, xid, [self, h, p, slot, ephemerals] {
+          if (ephemerals) {
+            self->OnGetEphemerals(h, p.path, slot);
+          } else {
+            self->OnGetAllChildrenNumber(h, p.path, slot);
+          }
+        });
       }
       break;
     }
@@ -437,6 +440,26 @@ absl::Status ZkConnection::OnSetWatches(const RequestHeader& h, JuteReader& r,
   }
   Reply(slot, h.xid, AppliedRevision(), kZOk);
   return absl::OkStatus();
+}
+
+void ZkConnection::AfterSeen(const SlotPtr& slot, int32_t xid, absl::AnyInvocable<void()> read) {
+  // The wait is the one every Tree read makes (ReadAfterSeen): an exists of
+  // "/", which needs no permission and always finds its node. Once it is
+  // answered the replica applied at least what this connection saw, so a
+  // store view taken then is not older.
+  v1::PipelineCall call;
+  call.mutable_exists()->set_path("/");
+  *call.mutable_exists()->mutable_read() = ReadAfterSeen();
+  auto self = shared_from_this();
+  CallTree(std::move(call),
+           [self, slot, xid, read = std::move(read)](const v1::PipelineReply& reply) mutable {
+             const v1::ResponseHeader& hd = reply.exists().header();
+             if (ZkDropsConnection(hd.code())) return self->Drop(slot);
+             if (hd.code() != v1::OK) {
+               return self->Reply(slot, xid, hd.revision(), ToZkError(hd.code()));
+             }
+             read();
+           });
 }
 
 void ZkConnection::OnGetEphemerals(const RequestHeader& h, const std::string& prefix,
