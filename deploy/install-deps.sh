@@ -21,6 +21,8 @@ $SUDO apt-get install -y -q --no-install-recommends python3-kazoo
 # Java ZooKeeper clients for the same tests: zkCli.sh (zookeeper), Curator, javac.
 $SUDO apt-get install -y -q --no-install-recommends zookeeper libcurator-framework-java libcurator-recipes-java default-jdk-headless
 $SUDO apt-get install -y -q --no-install-recommends libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+# SASL (DIGEST-MD5) on the ZooKeeper port: Cyrus SASL and its plugins.
+$SUDO apt-get install -y -q --no-install-recommends libsasl2-dev libsasl2-modules
 # TLS (OpenSSL for the Raft link; the openssl tool for test and local-cluster certificates).
 $SUDO apt-get install -y -q --no-install-recommends libssl-dev openssl
 # The check jobs (tests/checks.sh): clang, its sanitizer runtimes and

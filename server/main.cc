@@ -143,6 +143,15 @@ ABSL_FLAG(uint64_t, zk_max_client_cnxns, 60,
 ABSL_FLAG(uint64_t, zk_max_connections, 10000,
           "Most ZooKeeper connections open at once from all clients; a connection beyond it "
           "is closed as it is accepted, logged and counted. At least 1.");
+ABSL_FLAG(std::string, zk_sasl_users, "",
+          "A JAAS login file as ZooKeeper's (java.security.auth.login.config): every "
+          "user_<name>=\"<password>\" of the DigestLoginModule in its Server section is a SASL "
+          "(DIGEST-MD5) user of the ZooKeeper port, identity sasl:<name>. Read at start; a "
+          "malformed file stops the replica. Empty: SASL off (the sasl request adds no "
+          "identity).");
+ABSL_FLAG(std::string, zk_sasl_superuser, "",
+          "A user of --zk_sasl_users who is the superuser once authenticated (ZooKeeper's "
+          "zookeeper.superUser). Empty: none.");
 ABSL_FLAG(std::string, zk_4lw_whitelist, "srvr",
           "Four-letter words answered on the ZooKeeper port, as ZooKeeper's "
           "4lw.commands.whitelist: comma-separated words of ruok, srvr, stat, mntr, conf, envi, "
@@ -262,6 +271,8 @@ int main(int argc, char** argv) {
   options.zk_max_client_cnxns = absl::GetFlag(FLAGS_zk_max_client_cnxns);
   options.zk_max_connections = absl::GetFlag(FLAGS_zk_max_connections);
   options.zk_4lw_whitelist = absl::GetFlag(FLAGS_zk_4lw_whitelist);
+  options.zk_sasl_users = absl::GetFlag(FLAGS_zk_sasl_users);
+  options.zk_sasl_superuser = absl::GetFlag(FLAGS_zk_sasl_superuser);
   options.max_streams_per_ip = absl::GetFlag(FLAGS_max_streams_per_ip);
   if (options.zk_max_connections == 0) {
     synod::base::Log("synod: --zk_max_connections must be at least 1");

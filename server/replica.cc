@@ -502,6 +502,13 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
           absl::StrCat("cannot listen for clients on ", p->client_addr, " (address in use?)"));
     }
   }
+  if (options.zk_addr.empty() &&
+      (!options.zk_sasl_users.empty() || !options.zk_sasl_superuser.empty())) {
+    return absl::InvalidArgumentError("--zk_sasl_users and --zk_sasl_superuser need --zk_addr");
+  }
+  if (options.zk_sasl_users.empty() && !options.zk_sasl_superuser.empty()) {
+    return absl::InvalidArgumentError("--zk_sasl_superuser needs --zk_sasl_users");
+  }
   if (!options.zk_addr.empty()) {
     zk::ZkListenerOptions zk_options;
     zk_options.addr = options.zk_addr;
@@ -554,6 +561,21 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
       tree->Serve(call, caller, reply, std::move(replier));
     };
     zk_context.superuser_digest = options.superuser_digest;
+    if (!options.zk_sasl_users.empty()) {
+      absl::StatusOr<zk::SaslUsers> users = zk::LoadSaslUsers(options.zk_sasl_users);
+      if (!users.ok()) return users.status();
+      if (!options.zk_sasl_superuser.empty() && !users->contains(options.zk_sasl_superuser)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--zk_sasl_superuser \"", options.zk_sasl_superuser,
+                         "\" is not a user of ", options.zk_sasl_users));
+      }
+      if (absl::Status s = zk::InitSaslServer(); !s.ok()) return s;
+      base::Log("synod: SASL (DIGEST-MD5) on the ZooKeeper port, %zu users from %s",
+                users->size(), options.zk_sasl_users.c_str());
+      p->zk_sasl_users = std::make_unique<const zk::SaslUsers>(*std::move(users));
+      zk_context.sasl_users = p->zk_sasl_users.get();
+      zk_context.sasl_superuser = options.zk_sasl_superuser;
+    }
     zk_context.sessions = p->session_backend.get();
     zk_context.watches = p->watch_hub.get();
     zk_context.store = p->store.get();

@@ -74,6 +74,12 @@ struct ReplicaOptions {
   // Four-letter words answered on the ZooKeeper port (ZooKeeper's
   // 4lw.commands.whitelist: comma-separated, "*" for all; srvr always).
   std::string zk_4lw_whitelist = "srvr";
+  // SASL (DIGEST-MD5) on the ZooKeeper port: the JAAS file whose Server
+  // section lists the users (zk/sasl_users.h); empty: the sasl op is
+  // answered as by a ZooKeeper with no SASL login. A SASL user named
+  // zk_sasl_superuser (ZooKeeper's zookeeper.superUser) is the superuser.
+  std::string zk_sasl_users;
+  std::string zk_sasl_superuser;
   // Long-lived streams (Watch, Session.KeepAlive, Tree.Pipeline) one client
   // IP may hold open on the client port; the one beyond ends at once with
   // RESOURCE_EXHAUSTED. 0: no limit.

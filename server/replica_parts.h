@@ -38,6 +38,7 @@
 #include "server/watch/tree_store_history.h"
 #include "server/watch/watch_hub.h"
 #include "server/watch/watch_service.h"
+#include "server/zk/sasl_users.h"
 #include "storage/data_dir.h"
 #include "storage/log_store.h"
 #include "storage/rocks_env.h"
@@ -98,6 +99,9 @@ struct Replica::Parts {
   // Staged copies of the client port's TLS files (null: plaintext).
   std::unique_ptr<StagedTlsFiles> client_tls;
   std::unique_ptr<grpc::Server> client_server;
+  // The ZooKeeper port's SASL users (--zk_sasl_users); null when off.
+  // Before zk_listener: its connections read them.
+  std::unique_ptr<const zk::SaslUsers> zk_sasl_users;
   // ZooKeeper clients (--zk_addr); null when off. Serves through the
   // services above.
   std::unique_ptr<zk::ZkListener> zk_listener;

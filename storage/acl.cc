@@ -27,6 +27,8 @@ constexpr std::string_view kDigest = "digest";
 constexpr std::string_view kIp = "ip";
 constexpr std::string_view kX509 = "x509";
 constexpr std::string_view kUser = "user";
+// ZooKeeper's SASLAuthenticationProvider: id the authenticated user name.
+constexpr std::string_view kSasl = "sasl";
 
 // The letters of ZooKeeper's perms, in its order, and their bits.
 constexpr std::array<std::pair<char, uint32_t>, 5> kPermLetters = {{
@@ -112,10 +114,10 @@ absl::Status CheckEntry(const v1::Acl& acl) {
     if (!ValidDigestId(id)) return InvalidEntry(acl, "a digest id is user:base64(SHA-1(user:password))");
   } else if (scheme == kIp) {
     if (!ParseIpEntry(id).has_value()) return InvalidEntry(acl, "an ip id is an address or address/bits");
-  } else if (scheme == kX509 || scheme == kUser) {
+  } else if (scheme == kX509 || scheme == kUser || scheme == kSasl) {
     if (id.empty()) return InvalidEntry(acl, "empty id");
   } else if (scheme != kAuth) {
-    return InvalidEntry(acl, "unknown scheme (world, auth, digest, ip, x509, user)");
+    return InvalidEntry(acl, "unknown scheme (world, auth, digest, ip, x509, user, sasl)");
   }
   return absl::OkStatus();
 }

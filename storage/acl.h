@@ -65,7 +65,8 @@ bool Permits(const google::protobuf::RepeatedPtrField<v1::Acl>& acl, uint32_t pe
 // ACL that is exactly world:anyone:cdrwa is stored as the empty (open) ACL.
 // InvalidArgument (Synod code INVALID_ACL) naming the entry: an unknown
 // scheme, an id malformed for its scheme (world other than "anyone",
-// digest not "user:base64-of-20-bytes", ip not an address or CIDR), perms
+// digest not "user:base64-of-20-bytes", ip not an address or CIDR, x509,
+// user or sasl empty), perms
 // outside cdrwa or 0, more than kMaxAclEntries entries or an id over
 // kMaxAclIdBytes, or "auth" from a caller with no identity.
 absl::StatusOr<Acl> ResolveAcl(absl::Span<const v1::Acl> given, const v1::Caller& caller);

@@ -64,8 +64,8 @@ TEST(ParseAcl, IdsMayContainColons) {
 TEST(ResolveAcl, RefusesWhatZooKeeperRefuses) {
   const v1::Caller anonymous;
   for (std::string_view bad : {"world:someone:r", "digest:bob:r", "digest:bob:notbase64!:r",
-                               "ip:10.0.0.300:r", "ip:10.0.0.0/33:r", "x509::r", "sasl:bob:r",
-                               "auth::r"}) {
+                               "ip:10.0.0.300:r", "ip:10.0.0.0/33:r", "x509::r", "sasl::r",
+                               "kerberos:bob:r", "auth::r"}) {
     v1::Acl entry = Entry(bad);
     EXPECT_FALSE(ResolveAcl({entry}, anonymous).ok()) << bad;
   }
@@ -92,7 +92,8 @@ TEST(ResolveAcl, OpenAclIsStoredEmpty) {
 
 TEST(Permits, EachSchemeMatchesItsOwnIdentities) {
   std::string bob = DigestId("bob", "secret");
-  Acl acl = Resolved({"digest:" + bob + ":rw", "ip:10.1.0.0/16:r", "x509:svc:c", "user:alice:d"});
+  Acl acl = Resolved({"digest:" + bob + ":rw", "ip:10.1.0.0/16:r", "x509:svc:c", "user:alice:d",
+                      "sasl:carol:a"});
   EXPECT_TRUE(Permits(acl, kPermWrite, CallerWith({{"digest", bob}})));
   EXPECT_FALSE(Permits(acl, kPermWrite, CallerWith({{"digest", DigestId("bob", "wrong")}})));
   EXPECT_TRUE(Permits(acl, kPermRead, CallerWith({{"ip", "10.1.200.3"}})));
@@ -102,6 +103,8 @@ TEST(Permits, EachSchemeMatchesItsOwnIdentities) {
   EXPECT_FALSE(Permits(acl, kPermCreate, CallerWith({{"user", "svc"}})));
   EXPECT_TRUE(Permits(acl, kPermDelete, CallerWith({{"user", "alice"}})));
   EXPECT_FALSE(Permits(acl, kPermAdmin, CallerWith({{"user", "alice"}, {"digest", bob}})));
+  EXPECT_TRUE(Permits(acl, kPermAdmin, CallerWith({{"sasl", "carol"}})));
+  EXPECT_FALSE(Permits(acl, kPermAdmin, CallerWith({{"user", "carol"}, {"sasl", "alice"}})));
   EXPECT_TRUE(Permits(acl, kPermAdmin, CallerWith({}, /*superuser=*/true)));
   EXPECT_FALSE(Permits(acl, kPermRead, v1::Caller()));
 }

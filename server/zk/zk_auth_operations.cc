@@ -1,4 +1,4 @@
-// ZkConnection: ZooKeeper's auth (addauth), sasl, whoAmI, getACL and
+// ZkConnection: ZooKeeper's auth (addauth), sasl (DIGEST-MD5), whoAmI, getACL and
 // setACL. What ZooKeeper 3.8 does, from its server (ZooKeeperServer.
 // processPacket and processSasl, FinalRequestProcessor, PrepRequestProcessor
 // .fixupACL, DigestAuthenticationProvider, AuthUtil.getClientInfos).
@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "absl/strings/escaping.h"
+#include "base/log.h"
 #include "server/zk/zk_connection.h"
 #include "server/zk/zk_convert.h"
 #include "server/zk/zk_error_mapping.h"
@@ -63,18 +64,9 @@ absl::Status ZkConnection::OnAuth(const RequestHeader& h, JuteReader& r, const S
                                        [](const v1::Identity& i) { return i.scheme() == "digest"; });
     ok = held || digests < kMaxDigestIdentities;
     if (ok && !held) {
-      auto next = std::make_shared<v1::Caller>(*caller_);
-      v1::Identity* added = next->add_ids();
-      added->set_scheme("digest");
-      added->set_id(id);
-      if (!context_->superuser_digest.empty() && id == context_->superuser_digest) {
-        next->set_superuser(true);
-      }
-      caller_ = std::move(next);
-      // A watch stream is for the caller that opened it. One with no
-      // watches yet is dropped so the next watch is for the new caller;
-      // watches already set keep the identities they were set with.
-      if (watch_ids_.empty()) std::swap(stale_stream, stream_);
+      AddIdentityLocked("digest", id,
+                        !context_->superuser_digest.empty() && id == context_->superuser_digest,
+                        &stale_stream);
     }
   }
   if (stale_stream != 0) context_->watches->CloseStream(stale_stream);
@@ -83,14 +75,77 @@ absl::Status ZkConnection::OnAuth(const RequestHeader& h, JuteReader& r, const S
   return absl::OkStatus();
 }
 
+bool ZkConnection::AddIdentityLocked(const std::string& scheme, const std::string& id,
+                                     bool superuser, server::WatchHub::StreamId* stale_stream) {
+  const auto& ids = caller_->ids();
+  if (std::any_of(ids.begin(), ids.end(), [&](const v1::Identity& i) {
+        return i.scheme() == scheme && i.id() == id;
+      })) {
+    return false;
+  }
+  auto next = std::make_shared<v1::Caller>(*caller_);
+  v1::Identity* added = next->add_ids();
+  added->set_scheme(scheme);
+  added->set_id(id);
+  if (superuser) next->set_superuser(true);
+  caller_ = std::move(next);
+  // A watch stream is for the caller that opened it. One with no watches
+  // yet is dropped so the next watch is for the new caller; watches
+  // already set keep the identities they were set with.
+  if (watch_ids_.empty()) std::swap(*stale_stream, stream_);
+  return true;
+}
+
 absl::Status ZkConnection::OnSasl(const RequestHeader& h, JuteReader& r, const SlotPtr& slot) {
   SaslToken token;
   if (absl::Status s = Decode(r, &token); !s.ok()) return s;
   if (absl::Status s = r.ExpectEnd(); !s.ok()) return s;
-  // A ZooKeeper server with no SASL login configured has no SASL server on
-  // the connection: it answers OK with a null token and adds no identity.
   JuteWriter w;
-  Encode(w, SaslToken{"", /*is_null=*/true});
+  if (context_->sasl_users == nullptr) {
+    // A ZooKeeper server with no SASL login configured has no SASL server
+    // on the connection: it answers OK with a null token and adds no
+    // identity.
+    Encode(w, SaslToken{"", /*is_null=*/true});
+    Reply(slot, h.xid, 0, kZOk, w.bytes());
+    return absl::OkStatus();
+  }
+  // ZooKeeperServer.processSasl: each token goes to the connection's SASL
+  // server (DIGEST-MD5 is a few hashes: run here); on completion the
+  // connection holds sasl:<authorization id>, plus the superuser for
+  // zookeeper.superUser; a failure is answered AUTHFAILED with a null
+  // token, then the connection closes. All replies carry zxid 0.
+  absl::StatusOr<ZkSaslServer::Step> step;
+  server::WatchHub::StreamId stale_stream = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (sasl_ == nullptr) {
+      absl::StatusOr<std::unique_ptr<ZkSaslServer>> made = ZkSaslServer::Create(context_->sasl_users);
+      if (made.ok()) {
+        sasl_ = *std::move(made);
+      } else {
+        step = made.status();
+      }
+    }
+    if (sasl_ != nullptr) step = sasl_->Evaluate(token.token);
+    if (step.ok() && step->complete) {
+      AddIdentityLocked("sasl", step->user,
+                        !context_->sasl_superuser.empty() && step->user == context_->sasl_superuser,
+                        &stale_stream);
+    }
+  }
+  if (stale_stream != 0) context_->watches->CloseStream(stale_stream);
+  if (!step.ok()) {
+    base::Log(base::LogLevel::kInfo, "zk: session 0x%llx: SASL authentication failed: %s",
+              static_cast<unsigned long long>(session_id()), step.status().ToString().c_str());
+    Encode(w, SaslToken{"", /*is_null=*/true});
+    Reply(slot, h.xid, 0, kZAuthFailed, w.bytes(), /*close_after=*/true);
+    return absl::OkStatus();
+  }
+  if (step->complete) {
+    base::Log(base::LogLevel::kInfo, "zk: session 0x%llx authenticated by SASL as %s",
+              static_cast<unsigned long long>(session_id()), step->user.c_str());
+  }
+  Encode(w, SaslToken{step->challenge, /*is_null=*/false});
   Reply(slot, h.xid, 0, kZOk, w.bytes());
   return absl::OkStatus();
 }
@@ -102,7 +157,9 @@ absl::Status ZkConnection::OnWhoAmI(const RequestHeader& h, JuteReader& r, const
   for (const v1::Identity& id : who->ids()) {
     // The superuser digest also holds ZooKeeper's ("super", "") identity,
     // whose provider-less user shows as "".
-    if (id.scheme() == "digest" && who->superuser() && id.id() == context_->superuser_digest) {
+    if (who->superuser() &&
+        ((id.scheme() == "digest" && id.id() == context_->superuser_digest) ||
+         (id.scheme() == "sasl" && id.id() == context_->sasl_superuser))) {
       response.client_info.push_back(ClientInfo{"super", ""});
     }
     response.client_info.push_back(ClientInfo{id.scheme(), UserOf(id)});

@@ -81,12 +81,14 @@ ZkConnection::~ZkConnection() { Close(); }
 
 void ZkConnection::Close() {
   server::WatchHub::StreamId stream = 0;
+  std::unique_ptr<ZkSaslServer> sasl;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     closed_ = true;
     stream = stream_;
     stream_ = 0;
+    sasl = std::move(sasl_);
   }
   if (stream != 0) context_->watches->CloseStream(stream);
 }

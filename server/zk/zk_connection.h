@@ -26,7 +26,10 @@
 //  - Every request is sent as the connection's caller (ZooKeeper's
 //    authInfo): ip:<peer address>, plus digest:<id> for each addauth digest
 //    (no registration, as ZooKeeper), plus the superuser flag for the
-//    superuser digest. A request keeps the caller it was sent with. An
+//    superuser digest, plus sasl:<user> once a DIGEST-MD5 exchange of the
+//    sasl op completes (with --zk_sasl_users; a failed one is answered
+//    AuthFailed and closes the connection, as ZooKeeper does). A request
+//    keeps the caller it was sent with. An
 //    addauth of a scheme ZooKeeper does not serve is answered AuthFailed
 //    and closes the connection, as ZooKeeper does. ACLs are checked by the
 //    replica's own rules (apply, TreeService; storage::Permits for
@@ -60,6 +63,7 @@
 #include "server/zk/jute.h"
 #include "server/zk/four_letter_words.h"
 #include "server/zk/records.h"
+#include "server/zk/sasl_server.h"
 #include "server/zk/zk_metrics.h"
 #include "storage/tree_store.h"
 #include "synod/v1/tree.pb.h"
@@ -76,6 +80,11 @@ struct ZkContext {
   // it): an addauth digest yielding this identity makes the connection the
   // superuser. Empty: none.
   std::string superuser_digest;
+  // SASL users (--zk_sasl_users; outlive the listener); null: SASL off. A
+  // connection that completes DIGEST-MD5 as U holds sasl:U, and is the
+  // superuser if U is sasl_superuser (ZooKeeper's zookeeper.superUser).
+  const SaslUsers* sasl_users = nullptr;
+  std::string sasl_superuser;
   server::SessionBackend* sessions = nullptr;
   server::WatchHub* watches = nullptr;
   storage::TreeStore* store = nullptr;
@@ -201,6 +210,11 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   absl::Status OnAuth(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
   absl::Status OnSasl(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
   absl::Status OnWhoAmI(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
+  // Gives the connection's caller `scheme`:`id` (and the superuser flag if
+  // `superuser`) unless it holds it. True if added.
+  bool AddIdentityLocked(const std::string& scheme, const std::string& id, bool superuser,
+                         server::WatchHub::StreamId* stale_stream)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status OnGetAcl(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
   absl::Status OnSetAcl(const RequestHeader& h, JuteReader& r, const SlotPtr& slot);
   // zk_watch_operations.cc.
@@ -242,6 +256,9 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   uint64_t notified_revision_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_set<std::pair<int, std::string>> notified_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // The DIGEST-MD5 exchange of the sasl op (context_->sasl_users set):
+  // made by the first sasl request, freed by Close.
+  std::unique_ptr<ZkSaslServer> sasl_ ABSL_GUARDED_BY(mu_);
   // What stat and cons show.
   uint64_t received_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t sent_ ABSL_GUARDED_BY(mu_) = 0;

@@ -1,0 +1,103 @@
+// SASL (DIGEST-MD5) on the ZooKeeper port, driven by ZooKeeper's own Java
+// client: tests/e2e/SaslCheck.java, compiled with javac at build time, run
+// against three replicas that read their users from a JAAS file
+// (--zk_sasl_users) and name a SASL superuser (--zk_sasl_superuser).
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/test_cluster.h"
+#include "tests/testing/free_port.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+#if !defined(SASL_CHECK_CLASSPATH)
+#error "SASL_CHECK_CLASSPATH must name SaslCheck's classes and zookeeper.jar"
+#endif
+
+namespace synod::e2e {
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::stringstream out;
+  out << std::ifstream(path).rdbuf();
+  return out.str();
+}
+
+constexpr char kServerJaas[] = R"(Server {
+  org.apache.zookeeper.server.auth.DigestLoginModule required
+    user_alice="alice-secret"
+    user_bob="bob-secret"
+    user_root="root-secret";
+};
+)";
+
+constexpr char kClientJaas[] = R"(
+Alice { org.apache.zookeeper.server.auth.DigestLoginModule required
+        username="alice" password="alice-secret"; };
+WrongAlice { org.apache.zookeeper.server.auth.DigestLoginModule required
+             username="alice" password="not-her-secret"; };
+Bob { org.apache.zookeeper.server.auth.DigestLoginModule required
+      username="bob" password="bob-secret"; };
+Root { org.apache.zookeeper.server.auth.DigestLoginModule required
+       username="root" password="root-secret"; };
+)";
+
+TEST(ZkSaslE2eTest, JavaClientAuthenticatesAndSaslAclsHold) {
+  testing::TempDir dir;
+  const std::string server_jaas = dir.Sub("server-jaas.conf");
+  const std::string client_jaas = dir.Sub("client-jaas.conf");
+  std::ofstream(server_jaas) << kServerJaas;
+  std::ofstream(client_jaas) << kClientJaas;
+
+  TestCluster::Options options;
+  std::vector<std::string> zk_addrs;
+  for (int id = 1; id <= 3; ++id) {
+    zk_addrs.push_back(absl::StrCat("127.0.0.1:", testing::FreePort()));
+    options.member_flags[id] = {"--zk_addr=" + zk_addrs.back(), "--zk_sasl_users=" + server_jaas,
+                                "--zk_sasl_superuser=root"};
+  }
+  TestCluster cluster(options);
+  ASSERT_TRUE(cluster.StartAll().ok());
+
+  const std::string log = dir.Sub("sasl-check.log");
+  testing::Subprocess::Options po;
+  po.binary = "/usr/bin/java";
+  po.args = {"-Djava.security.auth.login.config=" + client_jaas, "-cp", SASL_CHECK_CLASSPATH,
+             "SaslCheck", zk_addrs[0], zk_addrs[1]};
+  po.log_path = log;
+  absl::StatusOr<testing::Subprocess> p = testing::Subprocess::Start(po);
+  ASSERT_TRUE(p.ok()) << p.status();
+  absl::StatusOr<int> status = p->Wait(absl::Seconds(90));
+  const std::string out = ReadAll(log);
+  ASSERT_TRUE(status.ok()) << "SaslCheck still running after 90 s:\n" << out;
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << out;
+  EXPECT_NE(out.find("SaslCheck passed"), std::string::npos) << out;
+}
+
+TEST(ZkSaslE2eTest, MalformedUsersFileStopsTheReplica) {
+  testing::TempDir dir;
+  const std::string server_jaas = dir.Sub("server-jaas.conf");
+  std::ofstream(server_jaas) << "Server { org.apache.zookeeper.server.auth.DigestLoginModule "
+                                "required user_alice=\"hunter2\" }";
+  TestCluster::Options options;
+  options.size = 1;
+  options.member_flags[1] = {absl::StrCat("--zk_addr=127.0.0.1:", testing::FreePort()),
+                             "--zk_sasl_users=" + server_jaas};
+  TestCluster cluster(options);
+  const absl::Status status = cluster.StartAll();
+  ASSERT_FALSE(status.ok());
+  // The member's log tail: the file and the line, never the password.
+  EXPECT_NE(status.message().find("SASL users file " + server_jaas + ": line 1"),
+            std::string::npos)
+      << status;
+  EXPECT_EQ(status.message().find("hunter2"), std::string::npos) << status;
+}
+
+}  // namespace
+}  // namespace synod::e2e
