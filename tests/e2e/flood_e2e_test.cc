@@ -9,7 +9,10 @@
 //
 // The replicas run with small load bounds, so the flood goes past them:
 // - every request gets an answer, and that answer is success or
-//   RESOURCE_EXHAUSTED (nothing times out, nothing fails otherwise);
+//   RESOURCE_EXHAUSTED (nothing times out, nothing fails otherwise), except
+//   that on a starved machine the leader may lose its term: the writes it
+//   had in flight are then answered "outcome unknown" (DEADLINE_EXCEEDED
+//   naming the leader change), as any client must expect; they stay few;
 // - some requests are refused (the bounds were reached, not just approached);
 // - no replica's resident memory exceeds kMaxRss (the bound this test
 //   documents for the flags below; docs/operations.md, "Bounds");
@@ -32,6 +35,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -89,11 +93,21 @@ class Outcomes {
  public:
   void Add(const grpc::Status& s) {
     absl::MutexLock lock(&mu_);
+    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+        absl::StrContains(s.error_message(), "leader changed")) {
+      ++leader_changed_;
+      return;
+    }
     ++by_code_[s.error_code()];
     if (s.error_code() != grpc::StatusCode::OK &&
         s.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) {
       examples_.emplace(s.error_code(), s.error_message());
     }
+  }
+  // Writes whose leader lost its term before applying them (outcome unknown).
+  int leader_changed() const {
+    absl::MutexLock lock(&mu_);
+    return leader_changed_;
   }
   int count(grpc::StatusCode code) const {
     absl::MutexLock lock(&mu_);
@@ -102,7 +116,7 @@ class Outcomes {
   }
   int total() const {
     absl::MutexLock lock(&mu_);
-    int n = 0;
+    int n = leader_changed_;
     for (const auto& [code, count] : by_code_) n += count;
     return n;
   }
@@ -120,6 +134,7 @@ class Outcomes {
   mutable absl::Mutex mu_;
   std::map<grpc::StatusCode, int> by_code_;
   std::map<grpc::StatusCode, std::string> examples_;
+  int leader_changed_ = 0;
 };
 
 std::unique_ptr<grpc::ClientContext> Deadline() { return Ctx(kCallDeadline); }
@@ -344,16 +359,22 @@ void FloodAndCheck(const std::vector<std::string>& bounds) {
 
   const int ok = outcomes.count(grpc::StatusCode::OK);
   const int refused = outcomes.count(grpc::StatusCode::RESOURCE_EXHAUSTED);
-  std::printf("flood: %d calls in %.1f s: %d OK, %d RESOURCE_EXHAUSTED; %lld watch events read\n",
-              outcomes.total(), absl::ToDoubleSeconds(flood_end - (end - kFlood)), ok, refused,
-              static_cast<long long>(watchers.events()));
+  const int unknown = outcomes.leader_changed();
+  std::printf(
+      "flood: %d calls in %.1f s: %d OK, %d RESOURCE_EXHAUSTED, %d unknown (leader changed); "
+      "%lld watch events read\n",
+      outcomes.total(), absl::ToDoubleSeconds(flood_end - (end - kFlood)), ok, refused, unknown,
+      static_cast<long long>(watchers.events()));
   for (int id = 1; id <= cluster.size(); ++id) {
     std::printf("replica %d: max RSS %.0f MiB (bound %lld MiB)\n", id,
                 static_cast<double>(max_rss[id]) / (1 << 20),
                 static_cast<long long>(kMaxRss >> 20));
   }
-  // Every call was answered (the threads ended), with success or a refusal.
-  EXPECT_EQ(ok + refused, outcomes.total()) << outcomes.Unexpected();
+  // Every call was answered (the threads ended), with success or a refusal,
+  // or, for the few in flight when a starved leader lost its term, with
+  // "outcome unknown".
+  EXPECT_EQ(ok + refused + unknown, outcomes.total()) << outcomes.Unexpected();
+  EXPECT_LE(unknown, outcomes.total() / 100) << "more than 1% of calls lost to leader changes";
   EXPECT_GT(ok, 0);
   EXPECT_GT(refused, 0) << "the flood never reached the bounds: it proves nothing";
   for (int id = 1; id <= cluster.size(); ++id) {
