@@ -102,8 +102,10 @@ absl::Status InvalidEntry(const v1::Acl& acl, std::string_view why) {
 }
 
 absl::Status CheckEntry(const v1::Acl& acl) {
-  if (acl.perms() == 0 || (acl.perms() & ~kPermAll) != 0) {
-    return InvalidEntry(acl, "permissions must be a non-empty subset of cdrwa");
+  // An entry with no permission grants nothing; ZooKeeper accepts it (only
+  // the superuser can then reach the node), so Synod does too.
+  if ((acl.perms() & ~kPermAll) != 0) {
+    return InvalidEntry(acl, "permissions must be a subset of cdrwa");
   }
   if (acl.id().size() > kMaxAclIdBytes) return InvalidEntry(acl, "id too long");
   const std::string& scheme = acl.scheme();

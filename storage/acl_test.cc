@@ -69,10 +69,9 @@ TEST(ResolveAcl, RefusesWhatZooKeeperRefuses) {
     v1::Acl entry = Entry(bad);
     EXPECT_FALSE(ResolveAcl({entry}, anonymous).ok()) << bad;
   }
-  v1::Acl no_perms;
-  no_perms.set_scheme("world");
-  no_perms.set_id("anyone");
-  EXPECT_FALSE(ResolveAcl({no_perms}, anonymous).ok());
+  v1::Acl unknown_perm = Entry("world:anyone:r");
+  unknown_perm.set_perms(kPermAll + 1);
+  EXPECT_FALSE(ResolveAcl({unknown_perm}, anonymous).ok());
   std::vector<v1::Acl> too_many(kMaxAclEntries + 1, Entry("world:anyone:r"));
   EXPECT_FALSE(ResolveAcl(too_many, anonymous).ok());
 }
@@ -83,6 +82,21 @@ TEST(ResolveAcl, AuthBecomesTheCallersIdentitiesButNotItsAddress) {
   ASSERT_EQ(acl.size(), 2u);
   EXPECT_EQ(acl[0], (AclEntry{kPermCreate | kPermDelete | kPermRead, "digest", "bob:xyz="}));
   EXPECT_EQ(acl[1], (AclEntry{kPermCreate | kPermDelete | kPermRead, "x509", "svc"}));
+}
+
+// ZooKeeper accepts an entry with no permission: it grants nothing, so a
+// node whose ACL has only such entries is the superuser's alone.
+TEST(ResolveAcl, AnEntryWithNoPermissionGrantsNothing) {
+  v1::Acl none;
+  none.set_scheme("world");
+  none.set_id("anyone");
+  absl::StatusOr<Acl> acl = ResolveAcl({none}, v1::Caller());
+  ASSERT_TRUE(acl.ok()) << acl.status();
+  ASSERT_EQ(acl->size(), 1u);
+  for (uint32_t perm : {kPermRead, kPermWrite, kPermCreate, kPermDelete, kPermAdmin}) {
+    EXPECT_FALSE(Permits(*acl, perm, v1::Caller())) << perm;
+    EXPECT_TRUE(Permits(*acl, perm, CallerWith({}, /*superuser=*/true))) << perm;
+  }
 }
 
 TEST(ResolveAcl, OpenAclIsStoredEmpty) {

@@ -113,10 +113,10 @@ void ZkConnection::Fill(const SlotPtr& slot, std::string body, bool close_after,
     slot->bytes = std::move(framed);
     slot->close_after = close_after;
     slot->ready = true;
-    if (slot->write) {
+    if (slot->ordered != 0) {
       // The listener thread sends what waited for it (TakeOutput).
-      slot->write = false;
-      --writes_in_flight_;
+      ordered_open_.erase(slot->ordered);
+      slot->ordered = 0;
     }
   }
   wake_();
@@ -132,6 +132,10 @@ void ZkConnection::Reply(const SlotPtr& slot, int32_t xid, uint64_t zxid, int32_
   Encode(w, ReplyHeader{xid, static_cast<int64_t>(zxid), err});
   std::string bytes = w.Take();
   bytes.append(body);
+  {
+    absl::MutexLock lock(&mu_);
+    slot->reply_zxid = true;
+  }
   Fill(slot, std::move(bytes), close_after, err);
 }
 
@@ -143,10 +147,34 @@ bool ZkConnection::TakeOutput(std::string* out) {
     SlotPtr slot = std::move(slots_.front());
     slots_.pop_front();
     if (!slot->bytes.empty()) ++sent_;
+    if (slot->reply_zxid) RaiseReplyZxidLocked(&slot->bytes);
     out->append(slot->bytes);
     if (slot->close_after) return true;
   }
   return false;
+}
+
+void ZkConnection::RaiseReplyZxidLocked(std::string* framed) {
+  // length (4), xid (4), zxid (8, big-endian): see Fill and Reply.
+  constexpr size_t kAt = 8;
+  if (framed->size() < kAt + 8) return;
+  uint64_t zxid = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    zxid = (zxid << 8) | static_cast<uint8_t>((*framed)[kAt + i]);
+  }
+  if (static_cast<int64_t>(zxid) >= last_reply_zxid_) {
+    last_reply_zxid_ = static_cast<int64_t>(zxid);
+    return;
+  }
+  zxid = static_cast<uint64_t>(last_reply_zxid_);
+  for (size_t i = 0; i < 8; ++i) {
+    (*framed)[kAt + 7 - i] = static_cast<char>(zxid & 0xff);
+    zxid >>= 8;
+  }
+}
+
+bool ZkConnection::AnsweredUpToLocked(uint64_t after) const {
+  return ordered_open_.empty() || *ordered_open_.begin() > after;
 }
 
 size_t ZkConnection::pending() const {
@@ -223,12 +251,20 @@ void ZkConnection::OnFrame(std::string_view frame) {
   const bool write = IsOrderedWrite(header.type);
   {
     absl::MutexLock lock(&mu_);
-    if (!held_.empty() || (!write && writes_in_flight_ > 0)) {
-      held_.push_back({std::string(frame), slot, write});
+    const uint64_t after = ordered_seq_;
+    if (write) {
+      slot->ordered = ++ordered_seq_;
+      ordered_open_.insert(slot->ordered);
+    }
+    // A sync goes at once: it changes nothing a waiting read could see.
+    const bool go = header.type == kOpSync ||
+                    (held_.empty() && (write || AnsweredUpToLocked(after)));
+    if (!go) {
+      held_.push_back({std::string(frame), slot, write, after});
       return;
     }
   }
-  Dispatch(frame, slot, write);
+  Dispatch(frame, slot);
 }
 
 void ZkConnection::DispatchHeld() {
@@ -236,20 +272,16 @@ void ZkConnection::DispatchHeld() {
     Held next;
     {
       absl::MutexLock lock(&mu_);
-      if (held_.empty() || (!held_.front().write && writes_in_flight_ > 0)) return;
+      if (held_.empty()) return;
+      if (!held_.front().write && !AnsweredUpToLocked(held_.front().after)) return;
       next = std::move(held_.front());
       held_.pop_front();
     }
-    Dispatch(next.frame, next.slot, next.write);
+    Dispatch(next.frame, next.slot);
   }
 }
 
-void ZkConnection::Dispatch(std::string_view frame, const SlotPtr& slot, bool write) {
-  if (write) {
-    absl::MutexLock lock(&mu_);
-    slot->write = true;
-    ++writes_in_flight_;
-  }
+void ZkConnection::Dispatch(std::string_view frame, const SlotPtr& slot) {
   JuteReader r(frame);
   RequestHeader header;
   if (absl::Status s = Decode(r, &header); !s.ok()) {

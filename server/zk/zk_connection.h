@@ -9,10 +9,18 @@
 //    whichever thread completes it; TakeOutput hands over only the filled
 //    slots at the head. Watch notifications take a slot when polled.
 //  - Requests run in their order as ZooKeeper runs a session's requests: a
-//    write (anything that goes through the log, and sync) is sent at once
-//    after the writes before it; any other request waits until every
-//    earlier write was answered, and everything after a waiting request
-//    waits behind it. So a pipelined read sees the writes sent before it.
+//    write (anything that goes through the log) is sent at once after the
+//    requests before it were sent; a read waits until every write and sync
+//    that arrived before it was answered, and everything after a waiting
+//    request waits behind it. So a pipelined read sees the writes sent
+//    before it. A sync changes nothing, so it is sent as soon as it
+//    arrives, even past waiting reads: pipelined sync+read pairs then
+//    share ReadIndex rounds instead of taking one round each, and the read
+//    after a sync still waits for it (ZooKeeper's linearizable read).
+//  - Reply headers' zxids never go backwards on a connection: each is at
+//    least the one before it (a sync answered early carries the revision
+//    it reached; the replica had applied at least the larger one when the
+//    reply left).
 //  - Every reply header carries the revision the replica had applied when
 //    the reply was made (ZooKeeper's zxid). Reads wait until the replica has
 //    applied what this connection already saw (the highest zxid sent, or the
@@ -53,6 +61,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
@@ -132,8 +141,11 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   struct Slot {
     absl::Time arrived = absl::Now();
     bool ready = false;
-    bool write = false;  // an ordered write in flight (counted in writes_in_flight_)
+    // The order number of a write or sync (see ordered_open_); 0 for reads.
+    uint64_t ordered = 0;
     bool close_after = false;
+    // A reply whose header's zxid TakeOutput raises to the last one sent.
+    bool reply_zxid = false;
     std::string bytes;  // framed
   };
   using SlotPtr = std::shared_ptr<Slot>;
@@ -152,13 +164,17 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
     std::string frame;
     SlotPtr slot;
     bool write = false;
+    // A read runs once every write and sync numbered up to this is answered.
+    uint64_t after = 0;
   };
 
   SlotPtr PushSlot();
   // Listener thread: sends the held requests whose turn came.
   void DispatchHeld();
-  // Listener thread: a request whose turn came; `write` counts it in flight.
-  void Dispatch(std::string_view frame, const SlotPtr& slot, bool write);
+  // Listener thread: a request whose turn came.
+  void Dispatch(std::string_view frame, const SlotPtr& slot);
+  // True when every write and sync numbered up to `after` was answered.
+  bool AnsweredUpToLocked(uint64_t after) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fills `slot` with `body` (framed here); `close_after`: close once sent.
   // A non-empty body is a reply whose header carries `err` (metrics).
   void Fill(const SlotPtr& slot, std::string body, bool close_after = false,
@@ -166,6 +182,9 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   // A reply: header (zxid = `zxid`, remembered as seen) then `body`.
   void Reply(const SlotPtr& slot, int32_t xid, uint64_t zxid, int32_t err,
              const std::string& body = "", bool close_after = false);
+  // Raises the zxid in a framed reply to the last one taken, or remembers
+  // it as the last if larger (see the class comment).
+  void RaiseReplyZxidLocked(std::string* framed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Closes the connection at this slot without a reply.
   void Drop(const SlotPtr& slot) { Fill(slot, "", /*close_after=*/true); }
   uint64_t AppliedRevision() const;
@@ -266,10 +285,14 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   int64_t last_cxid_ ABSL_GUARDED_BY(mu_) = -1;
   int64_t timeout_ms_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time established_ ABSL_GUARDED_BY(mu_) = absl::Now();
-  // Ordered writes sent and not yet answered; requests kept back behind
-  // them (bounded with the slots: each holds one, see pending()).
-  int writes_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // Writes and syncs are numbered as they arrive; ordered_open_ holds the
+  // numbers not yet answered. Requests kept back to keep the order
+  // (bounded with the slots: each holds one, see pending()).
+  uint64_t ordered_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::btree_set<uint64_t> ordered_open_ ABSL_GUARDED_BY(mu_);
   std::deque<Held> held_ ABSL_GUARDED_BY(mu_);
+  // The zxid of the last reply header taken (see the class comment).
+  int64_t last_reply_zxid_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace synod::zk

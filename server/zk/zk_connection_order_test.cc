@@ -64,6 +64,9 @@ class FakeTree {
     } else if (call.has_set()) {
       served_.push_back("set " + call.set().op().path());
       reply->mutable_set()->mutable_header()->set_revision(7);
+    } else if (call.has_sync()) {
+      served_.push_back("sync " + call.sync().path());
+      reply->mutable_sync()->mutable_header()->set_revision(8);
     } else {
       served_.push_back("other");
     }
@@ -99,7 +102,7 @@ std::string Request(int32_t xid, int32_t type, const std::string& path) {
     Encode(w, CreateRequest{path, "d", {Acl{31, "world", "anyone"}}, 0, 0}, false);
   } else if (type == kOpSetData) {
     Encode(w, SetDataRequest{path, "d", -1});
-  } else if (type == kOpGetEphemerals || type == kOpGetAllChildrenNumber) {
+  } else if (type == kOpGetEphemerals || type == kOpGetAllChildrenNumber || type == kOpSync) {
     Encode(w, PathRequest{path});
   } else {
     Encode(w, PathWatchRequest{path, false});
@@ -107,9 +110,9 @@ std::string Request(int32_t xid, int32_t type, const std::string& path) {
   return w.Take();
 }
 
-// The xids of the framed replies in `out`, in order.
-std::vector<int32_t> ReplyXids(const std::string& out) {
-  std::vector<int32_t> xids;
+// The headers of the framed replies in `out`, in order.
+std::vector<ReplyHeader> ReplyHeaders(const std::string& out) {
+  std::vector<ReplyHeader> headers;
   JuteReader r(out);
   while (r.remaining() > 0) {
     std::string frame;
@@ -117,9 +120,33 @@ std::vector<int32_t> ReplyXids(const std::string& out) {
     JuteReader fr(frame);
     ReplyHeader h;
     if (!Decode(fr, &h).ok()) break;
-    xids.push_back(h.xid);
+    headers.push_back(h);
   }
+  return headers;
+}
+
+// The xids of the framed replies in `out`, in order.
+std::vector<int32_t> ReplyXids(const std::string& out) {
+  std::vector<int32_t> xids;
+  for (const ReplyHeader& h : ReplyHeaders(out)) xids.push_back(h.xid);
   return xids;
+}
+
+// A connection to `tree` with its session established.
+std::shared_ptr<ZkConnection> Connect(ZkContext* context, FakeSessions* sessions, FakeTree* tree,
+                                      ZkMetrics* metrics) {
+  context->serve = [tree](const v1::PipelineCall& call, const std::shared_ptr<const v1::Caller>&,
+                          v1::PipelineReply* reply,
+                          server::Replier replier) { tree->Serve(call, reply, replier); };
+  context->sessions = sessions;
+  context->metrics = metrics;
+  auto conn = std::make_shared<ZkConnection>(context, "127.0.0.1", [] {});
+  JuteWriter connect;
+  Encode(connect, ConnectRequest{0, 0, 10000, 0, std::string(16, '\0'), true, false});
+  conn->OnFrame(connect.Take());
+  std::string out;
+  conn->TakeOutput(&out);
+  return conn;
 }
 
 TEST(ZkConnectionOrderTest, ReadsWaitForEarlierWritesAndLaterWritesForThem) {
@@ -207,6 +234,48 @@ TEST(ZkConnectionOrderTest, StoreReadsWaitForTheRevisionSeen) {
     conn->TakeOutput(&out);
     EXPECT_EQ(ReplyXids(out), (std::vector<int32_t>{2}));
   }
+  conn->Close();
+}
+
+// Pipelined sync+read pairs (ZooKeeper's linearizable read): every sync is
+// sent as it arrives, even past reads waiting for an earlier write, and each
+// read waits only for the writes and syncs that arrived before it. Reply
+// zxids never go backwards (the fake answers a get with revision 5 after a
+// create answered with 6).
+TEST(ZkConnectionOrderTest, SyncsRunAheadOfWaitingReadsAndZxidsNeverGoBack) {
+  FakeSessions sessions;
+  FakeTree tree;
+  ZkContext context;
+  ZkMetrics metrics;
+  auto conn = Connect(&context, &sessions, &tree, &metrics);
+  conn->OnFrame(Request(1, kOpCreate, "/a"));
+  conn->OnFrame(Request(2, kOpGetData, "/a"));
+  conn->OnFrame(Request(3, kOpSync, "/"));
+  conn->OnFrame(Request(4, kOpGetData, "/b"));
+  conn->OnFrame(Request(5, kOpSync, "/"));
+  conn->OnFrame(Request(6, kOpGetData, "/c"));
+  EXPECT_EQ(tree.served(), (std::vector<std::string>{"create /a", "sync /", "sync /"}));
+
+  std::string out;
+  ASSERT_TRUE(tree.Answer());  // the create: its read runs
+  conn->TakeOutput(&out);
+  EXPECT_EQ(tree.served().back(), "get /a");
+  ASSERT_TRUE(tree.Answer());  // the first sync: the read behind it runs
+  conn->TakeOutput(&out);
+  EXPECT_EQ(tree.served().back(), "get /b");
+  EXPECT_EQ(ReplyXids(out), (std::vector<int32_t>{1, 2, 3, 4}));
+  ASSERT_TRUE(tree.Answer());  // the second sync
+  conn->TakeOutput(&out);
+  EXPECT_EQ(tree.served(), (std::vector<std::string>{"create /a", "sync /", "sync /", "get /a",
+                                                     "get /b", "get /c"}));
+  const std::vector<ReplyHeader> headers = ReplyHeaders(out);
+  ASSERT_EQ(headers.size(), 6u);
+  for (size_t i = 0; i < headers.size(); ++i) {
+    EXPECT_EQ(headers[i].xid, static_cast<int32_t>(i + 1));
+  }
+  // create 6, get 5 -> 6, sync 8, get 5 -> 8, sync 8, get 5 -> 8.
+  const std::vector<int64_t> want = {6, 6, 8, 8, 8, 8};
+  for (size_t i = 0; i < headers.size(); ++i) EXPECT_EQ(headers[i].zxid, want[i]) << i;
   conn->Close();
 }
 
