@@ -129,7 +129,7 @@ absl::Status DoCreate(Overlay* st, const OpContext& ctx, const v1::CreateOp& op,
   // A sequential path gets a suffix without '/', so the parent and the
   // validity of the final path are known from a placeholder suffix.
   const std::string requested = sequential ? op.path() + "0000000000" : op.path();
-  if (!IsValidPath(requested)) {
+  if (!IsValidPath(requested) || InSubtree(requested, kZooKeeperSubtree)) {
     r->set_code(v1::INVALID_PATH);
     return absl::OkStatus();
   }

@@ -34,4 +34,9 @@ std::string ChildPath(std::string_view parent, std::string_view name);
 // True if `path` is `root` or below it.
 bool InSubtree(std::string_view path, std::string_view root);
 
+// ZooKeeper's own nodes live here (/zookeeper, /zookeeper/config,
+// /zookeeper/quota): the ZooKeeper port serves them, and no create makes a
+// node in this subtree (INVALID_PATH), so both APIs see one tree.
+inline constexpr std::string_view kZooKeeperSubtree = "/zookeeper";
+
 }  // namespace synod::storage

@@ -113,6 +113,12 @@ TYPED_TEST(TreeStoreTest, CreateErrorsChangeNothing) {
   }
   EXPECT_EQ(this->Code(CreateCmd(std::string("/a\0b", 4), "")), v1::INVALID_PATH);
   EXPECT_EQ(this->Code(CreateCmd("/" + std::string(kMaxPathBytes, 'x'), "")), v1::INVALID_PATH);
+  // ZooKeeper's own subtree (served by the ZooKeeper port) is reserved.
+  for (const char* reserved : {"/zookeeper", "/zookeeper/quota", "/zookeeper/x"}) {
+    EXPECT_EQ(this->Code(CreateCmd(reserved, "")), v1::INVALID_PATH) << reserved;
+  }
+  EXPECT_EQ(this->Code(CreateCmd("/zookeeper/s-", "", v1::PERSISTENT_SEQUENTIAL)),
+            v1::INVALID_PATH);
   EXPECT_EQ(this->Code(CreateCmd("/big", std::string(1025, 'x'))), v1::TOO_LARGE);
   EXPECT_EQ(this->Code(CreateCmd("/ttl", "", v1::PERSISTENT_WITH_TTL, 0)), v1::INVALID_ARGUMENT);
   EXPECT_EQ(this->Code(CreateCmd("/ttl", "", v1::PERSISTENT_WITH_TTL, -5)), v1::INVALID_ARGUMENT);
@@ -123,6 +129,8 @@ TYPED_TEST(TreeStoreTest, CreateErrorsChangeNothing) {
   EXPECT_EQ(this->State(), before);
   // Exactly the limit is fine.
   EXPECT_EQ(this->Code(CreateCmd("/max", std::string(1024, 'x'))), v1::OK);
+  // A sequential node next to /zookeeper is an ordinary one.
+  EXPECT_EQ(this->Code(CreateCmd("/zookeeper", "", v1::PERSISTENT_SEQUENTIAL)), v1::OK);
 }
 
 TYPED_TEST(TreeStoreTest, SetBumpsVersionEvenWithSameData) {

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/secret.h"
 #include "server/zk/zk_error_mapping.h"
+#include "server/zk/zk_system_nodes.h"
 
 namespace synod::zk {
 namespace {
@@ -212,6 +213,26 @@ std::shared_ptr<const v1::Caller> ZkConnection::caller() const {
 
 void ZkConnection::CallTree(v1::PipelineCall call,
                             absl::AnyInvocable<void(const v1::PipelineReply&)> done) {
+  // ZooKeeper's own nodes (zk_system_nodes.h) never reach the replica.
+  if (v1::PipelineReply answer; AnswerSystemCall(call, AppliedRevision(), &answer)) {
+    done(answer);
+    return;
+  }
+  if (auto split = std::make_shared<SplitMulti>(); SplitSystemChecks(call, split.get())) {
+    call = split->forward;
+    done = [split, done = std::move(done)](const v1::PipelineReply& reply) mutable {
+      v1::PipelineReply merged = reply;
+      MergeSystemChecks(*split, &merged);
+      done(merged);
+    };
+  } else if (IsAboutRoot(call)) {
+    auto root_call = std::make_shared<v1::PipelineCall>(call);
+    done = [root_call, done = std::move(done)](const v1::PipelineReply& reply) mutable {
+      v1::PipelineReply shown = reply;
+      ShowSystemNodesUnderRoot(*root_call, &shown);
+      done(shown);
+    };
+  }
   auto tree_call = std::make_shared<TreeCall>();
   tree_call->call = std::move(call);
   tree_call->done = std::move(done);

@@ -4,6 +4,7 @@
 #include "server/zk/zk_connection.h"
 #include "server/zk/zk_convert.h"
 #include "server/zk/zk_error_mapping.h"
+#include "server/zk/zk_system_nodes.h"
 #include "storage/acl.h"
 
 namespace synod::zk {
@@ -483,6 +484,13 @@ void ZkConnection::OnGetEphemerals(const RequestHeader& h, const std::string& pr
 
 void ZkConnection::OnGetAllChildrenNumber(const RequestHeader& h, const std::string& path,
                                           const SlotPtr& slot) {
+  if (IsSystemPath(path)) {
+    // ZooKeeper's own nodes (zk_system_nodes.h): the store does not hold them.
+    const bool found = IsSystemNode(path);
+    JuteWriter w;
+    if (found) w.WriteInt(static_cast<int32_t>(SystemDescendants(path)));
+    return Reply(slot, h.xid, AppliedRevision(), found ? kZOk : kZNoNode, w.bytes());
+  }
   absl::StatusOr<std::unique_ptr<storage::StateView>> view = context_->store->NewView();
   if (!view.ok()) return Reply(slot, h.xid, AppliedRevision(), kZSystemError);
   const uint64_t revision = (*view)->meta().applied_index;
@@ -510,6 +518,8 @@ void ZkConnection::OnGetAllChildrenNumber(const RequestHeader& h, const std::str
       }
     }
   }
+  // ZooKeeper counts its own nodes under "/" too.
+  if (path == "/") count += SystemDescendants(path);
   JuteWriter w;
   w.WriteInt(static_cast<int32_t>(count));
   Reply(slot, h.xid, revision, kZOk, w.bytes());

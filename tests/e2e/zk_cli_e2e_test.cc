@@ -51,7 +51,11 @@ TEST(ZkCliE2eTest, ScriptedSessionAsAgainstZooKeeper) {
   const std::string digest = storage::DigestId("u", "p");
   testing::TempDir dir;
   const std::string script = dir.Sub("script");
-  std::ofstream(script) << "create /cli \"hello\"\n"
+  std::ofstream(script) << "ls /\n"
+                           "ls /zookeeper\n"
+                           "getAcl /zookeeper/config\n"
+                           "set /zookeeper/config \"x\"\n"
+                           "create /cli \"hello\"\n"
                            "get /cli\n"
                            "set /cli \"world\"\n"
                            "get -s /cli\n"
@@ -102,6 +106,11 @@ TEST(ZkCliE2eTest, ScriptedSessionAsAgainstZooKeeper) {
       "JLine support is disabled\n"
       "WATCHER::\n"
       "WatchedEvent state:SyncConnected type:None path:null\n"
+      "[zookeeper]\n"
+      "[config, quota]\n"
+      "'world,'anyone\n"
+      ": r\n"
+      "Insufficient permission : /zookeeper/config\n"
       "Created /cli\n"
       "hello\n"
       "world\n"
