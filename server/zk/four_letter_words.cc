@@ -45,7 +45,9 @@ void AppendConnection(const ZkConnectionInfo& c, bool brief, std::string* out) {
     absl::StrAppend(out, ",sid=0x", absl::Hex(c.session_id), ",lop=", c.last_op,
                     ",est=", c.established_ms, ",to=", c.timeout_ms);
     if (c.last_cxid >= 0) absl::StrAppend(out, ",lcxid=0x", absl::Hex(c.last_cxid));
-    absl::StrAppend(out, ",lzxid=0x", absl::Hex(c.last_zxid));
+    absl::StrAppend(out, ",lzxid=0x", absl::Hex(c.last_zxid), ",lresp=", c.last_response_ms,
+                    ",llat=", c.last_latency_ms, ",minlat=", c.min_latency_ms,
+                    ",avglat=", c.avg_latency_ms, ",maxlat=", c.max_latency_ms);
   }
   absl::StrAppend(out, ")\n");
 }

@@ -53,6 +53,13 @@ struct ZkConnectionInfo {
   int64_t timeout_ms = 0;
   int64_t last_cxid = -1;
   uint64_t last_zxid = 0;
+  // Replies: when the last left (Unix ms), and latencies in ms (0 before
+  // the first).
+  int64_t last_response_ms = 0;
+  int64_t last_latency_ms = 0;
+  int64_t min_latency_ms = 0;
+  int64_t avg_latency_ms = 0;
+  int64_t max_latency_ms = 0;
 };
 
 struct FourLetterInput {

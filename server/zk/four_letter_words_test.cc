@@ -115,13 +115,19 @@ TEST(FourLetterWordsTest, StatAndConsListConnectionsBounded) {
   c.timeout_ms = 10000;
   c.last_cxid = 5;
   c.last_zxid = 0x10;
+  c.last_response_ms = 1700000000123;
+  c.last_latency_ms = 2;
+  c.min_latency_ms = 1;
+  c.avg_latency_ms = 3;
+  c.max_latency_ms = 9;
   in.connections.assign(kMaxListedConnections, c);
   in.unlisted = 5;
   const std::string cons = AnswerFourLetterWord(in, All());
   EXPECT_TRUE(
       absl::StartsWith(cons,
                        " /127.0.0.1:4000[1](queued=0,recved=3,sent=2,sid=0xabc,lop=getData,est=0,"
-                       "to=10000,lcxid=0x5,lzxid=0x10)\n"))
+                       "to=10000,lcxid=0x5,lzxid=0x10,lresp=1700000000123,llat=2,minlat=1,"
+                       "avglat=3,maxlat=9)\n"))
       << cons.substr(0, 200);
   EXPECT_TRUE(absl::StrContains(cons, " (5 more connections not listed)\n"));
   EXPECT_LT(cons.size(), 200 * kMaxListedConnections);

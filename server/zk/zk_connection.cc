@@ -102,8 +102,9 @@ ZkConnection::SlotPtr ZkConnection::PushSlot() {
 
 void ZkConnection::Fill(const SlotPtr& slot, std::string body, bool close_after, int32_t err) {
   std::string framed;
+  const absl::Time now = absl::Now();
   if (!body.empty()) {
-    context_->metrics->Reply(err, absl::Now() - slot->arrived);
+    context_->metrics->Reply(err, now - slot->arrived);
     JuteWriter w;
     w.WriteInt(static_cast<int32_t>(body.size()));
     framed = w.Take();
@@ -111,6 +112,15 @@ void ZkConnection::Fill(const SlotPtr& slot, std::string body, bool close_after,
   }
   {
     absl::MutexLock lock(&mu_);
+    if (!framed.empty()) {
+      const int64_t latency_ms = absl::ToInt64Milliseconds(now - slot->arrived);
+      last_response_ = now;
+      last_latency_ms_ = latency_ms;
+      min_latency_ms_ = replies_ == 0 ? latency_ms : std::min(min_latency_ms_, latency_ms);
+      max_latency_ms_ = std::max(max_latency_ms_, latency_ms);
+      total_latency_ms_ += latency_ms;
+      ++replies_;
+    }
     slot->bytes = std::move(framed);
     slot->close_after = close_after;
     slot->ready = true;
@@ -410,6 +420,13 @@ ZkConnectionInfo ZkConnection::Info() const {
   info.timeout_ms = timeout_ms_;
   info.last_cxid = last_cxid_;
   info.last_zxid = seen_zxid_;
+  if (replies_ > 0) {
+    info.last_response_ms = absl::ToUnixMillis(last_response_);
+    info.last_latency_ms = last_latency_ms_;
+    info.min_latency_ms = min_latency_ms_;
+    info.avg_latency_ms = total_latency_ms_ / static_cast<int64_t>(replies_);
+    info.max_latency_ms = max_latency_ms_;
+  }
   return info;
 }
 

@@ -285,6 +285,13 @@ class ZkConnection : public std::enable_shared_from_this<ZkConnection> {
   int64_t last_cxid_ ABSL_GUARDED_BY(mu_) = -1;
   int64_t timeout_ms_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time established_ ABSL_GUARDED_BY(mu_) = absl::Now();
+  // Replies made and their latencies (cons).
+  uint64_t replies_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_response_ ABSL_GUARDED_BY(mu_);
+  int64_t last_latency_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t min_latency_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t max_latency_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t total_latency_ms_ ABSL_GUARDED_BY(mu_) = 0;
   // Writes and syncs are numbered as they arrive; ordered_open_ holds the
   // numbers not yet answered. Requests kept back to keep the order
   // (bounded with the slots: each holds one, see pending()).
