@@ -75,6 +75,10 @@ void ExactlyOnceWorkload::RunClient(int client) {
       absl::SleepFor(absl::Milliseconds(100));
       continue;
     }
+    // The secret of session *id: read between two reads that both see
+    // *id (a client's sessions only move on to new ids), else try again.
+    const std::string secret = c->session_secret();
+    if (c->session_id() != *id) continue;
     if (*id != session) {
       session = *id;
       sequence = 0;
@@ -86,7 +90,7 @@ void ExactlyOnceWorkload::RunClient(int client) {
     op.key = absl::StrCat(Counter(static_cast<int>(rng() % options_.counters)), "/n-");
     op.value = absl::StrCat("c", client, "-", i);
     op.session = session;
-    Increment(PickReplica(client, &rng), session, c->session_secret(), ++sequence, &op);
+    Increment(PickReplica(client, &rng), session, secret, ++sequence, &op);
     const bool ok = op.outcome == Outcome::kOk;
     recorder_->Add(std::move(op));
     absl::SleepFor(ok ? options_.think : options_.think + absl::Milliseconds(100));
