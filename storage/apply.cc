@@ -122,7 +122,7 @@ absl::Status DoCreate(Overlay* st, const OpContext& ctx, const v1::CreateOp& op,
       r->set_code(v1::INVALID_ARGUMENT);
       return absl::OkStatus();
   }
-  if (ttl_mode ? op.ttl_ms() <= 0 : op.ttl_ms() != 0) {
+  if ((ttl_mode ? op.ttl_ms() <= 0 : op.ttl_ms() != 0) || (op.null_data() && !op.data().empty())) {
     r->set_code(v1::INVALID_ARGUMENT);
     return absl::OkStatus();
   }
@@ -192,6 +192,7 @@ absl::Status DoCreate(Overlay* st, const OpContext& ctx, const v1::CreateOp& op,
   node.history_seq = *last_seq + 1;
   node.acl = *std::move(acl);
   node.data = op.data();
+  node.data_null = op.null_data();
   NodeStat& s = node.stat;
   s.czxid = s.mzxid = s.pzxid = ctx.revision;
   s.ctime = s.mtime = ctx.time_ms;
@@ -231,6 +232,10 @@ absl::Status DoSet(Overlay* st, const OpContext& ctx, const v1::SetOp& op, v1::O
     r->set_code(v1::TOO_LARGE);
     return absl::OkStatus();
   }
+  if (op.null_data() && !op.data().empty()) {
+    r->set_code(v1::INVALID_ARGUMENT);
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::optional<Node>> found = st->GetNode(op.path());
   if (!found.ok()) return found.status();
   if (!found->has_value()) {
@@ -255,6 +260,7 @@ absl::Status DoSet(Overlay* st, const OpContext& ctx, const v1::SetOp& op, v1::O
     return absl::OkStatus();
   }
   node.data = op.data();
+  node.data_null = op.null_data();
   node.stat.mzxid = ctx.revision;
   node.stat.mtime = ctx.time_ms;
   node.stat.version += 1;

@@ -7,12 +7,12 @@
 // format version is not this binary's refuses to open (FailedPrecondition,
 // naming both versions); a snapshot whose version is unknown is refused
 // before any state is touched.
-//   Store format 7: the RocksDB instance holds the state column families
+//   Store format 8: the RocksDB instance holds the state column families
 //     alone (nodes, history, sessions, meta; rocks_env.h), in the key
 //     layout below; node/history/session values as encoded by
 //     storage/node.h (each value starts with its own tag byte; nodes and
-//     history entries carry their ACL, sessions their owner and ephemeral
-//     count), history
+//     history entries carry their ACL, nodes a null-data bit in their kind
+//     byte, sessions their owner and ephemeral count), history
 //     values prefixed by their seq; the meta "state" value carries the
 //     cluster settings (storage/cluster_settings.h) after its three
 //     integers once the log recorded them; the meta "auth" value the
@@ -22,7 +22,7 @@
 //     checksummed header and an end mark, so that recovery tells a torn
 //     final write from damage; see storage/log_segments.h. Format 1 (bare
 //     records) is not read: no release wrote it.
-//   Snapshot format 6 (storage/snapshot_format.h): records zstd-compressed
+//   Snapshot format 7 (storage/snapshot_format.h): records zstd-compressed
 //     in blocks after a plain header that carries the cluster settings, the
 //     auth state and the quotas; node and history records with their ACLs.
 //     The only version read: a file of another version is refused.
@@ -71,9 +71,9 @@ namespace synod::storage {
 // empty tree, and it has no file).
 inline constexpr uint64_t kBootstrapIndex = 1;
 
-inline constexpr uint32_t kStoreFormatVersion = 7;     // the only one this binary reads
+inline constexpr uint32_t kStoreFormatVersion = 8;     // the only one this binary reads
 inline constexpr uint32_t kLogFormatVersion = 2;       // the only one this binary reads
-inline constexpr uint32_t kSnapshotFormatVersion = 6;  // the only one this binary reads
+inline constexpr uint32_t kSnapshotFormatVersion = 7;  // the only one this binary reads
 
 namespace keys {
 

@@ -63,8 +63,12 @@ void GetStat(const char* p, NodeStat* s) {
 }
 
 // The part of a node record that the digest covers besides path and data.
+// The kind byte's top bit: the node's data is null (Node::data_null).
+constexpr uint8_t kNullDataBit = 0x80;
+
 void PutNodeHead(std::string* out, const Node& node) {
-  out->push_back(static_cast<char>(node.kind));
+  out->push_back(static_cast<char>(static_cast<uint8_t>(node.kind) |
+                                   (node.data_null ? kNullDataBit : 0)));
   PutStat(out, node.stat);
   PutFixed64(out, static_cast<uint64_t>(node.ttl_ms));
 }
@@ -158,7 +162,7 @@ v1::Stat ToProto(const NodeStat& stat) {
   return out;
 }
 
-// Node: 'N' | kind | stat | ttl_ms | history_seq | acl | data
+// Node: 'N' | kind (top bit: null data) | stat | ttl_ms | history_seq | acl | data
 void AppendNodeHead(const Node& node, std::string* out) {
   out->push_back(kNodeTag);
   PutNodeHead(out, node);
@@ -177,14 +181,17 @@ std::string EncodeNode(const Node& node) {
 absl::Status DecodeNode(std::string_view in, Node* node) {
   constexpr size_t kFixed = 2 + kStatBytes + 16;
   if (in.size() < kFixed || in[0] != kNodeTag) return Malformed("node");
-  uint8_t kind = static_cast<uint8_t>(in[1]);
+  const uint8_t head = static_cast<uint8_t>(in[1]);
+  const uint8_t kind = head & static_cast<uint8_t>(~kNullDataBit);
   if (kind > static_cast<uint8_t>(NodeKind::kTtl)) return Malformed("node");
   node->kind = static_cast<NodeKind>(kind);
+  node->data_null = (head & kNullDataBit) != 0;
   GetStat(in.data() + 2, &node->stat);
   node->ttl_ms = static_cast<int64_t>(GetFixed64(in.data() + 2 + kStatBytes));
   node->history_seq = GetFixed64(in.data() + 2 + kStatBytes + 8);
   in.remove_prefix(kFixed);
   if (!GetAcl(&in, &node->acl)) return Malformed("node");
+  if (node->data_null && !in.empty()) return Malformed("node");
   node->data.assign(in.data(), in.size());
   return absl::OkStatus();
 }

@@ -54,6 +54,8 @@ struct Node {
   uint64_t history_seq = 0;
   Acl acl;  // empty: open to everyone (storage/acl.h)
   std::string data;
+  // ZooKeeper's null data (v1.CreateOp.null_data): `data` is empty.
+  bool data_null = false;
 
   bool operator==(const Node&) const = default;
 };

@@ -1,4 +1,4 @@
-// Snapshot files (format kSnapshotFormatVersion = 6, the only one read): a
+// Snapshot files (format kSnapshotFormatVersion = 7, the only one read): a
 // consistent, portable copy of the whole replicated state of one TreeStore
 // (either backend) at one applied index. The server streams the file to a
 // lagging follower in chunks and uses it for backups; the receiver restores

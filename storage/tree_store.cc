@@ -76,6 +76,7 @@ absl::StatusOr<NodeResult> TreeStore::Get(std::string_view path) {
   result.stat = (*node)->stat;
   result.acl = std::move((*node)->acl);
   result.data = std::move((*node)->data);
+  result.data_null = (*node)->data_null;
   return result;
 }
 

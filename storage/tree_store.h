@@ -142,6 +142,7 @@ struct NodeResult {
   // the oldest kept one's for GetAtRevision).
   Acl acl;
   std::string data;
+  bool data_null = false;  // Node::data_null (current reads only)
 };
 
 struct ExistsResult {

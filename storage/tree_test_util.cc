@@ -201,7 +201,8 @@ std::string Dump(TreeStore* store) {
   for (const auto& [path, node] : nodes) {
     absl::StrAppend(&out, "node ", path, " kind=", static_cast<int>(node.kind),
                     " ttl=", node.ttl_ms, " hseq=", node.history_seq, " ", StatText(node.stat),
-                    " acl=", AclText(node.acl), " data=", absl::CEscape(node.data), "\n");
+                    " acl=", AclText(node.acl), node.data_null ? " data=null" : " data=",
+                    absl::CEscape(node.data), "\n");
     if (path != "/") {
       expected_children[std::string(ParentPath(path))].push_back(std::string(BaseName(path)));
     }

@@ -428,6 +428,7 @@ void TreeService::DoGet(Replier reply, const CallInfo& call, const v1::GetReques
     }
     if (r->code == v1::OK) {
       response->set_data(std::move(r->data));
+      response->set_null_data(r->data_null);
       storage::ToProto(r->stat, response->mutable_stat());
     }
     FinishReply(reply, response, *state, r->code, r->message, r->revision);

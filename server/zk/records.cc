@@ -102,7 +102,7 @@ absl::Status Decode(JuteReader& r, SaslToken* out) {
 
 absl::Status Decode(JuteReader& r, CreateRequest* out, bool with_ttl) {
   SYNOD_RETURN_IF_ERROR(r.ReadString(&out->path));
-  SYNOD_RETURN_IF_ERROR(r.ReadBuffer(&out->data));
+  SYNOD_RETURN_IF_ERROR(r.ReadBuffer(&out->data, &out->null_data));
   SYNOD_RETURN_IF_ERROR(Decode(r, &out->acl));
   SYNOD_RETURN_IF_ERROR(r.ReadInt(&out->flags));
   out->ttl = 0;
@@ -122,7 +122,7 @@ absl::Status Decode(JuteReader& r, PathVersionRequest* out) {
 
 absl::Status Decode(JuteReader& r, SetDataRequest* out) {
   SYNOD_RETURN_IF_ERROR(r.ReadString(&out->path));
-  SYNOD_RETURN_IF_ERROR(r.ReadBuffer(&out->data));
+  SYNOD_RETURN_IF_ERROR(r.ReadBuffer(&out->data, &out->null_data));
   return r.ReadInt(&out->version);
 }
 
@@ -186,7 +186,7 @@ absl::Status Decode(JuteReader& r, MultiReadResponse* out) {
     ReadOpResult res;
     res.type = h.type;
     if (h.type == kOpGetData) {
-      SYNOD_RETURN_IF_ERROR(r.ReadBuffer(&res.data));
+      SYNOD_RETURN_IF_ERROR(r.ReadBuffer(&res.data, &res.null_data));
       SYNOD_RETURN_IF_ERROR(Decode(r, &res.stat));
     } else if (h.type == kOpGetChildren) {
       SYNOD_RETURN_IF_ERROR(r.ReadStringVector(&res.children));
@@ -289,7 +289,11 @@ void Encode(JuteWriter& w, const SaslToken& v) {
 
 void Encode(JuteWriter& w, const CreateRequest& v, bool with_ttl) {
   w.WriteString(v.path);
-  w.WriteBuffer(v.data);
+  if (v.null_data) {
+    w.WriteNullBuffer();
+  } else {
+    w.WriteBuffer(v.data);
+  }
   Encode(w, v.acl);
   w.WriteInt(v.flags);
   if (with_ttl) w.WriteLong(v.ttl);
@@ -307,7 +311,11 @@ void Encode(JuteWriter& w, const PathVersionRequest& v) {
 
 void Encode(JuteWriter& w, const SetDataRequest& v) {
   w.WriteString(v.path);
-  w.WriteBuffer(v.data);
+  if (v.null_data) {
+    w.WriteNullBuffer();
+  } else {
+    w.WriteBuffer(v.data);
+  }
   w.WriteInt(v.version);
 }
 
@@ -356,7 +364,11 @@ void Encode(JuteWriter& w, const MultiReadRequest& v) {
 void Encode(JuteWriter& w, const ReadOpResult& v) {
   Encode(w, MultiHeader{v.type, false, v.type == kOpError ? v.err : kZOk});
   if (v.type == kOpGetData) {
-    w.WriteBuffer(v.data);
+    if (v.null_data) {
+      w.WriteNullBuffer();
+    } else {
+      w.WriteBuffer(v.data);
+    }
     Encode(w, v.stat);
   } else if (v.type == kOpGetChildren) {
     w.WriteStringVector(v.children);

@@ -164,6 +164,7 @@ struct CreateRequest {
   std::vector<Acl> acl;
   int32_t flags = 0;
   int64_t ttl = 0;
+  bool null_data = false;  // data was sent as null (length -1)
 };
 
 // exists, getData, getChildren, getChildren2.
@@ -182,6 +183,7 @@ struct SetDataRequest {
   std::string path;
   std::string data;
   int32_t version = -1;
+  bool null_data = false;  // data was sent as null (length -1)
 };
 
 // sync, getEphemerals (a prefix path), getAllChildrenNumber.
@@ -285,6 +287,7 @@ struct ReadOpResult {
   std::string data;
   Stat stat;
   std::vector<std::string> children;
+  bool null_data = false;  // getData of a node whose data is null
 };
 // Its reply (MultiResponse): per result a MultiHeader{type, false, err}
 // then a GetDataResponse, GetChildrenResponse or ErrorResult, and a final

@@ -107,6 +107,7 @@ void ZkConnection::MultiReadOne(const std::shared_ptr<MultiRead>& m, std::functi
     ReadOpResult result;
     result.type = kOpGetData;
     result.data = reply.get().data();
+    result.null_data = reply.get().null_data();
     result.stat = ToZkStat(reply.get().stat());
     finish(reply.get().header(), std::move(result));
     done();

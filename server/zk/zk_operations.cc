@@ -42,6 +42,7 @@ int32_t CheckCreate(int32_t type, const CreateRequest& c) {
 void ToCreateOp(const CreateRequest& c, v1::CreateOp* op) {
   op->set_path(c.path);
   op->set_data(c.data);
+  op->set_null_data(c.null_data);
   op->set_mode(static_cast<v1::CreateMode>(c.flags));
   op->set_ttl_ms(c.ttl);
   ToV1Acl(c.acl, op->mutable_acl());
@@ -115,7 +116,11 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
           } else {
             if (g.watch && err == kZOk) self->AddWatch(v1::WATCH_DATA, g.path, hd.revision());
             if (err == kZOk) {
-              w.WriteBuffer(reply.get().data());
+              if (reply.get().null_data()) {
+                w.WriteNullBuffer();
+              } else {
+                w.WriteBuffer(reply.get().data());
+              }
               Encode(w, ToZkStat(reply.get().stat()));
             }
           }
@@ -131,6 +136,7 @@ void ZkConnection::OnRequest(const RequestHeader& h, JuteReader& r, const SlotPt
         v1::SetOp* op = call.mutable_set()->mutable_op();
         op->set_path(s.path);
         op->set_data(s.data);
+        op->set_null_data(s.null_data);
         op->set_expected_version(FromZkVersion(s.version));
         *call.mutable_set()->mutable_write() = SessionWrite();
         CallTree(std::move(call), [self, slot, xid](const v1::PipelineReply& reply) {
@@ -297,6 +303,7 @@ absl::Status ZkConnection::OnMulti(const RequestHeader& h, JuteReader& r, const 
       if (absl::Status st = Decode(r, &s); !st.ok()) return st;
       op->mutable_set()->set_path(s.path);
       op->mutable_set()->set_data(s.data);
+      op->mutable_set()->set_null_data(s.null_data);
       op->mutable_set()->set_expected_version(FromZkVersion(s.version));
     } else {
       return MakeJuteError(JuteError::kBadLength, "multi: op type not allowed in a multi");

@@ -61,6 +61,24 @@ TEST_F(ZkCApi, SyncCallsStatsAndErrors) {
   EXPECT_EQ(st.dataLength, 2);
   EXPECT_EQ(st.czxid, st.mzxid);
   EXPECT_EQ(st.ephemeralOwner, 0);
+  // Null data (a null buffer, length -1) reads back as null, empty data as
+  // empty, as on ZooKeeper.
+  const std::string null_node = root_ + "/null";
+  ASSERT_EQ(zoo_create(zh, null_node.c_str(), nullptr, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT,
+                       nullptr, 0),
+            ZOK);
+  char buf[16];
+  int len = sizeof(buf);
+  ASSERT_EQ(zoo_get(zh, null_node.c_str(), 0, buf, &len, nullptr), ZOK);
+  EXPECT_EQ(len, -1);
+  ASSERT_EQ(zoo_set(zh, null_node.c_str(), "", 0, -1), ZOK);
+  len = sizeof(buf);
+  ASSERT_EQ(zoo_get(zh, null_node.c_str(), 0, buf, &len, nullptr), ZOK);
+  EXPECT_EQ(len, 0);
+  ASSERT_EQ(zoo_set(zh, null_node.c_str(), nullptr, -1, -1), ZOK);
+  len = sizeof(buf);
+  ASSERT_EQ(zoo_get(zh, null_node.c_str(), 0, buf, &len, nullptr), ZOK);
+  EXPECT_EQ(len, -1);
   EXPECT_EQ(zoo_set(zh, n.c_str(), "v2", 2, 0), ZOK);
   EXPECT_EQ(zoo_set(zh, n.c_str(), "v3", 2, 0), ZBADVERSION);
   // A version below -1 never matches: BadVersion (not a bad argument).
