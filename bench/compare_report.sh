@@ -25,11 +25,14 @@ for line in sys.stdin:
 '
 }
 
-# The source revision measured: the commit, and whether server/, storage/
-# or raft/ had uncommitted changes.
+# The source revision measured: the commit, and whether the sources the
+# synod binary is built from (server/, storage/, raft/) had uncommitted
+# changes; tests and their data do not count.
 source_revision() {  # source_revision ROOT
   local dirty
-  dirty=$(git -C "$1" status --porcelain -- server storage raft 2> /dev/null)
+  dirty=$(git -C "$1" status --porcelain -- server storage raft ':(exclude)*_test.cc' \
+    ':(exclude)*_test_util.*' ':(exclude)*_testing.h' ':(exclude)*/testdata/*' \
+    ':(exclude)*/tests/*' 2> /dev/null)
   echo "$(git -C "$1" rev-parse --short HEAD 2> /dev/null || echo '?') (working tree $([[ -n "$dirty" ]] && echo 'with uncommitted server/storage/raft changes' || echo clean) at the start)"
 }
 
