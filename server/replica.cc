@@ -13,11 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/credentials.h"
-#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
-#include "grpcpp/server_builder.h"
 #include "server/apply_fanout.h"
 #include "server/cluster_config.h"
 #include "server/link_tls.h"
@@ -31,7 +28,6 @@
 #include "server/metrics/process_metrics.h"
 #include "server/metrics/replica_metrics.h"
 #include "server/metrics/server_metrics.h"
-#include "server/peer_listener.h"
 #include "server/peer_service.h"
 #include "server/peer_transport.h"
 #include "server/raft_driver.h"
@@ -331,49 +327,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
     metrics::Counter* refused = p->metrics->peer_calls_refused;
     p->peer_service->set_on_refused([refused] { refused->Inc(); });
   }
-  {
-    // The gRPC server has no port of its own: the listener owns the peer
-    // port and hands it the HTTP/2 connections (Raft links go to the raft
-    // thread, see peer_listener.h).
-    grpc::ServerBuilder builder;
-    builder.RegisterService(p->peer_service.get());
-    builder.SetMaxReceiveMessageSize(max_peer_message);
-    builder.SetMaxSendMessageSize(max_peer_message);
-    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    // With TLS, the listener relays HTTP/2 connections to this loopback
-    // port (peer_listener.h); only peers with a certificate get through.
-    int tls_port = 0;
-    if (p->peer_tls != nullptr) {
-      builder.AddListeningPort("127.0.0.1:0",
-                               WatchedServerCredentials(*p->peer_tls, ClientAuth::kRequire),
-                               &tls_port);
-    }
-    p->peer_server = builder.BuildAndStart();
-    if (p->peer_server == nullptr || (p->peer_tls != nullptr && tls_port == 0)) {
-      return absl::InternalError("cannot start the peer gRPC server");
-    }
-    PeerListener::Options listen;
-    listen.addr = p->peer_addr;
-    listen.cluster_id = cluster.cluster_id;
-    listen.self = options.id;
-    listen.max_frame_bytes = static_cast<size_t>(max_peer_message);
-    listen.link_tls = p->link_tls.get();
-    listen.grpc_tls_addr = absl::StrCat("127.0.0.1:", tls_port);
-    RaftDriver* driver = p->driver.get();
-    listen.adopt_link = [driver](int fd, raft::NodeId from, std::unique_ptr<LinkTlsSession> tls) {
-      driver->AdoptLink(fd, from, std::move(tls));
-    };
-    metrics::Counter* refused_links = p->metrics->peer_links_refused;
-    listen.link_refused = [refused_links] { refused_links->Inc(); };
-    absl::StatusOr<std::unique_ptr<PeerListener>> listener =
-        PeerListener::Start(listen, p->peer_server.get());
-    if (!listener.ok()) {
-      p->peer_server->Shutdown(std::chrono::system_clock::now());
-      return listener.status();
-    }
-    p->peer_listener = *std::move(listener);
+  if (absl::Status s = StartPeerServer(p.get(), cluster.cluster_id, max_peer_message); !s.ok()) {
+    return s;
   }
 
   p->state_machine->Start();
@@ -450,143 +405,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
   p->keeper->set_settings_seed(p->settings_seed.get());
   p->keeper->Start();
   if (absl::Status s = StartMetrics(p.get()); !s.ok()) return s;
-  {
-    std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-    const TlsFiles& tls = options.client_tls;
-    if (tls.cert.empty() && (!tls.key.empty() || !tls.ca.empty())) {
-      return absl::InvalidArgumentError("client port TLS: a key or CA without a certificate");
-    }
-    if (options.client_auth != ClientAuth::kNone && tls.ca.empty()) {
-      return absl::InvalidArgumentError(
-          "client port TLS: asking clients for certificates needs the CA that signs them");
-    }
-    if (!tls.cert.empty()) {
-      // With client certificates asked for, the peer CA is trusted too: a
-      // replica started with --join presents its peer certificate (join.h).
-      p->client_tls = std::make_unique<StagedTlsFiles>(
-          "client port", options.client_tls, options.data_dir + "/tls-client",
-          /*signed_by_ca=*/false,
-          options.client_auth != ClientAuth::kNone ? options.peer_tls.ca : "");
-      if (absl::Status s = p->client_tls->Stage(); !s.ok()) {
-        return absl::Status(s.code(), absl::StrCat("client port TLS: ", s.message()));
-      }
-      credentials = WatchedServerCredentials(*p->client_tls, options.client_auth);
-    }
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(p->client_addr, credentials);
-    builder.RegisterService(p->tree_service.get());
-    builder.RegisterService(p->cluster_service.get());
-    builder.RegisterService(p->session_service.get());
-    builder.RegisterService(p->watch_service.get());
-    builder.RegisterService(p->auth_service.get());
-    {
-      // Requests by method and code, latencies: one hook for all services.
-      std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> hooks;
-      hooks.push_back(p->api_metrics->NewInterceptorFactory());
-      builder.experimental().SetInterceptorCreators(std::move(hooks));
-    }
-    // Requests larger than this are refused by gRPC itself (RESOURCE_EXHAUSTED)
-    // before they cost anything; replies can hold a page of children.
-    builder.SetMaxReceiveMessageSize(options.max_request_bytes);
-    builder.SetMaxSendMessageSize(std::max(64 << 20, options.max_request_bytes));
-    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    // Connections, calls and their buffers share this much memory; under
-    // pressure gRPC sheds load (closes idle connections, refuses streams)
-    // instead of growing.
-    grpc::ResourceQuota quota("synod-clients");
-    quota.Resize(options.grpc_memory_bytes);
-    builder.SetResourceQuota(quota);
-    p->client_server = builder.BuildAndStart();
-    if (p->client_server == nullptr) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot listen for clients on ", p->client_addr, " (address in use?)"));
-    }
-  }
-  if (options.zk_addr.empty() &&
-      (!options.zk_sasl_users.empty() || !options.zk_sasl_superuser.empty())) {
-    return absl::InvalidArgumentError("--zk_sasl_users and --zk_sasl_superuser need --zk_addr");
-  }
-  if (options.zk_sasl_users.empty() && !options.zk_sasl_superuser.empty()) {
-    return absl::InvalidArgumentError("--zk_sasl_superuser needs --zk_sasl_users");
-  }
-  if (!options.zk_addr.empty()) {
-    zk::ZkListenerOptions zk_options;
-    zk_options.addr = options.zk_addr;
-    zk_options.max_frame_bytes = options.zk_max_frame_bytes;
-    zk_options.max_connections_per_ip = options.zk_max_client_cnxns;
-    zk_options.max_connections = options.zk_max_connections;
-    metrics::Counter* zk_refused_per_ip = p->metrics->zk_connections_refused_per_ip;
-    metrics::Counter* zk_refused_total = p->metrics->zk_connections_refused_total;
-    zk_options.on_refused_per_ip = [zk_refused_per_ip] { zk_refused_per_ip->Inc(); };
-    zk_options.on_refused_total = [zk_refused_total] { zk_refused_total->Inc(); };
-    absl::StatusOr<absl::flat_hash_set<std::string>> words =
-        zk::ParseFourLetterWhitelist(options.zk_4lw_whitelist);
-    if (!words.ok()) return words.status();
-    zk_options.four_letter_whitelist = *std::move(words);
-    zk_options.version = SYNOD_VERSION;
-    zk_options.conf = {{"dataDir", options.data_dir},
-                       {"minSessionTimeout", absl::StrCat(options.min_session_timeout_ms)},
-                       {"maxSessionTimeout", absl::StrCat(options.max_session_timeout_ms)},
-                       {"serverId", absl::StrCat(options.id)},
-                       {"synod.clientAddr", p->client_addr},
-                       {"synod.peerAddr", p->peer_addr}};
-    {
-      const ReplicaState* state = p->state.get();
-      const SessionTracker* sessions = p->sessions.get();
-      const storage::RocksEnv* env = p->env.get();
-      // Atomics and a RocksDB property: nothing waits on the raft or apply
-      // threads.
-      zk_options.describe = [state, sessions, env](zk::FourLetterInput* in) {
-        in->serving = state->serving() && state->leader() != 0;
-        in->mode = state->role() == raft::Role::kLeader ? "leader" : "follower";
-        in->zxid = state->applied();
-        in->global_sessions = static_cast<int64_t>(sessions->size());
-        uint64_t nodes = 0;
-        if (env->db()->GetIntProperty(env->cf(storage::ColumnFamily::kNodes),
-                                      "rocksdb.estimate-num-keys", &nodes)) {
-          in->node_count = static_cast<int64_t>(nodes);
-        }
-      };
-    }
-    p->zk_metrics = std::make_unique<zk::ZkMetrics>();
-    p->registry->AddCollector([m = p->zk_metrics.get()](std::vector<metrics::MetricFamily>* out) {
-      m->Collect(out);
-    });
-    zk::ZkContext zk_context;
-    TreeService* tree = p->tree_service.get();
-    // Each connection's caller: its address and its addauth identities.
-    zk_context.serve = [tree](const v1::PipelineCall& call,
-                              const std::shared_ptr<const v1::Caller>& caller,
-                              v1::PipelineReply* reply, Replier replier) {
-      tree->Serve(call, caller, reply, std::move(replier));
-    };
-    zk_context.superuser_digest = options.superuser_digest;
-    if (!options.zk_sasl_users.empty()) {
-      absl::StatusOr<zk::SaslUsers> users = zk::LoadSaslUsers(options.zk_sasl_users);
-      if (!users.ok()) return users.status();
-      if (!options.zk_sasl_superuser.empty() && !users->contains(options.zk_sasl_superuser)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--zk_sasl_superuser \"", options.zk_sasl_superuser,
-                         "\" is not a user of ", options.zk_sasl_users));
-      }
-      if (absl::Status s = zk::InitSaslServer(); !s.ok()) return s;
-      base::Log("synod: SASL (DIGEST-MD5) on the ZooKeeper port, %zu users from %s",
-                users->size(), options.zk_sasl_users.c_str());
-      p->zk_sasl_users = std::make_unique<const zk::SaslUsers>(*std::move(users));
-      zk_context.sasl_users = p->zk_sasl_users.get();
-      zk_context.sasl_superuser = options.zk_sasl_superuser;
-    }
-    zk_context.sessions = p->session_backend.get();
-    zk_context.watches = p->watch_hub.get();
-    zk_context.store = p->store.get();
-    zk_context.max_multi_read_bytes = options.zk_max_frame_bytes;
-    zk_context.metrics = p->zk_metrics.get();
-    absl::StatusOr<std::unique_ptr<zk::ZkListener>> zk_listener =
-        zk::ZkListener::Start(zk_options, std::move(zk_context));
-    if (!zk_listener.ok()) return zk_listener.status();
-    p->zk_listener = *std::move(zk_listener);
-    base::Log("synod: ZooKeeper clients on port %d", p->zk_listener->port());
-  }
+  if (absl::Status s = StartClientServer(p.get()); !s.ok()) return s;
+  if (absl::Status s = StartZk(p.get()); !s.ok()) return s;
   base::Log("synod %s member %llu serving clients on %s%s, peers on %s, data in %s", SYNOD_VERSION,
       static_cast<unsigned long long>(options.id), p->client_addr.c_str(),
       p->client_tls != nullptr ? " (TLS)" : "", p->peer_addr.c_str(), options.data_dir.c_str());

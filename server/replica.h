@@ -139,6 +139,13 @@ class Replica {
   struct Parts;
   explicit Replica(std::unique_ptr<Parts> parts);
   static absl::Status StartMetrics(Parts* p);
+  // replica_grpc.cc: the peer gRPC server behind the peer port's listener,
+  // then (once the services exist) the client gRPC server.
+  static absl::Status StartPeerServer(Parts* p, uint64_t cluster_id, int max_peer_message);
+  static absl::Status StartClientServer(Parts* p);
+  // replica_zk.cc: the ZooKeeper port and its SASL users (off without
+  // --zk_addr).
+  static absl::Status StartZk(Parts* p);
   std::unique_ptr<Parts> parts_;
 };
 

@@ -1,6 +1,7 @@
 // Replica::Parts: everything a running replica owns, in the order
 // Replica::Start builds it (and so destroyed in reverse). Private to the
-// files that implement Replica (replica.cc, replica_monitoring.cc).
+// files that implement Replica (replica.cc, replica_grpc.cc,
+// replica_monitoring.cc, replica_zk.cc).
 #pragma once
 
 #include <memory>

@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.atomic.AtomicValue;
@@ -32,28 +31,8 @@ import org.apache.curator.framework.state.ConnectionState;
 import org.apache.zookeeper.CreateMode;
 import org.apache.curator.retry.RetryNTimes;
 
-public final class CuratorCheck {
+public final class CuratorCheck extends JavaChecks {
   private static final long WAIT_MS = 20000;
-
-  private static void check(String what, boolean ok) {
-    if (!ok) {
-      System.out.println("FAILED: " + what);
-      System.out.flush();
-      System.exit(1);
-    }
-    System.out.println("ok: " + what);
-    System.out.flush();
-  }
-
-  // Polls `cond` every 20 ms until it holds or WAIT_MS passed.
-  private static boolean waitFor(BooleanSupplier cond) throws InterruptedException {
-    long deadline = System.currentTimeMillis() + WAIT_MS;
-    while (System.currentTimeMillis() < deadline) {
-      if (cond.getAsBoolean()) return true;
-      Thread.sleep(20);
-    }
-    return cond.getAsBoolean();
-  }
 
   private static CuratorFramework client(String hosts, List<ConnectionState> states)
       throws InterruptedException {
@@ -91,7 +70,7 @@ public final class CuratorCheck {
     check("latch one leads", l1.await(WAIT_MS, TimeUnit.MILLISECONDS));
     l2.start();
     check("latch two joins and does not lead",
-        waitFor(() -> {
+        waitFor(WAIT_MS, () -> {
           try {
             return l1.getParticipants().size() == 2;
           } catch (Exception e) {
@@ -116,7 +95,7 @@ public final class CuratorCheck {
     cache.start();
     c1.create().creatingParentsIfNeeded().forPath("/curator/cache/x", "v0".getBytes());
     check("cache sees a create",
-        waitFor(() -> "v0".equals(data(cache.get("/curator/cache/x").orElse(null)))));
+        waitFor(WAIT_MS, () -> "v0".equals(data(cache.get("/curator/cache/x").orElse(null)))));
 
     // Counters: version-checked read-modify-write through two clients.
     DistributedAtomicLong n1 = new DistributedAtomicLong(c1, "/curator/atomic",
@@ -135,7 +114,7 @@ public final class CuratorCheck {
     s2.start();
     VersionedValue<Integer> before = s1.getVersionedValue();
     check("shared count set", s1.trySetCount(before, 7));
-    check("shared count sees the other client's set", waitFor(() -> s2.getCount() == 7));
+    check("shared count sees the other client's set", waitFor(WAIT_MS, () -> s2.getCount() == 7));
     check("shared count refuses a stale version", !s2.trySetCount(before, 8));
 
     // Held across the kill: a semaphore lease and a protected ephemeral.
@@ -150,13 +129,13 @@ public final class CuratorCheck {
     String memberPath = member.getActualPath();
 
     Files.createFile(ready);
-    check("leader replica killed", waitFor(() -> Files.exists(killed)));
+    check("leader replica killed", waitFor(WAIT_MS, () -> Files.exists(killed)));
 
     // After the kill: writes and reads go on (the clients move to another
     // replica in their sessions), the recipes keep their state.
     c1.setData().forPath("/curator/cache/x", "v1".getBytes());
     check("cache sees a change made after the kill",
-        waitFor(() -> "v1".equals(data(cache.get("/curator/cache/x").orElse(null)))));
+        waitFor(WAIT_MS, () -> "v1".equals(data(cache.get("/curator/cache/x").orElse(null)))));
     check("mutex still held after the kill", m1.isAcquiredInThisProcess());
     check("mutex still excludes the other client", !m2.acquire(200, TimeUnit.MILLISECONDS));
     m1.release();
@@ -165,9 +144,9 @@ public final class CuratorCheck {
     // A latch gives up leadership while suspended and rejoins on reconnect:
     // whoever leads afterwards, exactly one does.
     check("exactly one latch leads after the kill",
-        waitFor(() -> l1.hasLeadership() != l2.hasLeadership()));
+        waitFor(WAIT_MS, () -> l1.hasLeadership() != l2.hasLeadership()));
     check("both latches take part",
-        waitFor(() -> {
+        waitFor(WAIT_MS, () -> {
           try {
             return l2.getParticipants().size() == 2;
           } catch (Exception e) {
@@ -185,9 +164,9 @@ public final class CuratorCheck {
             && c2.checkExists().forPath(memberPath) != null
             && c2.checkExists().forPath(memberPath).getEphemeralOwner() == session1);
     c2.delete().forPath("/curator/cache/x");
-    check("cache sees a delete", waitFor(() -> cache.get("/curator/cache/x").isEmpty()));
+    check("cache sees a delete", waitFor(WAIT_MS, () -> cache.get("/curator/cache/x").isEmpty()));
     // The cache updates its storage before it calls its listeners.
-    waitFor(() -> events.contains("deleted /curator/cache/x"));
+    waitFor(WAIT_MS, () -> events.contains("deleted /curator/cache/x"));
     System.out.println("cache events: " + events);
     check("cache events in order",
         events.equals(List.of("created /curator/cache", "created /curator/cache/x",

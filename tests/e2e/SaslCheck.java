@@ -12,7 +12,6 @@
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.function.BooleanSupplier;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.Watcher.Event.KeeperState;
@@ -23,29 +22,9 @@ import org.apache.zookeeper.data.ACL;
 import org.apache.zookeeper.data.ClientInfo;
 import org.apache.zookeeper.data.Id;
 
-public final class SaslCheck {
+public final class SaslCheck extends JavaChecks {
   private static final long WAIT_MS = 10000;
   private static final String PATH = "/sasl-check";
-
-  private static void check(String what, boolean ok) {
-    if (!ok) {
-      System.out.println("FAILED: " + what);
-      System.out.flush();
-      System.exit(1);
-    }
-    System.out.println("ok: " + what);
-    System.out.flush();
-  }
-
-  // Polls `cond` every 20 ms until it holds or WAIT_MS passed.
-  private static boolean waitFor(BooleanSupplier cond) throws InterruptedException {
-    long deadline = System.currentTimeMillis() + WAIT_MS;
-    while (System.currentTimeMillis() < deadline) {
-      if (cond.getAsBoolean()) return true;
-      Thread.sleep(20);
-    }
-    return cond.getAsBoolean();
-  }
 
   // A client of `host`; `section` names its JAAS credentials, null: no SASL.
   // Its connection states go to `states`.
@@ -61,7 +40,7 @@ public final class SaslCheck {
     List<KeeperState> states = new CopyOnWriteArrayList<>();
     ZooKeeper zk = connect(host, section, states);
     check(section + " on " + host + " authenticated by SASL",
-        waitFor(() -> states.contains(KeeperState.SaslAuthenticated)));
+        waitFor(WAIT_MS, () -> states.contains(KeeperState.SaslAuthenticated)));
     return zk;
   }
 
@@ -109,7 +88,7 @@ public final class SaslCheck {
     List<KeeperState> wrongStates = new CopyOnWriteArrayList<>();
     ZooKeeper wrong = connect(a, "WrongAlice", wrongStates);
     check("alice with a wrong password gets AuthFailed",
-        waitFor(() -> wrongStates.contains(KeeperState.AuthFailed)));
+        waitFor(WAIT_MS, () -> wrongStates.contains(KeeperState.AuthFailed)));
     check("and is never authenticated", !wrongStates.contains(KeeperState.SaslAuthenticated));
     boolean refused;
     try {

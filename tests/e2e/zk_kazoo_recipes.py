@@ -13,25 +13,12 @@ as it passes. Every wait is bounded.
 import sys
 import threading
 
-from kazoo.client import KazooClient
 from kazoo.exceptions import LockTimeout
 from kazoo.recipe.cache import TreeCache, TreeEvent
 
-TIMEOUT = 15
+from zk_check import TIMEOUT, check, client
+
 ROOT = "/recipes-e2e"
-
-
-def client(host):
-    c = KazooClient(hosts=host, timeout=10)
-    c.start(timeout=TIMEOUT)
-    return c
-
-
-def check(what, cond):
-    if not cond:
-        print("FAILED:", what, flush=True)
-        sys.exit(1)
-    print("ok:", what, flush=True)
 
 
 def bounded_thread(target, *args):

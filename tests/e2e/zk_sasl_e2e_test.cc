@@ -2,32 +2,23 @@
 // client: tests/e2e/SaslCheck.java, compiled with javac at build time, run
 // against three replicas that read their users from a JAAS file
 // (--zk_sasl_users) and name a SASL superuser (--zk_sasl_superuser).
-#include <sys/wait.h>
-
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/jvm_check.h"
 #include "tests/e2e/test_cluster.h"
 #include "tests/testing/free_port.h"
-#include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
-#if !defined(SASL_CHECK_CLASSPATH)
-#error "SASL_CHECK_CLASSPATH must name SaslCheck's classes and zookeeper.jar"
+#if !defined(JVM_CHECK_CLASSPATH)
+#error "JVM_CHECK_CLASSPATH must name SaslCheck's classes and zookeeper.jar"
 #endif
 
 namespace synod::e2e {
 namespace {
-
-std::string ReadAll(const std::string& path) {
-  std::stringstream out;
-  out << std::ifstream(path).rdbuf();
-  return out.str();
-}
 
 constexpr char kServerJaas[] = R"(Server {
   org.apache.zookeeper.server.auth.DigestLoginModule required
@@ -65,19 +56,17 @@ TEST(ZkSaslE2eTest, JavaClientAuthenticatesAndSaslAclsHold) {
   TestCluster cluster(options);
   ASSERT_TRUE(cluster.StartAll().ok());
 
-  const std::string log = dir.Sub("sasl-check.log");
-  testing::Subprocess::Options po;
-  po.binary = "/usr/bin/java";
-  po.args = {"-Djava.security.auth.login.config=" + client_jaas, "-cp", SASL_CHECK_CLASSPATH,
-             "SaslCheck", zk_addrs[0], zk_addrs[1]};
-  po.log_path = log;
-  absl::StatusOr<testing::Subprocess> p = testing::Subprocess::Start(po);
+  JvmCheck check;
+  check.main_class = "SaslCheck";
+  check.classpath = JVM_CHECK_CLASSPATH;
+  check.jvm_flags = {"-Djava.security.auth.login.config=" + client_jaas};
+  check.args = {zk_addrs[0], zk_addrs[1]};
+  check.log_path = dir.Sub("sasl-check.log");
+  absl::StatusOr<testing::Subprocess> p = StartJvmCheck(check);
   ASSERT_TRUE(p.ok()) << p.status();
-  absl::StatusOr<int> status = p->Wait(absl::Seconds(90));
-  const std::string out = ReadAll(log);
-  ASSERT_TRUE(status.ok()) << "SaslCheck still running after 90 s:\n" << out;
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << out;
-  EXPECT_NE(out.find("SaslCheck passed"), std::string::npos) << out;
+  const JvmCheckResult result = WaitForJvmCheck(*p, absl::Seconds(90));
+  EXPECT_TRUE(result.status.ok()) << "SaslCheck: " << result.status << "\n" << result.log;
+  EXPECT_NE(result.log.find("SaslCheck passed"), std::string::npos) << result.log;
 }
 
 TEST(ZkSaslE2eTest, MalformedUsersFileStopsTheReplica) {
