@@ -1,8 +1,12 @@
 // SASL (DIGEST-MD5) on the ZooKeeper port, driven by ZooKeeper's own Java
-// client: tests/e2e/SaslCheck.java, compiled with javac at build time, run
-// against three replicas that read their users from a JAAS file
-// (--zk_sasl_users) and name a SASL superuser (--zk_sasl_superuser).
+// client (tests/e2e/SaslCheck.java, compiled with javac at build time) and
+// by kazoo (tests/e2e/zk_kazoo_sasl.py), run against three replicas that
+// read their users from a JAAS file (--zk_sasl_users) and name a SASL
+// superuser (--zk_sasl_superuser).
+#include <sys/wait.h>
+
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +19,9 @@
 
 #if !defined(JVM_CHECK_CLASSPATH)
 #error "JVM_CHECK_CLASSPATH must name SaslCheck's classes and zookeeper.jar"
+#endif
+#if !defined(ZK_KAZOO_SASL_PY)
+#error "ZK_KAZOO_SASL_PY must name tests/e2e/zk_kazoo_sasl.py"
 #endif
 
 namespace synod::e2e {
@@ -39,7 +46,7 @@ Root { org.apache.zookeeper.server.auth.DigestLoginModule required
        username="root" password="root-secret"; };
 )";
 
-TEST(ZkSaslE2eTest, JavaClientAuthenticatesAndSaslAclsHold) {
+TEST(ZkSaslE2eTest, JavaAndKazooClientsAuthenticateAndSaslAclsHold) {
   testing::TempDir dir;
   const std::string server_jaas = dir.Sub("server-jaas.conf");
   const std::string client_jaas = dir.Sub("client-jaas.conf");
@@ -67,6 +74,18 @@ TEST(ZkSaslE2eTest, JavaClientAuthenticatesAndSaslAclsHold) {
   const JvmCheckResult result = WaitForJvmCheck(*p, absl::Seconds(90));
   EXPECT_TRUE(result.status.ok()) << "SaslCheck: " << result.status << "\n" << result.log;
   EXPECT_NE(result.log.find("SaslCheck passed"), std::string::npos) << result.log;
+
+  testing::Subprocess::Options kazoo;
+  kazoo.binary = "/usr/bin/python3";
+  kazoo.args = {ZK_KAZOO_SASL_PY, zk_addrs[2], zk_addrs[0]};
+  kazoo.log_path = dir.Sub("kazoo-sasl.log");
+  absl::StatusOr<testing::Subprocess> k = testing::Subprocess::Start(kazoo);
+  ASSERT_TRUE(k.ok()) << k.status();
+  absl::StatusOr<int> status = k->Wait(absl::Seconds(90));
+  std::stringstream out;
+  out << std::ifstream(kazoo.log_path).rdbuf();
+  ASSERT_TRUE(status.ok()) << "zk_kazoo_sasl.py still running after 90 s:\n" << out.str();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << out.str();
 }
 
 TEST(ZkSaslE2eTest, MalformedUsersFileStopsTheReplica) {
