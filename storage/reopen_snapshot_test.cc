@@ -302,19 +302,20 @@ TEST(SnapshotTest, DamagedFilesAreRefusedBeforeTouchingState) {
             absl::StatusCode::kNotFound);
 }
 
-TEST(SnapshotTest, WritesCompressedFormat6AndRefusesEveryOtherVersion) {
+TEST(SnapshotTest, WritesCompressedCurrentFormatAndRefusesEveryOtherVersion) {
   synod::testing::TempDir dir("synod-snap-");
   RocksHolder from(Limits().history_per_node);
   Driver driver(from.store(), Limits());
   Fill(from.store(), &driver, 21, 400);
   auto info = from.store()->WriteSnapshot(dir.Sub("snap"));
   ASSERT_TRUE(info.ok()) << info.status();
-  EXPECT_EQ(info->format_version, 6u);
+  EXPECT_EQ(info->format_version, kSnapshotFormatVersion);
   const std::string good = ReadFile(dir.Sub("snap"));
   EXPECT_EQ(info->bytes, good.size());
   // History entries repeat node values and stats repeat: blocks pay off.
   EXPECT_LT(info->bytes * 2, info->plain_bytes);
-  for (char version : {1, 5, 7}) {
+  for (const char version : {char{1}, static_cast<char>(kSnapshotFormatVersion - 1),
+                             static_cast<char>(kSnapshotFormatVersion + 1)}) {
     std::string other = good;
     other[8] = version;
     WriteFile(dir.Sub("other"), other);
