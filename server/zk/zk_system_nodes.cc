@@ -171,6 +171,7 @@ int64_t SystemDescendants(std::string_view path) {
 
 bool AnswerSystemCall(const v1::PipelineCall& call, uint64_t revision, v1::PipelineReply* reply) {
   v1::ResponseHeader* header = nullptr;
+  v1::Op write;
   switch (call.request_case()) {
     case v1::PipelineCall::kGet: {
       if (!IsSystemPath(call.get().path())) return false;
@@ -214,38 +215,27 @@ bool AnswerSystemCall(const v1::PipelineCall& call, uint64_t revision, v1::Pipel
       }
       return true;
     }
-    case v1::PipelineCall::kCreate: {
+    // A single write: the code its op would get in a multi.
+    case v1::PipelineCall::kCreate:
       if (!CreateNamesSubtree(call.create().op())) return false;
-      v1::Op op;
-      *op.mutable_create() = call.create().op();
+      *write.mutable_create() = call.create().op();
       header = reply->mutable_create()->mutable_header();
-      header->set_code(CodeOf(op));
       break;
-    }
-    case v1::PipelineCall::kSet: {
+    case v1::PipelineCall::kSet:
       if (!IsSystemPath(call.set().op().path())) return false;
-      v1::Op op;
-      *op.mutable_set() = call.set().op();
+      *write.mutable_set() = call.set().op();
       header = reply->mutable_set()->mutable_header();
-      header->set_code(CodeOf(op));
       break;
-    }
-    case v1::PipelineCall::kDelete: {
+    case v1::PipelineCall::kDelete:
       if (!IsSystemPath(call.delete_().op().path())) return false;
-      v1::Op op;
-      *op.mutable_delete_() = call.delete_().op();
+      *write.mutable_delete_() = call.delete_().op();
       header = reply->mutable_delete_()->mutable_header();
-      header->set_code(CodeOf(op));
       break;
-    }
-    case v1::PipelineCall::kSetAcl: {
+    case v1::PipelineCall::kSetAcl:
       if (!IsSystemPath(call.set_acl().op().path())) return false;
-      v1::Op op;
-      *op.mutable_set_acl() = call.set_acl().op();
+      *write.mutable_set_acl() = call.set_acl().op();
       header = reply->mutable_set_acl()->mutable_header();
-      header->set_code(CodeOf(op));
       break;
-    }
     case v1::PipelineCall::kMulti:
       if (!AnswerMulti(call.multi(), reply->mutable_multi())) {
         reply->clear_multi();
@@ -256,6 +246,7 @@ bool AnswerSystemCall(const v1::PipelineCall& call, uint64_t revision, v1::Pipel
     default:
       return false;
   }
+  if (write.op_case() != v1::Op::OP_NOT_SET) header->set_code(CodeOf(write));
   header->set_revision(revision);
   return true;
 }
