@@ -337,7 +337,7 @@ void Parser::AddAccessCommands() {
   AddPath(c, "the node");
   c->add_option("LIST", args_.acl_list,
                 "the new ACL, scheme:id:perms[,...]: schemes world, auth, digest, ip, x509, "
-                "user; perms from cdrwa")
+                "user, sasl; perms from cdrwa")
       ->required();
 
   Command(&app_, "whoami", "print the identities these credentials authenticate as", CmdWhoAmI);
