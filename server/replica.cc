@@ -411,13 +411,9 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Start(const ReplicaOptions& op
       static_cast<unsigned long long>(options.id), p->client_addr.c_str(),
       p->client_tls != nullptr ? " (TLS)" : "", p->peer_addr.c_str(), options.data_dir.c_str());
   {
-    std::string open;
-    if (p->client_tls == nullptr && !IsLoopbackAddress(p->client_addr)) {
-      open = absl::StrCat("clients on ", p->client_addr);
-    }
-    if (p->peer_tls == nullptr && !IsLoopbackAddress(p->peer_addr)) {
-      absl::StrAppend(&open, open.empty() ? "" : " and ", "peers on ", p->peer_addr);
-    }
+    const std::string open =
+        PlaintextListeners(p->client_addr, p->client_tls != nullptr, p->peer_addr,
+                           p->peer_tls != nullptr, options.zk_addr);
     if (!open.empty()) {
       base::Log(base::LogLevel::kWarning,
           "synod: serving %s without TLS: anyone who can reach the address can read and change "

@@ -10,9 +10,11 @@
 #include <fstream>
 #include <iterator>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
 #include "openssl/err.h"
@@ -241,6 +243,18 @@ std::shared_ptr<grpc::ChannelCredentials> WatchedChannelCredentials(const Staged
   options.watch_identity_key_cert_pairs();
   options.watch_root_certs();
   return grpc::experimental::TlsCredentials(options);
+}
+
+std::string PlaintextListeners(const std::string& client_addr, bool client_tls,
+                               const std::string& peer_addr, bool peer_tls,
+                               const std::string& zk_addr) {
+  std::vector<std::string> open;
+  if (!client_tls && !IsLoopbackAddress(client_addr)) open.push_back("clients on " + client_addr);
+  if (!peer_tls && !IsLoopbackAddress(peer_addr)) open.push_back("peers on " + peer_addr);
+  if (!zk_addr.empty() && !IsLoopbackAddress(zk_addr)) {
+    open.push_back("ZooKeeper clients on " + zk_addr);
+  }
+  return absl::StrJoin(open, " and ");
 }
 
 bool IsLoopbackAddress(const std::string& addr) {

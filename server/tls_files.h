@@ -91,4 +91,12 @@ std::shared_ptr<grpc::ChannelCredentials> WatchedChannelCredentials(const Staged
 // "localhost". An empty host (":port", all interfaces) is not.
 bool IsLoopbackAddress(const std::string& addr);
 
+// The listeners reachable from other hosts without TLS, for the start-up
+// warning ("clients on A and peers on B and ZooKeeper clients on C"; empty
+// when none): the client and peer ports unless they use TLS, and the
+// ZooKeeper port (`zk_addr`, empty when off), which has no TLS.
+std::string PlaintextListeners(const std::string& client_addr, bool client_tls,
+                               const std::string& peer_addr, bool peer_tls,
+                               const std::string& zk_addr);
+
 }  // namespace synod::server

@@ -114,5 +114,16 @@ TEST(TlsFilesTest, ParsesClientAuthAndTellsLoopbackAddresses) {
   EXPECT_FALSE(IsLoopbackAddress("db1.example.com:7001"));
 }
 
+TEST(TlsFilesTest, PlaintextListenersNamesEveryPortOthersReachWithoutTls) {
+  EXPECT_EQ(PlaintextListeners("127.0.0.1:1", false, "127.0.0.1:2", false, ""), "");
+  EXPECT_EQ(PlaintextListeners("127.0.0.1:1", false, "127.0.0.1:2", false, "127.0.0.1:3"), "");
+  EXPECT_EQ(PlaintextListeners("0.0.0.0:1", true, "10.0.0.1:2", true, ""), "");
+  EXPECT_EQ(PlaintextListeners("0.0.0.0:1", false, "10.0.0.1:2", false, ""),
+            "clients on 0.0.0.0:1 and peers on 10.0.0.1:2");
+  // The ZooKeeper port has no TLS: named even when the others use it.
+  EXPECT_EQ(PlaintextListeners("0.0.0.0:1", true, "10.0.0.1:2", true, "0.0.0.0:2181"),
+            "ZooKeeper clients on 0.0.0.0:2181");
+}
+
 }  // namespace
 }  // namespace synod::server
