@@ -58,25 +58,35 @@ absl::Status StateView::ListChildNames(std::string_view parent, std::vector<std:
   return absl::OkStatus();
 }
 
-absl::StatusOr<NodeResult> TreeStore::Get(std::string_view path) {
-  absl::StatusOr<std::unique_ptr<StateView>> view = NewView();
-  if (!view.ok()) return view.status();
-  NodeResult result;
-  result.revision = (*view)->meta().applied_index;
+namespace {
+
+// The start of a read of the node at `path` in `view`: result->revision is
+// the view's applied index; no node comes back for an invalid path
+// (result->code INVALID_PATH) or a missing one (NO_NODE).
+template <typename Result>
+absl::StatusOr<std::optional<Node>> ReadNode(StateView* view, std::string_view path,
+                                             Result* result) {
+  result->revision = view->meta().applied_index;
   if (!IsValidPath(path)) {
-    result.code = v1::INVALID_PATH;
-    return result;
+    result->code = v1::INVALID_PATH;
+    return std::nullopt;
   }
-  absl::StatusOr<std::optional<Node>> node = (*view)->GetNode(path);
-  if (!node.ok()) return node.status();
-  if (!node->has_value()) {
-    result.code = v1::NO_NODE;
-    return result;
-  }
-  result.stat = (*node)->stat;
-  result.acl = std::move((*node)->acl);
-  result.data = std::move((*node)->data);
-  result.data_null = (*node)->data_null;
+  SYNOD_ASSIGN_OR_RETURN(std::optional<Node> node, view->GetNode(path));
+  if (!node.has_value()) result->code = v1::NO_NODE;
+  return node;
+}
+
+}  // namespace
+
+absl::StatusOr<NodeResult> TreeStore::Get(std::string_view path) {
+  SYNOD_ASSIGN_OR_RETURN(std::unique_ptr<StateView> view, NewView());
+  NodeResult result;
+  SYNOD_ASSIGN_OR_RETURN(std::optional<Node> node, ReadNode(view.get(), path, &result));
+  if (!node.has_value()) return result;
+  result.stat = node->stat;
+  result.acl = std::move(node->acl);
+  result.data = std::move(node->data);
+  result.data_null = node->data_null;
   return result;
 }
 
@@ -195,45 +205,30 @@ absl::StatusOr<NodeResult> TreeStore::GetAtRevision(std::string_view path, uint6
 }
 
 absl::StatusOr<ExistsResult> TreeStore::Exists(std::string_view path) {
-  absl::StatusOr<std::unique_ptr<StateView>> view = NewView();
-  if (!view.ok()) return view.status();
+  SYNOD_ASSIGN_OR_RETURN(std::unique_ptr<StateView> view, NewView());
   ExistsResult result;
-  result.revision = (*view)->meta().applied_index;
-  if (!IsValidPath(path)) {
-    result.code = v1::INVALID_PATH;
-    return result;
-  }
-  absl::StatusOr<std::optional<Node>> node = (*view)->GetNode(path);
-  if (!node.ok()) return node.status();
-  if (node->has_value()) {
+  SYNOD_ASSIGN_OR_RETURN(std::optional<Node> node, ReadNode(view.get(), path, &result));
+  if (node.has_value()) {
     result.exists = true;
-    result.stat = (*node)->stat;
+    result.stat = node->stat;
   }
+  // Absent is not an error for exists.
+  if (result.code == v1::NO_NODE) result.code = v1::OK;
   return result;
 }
 
 absl::StatusOr<ChildrenResult> TreeStore::GetChildren(std::string_view path,
                                                       std::string_view start_after, size_t limit,
                                                       bool include_stats) {
-  absl::StatusOr<std::unique_ptr<StateView>> view = NewView();
-  if (!view.ok()) return view.status();
+  SYNOD_ASSIGN_OR_RETURN(std::unique_ptr<StateView> view, NewView());
   ChildrenResult result;
-  result.revision = (*view)->meta().applied_index;
-  if (!IsValidPath(path)) {
-    result.code = v1::INVALID_PATH;
-    return result;
-  }
-  absl::StatusOr<std::optional<Node>> node = (*view)->GetNode(path);
-  if (!node.ok()) return node.status();
-  if (!node->has_value()) {
-    result.code = v1::NO_NODE;
-    return result;
-  }
-  result.parent_stat = (*node)->stat;
-  result.parent_acl = std::move((*node)->acl);
+  SYNOD_ASSIGN_OR_RETURN(std::optional<Node> node, ReadNode(view.get(), path, &result));
+  if (!node.has_value()) return result;
+  result.parent_stat = node->stat;
+  result.parent_acl = std::move(node->acl);
   std::vector<ChildEntry> children;
   // One more than asked tells whether another page follows.
-  absl::Status s = (*view)->ListChildren(path, start_after, limit == 0 ? 0 : limit + 1, &children);
+  absl::Status s = view->ListChildren(path, start_after, limit == 0 ? 0 : limit + 1, &children);
   if (!s.ok()) return s;
   if (limit != 0 && children.size() > limit) {
     children.resize(limit);
