@@ -76,6 +76,15 @@ class Pipeline::Stream final
     AddHold();
     StartRead(&in_);
     StartCall();
+    // Calls sent by other threads before the reactor was bound waited in
+    // queued_ (Start publishes the stream before it opens it).
+    bool write = false;
+    {
+      absl::MutexLock lock(&mu_);
+      opened_ = true;
+      write = !closing_ && TakeNextLocked();
+    }
+    if (write) StartWrite(&out_);
   }
 
   void Break() { ctx_.TryCancel(); }
@@ -92,7 +101,7 @@ class Pipeline::Stream final
       }
       *queued_.back().add_calls() = std::move(call);
       back_bytes_ += bytes;
-      if (!TakeNextLocked()) return;
+      if (!opened_ || !TakeNextLocked()) return;  // Open writes it
     }
     StartWrite(&out_);
   }
@@ -205,6 +214,7 @@ class Pipeline::Stream final
   size_t back_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // encoded calls in queued_.back()
   v1::PipelineRequest out_;                     // owned by the write in flight
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool opened_ ABSL_GUARDED_BY(mu_) = false;         // Open bound the reactor
   bool closing_ ABSL_GUARDED_BY(mu_) = false;        // no write starts any more
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;  // the hold of Open is gone
 };
